@@ -1,0 +1,50 @@
+# Thin wrapper around the CMake build. Every target installs missing Debian
+# packages first (scripts/install-deps.sh), so a fresh Debian 12 machine works.
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build run check unit integration bench fuzz format format-check clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/build.ninja: | deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+configure: $(BUILD)/build.ninja
+
+build: deps configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Boot the hypervisor with its default domains; COM1 (the hypervisor log) on
+# this terminal, COM2 on a Unix socket under run/.
+run: build
+	./scripts/run-qemu.sh --iso $(BUILD)/hv.iso
+
+# The whole suite: unit tests, then the QEMU integration tests.
+check: build
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error -L unit -j $(JOBS)
+
+integration: build
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error -L integration -j $(JOBS)
+
+bench: build
+	./scripts/bench.sh $(BUILD)
+
+fuzz: build
+	./scripts/fuzz.sh $(BUILD) $(FUZZ_SECONDS)
+
+format:
+	./scripts/format.sh fix
+
+format-check:
+	./scripts/format.sh check
+
+clean:
+	rm -rf $(BUILD)

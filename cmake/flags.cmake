@@ -1,0 +1,62 @@
+# Compiler flags shared by every target, and the helpers that turn a target
+# into freestanding code (the hypervisor, guest-kit and domains).
+
+set(HV_WARNINGS
+    -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+    -Wpointer-arith -Wvla -Wno-unused-parameter)
+
+# Code that runs in the hypervisor: ring 0, higher half, no SSE, no red zone.
+set(HV_KERNEL_CFLAGS
+    -ffreestanding -fno-builtin -fno-stack-protector -fno-pic -fno-pie
+    -fno-omit-frame-pointer -fno-strict-aliasing -fno-common
+    -mcmodel=kernel -mno-red-zone -mgeneral-regs-only
+    -fcf-protection=none -fno-asynchronous-unwind-tables)
+
+# Code that runs in a domain (ring 3). No red zone because the hypervisor may
+# push a bounce frame on the guest stack. General registers only until the
+# hypervisor saves FPU/SSE state on context switches (the SMP issue).
+set(HV_GUEST_CFLAGS
+    -ffreestanding -fno-builtin -fno-stack-protector -fno-pic -fno-pie
+    -fno-omit-frame-pointer -fno-strict-aliasing -fno-common
+    -mno-red-zone -mgeneral-regs-only
+    -fcf-protection=none -fno-asynchronous-unwind-tables)
+
+
+# Freestanding code sees only the compiler's own headers (stdint.h, stddef.h,
+# stdarg.h, stdbool.h), the project's libc subset and its own headers; never
+# the host's glibc headers.
+execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=include
+    OUTPUT_VARIABLE HV_CC_INCLUDE OUTPUT_STRIP_TRAILING_WHITESPACE)
+set(HV_LIBC_INCLUDE ${PROJECT_SOURCE_DIR}/guest-kit/libc/include)
+
+function(hv_freestanding_includes target)
+  target_compile_options(${target} PRIVATE -nostdinc)
+  target_include_directories(${target} SYSTEM PRIVATE ${HV_CC_INCLUDE})
+  target_include_directories(${target} PRIVATE ${HV_LIBC_INCLUDE}
+      ${PROJECT_SOURCE_DIR}/proto/include)
+endfunction()
+
+# hv_freestanding_objects(NAME KERNEL|GUEST SOURCES src... [INCLUDES dir...])
+#   Compiles sources with the freestanding flags of KIND into an object
+#   library. Host-tested modules use this to prove that the very files the
+#   unit tests exercise also build for the hypervisor or a domain.
+function(hv_freestanding_objects name kind)
+  cmake_parse_arguments(F "" "" "SOURCES;INCLUDES" ${ARGN})
+  add_library(${name} OBJECT ${F_SOURCES})
+  target_compile_options(${name} PRIVATE ${HV_WARNINGS}
+      $<$<COMPILE_LANGUAGE:C>:${HV_${kind}_CFLAGS}>)
+  hv_freestanding_includes(${name})
+  target_include_directories(${name} PRIVATE ${F_INCLUDES})
+endfunction()
+
+# hv_freestanding(TARGET KIND) with KIND = KERNEL or GUEST.
+function(hv_freestanding target kind)
+  target_compile_options(${target} PRIVATE ${HV_WARNINGS}
+      $<$<COMPILE_LANGUAGE:C>:${HV_${kind}_CFLAGS}>)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:ASM>:-fno-pic>)
+  target_link_options(${target} PRIVATE -nostdlib -static -no-pie
+      -Wl,--build-id=none -Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack
+      -Wl,--no-warn-rwx-segments)
+  hv_freestanding_includes(${target})
+  target_link_libraries(${target} PRIVATE gcc)
+endfunction()

@@ -1,0 +1,25 @@
+# Helpers for registering tests with ctest.
+#
+# hv_unit_test(NAME SOURCES src... [LABELS l...] [LIBS lib...] [INCLUDES dir...])
+#   A cmocka test on the host, compiled with ASan and UBSan from the same
+#   source files that go into the hypervisor or a domain. Always has the
+#   label `unit`.
+
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+
+set(HV_SANITIZE -fsanitize=address,undefined -fno-sanitize-recover=all
+    -fno-omit-frame-pointer)
+
+function(hv_unit_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LABELS;LIBS;INCLUDES;DEFINES" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_compile_options(${name} PRIVATE ${HV_WARNINGS} ${HV_SANITIZE} -g)
+  target_compile_definitions(${name} PRIVATE HV_HOST_TEST=1 ${T_DEFINES})
+  target_link_options(${name} PRIVATE ${HV_SANITIZE})
+  target_include_directories(${name} PRIVATE ${T_INCLUDES}
+      ${PROJECT_SOURCE_DIR}/proto/include)
+  target_link_libraries(${name} PRIVATE PkgConfig::CMOCKA ${T_LIBS})
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS "unit;${T_LABELS}"
+      ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=STDOUT;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+endfunction()
