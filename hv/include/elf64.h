@@ -73,7 +73,8 @@ enum elf64_error {
  * vaddr % 4096 == file_offset % 4096, no overflow anywhere, no two segments
  * sharing a page, filesz <= memsz, bytes within the file; the entry point in
  * an executable segment; the total page-rounded span at most max_bytes.
- * PT_LOAD segments with memsz == 0 are ignored. On success fills *out; on
+ * PT_LOAD segments with memsz == 0 are checked like the others but not
+ * listed in *out (they map nothing). On success fills *out; on
  * error *out is zeroed. Reads nothing outside [img, img + size).
  */
 enum elf64_error elf64_check(const void *img, size_t size, uint64_t va_min, uint64_t va_limit,

@@ -56,7 +56,9 @@ struct pmm {
  * Step 1: computes how many bytes the bitmap storage needs (a multiple of
  * PAGE_SIZE) and a page-aligned physical place for it made only of usable
  * frames (see above; it overlaps no reserved range, no non-available entry,
- * and lies below max_addr). Picks the lowest such place. Returns false (and
+ * and lies below max_addr). Picks the lowest such place that lies inside a
+ * single available entry (a place straddling two adjacent available entries
+ * is not considered). Returns false (and
  * leaves the outputs untouched) if there is no usable frame at all or no
  * place is big enough. Pure function of its arguments.
  */
