@@ -1,20 +1,47 @@
 #!/usr/bin/env python3
-"""Fails unless every global symbol that the host build of the libc subset
-defines starts with gk_. An unprefixed definition (say memcpy) would silently
-replace glibc's in every host test that links the library."""
+"""Symbol checks of the libc subset's static libraries.
+
+usage: check_symbols.py NM HOST_LIB FREESTANDING_LIB...
+
+- Every global symbol that the host build defines must start with gk_: an
+  unprefixed definition (say memcpy) would silently replace glibc's in every
+  host test that links the library.
+- A freestanding build must be self-contained: every symbol it references is
+  defined in it (no call GCC slipped in to a libgcc or libc function).
+"""
 import subprocess
 import sys
 
-nm, lib = sys.argv[1], sys.argv[2]
-out = subprocess.run([nm, "-g", "--defined-only", lib], check=True,
-                     capture_output=True, text=True).stdout
-names = [line.split()[2] for line in out.splitlines() if len(line.split()) == 3]
-bad = [n for n in names if not n.startswith("gk_")]
-print(f"{len(names)} global symbols, {len(bad)} without the gk_ prefix")
-if not names or bad:
-    print("unprefixed:", " ".join(bad))
-    sys.exit(1)
-for required in ("gk_libc_memcpy", "gk_libc_vsnprintf", "gk_vformat"):
-    if required not in names:
-        print("missing:", required)
-        sys.exit(1)
+
+def symbols(nm, lib, *flags):
+    out = subprocess.run([nm, *flags, lib], check=True, capture_output=True,
+                         text=True).stdout
+    return {line.split()[-1] for line in out.splitlines()
+            if line.strip() and not line.endswith(":")}
+
+
+def main():
+    nm, host = sys.argv[1], sys.argv[2]
+    failed = False
+    names = symbols(nm, host, "-g", "--defined-only")
+    bad = sorted(n for n in names if not n.startswith("gk_"))
+    print(f"{host}: {len(names)} global symbols, {len(bad)} without the gk_ prefix")
+    for required in ("gk_libc_memcpy", "gk_libc_vsnprintf", "gk_libc_strtoull",
+                     "gk_libc_qsort", "gk_libc_isdigit", "gk_vformat"):
+        if required not in names:
+            print("  missing:", required)
+            failed = True
+    if bad:
+        print("  unprefixed:", " ".join(bad))
+        failed = True
+    for lib in sys.argv[3:]:
+        defined = symbols(nm, lib, "-g", "--defined-only")
+        undefined = symbols(nm, lib, "-u")
+        missing = sorted(undefined - defined)
+        print(f"{lib}: {len(defined)} defined, unresolved: {missing or 'none'}")
+        if missing or "memcpy" not in defined:
+            failed = True
+    sys.exit(1 if failed else 0)
+
+
+main()
