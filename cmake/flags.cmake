@@ -31,7 +31,8 @@ set(HV_LIBC_INCLUDE ${PROJECT_SOURCE_DIR}/guest-kit/libc/include)
 
 function(hv_freestanding_includes target)
   target_compile_options(${target} PRIVATE -nostdinc)
-  target_include_directories(${target} SYSTEM PRIVATE ${HV_CC_INCLUDE})
+  # CMake drops implicit include dirs from include_directories(), so pass it as a flag.
+  target_compile_options(${target} PRIVATE -isystem ${HV_CC_INCLUDE})
   target_include_directories(${target} PRIVATE ${HV_LIBC_INCLUDE}
       ${PROJECT_SOURCE_DIR}/proto/include)
 endfunction()

@@ -1,0 +1,76 @@
+/* Start of day, shutdown, panic and command-line access for domains. */
+#include <string.h>
+
+#include "gk/gk.h"
+
+const struct hv_start_info *gk_start_info;
+
+__attribute__((noreturn)) void gk_start(const struct hv_start_info *si);
+
+void gk_shutdown(enum hv_shutdown_reason reason)
+{
+    gk_console_flush();
+    gk_hc_shutdown(reason);
+    for (;;) /* only reached if the hypervisor refused the reason */
+        gk_hc_shutdown(HV_SHUTDOWN_CRASH);
+}
+
+void gk_poweroff(void)
+{
+    gk_shutdown(HV_SHUTDOWN_POWEROFF);
+}
+
+void gk_panic(const char *fmt, ...)
+{
+    va_list ap;
+    gk_console_flush();
+    gk_puts("panic: ");
+    va_start(ap, fmt);
+    gk_vprintf(fmt, ap);
+    va_end(ap);
+    gk_puts("\n");
+    gk_shutdown(HV_SHUTDOWN_CRASH);
+}
+
+void abort(void)
+{
+    gk_panic("abort() called");
+}
+
+int gk_cmdline_get(const char *key, char *buf, size_t size)
+{
+    const char *p = gk_start_info->cmdline;
+    size_t key_len = strlen(key);
+
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *word = p;
+        while (*p && *p != ' ')
+            p++;
+        size_t len = (size_t)(p - word);
+        if (len >= key_len && !strncmp(word, key, key_len) &&
+            (len == key_len || word[key_len] == '=')) {
+            const char *v = len == key_len ? word + len : word + key_len + 1;
+            size_t vlen = (size_t)(p - v);
+            if (size == 0)
+                return 1;
+            if (vlen >= size)
+                vlen = size - 1;
+            memcpy(buf, v, vlen);
+            buf[vlen] = '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void gk_start(const struct hv_start_info *si)
+{
+    gk_start_info = si;
+    if (si->magic != HV_START_INFO_MAGIC || si->abi_version != HV_ABI_VERSION)
+        gk_panic("bad start info (magic %#llx, ABI %u)", (unsigned long long)si->magic,
+                 si->abi_version);
+    int rc = main(si);
+    gk_shutdown(rc == 0 ? HV_SHUTDOWN_POWEROFF : HV_SHUTDOWN_CRASH);
+}

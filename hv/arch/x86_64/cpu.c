@@ -1,0 +1,174 @@
+/*
+ * CPU set-up for the boot CPU: GDT with a TSS (IST stacks for double fault,
+ * NMI and machine check), the IDT, the syscall MSRs, and the control-register
+ * features the hypervisor relies on (NX, WP, SMEP, SMAP where present).
+ */
+#include "arch.h"
+#include "log.h"
+#include "percpu.h"
+#include "x86.h"
+
+struct percpu cpu0_percpu;
+
+/* Read by entry.S: whether stac/clac may be executed. */
+uint8_t hv_smap_enabled;
+
+uint64_t hv_pte_nx; /* PTE_NX when EFER.NXE is on, else 0 */
+
+static uint8_t cpu0_stack[HV_STACK_SIZE] __attribute__((aligned(16)));
+static uint8_t ist_df[HV_IST_STACK_SIZE] __attribute__((aligned(16)));
+static uint8_t ist_nmi[HV_IST_STACK_SIZE] __attribute__((aligned(16)));
+static uint8_t ist_mce[HV_IST_STACK_SIZE] __attribute__((aligned(16)));
+
+struct idt_gate {
+    uint16_t offset_lo;
+    uint16_t selector;
+    uint8_t ist;
+    uint8_t type_attr;
+    uint16_t offset_mid;
+    uint32_t offset_hi;
+    uint32_t zero;
+} __packed;
+_Static_assert(sizeof(struct idt_gate) == 16, "IDT gate layout");
+
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+
+struct desc_ptr {
+    uint16_t limit;
+    uint64_t base;
+} __packed;
+
+extern const uint8_t isr_stubs[], isr_stubs_end[];
+extern void syscall_entry(void);
+
+#define IST_DF 1
+#define IST_NMI 2
+#define IST_MCE 3
+
+static void idt_set(unsigned vec, uint64_t handler, uint8_t ist, uint8_t dpl)
+{
+    struct idt_gate *g = &idt[vec];
+    g->offset_lo = (uint16_t)handler;
+    g->selector = SEL_HV_CS;
+    g->ist = ist;
+    g->type_attr = (uint8_t)(0x8e | (dpl << 5)); /* present, 64-bit interrupt gate */
+    g->offset_mid = (uint16_t)(handler >> 16);
+    g->offset_hi = (uint32_t)(handler >> 32);
+    g->zero = 0;
+}
+
+static void gdt_init(struct percpu *pc)
+{
+    pc->gdt[0] = 0;
+    pc->gdt[1] = 0x00af9a000000ffffull; /* 0x08 hypervisor code, 64-bit */
+    pc->gdt[2] = 0x00cf92000000ffffull; /* 0x10 hypervisor data */
+    pc->gdt[3] = 0x00cffa000000ffffull; /* 0x18 user code, 32-bit (unused; sysret layout) */
+    pc->gdt[4] = 0x00cff2000000ffffull; /* 0x20 user data (dpl 3) */
+    pc->gdt[5] = 0x00affa000000ffffull; /* 0x28 user code, 64-bit (dpl 3) */
+    pc->gdt[6] = 0;                     /* 0x30 TSS (two slots) */
+    pc->gdt[7] = 0;
+    pc->gdt[8] = 0;
+
+    uint64_t base = (uint64_t)(uintptr_t)&pc->tss;
+    uint64_t limit = sizeof(pc->tss) - 1;
+    pc->gdt[6] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+                 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    pc->gdt[7] = base >> 32;
+
+    struct desc_ptr gdtr = { sizeof(pc->gdt) - 1, (uint64_t)(uintptr_t)pc->gdt };
+    __asm__ volatile("lgdt %0\n\t"
+                     "pushq %1\n\t"
+                     "leaq 1f(%%rip), %%rax\n\t"
+                     "pushq %%rax\n\t"
+                     "lretq\n"
+                     "1:\n\t"
+                     "movl %2, %%eax\n\t"
+                     "movw %%ax, %%ds\n\t"
+                     "movw %%ax, %%es\n\t"
+                     "movw %%ax, %%ss\n\t"
+                     :
+                     : "m"(gdtr), "i"(SEL_HV_CS), "i"(SEL_HV_DS)
+                     : "rax", "memory");
+    __asm__ volatile("ltr %w0" ::"r"(SEL_TSS));
+}
+
+static void features_init(void)
+{
+    uint32_t a, b, c, d;
+    uint64_t cr4 = read_cr4();
+    uint64_t efer = rdmsr(MSR_EFER);
+
+    cpuid(0x80000001, 0, &a, &b, &c, &d);
+    if (d & (1u << 20)) {
+        efer |= EFER_NXE;
+        hv_pte_nx = PTE_NX;
+    }
+    efer |= EFER_SCE;
+    wrmsr(MSR_EFER, efer);
+
+    cpuid(0, 0, &a, &b, &c, &d);
+    uint32_t max_leaf = a;
+    bool smep = false, smap = false;
+    if (max_leaf >= 7) {
+        cpuid(7, 0, &a, &b, &c, &d);
+        smep = (b >> 7) & 1;
+        smap = (b >> 20) & 1;
+    }
+    if (smep && !cmdline_flag("nosmep"))
+        cr4 |= CR4_SMEP;
+    if (smap && !cmdline_flag("nosmap")) {
+        cr4 |= CR4_SMAP;
+        hv_smap_enabled = 1;
+    }
+    cr4 |= CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    write_cr4(cr4);
+    write_cr0((read_cr0() | CR0_WP | CR0_NE | CR0_MP) & ~CR0_EM);
+
+    log_info("cpu: NX %s, SMEP %s, SMAP %s", hv_pte_nx ? "on" : "absent",
+             (cr4 & CR4_SMEP) ? "on" : (smep ? "off (nosmep)" : "absent"),
+             (cr4 & CR4_SMAP) ? "on" : (smap ? "off (nosmap)" : "absent"));
+}
+
+void arch_cpu_init(void)
+{
+    struct percpu *pc = &cpu0_percpu;
+
+    pc->self = pc;
+    pc->cpu_id = 0;
+    pc->kstack_top = (uint64_t)(uintptr_t)(cpu0_stack + sizeof(cpu0_stack));
+    pc->tss.rsp[0] = pc->kstack_top;
+    pc->tss.ist[IST_DF - 1] = (uint64_t)(uintptr_t)(ist_df + sizeof(ist_df));
+    pc->tss.ist[IST_NMI - 1] = (uint64_t)(uintptr_t)(ist_nmi + sizeof(ist_nmi));
+    pc->tss.ist[IST_MCE - 1] = (uint64_t)(uintptr_t)(ist_mce + sizeof(ist_mce));
+    pc->tss.iomap_base = sizeof(pc->tss); /* no I/O bitmap: every port access from ring 3 faults */
+    gdt_init(pc);
+
+    if ((size_t)(isr_stubs_end - isr_stubs) != 256 * 16)
+        panic("entry stubs are %zu bytes, expected 4096", (size_t)(isr_stubs_end - isr_stubs));
+    for (unsigned v = 0; v < 256; v++) {
+        uint8_t ist = 0;
+        if (v == 2)
+            ist = IST_NMI;
+        else if (v == 8)
+            ist = IST_DF;
+        else if (v == 18)
+            ist = IST_MCE;
+        idt_set(v, (uint64_t)(uintptr_t)(isr_stubs + 16 * v), ist, 0);
+    }
+    struct desc_ptr idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+    __asm__ volatile("lidt %0" ::"m"(idtr));
+
+    wrmsr(MSR_GS_BASE, (uint64_t)(uintptr_t)pc);
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+    wrmsr(MSR_STAR, ((uint64_t)SEL_USER_CS32 - 3) << 48 | (uint64_t)SEL_HV_CS << 32);
+    wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);
+    wrmsr(MSR_CSTAR, 0);
+    wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT | RFLAGS_IOPL);
+
+    features_init();
+}
+
+uint64_t arch_kstack_top(void)
+{
+    return cpu0_percpu.kstack_top;
+}

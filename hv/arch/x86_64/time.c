@@ -1,0 +1,151 @@
+/*
+ * Time on the boot CPU: the legacy PICs are masked, the local APIC enabled,
+ * and the TSC and the APIC timer are calibrated together against PIT
+ * channel 2 over 10 ms. The APIC timer then ticks at HV_TICK_HZ; a short
+ * self-test checks that ticks arrive at the calibrated rate.
+ */
+#include "apic.h"
+#include "arch.h"
+#include "log.h"
+#include "x86.h"
+
+#define APIC_REG_ID 0x20
+#define APIC_REG_EOI 0xb0
+#define APIC_REG_SVR 0xf0
+#define APIC_REG_LVT_TIMER 0x320
+#define APIC_REG_TIMER_INIT 0x380
+#define APIC_REG_TIMER_CUR 0x390
+#define APIC_REG_TIMER_DIV 0x3e0
+#define APIC_LVT_MASKED (1u << 16)
+#define APIC_LVT_PERIODIC (1u << 17)
+
+#define PIT_HZ 1193182u
+#define CALIBRATE_MS 10u
+
+static volatile uint32_t *apic_base;
+static uint64_t tsc_hz;
+static uint64_t tsc_at_boot;
+static uint32_t apic_timer_hz; /* APIC timer counts per second (divide by 16) */
+static volatile uint64_t timer_ticks;
+
+static uint32_t apic_read(uint32_t reg) { return apic_base[reg / 4]; }
+static void apic_write(uint32_t reg, uint32_t v) { apic_base[reg / 4] = v; }
+
+static void pic_disable(void)
+{
+    /* Remap the 8259s away from the exception vectors, then mask every line. */
+    outb(0x20, 0x11);
+    outb(0xa0, 0x11);
+    outb(0x21, 0xe0);
+    outb(0xa1, 0xe8);
+    outb(0x21, 4);
+    outb(0xa1, 2);
+    outb(0x21, 1);
+    outb(0xa1, 1);
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
+}
+
+void apic_eoi(void)
+{
+    apic_write(APIC_REG_EOI, 0);
+}
+
+void apic_timer_interrupt(void)
+{
+    timer_ticks++;
+    apic_eoi();
+}
+
+uint64_t arch_timer_ticks(void)
+{
+    return timer_ticks;
+}
+
+uint64_t arch_tsc_hz(void)
+{
+    return tsc_hz;
+}
+
+uint64_t arch_now_ns(void)
+{
+    if (!tsc_hz)
+        return 0;
+    uint64_t t = rdtsc() - tsc_at_boot;
+    return (t / tsc_hz) * 1000000000ull + ((t % tsc_hz) * 1000000000ull) / tsc_hz;
+}
+
+/* Busy-waits CALIBRATE_MS on PIT channel 2 (gated through port 0x61). */
+static void pit_wait_calibration(void)
+{
+    uint32_t count = PIT_HZ * CALIBRATE_MS / 1000u;
+    uint8_t gate = inb(0x61);
+    outb(0x61, (uint8_t)((gate & ~0x02) | 0x01)); /* gate on, speaker off */
+    outb(0x43, 0xb0);                              /* ch2, lo/hi, mode 0 */
+    outb(0x42, (uint8_t)count);
+    outb(0x42, (uint8_t)(count >> 8));
+    for (unsigned long i = 0; !(inb(0x61) & 0x20); i++) {
+        if (i > 100000000ul)
+            panic("time: PIT channel 2 never expired; cannot calibrate");
+        cpu_relax();
+    }
+    outb(0x61, gate);
+}
+
+void apic_init(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    if (!(base & (1ull << 11)))
+        wrmsr(MSR_APIC_BASE, base | (1ull << 11));
+    apic_base = phys_to_virt(base & PTE_ADDR_MASK);
+    apic_write(APIC_REG_SVR, 0x100 | APIC_SPURIOUS_VECTOR);
+    apic_write(APIC_REG_TIMER_DIV, 0x3); /* divide by 16 */
+    apic_write(APIC_REG_LVT_TIMER, APIC_LVT_MASKED | APIC_TIMER_VECTOR);
+}
+
+void arch_time_init(void)
+{
+    pic_disable();
+    apic_init();
+
+    /* Calibrate TSC and APIC timer together. */
+    apic_write(APIC_REG_TIMER_INIT, 0xffffffffu);
+    uint64_t t0 = rdtsc();
+    pit_wait_calibration();
+    uint64_t t1 = rdtsc();
+    uint32_t apic_left = apic_read(APIC_REG_TIMER_CUR);
+    apic_write(APIC_REG_TIMER_INIT, 0);
+
+    tsc_hz = (t1 - t0) * (1000u / CALIBRATE_MS);
+    apic_timer_hz = (0xffffffffu - apic_left) * (1000u / CALIBRATE_MS);
+    if (tsc_hz == 0 || apic_timer_hz < HV_TICK_HZ)
+        panic("time: calibration failed (tsc %llu Hz, apic timer %u Hz)",
+              (unsigned long long)tsc_hz, apic_timer_hz);
+    tsc_at_boot = t0;
+
+    /* Periodic tick. */
+    apic_write(APIC_REG_LVT_TIMER, APIC_LVT_PERIODIC | APIC_TIMER_VECTOR);
+    apic_write(APIC_REG_TIMER_INIT, apic_timer_hz / HV_TICK_HZ);
+
+    /* Self-test: two ticks must take about two tick periods. */
+    uint64_t start_ticks = timer_ticks, s0 = rdtsc();
+    irq_enable();
+    while (timer_ticks < start_ticks + 2) {
+        if (rdtsc() - s0 > tsc_hz) {
+            irq_disable();
+            panic("time: the APIC timer did not tick within one second");
+        }
+        __asm__ volatile("hlt");
+    }
+    irq_disable();
+    uint64_t took_us = (rdtsc() - s0) * 1000000ull / tsc_hz;
+    log_info("time: TSC %llu.%03llu MHz, APIC timer %u Hz (div 16), tick %u Hz; "
+             "self-test: 2 ticks in %llu us",
+             (unsigned long long)(tsc_hz / 1000000), (unsigned long long)(tsc_hz / 1000 % 1000),
+             apic_timer_hz, HV_TICK_HZ, (unsigned long long)took_us);
+}
+
+void arch_idle_wait(void)
+{
+    __asm__ volatile("sti; hlt; cli" ::: "memory");
+}

@@ -1,0 +1,63 @@
+/*
+ * Hypercall dispatch. Decode, then invoke: every argument is checked before
+ * anything changes, and a bad argument gets a status code, never a panic.
+ */
+#include "arch.h"
+#include "domain.h"
+#include "log.h"
+#include "regs.h"
+
+static int64_t hc_console_write(struct domain *d, uint64_t buf, uint64_t len)
+{
+    static char bounce[HV_CONSOLE_WRITE_MAX];
+
+    if (len > HV_CONSOLE_WRITE_MAX)
+        len = HV_CONSOLE_WRITE_MAX; /* a partial write, as write(2) does */
+    if (arch_copy_from_guest(bounce, gva(buf), len) != HV_OK)
+        return HV_EFAULT;
+    domain_console_write(d, bounce, len);
+    return (int64_t)len;
+}
+
+static int64_t hc_shutdown(struct domain *d, uint64_t reason)
+{
+    switch (reason) {
+    case HV_SHUTDOWN_POWEROFF:
+    case HV_SHUTDOWN_CRASH:
+    case HV_SHUTDOWN_REBOOT:
+        domain_shutdown(d, (enum hv_shutdown_reason)reason);
+    default:
+        return HV_EINVAL;
+    }
+}
+
+void hypercall_entry(struct cpu_regs *regs)
+{
+    struct domain *d = current_domain;
+    int64_t ret;
+
+    switch (regs->rax) {
+    case HC_CONSOLE_WRITE:
+        ret = hc_console_write(d, regs->rdi, regs->rsi);
+        break;
+    case HC_YIELD:
+        /* Nothing else can run yet: idle until the next interrupt. */
+        arch_idle_wait();
+        ret = HV_OK;
+        break;
+    case HC_SHUTDOWN:
+        ret = hc_shutdown(d, regs->rdi);
+        break;
+    default:
+        log_debug("d%u: unknown hypercall %llu", d->id, (unsigned long long)regs->rax);
+        ret = HV_ENOSYS;
+        break;
+    }
+    regs->rax = (uint64_t)ret;
+
+    /* syscall at the very top of the lower half returns to a non-canonical
+     * address, which iretq would fault on in ring 0: treat it as the guest's
+     * fault instead. */
+    if (regs->rip >= HV_GUEST_VA_LIMIT)
+        domain_fault(regs, 13, 0);
+}

@@ -1,0 +1,137 @@
+/*
+ * hv_main: the boot CPU's path from the 64-bit entry to the root domain.
+ * Order matters: the log first (so every later failure is reported), then
+ * the boot information, the CPU tables, the hypervisor's page tables, the
+ * frame allocator, time, and finally the root domain.
+ */
+#include <string.h>
+
+#include "arch.h"
+#include "domain.h"
+#include "log.h"
+#include "mb2.h"
+#include "pmm.h"
+
+extern uint8_t _phys_start[], _phys_end[];
+
+/* The boot page tables map only the first GiB; the boot information must be
+ * readable there. */
+#define BOOT_MAPPED_LIMIT (1ull << 30)
+
+static struct mb2_info boot_info;
+static struct pmm frame_pool;
+
+__noreturn void hv_main(uint32_t magic, uint32_t mbi_phys);
+
+static const char *mem_type_name(uint32_t t)
+{
+    switch (t) {
+    case MB2_MEM_AVAILABLE: return "available";
+    case MB2_MEM_RESERVED: return "reserved";
+    case MB2_MEM_ACPI_RECLAIMABLE: return "ACPI reclaimable";
+    case MB2_MEM_NVS: return "ACPI NVS";
+    case MB2_MEM_BADRAM: return "bad RAM";
+    }
+    return "unknown";
+}
+
+static void set_log_level(void)
+{
+    char lvl[16];
+    if (!cmdline_get("loglvl", lvl, sizeof(lvl)))
+        return;
+    if (!strcmp(lvl, "error"))
+        log_set_level(LOG_ERR);
+    else if (!strcmp(lvl, "warn"))
+        log_set_level(LOG_WARN);
+    else if (!strcmp(lvl, "info"))
+        log_set_level(LOG_INFO);
+    else if (!strcmp(lvl, "debug"))
+        log_set_level(LOG_DEBUG);
+    else
+        log_warn("unknown loglvl=%s (error, warn, info, debug)", lvl);
+}
+
+static void frames_init(const struct mb2_info *mbi, paddr_t mbi_phys)
+{
+    struct pmm_range reserved[MB2_MODULES_MAX + 3];
+    size_t n = 0;
+    reserved[n++] = (struct pmm_range){ 0, 1ull << 20 }; /* real-mode area, firmware */
+    reserved[n++] = (struct pmm_range){ (paddr_t)(uintptr_t)_phys_start,
+                                        (paddr_t)(uintptr_t)_phys_end };
+    reserved[n++] = (struct pmm_range){ mbi_phys, mbi_phys + mbi->total_size_bytes };
+    for (size_t i = 0; i < mbi->modules_count; i++)
+        reserved[n++] = (struct pmm_range){ mbi->modules[i].start, mbi->modules[i].end };
+
+    paddr_t bitmap_paddr;
+    size_t bitmap_bytes;
+    if (!pmm_plan(mbi->mmap, mbi->mmap_count, reserved, n, arch_directmap_limit(), &bitmap_paddr,
+                  &bitmap_bytes))
+        panic("boot: no usable memory for the frame allocator");
+    if (!pmm_init(&frame_pool, mbi->mmap, mbi->mmap_count, reserved, n, arch_directmap_limit(),
+                  bitmap_paddr, arch_frame_va(paddr_to_mfn(bitmap_paddr)), bitmap_bytes))
+        panic("boot: frame allocator initialisation failed");
+    log_info("memory: %llu frames usable (%llu MiB), %llu free after boot reservations",
+             (unsigned long long)pmm_total_count(&frame_pool),
+             (unsigned long long)(pmm_total_count(&frame_pool) >> 8),
+             (unsigned long long)pmm_free_count(&frame_pool));
+}
+
+static void boot_self_tests(void)
+{
+    char test[32];
+    if (!cmdline_get("test", test, sizeof(test)))
+        return;
+    if (!strcmp(test, "panic"))
+        panic("test: panic requested on the command line");
+    if (!strcmp(test, "hv_fault")) {
+        log_info("test: reading an unmapped hypervisor address");
+        volatile uint64_t *bad = (volatile uint64_t *)(uintptr_t)0xffff900000000000ull;
+        (void)*bad;
+        panic("test: the unmapped read did not fault");
+    }
+    log_warn("test=%s: unknown self-test, ignored", test);
+}
+
+void hv_main(uint32_t magic, uint32_t mbi_phys)
+{
+    arch_serial_init();
+    log_info("hv: x86_64 paravirtualising hypervisor, guest ABI v%u", HV_ABI_VERSION);
+
+    size_t err_off = 0;
+    size_t avail = (size_t)(BOOT_MAPPED_LIMIT - mbi_phys);
+    enum mb2_error e = mb2_parse(magic, (const uint8_t *)arch_frame_va(mfn(0)) + mbi_phys, avail, &boot_info,
+                                 &err_off);
+    if (e != MB2_OK) {
+        log_err("boot: bad Multiboot2 information at %#x: %s (byte %zu)", mbi_phys,
+                mb2_strerror(e), err_off);
+        arch_machine_exit(HV_EXIT_BOOT_ERROR);
+    }
+    cmdline_set(boot_info.cmdline);
+    set_log_level();
+    log_info("boot: loader \"%s\", command line \"%s\"", boot_info.bootloader_name,
+             cmdline_get_all());
+
+    paddr_t top = 0;
+    for (size_t i = 0; i < boot_info.mmap_count; i++) {
+        const struct mb2_mmap_entry *m = &boot_info.mmap[i];
+        log_info("memory map: %016llx-%016llx %s", (unsigned long long)m->base,
+                 (unsigned long long)(m->base + m->length - 1), mem_type_name(m->type));
+        if (m->type == MB2_MEM_AVAILABLE && m->base + m->length > top && m->base + m->length > m->base)
+            top = m->base + m->length;
+    }
+    for (size_t i = 0; i < boot_info.modules_count; i++)
+        log_info("module %zu: %#llx-%#llx (%llu bytes) \"%s\"", i,
+                 (unsigned long long)boot_info.modules[i].start,
+                 (unsigned long long)boot_info.modules[i].end,
+                 (unsigned long long)(boot_info.modules[i].end - boot_info.modules[i].start),
+                 boot_info.modules[i].cmdline);
+
+    arch_cpu_init();
+    arch_paging_init(top);
+    frames_init(&boot_info, mbi_phys);
+    arch_time_init();
+    boot_self_tests();
+
+    domain_build_root(&boot_info, &frame_pool);
+}
