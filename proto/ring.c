@@ -1,0 +1,190 @@
+/*
+ * SPSC rings over shared memory. See hv/ring.h for the layout, the
+ * notification protocol and the trust model.
+ *
+ * Memory ordering: payload bytes are published by the seq_cst store of the
+ * producer's index and acquired by the consumer's seq_cst load of it (and
+ * symmetrically for freed room). The event-index handshake is a Dekker
+ * pattern (store own index / load other's event, and store own event / load
+ * other's index), which is why those accesses are seq_cst and not merely
+ * release/acquire.
+ */
+#include <hv/ring.h>
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+
+static uint32_t round8(uint32_t n) { return (n + 7u) & ~7u; }
+
+uint32_t ring_data_size(size_t bytes)
+{
+    if (bytes < RING_HEADER_BYTES + RING_MIN_DATA_BYTES)
+        return 0;
+    size_t avail = bytes - RING_HEADER_BYTES;
+    uint32_t size = RING_MIN_DATA_BYTES;
+    while (size <= UINT32_MAX / 4 && (size_t)size * 2 <= avail)
+        size *= 2;
+    return size;
+}
+
+bool ring_format(void *shared, size_t bytes)
+{
+    if (shared == NULL || ring_data_size(bytes) == 0)
+        return false;
+    uint8_t *p = shared;
+    for (size_t i = 0; i < RING_HEADER_BYTES; i++)
+        p[i] = 0;
+    return true;
+}
+
+static bool ring_attach(struct ring *r, void *shared, size_t bytes)
+{
+    r->sh = shared;
+    r->size = shared ? ring_data_size(bytes) : 0;
+    r->mask = r->size - 1;
+    r->data = shared ? (uint8_t *)shared + RING_HEADER_BYTES : NULL;
+    r->local = 0;
+    r->broken = r->size == 0;
+    return !r->broken;
+}
+
+bool ring_attach_producer(struct ring *r, void *shared, size_t bytes)
+{
+    if (!ring_attach(r, shared, bytes))
+        return false;
+    r->local = LOAD(&r->sh->prod);
+    return true;
+}
+
+bool ring_attach_consumer(struct ring *r, void *shared, size_t bytes)
+{
+    if (!ring_attach(r, shared, bytes))
+        return false;
+    r->local = LOAD(&r->sh->cons);
+    return true;
+}
+
+uint32_t ring_max_payload(const struct ring *r) { return r->size - RING_RECORD_HEADER_BYTES; }
+
+/* Copies n bytes into the data area at free-running index idx, wrapping. */
+static void copy_in(struct ring *r, uint32_t idx, const uint8_t *src, uint32_t n)
+{
+    uint32_t off = idx & r->mask;
+    uint32_t first = r->size - off < n ? r->size - off : n;
+    for (uint32_t i = 0; i < first; i++)
+        r->data[off + i] = src[i];
+    for (uint32_t i = first; i < n; i++)
+        r->data[i - first] = src[i];
+}
+
+static void copy_out(const struct ring *r, uint32_t idx, uint8_t *dst, uint32_t n)
+{
+    uint32_t off = idx & r->mask;
+    uint32_t first = r->size - off < n ? r->size - off : n;
+    for (uint32_t i = 0; i < first; i++)
+        dst[i] = r->data[off + i];
+    for (uint32_t i = first; i < n; i++)
+        dst[i] = r->data[i - first];
+}
+
+/* True if moving an index from old to new passed event (event in (old, new]). */
+static bool crossed(uint32_t old, uint32_t new_idx, uint32_t event)
+{
+    return (uint32_t)(new_idx - event) < (uint32_t)(new_idx - old);
+}
+
+/* Room the producer sees, or -1 (as UINT64_MAX) if the consumer's index is impossible. */
+static bool producer_room(struct ring *r, uint32_t *room)
+{
+    uint32_t cons = LOAD(&r->sh->cons);
+    uint32_t used = r->local - cons;
+    if (used > r->size || (cons & 7u) != 0) {
+        r->broken = true;
+        return false;
+    }
+    *room = r->size - used;
+    return true;
+}
+
+enum ring_status ring_write(struct ring *r, const void *msg, uint32_t len, bool *notify)
+{
+    *notify = false;
+    if (r->broken)
+        return RING_ECORRUPT;
+    if (msg == NULL && len != 0)
+        return RING_EINVAL;
+    if (len > ring_max_payload(r))
+        return RING_ETOOBIG;
+    uint32_t need = RING_RECORD_HEADER_BYTES + round8(len), room;
+    if (!producer_room(r, &room))
+        return RING_ECORRUPT;
+    if (room < need)
+        return RING_FULL;
+    uint8_t hdr[8] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24), 0, 0, 0, 0};
+    copy_in(r, r->local, hdr, 8);
+    copy_in(r, r->local + 8, msg, len);
+    uint32_t old = r->local;
+    r->local += need;
+    STORE(&r->sh->prod, r->local);
+    *notify = crossed(old, r->local, LOAD(&r->sh->cons_event));
+    return RING_OK;
+}
+
+bool ring_producer_prepare_sleep(struct ring *r, uint32_t len)
+{
+    if (r->broken || len > ring_max_payload(r))
+        return false; /* the next ring_write reports why */
+    uint32_t need = RING_RECORD_HEADER_BYTES + round8(len), room;
+    /* Room for need bytes exists once cons reaches prod + need - size. */
+    STORE(&r->sh->prod_event, r->local + need - r->size);
+    if (!producer_room(r, &room))
+        return false;
+    return room < need;
+}
+
+enum ring_status ring_read(struct ring *r, void *buf, uint32_t cap, uint32_t *len, bool *notify)
+{
+    *notify = false;
+    *len = 0;
+    if (r->broken)
+        return RING_ECORRUPT;
+    if (buf == NULL && cap != 0)
+        return RING_EINVAL;
+    uint32_t prod = LOAD(&r->sh->prod);
+    uint32_t avail = prod - r->local;
+    if (avail > r->size || (prod & 7u) != 0) {
+        r->broken = true;
+        return RING_ECORRUPT;
+    }
+    if (avail == 0)
+        return RING_EMPTY;
+    if (avail < RING_RECORD_HEADER_BYTES) {
+        r->broken = true;
+        return RING_ECORRUPT;
+    }
+    uint8_t hdr[8];
+    copy_out(r, r->local, hdr, 8);
+    uint32_t n = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
+    if ((hdr[4] | hdr[5] | hdr[6] | hdr[7]) != 0 || n > avail - RING_RECORD_HEADER_BYTES ||
+        round8(n) > avail - RING_RECORD_HEADER_BYTES) {
+        r->broken = true;
+        return RING_ECORRUPT;
+    }
+    *len = n;
+    if (n > cap)
+        return RING_ETOOBIG;
+    copy_out(r, r->local + 8, buf, n);
+    uint32_t old = r->local;
+    r->local += RING_RECORD_HEADER_BYTES + round8(n);
+    STORE(&r->sh->cons, r->local);
+    *notify = crossed(old, r->local, LOAD(&r->sh->prod_event));
+    return RING_OK;
+}
+
+bool ring_consumer_prepare_sleep(struct ring *r)
+{
+    if (r->broken)
+        return false;
+    STORE(&r->sh->cons_event, r->local + 1);
+    return LOAD(&r->sh->prod) == r->local;
+}
