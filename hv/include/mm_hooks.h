@@ -1,0 +1,58 @@
+/*
+ * What the memory manager (hv/mm/frame.c, pt.c, mm_ops.c) needs from its
+ * environment. The hypervisor implements these over its direct map, its TLB
+ * instructions and its flush clock; the host unit tests implement them over
+ * malloc'ed fake frames and record every call (test/unit/mm/fake_hooks.c).
+ *
+ * All hooks are called with the memory-manager lock held and must not call
+ * back into the memory manager.
+ */
+#ifndef HV_MM_HOOKS_H
+#define HV_MM_HOOKS_H
+
+#include "types.h"
+
+/*
+ * Returns a hypervisor pointer to the 512 64-bit entries of frame m, valid
+ * until the matching mm_frame_unmap. m is always inside the frame table.
+ * In the hypervisor this is the direct map (unmap does nothing). Must not fail.
+ */
+uint64_t *mm_frame_map(mfn_t m);
+void mm_frame_unmap(uint64_t *p);
+
+/*
+ * May domain `dom` map frame m, which it does not own, from an L1 entry
+ * (writable or read-only)? For grants and I/O frames in later issues. The
+ * hypervisor returns false for now. Never asked for page-table targets,
+ * hypervisor frames or free frames: those are always refused.
+ */
+bool mm_may_map_foreign(domid_t dom, mfn_t m, bool writable);
+
+/* Flushes every non-global TLB entry of the current CPU (reload CR3). */
+void mm_tlb_flush_local(void);
+
+/* Invalidates the current CPU's translation of guest virtual address va. */
+void mm_tlb_invlpg_local(uint64_t va);
+
+/*
+ * The TLB-flush clock: a counter that the hypervisor advances on every TLB
+ * flush (the SMP issue adds per-CPU flush times). Frames record it when
+ * they lose a type or are freed; a TLB flushed at or after a frame's stamp
+ * holds no stale translation of it.
+ */
+uint32_t mm_flush_clock_now(void);
+
+/*
+ * Domain `dom` switched its base to L4 frame l4 (already validated and
+ * referenced). If dom is running on this CPU the hypervisor loads CR3 now
+ * (which flushes the non-global TLB) and returns true; otherwise it returns
+ * false and loads it when it next schedules dom.
+ */
+bool mm_load_base(domid_t dom, mfn_t l4);
+
+/*
+ * An internal invariant is broken (never reachable from guest input): stop.
+ */
+__noreturn void mm_panic(const char *why);
+
+#endif /* HV_MM_HOOKS_H */

@@ -1,0 +1,291 @@
+/*
+ * Type references and page-table validation (see pt.h, docs/mm.md).
+ *
+ * Rules for a present entry of a guest table at level n (1..4); a
+ * non-present entry (P = 0) is accepted whatever its other bits, and takes
+ * no reference:
+ *   R1  allowed bits only: P RW US PWT PCD A D, bits 9..11, address bits
+ *       below MAXPHYADDR, bits 52..62, NX. So PS (superpages at L2/L3, PAT at
+ *       L1, reserved at L4), G (at every level), and address bits at or
+ *       above MAXPHYADDR are refused with HV_EINVAL.
+ *   R2  US must be set: every guest mapping is a user mapping, so the
+ *       hypervisor never runs with a guest-controlled supervisor page
+ *       (SMEP/SMAP would not protect it). HV_EINVAL.
+ *   R3  the target frame exists (HV_ERANGE) and is never free or owned by
+ *       the hypervisor (HV_EPERM). Page-table targets (n >= 2) are owned by
+ *       the table's owner; an L1 target not owned by it needs
+ *       mm_may_map_foreign (HV_EPERM otherwise).
+ *   R4  an L1 entry with RW takes a WRITABLE type reference on its target;
+ *       without RW a general reference only; an Ln entry (n >= 2) takes an
+ *       L(n-1) type reference. A type reference of another type than the
+ *       target's current one is refused with HV_EBUSY: this is what keeps
+ *       page tables from ever being writable, and what refuses linear
+ *       (recursive) page tables, whose entries would need a table to be
+ *       of two levels, or an L1 mapped writable.
+ *   R5  an L4's slots 256..511 belong to the hypervisor: validation ignores
+ *       the guest's contents there and writes the template into them;
+ *       devalidation zeroes them again.
+ * Validation is resumable (FRAME_F_PARTIAL, partial_index): pt_validate
+ * examines at most a budget of entries and returns HV_EAGAIN to be called
+ * again. A failure unwinds everything taken for the table being validated
+ * and, through the callers, for every partial table above it.
+ *
+ * Not thread-safe: the caller holds the memory-manager lock. Recursion depth
+ * is bounded by the four paging levels.
+ */
+#include "pt.h"
+#include "mm_hooks.h"
+
+static struct {
+    uint64_t allowed_mask; /* bits a present guest entry may have */
+    const uint64_t *hv_l4_template;
+    uint32_t budget;
+    uint32_t last_local_flush;
+    bool flushed_once;
+} pt;
+
+bool pt_init(const struct pt_config *cfg)
+{
+    if (cfg == NULL || cfg->maxphyaddr_bits < 32 || cfg->maxphyaddr_bits > 52 ||
+        cfg->hv_l4_template == NULL || cfg->validate_budget_entries < 8)
+        return false;
+    uint64_t addr = ((1ull << cfg->maxphyaddr_bits) - 1) & PTE_ADDR_MASK_52;
+    pt.allowed_mask = PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_A | PTE_D |
+                      PTE_AVAIL_LOW | addr | PTE_AVAIL_HIGH | PTE_NX;
+    pt.hv_l4_template = cfg->hv_l4_template;
+    pt.budget = cfg->validate_budget_entries;
+    pt.last_local_flush = 0;
+    pt.flushed_once = false;
+    return true;
+}
+
+uint32_t pt_validate_budget(void)
+{
+    return pt.budget;
+}
+
+void pt_tlb_note_flush(void)
+{
+    pt.last_local_flush = mm_flush_clock_now();
+    pt.flushed_once = true;
+}
+
+void pt_tlb_flush_local(void)
+{
+    mm_tlb_flush_local();
+    pt_tlb_note_flush();
+}
+
+/* May this CPU's TLB still hold a translation of a frame stamped `stamp`?
+ * Serial-number comparison, so a wrapped clock errs towards flushing. */
+static bool pt_tlb_may_be_stale(uint32_t stamp)
+{
+    return !pt.flushed_once || (int32_t)(stamp - pt.last_local_flush) >= 0;
+}
+
+static bool type_is_table(unsigned type)
+{
+    return type >= FRAME_TYPE_L1 && type <= FRAME_TYPE_L4;
+}
+
+static unsigned table_limit(unsigned level)
+{
+    return level == FRAME_TYPE_L4 ? PT_HV_L4_FIRST : PT_ENTRIES;
+}
+
+/* Takes a general + type reference of `type` on f (see pt_type_get). */
+static int type_get_frame(struct frame *f, enum frame_type type)
+{
+    if (f->type_count == 0) {
+        if (f->ref_count == UINT32_MAX)
+            return HV_ENOMEM;
+        /* A stale TLB entry from the frame's previous use (say, a writable
+         * mapping) must not survive into its new one (say, an L1). */
+        if (f->last_type != type && pt_tlb_may_be_stale(f->tlbflush_timestamp))
+            pt_tlb_flush_local();
+        f->ref_count++;
+        f->type = (uint8_t)type;
+        f->type_count = 1;
+        if (type_is_table(type)) {
+            f->flags |= FRAME_F_PARTIAL;
+            f->partial_index = 0;
+            return PT_STARTED;
+        }
+        return HV_OK;
+    }
+    if (f->type != type || (f->flags & FRAME_F_PARTIAL))
+        return HV_EBUSY;
+    if (f->ref_count == UINT32_MAX || f->type_count == UINT32_MAX)
+        return HV_ENOMEM;
+    f->ref_count++;
+    f->type_count++;
+    return HV_OK;
+}
+
+int pt_type_get(domid_t dom, mfn_t m, enum frame_type type)
+{
+    struct frame *f = frame_get(m);
+
+    if (f == NULL)
+        return HV_ERANGE;
+    if (f->owner != dom || dom == DOMID_INVALID || dom == DOMID_HV)
+        return HV_EPERM;
+    if (type == FRAME_TYPE_NONE || type >= FRAME_TYPE_COUNT)
+        return HV_EINVAL;
+    return type_get_frame(f, type);
+}
+
+int pt_entry_get(domid_t dom, unsigned level, uint64_t e)
+{
+    if (!(e & PTE_P))
+        return HV_OK;
+    if ((e & ~pt.allowed_mask) != 0 || !(e & PTE_US))
+        return HV_EINVAL;
+    mfn_t m = pt_entry_mfn(e);
+    struct frame *f = frame_get(m);
+    if (f == NULL)
+        return HV_ERANGE;
+    if (f->owner == DOMID_INVALID || f->owner == DOMID_HV)
+        return HV_EPERM;
+    if (level == 1) {
+        bool writable = (e & PTE_RW) != 0;
+        if (f->owner != dom && !mm_may_map_foreign(dom, m, writable))
+            return HV_EPERM;
+        if (writable)
+            return type_get_frame(f, FRAME_TYPE_WRITABLE);
+        return frame_ref_get(f) ? HV_OK : HV_ENOMEM;
+    }
+    if (f->owner != dom)
+        return HV_EPERM;
+    return type_get_frame(f, (enum frame_type)(level - 1));
+}
+
+void pt_entry_put(unsigned level, uint64_t e)
+{
+    if (!(e & PTE_P))
+        return;
+    mfn_t m = pt_entry_mfn(e);
+    struct frame *f = frame_get(m);
+    if (f == NULL)
+        mm_panic("pt_entry_put: validated entry outside the frame table");
+    if (level == 1 && !(e & PTE_RW))
+        frame_ref_put(f);
+    else
+        pt_type_put(m);
+}
+
+/* Drops the last (validation) type reference of a table that is not
+ * validated: no entry holds anything any more. */
+static void untype_partial(struct frame *f)
+{
+    if (f->type_count != 1)
+        mm_panic("untype_partial: a partial table has other type references");
+    f->type_count = 0;
+    f->last_type = f->type;
+    f->type = FRAME_TYPE_NONE;
+    f->flags &= (uint8_t)~(FRAME_F_PARTIAL | FRAME_F_CHILD_PARTIAL | FRAME_F_PINNED);
+    f->partial_index = 0;
+    frame_stamp(f);
+    frame_ref_put(f);
+}
+
+/* Releases the references of entries [0, count) of table t at `level`. */
+static void release_entries(const uint64_t *t, unsigned level, unsigned count)
+{
+    for (unsigned j = 0; j < count; j++)
+        pt_entry_put(level, t[j]);
+}
+
+void pt_type_put(mfn_t m)
+{
+    struct frame *f = frame_get(m);
+
+    if (f == NULL || f->type_count == 0 || (f->flags & FRAME_F_PARTIAL))
+        mm_panic("pt_type_put: no ordinary type reference to drop");
+    f->type_count--;
+    if (f->type_count == 0) {
+        unsigned level = f->type;
+        if (f->flags & FRAME_F_VALIDATED) {
+            /* Devalidate. NOT YET PREEMPTIBLE: a huge tree is released in
+             * one call (see docs/mm.md, "Not done"). */
+            f->flags &= (uint8_t)~FRAME_F_VALIDATED;
+            uint64_t *t = mm_frame_map(m);
+            release_entries(t, level, table_limit(level));
+            if (level == FRAME_TYPE_L4)
+                for (unsigned j = PT_HV_L4_FIRST; j < PT_ENTRIES; j++)
+                    t[j] = 0;
+            mm_frame_unmap(t);
+        }
+        f->flags &= (uint8_t)~FRAME_F_PINNED;
+        f->last_type = f->type;
+        f->type = FRAME_TYPE_NONE;
+        frame_stamp(f);
+    }
+    frame_ref_put(f);
+}
+
+int pt_validate(mfn_t m, uint32_t *budget)
+{
+    struct frame *f = frame_get(m);
+
+    if (f == NULL || !(f->flags & FRAME_F_PARTIAL) || !type_is_table(f->type))
+        mm_panic("pt_validate: frame is not being validated");
+    unsigned level = f->type;
+    unsigned limit = table_limit(level);
+    uint64_t *t = mm_frame_map(m);
+    int rc = HV_OK;
+
+    while (f->partial_index < limit) {
+        unsigned i = f->partial_index;
+        if (f->flags & FRAME_F_CHILD_PARTIAL) {
+            rc = pt_validate(pt_entry_mfn(t[i]), budget);
+            if (rc == HV_EAGAIN)
+                goto out;
+            f->flags &= (uint8_t)~FRAME_F_CHILD_PARTIAL;
+            if (rc != HV_OK)
+                goto fail; /* the child dropped its validation reference */
+            f->partial_index++;
+            continue;
+        }
+        if (*budget == 0) {
+            rc = HV_EAGAIN;
+            goto out;
+        }
+        (*budget)--;
+        rc = pt_entry_get(f->owner, level, t[i]);
+        if (rc == PT_STARTED) {
+            f->flags |= FRAME_F_CHILD_PARTIAL;
+            continue;
+        }
+        if (rc != HV_OK)
+            goto fail;
+        f->partial_index++;
+    }
+    if (level == FRAME_TYPE_L4)
+        for (unsigned j = 0; j < PT_HV_L4_COUNT; j++)
+            t[PT_HV_L4_FIRST + j] = pt.hv_l4_template[j];
+    f->flags = (uint8_t)((f->flags & ~FRAME_F_PARTIAL) | FRAME_F_VALIDATED);
+    f->partial_index = 0;
+    rc = HV_OK;
+    goto out;
+fail:
+    release_entries(t, level, f->partial_index);
+    untype_partial(f);
+out:
+    mm_frame_unmap(t);
+    return rc;
+}
+
+void pt_validate_abort(mfn_t m)
+{
+    struct frame *f = frame_get(m);
+
+    if (f == NULL || !(f->flags & FRAME_F_PARTIAL))
+        mm_panic("pt_validate_abort: frame is not being validated");
+    uint64_t *t = mm_frame_map(m);
+    if (f->flags & FRAME_F_CHILD_PARTIAL)
+        pt_validate_abort(pt_entry_mfn(t[f->partial_index]));
+    release_entries(t, f->type, f->partial_index);
+    mm_frame_unmap(t);
+    untype_partial(f);
+}

@@ -1,0 +1,2 @@
+#include "mm_test.h"
+int main(void) { return 0; }

@@ -1,0 +1,305 @@
+/*
+ * One test per validation rule of issue 3 item 2: each shows the rule
+ * accepts what it must and refuses what it must, and that every refused
+ * call changes nothing (counts, types, flags, contents, M2P).
+ * Frames: 0,1 hypervisor; 2..31 DOM_A; 32..47 DOM_B; 48..63 free.
+ */
+#include "mm_test.h"
+
+static struct mm_domain da, db;
+static struct mm_domain *const doms[] = { &da, &db };
+
+static int setup(void **state)
+{
+    (void)state;
+    fake_setup(64, 52, 4096);
+    give(DOM_A, 2, 30);
+    give(DOM_B, 32, 16);
+    mm_domain_init(&da, DOM_A);
+    mm_domain_init(&db, DOM_B);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mm_audit(doms, 2);
+    fake_teardown();
+    return 0;
+}
+
+static const struct frame *F(uint64_t m)
+{
+    return frame_get(mfn(m));
+}
+
+/* Asserts that `call` returns `want` and changes nothing. */
+#define REFUSED(want, call)                                                              \
+    do {                                                                                 \
+        struct snap s_;                                                                  \
+        snap_take(&s_);                                                                  \
+        assert_int_equal((call), (want));                                                \
+        snap_check_same(&s_);                                                            \
+        mm_audit(doms, 2);                                                               \
+    } while (0)
+
+/* Rule: a frame changes type only at type count zero; validating a table
+ * takes type references on what it maps. */
+static void test_type_changes_only_at_zero(void **state)
+{
+    (void)state;
+    fake_frame(10)[0] = pte(20, PTE_RW);
+    assert_int_equal(mm_pin(&da, mfn(10), 1), HV_OK);
+    assert_int_equal(F(20)->type, FRAME_TYPE_WRITABLE);
+    assert_int_equal(F(20)->type_count, 1);
+    assert_int_equal(F(20)->ref_count, 2);
+    REFUSED(HV_EBUSY, mm_pin(&da, mfn(20), 1));
+    REFUSED(HV_EBUSY, mm_pin(&da, mfn(20), 4));
+    assert_int_equal(upd(&da, eaddr(10, 0), 0), HV_OK);
+    assert_int_equal(F(20)->type, FRAME_TYPE_NONE);
+    assert_int_equal(F(20)->type_count, 0);
+    assert_int_equal(F(20)->ref_count, 1);
+    assert_int_equal(mm_pin(&da, mfn(20), 1), HV_OK);
+    assert_int_equal(F(20)->type, FRAME_TYPE_L1);
+
+    /* An L2 takes an L1 type reference on each L1 it maps. */
+    fake_frame(11)[0] = pte(12, PTE_RW);
+    fake_frame(11)[7] = pte(12, 0);
+    assert_int_equal(mm_pin(&da, mfn(11), 2), HV_OK);
+    assert_int_equal(F(12)->type, FRAME_TYPE_L1);
+    assert_int_equal(F(12)->type_count, 2);
+    assert_int_equal(F(12)->ref_count, 3);
+    assert_true(F(12)->flags & FRAME_F_VALIDATED);
+    REFUSED(HV_EBUSY, mm_pin(&da, mfn(12), 2));
+    assert_int_equal(mm_pin(&da, mfn(12), 1), HV_OK);
+    assert_int_equal(F(12)->type_count, 3);
+    /* Unpinning the L2 drops its references; the pinned L1 stays. */
+    assert_int_equal(mm_unpin(&da, mfn(11)), HV_OK);
+    assert_int_equal(F(11)->type, FRAME_TYPE_NONE);
+    assert_int_equal(F(12)->type_count, 1);
+    assert_true(F(12)->flags & FRAME_F_VALIDATED);
+}
+
+/* Rule: a page-table frame of any level is never mapped writable. */
+static void test_page_table_never_writable(void **state)
+{
+    (void)state;
+    /* A chain L4 2 -> L3 3 -> L2 4 -> L1 5, pinned at the top. */
+    fake_frame(2)[0] = pte(3, PTE_RW);
+    fake_frame(3)[0] = pte(4, PTE_RW);
+    fake_frame(4)[0] = pte(5, PTE_RW);
+    assert_int_equal(mm_pin(&da, mfn(2), 4), HV_OK);
+    for (uint64_t t = 2; t <= 5; t++) {
+        REFUSED(HV_EBUSY, upd(&da, eaddr(5, 1), pte(t, PTE_RW)));
+        /* Read-only is fine: guests read their tables directly. */
+        assert_int_equal(upd(&da, eaddr(5, 1), pte(t, 0)), HV_OK);
+        assert_int_equal(upd(&da, eaddr(5, 1), 0), HV_OK);
+    }
+    /* The L1 mapping itself writable, through validation: refused. */
+    fake_frame(6)[3] = pte(6, PTE_RW);
+    REFUSED(HV_EBUSY, mm_pin(&da, mfn(6), 1));
+    /* An L2 whose L1 maps the L2 writable: refused, nothing left behind. */
+    fake_frame(6)[3] = 0;
+    fake_frame(7)[1] = pte(6, PTE_RW);
+    fake_frame(6)[9] = pte(7, PTE_RW);
+    REFUSED(HV_EBUSY, mm_pin(&da, mfn(7), 2));
+    /* A writably mapped frame cannot become a table at any level, nor be
+     * installed as one by an update. */
+    assert_int_equal(upd(&da, eaddr(5, 2), pte(20, PTE_RW)), HV_OK);
+    for (unsigned l = 1; l <= 4; l++)
+        REFUSED(HV_EBUSY, mm_pin(&da, mfn(20), l));
+    REFUSED(HV_EBUSY, upd(&da, eaddr(4, 3), pte(20, PTE_RW)));
+    REFUSED(HV_EBUSY, mm_new_baseptr(&da, mfn(20)));
+}
+
+/* Rule: a table maps only frames its domain may map. */
+static void test_may_map_only_permitted_frames(void **state)
+{
+    (void)state;
+    assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
+    assert_int_equal(mm_pin(&da, mfn(4), 2), HV_OK);
+    /* Own frames: yes. */
+    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, PTE_RW)), HV_OK);
+    /* Another domain's frame: no, unless the hook allows it. */
+    REFUSED(HV_EPERM, upd(&da, eaddr(5, 1), pte(32, 0)));
+    REFUSED(HV_EPERM, upd(&da, eaddr(5, 1), pte(32, PTE_RW)));
+    fake_allow_foreign(DOM_A, 32, false);
+    assert_int_equal(upd(&da, eaddr(5, 1), pte(32, 0)), HV_OK);
+    REFUSED(HV_EPERM, upd(&da, eaddr(5, 2), pte(32, PTE_RW)));
+    fake_allow_foreign(DOM_A, 32, true);
+    assert_int_equal(upd(&da, eaddr(5, 2), pte(32, PTE_RW)), HV_OK);
+    assert_int_equal(F(32)->type, FRAME_TYPE_WRITABLE);
+    /* ... but never as a page table, even when the hook says yes. */
+    fake_allow_foreign(DOM_A, 33, true);
+    REFUSED(HV_EPERM, upd(&da, eaddr(4, 0), pte(33, 0)));
+    REFUSED(HV_EPERM, mm_pin(&da, mfn(33), 1));
+    /* Hypervisor and free frames: never, whatever the hook says. */
+    fake_allow_foreign(DOM_A, 1, true);
+    REFUSED(HV_EPERM, upd(&da, eaddr(5, 3), pte(1, 0)));
+    fake_allow_foreign(DOM_A, 50, true);
+    REFUSED(HV_EPERM, upd(&da, eaddr(5, 3), pte(50, 0)));
+    REFUSED(HV_EPERM, mm_pin(&da, mfn(1), 1));
+    /* Frames outside the table. */
+    REFUSED(HV_ERANGE, upd(&da, eaddr(5, 3), pte(64, 0)));
+    REFUSED(HV_ERANGE, upd(&da, eaddr(5, 3), pte(1ull << 39, 0)));
+    REFUSED(HV_ERANGE, mm_pin(&da, mfn(64), 1));
+    /* The same rule applies during validation. */
+    fake_frame(6)[100] = pte(40, 0);
+    REFUSED(HV_EPERM, mm_pin(&da, mfn(6), 1));
+}
+
+struct bit_case {
+    unsigned level;
+    uint64_t bits;
+    int want;
+};
+
+/* Rule: entries with bits that must not be set at their level are refused;
+ * the harmless ones are accepted. */
+static void test_forbidden_bits(void **state)
+{
+    (void)state;
+    fake_teardown();
+    fake_setup(64, 40, 4096); /* MAXPHYADDR 40: address bits 40..51 reserved */
+    give(DOM_A, 2, 30);
+    give(DOM_B, 32, 16);
+    fake_frame(2)[0] = pte(3, PTE_RW);
+    fake_frame(3)[0] = pte(4, PTE_RW);
+    fake_frame(4)[0] = pte(5, PTE_RW);
+    assert_int_equal(mm_pin(&da, mfn(2), 4), HV_OK);
+    /* Fresh targets for entry 1 of each level. */
+    const uint64_t table_of_level[5] = { 0, 5, 4, 3, 2 };
+    const uint64_t target_for_level[5] = { 0, 20, 6, 7, 8 };
+    const struct bit_case cases[] = {
+        { 1, PTE_PS, HV_EINVAL }, /* PAT */
+        { 2, PTE_PS, HV_EINVAL }, /* 2 MiB superpage */
+        { 3, PTE_PS, HV_EINVAL }, /* 1 GiB superpage */
+        { 4, PTE_PS, HV_EINVAL }, /* reserved */
+        { 1, PTE_G, HV_EINVAL },  { 2, PTE_G, HV_EINVAL },
+        { 3, PTE_G, HV_EINVAL },  { 4, PTE_G, HV_EINVAL },
+        { 1, 1ull << 45, HV_EINVAL }, { 2, 1ull << 40, HV_EINVAL },
+        { 3, 1ull << 51, HV_EINVAL }, { 4, 1ull << 47, HV_EINVAL },
+        { 1, PTE_NX | PTE_A | PTE_D | PTE_PWT | PTE_PCD, HV_OK },
+        { 2, PTE_NX | PTE_A | PTE_PWT | PTE_PCD | PTE_AVAIL_LOW, HV_OK },
+        { 3, PTE_AVAIL_HIGH | PTE_AVAIL_LOW, HV_OK },
+        { 4, PTE_NX | PTE_AVAIL_HIGH, HV_OK },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        const struct bit_case *c = &cases[i];
+        uint64_t val = pte(target_for_level[c->level], c->bits);
+        uint64_t ptr = eaddr(table_of_level[c->level], 1);
+        if (c->want != HV_OK) {
+            REFUSED(c->want, upd(&da, ptr, val));
+        } else {
+            assert_int_equal(upd(&da, ptr, val), HV_OK);
+            mm_audit(doms, 2);
+            assert_int_equal(upd(&da, ptr, 0), HV_OK);
+        }
+    }
+    /* US clear (a supervisor mapping) is refused at every level. */
+    for (unsigned l = 1; l <= 4; l++)
+        REFUSED(HV_EINVAL, upd(&da, eaddr(table_of_level[l], 1),
+                               pte(target_for_level[l], 0) & ~PTE_US));
+    /* Non-present entries may hold anything and take nothing. */
+    assert_int_equal(upd(&da, eaddr(5, 9), ~PTE_P), HV_OK);
+    assert_int_equal(upd(&da, eaddr(2, 9), ~PTE_P), HV_OK);
+    /* Validation applies the same rules. */
+    fake_frame(9)[300] = pte(21, PTE_G);
+    REFUSED(HV_EINVAL, mm_pin(&da, mfn(9), 1));
+    fake_frame(9)[300] = pte(10, PTE_PS);
+    REFUSED(HV_EINVAL, mm_pin(&da, mfn(9), 2));
+    fake_frame(9)[300] = pte(21, 0);
+    assert_int_equal(mm_pin(&da, mfn(9), 1), HV_OK);
+}
+
+/* Rule: the hypervisor's L4 slots are in every L4 and never change. */
+static void test_hypervisor_l4_slots(void **state)
+{
+    (void)state;
+    uint64_t *l4 = fake_frame(2);
+    l4[0] = pte(3, PTE_RW);
+    l4[300] = pte(20, PTE_RW); /* guest garbage in a hypervisor slot */
+    l4[511] = 0x1234;
+    assert_int_equal(mm_pin(&da, mfn(2), 4), HV_OK);
+    for (unsigned i = PT_HV_L4_FIRST; i < PT_ENTRIES; i++)
+        assert_int_equal(l4[i], fake.l4_template[i - PT_HV_L4_FIRST]);
+    assert_int_equal(F(20)->ref_count, 1); /* the garbage took nothing */
+    assert_int_equal(F(1)->ref_count, 1);  /* nor did the template */
+    REFUSED(HV_EPERM, upd(&da, eaddr(2, 256), 0));
+    REFUSED(HV_EPERM, upd(&da, eaddr(2, 511), pte(20, 0)));
+    REFUSED(HV_EPERM, upd(&da, eaddr(2, 400), l4[400]));
+    assert_int_equal(upd(&da, eaddr(2, 255), pte(8, 0)), HV_OK);
+    /* The same with a base pointer, and for a second L4. */
+    fake_frame(9)[PT_HV_L4_FIRST] = 77;
+    assert_int_equal(mm_new_baseptr(&da, mfn(9)), HV_OK);
+    assert_int_equal(fake_frame(9)[PT_HV_L4_FIRST], fake.l4_template[0]);
+    REFUSED(HV_EPERM, upd(&da, eaddr(9, PT_HV_L4_FIRST), 0));
+    /* Devalidation clears the slots (no hypervisor addresses leak). */
+    assert_int_equal(mm_unpin(&da, mfn(2)), HV_OK);
+    for (unsigned i = PT_HV_L4_FIRST; i < PT_ENTRIES; i++)
+        assert_int_equal(l4[i], 0);
+    assert_int_equal(F(2)->type, FRAME_TYPE_NONE);
+    /* Not an L4 any more: no update of it at all. */
+    REFUSED(HV_EINVAL, upd(&da, eaddr(2, 0), 0));
+}
+
+/* Rule: linear (recursive) page tables are refused (see docs/mm.md). */
+static void test_linear_page_tables_refused(void **state)
+{
+    (void)state;
+    fake_frame(2)[0] = pte(2, 0); /* L4 pointing at itself */
+    REFUSED(HV_EBUSY, mm_pin(&da, mfn(2), 4));
+    REFUSED(HV_EBUSY, mm_new_baseptr(&da, mfn(2)));
+    fake_frame(2)[0] = 0;
+    assert_int_equal(mm_pin(&da, mfn(2), 4), HV_OK);
+    REFUSED(HV_EBUSY, upd(&da, eaddr(2, 5), pte(2, 0)));
+    /* Another (validated) L4 as an L3: refused. */
+    fake_frame(9)[0] = pte(2, 0);
+    REFUSED(HV_EBUSY, mm_pin(&da, mfn(9), 4));
+    /* Same for L3 and L2 tables pointing at themselves. */
+    fake_frame(3)[4] = pte(3, 0);
+    REFUSED(HV_EBUSY, mm_pin(&da, mfn(3), 3));
+    fake_frame(4)[4] = pte(4, 0);
+    REFUSED(HV_EBUSY, mm_pin(&da, mfn(4), 2));
+    /* An L1 that maps itself read-only is an ordinary read-only mapping of
+     * a page table, which is allowed. */
+    fake_frame(5)[4] = pte(5, 0);
+    assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
+    assert_int_equal(F(5)->ref_count, 3);
+}
+
+/* Rule: large tables are validated with bounded work per call (more in
+ * test_cont.c): one call examines at most the configured budget. */
+static void test_validation_budget_bounds_work(void **state)
+{
+    (void)state;
+    fake_teardown();
+    fake_setup(64, 52, 100);
+    give(DOM_A, 2, 30);
+    for (unsigned i = 0; i < PT_ENTRIES; i++)
+        fake_frame(5)[i] = pte(20 + i % 8, 0);
+    unsigned calls = 0;
+    int rc;
+    while ((rc = mm_pin(&da, mfn(5), 1)) == HV_EAGAIN) {
+        calls++;
+        assert_int_equal(F(5)->partial_index, 100 * calls);
+        mm_audit(doms, 2);
+    }
+    assert_int_equal(rc, HV_OK);
+    assert_int_equal(calls, 5); /* 512 entries, 100 per call */
+    assert_int_equal(F(20)->ref_count, 1 + 64);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_type_changes_only_at_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_page_table_never_writable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_may_map_only_permitted_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forbidden_bits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hypervisor_l4_slots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_linear_page_tables_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_validation_budget_bounds_work, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
