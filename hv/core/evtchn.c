@@ -1,0 +1,494 @@
+/*
+ * Event channels: the port state machine and two-level pending logic. See
+ * hv/include/evtchn.h for the model and docs/evtchn.md for the ABI.
+ *
+ * Every guest operation decodes and checks all its arguments before it
+ * changes anything; the changing part cannot fail. Bits in the shared-info
+ * page are only touched with atomic operations because the guest writes
+ * that page concurrently.
+ */
+#include "evtchn.h"
+
+/* Always-on check for a broken internal invariant (never guest input). */
+#define EVTCHN_INVARIANT(c) \
+    do { \
+        if (unlikely(!(c))) \
+            __builtin_trap(); \
+    } while (0)
+
+/* ---- Shared-info bit operations ---------------------------------------- */
+
+static uint64_t port_bit(uint32_t port)
+{
+    return 1ull << (port % 64u);
+}
+
+static bool bit_test_and_set(uint64_t *word, uint64_t bit)
+{
+    return (__atomic_fetch_or(word, bit, __ATOMIC_SEQ_CST) & bit) != 0;
+}
+
+static void bit_clear(uint64_t *word, uint64_t bit)
+{
+    __atomic_fetch_and(word, ~bit, __ATOMIC_SEQ_CST);
+}
+
+static bool bit_test(uint64_t *word, uint64_t bit)
+{
+    return (__atomic_load_n(word, __ATOMIC_SEQ_CST) & bit) != 0;
+}
+
+/*
+ * Second level: note that pending word `word` has work for vcpu, raise its
+ * upcall_pending and kick it if that was a 0 -> 1 transition.
+ */
+static void evtchn_mark_vcpu(struct evtchn_domain *d, uint32_t vcpu, uint32_t word)
+{
+    struct hv_vcpu_info *vi = &d->shared->vcpu_info[vcpu];
+
+    if (bit_test_and_set(&vi->pending_sel, 1ull << word))
+        return;
+    if (__atomic_exchange_n(&vi->upcall_pending, 1, __ATOMIC_SEQ_CST) == 0)
+        evtchn_kick_vcpu(d, vcpu);
+}
+
+/* First level: set port pending and, unless masked, notify its VCPU. */
+static void evtchn_set_pending(struct evtchn_domain *d, uint32_t port)
+{
+    struct hv_shared_info *s = d->shared;
+    uint32_t word = port / 64u;
+
+    if (bit_test_and_set(&s->evtchn_pending[word], port_bit(port)))
+        return;
+    if (bit_test(&s->evtchn_mask[word], port_bit(port)))
+        return;
+    evtchn_mark_vcpu(d, d->ports[port].vcpu, word);
+}
+
+/* ---- Port bookkeeping --------------------------------------------------- */
+
+static bool port_valid(uint32_t port)
+{
+    return port != 0 && port < EVTCHN_PORTS;
+}
+
+/* Lowest FREE port, or 0 if there is none. */
+static uint32_t evtchn_find_free(const struct evtchn_domain *d)
+{
+    for (uint32_t p = 1; p < EVTCHN_PORTS; p++)
+        if (d->ports[p].state == EVTCHN_FREE)
+            return p;
+    return 0;
+}
+
+/* Make port FREE and clear its pending bit (the mask bit is the guest's). */
+static void evtchn_port_reset(struct evtchn_domain *d, uint32_t port)
+{
+    struct evtchn_port *p = &d->ports[port];
+
+    p->state = EVTCHN_FREE;
+    p->vcpu = 0;
+    p->arg = 0;
+    p->remote_uid = 0;
+    p->remote = NULL;
+    bit_clear(&d->shared->evtchn_pending[port / 64u], port_bit(port));
+}
+
+/* Take a FREE port into use in state st, notified on vcpu. */
+static struct evtchn_port *evtchn_port_claim(struct evtchn_domain *d,
+                                             uint32_t port, enum evtchn_state st,
+                                             uint32_t vcpu, uint32_t arg)
+{
+    struct evtchn_port *p = &d->ports[port];
+
+    EVTCHN_INVARIANT(p->state == EVTCHN_FREE && vcpu < d->vcpu_count);
+    evtchn_port_reset(d, port);
+    p->state = (uint8_t)st;
+    p->vcpu = (uint16_t)vcpu;
+    p->arg = arg;
+    return p;
+}
+
+/*
+ * Resolve a "domain slot" argument to the remote domain's event state.
+ * HV_CAP_SLOT_SELF is the caller; otherwise a domain capability with
+ * HV_CAP_R_DOM_EVTCHN is required.
+ */
+static enum hv_status evtchn_resolve_domain(struct evtchn_domain *d,
+                                            uint32_t dom_slot,
+                                            struct evtchn_domain **out)
+{
+    struct cap *c;
+    enum hv_status st;
+
+    if (dom_slot == HV_CAP_SLOT_SELF) {
+        *out = d;
+        return HV_OK;
+    }
+    st = cap_lookup(d->caps, dom_slot, HV_CAP_DOMAIN, HV_CAP_R_DOM_EVTCHN, &c);
+    if (st != HV_OK)
+        return st;
+    *out = evtchn_domain_of(c->obj);
+    return *out != NULL ? HV_OK : HV_ENOENT;
+}
+
+/* Index into virq_port: global virqs are always kept on VCPU 0. */
+static uint32_t virq_row(uint32_t virq, uint32_t vcpu)
+{
+    return HV_VIRQ_IS_PER_VCPU(virq) ? vcpu : 0;
+}
+
+/* ---- Setup and teardown ------------------------------------------------- */
+
+void evtchn_pirq_table_init(struct evtchn_pirq_table *pt)
+{
+    for (uint32_t i = 0; i < EVTCHN_PIRQS; i++) {
+        pt->lines[i].d = NULL;
+        pt->lines[i].port = 0;
+        pt->lines[i].in_flight = false;
+    }
+}
+
+enum hv_status evtchn_domain_init(struct evtchn_domain *d, uint64_t uid,
+                                  struct hv_shared_info *shared,
+                                  struct cap_table *caps,
+                                  struct evtchn_pirq_table *pirqs,
+                                  uint32_t vcpu_count)
+{
+    if (uid == 0 || shared == NULL || caps == NULL || pirqs == NULL ||
+        vcpu_count == 0 || vcpu_count > HV_SHARED_INFO_VCPUS)
+        return HV_EINVAL;
+    __builtin_memset(d, 0, sizeof(*d));
+    d->uid = uid;
+    d->shared = shared;
+    d->caps = caps;
+    d->pirqs = pirqs;
+    d->vcpu_count = vcpu_count;
+    for (uint32_t w = 0; w < HV_EVTCHN_WORDS; w++) {
+        shared->evtchn_pending[w] = 0;
+        shared->evtchn_mask[w] = 0;
+    }
+    for (uint32_t v = 0; v < HV_SHARED_INFO_VCPUS; v++) {
+        shared->vcpu_info[v].upcall_pending = 0;
+        shared->vcpu_info[v].upcall_mask = 1;
+        shared->vcpu_info[v].pending_sel = 0;
+    }
+    return HV_OK;
+}
+
+void evtchn_domain_teardown(struct evtchn_domain *d)
+{
+    for (uint32_t p = 1; p < EVTCHN_PORTS; p++)
+        if (d->ports[p].state != EVTCHN_FREE)
+            (void)evtchn_close(d, p);
+}
+
+/* ---- Guest operations --------------------------------------------------- */
+
+enum hv_status evtchn_alloc_unbound(struct evtchn_domain *d, uint32_t dom_slot,
+                                    uint32_t *port_out)
+{
+    struct evtchn_domain *r;
+    struct evtchn_port *p;
+    uint32_t port;
+    enum hv_status st = evtchn_resolve_domain(d, dom_slot, &r);
+
+    if (st != HV_OK)
+        return st;
+    port = evtchn_find_free(d);
+    if (port == 0)
+        return HV_ENOMEM;
+
+    p = evtchn_port_claim(d, port, EVTCHN_UNBOUND, 0, 0);
+    p->remote_uid = r->uid;
+    *port_out = port;
+    return HV_OK;
+}
+
+enum hv_status evtchn_bind_interdomain(struct evtchn_domain *d,
+                                       uint32_t dom_slot, uint32_t remote_port,
+                                       uint32_t *port_out)
+{
+    struct evtchn_domain *r;
+    struct evtchn_port *rp, *lp;
+    uint32_t port;
+    enum hv_status st = evtchn_resolve_domain(d, dom_slot, &r);
+
+    if (st != HV_OK)
+        return st;
+    if (!port_valid(remote_port))
+        return HV_EINVAL;
+    rp = &r->ports[remote_port];
+    if (rp->state != EVTCHN_UNBOUND)
+        return HV_EINVAL;
+    if (rp->remote_uid != d->uid)
+        return HV_EPERM;
+    port = evtchn_find_free(d);
+    if (port == 0)
+        return HV_ENOMEM;
+
+    lp = evtchn_port_claim(d, port, EVTCHN_INTERDOMAIN, 0, remote_port);
+    lp->remote = r;
+    rp->state = EVTCHN_INTERDOMAIN;
+    rp->remote = d;
+    rp->remote_uid = 0;
+    rp->arg = port;
+    /* Anything the peer sent while unbound was dropped: make the binder look. */
+    evtchn_set_pending(d, port);
+    *port_out = port;
+    return HV_OK;
+}
+
+enum hv_status evtchn_bind_virq(struct evtchn_domain *d, uint32_t virq,
+                                uint32_t vcpu, uint32_t *port_out)
+{
+    uint32_t port;
+
+    if (virq >= HV_VIRQ_COUNT || vcpu >= d->vcpu_count)
+        return HV_EINVAL;
+    if (!HV_VIRQ_IS_PER_VCPU(virq) && vcpu != 0)
+        return HV_EINVAL;
+    if (d->virq_port[virq_row(virq, vcpu)][virq] != 0)
+        return HV_EEXIST;
+    port = evtchn_find_free(d);
+    if (port == 0)
+        return HV_ENOMEM;
+
+    evtchn_port_claim(d, port, EVTCHN_VIRQ, vcpu, virq);
+    d->virq_port[virq_row(virq, vcpu)][virq] = (uint16_t)port;
+    *port_out = port;
+    return HV_OK;
+}
+
+enum hv_status evtchn_bind_ipi(struct evtchn_domain *d, uint32_t vcpu,
+                               uint32_t *port_out)
+{
+    uint32_t port;
+
+    if (vcpu >= d->vcpu_count)
+        return HV_EINVAL;
+    port = evtchn_find_free(d);
+    if (port == 0)
+        return HV_ENOMEM;
+
+    evtchn_port_claim(d, port, EVTCHN_IPI, vcpu, 0);
+    *port_out = port;
+    return HV_OK;
+}
+
+enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot,
+                                uint32_t irq, uint32_t *port_out)
+{
+    struct cap *c;
+    struct evtchn_pirq *line;
+    uint32_t port;
+    enum hv_status st;
+
+    if (irq >= EVTCHN_PIRQS)
+        return HV_EINVAL;
+    st = cap_lookup_range(d->caps, irq_slot, HV_CAP_IRQ, HV_CAP_R_IRQ_BIND,
+                          irq, 1, &c);
+    if (st != HV_OK)
+        return st;
+    line = &d->pirqs->lines[irq];
+    if (line->d != NULL)
+        return HV_EBUSY;
+    port = evtchn_find_free(d);
+    if (port == 0)
+        return HV_ENOMEM;
+
+    evtchn_port_claim(d, port, EVTCHN_PIRQ, 0, irq);
+    line->d = d;
+    line->port = (uint16_t)port;
+    line->in_flight = false;
+    evtchn_pirq_unmask(irq);
+    *port_out = port;
+    return HV_OK;
+}
+
+enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
+{
+    struct evtchn_port *p;
+
+    if (!port_valid(port))
+        return HV_EINVAL;
+    p = &d->ports[port];
+    switch (p->state) {
+    case EVTCHN_FREE:
+        return HV_ENOENT;
+    case EVTCHN_UNBOUND:
+    case EVTCHN_IPI:
+        break;
+    case EVTCHN_INTERDOMAIN: {
+        struct evtchn_port *rp = &p->remote->ports[p->arg];
+
+        EVTCHN_INVARIANT(rp->state == EVTCHN_INTERDOMAIN &&
+                         rp->remote == d && rp->arg == port);
+        /* The peer waits for us again: we may re-bind to it. */
+        rp->state = EVTCHN_UNBOUND;
+        rp->remote = NULL;
+        rp->remote_uid = d->uid;
+        rp->arg = 0;
+        break;
+    }
+    case EVTCHN_VIRQ:
+        EVTCHN_INVARIANT(d->virq_port[virq_row(p->arg, p->vcpu)][p->arg] == port);
+        d->virq_port[virq_row(p->arg, p->vcpu)][p->arg] = 0;
+        break;
+    case EVTCHN_PIRQ: {
+        struct evtchn_pirq *line = &d->pirqs->lines[p->arg];
+
+        EVTCHN_INVARIANT(line->d == d && line->port == port);
+        line->d = NULL;
+        line->port = 0;
+        line->in_flight = false;
+        evtchn_pirq_mask(p->arg);
+        break;
+    }
+    default:
+        EVTCHN_INVARIANT(false);
+    }
+    evtchn_port_reset(d, port);
+    return HV_OK;
+}
+
+enum hv_status evtchn_send(struct evtchn_domain *d, uint32_t port)
+{
+    struct evtchn_port *p;
+
+    if (!port_valid(port))
+        return HV_EINVAL;
+    p = &d->ports[port];
+    switch (p->state) {
+    case EVTCHN_FREE:
+        return HV_ENOENT;
+    case EVTCHN_UNBOUND:
+        return HV_OK; /* no peer (yet, or any more): harmless, dropped */
+    case EVTCHN_INTERDOMAIN:
+        evtchn_set_pending(p->remote, p->arg);
+        return HV_OK;
+    case EVTCHN_IPI:
+        evtchn_set_pending(d, port);
+        return HV_OK;
+    default:
+        return HV_EINVAL; /* VIRQ and PIRQ ports are raised by the hypervisor */
+    }
+}
+
+enum hv_status evtchn_unmask(struct evtchn_domain *d, uint32_t port)
+{
+    struct hv_shared_info *s = d->shared;
+    uint32_t word = port / 64u;
+
+    if (!port_valid(port))
+        return HV_EINVAL;
+    bit_clear(&s->evtchn_mask[word], port_bit(port));
+    if (d->ports[port].state != EVTCHN_FREE &&
+        bit_test(&s->evtchn_pending[word], port_bit(port)))
+        evtchn_mark_vcpu(d, d->ports[port].vcpu, word);
+    return HV_OK;
+}
+
+enum hv_status evtchn_pirq_eoi(struct evtchn_domain *d, uint32_t port)
+{
+    struct evtchn_port *p;
+    struct evtchn_pirq *line;
+
+    if (!port_valid(port))
+        return HV_EINVAL;
+    p = &d->ports[port];
+    if (p->state == EVTCHN_FREE)
+        return HV_ENOENT;
+    if (p->state != EVTCHN_PIRQ)
+        return HV_EINVAL;
+    line = &d->pirqs->lines[p->arg];
+    EVTCHN_INVARIANT(line->d == d && line->port == port);
+    if (!line->in_flight)
+        return HV_OK; /* nothing outstanding: a repeated EOI changes nothing */
+    line->in_flight = false;
+    evtchn_pirq_unmask(p->arg);
+    return HV_OK;
+}
+
+enum hv_status evtchn_bind_vcpu(struct evtchn_domain *d, uint32_t port,
+                                uint32_t vcpu)
+{
+    struct evtchn_port *p;
+    struct hv_shared_info *s = d->shared;
+    uint32_t word = port / 64u;
+
+    if (!port_valid(port) || vcpu >= d->vcpu_count)
+        return HV_EINVAL;
+    p = &d->ports[port];
+    if (p->state == EVTCHN_FREE)
+        return HV_ENOENT;
+    if (p->state == EVTCHN_IPI ||
+        (p->state == EVTCHN_VIRQ && HV_VIRQ_IS_PER_VCPU(p->arg)))
+        return HV_EINVAL; /* tied to their VCPU: bind a new port instead */
+
+    p->vcpu = (uint16_t)vcpu;
+    /* An event already pending and unmasked must not be lost on the move. */
+    if (bit_test(&s->evtchn_pending[word], port_bit(port)) &&
+        !bit_test(&s->evtchn_mask[word], port_bit(port)))
+        evtchn_mark_vcpu(d, vcpu, word);
+    return HV_OK;
+}
+
+/* ---- Hypervisor side ---------------------------------------------------- */
+
+enum evtchn_state evtchn_port_state(const struct evtchn_domain *d, uint32_t port)
+{
+    if (port >= EVTCHN_PORTS)
+        return EVTCHN_FREE;
+    return (enum evtchn_state)d->ports[port].state;
+}
+
+bool evtchn_raise_virq(struct evtchn_domain *d, uint32_t virq, uint32_t vcpu)
+{
+    uint32_t row, port;
+
+    if (virq >= HV_VIRQ_COUNT)
+        return false;
+    row = virq_row(virq, vcpu);
+    if (row >= d->vcpu_count)
+        return false;
+    port = d->virq_port[row][virq];
+    if (port == 0)
+        return false;
+    evtchn_set_pending(d, port);
+    return true;
+}
+
+bool evtchn_pirq_raise(struct evtchn_pirq_table *pt, uint32_t irq)
+{
+    struct evtchn_pirq *line;
+
+    if (irq >= EVTCHN_PIRQS)
+        return false;
+    line = &pt->lines[irq];
+    if (line->d == NULL || line->in_flight)
+        return false;
+    line->in_flight = true;
+    evtchn_set_pending(line->d, line->port);
+    return true;
+}
+
+bool evtchn_upcall_begin(struct evtchn_domain *d, uint32_t vcpu)
+{
+    struct hv_vcpu_info *vi;
+
+    if (vcpu >= d->vcpu_count)
+        return false;
+    vi = &d->shared->vcpu_info[vcpu];
+    if (__atomic_load_n(&vi->upcall_pending, __ATOMIC_SEQ_CST) == 0)
+        return false;
+    return __atomic_exchange_n(&vi->upcall_mask, 1, __ATOMIC_SEQ_CST) == 0;
+}
+
+bool evtchn_vcpu_event_pending(struct evtchn_domain *d, uint32_t vcpu)
+{
+    if (vcpu >= d->vcpu_count)
+        return false;
+    return __atomic_load_n(&d->shared->vcpu_info[vcpu].upcall_pending,
+                           __ATOMIC_SEQ_CST) != 0;
+}

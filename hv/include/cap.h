@@ -1,0 +1,160 @@
+/*
+ * Capabilities: per-domain tables of typed, righted references to objects,
+ * with exact derivation tracking (see docs/capabilities.md).
+ *
+ * Derivation tree. Every capability is a node. A copy is a child of its
+ * source. Children of a node hang in a circular doubly-linked list whose
+ * head is embedded in the parent (`children`); capabilities made directly by
+ * the hypervisor (cap_insert_root) hang in their object's `roots` list. So:
+ *   - delete is O(1): the node's children are spliced into its place in its
+ *     parent's list (they stay derived from every ancestor of the deleted
+ *     node, so a later revoke of an ancestor still reaches them);
+ *   - revoke is O(1) per removed node and needs no cursor: it repeatedly
+ *     deletes the first child of the revoked node (whose own children are
+ *     promoted into the revoked node's list), at most `budget` per call.
+ *
+ * Locking: none yet. Every function here must be called with the single
+ * capability lock held (to be added by the hypercall layer); the functions
+ * never sleep and never call back into the caller except through the hooks
+ * at the end of this file.
+ */
+#ifndef HV_CAP_H
+#define HV_CAP_H
+
+#include "types.h"
+#include <hv/abi.h>
+#include <hv/caps.h>
+
+/* Removals per revoke call made by the hypercall layer before HV_EAGAIN. */
+#define CAP_REVOKE_BUDGET 64u
+
+/* A link in a circular doubly-linked list; a lone link points to itself. */
+struct cap_link {
+    struct cap_link *next;
+    struct cap_link *prev;
+};
+
+/*
+ * The part of an object that capabilities point at. The owner of the object
+ * (struct domain, a VCPU, the IRQ space, ...) embeds it and initialises it
+ * with cap_object_init. cap_count counts every capability, in every table,
+ * that names the object; when it drops to zero cap_object_unreferenced runs.
+ */
+struct cap_object {
+    struct cap_link roots; /* capabilities made by cap_insert_root */
+    uint32_t cap_count;
+    uint16_t type;         /* enum hv_cap_type */
+    uint16_t reserved;
+};
+
+/* Flags of a capability slot. */
+#define CAP_F_REVOKING (1u << 0) /* a revoke is in progress: no new copies */
+
+/* One slot of a capability table. obj == NULL means the slot is empty. */
+struct cap {
+    struct cap_link sibling;  /* in the parent's children or object's roots */
+    struct cap_link children; /* head of the list of direct copies */
+    struct cap_object *obj;
+    uint64_t base;  /* range types only, else 0 */
+    uint64_t count; /* range types only, else 0 */
+    uint32_t rights;
+    uint16_t type;
+    uint16_t flags;
+};
+
+/* A domain's capability table. Initialise with cap_table_init. */
+struct cap_table {
+    struct cap slots[HV_CAP_SLOTS];
+};
+
+/* Initialise an object of the given type with no capability to it. */
+void cap_object_init(struct cap_object *obj, enum hv_cap_type type);
+
+/* Initialise an empty table. */
+void cap_table_init(struct cap_table *t);
+
+/*
+ * Hypervisor only (boot, domain creation): put a fresh capability to obj
+ * in an empty slot of t, as a derivation root. rights must be valid for the
+ * type; for range types count > 0 and the range must not wrap. Returns
+ * HV_EINVAL, HV_EEXIST (slot occupied) or HV_OK.
+ */
+enum hv_status cap_insert_root(struct cap_table *t, uint32_t slot,
+                               struct cap_object *obj, uint32_t rights,
+                               uint64_t base, uint64_t count);
+
+/*
+ * Look up the capability in slot of t and check that it has the type and
+ * every bit of rights. HV_EINVAL: slot out of range; HV_ENOENT: empty;
+ * HV_EPERM: wrong type or a right missing. *out is set only on HV_OK.
+ */
+enum hv_status cap_lookup(struct cap_table *t, uint32_t slot,
+                          enum hv_cap_type type, uint32_t rights,
+                          struct cap **out);
+
+/*
+ * cap_lookup for a range type, and check that [base, base+count) (count >
+ * 0, not wrapping, else HV_EINVAL) lies inside the capability's range
+ * (else HV_EPERM).
+ */
+enum hv_status cap_lookup_range(struct cap_table *t, uint32_t slot,
+                                enum hv_cap_type type, uint32_t rights,
+                                uint64_t base, uint64_t count,
+                                struct cap **out);
+
+/*
+ * The copy operation of struct hv_cap_copy_args, on behalf of the domain
+ * whose table is t. All checks first (see docs/capabilities.md for the
+ * exact error of each), then the copy, which cannot fail.
+ */
+enum hv_status cap_copy(struct cap_table *t, const struct hv_cap_copy_args *a);
+
+/*
+ * Delete the capability in slot of t. Its copies stay, re-attached to its
+ * parent. HV_EINVAL: bad slot; HV_ENOENT: empty.
+ */
+enum hv_status cap_delete(struct cap_table *t, uint32_t slot);
+
+/*
+ * Revoke the capability in slot of t: delete every capability derived
+ * from it, transitively, in every table, but not the capability itself.
+ * Deletes at most budget (> 0) capabilities; returns HV_EAGAIN if more
+ * remain (call again with the same slot to continue), HV_OK when none
+ * remain. While HV_EAGAIN is outstanding the capability cannot be copied.
+ * HV_EINVAL: bad slot or budget 0; HV_ENOENT: empty slot.
+ */
+enum hv_status cap_revoke(struct cap_table *t, uint32_t slot, uint32_t budget);
+
+/* Describe slot of t (an empty slot gives type HV_CAP_NULL). */
+enum hv_status cap_identify(struct cap_table *t, uint32_t slot,
+                            struct hv_cap_info *out);
+
+/*
+ * Domain teardown: delete up to budget (> 0) capabilities of t. HV_EAGAIN
+ * while some remain, HV_OK when the table is empty.
+ */
+enum hv_status cap_table_clear(struct cap_table *t, uint32_t budget);
+
+/* The rights bits that mean something for type (0 for an invalid type). */
+uint32_t cap_valid_rights(uint32_t type);
+
+/* Number of direct copies of the capability in slot (tests, debugging). */
+uint32_t cap_child_count(const struct cap_table *t, uint32_t slot);
+
+/* ---- Hooks: implemented by the hypervisor, faked by the tests ---------- */
+
+/*
+ * Called once when the last capability to obj is deleted or revoked. It
+ * runs inside a capability operation, so it must not call cap_*: it should
+ * only queue the object for deferred teardown (e.g. destroy a domain later).
+ */
+void cap_object_unreferenced(struct cap_object *obj);
+
+/*
+ * The capability table of the domain whose object is domain_obj (an object
+ * of type HV_CAP_DOMAIN), or NULL if that domain is being destroyed and
+ * takes no new capabilities.
+ */
+struct cap_table *cap_domain_table(struct cap_object *domain_obj);
+
+#endif /* HV_CAP_H */

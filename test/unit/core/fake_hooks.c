@@ -1,0 +1,82 @@
+/* Recording fakes of the hypervisor hooks; see fake_hooks.h. */
+#include "fake_hooks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct fake_domain *fake_doms;
+struct fake_log fake_log;
+struct evtchn_pirq_table fake_pirqs;
+
+void fake_setup(uint32_t vcpu_count)
+{
+    fake_doms = calloc(FAKE_DOMAINS, sizeof(*fake_doms));
+    if (fake_doms == NULL)
+        abort();
+    memset(&fake_log, 0, sizeof(fake_log));
+    evtchn_pirq_table_init(&fake_pirqs);
+    for (int i = 0; i < FAKE_DOMAINS; i++) {
+        struct fake_domain *fd = &fake_doms[i];
+        cap_object_init(&fd->obj, HV_CAP_DOMAIN);
+        cap_table_init(&fd->caps);
+        if (evtchn_domain_init(&fd->ev, 100u + (uint64_t)i, &fd->shared,
+                               &fd->caps, &fake_pirqs, vcpu_count) != HV_OK)
+            abort();
+    }
+}
+
+void fake_teardown(void)
+{
+    free(fake_doms);
+    fake_doms = NULL;
+}
+
+static struct fake_domain *fake_from_obj(struct cap_object *o)
+{
+    for (int i = 0; i < FAKE_DOMAINS; i++)
+        if (&fake_doms[i].obj == o)
+            return fake_doms[i].dying ? NULL : &fake_doms[i];
+    abort(); /* the code under test passed a non-domain object */
+}
+
+void cap_object_unreferenced(struct cap_object *obj)
+{
+    if (fake_log.unreferenced_count < FAKE_LOG_MAX)
+        fake_log.unreferenced[fake_log.unreferenced_count] = obj;
+    fake_log.unreferenced_count++;
+}
+
+struct cap_table *cap_domain_table(struct cap_object *domain_obj)
+{
+    struct fake_domain *fd = fake_from_obj(domain_obj);
+    return fd != NULL ? &fd->caps : NULL;
+}
+
+struct evtchn_domain *evtchn_domain_of(struct cap_object *domain_obj)
+{
+    struct fake_domain *fd = fake_from_obj(domain_obj);
+    return fd != NULL ? &fd->ev : NULL;
+}
+
+void evtchn_kick_vcpu(struct evtchn_domain *d, uint32_t vcpu)
+{
+    if (fake_log.kick_count < FAKE_LOG_MAX) {
+        fake_log.kicks[fake_log.kick_count].d = d;
+        fake_log.kicks[fake_log.kick_count].vcpu = vcpu;
+    }
+    fake_log.kick_count++;
+}
+
+void evtchn_pirq_unmask(uint32_t irq)
+{
+    if (fake_log.pirq_unmask_count < FAKE_LOG_MAX)
+        fake_log.pirq_unmasked[fake_log.pirq_unmask_count] = irq;
+    fake_log.pirq_unmask_count++;
+}
+
+void evtchn_pirq_mask(uint32_t irq)
+{
+    if (fake_log.pirq_mask_count < FAKE_LOG_MAX)
+        fake_log.pirq_masked[fake_log.pirq_mask_count] = irq;
+    fake_log.pirq_mask_count++;
+}
