@@ -42,6 +42,12 @@ int gk_cmdline_get(const char *key, char *buf, size_t size)
     const char *p = gk_start_info->cmdline;
     size_t key_len = strlen(key);
 
+    /* The first word names the domain (like argv[0]) and is not an option. */
+    while (*p == ' ')
+        p++;
+    while (*p && *p != ' ')
+        p++;
+
     while (*p) {
         while (*p == ' ')
             p++;

@@ -40,7 +40,8 @@ __attribute__((noreturn)) void abort(void);
     } while (0)
 
 /* The value of `key=value` in the domain's command line (NUL-terminated into
- * buf); false if absent. A bare `key` gives "". */
+ * buf); false if absent. A bare `key` gives "". The first word of the command
+ * line names the domain (like argv[0]) and is never matched. */
 int gk_cmdline_get(const char *key, char *buf, size_t size);
 
 #endif
