@@ -287,3 +287,10 @@ void mm_audit(struct mm_domain *const *doms, unsigned n)
     free(refs);
     free(types);
 }
+
+void snap_drop(struct snap *s)
+{
+    free(s->frames);
+    free(s->m2p);
+    free(s->mem);
+}

@@ -72,6 +72,8 @@ struct snap {
 void snap_take(struct snap *s);
 /* Asserts nothing changed since s (except TLB time stamps), frees s. */
 void snap_check_same(struct snap *s);
+/* Frees s without checking. */
+void snap_drop(struct snap *s);
 
 /*
  * Independent audit of invariants F1..F9 (hv/mm/frame.c): recomputes every
