@@ -482,6 +482,151 @@ static void test_revoke_then_delete_root(void **state)
     free(t);
 }
 
+/* ---- Random operations against a reference model ---------------------- */
+
+/*
+ * A model of the derivation forest, kept by the test: for every slot of
+ * every domain, whether it is full and the (domain, slot) it was derived
+ * from, updated by the same rules the documentation states (delete
+ * re-attaches children to the parent; revoke removes descendants).
+ */
+struct model {
+    bool full[FAKE_DOMAINS][HV_CAP_SLOTS];
+    int parent[FAKE_DOMAINS][HV_CAP_SLOTS]; /* dom * HV_CAP_SLOTS + slot, or -1 */
+};
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rng(uint32_t n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state % n);
+}
+
+#define MODEL_SLOTS 200u /* slots the random test uses (domain caps live above) */
+
+static bool model_descends(const struct model *m, int node, int anc)
+{
+    for (int p = m->parent[node / HV_CAP_SLOTS][node % HV_CAP_SLOTS]; p >= 0;
+         p = m->parent[p / HV_CAP_SLOTS][p % HV_CAP_SLOTS])
+        if (p == anc)
+            return true;
+    return false;
+}
+
+static void model_remove(struct model *m, int node)
+{
+    int up = m->parent[node / HV_CAP_SLOTS][node % HV_CAP_SLOTS];
+    for (int d = 0; d < FAKE_DOMAINS; d++)
+        for (uint32_t s = 0; s < MODEL_SLOTS; s++)
+            if (m->full[d][s] && m->parent[d][s] == node)
+                m->parent[d][s] = up;
+    m->full[node / HV_CAP_SLOTS][node % HV_CAP_SLOTS] = false;
+    m->parent[node / HV_CAP_SLOTS][node % HV_CAP_SLOTS] = -1;
+}
+
+static void model_check(const struct model *m, bool deep)
+{
+    uint32_t n = 0;
+    for (int d = 0; d < FAKE_DOMAINS; d++)
+        for (uint32_t s = 0; s < MODEL_SLOTS; s++) {
+            assert_int_equal(slot_full(D(d), s), m->full[d][s]);
+            n += m->full[d][s];
+            if (deep && m->full[d][s]) {
+                uint32_t kids = 0;
+                int me = d * (int)HV_CAP_SLOTS + (int)s;
+                for (int d2 = 0; d2 < FAKE_DOMAINS; d2++)
+                    for (uint32_t s2 = 0; s2 < MODEL_SLOTS; s2++)
+                        kids += m->full[d2][s2] && m->parent[d2][s2] == me;
+                assert_int_equal(cap_child_count(D(d), s), kids);
+            }
+        }
+    assert_int_equal(console0.cap_count, n);
+}
+
+static void test_random_against_model(void **state)
+{
+    struct model *m = calloc(1, sizeof(*m));
+    int removed_total = 0;
+
+    (void)state;
+    assert_non_null(m);
+    give_domain_caps();
+    for (int d = 0; d < FAKE_DOMAINS; d++)
+        for (uint32_t s = 0; s < HV_CAP_SLOTS; s++)
+            m->parent[d][s] = -1;
+
+    for (int op = 0; op < 20000; op++) {
+        uint32_t d = rng(FAKE_DOMAINS), s = rng(MODEL_SLOTS);
+        int node = (int)(d * HV_CAP_SLOTS + s);
+        uint32_t what = rng(100);
+
+        if (!m->full[d][s]) {
+            /* Empty: fill it from the hypervisor (rarely) or by a copy from
+             * a random full slot of a random domain. */
+            if (what < 5) {
+                assert_int_equal(cap_insert_root(D(d), s, &console0, HV_CAP_R_GRANT, 0, 0), HV_OK);
+                m->full[d][s] = true;
+                m->parent[d][s] = -1;
+                continue;
+            }
+            uint32_t sd = rng(FAKE_DOMAINS), ss = rng(MODEL_SLOTS);
+            struct hv_cap_copy_args a = copy_args(ss, SLOT_DOM(d), s, HV_CAP_R_GRANT, 0, 0);
+            enum hv_status st = cap_copy(D(sd), &a);
+            if (!m->full[sd][ss]) {
+                assert_int_equal(st, HV_ENOENT);
+            } else {
+                assert_int_equal(st, HV_OK);
+                m->full[d][s] = true;
+                m->parent[d][s] = (int)(sd * HV_CAP_SLOTS + ss);
+            }
+        } else if (what < 50) {
+            assert_int_equal(cap_delete(D(d), s), HV_OK);
+            model_remove(m, node);
+            removed_total++;
+        } else {
+            /* Revoke, possibly partially, then finish it. */
+            uint32_t budget = 1 + rng(8);
+            int before = 0, after = 0;
+            bool was[FAKE_DOMAINS][MODEL_SLOTS];
+            for (int d2 = 0; d2 < FAKE_DOMAINS; d2++)
+                for (uint32_t s2 = 0; s2 < MODEL_SLOTS; s2++) {
+                    was[d2][s2] = m->full[d2][s2];
+                    before += m->full[d2][s2];
+                }
+            enum hv_status st = cap_revoke(D(d), s, budget);
+            assert_true(st == HV_OK || st == HV_EAGAIN);
+            /* Whatever went must have descended from the revoked node. */
+            for (int d2 = 0; d2 < FAKE_DOMAINS; d2++)
+                for (uint32_t s2 = 0; s2 < MODEL_SLOTS; s2++)
+                    if (was[d2][s2] && !slot_full(D(d2), s2)) {
+                        int victim = d2 * (int)HV_CAP_SLOTS + (int)s2;
+                        assert_true(model_descends(m, victim, node));
+                        model_remove(m, victim);
+                    }
+            for (int d2 = 0; d2 < FAKE_DOMAINS; d2++)
+                for (uint32_t s2 = 0; s2 < MODEL_SLOTS; s2++)
+                    after += m->full[d2][s2];
+            if (st == HV_EAGAIN) {
+                assert_int_equal(before - after, (int)budget);
+                assert_int_equal(cap_revoke(D(d), s, 100000), HV_OK);
+                for (int d2 = 0; d2 < FAKE_DOMAINS; d2++)
+                    for (uint32_t s2 = 0; s2 < MODEL_SLOTS; s2++)
+                        if (m->full[d2][s2] &&
+                            model_descends(m, d2 * (int)HV_CAP_SLOTS + (int)s2, node))
+                            model_remove(m, d2 * (int)HV_CAP_SLOTS + (int)s2);
+            }
+            removed_total += before - after;
+        }
+        model_check(m, op % 500 == 0);
+    }
+    model_check(m, true);
+    assert_true(removed_total > 1000); /* the run exercised removal */
+    free(m);
+}
+
 static void test_table_clear(void **state)
 {
     struct hv_cap_copy_args a;
@@ -528,6 +673,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_big_tree_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_then_delete_root, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_against_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_valid_rights, setup, teardown),
     };
