@@ -158,7 +158,18 @@ enum hv_status evtchn_domain_init(struct evtchn_domain *d, uint64_t uid,
     if (uid == 0 || shared == NULL || caps == NULL || pirqs == NULL ||
         vcpu_count == 0 || vcpu_count > HV_SHARED_INFO_VCPUS)
         return HV_EINVAL;
-    __builtin_memset(d, 0, sizeof(*d));
+    /* Field by field rather than memset: the hypervisor has no libc. */
+    for (uint32_t p = 0; p < EVTCHN_PORTS; p++) {
+        d->ports[p].state = EVTCHN_FREE;
+        d->ports[p].reserved = 0;
+        d->ports[p].vcpu = 0;
+        d->ports[p].arg = 0;
+        d->ports[p].remote_uid = 0;
+        d->ports[p].remote = NULL;
+    }
+    for (uint32_t v = 0; v < HV_SHARED_INFO_VCPUS; v++)
+        for (uint32_t i = 0; i < HV_VIRQ_COUNT; i++)
+            d->virq_port[v][i] = 0;
     d->uid = uid;
     d->shared = shared;
     d->caps = caps;
