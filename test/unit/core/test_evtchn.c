@@ -575,6 +575,26 @@ static void test_teardown(void **state)
     EXPECT_UNCHANGED(evtchn_send(EV(1), p1), HV_OK);
 }
 
+/* Revoking the domain capability a channel was opened with refuses the
+ * next operation that needs it (ports already bound stay bound: see
+ * docs/evtchn.md, "Not done"). */
+static void test_revoked_capability_refused(void **state)
+{
+    struct hv_cap_copy_args a = { 50, SLOT_DOM_NORIGHT(2), 51,
+                                  HV_CAP_R_DOM_EVTCHN, 0, 0 };
+    uint32_t p, port = 9;
+
+    (void)state;
+    assert_int_equal(cap_insert_root(&fake_doms[0].caps, 50, &fake_doms[1].obj,
+                                     HV_CAP_R_GRANT | HV_CAP_R_DOM_EVTCHN, 0, 0), HV_OK);
+    assert_int_equal(cap_copy(&fake_doms[0].caps, &a), HV_OK);
+    assert_int_equal(evtchn_alloc_unbound(EV(2), 51, &p), HV_OK);
+    assert_int_equal(cap_revoke(&fake_doms[0].caps, 50, CAP_REVOKE_BUDGET), HV_OK);
+    EXPECT_UNCHANGED(evtchn_alloc_unbound(EV(2), 51, &port), HV_ENOENT);
+    EXPECT_UNCHANGED(evtchn_bind_interdomain(EV(2), 51, 1, &port), HV_ENOENT);
+    assert_int_equal(port, 9);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -594,6 +614,7 @@ int main(void)
         T(test_port_exhaustion),
         T(test_upcall_entry_and_block),
         T(test_teardown),
+        T(test_revoked_capability_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
