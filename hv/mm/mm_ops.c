@@ -98,6 +98,9 @@ static int update_pte(struct mm_domain *d, uint64_t ptr, uint64_t val)
     int rc = decode_pte_ptr(d, ptr, &tg);
     bool resuming = d->cont.op == MM_CONT_UPDATE && d->cont.ptr == ptr && d->cont.val == val;
 
+    if (rc == HV_OK && resuming && tg.level - 1 != d->cont.type)
+        rc = HV_EINVAL; /* defensive: the table cannot change level while a
+                         * continuation blocks pin/baseptr/update */
     if (rc != HV_OK) {
         if (resuming)
             mm_cont_abort(d); /* the table changed under the preempted request */
