@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "bootmod.h"
 #include "domain.h"
 #include "elf64.h"
 #include "log.h"
@@ -99,9 +100,23 @@ void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm)
         arch_machine_exit(HV_EXIT_BOOT_ERROR);
     }
     const struct mb2_module *mod = &mbi->modules[0];
-    paddr_t hv_lo = (paddr_t)(uintptr_t)_phys_start, hv_hi = (paddr_t)(uintptr_t)_phys_end;
-    if (mod->start < hv_hi && mod->end > hv_lo)
-        boot_refuse(mod, "it overlaps the hypervisor image", NULL);
+    paddr_t placement[MB2_MODULES_MAX][2];
+    for (size_t i = 0; i < mbi->modules_count; i++) {
+        placement[i][0] = mbi->modules[i].start;
+        placement[i][1] = mbi->modules[i].end;
+    }
+    for (size_t i = 0; i < mbi->modules_count; i++) {
+        enum bootmod_error be = bootmod_check(
+            (const paddr_t(*)[2])placement, mbi->modules_count, i, (paddr_t)(uintptr_t)_phys_start,
+            (paddr_t)(uintptr_t)_phys_end, arch_directmap_limit());
+        if (be == BOOTMOD_OK)
+            continue;
+        if (i == 0)
+            boot_refuse(mod, bootmod_strerror(be), NULL);
+        log_err("boot: module %zu (\"%s\") refused: %s", i, mbi->modules[i].cmdline,
+                bootmod_strerror(be));
+        arch_machine_exit(HV_EXIT_BOOT_ERROR);
+    }
 
     uint64_t mem_bytes = cmdline_get_u64("root_mem", ROOT_MEM_DEFAULT);
     if (mem_bytes < ROOT_MEM_MIN || mem_bytes / PAGE_SIZE > ROOT_PAGES_MAX) {
