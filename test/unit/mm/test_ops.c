@@ -347,6 +347,31 @@ static void test_domain_teardown(void **state)
         assert_int_equal(F(m)->owner, DOMID_INVALID);
 }
 
+/* Boot-time configuration is checked too. */
+static void test_init_refuses_bad_configuration(void **state)
+{
+    (void)state;
+    struct pt_config cfg = { .maxphyaddr_bits = 31, .hv_l4_template = fake.l4_template,
+                             .validate_budget_entries = 512 };
+    assert_false(pt_init(&cfg));
+    cfg.maxphyaddr_bits = 53;
+    assert_false(pt_init(&cfg));
+    cfg.maxphyaddr_bits = 46;
+    cfg.validate_budget_entries = 7;
+    assert_false(pt_init(&cfg));
+    cfg.validate_budget_entries = 512;
+    cfg.hv_l4_template = NULL;
+    assert_false(pt_init(&cfg));
+    assert_false(pt_init(NULL));
+    assert_false(frame_table_init(NULL, fake.m2p, 64));
+    assert_false(frame_table_init(fake.frames, NULL, 64));
+    assert_false(frame_table_init(fake.frames, fake.m2p, 0));
+    /* The refused calls kept the old configuration: MAXPHYADDR 52. */
+    assert_int_equal(frame_table_count(), 64);
+    assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, 0) | (1ull << 50)), HV_ERANGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +384,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_va_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frame_assign_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_teardown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_init_refuses_bad_configuration, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
