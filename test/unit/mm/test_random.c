@@ -13,7 +13,7 @@
 #include <stdio.h>
 
 #define FRAMES 96u
-#define STEPS 6000u
+#define STEPS 4000u
 
 static struct mm_domain da, db;
 static struct mm_domain *const doms[] = { &da, &db };
