@@ -1,26 +1,26 @@
 /*
  * The in-system CBOR codec. See hv/cbor.h for the contract. Freestanding:
- * no libc, no allocation; recursion only in cbor_dec_skip, bounded by
- * CBOR_HARD_MAX_DEPTH.
+ * no libc, no allocation; recursion only in hvcbor_dec_skip, bounded by
+ * HVCBOR_HARD_MAX_DEPTH.
  */
 #include <hv/cbor.h>
 
 /* ---- Encoder ---- */
 
-void cbor_enc_init(struct cbor_enc *e, void *buf, size_t cap)
+void hvcbor_enc_init(struct hvcbor_enc *e, void *buf, size_t cap)
 {
     e->buf = buf;
     e->cap = cap;
     e->len = 0;
-    e->err = buf == NULL && cap != 0 ? CBOR_ERR_INVALID_ARG : CBOR_OK;
+    e->err = buf == NULL && cap != 0 ? HVCBOR_ERR_INVALID_ARG : HVCBOR_OK;
 }
 
-static void enc_put(struct cbor_enc *e, const void *p, size_t n)
+static void enc_put(struct hvcbor_enc *e, const void *p, size_t n)
 {
-    if (e->err != CBOR_OK)
+    if (e->err != HVCBOR_OK)
         return;
     if (n > e->cap - e->len) {
-        e->err = CBOR_ERR_BUFFER_FULL;
+        e->err = HVCBOR_ERR_BUFFER_FULL;
         return;
     }
     const uint8_t *s = p;
@@ -30,7 +30,7 @@ static void enc_put(struct cbor_enc *e, const void *p, size_t n)
 }
 
 /* Writes an item head in its shortest form (deterministic encoding). */
-static void enc_head(struct cbor_enc *e, unsigned major, uint64_t v)
+static void enc_head(struct hvcbor_enc *e, unsigned major, uint64_t v)
 {
     uint8_t h[9];
     size_t n;
@@ -61,59 +61,59 @@ static void enc_head(struct cbor_enc *e, unsigned major, uint64_t v)
     enc_put(e, h, n);
 }
 
-void cbor_enc_uint(struct cbor_enc *e, uint64_t v) { enc_head(e, CBOR_MAJOR_UINT, v); }
+void hvcbor_enc_uint(struct hvcbor_enc *e, uint64_t v) { enc_head(e, HVCBOR_MAJOR_UINT, v); }
 
-void cbor_enc_int(struct cbor_enc *e, int64_t v)
+void hvcbor_enc_int(struct hvcbor_enc *e, int64_t v)
 {
     if (v >= 0)
-        enc_head(e, CBOR_MAJOR_UINT, (uint64_t)v);
+        enc_head(e, HVCBOR_MAJOR_UINT, (uint64_t)v);
     else
-        enc_head(e, CBOR_MAJOR_NINT, (uint64_t)(-(v + 1)));
+        enc_head(e, HVCBOR_MAJOR_NINT, (uint64_t)(-(v + 1)));
 }
 
-void cbor_enc_bool(struct cbor_enc *e, bool v)
+void hvcbor_enc_bool(struct hvcbor_enc *e, bool v)
 {
     uint8_t b = v ? 0xf5 : 0xf4;
     enc_put(e, &b, 1);
 }
 
-void cbor_enc_null(struct cbor_enc *e)
+void hvcbor_enc_null(struct hvcbor_enc *e)
 {
     uint8_t b = 0xf6;
     enc_put(e, &b, 1);
 }
 
-void cbor_enc_bytes(struct cbor_enc *e, const void *p, size_t len)
+void hvcbor_enc_bytes(struct hvcbor_enc *e, const void *p, size_t len)
 {
-    if (p == NULL && len != 0 && e->err == CBOR_OK)
-        e->err = CBOR_ERR_INVALID_ARG;
-    enc_head(e, CBOR_MAJOR_BYTES, len);
+    if (p == NULL && len != 0 && e->err == HVCBOR_OK)
+        e->err = HVCBOR_ERR_INVALID_ARG;
+    enc_head(e, HVCBOR_MAJOR_BYTES, len);
     enc_put(e, p, len);
 }
 
-void cbor_enc_text(struct cbor_enc *e, const void *p, size_t len)
+void hvcbor_enc_text(struct hvcbor_enc *e, const void *p, size_t len)
 {
-    if (e->err == CBOR_OK && p == NULL && len != 0)
-        e->err = CBOR_ERR_INVALID_ARG;
-    if (e->err == CBOR_OK && !cbor_utf8_valid(p, len))
-        e->err = CBOR_ERR_BAD_UTF8;
-    enc_head(e, CBOR_MAJOR_TEXT, len);
+    if (e->err == HVCBOR_OK && p == NULL && len != 0)
+        e->err = HVCBOR_ERR_INVALID_ARG;
+    if (e->err == HVCBOR_OK && !hvcbor_utf8_valid(p, len))
+        e->err = HVCBOR_ERR_BAD_UTF8;
+    enc_head(e, HVCBOR_MAJOR_TEXT, len);
     enc_put(e, p, len);
 }
 
-void cbor_enc_array(struct cbor_enc *e, uint64_t count) { enc_head(e, CBOR_MAJOR_ARRAY, count); }
-void cbor_enc_map(struct cbor_enc *e, uint64_t pairs) { enc_head(e, CBOR_MAJOR_MAP, pairs); }
+void hvcbor_enc_array(struct hvcbor_enc *e, uint64_t count) { enc_head(e, HVCBOR_MAJOR_ARRAY, count); }
+void hvcbor_enc_map(struct hvcbor_enc *e, uint64_t pairs) { enc_head(e, HVCBOR_MAJOR_MAP, pairs); }
 
-enum cbor_err cbor_enc_finish(const struct cbor_enc *e, size_t *len_out)
+enum hvcbor_err hvcbor_enc_finish(const struct hvcbor_enc *e, size_t *len_out)
 {
     if (len_out)
-        *len_out = e->err == CBOR_OK ? e->len : 0;
+        *len_out = e->err == HVCBOR_OK ? e->len : 0;
     return e->err;
 }
 
 /* ---- UTF-8 ---- */
 
-bool cbor_utf8_valid(const uint8_t *p, size_t len)
+bool hvcbor_utf8_valid(const uint8_t *p, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -150,16 +150,16 @@ bool cbor_utf8_valid(const uint8_t *p, size_t len)
 
 /* ---- Decoder ---- */
 
-void cbor_dec_init(struct cbor_dec *d, const void *buf, size_t len,
-                   const struct cbor_limits *limits)
+void hvcbor_dec_init(struct hvcbor_dec *d, const void *buf, size_t len,
+                   const struct hvcbor_limits *limits)
 {
     d->buf = buf;
     d->len = buf ? len : 0;
     d->pos = 0;
     d->depth = 0;
-    d->lim.max_depth = CBOR_DEFAULT_MAX_DEPTH;
-    d->lim.max_items = CBOR_DEFAULT_MAX_ITEMS;
-    d->lim.max_string_bytes = CBOR_DEFAULT_MAX_STRING;
+    d->lim.max_depth = HVCBOR_DEFAULT_MAX_DEPTH;
+    d->lim.max_items = HVCBOR_DEFAULT_MAX_ITEMS;
+    d->lim.max_string_bytes = HVCBOR_DEFAULT_MAX_STRING;
     if (limits) {
         if (limits->max_depth)
             d->lim.max_depth = limits->max_depth;
@@ -168,19 +168,19 @@ void cbor_dec_init(struct cbor_dec *d, const void *buf, size_t len,
         if (limits->max_string_bytes)
             d->lim.max_string_bytes = limits->max_string_bytes;
     }
-    if (d->lim.max_depth > CBOR_HARD_MAX_DEPTH)
-        d->lim.max_depth = CBOR_HARD_MAX_DEPTH;
-    d->err.code = CBOR_OK;
+    if (d->lim.max_depth > HVCBOR_HARD_MAX_DEPTH)
+        d->lim.max_depth = HVCBOR_HARD_MAX_DEPTH;
+    d->err.code = HVCBOR_OK;
     d->err.offset = 0;
-    d->err.key = CBOR_NO_KEY;
-    d->cur_key = CBOR_NO_KEY;
+    d->err.key = HVCBOR_NO_KEY;
+    d->cur_key = HVCBOR_NO_KEY;
 }
 
-bool cbor_dec_ok(const struct cbor_dec *d) { return d->err.code == CBOR_OK; }
+bool hvcbor_dec_ok(const struct hvcbor_dec *d) { return d->err.code == HVCBOR_OK; }
 
-bool cbor_dec_fail(struct cbor_dec *d, enum cbor_err code, size_t offset)
+bool hvcbor_dec_fail(struct hvcbor_dec *d, enum hvcbor_err code, size_t offset)
 {
-    if (d->err.code == CBOR_OK) {
+    if (d->err.code == HVCBOR_OK) {
         d->err.code = code;
         d->err.offset = offset > UINT32_MAX ? UINT32_MAX : (uint32_t)offset;
         d->err.key = d->cur_key;
@@ -188,13 +188,13 @@ bool cbor_dec_fail(struct cbor_dec *d, enum cbor_err code, size_t offset)
     return false;
 }
 
-bool cbor_dec_at_end(const struct cbor_dec *d) { return d->pos >= d->len; }
+bool hvcbor_dec_at_end(const struct hvcbor_dec *d) { return d->pos >= d->len; }
 
-bool cbor_dec_peek(struct cbor_dec *d, enum cbor_major *major)
+bool hvcbor_dec_peek(struct hvcbor_dec *d, enum hvcbor_major *major)
 {
-    if (!cbor_dec_ok(d) || d->pos >= d->len)
+    if (!hvcbor_dec_ok(d) || d->pos >= d->len)
         return false;
-    *major = (enum cbor_major)(d->buf[d->pos] >> 5);
+    *major = (enum hvcbor_major)(d->buf[d->pos] >> 5);
     return true;
 }
 
@@ -203,13 +203,13 @@ bool cbor_dec_peek(struct cbor_dec *d, enum cbor_major *major)
  * reserved and indefinite forms and non-shortest arguments. On success the
  * position moves past the head; on failure nothing moves.
  */
-static bool dec_head(struct cbor_dec *d, unsigned *major, uint64_t *arg)
+static bool dec_head(struct hvcbor_dec *d, unsigned *major, uint64_t *arg)
 {
     size_t at = d->pos;
-    if (!cbor_dec_ok(d))
+    if (!hvcbor_dec_ok(d))
         return false;
     if (at >= d->len)
-        return cbor_dec_fail(d, CBOR_ERR_TRUNCATED, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_TRUNCATED, at);
     uint8_t ib = d->buf[at];
     unsigned mt = ib >> 5, ai = ib & 0x1f;
     uint64_t v;
@@ -220,31 +220,31 @@ static bool dec_head(struct cbor_dec *d, unsigned *major, uint64_t *arg)
     } else if (ai <= 27) {
         n = (size_t)1 << (ai - 24);
         if (n > d->len - at - 1)
-            return cbor_dec_fail(d, CBOR_ERR_TRUNCATED, at);
+            return hvcbor_dec_fail(d, HVCBOR_ERR_TRUNCATED, at);
         v = 0;
         for (size_t i = 0; i < n; i++)
             v = (v << 8) | d->buf[at + 1 + i];
         /* Simple values and floats use the argument differently. */
-        if (mt != CBOR_MAJOR_SIMPLE) {
+        if (mt != HVCBOR_MAJOR_SIMPLE) {
             uint64_t min = ai == 24 ? 24 : ai == 25 ? 0x100 : ai == 26 ? 0x10000 : 0x100000000ull;
             if (v < min)
-                return cbor_dec_fail(d, CBOR_ERR_NON_CANONICAL, at);
+                return hvcbor_dec_fail(d, HVCBOR_ERR_NON_CANONICAL, at);
         }
     } else if (ai == 31) {
-        return cbor_dec_fail(d, mt == CBOR_MAJOR_UINT || mt == CBOR_MAJOR_NINT ||
-                                        mt == CBOR_MAJOR_TAG
-                                    ? CBOR_ERR_MALFORMED
-                                    : CBOR_ERR_INDEFINITE,
+        return hvcbor_dec_fail(d, mt == HVCBOR_MAJOR_UINT || mt == HVCBOR_MAJOR_NINT ||
+                                        mt == HVCBOR_MAJOR_TAG
+                                    ? HVCBOR_ERR_MALFORMED
+                                    : HVCBOR_ERR_INDEFINITE,
                              at);
     } else {
-        return cbor_dec_fail(d, CBOR_ERR_MALFORMED, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_MALFORMED, at);
     }
-    if (mt == CBOR_MAJOR_TAG)
-        return cbor_dec_fail(d, CBOR_ERR_UNSUPPORTED, at);
-    if (mt == CBOR_MAJOR_SIMPLE) {
+    if (mt == HVCBOR_MAJOR_TAG)
+        return hvcbor_dec_fail(d, HVCBOR_ERR_UNSUPPORTED, at);
+    if (mt == HVCBOR_MAJOR_SIMPLE) {
         /* Only false, true and null, in their one-byte form. */
         if (ai != 20 && ai != 21 && ai != 22)
-            return cbor_dec_fail(d, CBOR_ERR_UNSUPPORTED, at);
+            return hvcbor_dec_fail(d, HVCBOR_ERR_UNSUPPORTED, at);
     }
     *major = mt;
     *arg = v;
@@ -253,7 +253,7 @@ static bool dec_head(struct cbor_dec *d, unsigned *major, uint64_t *arg)
 }
 
 /* Reads a head and requires a given major type; restores position on a type error. */
-static bool dec_expect(struct cbor_dec *d, unsigned want, uint64_t *arg)
+static bool dec_expect(struct hvcbor_dec *d, unsigned want, uint64_t *arg)
 {
     size_t at = d->pos;
     unsigned mt;
@@ -261,38 +261,38 @@ static bool dec_expect(struct cbor_dec *d, unsigned want, uint64_t *arg)
         return false;
     if (mt != want) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_WRONG_TYPE, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_WRONG_TYPE, at);
     }
     return true;
 }
 
-bool cbor_dec_uint(struct cbor_dec *d, uint64_t *v) { return dec_expect(d, CBOR_MAJOR_UINT, v); }
+bool hvcbor_dec_uint(struct hvcbor_dec *d, uint64_t *v) { return dec_expect(d, HVCBOR_MAJOR_UINT, v); }
 
-bool cbor_dec_int(struct cbor_dec *d, int64_t *v)
+bool hvcbor_dec_int(struct hvcbor_dec *d, int64_t *v)
 {
     size_t at = d->pos;
     unsigned mt;
     uint64_t a;
     if (!dec_head(d, &mt, &a))
         return false;
-    if (mt != CBOR_MAJOR_UINT && mt != CBOR_MAJOR_NINT) {
+    if (mt != HVCBOR_MAJOR_UINT && mt != HVCBOR_MAJOR_NINT) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_WRONG_TYPE, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_WRONG_TYPE, at);
     }
     if (a > (uint64_t)INT64_MAX) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_RANGE, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_RANGE, at);
     }
-    *v = mt == CBOR_MAJOR_UINT ? (int64_t)a : -(int64_t)a - 1;
+    *v = mt == HVCBOR_MAJOR_UINT ? (int64_t)a : -(int64_t)a - 1;
     return true;
 }
 
-static bool dec_simple(struct cbor_dec *d, uint64_t *which)
+static bool dec_simple(struct hvcbor_dec *d, uint64_t *which)
 {
-    return dec_expect(d, CBOR_MAJOR_SIMPLE, which);
+    return dec_expect(d, HVCBOR_MAJOR_SIMPLE, which);
 }
 
-bool cbor_dec_bool(struct cbor_dec *d, bool *v)
+bool hvcbor_dec_bool(struct hvcbor_dec *d, bool *v)
 {
     size_t at = d->pos;
     uint64_t s;
@@ -300,13 +300,13 @@ bool cbor_dec_bool(struct cbor_dec *d, bool *v)
         return false;
     if (s != 20 && s != 21) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_WRONG_TYPE, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_WRONG_TYPE, at);
     }
     *v = s == 21;
     return true;
 }
 
-bool cbor_dec_null(struct cbor_dec *d)
+bool hvcbor_dec_null(struct hvcbor_dec *d)
 {
     size_t at = d->pos;
     uint64_t s;
@@ -314,12 +314,12 @@ bool cbor_dec_null(struct cbor_dec *d)
         return false;
     if (s != 22) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_WRONG_TYPE, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_WRONG_TYPE, at);
     }
     return true;
 }
 
-static bool dec_string(struct cbor_dec *d, unsigned major, struct cbor_str *s)
+static bool dec_string(struct hvcbor_dec *d, unsigned major, struct hvcbor_str *s)
 {
     size_t at = d->pos;
     uint64_t n;
@@ -327,16 +327,16 @@ static bool dec_string(struct cbor_dec *d, unsigned major, struct cbor_str *s)
         return false;
     if (n > d->lim.max_string_bytes) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_TOO_LONG, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_TOO_LONG, at);
     }
     if (n > d->len - d->pos) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_TRUNCATED, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_TRUNCATED, at);
     }
     const uint8_t *p = d->buf + d->pos;
-    if (major == CBOR_MAJOR_TEXT && !cbor_utf8_valid(p, (size_t)n)) {
+    if (major == HVCBOR_MAJOR_TEXT && !hvcbor_utf8_valid(p, (size_t)n)) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_BAD_UTF8, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_BAD_UTF8, at);
     }
     s->ptr = p;
     s->len = (uint32_t)n;
@@ -344,13 +344,13 @@ static bool dec_string(struct cbor_dec *d, unsigned major, struct cbor_str *s)
     return true;
 }
 
-bool cbor_dec_bytes(struct cbor_dec *d, struct cbor_str *s) { return dec_string(d, CBOR_MAJOR_BYTES, s); }
-bool cbor_dec_text(struct cbor_dec *d, struct cbor_str *s) { return dec_string(d, CBOR_MAJOR_TEXT, s); }
+bool hvcbor_dec_bytes(struct hvcbor_dec *d, struct hvcbor_str *s) { return dec_string(d, HVCBOR_MAJOR_BYTES, s); }
+bool hvcbor_dec_text(struct hvcbor_dec *d, struct hvcbor_str *s) { return dec_string(d, HVCBOR_MAJOR_TEXT, s); }
 
 /* Opens a container. Every element needs at least one byte (a map pair two),
  * so a count larger than the bytes left is truncated input, caught here
  * before any caller loops over it. */
-static bool dec_container(struct cbor_dec *d, unsigned major, uint32_t *count)
+static bool dec_container(struct hvcbor_dec *d, unsigned major, uint32_t *count)
 {
     size_t at = d->pos;
     uint64_t n;
@@ -358,26 +358,26 @@ static bool dec_container(struct cbor_dec *d, unsigned major, uint32_t *count)
         return false;
     if (d->depth >= d->lim.max_depth) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_TOO_DEEP, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_TOO_DEEP, at);
     }
     if (n > d->lim.max_items) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_TOO_MANY, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_TOO_MANY, at);
     }
-    uint64_t min_bytes = major == CBOR_MAJOR_MAP ? 2 * n : n;
+    uint64_t min_bytes = major == HVCBOR_MAJOR_MAP ? 2 * n : n;
     if (min_bytes > d->len - d->pos) {
         d->pos = at;
-        return cbor_dec_fail(d, CBOR_ERR_TRUNCATED, at);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_TRUNCATED, at);
     }
     d->depth++;
     *count = (uint32_t)n;
     return true;
 }
 
-bool cbor_dec_array(struct cbor_dec *d, uint32_t *count) { return dec_container(d, CBOR_MAJOR_ARRAY, count); }
-bool cbor_dec_map(struct cbor_dec *d, uint32_t *pairs) { return dec_container(d, CBOR_MAJOR_MAP, pairs); }
+bool hvcbor_dec_array(struct hvcbor_dec *d, uint32_t *count) { return dec_container(d, HVCBOR_MAJOR_ARRAY, count); }
+bool hvcbor_dec_map(struct hvcbor_dec *d, uint32_t *pairs) { return dec_container(d, HVCBOR_MAJOR_MAP, pairs); }
 
-void cbor_dec_leave(struct cbor_dec *d)
+void hvcbor_dec_leave(struct hvcbor_dec *d)
 {
     if (d->depth > 0)
         d->depth--;
@@ -394,108 +394,108 @@ static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
     return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
-bool cbor_dec_skip(struct cbor_dec *d)
+bool hvcbor_dec_skip(struct hvcbor_dec *d)
 {
-    enum cbor_major mt;
-    struct cbor_str s;
+    enum hvcbor_major mt;
+    struct hvcbor_str s;
     uint32_t n;
     uint64_t u;
-    if (!cbor_dec_ok(d))
+    if (!hvcbor_dec_ok(d))
         return false;
-    if (!cbor_dec_peek(d, &mt))
-        return cbor_dec_fail(d, CBOR_ERR_TRUNCATED, d->pos);
+    if (!hvcbor_dec_peek(d, &mt))
+        return hvcbor_dec_fail(d, HVCBOR_ERR_TRUNCATED, d->pos);
     switch (mt) {
-    case CBOR_MAJOR_UINT:
-    case CBOR_MAJOR_NINT:
-    case CBOR_MAJOR_TAG:
-    case CBOR_MAJOR_SIMPLE: {
+    case HVCBOR_MAJOR_UINT:
+    case HVCBOR_MAJOR_NINT:
+    case HVCBOR_MAJOR_TAG:
+    case HVCBOR_MAJOR_SIMPLE: {
         unsigned m;
         return dec_head(d, &m, &u);
     }
-    case CBOR_MAJOR_BYTES:
-        return cbor_dec_bytes(d, &s);
-    case CBOR_MAJOR_TEXT:
-        return cbor_dec_text(d, &s);
-    case CBOR_MAJOR_ARRAY:
-        if (!cbor_dec_array(d, &n))
+    case HVCBOR_MAJOR_BYTES:
+        return hvcbor_dec_bytes(d, &s);
+    case HVCBOR_MAJOR_TEXT:
+        return hvcbor_dec_text(d, &s);
+    case HVCBOR_MAJOR_ARRAY:
+        if (!hvcbor_dec_array(d, &n))
             return false;
         for (uint32_t i = 0; i < n; i++) {
-            if (!cbor_dec_skip(d))
+            if (!hvcbor_dec_skip(d))
                 return false;
         }
-        cbor_dec_leave(d);
+        hvcbor_dec_leave(d);
         return true;
-    case CBOR_MAJOR_MAP: {
-        if (!cbor_dec_map(d, &n))
+    case HVCBOR_MAJOR_MAP: {
+        if (!hvcbor_dec_map(d, &n))
             return false;
         size_t prev_start = 0, prev_end = 0;
         for (uint32_t i = 0; i < n; i++) {
             size_t ks = d->pos;
-            if (!cbor_dec_skip(d))
+            if (!hvcbor_dec_skip(d))
                 return false;
             size_t ke = d->pos;
             if (i > 0) {
                 int c = key_cmp(d->buf + prev_start, prev_end - prev_start, d->buf + ks, ke - ks);
                 if (c == 0)
-                    return cbor_dec_fail(d, CBOR_ERR_DUPLICATE_KEY, ks);
+                    return hvcbor_dec_fail(d, HVCBOR_ERR_DUPLICATE_KEY, ks);
                 if (c > 0)
-                    return cbor_dec_fail(d, CBOR_ERR_KEY_ORDER, ks);
+                    return hvcbor_dec_fail(d, HVCBOR_ERR_KEY_ORDER, ks);
             }
             prev_start = ks;
             prev_end = ke;
-            if (!cbor_dec_skip(d))
+            if (!hvcbor_dec_skip(d))
                 return false;
         }
-        cbor_dec_leave(d);
+        hvcbor_dec_leave(d);
         return true;
     }
     }
-    return cbor_dec_fail(d, CBOR_ERR_MALFORMED, d->pos);
+    return hvcbor_dec_fail(d, HVCBOR_ERR_MALFORMED, d->pos);
 }
 
-bool cbor_dec_finish(struct cbor_dec *d)
+bool hvcbor_dec_finish(struct hvcbor_dec *d)
 {
-    if (!cbor_dec_ok(d))
+    if (!hvcbor_dec_ok(d))
         return false;
     if (d->pos != d->len)
-        return cbor_dec_fail(d, CBOR_ERR_TRAILING, d->pos);
+        return hvcbor_dec_fail(d, HVCBOR_ERR_TRAILING, d->pos);
     return true;
 }
 
-struct cbor_error cbor_check(const void *buf, size_t len, const struct cbor_limits *limits)
+struct hvcbor_error hvcbor_check(const void *buf, size_t len, const struct hvcbor_limits *limits)
 {
-    struct cbor_dec d;
-    cbor_dec_init(&d, buf, len, limits);
-    if (cbor_dec_skip(&d))
-        cbor_dec_finish(&d);
+    struct hvcbor_dec d;
+    hvcbor_dec_init(&d, buf, len, limits);
+    if (hvcbor_dec_skip(&d))
+        hvcbor_dec_finish(&d);
     return d.err;
 }
 
-const char *cbor_err_name(enum cbor_err code)
+const char *hvcbor_err_name(enum hvcbor_err code)
 {
-    static const char *const names[CBOR_ERR_COUNT] = {
-        [CBOR_OK] = "ok",
-        [CBOR_ERR_TRUNCATED] = "truncated input",
-        [CBOR_ERR_MALFORMED] = "malformed item head",
-        [CBOR_ERR_INDEFINITE] = "indefinite length",
-        [CBOR_ERR_NON_CANONICAL] = "non-shortest integer or length",
-        [CBOR_ERR_UNSUPPORTED] = "unsupported item (tag, float or simple value)",
-        [CBOR_ERR_WRONG_TYPE] = "wrong type",
-        [CBOR_ERR_TOO_DEEP] = "nested too deep",
-        [CBOR_ERR_TOO_MANY] = "too many elements",
-        [CBOR_ERR_TOO_LONG] = "string too long",
-        [CBOR_ERR_RANGE] = "value out of range",
-        [CBOR_ERR_BAD_UTF8] = "invalid UTF-8",
-        [CBOR_ERR_KEY_ORDER] = "map keys out of order",
-        [CBOR_ERR_DUPLICATE_KEY] = "duplicate map key",
-        [CBOR_ERR_TRAILING] = "trailing bytes",
-        [CBOR_ERR_UNKNOWN_KEY] = "unknown required key",
-        [CBOR_ERR_MISSING_KEY] = "missing required key",
-        [CBOR_ERR_UNKNOWN_TYPE] = "unknown message type",
-        [CBOR_ERR_BUFFER_FULL] = "output buffer full",
-        [CBOR_ERR_INVALID_ARG] = "invalid argument",
+    static const char *const names[HVCBOR_ERR_COUNT] = {
+        [HVCBOR_OK] = "ok",
+        [HVCBOR_ERR_TRUNCATED] = "truncated input",
+        [HVCBOR_ERR_MALFORMED] = "malformed item head",
+        [HVCBOR_ERR_INDEFINITE] = "indefinite length",
+        [HVCBOR_ERR_NON_CANONICAL] = "non-shortest integer or length",
+        [HVCBOR_ERR_UNSUPPORTED] = "unsupported item (tag, float or simple value)",
+        [HVCBOR_ERR_WRONG_TYPE] = "wrong type",
+        [HVCBOR_ERR_TOO_DEEP] = "nested too deep",
+        [HVCBOR_ERR_TOO_MANY] = "too many elements",
+        [HVCBOR_ERR_TOO_LONG] = "string too long",
+        [HVCBOR_ERR_RANGE] = "value out of range",
+        [HVCBOR_ERR_BAD_UTF8] = "invalid UTF-8",
+        [HVCBOR_ERR_KEY_ORDER] = "map keys out of order",
+        [HVCBOR_ERR_DUPLICATE_KEY] = "duplicate map key",
+        [HVCBOR_ERR_TRAILING] = "trailing bytes",
+        [HVCBOR_ERR_UNKNOWN_KEY] = "unknown required key",
+        [HVCBOR_ERR_MISSING_KEY] = "missing required key",
+        [HVCBOR_ERR_UNKNOWN_TYPE] = "unknown message type",
+        [HVCBOR_ERR_BUFFER_FULL] = "output buffer full",
+        [HVCBOR_ERR_INVALID_ARG] = "invalid argument",
     };
-    if ((unsigned)code >= CBOR_ERR_COUNT)
+    if ((unsigned)code >= HVCBOR_ERR_COUNT)
         return "unknown error";
     return names[code];
 }

@@ -31,7 +31,7 @@ def ctype(t):
     if t.kind == 'bool':
         return 'bool'
     if t.kind in ('tstr', 'bstr'):
-        return 'struct cbor_str'
+        return 'struct hvcbor_str'
     if t.kind == 'enum':
         return 'enum proto_%s' % cid(t.ref)
     if t.kind == 'struct':
@@ -122,9 +122,9 @@ def gen_header(cat):
             e('    char unused;')
         e('};')
         n = 'proto_' + cid(mp.name)
-        e('bool %s_validate(const struct %s *m, struct cbor_error *err);' % (n, n))
-        e('void %s_encode(const struct %s *m, struct cbor_enc *e);' % (n, n))
-        e('bool %s_decode(struct cbor_dec *d, struct %s *m);' % (n, n))
+        e('bool %s_validate(const struct %s *m, struct hvcbor_error *err);' % (n, n))
+        e('void %s_encode(const struct %s *m, struct hvcbor_enc *e);' % (n, n))
+        e('bool %s_decode(struct hvcbor_dec *d, struct %s *m);' % (n, n))
         e('bool %s_equal(const struct %s *a, const struct %s *b);' % (n, n, n))
         e()
     e('/* Any message: type selects the union member. */')
@@ -141,13 +141,13 @@ def gen_header(cat):
  * returns false with err set (code, byte offset, key) and *out unspecified.
  * Strings in *out point into buf. limits may be NULL for the defaults.
  */
-bool proto_msg_decode(const void *buf, size_t len, const struct cbor_limits *limits,
-                      struct proto_msg *out, struct cbor_error *err);
+bool proto_msg_decode(const void *buf, size_t len, const struct hvcbor_limits *limits,
+                      struct proto_msg *out, struct hvcbor_error *err);
 /* Validates, then encodes deterministically. On failure returns false with
  * err set (offset 0 for validation errors) and writes nothing useful. */
 bool proto_msg_encode(const struct proto_msg *m, void *buf, size_t cap, size_t *len_out,
-                      struct cbor_error *err);
-bool proto_msg_validate(const struct proto_msg *m, struct cbor_error *err);
+                      struct hvcbor_error *err);
+bool proto_msg_validate(const struct proto_msg *m, struct hvcbor_error *err);
 bool proto_msg_equal(const struct proto_msg *a, const struct proto_msg *b);
 /* The catalog name of a message type, or NULL if unknown. */
 const char *proto_msg_name(uint32_t type);
@@ -171,44 +171,44 @@ def dec_value(e, t, lv, ind):
         if t.hi is not None and t.hi < (1 << 64) - 1:
             conds.append('v%d > %dull' % (u, t.hi))
         if not conds:
-            e(sp + 'if (!cbor_dec_uint(d, &%s))' % lv)
+            e(sp + 'if (!hvcbor_dec_uint(d, &%s))' % lv)
             e(sp + '    return false;')
             return
         e(sp + '{')
         e(sp + '    size_t %s = d->pos;' % at)
         e(sp + '    uint64_t v%d;' % u)
-        e(sp + '    if (!cbor_dec_uint(d, &v%d))' % u)
+        e(sp + '    if (!hvcbor_dec_uint(d, &v%d))' % u)
         e(sp + '        return false;')
         if conds:
             e(sp + '    if (%s)' % ' || '.join(conds))
-            e(sp + '        return cbor_dec_fail(d, CBOR_ERR_RANGE, %s);' % at)
+            e(sp + '        return hvcbor_dec_fail(d, HVCBOR_ERR_RANGE, %s);' % at)
         e(sp + '    %s = v%d;' % (lv, u))
         e(sp + '}')
     elif t.kind == 'int':
-        e(sp + 'if (!cbor_dec_int(d, &%s))' % lv)
+        e(sp + 'if (!hvcbor_dec_int(d, &%s))' % lv)
         e(sp + '    return false;')
     elif t.kind == 'bool':
-        e(sp + 'if (!cbor_dec_bool(d, &%s))' % lv)
+        e(sp + 'if (!hvcbor_dec_bool(d, &%s))' % lv)
         e(sp + '    return false;')
     elif t.kind in ('tstr', 'bstr'):
         e(sp + '{')
         e(sp + '    size_t %s = d->pos;' % at)
-        e(sp + '    if (!cbor_dec_%s(d, &%s))' % ('text' if t.kind == 'tstr' else 'bytes', lv))
+        e(sp + '    if (!hvcbor_dec_%s(d, &%s))' % ('text' if t.kind == 'tstr' else 'bytes', lv))
         e(sp + '        return false;')
         if t.lo:
             e(sp + '    if (%s.len < %du)' % (lv, t.lo))
-            e(sp + '        return cbor_dec_fail(d, CBOR_ERR_RANGE, %s);' % at)
+            e(sp + '        return hvcbor_dec_fail(d, HVCBOR_ERR_RANGE, %s);' % at)
         e(sp + '    if (%s.len > %du)' % (lv, t.hi))
-        e(sp + '        return cbor_dec_fail(d, CBOR_ERR_TOO_LONG, %s);' % at)
+        e(sp + '        return hvcbor_dec_fail(d, HVCBOR_ERR_TOO_LONG, %s);' % at)
         e(sp + '}')
     elif t.kind == 'enum':
         e(sp + '{')
         e(sp + '    size_t %s = d->pos;' % at)
         e(sp + '    uint64_t v%d;' % u)
-        e(sp + '    if (!cbor_dec_uint(d, &v%d))' % u)
+        e(sp + '    if (!hvcbor_dec_uint(d, &v%d))' % u)
         e(sp + '        return false;')
         e(sp + '    if (!proto_%s_valid(v%d))' % (cid(t.ref), u))
-        e(sp + '        return cbor_dec_fail(d, CBOR_ERR_RANGE, %s);' % at)
+        e(sp + '        return hvcbor_dec_fail(d, HVCBOR_ERR_RANGE, %s);' % at)
         e(sp + '    %s = (enum proto_%s)v%d;' % (lv, cid(t.ref), u))
         e(sp + '}')
     elif t.kind == 'struct':
@@ -218,40 +218,40 @@ def dec_value(e, t, lv, ind):
         e(sp + '{')
         e(sp + '    size_t %s = d->pos;' % at)
         e(sp + '    uint32_t n%d;' % u)
-        e(sp + '    if (!cbor_dec_array(d, &n%d))' % u)
+        e(sp + '    if (!hvcbor_dec_array(d, &n%d))' % u)
         e(sp + '        return false;')
         e(sp + '    if (n%d > %du)' % (u, t.hi))
-        e(sp + '        return cbor_dec_fail(d, CBOR_ERR_TOO_MANY, %s);' % at)
+        e(sp + '        return hvcbor_dec_fail(d, HVCBOR_ERR_TOO_MANY, %s);' % at)
         if t.lo:
             e(sp + '    if (n%d < %du)' % (u, t.lo))
-            e(sp + '        return cbor_dec_fail(d, CBOR_ERR_RANGE, %s);' % at)
+            e(sp + '        return hvcbor_dec_fail(d, HVCBOR_ERR_RANGE, %s);' % at)
         e(sp + '    %s.count = n%d;' % (lv, u))
         e(sp + '    for (uint32_t i%d = 0; i%d < n%d; i%d++) {' % (u, u, u, u))
         dec_value(e, t.elem, '%s.items[i%d]' % (lv, u), ind + 8)
         e(sp + '    }')
-        e(sp + '    cbor_dec_leave(d);')
+        e(sp + '    hvcbor_dec_leave(d);')
         e(sp + '}')
 
 
 def enc_value(e, t, lv, ind):
     sp = ' ' * ind
     if t.kind == 'uint':
-        e(sp + 'cbor_enc_uint(e, %s);' % lv)
+        e(sp + 'hvcbor_enc_uint(e, %s);' % lv)
     elif t.kind == 'int':
-        e(sp + 'cbor_enc_int(e, %s);' % lv)
+        e(sp + 'hvcbor_enc_int(e, %s);' % lv)
     elif t.kind == 'bool':
-        e(sp + 'cbor_enc_bool(e, %s);' % lv)
+        e(sp + 'hvcbor_enc_bool(e, %s);' % lv)
     elif t.kind == 'tstr':
-        e(sp + 'cbor_enc_text(e, %s.ptr, %s.len);' % (lv, lv))
+        e(sp + 'hvcbor_enc_text(e, %s.ptr, %s.len);' % (lv, lv))
     elif t.kind == 'bstr':
-        e(sp + 'cbor_enc_bytes(e, %s.ptr, %s.len);' % (lv, lv))
+        e(sp + 'hvcbor_enc_bytes(e, %s.ptr, %s.len);' % (lv, lv))
     elif t.kind == 'enum':
-        e(sp + 'cbor_enc_uint(e, (uint64_t)%s);' % lv)
+        e(sp + 'hvcbor_enc_uint(e, (uint64_t)%s);' % lv)
     elif t.kind == 'struct':
         e(sp + 'proto_%s_encode(&%s, e);' % (cid(t.ref), lv))
     elif t.kind == 'array':
         u = e.uniq()
-        e(sp + 'cbor_enc_array(e, %s.count);' % lv)
+        e(sp + 'hvcbor_enc_array(e, %s.count);' % lv)
         e(sp + 'for (uint32_t i%d = 0; i%d < %s.count; i%d++) {' % (u, u, lv, u))
         enc_value(e, t.elem, '%s.items[i%d]' % (lv, u), ind + 4)
         e(sp + '}')
@@ -267,31 +267,31 @@ def val_value(e, t, lv, key, ind):
             conds.append('%s > %dull' % (lv, t.hi))
         if conds:
             e(sp + 'if (%s)' % ' || '.join(conds))
-            e(sp + '    return vfail(err, CBOR_ERR_RANGE, %d);' % key)
+            e(sp + '    return vfail(err, HVCBOR_ERR_RANGE, %d);' % key)
     elif t.kind in ('tstr', 'bstr'):
         e(sp + 'if (%s.ptr == NULL && %s.len != 0)' % (lv, lv))
-        e(sp + '    return vfail(err, CBOR_ERR_INVALID_ARG, %d);' % key)
+        e(sp + '    return vfail(err, HVCBOR_ERR_INVALID_ARG, %d);' % key)
         if t.lo:
             e(sp + 'if (%s.len < %du)' % (lv, t.lo))
-            e(sp + '    return vfail(err, CBOR_ERR_RANGE, %d);' % key)
+            e(sp + '    return vfail(err, HVCBOR_ERR_RANGE, %d);' % key)
         e(sp + 'if (%s.len > %du)' % (lv, t.hi))
-        e(sp + '    return vfail(err, CBOR_ERR_TOO_LONG, %d);' % key)
+        e(sp + '    return vfail(err, HVCBOR_ERR_TOO_LONG, %d);' % key)
         if t.kind == 'tstr':
-            e(sp + 'if (!cbor_utf8_valid(%s.ptr, %s.len))' % (lv, lv))
-            e(sp + '    return vfail(err, CBOR_ERR_BAD_UTF8, %d);' % key)
+            e(sp + 'if (!hvcbor_utf8_valid(%s.ptr, %s.len))' % (lv, lv))
+            e(sp + '    return vfail(err, HVCBOR_ERR_BAD_UTF8, %d);' % key)
     elif t.kind == 'enum':
         e(sp + 'if (!proto_%s_valid((uint64_t)%s))' % (cid(t.ref), lv))
-        e(sp + '    return vfail(err, CBOR_ERR_RANGE, %d);' % key)
+        e(sp + '    return vfail(err, HVCBOR_ERR_RANGE, %d);' % key)
     elif t.kind == 'struct':
         e(sp + 'if (!proto_%s_validate(&%s, err))' % (cid(t.ref), lv))
         e(sp + '    return false;')
     elif t.kind == 'array':
         u = e.uniq()
         e(sp + 'if (%s.count > %du)' % (lv, t.hi))
-        e(sp + '    return vfail(err, CBOR_ERR_TOO_MANY, %d);' % key)
+        e(sp + '    return vfail(err, HVCBOR_ERR_TOO_MANY, %d);' % key)
         if t.lo:
             e(sp + 'if (%s.count < %du)' % (lv, t.lo))
-            e(sp + '    return vfail(err, CBOR_ERR_RANGE, %d);' % key)
+            e(sp + '    return vfail(err, HVCBOR_ERR_RANGE, %d);' % key)
         e(sp + 'for (uint32_t i%d = 0; i%d < %s.count; i%d++) {' % (u, u, lv, u))
         val_value(e, t.elem, '%s.items[i%d]' % (lv, u), key, ind + 4)
         e(sp + '}')
@@ -323,7 +323,7 @@ def gen_codec(cat):
     e('/* Generated by proto/gen/gen.py from proto/catalog.cddl. Do not edit. */')
     e('#include <hv/proto_msgs.h>')
     e()
-    e('static bool vfail(struct cbor_error *err, enum cbor_err code, uint32_t key)')
+    e('static bool vfail(struct hvcbor_error *err, enum hvcbor_err code, uint32_t key)')
     e('{')
     e('    err->code = code;')
     e('    err->offset = 0;')
@@ -331,7 +331,7 @@ def gen_codec(cat):
     e('    return false;')
     e('}')
     e()
-    e('static bool str_eq(struct cbor_str a, struct cbor_str b)')
+    e('static bool str_eq(struct hvcbor_str a, struct hvcbor_str b)')
     e('{')
     e('    if (a.len != b.len)')
     e('        return false;')
@@ -367,7 +367,7 @@ def gen_codec(cat):
         n = 'proto_' + cid(mp.name)
         fields = [m for m in mp.members if not (mp.is_message and m.key == 0)]
         # validate
-        e('bool %s_validate(const struct %s *m, struct cbor_error *err)' % (n, n))
+        e('bool %s_validate(const struct %s *m, struct hvcbor_error *err)' % (n, n))
         e('{')
         for m in fields:
             lv = 'm->%s' % cid(m.name)
@@ -378,29 +378,29 @@ def gen_codec(cat):
             else:
                 val_value(e, m.type, lv, m.key, 4)
         e('    (void)m;')
-        e('    err->code = CBOR_OK;')
+        e('    err->code = HVCBOR_OK;')
         e('    err->offset = 0;')
-        e('    err->key = CBOR_NO_KEY;')
+        e('    err->key = HVCBOR_NO_KEY;')
         e('    return true;')
         e('}')
         e()
         # encode
         req = len([m for m in mp.members if not m.optional])
-        e('void %s_encode(const struct %s *m, struct cbor_enc *e)' % (n, n))
+        e('void %s_encode(const struct %s *m, struct hvcbor_enc *e)' % (n, n))
         e('{')
         e('    uint64_t pairs = %d;' % req)
         for m in fields:
             if m.optional:
                 e('    pairs += m->has_%s ? 1 : 0;' % cid(m.name))
-        e('    cbor_enc_map(e, pairs);')
+        e('    hvcbor_enc_map(e, pairs);')
         for m in mp.members:
             ind = 4
             if m.optional:
                 e('    if (m->has_%s) {' % cid(m.name))
                 ind = 8
-            e(' ' * ind + 'cbor_enc_uint(e, %d);' % m.key)
+            e(' ' * ind + 'hvcbor_enc_uint(e, %d);' % m.key)
             if mp.is_message and m.key == 0:
-                e('    cbor_enc_uint(e, %d);' % mp.type_id)
+                e('    hvcbor_enc_uint(e, %d);' % mp.type_id)
             else:
                 enc_value(e, m.type, 'm->%s' % cid(m.name), ind)
             if m.optional:
@@ -410,25 +410,25 @@ def gen_codec(cat):
         # decode
         required = [m for m in mp.members if not m.optional]
         assert len(required) <= 32
-        e('bool %s_decode(struct cbor_dec *d, struct %s *m)' % (n, n))
+        e('bool %s_decode(struct hvcbor_dec *d, struct %s *m)' % (n, n))
         e('{')
         e('    size_t map_at = d->pos;')
         e('    uint32_t pairs, seen = 0;')
         e('    uint64_t key, prev_key = 0;')
-        e('    if (!cbor_dec_map(d, &pairs))')
+        e('    if (!hvcbor_dec_map(d, &pairs))')
         e('        return false;')
         for m in fields:
             if m.optional:
                 e('    m->has_%s = false;' % cid(m.name))
         e('    for (uint32_t i = 0; i < pairs; i++) {')
         e('        size_t key_at = d->pos;')
-        e('        d->cur_key = CBOR_NO_KEY;')
-        e('        if (!cbor_dec_uint(d, &key))')
+        e('        d->cur_key = HVCBOR_NO_KEY;')
+        e('        if (!hvcbor_dec_uint(d, &key))')
         e('            return false;')
+        e('        d->cur_key = key >= HVCBOR_NO_KEY ? HVCBOR_NO_KEY - 1 : (uint32_t)key;')
         e('        if (i > 0 && key <= prev_key)')
-        e('            return cbor_dec_fail(d, key == prev_key ? CBOR_ERR_DUPLICATE_KEY : CBOR_ERR_KEY_ORDER, key_at);')
+        e('            return hvcbor_dec_fail(d, key == prev_key ? HVCBOR_ERR_DUPLICATE_KEY : HVCBOR_ERR_KEY_ORDER, key_at);')
         e('        prev_key = key;')
-        e('        d->cur_key = key >= CBOR_NO_KEY ? CBOR_NO_KEY - 1 : (uint32_t)key;')
         e('        switch (key) {')
         for m in mp.members:
             e('        case %d:' % m.key)
@@ -437,10 +437,10 @@ def gen_codec(cat):
                 e('        {')
                 e('            size_t at%d = d->pos;' % u)
                 e('            uint64_t t%d;' % u)
-                e('            if (!cbor_dec_uint(d, &t%d))' % u)
+                e('            if (!hvcbor_dec_uint(d, &t%d))' % u)
                 e('                return false;')
                 e('            if (t%d != %du)' % (u, mp.type_id))
-                e('                return cbor_dec_fail(d, CBOR_ERR_UNKNOWN_TYPE, at%d);' % u)
+                e('                return hvcbor_dec_fail(d, HVCBOR_ERR_UNKNOWN_TYPE, at%d);' % u)
                 e('        }')
             else:
                 dec_value(e, m.type, 'm->%s' % cid(m.name), 12)
@@ -451,8 +451,8 @@ def gen_codec(cat):
             e('            break;')
         e('        default:')
         e('            if ((key & 1) == 0)')
-        e('                return cbor_dec_fail(d, CBOR_ERR_UNKNOWN_KEY, key_at);')
-        e('            if (!cbor_dec_skip(d))')
+        e('                return hvcbor_dec_fail(d, HVCBOR_ERR_UNKNOWN_KEY, key_at);')
+        e('            if (!hvcbor_dec_skip(d))')
         e('                return false;')
         e('        }')
         e('    }')
@@ -460,9 +460,10 @@ def gen_codec(cat):
         for i, m in enumerate(required):
             e('        %sif (!(seen & (1u << %d)))' % ('' if i == 0 else 'else ', i))
             e('            d->cur_key = %d;' % m.key)
-        e('        return cbor_dec_fail(d, CBOR_ERR_MISSING_KEY, map_at);')
+        e('        return hvcbor_dec_fail(d, HVCBOR_ERR_MISSING_KEY, map_at);')
         e('    }')
-        e('    cbor_dec_leave(d);')
+        e('    hvcbor_dec_leave(d);')
+        e('    d->cur_key = HVCBOR_NO_KEY;')
         e('    return true;')
         e('}')
         e()
@@ -505,14 +506,14 @@ def gen_codec(cat):
     e('    return 0;')
     e('}')
     e()
-    e('bool proto_msg_validate(const struct proto_msg *m, struct cbor_error *err)')
+    e('bool proto_msg_validate(const struct proto_msg *m, struct hvcbor_error *err)')
     e('{')
     e('    switch (m->type) {')
     for mp in msgs:
         e('    case PROTO_MSG_%s:' % CID(mp.name))
         e('        return proto_%s_validate(&m->u.%s, err);' % (cid(mp.name), cid(mp.name)))
     e('    }')
-    e('    return vfail(err, CBOR_ERR_UNKNOWN_TYPE, 0);')
+    e('    return vfail(err, HVCBOR_ERR_UNKNOWN_TYPE, 0);')
     e('}')
     e()
     e('bool proto_msg_equal(const struct proto_msg *a, const struct proto_msg *b)')
@@ -528,55 +529,55 @@ def gen_codec(cat):
     e('}')
     e()
     e('bool proto_msg_encode(const struct proto_msg *m, void *buf, size_t cap, size_t *len_out,')
-    e('                      struct cbor_error *err)')
+    e('                      struct hvcbor_error *err)')
     e('{')
-    e('    struct cbor_enc enc;')
+    e('    struct hvcbor_enc enc;')
     e('    *len_out = 0;')
     e('    if (!proto_msg_validate(m, err))')
     e('        return false;')
-    e('    cbor_enc_init(&enc, buf, cap);')
+    e('    hvcbor_enc_init(&enc, buf, cap);')
     e('    switch (m->type) {')
     for mp in msgs:
         e('    case PROTO_MSG_%s:' % CID(mp.name))
         e('        proto_%s_encode(&m->u.%s, &enc);' % (cid(mp.name), cid(mp.name)))
         e('        break;')
     e('    }')
-    e('    err->code = cbor_enc_finish(&enc, len_out);')
-    e('    return err->code == CBOR_OK;')
+    e('    err->code = hvcbor_enc_finish(&enc, len_out);')
+    e('    return err->code == HVCBOR_OK;')
     e('}')
     e()
     e('''/* Finds the message type: the first pair of the top-level map must be key 0
  * (canonical order puts it first) with an unsigned value. */
-bool proto_msg_decode(const void *buf, size_t len, const struct cbor_limits *limits,
-                      struct proto_msg *out, struct cbor_error *err)
+bool proto_msg_decode(const void *buf, size_t len, const struct hvcbor_limits *limits,
+                      struct proto_msg *out, struct hvcbor_error *err)
 {
-    struct cbor_dec d;
+    struct hvcbor_dec d;
     uint32_t pairs;
     uint64_t key, type = 0;
     bool ok = false;
-    cbor_dec_init(&d, buf, len, limits);
-    if (!cbor_dec_map(&d, &pairs))
+    hvcbor_dec_init(&d, buf, len, limits);
+    if (!hvcbor_dec_map(&d, &pairs))
         goto done;
     if (pairs == 0) {
         d.cur_key = 0;
-        cbor_dec_fail(&d, CBOR_ERR_MISSING_KEY, 0);
+        hvcbor_dec_fail(&d, HVCBOR_ERR_MISSING_KEY, 0);
         goto done;
     }
     size_t key_at = d.pos;
-    if (!cbor_dec_uint(&d, &key))
+    if (!hvcbor_dec_uint(&d, &key))
         goto done;
     if (key != 0) {
         d.cur_key = 0;
-        cbor_dec_fail(&d, CBOR_ERR_MISSING_KEY, key_at);
+        hvcbor_dec_fail(&d, HVCBOR_ERR_MISSING_KEY, key_at);
         goto done;
     }
     d.cur_key = 0;
     size_t type_at = d.pos;
-    if (!cbor_dec_uint(&d, &type))
+    if (!hvcbor_dec_uint(&d, &type))
         goto done;
     d.pos = 0;
     d.depth = 0;
-    d.cur_key = CBOR_NO_KEY;
+    d.cur_key = HVCBOR_NO_KEY;
     switch (type) {''')
     for mp in msgs:
         e('    case PROTO_MSG_%s:' % CID(mp.name))
@@ -584,15 +585,15 @@ bool proto_msg_decode(const void *buf, size_t len, const struct cbor_limits *lim
         e('        break;')
     e('''    default:
         d.cur_key = 0;
-        cbor_dec_fail(&d, CBOR_ERR_UNKNOWN_TYPE, type_at);
+        hvcbor_dec_fail(&d, HVCBOR_ERR_UNKNOWN_TYPE, type_at);
         goto done;
     }
     out->type = (enum proto_msg_type)type;
     if (ok)
-        ok = cbor_dec_finish(&d);
+        ok = hvcbor_dec_finish(&d);
 done:
     *err = d.err;
-    return ok && err->code == CBOR_OK;
+    return ok && err->code == HVCBOR_OK;
 }''')
     return '\n'.join(e.lines) + '\n'
 
