@@ -45,8 +45,96 @@ enum hv_hypercall {
     HC_CONSOLE_WRITE = 0, /* (const char *buf, size_t len) -> bytes written */
     HC_YIELD = 1,         /* () -> HV_OK */
     HC_SHUTDOWN = 2,      /* (enum hv_shutdown_reason) -> does not return */
+    HC_MMU_UPDATE = 3,    /* (const struct hv_mmu_update *reqs, uint64_t count,
+                             uint64_t *done, uint64_t done_so_far = 0) -> status */
+    HC_MMUEXT_OP = 4,     /* (enum hv_mmuext_cmd, uint64_t arg) -> status */
+    HC_UPDATE_VA_MAPPING = 5, /* (uint64_t va, uint64_t pte, unsigned hv_uvm flags) */
+    HC_MEMORY_OP = 6,     /* (enum hv_memop_cmd, uint64_t arg) -> mfn, count or status */
     HC_COUNT
 };
+
+/*
+ * HC_MMU_UPDATE: a batch of page-table and M2P updates, applied in order
+ * until one fails. ptr = machine address of the target | command (bits 0-1):
+ *   HV_MMU_CMD_PTE: ptr is the 8-byte aligned machine address of an entry of
+ *     a validated L1..L4 table the caller owns; val is the new entry.
+ *   HV_MMU_CMD_M2P: ptr is the page-aligned machine address of a frame the
+ *     caller owns; val is its pfn (or HV_M2P_INVALID).
+ * *done (if done is not NULL) receives the number of requests applied; the
+ * result is HV_OK or the status of request *done, which changed nothing.
+ * At most HV_MMU_UPDATE_MAX requests per call (HV_E2BIG otherwise). Long
+ * validations are preempted and continued transparently (the hypervisor
+ * restarts the syscall with done_so_far advanced; callers pass 0).
+ */
+struct hv_mmu_update {
+    uint64_t ptr;
+    uint64_t val;
+};
+_Static_assert(sizeof(struct hv_mmu_update) == 16, "mmu_update layout");
+#define HV_MMU_CMD_PTE 0u
+#define HV_MMU_CMD_M2P 1u
+#define HV_MMU_UPDATE_MAX 4096u
+
+/* HC_MMUEXT_OP commands. Frame arguments are machine frame numbers. */
+enum hv_mmuext_cmd {
+    HV_MMUEXT_PIN_L1 = 1, /* arg: mfn; validate (if needed) and pin as an L1 */
+    HV_MMUEXT_PIN_L2 = 2,
+    HV_MMUEXT_PIN_L3 = 3,
+    HV_MMUEXT_PIN_L4 = 4,
+    HV_MMUEXT_UNPIN = 5,          /* arg: mfn */
+    HV_MMUEXT_NEW_BASEPTR = 6,    /* arg: mfn of a (validated or validatable) L4 */
+    HV_MMUEXT_TLB_FLUSH_LOCAL = 7,/* arg: ignored */
+    HV_MMUEXT_INVLPG_LOCAL = 8,   /* arg: page-aligned guest virtual address */
+};
+
+/* HC_UPDATE_VA_MAPPING flags (at most one). */
+#define HV_UVM_INVLPG 1u /* invalidate va on this CPU afterwards */
+#define HV_UVM_FLUSH 2u  /* flush this CPU's TLB afterwards */
+
+/*
+ * HC_MEMORY_OP: memory reservations (the foundation of ballooning).
+ *   HV_MEMOP_INCREASE: arg ignored; returns the mfn of one new, zeroed frame
+ *     now owned by the caller (HV_ENOMEM at its maximum or when none is free).
+ *   HV_MEMOP_DECREASE: arg = mfn of a frame the caller owns and no longer uses
+ *     (no page table maps it, not pinned, not a base): gives it back.
+ *     HV_EBUSY while in use, HV_EPERM if not the caller's.
+ *   HV_MEMOP_CURRENT / HV_MEMOP_MAXIMUM: returns frames owned / the maximum.
+ *   HV_MEMOP_FRAME_INFO: arg = mfn of a frame the caller owns; returns its
+ *     state packed as HV_FRAME_INFO_* (for tests and debugging).
+ * The caller keeps its own p2m list and M2P entries up to date.
+ */
+enum hv_memop_cmd {
+    HV_MEMOP_INCREASE = 1,
+    HV_MEMOP_DECREASE = 2,
+    HV_MEMOP_CURRENT = 3,
+    HV_MEMOP_MAXIMUM = 4,
+    HV_MEMOP_FRAME_INFO = 5,
+};
+
+/* HV_MEMOP_FRAME_INFO result: bits 0-7 type (HV_FRAME_TYPE_*), bit 8 pinned,
+ * bit 9 validated, bits 16-39 type count, bits 40-62 reference count. */
+#define HV_FRAME_INFO_TYPE(x) ((unsigned)((x) & 0xff))
+#define HV_FRAME_INFO_PINNED(x) ((unsigned)(((x) >> 8) & 1))
+#define HV_FRAME_INFO_VALIDATED(x) ((unsigned)(((x) >> 9) & 1))
+#define HV_FRAME_INFO_TYPE_COUNT(x) ((uint32_t)(((x) >> 16) & 0xffffff))
+#define HV_FRAME_INFO_REF_COUNT(x) ((uint32_t)(((x) >> 40) & 0x7fffff))
+enum hv_frame_type {
+    HV_FRAME_TYPE_NONE = 0,
+    HV_FRAME_TYPE_L1 = 1,
+    HV_FRAME_TYPE_L2 = 2,
+    HV_FRAME_TYPE_L3 = 3,
+    HV_FRAME_TYPE_L4 = 4,
+    HV_FRAME_TYPE_WRITABLE = 5,
+};
+
+/*
+ * The machine-to-pseudophysical table: uint64_t[HV_M2P_ENTRIES max], indexed
+ * by machine frame number, mapped read-only at HV_M2P_VA in every address
+ * space (the only user-readable part of the hypervisor's half). The start
+ * info gives its length. HV_M2P_INVALID marks frames without a pfn.
+ */
+#define HV_M2P_VA 0xffff808000000000ull
+#define HV_M2P_INVALID (~0ull)
 
 /* Reasons given to HC_SHUTDOWN. */
 enum hv_shutdown_reason {
@@ -99,6 +187,7 @@ struct hv_start_info {
     uint64_t first_free_va;  /* first unused virtual address after the layout */
     uint64_t first_free_pfn; /* first pfn not used by the initial layout */
     uint64_t tsc_hz;         /* the TSC frequency the hypervisor measured */
+    uint64_t m2p_entries;    /* entries of the read-only M2P table at HV_M2P_VA */
     uint32_t modules_count;
     uint32_t flags;          /* HV_SIF_* */
     struct hv_start_module modules[HV_START_MODULES_MAX];
@@ -108,8 +197,9 @@ struct hv_start_info {
 #define HV_SIF_ROOT (1u << 0) /* this is the root domain */
 
 _Static_assert(sizeof(struct hv_start_module) == 64, "start module layout");
-_Static_assert(offsetof(struct hv_start_info, modules) == 88, "start info layout");
-_Static_assert(sizeof(struct hv_start_info) == 88 + 8 * 64 + 1024, "start info size");
+_Static_assert(offsetof(struct hv_start_info, m2p_entries) == 80, "start info layout");
+_Static_assert(offsetof(struct hv_start_info, modules) == 96, "start info layout");
+_Static_assert(sizeof(struct hv_start_info) == 96 + 8 * 64 + 1024, "start info size");
 _Static_assert(sizeof(struct hv_start_info) <= HV_PAGE_SIZE, "start info fits a page");
 
 #endif /* HV_ABI_H */
