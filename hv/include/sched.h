@@ -12,13 +12,16 @@
  *   - sched_pick(cpu) when that CPU's slice expires, when it was kicked,
  *     or right after the VCPU it runs blocked (sched_block). It returns the
  *     VCPU to run next and for how long.
- *   - sched_wake() when an event makes a blocked VCPU runnable; it returns a
- *     CPU to kick (an IPI that makes that CPU call sched_pick), if any.
+ *   - sched_wake() when an event makes a blocked VCPU runnable; it returns
+ *     the CPUs to kick (an IPI that makes each call sched_pick), if any.
+ *   A CPU calls sched_pick no later than the end of the slice it was given.
  *
  * Locking: every function must be called with one global scheduler lock
  * held (the caller's); the policy itself takes no lock. Time: now_ns is a
- * machine-wide monotonic clock in nanoseconds; a call with a now_ns older
- * than the newest seen is treated as happening at the newest one.
+ * machine-wide monotonic clock in nanoseconds, below 2^63; a call with a
+ * now_ns older than the newest seen is treated as happening at the newest.
+ * Handles, CPU numbers and parameters are all checked (HV_ENOENT/HV_EINVAL)
+ * before anything changes.
  *
  * Unfinished: a single global lock (data is already per-CPU, so the lock
  * can be split later); CPUs cannot be hot-plugged after sched_init.
@@ -177,6 +180,8 @@ struct sched_cpu {
     uint32_t queued;
     sched_vcpu_t gang_vcpu; /* reservation in the current slot */
     uint16_t package_id, core_id, thread_id;
+    uint64_t idle_until_ns; /* idle: when it calls sched_pick again; else 0 */
+    uint64_t idle_since_ns; /* idle: since when */
     sched_cpumask_t level_mask[SCHED_LEVEL_COUNT];
     uint64_t steals[SCHED_LEVEL_COUNT];
 };

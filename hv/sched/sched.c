@@ -49,6 +49,7 @@ enum hv_status sched_init(struct sched *s, const struct sched_topology *topo)
         struct sched_cpu *c = &s->cpu[i];
 
         c->current = c->head = c->gang_vcpu = SCHED_VCPU_NONE;
+        c->idle_until_ns = UINT64_MAX; /* has not called sched_pick yet */
         c->package_id = topo->cpu[i].package_id;
         c->core_id = topo->cpu[i].core_id;
         c->thread_id = topo->cpu[i].thread_id;
@@ -227,6 +228,8 @@ enum hv_status sched_set_affinity(struct sched *s, sched_vcpu_t v,
         sched_rq_insert(s, to, v);
         if (s->cpu[to].current == SCHED_VCPU_NONE)
             *kick_mask = sched_cpu_bit(to);
+        else
+            *kick_mask = sched_kick_idle_for(s, v, now_ns);
     } else if (vp->state == SCHED_VCPU_RUNNING && !(affinity & sched_cpu_bit(vp->cpu))) {
         *kick_mask = sched_cpu_bit(vp->cpu);
     }
@@ -267,10 +270,13 @@ enum hv_status sched_wake(struct sched *s, sched_vcpu_t v, uint64_t now_ns,
     sched_rq_insert(s, to, v);
     if (cur == SCHED_VCPU_NONE) {
         *kick_mask = sched_cpu_bit(to);
-    } else if (!sched_dom_of(s, cur)->gang && sched_dom_eligible(d)) {
-        sched_charge(s, cur, now_ns);
-        if (sched_vt_before(vp->vtime + SCHED_WAKE_PREEMPT_VT, s->vcpu[cur].vtime))
-            *kick_mask = sched_cpu_bit(to);
+    } else {
+        if (!sched_dom_of(s, cur)->gang && sched_dom_eligible(d)) {
+            sched_charge(s, cur, now_ns);
+            if (sched_vt_before(vp->vtime + SCHED_WAKE_PREEMPT_VT, s->vcpu[cur].vtime))
+                *kick_mask = sched_cpu_bit(to);
+        }
+        *kick_mask |= sched_kick_idle_for(s, v, now_ns);
     }
     return HV_OK;
 }

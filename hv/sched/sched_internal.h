@@ -71,6 +71,7 @@ uint32_t sched_place(struct sched *s, sched_vcpu_t v, uint64_t now_ns);
 void sched_clamp_vtime(struct sched *s, sched_vcpu_t v, uint32_t cpu);
 bool sched_cpu_idle(const struct sched *s, uint32_t cpu, uint64_t now_ns);
 sched_cpumask_t sched_put_prev(struct sched *s, uint32_t cpu, uint64_t now_ns);
+sched_cpumask_t sched_kick_idle_for(const struct sched *s, sched_vcpu_t q, uint64_t now_ns);
 
 /* sched.c */
 void sched_advance(struct sched *s, uint64_t now_ns);

@@ -10,6 +10,28 @@ static const uint64_t migrate_cost_ns[SCHED_LEVEL_COUNT] = {
     SCHED_MIGRATE_COST_REMOTE_NS,
 };
 
+/*
+ * When queued VCPU q becomes stealable by CPU thief at distance level: at
+ * once unless it last ran on its queue's CPU (cache-hot), else once the
+ * migration cost of that distance has passed since it ran — or since the
+ * thief went idle, whichever is first: a CPU idle that long takes any
+ * waiting work, so an idle CPU never waits more than one cost for work.
+ */
+static uint64_t steal_ready_ns(const struct sched *s, sched_vcpu_t q, uint32_t level,
+                               uint32_t thief)
+{
+    const struct sched_vcpu *vq = &s->vcpu[q];
+    const struct sched_cpu *tc = &s->cpu[thief];
+    uint64_t ready;
+
+    if (vq->last_cpu != vq->cpu)
+        return 0;
+    ready = vq->last_ran_ns + migrate_cost_ns[level];
+    if (tc->idle_until_ns != 0 && tc->idle_since_ns + migrate_cost_ns[level] < ready)
+        ready = tc->idle_since_ns + migrate_cost_ns[level];
+    return ready;
+}
+
 /* Inserts a runnable non-gang VCPU at the head of cpu's run queue. The queue
  * is unordered: picks scan it (at most SCHED_MAX_VCPUS entries). */
 void sched_rq_insert(struct sched *s, uint32_t cpu, sched_vcpu_t v)
@@ -144,7 +166,8 @@ static uint32_t cpu_distance(const struct sched *s, uint32_t near, uint32_t cpu)
 
 /*
  * Chooses the run queue for a runnable non-gang VCPU: a CPU of a fully idle
- * core, else an idle CPU (a busy sibling), else the least loaded CPU; within
+ * core, else an idle CPU (a busy sibling), else an idle CPU held for a
+ * blocked gang member, else the least loaded CPU; within
  * each class the one nearest the CPU it last ran on. Only CPUs in its
  * affinity are considered (the affinity always holds one).
  */
@@ -157,8 +180,11 @@ uint32_t sched_place(struct sched *s, sched_vcpu_t v, uint64_t now_ns)
     for (uint32_t c = 0; c < s->cpu_count; c++) {
         if (!(aff & sched_cpu_bit(c)))
             continue;
-        uint32_t cls = core_idle(s, c, now_ns) ? 0 : sched_cpu_idle(s, c, now_ns) ? 1 : 2;
-        uint32_t load = cls == 2 ? cpu_load(s, c) : 0;
+        uint32_t cls = core_idle(s, c, now_ns)              ? 0
+                     : sched_cpu_idle(s, c, now_ns)         ? 1
+                     : cpu_load(s, c) == 0 ? 2 /* reserved for a blocked gang member */
+                                           : 3;
+        uint32_t load = cls == 3 ? cpu_load(s, c) : 0;
         uint32_t dist = cpu_distance(s, vp->last_cpu, c);
 
         if (best == SCHED_NO_CPU || cls < best_class ||
@@ -233,7 +259,7 @@ static bool stealable(const struct sched *s, uint32_t cpu, sched_vcpu_t q,
     if (s->cpu[vq->cpu].current == SCHED_VCPU_NONE &&
         sched_gang_reserved(s, vq->cpu, now_ns) == SCHED_VCPU_NONE)
         return false;
-    return vq->last_cpu != vq->cpu || now_ns - vq->last_ran_ns >= migrate_cost_ns[level];
+    return steal_ready_ns(s, q, level, cpu) <= now_ns;
 }
 
 /*
@@ -289,7 +315,7 @@ static uint64_t next_steal_ns(const struct sched *s, uint32_t cpu, uint64_t now_
                 continue;
             for (sched_vcpu_t q = s->cpu[p].head; q != SCHED_VCPU_NONE; q = s->vcpu[q].next) {
                 const struct sched_vcpu *vq = &s->vcpu[q];
-                uint64_t ready = vq->last_ran_ns + migrate_cost_ns[l];
+                uint64_t ready = steal_ready_ns(s, q, l, cpu);
 
                 if (!(vq->affinity & sched_cpu_bit(cpu)) ||
                     !sched_dom_eligible(&s->dom[vq->dom]))
@@ -303,22 +329,42 @@ static uint64_t next_steal_ns(const struct sched *s, uint32_t cpu, uint64_t now_
 }
 
 /*
- * After cpu chose, if work is still queued on it, finds an idle CPU that
- * could take the best of it (nearest first) so the mechanism kicks it.
+ * A VCPU q was queued on a busy CPU: returns the idle CPUs that may steal
+ * it and would otherwise sleep past the moment it becomes stealable for
+ * them (sched_pick records when each idle CPU will look again). Kicking
+ * them all bounds how long work waits while a CPU idles, at the price of
+ * a few spare picks; only CPUs that are idle anyway are disturbed.
  */
-static sched_cpumask_t idle_helper(const struct sched *s, uint32_t cpu, uint64_t now_ns)
+sched_cpumask_t sched_kick_idle_for(const struct sched *s, sched_vcpu_t q, uint64_t now_ns)
 {
-    sched_vcpu_t q = local_best(s, cpu, now_ns);
+    const struct sched_vcpu *vq = &s->vcpu[q];
+    sched_cpumask_t kick = 0;
 
-    if (q == SCHED_VCPU_NONE || s->cpu[cpu].current == SCHED_VCPU_NONE)
+    if (vq->state != SCHED_VCPU_QUEUED || !sched_dom_eligible(&s->dom[vq->dom]) ||
+        s->cpu[vq->cpu].current == SCHED_VCPU_NONE)
         return 0;
-    for (uint32_t l = 0; l < SCHED_LEVEL_COUNT; l++)
-        for (uint32_t p = 0; p < s->cpu_count; p++)
-            if ((s->cpu[cpu].level_mask[l] & sched_cpu_bit(p)) &&
-                (s->vcpu[q].affinity & sched_cpu_bit(p)) &&
-                s->cpu[p].current == SCHED_VCPU_NONE && s->cpu[p].queued == 0)
-                return sched_cpu_bit(p);
-    return 0;
+    for (uint32_t l = 0; l < SCHED_LEVEL_COUNT; l++) {
+        for (uint32_t c = 0; c < s->cpu_count; c++) {
+            const struct sched_cpu *ic = &s->cpu[c];
+
+            if (!(s->cpu[vq->cpu].level_mask[l] & sched_cpu_bit(c)) ||
+                !(vq->affinity & sched_cpu_bit(c)) || ic->current != SCHED_VCPU_NONE)
+                continue;
+            if (ic->idle_until_ns > MAX(now_ns, steal_ready_ns(s, q, l, c)))
+                kick |= sched_cpu_bit(c);
+        }
+    }
+    return kick;
+}
+
+/* Idle CPUs that should look at the work left queued on cpu. */
+static sched_cpumask_t idle_helpers(const struct sched *s, uint32_t cpu, uint64_t now_ns)
+{
+    sched_cpumask_t kick = 0;
+
+    for (sched_vcpu_t q = s->cpu[cpu].head; q != SCHED_VCPU_NONE; q = s->vcpu[q].next)
+        kick |= sched_kick_idle_for(s, q, now_ns);
+    return kick;
 }
 
 /* Takes the VCPU that ran on cpu off it: accounted, then blocked, waiting
@@ -428,10 +474,14 @@ enum hv_status sched_pick(struct sched *s, uint32_t cpu, uint64_t now_ns,
     if (next == SCHED_VCPU_NONE) {
         out->vcpu = SCHED_VCPU_NONE;
         out->slice_ns = next_steal_ns(s, cpu, now_ns, sched_slot_end_ns(s) - now_ns);
+        if (s->cpu[cpu].idle_until_ns == 0)
+            s->cpu[cpu].idle_since_ns = now_ns;
+        s->cpu[cpu].idle_until_ns = now_ns + out->slice_ns;
     } else {
         out->vcpu = next;
         out->slice_ns = dispatch(s, cpu, next, now_ns);
-        kick |= idle_helper(s, cpu, now_ns);
+        s->cpu[cpu].idle_until_ns = 0;
+        kick |= idle_helpers(s, cpu, now_ns);
     }
     out->kick_mask = kick & ~sched_cpu_bit(cpu);
     return HV_OK;

@@ -151,8 +151,22 @@ static void check(struct sim *m, uint64_t t)
                 over = !st.parked && m->running[vp->cpu] != NONE;
             }
         }
-        if (m->overload[c] && t - m->overload_since[c] > m->r->max_idle_overload_ns)
+        if (m->overload[c] && t - m->overload_since[c] > m->r->max_idle_overload_ns) {
             m->r->max_idle_overload_ns = t - m->overload_since[c];
+            if (getenv("SCHED_SIM_DEBUG") && t - m->overload_since[c] > SCHED_STEAL_INTERVAL_NS) {
+                fprintf(stderr, "t=%llu cpu %u idle since %llu:", (unsigned long long)t, c,
+                        (unsigned long long)m->overload_since[c]);
+                for (uint32_t i = 0; i < cfg->vcpu_count; i++) {
+                    const struct sched_vcpu *vp = &s->vcpu[m->v[i].h];
+                    if (vp->state == SCHED_VCPU_QUEUED && (vp->affinity & (1ull << c)))
+                        fprintf(stderr, " [v%u on %u last %u ran %llu since %llu]", i, vp->cpu,
+                                vp->last_cpu, (unsigned long long)vp->last_ran_ns,
+                                (unsigned long long)vp->since_ns);
+                }
+                fprintf(stderr, " slice_end %llu gang %u\n", (unsigned long long)m->slice_end[c],
+                        s->cpu[c].gang_vcpu);
+            }
+        }
         if (over && !m->overload[c])
             m->overload_since[c] = t;
         m->overload[c] = over;
@@ -175,9 +189,11 @@ int sim_run(const struct sim_cfg *cfg, struct sim_result *r)
     struct sim m;
     struct sched_topology topo;
     uint64_t t = 0, idle_ns = 0;
+    static uint64_t wait_ns[SIM_MAX_VCPUS];
 
     memset(&m, 0, sizeof(m));
     memset(r, 0, sizeof(*r));
+    memset(wait_ns, 0, sizeof(wait_ns));
     m.cfg = cfg;
     m.r = r;
     m.rng = cfg->seed * 2654435761ull + 1;
@@ -257,6 +273,9 @@ int sim_run(const struct sim_cfg *cfg, struct sim_result *r)
             r->consistency_errors++; /* no progress */
             break;
         }
+        for (uint32_t i = 0; i < cfg->vcpu_count; i++)
+            if (!m.v[i].blocked && m.v[i].cpu < 0)
+                wait_ns[i] += next - t;
         for (uint32_t c = 0; c < topo.cpu_count; c++) {
             uint16_t i = m.running[c];
 
@@ -278,8 +297,8 @@ int sim_run(const struct sim_cfg *cfg, struct sim_result *r)
 
         r->dom_run_ns[d] += r->vcpu_run_ns[i];
         if (sched_vcpu_stats(m.s, m.v[i].h, t, &st) != HV_OK ||
-            (double)st.run_ns != r->vcpu_run_ns[i])
-            r->consistency_errors++;
+            (double)st.run_ns != r->vcpu_run_ns[i] || st.wait_ns != wait_ns[i])
+            r->consistency_errors++; /* the policy's statistics must match */
         r->migrations += st.migrations;
     }
     for (uint32_t d = 0; d < cfg->dom_count; d++)

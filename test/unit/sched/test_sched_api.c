@@ -241,10 +241,18 @@ static void test_migration_cost(void **state)
     assert_int_equal(sched_add_domain(s, 1, &dflt), HV_OK);
     a = add_vcpu(s, 1, 0x1);
     b = add_vcpu(s, 1, 0x1);
+    sched_vcpu_t c1 = add_vcpu(s, 1, 0x2); /* keeps CPU 1 busy until 5 ms */
+    assert_int_equal(sched_wake(s, c1, 0, &kick), HV_OK);
+    assert_int_equal(sched_pick(s, 1, 0, &dec), HV_OK);
+    assert_int_equal(dec.vcpu, c1);
     assert_int_equal(sched_wake(s, a, 0, &kick), HV_OK);
     assert_int_equal(sched_wake(s, b, 0, &kick), HV_OK);
     assert_int_equal(sched_pick(s, 0, 0, &dec), HV_OK);
     sched_vcpu_t first = dec.vcpu, second = first == a ? b : a;
+    assert_int_equal(sched_block(s, c1, 5 * MS, &kick), HV_OK);
+    assert_int_equal(kick, 0x2);
+    assert_int_equal(sched_pick(s, 1, 5 * MS, &dec), HV_OK); /* CPU 1 idle from 5 ms */
+    assert_int_equal(dec.vcpu, SCHED_VCPU_NONE);
     assert_int_equal(sched_pick(s, 0, 5 * MS, &dec), HV_OK); /* preempts first */
     assert_int_equal(dec.vcpu, second);
     assert_int_equal(sched_set_affinity(s, first, 0x3, 5 * MS, &kick), HV_OK);
@@ -259,6 +267,14 @@ static void test_migration_cost(void **state)
     assert_int_equal(st.run_ns, 5 * MS + (6 * MS - 5 * MS - SCHED_MIGRATE_COST_REMOTE_NS));
     assert_int_equal(st.wait_ns, SCHED_MIGRATE_COST_REMOTE_NS);
     assert_int_equal(st.cpu, 1);
+
+    /* Blocked and woken again: placed on the now idle CPU 1, which is kicked. */
+    assert_int_equal(sched_block(s, first, 6 * MS, &kick), HV_OK);
+    assert_int_equal(sched_pick(s, 1, 6 * MS, &dec), HV_OK);
+    assert_int_equal(dec.vcpu, SCHED_VCPU_NONE);
+    assert_int_equal(sched_wake(s, first, 7 * MS, &kick), HV_OK);
+    assert_int_equal(kick, 0x2);
+    assert_int_equal(s->vcpu[first].cpu, 1);
     free(s);
 }
 

@@ -72,6 +72,7 @@ static void run(const struct sim_cfg *c, struct sim_result *r, const char *name)
     assert_int_equal(r->consistency_errors, 0);
     assert_int_equal(r->pin_violations, 0);
     assert_int_equal(r->gang_violations, 0);
+    assert_true(r->max_idle_overload_ns <= SCHED_STEAL_INTERVAL_NS);
 }
 
 static void assert_within(double got, double want, double rel, const char *what)
