@@ -9,8 +9,9 @@
  * the remaining pfns are owned but unmapped. Page-table frames are mapped
  * read-only. Every frame is scrubbed before the guest sees it.
  *
- * UNFINISHED (issue 3): the initial page tables are written directly here;
- * the PV-memory work will build and pin them through the validated path.
+ * The builder writes the initial tables into frames the domain owns, then
+ * pins the L4 through the same validation every guest update goes through
+ * (hv/mm/pt.c) and makes it the base: no back door.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 #include "bootmod.h"
 #include "domain.h"
 #include "elf64.h"
+#include "frame.h"
+#include "mm_hv.h"
 #include "log.h"
 #include "mb2.h"
 #include "pmm.h"
@@ -26,6 +29,8 @@
 #define ROOT_MEM_DEFAULT (16ull << 20)
 #define ROOT_MEM_MIN (1ull << 20)
 #define STACK_PAGES 8
+/* Default reservation headroom of the root domain beyond root_mem. */
+#define ROOT_MAX_EXTRA (4ull << 20)
 /* Bounds the builder's own bookkeeping (the list of frames): 1 GiB. */
 #define ROOT_PAGES_MAX (1ull << 18)
 
@@ -162,17 +167,27 @@ void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm)
     if (pmm_free_count(pmm) < pages)
         boot_refuse(mod, "not enough free memory for root_mem", NULL);
 
-    /* Allocate and scrub every frame. */
+    struct domain *d = &root_domain;
+    d->id = 0;
+    d->is_root = true;
+    d->state = DOMAIN_RUNNING;
+    d->pages_count = 0;
+    d->max_pages = cmdline_get_u64("root_max_mem", mem_bytes + ROOT_MAX_EXTRA) / PAGE_SIZE;
+    if (d->max_pages < pages)
+        d->max_pages = pages;
+    strlcpy(d->name, "root", sizeof(d->name));
+    mm_domain_init(&d->mm, d->id);
+
+    /* Allocate, scrub and assign every frame; record its pfn in the M2P. */
     for (uint64_t i = 0; i < pages; i++) {
-        root_frames[i] = pmm_alloc(pmm);
+        root_frames[i] = domain_alloc_frame(d, pmm);
         BUG_ON(mfn_x(root_frames[i]) == mfn_x(INVALID_MFN));
-        memset(arch_frame_va(root_frames[i]), 0, PAGE_SIZE);
+        frame_m2p_set(root_frames[i], i);
     }
 
     /* Page tables: frames [pt_pfn, stack_pfn), the L4 first. */
     struct build_ctx ctx = { .next_pt_pfn = pt_pfn + 1, .pt_end_pfn = stack_pfn };
     mfn_t l4 = root_frames[pt_pfn];
-    arch_guest_l4_init(l4);
     for (uint64_t i = 0; i < used; i++) {
         uint64_t va = base + i * PAGE_SIZE;
         uint32_t flags;
@@ -227,21 +242,30 @@ void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm)
     if (mbi->modules_count - 1 > mods_count)
         log_warn("boot: only %u modules are passed to the root domain; %zu ignored",
                  HV_START_MODULES_MAX, mbi->modules_count - 1 - mods_count);
+    si.m2p_entries = mm_hv_frames_count();
     copy_to_layout(base, base + si_pfn * PAGE_SIZE, (const uint8_t *)&si, sizeof(si));
 
-    struct domain *d = &root_domain;
-    d->id = 0;
-    d->is_root = true;
-    d->state = DOMAIN_RUNNING;
-    d->l4 = l4;
-    d->pages_count = pages;
-    strlcpy(d->name, "root", sizeof(d->name));
+    /* The tables are written; now they go through the same validation as
+     * any guest update: pin the L4 (validating the whole tree, continuing
+     * across budget-sized steps) and make it the base. */
     current_domain = d;
+    int rc;
+    unsigned steps = 0;
+    do {
+        rc = mm_pin(&d->mm, l4, 4);
+        steps++;
+    } while (rc == HV_EAGAIN);
+    if (rc != HV_OK)
+        panic("dom_build: the root domain's initial page tables failed validation (%d)", rc);
+    rc = mm_new_baseptr(&d->mm, l4);
+    if (rc != HV_OK)
+        panic("dom_build: new_baseptr of the validated L4 failed (%d)", rc);
+    BUG_ON(mfn_x(d->l4) != mfn_x(l4));
 
-    log_info("d0 (root): %llu KiB, image %#llx-%#llx, entry %#llx, %llu page-table frames, "
-             "%zu modules",
-             (unsigned long long)(mem_bytes >> 10), (unsigned long long)img.va_lowest,
-             (unsigned long long)img.va_end, (unsigned long long)img.entry,
-             (unsigned long long)pt_pages, mods_count);
+    log_info("d0 (root): %llu KiB (max %llu KiB), image %#llx-%#llx, entry %#llx, %llu "
+             "page-table frames pinned in %u validation steps, %zu modules",
+             (unsigned long long)(mem_bytes >> 10), (unsigned long long)(d->max_pages << 2),
+             (unsigned long long)img.va_lowest, (unsigned long long)img.va_end,
+             (unsigned long long)img.entry, (unsigned long long)pt_pages, steps, mods_count);
     arch_enter_guest(l4, img.entry, si.stack_top_va, base + si_pfn * PAGE_SIZE);
 }

@@ -48,6 +48,18 @@ void hypercall_entry(struct cpu_regs *regs)
     case HC_SHUTDOWN:
         ret = hc_shutdown(d, regs->rdi);
         break;
+    case HC_MMU_UPDATE:
+        ret = hc_mmu_update(d, regs);
+        break;
+    case HC_MMUEXT_OP:
+        ret = hc_mmuext_op(d, regs);
+        break;
+    case HC_UPDATE_VA_MAPPING:
+        ret = hc_update_va_mapping(d, regs);
+        break;
+    case HC_MEMORY_OP:
+        ret = hc_memory_op(d, regs);
+        break;
     default:
         log_debug("d%u: unknown hypercall %llu", d->id, (unsigned long long)regs->rax);
         ret = HV_ENOSYS;

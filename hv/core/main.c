@@ -10,6 +10,7 @@
 #include "domain.h"
 #include "log.h"
 #include "mb2.h"
+#include "mm_hv.h"
 #include "pmm.h"
 
 extern uint8_t _phys_start[], _phys_end[];
@@ -130,6 +131,8 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
     arch_cpu_init();
     arch_paging_init(top);
     frames_init(&boot_info, mbi_phys);
+    mm_hv_init(&frame_pool, ALIGN_UP(top, PAGE_SIZE) >> PAGE_SHIFT);
+    hc_mm_init(&frame_pool);
     arch_time_init();
     boot_self_tests();
 

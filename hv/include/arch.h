@@ -57,15 +57,26 @@ int arch_copy_to_guest(gva_t dst, const void *src, size_t n);
 /* Guest page-table construction used by the root-domain builder. */
 #define ARCH_MAP_W (1u << 0)
 #define ARCH_MAP_X (1u << 1)
+#define ARCH_MAP_USER (1u << 2) /* arch_hv_map: readable from ring 3 (the M2P) */
 typedef mfn_t (*arch_frame_alloc_fn)(void *ctx);
+
+/* Maps frame m at va in the hypervisor's own half (PML4 slots between the
+ * direct map and the image), shared by every address space. Intermediate
+ * tables come from alloc. For boot-time structures only. */
+bool arch_hv_map(uint64_t va, mfn_t m, unsigned flags, arch_frame_alloc_fn alloc, void *ctx);
+/* The hypervisor's PML4 entries 256..511 (the template every guest L4 gets). */
+const uint64_t *arch_hv_l4_slots(void);
+unsigned arch_maxphyaddr_bits(void);
+void arch_tlb_flush_local(void);
+void arch_tlb_invlpg(uint64_t va);
+/* Loads a validated L4 as this CPU's page-table base. */
+void arch_load_base(mfn_t l4);
 /* Maps va -> m in the 4-level tables rooted at l4, allocating missing tables
  * from alloc (which hands out zeroed frames). Returns false if alloc failed. */
 bool arch_guest_map(mfn_t l4, uint64_t va, mfn_t m, unsigned flags, arch_frame_alloc_fn alloc,
                     void *ctx);
 /* Marks the mapping of va as read-only (used to map page-table frames). */
 bool arch_guest_protect(mfn_t l4, uint64_t va);
-/* Fills the hypervisor's slots (256..511) of a fresh guest L4. */
-void arch_guest_l4_init(mfn_t l4);
 
 /* Enters a guest for the first time: loads cr3 and returns to ring 3 at
  * entry with rsp = stack and rdi = arg. Does not return. */

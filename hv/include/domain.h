@@ -8,6 +8,7 @@
 
 #include "types.h"
 #include "hv/abi.h"
+#include "mm_ops.h"
 
 struct cpu_regs;
 struct mb2_info;
@@ -19,8 +20,10 @@ struct domain {
     domid_t id;
     bool is_root;
     enum domain_state state;
-    mfn_t l4;
-    uint64_t pages_count;
+    mfn_t l4;                /* the current page-table base (validated) */
+    struct mm_domain mm;     /* base reference, pending mm operation */
+    uint64_t pages_count;    /* frames owned */
+    uint64_t max_pages;      /* memory reservation limit (HV_MEMOP_INCREASE) */
     char name[32];
     /* Console output is collected per line so that lines of different
      * domains never interleave in the log. */
@@ -45,5 +48,15 @@ void domain_console_write(struct domain *d, const char *buf, size_t n);
 
 /* The dispatcher called by entry.S for every syscall from a guest. */
 void hypercall_entry(struct cpu_regs *regs);
+
+/* Memory-management hypercalls (hv/core/hc_mm.c). Each returns the result
+ * for rax, or sets up a continuation (see hc_mm.c) and returns its rax. */
+void hc_mm_init(struct pmm *pmm);
+int64_t hc_mmu_update(struct domain *d, struct cpu_regs *regs);
+int64_t hc_mmuext_op(struct domain *d, struct cpu_regs *regs);
+int64_t hc_update_va_mapping(struct domain *d, struct cpu_regs *regs);
+int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs);
+/* Gives a fresh, scrubbed frame to d (frame table and reservation count). */
+mfn_t domain_alloc_frame(struct domain *d, struct pmm *pmm);
 
 #endif

@@ -129,15 +129,6 @@ void *arch_frame_va(mfn_t m)
     return phys_to_virt(mfn_to_paddr(m));
 }
 
-void arch_guest_l4_init(mfn_t l4)
-{
-    uint64_t *t = arch_frame_va(l4);
-    for (unsigned i = 0; i < 256; i++)
-        t[i] = 0;
-    for (unsigned i = 256; i < 512; i++)
-        t[i] = hv_l4[i];
-}
-
 static uint64_t *guest_walk(mfn_t l4, uint64_t va, arch_frame_alloc_fn alloc, void *ctx)
 {
     uint64_t *t = arch_frame_va(l4);
@@ -167,6 +158,58 @@ bool arch_guest_map(mfn_t l4, uint64_t va, mfn_t m, unsigned flags, arch_frame_a
     *pte = mfn_to_paddr(m) | PTE_P | PTE_US | ((flags & ARCH_MAP_W) ? PTE_RW : 0) |
            ((flags & ARCH_MAP_X) ? 0 : hv_pte_nx);
     return true;
+}
+
+bool arch_hv_map(uint64_t va, mfn_t m, unsigned flags, arch_frame_alloc_fn alloc, void *ctx)
+{
+    if (va < HV_DIRECTMAP_BASE + HV_DIRECTMAP_SIZE || va >= HV_IMAGE_VBASE)
+        return false; /* only the slots between the direct map and the image */
+    uint64_t user = (flags & ARCH_MAP_USER) ? PTE_US : 0;
+    uint64_t *t = hv_l4;
+    for (int level = 3; level >= 1; level--) {
+        unsigned idx = (va >> (12 + 9 * level)) & 511;
+        if (!(t[idx] & PTE_P)) {
+            mfn_t n = alloc(ctx);
+            if (mfn_x(n) == mfn_x(INVALID_MFN))
+                return false;
+            __builtin_memset(arch_frame_va(n), 0, PAGE_SIZE);
+            t[idx] = mfn_to_paddr(n) | PTE_P | PTE_RW | user;
+        }
+        t = table_virt(t[idx]);
+    }
+    t[(va >> 12) & 511] = mfn_to_paddr(m) | PTE_P | hv_pte_nx | user |
+                          ((flags & ARCH_MAP_W) ? PTE_RW : 0) | ((flags & ARCH_MAP_USER) ? 0 : PTE_G);
+    return true;
+}
+
+const uint64_t *arch_hv_l4_slots(void)
+{
+    return &hv_l4[256];
+}
+
+unsigned arch_maxphyaddr_bits(void)
+{
+    uint32_t a, b, c, d;
+    cpuid(0x80000000, 0, &a, &b, &c, &d);
+    if (a < 0x80000008)
+        return 36;
+    cpuid(0x80000008, 0, &a, &b, &c, &d);
+    return a & 0xff;
+}
+
+void arch_tlb_flush_local(void)
+{
+    write_cr3(read_cr3());
+}
+
+void arch_tlb_invlpg(uint64_t va)
+{
+    invlpg((const void *)(uintptr_t)va);
+}
+
+void arch_load_base(mfn_t l4)
+{
+    write_cr3(mfn_to_paddr(l4));
 }
 
 bool arch_guest_protect(mfn_t l4, uint64_t va)

@@ -1,0 +1,194 @@
+/*
+ * The PV-memory hypercalls: argument copying and checking around the logic
+ * in hv/mm/mm_ops.c. Decode, then invoke: guest memory is read into
+ * hypervisor buffers (and the done pointer proven writable) before any
+ * change is made.
+ *
+ * Continuations: a validation that exceeds its budget returns HV_EAGAIN
+ * from mm_ops with its progress saved. The hypercall then rewinds the
+ * guest's rip over the 2-byte `syscall` and puts the hypercall number back
+ * in rax, so the guest re-enters the same call after any pending interrupt;
+ * for HC_MMU_UPDATE the argument registers are advanced past the requests
+ * already applied (r10 carries the running done count). Long batches are
+ * also split this way every MMU_BATCH_PREEMPT requests.
+ */
+#include <string.h>
+
+#include "arch.h"
+#include "domain.h"
+#include "frame.h"
+#include "log.h"
+#include "mm_hooks.h"
+#include "mm_hv.h"
+#include "pmm.h"
+#include "regs.h"
+
+#define MMU_CHUNK 32
+#define MMU_BATCH_PREEMPT 512
+#define SYSCALL_INSN_BYTES 2
+
+static struct pmm *frame_pool;
+
+void hc_mm_init(struct pmm *pmm)
+{
+    frame_pool = pmm;
+}
+
+/* Re-executes the current hypercall when the guest resumes. */
+static int64_t continuation(struct cpu_regs *regs, uint64_t nr)
+{
+    regs->rip -= SYSCALL_INSN_BYTES;
+    return (int64_t)nr;
+}
+
+int64_t hc_mmu_update(struct domain *d, struct cpu_regs *regs)
+{
+    uint64_t reqs_va = regs->rdi, count = regs->rsi, done_va = regs->rdx;
+    uint64_t done_so_far = regs->r10;
+    struct hv_mmu_update chunk[MMU_CHUNK];
+
+    if (count > HV_MMU_UPDATE_MAX || done_so_far > HV_MMU_UPDATE_MAX)
+        return HV_E2BIG;
+    if (done_va && arch_copy_to_guest(gva(done_va), &done_so_far, sizeof(done_so_far)) != HV_OK)
+        return HV_EFAULT;
+
+    uint64_t done = 0;
+    int rc = HV_OK;
+    while (done < count) {
+        if (done >= MMU_BATCH_PREEMPT)
+            break;
+        uint32_t n = (uint32_t)MIN((uint64_t)MMU_CHUNK, count - done);
+        if (arch_copy_from_guest(chunk, gva(reqs_va + done * sizeof(chunk[0])),
+                                 n * sizeof(chunk[0])) != HV_OK) {
+            rc = HV_EFAULT;
+            break;
+        }
+        uint32_t k = 0;
+        rc = mm_mmu_update(&d->mm, (const struct mm_update_req *)chunk, n, &k);
+        done += k;
+        if (rc != HV_OK)
+            break;
+    }
+
+    uint64_t total = done_so_far + done;
+    if (rc == HV_EAGAIN || (rc == HV_OK && done < count)) {
+        /* Preempted: continue from the first request not yet applied. */
+        regs->rdi = reqs_va + done * sizeof(chunk[0]);
+        regs->rsi = count - done;
+        regs->r10 = total;
+        return continuation(regs, HC_MMU_UPDATE);
+    }
+    if (done_va && arch_copy_to_guest(gva(done_va), &total, sizeof(total)) != HV_OK)
+        return HV_EFAULT;
+    return rc;
+}
+
+int64_t hc_mmuext_op(struct domain *d, struct cpu_regs *regs)
+{
+    uint64_t cmd = regs->rdi, arg = regs->rsi;
+    int rc;
+
+    switch (cmd) {
+    case HV_MMUEXT_PIN_L1:
+    case HV_MMUEXT_PIN_L2:
+    case HV_MMUEXT_PIN_L3:
+    case HV_MMUEXT_PIN_L4:
+        rc = mm_pin(&d->mm, mfn(arg), (unsigned)cmd);
+        break;
+    case HV_MMUEXT_UNPIN:
+        rc = mm_unpin(&d->mm, mfn(arg));
+        break;
+    case HV_MMUEXT_NEW_BASEPTR:
+        rc = mm_new_baseptr(&d->mm, mfn(arg));
+        break;
+    case HV_MMUEXT_TLB_FLUSH_LOCAL:
+        rc = mm_flush_local(&d->mm);
+        break;
+    case HV_MMUEXT_INVLPG_LOCAL:
+        rc = mm_invlpg(&d->mm, arg);
+        break;
+    default:
+        return HV_EINVAL;
+    }
+    if (rc == HV_EAGAIN)
+        return continuation(regs, HC_MMUEXT_OP);
+    return rc;
+}
+
+int64_t hc_update_va_mapping(struct domain *d, struct cpu_regs *regs)
+{
+    uint64_t flags = regs->rdx;
+    if (flags > 0xffffffffull)
+        return HV_EINVAL;
+    int rc = mm_update_va_mapping(&d->mm, regs->rdi, regs->rsi, (unsigned)flags);
+    if (rc == HV_EAGAIN)
+        return continuation(regs, HC_UPDATE_VA_MAPPING);
+    return rc;
+}
+
+mfn_t domain_alloc_frame(struct domain *d, struct pmm *pmm)
+{
+    mfn_t m = pmm_alloc(pmm);
+    if (mfn_x(m) == mfn_x(INVALID_MFN))
+        return m;
+    if (mfn_x(m) >= mm_hv_frames_count() || frame_assign(m, d->id) != HV_OK)
+        panic("mm: allocator handed out frame %#llx the frame table cannot assign",
+              (unsigned long long)mfn_x(m));
+    /* No TLB flush since the frame was last freed: a stale translation of it
+     * may survive, so flush before anyone else can reach it. */
+    if (frame_get(m)->tlbflush_timestamp == mm_flush_clock_now())
+        mm_tlb_flush_local();
+    memset(arch_frame_va(m), 0, PAGE_SIZE); /* scrub before the domain sees it */
+    d->pages_count++;
+    return m;
+}
+
+static uint64_t frame_info(const struct frame *f)
+{
+    return (uint64_t)f->type | ((uint64_t)((f->flags & FRAME_F_PINNED) != 0) << 8) |
+           ((uint64_t)((f->flags & FRAME_F_VALIDATED) != 0) << 9) |
+           ((uint64_t)(f->type_count & 0xffffff) << 16) |
+           ((uint64_t)(f->ref_count & 0x7fffff) << 40);
+}
+
+int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs)
+{
+    uint64_t cmd = regs->rdi, arg = regs->rsi;
+
+    switch (cmd) {
+    case HV_MEMOP_INCREASE: {
+        if (d->pages_count >= d->max_pages)
+            return HV_ENOMEM;
+        mfn_t m = domain_alloc_frame(d, frame_pool);
+        if (mfn_x(m) == mfn_x(INVALID_MFN))
+            return HV_ENOMEM;
+        return (int64_t)mfn_x(m);
+    }
+    case HV_MEMOP_DECREASE: {
+        if (arg >= mm_hv_frames_count())
+            return HV_ERANGE;
+        int rc = frame_release(mfn(arg), d->id);
+        if (rc != HV_OK)
+            return rc;
+        if (!pmm_free(frame_pool, mfn(arg)))
+            panic("mm: frame %#llx released by d%u was not allocated", (unsigned long long)arg,
+                  d->id);
+        d->pages_count--;
+        return HV_OK;
+    }
+    case HV_MEMOP_CURRENT:
+        return (int64_t)d->pages_count;
+    case HV_MEMOP_MAXIMUM:
+        return (int64_t)d->max_pages;
+    case HV_MEMOP_FRAME_INFO: {
+        if (arg >= mm_hv_frames_count())
+            return HV_ERANGE;
+        const struct frame *f = frame_get(mfn(arg));
+        if (f->owner != d->id)
+            return HV_EPERM;
+        return (int64_t)frame_info(f);
+    }
+    default:
+        return HV_EINVAL;
+    }
+}

@@ -1,0 +1,140 @@
+/*
+ * The memory manager in the hypervisor: boot-time set-up of the frame table
+ * and the M2P table, and the hooks hv/mm/{frame,pt,mm_ops}.c need
+ * (hv/include/mm_hooks.h), implemented over the direct map and the CPU's
+ * TLB instructions.
+ *
+ * Virtual placement (PML4 slots of the hypervisor's half):
+ *   slot 257  HV_M2P_VA    the M2P, read-only and user-readable (guests)
+ *   slot 258  M2P_RW_VA    the same frames, writable, supervisor only
+ *   slot 259  FRAMES_VA    the frame table (struct frame[frames_count])
+ * Single CPU for now: the callers need no lock (the SMP issue adds one).
+ */
+#include <string.h>
+
+#include "arch.h"
+#include "domain.h"
+#include "frame.h"
+#include "log.h"
+#include "mm_hooks.h"
+#include "mm_hv.h"
+#include "pmm.h"
+#include "pt.h"
+
+#define M2P_RW_VA 0xffff810000000000ull
+#define FRAMES_VA 0xffff818000000000ull
+#define VALIDATE_BUDGET_ENTRIES 512
+
+static uint32_t flush_clock;
+static uint64_t frames_total;
+
+static mfn_t boot_alloc(void *ctx)
+{
+    return pmm_alloc(ctx);
+}
+
+static void map_region(uint64_t va, uint64_t bytes, unsigned flags, struct pmm *pmm,
+                       mfn_t *first_out, const mfn_t *reuse)
+{
+    uint64_t pages = ALIGN_UP(bytes, PAGE_SIZE) / PAGE_SIZE;
+    for (uint64_t i = 0; i < pages; i++) {
+        mfn_t m = reuse ? reuse[i] : pmm_alloc(pmm);
+        if (mfn_x(m) == mfn_x(INVALID_MFN) ||
+            !arch_hv_map(va + i * PAGE_SIZE, m, flags, boot_alloc, pmm))
+            panic("mm: out of memory while mapping boot structures");
+        if (first_out)
+            first_out[i] = m;
+    }
+}
+
+/* Frames of the M2P, remembered so the read-only alias maps the same ones. */
+static mfn_t m2p_frames[(1ull << 22) / 512]; /* enough for 2^22 frames = 16 GiB */
+
+void mm_hv_init(struct pmm *pmm, uint64_t frames_count)
+{
+    uint64_t m2p_pages = ALIGN_UP(frames_count * 8, PAGE_SIZE) / PAGE_SIZE;
+    if (m2p_pages > ARRAY_SIZE(m2p_frames)) {
+        frames_count = ARRAY_SIZE(m2p_frames) * 512;
+        m2p_pages = ARRAY_SIZE(m2p_frames);
+        log_warn("mm: frame table limited to %llu frames", (unsigned long long)frames_count);
+    }
+    map_region(M2P_RW_VA, frames_count * 8, ARCH_MAP_W, pmm, m2p_frames, NULL);
+    map_region(HV_M2P_VA, frames_count * 8, ARCH_MAP_USER, pmm, NULL, m2p_frames);
+    map_region(FRAMES_VA, frames_count * sizeof(struct frame), ARCH_MAP_W, pmm, NULL, NULL);
+    memset((void *)(uintptr_t)FRAMES_VA, 0, frames_count * sizeof(struct frame));
+
+    if (!frame_table_init((struct frame *)(uintptr_t)FRAMES_VA, (uint64_t *)(uintptr_t)M2P_RW_VA,
+                          frames_count))
+        panic("mm: frame_table_init refused %llu frames", (unsigned long long)frames_count);
+    struct pt_config cfg = {
+        .maxphyaddr_bits = arch_maxphyaddr_bits(),
+        .hv_l4_template = arch_hv_l4_slots(),
+        .validate_budget_entries = VALIDATE_BUDGET_ENTRIES,
+    };
+    if (!pt_init(&cfg))
+        panic("mm: pt_init refused the configuration (MAXPHYADDR %u)", cfg.maxphyaddr_bits);
+    frames_total = frames_count;
+    log_info("mm: frame table for %llu frames (%llu KiB), M2P %llu KiB at %#llx (read-only "
+             "to guests), MAXPHYADDR %u",
+             (unsigned long long)frames_count,
+             (unsigned long long)(frames_count * sizeof(struct frame) >> 10),
+             (unsigned long long)(m2p_pages * 4), (unsigned long long)HV_M2P_VA,
+             cfg.maxphyaddr_bits);
+}
+
+uint64_t mm_hv_frames_count(void)
+{
+    return frames_total;
+}
+
+/* --- hooks (hv/include/mm_hooks.h) ---------------------------------------- */
+
+uint64_t *mm_frame_map(mfn_t m)
+{
+    return arch_frame_va(m);
+}
+
+void mm_frame_unmap(uint64_t *p)
+{
+    (void)p; /* the direct map needs no unmapping */
+}
+
+bool mm_may_map_foreign(domid_t dom, mfn_t m, bool writable)
+{
+    (void)dom;
+    (void)m;
+    (void)writable;
+    return false; /* grants and I/O frames come with the core-objects issue */
+}
+
+void mm_tlb_flush_local(void)
+{
+    arch_tlb_flush_local();
+    flush_clock++;
+}
+
+void mm_tlb_invlpg_local(uint64_t va)
+{
+    arch_tlb_invlpg(va);
+}
+
+uint32_t mm_flush_clock_now(void)
+{
+    return flush_clock;
+}
+
+bool mm_load_base(domid_t dom, mfn_t l4)
+{
+    struct domain *d = current_domain;
+    if (!d || d->id != dom)
+        return false;
+    d->l4 = l4;
+    arch_load_base(l4);
+    flush_clock++; /* loading CR3 flushed the non-global TLB */
+    return true;
+}
+
+void mm_panic(const char *why)
+{
+    panic("mm: %s", why);
+}
