@@ -1,0 +1,87 @@
+/*
+ * Writes the seed corpora of the fuzz targets (test/fuzz/<target>/corpus):
+ * one valid encoding of every catalog message (msg_decode, cbor_check),
+ * framed streams with garbage (deframe) and ring images with records
+ * (ring_read). Run by hand after the catalog changes:
+ *   BUILD/test/fuzz/msg_decode/proto_fuzz_seedgen test/fuzz
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <hv/frame.h>
+#include <hv/ring.h>
+#include "proto_sample.h"
+
+static void write_file(const char *dir, const char *target, const char *name, const void *p, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s/corpus/%s", dir, target, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static uint8_t arena[1 << 20], enc[1 << 18], stream[1 << 16];
+static struct proto_msg msg;
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s TEST_FUZZ_DIR\n", argv[0]);
+        return 2;
+    }
+    const char *dir = argv[1];
+    size_t slen = 0;
+    for (uint32_t t = 0; t < PROTO_MSG_TYPES_COUNT; t++) {
+        struct ptest_rng r;
+        struct hvcbor_error err;
+        size_t n;
+        ptest_rng_init(&r, t + 1, arena, sizeof(arena));
+        /* keep seeds small: resample until under 2 KiB */
+        do {
+            r.used = 0;
+            proto_msg_sample(&msg, proto_msg_types[t], &r);
+            if (!proto_msg_encode(&msg, enc, sizeof(enc), &n, &err))
+                return 1;
+        } while (n > 2048);
+        char name[64];
+        snprintf(name, sizeof(name), "%s.cbor", proto_msg_name(proto_msg_types[t]));
+        write_file(dir, "msg_decode", name, enc, n);
+        write_file(dir, "cbor_check", name, enc, n);
+        if (slen + n + 64 < sizeof(stream) && n <= 512) {
+            memcpy(stream + slen, "garbage", 7);
+            slen += 7;
+            slen += frame_encode(stream + slen, sizeof(stream) - slen, enc, n);
+        }
+    }
+    write_file(dir, "deframe", "frames-with-garbage", stream, slen > 4096 ? 4096 : slen);
+    uint8_t one[64];
+    size_t n1 = frame_encode(one + 1, sizeof(one) - 1, "hello", 5);
+    one[0] = 7;
+    write_file(dir, "deframe", "one-frame", one, n1 + 1);
+
+    /* ring images: records of several sizes, one wrapping the end */
+    static uint8_t shared[RING_HEADER_BYTES + 512];
+    struct ring p, c;
+    ring_format(shared, sizeof(shared));
+    ring_attach_producer(&p, shared, sizeof(shared));
+    ring_attach_consumer(&c, shared, sizeof(shared));
+    uint8_t m[300], out[600];
+    bool notify;
+    uint32_t len;
+    for (int i = 0; i < 5; i++) {
+        memset(m, 'a' + i, sizeof(m));
+        ring_write(&p, m, (uint32_t)(40 + 50 * i), &notify);
+        if (i < 3)
+            ring_read(&c, out, sizeof(out), &len, &notify);
+    }
+    write_file(dir, "ring_read", "records-wrapped", shared, sizeof(shared));
+    ring_format(shared, sizeof(shared));
+    ring_attach_producer(&p, shared, sizeof(shared));
+    ring_write(&p, "x", 1, &notify);
+    write_file(dir, "ring_read", "one-record", shared, sizeof(shared));
+    return 0;
+}
