@@ -333,6 +333,60 @@ static void test_gang_start(void **state)
     free(s);
 }
 
+/* A member that wakes during its gang's slot without a reservation joins
+ * on a free CPU; with none free, the whole gang stops (never a part). */
+static void test_gang_late_member(void **state)
+{
+    (void)state;
+    struct sched *s = new_sched(1, 2, 2);
+    struct sched_domain_params g = { 256, 0, true };
+    struct sched_decision dec;
+    sched_cpumask_t kick, members = 0;
+    sched_vcpu_t a, b, c, d;
+
+    assert_int_equal(sched_add_domain(s, 1, &g), HV_OK);
+    assert_int_equal(sched_add_domain(s, 2, &dflt), HV_OK);
+    a = add_vcpu(s, 1, 0xf);
+    b = add_vcpu(s, 1, 0xf);
+    assert_int_equal(sched_wake(s, a, 0, &kick), HV_OK);
+    assert_int_equal(sched_wake(s, b, 0, &kick), HV_OK);
+    for (uint32_t cpu = 0; cpu < 4; cpu++) {
+        assert_int_equal(sched_pick(s, cpu, 10 * MS, &dec), HV_OK);
+        if (dec.vcpu != SCHED_VCPU_NONE)
+            members |= 1ull << cpu;
+    }
+    assert_int_equal(__builtin_popcountll(members), 2);
+
+    /* A third member joins on a free CPU at once. */
+    c = add_vcpu(s, 1, 0xf);
+    assert_int_equal(sched_wake(s, c, 11 * MS, &kick), HV_OK);
+    assert_int_equal(__builtin_popcountll(kick), 1);
+    assert_int_equal(kick & members, 0);
+    uint32_t cc = (uint32_t)__builtin_ctzll(kick);
+    assert_int_equal(sched_pick(s, cc, 11 * MS, &dec), HV_OK);
+    assert_int_equal(dec.vcpu, c);
+    assert_int_equal(dec.slice_ns, 9 * MS); /* ends with the others */
+    members |= kick;
+
+    /* The fourth CPU is taken by the ordinary domain's VCPU... */
+    sched_vcpu_t o = add_vcpu(s, 2, 0xf);
+    assert_int_equal(sched_wake(s, o, 11 * MS, &kick), HV_OK);
+    assert_int_equal(kick & members, 0);
+    assert_int_equal(sched_pick(s, (uint32_t)__builtin_ctzll(kick), 11 * MS, &dec), HV_OK);
+    assert_int_equal(dec.vcpu, o);
+    /* ... a fourth member pinned to a member's CPU cannot join: all stop. */
+    d = add_vcpu(s, 1, 1ull << cc);
+    assert_int_equal(sched_wake(s, d, 12 * MS, &kick), HV_OK);
+    assert_int_equal(kick, members);
+    for (uint32_t cpu = 0; cpu < 4; cpu++) {
+        if (!(kick & (1ull << cpu)))
+            continue;
+        assert_int_equal(sched_pick(s, cpu, 12 * MS, &dec), HV_OK);
+        assert_true(dec.vcpu == SCHED_VCPU_NONE || dec.vcpu == o);
+    }
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_migration_cost),
         cmocka_unit_test(test_cap_parks),
         cmocka_unit_test(test_gang_start),
+        cmocka_unit_test(test_gang_late_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

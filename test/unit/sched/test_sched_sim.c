@@ -178,6 +178,24 @@ static void test_gang_weights_1x2x2(void **state)
     assert_true(r.gang_instants > 0);
 }
 
+/* A gang and an ordinary domain of equal weight and size: half each, the
+ * gang as a block in every other slot. */
+static void test_gang_vs_plain_1x2x2(void **state)
+{
+    (void)state;
+    struct sim_cfg c;
+    struct sim_result r;
+
+    cfg_init(&c, 1, 2, 2, 8);
+    add_dom(&c, 1, 256, 0, true);
+    add_dom(&c, 2, 256, 0, false);
+    add_vcpus(&c, 1, 4, 0, 0, 0);
+    add_vcpus(&c, 2, 4, 0, 0, 0);
+    run(&c, &r, "gang-vs-plain");
+    assert_within(r.dom_share[0], 2.0, 0.05, "gang");
+    assert_within(r.dom_share[1], 2.0, 0.05, "plain");
+}
+
 /* Gangs (CPU-bound, I/O-bound, capped, pinned) mixed with ordinary domains:
  * every instant all-or-none, and everybody progresses. */
 static void gang_mix(uint32_t p, uint32_t k, uint32_t t)
@@ -267,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_idle_steal_2x2x2),
         cmocka_unit_test(test_idle_steal_1x2x2),
         cmocka_unit_test(test_gang_weights_1x2x2),
+        cmocka_unit_test(test_gang_vs_plain_1x2x2),
         cmocka_unit_test(test_gang_mix_2x2x2),
         cmocka_unit_test(test_gang_mix_1x2x2),
         cmocka_unit_test(test_starvation_2x2x2),
