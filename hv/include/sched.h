@@ -170,6 +170,8 @@ struct sched_dom {
     int64_t budget_ns;    /* cap budget left this period (may go negative) */
     uint64_t committed_ns; /* budget granted to running VCPUs, not yet charged */
     uint64_t gang_end_ns; /* end of the gang's run in the current slot */
+    bool gang_vt_valid;   /* gang_vt computed for the current plan */
+    uint64_t gang_vt;     /* smallest vtime of runnable members (plan scratch) */
     bool gang_waiting;    /* runnable and not planned ... */
     uint64_t gang_wait_since_ns; /* ... since this time */
 };

@@ -121,22 +121,23 @@ bool sched_gang_feasible(const struct sched *s, uint16_t dom, sched_vcpu_t chang
     return match_all(&m, s->all_cpus);
 }
 
-/* Smallest virtual time among the runnable members of a gang domain. */
-static uint64_t gang_vtime(const struct sched *s, uint16_t dom)
+/* Computes gang_vt (smallest virtual time of the runnable members) of
+ * every gang domain in one pass over the VCPUs. */
+static void gang_vtimes(struct sched *s)
 {
-    uint64_t vt = 0;
-    bool have = false;
-
+    for (uint32_t i = 0; i < SCHED_MAX_DOMAINS; i++)
+        s->dom[i].gang_vt_valid = false;
     for (uint32_t v = 0; v < s->vcpu_high; v++) {
         const struct sched_vcpu *vp = &s->vcpu[v];
+        struct sched_dom *d = &s->dom[vp->dom];
 
-        if (vp->dom != dom || vp->state == SCHED_VCPU_FREE || vp->state == SCHED_VCPU_BLOCKED)
+        if (vp->state == SCHED_VCPU_FREE || vp->state == SCHED_VCPU_BLOCKED || !d->gang)
             continue;
-        if (!have || sched_vt_before(vp->vtime, vt))
-            vt = vp->vtime;
-        have = true;
+        if (!d->gang_vt_valid || sched_vt_before(vp->vtime, d->gang_vt)) {
+            d->gang_vt = vp->vtime;
+            d->gang_vt_valid = true;
+        }
     }
-    return vt;
 }
 
 static bool gang_starved(const struct sched_dom *d, uint64_t now_ns)
@@ -211,6 +212,7 @@ void sched_gang_plan(struct sched *s, uint64_t now_ns)
     }
     for (uint32_t i = 0; i < SCHED_MAX_DOMAINS; i++)
         s->dom[i].gang_active = false;
+    gang_vtimes(s);
 
     for (uint32_t v = 0; v < s->vcpu_high; v++) {
         const struct sched_vcpu *vp = &s->vcpu[v];
@@ -230,7 +232,7 @@ void sched_gang_plan(struct sched *s, uint64_t now_ns)
             if (!d->used || !d->gang || d->runnable_count == 0 || !sched_dom_eligible(d) ||
                 (considered[i / 64] & (1ull << (i % 64))))
                 continue;
-            uint64_t vt = gang_vtime(s, (uint16_t)i);
+            uint64_t vt = d->gang_vt;
             if (best == SCHED_MAX_DOMAINS) {
                 best = i;
                 best_vt = vt;
