@@ -91,6 +91,8 @@ static void boot_self_tests(void)
         (void)*bad;
         panic("test: the unmapped read did not fault");
     }
+    if (!strcmp(test, "domain_cycle"))
+        return; /* run by the domain builder (dom_build.c) before the root starts */
     log_warn("test=%s: unknown self-test, ignored", test);
 }
 

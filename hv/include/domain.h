@@ -14,7 +14,7 @@ struct cpu_regs;
 struct mb2_info;
 struct pmm;
 
-enum domain_state { DOMAIN_RUNNING, DOMAIN_DEAD };
+enum domain_state { DOMAIN_BUILDING, DOMAIN_RUNNING, DOMAIN_DEAD };
 
 struct domain {
     domid_t id;
@@ -33,6 +33,42 @@ struct domain {
 
 /* The domain whose VCPU this CPU is running (NULL before the first entry). */
 extern struct domain *current_domain;
+
+/* A module handed to a domain at start of day (copied into its memory). */
+struct domain_module {
+    const void *bytes;
+    uint64_t size_bytes;
+    const char *name;
+};
+
+/* What to build. The image and modules are hypervisor-readable bytes. */
+struct domain_spec {
+    domid_t id;
+    const char *name;
+    const void *image;
+    size_t image_size;
+    const char *cmdline;
+    uint64_t mem_bytes;  /* initial memory */
+    uint64_t max_bytes;  /* reservation limit */
+    uint32_t flags;      /* HV_SIF_* for the start info */
+    const struct domain_module *modules;
+    size_t modules_count;
+};
+
+/* Where a freshly built domain starts. */
+struct domain_entry {
+    uint64_t entry;
+    uint64_t stack_top;
+    uint64_t start_info_va;
+};
+
+/* Builds d from spec: memory, validated initial page tables, start info.
+ * Returns NULL on success, else why it was refused (and *detail, if not
+ * NULL, says more); a refused build leaves nothing allocated. */
+const char *domain_build(struct domain *d, const struct domain_spec *spec, struct pmm *pmm,
+                         struct domain_entry *out, const char **detail);
+/* Releases every frame and reference d holds. d must not be running. */
+void domain_destroy(struct domain *d, struct pmm *pmm);
 
 /* Builds the root domain from boot module 0 and enters it. On a bad image
  * logs the reason and ends the machine with HV_EXIT_BOOT_ERROR. */
