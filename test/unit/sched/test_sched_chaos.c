@@ -193,7 +193,7 @@ static void chaos(uint32_t p, uint32_t k, uint32_t th, uint64_t seed)
     assert_int_equal(sched_add_domain(c.s, 3, &plain), HV_OK);
     assert_int_equal(sched_add_domain(c.s, 4, &plain_cap), HV_OK);
     pick_all(&c, c.s->all_cpus);
-    for (uint32_t step = 0; step < 60000; step++) {
+    for (uint32_t step = 0; step < 30000; step++) {
         uint64_t next = c.t + 1 + rnd(&c, 2 * MS);
 
         for (uint32_t cpu = 0; cpu < topo.cpu_count; cpu++)
