@@ -391,12 +391,15 @@ sched_cpumask_t sched_put_prev(struct sched *s, uint32_t cpu, uint64_t now_ns)
         uint32_t to = cpu;
 
         if (!(vp->affinity & sched_cpu_bit(cpu))) {
-            to = sched_place(s, v, now_ns);
+            to = sched_place(s, v, now_ns); /* pinned away while it ran */
             if (sched_cpu_idle(s, to, now_ns))
                 kick = sched_cpu_bit(to);
         }
         vp->state = SCHED_VCPU_QUEUED;
+        vp->since_ns = now_ns;
         sched_rq_insert(s, to, v);
+        if (to != cpu)
+            kick |= sched_kick_idle_for(s, v, now_ns);
     }
     vp->since_ns = now_ns;
     return kick;
