@@ -31,7 +31,7 @@ function(proto_fuzz_target name)
   set(scratch ${CMAKE_CURRENT_BINARY_DIR}/corpus)
   file(MAKE_DIRECTORY ${scratch})
   add_test(NAME proto_fuzz_${name}
-      COMMAND ${out} -seed=1 -runs=${F_RUNS} -max_total_time=10 -timeout=5 -rss_limit_mb=1024
+      COMMAND ${out} -seed=1 -runs=${F_RUNS} -max_total_time=5 -timeout=5 -rss_limit_mb=1024
               -artifact_prefix=${CMAKE_CURRENT_BINARY_DIR}/
               ${scratch} ${PROJECT_SOURCE_DIR}/test/fuzz/${name}/corpus)
   set_tests_properties(proto_fuzz_${name} PROPERTIES LABELS "proto;fuzz" TIMEOUT 60)
