@@ -9,6 +9,20 @@
 
 static volatile uint64_t data_word = 0xc3; /* `ret`, to try executing data */
 
+/* Loads and stores through inline assembly, so the compiler neither folds
+ * nor warns about the deliberately bad addresses. */
+static void load_at(uintptr_t addr)
+{
+    uint64_t v;
+    __asm__ volatile("movq (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+    (void)v;
+}
+
+static void store_at(uintptr_t addr, uint64_t v)
+{
+    __asm__ volatile("movq %1, (%0)" ::"r"(addr), "r"(v) : "memory");
+}
+
 int main(const struct hv_start_info *si)
 {
     char kind[32];
@@ -18,15 +32,15 @@ int main(const struct hv_start_info *si)
     gk_console_flush();
 
     if (!strcmp(kind, "pf")) {
-        (void)*(volatile uint64_t *)(uintptr_t)0x10; /* unmapped */
+        load_at(0x10); /* unmapped */
     } else if (!strcmp(kind, "hvmem")) {
-        (void)*(volatile uint64_t *)(uintptr_t)0xffff800000000000ull; /* the direct map */
+        load_at(0xffff800000000000ull); /* the direct map */
     } else if (!strcmp(kind, "hvimage")) {
-        *(volatile uint64_t *)(uintptr_t)0xffffffff80200000ull = 0; /* the hypervisor image */
+        store_at(0xffffffff80200000ull, 0); /* the hypervisor image */
     } else if (!strcmp(kind, "wtext")) {
-        *(volatile uint8_t *)(uintptr_t)&main = 0x90; /* text is read-only */
+        store_at((uintptr_t)&main, 0x90); /* text is read-only */
     } else if (!strcmp(kind, "wpt")) {
-        *(volatile uint64_t *)(uintptr_t)si->pt_base_va = 0; /* page tables are read-only */
+        store_at(si->pt_base_va, 0); /* page tables are read-only */
     } else if (!strcmp(kind, "nx")) {
         ((void (*)(void))(uintptr_t)&data_word)(); /* data is not executable */
     } else if (!strcmp(kind, "ud")) {
@@ -41,7 +55,7 @@ int main(const struct hv_start_info *si)
         /* In assembly: a C division by 1/x would be folded into a compare. */
         __asm__ volatile("xorl %%ecx, %%ecx\n\tdivl %%ecx" ::"a"(7), "d"(0) : "rcx");
     } else if (!strcmp(kind, "noncanon")) {
-        (void)*(volatile uint64_t *)(uintptr_t)0x8000000000000000ull;
+        load_at(0x8000000000000000ull);
     } else if (!strcmp(kind, "stack")) {
         /* Run the stack down into the read-only page tables below it. */
         __asm__ volatile("1: pushq $0\n\tjmp 1b");
