@@ -14,6 +14,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,11 @@ static void *producer(void *arg)
                 continue;
             }
             spins = 0;
+            /* Sometimes get preempted between the failed write and arming,
+             * as a domain can be: this widens the lost-wake-up window that
+             * the re-check in prepare_sleep must close. */
+            if ((i & 3) == 0)
+                sched_yield();
             if (ring_producer_prepare_sleep(&prod_side, n)) {
                 producer_sleeps++;
                 sem_wait_retry(&room_sem);
@@ -119,6 +125,8 @@ static void *consumer(void *arg)
             continue;
         }
         spins = 0;
+        if ((i & 3) == 0)
+            sched_yield(); /* as in the producer */
         if (ring_consumer_prepare_sleep(&cons_side)) {
             consumer_sleeps++;
             sem_wait_retry(&data_sem);
