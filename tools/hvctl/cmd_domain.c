@@ -1,0 +1,634 @@
+/* hvctl client commands about domains and tokens: list, info, top, log,
+ * create, destroy, shutdown, reboot, pause, unpause, token. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "hvctl/render.h"
+
+/* Requests are large unions (a list reply holds 128 entries): one static. */
+static struct proto_msg g_req;
+
+static struct proto_msg *req_new(enum proto_msg_type t)
+{
+    memset(&g_req, 0, sizeof g_req);
+    g_req.type = t;
+    return &g_req;
+}
+
+static void print_name(FILE *f, struct hvcbor_str s, int width)
+{
+    char buf[80];
+    hvctl_str_printable(buf, sizeof buf, s);
+    fprintf(f, "%-*s", width, buf);
+}
+
+static const char *state_name(uint64_t s)
+{
+    const char *n = proto_domain_state_name(s);
+    return n ? n : "?";
+}
+
+static void size_short(char *out, size_t cap, uint64_t bytes)
+{
+    if (bytes >= (1ull << 30) && bytes % (1ull << 30) == 0)
+        snprintf(out, cap, "%" PRIu64 "G", bytes >> 30);
+    else if (bytes >= (1ull << 20))
+        snprintf(out, cap, "%" PRIu64 "M", bytes >> 20);
+    else
+        snprintf(out, cap, "%" PRIu64 "K", bytes >> 10);
+}
+
+/* Session: connection + token, for one command. */
+struct session {
+    struct hvctl_conn conn;
+    struct hvctl_token tok;
+};
+
+/* Connects first: "the machine is not up" is the more useful first error. */
+static int session_open(struct cli *c, struct session *s)
+{
+    int rc = cli_connect(c, &s->conn);
+    if (rc)
+        return rc;
+    if ((rc = cli_token(c, &s->tok)))
+        hvctl_close(&s->conn);
+    return rc;
+}
+
+static struct hvcbor_str tok_str(const struct session *s)
+{
+    return (struct hvcbor_str){.ptr = s->tok.bytes, .len = s->tok.len};
+}
+
+static int call(struct cli *c, struct session *s, struct proto_msg *req, enum proto_msg_type expect,
+                const struct proto_msg **reply)
+{
+    struct hvctl_error e;
+    enum hvctl_status st = hvctl_call(&s->conn, req, expect, c->timeout_ms, reply, &e);
+    return st == HVCTL_OK ? 0 : cli_fail(c, st, &e);
+}
+
+static bool check_domain_arg(struct cli *c, const char *name, int *rc)
+{
+    size_t l = strlen(name);
+    if (l == 0 || l > MANIFEST_NAME_MAX) {
+        *rc = cli_error(c, HVCTL_EXIT_USAGE, "domain name must be 1..%u bytes", MANIFEST_NAME_MAX);
+        return false;
+    }
+    return true;
+}
+
+/* ---- list ---- */
+
+static void print_list(struct cli *c, const struct proto_domain_list_reply *r, const uint64_t *prev_cpu_ns,
+                       double interval_s)
+{
+    fprintf(c->out, "%5s  %-20s %-13s %8s %5s %12s %10s%s\n", "ID", "NAME", "STATE", "MEMORY", "VCPUS", "CPU(s)",
+            "EVENTS", prev_cpu_ns ? "   CPU%" : "");
+    for (uint32_t i = 0; i < r->domains.count; i++) {
+        const struct proto_domain_summary *d = &r->domains.items[i];
+        char mem[24];
+        size_short(mem, sizeof mem, d->memory_bytes);
+        fprintf(c->out, "%5" PRIu64 "  ", d->id);
+        print_name(c->out, d->name, 20);
+        fprintf(c->out, " %-13s %8s %5" PRIu64 " %12.3f %10" PRIu64, state_name(d->state), mem, d->vcpus,
+                (double)d->cpu_time_ns / 1e9, d->event_count);
+        if (prev_cpu_ns) {
+            double pct = prev_cpu_ns[i] == UINT64_MAX || d->cpu_time_ns < prev_cpu_ns[i]
+                             ? 0.0
+                             : (double)(d->cpu_time_ns - prev_cpu_ns[i]) / 1e7 / interval_s;
+            fprintf(c->out, " %6.1f", pct);
+        }
+        fputc('\n', c->out);
+    }
+}
+
+static int do_list(struct cli *c, struct session *s, const struct proto_msg **reply)
+{
+    struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_LIST_REQUEST);
+    req->u.domain_list_request.request_id = hvctl_next_id(&s->conn);
+    req->u.domain_list_request.token = tok_str(s);
+    return call(c, s, req, PROTO_MSG_DOMAIN_LIST_REPLY, reply);
+}
+
+static int run_list(struct cli *c, const struct cli_args *a)
+{
+    struct session s;
+    int rc = session_open(c, &s);
+    if (rc)
+        return rc;
+    const struct proto_msg *r;
+    rc = do_list(c, &s, &r);
+    if (!rc) {
+        if (c->json)
+            cli_print_json(c, &s.conn);
+        else
+            print_list(c, &r->u.domain_list_reply, NULL, 0);
+    }
+    hvctl_close(&s.conn);
+    return rc;
+}
+
+const struct cli_command cli_cmd_list = {
+    .name = "list", .usage = "[--json]", .summary = "List the domains the token may see.",
+    .run = run_list};
+
+/* ---- info ---- */
+
+static int run_info(struct cli *c, const struct cli_args *a)
+{
+    int rc;
+    if (!check_domain_arg(c, a->pos[0], &rc))
+        return rc;
+    struct session s;
+    if ((rc = session_open(c, &s)))
+        return rc;
+    struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_INFO_REQUEST);
+    req->u.domain_info_request.request_id = hvctl_next_id(&s.conn);
+    req->u.domain_info_request.token = tok_str(&s);
+    req->u.domain_info_request.domain = cli_str(a->pos[0]);
+    const struct proto_msg *r;
+    rc = call(c, &s, req, PROTO_MSG_DOMAIN_INFO_REPLY, &r);
+    if (!rc && c->json) {
+        cli_print_json(c, &s.conn);
+    } else if (!rc) {
+        const struct proto_domain_info_reply *i = &r->u.domain_info_reply;
+        const struct proto_domain_config *k = &i->config;
+        char b1[300], b2[1100], m1[32], m2[32], m3[32];
+        fprintf(c->out, "id:          %" PRIu64 "\nname:        ", i->summary.id);
+        print_name(c->out, i->summary.name, 0);
+        manifest_format_size(m1, sizeof m1, i->summary.memory_bytes);
+        fprintf(c->out, "\nstate:       %s\nmemory:      %s\nvcpus:       %" PRIu64
+                        "\ncpu time:    %.3f s\nevents:      %" PRIu64 "\n",
+                state_name(i->summary.state), m1, i->summary.vcpus, (double)i->summary.cpu_time_ns / 1e9,
+                i->summary.event_count);
+        if (i->has_max_observed_memory_bytes) {
+            manifest_format_size(m1, sizeof m1, i->max_observed_memory_bytes);
+            fprintf(c->out, "peak memory: %s\n", m1);
+        }
+        hvctl_str_printable(b1, sizeof b1, k->kernel);
+        hvctl_str_printable(b2, sizeof b2, k->cmdline);
+        manifest_format_size(m2, sizeof m2, k->memory_bytes);
+        manifest_format_size(m3, sizeof m3, k->max_memory_bytes);
+        fprintf(c->out,
+                "configured:\n  kernel:      %s\n  cmdline:     %s\n  memory:      %s\n  max_memory:  %s\n"
+                "  vcpus:       %" PRIu64 "\n  weight:      %" PRIu64 "\n  cap:         %" PRIu64
+                "\n  gang:        %s\n  on_poweroff: %s\n  on_reboot:   %s\n  on_crash:    %s\n",
+                b1, b2, m2, m3, k->vcpus, k->weight, k->cap_percent, k->gang ? "true" : "false",
+                proto_stop_policy_name(k->on_poweroff), proto_stop_policy_name(k->on_reboot),
+                proto_stop_policy_name(k->on_crash));
+    }
+    hvctl_close(&s.conn);
+    return rc;
+}
+
+const struct cli_command cli_cmd_info = {
+    .name = "info", .usage = "DOMAIN [--json]", .summary = "Show one domain's state, usage and configuration.",
+    .min_pos = 1, .max_pos = 1, .run = run_info};
+
+/* ---- top ---- */
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static int run_top(struct cli *c, const struct cli_args *a)
+{
+    uint64_t interval_s = 2, iterations = 0;
+    if (cli_opt(c, a, "interval") && !cli_parse_u64(cli_opt(c, a, "interval"), 1, 3600, &interval_s))
+        return cli_error(c, HVCTL_EXIT_USAGE, "--interval: expected seconds in 1..3600");
+    if (cli_opt(c, a, "iterations") && !cli_parse_u64(cli_opt(c, a, "iterations"), 1, UINT32_MAX, &iterations))
+        return cli_error(c, HVCTL_EXIT_USAGE, "--iterations: expected a positive count");
+    struct session s;
+    int rc = session_open(c, &s);
+    if (rc)
+        return rc;
+    g_stop = 0;
+    signal(SIGINT, on_signal);
+    /* CPU time of each domain id at the previous refresh (for CPU%). */
+    static uint64_t prev_by_id[65536];
+    static uint64_t prev[128];
+    memset(prev_by_id, 0xff, sizeof prev_by_id);
+    bool tty = isatty(fileno(c->out));
+    for (uint64_t n = 0; !g_stop && (iterations == 0 || n < iterations); n++) {
+        if (n)
+            sleep((unsigned)interval_s);
+        if (g_stop)
+            break;
+        const struct proto_msg *r;
+        if ((rc = do_list(c, &s, &r)))
+            break;
+        const struct proto_domain_list_reply *l = &r->u.domain_list_reply;
+        if (c->json) {
+            cli_print_json(c, &s.conn);
+        } else {
+            for (uint32_t i = 0; i < l->domains.count; i++)
+                prev[i] = prev_by_id[l->domains.items[i].id & 0xffff];
+            if (tty)
+                fputs("\033[H\033[J", c->out);
+            time_t now = time(NULL);
+            fprintf(c->out, "hv top: %u domains, every %" PRIu64 " s, %s", l->domains.count, interval_s, ctime(&now));
+            print_list(c, l, prev, (double)interval_s);
+            fflush(c->out);
+        }
+        for (uint32_t i = 0; i < l->domains.count; i++)
+            prev_by_id[l->domains.items[i].id & 0xffff] = l->domains.items[i].cpu_time_ns;
+    }
+    signal(SIGINT, SIG_DFL);
+    hvctl_close(&s.conn);
+    return rc;
+}
+
+const struct cli_command cli_cmd_top = {
+    .name = "top", .usage = "[--interval S] [--iterations N] [--json]",
+    .summary = "Refreshing per-domain CPU time, CPU%, memory and event counts (Ctrl-C quits).",
+    .opts = {{"interval", 'i', true, "S", "seconds between refreshes (default 2)"},
+             {"iterations", 'n', true, "N", "stop after N refreshes (default: until Ctrl-C)"}},
+    .run = run_top};
+
+/* ---- log ---- */
+
+static void print_log_entries(struct cli *c, const struct proto_log_entries *l)
+{
+    for (uint32_t i = 0; i < l->entries.count; i++) {
+        const struct proto_log_entry *e = &l->entries.items[i];
+        char actor[80], action[80], target[80], detail[300];
+        hvctl_str_printable(actor, sizeof actor, e->actor);
+        hvctl_str_printable(action, sizeof action, e->action);
+        hvctl_str_printable(target, sizeof target, e->target);
+        fprintf(c->out, "%6" PRIu64 " %12.6f %-12s %-14s %-16s %s", e->seq, (double)e->time_ns / 1e9, actor, action,
+                target, e->ok ? "ok" : "FAILED");
+        if (e->has_error)
+            fprintf(c->out, " (%s)", proto_error_code_name(e->error) ? proto_error_code_name(e->error) : "?");
+        if (e->has_detail) {
+            hvctl_str_printable(detail, sizeof detail, e->detail);
+            fprintf(c->out, " %s", detail);
+        }
+        fputc('\n', c->out);
+    }
+}
+
+static int run_log(struct cli *c, const struct cli_args *a)
+{
+    uint64_t since = 0;
+    if (cli_opt(c, a, "since") && !cli_parse_u64(cli_opt(c, a, "since"), 0, UINT64_MAX, &since))
+        return cli_error(c, HVCTL_EXIT_USAGE, "--since: expected a sequence number");
+    bool follow = cli_flag(c, a, "follow");
+    struct session s;
+    int rc = session_open(c, &s);
+    if (rc)
+        return rc;
+    g_stop = 0;
+    if (follow)
+        signal(SIGINT, on_signal);
+    for (;;) {
+        struct proto_msg *req = req_new(PROTO_MSG_LOG_QUERY_REQUEST);
+        struct proto_log_query_request *q = &req->u.log_query_request;
+        q->request_id = hvctl_next_id(&s.conn);
+        q->token = tok_str(&s);
+        q->since_seq = since;
+        q->max_entries = 64;
+        q->follow = follow;
+        const struct proto_msg *r;
+        if ((rc = call(c, &s, req, PROTO_MSG_LOG_ENTRIES, &r)))
+            break;
+        uint64_t id = q->request_id;
+        const struct proto_log_entries *l = &r->u.log_entries;
+        if (c->json)
+            cli_print_json(c, &s.conn);
+        else
+            print_log_entries(c, l);
+        fflush(c->out);
+        if (!follow) {
+            if (l->entries.count < 64 || l->next_seq <= since)
+                break;
+            since = l->next_seq;
+            continue;
+        }
+        /* Follow: further log-entries arrive with the same request id. */
+        while (!g_stop) {
+            struct hvctl_error e;
+            enum hvctl_status st = hvctl_wait_reply(&s.conn, id, 1000, &r, &e);
+            if (st == HVCTL_ERR_TIMEOUT)
+                continue;
+            if (st != HVCTL_OK) {
+                rc = cli_fail(c, st, &e);
+                break;
+            }
+            if (r->type != PROTO_MSG_LOG_ENTRIES) {
+                rc = cli_error(c, HVCTL_EXIT_CONNECT, "unexpected %s in the log stream", proto_msg_name(r->type));
+                break;
+            }
+            if (c->json)
+                cli_print_json(c, &s.conn);
+            else
+                print_log_entries(c, &r->u.log_entries);
+            fflush(c->out);
+        }
+        break;
+    }
+    signal(SIGINT, SIG_DFL);
+    hvctl_close(&s.conn);
+    return rc;
+}
+
+const struct cli_command cli_cmd_log = {
+    .name = "log", .usage = "[-f] [--since SEQ] [--json]",
+    .summary = "Show the control domain's log: who asked what, and the result.",
+    .opts = {{"follow", 'f', false, NULL, "keep printing new entries (Ctrl-C stops)"},
+             {"since", 0, true, "SEQ", "first sequence number (default 0)"}},
+    .run = run_log};
+
+/* ---- create ---- */
+
+static int run_create(struct cli *c, const struct cli_args *a)
+{
+    const char *file = cli_opt(c, a, "file");
+    if (!file)
+        return cli_error(c, HVCTL_EXIT_USAGE, "-f FILE is required");
+    static struct manifest m;
+    struct manifest_diags d = {0};
+    if (!manifest_load_file(file, &m, &d) || !manifest_check_files(&m, &d)) {
+        cli_print_diags(c, &d);
+        return HVCTL_EXIT_MANIFEST;
+    }
+    struct session s;
+    int rc = session_open(c, &s);
+    if (rc)
+        return rc;
+    struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_CREATE_REQUEST);
+    struct proto_domain_create_request *q = &req->u.domain_create_request;
+    q->request_id = hvctl_next_id(&s.conn);
+    q->token = tok_str(&s);
+    manifest_to_config(&m, &q->config);
+    q->paused = cli_flag(c, a, "paused");
+    const struct proto_msg *r;
+    rc = call(c, &s, req, PROTO_MSG_DOMAIN_CREATE_REPLY, &r);
+    hvctl_close(&s.conn);
+    if (rc)
+        return rc;
+    if (c->json)
+        fprintf(c->out, "{\"name\":\"%s\",\"id\":%" PRIu64 "}\n", m.name, r->u.domain_create_reply.id);
+    else
+        fprintf(c->out, "created %s (id %" PRIu64 ")%s\n", m.name, r->u.domain_create_reply.id,
+                q->paused ? ", paused" : "");
+    if (cli_flag(c, a, "console")) {
+        return cli_console_attach(c, m.name, false);
+    }
+    return 0;
+}
+
+const struct cli_command cli_cmd_create = {
+    .name = "create", .usage = "-f FILE [--paused] [--console]",
+    .summary = "Build a domain from a manifest and start it.",
+    .details = "The kernel is named to the control domain by its file name (the boot module\n"
+               "name); uploading images is not in the protocol yet (docs/hvctl.md).\n",
+    .opts = {{"file", 'f', true, "FILE", "the manifest"},
+             {"paused", 0, false, NULL, "build it but do not start it"},
+             {"console", 'c', false, NULL, "attach to its console once created"}},
+    .run = run_create};
+
+/* ---- destroy, pause, unpause, shutdown, reboot ---- */
+
+static int simple(struct cli *c, const struct cli_args *a, enum proto_msg_type t, const char *done)
+{
+    int rc;
+    if (!check_domain_arg(c, a->pos[0], &rc))
+        return rc;
+    struct session s;
+    if ((rc = session_open(c, &s)))
+        return rc;
+    struct proto_msg *req = req_new(t);
+    uint64_t id = hvctl_next_id(&s.conn);
+    struct hvcbor_str tok = tok_str(&s), dom = cli_str(a->pos[0]);
+    switch (t) {
+    case PROTO_MSG_DOMAIN_DESTROY_REQUEST:
+        req->u.domain_destroy_request = (struct proto_domain_destroy_request){id, tok, dom};
+        break;
+    case PROTO_MSG_DOMAIN_PAUSE_REQUEST:
+        req->u.domain_pause_request = (struct proto_domain_pause_request){id, tok, dom};
+        break;
+    default:
+        req->u.domain_unpause_request = (struct proto_domain_unpause_request){id, tok, dom};
+        break;
+    }
+    const struct proto_msg *r;
+    rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+    hvctl_close(&s.conn);
+    if (!rc)
+        fprintf(c->out, "%s %s\n", done, a->pos[0]);
+    return rc;
+}
+
+static int run_destroy(struct cli *c, const struct cli_args *a)
+{
+    return simple(c, a, PROTO_MSG_DOMAIN_DESTROY_REQUEST, "destroyed");
+}
+static int run_pause(struct cli *c, const struct cli_args *a)
+{
+    return simple(c, a, PROTO_MSG_DOMAIN_PAUSE_REQUEST, "paused");
+}
+static int run_unpause(struct cli *c, const struct cli_args *a)
+{
+    return simple(c, a, PROTO_MSG_DOMAIN_UNPAUSE_REQUEST, "unpaused");
+}
+
+const struct cli_command cli_cmd_destroy = {
+    .name = "destroy", .usage = "DOMAIN", .summary = "Stop a domain at once and free everything it holds.",
+    .min_pos = 1, .max_pos = 1, .run = run_destroy};
+const struct cli_command cli_cmd_pause = {
+    .name = "pause", .usage = "DOMAIN", .summary = "Stop scheduling a domain, keeping its state.",
+    .min_pos = 1, .max_pos = 1, .run = run_pause};
+const struct cli_command cli_cmd_unpause = {
+    .name = "unpause", .usage = "DOMAIN", .summary = "Schedule a paused domain again.",
+    .min_pos = 1, .max_pos = 1, .run = run_unpause};
+
+/* Polls domain-info until the domain stopped (or vanished). */
+static int wait_stopped(struct cli *c, struct session *s, const char *dom, uint64_t timeout_s)
+{
+    time_t end = time(NULL) + (time_t)timeout_s;
+    while (time(NULL) <= end) {
+        struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_INFO_REQUEST);
+        req->u.domain_info_request = (struct proto_domain_info_request){hvctl_next_id(&s->conn), tok_str(s),
+                                                                         cli_str(dom)};
+        const struct proto_msg *r;
+        struct hvctl_error e;
+        enum hvctl_status st = hvctl_call(&s->conn, req, PROTO_MSG_DOMAIN_INFO_REPLY, c->timeout_ms, &r, &e);
+        if (st == HVCTL_ERR_SERVER && e.server_code == PROTO_ERROR_CODE_NOT_FOUND)
+            return 0; /* destroyed by its policy */
+        if (st != HVCTL_OK)
+            return cli_fail(c, st, &e);
+        uint64_t state = r->u.domain_info_reply.summary.state;
+        if (state == PROTO_DOMAIN_STATE_SHUTDOWN || state == PROTO_DOMAIN_STATE_CRASHED ||
+            state == PROTO_DOMAIN_STATE_DYING)
+            return 0;
+        usleep(200 * 1000);
+    }
+    return cli_error(c, HVCTL_EXIT_TIMEOUT, "%s did not stop within %" PRIu64 " s", dom, timeout_s);
+}
+
+static int run_stop(struct cli *c, const struct cli_args *a, enum proto_shutdown_kind kind)
+{
+    int rc;
+    if (!check_domain_arg(c, a->pos[0], &rc))
+        return rc;
+    uint64_t timeout_s = 0;
+    const char *t = cli_opt(c, a, "timeout");
+    if (t && !cli_parse_u64(t, 1, 86400, &timeout_s))
+        return cli_error(c, HVCTL_EXIT_USAGE, "--timeout: expected seconds in 1..86400");
+    struct session s;
+    if ((rc = session_open(c, &s)))
+        return rc;
+    struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_SHUTDOWN_REQUEST);
+    struct proto_domain_shutdown_request *q = &req->u.domain_shutdown_request;
+    q->request_id = hvctl_next_id(&s.conn);
+    q->token = tok_str(&s);
+    q->domain = cli_str(a->pos[0]);
+    q->kind = kind;
+    if (timeout_s) {
+        q->has_timeout_ns = true;
+        q->timeout_ns = timeout_s * 1000000000ull;
+    }
+    const struct proto_msg *r;
+    rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+    if (!rc && kind == PROTO_SHUTDOWN_KIND_POWEROFF && cli_flag(c, a, "wait"))
+        rc = wait_stopped(c, &s, a->pos[0], timeout_s ? timeout_s + 5 : 60);
+    hvctl_close(&s.conn);
+    if (!rc)
+        fprintf(c->out, "%s %s\n", kind == PROTO_SHUTDOWN_KIND_REBOOT ? "reboot requested for" :
+                        cli_flag(c, a, "wait") ? "stopped" : "shutdown requested for", a->pos[0]);
+    return rc;
+}
+
+static int run_shutdown(struct cli *c, const struct cli_args *a)
+{
+    return run_stop(c, a, PROTO_SHUTDOWN_KIND_POWEROFF);
+}
+static int run_reboot(struct cli *c, const struct cli_args *a)
+{
+    return run_stop(c, a, PROTO_SHUTDOWN_KIND_REBOOT);
+}
+
+const struct cli_command cli_cmd_shutdown = {
+    .name = "shutdown", .usage = "DOMAIN [--wait] [--timeout S]",
+    .summary = "Ask a domain to power off cleanly; its on_poweroff policy applies.",
+    .opts = {{"wait", 'w', false, NULL, "return only when it has stopped (exit 5 if it does not)"},
+             {"timeout", 't', true, "S", "the control domain destroys it if still running after S seconds;"
+                                         " with --wait, wait S+5 s (default 60 s)"}},
+    .min_pos = 1, .max_pos = 1, .run = run_shutdown};
+const struct cli_command cli_cmd_reboot = {
+    .name = "reboot", .usage = "DOMAIN [--timeout S]",
+    .summary = "Ask a domain to reboot cleanly; its on_reboot policy applies.",
+    .opts = {{"timeout", 't', true, "S", "destroy it if still running after S seconds"}},
+    .min_pos = 1, .max_pos = 1, .run = run_reboot};
+
+/* ---- token ---- */
+
+static int parse_rights(struct cli *c, const char *list, struct proto_token_create_request *q)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        uint64_t v = 0;
+        while (proto_right_name(v) && strcmp(proto_right_name(v), w))
+            v++;
+        if (!proto_right_name(v))
+            return cli_error(c, HVCTL_EXIT_USAGE,
+                             "unknown right \"%s\" (rights: info, console, pause, lifecycle, sched, log, token)", w);
+        if (q->rights.count >= 7)
+            return cli_error(c, HVCTL_EXIT_USAGE, "too many rights");
+        q->rights.items[q->rights.count++] = (enum proto_right)v;
+    }
+    if (!q->rights.count)
+        return cli_error(c, HVCTL_EXIT_USAGE, "--rights needs at least one right");
+    return 0;
+}
+
+static int run_token(struct cli *c, const struct cli_args *a)
+{
+    const char *verb = a->pos[0];
+    if (strcmp(verb, "create") && strcmp(verb, "revoke"))
+        return cli_error(c, HVCTL_EXIT_USAGE, "expected \"create\" or \"revoke\", got \"%s\"", verb);
+    bool create = !strcmp(verb, "create");
+    uint64_t token_id = 0;
+    static char domains_buf[64 * 66];
+    struct proto_msg *req = req_new(create ? PROTO_MSG_TOKEN_CREATE_REQUEST : PROTO_MSG_TOKEN_REVOKE_REQUEST);
+    if (create) {
+        struct proto_token_create_request *q = &req->u.token_create_request;
+        const char *doms = cli_opt(c, a, "domains"), *rights = cli_opt(c, a, "rights");
+        if (!doms || !rights)
+            return cli_error(c, HVCTL_EXIT_USAGE, "token create needs --domains and --rights");
+        if (a->pos_count != 1)
+            return cli_error(c, HVCTL_EXIT_USAGE, "token create takes no further arguments");
+        snprintf(domains_buf, sizeof domains_buf, "%s", doms);
+        for (char *save = NULL, *w = strtok_r(domains_buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+            if (q->domains.count >= 64 || strlen(w) > MANIFEST_NAME_MAX)
+                return cli_error(c, HVCTL_EXIT_USAGE, "--domains: at most 64 names of 1..64 bytes");
+            q->domains.items[q->domains.count++] = cli_str(w);
+        }
+        int rc = parse_rights(c, rights, q);
+        if (rc)
+            return rc;
+        if (cli_opt(c, a, "label")) {
+            q->has_label = true;
+            q->label = cli_str(cli_opt(c, a, "label"));
+        }
+    } else {
+        if (a->pos_count != 2 || !cli_parse_u64(a->pos[1], 0, UINT64_MAX, &token_id))
+            return cli_error(c, HVCTL_EXIT_USAGE, "usage: hvctl token revoke TOKEN-ID");
+    }
+    struct session s;
+    int rc = session_open(c, &s);
+    if (rc)
+        return rc;
+    const struct proto_msg *r;
+    if (create) {
+        req->u.token_create_request.request_id = hvctl_next_id(&s.conn);
+        req->u.token_create_request.token = tok_str(&s);
+        rc = call(c, &s, req, PROTO_MSG_TOKEN_CREATE_REPLY, &r);
+        if (!rc) {
+            const struct proto_token_create_reply *t = &r->u.token_create_reply;
+            struct hvctl_token nt = {.len = t->new_token.len};
+            memcpy(nt.bytes, t->new_token.ptr, nt.len);
+            const char *outf = cli_opt(c, a, "out");
+            char eb[HVCTL_PATH_MAX + 64];
+            if (outf) {
+                if (!rundir_token_write(outf, &nt, eb, sizeof eb))
+                    rc = cli_error(c, HVCTL_EXIT_LOCAL, "%s", eb);
+                else
+                    fprintf(c->out, "token %" PRIu64 " written to %s (mode 0600)\n", t->token_id, outf);
+            } else {
+                fprintf(c->out, "token-id %" PRIu64 "\n", t->token_id);
+                for (uint32_t i = 0; i < nt.len; i++)
+                    fprintf(c->out, "%02x", nt.bytes[i]);
+                fputc('\n', c->out);
+            }
+        }
+    } else {
+        req->u.token_revoke_request = (struct proto_token_revoke_request){hvctl_next_id(&s.conn), tok_str(&s), token_id};
+        rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+        if (!rc)
+            fprintf(c->out, "revoked token %" PRIu64 " and every token minted from it\n", token_id);
+    }
+    hvctl_close(&s.conn);
+    return rc;
+}
+
+const struct cli_command cli_cmd_token = {
+    .name = "token", .usage = "create --domains D1,D2 --rights R1,R2 [--label L] [--out FILE] | revoke TOKEN-ID",
+    .summary = "Mint a narrower token, or revoke one (and every token minted from it).",
+    .details = "Rights: info, console, pause, lifecycle, sched, log, token. Without --out the new\n"
+               "token is printed in hex; save it to a file of mode 0600 and pass --token-file.\n",
+    .opts = {{"domains", 'd', true, "D1,D2", "domains the token covers"},
+             {"rights", 'r', true, "R1,R2", "rights it grants"},
+             {"label", 'l', true, "LABEL", "a name for the log"},
+             {"out", 'o', true, "FILE", "write the token to FILE (mode 0600)"}},
+    .min_pos = 1, .max_pos = 2, .run = run_token};

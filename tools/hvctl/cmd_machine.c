@@ -1,0 +1,294 @@
+/* hvctl up, down, status: the QEMU machine and its run directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define UP_DEFAULT_WAIT_S 60u
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* True if pid is alive and is a QEMU (guards against a recycled pid). */
+static bool qemu_alive(long pid)
+{
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return false;
+    char path[64], cmd[256] = {0};
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+    fclose(f);
+    cmd[n] = '\0';
+    return strstr(cmd, "qemu") != NULL;
+}
+
+static void print_tail(struct cli *c, const char *path, int lines)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    static char ring[16][256];
+    int count = 0;
+    while (fgets(ring[count % 16], sizeof ring[0], f))
+        count++;
+    fclose(f);
+    int from = count > lines ? count - lines : 0;
+    for (int i = from; i < count; i++) {
+        char *l = ring[i % 16];
+        size_t len = strlen(l);
+        fprintf(c->err, "  | %s%s", l, len && l[len - 1] == '\n' ? "" : "\n");
+    }
+}
+
+/* Stops the QEMU of pid: SIGTERM, then SIGKILL after 5 s. */
+static void stop_qemu(long pid)
+{
+    kill((pid_t)pid, SIGTERM);
+    for (int i = 0; i < 50 && qemu_alive(pid); i++)
+        usleep(100 * 1000);
+    if (qemu_alive(pid))
+        kill((pid_t)pid, SIGKILL);
+}
+
+/* Waits for the control domain to answer hello; 0 on success. */
+static enum hvctl_status wait_hello(struct cli *c, long pid, uint32_t wait_ms, char *server, size_t cap,
+                                    struct hvctl_error *e)
+{
+    uint64_t deadline = now_ms() + wait_ms;
+    enum hvctl_status st = HVCTL_ERR_TIMEOUT;
+    snprintf(e->message, sizeof e->message, "no attempt made");
+    while (now_ms() < deadline) {
+        if (pid > 0 && !qemu_alive(pid)) {
+            snprintf(e->message, sizeof e->message, "QEMU exited");
+            return HVCTL_ERR_CLOSED;
+        }
+        struct hvctl_conn conn;
+        if (!hvctl_connect(&conn, c->socket_path, e)) {
+            usleep(100 * 1000);
+            continue;
+        }
+        /* Resend hello every second on the same connection: bytes sent
+         * before the control domain reads COM2 may be lost. */
+        while (now_ms() < deadline) {
+            uint64_t left = deadline - now_ms();
+            st = hvctl_hello(&conn, left < 1000 ? (uint32_t)left : 1000, server, cap, NULL, e);
+            if (st != HVCTL_ERR_TIMEOUT)
+                break;
+            if (pid > 0 && !qemu_alive(pid))
+                break;
+        }
+        hvctl_close(&conn);
+        if (st == HVCTL_OK || st == HVCTL_ERR_SERVER || st == HVCTL_ERR_PROTOCOL)
+            return st;
+        usleep(100 * 1000);
+    }
+    return HVCTL_ERR_TIMEOUT;
+}
+
+static int run_up(struct cli *c, const struct cli_args *a)
+{
+    uint64_t mem = 512ull << 20, smp = 1, wait_s = UP_DEFAULT_WAIT_S;
+    const char *v;
+    if ((v = cli_opt(c, a, "mem")) && (!cli_parse_size(v, &mem) || mem < (64ull << 20)))
+        return cli_error(c, HVCTL_EXIT_USAGE, "--mem: expected a size of at least 64M (e.g. 512M, 1G), got \"%s\"", v);
+    if ((v = cli_opt(c, a, "smp")) && !cli_parse_u64(v, 1, 64, &smp))
+        return cli_error(c, HVCTL_EXIT_USAGE, "--smp: expected 1..64, got \"%s\"", v);
+    if (!(v = cli_opt(c, a, "wait")))
+        v = getenv("HVCTL_UP_WAIT");
+    if (v && !cli_parse_u64(v, 1, 3600, &wait_s))
+        return cli_error(c, HVCTL_EXIT_USAGE, "--wait: expected seconds in 1..3600, got \"%s\"", v);
+    const char *iso = cli_opt(c, a, "iso");
+    if (!iso)
+        iso = getenv("HV_ISO") ? getenv("HV_ISO") : "build/hv.iso";
+    const char *qemu = cli_opt(c, a, "qemu");
+    if (!qemu)
+        qemu = getenv("HV_QEMU") ? getenv("HV_QEMU") : "qemu-system-x86_64";
+    const char *disk = cli_opt(c, a, "disk");
+    if (access(iso, R_OK) != 0)
+        return cli_error(c, HVCTL_EXIT_LOCAL, "cannot read the ISO %s (build it, or pass --iso)", iso);
+    if (disk && access(disk, R_OK | W_OK) != 0)
+        return cli_error(c, HVCTL_EXIT_LOCAL, "cannot open the disk image %s: %s", disk, strerror(errno));
+    char eb[HVCTL_PATH_MAX + 128];
+    if (!rundir_create(&c->rd, eb, sizeof eb))
+        return cli_error(c, HVCTL_EXIT_LOCAL, "%s", eb);
+    long pid;
+    if (rundir_pid_read(c->rd.pid_file, &pid) && qemu_alive(pid))
+        return cli_error(c, HVCTL_EXIT_LOCAL, "already up (QEMU pid %ld, run directory %s); `hvctl down` first", pid,
+                         c->rd.dir);
+    unlink(c->rd.pid_file);
+    unlink(c->rd.com2_sock);
+    struct hvctl_token tok;
+    if (!rundir_token_create(c->rd.token_file, &tok, eb, sizeof eb))
+        return cli_error(c, HVCTL_EXIT_LOCAL, "%s", eb);
+
+    char smp_s[16], mem_s[32], com1[HVCTL_PATH_MAX + 8], com2[HVCTL_PATH_MAX + 32], fwcfg[HVCTL_PATH_MAX + 48],
+        drive[HVCTL_PATH_MAX + 48];
+    snprintf(smp_s, sizeof smp_s, "%" PRIu64, smp);
+    snprintf(mem_s, sizeof mem_s, "%" PRIu64 "M", mem >> 20);
+    snprintf(com1, sizeof com1, "file:%s", c->rd.com1_log);
+    snprintf(com2, sizeof com2, "unix:%s,server=on,wait=off", c->rd.com2_sock);
+    /* The admin token reaches the control domain through fw_cfg (unfinished:
+     * the control domain does not read it yet; docs/hvctl.md). */
+    snprintf(fwcfg, sizeof fwcfg, "name=opt/hv/admin-token,file=%s", c->rd.token_file);
+    snprintf(drive, sizeof drive, "file=%s,format=raw,if=virtio", disk ? disk : "");
+    const char *argv[40];
+    int n = 0;
+    const char *fixed[] = {qemu, "-M", "q35", "-accel", "tcg", "-cpu", "max", "-smp", smp_s, "-m", mem_s,
+                           "-display", "none", "-no-reboot", "-serial", com1, "-serial", com2,
+                           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-cdrom", iso,
+                           "-fw_cfg", fwcfg, "-daemonize", "-pidfile", c->rd.pid_file};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        argv[n++] = fixed[i];
+    if (disk) {
+        argv[n++] = "-drive";
+        argv[n++] = drive;
+    }
+    argv[n] = NULL;
+
+    fflush(c->out);
+    fflush(c->err);
+    pid_t child = fork();
+    if (child < 0)
+        return cli_error(c, HVCTL_EXIT_LOCAL, "fork: %s", strerror(errno));
+    if (child == 0) {
+        int fd = open(c->rd.qemu_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (nul >= 0)
+            dup2(nul, 0);
+        execvp(qemu, (char *const *)argv);
+        dprintf(2, "hvctl up: cannot run %s: %s\n", qemu, strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !rundir_pid_read(c->rd.pid_file, &pid)) {
+        cli_error(c, HVCTL_EXIT_LOCAL, "QEMU failed to start (status %d); its output (%s):", WEXITSTATUS(status),
+                  c->rd.qemu_log);
+        print_tail(c, c->rd.qemu_log, 10);
+        return HVCTL_EXIT_LOCAL;
+    }
+    fprintf(c->out,
+            "hv: QEMU pid %ld (smp %" PRIu64 ", memory %s, %s)\n"
+            "hv: run directory %s: COM1 log %s, control socket %s, admin token %s\n"
+            "hv: waiting up to %" PRIu64 " s for the control domain to answer...\n",
+            pid, smp, mem_s, iso, c->rd.dir, c->rd.com1_log, c->rd.com2_sock, c->rd.token_file, wait_s);
+    fflush(c->out);
+    uint64_t t0 = now_ms();
+    char server[80] = "";
+    struct hvctl_error e;
+    enum hvctl_status st = wait_hello(c, pid, (uint32_t)(wait_s * 1000), server, sizeof server, &e);
+    if (st == HVCTL_OK) {
+        fprintf(c->out, "hv: up in %.1f s; the control domain (%s) answers on %s\n", (double)(now_ms() - t0) / 1000,
+                server, c->socket_path);
+        return 0;
+    }
+    int code;
+    if (st == HVCTL_ERR_TIMEOUT)
+        code = cli_error(c, HVCTL_EXIT_TIMEOUT,
+                         "the control domain did not answer hello on %s within %" PRIu64
+                         " s (QEMU pid %ld is running; the control domain may not implement the control protocol "
+                         "yet). Last lines of %s:",
+                         c->socket_path, wait_s, pid, c->rd.com1_log);
+    else if (st == HVCTL_ERR_CLOSED && !qemu_alive(pid))
+        code = cli_error(c, HVCTL_EXIT_LOCAL, "QEMU exited while booting. Last lines of %s:", c->rd.com1_log);
+    else
+        code = cli_fail(c, st, &e);
+    print_tail(c, c->rd.com1_log, 6);
+    if (cli_flag(c, a, "keep")) {
+        fprintf(c->err, "hvctl up: --keep: QEMU left running; `hvctl down` stops it\n");
+    } else if (qemu_alive(pid)) {
+        stop_qemu(pid);
+        unlink(c->rd.pid_file);
+        fprintf(c->err, "hvctl up: QEMU stopped (--keep leaves it running)\n");
+    }
+    return code;
+}
+
+const struct cli_command cli_cmd_up = {
+    .name = "up", .usage = "[--mem SIZE] [--smp N] [--disk FILE] [--iso ISO] [--wait S] [--keep]",
+    .summary = "Start the machine (QEMU, in the background) and wait for the control domain.",
+    .details = "Creates the run directory with the admin token (mode 0600), starts QEMU with\n"
+               "COM1 to RUN_DIR/com1.log and COM2 on RUN_DIR/com2.sock, and returns once the\n"
+               "control domain answers hello. Exit 5 if it does not answer in time.\n"
+               "Environment: HV_ISO, HV_QEMU, HVCTL_UP_WAIT (seconds).\n",
+    .opts = {{"mem", 'm', true, "SIZE", "machine memory (default 512M)"},
+             {"smp", 0, true, "N", "CPUs (default 1)"},
+             {"disk", 0, true, "FILE", "raw disk image, attached as virtio (for the future blkback)"},
+             {"iso", 0, true, "ISO", "image to boot (default $HV_ISO or build/hv.iso)"},
+             {"qemu", 0, true, "PATH", "QEMU binary (default $HV_QEMU or qemu-system-x86_64)"},
+             {"wait", 'w', true, "S", "seconds to wait for the control domain (default 60)"},
+             {"keep", 0, false, NULL, "leave QEMU running if the control domain does not answer"}},
+    .run = run_up};
+
+static int run_down(struct cli *c, const struct cli_args *a)
+{
+    long pid;
+    if (!rundir_pid_read(c->rd.pid_file, &pid) || !qemu_alive(pid)) {
+        unlink(c->rd.pid_file);
+        fprintf(c->out, "hv: not running (run directory %s)\n", c->rd.dir);
+        return 0;
+    }
+    stop_qemu(pid);
+    if (qemu_alive(pid))
+        return cli_error(c, HVCTL_EXIT_LOCAL, "QEMU pid %ld did not stop", pid);
+    unlink(c->rd.pid_file);
+    unlink(c->rd.com2_sock);
+    unlink(c->rd.token_file); /* tokens die with the machine */
+    fprintf(c->out, "hv: stopped QEMU pid %ld\n", pid);
+    return 0;
+}
+
+const struct cli_command cli_cmd_down = {
+    .name = "down", .usage = "", .summary = "Stop the machine started by `hvctl up` (SIGTERM, then SIGKILL).",
+    .run = run_down};
+
+static int run_status(struct cli *c, const struct cli_args *a)
+{
+    long pid = 0;
+    bool alive = rundir_pid_read(c->rd.pid_file, &pid) && qemu_alive(pid);
+    char server[80] = "";
+    struct hvctl_error e = {0};
+    enum hvctl_status st = HVCTL_ERR_CONNECT;
+    if (alive || access(c->socket_path, F_OK) == 0)
+        st = wait_hello(c, alive ? pid : -1, c->timeout_ms < 3000 ? c->timeout_ms : 3000, server, sizeof server, &e);
+    if (c->json) {
+        fprintf(c->out, "{\"run-dir\":\"%s\",\"qemu-pid\":%ld,\"qemu-running\":%s,\"socket\":\"%s\",\"answering\":%s}\n",
+                c->rd.dir, alive ? pid : 0, alive ? "true" : "false", c->socket_path, st == HVCTL_OK ? "true" : "false");
+    } else {
+        fprintf(c->out, "run directory:  %s\n", c->rd.dir);
+        if (alive)
+            fprintf(c->out, "QEMU:           running, pid %ld\n", pid);
+        else
+            fprintf(c->out, "QEMU:           not running\n");
+        fprintf(c->out, "control socket: %s\n", c->socket_path);
+        if (st == HVCTL_OK)
+            fprintf(c->out, "control domain: answering (%s)\n", server);
+        else
+            fprintf(c->out, "control domain: not answering%s%s\n", alive ? ": " : "", alive ? e.message : "");
+    }
+    return st == HVCTL_OK ? 0 : HVCTL_EXIT_CONNECT;
+}
+
+const struct cli_command cli_cmd_status = {
+    .name = "status", .usage = "[--json]",
+    .summary = "Is QEMU running, and does the control domain answer? (exit 0 yes, 3 no)", .run = run_status};

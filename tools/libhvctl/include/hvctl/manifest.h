@@ -1,0 +1,111 @@
+/*
+ * Manifests: YAML files describing one domain each (docs/manifests.md).
+ *
+ * Parsing is strict and total: every mistake is reported as
+ *   FILE:LINE:COLUMN: FIELD.PATH: MESSAGE
+ * (line and column 1-based, pointing at the offending key or value), the
+ * parse continues past field errors so one run shows them all, and a manifest
+ * with any error is never handed out. The YAML is read with libyaml's event
+ * parser; anchors, aliases, tags and multi-document files are refused.
+ *
+ * Host-only. Not thread-safe only in the sense that each call owns its outputs.
+ */
+#ifndef HVCTL_MANIFEST_H
+#define HVCTL_MANIFEST_H
+
+#include <hv/proto_msgs.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hvctl/rundir.h"
+
+#define MANIFEST_NAME_MAX 64u
+#define MANIFEST_CMDLINE_MAX 1024u
+#define MANIFEST_IMAGE_NAME_MAX 255u          /* catalog bound on domain-config.kernel */
+#define MANIFEST_FILE_MAX_BYTES (1u << 20)    /* larger files are refused unread */
+#define MANIFEST_MEMORY_MIN_BYTES (1ull << 20)
+#define MANIFEST_MEMORY_MAX_BYTES (1ull << 40)
+#define MANIFEST_PAGE_BYTES 4096u
+#define MANIFEST_VCPUS_MAX 64u
+#define MANIFEST_DEFAULT_WEIGHT 256u
+#define MANIFEST_DIAGS_MAX 64u
+
+/* One domain, as the manifest says (defaults filled in). */
+struct manifest {
+    char file[HVCTL_PATH_MAX];          /* where it came from, as given */
+    uint32_t name_line, name_column;    /* position of the name value */
+    char name[MANIFEST_NAME_MAX + 1];
+    char kernel[HVCTL_PATH_MAX];        /* host path as written */
+    char kernel_path[HVCTL_PATH_MAX];   /* resolved against the manifest's directory */
+    char cmdline[MANIFEST_CMDLINE_MAX + 1];
+    uint64_t memory_bytes;
+    uint64_t max_memory_bytes;          /* defaults to memory_bytes */
+    uint32_t vcpus;                     /* default 1 */
+    uint32_t weight;                    /* default 256 */
+    uint32_t cap_percent;               /* default 0 = no cap */
+    bool gang;                          /* default false */
+    enum proto_stop_policy on_poweroff; /* default destroy */
+    enum proto_stop_policy on_reboot;   /* default restart */
+    enum proto_stop_policy on_crash;    /* default destroy */
+    bool has_net, has_disk;             /* placeholder sections were present */
+};
+
+/* One error, with its parts kept apart for tests and its full text. */
+struct manifest_diag {
+    uint32_t line, column;
+    char path[96];
+    char message[320];
+    char text[HVCTL_PATH_MAX + 448]; /* "file:line:column: path: message" */
+};
+
+/* The errors of one run; excess errors are counted, not stored. */
+struct manifest_diags {
+    uint32_t count;
+    uint32_t dropped;
+    struct manifest_diag items[MANIFEST_DIAGS_MAX];
+};
+
+/* A set of manifests (a file or a directory). */
+struct manifest_set {
+    uint32_t count;
+    struct manifest *items; /* heap; manifest_set_free */
+};
+
+/* Parses one manifest from memory. file is used in messages and to resolve
+ * a relative kernel path. Returns false (with at least one diag) on error. */
+bool manifest_parse(const char *file, const char *text, size_t len, struct manifest *out,
+                    struct manifest_diags *diags);
+
+/* Reads and parses one file. */
+bool manifest_load_file(const char *path, struct manifest *out, struct manifest_diags *diags);
+
+/* Loads a file, or every *.yaml / *.yml directly in a directory (sorted by
+ * name), and refuses two manifests naming the same domain. On false, set is
+ * empty and diags says why; an empty directory is an error too. */
+bool manifest_load_path(const char *path, struct manifest_set *set, struct manifest_diags *diags);
+void manifest_set_free(struct manifest_set *set);
+
+/* Adds a formatted diag (used by the parser; exposed for hvctl's own checks). */
+void manifest_diag_add(struct manifest_diags *d, const char *file, uint32_t line, uint32_t column,
+                       const char *path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Checks what only the host can check before use: the kernel file exists and
+ * is readable. Separate from parsing so `validate` works on another machine. */
+bool manifest_check_files(const struct manifest *m, struct manifest_diags *diags);
+
+/* The catalog's domain-config for m. Strings point into m (keep it alive).
+ * The kernel becomes the image name: the basename of the host path (the
+ * control domain knows images by boot-module name; see docs/manifests.md). */
+void manifest_to_config(const struct manifest *m, struct proto_domain_config *out);
+
+/* Encodes a domain-create-request for m into buf; false if it does not fit
+ * or the catalog's validation refuses it (err set). */
+bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const uint8_t *token,
+                            uint32_t token_len, bool paused, uint8_t *buf, size_t cap, size_t *len_out,
+                            struct hvcbor_error *err);
+
+/* Formats a byte count with the largest exact binary unit ("512 MiB"). */
+void manifest_format_size(char *out, size_t cap, uint64_t bytes);
+
+#endif

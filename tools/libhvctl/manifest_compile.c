@@ -1,0 +1,65 @@
+/* Manifest -> catalog messages (manifest.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hvctl/manifest.h"
+
+static struct hvcbor_str str_of(const char *s)
+{
+    return (struct hvcbor_str){.ptr = (const uint8_t *)s, .len = (uint32_t)strlen(s)};
+}
+
+void manifest_to_config(const struct manifest *m, struct proto_domain_config *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *slash = strrchr(m->kernel, '/');
+    out->name = str_of(m->name);
+    out->kernel = str_of(slash ? slash + 1 : m->kernel);
+    out->cmdline = str_of(m->cmdline);
+    out->memory_bytes = m->memory_bytes;
+    out->max_memory_bytes = m->max_memory_bytes;
+    out->vcpus = m->vcpus;
+    out->weight = m->weight;
+    out->cap_percent = m->cap_percent;
+    out->gang = m->gang;
+    out->on_poweroff = m->on_poweroff;
+    out->on_reboot = m->on_reboot;
+    out->on_crash = m->on_crash;
+}
+
+bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const uint8_t *token,
+                            uint32_t token_len, bool paused, uint8_t *buf, size_t cap, size_t *len_out,
+                            struct hvcbor_error *err)
+{
+    static struct proto_msg msg; /* large union: not on the stack */
+    memset(&msg, 0, sizeof msg);
+    msg.type = PROTO_MSG_DOMAIN_CREATE_REQUEST;
+    struct proto_domain_create_request *r = &msg.u.domain_create_request;
+    r->request_id = request_id;
+    r->token = (struct hvcbor_str){.ptr = token, .len = token_len};
+    manifest_to_config(m, &r->config);
+    r->paused = paused;
+    return proto_msg_encode(&msg, buf, cap, len_out, err);
+}
+
+bool manifest_check_files(const struct manifest *m, struct manifest_diags *diags)
+{
+    if (access(m->kernel_path, R_OK) != 0) {
+        manifest_diag_add(diags, m->file, 0, 0, "kernel", "%s: cannot read the kernel file", m->kernel_path);
+        return false;
+    }
+    return true;
+}
+
+void manifest_format_size(char *out, size_t cap, uint64_t bytes)
+{
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    unsigned u = 0;
+    while (u < 4 && bytes && bytes % 1024 == 0) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(out, cap, "%" PRIu64 " %s", bytes, units[u]);
+}
