@@ -259,10 +259,18 @@ static struct mnode *parse_document(struct builder *b, const char *text, size_t 
     return root;
 }
 
+static int diag_cmp(const void *a, const void *b)
+{
+    const struct manifest_diag *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->column < y->column ? -1 : x->column > y->column;
+}
+
 bool manifest_parse(const char *file, const char *text, size_t len, struct manifest *out,
                     struct manifest_diags *diags)
 {
-    uint32_t before = diags->count + diags->dropped;
+    uint32_t before = diags->count + diags->dropped, first = diags->count;
     struct builder b = {.file = file, .d = diags};
     if (memchr(text, '\0', len)) {
         const char *z = memchr(text, '\0', len);
@@ -286,6 +294,8 @@ bool manifest_parse(const char *file, const char *text, size_t len, struct manif
         ok = manifest_fields_apply(file, root, out, diags);
     }
     node_free_all(&b);
+    /* Report in file order (cross-field checks run last). */
+    qsort(diags->items + first, diags->count - first, sizeof diags->items[0], diag_cmp);
     return ok && diags->count + diags->dropped == before;
 }
 

@@ -1,0 +1,347 @@
+/*
+ * Manifests: every kind of mistake gives the right FILE:LINE:COLUMN: PATH:
+ * MESSAGE; valid manifests give the right values and defaults; a manifest
+ * compiles to a domain-create-request that proto's decoder reads back equal;
+ * the shipped examples validate; duplicate names across a directory are
+ * refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hvctl/manifest.h"
+
+static struct manifest g_m;
+static struct manifest_diags g_d;
+
+static bool parse(const char *yaml)
+{
+    memset(&g_d, 0, sizeof g_d);
+    return manifest_parse("t.yaml", yaml, strlen(yaml), &g_m, &g_d);
+}
+
+/* A mistake: the YAML, and the one diagnostic it must produce. */
+struct bad_case {
+    const char *what;
+    const char *yaml;
+    uint32_t line, column;
+    const char *path;
+    const char *message;
+};
+
+#define HEAD "name: web1\nkernel: k.elf\n"
+#define SIZE_HELP "bytes, or a whole number with a unit: K, M, G, KiB, MiB, GiB"
+#define KNOWN                                                                                                 \
+    "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, weight, cap, gang, "          \
+    "on_poweroff, on_reboot, on_crash, net, disk)"
+
+static const struct bad_case BAD[] = {
+    {"unknown key", HEAD "memory: 16M\nmemroy: 16M\n", 4, 1, "memroy", KNOWN},
+    {"wrong type (list for a size)", HEAD "memory: [1, 2]\n", 3, 9, "memory",
+     "expected a size (" SIZE_HELP "), got a list"},
+    {"bad unit", HEAD "memory: 16X\n", 3, 9, "memory",
+     "unknown unit \"X\" in \"16X\" (use K, M, G, KiB, MiB, GiB, or plain bytes)"},
+    {"lower-case unit", HEAD "memory: 16mb\n", 3, 9, "memory",
+     "unknown unit \"mb\" in \"16mb\" (use K, M, G, KiB, MiB, GiB, or plain bytes)"},
+    {"vcpus zero", HEAD "memory: 16M\nvcpus: 0\n", 4, 8, "vcpus", "0 is out of range 1..64"},
+    {"vcpus too many", HEAD "memory: 16M\nvcpus: 65\n", 4, 8, "vcpus", "65 is out of range 1..64"},
+    {"vcpus negative", HEAD "memory: 16M\nvcpus: -1\n", 4, 8, "vcpus", "-1 is out of range 1..64"},
+    {"vcpus fractional", HEAD "memory: 16M\nvcpus: 1.5\n", 4, 8, "vcpus", "expected an integer, got \"1.5\""},
+    {"vcpus quoted", HEAD "memory: 16M\nvcpus: \"2\"\n", 4, 8, "vcpus",
+     "expected an integer, got the string \"2\" (remove the quotes)"},
+    {"weight zero", HEAD "memory: 16M\nweight: 0\n", 4, 9, "weight", "0 is out of range 1..65535"},
+    {"weight too big", HEAD "memory: 16M\nweight: 65536\n", 4, 9, "weight", "65536 is out of range 1..65535"},
+    {"cap above 100 per vcpu", HEAD "memory: 16M\ncap: 201\nvcpus: 2\n", 4, 6, "cap", "201 is out of range 0..200"},
+    {"duplicate key", HEAD "memory: 16M\nvcpus: 1\nmemory: 32M\n", 5, 1, "memory",
+     "duplicate key (first at line 3, column 1)"},
+    {"missing kernel", "name: web1\nmemory: 16M\n", 1, 1, "kernel", "required key is missing"},
+    {"missing memory", "name: web1\nkernel: k\n", 1, 1, "memory", "required key is missing"},
+    {"bad policy", HEAD "memory: 16M\non_crash: explode\n", 4, 11, "on_crash",
+     "\"explode\" is not one of destroy, restart, preserve"},
+    {"yes is not a boolean", HEAD "memory: 16M\ngang: yes\n", 4, 7, "gang", "expected true or false, got \"yes\""},
+    {"max_memory below memory", HEAD "memory: 16M\nmax_memory: 8M\n", 4, 13, "max_memory",
+     "8 MiB is below memory (16 MiB)"},
+    {"memory not page-aligned", HEAD "memory: 1048577\n", 3, 9, "memory", "1048577 bytes is not a multiple of 4 KiB"},
+    {"memory too small", HEAD "memory: 4K\n", 3, 9, "memory", "4 KiB is out of range 1 MiB..1024 GiB"},
+    {"memory overflows", HEAD "memory: 99999999999999999999G\n", 3, 9, "memory",
+     "\"99999999999999999999G\" does not fit in 64 bits"},
+    {"fractional size", HEAD "memory: 1.5G\n", 3, 9, "memory",
+     "\"1.5G\": fractional sizes are not supported (use a smaller unit)"},
+    {"invalid name", "name: web 1\nkernel: k\nmemory: 16M\n", 1, 7, "name",
+     "\"web 1\" is not a valid domain name (letters, digits, '-', '_', '.'; starting with a letter or digit)"},
+    {"name too long", "name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nkernel: k\nmemory: 16M\n", 1,
+     7, "name", "65 bytes is out of range 1..64 bytes"},
+    {"null string", HEAD "memory: 16M\ncmdline:\n", 4, 9, "cmdline", "expected a string, got null"},
+    {"kernel is a directory", "name: a\nkernel: boot/\nmemory: 16M\n", 2, 9, "kernel",
+     "\"boot/\" names a directory, not an ELF file"},
+    {"net not a list", HEAD "memory: 16M\nnet: br0\n", 4, 6, "net", "expected a list, got \"br0\""},
+    {"disk item not a mapping", HEAD "memory: 16M\ndisk:\n  - a.img\n", 5, 5, "disk[0]",
+     "expected a mapping, got \"a.img\""},
+    {"top level is a list", "- name: a\n", 1, 1, "(document)",
+     "expected a mapping of manifest keys at the top level, got a list"},
+    {"two documents", HEAD "memory: 16M\n---\nname: b\n", 4, 1, "(document)",
+     "a manifest file holds exactly one YAML document (one domain)"},
+    {"empty file", "# nothing\n", 1, 1, "(document)", "empty manifest: expected a mapping with name and kernel"},
+    {"anchor", HEAD "memory: &m 16M\n", 3, 9, "(yaml)", "anchors (&m) are not allowed in manifests"},
+    {"tag", HEAD "memory: !!str 16M\n", 3, 9, "(yaml)", "tags (tag:yaml.org,2002:str) are not allowed in manifests"},
+    {"YAML syntax: unclosed quote", HEAD "memory: 16M\ncmdline: \"abc\n", 5, 1, "(yaml)",
+     "found unexpected end of stream while scanning a quoted scalar (line 4)"},
+    {"YAML syntax: tab indentation", HEAD "memory: 16M\nnet:\n\t- a: 1\n", 5, 1, "(yaml)",
+     "found character that cannot start any token while scanning for the next token (line 5)"},
+};
+
+static void test_each_mistake(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        const struct bad_case *b = &BAD[i];
+        bool ok = parse(b->yaml);
+        if (ok || g_d.count != 1 || g_d.items[0].line != b->line || g_d.items[0].column != b->column ||
+            strcmp(g_d.items[0].path, b->path) || strcmp(g_d.items[0].message, b->message)) {
+            print_error("case \"%s\": ok=%d, %u diags; first: %s\n", b->what, ok, g_d.count,
+                        g_d.count ? g_d.items[0].text : "(none)");
+            print_error("expected: t.yaml:%u:%u: %s: %s\n", b->line, b->column, b->path, b->message);
+            fail();
+        }
+        char text[600];
+        snprintf(text, sizeof text, "t.yaml:%u:%u: %s: %s", b->line, b->column, b->path, b->message);
+        assert_string_equal(g_d.items[0].text, text);
+    }
+    assert_true(sizeof BAD / sizeof BAD[0] >= 15);
+}
+
+static void test_all_errors_reported_in_order(void **state)
+{
+    (void)state;
+    assert_false(parse("name: x\nkernel: k\nmemory: 512X\nvcpus: 0\nfoo: 1\nvcpus: 2\ngang: yes\n"));
+    assert_int_equal(g_d.count, 5);
+    assert_string_equal(g_d.items[0].text,
+                        "t.yaml:3:9: memory: unknown unit \"X\" in \"512X\" (use K, M, G, KiB, MiB, GiB, or plain bytes)");
+    assert_int_equal(g_d.items[1].line, 4);
+    assert_int_equal(g_d.items[2].line, 5);
+    assert_string_equal(g_d.items[3].path, "vcpus");
+    assert_int_equal(g_d.items[4].line, 7);
+}
+
+static void test_valid_full(void **state)
+{
+    (void)state;
+    assert_true(parse("name: web1\nkernel: /opt/k/hello\ncmdline: \"a=b c\"\nmemory: 64MiB\nmax_memory: 1G\n"
+                      "vcpus: 4\nweight: 65535\ncap: 400\ngang: true\non_poweroff: preserve\non_reboot: destroy\n"
+                      "on_crash: restart\nnet: []\ndisk:\n  - {path: x}\n"));
+    assert_int_equal(g_d.count, 0);
+    assert_string_equal(g_m.name, "web1");
+    assert_string_equal(g_m.kernel_path, "/opt/k/hello");
+    assert_string_equal(g_m.cmdline, "a=b c");
+    assert_int_equal(g_m.memory_bytes, 64ull << 20);
+    assert_int_equal(g_m.max_memory_bytes, 1ull << 30);
+    assert_int_equal(g_m.vcpus, 4);
+    assert_int_equal(g_m.weight, 65535);
+    assert_int_equal(g_m.cap_percent, 400);
+    assert_true(g_m.gang);
+    assert_int_equal(g_m.on_poweroff, PROTO_STOP_POLICY_PRESERVE);
+    assert_int_equal(g_m.on_reboot, PROTO_STOP_POLICY_DESTROY);
+    assert_int_equal(g_m.on_crash, PROTO_STOP_POLICY_RESTART);
+    assert_true(g_m.has_net && g_m.has_disk);
+    assert_int_equal(g_m.name_line, 1);
+    assert_int_equal(g_m.name_column, 7);
+}
+
+static void test_defaults_and_relative_kernel(void **state)
+{
+    (void)state;
+    memset(&g_d, 0, sizeof g_d);
+    const char *y = "name: a\nkernel: ../img/k\nmemory: 16777216\n";
+    assert_true(manifest_parse("dir/sub/a.yaml", y, strlen(y), &g_m, &g_d));
+    assert_string_equal(g_m.kernel_path, "dir/sub/../img/k");
+    assert_string_equal(g_m.cmdline, "");
+    assert_int_equal(g_m.max_memory_bytes, 16ull << 20);
+    assert_int_equal(g_m.vcpus, 1);
+    assert_int_equal(g_m.weight, 256);
+    assert_int_equal(g_m.cap_percent, 0);
+    assert_false(g_m.gang);
+    assert_int_equal(g_m.on_poweroff, PROTO_STOP_POLICY_DESTROY);
+    assert_int_equal(g_m.on_reboot, PROTO_STOP_POLICY_RESTART);
+    assert_int_equal(g_m.on_crash, PROTO_STOP_POLICY_DESTROY);
+}
+
+static void test_units(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *v;
+        uint64_t bytes;
+    } T[] = {{"2048K", 2ull << 20},   {"2048KiB", 2ull << 20}, {"3M", 3ull << 20}, {"3MiB", 3ull << 20},
+             {"2G", 2ull << 30},      {"2GiB", 2ull << 30},    {"\"1 GiB\"", 1ull << 30}, {"4194304", 4ull << 20},
+             {"1024G", 1ull << 40},   {"5242880B", 5ull << 20}};
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+        char y[128];
+        snprintf(y, sizeof y, "name: a\nkernel: k\nmemory: %s\n", T[i].v);
+        if (!parse(y))
+            print_error("%s: %s\n", T[i].v, g_d.items[0].text);
+        assert_int_equal(g_m.memory_bytes, T[i].bytes);
+    }
+    assert_false(parse("name: a\nkernel: k\nmemory: 1025G\n"));
+    assert_string_equal(g_d.items[0].message, "1025 GiB is out of range 1 MiB..1024 GiB");
+}
+
+/* The create request decodes (proto's own decoder) to the manifest's values. */
+static void test_compile_round_trip(void **state)
+{
+    (void)state;
+    assert_true(parse("name: web1\nkernel: /a/b/hello.elf\ncmdline: x=1\nmemory: 64M\nmax_memory: 96M\nvcpus: 3\n"
+                      "weight: 7\ncap: 250\ngang: true\non_crash: preserve\n"));
+    static uint8_t buf[4096];
+    static struct proto_msg out;
+    size_t len;
+    struct hvcbor_error e;
+    const uint8_t tok[] = {1, 2, 3};
+    assert_true(manifest_encode_create(&g_m, 99, tok, 3, true, buf, sizeof buf, &len, &e));
+    assert_true(proto_msg_decode(buf, len, NULL, &out, &e));
+    assert_int_equal(out.type, PROTO_MSG_DOMAIN_CREATE_REQUEST);
+    const struct proto_domain_create_request *r = &out.u.domain_create_request;
+    assert_int_equal(r->request_id, 99);
+    assert_true(r->paused);
+    assert_int_equal(r->token.len, 3);
+    assert_memory_equal(r->config.name.ptr, "web1", 4);
+    assert_int_equal(r->config.kernel.len, strlen("hello.elf"));
+    assert_memory_equal(r->config.kernel.ptr, "hello.elf", 9);
+    assert_memory_equal(r->config.cmdline.ptr, "x=1", 3);
+    assert_int_equal(r->config.memory_bytes, 64ull << 20);
+    assert_int_equal(r->config.max_memory_bytes, 96ull << 20);
+    assert_int_equal(r->config.vcpus, 3);
+    assert_int_equal(r->config.weight, 7);
+    assert_int_equal(r->config.cap_percent, 250);
+    assert_true(r->config.gang);
+    assert_int_equal(r->config.on_crash, PROTO_STOP_POLICY_PRESERVE);
+    /* Equal to the config built directly. */
+    struct proto_domain_config direct;
+    manifest_to_config(&g_m, &direct);
+    assert_true(proto_domain_config_equal(&direct, &r->config));
+    /* A buffer one byte short is refused, not overrun. */
+    assert_false(manifest_encode_create(&g_m, 99, tok, 3, true, buf, len - 1, &len, &e));
+}
+
+static void test_examples_validate(void **state)
+{
+    (void)state;
+    struct manifest_set set;
+    memset(&g_d, 0, sizeof g_d);
+    bool ok = manifest_load_path(HV_SOURCE_DIR "/examples/manifests", &set, &g_d);
+    for (uint32_t i = 0; i < g_d.count; i++)
+        print_error("%s\n", g_d.items[i].text);
+    assert_true(ok);
+    /* Every *.yaml in the directory was loaded. */
+    DIR *d = opendir(HV_SOURCE_DIR "/examples/manifests");
+    assert_non_null(d);
+    uint32_t files = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        files += strstr(de->d_name, ".yaml") != NULL;
+    closedir(d);
+    assert_true(files >= 3);
+    assert_int_equal(set.count, files);
+    manifest_set_free(&set);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_directory_duplicates_and_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hvctl-manifest-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[128], b[128], c[128], k[128];
+    snprintf(a, sizeof a, "%s/a.yaml", dir);
+    snprintf(b, sizeof b, "%s/b.yml", dir);
+    snprintf(c, sizeof c, "%s/notes.txt", dir);
+    snprintf(k, sizeof k, "%s/k.elf", dir);
+    write_file(a, "name: web\nkernel: k.elf\nmemory: 16M\n");
+    write_file(b, "# second\nname:   web\nkernel: k.elf\nmemory: 16M\n");
+    write_file(c, "not a manifest");
+    struct manifest_set set;
+    memset(&g_d, 0, sizeof g_d);
+    assert_false(manifest_load_path(dir, &set, &g_d));
+    assert_int_equal(set.count, 0);
+    assert_int_equal(g_d.count, 1);
+    char expect[512];
+    snprintf(expect, sizeof expect, "%s:2:9: name: domain name \"web\" is already used by %s:1:7", b, a);
+    assert_string_equal(g_d.items[0].text, expect);
+
+    /* Distinct names load; the kernel file check is separate. */
+    write_file(b, "name: db\nkernel: k.elf\nmemory: 16M\n");
+    memset(&g_d, 0, sizeof g_d);
+    assert_true(manifest_load_path(dir, &set, &g_d));
+    assert_int_equal(set.count, 2);
+    assert_string_equal(set.items[0].name, "web");
+    assert_string_equal(set.items[1].name, "db");
+    assert_false(manifest_check_files(&set.items[0], &g_d));
+    assert_int_equal(g_d.count, 1);
+    assert_string_equal(g_d.items[0].path, "kernel");
+    write_file(k, "\x7f" "ELF");
+    memset(&g_d, 0, sizeof g_d);
+    assert_true(manifest_check_files(&set.items[0], &g_d));
+    manifest_set_free(&set);
+
+    /* An empty directory is an error, not a silent success. */
+    unlink(a);
+    unlink(b);
+    memset(&g_d, 0, sizeof g_d);
+    assert_false(manifest_load_path(dir, &set, &g_d));
+    assert_string_equal(g_d.items[0].message, "no *.yaml or *.yml manifests in this directory");
+    unlink(c);
+    unlink(k);
+    rmdir(dir);
+}
+
+static void test_hostile_input(void **state)
+{
+    (void)state;
+    /* Deep nesting, NUL bytes and huge node counts are refused cleanly. */
+    char deep[256] = HEAD "memory: 16M\nnet: ";
+    for (int i = 0; i < 20; i++)
+        strcat(deep, "[");
+    assert_false(parse(deep));
+    assert_string_equal(g_d.items[0].path, "(yaml)");
+    const char nul[] = "name: a\0b\nkernel: k\nmemory: 16M\n";
+    memset(&g_d, 0, sizeof g_d);
+    assert_false(manifest_parse("t.yaml", nul, sizeof nul - 1, &g_m, &g_d));
+    assert_string_equal(g_d.items[0].text, "t.yaml:1:8: (yaml): NUL byte in the file: not a text manifest");
+    static char big[200000];
+    strcpy(big, HEAD "memory: 16M\nnet: [");
+    for (int i = 0; i < 5000; i++)
+        strcat(big + strlen(big) - 0, "{},");
+    strcat(big, "{}]\n");
+    assert_false(parse(big));
+    assert_string_equal(g_d.items[0].message, "more than 4096 YAML nodes: not a manifest");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_each_mistake),
+        cmocka_unit_test(test_all_errors_reported_in_order),
+        cmocka_unit_test(test_valid_full),
+        cmocka_unit_test(test_defaults_and_relative_kernel),
+        cmocka_unit_test(test_units),
+        cmocka_unit_test(test_compile_round_trip),
+        cmocka_unit_test(test_examples_validate),
+        cmocka_unit_test(test_directory_duplicates_and_files),
+        cmocka_unit_test(test_hostile_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
