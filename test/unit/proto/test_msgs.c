@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include "proto_sample.h"
 
-#define SAMPLES_PER_TYPE 300
+#define SAMPLES_PER_TYPE 200
 #define BUF_BYTES (256 * 1024)
 
 static uint8_t arena[1 << 20];
