@@ -126,7 +126,7 @@ static void entry_free(struct grant_table *gt, uint16_t ref)
     gt->live_count--;
     hash_remove(gt, ref);
     mfn_t m = mfn(e->mfn);
-    *e = (struct grant_entry){ .state = GRANT_FREE };
+    *e = (struct grant_entry){.state = GRANT_FREE};
     pt_type_put(m);
 }
 

@@ -60,7 +60,7 @@ enum hv_grant_cmd {
 };
 
 /* Grant flags (hv_grant_set_args.flags, hv_grant_status_args.flags). */
-#define HV_GRANT_F_WRITE (1u << 0) /* the grantee may write (map RW, copy into) */
+#define HV_GRANT_F_WRITE (1u << 0)  /* the grantee may write (map RW, copy into) */
 #define HV_GRANT_F_IN_USE (1u << 1) /* status only: mapped (or its unmap not yet flushed) */
 #define HV_GRANT_SET_FLAGS HV_GRANT_F_WRITE
 

@@ -152,8 +152,9 @@ void fake_setup(uint64_t frames_per_dom)
     assert_true(frame_table_init(fm->frames, fm->m2p, fm->frames_count));
     for (unsigned j = 0; j < PT_HV_L4_COUNT; j++)
         fm->l4_template[j] = 0x1000u * j; /* not present: any marker */
-    struct pt_config cfg = { .maxphyaddr_bits = 52, .hv_l4_template = fm->l4_template,
-                             .validate_budget_entries = PT_VALIDATE_BUDGET_DEFAULT };
+    struct pt_config cfg = {.maxphyaddr_bits = 52,
+                            .hv_l4_template = fm->l4_template,
+                            .validate_budget_entries = PT_VALIDATE_BUDGET_DEFAULT};
     assert_true(pt_init(&cfg));
     assert_int_equal(frame_assign(mfn(0), DOMID_HV), HV_OK);
 
@@ -174,13 +175,12 @@ void fake_setup(uint64_t frames_per_dom)
             assert_int_equal(cap_insert_root(&d->caps, j, &fm->doms[j].obj,
                                              HV_CAP_R_DOM_ALL | HV_CAP_R_GRANT, 0, 0),
                              HV_OK);
-        assert_int_equal(cap_insert_root(&d->caps, SLOT_NORIGHT,
-                                         &fm->doms[(i + 1) % FAKE_DOMS].obj,
+        assert_int_equal(cap_insert_root(&d->caps, SLOT_NORIGHT, &fm->doms[(i + 1) % FAKE_DOMS].obj,
                                          HV_CAP_R_DOM_ALL & ~HV_GRANT_DOM_RIGHT, 0, 0),
                          HV_OK);
-        assert_int_equal(cap_insert_root(&d->caps, SLOT_CONSOLE, &fm->console_obj,
-                                         HV_CAP_R_CON_ALL, 0, 0),
-                         HV_OK);
+        assert_int_equal(
+            cap_insert_root(&d->caps, SLOT_CONSOLE, &fm->console_obj, HV_CAP_R_CON_ALL, 0, 0),
+            HV_OK);
     }
 }
 
@@ -220,7 +220,7 @@ uint64_t l1_entry_ptr(unsigned i, unsigned idx)
 
 int map_pte(unsigned i, unsigned idx, uint64_t val)
 {
-    struct mm_update_req req = { .ptr = l1_entry_ptr(i, idx) | MM_UPDATE_CMD_PTE, .val = val };
+    struct mm_update_req req = {.ptr = l1_entry_ptr(i, idx) | MM_UPDATE_CMD_PTE, .val = val};
     uint32_t done = 99;
     int rc = mm_mmu_update(&D(i)->mm, &req, 1, &done);
     assert_int_equal(done, rc == HV_OK ? 1u : 0u);
@@ -229,8 +229,8 @@ int map_pte(unsigned i, unsigned idx, uint64_t val)
 
 int do_set(unsigned granter, unsigned grantee_slot, uint64_t m, uint32_t flags, uint32_t *ref)
 {
-    struct hv_grant_set_args a = { .mfn = m, .grantee_slot = grantee_slot, .flags = flags,
-                                   .ref = 0xdeadu };
+    struct hv_grant_set_args a = {
+        .mfn = m, .grantee_slot = grantee_slot, .flags = flags, .ref = 0xdeadu};
     int rc = grant_set(&D(granter)->gt, &D(granter)->caps, &a);
     if (rc == HV_OK) {
         assert_true(a.ref > 0 && a.ref < HV_GRANT_REFS);
@@ -244,13 +244,13 @@ int do_set(unsigned granter, unsigned grantee_slot, uint64_t m, uint32_t flags, 
 
 int do_end(unsigned granter, uint32_t ref)
 {
-    struct hv_grant_ref_args a = { .ref = ref };
+    struct hv_grant_ref_args a = {.ref = ref};
     return grant_end(&D(granter)->gt, &a);
 }
 
 int do_status(unsigned granter, uint32_t ref, struct hv_grant_status_args *out)
 {
-    struct hv_grant_status_args a = { .ref = ref };
+    struct hv_grant_status_args a = {.ref = ref};
     int rc = grant_status(&D(granter)->gt, &a);
     if (out)
         *out = a;
@@ -283,8 +283,8 @@ void snap_check_same(struct snap *s)
         a.last_type = b.last_type = 0;
         if (memcmp(&a, &b, sizeof(a)) != 0)
             fail_msg("frame %llu changed: ref %u->%u type %u->%u count %u->%u flags %#x->%#x",
-                     (unsigned long long)m, a.ref_count, b.ref_count, a.type, b.type,
-                     a.type_count, b.type_count, a.flags, b.flags);
+                     (unsigned long long)m, a.ref_count, b.ref_count, a.type, b.type, a.type_count,
+                     b.type_count, a.flags, b.flags);
     }
     assert_memory_equal(s->mem, fm->mem, fm->frames_count * PAGE_SIZE);
     for (unsigned i = 0; i < FAKE_DOMS; i++) {
@@ -325,7 +325,7 @@ void audit(void)
     uint32_t *ref = calloc(n, sizeof(uint32_t)), *type = calloc(n, sizeof(uint32_t));
     /* maps[g][r]: foreign L1 entries counted against grant r of domain g */
     uint32_t(*maps)[GRANT_REFS] = calloc(FAKE_DOMS, sizeof(*maps));
-    uint32_t held[FAKE_DOMS] = { 0 };
+    uint32_t held[FAKE_DOMS] = {0};
     assert_true(ref && type && maps);
 
     for (uint64_t m = 0; m < n; m++) {
@@ -375,7 +375,7 @@ void audit(void)
         for (unsigned r = 0; r < GRANT_REFS; r++) {
             struct grant_entry *e = &d->gt.entries[r];
             if (e->state == GRANT_FREE) {
-                struct grant_entry zero = { 0 };
+                struct grant_entry zero = {0};
                 assert_memory_equal(e, &zero, sizeof(zero));
                 continue;
             }

@@ -84,7 +84,10 @@ extern struct fake_machine *fm;
 void fake_setup(uint64_t frames_per_dom);
 void fake_teardown(void);
 
-static inline struct fake_dom *D(unsigned i) { return &fm->doms[i]; }
+static inline struct fake_dom *D(unsigned i)
+{
+    return &fm->doms[i];
+}
 uint64_t dom_frame(unsigned i, uint64_t k);
 uint64_t *frame_mem(uint64_t m);
 struct frame *F(uint64_t m);

@@ -11,12 +11,12 @@
 #define B 1u /* grantee */
 #define C 2u /* a third domain */
 
-#define REFUSED(expected, call)                                                                \
-    do {                                                                                       \
-        struct snap s_;                                                                        \
-        snap_take(&s_);                                                                        \
-        assert_int_equal((call), (expected));                                                  \
-        snap_check_same(&s_);                                                                  \
+#define REFUSED(expected, call)                                                                    \
+    do {                                                                                           \
+        struct snap s_;                                                                            \
+        snap_take(&s_);                                                                            \
+        assert_int_equal((call), (expected));                                                      \
+        snap_check_same(&s_);                                                                      \
     } while (0)
 
 static uint32_t ro_ref, rw_ref;
@@ -53,19 +53,19 @@ static uint8_t *bytes(uint64_t m)
 
 static struct hv_grant_copy_seg gseg(uint32_t slot, uint32_t ref, uint16_t off)
 {
-    return (struct hv_grant_copy_seg){ .domain_slot = slot, .ref = ref, .offset = off,
-                                       .seg_flags = HV_GRANT_SEG_REF };
+    return (struct hv_grant_copy_seg){
+        .domain_slot = slot, .ref = ref, .offset = off, .seg_flags = HV_GRANT_SEG_REF};
 }
 
 static struct hv_grant_copy_seg oseg(uint64_t m, uint16_t off)
 {
-    return (struct hv_grant_copy_seg){ .mfn = m, .offset = off };
+    return (struct hv_grant_copy_seg){.mfn = m, .offset = off};
 }
 
 static int copy(unsigned who, struct hv_grant_copy_seg src, struct hv_grant_copy_seg dst,
                 uint32_t len)
 {
-    struct hv_grant_copy_args a = { .src = src, .dst = dst, .len = len };
+    struct hv_grant_copy_args a = {.src = src, .dst = dst, .len = len};
     return grant_copy(&D(who)->gt, &D(who)->caps, &a);
 }
 
@@ -103,8 +103,8 @@ static void test_copy_directions(void **state)
 static void test_copy_bounds(void **state)
 {
     (void)state;
-    struct hv_grant_copy_args a = { .src = gseg(A, ro_ref, 0), .dst = oseg(own, 0), .len = 8,
-                                    .reserved = 1 };
+    struct hv_grant_copy_args a = {
+        .src = gseg(A, ro_ref, 0), .dst = oseg(own, 0), .len = 8, .reserved = 1};
     REFUSED(HV_EINVAL, grant_copy(&D(B)->gt, &D(B)->caps, &a));
     REFUSED(HV_EINVAL, copy(B, gseg(A, ro_ref, 0), oseg(own, 0), 0));
     REFUSED(HV_EINVAL, copy(B, gseg(A, ro_ref, 0), oseg(own, 0), PAGE_SIZE + 1));
@@ -145,12 +145,12 @@ static void test_copy_segment_errors(void **state)
     REFUSED(HV_EINVAL, copy(B, gseg(A, GRANT_REFS, 0), oseg(own, 0), 8));
     REFUSED(HV_ENOENT, copy(B, gseg(A, 77, 0), oseg(own, 0), 8));
     REFUSED(HV_EPERM, copy(C, gseg(A, ro_ref, 0), oseg(dom_frame(C, 5), 0), 8)); /* B's */
-    REFUSED(HV_EPERM, copy(B, oseg(own, 0), gseg(A, ro_ref, 0), 8)); /* read-only */
+    REFUSED(HV_EPERM, copy(B, oseg(own, 0), gseg(A, ro_ref, 0), 8));             /* read-only */
     /* own frames */
     REFUSED(HV_ERANGE, copy(B, oseg(fm->frames_count, 0), oseg(own, 0), 8));
-    REFUSED(HV_EPERM, copy(B, oseg(ro_frame, 0), oseg(own, 0), 8));      /* A's, raw */
-    REFUSED(HV_EPERM, copy(B, gseg(A, ro_ref, 0), oseg(rw_frame, 0), 8)); /* A's, raw */
-    REFUSED(HV_EPERM, copy(B, oseg(0, 0), oseg(own, 0), 8));              /* hypervisor's */
+    REFUSED(HV_EPERM, copy(B, oseg(ro_frame, 0), oseg(own, 0), 8));             /* A's, raw */
+    REFUSED(HV_EPERM, copy(B, gseg(A, ro_ref, 0), oseg(rw_frame, 0), 8));       /* A's, raw */
+    REFUSED(HV_EPERM, copy(B, oseg(0, 0), oseg(own, 0), 8));                    /* hypervisor's */
     REFUSED(HV_EPERM, copy(B, oseg(fm->frames_count - 1, 0), oseg(own, 0), 8)); /* free */
     /* A page table is never a destination. */
     uint64_t pt = dom_frame(B, 7);

@@ -10,12 +10,12 @@
 #define B 1u /* grantee */
 #define C 2u /* a third domain */
 
-#define REFUSED(expected, call)                                                                \
-    do {                                                                                       \
-        struct snap s_;                                                                        \
-        snap_take(&s_);                                                                        \
-        assert_int_equal((call), (expected));                                                  \
-        snap_check_same(&s_);                                                                  \
+#define REFUSED(expected, call)                                                                    \
+    do {                                                                                           \
+        struct snap s_;                                                                            \
+        snap_take(&s_);                                                                            \
+        assert_int_equal((call), (expected));                                                      \
+        snap_check_same(&s_);                                                                      \
     } while (0)
 
 static int setup(void **state)
@@ -127,14 +127,13 @@ static void test_map_refusals(void **state)
     assert_int_equal(do_set(A, B, ro, 0, &r1), HV_OK);
     assert_int_equal(do_set(A, B, rw, HV_GRANT_F_WRITE, &r2), HV_OK);
     audit();
-    REFUSED(HV_EPERM, map_pte(B, 4, leaf(ro, true)));   /* read-only grant mapped RW */
+    REFUSED(HV_EPERM, map_pte(B, 4, leaf(ro, true)));    /* read-only grant mapped RW */
     REFUSED(HV_EPERM, map_pte(B, 4, leaf(none, false))); /* not granted */
     REFUSED(HV_EPERM, map_pte(C, 4, leaf(ro, false)));   /* granted to B, not C */
     REFUSED(HV_EPERM, map_pte(C, 4, leaf(rw, true)));
     /* Foreign frames are leaves only: never an L2..L4 target. */
-    struct mm_update_req req = {
-        .ptr = mfn_to_paddr(mfn(dom_frame(B, ASPACE_L2))) + 8 * 1, .val = leaf(rw, true)
-    };
+    struct mm_update_req req = {.ptr = mfn_to_paddr(mfn(dom_frame(B, ASPACE_L2))) + 8 * 1,
+                                .val = leaf(rw, true)};
     uint32_t done;
     REFUSED(HV_EPERM, mm_mmu_update(&D(B)->mm, &req, 1, &done));
     /* An overflowing map count is refused like any failed reference. */
@@ -188,13 +187,13 @@ static void test_validation_counts(void **state)
 
 static int do_map(unsigned grantee, uint32_t slot, uint32_t ref, uint64_t va, uint32_t flags)
 {
-    struct hv_grant_map_args a = { .va = va, .granter_slot = slot, .ref = ref, .flags = flags };
+    struct hv_grant_map_args a = {.va = va, .granter_slot = slot, .ref = ref, .flags = flags};
     return grant_map(&D(grantee)->gt, &D(grantee)->mm, &D(grantee)->caps, &a);
 }
 
 static int do_unmap(unsigned grantee, uint64_t va)
 {
-    struct hv_grant_map_args a = { .va = va };
+    struct hv_grant_map_args a = {.va = va};
     return grant_unmap(&D(grantee)->gt, &D(grantee)->mm, &a);
 }
 
@@ -217,10 +216,10 @@ static void test_map_helper(void **state)
     assert_int_equal(D(B)->gt.maps_held, 2);
     audit();
 
-    struct hv_grant_map_args bad = { .va = 0x7000, .granter_slot = A, .ref = r1, .reserved = 1 };
+    struct hv_grant_map_args bad = {.va = 0x7000, .granter_slot = A, .ref = r1, .reserved = 1};
     REFUSED(HV_EINVAL, grant_map(&D(B)->gt, &D(B)->mm, &D(B)->caps, &bad));
-    REFUSED(HV_EINVAL, do_map(B, A, r1, 0x7000, 2));           /* unknown flag */
-    REFUSED(HV_EINVAL, do_map(B, A, r1, 0x7001, 0));           /* unaligned */
+    REFUSED(HV_EINVAL, do_map(B, A, r1, 0x7000, 2));            /* unknown flag */
+    REFUSED(HV_EINVAL, do_map(B, A, r1, 0x7001, 0));            /* unaligned */
     REFUSED(HV_EINVAL, do_map(B, A, r1, HV_GUEST_VA_LIMIT, 0)); /* not a guest address */
     REFUSED(HV_ENOENT, do_map(B, SLOT_EMPTY, r1, 0x7000, 0));
     REFUSED(HV_EPERM, do_map(B, SLOT_CONSOLE, r1, 0x7000, 0));
@@ -229,9 +228,9 @@ static void test_map_helper(void **state)
     REFUSED(HV_ENOENT, do_map(B, A, r2 + 1, 0x7000, 0));
     REFUSED(HV_EPERM, do_map(B, A, r1, 0x7000, HV_GRANT_MAP_WRITE)); /* RO grant */
     REFUSED(HV_EPERM, do_map(C, A, r1, 0x7000, 0));                  /* not C's */
-    REFUSED(HV_ENOENT, do_map(B, A, r1, 0x40000000, 0)); /* no L1 on the path */
+    REFUSED(HV_ENOENT, do_map(B, A, r1, 0x40000000, 0));             /* no L1 on the path */
 
-    struct hv_grant_map_args ubad = { .va = 0x5000, .ref = 1 };
+    struct hv_grant_map_args ubad = {.va = 0x5000, .ref = 1};
     REFUSED(HV_EINVAL, grant_unmap(&D(B)->gt, &D(B)->mm, &ubad));
     REFUSED(HV_EINVAL, do_unmap(B, 0x5008));
     REFUSED(HV_EINVAL, do_unmap(B, 0x9000)); /* nothing mapped there */

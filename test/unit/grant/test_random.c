@@ -52,12 +52,9 @@ static int teardown(void **state)
 static uint64_t pick_frame(unsigned self)
 {
     switch (rndn(4)) {
-    case 0:
-        return rndn((uint32_t)fm->frames_count + 2);
-    case 1:
-        return dom_frame(rndn(FAKE_DOMS), ASPACE_FIRST_DATA + rndn(8));
-    default:
-        return dom_frame(self, ASPACE_FIRST_DATA + rndn(8));
+    case 0: return rndn((uint32_t)fm->frames_count + 2);
+    case 1: return dom_frame(rndn(FAKE_DOMS), ASPACE_FIRST_DATA + rndn(8));
+    default: return dom_frame(self, ASPACE_FIRST_DATA + rndn(8));
     }
 }
 
@@ -66,7 +63,7 @@ static uint32_t pick_slot(void)
     uint32_t r = rndn(20);
     if (r < 16)
         return r % FAKE_DOMS;
-    const uint32_t odd[] = { SLOT_NORIGHT, SLOT_CONSOLE, SLOT_EMPTY, HV_CAP_SLOT_SELF };
+    const uint32_t odd[] = {SLOT_NORIGHT, SLOT_CONSOLE, SLOT_EMPTY, HV_CAP_SLOT_SELF};
     return odd[r - 16];
 }
 
@@ -116,12 +113,13 @@ static int step(unsigned op, unsigned d, bool *validates)
     *validates = false;
     switch (op) {
     case 0: {
-        struct hv_grant_set_args a = { .mfn = pick_frame(d), .grantee_slot = pick_slot(),
-                                       .flags = rndn(8) == 0 ? 2u : rndn(2) };
+        struct hv_grant_set_args a = {.mfn = pick_frame(d),
+                                      .grantee_slot = pick_slot(),
+                                      .flags = rndn(8) == 0 ? 2u : rndn(2)};
         return grant_set(&fd->gt, &fd->caps, &a);
     }
     case 1: {
-        struct hv_grant_ref_args a = { .ref = pick_ref() };
+        struct hv_grant_ref_args a = {.ref = pick_ref()};
         struct grant_entry *e = a.ref < GRANT_REFS ? &fd->gt.entries[a.ref] : NULL;
         bool mapped = e && e->state == GRANT_ACTIVE && e->map_count != 0;
         int rc = grant_end(&fd->gt, &a);
@@ -130,7 +128,7 @@ static int step(unsigned op, unsigned d, bool *validates)
         return rc;
     }
     case 2: {
-        struct hv_grant_status_args a = { .ref = pick_ref() };
+        struct hv_grant_status_args a = {.ref = pick_ref()};
         int rc = grant_status(&fd->gt, &a);
         if (rc == HV_OK) {
             struct grant_entry *e = &fd->gt.entries[a.ref];
@@ -152,35 +150,34 @@ static int step(unsigned op, unsigned d, bool *validates)
         uint32_t slot, ref;
         uint64_t m;
         pick_grant_for(d, &slot, &ref, &m);
-        struct hv_grant_map_args a = { .va = (uint64_t)rndn(L1_SLOTS) << PAGE_SHIFT,
-                                       .granter_slot = slot, .ref = ref, .flags = rndn(2) };
+        struct hv_grant_map_args a = {.va = (uint64_t)rndn(L1_SLOTS) << PAGE_SHIFT,
+                                      .granter_slot = slot,
+                                      .ref = ref,
+                                      .flags = rndn(2)};
         return grant_map(&fd->gt, &fd->mm, &fd->caps, &a);
     }
     case 6: {
-        struct hv_grant_map_args a = { .va = (uint64_t)rndn(L1_SLOTS) << PAGE_SHIFT };
+        struct hv_grant_map_args a = {.va = (uint64_t)rndn(L1_SLOTS) << PAGE_SHIFT};
         return grant_unmap(&fd->gt, &fd->mm, &a);
     }
     case 7: {
-        struct hv_grant_copy_args a = { .len = 1 + rndn(rndn(2) ? 64 : PAGE_SIZE) };
-        struct hv_grant_copy_seg *sides[2] = { &a.src, &a.dst };
+        struct hv_grant_copy_args a = {.len = 1 + rndn(rndn(2) ? 64 : PAGE_SIZE)};
+        struct hv_grant_copy_seg *sides[2] = {&a.src, &a.dst};
         for (unsigned s = 0; s < 2; s++) {
             uint32_t slot, ref;
             uint64_t m;
             pick_grant_for(d, &slot, &ref, &m);
             if (rndn(2))
-                *sides[s] = (struct hv_grant_copy_seg){ .domain_slot = slot, .ref = ref,
-                                                        .seg_flags = HV_GRANT_SEG_REF };
+                *sides[s] = (struct hv_grant_copy_seg){
+                    .domain_slot = slot, .ref = ref, .seg_flags = HV_GRANT_SEG_REF};
             else
-                *sides[s] = (struct hv_grant_copy_seg){ .mfn = pick_frame(d) };
+                *sides[s] = (struct hv_grant_copy_seg){.mfn = pick_frame(d)};
             sides[s]->offset = (uint16_t)(rndn(2) ? rndn(64) : rndn(PAGE_SIZE));
         }
         return grant_copy(&fd->gt, &fd->caps, &a);
     }
-    case 8:
-        *validates = true;
-        return mm_pin(&fd->mm, mfn(pick_frame(d)), 1);
-    case 9:
-        return mm_unpin(&fd->mm, mfn(pick_frame(d)));
+    case 8: *validates = true; return mm_pin(&fd->mm, mfn(pick_frame(d)), 1);
+    case 9: return mm_unpin(&fd->mm, mfn(pick_frame(d)));
     case 10: {
         uint64_t m = pick_frame(d);
         int rc = frame_release(mfn(m), fd->id);
@@ -192,7 +189,7 @@ static int step(unsigned op, unsigned d, bool *validates)
         uint32_t slot, ref;
         uint64_t m;
         pick_grant_for(d, &slot, &ref, &m);
-        struct hv_grant_query_args a = { .granter_slot = slot, .ref = ref };
+        struct hv_grant_query_args a = {.granter_slot = slot, .ref = ref};
         return grant_query(&fd->gt, &fd->caps, &a);
     }
     }
@@ -204,7 +201,7 @@ static void test_random_sequence(void **state)
     const char *env = getenv("GRANT_SEED");
     uint64_t seed = env ? strtoull(env, NULL, 0) : 0x6772616e74ull;
     rng_state = seed ? seed : 1;
-    struct stats st = { 0 };
+    struct stats st = {0};
     for (unsigned i = 0; i < STEPS; i++) {
         unsigned op = rndn(12), d = rndn(FAKE_DOMS);
         bool validates;
@@ -232,8 +229,8 @@ static void test_random_sequence(void **state)
            "copy %u/%u pin %u/%u; %u grant mappings held at the end\n",
            (unsigned long long)seed, st.ok[0], st.refused[0], st.ok[1], st.refused[1], st.ok[2],
            st.refused[2], st.ok[3] + st.ok[4], st.refused[3] + st.refused[4], st.ok[5],
-           st.refused[5], st.ok[6], st.refused[6], st.ok[7], st.refused[7], st.ok[8],
-           st.refused[8], mapped_grants);
+           st.refused[5], st.ok[6], st.refused[6], st.ok[7], st.refused[7], st.ok[8], st.refused[8],
+           mapped_grants);
     for (unsigned op = 0; op < 12; op++)
         assert_true(st.refused[op] > 0);
     for (unsigned op = 0; op < 9; op++)

@@ -62,12 +62,12 @@ static void test_set_status_end(void **state)
 }
 
 /* Runs a call expected to fail and checks that it changed nothing. */
-#define REFUSED(expected, call)                                                                \
-    do {                                                                                       \
-        struct snap s_;                                                                        \
-        snap_take(&s_);                                                                        \
-        assert_int_equal((call), (expected));                                                  \
-        snap_check_same(&s_);                                                                  \
+#define REFUSED(expected, call)                                                                    \
+    do {                                                                                           \
+        struct snap s_;                                                                            \
+        snap_take(&s_);                                                                            \
+        assert_int_equal((call), (expected));                                                      \
+        snap_check_same(&s_);                                                                      \
     } while (0)
 
 static void test_set_errors(void **state)
@@ -75,9 +75,9 @@ static void test_set_errors(void **state)
     (void)state;
     uint64_t m = dom_frame(A, 5);
     uint32_t ref;
-    struct hv_grant_set_args a = { .mfn = m, .grantee_slot = B, .reserved = 1 };
+    struct hv_grant_set_args a = {.mfn = m, .grantee_slot = B, .reserved = 1};
     REFUSED(HV_EINVAL, grant_set(&D(A)->gt, &D(A)->caps, &a));
-    REFUSED(HV_EINVAL, do_set(A, B, m, 1u << 1, NULL));          /* unknown flag */
+    REFUSED(HV_EINVAL, do_set(A, B, m, 1u << 1, NULL));           /* unknown flag */
     REFUSED(HV_EINVAL, do_set(A, B, m, HV_GRANT_F_IN_USE, NULL)); /* output-only flag */
     REFUSED(HV_EINVAL, do_set(A, HV_CAP_SLOT_SELF, m, 0, NULL));
     REFUSED(HV_EINVAL, do_set(A, HV_CAP_SLOTS, m, 0, NULL));
@@ -91,9 +91,9 @@ static void test_set_errors(void **state)
     D(B)->dying = false;
     REFUSED(HV_ERANGE, do_set(A, B, fm->frames_count, 0, NULL));
     REFUSED(HV_ERANGE, do_set(A, B, ~0ull, 0, NULL));
-    REFUSED(HV_EPERM, do_set(A, B, dom_frame(B, 5), 0, NULL)); /* the grantee's */
-    REFUSED(HV_EPERM, do_set(A, B, dom_frame(C, 5), 0, NULL)); /* a third's */
-    REFUSED(HV_EPERM, do_set(A, B, 0, 0, NULL));               /* the hypervisor's */
+    REFUSED(HV_EPERM, do_set(A, B, dom_frame(B, 5), 0, NULL));      /* the grantee's */
+    REFUSED(HV_EPERM, do_set(A, B, dom_frame(C, 5), 0, NULL));      /* a third's */
+    REFUSED(HV_EPERM, do_set(A, B, 0, 0, NULL));                    /* the hypervisor's */
     REFUSED(HV_EPERM, do_set(A, B, fm->frames_count - 1, 0, NULL)); /* free */
     assert_int_equal(do_set(A, B, m, 0, &ref), HV_OK);
     REFUSED(HV_EEXIST, do_set(A, B, m, 0, NULL));
@@ -138,7 +138,7 @@ static void test_end_errors(void **state)
     (void)state;
     uint32_t ref;
     assert_int_equal(do_set(A, B, dom_frame(A, 5), 0, &ref), HV_OK);
-    struct hv_grant_ref_args a = { .ref = ref, .reserved = 1 };
+    struct hv_grant_ref_args a = {.ref = ref, .reserved = 1};
     REFUSED(HV_EINVAL, grant_end(&D(A)->gt, &a));
     REFUSED(HV_EINVAL, do_end(A, 0));
     REFUSED(HV_EINVAL, do_end(A, GRANT_REFS));
@@ -155,7 +155,7 @@ static void test_status_errors(void **state)
     (void)state;
     uint32_t ref;
     assert_int_equal(do_set(A, B, dom_frame(A, 5), HV_GRANT_F_WRITE, &ref), HV_OK);
-    struct hv_grant_status_args a = { .ref = ref, .reserved = 7 };
+    struct hv_grant_status_args a = {.ref = ref, .reserved = 7};
     REFUSED(HV_EINVAL, grant_status(&D(A)->gt, &a));
     assert_int_equal(a.flags, 0); /* no output on error */
     REFUSED(HV_EINVAL, do_status(A, 0, NULL));
@@ -163,7 +163,7 @@ static void test_status_errors(void **state)
     REFUSED(HV_ENOENT, do_status(A, ref + 1, NULL));
     REFUSED(HV_ENOENT, do_status(B, ref, NULL));
     /* Output fields passed in are ignored. */
-    struct hv_grant_status_args b = { .ref = ref, .flags = 0xff, .map_count = 9, .mfn = 3 };
+    struct hv_grant_status_args b = {.ref = ref, .flags = 0xff, .map_count = 9, .mfn = 3};
     assert_int_equal(grant_status(&D(A)->gt, &b), HV_OK);
     assert_int_equal(b.flags, HV_GRANT_F_WRITE);
     assert_int_equal(b.map_count, 0);
@@ -172,7 +172,7 @@ static void test_status_errors(void **state)
 
 static int do_query(unsigned grantee, uint32_t slot, uint32_t ref, struct hv_grant_query_args *out)
 {
-    struct hv_grant_query_args a = { .granter_slot = slot, .ref = ref, .mfn = 0x5a5a };
+    struct hv_grant_query_args a = {.granter_slot = slot, .ref = ref, .mfn = 0x5a5a};
     int rc = grant_query(&D(grantee)->gt, &D(grantee)->caps, &a);
     if (rc != HV_OK)
         assert_int_equal(a.mfn, 0x5a5a);
@@ -195,7 +195,7 @@ static void test_query(void **state)
     assert_int_equal(q.mfn, dom_frame(A, 6));
     assert_int_equal(q.flags, HV_GRANT_F_WRITE);
 
-    struct hv_grant_query_args bad = { .granter_slot = A, .ref = ro, .reserved = 1 };
+    struct hv_grant_query_args bad = {.granter_slot = A, .ref = ro, .reserved = 1};
     REFUSED(HV_EINVAL, grant_query(&D(B)->gt, &D(B)->caps, &bad));
     REFUSED(HV_EINVAL, do_query(B, HV_CAP_SLOT_SELF, ro, NULL));
     REFUSED(HV_EINVAL, do_query(B, B, ro, NULL)); /* names itself */
