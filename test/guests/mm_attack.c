@@ -16,6 +16,8 @@
  *   pos    map/write/unmap, update_va_mapping, TLB             (mm_pos.c)
  *   space  a whole new address space, switched to and back     (mm_pos.c)
  *   mem    reservations up to the maximum and back             (mm_pos.c)
+ *   write_m2p, write_table: write to the read-only M2P or to a page table
+ *          through the window's read-only mapping: the domain must be killed.
  * Prints one line per check and "mm_attack: ok" only if every check held;
  * otherwise a summary, and the domain crashes.
  */
@@ -401,6 +403,19 @@ int main(const struct hv_start_info *si)
                (int64_t)si->pages_count);
     mmt_expect_info("the initial L4 (pinned by the builder, our base)", mmt.l4, HV_FRAME_TYPE_L4,
                     1, 1, 2, 4);
+
+    /* Writes that must kill the domain (read-only M2P, a table in the window). */
+    uint64_t target = !strcmp(which, "write_m2p")     ? HV_M2P_VA
+                      : !strcmp(which, "write_table") ? gk_mm_window_va() + 8
+                                                      : 0;
+    if (target) {
+        gk_printf("mm_attack: about to write %#llx\n", (unsigned long long)target);
+        gk_console_flush();
+        *(volatile uint64_t *)(uintptr_t)target = 0x7;
+        gk_printf("mm_attack: FAILED the write to %#llx did not fault\n",
+                  (unsigned long long)target);
+        return 1;
+    }
 
     int ran = 0;
     ran += run_area(which, "pt", mmt_area_pt);

@@ -97,18 +97,36 @@ static int hv_slots_zero(uint64_t a)
     return 1;
 }
 
+/* Fills all 512 entries of frame mfn with val through a temporary mapping. */
+static void fill(uint64_t mfn, uint64_t val)
+{
+    const uint64_t W = MMT_VA_POS + 16 * MMT_PAGE;
+    if (gk_map_frame(W, mfn, GK_PTE_RWDATA) != HV_OK)
+        gk_panic("mm: %s: cannot map frame %#llx writable", mmt_area, (unsigned long long)mfn);
+    for (unsigned i = 0; i < GK_PT_ENTRIES; i++)
+        page_at(W)[i] = val;
+    if (gk_unmap(W) != HV_OK)
+        gk_panic("mm: %s: cannot unmap the fill page", mmt_area);
+}
+
 void mmt_area_space(void)
 {
     mmt_area = "space";
-    const uint64_t S = MMT_VA_SPACE;
+    const uint64_t S = MMT_VA_SPACE, S2 = S + (1ull << 21);
     uint64_t old = gk_mm_base_mfn();
     mmt_true("our L4 has nothing at the private slot", gk_pt_entry_maddr(S, 3) == 0);
     uint64_t N = mmt_fresh_frame(), l3 = mmt_fresh_frame(), l2 = mmt_fresh_frame(),
-             l1 = mmt_fresh_frame();
+             l1 = mmt_fresh_frame(), l1b = mmt_fresh_frame();
     uint64_t pd = gk_pfn_alloc(), D = gk_p2m(pd);
+    uint64_t ro = (D << 12) | GK_PTE_RO;
     poke(D, 0, 0x5acefull);
-    poke(l1, 0, (D << 12) | GK_PTE_RO);
+    /* Two full L1s: 1024 entries to validate, more than one budget (the
+     * hypervisor preempts and continues the call). */
+    fill(l1, ro);
+    fill(l1b, ro);
+    poke(l1b, 511, ro | GK_PTE_G); /* the very last entry validated is bad */
     poke(l2, 0, (l1 << 12) | GK_PTE_TABLE);
+    poke(l2, 1, (l1b << 12) | GK_PTE_TABLE);
     poke(l3, 0, (l2 << 12) | GK_PTE_TABLE);
 
     const uint64_t W = MMT_VA_POS + 16 * MMT_PAGE;
@@ -124,21 +142,31 @@ void mmt_area_space(void)
     gk_unmap(W);
 
     uint64_t old_info = mmt_info(old);
-    mmt_expect("switch to the new L4 (validating its private L3/L2/L1 on the way)",
+    MMT_SNAP(N, l3, l2, l1, l1b, D, old);
+    mmt_refused("new base on an L4 whose 1024th private leaf is global (all unwound)",
+                gk_mm_new_baseptr(N), HV_EINVAL);
+    mmt_refused("pin it as an L4", gk_hc_mmuext_op(HV_MMUEXT_PIN_L4, N), HV_EINVAL);
+    mmt_true("still on the old base", gk_mm_base_mfn() == old);
+    poke(l1b, 511, ro);
+
+    mmt_expect("switch to the new L4 (validating 1024 private leaves on the way)",
                gk_mm_new_baseptr(N), HV_OK);
-    mmt_true("running on the new base, reading the private mapping", page_at(S)[0] == 0x5acefull);
+    mmt_true("running on the new base, reading the private mappings",
+             page_at(S)[0] == 0x5acefull && page_at(S + 511 * MMT_PAGE)[0] == 0x5acefull &&
+                 page_at(S2 + 511 * MMT_PAGE)[0] == 0x5acefull);
     mmt_true("the hypervisor replaced the junk in slots 256-511 with its own",
              hv_slots_equal(N, old));
     mmt_expect_info("the new L4", N, HV_FRAME_TYPE_L4, 0, 1, 1, 3);
     mmt_expect_info("the old L4 (still pinned)", old, HV_FRAME_TYPE_L4, 1, 1, 1, 3);
     mmt_expect_info("the private L3", l3, HV_FRAME_TYPE_L3, 0, 1, 1, 3);
     mmt_expect_info("the private L2", l2, HV_FRAME_TYPE_L2, 0, 1, 1, 3);
-    mmt_expect_info("the private L1", l1, HV_FRAME_TYPE_L1, 0, 1, 1, 3);
-    mmt_expect_info("the private page", D, HV_FRAME_TYPE_NONE, 0, 0, 0, 2);
-    mmt_expect("map another page in the private region",
-               gk_map_frame(S + MMT_PAGE, D, GK_PTE_RO), HV_OK);
+    mmt_expect_info("the private L1s", l1, HV_FRAME_TYPE_L1, 0, 1, 1, 3);
+    mmt_expect_info("the second private L1", l1b, HV_FRAME_TYPE_L1, 0, 1, 1, 3);
+    mmt_expect_info("the private page (1024 mappings)", D, HV_FRAME_TYPE_NONE, 0, 0, 0, 1025);
+    mmt_expect("replace a private mapping", gk_hc_update_va_mapping(S + MMT_PAGE, 0, HV_UVM_INVLPG),
+               HV_OK);
+    mmt_expect("map it again with gk_map_frame", gk_map_frame(S + MMT_PAGE, D, GK_PTE_RO), HV_OK);
     mmt_true("it reads the private page", page_at(S + MMT_PAGE)[0] == 0x5acefull);
-    mmt_expect("unmap it", gk_unmap(S + MMT_PAGE), HV_OK);
     MMT_SNAP(N);
     mmt_refused("decrease the current base", gk_hc_memory_op(HV_MEMOP_DECREASE, N), HV_EBUSY);
     mmt_refused("unpin the (unpinned) current base", gk_hc_mmuext_op(HV_MMUEXT_UNPIN, N),
@@ -152,16 +180,18 @@ void mmt_area_space(void)
     mmt_expect_info("the private L3, devalidated", l3, HV_FRAME_TYPE_NONE, 0, 0, 0, 2);
     mmt_expect_info("the private L2, devalidated", l2, HV_FRAME_TYPE_NONE, 0, 0, 0, 2);
     mmt_expect_info("the private L1, devalidated", l1, HV_FRAME_TYPE_NONE, 0, 0, 0, 2);
+    mmt_expect_info("the second private L1, devalidated", l1b, HV_FRAME_TYPE_NONE, 0, 0, 0, 2);
     mmt_expect_info("the private page", D, HV_FRAME_TYPE_NONE, 0, 0, 0, 1);
 
-    MMT_SNAP(N, l3, l2, l1, D, old);
+    MMT_SNAP(N, l3, l2, l1, l1b, D, old);
     mmt_expect("switch to the new L4 again", gk_mm_new_baseptr(N), HV_OK);
-    mmt_true("reading the private mapping again", page_at(S)[0] == 0x5acefull);
+    mmt_true("reading the private mapping again", page_at(S2)[0] == 0x5acefull);
     mmt_expect("and back", gk_mm_new_baseptr(old), HV_OK);
     mmt_unchanged("all counts after the second round trip");
 
     mmt_expect("free the tables", gk_pt_free_table(N) | gk_pt_free_table(l3) |
-                                      gk_pt_free_table(l2) | gk_pt_free_table(l1),
+                                      gk_pt_free_table(l2) | gk_pt_free_table(l1) |
+                                      gk_pt_free_table(l1b),
                HV_OK);
     gk_pfn_free(pd);
 }
