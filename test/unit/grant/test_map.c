@@ -55,6 +55,11 @@ static void test_map_ro_unmap_flush_end(void **state)
     REFUSED(HV_EBUSY, do_end(A, ref)); /* ending a mapped grant */
     REFUSED(HV_EBUSY, frame_release(mfn(m), D(A)->id));
     REFUSED(HV_EBUSY, mm_pin(&D(A)->mm, mfn(m), 1));
+    /* nor through an entry of the granter's L2 naming it as an L1 */
+    struct mm_update_req req = {.ptr = mfn_to_paddr(mfn(dom_frame(A, ASPACE_L2))) + 8,
+                                .val = leaf(m, true)};
+    uint32_t done;
+    REFUSED(HV_EBUSY, mm_mmu_update(&D(A)->mm, &req, 1, &done));
 
     /* Unmap: overwrite the entry. Unused only after the grantee's flush. */
     assert_int_equal(map_pte(B, 10, 0), HV_OK);
