@@ -166,6 +166,33 @@ static void pin_bad_l4(uint64_t G2, uint64_t l3, uint64_t T2)
     poke(T2, G2, 3, 0);
 }
 
+/* Tables whose own entries would give them a second type: refused while
+ * they are being validated, everything unwound. */
+static void pin_self(uint64_t T2)
+{
+    uint64_t H = mmt_fresh_frame();
+    poke(T2, H, 7, (H << 12) | GK_PTE_RWDATA);
+    MMT_SNAP(H, mmt.l4);
+    mmt_refused("pin an L1 that maps itself writable", gk_hc_mmuext_op(HV_MMUEXT_PIN_L1, H),
+                HV_EBUSY);
+    poke(T2, H, 7, (mmt.l4 << 12) | GK_PTE_RWDATA);
+    mmt_refused("pin an L1 that maps our L4 writable", gk_hc_mmuext_op(HV_MMUEXT_PIN_L1, H),
+                HV_EBUSY);
+    poke(T2, H, 7, (H << 12) | GK_PTE_TABLE);
+    mmt_refused("pin an L2 that uses itself as an L1", gk_hc_mmuext_op(HV_MMUEXT_PIN_L2, H),
+                HV_EBUSY);
+    mmt_refused("new base on an L4 that uses itself as an L3",
+                gk_hc_mmuext_op(HV_MMUEXT_NEW_BASEPTR, H), HV_EBUSY);
+    poke(T2, H, 7, (H << 12) | GK_PTE_RO);
+    mmt_expect("pin an L1 that maps itself read-only (allowed)",
+               gk_hc_mmuext_op(HV_MMUEXT_PIN_L1, H), HV_OK);
+    mmt_expect_info("the self-mapping L1", H, HV_FRAME_TYPE_L1, 1, 1, 1, 4);
+    mmt_expect("unpin it", gk_hc_mmuext_op(HV_MMUEXT_UNPIN, H), HV_OK);
+    mmt_unchanged("its counts after pin and unpin");
+    poke(T2, H, 7, 0);
+    mmt_expect("free it", gk_pt_free_table(H), HV_OK);
+}
+
 void mmt_area_pin(void)
 {
     mmt_area = "pin";
@@ -182,6 +209,7 @@ void mmt_area_pin(void)
     pin_fresh(G, e1, e2f, e3f, l1, l2, l3, T2);
     pin_full_l1(G, T, T2);
     pin_base();
+    pin_self(T2);
 
     /* Frames in use cannot be given back. */
     uint64_t text = gk_layout_va_to_mfn((uint64_t)(uintptr_t)&mmt_area_pin & ~0xfffull);

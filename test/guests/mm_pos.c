@@ -60,6 +60,19 @@ void mmt_area_positive(void)
     mmt_expect("unmap again", gk_unmap(V), HV_ENOENT);
     mmt_expect_info("first frame after unmap", X, HV_FRAME_TYPE_NONE, 0, 0, 0, 1);
     mmt_expect_info("second frame after unmap", Y, HV_FRAME_TYPE_NONE, 0, 0, 0, 1);
+
+    /* Page 0: docs/abi.md gives a domain [0x1000, limit); entries are updated
+     * by machine address, so whether VA 0 can be mapped is only observed. */
+    mmt_expect("map page 0x1000 (creating the L1 of the first 2 MiB)",
+               gk_map_frame(0x1000, X, GK_PTE_RO), HV_OK);
+    uint64_t e0 = gk_pt_entry_maddr(0, 1);
+    int64_t rc0 = e0 ? mmt_pte(e0, (X << 12) | GK_PTE_RO) : HV_ENOENT;
+    gk_printf("mm: pos: observed: mapping virtual page 0 -> %lld%s\n", (long long)rc0,
+              rc0 == HV_OK ? " (allowed)" : "");
+    if (rc0 == HV_OK)
+        mmt_expect("unmap page 0", gk_unmap(0), HV_OK);
+    mmt_expect("unmap page 0x1000", gk_unmap(0x1000), HV_OK);
+    mmt_expect_info("first frame after unmap", X, HV_FRAME_TYPE_NONE, 0, 0, 0, 1);
     gk_pfn_free(px);
     gk_pfn_free(py);
 }
@@ -188,6 +201,28 @@ void mmt_area_space(void)
     mmt_true("reading the private mapping again", page_at(S2)[0] == 0x5acefull);
     mmt_expect("and back", gk_mm_new_baseptr(old), HV_OK);
     mmt_unchanged("all counts after the second round trip");
+
+    /* The same tree hooked into our current L4 by one mmu_update request:
+     * its validation is preempted and continued inside the request. */
+    uint64_t e4 = (old << 12) | ((uint64_t)gk_pt_index(S, 4) << 3);
+    struct hv_mmu_update hook = { e4, (l3 << 12) | GK_PTE_TABLE };
+    uint64_t done = 99;
+    poke(l1b, 511, ro | GK_PTE_PS);
+    MMT_SNAP(l3, l2, l1, l1b, D, old);
+    mmt_snap_entry(e4);
+    mmt_refused("hook the tree into our L4 with one request, last leaf bad",
+                gk_hc_mmu_update(&hook, 1, &done), HV_EINVAL);
+    mmt_expect("done", (int64_t)done, 0);
+    poke(l1b, 511, ro);
+    mmt_expect("hook the tree into our L4 with one request (1024 leaves)",
+               gk_hc_mmu_update(&hook, 1, &done), HV_OK);
+    mmt_expect("done", (int64_t)done, 1);
+    mmt_true("our own space reads the private mappings",
+             page_at(S + 7 * MMT_PAGE)[0] == 0x5acefull && page_at(S2 + 511 * MMT_PAGE)[0] == 0x5acefull);
+    mmt_expect_info("the private page (1024 mappings)", D, HV_FRAME_TYPE_NONE, 0, 0, 0, 1025);
+    mmt_expect("unhook it", mmt_pte(e4, 0), HV_OK);
+    gk_hc_mmuext_op(HV_MMUEXT_TLB_FLUSH_LOCAL, 0);
+    mmt_unchanged("all counts after hooking and unhooking the tree");
 
     mmt_expect("free the tables", gk_pt_free_table(N) | gk_pt_free_table(l3) |
                                       gk_pt_free_table(l2) | gk_pt_free_table(l1) |
