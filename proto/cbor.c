@@ -117,6 +117,15 @@ bool hvcbor_utf8_valid(const uint8_t *p, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        /* ASCII fast path: 8 bytes at a time while no byte has bit 7 set. */
+        if (len - i >= 8) {
+            uint64_t w;
+            __builtin_memcpy(&w, p + i, 8);
+            if ((w & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         uint8_t c = p[i];
         if (c < 0x80) {
             i++;

@@ -248,6 +248,11 @@ static void test_utf8(void **state)
     assert_false(hvcbor_utf8_valid((const uint8_t *)"\xed\xbf\xbf", 3));
     assert_false(hvcbor_utf8_valid((const uint8_t *)"\xe2\x82", 2));
     assert_false(hvcbor_utf8_valid((const uint8_t *)"\xf8\x88\x80\x80\x80", 5));
+    /* the 8-byte ASCII fast path hands over to the byte loop correctly */
+    assert_true(hvcbor_utf8_valid((const uint8_t *)"abcdefghijklmno\xc3\xa9xyz", 20));
+    assert_false(hvcbor_utf8_valid((const uint8_t *)"abcdefgh\xff", 9));
+    assert_false(hvcbor_utf8_valid((const uint8_t *)"abcdefg\xc3", 8));
+    assert_false(hvcbor_utf8_valid((const uint8_t *)"abcdefghabcdefgh\xed\xa0\x80", 19));
 }
 
 /* Every prefix of a valid item is refused, and never read past its end
