@@ -58,6 +58,10 @@ static void area_hv_frames(uint64_t e1, uint64_t l1, uint64_t e2f, uint64_t T2)
     for (unsigned i = 0; i < sizeof(hv) / sizeof(hv[0]); i++) {
         uint64_t m = hv[i].mfn;
         gk_printf("mm: pt: %s is mfn %#llx\n", hv[i].what, (unsigned long long)m);
+        if (gk_frame_info(m) >= 0) { /* the image shrank below the guess: ours now */
+            gk_printf("mm: pt: mfn %#llx is ours: skipped\n", (unsigned long long)m);
+            continue;
+        }
         MMT_SNAP(l1, l4);
         mmt_snap_entry(e1);
         mmt_snap_entry(e2f);
