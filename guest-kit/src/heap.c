@@ -23,6 +23,7 @@
 
 #ifndef HV_HOST_TEST
 #include "gk/gk.h"
+#include "gk/mm.h"
 #endif
 
 #define HDR_BYTES 16u
@@ -546,5 +547,44 @@ void *realloc(void *ptr, size_t size_bytes)
 void free(void *ptr)
 {
     gk_heap_free(gk_heap_global(), ptr);
+}
+
+void *gk_heap_grow_frames(void *ctx, size_t min_bytes, size_t *size_bytes)
+{
+    struct gk_heap_frames *f = ctx;
+    uint64_t want = min_bytes < GK_HEAP_FRAMES_CHUNK_BYTES ? GK_HEAP_FRAMES_CHUNK_BYTES : min_bytes;
+    want = (want + 4095) & ~4095ull;
+    if (f->next_va >= f->end_va)
+        return NULL;
+    if (want > f->end_va - f->next_va)
+        want = f->end_va - f->next_va;
+    uint64_t start = f->next_va, mapped = 0;
+    while (mapped < want) {
+        uint64_t pfn = gk_pfn_alloc();
+        if (pfn == HV_M2P_INVALID)
+            break;
+        if (gk_map_frame(start + mapped, gk_p2m(pfn), GK_PTE_RWDATA) != HV_OK) {
+            gk_pfn_free(pfn);
+            break;
+        }
+        mapped += 4096;
+    }
+    f->next_va = start + mapped;
+    if (mapped == 0)
+        return NULL;
+    *size_bytes = (size_t)mapped;
+    return (void *)(uintptr_t)start;
+}
+
+static struct gk_heap_frames global_frames;
+
+bool gk_heap_global_grow_from_frames(uint64_t va, uint64_t max_bytes)
+{
+    if ((va & 4095) || (max_bytes & 4095) || va < HV_GUEST_VA_MIN || va >= HV_GUEST_VA_LIMIT ||
+        max_bytes > HV_GUEST_VA_LIMIT - va)
+        return false;
+    global_frames = (struct gk_heap_frames){va, va + max_bytes};
+    gk_heap_set_grow(gk_heap_global(), gk_heap_grow_frames, &global_frames);
+    return true;
 }
 #endif

@@ -48,8 +48,10 @@
 struct gk_heap;
 
 /* Asked for at least min_bytes more memory: returns the start of a new
- * region and its size in *size_bytes (>= min_bytes), or NULL if there is no
- * more. Called only from inside gk_heap_alloc/realloc. */
+ * region and its size in *size_bytes, or NULL if there is no more. The size
+ * should be >= min_bytes; a smaller region (all that was left) is kept by
+ * the heap, and the allocation that asked fails. Called only from inside
+ * gk_heap_alloc/realloc. */
 typedef void *(*gk_heap_grow_fn)(void *ctx, size_t min_bytes, size_t *size_bytes);
 
 /* Called once when the heap finds damage; `why` is a constant string, `ptr`
@@ -118,6 +120,25 @@ void gk_heap_get_stats(const struct gk_heap *heap, struct gk_heap_stats *out);
 /* The domain's global heap: GK_HEAP_STATIC_ARENA_BYTES of .bss, set up on
  * first use, corruption -> gk_panic. Not thread-safe. */
 struct gk_heap *gk_heap_global(void);
+
+/* A grow callback that backs a heap with the domain's own unused frames
+ * (gk/mm.h; gk_mm_init must have run): each call maps fresh pfns read-write
+ * (NX) at consecutive pages from next_va, never past end_va, at least
+ * GK_HEAP_FRAMES_CHUNK_BYTES at a time, so successive regions are contiguous
+ * and extend one another. Frames are never given back. */
+struct gk_heap_frames {
+    uint64_t next_va; /* page-aligned, unmapped */
+    uint64_t end_va;
+};
+#define GK_HEAP_FRAMES_CHUNK_BYTES (64u * 1024u)
+/* A suggested place for heap pages: 16 TiB, far from the start-of-day layout
+ * at 4 MiB and from the mm table window next to it. */
+#define GK_HEAP_FRAMES_VA_DEFAULT 0x0000100000000000ull
+void *gk_heap_grow_frames(void *ctx, size_t min_bytes, size_t *size_bytes);
+/* Lets the global heap grow into [va, va + max_bytes) with
+ * gk_heap_grow_frames once its .bss arena is used up. False if va or
+ * max_bytes is not page-aligned or the range leaves the guest half. */
+bool gk_heap_global_grow_from_frames(uint64_t va, uint64_t max_bytes);
 void *malloc(size_t size_bytes);
 void *calloc(size_t count, size_t size_bytes);
 void *realloc(void *ptr, size_t size_bytes);
