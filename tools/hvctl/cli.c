@@ -274,14 +274,7 @@ int hvctl_cli_main(int argc, char **argv, FILE *out, FILE *err)
             help = true;
             continue;
         }
-        int used = 0;
-        int g = global_opt(&c, arg, i + 1 < argc ? argv[i + 1] : NULL, &used, &run_dir, &socket, &token, &timeout);
-        if (g < 0)
-            return cli_error(&c, HVCTL_EXIT_USAGE, "%s needs an argument", arg);
-        if (g > 0) {
-            i += used - 1;
-            continue;
-        }
+        /* The command's own options first (shutdown --timeout is its own). */
         int o;
         const char *inline_val = NULL;
         if (arg[1] == '-') {
@@ -291,6 +284,17 @@ int hvctl_cli_main(int argc, char **argv, FILE *out, FILE *err)
             inline_val = eq ? eq + 1 : NULL;
         } else {
             o = arg[2] ? -1 : find_opt(c.cmd, NULL, 0, arg[1]);
+        }
+        if (o < 0) {
+            int used = 0;
+            int g = global_opt(&c, arg, i + 1 < argc ? argv[i + 1] : NULL, &used, &run_dir, &socket, &token,
+                               &timeout);
+            if (g < 0)
+                return cli_error(&c, HVCTL_EXIT_USAGE, "%s needs an argument", arg);
+            if (g > 0) {
+                i += used - 1;
+                continue;
+            }
         }
         if (o < 0)
             return cli_error(&c, HVCTL_EXIT_USAGE, "unknown option %s (see hvctl %s --help)", arg, c.cmd->name);

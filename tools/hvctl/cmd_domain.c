@@ -372,14 +372,14 @@ static int run_create(struct cli *c, const struct cli_args *a)
     q->paused = cli_flag(c, a, "paused");
     const struct proto_msg *r;
     rc = call(c, &s, req, PROTO_MSG_DOMAIN_CREATE_REPLY, &r);
+    uint64_t new_id = rc ? 0 : r->u.domain_create_reply.id; /* r dies with the connection */
     hvctl_close(&s.conn);
     if (rc)
         return rc;
     if (c->json)
-        fprintf(c->out, "{\"name\":\"%s\",\"id\":%" PRIu64 "}\n", m.name, r->u.domain_create_reply.id);
+        fprintf(c->out, "{\"name\":\"%s\",\"id\":%" PRIu64 "}\n", m.name, new_id);
     else
-        fprintf(c->out, "created %s (id %" PRIu64 ")%s\n", m.name, r->u.domain_create_reply.id,
-                q->paused ? ", paused" : "");
+        fprintf(c->out, "created %s (id %" PRIu64 ")%s\n", m.name, new_id, q->paused ? ", paused" : "");
     if (cli_flag(c, a, "console")) {
         return cli_console_attach(c, m.name, false);
     }

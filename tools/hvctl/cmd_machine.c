@@ -34,6 +34,13 @@ static bool qemu_alive(long pid)
     size_t n = fread(cmd, 1, sizeof cmd - 1, f);
     fclose(f);
     cmd[n] = '\0';
+    /* An empty command line: a process in the middle of exec (or a zombie
+     * about to be reaped). It exists; do not call it gone. */
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (cmd[i] == '\0')
+            cmd[i] = ' ';
     return strstr(cmd, "qemu") != NULL;
 }
 

@@ -193,10 +193,10 @@ static int apply_item(struct cli *c, struct state *s, const struct plan_item *it
     const struct proto_msg *r;
     struct hvctl_error e;
     enum hvctl_status st = hvctl_call(&s->conn, &g_req, expect, c->timeout_ms, &r, &e);
-    if (st != HVCTL_OK) {
-        fprintf(c->err, "hvctl apply: %s: ", it->name);
-        return cli_fail(c, st, &e);
-    }
+    if (st == HVCTL_ERR_SERVER)
+        return cli_error(c, HVCTL_EXIT_SERVER, "%s: the control domain refused: %s", it->name, e.message);
+    if (st != HVCTL_OK)
+        return cli_error(c, cli_exit_for(st), "%s: %s", it->name, e.message);
     if (it->kind == PLAN_CREATE)
         fprintf(c->out, "created %s (id %" PRIu64 ")\n", it->name, r->u.domain_create_reply.id);
     else if (it->kind == PLAN_CHANGE)
