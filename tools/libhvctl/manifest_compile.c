@@ -1,4 +1,5 @@
 /* Manifest -> catalog messages (manifest.h). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,7 +48,8 @@ bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const
 bool manifest_check_files(const struct manifest *m, struct manifest_diags *diags)
 {
     if (access(m->kernel_path, R_OK) != 0) {
-        manifest_diag_add(diags, m->file, 0, 0, "kernel", "%s: cannot read the kernel file", m->kernel_path);
+        manifest_diag_add(diags, m->file, m->kernel_line, m->kernel_column, "kernel", "cannot read %s: %s",
+                          m->kernel_path, strerror(errno));
         return false;
     }
     return true;

@@ -249,6 +249,8 @@ static void f_kernel(struct fctx *c, const struct mnode *v)
     struct manifest *m = c->m;
     if (!get_string(c, "kernel", v, 1, HVCTL_PATH_MAX - 1, m->kernel, sizeof m->kernel))
         return;
+    m->kernel_line = v->line;
+    m->kernel_column = v->column;
     const char *slash = strrchr(m->kernel, '/');
     const char *base = slash ? slash + 1 : m->kernel;
     if (!*base) {

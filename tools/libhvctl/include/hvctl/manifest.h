@@ -38,6 +38,7 @@ struct manifest {
     char name[MANIFEST_NAME_MAX + 1];
     char kernel[HVCTL_PATH_MAX];        /* host path as written */
     char kernel_path[HVCTL_PATH_MAX];   /* resolved against the manifest's directory */
+    uint32_t kernel_line, kernel_column; /* position of the kernel value */
     char cmdline[MANIFEST_CMDLINE_MAX + 1];
     uint64_t memory_bytes;
     uint64_t max_memory_bytes;          /* defaults to memory_bytes */
