@@ -224,7 +224,12 @@ static int global_opt(struct cli *c, const char *arg, const char *next, int *use
 
 int hvctl_cli_main(int argc, char **argv, FILE *out, FILE *err)
 {
-    struct cli c = {.out = out, .err = err, .timeout_ms = HVCTL_DEFAULT_TIMEOUT_MS};
+    return hvctl_cli_main_io(argc, argv, 0, out, err);
+}
+
+int hvctl_cli_main_io(int argc, char **argv, int in_fd, FILE *out, FILE *err)
+{
+    struct cli c = {.out = out, .err = err, .in_fd = in_fd, .timeout_ms = HVCTL_DEFAULT_TIMEOUT_MS};
     const char *run_dir = NULL, *socket = NULL, *token = NULL, *timeout = NULL;
     struct cli_args a = {0};
     bool help = false;

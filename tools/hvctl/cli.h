@@ -25,6 +25,8 @@
 #define HVCTL_EXIT_DIFF 7     /* diff: the system differs from the manifests */
 
 int hvctl_cli_main(int argc, char **argv, FILE *out, FILE *err);
+/* The same with console input from in_fd instead of standard input (tests). */
+int hvctl_cli_main_io(int argc, char **argv, int in_fd, FILE *out, FILE *err);
 
 /* ---- shared by the cmd_*.c files ---- */
 
@@ -63,6 +65,7 @@ struct cli_command {
 /* Global state of one invocation. */
 struct cli {
     FILE *out, *err;
+    int in_fd; /* console input */
     const struct cli_command *cmd;
     struct rundir rd;
     const char *socket_path; /* --socket or the run dir's com2.sock */

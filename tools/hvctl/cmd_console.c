@@ -52,7 +52,7 @@ int cli_console_attach(struct cli *c, const char *domain, bool force)
         return cli_fail(c, st, &e);
     }
     uint64_t stream = r->u.console_attach_reply.stream;
-    int in_fd = fileno(stdin), out_fd = fileno(c->out);
+    int in_fd = c->in_fd;
     bool tty = isatty(in_fd);
     struct termios saved;
     if (tty) {
@@ -63,7 +63,7 @@ int cli_console_attach(struct cli *c, const char *domain, bool force)
     }
     fprintf(c->err, "[attached to %s; Ctrl-] detaches]\r\n", domain);
     fflush(c->out);
-    bool stdin_open = true;
+    bool stdin_open = true, server_ended = false;
     rc = 0;
     for (;;) {
         /* Drain what is buffered, then wait on both sides. */
@@ -74,6 +74,14 @@ int cli_console_attach(struct cli *c, const char *domain, bool force)
             if (n < 0 && errno != EINTR) {
                 rc = cli_error(c, HVCTL_EXIT_LOCAL, "poll: %s", strerror(errno));
                 break;
+            }
+            if (p[0].revents) {
+                /* Server bytes first, so output that arrived before a
+                 * detach keystroke is shown before detaching. */
+                st = hvctl_recv(&conn, 50, &r, &e);
+                if (st == HVCTL_ERR_TIMEOUT)
+                    continue;
+                goto got_message;
             }
             if (stdin_open && (p[1].revents & (POLLIN | POLLHUP))) {
                 uint8_t buf[4096];
@@ -100,14 +108,9 @@ int cli_console_attach(struct cli *c, const char *domain, bool force)
                     break;
                 }
             }
-            if (p[0].revents) {
-                st = hvctl_recv(&conn, 50, &r, &e);
-                if (st == HVCTL_ERR_TIMEOUT)
-                    continue;
-            } else {
-                continue;
-            }
+            continue;
         }
+    got_message:
         if (st != HVCTL_OK) {
             rc = cli_fail(c, st, &e);
             break;
@@ -115,22 +118,15 @@ int cli_console_attach(struct cli *c, const char *domain, bool force)
         if (proto_msg_request_id(r) != id)
             continue;
         if (r->type == PROTO_MSG_CONSOLE_DATA && r->u.console_data.stream == stream) {
-            const uint8_t *p = r->u.console_data.data.ptr;
-            size_t left = r->u.console_data.data.len;
-            while (left) {
-                ssize_t w = write(out_fd, p, left);
-                if (w <= 0 && errno != EINTR)
-                    break;
-                if (w > 0) {
-                    p += w;
-                    left -= (size_t)w;
-                }
-            }
+            /* Raw bytes: the console is the domain's terminal, shown as is. */
+            fwrite(r->u.console_data.data.ptr, 1, r->u.console_data.data.len, c->out);
+            fflush(c->out);
         } else if (r->type == PROTO_MSG_CONSOLE_DETACH) {
             char reason[160] = "";
             if (r->u.console_detach.has_reason)
                 hvctl_str_printable(reason, sizeof reason, r->u.console_detach.reason);
-            fprintf(c->err, "\r\n[detached by the control domain%s%s]\r\n", *reason ? ": " : "", reason);
+            fprintf(c->err, "\r\n[detached by the control domain%s%s]\n", *reason ? ": " : "", reason);
+            server_ended = true;
             break;
         } else if (r->type == PROTO_MSG_ERROR_REPLY) {
             char msg[600];
@@ -141,7 +137,7 @@ int cli_console_attach(struct cli *c, const char *domain, bool force)
     }
     if (tty)
         tcsetattr(in_fd, TCSANOW, &saved);
-    if (!rc)
+    if (!rc && !server_ended)
         fprintf(c->err, "\r\n[detached from %s]\n", domain);
     hvctl_close(&conn);
     return rc;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +329,72 @@ static void test_diff_and_apply(void **state)
     g_srv.action[PROTO_MSG_DOMAIN_CREATE_REQUEST] = FA_REPLY;
 }
 
+/* Types into the console after the history has surely arrived. */
+static void *typist(void *arg)
+{
+    int fd = *(int *)arg;
+    usleep(300 * 1000);
+    static const char keys[] = "ls\r\x1dnot sent";
+    if (write(fd, keys, sizeof keys - 1) != (ssize_t)(sizeof keys - 1))
+        abort();
+    return NULL;
+}
+
+static void test_console(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pthread_t th;
+    pthread_create(&th, NULL, typist, &p[1]);
+    char *argv[] = {"hvctl", "--run-dir", g_dir, "console", "web1", "--force", NULL};
+    size_t lo, le;
+    free(g_out);
+    free(g_err);
+    FILE *out = open_memstream(&g_out, &lo), *err = open_memstream(&g_err, &le);
+    int rc = hvctl_cli_main_io(6, argv, p[0], out, err);
+    fclose(out);
+    fclose(err);
+    pthread_join(th, NULL);
+    close(p[0]);
+    close(p[1]);
+    assert_int_equal(rc, 0);
+    assert_string_equal(g_out, FAKE_CONSOLE_HISTORY); /* history replayed */
+    assert_string_equal(g_err, "[attached to web1; Ctrl-] detaches]\r\n\r\n[detached from web1]\n");
+    usleep(100 * 1000); /* let the server thread record the last frames */
+    assert_int_equal(g_srv.console_in_len, 3); /* bytes before Ctrl-] only */
+    assert_memory_equal(g_srv.console_in, "ls\r", 3);
+    assert_true(g_srv.console_detached);
+    assert_int_equal(g_srv.type_count[PROTO_MSG_CONSOLE_ATTACH_REQUEST], 1);
+    /* A conflict suggests --force. */
+    g_srv.action[PROTO_MSG_CONSOLE_ATTACH_REQUEST] = FA_ERROR;
+    assert_int_equal(run("console", "web1", NULL), HVCTL_EXIT_SERVER);
+    assert_non_null(strstr(g_err, "the control domain refused: not-found: "));
+}
+
+static void test_top_and_apply_twice(void **state)
+{
+    (void)state;
+    assert_int_equal(run("top", "--iterations", "2", "--interval", "1", NULL), 0);
+    assert_non_null(strstr(g_out, "hv top: 2 domains, every 1 s"));
+    assert_non_null(strstr(g_out, "   CPU%\n"));
+    assert_int_equal(g_srv.type_count[PROTO_MSG_DOMAIN_LIST_REQUEST], 2);
+    /* A manifest equal to what runs: diff is clean and apply sends nothing. */
+    write_file("hello", "\x7f" "ELF", 0644);
+    write_file("web1.yaml", "name: web1\nkernel: hello\nmemory: 64M\nmax_memory: 128M\nvcpus: 2\ncap: 150\n"
+                            "gang: true\non_crash: restart\ncmdline: console=hvc0 role=web\n", 0644);
+    char f[128];
+    snprintf(f, sizeof f, "%s/web1.yaml", g_dir);
+    assert_int_equal(run("diff", "-f", f, NULL), 0);
+    assert_string_equal(g_out, "= web1: unchanged\n");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(run("apply", "-f", f, NULL), 0);
+        assert_string_equal(g_out, "= web1: unchanged\nnothing to do\n");
+    }
+    assert_int_equal(g_srv.type_count[PROTO_MSG_DOMAIN_CREATE_REQUEST], 0);
+    assert_int_equal(g_srv.type_count[PROTO_MSG_SCHED_SET_REQUEST], 0);
+}
+
 static void test_status(void **state)
 {
     (void)state;
@@ -387,6 +454,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token_and_socket_problems, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_create_compile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_diff_and_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_console, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_top_and_apply_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_up_times_out_clearly, setup, teardown),
     };

@@ -117,6 +117,18 @@ static void test_garbage_before_reply(void **state)
     stop();
 }
 
+static void test_oversized_frame_dropped(void **state)
+{
+    (void)state;
+    start(PROTO_MSG_DOMAIN_LIST_REQUEST, FA_OVERSIZED_THEN_REPLY);
+    const struct proto_msg *r;
+    struct hvctl_error e;
+    assert_int_equal(list(&r, &e, 3000), HVCTL_OK);
+    assert_int_equal(r->u.domain_list_reply.domains.count, 2);
+    assert_int_equal(g_c.dropped_bytes, 512); /* the 12-byte header and the 500 junk bytes */
+    stop();
+}
+
 static void test_invalid_cbor_is_protocol_error(void **state)
 {
     (void)state;
@@ -367,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_error_reply_message),
         cmocka_unit_test(test_error_message_is_sanitised),
         cmocka_unit_test(test_garbage_before_reply),
+        cmocka_unit_test(test_oversized_frame_dropped),
         cmocka_unit_test(test_invalid_cbor_is_protocol_error),
         cmocka_unit_test(test_truncated_then_closed),
         cmocka_unit_test(test_truncated_then_whole_reply),

@@ -104,6 +104,10 @@ static void answer(const struct proto_msg *req, struct proto_msg *r)
         l->next_seq = 3;
         break;
     }
+    case PROTO_MSG_CONSOLE_ATTACH_REQUEST:
+        r->type = PROTO_MSG_CONSOLE_ATTACH_REPLY;
+        r->u.console_attach_reply = (struct proto_console_attach_reply){id, 5, strlen(FAKE_CONSOLE_HISTORY)};
+        break;
     case PROTO_MSG_TOKEN_CREATE_REQUEST: {
         static const uint8_t secret[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
         r->type = PROTO_MSG_TOKEN_CREATE_REPLY;
@@ -142,8 +146,33 @@ static void handle(struct fake_server *s, int fd, const uint8_t *p, uint32_t len
         memcpy(s->sched_req, p, len);
         s->sched_req_len = len;
     }
-    answer(&req, &rep);
     uint64_t id = proto_msg_request_id(&req);
+    /* Console streams: data in is recorded, a detach is acknowledged. */
+    if (t == PROTO_MSG_CONSOLE_DATA) {
+        const struct hvcbor_str *d = &req.u.console_data.data;
+        if (s->console_in_len + d->len < sizeof s->console_in) {
+            memcpy(s->console_in + s->console_in_len, d->ptr, d->len);
+            s->console_in_len += d->len;
+        }
+        return;
+    }
+    if (t == PROTO_MSG_CONSOLE_DETACH) {
+        s->console_detached = true;
+        memset(&rep, 0, sizeof rep);
+        rep.type = PROTO_MSG_OK_REPLY;
+        rep.u.ok_reply.request_id = id;
+        send_msg_frame(fd, &rep, 0);
+        return;
+    }
+    answer(&req, &rep);
+    if (t == PROTO_MSG_CONSOLE_ATTACH_REQUEST && s->action[t] == FA_REPLY) {
+        send_msg_frame(fd, &rep, 0);
+        memset(&rep, 0, sizeof rep);
+        rep.type = PROTO_MSG_CONSOLE_DATA;
+        rep.u.console_data = (struct proto_console_data){id, 5, S(FAKE_CONSOLE_HISTORY)};
+        send_msg_frame(fd, &rep, 0);
+        return;
+    }
     switch (s->action[t]) {
     case FA_REPLY:
         send_msg_frame(fd, &rep, 0);
@@ -187,6 +216,18 @@ static void handle(struct fake_server *s, int fd, const uint8_t *p, uint32_t len
         break;
     case FA_SILENT:
         break;
+    case FA_OVERSIZED_THEN_REPLY: {
+        uint8_t h[12] = {'H', 'V', 'F', '1', 0, 0, 0x10, 0}; /* 1 MiB: above any reader's limit */
+        uint32_t crc = frame_crc32c(0, h, 8);
+        for (int i = 0; i < 4; i++)
+            h[8 + i] = (uint8_t)(crc >> (8 * i));
+        write_all(fd, h, sizeof h);
+        uint8_t junk[500];
+        memset(junk, 0x5a, sizeof junk);
+        write_all(fd, junk, sizeof junk);
+        send_msg_frame(fd, &rep, 0);
+        break;
+    }
     case FA_WRONG_ID_FIRST: {
         static _Thread_local struct proto_msg other;
         memset(&other, 0, sizeof other);

@@ -22,8 +22,10 @@ enum fake_action {
     FA_SILENT,             /* no answer at all */
     FA_WRONG_ID_FIRST,     /* an answer with another request id, then the right one */
     FA_CONTROL_CHARS,      /* error-reply whose message holds an escape sequence */
+    FA_OVERSIZED_THEN_REPLY, /* a valid header announcing 1 MiB, junk, then the answer */
 };
 
+#define FAKE_CONSOLE_HISTORY "boot: hello\r\n"
 #define FAKE_ERROR_TEXT "no domain named \"ghost\""
 #define FAKE_MAX_TYPES 64
 
@@ -43,6 +45,9 @@ struct fake_server {
     uint32_t create_req_len;
     uint8_t sched_req[4096];
     uint32_t sched_req_len;
+    char console_in[4096]; /* bytes received as console-data */
+    uint32_t console_in_len;
+    bool console_detached;
 };
 
 /* Starts on a socketpair; *client_fd gets the other end. */

@@ -331,6 +331,45 @@ static void test_hostile_input(void **state)
     assert_string_equal(g_d.items[0].message, "more than 4096 YAML nodes: not a manifest");
 }
 
+/* Random single- and multi-byte mutations of a valid manifest: never a crash
+ * (ASan/UBSan watch), and always either a clean manifest or at least one
+ * diagnostic with a position inside the text and a non-empty path. */
+static void test_mutations(void **state)
+{
+    (void)state;
+    static const char base[] = "name: web1\nkernel: ../k/hello\ncmdline: \"a=b\"\nmemory: 64MiB\n"
+                               "max_memory: 128M\nvcpus: 2\nweight: 512\ncap: 150\ngang: true\n"
+                               "on_crash: restart\nnet:\n  - {bridge: br0}\n";
+    static const char alphabet[] = ":-[]{}\"'&*!#\t\n 0123456789abcKMGi.,|>%@`\x01\xff";
+    char buf[sizeof base];
+    uint32_t seed = 12345, accepted = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        memcpy(buf, base, sizeof base);
+        int edits = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 3;
+        for (int k = 0; k < edits; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t pos = (seed >> 8) % (sizeof base - 1);
+            seed = seed * 1103515245u + 12345u;
+            buf[pos] = alphabet[(seed >> 8) % (sizeof alphabet - 1)];
+        }
+        memset(&g_d, 0, sizeof g_d);
+        bool ok = manifest_parse("m.yaml", buf, sizeof base - 1, &g_m, &g_d);
+        if (ok) {
+            assert_int_equal(g_d.count, 0);
+            accepted++;
+            continue;
+        }
+        assert_true(g_d.count >= 1);
+        for (uint32_t i = 0; i < g_d.count; i++) {
+            assert_true(g_d.items[i].line >= 1 && g_d.items[i].line <= 14);
+            assert_true(g_d.items[i].column >= 1);
+            assert_true(g_d.items[i].path[0] != '\0');
+        }
+    }
+    /* Some mutations are harmless (inside a string): both paths ran. */
+    assert_true(accepted > 0 && accepted < 3000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_examples_validate),
         cmocka_unit_test(test_directory_duplicates_and_files),
         cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
