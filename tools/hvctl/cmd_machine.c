@@ -276,8 +276,11 @@ static int run_status(struct cli *c, const struct cli_args *a)
     char server[80] = "";
     struct hvctl_error e = {0};
     enum hvctl_status st = HVCTL_ERR_CONNECT;
+    uint32_t wait_ms = c->timeout_ms < 3000 ? c->timeout_ms : 3000;
     if (alive || access(c->socket_path, F_OK) == 0)
-        st = wait_hello(c, alive ? pid : -1, c->timeout_ms < 3000 ? c->timeout_ms : 3000, server, sizeof server, &e);
+        st = wait_hello(c, alive ? pid : -1, wait_ms, server, sizeof server, &e);
+    if (st == HVCTL_ERR_TIMEOUT)
+        snprintf(e.message, sizeof e.message, "no answer to hello within %u ms", wait_ms);
     if (c->json) {
         fprintf(c->out, "{\"run-dir\":\"%s\",\"qemu-pid\":%ld,\"qemu-running\":%s,\"socket\":\"%s\",\"answering\":%s}\n",
                 c->rd.dir, alive ? pid : 0, alive ? "true" : "false", c->socket_path, st == HVCTL_OK ? "true" : "false");
