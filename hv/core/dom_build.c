@@ -38,7 +38,6 @@
 
 extern uint8_t _phys_start[], _phys_end[];
 
-static struct domain root_domain;
 static mfn_t build_frames[BUILD_PAGES_MAX]; /* pfn -> mfn while building */
 
 struct build_ctx {
@@ -135,8 +134,9 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     if (pmm_free_count(pmm) < pages)
         return "not enough free memory";
 
+    domid_t id = d->id;
     memset(d, 0, sizeof(*d));
-    d->id = spec->id;
+    d->id = id;
     d->is_root = (spec->flags & HV_SIF_ROOT) != 0;
     d->state = DOMAIN_BUILDING;
     d->l4 = INVALID_MFN;
@@ -299,7 +299,6 @@ static void root_spec(const struct mb2_info *mbi, struct domain_spec *spec,
     }
     const struct mb2_module *mod = &mbi->modules[0];
     memset(spec, 0, sizeof(*spec));
-    spec->id = 0;
     spec->name = "root";
     spec->image = module_bytes(mod);
     spec->image_size = mod->end - mod->start;
@@ -327,33 +326,40 @@ static void root_spec(const struct mb2_info *mbi, struct domain_spec *spec,
  */
 static void domain_cycle_test(const struct domain_spec *root, struct pmm *pmm)
 {
-    static struct domain scratch;
     struct domain_spec spec = *root;
     struct domain_entry entry;
     const char *detail;
     unsigned cycles = (unsigned)cmdline_get_u64("test_cycles", 50);
 
-    spec.id = 1;
     spec.name = "cycle";
     spec.mem_bytes = 4ull << 20;
     spec.max_bytes = spec.mem_bytes;
     spec.flags = 0;
     uint64_t free_before = pmm_free_count(pmm);
+    domid_t first_id = DOMID_INVALID, last_id = DOMID_INVALID;
     for (unsigned i = 0; i < cycles; i++) {
-        const char *why = domain_build(&scratch, &spec, pmm, &entry, &detail);
+        struct domain *scratch = domain_alloc();
+        if (!scratch)
+            panic("test: domain_cycle: no free domain slot at cycle %u", i);
+        if (i == 0)
+            first_id = scratch->id;
+        last_id = scratch->id;
+        const char *why = domain_build(scratch, &spec, pmm, &entry, &detail);
         if (why)
             panic("test: domain_cycle build %u failed: %s", i, why);
         if (pmm_free_count(pmm) != free_before - (spec.mem_bytes >> PAGE_SHIFT))
             panic("test: domain_cycle: build %u took %llu frames", i,
                   (unsigned long long)(free_before - pmm_free_count(pmm)));
-        domain_destroy(&scratch, pmm);
+        scratch->state = DOMAIN_DEAD;
+        domain_destroy_dead(scratch);
         if (pmm_free_count(pmm) != free_before)
             panic("test: domain_cycle: after %u cycles %llu frames free, %llu before", i + 1,
                   (unsigned long long)pmm_free_count(pmm), (unsigned long long)free_before);
     }
     for (uint64_t m = 0; m < mm_hv_frames_count(); m++) {
         const struct frame *f = frame_get(mfn(m));
-        if (f->owner == spec.id || (f->owner == DOMID_INVALID && (f->ref_count || f->type_count)))
+        if ((f->owner >= first_id && f->owner <= last_id) ||
+            (f->owner == DOMID_INVALID && (f->ref_count || f->type_count)))
             panic("test: domain_cycle: frame %#llx left with owner %u refs %u types %u",
                   (unsigned long long)m, f->owner, f->ref_count, f->type_count);
     }
@@ -374,13 +380,15 @@ void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm)
     struct domain_spec spec;
     root_spec(mbi, &spec, mods);
 
+    struct domain *root = domain_alloc();
+    BUG_ON(!root || root->id != 0);
     char test[32];
     if (cmdline_get("test", test, sizeof(test)) && !strcmp(test, "domain_cycle"))
         domain_cycle_test(&spec, pmm);
 
     struct domain_entry entry;
     const char *detail;
-    const char *why = domain_build(&root_domain, &spec, pmm, &entry, &detail);
+    const char *why = domain_build(root, &spec, pmm, &entry, &detail);
     if (why) {
         const struct mb2_module *mod = &mbi->modules[0];
         log_err("boot: module 0 (\"%s\", %llu bytes) refused as root domain: %s%s%s",
@@ -389,6 +397,8 @@ void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm)
         log_err("boot: cannot start without a root domain");
         arch_machine_exit(HV_EXIT_BOOT_ERROR);
     }
-    current_domain = &root_domain;
-    arch_enter_guest(root_domain.l4, entry.entry, entry.stack_top, entry.start_info_va);
+    if (vcpu_init(root, 0, entry.entry, entry.stack_top, entry.start_info_va) != HV_OK)
+        panic("boot: the scheduler refused the root domain's VCPU");
+    vcpu_wake(&root->vcpus[0]);
+    schedule_start();
 }

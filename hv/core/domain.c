@@ -1,16 +1,60 @@
 /*
- * Domain life cycle for the foundation: console output, shutdown and the
+ * Domain life cycle: the domain table, console output, shutdown, and the
  * fate of a domain that faults. When the root domain stops, the machine
- * stops with an exit status that says why (docs/abi.md, "Exit status").
+ * stops with an exit status that says why (docs/abi.md, "Exit status");
+ * any other domain is destroyed and its memory returned.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "arch.h"
 #include "domain.h"
 #include "log.h"
+#include "mm_hv.h"
 #include "regs.h"
 
+static struct domain domain_table[DOMAIN_MAX];
+static uint32_t next_domid;
+
 struct domain *current_domain;
+
+struct domain *domain_alloc(void)
+{
+    if (next_domid >= DOMID_HV)
+        return NULL; /* ids are never reused */
+    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+        struct domain *d = &domain_table[i];
+        if (d->state != DOMAIN_FREE)
+            continue;
+        memset(d, 0, sizeof(*d));
+        d->id = (domid_t)next_domid++;
+        d->state = DOMAIN_BUILDING;
+        return d;
+    }
+    return NULL;
+}
+
+struct domain *domain_by_id(domid_t id)
+{
+    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+        struct domain *d = &domain_table[i];
+        if (d->state != DOMAIN_FREE && d->id == id)
+            return d;
+    }
+    return NULL;
+}
+
+void domain_destroy_dead(struct domain *d)
+{
+    BUG_ON(d->state != DOMAIN_DEAD && d->state != DOMAIN_BUILDING);
+    BUG_ON(d->vcpu_count != 0);
+    BUG_ON(d == current_domain);
+    uint64_t pages = d->pages_count;
+    domain_destroy(d, mm_hv_pool());
+    log_debug("d%u (%s): destroyed, %llu frames returned", d->id, d->name,
+              (unsigned long long)pages);
+    d->state = DOMAIN_FREE;
+}
 
 static const char *reason_name(enum hv_shutdown_reason r)
 {
@@ -56,20 +100,26 @@ void domain_console_write(struct domain *d, const char *buf, size_t n)
 
 void domain_shutdown(struct domain *d, enum hv_shutdown_reason reason)
 {
+    if (d->state == DOMAIN_DEAD)
+        return;
     console_flush(d, false);
     d->state = DOMAIN_DEAD;
     log_info("d%u (%s): shut down: %s", d->id, d->name, reason_name(reason));
-    if (!d->is_root)
-        panic("only the root domain exists in this build");
-
-    enum hv_exit_code code = HV_EXIT_POWEROFF;
-    if (reason == HV_SHUTDOWN_CRASH)
-        code = HV_EXIT_ROOT_CRASH;
-    else if (reason == HV_SHUTDOWN_REBOOT)
-        code = HV_EXIT_REBOOT;
-    log_info("root domain ended (%s): stopping the machine, exit code %#x", reason_name(reason),
-             code);
-    arch_machine_exit(code);
+    if (d->is_root) {
+        enum hv_exit_code code = HV_EXIT_POWEROFF;
+        if (reason == HV_SHUTDOWN_CRASH)
+            code = HV_EXIT_ROOT_CRASH;
+        else if (reason == HV_SHUTDOWN_REBOOT)
+            code = HV_EXIT_REBOOT;
+        log_info("root domain ended (%s): stopping the machine, exit code %#x",
+                 reason_name(reason), code);
+        arch_machine_exit(code);
+    }
+    /* Its VCPUs leave the CPU; the memory goes once the CPU is off its
+     * page tables (schedule.c). */
+    domain_vcpus_stop(d);
+    if (d->vcpu_count == 0 && d != current_domain)
+        domain_destroy_dead(d);
 }
 
 void domain_fault(const struct cpu_regs *regs, unsigned vector, uint64_t cr2)

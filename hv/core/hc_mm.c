@@ -27,13 +27,6 @@
 #define MMU_BATCH_PREEMPT 512
 #define SYSCALL_INSN_BYTES 2
 
-static struct pmm *frame_pool;
-
-void hc_mm_init(struct pmm *pmm)
-{
-    frame_pool = pmm;
-}
-
 /* Re-executes the current hypercall when the guest resumes. */
 static int64_t continuation(struct cpu_regs *regs, uint64_t nr)
 {
@@ -159,7 +152,7 @@ int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs)
     case HV_MEMOP_INCREASE: {
         if (d->pages_count >= d->max_pages)
             return HV_ENOMEM;
-        mfn_t m = domain_alloc_frame(d, frame_pool);
+        mfn_t m = domain_alloc_frame(d, mm_hv_pool());
         if (mfn_x(m) == mfn_x(INVALID_MFN))
             return HV_ENOMEM;
         return (int64_t)mfn_x(m);
@@ -170,7 +163,7 @@ int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs)
         int rc = frame_release(mfn(arg), d->id);
         if (rc != HV_OK)
             return rc;
-        if (!pmm_free(frame_pool, mfn(arg)))
+        if (!pmm_free(mm_hv_pool(), mfn(arg)))
             panic("mm: frame %#llx released by d%u was not allocated", (unsigned long long)arg,
                   d->id);
         d->pages_count--;

@@ -19,6 +19,14 @@ static int64_t hc_console_write(struct domain *d, uint64_t buf, uint64_t len)
     return (int64_t)len;
 }
 
+/* Gives up the CPU (see schedule_yield). */
+static int64_t hc_yield(struct cpu_regs *regs)
+{
+    (void)regs;
+    schedule_yield();
+    return HV_OK;
+}
+
 static int64_t hc_shutdown(struct domain *d, uint64_t reason)
 {
     switch (reason) {
@@ -26,6 +34,7 @@ static int64_t hc_shutdown(struct domain *d, uint64_t reason)
     case HV_SHUTDOWN_CRASH:
     case HV_SHUTDOWN_REBOOT:
         domain_shutdown(d, (enum hv_shutdown_reason)reason);
+        return HV_OK; /* not seen: the domain is gone */
     default:
         return HV_EINVAL;
     }
@@ -41,9 +50,7 @@ void hypercall_entry(struct cpu_regs *regs)
         ret = hc_console_write(d, regs->rdi, regs->rsi);
         break;
     case HC_YIELD:
-        /* Nothing else can run yet: idle until the next interrupt. */
-        arch_idle_wait();
-        ret = HV_OK;
+        ret = hc_yield(regs);
         break;
     case HC_SHUTDOWN:
         ret = hc_shutdown(d, regs->rdi);
@@ -70,6 +77,7 @@ void hypercall_entry(struct cpu_regs *regs)
     /* syscall at the very top of the lower half returns to a non-canonical
      * address, which iretq would fault on in ring 0: treat it as the guest's
      * fault instead. */
-    if (regs->rip >= HV_GUEST_VA_LIMIT)
+    if (d->state != DOMAIN_DEAD && regs->rip >= HV_GUEST_VA_LIMIT)
         domain_fault(regs, 13, 0);
+    schedule_exit(regs);
 }

@@ -134,7 +134,7 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
     arch_paging_init(top);
     frames_init(&boot_info, mbi_phys);
     mm_hv_init(&frame_pool, ALIGN_UP(top, PAGE_SIZE) >> PAGE_SHIFT);
-    hc_mm_init(&frame_pool);
+    schedule_init();
     arch_time_init();
     boot_self_tests();
 

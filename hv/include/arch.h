@@ -40,6 +40,9 @@ void arch_time_init(void);
 uint64_t arch_now_ns(void);
 uint64_t arch_tsc_hz(void);
 uint64_t arch_timer_ticks(void);
+/* Programs the local timer to interrupt at deadline_ns (arch_now_ns time);
+ * 0 stops it. A deadline in the past fires at once. */
+void arch_timer_set_deadline(uint64_t deadline_ns);
 
 /* Ends the machine: through isa-debug-exit when enabled (cmdline `debug_exit`),
  * else halts forever. For a reboot request without debug_exit, resets. */
@@ -78,9 +81,9 @@ bool arch_guest_map(mfn_t l4, uint64_t va, mfn_t m, unsigned flags, arch_frame_a
 /* Marks the mapping of va as read-only (used to map page-table frames). */
 bool arch_guest_protect(mfn_t l4, uint64_t va);
 
-/* Enters a guest for the first time: loads cr3 and returns to ring 3 at
- * entry with rsp = stack and rdi = arg. Does not return. */
-__noreturn void arch_enter_guest(mfn_t l4, uint64_t entry, uint64_t stack, uint64_t arg);
+/* Returns to ring 3 through the register frame at regs, which must be the
+ * frame at the top of this CPU's hypervisor stack. Does not return. */
+__noreturn void arch_enter_frame(struct cpu_regs *regs);
 
 /* Register dump and backtrace for panics and killed domains. */
 void arch_dump_regs(const struct cpu_regs *regs);

@@ -1,7 +1,7 @@
 /*
- * Domains and their (single, for now) VCPU. The foundation runs one domain,
- * the root, built from the first boot module; capabilities, more domains and
- * more VCPUs come with later issues.
+ * Domains and their VCPUs. The root domain is built from the first boot
+ * module; further domains are created by holders of the right capability.
+ * Domains live in a fixed table (DOMAIN_MAX); ids are never reused.
  */
 #ifndef HV_DOMAIN_H
 #define HV_DOMAIN_H
@@ -9,12 +9,28 @@
 #include "types.h"
 #include "hv/abi.h"
 #include "mm_ops.h"
-
-struct cpu_regs;
+#include "regs.h"
+#include "sched.h"
 struct mb2_info;
 struct pmm;
 
-enum domain_state { DOMAIN_BUILDING, DOMAIN_RUNNING, DOMAIN_DEAD };
+enum domain_state { DOMAIN_FREE = 0, DOMAIN_BUILDING, DOMAIN_RUNNING, DOMAIN_DEAD };
+
+#define DOMAIN_MAX 32
+#define VCPU_MAX 8
+
+struct domain;
+
+/* A virtual CPU. While it does not run, its ring-3 context is in `regs`. */
+struct vcpu {
+    struct domain *dom;
+    unsigned id;
+    bool online;             /* has a context and a scheduler handle */
+    bool blocked;            /* waiting for an event (HC_BLOCK) */
+    sched_vcpu_t sv;         /* the policy's handle */
+    uint64_t timer_deadline_ns; /* one-shot timer, 0 = none */
+    struct cpu_regs regs;
+};
 
 struct domain {
     domid_t id;
@@ -29,10 +45,40 @@ struct domain {
      * domains never interleave in the log. */
     char console_line[160];
     size_t console_len;
+    unsigned vcpu_count;
+    struct vcpu vcpus[VCPU_MAX];
 };
 
-/* The domain whose VCPU this CPU is running (NULL before the first entry). */
+/* The VCPU this CPU runs (NULL while idle) and its domain. */
+extern struct vcpu *current_vcpu;
 extern struct domain *current_domain;
+
+/* Allocates a free slot of the domain table with a fresh id (NULL if full). */
+struct domain *domain_alloc(void);
+/* The domain with this id, or NULL. */
+struct domain *domain_by_id(domid_t id);
+
+/* --- scheduling mechanism (hv/core/schedule.c) --- */
+void schedule_init(void);
+/* Gives d VCPU `id` with an initial ring-3 context, blocked until woken. */
+int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_t rdi);
+void vcpu_wake(struct vcpu *v);
+/* Stops v until vcpu_wake (the current VCPU leaves the CPU on exit). */
+void vcpu_block(struct vcpu *v);
+/* Takes every VCPU of d off the CPU for good (its domain is dying). */
+void domain_vcpus_stop(struct domain *d);
+/* Called on every way back to ring 3 with the frame about to be restored:
+ * switches to another VCPU if the policy says so (rewriting *regs). */
+void schedule_exit(struct cpu_regs *regs);
+/* Asks for a scheduling decision at the next exit to ring 3. */
+void schedule_soon(void);
+/* The current VCPU gives up the CPU; if the policy picks it again, the CPU
+ * waits for the next interrupt before resuming it. */
+void schedule_yield(void);
+/* The local timer fired (interrupts off). */
+void schedule_timer_interrupt(void);
+/* Starts running VCPUs on this CPU; never returns. */
+__noreturn void schedule_start(void);
 
 /* A module handed to a domain at start of day (copied into its memory). */
 struct domain_module {
@@ -43,7 +89,6 @@ struct domain_module {
 
 /* What to build. The image and modules are hypervisor-readable bytes. */
 struct domain_spec {
-    domid_t id;
     const char *name;
     const void *image;
     size_t image_size;
@@ -69,15 +114,19 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
                          struct domain_entry *out, const char **detail);
 /* Releases every frame and reference d holds. d must not be running. */
 void domain_destroy(struct domain *d, struct pmm *pmm);
+/* Destroys a dead domain whose VCPUs are all retired and frees its slot. */
+void domain_destroy_dead(struct domain *d);
 
 /* Builds the root domain from boot module 0 and enters it. On a bad image
  * logs the reason and ends the machine with HV_EXIT_BOOT_ERROR. */
 __noreturn void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm);
 
-/* A fault in ring 3 with no handler: kills the current domain. */
-__noreturn void domain_fault(const struct cpu_regs *regs, unsigned vector, uint64_t cr2);
-/* The current domain stops for `reason` (HC_SHUTDOWN or a kill). */
-__noreturn void domain_shutdown(struct domain *d, enum hv_shutdown_reason reason);
+/* A fault in ring 3 with no handler: kills the current domain (the CPU
+ * switches away at the exit to ring 3). */
+void domain_fault(const struct cpu_regs *regs, unsigned vector, uint64_t cr2);
+/* Domain d stops for `reason` (HC_SHUTDOWN or a kill). The root domain's
+ * end stops the machine; another domain is destroyed. */
+void domain_shutdown(struct domain *d, enum hv_shutdown_reason reason);
 
 /* Appends guest console bytes to the domain's line buffer, flushing whole lines. */
 void domain_console_write(struct domain *d, const char *buf, size_t n);
@@ -87,7 +136,6 @@ void hypercall_entry(struct cpu_regs *regs);
 
 /* Memory-management hypercalls (hv/core/hc_mm.c). Each returns the result
  * for rax, or sets up a continuation (see hc_mm.c) and returns its rax. */
-void hc_mm_init(struct pmm *pmm);
 int64_t hc_mmu_update(struct domain *d, struct cpu_regs *regs);
 int64_t hc_mmuext_op(struct domain *d, struct cpu_regs *regs);
 int64_t hc_update_va_mapping(struct domain *d, struct cpu_regs *regs);

@@ -11,5 +11,7 @@ struct pmm;
 void mm_hv_init(struct pmm *pmm, uint64_t frames_count);
 /* Frames the frame table covers (mfns at or above are refused: HV_ERANGE). */
 uint64_t mm_hv_frames_count(void);
+/* The hypervisor's frame allocator (set by mm_hv_init). */
+struct pmm *mm_hv_pool(void);
 
 #endif

@@ -27,6 +27,7 @@
 
 static uint32_t flush_clock;
 static uint64_t frames_total;
+static struct pmm *frame_pool;
 
 static mfn_t boot_alloc(void *ctx)
 {
@@ -74,6 +75,7 @@ void mm_hv_init(struct pmm *pmm, uint64_t frames_count)
     if (!pt_init(&cfg))
         panic("mm: pt_init refused the configuration (MAXPHYADDR %u)", cfg.maxphyaddr_bits);
     frames_total = frames_count;
+    frame_pool = pmm;
     log_info("mm: frame table for %llu frames (%llu KiB), M2P %llu KiB at %#llx (read-only "
              "to guests), MAXPHYADDR %u",
              (unsigned long long)frames_count,
@@ -85,6 +87,11 @@ void mm_hv_init(struct pmm *pmm, uint64_t frames_count)
 uint64_t mm_hv_frames_count(void)
 {
     return frames_total;
+}
+
+struct pmm *mm_hv_pool(void)
+{
+    return frame_pool;
 }
 
 /* --- hooks (hv/include/mm_hooks.h) ---------------------------------------- */
@@ -125,10 +132,12 @@ uint32_t mm_flush_clock_now(void)
 
 bool mm_load_base(domid_t dom, mfn_t l4)
 {
-    struct domain *d = current_domain;
-    if (!d || d->id != dom)
-        return false;
+    struct domain *d = domain_by_id(dom);
+    if (!d)
+        mm_panic("mm_load_base for an unknown domain");
     d->l4 = l4;
+    if (d != current_domain)
+        return false; /* loaded when it is next scheduled */
     arch_load_base(l4);
     flush_clock++; /* loading CR3 flushed the non-global TLB */
     return true;

@@ -37,8 +37,9 @@ static void add_change(struct plan_item *it, const char *field, bool live, const
     struct plan_change *c = &it->changes[it->change_count++];
     c->field = field;
     c->live = live;
-    snprintf(c->from, sizeof c->from, "%s", from);
-    snprintf(c->to, sizeof c->to, "%s", to);
+    /* Shown to the user; a long value is cut (explicitly, for -O2's warning). */
+    snprintf(c->from, sizeof c->from, "%.*s", (int)(sizeof c->from - 1), from);
+    snprintf(c->to, sizeof c->to, "%.*s", (int)(sizeof c->to - 1), to);
 }
 
 static void cmp_u64(struct plan_item *it, const char *field, bool live, uint64_t have, uint64_t want, bool size)

@@ -20,7 +20,6 @@ extern uint8_t _text_start[], _text_end[], _rodata_start[], _rodata_end[], _data
     _data_end[];
 extern uint64_t hv_pte_nx;
 extern size_t arch_copy_guest_raw(void *dst, const void *src, size_t n);
-extern __noreturn void arch_enter_frame(struct cpu_regs *regs);
 
 #define POOL_FRAMES 96
 static uint64_t pt_pool[POOL_FRAMES][512] __attribute__((aligned(4096)));
@@ -242,20 +241,6 @@ int arch_copy_to_guest(gva_t dst, const void *src, size_t n)
     if (!guest_range_ok(gva_x(dst), n))
         return HV_EFAULT;
     return arch_copy_guest_raw((void *)(uintptr_t)gva_x(dst), src, n) ? HV_EFAULT : HV_OK;
-}
-
-void arch_enter_guest(mfn_t l4, uint64_t entry, uint64_t stack, uint64_t arg)
-{
-    struct cpu_regs *regs = (struct cpu_regs *)(uintptr_t)(arch_kstack_top() - sizeof(*regs));
-    __builtin_memset(regs, 0, sizeof(*regs));
-    regs->rip = entry;
-    regs->cs = SEL_USER_CS;
-    regs->rflags = RFLAGS_IF | 0x2;
-    regs->rsp = stack;
-    regs->ss = SEL_USER_DS;
-    regs->rdi = arg;
-    write_cr3(mfn_to_paddr(l4));
-    arch_enter_frame(regs);
 }
 
 void arch_machine_exit(enum hv_exit_code code)

@@ -138,11 +138,32 @@ void arch_time_init(void)
         __asm__ volatile("hlt");
     }
     irq_disable();
+    /* From now on the timer is one-shot, programmed by the scheduler. */
+    apic_write(APIC_REG_TIMER_INIT, 0);
+    apic_write(APIC_REG_LVT_TIMER, APIC_TIMER_VECTOR);
     uint64_t took_us = (rdtsc() - s0) * 1000000ull / tsc_hz;
     log_info("time: TSC %llu.%03llu MHz, APIC timer %u Hz (div 16), tick %u Hz; "
              "self-test: 2 ticks in %llu us",
              (unsigned long long)(tsc_hz / 1000000), (unsigned long long)(tsc_hz / 1000 % 1000),
              apic_timer_hz, HV_TICK_HZ, (unsigned long long)took_us);
+}
+
+void arch_timer_set_deadline(uint64_t deadline_ns)
+{
+    if (deadline_ns == 0) {
+        apic_write(APIC_REG_TIMER_INIT, 0); /* stop */
+        return;
+    }
+    uint64_t now = arch_now_ns();
+    uint64_t delta = deadline_ns > now ? deadline_ns - now : 0;
+    if (delta > 1000000000ull)
+        delta = 1000000000ull; /* re-armed on expiry; keeps the product small */
+    uint64_t count = delta * apic_timer_hz / 1000000000ull;
+    if (count == 0)
+        count = 1;
+    if (count > 0xffffffffull)
+        count = 0xffffffffull;
+    apic_write(APIC_REG_TIMER_INIT, (uint32_t)count);
 }
 
 void arch_idle_wait(void)

@@ -51,6 +51,9 @@ void trap_entry(struct cpu_regs *regs)
 
     if (vec == APIC_TIMER_VECTOR) {
         apic_timer_interrupt();
+        schedule_timer_interrupt();
+        if (regs->cs & 3)
+            schedule_exit(regs);
         return;
     }
     if (vec == APIC_SPURIOUS_VECTOR)
@@ -63,7 +66,9 @@ void trap_entry(struct cpu_regs *regs)
 
     uint64_t cr2 = (vec == 14) ? read_cr2() : 0;
     if (regs->cs & 3) {
-        domain_fault(regs, vec, cr2); /* does not return */
+        domain_fault(regs, vec, cr2);
+        schedule_exit(regs); /* the faulting domain is gone: run another */
+        return;
     }
     if ((vec == 14 || vec == 13) && search_fixup(regs))
         return;
