@@ -62,6 +62,9 @@ enum hv_hypercall {
  *     caller owns; val is its pfn (or HV_M2P_INVALID).
  * *done (if done is not NULL) receives the number of requests applied; the
  * result is HV_OK or the status of request *done, which changed nothing.
+ * *done is checked writable before any request is applied; if a request of
+ * the batch itself unmaps it, the result is HV_EFAULT although the requests
+ * before the failure (or all of them) were applied.
  * At most HV_MMU_UPDATE_MAX requests per call (HV_E2BIG otherwise). Long
  * validations are preempted and continued transparently (the hypervisor
  * restarts the syscall with done_so_far advanced; callers pass 0).
@@ -149,7 +152,9 @@ enum hv_shutdown_reason {
 /*
  * Guest virtual address layout. The hypervisor owns PML4 slots 256..511 (the
  * whole upper canonical half); a guest may map only addresses below
- * HV_GUEST_VA_LIMIT. ELF images must be linked inside [HV_GUEST_VA_MIN,
+ * HV_GUEST_VA_LIMIT (page 0 included: the hypervisor never follows a guest
+ * pointer without a range check, and SMEP/SMAP stop it from using guest
+ * mappings by accident). ELF images must be linked inside [HV_GUEST_VA_MIN,
  * HV_GUEST_VA_LIMIT).
  */
 #define HV_GUEST_VA_MIN 0x0000000000001000ull
