@@ -368,6 +368,30 @@ static void domain_cycle_test(const struct domain_spec *root, struct pmm *pmm)
              cycles, (unsigned long long)free_before, (unsigned long long)pmm_free_count(pmm));
 }
 
+/*
+ * Boot test hook `test_victim`: builds a second domain from the root's
+ * image that never runs, so that tests can attack frames owned by another
+ * domain (test/guests/mm_attack.c, area "pt" with `victim`).
+ */
+static void victim_domain_test(const struct domain_spec *root, struct pmm *pmm)
+{
+    struct domain_spec spec = *root;
+    struct domain_entry entry;
+    const char *detail;
+    spec.name = "victim";
+    spec.mem_bytes = 1ull << 20;
+    spec.max_bytes = spec.mem_bytes;
+    spec.flags = 0;
+    spec.modules_count = 0;
+    struct domain *d = domain_alloc();
+    if (!d)
+        panic("test: no slot for the victim domain");
+    const char *why = domain_build(d, &spec, pmm, &entry, &detail);
+    if (why)
+        panic("test: victim domain: %s", why);
+    log_info("test: d%u (victim) built and never started", d->id);
+}
+
 void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm)
 {
     if (mbi->modules_count == 0) {
@@ -388,6 +412,8 @@ void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm)
 
     struct domain_entry entry;
     const char *detail;
+    if (cmdline_flag("test_victim"))
+        victim_domain_test(&spec, pmm);
     const char *why = domain_build(root, &spec, pmm, &entry, &detail);
     if (why) {
         const struct mb2_module *mod = &mbi->modules[0];

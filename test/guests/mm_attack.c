@@ -110,6 +110,43 @@ static void area_free_frame(uint64_t e1, uint64_t l1, uint64_t e2f)
     mmt_expect("current count back", gk_hc_memory_op(HV_MEMOP_CURRENT, 0), cur);
 }
 
+/* With `victim` on the command line the hypervisor has built a second domain
+ * (never started, hv `test_victim`): its frames have valid M2P entries but
+ * frame_info refuses them. Mapping, typing or taking them must all fail. */
+static void area_foreign(uint64_t e1, uint64_t l1, uint64_t e2f)
+{
+    uint64_t f = HV_M2P_INVALID;
+    for (uint64_t m = 0; m < gk_start_info->m2p_entries; m++) {
+        if (gk_m2p(m) != HV_M2P_INVALID && gk_frame_info(m) == HV_EPERM) {
+            f = m;
+            break;
+        }
+    }
+    mmt_true("found a frame of another domain", f != HV_M2P_INVALID);
+    if (f == HV_M2P_INVALID)
+        return;
+    gk_printf("mm_attack: another domain's frame: mfn %#llx (its pfn %llu)\n",
+              (unsigned long long)f, (unsigned long long)gk_m2p(f));
+    MMT_SNAP(l1);
+    mmt_snap_entry(e1);
+    mmt_snap_entry(e2f);
+    mmt_refused("map another domain's frame read-only", mmt_pte(e1, (f << 12) | GK_PTE_RO),
+                HV_EPERM);
+    mmt_refused("map another domain's frame writable", mmt_pte(e1, (f << 12) | GK_PTE_RWDATA),
+                HV_EPERM);
+    mmt_refused("another domain's frame as an L1 table",
+                mmt_pte(e2f, (f << 12) | GK_PTE_TABLE), HV_EPERM);
+    mmt_refused("pin another domain's frame", gk_hc_mmuext_op(HV_MMUEXT_PIN_L1, f), HV_EPERM);
+    mmt_refused("new base on another domain's frame",
+                gk_hc_mmuext_op(HV_MMUEXT_NEW_BASEPTR, f), HV_EPERM);
+    mmt_refused("decrease another domain's frame", gk_hc_memory_op(HV_MEMOP_DECREASE, f),
+                HV_EPERM);
+    mmt_refused("M2P update of another domain's frame",
+                mmt_pte((f << 12) | HV_MMU_CMD_M2P, 5), HV_EPERM);
+    mmt_refused("update_va_mapping to another domain's frame",
+                gk_hc_update_va_mapping(MMT_VA_PT, (f << 12) | GK_PTE_RO, 0), HV_EPERM);
+}
+
 static void area_hv_slots(uint64_t F, uint64_t l3)
 {
     static const unsigned slots[] = { 256, 257, 258, 300, 511 };
@@ -358,6 +395,9 @@ void mmt_area_pt(void)
     if (freed > 0)
         gk_hc_memory_op(HV_MEMOP_DECREASE, (uint64_t)freed);
     area_free_frame(e1, l1, e2f);
+    char victim[4];
+    if (gk_cmdline_get("victim", victim, sizeof(victim)))
+        area_foreign(e1, l1, e2f);
     area_hv_slots(F, l3);
     area_bits(F, e1, e2f, e3f, e4f, l1, l2, l3);
     area_ranges(F, e1, e2f, l1, freed > 0 ? (uint64_t)freed : MMT_HV_IMAGE_FIRST_MFN);

@@ -32,3 +32,11 @@ add_hv_test(mm_write_table LABELS mm EXIT root_crash TIMEOUT 20
     EXPECT "[d0] mm_attack: about to write 0x200008"
            "d0 (root): killed: #PF page fault at rip" "address 0x200008, error code 0x7"
     FORBID "did not fault" "hypervisor fault")
+
+# Frames of another domain (a second domain the hypervisor builds for this
+# test and never starts) can be neither mapped, typed, nor taken.
+add_hv_test(mm_attack_foreign LABELS mm TIMEOUT 20 CMDLINE "test_victim"
+    MODULES "${MM_ATTACK}::mm_attack test=pt victim"
+    EXPECT "(victim) built and never started" "[d0] mm_attack: another domain's frame: mfn"
+           "map another domain's frame writable" "[d0] mm_attack: ok (test=pt)"
+    FORBID "FAILED" "hypervisor fault" "killed")
