@@ -28,6 +28,16 @@ void mm_frame_unmap(uint64_t *p);
  */
 bool mm_may_map_foreign(domid_t dom, mfn_t m, bool writable);
 
+/*
+ * A present L1 entry of a table owned by `dom` maps frame m, which dom does
+ * not own. get: the entry has just been validated (mm_may_map_foreign said
+ * yes and the frame references are taken); false refuses it (HV_ENOMEM, the
+ * caller releases what it took). put: the entry is being dropped (overwritten,
+ * or its table devalidated). Grants count their mappings with these.
+ */
+bool mm_foreign_map_get(domid_t dom, mfn_t m, bool writable);
+void mm_foreign_map_put(domid_t dom, mfn_t m, bool writable);
+
 /* Flushes every non-global TLB entry of the current CPU (reload CR3). */
 void mm_tlb_flush_local(void);
 

@@ -77,8 +77,9 @@ uint32_t pt_validate_budget(void);
 #define PT_STARTED 1
 int pt_entry_get(domid_t dom, unsigned level, uint64_t e);
 
-/* Releases what pt_entry_get took for e (an entry of a level-`level` table). */
-void pt_entry_put(unsigned level, uint64_t e);
+/* Releases what pt_entry_get took for e (an entry of a level-`level` table
+ * owned by dom). */
+void pt_entry_put(domid_t dom, unsigned level, uint64_t e);
 
 /*
  * Takes a general reference and a type reference of `type` (L1..L4 or

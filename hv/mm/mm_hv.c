@@ -114,6 +114,22 @@ bool mm_may_map_foreign(domid_t dom, mfn_t m, bool writable)
     return false; /* grants and I/O frames come with the core-objects issue */
 }
 
+bool mm_foreign_map_get(domid_t dom, mfn_t m, bool writable)
+{
+    (void)dom;
+    (void)m;
+    (void)writable;
+    return false; /* never reached: mm_may_map_foreign refuses every foreign frame */
+}
+
+void mm_foreign_map_put(domid_t dom, mfn_t m, bool writable)
+{
+    (void)dom;
+    (void)m;
+    (void)writable;
+    mm_panic("a foreign mapping was dropped, but none can exist yet");
+}
+
 void mm_tlb_flush_local(void)
 {
     arch_tlb_flush_local();

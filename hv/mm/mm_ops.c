@@ -125,7 +125,7 @@ static int update_pte(struct mm_domain *d, uint64_t ptr, uint64_t val)
     uint64_t old = t[tg.index];
     *(volatile uint64_t *)&t[tg.index] = val;
     mm_frame_unmap(t);
-    pt_entry_put(tg.level, old);
+    pt_entry_put(d->id, tg.level, old);
     return HV_OK;
 }
 

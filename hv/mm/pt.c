@@ -149,18 +149,26 @@ int pt_entry_get(domid_t dom, unsigned level, uint64_t e)
         return HV_EPERM;
     if (level == 1) {
         bool writable = (e & PTE_RW) != 0;
-        if (f->owner != dom && !mm_may_map_foreign(dom, m, writable))
+        bool foreign = f->owner != dom;
+        if (foreign && !mm_may_map_foreign(dom, m, writable))
             return HV_EPERM;
-        if (writable)
-            return type_get_frame(f, FRAME_TYPE_WRITABLE);
-        return frame_ref_get(f) ? HV_OK : HV_ENOMEM;
+        int rc = writable ? type_get_frame(f, FRAME_TYPE_WRITABLE)
+                          : (frame_ref_get(f) ? HV_OK : HV_ENOMEM);
+        if (rc == HV_OK && foreign && !mm_foreign_map_get(dom, m, writable)) {
+            if (writable)
+                pt_type_put(m);
+            else
+                frame_ref_put(f);
+            rc = HV_ENOMEM;
+        }
+        return rc;
     }
     if (f->owner != dom)
         return HV_EPERM;
     return type_get_frame(f, (enum frame_type)(level - 1));
 }
 
-void pt_entry_put(unsigned level, uint64_t e)
+void pt_entry_put(domid_t dom, unsigned level, uint64_t e)
 {
     if (!(e & PTE_P))
         return;
@@ -168,6 +176,8 @@ void pt_entry_put(unsigned level, uint64_t e)
     struct frame *f = frame_get(m);
     if (f == NULL)
         mm_panic("pt_entry_put: validated entry outside the frame table");
+    if (level == 1 && f->owner != dom)
+        mm_foreign_map_put(dom, m, (e & PTE_RW) != 0);
     if (level == 1 && !(e & PTE_RW))
         frame_ref_put(f);
     else
@@ -190,10 +200,11 @@ static void untype_partial(struct frame *f)
 }
 
 /* Releases the references of entries [0, count) of table t at `level`. */
-static void release_entries(const uint64_t *t, unsigned level, unsigned count)
+static void release_entries(domid_t dom, const uint64_t *t, unsigned level,
+                            unsigned count)
 {
     for (unsigned j = 0; j < count; j++)
-        pt_entry_put(level, t[j]);
+        pt_entry_put(dom, level, t[j]);
 }
 
 void pt_type_put(mfn_t m)
@@ -210,7 +221,7 @@ void pt_type_put(mfn_t m)
              * one call (see docs/mm.md, "Not done"). */
             f->flags &= (uint8_t)~FRAME_F_VALIDATED;
             uint64_t *t = mm_frame_map(m);
-            release_entries(t, level, table_limit(level));
+            release_entries(f->owner, t, level, table_limit(level));
             if (level == FRAME_TYPE_L4)
                 for (unsigned j = PT_HV_L4_FIRST; j < PT_ENTRIES; j++)
                     t[j] = 0;
@@ -269,7 +280,7 @@ int pt_validate(mfn_t m, uint32_t *budget)
     rc = HV_OK;
     goto out;
 fail:
-    release_entries(t, level, f->partial_index);
+    release_entries(f->owner, t, level, f->partial_index);
     untype_partial(f);
 out:
     mm_frame_unmap(t);
@@ -285,7 +296,7 @@ void pt_validate_abort(mfn_t m)
     uint64_t *t = mm_frame_map(m);
     if (f->flags & FRAME_F_CHILD_PARTIAL)
         pt_validate_abort(pt_entry_mfn(t[f->partial_index]));
-    release_entries(t, f->type, f->partial_index);
+    release_entries(f->owner, t, f->type, f->partial_index);
     mm_frame_unmap(t);
     untype_partial(f);
 }
