@@ -61,7 +61,10 @@ static void enc_head(struct hvcbor_enc *e, unsigned major, uint64_t v)
     enc_put(e, h, n);
 }
 
-void hvcbor_enc_uint(struct hvcbor_enc *e, uint64_t v) { enc_head(e, HVCBOR_MAJOR_UINT, v); }
+void hvcbor_enc_uint(struct hvcbor_enc *e, uint64_t v)
+{
+    enc_head(e, HVCBOR_MAJOR_UINT, v);
+}
 
 void hvcbor_enc_int(struct hvcbor_enc *e, int64_t v)
 {
@@ -101,8 +104,14 @@ void hvcbor_enc_text(struct hvcbor_enc *e, const void *p, size_t len)
     enc_put(e, p, len);
 }
 
-void hvcbor_enc_array(struct hvcbor_enc *e, uint64_t count) { enc_head(e, HVCBOR_MAJOR_ARRAY, count); }
-void hvcbor_enc_map(struct hvcbor_enc *e, uint64_t pairs) { enc_head(e, HVCBOR_MAJOR_MAP, pairs); }
+void hvcbor_enc_array(struct hvcbor_enc *e, uint64_t count)
+{
+    enc_head(e, HVCBOR_MAJOR_ARRAY, count);
+}
+void hvcbor_enc_map(struct hvcbor_enc *e, uint64_t pairs)
+{
+    enc_head(e, HVCBOR_MAJOR_MAP, pairs);
+}
 
 enum hvcbor_err hvcbor_enc_finish(const struct hvcbor_enc *e, size_t *len_out)
 {
@@ -160,7 +169,7 @@ bool hvcbor_utf8_valid(const uint8_t *p, size_t len)
 /* ---- Decoder ---- */
 
 void hvcbor_dec_init(struct hvcbor_dec *d, const void *buf, size_t len,
-                   const struct hvcbor_limits *limits)
+                     const struct hvcbor_limits *limits)
 {
     d->buf = buf;
     d->len = buf ? len : 0;
@@ -185,7 +194,10 @@ void hvcbor_dec_init(struct hvcbor_dec *d, const void *buf, size_t len,
     d->cur_key = HVCBOR_NO_KEY;
 }
 
-bool hvcbor_dec_ok(const struct hvcbor_dec *d) { return d->err.code == HVCBOR_OK; }
+bool hvcbor_dec_ok(const struct hvcbor_dec *d)
+{
+    return d->err.code == HVCBOR_OK;
+}
 
 bool hvcbor_dec_fail(struct hvcbor_dec *d, enum hvcbor_err code, size_t offset)
 {
@@ -197,7 +209,10 @@ bool hvcbor_dec_fail(struct hvcbor_dec *d, enum hvcbor_err code, size_t offset)
     return false;
 }
 
-bool hvcbor_dec_at_end(const struct hvcbor_dec *d) { return d->pos >= d->len; }
+bool hvcbor_dec_at_end(const struct hvcbor_dec *d)
+{
+    return d->pos >= d->len;
+}
 
 bool hvcbor_dec_peek(struct hvcbor_dec *d, enum hvcbor_major *major)
 {
@@ -240,11 +255,12 @@ static bool dec_head(struct hvcbor_dec *d, unsigned *major, uint64_t *arg)
                 return hvcbor_dec_fail(d, HVCBOR_ERR_NON_CANONICAL, at);
         }
     } else if (ai == 31) {
-        return hvcbor_dec_fail(d, mt == HVCBOR_MAJOR_UINT || mt == HVCBOR_MAJOR_NINT ||
-                                        mt == HVCBOR_MAJOR_TAG
-                                    ? HVCBOR_ERR_MALFORMED
-                                    : HVCBOR_ERR_INDEFINITE,
-                             at);
+        return hvcbor_dec_fail(d,
+                               mt == HVCBOR_MAJOR_UINT || mt == HVCBOR_MAJOR_NINT ||
+                                       mt == HVCBOR_MAJOR_TAG
+                                   ? HVCBOR_ERR_MALFORMED
+                                   : HVCBOR_ERR_INDEFINITE,
+                               at);
     } else {
         return hvcbor_dec_fail(d, HVCBOR_ERR_MALFORMED, at);
     }
@@ -275,7 +291,10 @@ static bool dec_expect(struct hvcbor_dec *d, unsigned want, uint64_t *arg)
     return true;
 }
 
-bool hvcbor_dec_uint(struct hvcbor_dec *d, uint64_t *v) { return dec_expect(d, HVCBOR_MAJOR_UINT, v); }
+bool hvcbor_dec_uint(struct hvcbor_dec *d, uint64_t *v)
+{
+    return dec_expect(d, HVCBOR_MAJOR_UINT, v);
+}
 
 bool hvcbor_dec_int(struct hvcbor_dec *d, int64_t *v)
 {
@@ -353,8 +372,14 @@ static bool dec_string(struct hvcbor_dec *d, unsigned major, struct hvcbor_str *
     return true;
 }
 
-bool hvcbor_dec_bytes(struct hvcbor_dec *d, struct hvcbor_str *s) { return dec_string(d, HVCBOR_MAJOR_BYTES, s); }
-bool hvcbor_dec_text(struct hvcbor_dec *d, struct hvcbor_str *s) { return dec_string(d, HVCBOR_MAJOR_TEXT, s); }
+bool hvcbor_dec_bytes(struct hvcbor_dec *d, struct hvcbor_str *s)
+{
+    return dec_string(d, HVCBOR_MAJOR_BYTES, s);
+}
+bool hvcbor_dec_text(struct hvcbor_dec *d, struct hvcbor_str *s)
+{
+    return dec_string(d, HVCBOR_MAJOR_TEXT, s);
+}
 
 /* Opens a container. Every element needs at least one byte (a map pair two),
  * so a count larger than the bytes left is truncated input, caught here
@@ -383,8 +408,14 @@ static bool dec_container(struct hvcbor_dec *d, unsigned major, uint32_t *count)
     return true;
 }
 
-bool hvcbor_dec_array(struct hvcbor_dec *d, uint32_t *count) { return dec_container(d, HVCBOR_MAJOR_ARRAY, count); }
-bool hvcbor_dec_map(struct hvcbor_dec *d, uint32_t *pairs) { return dec_container(d, HVCBOR_MAJOR_MAP, pairs); }
+bool hvcbor_dec_array(struct hvcbor_dec *d, uint32_t *count)
+{
+    return dec_container(d, HVCBOR_MAJOR_ARRAY, count);
+}
+bool hvcbor_dec_map(struct hvcbor_dec *d, uint32_t *pairs)
+{
+    return dec_container(d, HVCBOR_MAJOR_MAP, pairs);
+}
 
 void hvcbor_dec_leave(struct hvcbor_dec *d)
 {
@@ -421,10 +452,8 @@ bool hvcbor_dec_skip(struct hvcbor_dec *d)
         unsigned m;
         return dec_head(d, &m, &u);
     }
-    case HVCBOR_MAJOR_BYTES:
-        return hvcbor_dec_bytes(d, &s);
-    case HVCBOR_MAJOR_TEXT:
-        return hvcbor_dec_text(d, &s);
+    case HVCBOR_MAJOR_BYTES: return hvcbor_dec_bytes(d, &s);
+    case HVCBOR_MAJOR_TEXT: return hvcbor_dec_text(d, &s);
     case HVCBOR_MAJOR_ARRAY:
         if (!hvcbor_dec_array(d, &n))
             return false;

@@ -14,7 +14,10 @@
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
-static uint32_t round8(uint32_t n) { return (n + 7u) & ~7u; }
+static uint32_t round8(uint32_t n)
+{
+    return (n + 7u) & ~7u;
+}
 
 uint32_t ring_data_size(size_t bytes)
 {
@@ -64,7 +67,10 @@ bool ring_attach_consumer(struct ring *r, void *shared, size_t bytes)
     return true;
 }
 
-uint32_t ring_max_payload(const struct ring *r) { return r->size - RING_RECORD_HEADER_BYTES; }
+uint32_t ring_max_payload(const struct ring *r)
+{
+    return r->size - RING_RECORD_HEADER_BYTES;
+}
 
 /*
  * Copies n bytes, 8 at a time while it can. __builtin_memcpy with a constant
@@ -152,7 +158,8 @@ enum ring_status ring_write(struct ring *r, const void *msg, uint32_t len, bool 
         return RING_ECORRUPT;
     if (room < need)
         return RING_FULL;
-    uint8_t hdr[8] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24), 0, 0, 0, 0};
+    uint8_t hdr[8] = {
+        (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24), 0, 0, 0, 0};
     copy_in(r, r->local, hdr, 8);
     copy_in(r, r->local + 8, msg, len);
     uint32_t old = r->local;
@@ -196,7 +203,8 @@ enum ring_status ring_read(struct ring *r, void *buf, uint32_t cap, uint32_t *le
     }
     uint8_t hdr[8];
     copy_out(r, r->local, hdr, 8);
-    uint32_t n = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
+    uint32_t n =
+        (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
     if ((hdr[4] | hdr[5] | hdr[6] | hdr[7]) != 0 || n > avail - RING_RECORD_HEADER_BYTES ||
         round8(n) > avail - RING_RECORD_HEADER_BYTES) {
         r->broken = true;

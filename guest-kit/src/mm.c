@@ -159,7 +159,7 @@ uint64_t gk_pt_read(uint64_t maddr)
 
 int64_t gk_pt_write(uint64_t maddr, uint64_t val)
 {
-    struct hv_mmu_update req = { .ptr = maddr | HV_MMU_CMD_PTE, .val = val };
+    struct hv_mmu_update req = {.ptr = maddr | HV_MMU_CMD_PTE, .val = val};
     uint64_t done = 0;
     return gk_hc_mmu_update(&req, 1, &done);
 }
@@ -284,7 +284,7 @@ int64_t gk_unmap(uint64_t va)
 static uint64_t pick_window(const uint64_t *l2)
 {
     uint64_t lo = mm.base_va & ~(SZ_2M - 1);
-    uint64_t cands[2] = { 0, (mm.base_va + mm.pages * PAGE + SZ_2M - 1) & ~(SZ_2M - 1) };
+    uint64_t cands[2] = {0, (mm.base_va + mm.pages * PAGE + SZ_2M - 1) & ~(SZ_2M - 1)};
     if (lo >= 2 * SZ_2M)
         cands[0] = lo - SZ_2M;
     for (unsigned i = 0; i < 2; i++) {
@@ -340,9 +340,9 @@ int gk_mm_init(const struct hv_start_info *si)
         return HV_ENOMEM;
     uint64_t l1 = gk_p2m(pfn);
     struct hv_mmu_update reqs[2] = {
-        { .ptr = (l2_mfn << 12) | ((uint64_t)gk_pt_index(w, 2) << 3),
-          .val = (l1 << 12) | GK_PTE_TABLE },
-        { .ptr = (l1 << 12) | (WINDOW_SLOT_SELF << 3), .val = (l1 << 12) | GK_PTE_RO },
+        {.ptr = (l2_mfn << 12) | ((uint64_t)gk_pt_index(w, 2) << 3),
+         .val = (l1 << 12) | GK_PTE_TABLE},
+        {.ptr = (l1 << 12) | (WINDOW_SLOT_SELF << 3), .val = (l1 << 12) | GK_PTE_RO},
     };
     uint64_t done = 0;
     int64_t rc = gk_hc_mmu_update(reqs, 2, &done);

@@ -61,10 +61,10 @@ static struct cap *cap_from_sibling(struct cap_link *l)
 /* ---- Helpers ----------------------------------------------------------- */
 
 /* Always-on check for a broken internal invariant (never guest input). */
-#define CAP_INVARIANT(c) \
-    do { \
-        if (unlikely(!(c))) \
-            __builtin_trap(); \
+#define CAP_INVARIANT(c)                                                                           \
+    do {                                                                                           \
+        if (unlikely(!(c)))                                                                        \
+            __builtin_trap();                                                                      \
     } while (0)
 
 uint32_t cap_valid_rights(uint32_t type)
@@ -112,8 +112,8 @@ static void cap_clear_slot(struct cap *c)
 }
 
 /* Fill the empty slot dst with a capability to obj; links are done by the caller. */
-static void cap_fill(struct cap *dst, struct cap_object *obj, uint32_t rights,
-                     uint64_t base, uint64_t count)
+static void cap_fill(struct cap *dst, struct cap_object *obj, uint32_t rights, uint64_t base,
+                     uint64_t count)
 {
     CAP_INVARIANT(dst->obj == NULL && obj->cap_count != UINT32_MAX);
     dst->obj = obj;
@@ -158,9 +158,8 @@ void cap_table_init(struct cap_table *t)
         cap_clear_slot(&t->slots[i]);
 }
 
-enum hv_status cap_insert_root(struct cap_table *t, uint32_t slot,
-                               struct cap_object *obj, uint32_t rights,
-                               uint64_t base, uint64_t count)
+enum hv_status cap_insert_root(struct cap_table *t, uint32_t slot, struct cap_object *obj,
+                               uint32_t rights, uint64_t base, uint64_t count)
 {
     uint32_t valid;
 
@@ -169,8 +168,7 @@ enum hv_status cap_insert_root(struct cap_table *t, uint32_t slot,
     valid = cap_valid_rights(obj->type);
     if (valid == 0 || (rights & ~valid) != 0)
         return HV_EINVAL;
-    if (HV_CAP_TYPE_IS_RANGE(obj->type) ? !range_ok(base, count)
-                                        : (base != 0 || count != 0))
+    if (HV_CAP_TYPE_IS_RANGE(obj->type) ? !range_ok(base, count) : (base != 0 || count != 0))
         return HV_EINVAL;
     if (t->slots[slot].obj != NULL)
         return HV_EEXIST;
@@ -180,9 +178,8 @@ enum hv_status cap_insert_root(struct cap_table *t, uint32_t slot,
     return HV_OK;
 }
 
-enum hv_status cap_lookup(struct cap_table *t, uint32_t slot,
-                          enum hv_cap_type type, uint32_t rights,
-                          struct cap **out)
+enum hv_status cap_lookup(struct cap_table *t, uint32_t slot, enum hv_cap_type type,
+                          uint32_t rights, struct cap **out)
 {
     struct cap *c;
 
@@ -197,10 +194,8 @@ enum hv_status cap_lookup(struct cap_table *t, uint32_t slot,
     return HV_OK;
 }
 
-enum hv_status cap_lookup_range(struct cap_table *t, uint32_t slot,
-                                enum hv_cap_type type, uint32_t rights,
-                                uint64_t base, uint64_t count,
-                                struct cap **out)
+enum hv_status cap_lookup_range(struct cap_table *t, uint32_t slot, enum hv_cap_type type,
+                                uint32_t rights, uint64_t base, uint64_t count, struct cap **out)
 {
     struct cap *c;
     enum hv_status st;
@@ -247,8 +242,8 @@ enum hv_status cap_copy(struct cap_table *t, const struct hv_cap_copy_args *a)
     /* Decode: the destination table. */
     if (a->dst_domain_slot != HV_CAP_SLOT_SELF) {
         struct cap *dom;
-        enum hv_status st = cap_lookup(t, a->dst_domain_slot, HV_CAP_DOMAIN,
-                                       HV_CAP_R_DOM_CAP_INSERT, &dom);
+        enum hv_status st =
+            cap_lookup(t, a->dst_domain_slot, HV_CAP_DOMAIN, HV_CAP_R_DOM_CAP_INSERT, &dom);
         if (st != HV_OK)
             return st;
         dst_table = cap_domain_table(dom->obj);
@@ -266,8 +261,7 @@ enum hv_status cap_copy(struct cap_table *t, const struct hv_cap_copy_args *a)
         return HV_ENOMEM;
 
     /* Invoke: cannot fail. The newest copy goes last among the children. */
-    cap_fill(dst, src->obj, a->rights,
-             HV_CAP_TYPE_IS_RANGE(src->type) ? a->base : 0,
+    cap_fill(dst, src->obj, a->rights, HV_CAP_TYPE_IS_RANGE(src->type) ? a->base : 0,
              HV_CAP_TYPE_IS_RANGE(src->type) ? a->count : 0);
     link_insert_after(src->children.prev, &dst->sibling);
     return HV_OK;
@@ -311,8 +305,7 @@ enum hv_status cap_revoke(struct cap_table *t, uint32_t slot, uint32_t budget)
     return HV_OK;
 }
 
-enum hv_status cap_identify(struct cap_table *t, uint32_t slot,
-                            struct hv_cap_info *out)
+enum hv_status cap_identify(struct cap_table *t, uint32_t slot, struct hv_cap_info *out)
 {
     const struct cap *c;
 
@@ -347,8 +340,8 @@ uint32_t cap_child_count(const struct cap_table *t, uint32_t slot)
 
     if (slot >= HV_CAP_SLOTS)
         return 0;
-    for (const struct cap_link *l = t->slots[slot].children.next;
-         l != &t->slots[slot].children; l = l->next)
+    for (const struct cap_link *l = t->slots[slot].children.next; l != &t->slots[slot].children;
+         l = l->next)
         n++;
     return n;
 }

@@ -97,9 +97,12 @@ bool cmdline_parse_size(const char *s, size_t len, uint64_t *out)
     if (i < len) {
         unsigned shift;
         switch (s[i]) {
-        case 'K': case 'k': shift = 10; break;
-        case 'M': case 'm': shift = 20; break;
-        case 'G': case 'g': shift = 30; break;
+        case 'K':
+        case 'k': shift = 10; break;
+        case 'M':
+        case 'm': shift = 20; break;
+        case 'G':
+        case 'g': shift = 30; break;
         default: return false;
         }
         if (i + 1 != len)

@@ -155,7 +155,7 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     }
 
     /* Page tables: frames [pt_pfn, stack_pfn), the L4 first. */
-    struct build_ctx ctx = { .next_pt_pfn = pt_pfn + 1, .pt_end_pfn = stack_pfn };
+    struct build_ctx ctx = {.next_pt_pfn = pt_pfn + 1, .pt_end_pfn = stack_pfn};
     mfn_t l4 = build_frames[pt_pfn];
     for (uint64_t i = 0; i < used; i++) {
         uint64_t va = base + i * PAGE_SIZE;
@@ -279,8 +279,7 @@ static void check_modules(const struct mb2_info *mbi)
             (paddr_t)(uintptr_t)_phys_end, arch_directmap_limit());
         if (be == BOOTMOD_OK)
             continue;
-        log_err("boot: module %zu (\"%s\", %llu bytes) refused%s: %s", i,
-                mbi->modules[i].cmdline,
+        log_err("boot: module %zu (\"%s\", %llu bytes) refused%s: %s", i, mbi->modules[i].cmdline,
                 (unsigned long long)(mbi->modules[i].end - mbi->modules[i].start),
                 i == 0 ? " as root domain" : "", bootmod_strerror(be));
         log_err("boot: cannot start");
@@ -417,9 +416,9 @@ void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm)
     const char *why = domain_build(root, &spec, pmm, &entry, &detail);
     if (why) {
         const struct mb2_module *mod = &mbi->modules[0];
-        log_err("boot: module 0 (\"%s\", %llu bytes) refused as root domain: %s%s%s",
-                mod->cmdline, (unsigned long long)(mod->end - mod->start), why,
-                detail ? ": " : "", detail ? detail : "");
+        log_err("boot: module 0 (\"%s\", %llu bytes) refused as root domain: %s%s%s", mod->cmdline,
+                (unsigned long long)(mod->end - mod->start), why, detail ? ": " : "",
+                detail ? detail : "");
         log_err("boot: cannot start without a root domain");
         arch_machine_exit(HV_EXIT_BOOT_ERROR);
     }

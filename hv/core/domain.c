@@ -111,8 +111,8 @@ void domain_shutdown(struct domain *d, enum hv_shutdown_reason reason)
             code = HV_EXIT_ROOT_CRASH;
         else if (reason == HV_SHUTDOWN_REBOOT)
             code = HV_EXIT_REBOOT;
-        log_info("root domain ended (%s): stopping the machine, exit code %#x",
-                 reason_name(reason), code);
+        log_info("root domain ended (%s): stopping the machine, exit code %#x", reason_name(reason),
+                 code);
         arch_machine_exit(code);
     }
     /* Its VCPUs leave the CPU; the memory goes once the CPU is off its

@@ -59,8 +59,7 @@ static uint16_t elf64_rd16(const uint8_t *p)
 
 static uint32_t elf64_rd32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 static uint64_t elf64_rd64(const uint8_t *p)

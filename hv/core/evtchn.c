@@ -10,10 +10,10 @@
 #include "evtchn.h"
 
 /* Always-on check for a broken internal invariant (never guest input). */
-#define EVTCHN_INVARIANT(c) \
-    do { \
-        if (unlikely(!(c))) \
-            __builtin_trap(); \
+#define EVTCHN_INVARIANT(c)                                                                        \
+    do {                                                                                           \
+        if (unlikely(!(c)))                                                                        \
+            __builtin_trap();                                                                      \
     } while (0)
 
 /* ---- Shared-info bit operations ---------------------------------------- */
@@ -95,9 +95,8 @@ static void evtchn_port_reset(struct evtchn_domain *d, uint32_t port)
 }
 
 /* Take a FREE port into use in state st, notified on vcpu. */
-static struct evtchn_port *evtchn_port_claim(struct evtchn_domain *d,
-                                             uint32_t port, enum evtchn_state st,
-                                             uint32_t vcpu, uint32_t arg)
+static struct evtchn_port *evtchn_port_claim(struct evtchn_domain *d, uint32_t port,
+                                             enum evtchn_state st, uint32_t vcpu, uint32_t arg)
 {
     struct evtchn_port *p = &d->ports[port];
 
@@ -114,8 +113,7 @@ static struct evtchn_port *evtchn_port_claim(struct evtchn_domain *d,
  * HV_CAP_SLOT_SELF is the caller; otherwise a domain capability with
  * HV_CAP_R_DOM_EVTCHN is required.
  */
-static enum hv_status evtchn_resolve_domain(struct evtchn_domain *d,
-                                            uint32_t dom_slot,
+static enum hv_status evtchn_resolve_domain(struct evtchn_domain *d, uint32_t dom_slot,
                                             struct evtchn_domain **out)
 {
     struct cap *c;
@@ -150,13 +148,11 @@ void evtchn_pirq_table_init(struct evtchn_pirq_table *pt)
 }
 
 enum hv_status evtchn_domain_init(struct evtchn_domain *d, uint64_t uid,
-                                  struct hv_shared_info *shared,
-                                  struct cap_table *caps,
-                                  struct evtchn_pirq_table *pirqs,
-                                  uint32_t vcpu_count)
+                                  struct hv_shared_info *shared, struct cap_table *caps,
+                                  struct evtchn_pirq_table *pirqs, uint32_t vcpu_count)
 {
-    if (uid == 0 || shared == NULL || caps == NULL || pirqs == NULL ||
-        vcpu_count == 0 || vcpu_count > HV_SHARED_INFO_VCPUS)
+    if (uid == 0 || shared == NULL || caps == NULL || pirqs == NULL || vcpu_count == 0 ||
+        vcpu_count > HV_SHARED_INFO_VCPUS)
         return HV_EINVAL;
     /* Field by field rather than memset: the hypervisor has no libc. */
     for (uint32_t p = 0; p < EVTCHN_PORTS; p++) {
@@ -196,8 +192,7 @@ void evtchn_domain_teardown(struct evtchn_domain *d)
 
 /* ---- Guest operations --------------------------------------------------- */
 
-enum hv_status evtchn_alloc_unbound(struct evtchn_domain *d, uint32_t dom_slot,
-                                    uint32_t *port_out)
+enum hv_status evtchn_alloc_unbound(struct evtchn_domain *d, uint32_t dom_slot, uint32_t *port_out)
 {
     struct evtchn_domain *r;
     struct evtchn_port *p;
@@ -216,9 +211,8 @@ enum hv_status evtchn_alloc_unbound(struct evtchn_domain *d, uint32_t dom_slot,
     return HV_OK;
 }
 
-enum hv_status evtchn_bind_interdomain(struct evtchn_domain *d,
-                                       uint32_t dom_slot, uint32_t remote_port,
-                                       uint32_t *port_out)
+enum hv_status evtchn_bind_interdomain(struct evtchn_domain *d, uint32_t dom_slot,
+                                       uint32_t remote_port, uint32_t *port_out)
 {
     struct evtchn_domain *r;
     struct evtchn_port *rp, *lp;
@@ -250,8 +244,8 @@ enum hv_status evtchn_bind_interdomain(struct evtchn_domain *d,
     return HV_OK;
 }
 
-enum hv_status evtchn_bind_virq(struct evtchn_domain *d, uint32_t virq,
-                                uint32_t vcpu, uint32_t *port_out)
+enum hv_status evtchn_bind_virq(struct evtchn_domain *d, uint32_t virq, uint32_t vcpu,
+                                uint32_t *port_out)
 {
     uint32_t port;
 
@@ -271,8 +265,7 @@ enum hv_status evtchn_bind_virq(struct evtchn_domain *d, uint32_t virq,
     return HV_OK;
 }
 
-enum hv_status evtchn_bind_ipi(struct evtchn_domain *d, uint32_t vcpu,
-                               uint32_t *port_out)
+enum hv_status evtchn_bind_ipi(struct evtchn_domain *d, uint32_t vcpu, uint32_t *port_out)
 {
     uint32_t port;
 
@@ -287,8 +280,8 @@ enum hv_status evtchn_bind_ipi(struct evtchn_domain *d, uint32_t vcpu,
     return HV_OK;
 }
 
-enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot,
-                                uint32_t irq, uint32_t *port_out)
+enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot, uint32_t irq,
+                                uint32_t *port_out)
 {
     struct cap *c;
     struct evtchn_pirq *line;
@@ -297,8 +290,7 @@ enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot,
 
     if (irq >= EVTCHN_PIRQS)
         return HV_EINVAL;
-    st = cap_lookup_range(d->caps, irq_slot, HV_CAP_IRQ, HV_CAP_R_IRQ_BIND,
-                          irq, 1, &c);
+    st = cap_lookup_range(d->caps, irq_slot, HV_CAP_IRQ, HV_CAP_R_IRQ_BIND, irq, 1, &c);
     if (st != HV_OK)
         return st;
     line = &d->pirqs->lines[irq];
@@ -325,16 +317,13 @@ enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
         return HV_EINVAL;
     p = &d->ports[port];
     switch (p->state) {
-    case EVTCHN_FREE:
-        return HV_ENOENT;
+    case EVTCHN_FREE: return HV_ENOENT;
     case EVTCHN_UNBOUND:
-    case EVTCHN_IPI:
-        break;
+    case EVTCHN_IPI: break;
     case EVTCHN_INTERDOMAIN: {
         struct evtchn_port *rp = &p->remote->ports[p->arg];
 
-        EVTCHN_INVARIANT(rp->state == EVTCHN_INTERDOMAIN &&
-                         rp->remote == d && rp->arg == port);
+        EVTCHN_INVARIANT(rp->state == EVTCHN_INTERDOMAIN && rp->remote == d && rp->arg == port);
         /* The peer waits for us again: we may re-bind to it. */
         rp->state = EVTCHN_UNBOUND;
         rp->remote = NULL;
@@ -356,8 +345,7 @@ enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
         evtchn_pirq_mask(p->arg);
         break;
     }
-    default:
-        EVTCHN_INVARIANT(false);
+    default: EVTCHN_INVARIANT(false);
     }
     evtchn_port_reset(d, port);
     return HV_OK;
@@ -371,18 +359,11 @@ enum hv_status evtchn_send(struct evtchn_domain *d, uint32_t port)
         return HV_EINVAL;
     p = &d->ports[port];
     switch (p->state) {
-    case EVTCHN_FREE:
-        return HV_ENOENT;
-    case EVTCHN_UNBOUND:
-        return HV_OK; /* no peer (yet, or any more): harmless, dropped */
-    case EVTCHN_INTERDOMAIN:
-        evtchn_set_pending(p->remote, p->arg);
-        return HV_OK;
-    case EVTCHN_IPI:
-        evtchn_set_pending(d, port);
-        return HV_OK;
-    default:
-        return HV_EINVAL; /* VIRQ and PIRQ ports are raised by the hypervisor */
+    case EVTCHN_FREE: return HV_ENOENT;
+    case EVTCHN_UNBOUND: return HV_OK; /* no peer (yet, or any more): harmless, dropped */
+    case EVTCHN_INTERDOMAIN: evtchn_set_pending(p->remote, p->arg); return HV_OK;
+    case EVTCHN_IPI: evtchn_set_pending(d, port); return HV_OK;
+    default: return HV_EINVAL; /* VIRQ and PIRQ ports are raised by the hypervisor */
     }
 }
 
@@ -394,8 +375,7 @@ enum hv_status evtchn_unmask(struct evtchn_domain *d, uint32_t port)
     if (!port_valid(port))
         return HV_EINVAL;
     bit_clear(&s->evtchn_mask[word], port_bit(port));
-    if (d->ports[port].state != EVTCHN_FREE &&
-        bit_test(&s->evtchn_pending[word], port_bit(port)))
+    if (d->ports[port].state != EVTCHN_FREE && bit_test(&s->evtchn_pending[word], port_bit(port)))
         evtchn_mark_vcpu(d, d->ports[port].vcpu, word);
     return HV_OK;
 }
@@ -421,8 +401,7 @@ enum hv_status evtchn_pirq_eoi(struct evtchn_domain *d, uint32_t port)
     return HV_OK;
 }
 
-enum hv_status evtchn_bind_vcpu(struct evtchn_domain *d, uint32_t port,
-                                uint32_t vcpu)
+enum hv_status evtchn_bind_vcpu(struct evtchn_domain *d, uint32_t port, uint32_t vcpu)
 {
     struct evtchn_port *p;
     struct hv_shared_info *s = d->shared;
@@ -433,8 +412,7 @@ enum hv_status evtchn_bind_vcpu(struct evtchn_domain *d, uint32_t port,
     p = &d->ports[port];
     if (p->state == EVTCHN_FREE)
         return HV_ENOENT;
-    if (p->state == EVTCHN_IPI ||
-        (p->state == EVTCHN_VIRQ && HV_VIRQ_IS_PER_VCPU(p->arg)))
+    if (p->state == EVTCHN_IPI || (p->state == EVTCHN_VIRQ && HV_VIRQ_IS_PER_VCPU(p->arg)))
         return HV_EINVAL; /* tied to their VCPU: bind a new port instead */
 
     p->vcpu = (uint16_t)vcpu;
@@ -500,6 +478,5 @@ bool evtchn_vcpu_event_pending(struct evtchn_domain *d, uint32_t vcpu)
 {
     if (vcpu >= d->vcpu_count)
         return false;
-    return __atomic_load_n(&d->shared->vcpu_info[vcpu].upcall_pending,
-                           __ATOMIC_SEQ_CST) != 0;
+    return __atomic_load_n(&d->shared->vcpu_info[vcpu].upcall_pending, __ATOMIC_SEQ_CST) != 0;
 }

@@ -85,23 +85,12 @@ int64_t hc_mmuext_op(struct domain *d, struct cpu_regs *regs)
     case HV_MMUEXT_PIN_L1:
     case HV_MMUEXT_PIN_L2:
     case HV_MMUEXT_PIN_L3:
-    case HV_MMUEXT_PIN_L4:
-        rc = mm_pin(&d->mm, mfn(arg), (unsigned)cmd);
-        break;
-    case HV_MMUEXT_UNPIN:
-        rc = mm_unpin(&d->mm, mfn(arg));
-        break;
-    case HV_MMUEXT_NEW_BASEPTR:
-        rc = mm_new_baseptr(&d->mm, mfn(arg));
-        break;
-    case HV_MMUEXT_TLB_FLUSH_LOCAL:
-        rc = mm_flush_local(&d->mm);
-        break;
-    case HV_MMUEXT_INVLPG_LOCAL:
-        rc = mm_invlpg(&d->mm, arg);
-        break;
-    default:
-        return HV_EINVAL;
+    case HV_MMUEXT_PIN_L4: rc = mm_pin(&d->mm, mfn(arg), (unsigned)cmd); break;
+    case HV_MMUEXT_UNPIN: rc = mm_unpin(&d->mm, mfn(arg)); break;
+    case HV_MMUEXT_NEW_BASEPTR: rc = mm_new_baseptr(&d->mm, mfn(arg)); break;
+    case HV_MMUEXT_TLB_FLUSH_LOCAL: rc = mm_flush_local(&d->mm); break;
+    case HV_MMUEXT_INVLPG_LOCAL: rc = mm_invlpg(&d->mm, arg); break;
+    default: return HV_EINVAL;
     }
     if (rc == HV_EAGAIN)
         return continuation(regs, HC_MMUEXT_OP);
@@ -169,10 +158,8 @@ int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs)
         d->pages_count--;
         return HV_OK;
     }
-    case HV_MEMOP_CURRENT:
-        return (int64_t)d->pages_count;
-    case HV_MEMOP_MAXIMUM:
-        return (int64_t)d->max_pages;
+    case HV_MEMOP_CURRENT: return (int64_t)d->pages_count;
+    case HV_MEMOP_MAXIMUM: return (int64_t)d->max_pages;
     case HV_MEMOP_FRAME_INFO: {
         if (arg >= mm_hv_frames_count())
             return HV_ERANGE;
@@ -181,7 +168,6 @@ int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs)
             return HV_EPERM;
         return (int64_t)frame_info(f);
     }
-    default:
-        return HV_EINVAL;
+    default: return HV_EINVAL;
     }
 }

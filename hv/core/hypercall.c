@@ -35,8 +35,7 @@ static int64_t hc_shutdown(struct domain *d, uint64_t reason)
     case HV_SHUTDOWN_REBOOT:
         domain_shutdown(d, (enum hv_shutdown_reason)reason);
         return HV_OK; /* not seen: the domain is gone */
-    default:
-        return HV_EINVAL;
+    default: return HV_EINVAL;
     }
 }
 
@@ -46,27 +45,13 @@ void hypercall_entry(struct cpu_regs *regs)
     int64_t ret;
 
     switch (regs->rax) {
-    case HC_CONSOLE_WRITE:
-        ret = hc_console_write(d, regs->rdi, regs->rsi);
-        break;
-    case HC_YIELD:
-        ret = hc_yield(regs);
-        break;
-    case HC_SHUTDOWN:
-        ret = hc_shutdown(d, regs->rdi);
-        break;
-    case HC_MMU_UPDATE:
-        ret = hc_mmu_update(d, regs);
-        break;
-    case HC_MMUEXT_OP:
-        ret = hc_mmuext_op(d, regs);
-        break;
-    case HC_UPDATE_VA_MAPPING:
-        ret = hc_update_va_mapping(d, regs);
-        break;
-    case HC_MEMORY_OP:
-        ret = hc_memory_op(d, regs);
-        break;
+    case HC_CONSOLE_WRITE: ret = hc_console_write(d, regs->rdi, regs->rsi); break;
+    case HC_YIELD: ret = hc_yield(regs); break;
+    case HC_SHUTDOWN: ret = hc_shutdown(d, regs->rdi); break;
+    case HC_MMU_UPDATE: ret = hc_mmu_update(d, regs); break;
+    case HC_MMUEXT_OP: ret = hc_mmuext_op(d, regs); break;
+    case HC_UPDATE_VA_MAPPING: ret = hc_update_va_mapping(d, regs); break;
+    case HC_MEMORY_OP: ret = hc_memory_op(d, regs); break;
     default:
         log_debug("d%u: unknown hypercall %llu", d->id, (unsigned long long)regs->rax);
         ret = HV_ENOSYS;

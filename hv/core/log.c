@@ -39,13 +39,14 @@ void log_write(const char *buf, size_t n)
 
 void log_vprintf(enum log_level lvl, const char *fmt, va_list ap)
 {
-    static const char letters[] = { 'E', 'W', 'I', 'D' };
+    static const char letters[] = {'E', 'W', 'I', 'D'};
 
     if (lvl > log_level)
         return;
     uint64_t ns = arch_now_ns();
     char prefix[40];
-    snprintf(prefix, sizeof(prefix), "(hv) [%4llu.%06llu] %c: ", (unsigned long long)(ns / 1000000000ull),
+    snprintf(prefix, sizeof(prefix),
+             "(hv) [%4llu.%06llu] %c: ", (unsigned long long)(ns / 1000000000ull),
              (unsigned long long)((ns / 1000ull) % 1000000ull), letters[lvl]);
     log_write(prefix, strlen(prefix));
     gk_vformat(emit, NULL, fmt, ap);

@@ -57,12 +57,12 @@ static void frames_init(const struct mb2_info *mbi, paddr_t mbi_phys)
 {
     struct pmm_range reserved[MB2_MODULES_MAX + 3];
     size_t n = 0;
-    reserved[n++] = (struct pmm_range){ 0, 1ull << 20 }; /* real-mode area, firmware */
-    reserved[n++] = (struct pmm_range){ (paddr_t)(uintptr_t)_phys_start,
-                                        (paddr_t)(uintptr_t)_phys_end };
-    reserved[n++] = (struct pmm_range){ mbi_phys, mbi_phys + mbi->total_size_bytes };
+    reserved[n++] = (struct pmm_range){0, 1ull << 20}; /* real-mode area, firmware */
+    reserved[n++] =
+        (struct pmm_range){(paddr_t)(uintptr_t)_phys_start, (paddr_t)(uintptr_t)_phys_end};
+    reserved[n++] = (struct pmm_range){mbi_phys, mbi_phys + mbi->total_size_bytes};
     for (size_t i = 0; i < mbi->modules_count; i++)
-        reserved[n++] = (struct pmm_range){ mbi->modules[i].start, mbi->modules[i].end };
+        reserved[n++] = (struct pmm_range){mbi->modules[i].start, mbi->modules[i].end};
 
     paddr_t bitmap_paddr;
     size_t bitmap_bytes;
@@ -103,11 +103,11 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
 
     size_t err_off = 0;
     size_t avail = (size_t)(BOOT_MAPPED_LIMIT - mbi_phys);
-    enum mb2_error e = mb2_parse(magic, (const uint8_t *)arch_frame_va(mfn(0)) + mbi_phys, avail, &boot_info,
-                                 &err_off);
+    enum mb2_error e = mb2_parse(magic, (const uint8_t *)arch_frame_va(mfn(0)) + mbi_phys, avail,
+                                 &boot_info, &err_off);
     if (e != MB2_OK) {
-        log_err("boot: bad Multiboot2 information at %#x: %s (byte %zu)", mbi_phys,
-                mb2_strerror(e), err_off);
+        log_err("boot: bad Multiboot2 information at %#x: %s (byte %zu)", mbi_phys, mb2_strerror(e),
+                err_off);
         arch_machine_exit(HV_EXIT_BOOT_ERROR);
     }
     cmdline_set(boot_info.cmdline);
@@ -120,7 +120,8 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
         const struct mb2_mmap_entry *m = &boot_info.mmap[i];
         log_info("memory map: %016llx-%016llx %s", (unsigned long long)m->base,
                  (unsigned long long)(m->base + m->length - 1), mem_type_name(m->type));
-        if (m->type == MB2_MEM_AVAILABLE && m->base + m->length > top && m->base + m->length > m->base)
+        if (m->type == MB2_MEM_AVAILABLE && m->base + m->length > top &&
+            m->base + m->length > m->base)
             top = m->base + m->length;
     }
     for (size_t i = 0; i < boot_info.modules_count; i++)

@@ -38,8 +38,7 @@ enum {
 
 static uint32_t mb2_rd32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 static uint64_t mb2_rd64(const uint8_t *p)
@@ -201,16 +200,15 @@ static enum mb2_error mb2_parse_tags(const uint8_t *base, uint64_t total, struct
             break;
         }
 
-        default:
-            break; /* framebuffer, EFI, ELF sections, ...: not used */
+        default: break; /* framebuffer, EFI, ELF sections, ...: not used */
         }
         /* size <= total <= UINT32_MAX, so this cannot wrap. */
         off = ALIGN_UP(off + size, (uint64_t)8);
     }
 }
 
-enum mb2_error mb2_parse(uint32_t magic, const void *info, size_t avail_bytes,
-                         struct mb2_info *out, size_t *err_offset)
+enum mb2_error mb2_parse(uint32_t magic, const void *info, size_t avail_bytes, struct mb2_info *out,
+                         size_t *err_offset)
 {
     size_t dummy;
     if (err_offset == NULL)

@@ -56,7 +56,7 @@ int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_
     if (v->online)
         return HV_EEXIST;
     if (d->vcpu_count == 0) {
-        struct sched_domain_params p = { .weight = SCHED_WEIGHT_DEFAULT };
+        struct sched_domain_params p = {.weight = SCHED_WEIGHT_DEFAULT};
         int rc = sched_add_domain(&policy, d->id, &p);
         if (rc != HV_OK)
             return rc;

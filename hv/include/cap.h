@@ -43,7 +43,7 @@ struct cap_link {
 struct cap_object {
     struct cap_link roots; /* capabilities made by cap_insert_root */
     uint32_t cap_count;
-    uint16_t type;         /* enum hv_cap_type */
+    uint16_t type; /* enum hv_cap_type */
     uint16_t reserved;
 };
 
@@ -79,28 +79,24 @@ void cap_table_init(struct cap_table *t);
  * type; for range types count > 0 and the range must not wrap. Returns
  * HV_EINVAL, HV_EEXIST (slot occupied) or HV_OK.
  */
-enum hv_status cap_insert_root(struct cap_table *t, uint32_t slot,
-                               struct cap_object *obj, uint32_t rights,
-                               uint64_t base, uint64_t count);
+enum hv_status cap_insert_root(struct cap_table *t, uint32_t slot, struct cap_object *obj,
+                               uint32_t rights, uint64_t base, uint64_t count);
 
 /*
  * Look up the capability in slot of t and check that it has the type and
  * every bit of rights. HV_EINVAL: slot out of range; HV_ENOENT: empty;
  * HV_EPERM: wrong type or a right missing. *out is set only on HV_OK.
  */
-enum hv_status cap_lookup(struct cap_table *t, uint32_t slot,
-                          enum hv_cap_type type, uint32_t rights,
-                          struct cap **out);
+enum hv_status cap_lookup(struct cap_table *t, uint32_t slot, enum hv_cap_type type,
+                          uint32_t rights, struct cap **out);
 
 /*
  * cap_lookup for a range type, and check that [base, base+count) (count >
  * 0, not wrapping, else HV_EINVAL) lies inside the capability's range
  * (else HV_EPERM).
  */
-enum hv_status cap_lookup_range(struct cap_table *t, uint32_t slot,
-                                enum hv_cap_type type, uint32_t rights,
-                                uint64_t base, uint64_t count,
-                                struct cap **out);
+enum hv_status cap_lookup_range(struct cap_table *t, uint32_t slot, enum hv_cap_type type,
+                                uint32_t rights, uint64_t base, uint64_t count, struct cap **out);
 
 /*
  * The copy operation of struct hv_cap_copy_args, on behalf of the domain
@@ -126,8 +122,7 @@ enum hv_status cap_delete(struct cap_table *t, uint32_t slot);
 enum hv_status cap_revoke(struct cap_table *t, uint32_t slot, uint32_t budget);
 
 /* Describe slot of t (an empty slot gives type HV_CAP_NULL). */
-enum hv_status cap_identify(struct cap_table *t, uint32_t slot,
-                            struct hv_cap_info *out);
+enum hv_status cap_identify(struct cap_table *t, uint32_t slot, struct hv_cap_info *out);
 
 /*
  * Domain teardown: delete up to budget (> 0) capabilities of t. HV_EAGAIN

@@ -25,9 +25,9 @@ struct domain;
 struct vcpu {
     struct domain *dom;
     unsigned id;
-    bool online;             /* has a context and a scheduler handle */
-    bool blocked;            /* waiting for an event (HC_BLOCK) */
-    sched_vcpu_t sv;         /* the policy's handle */
+    bool online;                /* has a context and a scheduler handle */
+    bool blocked;               /* waiting for an event (HC_BLOCK) */
+    sched_vcpu_t sv;            /* the policy's handle */
     uint64_t timer_deadline_ns; /* one-shot timer, 0 = none */
     struct cpu_regs regs;
 };
@@ -36,10 +36,10 @@ struct domain {
     domid_t id;
     bool is_root;
     enum domain_state state;
-    mfn_t l4;                /* the current page-table base (validated) */
-    struct mm_domain mm;     /* base reference, pending mm operation */
-    uint64_t pages_count;    /* frames owned */
-    uint64_t max_pages;      /* memory reservation limit (HV_MEMOP_INCREASE) */
+    mfn_t l4;             /* the current page-table base (validated) */
+    struct mm_domain mm;  /* base reference, pending mm operation */
+    uint64_t pages_count; /* frames owned */
+    uint64_t max_pages;   /* memory reservation limit (HV_MEMOP_INCREASE) */
     char name[32];
     /* Console output is collected per line so that lines of different
      * domains never interleave in the log. */
@@ -93,9 +93,9 @@ struct domain_spec {
     const void *image;
     size_t image_size;
     const char *cmdline;
-    uint64_t mem_bytes;  /* initial memory */
-    uint64_t max_bytes;  /* reservation limit */
-    uint32_t flags;      /* HV_SIF_* for the start info */
+    uint64_t mem_bytes; /* initial memory */
+    uint64_t max_bytes; /* reservation limit */
+    uint32_t flags;     /* HV_SIF_* for the start info */
     const struct domain_module *modules;
     size_t modules_count;
 };

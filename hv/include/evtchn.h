@@ -43,12 +43,12 @@ struct evtchn_domain;
 
 /* One port. Which fields mean something depends on state. */
 struct evtchn_port {
-    uint8_t state;                 /* enum evtchn_state */
+    uint8_t state; /* enum evtchn_state */
     uint8_t reserved;
-    uint16_t vcpu;                 /* VCPU notified when it becomes pending */
-    uint32_t arg;                  /* INTERDOMAIN: remote port; VIRQ: virq; PIRQ: irq */
-    uint64_t remote_uid;           /* UNBOUND: uid of the domain allowed to bind */
-    struct evtchn_domain *remote;  /* INTERDOMAIN: the peer */
+    uint16_t vcpu;                /* VCPU notified when it becomes pending */
+    uint32_t arg;                 /* INTERDOMAIN: remote port; VIRQ: virq; PIRQ: irq */
+    uint64_t remote_uid;          /* UNBOUND: uid of the domain allowed to bind */
+    struct evtchn_domain *remote; /* INTERDOMAIN: the peer */
 };
 
 /* Binding of one physical IRQ line; d == NULL when unbound. */
@@ -65,10 +65,10 @@ struct evtchn_pirq_table {
 
 /* A domain's event-channel state. Initialise with evtchn_domain_init. */
 struct evtchn_domain {
-    uint64_t uid;                       /* never reused, never 0 */
-    struct hv_shared_info *shared;      /* the hypervisor's mapping */
-    struct cap_table *caps;             /* the domain's capability table */
-    struct evtchn_pirq_table *pirqs;    /* machine-wide PIRQ bindings */
+    uint64_t uid;                    /* never reused, never 0 */
+    struct hv_shared_info *shared;   /* the hypervisor's mapping */
+    struct cap_table *caps;          /* the domain's capability table */
+    struct evtchn_pirq_table *pirqs; /* machine-wide PIRQ bindings */
     uint32_t vcpu_count;
     uint16_t virq_port[HV_SHARED_INFO_VCPUS][HV_VIRQ_COUNT]; /* 0: unbound */
     struct evtchn_port ports[EVTCHN_PORTS];
@@ -84,10 +84,8 @@ void evtchn_pirq_table_init(struct evtchn_pirq_table *pt);
  * HV_EINVAL otherwise.
  */
 enum hv_status evtchn_domain_init(struct evtchn_domain *d, uint64_t uid,
-                                  struct hv_shared_info *shared,
-                                  struct cap_table *caps,
-                                  struct evtchn_pirq_table *pirqs,
-                                  uint32_t vcpu_count);
+                                  struct hv_shared_info *shared, struct cap_table *caps,
+                                  struct evtchn_pirq_table *pirqs, uint32_t vcpu_count);
 
 /* Close every port of d (peers become UNBOUND, PIRQs are released). */
 void evtchn_domain_teardown(struct evtchn_domain *d);
@@ -96,23 +94,19 @@ void evtchn_domain_teardown(struct evtchn_domain *d);
 /* Each checks everything first; on error nothing has changed. The error of
  * every case is listed in docs/evtchn.md. */
 
-enum hv_status evtchn_alloc_unbound(struct evtchn_domain *d, uint32_t dom_slot,
-                                    uint32_t *port_out);
-enum hv_status evtchn_bind_interdomain(struct evtchn_domain *d,
-                                       uint32_t dom_slot, uint32_t remote_port,
-                                       uint32_t *port_out);
-enum hv_status evtchn_bind_virq(struct evtchn_domain *d, uint32_t virq,
-                                uint32_t vcpu, uint32_t *port_out);
-enum hv_status evtchn_bind_ipi(struct evtchn_domain *d, uint32_t vcpu,
-                               uint32_t *port_out);
-enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot,
-                                uint32_t irq, uint32_t *port_out);
+enum hv_status evtchn_alloc_unbound(struct evtchn_domain *d, uint32_t dom_slot, uint32_t *port_out);
+enum hv_status evtchn_bind_interdomain(struct evtchn_domain *d, uint32_t dom_slot,
+                                       uint32_t remote_port, uint32_t *port_out);
+enum hv_status evtchn_bind_virq(struct evtchn_domain *d, uint32_t virq, uint32_t vcpu,
+                                uint32_t *port_out);
+enum hv_status evtchn_bind_ipi(struct evtchn_domain *d, uint32_t vcpu, uint32_t *port_out);
+enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot, uint32_t irq,
+                                uint32_t *port_out);
 enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port);
 enum hv_status evtchn_send(struct evtchn_domain *d, uint32_t port);
 enum hv_status evtchn_unmask(struct evtchn_domain *d, uint32_t port);
 enum hv_status evtchn_pirq_eoi(struct evtchn_domain *d, uint32_t port);
-enum hv_status evtchn_bind_vcpu(struct evtchn_domain *d, uint32_t port,
-                                uint32_t vcpu);
+enum hv_status evtchn_bind_vcpu(struct evtchn_domain *d, uint32_t port, uint32_t vcpu);
 
 /* ---- Hypervisor side ---------------------------------------------------- */
 

@@ -23,8 +23,8 @@
  * four x86_64 page-table levels; their numeric values equal the level.
  */
 enum frame_type {
-    FRAME_TYPE_NONE = 0,     /* no type reference: plain memory */
-    FRAME_TYPE_L1 = 1,       /* page table, level 1 (maps 4 KiB pages) */
+    FRAME_TYPE_NONE = 0, /* no type reference: plain memory */
+    FRAME_TYPE_L1 = 1,   /* page table, level 1 (maps 4 KiB pages) */
     FRAME_TYPE_L2 = 2,
     FRAME_TYPE_L3 = 3,
     FRAME_TYPE_L4 = 4,       /* PML4 */

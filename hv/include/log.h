@@ -31,10 +31,10 @@ __noreturn void panic_regs(const struct cpu_regs *regs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Always-on check of an internal invariant. */
-#define BUG_ON(cond)                                                             \
-    do {                                                                         \
-        if (unlikely(cond))                                                      \
-            panic("BUG_ON(%s) at %s:%d", #cond, __FILE__, __LINE__);             \
+#define BUG_ON(cond)                                                                               \
+    do {                                                                                           \
+        if (unlikely(cond))                                                                        \
+            panic("BUG_ON(%s) at %s:%d", #cond, __FILE__, __LINE__);                               \
     } while (0)
 
 /* The hypervisor command line (set once at boot). */

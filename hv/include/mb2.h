@@ -53,7 +53,7 @@ struct mb2_mmap_entry {
 /* One boot module: [start, end) in physical memory, end > start. */
 struct mb2_module {
     paddr_t start;
-    paddr_t end; /* exclusive */
+    paddr_t end;         /* exclusive */
     const char *cmdline; /* NUL-terminated, points into the parsed buffer */
 };
 
@@ -93,7 +93,7 @@ enum mb2_error {
     MB2_E_DUPLICATE_TAG,       /* a second cmdline/loader/meminfo/mmap/ACPI tag
                                   of the same type */
     MB2_E_BAD_ARGS,            /* info or out is NULL */
-    MB2_E_COUNT_                /* number of codes; not an error */
+    MB2_E_COUNT_               /* number of codes; not an error */
 };
 
 /*
@@ -105,8 +105,8 @@ enum mb2_error {
  * *out zeroed except for the "" strings (no partial results).
  * Reentrant; touches no global state.
  */
-enum mb2_error mb2_parse(uint32_t magic, const void *info, size_t avail_bytes,
-                         struct mb2_info *out, size_t *err_offset);
+enum mb2_error mb2_parse(uint32_t magic, const void *info, size_t avail_bytes, struct mb2_info *out,
+                         size_t *err_offset);
 
 /* A short static English description of `e` (never NULL). */
 const char *mb2_strerror(enum mb2_error e);

@@ -48,8 +48,8 @@ struct pmm {
     uint64_t words_count;
     uint64_t limit_frames; /* frames [0, limit_frames) are tracked */
     uint64_t free_count;
-    uint64_t total_count;  /* usable frames */
-    uint64_t hint_word;    /* next-fit: where the next search starts */
+    uint64_t total_count; /* usable frames */
+    uint64_t hint_word;   /* next-fit: where the next search starts */
 };
 
 /*

@@ -23,10 +23,10 @@
 #define PTE_PCD (1ull << 4)
 #define PTE_A (1ull << 5)
 #define PTE_D (1ull << 6)
-#define PTE_PS (1ull << 7)  /* PAT in an L1 entry */
+#define PTE_PS (1ull << 7) /* PAT in an L1 entry */
 #define PTE_G (1ull << 8)
-#define PTE_AVAIL_LOW (7ull << 9)        /* bits 9..11, ignored by hardware */
-#define PTE_AVAIL_HIGH (0x7ffull << 52)  /* bits 52..62, ignored by hardware */
+#define PTE_AVAIL_LOW (7ull << 9)       /* bits 9..11, ignored by hardware */
+#define PTE_AVAIL_HIGH (0x7ffull << 52) /* bits 52..62, ignored by hardware */
 #define PTE_NX (1ull << 63)
 #define PTE_ADDR_MASK_52 0x000ffffffffff000ull /* address bits 12..51 */
 
@@ -129,6 +129,9 @@ void pt_tlb_flush_local(void);
 void pt_tlb_note_flush(void);
 
 /* The mfn an entry points to (address bits 12..51). */
-static inline mfn_t pt_entry_mfn(uint64_t e) { return mfn((e & PTE_ADDR_MASK_52) >> PAGE_SHIFT); }
+static inline mfn_t pt_entry_mfn(uint64_t e)
+{
+    return mfn((e & PTE_ADDR_MASK_52) >> PAGE_SHIFT);
+}
 
 #endif /* HV_PT_H */

@@ -54,27 +54,27 @@
  *     waits on another CPU's queue (= the largest migration cost).
  *   STARVE: a runnable VCPU (or gang) that waited this long is run first.
  */
-#define SCHED_SLOT_NS 10000000ull            /* 10 ms */
-#define SCHED_PERIOD_NS (3 * SCHED_SLOT_NS)  /* 30 ms */
-#define SCHED_MIGRATE_COST_SMT_NS 0ull       /* SMT sibling: shares L1/L2 */
-#define SCHED_MIGRATE_COST_PKG_NS 200000ull  /* same package: shares LLC */
+#define SCHED_SLOT_NS 10000000ull              /* 10 ms */
+#define SCHED_PERIOD_NS (3 * SCHED_SLOT_NS)    /* 30 ms */
+#define SCHED_MIGRATE_COST_SMT_NS 0ull         /* SMT sibling: shares L1/L2 */
+#define SCHED_MIGRATE_COST_PKG_NS 200000ull    /* same package: shares LLC */
 #define SCHED_MIGRATE_COST_REMOTE_NS 500000ull /* another package */
 #define SCHED_STEAL_INTERVAL_NS SCHED_MIGRATE_COST_REMOTE_NS
-#define SCHED_STARVE_NS 250000000ull         /* 250 ms */
-#define SCHED_STARVE_SLICE_NS 1000000ull     /* 1 ms */
-#define SCHED_MIN_SLICE_NS 50000ull          /* 50 us */
+#define SCHED_STARVE_NS 250000000ull     /* 250 ms */
+#define SCHED_STARVE_SLICE_NS 1000000ull /* 1 ms */
+#define SCHED_MIN_SLICE_NS 50000ull      /* 50 us */
 /*
  * Upper bound on how long a runnable VCPU waits before it runs, when at
  * most q VCPUs that may run on its CPUs are starved at the same time:
  * SCHED_STARVE_NS + 2 * SCHED_SLOT_NS + q * SCHED_STARVE_SLICE_NS.
  */
-#define SCHED_MAX_WAIT_NS(q) \
-    (SCHED_STARVE_NS + 2 * SCHED_SLOT_NS + (uint64_t)(q) * SCHED_STARVE_SLICE_NS)
+#define SCHED_MAX_WAIT_NS(q)                                                                       \
+    (SCHED_STARVE_NS + 2 * SCHED_SLOT_NS + (uint64_t)(q)*SCHED_STARVE_SLICE_NS)
 
 /* Virtual-time knobs, in the vtime of a default-weight lone VCPU (= ns). */
-#define SCHED_WAKE_BONUS_VT (SCHED_SLOT_NS / 2)  /* sleeper credit */
-#define SCHED_WAKE_PREEMPT_VT 1000000ull         /* wakee preempts if ahead by */
-#define SCHED_BALANCE_VT (2 * SCHED_SLOT_NS)     /* steal for fairness if behind by */
+#define SCHED_WAKE_BONUS_VT (SCHED_SLOT_NS / 2) /* sleeper credit */
+#define SCHED_WAKE_PREEMPT_VT 1000000ull        /* wakee preempts if ahead by */
+#define SCHED_BALANCE_VT (2 * SCHED_SLOT_NS)    /* steal for fairness if behind by */
 
 typedef uint64_t sched_cpumask_t; /* bit i = CPU i */
 typedef uint16_t sched_vcpu_t;    /* VCPU handle returned by sched_add_vcpu */
@@ -138,19 +138,19 @@ struct sched_cpu_stats {
 
 /* What a CPU runs next (result of sched_pick). */
 struct sched_decision {
-    sched_vcpu_t vcpu; /* SCHED_VCPU_NONE: idle */
-    uint64_t slice_ns; /* call sched_pick again at now + slice_ns at the latest */
+    sched_vcpu_t vcpu;         /* SCHED_VCPU_NONE: idle */
+    uint64_t slice_ns;         /* call sched_pick again at now + slice_ns at the latest */
     sched_cpumask_t kick_mask; /* also kick these CPUs (they have work to take) */
 };
 
 /* ---- Internal state. Callers allocate it; only sched_*.c touch fields. ---- */
 
 struct sched_vcpu {
-    uint8_t state; /* enum sched_vcpu_state */
-    bool block_pending; /* blocked while running: leaves at the next pick */
-    uint16_t dom;       /* index into sched.dom */
-    uint32_t cpu;       /* CPU of its queue or where it runs */
-    uint32_t last_cpu;  /* CPU it last ran on, SCHED_NO_CPU if never */
+    uint8_t state;           /* enum sched_vcpu_state */
+    bool block_pending;      /* blocked while running: leaves at the next pick */
+    uint16_t dom;            /* index into sched.dom */
+    uint32_t cpu;            /* CPU of its queue or where it runs */
+    uint32_t last_cpu;       /* CPU it last ran on, SCHED_NO_CPU if never */
     sched_vcpu_t next, prev; /* run-queue links */
     sched_cpumask_t affinity;
     uint64_t vtime;
@@ -163,16 +163,16 @@ struct sched_vcpu {
 struct sched_dom {
     bool used;
     bool gang;
-    bool gang_active;     /* gang holds CPUs in the current slot */
+    bool gang_active; /* gang holds CPUs in the current slot */
     domid_t domid;
     uint32_t weight, cap_pct;
     uint32_t vcpu_count, runnable_count;
-    int64_t budget_ns;    /* cap budget left this period (may go negative) */
-    uint64_t committed_ns; /* budget granted to running VCPUs, not yet charged */
-    uint64_t gang_end_ns; /* end of the gang's run in the current slot */
-    bool gang_vt_valid;   /* gang_vt computed for the current plan */
-    uint64_t gang_vt;     /* smallest vtime of runnable members (plan scratch) */
-    bool gang_waiting;    /* runnable and not planned ... */
+    int64_t budget_ns;           /* cap budget left this period (may go negative) */
+    uint64_t committed_ns;       /* budget granted to running VCPUs, not yet charged */
+    uint64_t gang_end_ns;        /* end of the gang's run in the current slot */
+    bool gang_vt_valid;          /* gang_vt computed for the current plan */
+    uint64_t gang_vt;            /* smallest vtime of runnable members (plan scratch) */
+    bool gang_waiting;           /* runnable and not planned ... */
     uint64_t gang_wait_since_ns; /* ... since this time */
 };
 
@@ -191,11 +191,11 @@ struct sched_cpu {
 struct sched {
     uint32_t cpu_count;
     sched_cpumask_t all_cpus;
-    uint64_t now_ns;      /* newest time seen */
-    uint64_t slot;        /* index of the current slot (now / SLOT) */
-    uint64_t period;      /* index of the current accounting period */
-    uint64_t vclock;      /* global virtual-time reference (monotonic) */
-    uint32_t vcpu_high;   /* VCPU slots [0, vcpu_high) may be in use */
+    uint64_t now_ns;    /* newest time seen */
+    uint64_t slot;      /* index of the current slot (now / SLOT) */
+    uint64_t period;    /* index of the current accounting period */
+    uint64_t vclock;    /* global virtual-time reference (monotonic) */
+    uint32_t vcpu_high; /* VCPU slots [0, vcpu_high) may be in use */
     struct sched_cpu cpu[SCHED_MAX_CPUS];
     struct sched_dom dom[SCHED_MAX_DOMAINS];
     struct sched_vcpu vcpu[SCHED_MAX_VCPUS];
@@ -225,17 +225,16 @@ enum hv_status sched_remove_domain(struct sched *s, domid_t domid);
 /* Adds a blocked VCPU to a domain with a hard-affinity mask (CPUs outside
  * the topology are ignored; none left is HV_EINVAL). HV_E2BIG if the domain
  * is a gang and could no longer run all VCPUs on distinct CPUs. */
-enum hv_status sched_add_vcpu(struct sched *s, domid_t domid,
-                              sched_cpumask_t affinity, sched_vcpu_t *out);
+enum hv_status sched_add_vcpu(struct sched *s, domid_t domid, sched_cpumask_t affinity,
+                              sched_vcpu_t *out);
 
 /* Removes a VCPU; it must be blocked and descheduled (else HV_EBUSY). */
 enum hv_status sched_remove_vcpu(struct sched *s, sched_vcpu_t v);
 
 /* Sets the hard affinity (pinning). *kick_mask gets the CPUs that must call
  * sched_pick for the change to take effect. HV_E2BIG as for add. */
-enum hv_status sched_set_affinity(struct sched *s, sched_vcpu_t v,
-                                  sched_cpumask_t affinity, uint64_t now_ns,
-                                  sched_cpumask_t *kick_mask);
+enum hv_status sched_set_affinity(struct sched *s, sched_vcpu_t v, sched_cpumask_t affinity,
+                                  uint64_t now_ns, sched_cpumask_t *kick_mask);
 
 /* Makes a VCPU runnable and places it. *kick_mask gets the CPUs that must
  * call sched_pick: normally none or one (an idle CPU, or one running
@@ -256,9 +255,8 @@ enum hv_status sched_block(struct sched *s, sched_vcpu_t v, uint64_t now_ns,
 enum hv_status sched_pick(struct sched *s, uint32_t cpu, uint64_t now_ns,
                           struct sched_decision *out);
 
-enum hv_status sched_vcpu_stats(const struct sched *s, sched_vcpu_t v,
-                                uint64_t now_ns, struct sched_vcpu_stats *out);
-enum hv_status sched_cpu_stats(const struct sched *s, uint32_t cpu,
-                               struct sched_cpu_stats *out);
+enum hv_status sched_vcpu_stats(const struct sched *s, sched_vcpu_t v, uint64_t now_ns,
+                                struct sched_vcpu_stats *out);
+enum hv_status sched_cpu_stats(const struct sched *s, uint32_t cpu, struct sched_cpu_stats *out);
 
 #endif /* HV_SCHED_H */

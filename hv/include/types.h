@@ -24,26 +24,56 @@ typedef uint16_t domid_t;
 #define PAGE_SIZE (1ull << PAGE_SHIFT)
 #define PAGE_MASK (~(PAGE_SIZE - 1))
 
-typedef struct { uint64_t v; } mfn_t; /* machine frame number */
-typedef struct { uint64_t v; } pfn_t; /* pseudophysical frame number (per guest) */
-typedef struct { uint64_t v; } gva_t; /* guest virtual address */
+typedef struct {
+    uint64_t v;
+} mfn_t; /* machine frame number */
+typedef struct {
+    uint64_t v;
+} pfn_t; /* pseudophysical frame number (per guest) */
+typedef struct {
+    uint64_t v;
+} gva_t; /* guest virtual address */
 
-static inline mfn_t mfn(uint64_t v) { return (mfn_t){ v }; }
-static inline uint64_t mfn_x(mfn_t m) { return m.v; }
-static inline pfn_t pfn(uint64_t v) { return (pfn_t){ v }; }
-static inline uint64_t pfn_x(pfn_t p) { return p.v; }
-static inline gva_t gva(uint64_t v) { return (gva_t){ v }; }
-static inline uint64_t gva_x(gva_t g) { return g.v; }
+static inline mfn_t mfn(uint64_t v)
+{
+    return (mfn_t){v};
+}
+static inline uint64_t mfn_x(mfn_t m)
+{
+    return m.v;
+}
+static inline pfn_t pfn(uint64_t v)
+{
+    return (pfn_t){v};
+}
+static inline uint64_t pfn_x(pfn_t p)
+{
+    return p.v;
+}
+static inline gva_t gva(uint64_t v)
+{
+    return (gva_t){v};
+}
+static inline uint64_t gva_x(gva_t g)
+{
+    return g.v;
+}
 
-static inline paddr_t mfn_to_paddr(mfn_t m) { return m.v << PAGE_SHIFT; }
-static inline mfn_t paddr_to_mfn(paddr_t p) { return mfn(p >> PAGE_SHIFT); }
+static inline paddr_t mfn_to_paddr(mfn_t m)
+{
+    return m.v << PAGE_SHIFT;
+}
+static inline mfn_t paddr_to_mfn(paddr_t p)
+{
+    return mfn(p >> PAGE_SHIFT);
+}
 
 #define INVALID_MFN mfn(~0ull)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
-#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
-#define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a) - 1)) == 0)
+#define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
+#define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a)-1)) == 0)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 

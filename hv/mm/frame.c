@@ -43,7 +43,7 @@ bool frame_table_init(struct frame *frames, uint64_t *m2p, uint64_t frames_count
     if (frames == NULL || m2p == NULL || frames_count == 0 || frames_count > (1ull << 40))
         return false;
     for (uint64_t i = 0; i < frames_count; i++) {
-        frames[i] = (struct frame){ .owner = DOMID_INVALID, .type = FRAME_TYPE_NONE };
+        frames[i] = (struct frame){.owner = DOMID_INVALID, .type = FRAME_TYPE_NONE};
         m2p[i] = MM_M2P_INVALID;
     }
     frame_table = frames;

@@ -19,11 +19,11 @@
 
 void mm_domain_init(struct mm_domain *d, domid_t id)
 {
-    *d = (struct mm_domain){ .id = id, .base = INVALID_MFN };
+    *d = (struct mm_domain){.id = id, .base = INVALID_MFN};
 }
 
-static bool cont_matches(const struct mm_domain *d, enum mm_cont_op op, mfn_t top,
-                         unsigned type, uint64_t ptr, uint64_t val)
+static bool cont_matches(const struct mm_domain *d, enum mm_cont_op op, mfn_t top, unsigned type,
+                         uint64_t ptr, uint64_t val)
 {
     return d->cont.op == op && mfn_x(d->cont.top) == mfn_x(top) && d->cont.type == type &&
            d->cont.ptr == ptr && d->cont.val == val;
@@ -31,7 +31,7 @@ static bool cont_matches(const struct mm_domain *d, enum mm_cont_op op, mfn_t to
 
 static void cont_clear(struct mm_domain *d)
 {
-    d->cont = (struct mm_cont){ .op = MM_CONT_NONE, .top = INVALID_MFN };
+    d->cont = (struct mm_cont){.op = MM_CONT_NONE, .top = INVALID_MFN};
 }
 
 void mm_cont_abort(struct mm_domain *d)
@@ -54,8 +54,8 @@ static int typed_ref_get(struct mm_domain *d, enum mm_cont_op op, mfn_t m, unsig
         int rc = pt_type_get(d->id, m, (enum frame_type)type);
         if (rc != PT_STARTED)
             return rc;
-        d->cont = (struct mm_cont){ .op = (uint8_t)op, .type = (uint8_t)type, .top = m,
-                                    .ptr = ptr, .val = val };
+        d->cont = (struct mm_cont){
+            .op = (uint8_t)op, .type = (uint8_t)type, .top = m, .ptr = ptr, .val = val};
     }
     uint32_t budget = pt_validate_budget();
     int rc = pt_validate(m, &budget);
@@ -86,7 +86,7 @@ static int decode_pte_ptr(const struct mm_domain *d, uint64_t ptr, struct pte_ta
     unsigned index = (unsigned)((ptr & (PAGE_SIZE - 1)) >> 3);
     if (f->type == FRAME_TYPE_L4 && index >= PT_HV_L4_FIRST)
         return HV_EPERM;
-    *out = (struct pte_target){ .table = m, .level = f->type, .index = index };
+    *out = (struct pte_target){.table = m, .level = f->type, .index = index};
     return HV_OK;
 }
 
@@ -113,9 +113,11 @@ static int update_pte(struct mm_domain *d, uint64_t ptr, uint64_t val)
         if (rc == PT_STARTED) {
             /* The new entry's target (a table) needs validating: record the
              * request so that it can be resumed if the budget runs out. */
-            d->cont = (struct mm_cont){ .op = MM_CONT_UPDATE,
-                                        .type = (uint8_t)(tg.level - 1),
-                                        .top = pt_entry_mfn(val), .ptr = ptr, .val = val };
+            d->cont = (struct mm_cont){.op = MM_CONT_UPDATE,
+                                       .type = (uint8_t)(tg.level - 1),
+                                       .top = pt_entry_mfn(val),
+                                       .ptr = ptr,
+                                       .val = val};
             rc = typed_ref_get(d, MM_CONT_UPDATE, d->cont.top, d->cont.type, ptr, val);
         }
     }
@@ -155,8 +157,8 @@ int mm_mmu_update(struct mm_domain *d, const struct mm_update_req *reqs, uint32_
         uint64_t ptr = reqs[done].ptr, val = reqs[done].val;
         unsigned cmd = (unsigned)(ptr & MM_UPDATE_CMD_MASK);
         if (d->cont.op != MM_CONT_NONE &&
-            !(cmd == MM_UPDATE_CMD_PTE && d->cont.op == MM_CONT_UPDATE &&
-              d->cont.ptr == ptr && d->cont.val == val)) {
+            !(cmd == MM_UPDATE_CMD_PTE && d->cont.op == MM_CONT_UPDATE && d->cont.ptr == ptr &&
+              d->cont.val == val)) {
             rc = HV_EBUSY;
             break;
         }
@@ -284,7 +286,7 @@ int mm_update_va_mapping(struct mm_domain *d, uint64_t va, uint64_t val, unsigne
     }
     uint64_t index = (va >> PAGE_SHIFT) & (PT_ENTRIES - 1);
     uint32_t done;
-    struct mm_update_req req = { .ptr = mfn_to_paddr(table) | (index << 3), .val = val };
+    struct mm_update_req req = {.ptr = mfn_to_paddr(table) | (index << 3), .val = val};
     int rc = mm_mmu_update(d, &req, 1, &done);
     if (rc != HV_OK)
         return rc;

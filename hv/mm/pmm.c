@@ -99,8 +99,8 @@ static uint64_t pmm_storage_bytes(uint64_t frames)
  * and no reserved range.
  */
 static bool pmm_range_ok(const struct mb2_mmap_entry *mmap, size_t mmap_count,
-                         const struct pmm_range *reserved, size_t reserved_count,
-                         paddr_t max_addr, uint64_t base, uint64_t end)
+                         const struct pmm_range *reserved, size_t reserved_count, paddr_t max_addr,
+                         uint64_t base, uint64_t end)
 {
     bool inside = false;
     uint64_t last = end - 1;
@@ -175,8 +175,7 @@ bool pmm_plan(const struct mb2_mmap_entry *mmap, size_t mmap_count,
                 continue;
             if (found && c >= best)
                 continue;
-            if (pmm_range_ok(mmap, mmap_count, reserved, reserved_count, max_addr, c,
-                             c + need)) {
+            if (pmm_range_ok(mmap, mmap_count, reserved, reserved_count, max_addr, c, c + need)) {
                 best = c;
                 found = true;
             }
@@ -237,7 +236,7 @@ bool pmm_init(struct pmm *pmm, const struct mb2_mmap_entry *mmap, size_t mmap_co
 {
     if (pmm == NULL)
         return false;
-    *pmm = (struct pmm){ 0 };
+    *pmm = (struct pmm){0};
     if ((mmap == NULL && mmap_count != 0) || (reserved == NULL && reserved_count != 0))
         return false;
     if (bitmap_storage == NULL || ((uintptr_t)bitmap_storage & 7u) != 0)

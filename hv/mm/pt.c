@@ -50,8 +50,8 @@ bool pt_init(const struct pt_config *cfg)
         cfg->hv_l4_template == NULL || cfg->validate_budget_entries < 8)
         return false;
     uint64_t addr = ((1ull << cfg->maxphyaddr_bits) - 1) & PTE_ADDR_MASK_52;
-    pt.allowed_mask = PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_A | PTE_D |
-                      PTE_AVAIL_LOW | addr | PTE_AVAIL_HIGH | PTE_NX;
+    pt.allowed_mask = PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_A | PTE_D | PTE_AVAIL_LOW |
+                      addr | PTE_AVAIL_HIGH | PTE_NX;
     pt.hv_l4_template = cfg->hv_l4_template;
     pt.budget = cfg->validate_budget_entries;
     pt.last_local_flush = 0;
@@ -193,15 +193,14 @@ static void untype_partial(struct frame *f)
     f->type_count = 0;
     f->last_type = f->type;
     f->type = FRAME_TYPE_NONE;
-    f->flags &= (uint8_t)~(FRAME_F_PARTIAL | FRAME_F_CHILD_PARTIAL | FRAME_F_PINNED);
+    f->flags &= (uint8_t) ~(FRAME_F_PARTIAL | FRAME_F_CHILD_PARTIAL | FRAME_F_PINNED);
     f->partial_index = 0;
     frame_stamp(f);
     frame_ref_put(f);
 }
 
 /* Releases the references of entries [0, count) of table t at `level`. */
-static void release_entries(domid_t dom, const uint64_t *t, unsigned level,
-                            unsigned count)
+static void release_entries(domid_t dom, const uint64_t *t, unsigned level, unsigned count)
 {
     for (unsigned j = 0; j < count; j++)
         pt_entry_put(dom, level, t[j]);

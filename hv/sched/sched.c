@@ -57,7 +57,7 @@ enum hv_status sched_init(struct sched *s, const struct sched_topology *topo)
             if (j == i)
                 continue;
             enum sched_level l = topo->cpu[j].package_id != c->package_id ? SCHED_LEVEL_REMOTE
-                               : topo->cpu[j].core_id != c->core_id       ? SCHED_LEVEL_PKG
+                                 : topo->cpu[j].core_id != c->core_id     ? SCHED_LEVEL_PKG
                                                                           : SCHED_LEVEL_SMT;
             c->level_mask[l] |= sched_cpu_bit(j);
         }
@@ -65,8 +65,7 @@ enum hv_status sched_init(struct sched *s, const struct sched_topology *topo)
     return HV_OK;
 }
 
-enum hv_status sched_add_domain(struct sched *s, domid_t domid,
-                                const struct sched_domain_params *p)
+enum hv_status sched_add_domain(struct sched *s, domid_t domid, const struct sched_domain_params *p)
 {
     uint32_t slot = SCHED_MAX_DOMAINS;
 
@@ -91,8 +90,7 @@ enum hv_status sched_add_domain(struct sched *s, domid_t domid,
     return HV_OK;
 }
 
-enum hv_status sched_set_domain(struct sched *s, domid_t domid,
-                                const struct sched_domain_params *p)
+enum hv_status sched_set_domain(struct sched *s, domid_t domid, const struct sched_domain_params *p)
 {
     uint32_t i;
 
@@ -140,8 +138,8 @@ enum hv_status sched_remove_domain(struct sched *s, domid_t domid)
     return HV_OK;
 }
 
-enum hv_status sched_add_vcpu(struct sched *s, domid_t domid,
-                              sched_cpumask_t affinity, sched_vcpu_t *out)
+enum hv_status sched_add_vcpu(struct sched *s, domid_t domid, sched_cpumask_t affinity,
+                              sched_vcpu_t *out)
 {
     uint32_t di, v = SCHED_MAX_VCPUS;
 
@@ -158,8 +156,7 @@ enum hv_status sched_add_vcpu(struct sched *s, domid_t domid,
             v = i;
     if (v == SCHED_MAX_VCPUS)
         return HV_ENOMEM;
-    if (s->dom[di].gang &&
-        !sched_gang_feasible(s, (uint16_t)di, SCHED_VCPU_NONE, affinity, true))
+    if (s->dom[di].gang && !sched_gang_feasible(s, (uint16_t)di, SCHED_VCPU_NONE, affinity, true))
         return HV_E2BIG;
 
     struct sched_vcpu *vp = &s->vcpu[v];
@@ -195,9 +192,8 @@ enum hv_status sched_remove_vcpu(struct sched *s, sched_vcpu_t v)
     return HV_OK;
 }
 
-enum hv_status sched_set_affinity(struct sched *s, sched_vcpu_t v,
-                                  sched_cpumask_t affinity, uint64_t now_ns,
-                                  sched_cpumask_t *kick_mask)
+enum hv_status sched_set_affinity(struct sched *s, sched_vcpu_t v, sched_cpumask_t affinity,
+                                  uint64_t now_ns, sched_cpumask_t *kick_mask)
 {
     if (s == NULL || kick_mask == NULL)
         return HV_EINVAL;
@@ -307,8 +303,7 @@ enum hv_status sched_block(struct sched *s, sched_vcpu_t v, uint64_t now_ns,
         vp->state = SCHED_VCPU_BLOCKED;
         s->dom[vp->dom].runnable_count--;
         break;
-    default:
-        break;
+    default: break;
     }
     return HV_OK;
 }
@@ -358,8 +353,8 @@ void sched_advance(struct sched *s, uint64_t now_ns)
     sched_gang_plan(s, now_ns);
 }
 
-enum hv_status sched_vcpu_stats(const struct sched *s, sched_vcpu_t v,
-                                uint64_t now_ns, struct sched_vcpu_stats *out)
+enum hv_status sched_vcpu_stats(const struct sched *s, sched_vcpu_t v, uint64_t now_ns,
+                                struct sched_vcpu_stats *out)
 {
     if (s == NULL || out == NULL)
         return HV_EINVAL;
@@ -371,11 +366,12 @@ enum hv_status sched_vcpu_stats(const struct sched *s, sched_vcpu_t v,
     uint64_t since = now_ns > vp->since_ns ? now_ns - vp->since_ns : 0;
 
     out->run_ns = vp->run_ns + (vp->state == SCHED_VCPU_RUNNING ? since : 0);
-    out->wait_ns = vp->wait_ns + (vp->state == SCHED_VCPU_QUEUED ||
-                                  vp->state == SCHED_VCPU_GANG_WAIT ? since : 0);
+    out->wait_ns =
+        vp->wait_ns +
+        (vp->state == SCHED_VCPU_QUEUED || vp->state == SCHED_VCPU_GANG_WAIT ? since : 0);
     out->migrations = vp->migrations;
-    out->cpu = vp->state == SCHED_VCPU_QUEUED || vp->state == SCHED_VCPU_RUNNING
-             ? vp->cpu : vp->last_cpu;
+    out->cpu =
+        vp->state == SCHED_VCPU_QUEUED || vp->state == SCHED_VCPU_RUNNING ? vp->cpu : vp->last_cpu;
     out->state = vp->state;
     out->parked = (vp->state == SCHED_VCPU_QUEUED || vp->state == SCHED_VCPU_GANG_WAIT) &&
                   !sched_dom_eligible(d);
@@ -383,8 +379,7 @@ enum hv_status sched_vcpu_stats(const struct sched *s, sched_vcpu_t v,
     return HV_OK;
 }
 
-enum hv_status sched_cpu_stats(const struct sched *s, uint32_t cpu,
-                               struct sched_cpu_stats *out)
+enum hv_status sched_cpu_stats(const struct sched *s, uint32_t cpu, struct sched_cpu_stats *out)
 {
     if (s == NULL || out == NULL || cpu >= s->cpu_count)
         return HV_EINVAL;

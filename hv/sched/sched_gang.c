@@ -33,8 +33,8 @@ struct gang_match {
     uint32_t n;
     sched_vcpu_t vcpu[SCHED_MAX_CPUS];
     sched_cpumask_t aff[SCHED_MAX_CPUS];
-    uint32_t pref[SCHED_MAX_CPUS];  /* preferred CPU (last ran), or SCHED_NO_CPU */
-    uint8_t owner[SCHED_MAX_CPUS];  /* member index per CPU, 0xff = free */
+    uint32_t pref[SCHED_MAX_CPUS]; /* preferred CPU (last ran), or SCHED_NO_CPU */
+    uint8_t owner[SCHED_MAX_CPUS]; /* member index per CPU, 0xff = free */
 };
 
 static bool try_cpu(struct gang_match *m, uint32_t i, uint32_t c, sched_cpumask_t avail,
@@ -42,8 +42,7 @@ static bool try_cpu(struct gang_match *m, uint32_t i, uint32_t c, sched_cpumask_
 
 /* Finds a CPU for member i, moving earlier members along an augmenting
  * path if needed. Recursion depth is at most the member count (<= 64). */
-static bool augment(struct gang_match *m, uint32_t i, sched_cpumask_t avail,
-                    sched_cpumask_t *seen)
+static bool augment(struct gang_match *m, uint32_t i, sched_cpumask_t avail, sched_cpumask_t *seen)
 {
     sched_cpumask_t cand = m->aff[i] & avail & ~*seen;
 
@@ -202,7 +201,7 @@ void sched_gang_plan(struct sched *s, uint64_t now_ns)
 {
     uint64_t slot_end = sched_slot_end_ns(s);
     sched_cpumask_t avail = s->all_cpus;
-    uint64_t considered[SCHED_MAX_DOMAINS / 64] = { 0 };
+    uint64_t considered[SCHED_MAX_DOMAINS / 64] = {0};
     uint32_t reserved_run = 0;
 
     for (uint32_t c = 0; c < s->cpu_count; c++) {
@@ -241,8 +240,8 @@ void sched_gang_plan(struct sched *s, uint64_t now_ns)
             const struct sched_dom *b = &s->dom[best];
             bool ds = gang_starved(d, now_ns), bs = gang_starved(b, now_ns);
             bool better = ds != bs ? ds
-                        : ds ? d->gang_wait_since_ns < b->gang_wait_since_ns
-                             : sched_vt_before(vt, best_vt);
+                          : ds     ? d->gang_wait_since_ns < b->gang_wait_since_ns
+                                   : sched_vt_before(vt, best_vt);
             if (better) {
                 best = i;
                 best_vt = vt;

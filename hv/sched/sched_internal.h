@@ -65,8 +65,7 @@ void sched_rq_insert(struct sched *s, uint32_t cpu, sched_vcpu_t v);
 void sched_rq_remove(struct sched *s, sched_vcpu_t v);
 void sched_charge(struct sched *s, sched_vcpu_t v, uint64_t now_ns);
 void sched_release_grant(struct sched *s, sched_vcpu_t v);
-bool sched_vcpu_better(const struct sched *s, sched_vcpu_t a, sched_vcpu_t b,
-                       uint64_t now_ns);
+bool sched_vcpu_better(const struct sched *s, sched_vcpu_t a, sched_vcpu_t b, uint64_t now_ns);
 uint32_t sched_place(struct sched *s, sched_vcpu_t v, uint64_t now_ns);
 void sched_clamp_vtime(struct sched *s, sched_vcpu_t v, uint32_t cpu);
 bool sched_cpu_idle(const struct sched *s, uint32_t cpu, uint64_t now_ns);

@@ -75,8 +75,7 @@ void sched_charge(struct sched *s, sched_vcpu_t v, uint64_t now_ns)
     struct sched_vcpu *vp = &s->vcpu[v];
     struct sched_dom *d = &s->dom[vp->dom];
     uint64_t ran = now_ns - vp->since_ns;
-    uint64_t mult = (uint64_t)SCHED_WEIGHT_DEFAULT *
-                    (d->runnable_count ? d->runnable_count : 1u);
+    uint64_t mult = (uint64_t)SCHED_WEIGHT_DEFAULT * (d->runnable_count ? d->runnable_count : 1u);
     uint64_t inc;
 
     if (__builtin_mul_overflow(ran, mult, &inc))
@@ -107,8 +106,7 @@ void sched_release_grant(struct sched *s, sched_vcpu_t v)
  * Orders two waiting VCPUs: a starved one first (the longest-waiting of
  * them first), then the smaller virtual time, then the lower handle.
  */
-bool sched_vcpu_better(const struct sched *s, sched_vcpu_t a, sched_vcpu_t b,
-                       uint64_t now_ns)
+bool sched_vcpu_better(const struct sched *s, sched_vcpu_t a, sched_vcpu_t b, uint64_t now_ns)
 {
     const struct sched_vcpu *va = &s->vcpu[a], *vb = &s->vcpu[b];
     bool sa = sched_vcpu_starved(va, now_ns), sb = sched_vcpu_starved(vb, now_ns);
@@ -180,16 +178,15 @@ uint32_t sched_place(struct sched *s, sched_vcpu_t v, uint64_t now_ns)
     for (uint32_t c = 0; c < s->cpu_count; c++) {
         if (!(aff & sched_cpu_bit(c)))
             continue;
-        uint32_t cls = core_idle(s, c, now_ns)              ? 0
-                     : sched_cpu_idle(s, c, now_ns)         ? 1
-                     : cpu_load(s, c) == 0 ? 2 /* reserved for a blocked gang member */
-                                           : 3;
+        uint32_t cls = core_idle(s, c, now_ns)        ? 0
+                       : sched_cpu_idle(s, c, now_ns) ? 1
+                       : cpu_load(s, c) == 0          ? 2 /* reserved for a blocked gang member */
+                                                      : 3;
         uint32_t load = cls == 3 ? cpu_load(s, c) : 0;
         uint32_t dist = cpu_distance(s, vp->last_cpu, c);
 
         if (best == SCHED_NO_CPU || cls < best_class ||
-            (cls == best_class && (load < best_load ||
-                                   (load == best_load && dist < best_dist)))) {
+            (cls == best_class && (load < best_load || (load == best_load && dist < best_dist)))) {
             best = c;
             best_class = cls;
             best_load = load;
@@ -247,8 +244,8 @@ static sched_vcpu_t local_best(const struct sched *s, uint32_t cpu, uint64_t now
  * (an idle owner runs it itself), and it must not be cache-hot: ran on its
  * CPU less than the migration cost of that distance ago.
  */
-static bool stealable(const struct sched *s, uint32_t cpu, sched_vcpu_t q,
-                      uint32_t level, uint64_t now_ns)
+static bool stealable(const struct sched *s, uint32_t cpu, sched_vcpu_t q, uint32_t level,
+                      uint64_t now_ns)
 {
     const struct sched_vcpu *vq = &s->vcpu[q];
 
@@ -268,11 +265,10 @@ static bool stealable(const struct sched *s, uint32_t cpu, sched_vcpu_t q,
  * (virtual time behind by SCHED_BALANCE_VT, or starved when the local best
  * is not) — this keeps shares fair across CPUs. *level_out gets the level.
  */
-static sched_vcpu_t steal(const struct sched *s, uint32_t cpu, sched_vcpu_t local,
-                          uint64_t now_ns, uint32_t *level_out)
+static sched_vcpu_t steal(const struct sched *s, uint32_t cpu, sched_vcpu_t local, uint64_t now_ns,
+                          uint32_t *level_out)
 {
-    bool local_starved = local != SCHED_VCPU_NONE &&
-                         sched_vcpu_starved(&s->vcpu[local], now_ns);
+    bool local_starved = local != SCHED_VCPU_NONE && sched_vcpu_starved(&s->vcpu[local], now_ns);
 
     for (uint32_t l = 0; l < SCHED_LEVEL_COUNT; l++) {
         sched_cpumask_t m = s->cpu[cpu].level_mask[l];
@@ -286,10 +282,10 @@ static sched_vcpu_t steal(const struct sched *s, uint32_t cpu, sched_vcpu_t loca
                     continue;
                 if (local != SCHED_VCPU_NONE) {
                     bool qs = sched_vcpu_starved(&s->vcpu[q], now_ns);
-                    bool owed = qs ? !local_starved
-                                   : !local_starved &&
-                                     sched_vt_before(s->vcpu[q].vtime + SCHED_BALANCE_VT,
-                                                     s->vcpu[local].vtime);
+                    bool owed =
+                        qs ? !local_starved
+                           : !local_starved && sched_vt_before(s->vcpu[q].vtime + SCHED_BALANCE_VT,
+                                                               s->vcpu[local].vtime);
                     if (!owed)
                         continue;
                 }
@@ -317,8 +313,7 @@ static uint64_t next_steal_ns(const struct sched *s, uint32_t cpu, uint64_t now_
                 const struct sched_vcpu *vq = &s->vcpu[q];
                 uint64_t ready = steal_ready_ns(s, q, l, cpu);
 
-                if (!(vq->affinity & sched_cpu_bit(cpu)) ||
-                    !sched_dom_eligible(&s->dom[vq->dom]))
+                if (!(vq->affinity & sched_cpu_bit(cpu)) || !sched_dom_eligible(&s->dom[vq->dom]))
                     continue;
                 if (ready > now_ns && ready - now_ns < limit_ns)
                     limit_ns = ready - now_ns;

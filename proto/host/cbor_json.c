@@ -73,9 +73,7 @@ static void put_key(FILE *out, const cbor_item_t *key, int depth)
 static void put_item(FILE *out, const cbor_item_t *it, int depth)
 {
     switch (cbor_typeof(it)) {
-    case CBOR_TYPE_UINT:
-        fprintf(out, "%llu", (unsigned long long)cbor_get_int(it));
-        return;
+    case CBOR_TYPE_UINT: fprintf(out, "%llu", (unsigned long long)cbor_get_int(it)); return;
     case CBOR_TYPE_NEGINT: {
         uint64_t a = cbor_get_int(it); /* value is -1 - a */
         if (a == UINT64_MAX)
@@ -87,9 +85,7 @@ static void put_item(FILE *out, const cbor_item_t *it, int depth)
     case CBOR_TYPE_BYTESTRING:
         put_base64url(out, cbor_bytestring_handle(it), cbor_bytestring_length(it));
         return;
-    case CBOR_TYPE_STRING:
-        put_string(out, cbor_string_handle(it), cbor_string_length(it));
-        return;
+    case CBOR_TYPE_STRING: put_string(out, cbor_string_handle(it), cbor_string_length(it)); return;
     case CBOR_TYPE_ARRAY: {
         fputc('[', out);
         cbor_item_t **h = cbor_array_handle(it);
@@ -126,8 +122,8 @@ int proto_json_write(FILE *out, const uint8_t *buf, size_t len)
     /* Our codec first: it bounds depth, counts and lengths (libcbor bounds
      * nothing but memory and frees recursively) and checks the encoding is
      * the deterministic one every proto message uses. */
-    struct hvcbor_limits lim = {.max_depth = JSON_MAX_DEPTH, .max_items = 1u << 20,
-                                .max_string_bytes = 1u << 24};
+    struct hvcbor_limits lim = {
+        .max_depth = JSON_MAX_DEPTH, .max_items = 1u << 20, .max_string_bytes = 1u << 24};
     if (hvcbor_check(buf, len, &lim).code != HVCBOR_OK)
         return -1;
     struct cbor_load_result res;

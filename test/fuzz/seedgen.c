@@ -13,7 +13,8 @@
 #include <hv/ring.h>
 #include "proto_sample.h"
 
-static void write_file(const char *dir, const char *target, const char *name, const void *p, size_t n)
+static void write_file(const char *dir, const char *target, const char *name, const void *p,
+                       size_t n)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s/corpus/%s", dir, target, name);

@@ -27,7 +27,7 @@
 #include "mm_check.h"
 
 /* A writable page of the image whose frame the tests use as "our data". */
-static uint64_t data_page[512] __attribute__((aligned(4096))) = { 0x600d };
+static uint64_t data_page[512] __attribute__((aligned(4096))) = {0x600d};
 
 static unsigned cpuid_maxphyaddr(void)
 {
@@ -46,13 +46,13 @@ static void area_hv_frames(uint64_t e1, uint64_t l1, uint64_t e2f, uint64_t T2)
         const char *what;
         uint64_t mfn;
     } hv[] = {
-        { "hypervisor image, first frame", MMT_HV_IMAGE_FIRST_MFN },
-        { "hypervisor image, frame 0x300", 0x300 },
-        { "hypervisor image, last frame", MMT_HV_IMAGE_LAST_MFN },
-        { "hypervisor L3 of slot 256 (direct map)", gk_pte_mfn(gk_pt_read((l4 << 12) | 256 * 8)) },
-        { "hypervisor L3 of slot 257 (M2P)", gk_pte_mfn(gk_pt_read((l4 << 12) | 257 * 8)) },
-        { "hypervisor L3 of slot 511 (image)", gk_pte_mfn(gk_pt_read((l4 << 12) | 511 * 8)) },
-        { "frame 0 (firmware)", 0 },
+        {"hypervisor image, first frame", MMT_HV_IMAGE_FIRST_MFN},
+        {"hypervisor image, frame 0x300", 0x300},
+        {"hypervisor image, last frame", MMT_HV_IMAGE_LAST_MFN},
+        {"hypervisor L3 of slot 256 (direct map)", gk_pte_mfn(gk_pt_read((l4 << 12) | 256 * 8))},
+        {"hypervisor L3 of slot 257 (M2P)", gk_pte_mfn(gk_pt_read((l4 << 12) | 257 * 8))},
+        {"hypervisor L3 of slot 511 (image)", gk_pte_mfn(gk_pt_read((l4 << 12) | 511 * 8))},
+        {"frame 0 (firmware)", 0},
     };
     char what[128];
     for (unsigned i = 0; i < sizeof(hv) / sizeof(hv[0]); i++) {
@@ -134,22 +134,21 @@ static void area_foreign(uint64_t e1, uint64_t l1, uint64_t e2f)
                 HV_EPERM);
     mmt_refused("map another domain's frame writable", mmt_pte(e1, (f << 12) | GK_PTE_RWDATA),
                 HV_EPERM);
-    mmt_refused("another domain's frame as an L1 table",
-                mmt_pte(e2f, (f << 12) | GK_PTE_TABLE), HV_EPERM);
-    mmt_refused("pin another domain's frame", gk_hc_mmuext_op(HV_MMUEXT_PIN_L1, f), HV_EPERM);
-    mmt_refused("new base on another domain's frame",
-                gk_hc_mmuext_op(HV_MMUEXT_NEW_BASEPTR, f), HV_EPERM);
-    mmt_refused("decrease another domain's frame", gk_hc_memory_op(HV_MEMOP_DECREASE, f),
+    mmt_refused("another domain's frame as an L1 table", mmt_pte(e2f, (f << 12) | GK_PTE_TABLE),
                 HV_EPERM);
-    mmt_refused("M2P update of another domain's frame",
-                mmt_pte((f << 12) | HV_MMU_CMD_M2P, 5), HV_EPERM);
+    mmt_refused("pin another domain's frame", gk_hc_mmuext_op(HV_MMUEXT_PIN_L1, f), HV_EPERM);
+    mmt_refused("new base on another domain's frame", gk_hc_mmuext_op(HV_MMUEXT_NEW_BASEPTR, f),
+                HV_EPERM);
+    mmt_refused("decrease another domain's frame", gk_hc_memory_op(HV_MEMOP_DECREASE, f), HV_EPERM);
+    mmt_refused("M2P update of another domain's frame", mmt_pte((f << 12) | HV_MMU_CMD_M2P, 5),
+                HV_EPERM);
     mmt_refused("update_va_mapping to another domain's frame",
                 gk_hc_update_va_mapping(MMT_VA_PT, (f << 12) | GK_PTE_RO, 0), HV_EPERM);
 }
 
 static void area_hv_slots(uint64_t F, uint64_t l3)
 {
-    static const unsigned slots[] = { 256, 257, 258, 300, 511 };
+    static const unsigned slots[] = {256, 257, 258, 300, 511};
     char what[96];
     for (unsigned i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
         uint64_t ptr = (mmt.l4 << 12) | ((uint64_t)slots[i] << 3);
@@ -175,25 +174,24 @@ static void area_bits(uint64_t F, uint64_t e1, uint64_t e2f, uint64_t e3f, uint6
         const char *what;
         uint64_t ptr, val;
     } bad[] = {
-        { "2 MiB superpage (L2 PS)", e2f, (F << 12) | GK_PTE_P | GK_PTE_RW | GK_PTE_US | GK_PTE_PS },
-        { "1 GiB superpage (L3 PS)", e3f, (F << 12) | GK_PTE_P | GK_PTE_RW | GK_PTE_US | GK_PTE_PS },
-        { "L4 PS", e4f, (nt << 12) | GK_PTE_TABLE | GK_PTE_PS },
-        { "L1 PAT bit", e1, (F << 12) | GK_PTE_RO | GK_PTE_PS },
-        { "L1 global", e1, (F << 12) | GK_PTE_RO | GK_PTE_G },
-        { "L2 global", e2f, (nt << 12) | GK_PTE_TABLE | GK_PTE_G },
-        { "L3 global", e3f, (nt << 12) | GK_PTE_TABLE | GK_PTE_G },
-        { "L4 global", e4f, (nt << 12) | GK_PTE_TABLE | GK_PTE_G },
-        { "L1 US=0 read-only", e1, (F << 12) | GK_PTE_P | GK_PTE_NX },
-        { "L1 US=0 writable", e1, (F << 12) | GK_PTE_P | GK_PTE_RW },
-        { "L2 US=0", e2f, (nt << 12) | GK_PTE_P | GK_PTE_RW },
-        { "L3 US=0", e3f, (nt << 12) | GK_PTE_P | GK_PTE_RW },
-        { "L4 US=0", e4f, (nt << 12) | GK_PTE_P | GK_PTE_RW },
-        { "L1 address bit at MAXPHYADDR", e1,
-          mmt.maxphyaddr < 52 ? (F << 12) | GK_PTE_RO | (1ull << mmt.maxphyaddr) : 0 },
-        { "L1 address bit 51", e1,
-          mmt.maxphyaddr < 52 ? (F << 12) | GK_PTE_RO | (1ull << 51) : 0 },
-        { "L2 address bit at MAXPHYADDR", e2f,
-          mmt.maxphyaddr < 52 ? (nt << 12) | GK_PTE_TABLE | (1ull << mmt.maxphyaddr) : 0 },
+        {"2 MiB superpage (L2 PS)", e2f, (F << 12) | GK_PTE_P | GK_PTE_RW | GK_PTE_US | GK_PTE_PS},
+        {"1 GiB superpage (L3 PS)", e3f, (F << 12) | GK_PTE_P | GK_PTE_RW | GK_PTE_US | GK_PTE_PS},
+        {"L4 PS", e4f, (nt << 12) | GK_PTE_TABLE | GK_PTE_PS},
+        {"L1 PAT bit", e1, (F << 12) | GK_PTE_RO | GK_PTE_PS},
+        {"L1 global", e1, (F << 12) | GK_PTE_RO | GK_PTE_G},
+        {"L2 global", e2f, (nt << 12) | GK_PTE_TABLE | GK_PTE_G},
+        {"L3 global", e3f, (nt << 12) | GK_PTE_TABLE | GK_PTE_G},
+        {"L4 global", e4f, (nt << 12) | GK_PTE_TABLE | GK_PTE_G},
+        {"L1 US=0 read-only", e1, (F << 12) | GK_PTE_P | GK_PTE_NX},
+        {"L1 US=0 writable", e1, (F << 12) | GK_PTE_P | GK_PTE_RW},
+        {"L2 US=0", e2f, (nt << 12) | GK_PTE_P | GK_PTE_RW},
+        {"L3 US=0", e3f, (nt << 12) | GK_PTE_P | GK_PTE_RW},
+        {"L4 US=0", e4f, (nt << 12) | GK_PTE_P | GK_PTE_RW},
+        {"L1 address bit at MAXPHYADDR", e1,
+         mmt.maxphyaddr < 52 ? (F << 12) | GK_PTE_RO | (1ull << mmt.maxphyaddr) : 0},
+        {"L1 address bit 51", e1, mmt.maxphyaddr < 52 ? (F << 12) | GK_PTE_RO | (1ull << 51) : 0},
+        {"L2 address bit at MAXPHYADDR", e2f,
+         mmt.maxphyaddr < 52 ? (nt << 12) | GK_PTE_TABLE | (1ull << mmt.maxphyaddr) : 0},
     };
     char what[96];
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -213,14 +211,14 @@ static void area_bits(uint64_t F, uint64_t e1, uint64_t e2f, uint64_t e3f, uint6
 
     /* Accepted: non-present entries hold anything; bits 9-11, 52-62, A, D, PWT, PCD. */
     MMT_SNAP(F, l1);
-    mmt_expect("non-present entry with every other bit set",
-               mmt_pte(e1, 0xfffffffffffffffeull), HV_OK);
+    mmt_expect("non-present entry with every other bit set", mmt_pte(e1, 0xfffffffffffffffeull),
+               HV_OK);
     mmt_true("it reads back", gk_pt_read(e1) == 0xfffffffffffffffeull);
     mmt_unchanged("non-present entry takes no reference");
     mmt_expect("clear it", mmt_pte(e1, 0), HV_OK);
     mmt_expect("entry with available bits 9-11 and 52-62, A, D, PWT, PCD",
-               mmt_pte(e1, (F << 12) | GK_PTE_RO | GK_PTE_AVAIL_LOW | GK_PTE_AVAIL_HIGH |
-                               GK_PTE_A | GK_PTE_D | GK_PTE_PWT | GK_PTE_PCD),
+               mmt_pte(e1, (F << 12) | GK_PTE_RO | GK_PTE_AVAIL_LOW | GK_PTE_AVAIL_HIGH | GK_PTE_A |
+                               GK_PTE_D | GK_PTE_PWT | GK_PTE_PCD),
                HV_OK);
     mmt_expect("clear it", mmt_pte(e1, 0), HV_OK);
     gk_hc_mmuext_op(HV_MMUEXT_INVLPG_LOCAL, MMT_VA_PT + MMT_PAGE);
@@ -251,8 +249,8 @@ static void area_ranges(uint64_t F, uint64_t e1, uint64_t e2f, uint64_t l1, uint
     mmt_refused("entry address in a writable-typed frame", mmt_pte((F << 12) | 16, 0), HV_EINVAL);
     mmt_refused("entry address in a free frame", mmt_pte((freed << 12) | 16, 0), HV_EPERM);
     uint64_t dpfn = gk_m2p(mmt.data_mfn);
-    mmt_refused("M2P update with misaligned address", mmt_pte((nt << 12) | 8 | HV_MMU_CMD_M2P, dpfn),
-                HV_EINVAL);
+    mmt_refused("M2P update with misaligned address",
+                mmt_pte((nt << 12) | 8 | HV_MMU_CMD_M2P, dpfn), HV_EINVAL);
     mmt_refused("M2P update with pfn 2^40", mmt_pte((nt << 12) | HV_MMU_CMD_M2P, 1ull << 40),
                 HV_ERANGE);
     mmt_refused("M2P update of a hypervisor frame",
@@ -268,8 +266,8 @@ static void area_ranges(uint64_t F, uint64_t e1, uint64_t e2f, uint64_t l1, uint
     mmt_refused("decrease outside the frame table", gk_hc_memory_op(HV_MEMOP_DECREASE, n),
                 HV_ERANGE);
     mmt_refused("decrease mfn 2^64-1", gk_hc_memory_op(HV_MEMOP_DECREASE, ~0ull), HV_ERANGE);
-    mmt_expect("M2P update of our data to its own pfn",
-               mmt_pte((nt << 12) | HV_MMU_CMD_M2P, dpfn), HV_OK);
+    mmt_expect("M2P update of our data to its own pfn", mmt_pte((nt << 12) | HV_MMU_CMD_M2P, dpfn),
+               HV_OK);
     mmt_true("M2P entry of our data unchanged", gk_m2p(mmt.data_mfn) == dpfn);
     mmt_expect("M2P update to pfn 2^40-1", mmt_pte((nt << 12) | HV_MMU_CMD_M2P, (1ull << 40) - 1),
                HV_OK);
@@ -285,13 +283,13 @@ static void area_linear(uint64_t e1, uint64_t e2f, uint64_t e3f, uint64_t e4f, u
         const char *what;
         uint64_t ptr, target;
     } lin[] = {
-        { "L4 entry pointing at the L4 itself", e4f, mmt.l4 },
-        { "L4 entry pointing at an L2", e4f, l2 },
-        { "L3 entry pointing at the L3 itself", e3f, l3 },
-        { "L3 entry pointing at an L1", e3f, l1 },
-        { "L3 entry pointing at the L4", e3f, mmt.l4 },
-        { "L2 entry pointing at the L2 itself", e2f, l2 },
-        { "L2 entry pointing at an L3", e2f, l3 },
+        {"L4 entry pointing at the L4 itself", e4f, mmt.l4},
+        {"L4 entry pointing at an L2", e4f, l2},
+        {"L3 entry pointing at the L3 itself", e3f, l3},
+        {"L3 entry pointing at an L1", e3f, l1},
+        {"L3 entry pointing at the L4", e3f, mmt.l4},
+        {"L2 entry pointing at the L2 itself", e2f, l2},
+        {"L2 entry pointing at an L3", e2f, l3},
     };
     char what[96];
     for (unsigned i = 0; i < sizeof(lin) / sizeof(lin[0]); i++) {
@@ -301,8 +299,7 @@ static void area_linear(uint64_t e1, uint64_t e2f, uint64_t e3f, uint64_t e4f, u
         mmt_refused(what, mmt_pte(lin[i].ptr, (lin[i].target << 12) | GK_PTE_TABLE), HV_EBUSY);
     }
     MMT_SNAP(l1);
-    mmt_expect("L1 mapping itself read-only (allowed)", mmt_pte(e1, (l1 << 12) | GK_PTE_RO),
-               HV_OK);
+    mmt_expect("L1 mapping itself read-only (allowed)", mmt_pte(e1, (l1 << 12) | GK_PTE_RO), HV_OK);
     uint64_t idx = (e1 & 0xfff) / 8;
     mmt_true("reads its own entry through it",
              ((volatile uint64_t *)(uintptr_t)(MMT_VA_PT + MMT_PAGE))[idx] == gk_pt_read(e1));
@@ -322,8 +319,8 @@ static void area_args(uint64_t F, uint64_t l1)
     mmt_refused("update_va_mapping va in the hypervisor",
                 gk_hc_update_va_mapping(0xffffffff80200000ull, (F << 12) | GK_PTE_RO, 0),
                 HV_EINVAL);
-    mmt_refused("update_va_mapping flags 3",
-                gk_hc_update_va_mapping(T2, (F << 12) | GK_PTE_RO, 3), HV_EINVAL);
+    mmt_refused("update_va_mapping flags 3", gk_hc_update_va_mapping(T2, (F << 12) | GK_PTE_RO, 3),
+                HV_EINVAL);
     mmt_refused("update_va_mapping flags 2^32 + 1",
                 gk_hc_update_va_mapping(T2, (F << 12) | GK_PTE_RO, (1ull << 32) | 1), HV_EINVAL);
     mmt_true("no L1 maps 0x7f8000000000", gk_pt_entry_maddr(noL1, 1) == 0);
@@ -367,12 +364,12 @@ void mmt_area_pt(void)
         const char *what;
         uint64_t mfn;
     } own[] = {
-        { "map own L4 writable", mmt.l4 },
-        { "map own L3 writable", l3 },
-        { "map own L2 writable", l2 },
-        { "map own L1 writable (in itself)", l1 },
-        { "map the window's L1 writable", gk_mm_window_l1_mfn() },
-        { "map the layout's L1 writable", layout_l1 },
+        {"map own L4 writable", mmt.l4},
+        {"map own L3 writable", l3},
+        {"map own L2 writable", l2},
+        {"map own L1 writable (in itself)", l1},
+        {"map the window's L1 writable", gk_mm_window_l1_mfn()},
+        {"map the layout's L1 writable", layout_l1},
     };
     for (unsigned i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
         MMT_SNAP(own[i].mfn, l1);
@@ -445,8 +442,8 @@ int main(const struct hv_start_info *si)
     mmt_expect("M2P entries of the initial frames that disagree with the p2m", (int64_t)bad, 0);
     mmt_expect("current reservation = pages_count", gk_hc_memory_op(HV_MEMOP_CURRENT, 0),
                (int64_t)si->pages_count);
-    mmt_expect_info("the initial L4 (pinned by the builder, our base)", mmt.l4, HV_FRAME_TYPE_L4,
-                    1, 1, 2, 4);
+    mmt_expect_info("the initial L4 (pinned by the builder, our base)", mmt.l4, HV_FRAME_TYPE_L4, 1,
+                    1, 2, 4);
 
     /* Writes that must kill the domain (read-only M2P, a table in the window). */
     uint64_t target = !strcmp(which, "write_m2p")     ? HV_M2P_VA

@@ -32,7 +32,10 @@ static void batch_middle(uint64_t l1, uint64_t F2)
 {
     uint64_t ro = (F2 << 12) | GK_PTE_RO;
     struct hv_mmu_update reqs[4] = {
-        { ent(l1, 10), ro }, { ent(l1, 11), ro }, { ent(l1, 12), ro | GK_PTE_G }, { ent(l1, 13), ro },
+        {ent(l1, 10), ro},
+        {ent(l1, 11), ro},
+        {ent(l1, 12), ro | GK_PTE_G},
+        {ent(l1, 13), ro},
     };
     uint64_t r0 = refs_of(F2);
     uint64_t done = 99;
@@ -45,7 +48,7 @@ static void batch_middle(uint64_t l1, uint64_t F2)
     mmt_expect("target gained exactly 2 references", (int64_t)(refs_of(F2) - r0), 2);
     mmt_true("the applied mappings read the target",
              ((volatile uint64_t *)(uintptr_t)(MMT_VA_BATCH + 11 * MMT_PAGE))[0] == 0xf2f2);
-    struct hv_mmu_update undo[2] = { { ent(l1, 10), 0 }, { ent(l1, 11), 0 } };
+    struct hv_mmu_update undo[2] = {{ent(l1, 10), 0}, {ent(l1, 11), 0}};
     mmt_expect("undo them", gk_hc_mmu_update(undo, 2, &done), HV_OK);
     mmt_expect("done", (int64_t)done, 2);
     gk_hc_mmuext_op(HV_MMUEXT_TLB_FLUSH_LOCAL, 0);
@@ -61,7 +64,9 @@ static void batch_middle(uint64_t l1, uint64_t F2)
 
     uint64_t dpfn = gk_m2p(mmt.data_mfn);
     struct hv_mmu_update mixed[3] = {
-        { (mmt.data_mfn << 12) | HV_MMU_CMD_M2P, dpfn }, { ent(l1, 10), ro }, { ent(l1, 10), 0 },
+        {(mmt.data_mfn << 12) | HV_MMU_CMD_M2P, dpfn},
+        {ent(l1, 10), ro},
+        {ent(l1, 10), 0},
     };
     mmt_expect("mixed batch (M2P, map, unmap)", gk_hc_mmu_update(mixed, 3, &done), HV_OK);
     mmt_expect("done", (int64_t)done, 3);
@@ -71,21 +76,21 @@ static void batch_middle(uint64_t l1, uint64_t F2)
 static void batch_pointers(uint64_t l1, uint64_t F2)
 {
     uint64_t ro = (F2 << 12) | GK_PTE_RO;
-    struct hv_mmu_update req = { ent(l1, 10), ro };
+    struct hv_mmu_update req = {ent(l1, 10), ro};
     const struct {
         const char *what;
         uint64_t va;
     } bad_done[] = {
-        { "done in the hypervisor image", 0xffffffff80200000ull },
-        { "done in the direct map", 0xffff800000000000ull },
-        { "done in the read-only M2P", HV_M2P_VA },
-        { "done unmapped", 0x7ffffff00000ull },
-        { "done in our read-only text", (uint64_t)(uintptr_t)&mmt_area_batch },
-        { "done in our read-only L4", mmt.si->pt_base_va + 8 },
-        { "done in the window's read-only L1", gk_mm_window_va() + 16 },
-        { "done non-canonical", 0x8000000000000000ull },
-        { "done wrapping around", ~7ull },
-        { "done crossing the guest limit", HV_GUEST_VA_LIMIT - 4 },
+        {"done in the hypervisor image", 0xffffffff80200000ull},
+        {"done in the direct map", 0xffff800000000000ull},
+        {"done in the read-only M2P", HV_M2P_VA},
+        {"done unmapped", 0x7ffffff00000ull},
+        {"done in our read-only text", (uint64_t)(uintptr_t)&mmt_area_batch},
+        {"done in our read-only L4", mmt.si->pt_base_va + 8},
+        {"done in the window's read-only L1", gk_mm_window_va() + 16},
+        {"done non-canonical", 0x8000000000000000ull},
+        {"done wrapping around", ~7ull},
+        {"done crossing the guest limit", HV_GUEST_VA_LIMIT - 4},
     };
     char what[96];
     for (unsigned i = 0; i < sizeof(bad_done) / sizeof(bad_done[0]); i++) {
@@ -99,13 +104,13 @@ static void batch_pointers(uint64_t l1, uint64_t F2)
         const char *what;
         uint64_t va;
     } bad_reqs[] = {
-        { "requests in the hypervisor image", 0xffffffff80200000ull },
-        { "requests in the direct map", 0xffff800000000000ull },
-        { "requests at NULL", 0 },
-        { "requests unmapped", 0x7ffffff00000ull },
-        { "requests non-canonical", 0x8000000000000000ull },
-        { "requests wrapping around", ~15ull },
-        { "requests crossing the guest limit", HV_GUEST_VA_LIMIT - 8 },
+        {"requests in the hypervisor image", 0xffffffff80200000ull},
+        {"requests in the direct map", 0xffff800000000000ull},
+        {"requests at NULL", 0},
+        {"requests unmapped", 0x7ffffff00000ull},
+        {"requests non-canonical", 0x8000000000000000ull},
+        {"requests wrapping around", ~15ull},
+        {"requests crossing the guest limit", HV_GUEST_VA_LIMIT - 8},
     };
     for (unsigned i = 0; i < sizeof(bad_reqs) / sizeof(bad_reqs[0]); i++) {
         uint64_t done = 99;
@@ -124,9 +129,9 @@ static void batch_pointers(uint64_t l1, uint64_t F2)
     req.val = 0;
     mmt_expect("undo it, done NULL", gk_hc_mmu_update(&req, 1, NULL), HV_OK);
     mmt_unchanged("counts after map and unmap with done NULL");
-    uint8_t odd[16] = { 0 };
-    mmt_expect("undo again, done misaligned", gk_hc_mmu_update(&req, 1, (uint64_t *)(void *)(odd + 3)),
-               HV_OK);
+    uint8_t odd[16] = {0};
+    mmt_expect("undo again, done misaligned",
+               gk_hc_mmu_update(&req, 1, (uint64_t *)(void *)(odd + 3)), HV_OK);
     memcpy(&done, odd + 3, 8);
     mmt_expect("misaligned done", (int64_t)done, 1);
 }
@@ -140,7 +145,7 @@ static void batch_straddle(uint64_t T, uint64_t l1, uint64_t F2, unsigned in_pag
     struct hv_mmu_update *reqs =
         (struct hv_mmu_update *)(uintptr_t)(T + MMT_PAGE - in_page * sizeof(*reqs));
     for (unsigned i = 0; i < in_page; i++)
-        reqs[i] = (struct hv_mmu_update){ ent(l1, first_entry + i), ro };
+        reqs[i] = (struct hv_mmu_update){ent(l1, first_entry + i), ro};
     uint64_t r0 = refs_of(F2);
     uint64_t done = 99;
     char what[96];
@@ -167,16 +172,16 @@ static void batch_straddle(uint64_t T, uint64_t l1, uint64_t F2, unsigned in_pag
 static void batch_sizes(uint64_t l1, uint64_t F2)
 {
     uint64_t ro = (F2 << 12) | GK_PTE_RO;
-    struct hv_mmu_update req = { ent(l1, 10), ro };
+    struct hv_mmu_update req = {ent(l1, 10), ro};
     const struct {
         const char *what;
         uint64_t count;
     } sizes[] = {
-        { "count HV_MMU_UPDATE_MAX + 1", HV_MMU_UPDATE_MAX + 1 },
-        { "count 2^32 + 1", (1ull << 32) + 1 },
-        { "count 2^32", 1ull << 32 },
-        { "count 2^63", 1ull << 63 },
-        { "count 2^64 - 1", ~0ull },
+        {"count HV_MMU_UPDATE_MAX + 1", HV_MMU_UPDATE_MAX + 1},
+        {"count 2^32 + 1", (1ull << 32) + 1},
+        {"count 2^32", 1ull << 32},
+        {"count 2^63", 1ull << 63},
+        {"count 2^64 - 1", ~0ull},
     };
     char what[96];
     for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -193,8 +198,8 @@ static void batch_sizes(uint64_t l1, uint64_t F2)
     mmt_expect("done", (int64_t)done, 0);
     /* The fourth argument is the hypervisor's running count; callers pass
      * 0. A hostile value must not apply anything. */
-    int64_t rc = gk_hc_mmu_update_raw((uint64_t)(uintptr_t)&req, 1, (uint64_t)(uintptr_t)&done,
-                                      ~0ull);
+    int64_t rc =
+        gk_hc_mmu_update_raw((uint64_t)(uintptr_t)&req, 1, (uint64_t)(uintptr_t)&done, ~0ull);
     gk_printf("mm: batch: running count 2^64-1 -> %lld\n", (long long)rc);
     mmt_true("running count 2^64-1 refused", rc < 0);
     mmt_unchanged("running count 2^64-1");
@@ -203,12 +208,12 @@ static void batch_sizes(uint64_t l1, uint64_t F2)
 static void batch_max(uint64_t T, uint64_t F2)
 {
     uint64_t R = T + (1ull << 21); /* its own L1 */
-    mmt_expect("map the target at the start of a new 2 MiB region",
-               gk_map_frame(R, F2, GK_PTE_RO), HV_OK);
+    mmt_expect("map the target at the start of a new 2 MiB region", gk_map_frame(R, F2, GK_PTE_RO),
+               HV_OK);
     uint64_t l1b = gk_pt_entry_maddr(R, 1) >> 12;
     uint64_t ro = (F2 << 12) | GK_PTE_RO;
     for (unsigned i = 0; i < HV_MMU_UPDATE_MAX; i++)
-        big[i] = (struct hv_mmu_update){ ent(l1b, i % 512), ro | ((uint64_t)(i / 512) << 9) };
+        big[i] = (struct hv_mmu_update){ent(l1b, i % 512), ro | ((uint64_t)(i / 512) << 9)};
     uint64_t r0 = refs_of(F2);
     MMT_SNAP(l1b);
     uint64_t done = 0;
@@ -246,7 +251,7 @@ static void batch_max(uint64_t T, uint64_t F2)
                 gk_hc_mmu_update(big, HV_MMU_UPDATE_MAX + 1, &done), HV_E2BIG);
 
     for (unsigned j = 0; j < 512; j++)
-        big[j] = (struct hv_mmu_update){ ent(l1b, j), 0 };
+        big[j] = (struct hv_mmu_update){ent(l1b, j), 0};
     mmt_expect("clear the 512 entries", gk_hc_mmu_update(big, 512, &done), HV_OK);
     mmt_expect("done", (int64_t)done, 512);
     gk_hc_mmuext_op(HV_MMUEXT_TLB_FLUSH_LOCAL, 0);
@@ -272,9 +277,9 @@ static void batch_done_in_new_table(uint64_t T, uint64_t l1)
     mmt_true("a free L2 entry for it", e2 && gk_pt_read(e2) == 0);
     uint64_t dpfn = gk_m2p(mmt.data_mfn);
     struct hv_mmu_update reqs[3] = {
-        { ent(l1, 5), 0 },
-        { e2, (P << 12) | GK_PTE_TABLE },
-        { (mmt.data_mfn << 12) | HV_MMU_CMD_M2P, dpfn },
+        {ent(l1, 5), 0},
+        {e2, (P << 12) | GK_PTE_TABLE},
+        {(mmt.data_mfn << 12) | HV_MMU_CMD_M2P, dpfn},
     };
     int64_t rc = gk_hc_mmu_update_raw((uint64_t)(uintptr_t)reqs, 3, Pva + 3 * 8, 4);
     gk_printf("mm: batch: done inside the page the batch makes an L1 -> %lld\n", (long long)rc);
@@ -302,8 +307,7 @@ void mmt_area_batch(void)
     const uint64_t T = MMT_VA_BATCH;
     uint64_t F = gk_p2m(gk_pfn_alloc()), F2 = gk_p2m(gk_pfn_alloc());
     mmt_expect("map a fresh frame writable", gk_map_frame(T, F, GK_PTE_RWDATA), HV_OK);
-    mmt_expect("map the target writable", gk_map_frame(T + 3 * MMT_PAGE, F2, GK_PTE_RWDATA),
-               HV_OK);
+    mmt_expect("map the target writable", gk_map_frame(T + 3 * MMT_PAGE, F2, GK_PTE_RWDATA), HV_OK);
     ((volatile uint64_t *)(uintptr_t)(T + 3 * MMT_PAGE))[0] = 0xf2f2;
     uint64_t l1 = gk_pt_entry_maddr(T, 1) >> 12;
 

@@ -76,8 +76,8 @@ void mmt_unchanged(const char *what)
     for (unsigned i = 0; i < snap.entries_n; i++) {
         uint64_t now = gk_pt_read(snap.maddr[i]);
         if (now != snap.val[i]) {
-            gk_printf("mm: %s: FAILED %s: entry at %#llx changed: %#llx -> %#llx\n", mmt_area,
-                      what, (unsigned long long)snap.maddr[i], (unsigned long long)snap.val[i],
+            gk_printf("mm: %s: FAILED %s: entry at %#llx changed: %#llx -> %#llx\n", mmt_area, what,
+                      (unsigned long long)snap.maddr[i], (unsigned long long)snap.val[i],
                       (unsigned long long)now);
             failures++;
         }
@@ -94,8 +94,8 @@ uint64_t mmt_info(uint64_t mfn)
 {
     int64_t info = gk_frame_info(mfn);
     if (info < 0) {
-        gk_printf("mm: %s: FAILED frame_info(%#llx) -> %lld\n", mmt_area,
-                  (unsigned long long)mfn, (long long)info);
+        gk_printf("mm: %s: FAILED frame_info(%#llx) -> %lld\n", mmt_area, (unsigned long long)mfn,
+                  (long long)info);
         failures++;
         return 0;
     }
@@ -113,12 +113,12 @@ void mmt_expect_info(const char *what, uint64_t mfn, unsigned type, unsigned pin
                   "refs %u, want %u %u %u %u %u\n",
                   mmt_area, what, (unsigned long long)mfn, HV_FRAME_INFO_TYPE(x),
                   HV_FRAME_INFO_PINNED(x), HV_FRAME_INFO_VALIDATED(x),
-                  (unsigned)HV_FRAME_INFO_TYPE_COUNT(x), (unsigned)HV_FRAME_INFO_REF_COUNT(x),
-                  type, pinned, validated, (unsigned)type_count, (unsigned)ref_count);
+                  (unsigned)HV_FRAME_INFO_TYPE_COUNT(x), (unsigned)HV_FRAME_INFO_REF_COUNT(x), type,
+                  pinned, validated, (unsigned)type_count, (unsigned)ref_count);
         failures++;
     } else {
-        gk_printf("mm: %s: %s: type %u pinned %u validated %u types %u refs %u\n", mmt_area,
-                  what, type, pinned, validated, (unsigned)type_count, (unsigned)ref_count);
+        gk_printf("mm: %s: %s: type %u pinned %u validated %u types %u refs %u\n", mmt_area, what,
+                  type, pinned, validated, (unsigned)type_count, (unsigned)ref_count);
     }
 }
 

@@ -27,8 +27,8 @@
 /* What every area starts from (filled in by mm_attack.c's main). */
 struct mmt_ctx {
     const struct hv_start_info *si;
-    uint64_t l4;         /* the initial base (an L4 pinned by the builder) */
-    uint64_t data_mfn;   /* a writable page of our image (.data) */
+    uint64_t l4;       /* the initial base (an L4 pinned by the builder) */
+    uint64_t data_mfn; /* a writable page of our image (.data) */
     volatile uint64_t *data;
     unsigned maxphyaddr; /* from cpuid 0x80000008 */
 };
@@ -47,9 +47,9 @@ int mmt_failures(void);
 /* Records HV_MEMOP_FRAME_INFO of each frame (replacing the last snapshot)
  * and clears the recorded entries. */
 void mmt_snap_frames(const uint64_t *mfns, unsigned n);
-#define MMT_SNAP(...)                                                                    \
-    mmt_snap_frames((const uint64_t[]){ __VA_ARGS__ },                                   \
-                    (unsigned)(sizeof((const uint64_t[]){ __VA_ARGS__ }) / sizeof(uint64_t)))
+#define MMT_SNAP(...)                                                                              \
+    mmt_snap_frames((const uint64_t[]){__VA_ARGS__},                                               \
+                    (unsigned)(sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t)))
 /* Adds the page-table entry at machine address maddr to the snapshot. */
 void mmt_snap_entry(uint64_t maddr);
 /* Checks the status of a refused call and that the snapshot is unchanged. */

@@ -26,9 +26,9 @@ static void poke(uint64_t va, uint64_t mfn, unsigned idx, uint64_t val)
 
 static void pin_writable_and_in_use(uint64_t F, uint64_t l1, uint64_t l2)
 {
-    static const uint64_t pins[] = { HV_MMUEXT_PIN_L1, HV_MMUEXT_PIN_L2, HV_MMUEXT_PIN_L3,
-                                     HV_MMUEXT_PIN_L4 };
-    static const char *const names[] = { "L1", "L2", "L3", "L4" };
+    static const uint64_t pins[] = {HV_MMUEXT_PIN_L1, HV_MMUEXT_PIN_L2, HV_MMUEXT_PIN_L3,
+                                    HV_MMUEXT_PIN_L4};
+    static const char *const names[] = {"L1", "L2", "L3", "L4"};
     char what[96];
     for (unsigned i = 0; i < 4; i++) {
         MMT_SNAP(F);
@@ -57,8 +57,8 @@ static void pin_writable_and_in_use(uint64_t F, uint64_t l1, uint64_t l2)
     mmt_refused("unpin it again", gk_hc_mmuext_op(HV_MMUEXT_UNPIN, l1), HV_EINVAL);
 }
 
-static void pin_fresh(uint64_t G, uint64_t e1, uint64_t e2f, uint64_t e3f, uint64_t l1,
-                      uint64_t l2, uint64_t l3, uint64_t T2)
+static void pin_fresh(uint64_t G, uint64_t e1, uint64_t e2f, uint64_t e3f, uint64_t l1, uint64_t l2,
+                      uint64_t l3, uint64_t T2)
 {
     mmt_expect_info("a fresh frame (mapped read-only in the window)", G, HV_FRAME_TYPE_NONE, 0, 0,
                     0, 2);
@@ -72,8 +72,7 @@ static void pin_fresh(uint64_t G, uint64_t e1, uint64_t e2f, uint64_t e3f, uint6
     mmt_refused("update_va_mapping a pinned L1 writable",
                 gk_hc_update_va_mapping(T2, (G << 12) | GK_PTE_RWDATA, HV_UVM_INVLPG), HV_EBUSY);
     mmt_refused("pin the pinned L1 as L2", gk_hc_mmuext_op(HV_MMUEXT_PIN_L2, G), HV_EEXIST);
-    mmt_refused("use the L1 as an L2 (L3 entry)", mmt_pte(e3f, (G << 12) | GK_PTE_TABLE),
-                HV_EBUSY);
+    mmt_refused("use the L1 as an L2 (L3 entry)", mmt_pte(e3f, (G << 12) | GK_PTE_TABLE), HV_EBUSY);
     mmt_refused("make the L1 our base", gk_hc_mmuext_op(HV_MMUEXT_NEW_BASEPTR, G), HV_EBUSY);
     mmt_refused("decrease a pinned L1", gk_hc_memory_op(HV_MEMOP_DECREASE, G), HV_EBUSY);
     mmt_expect("use it as an L1 as well (L2 entry)", mmt_pte(e2f, (G << 12) | GK_PTE_TABLE), HV_OK);
@@ -155,8 +154,8 @@ static void pin_bad_l4(uint64_t G2, uint64_t l3, uint64_t T2)
     poke(T2, G2, 3, (l3 << 12) | GK_PTE_TABLE);
     poke(T2, G2, 5, (mmt.data_mfn << 12) | GK_PTE_TABLE | GK_PTE_G);
     MMT_SNAP(G2, l3, mmt.l4, mmt.data_mfn);
-    mmt_refused("new base on an L4 with a global entry",
-                gk_hc_mmuext_op(HV_MMUEXT_NEW_BASEPTR, G2), HV_EINVAL);
+    mmt_refused("new base on an L4 with a global entry", gk_hc_mmuext_op(HV_MMUEXT_NEW_BASEPTR, G2),
+                HV_EINVAL);
     mmt_refused("pin that L4", gk_hc_mmuext_op(HV_MMUEXT_PIN_L4, G2), HV_EINVAL);
     mmt_true("still on the old base", gk_mm_base_mfn() == mmt.l4);
     poke(T2, G2, 5, (mmt.data_mfn << 12) | GK_PTE_TABLE);
@@ -217,14 +216,14 @@ void mmt_area_pin(void)
         const char *what;
         uint64_t mfn;
     } busy[] = {
-        { "decrease a writably mapped frame", F },
-        { "decrease our data page", mmt.data_mfn },
-        { "decrease a read-only mapped text page", text },
-        { "decrease an L1", l1 },
-        { "decrease an L2", l2 },
-        { "decrease an L3", l3 },
-        { "decrease the window's L1", gk_mm_window_l1_mfn() },
-        { "decrease a frame mapped read-only in the window", G },
+        {"decrease a writably mapped frame", F},
+        {"decrease our data page", mmt.data_mfn},
+        {"decrease a read-only mapped text page", text},
+        {"decrease an L1", l1},
+        {"decrease an L2", l2},
+        {"decrease an L3", l3},
+        {"decrease the window's L1", gk_mm_window_l1_mfn()},
+        {"decrease a frame mapped read-only in the window", G},
     };
     for (unsigned i = 0; i < sizeof(busy) / sizeof(busy[0]); i++) {
         MMT_SNAP(busy[i].mfn);

@@ -50,7 +50,8 @@ void mmt_area_positive(void)
     mmt_expect_info("first frame lost its writable mapping", X, HV_FRAME_TYPE_NONE, 0, 0, 0, 2);
     mmt_expect("update_va_mapping: back to the first frame writable, flush",
                gk_hc_update_va_mapping(V, (X << 12) | GK_PTE_RWDATA, HV_UVM_FLUSH), HV_OK);
-    mmt_true("the address reads the first frame again", page_at(V)[1] == (0x0101010101010101ull ^ X));
+    mmt_true("the address reads the first frame again",
+             page_at(V)[1] == (0x0101010101010101ull ^ X));
     page_at(V)[2] = 0x77;
     mmt_true("a write shows through the read-only mapping", page_at(V + MMT_PAGE)[2] == 0x77);
     mmt_expect("local TLB flush", gk_hc_mmuext_op(HV_MMUEXT_TLB_FLUSH_LOCAL, 0), HV_OK);
@@ -205,7 +206,7 @@ void mmt_area_space(void)
     /* The same tree hooked into our current L4 by one mmu_update request:
      * its validation is preempted and continued inside the request. */
     uint64_t e4 = (old << 12) | ((uint64_t)gk_pt_index(S, 4) << 3);
-    struct hv_mmu_update hook = { e4, (l3 << 12) | GK_PTE_TABLE };
+    struct hv_mmu_update hook = {e4, (l3 << 12) | GK_PTE_TABLE};
     uint64_t done = 99;
     poke(l1b, 511, ro | GK_PTE_PS);
     MMT_SNAP(l3, l2, l1, l1b, D, old);
@@ -218,15 +219,16 @@ void mmt_area_space(void)
                gk_hc_mmu_update(&hook, 1, &done), HV_OK);
     mmt_expect("done", (int64_t)done, 1);
     mmt_true("our own space reads the private mappings",
-             page_at(S + 7 * MMT_PAGE)[0] == 0x5acefull && page_at(S2 + 511 * MMT_PAGE)[0] == 0x5acefull);
+             page_at(S + 7 * MMT_PAGE)[0] == 0x5acefull &&
+                 page_at(S2 + 511 * MMT_PAGE)[0] == 0x5acefull);
     mmt_expect_info("the private page (1024 mappings)", D, HV_FRAME_TYPE_NONE, 0, 0, 0, 1025);
     mmt_expect("unhook it", mmt_pte(e4, 0), HV_OK);
     gk_hc_mmuext_op(HV_MMUEXT_TLB_FLUSH_LOCAL, 0);
     mmt_unchanged("all counts after hooking and unhooking the tree");
 
-    mmt_expect("free the tables", gk_pt_free_table(N) | gk_pt_free_table(l3) |
-                                      gk_pt_free_table(l2) | gk_pt_free_table(l1) |
-                                      gk_pt_free_table(l1b),
+    mmt_expect("free the tables",
+               gk_pt_free_table(N) | gk_pt_free_table(l3) | gk_pt_free_table(l2) |
+                   gk_pt_free_table(l1) | gk_pt_free_table(l1b),
                HV_OK);
     gk_pfn_free(pd);
 }
@@ -271,8 +273,8 @@ void mmt_area_mem(void)
         return;
 
     uint64_t g0 = grown[0], pfn0 = mmt.si->pages_count;
-    mmt_expect("set the M2P entry of a new frame",
-               gk_pt_write((g0 << 12) | HV_MMU_CMD_M2P, pfn0), HV_OK);
+    mmt_expect("set the M2P entry of a new frame", gk_pt_write((g0 << 12) | HV_MMU_CMD_M2P, pfn0),
+               HV_OK);
     mmt_true("M2P reads it", gk_m2p(g0) == pfn0);
     mmt_expect("map a new frame writable", gk_map_frame(V, g0, GK_PTE_RWDATA), HV_OK);
     unsigned zero = 0;

@@ -8,10 +8,10 @@
 #include "hvctl/render.h"
 
 static const struct cli_command *const COMMANDS[] = {
-    &cli_cmd_up,      &cli_cmd_down,     &cli_cmd_status,  &cli_cmd_list,     &cli_cmd_info,
-    &cli_cmd_top,     &cli_cmd_log,      &cli_cmd_create,  &cli_cmd_destroy,  &cli_cmd_shutdown,
-    &cli_cmd_reboot,  &cli_cmd_pause,    &cli_cmd_unpause, &cli_cmd_console,  &cli_cmd_token,
-    &cli_cmd_validate, &cli_cmd_diff,    &cli_cmd_apply,   &cli_cmd_compile,
+    &cli_cmd_up,       &cli_cmd_down,  &cli_cmd_status,  &cli_cmd_list,    &cli_cmd_info,
+    &cli_cmd_top,      &cli_cmd_log,   &cli_cmd_create,  &cli_cmd_destroy, &cli_cmd_shutdown,
+    &cli_cmd_reboot,   &cli_cmd_pause, &cli_cmd_unpause, &cli_cmd_console, &cli_cmd_token,
+    &cli_cmd_validate, &cli_cmd_diff,  &cli_cmd_apply,   &cli_cmd_compile,
 };
 #define COMMAND_COUNT (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -51,10 +51,11 @@ static void usage_cmd(FILE *f, const struct cli_command *cmd)
         const struct cli_opt *o = &cmd->opts[i];
         char left[64];
         if (o->short_name)
-            snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->name, o->has_arg ? " " : "",
-                     o->has_arg ? o->arg_name : "");
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->name,
+                     o->has_arg ? " " : "", o->has_arg ? o->arg_name : "");
         else
-            snprintf(left, sizeof left, "--%s%s%s", o->name, o->has_arg ? " " : "", o->has_arg ? o->arg_name : "");
+            snprintf(left, sizeof left, "--%s%s%s", o->name, o->has_arg ? " " : "",
+                     o->has_arg ? o->arg_name : "");
         fprintf(f, "  %-24s %s\n", left, o->help);
     }
     fputs("\n", f);
@@ -103,8 +104,9 @@ int cli_connect(struct cli *c, struct hvctl_conn *conn)
     if (s != HVCTL_OK) {
         hvctl_close(conn);
         if (s == HVCTL_ERR_TIMEOUT)
-            return cli_error(c, HVCTL_EXIT_TIMEOUT, "the control domain did not answer hello on %s: %s",
-                             c->socket_path, e.message);
+            return cli_error(c, HVCTL_EXIT_TIMEOUT,
+                             "the control domain did not answer hello on %s: %s", c->socket_path,
+                             e.message);
         return cli_fail(c, s, &e);
     }
     return 0;
@@ -139,7 +141,8 @@ bool cli_parse_size(const char *s, uint64_t *out)
     static const struct {
         const char *unit;
         unsigned shift;
-    } units[] = {{"", 0}, {"B", 0}, {"K", 10}, {"KiB", 10}, {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30}};
+    } units[] = {{"", 0},   {"B", 0},    {"K", 10}, {"KiB", 10},
+                 {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (!strcmp(end, units[i].unit) && v <= (UINT64_MAX >> units[i].shift)) {
             *out = (uint64_t)v << units[i].shift;
@@ -173,7 +176,8 @@ static int find_opt(const struct cli_command *cmd, const char *name, size_t len,
 {
     for (int i = 0; i < CLI_MAX_OPTS && cmd->opts[i].name; i++) {
         const struct cli_opt *o = &cmd->opts[i];
-        if (short_name ? o->short_name == short_name : (strlen(o->name) == len && !strncmp(o->name, name, len)))
+        if (short_name ? o->short_name == short_name
+                       : (strlen(o->name) == len && !strncmp(o->name, name, len)))
             return i;
     }
     return -1;
@@ -194,8 +198,9 @@ bool cli_flag(const struct cli *c, const struct cli_args *a, const char *name)
 /* Global options, accepted anywhere on the line. Returns 1 if arg (and maybe
  * next) was one, with *used set to the number of argv entries taken; -1 on a
  * missing argument; 0 if not a global option. */
-static int global_opt(struct cli *c, const char *arg, const char *next, int *used, const char **run_dir,
-                      const char **socket, const char **token, const char **timeout)
+static int global_opt(struct cli *c, const char *arg, const char *next, int *used,
+                      const char **run_dir, const char **socket, const char **token,
+                      const char **timeout)
 {
     static const char *const names[] = {"--run-dir", "--socket", "--token-file", "--timeout"};
     const char **dest[] = {run_dir, socket, token, timeout};
@@ -237,7 +242,8 @@ int hvctl_cli_main_io(int argc, char **argv, int in_fd, FILE *out, FILE *err)
     /* The command is the first argument that is not a global option. */
     for (; i < argc; i++) {
         int used = 0;
-        int g = global_opt(&c, argv[i], i + 1 < argc ? argv[i + 1] : NULL, &used, &run_dir, &socket, &token, &timeout);
+        int g = global_opt(&c, argv[i], i + 1 < argc ? argv[i + 1] : NULL, &used, &run_dir, &socket,
+                           &token, &timeout);
         if (g < 0)
             return cli_error(&c, HVCTL_EXIT_USAGE, "%s needs an argument", argv[i]);
         if (g > 0) {
@@ -260,13 +266,15 @@ int hvctl_cli_main_io(int argc, char **argv, int in_fd, FILE *out, FILE *err)
         if (!strcmp(COMMANDS[k]->name, argv[i]))
             c.cmd = COMMANDS[k];
     if (!c.cmd)
-        return cli_error(&c, HVCTL_EXIT_USAGE, "unknown command \"%s\" (see hvctl --help)", argv[i]);
+        return cli_error(&c, HVCTL_EXIT_USAGE, "unknown command \"%s\" (see hvctl --help)",
+                         argv[i]);
     bool only_pos = false;
     for (i++; i < argc; i++) {
         const char *arg = argv[i];
         if (only_pos || arg[0] != '-' || !arg[1]) {
             if (a.pos_count >= CLI_MAX_POS || a.pos_count >= c.cmd->max_pos)
-                return cli_error(&c, HVCTL_EXIT_USAGE, "unexpected argument \"%s\" (usage: hvctl %s %s)", arg,
+                return cli_error(&c, HVCTL_EXIT_USAGE,
+                                 "unexpected argument \"%s\" (usage: hvctl %s %s)", arg,
                                  c.cmd->name, c.cmd->usage);
             a.pos[a.pos_count++] = arg;
             continue;
@@ -292,8 +300,8 @@ int hvctl_cli_main_io(int argc, char **argv, int in_fd, FILE *out, FILE *err)
         }
         if (o < 0) {
             int used = 0;
-            int g = global_opt(&c, arg, i + 1 < argc ? argv[i + 1] : NULL, &used, &run_dir, &socket, &token,
-                               &timeout);
+            int g = global_opt(&c, arg, i + 1 < argc ? argv[i + 1] : NULL, &used, &run_dir, &socket,
+                               &token, &timeout);
             if (g < 0)
                 return cli_error(&c, HVCTL_EXIT_USAGE, "%s needs an argument", arg);
             if (g > 0) {
@@ -302,12 +310,14 @@ int hvctl_cli_main_io(int argc, char **argv, int in_fd, FILE *out, FILE *err)
             }
         }
         if (o < 0)
-            return cli_error(&c, HVCTL_EXIT_USAGE, "unknown option %s (see hvctl %s --help)", arg, c.cmd->name);
+            return cli_error(&c, HVCTL_EXIT_USAGE, "unknown option %s (see hvctl %s --help)", arg,
+                             c.cmd->name);
         const struct cli_opt *opt = &c.cmd->opts[o];
         if (opt->has_arg) {
             if (!inline_val) {
                 if (i + 1 >= argc)
-                    return cli_error(&c, HVCTL_EXIT_USAGE, "--%s needs an argument (%s)", opt->name, opt->arg_name);
+                    return cli_error(&c, HVCTL_EXIT_USAGE, "--%s needs an argument (%s)", opt->name,
+                                     opt->arg_name);
                 inline_val = argv[++i];
             }
         } else if (inline_val) {
@@ -321,15 +331,19 @@ int hvctl_cli_main_io(int argc, char **argv, int in_fd, FILE *out, FILE *err)
         return HVCTL_EXIT_OK;
     }
     if (a.pos_count < c.cmd->min_pos)
-        return cli_error(&c, HVCTL_EXIT_USAGE, "missing argument (usage: hvctl %s %s)", c.cmd->name, c.cmd->usage);
+        return cli_error(&c, HVCTL_EXIT_USAGE, "missing argument (usage: hvctl %s %s)", c.cmd->name,
+                         c.cmd->usage);
     if (!rundir_resolve(&c.rd, run_dir))
         return cli_error(&c, HVCTL_EXIT_USAGE, "run directory path too long");
     c.socket_path = socket ? socket : c.rd.com2_sock;
-    c.token_file = token ? token : getenv("HV_TOKEN_FILE") ? getenv("HV_TOKEN_FILE") : c.rd.token_file;
+    c.token_file = token                     ? token
+                   : getenv("HV_TOKEN_FILE") ? getenv("HV_TOKEN_FILE")
+                                             : c.rd.token_file;
     if (timeout) {
         uint64_t s;
         if (!cli_parse_u64(timeout, 1, 86400, &s))
-            return cli_error(&c, HVCTL_EXIT_USAGE, "--timeout: expected seconds in 1..86400, got \"%s\"", timeout);
+            return cli_error(&c, HVCTL_EXIT_USAGE,
+                             "--timeout: expected seconds in 1..86400, got \"%s\"", timeout);
         c.timeout_ms = (uint32_t)(s * 1000);
     }
     return c.cmd->run(&c, &a);

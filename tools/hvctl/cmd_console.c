@@ -44,7 +44,8 @@ int cli_console_attach(struct cli *c, const char *domain, bool force)
     uint64_t id = q->request_id;
     const struct proto_msg *r;
     struct hvctl_error e;
-    enum hvctl_status st = hvctl_call(&conn, &g_msg, PROTO_MSG_CONSOLE_ATTACH_REPLY, c->timeout_ms, &r, &e);
+    enum hvctl_status st =
+        hvctl_call(&conn, &g_msg, PROTO_MSG_CONSOLE_ATTACH_REPLY, c->timeout_ms, &r, &e);
     if (st != HVCTL_OK) {
         hvctl_close(&conn);
         if (st == HVCTL_ERR_SERVER && e.server_code == PROTO_ERROR_CODE_CONFLICT)
@@ -69,7 +70,8 @@ int cli_console_attach(struct cli *c, const char *domain, bool force)
         /* Drain what is buffered, then wait on both sides. */
         st = hvctl_recv(&conn, 0, &r, &e);
         if (st == HVCTL_ERR_TIMEOUT) {
-            struct pollfd p[2] = {{.fd = conn.fd, .events = POLLIN}, {.fd = in_fd, .events = POLLIN}};
+            struct pollfd p[2] = {{.fd = conn.fd, .events = POLLIN},
+                                  {.fd = in_fd, .events = POLLIN}};
             int n = poll(p, stdin_open ? 2 : 1, -1);
             if (n < 0 && errno != EINTR) {
                 rc = cli_error(c, HVCTL_EXIT_LOCAL, "poll: %s", strerror(errno));
@@ -96,7 +98,8 @@ int cli_console_attach(struct cli *c, const char *domain, bool force)
                 if (len) {
                     memset(&g_msg, 0, sizeof g_msg);
                     g_msg.type = PROTO_MSG_CONSOLE_DATA;
-                    g_msg.u.console_data = (struct proto_console_data){id, stream, {buf, (uint32_t)len}};
+                    g_msg.u.console_data =
+                        (struct proto_console_data){id, stream, {buf, (uint32_t)len}};
                     st = hvctl_send(&conn, &g_msg, c->timeout_ms, &e);
                     if (st != HVCTL_OK) {
                         rc = cli_fail(c, st, &e);
@@ -125,7 +128,8 @@ int cli_console_attach(struct cli *c, const char *domain, bool force)
             char reason[160] = "";
             if (r->u.console_detach.has_reason)
                 hvctl_str_printable(reason, sizeof reason, r->u.console_detach.reason);
-            fprintf(c->err, "\r\n[detached by the control domain%s%s]\n", *reason ? ": " : "", reason);
+            fprintf(c->err, "\r\n[detached by the control domain%s%s]\n", *reason ? ": " : "",
+                    reason);
             server_ended = true;
             break;
         } else if (r->type == PROTO_MSG_ERROR_REPLY) {
@@ -149,9 +153,12 @@ static int run_console(struct cli *c, const struct cli_args *a)
 }
 
 const struct cli_command cli_cmd_console = {
-    .name = "console", .usage = "DOMAIN [--force]",
+    .name = "console",
+    .usage = "DOMAIN [--force]",
     .summary = "Attach to a domain's console (history replayed first); Ctrl-] detaches.",
     .details = "The terminal is put in raw mode while attached. Only one writer at a time:\n"
                "--force takes the console over from the current one.\n",
     .opts = {{"force", 0, false, NULL, "take over from the current writer"}},
-    .min_pos = 1, .max_pos = 1, .run = run_console};
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run_console};

@@ -85,19 +85,19 @@ static bool check_domain_arg(struct cli *c, const char *name, int *rc)
 
 /* ---- list ---- */
 
-static void print_list(struct cli *c, const struct proto_domain_list_reply *r, const uint64_t *prev_cpu_ns,
-                       double interval_s)
+static void print_list(struct cli *c, const struct proto_domain_list_reply *r,
+                       const uint64_t *prev_cpu_ns, double interval_s)
 {
-    fprintf(c->out, "%5s  %-20s %-13s %8s %5s %12s %10s%s\n", "ID", "NAME", "STATE", "MEMORY", "VCPUS", "CPU(s)",
-            "EVENTS", prev_cpu_ns ? "   CPU%" : "");
+    fprintf(c->out, "%5s  %-20s %-13s %8s %5s %12s %10s%s\n", "ID", "NAME", "STATE", "MEMORY",
+            "VCPUS", "CPU(s)", "EVENTS", prev_cpu_ns ? "   CPU%" : "");
     for (uint32_t i = 0; i < r->domains.count; i++) {
         const struct proto_domain_summary *d = &r->domains.items[i];
         char mem[24];
         size_short(mem, sizeof mem, d->memory_bytes);
         fprintf(c->out, "%5" PRIu64 "  ", d->id);
         print_name(c->out, d->name, 20);
-        fprintf(c->out, " %-13s %8s %5" PRIu64 " %12.3f %10" PRIu64, state_name(d->state), mem, d->vcpus,
-                (double)d->cpu_time_ns / 1e9, d->event_count);
+        fprintf(c->out, " %-13s %8s %5" PRIu64 " %12.3f %10" PRIu64, state_name(d->state), mem,
+                d->vcpus, (double)d->cpu_time_ns / 1e9, d->event_count);
         if (prev_cpu_ns) {
             double pct = prev_cpu_ns[i] == UINT64_MAX || d->cpu_time_ns < prev_cpu_ns[i]
                              ? 0.0
@@ -134,9 +134,10 @@ static int run_list(struct cli *c, const struct cli_args *a)
     return rc;
 }
 
-const struct cli_command cli_cmd_list = {
-    .name = "list", .usage = "[--json]", .summary = "List the domains the token may see.",
-    .run = run_list};
+const struct cli_command cli_cmd_list = {.name = "list",
+                                         .usage = "[--json]",
+                                         .summary = "List the domains the token may see.",
+                                         .run = run_list};
 
 /* ---- info ---- */
 
@@ -163,10 +164,11 @@ static int run_info(struct cli *c, const struct cli_args *a)
         fprintf(c->out, "id:          %" PRIu64 "\nname:        ", i->summary.id);
         print_name(c->out, i->summary.name, 0);
         manifest_format_size(m1, sizeof m1, i->summary.memory_bytes);
-        fprintf(c->out, "\nstate:       %s\nmemory:      %s\nvcpus:       %" PRIu64
-                        "\ncpu time:    %.3f s\nevents:      %" PRIu64 "\n",
-                state_name(i->summary.state), m1, i->summary.vcpus, (double)i->summary.cpu_time_ns / 1e9,
-                i->summary.event_count);
+        fprintf(c->out,
+                "\nstate:       %s\nmemory:      %s\nvcpus:       %" PRIu64
+                "\ncpu time:    %.3f s\nevents:      %" PRIu64 "\n",
+                state_name(i->summary.state), m1, i->summary.vcpus,
+                (double)i->summary.cpu_time_ns / 1e9, i->summary.event_count);
         if (i->has_max_observed_memory_bytes) {
             manifest_format_size(m1, sizeof m1, i->max_observed_memory_bytes);
             fprintf(c->out, "peak memory: %s\n", m1);
@@ -176,7 +178,8 @@ static int run_info(struct cli *c, const struct cli_args *a)
         manifest_format_size(m2, sizeof m2, k->memory_bytes);
         manifest_format_size(m3, sizeof m3, k->max_memory_bytes);
         fprintf(c->out,
-                "configured:\n  kernel:      %s\n  cmdline:     %s\n  memory:      %s\n  max_memory:  %s\n"
+                "configured:\n  kernel:      %s\n  cmdline:     %s\n  memory:      %s\n  "
+                "max_memory:  %s\n"
                 "  vcpus:       %" PRIu64 "\n  weight:      %" PRIu64 "\n  cap:         %" PRIu64
                 "\n  gang:        %s\n  on_poweroff: %s\n  on_reboot:   %s\n  on_crash:    %s\n",
                 b1, b2, m2, m3, k->vcpus, k->weight, k->cap_percent, k->gang ? "true" : "false",
@@ -187,9 +190,13 @@ static int run_info(struct cli *c, const struct cli_args *a)
     return rc;
 }
 
-const struct cli_command cli_cmd_info = {
-    .name = "info", .usage = "DOMAIN [--json]", .summary = "Show one domain's state, usage and configuration.",
-    .min_pos = 1, .max_pos = 1, .run = run_info};
+const struct cli_command cli_cmd_info = {.name = "info",
+                                         .usage = "DOMAIN [--json]",
+                                         .summary =
+                                             "Show one domain's state, usage and configuration.",
+                                         .min_pos = 1,
+                                         .max_pos = 1,
+                                         .run = run_info};
 
 /* ---- top ---- */
 
@@ -203,9 +210,11 @@ static void on_signal(int sig)
 static int run_top(struct cli *c, const struct cli_args *a)
 {
     uint64_t interval_s = 2, iterations = 0;
-    if (cli_opt(c, a, "interval") && !cli_parse_u64(cli_opt(c, a, "interval"), 1, 3600, &interval_s))
+    if (cli_opt(c, a, "interval") &&
+        !cli_parse_u64(cli_opt(c, a, "interval"), 1, 3600, &interval_s))
         return cli_error(c, HVCTL_EXIT_USAGE, "--interval: expected seconds in 1..3600");
-    if (cli_opt(c, a, "iterations") && !cli_parse_u64(cli_opt(c, a, "iterations"), 1, UINT32_MAX, &iterations))
+    if (cli_opt(c, a, "iterations") &&
+        !cli_parse_u64(cli_opt(c, a, "iterations"), 1, UINT32_MAX, &iterations))
         return cli_error(c, HVCTL_EXIT_USAGE, "--iterations: expected a positive count");
     struct session s;
     int rc = session_open(c, &s);
@@ -235,7 +244,8 @@ static int run_top(struct cli *c, const struct cli_args *a)
             if (tty)
                 fputs("\033[H\033[J", c->out);
             time_t now = time(NULL);
-            fprintf(c->out, "hv top: %u domains, every %" PRIu64 " s, %s", l->domains.count, interval_s, ctime(&now));
+            fprintf(c->out, "hv top: %u domains, every %" PRIu64 " s, %s", l->domains.count,
+                    interval_s, ctime(&now));
             print_list(c, l, prev, (double)interval_s);
             fflush(c->out);
         }
@@ -248,7 +258,8 @@ static int run_top(struct cli *c, const struct cli_args *a)
 }
 
 const struct cli_command cli_cmd_top = {
-    .name = "top", .usage = "[--interval S] [--iterations N] [--json]",
+    .name = "top",
+    .usage = "[--interval S] [--iterations N] [--json]",
     .summary = "Refreshing per-domain CPU time, CPU%, memory and event counts (Ctrl-C quits).",
     .opts = {{"interval", 'i', true, "S", "seconds between refreshes (default 2)"},
              {"iterations", 'n', true, "N", "stop after N refreshes (default: until Ctrl-C)"}},
@@ -264,10 +275,11 @@ static void print_log_entries(struct cli *c, const struct proto_log_entries *l)
         hvctl_str_printable(actor, sizeof actor, e->actor);
         hvctl_str_printable(action, sizeof action, e->action);
         hvctl_str_printable(target, sizeof target, e->target);
-        fprintf(c->out, "%6" PRIu64 " %12.6f %-12s %-14s %-16s %s", e->seq, (double)e->time_ns / 1e9, actor, action,
-                target, e->ok ? "ok" : "FAILED");
+        fprintf(c->out, "%6" PRIu64 " %12.6f %-12s %-14s %-16s %s", e->seq,
+                (double)e->time_ns / 1e9, actor, action, target, e->ok ? "ok" : "FAILED");
         if (e->has_error)
-            fprintf(c->out, " (%s)", proto_error_code_name(e->error) ? proto_error_code_name(e->error) : "?");
+            fprintf(c->out, " (%s)",
+                    proto_error_code_name(e->error) ? proto_error_code_name(e->error) : "?");
         if (e->has_detail) {
             hvctl_str_printable(detail, sizeof detail, e->detail);
             fprintf(c->out, " %s", detail);
@@ -324,7 +336,8 @@ static int run_log(struct cli *c, const struct cli_args *a)
                 break;
             }
             if (r->type != PROTO_MSG_LOG_ENTRIES) {
-                rc = cli_error(c, HVCTL_EXIT_CONNECT, "unexpected %s in the log stream", proto_msg_name(r->type));
+                rc = cli_error(c, HVCTL_EXIT_CONNECT, "unexpected %s in the log stream",
+                               proto_msg_name(r->type));
                 break;
             }
             if (c->json)
@@ -341,7 +354,8 @@ static int run_log(struct cli *c, const struct cli_args *a)
 }
 
 const struct cli_command cli_cmd_log = {
-    .name = "log", .usage = "[-f] [--since SEQ] [--json]",
+    .name = "log",
+    .usage = "[-f] [--since SEQ] [--json]",
     .summary = "Show the control domain's log: who asked what, and the result.",
     .opts = {{"follow", 'f', false, NULL, "keep printing new entries (Ctrl-C stops)"},
              {"since", 0, true, "SEQ", "first sequence number (default 0)"}},
@@ -379,7 +393,8 @@ static int run_create(struct cli *c, const struct cli_args *a)
     if (c->json)
         fprintf(c->out, "{\"name\":\"%s\",\"id\":%" PRIu64 "}\n", m.name, new_id);
     else
-        fprintf(c->out, "created %s (id %" PRIu64 ")%s\n", m.name, new_id, q->paused ? ", paused" : "");
+        fprintf(c->out, "created %s (id %" PRIu64 ")%s\n", m.name, new_id,
+                q->paused ? ", paused" : "");
     if (cli_flag(c, a, "console")) {
         return cli_console_attach(c, m.name, false);
     }
@@ -387,7 +402,8 @@ static int run_create(struct cli *c, const struct cli_args *a)
 }
 
 const struct cli_command cli_cmd_create = {
-    .name = "create", .usage = "-f FILE [--paused] [--console]",
+    .name = "create",
+    .usage = "-f FILE [--paused] [--console]",
     .summary = "Build a domain from a manifest and start it.",
     .details = "The kernel is named to the control domain by its file name (the boot module\n"
                "name); uploading images is not in the protocol yet (docs/hvctl.md).\n",
@@ -442,14 +458,24 @@ static int run_unpause(struct cli *c, const struct cli_args *a)
 }
 
 const struct cli_command cli_cmd_destroy = {
-    .name = "destroy", .usage = "DOMAIN", .summary = "Stop a domain at once and free everything it holds.",
-    .min_pos = 1, .max_pos = 1, .run = run_destroy};
-const struct cli_command cli_cmd_pause = {
-    .name = "pause", .usage = "DOMAIN", .summary = "Stop scheduling a domain, keeping its state.",
-    .min_pos = 1, .max_pos = 1, .run = run_pause};
-const struct cli_command cli_cmd_unpause = {
-    .name = "unpause", .usage = "DOMAIN", .summary = "Schedule a paused domain again.",
-    .min_pos = 1, .max_pos = 1, .run = run_unpause};
+    .name = "destroy",
+    .usage = "DOMAIN",
+    .summary = "Stop a domain at once and free everything it holds.",
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run_destroy};
+const struct cli_command cli_cmd_pause = {.name = "pause",
+                                          .usage = "DOMAIN",
+                                          .summary = "Stop scheduling a domain, keeping its state.",
+                                          .min_pos = 1,
+                                          .max_pos = 1,
+                                          .run = run_pause};
+const struct cli_command cli_cmd_unpause = {.name = "unpause",
+                                            .usage = "DOMAIN",
+                                            .summary = "Schedule a paused domain again.",
+                                            .min_pos = 1,
+                                            .max_pos = 1,
+                                            .run = run_unpause};
 
 /* Polls domain-info until the domain stopped (or vanished). */
 static int wait_stopped(struct cli *c, struct session *s, const char *dom, uint64_t timeout_s)
@@ -457,11 +483,12 @@ static int wait_stopped(struct cli *c, struct session *s, const char *dom, uint6
     time_t end = time(NULL) + (time_t)timeout_s;
     while (time(NULL) <= end) {
         struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_INFO_REQUEST);
-        req->u.domain_info_request = (struct proto_domain_info_request){hvctl_next_id(&s->conn), tok_str(s),
-                                                                         cli_str(dom)};
+        req->u.domain_info_request =
+            (struct proto_domain_info_request){hvctl_next_id(&s->conn), tok_str(s), cli_str(dom)};
         const struct proto_msg *r;
         struct hvctl_error e;
-        enum hvctl_status st = hvctl_call(&s->conn, req, PROTO_MSG_DOMAIN_INFO_REPLY, c->timeout_ms, &r, &e);
+        enum hvctl_status st =
+            hvctl_call(&s->conn, req, PROTO_MSG_DOMAIN_INFO_REPLY, c->timeout_ms, &r, &e);
         if (st == HVCTL_ERR_SERVER && e.server_code == PROTO_ERROR_CODE_NOT_FOUND)
             return 0; /* destroyed by its policy */
         if (st != HVCTL_OK)
@@ -503,8 +530,11 @@ static int run_stop(struct cli *c, const struct cli_args *a, enum proto_shutdown
         rc = wait_stopped(c, &s, a->pos[0], timeout_s ? timeout_s + 5 : 60);
     hvctl_close(&s.conn);
     if (!rc)
-        fprintf(c->out, "%s %s\n", kind == PROTO_SHUTDOWN_KIND_REBOOT ? "reboot requested for" :
-                        cli_flag(c, a, "wait") ? "stopped" : "shutdown requested for", a->pos[0]);
+        fprintf(c->out, "%s %s\n",
+                kind == PROTO_SHUTDOWN_KIND_REBOOT ? "reboot requested for"
+                : cli_flag(c, a, "wait")           ? "stopped"
+                                                   : "shutdown requested for",
+                a->pos[0]);
     return rc;
 }
 
@@ -518,17 +548,24 @@ static int run_reboot(struct cli *c, const struct cli_args *a)
 }
 
 const struct cli_command cli_cmd_shutdown = {
-    .name = "shutdown", .usage = "DOMAIN [--wait] [--timeout S]",
+    .name = "shutdown",
+    .usage = "DOMAIN [--wait] [--timeout S]",
     .summary = "Ask a domain to power off cleanly; its on_poweroff policy applies.",
     .opts = {{"wait", 'w', false, NULL, "return only when it has stopped (exit 5 if it does not)"},
-             {"timeout", 't', true, "S", "the control domain destroys it if still running after S seconds;"
-                                         " with --wait, wait S+5 s (default 60 s)"}},
-    .min_pos = 1, .max_pos = 1, .run = run_shutdown};
+             {"timeout", 't', true, "S",
+              "the control domain destroys it if still running after S seconds;"
+              " with --wait, wait S+5 s (default 60 s)"}},
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run_shutdown};
 const struct cli_command cli_cmd_reboot = {
-    .name = "reboot", .usage = "DOMAIN [--timeout S]",
+    .name = "reboot",
+    .usage = "DOMAIN [--timeout S]",
     .summary = "Ask a domain to reboot cleanly; its on_reboot policy applies.",
     .opts = {{"timeout", 't', true, "S", "destroy it if still running after S seconds"}},
-    .min_pos = 1, .max_pos = 1, .run = run_reboot};
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run_reboot};
 
 /* ---- token ---- */
 
@@ -541,8 +578,10 @@ static int parse_rights(struct cli *c, const char *list, struct proto_token_crea
         while (proto_right_name(v) && strcmp(proto_right_name(v), w))
             v++;
         if (!proto_right_name(v))
-            return cli_error(c, HVCTL_EXIT_USAGE,
-                             "unknown right \"%s\" (rights: info, console, pause, lifecycle, sched, log, token)", w);
+            return cli_error(
+                c, HVCTL_EXIT_USAGE,
+                "unknown right \"%s\" (rights: info, console, pause, lifecycle, sched, log, token)",
+                w);
         if (q->rights.count >= 7)
             return cli_error(c, HVCTL_EXIT_USAGE, "too many rights");
         q->rights.items[q->rights.count++] = (enum proto_right)v;
@@ -556,11 +595,13 @@ static int run_token(struct cli *c, const struct cli_args *a)
 {
     const char *verb = a->pos[0];
     if (strcmp(verb, "create") && strcmp(verb, "revoke"))
-        return cli_error(c, HVCTL_EXIT_USAGE, "expected \"create\" or \"revoke\", got \"%s\"", verb);
+        return cli_error(c, HVCTL_EXIT_USAGE, "expected \"create\" or \"revoke\", got \"%s\"",
+                         verb);
     bool create = !strcmp(verb, "create");
     uint64_t token_id = 0;
     static char domains_buf[64 * 66];
-    struct proto_msg *req = req_new(create ? PROTO_MSG_TOKEN_CREATE_REQUEST : PROTO_MSG_TOKEN_REVOKE_REQUEST);
+    struct proto_msg *req =
+        req_new(create ? PROTO_MSG_TOKEN_CREATE_REQUEST : PROTO_MSG_TOKEN_REVOKE_REQUEST);
     if (create) {
         struct proto_token_create_request *q = &req->u.token_create_request;
         const char *doms = cli_opt(c, a, "domains"), *rights = cli_opt(c, a, "rights");
@@ -569,7 +610,8 @@ static int run_token(struct cli *c, const struct cli_args *a)
         if (a->pos_count != 1)
             return cli_error(c, HVCTL_EXIT_USAGE, "token create takes no further arguments");
         snprintf(domains_buf, sizeof domains_buf, "%s", doms);
-        for (char *save = NULL, *w = strtok_r(domains_buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        for (char *save = NULL, *w = strtok_r(domains_buf, ",", &save); w;
+             w = strtok_r(NULL, ",", &save)) {
             if (q->domains.count >= 64 || strlen(w) > MANIFEST_NAME_MAX)
                 return cli_error(c, HVCTL_EXIT_USAGE, "--domains: at most 64 names of 1..64 bytes");
             q->domains.items[q->domains.count++] = cli_str(w);
@@ -604,7 +646,8 @@ static int run_token(struct cli *c, const struct cli_args *a)
                 if (!rundir_token_write(outf, &nt, eb, sizeof eb))
                     rc = cli_error(c, HVCTL_EXIT_LOCAL, "%s", eb);
                 else
-                    fprintf(c->out, "token %" PRIu64 " written to %s (mode 0600)\n", t->token_id, outf);
+                    fprintf(c->out, "token %" PRIu64 " written to %s (mode 0600)\n", t->token_id,
+                            outf);
             } else {
                 fprintf(c->out, "token-id %" PRIu64 "\n", t->token_id);
                 for (uint32_t i = 0; i < nt.len; i++)
@@ -613,7 +656,8 @@ static int run_token(struct cli *c, const struct cli_args *a)
             }
         }
     } else {
-        req->u.token_revoke_request = (struct proto_token_revoke_request){hvctl_next_id(&s.conn), tok_str(&s), token_id};
+        req->u.token_revoke_request =
+            (struct proto_token_revoke_request){hvctl_next_id(&s.conn), tok_str(&s), token_id};
         rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
         if (!rc)
             fprintf(c->out, "revoked token %" PRIu64 " and every token minted from it\n", token_id);
@@ -623,7 +667,8 @@ static int run_token(struct cli *c, const struct cli_args *a)
 }
 
 const struct cli_command cli_cmd_token = {
-    .name = "token", .usage = "create --domains D1,D2 --rights R1,R2 [--label L] [--out FILE] | revoke TOKEN-ID",
+    .name = "token",
+    .usage = "create --domains D1,D2 --rights R1,R2 [--label L] [--out FILE] | revoke TOKEN-ID",
     .summary = "Mint a narrower token, or revoke one (and every token minted from it).",
     .details = "Rights: info, console, pause, lifecycle, sched, log, token. Without --out the new\n"
                "token is printed in hex; save it to a file of mode 0600 and pass --token-file.\n",
@@ -631,4 +676,6 @@ const struct cli_command cli_cmd_token = {
              {"rights", 'r', true, "R1,R2", "rights it grants"},
              {"label", 'l', true, "LABEL", "a name for the log"},
              {"out", 'o', true, "FILE", "write the token to FILE (mode 0600)"}},
-    .min_pos = 1, .max_pos = 2, .run = run_token};
+    .min_pos = 1,
+    .max_pos = 2,
+    .run = run_token};

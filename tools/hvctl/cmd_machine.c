@@ -73,8 +73,8 @@ static void stop_qemu(long pid)
 }
 
 /* Waits for the control domain to answer hello; 0 on success. */
-static enum hvctl_status wait_hello(struct cli *c, long pid, uint32_t wait_ms, char *server, size_t cap,
-                                    struct hvctl_error *e)
+static enum hvctl_status wait_hello(struct cli *c, long pid, uint32_t wait_ms, char *server,
+                                    size_t cap, struct hvctl_error *e)
 {
     uint64_t deadline = now_ms() + wait_ms;
     enum hvctl_status st = HVCTL_ERR_TIMEOUT;
@@ -112,7 +112,8 @@ static int run_up(struct cli *c, const struct cli_args *a)
     uint64_t mem = 512ull << 20, smp = 1, wait_s = UP_DEFAULT_WAIT_S;
     const char *v;
     if ((v = cli_opt(c, a, "mem")) && (!cli_parse_size(v, &mem) || mem < (64ull << 20)))
-        return cli_error(c, HVCTL_EXIT_USAGE, "--mem: expected a size of at least 64M (e.g. 512M, 1G), got \"%s\"", v);
+        return cli_error(c, HVCTL_EXIT_USAGE,
+                         "--mem: expected a size of at least 64M (e.g. 512M, 1G), got \"%s\"", v);
     if ((v = cli_opt(c, a, "smp")) && !cli_parse_u64(v, 1, 64, &smp))
         return cli_error(c, HVCTL_EXIT_USAGE, "--smp: expected 1..64, got \"%s\"", v);
     if (!(v = cli_opt(c, a, "wait")))
@@ -127,15 +128,18 @@ static int run_up(struct cli *c, const struct cli_args *a)
         qemu = getenv("HV_QEMU") ? getenv("HV_QEMU") : "qemu-system-x86_64";
     const char *disk = cli_opt(c, a, "disk");
     if (access(iso, R_OK) != 0)
-        return cli_error(c, HVCTL_EXIT_LOCAL, "cannot read the ISO %s (build it, or pass --iso)", iso);
+        return cli_error(c, HVCTL_EXIT_LOCAL, "cannot read the ISO %s (build it, or pass --iso)",
+                         iso);
     if (disk && access(disk, R_OK | W_OK) != 0)
-        return cli_error(c, HVCTL_EXIT_LOCAL, "cannot open the disk image %s: %s", disk, strerror(errno));
+        return cli_error(c, HVCTL_EXIT_LOCAL, "cannot open the disk image %s: %s", disk,
+                         strerror(errno));
     char eb[HVCTL_PATH_MAX + 128];
     if (!rundir_create(&c->rd, eb, sizeof eb))
         return cli_error(c, HVCTL_EXIT_LOCAL, "%s", eb);
     long pid;
     if (rundir_pid_read(c->rd.pid_file, &pid) && qemu_alive(pid))
-        return cli_error(c, HVCTL_EXIT_LOCAL, "already up (QEMU pid %ld, run directory %s); `hvctl down` first", pid,
+        return cli_error(c, HVCTL_EXIT_LOCAL,
+                         "already up (QEMU pid %ld, run directory %s); `hvctl down` first", pid,
                          c->rd.dir);
     unlink(c->rd.pid_file);
     unlink(c->rd.com2_sock);
@@ -143,8 +147,8 @@ static int run_up(struct cli *c, const struct cli_args *a)
     if (!rundir_token_create(c->rd.token_file, &tok, eb, sizeof eb))
         return cli_error(c, HVCTL_EXIT_LOCAL, "%s", eb);
 
-    char smp_s[16], mem_s[32], com1[HVCTL_PATH_MAX + 8], com2[HVCTL_PATH_MAX + 32], fwcfg[HVCTL_PATH_MAX + 48],
-        drive[HVCTL_PATH_MAX + 48];
+    char smp_s[16], mem_s[32], com1[HVCTL_PATH_MAX + 8], com2[HVCTL_PATH_MAX + 32],
+        fwcfg[HVCTL_PATH_MAX + 48], drive[HVCTL_PATH_MAX + 48];
     snprintf(smp_s, sizeof smp_s, "%" PRIu64, smp);
     snprintf(mem_s, sizeof mem_s, "%" PRIu64 "M", mem >> 20);
     snprintf(com1, sizeof com1, "file:%s", c->rd.com1_log);
@@ -155,10 +159,14 @@ static int run_up(struct cli *c, const struct cli_args *a)
     snprintf(drive, sizeof drive, "file=%s,format=raw,if=virtio", disk ? disk : "");
     const char *argv[40];
     int n = 0;
-    const char *fixed[] = {qemu, "-M", "q35", "-accel", "tcg", "-cpu", "max", "-smp", smp_s, "-m", mem_s,
-                           "-display", "none", "-no-reboot", "-serial", com1, "-serial", com2,
-                           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-cdrom", iso,
-                           "-fw_cfg", fwcfg, "-daemonize", "-pidfile", c->rd.pid_file};
+    const char *fixed[] = {
+        qemu,         "-M",         "q35",         "-accel",
+        "tcg",        "-cpu",       "max",         "-smp",
+        smp_s,        "-m",         mem_s,         "-display",
+        "none",       "-no-reboot", "-serial",     com1,
+        "-serial",    com2,         "-device",     "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-cdrom",     iso,          "-fw_cfg",     fwcfg,
+        "-daemonize", "-pidfile",   c->rd.pid_file};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         argv[n++] = fixed[i];
     if (disk) {
@@ -189,7 +197,8 @@ static int run_up(struct cli *c, const struct cli_args *a)
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !rundir_pid_read(c->rd.pid_file, &pid)) {
-        cli_error(c, HVCTL_EXIT_LOCAL, "QEMU failed to start (status %d); its output (%s):", WEXITSTATUS(status),
+        cli_error(c, HVCTL_EXIT_LOCAL,
+                  "QEMU failed to start (status %d); its output (%s):", WEXITSTATUS(status),
                   c->rd.qemu_log);
         print_tail(c, c->rd.qemu_log, 10);
         return HVCTL_EXIT_LOCAL;
@@ -198,26 +207,29 @@ static int run_up(struct cli *c, const struct cli_args *a)
             "hv: QEMU pid %ld (smp %" PRIu64 ", memory %s, %s)\n"
             "hv: run directory %s: COM1 log %s, control socket %s, admin token %s\n"
             "hv: waiting up to %" PRIu64 " s for the control domain to answer...\n",
-            pid, smp, mem_s, iso, c->rd.dir, c->rd.com1_log, c->rd.com2_sock, c->rd.token_file, wait_s);
+            pid, smp, mem_s, iso, c->rd.dir, c->rd.com1_log, c->rd.com2_sock, c->rd.token_file,
+            wait_s);
     fflush(c->out);
     uint64_t t0 = now_ms();
     char server[80] = "";
     struct hvctl_error e;
     enum hvctl_status st = wait_hello(c, pid, (uint32_t)(wait_s * 1000), server, sizeof server, &e);
     if (st == HVCTL_OK) {
-        fprintf(c->out, "hv: up in %.1f s; the control domain (%s) answers on %s\n", (double)(now_ms() - t0) / 1000,
-                server, c->socket_path);
+        fprintf(c->out, "hv: up in %.1f s; the control domain (%s) answers on %s\n",
+                (double)(now_ms() - t0) / 1000, server, c->socket_path);
         return 0;
     }
     int code;
     if (st == HVCTL_ERR_TIMEOUT)
         code = cli_error(c, HVCTL_EXIT_TIMEOUT,
                          "the control domain did not answer hello on %s within %" PRIu64
-                         " s (QEMU pid %ld is running; the control domain may not implement the control protocol "
+                         " s (QEMU pid %ld is running; the control domain may not implement the "
+                         "control protocol "
                          "yet). Last lines of %s:",
                          c->socket_path, wait_s, pid, c->rd.com1_log);
     else if (st == HVCTL_ERR_CLOSED && !qemu_alive(pid))
-        code = cli_error(c, HVCTL_EXIT_LOCAL, "QEMU exited while booting. Last lines of %s:", c->rd.com1_log);
+        code = cli_error(c, HVCTL_EXIT_LOCAL,
+                         "QEMU exited while booting. Last lines of %s:", c->rd.com1_log);
     else
         code = cli_fail(c, st, &e);
     print_tail(c, c->rd.com1_log, 6);
@@ -232,7 +244,8 @@ static int run_up(struct cli *c, const struct cli_args *a)
 }
 
 const struct cli_command cli_cmd_up = {
-    .name = "up", .usage = "[--mem SIZE] [--smp N] [--disk FILE] [--iso ISO] [--wait S] [--keep]",
+    .name = "up",
+    .usage = "[--mem SIZE] [--smp N] [--disk FILE] [--iso ISO] [--wait S] [--keep]",
     .summary = "Start the machine (QEMU, in the background) and wait for the control domain.",
     .details = "Creates the run directory with the admin token (mode 0600), starts QEMU with\n"
                "COM1 to RUN_DIR/com1.log and COM2 on RUN_DIR/com2.sock, and returns once the\n"
@@ -240,7 +253,8 @@ const struct cli_command cli_cmd_up = {
                "Environment: HV_ISO, HV_QEMU, HVCTL_UP_WAIT (seconds).\n",
     .opts = {{"mem", 'm', true, "SIZE", "machine memory (default 512M)"},
              {"smp", 0, true, "N", "CPUs (default 1)"},
-             {"disk", 0, true, "FILE", "raw disk image, attached as virtio (for the future blkback)"},
+             {"disk", 0, true, "FILE",
+              "raw disk image, attached as virtio (for the future blkback)"},
              {"iso", 0, true, "ISO", "image to boot (default $HV_ISO or build/hv.iso)"},
              {"qemu", 0, true, "PATH", "QEMU binary (default $HV_QEMU or qemu-system-x86_64)"},
              {"wait", 'w', true, "S", "seconds to wait for the control domain (default 60)"},
@@ -266,7 +280,9 @@ static int run_down(struct cli *c, const struct cli_args *a)
 }
 
 const struct cli_command cli_cmd_down = {
-    .name = "down", .usage = "", .summary = "Stop the machine started by `hvctl up` (SIGTERM, then SIGKILL).",
+    .name = "down",
+    .usage = "",
+    .summary = "Stop the machine started by `hvctl up` (SIGTERM, then SIGKILL).",
     .run = run_down};
 
 static int run_status(struct cli *c, const struct cli_args *a)
@@ -282,8 +298,11 @@ static int run_status(struct cli *c, const struct cli_args *a)
     if (st == HVCTL_ERR_TIMEOUT)
         snprintf(e.message, sizeof e.message, "no answer to hello within %u ms", wait_ms);
     if (c->json) {
-        fprintf(c->out, "{\"run-dir\":\"%s\",\"qemu-pid\":%ld,\"qemu-running\":%s,\"socket\":\"%s\",\"answering\":%s}\n",
-                c->rd.dir, alive ? pid : 0, alive ? "true" : "false", c->socket_path, st == HVCTL_OK ? "true" : "false");
+        fprintf(c->out,
+                "{\"run-dir\":\"%s\",\"qemu-pid\":%ld,\"qemu-running\":%s,\"socket\":\"%s\","
+                "\"answering\":%s}\n",
+                c->rd.dir, alive ? pid : 0, alive ? "true" : "false", c->socket_path,
+                st == HVCTL_OK ? "true" : "false");
     } else {
         fprintf(c->out, "run directory:  %s\n", c->rd.dir);
         if (alive)
@@ -294,11 +313,14 @@ static int run_status(struct cli *c, const struct cli_args *a)
         if (st == HVCTL_OK)
             fprintf(c->out, "control domain: answering (%s)\n", server);
         else
-            fprintf(c->out, "control domain: not answering%s%s\n", alive ? ": " : "", alive ? e.message : "");
+            fprintf(c->out, "control domain: not answering%s%s\n", alive ? ": " : "",
+                    alive ? e.message : "");
     }
     return st == HVCTL_OK ? 0 : HVCTL_EXIT_CONNECT;
 }
 
 const struct cli_command cli_cmd_status = {
-    .name = "status", .usage = "[--json]",
-    .summary = "Is QEMU running, and does the control domain answer? (exit 0 yes, 3 no)", .run = run_status};
+    .name = "status",
+    .usage = "[--json]",
+    .summary = "Is QEMU running, and does the control domain answer? (exit 0 yes, 3 no)",
+    .run = run_status};

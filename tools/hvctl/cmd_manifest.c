@@ -49,15 +49,16 @@ static int run_validate(struct cli *c, const struct cli_args *a)
         fprintf(c->out, "%s: ok: %s (%s, %u vcpus)\n", m->file, m->name, mem, m->vcpus);
         if (m->has_net || m->has_disk)
             fprintf(c->out, "%s: note: the %s%s%s section%s accepted but not used yet\n", m->file,
-                    m->has_net ? "net" : "", m->has_net && m->has_disk ? " and " : "", m->has_disk ? "disk" : "",
-                    m->has_net && m->has_disk ? "s are" : " is");
+                    m->has_net ? "net" : "", m->has_net && m->has_disk ? " and " : "",
+                    m->has_disk ? "disk" : "", m->has_net && m->has_disk ? "s are" : " is");
     }
     manifest_set_free(&set);
     return 0;
 }
 
 const struct cli_command cli_cmd_validate = {
-    .name = "validate", .usage = "-f FILE|DIR [--check-files]",
+    .name = "validate",
+    .usage = "-f FILE|DIR [--check-files]",
     .summary = "Check manifests offline: every error as FILE:LINE:COLUMN: FIELD: MESSAGE.",
     .details = "A directory means every *.yaml and *.yml file in it; domain names must be unique\n"
                "across them. Exit 4 if any manifest is invalid.\n",
@@ -86,7 +87,8 @@ static int fetch_state(struct cli *c, const struct manifest_set *set, struct sta
     g_req.u.domain_list_request = (struct proto_domain_list_request){hvctl_next_id(&s->conn), tok};
     const struct proto_msg *r;
     struct hvctl_error e;
-    enum hvctl_status st = hvctl_call(&s->conn, &g_req, PROTO_MSG_DOMAIN_LIST_REPLY, c->timeout_ms, &r, &e);
+    enum hvctl_status st =
+        hvctl_call(&s->conn, &g_req, PROTO_MSG_DOMAIN_LIST_REPLY, c->timeout_ms, &r, &e);
     if (st != HVCTL_OK)
         return cli_fail(c, st, &e);
     uint32_t n = r->u.domain_list_reply.domains.count;
@@ -107,8 +109,8 @@ static int fetch_state(struct cli *c, const struct manifest_set *set, struct sta
             continue;
         memset(&g_req, 0, sizeof g_req);
         g_req.type = PROTO_MSG_DOMAIN_INFO_REQUEST;
-        g_req.u.domain_info_request =
-            (struct proto_domain_info_request){hvctl_next_id(&s->conn), tok, cli_str(s->have[i].name)};
+        g_req.u.domain_info_request = (struct proto_domain_info_request){
+            hvctl_next_id(&s->conn), tok, cli_str(s->have[i].name)};
         st = hvctl_call(&s->conn, &g_req, PROTO_MSG_DOMAIN_INFO_REPLY, c->timeout_ms, &r, &e);
         if (st != HVCTL_OK)
             return cli_fail(c, st, &e);
@@ -140,7 +142,8 @@ static int run_diff(struct cli *c, const struct cli_args *a)
 }
 
 const struct cli_command cli_cmd_diff = {
-    .name = "diff", .usage = "-f FILE|DIR [--prune]",
+    .name = "diff",
+    .usage = "-f FILE|DIR [--prune]",
     .summary = "Compare manifests with the running system (exit 0: in sync, 7: differences).",
     .details = "Lines: '+' create, '~' change live (weight, cap, gang), '!' needs a restart,\n"
                "'-' destroy (with --prune), '=' unchanged.\n",
@@ -187,14 +190,14 @@ static int apply_item(struct cli *c, struct state *s, const struct plan_item *it
         g_req.u.domain_destroy_request =
             (struct proto_domain_destroy_request){hvctl_next_id(&s->conn), tok, cli_str(it->name)};
         break;
-    default:
-        return 0;
+    default: return 0;
     }
     const struct proto_msg *r;
     struct hvctl_error e;
     enum hvctl_status st = hvctl_call(&s->conn, &g_req, expect, c->timeout_ms, &r, &e);
     if (st == HVCTL_ERR_SERVER)
-        return cli_error(c, HVCTL_EXIT_SERVER, "%s: the control domain refused: %s", it->name, e.message);
+        return cli_error(c, HVCTL_EXIT_SERVER, "%s: the control domain refused: %s", it->name,
+                         e.message);
     if (st != HVCTL_OK)
         return cli_error(c, cli_exit_for(st), "%s: %s", it->name, e.message);
     if (it->kind == PLAN_CREATE)
@@ -239,8 +242,8 @@ static int run_apply(struct cli *c, const struct cli_args *a)
         rc = apply_item(c, &s, &p.items[i]);
     }
     if (!rc && restarts)
-        fprintf(c->out, "%u domain%s not changed: the differences need a restart (marked '!')\n", restarts,
-                restarts == 1 ? "" : "s");
+        fprintf(c->out, "%u domain%s not changed: the differences need a restart (marked '!')\n",
+                restarts, restarts == 1 ? "" : "s");
     if (!rc && !plan_has_differences(&p))
         fprintf(c->out, "nothing to do\n");
 out:
@@ -253,7 +256,8 @@ out:
 }
 
 const struct cli_command cli_cmd_apply = {
-    .name = "apply", .usage = "-f FILE|DIR [--dry-run] [--prune]",
+    .name = "apply",
+    .usage = "-f FILE|DIR [--dry-run] [--prune]",
     .summary = "Make the system match the manifests: create, change live, report restarts.",
     .details = "Creates missing domains, applies weight/cap/gang live, reports (does not do)\n"
                "changes that need a restart, and with --prune destroys domains no manifest\n"
@@ -283,10 +287,10 @@ static int run_compile(struct cli *c, const struct cli_args *a)
     for (uint32_t i = 0; i < set.count && !rc; i++) {
         size_t len;
         struct hvcbor_error e;
-        if (!manifest_encode_create(&set.items[i], i + 1, NULL, 0, cli_flag(c, a, "paused"), payload,
-                                    sizeof payload, &len, &e)) {
-            rc = cli_error(c, HVCTL_EXIT_MANIFEST, "%s: the catalog refuses it: %s", set.items[i].file,
-                           hvcbor_err_name(e.code));
+        if (!manifest_encode_create(&set.items[i], i + 1, NULL, 0, cli_flag(c, a, "paused"),
+                                    payload, sizeof payload, &len, &e)) {
+            rc = cli_error(c, HVCTL_EXIT_MANIFEST, "%s: the catalog refuses it: %s",
+                           set.items[i].file, hvcbor_err_name(e.code));
             break;
         }
         size_t flen = frame_encode(frame, sizeof frame, payload, len);
@@ -295,14 +299,17 @@ static int run_compile(struct cli *c, const struct cli_args *a)
     }
     close(fd);
     if (!rc)
-        fprintf(c->out, "%s: %u domain-create-request message%s\n", outp, set.count, set.count == 1 ? "" : "s");
+        fprintf(c->out, "%s: %u domain-create-request message%s\n", outp, set.count,
+                set.count == 1 ? "" : "s");
     manifest_set_free(&set);
     return rc;
 }
 
 const struct cli_command cli_cmd_compile = {
-    .name = "compile", .usage = "-f FILE|DIR -o OUTPUT [--paused]",
-    .summary = "Compile manifests to framed CBOR domain-create-request messages (boot configuration).",
+    .name = "compile",
+    .usage = "-f FILE|DIR -o OUTPUT [--paused]",
+    .summary =
+        "Compile manifests to framed CBOR domain-create-request messages (boot configuration).",
     .details = "One HVF1 frame per manifest, request ids 1..N, empty token. PROVISIONAL: the\n"
                "catalog has no boot-configuration message yet (docs/manifests.md).\n",
     .opts = {{"file", 'f', true, "FILE|DIR", "manifest file or directory"},

@@ -108,7 +108,8 @@ bool hvctl_connect(struct hvctl_conn *c, const char *path, struct hvctl_error *e
         int e = errno;
         close(fd);
         if (e == ENOENT)
-            fail(err, HVCTL_ERR_CONNECT, "no control socket at %s (is the machine up? see `hvctl up`)", path);
+            fail(err, HVCTL_ERR_CONNECT,
+                 "no control socket at %s (is the machine up? see `hvctl up`)", path);
         else if (e == ECONNREFUSED)
             fail(err, HVCTL_ERR_CONNECT, "nothing listens on %s (QEMU is not running?)", path);
         else
@@ -157,7 +158,8 @@ enum hvctl_status hvctl_send(struct hvctl_conn *c, const struct proto_msg *m, ui
     uint8_t *payload = c->out_buf + FRAME_HEADER_BYTES;
     if (!proto_msg_encode(m, payload, FRAME_MAX_PAYLOAD, &len, &ce)) {
         char kb[32];
-        return fail(err, HVCTL_ERR_LOCAL, "cannot encode %s: %s (%s)", proto_msg_name(m->type) ? proto_msg_name(m->type) : "message",
+        return fail(err, HVCTL_ERR_LOCAL, "cannot encode %s: %s (%s)",
+                    proto_msg_name(m->type) ? proto_msg_name(m->type) : "message",
                     hvcbor_err_name(ce.code), key_text(ce.key, kb, sizeof kb));
     }
     /* frame_encode copies; encode from a separate buffer to avoid overlap. */
@@ -186,7 +188,8 @@ enum hvctl_status hvctl_send(struct hvctl_conn *c, const struct proto_msg *m, ui
         }
         uint64_t now = now_ms();
         if (now >= deadline)
-            return fail(err, HVCTL_ERR_TIMEOUT, "timed out after %u ms sending a request", timeout_ms);
+            return fail(err, HVCTL_ERR_TIMEOUT, "timed out after %u ms sending a request",
+                        timeout_ms);
         struct pollfd p = {.fd = c->fd, .events = POLLOUT};
         poll(&p, 1, (int)(deadline - now));
     }
@@ -210,8 +213,8 @@ static void next_event(struct hvctl_conn *c, struct frame_event *ev)
     }
 }
 
-enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms, const struct proto_msg **out,
-                             struct hvctl_error *err)
+enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms,
+                             const struct proto_msg **out, struct hvctl_error *err)
 {
     uint64_t deadline = now_ms() + timeout_ms;
     for (;;) {
@@ -227,9 +230,11 @@ enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms, const st
             struct hvcbor_error ce;
             if (!proto_msg_decode(c->payload, c->payload_len, NULL, c->msg, &ce)) {
                 char kb[32];
-                return fail(err, HVCTL_ERR_PROTOCOL,
-                            "the control domain sent an invalid message (%u bytes): %s at byte %u (%s)",
-                            c->payload_len, hvcbor_err_name(ce.code), ce.offset, key_text(ce.key, kb, sizeof kb));
+                return fail(
+                    err, HVCTL_ERR_PROTOCOL,
+                    "the control domain sent an invalid message (%u bytes): %s at byte %u (%s)",
+                    c->payload_len, hvcbor_err_name(ce.code), ce.offset,
+                    key_text(ce.key, kb, sizeof kb));
             }
             *out = c->msg;
             return HVCTL_OK;
@@ -246,9 +251,12 @@ enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms, const st
         }
         if (now >= deadline) {
             if (partial)
-                return fail(err, HVCTL_ERR_TIMEOUT,
-                            "timed out after %u ms with an incomplete frame from the control domain", timeout_ms);
-            return fail(err, HVCTL_ERR_TIMEOUT, "timed out after %u ms waiting for the control domain", timeout_ms);
+                return fail(
+                    err, HVCTL_ERR_TIMEOUT,
+                    "timed out after %u ms with an incomplete frame from the control domain",
+                    timeout_ms);
+            return fail(err, HVCTL_ERR_TIMEOUT,
+                        "timed out after %u ms waiting for the control domain", timeout_ms);
         }
         uint64_t wait = deadline - now;
         if (partial && c->idle_flush_ms < wait)
@@ -287,7 +295,8 @@ enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms, const st
             }
             if (c->dropped_bytes > before)
                 return fail(err, HVCTL_ERR_CLOSED,
-                            "the control domain closed the connection (%llu bytes of an incomplete frame dropped)",
+                            "the control domain closed the connection (%llu bytes of an incomplete "
+                            "frame dropped)",
                             (unsigned long long)(c->dropped_bytes - before));
             return fail(err, HVCTL_ERR_CLOSED, "the control domain closed the connection");
         }
@@ -318,7 +327,8 @@ enum hvctl_status hvctl_wait_reply(struct hvctl_conn *c, uint64_t request_id, ui
         if (m->type == PROTO_MSG_ERROR_REPLY) {
             char text[600];
             hvctl_str_printable(text, sizeof text, m->u.error_reply.message);
-            fail(err, HVCTL_ERR_SERVER, "%s: %s", proto_error_code_name(m->u.error_reply.code), text);
+            fail(err, HVCTL_ERR_SERVER, "%s: %s", proto_error_code_name(m->u.error_reply.code),
+                 text);
             err->server_code = m->u.error_reply.code;
             return HVCTL_ERR_SERVER;
         }
@@ -327,8 +337,9 @@ enum hvctl_status hvctl_wait_reply(struct hvctl_conn *c, uint64_t request_id, ui
     }
 }
 
-enum hvctl_status hvctl_call(struct hvctl_conn *c, const struct proto_msg *req, enum proto_msg_type expect,
-                             uint32_t timeout_ms, const struct proto_msg **reply, struct hvctl_error *err)
+enum hvctl_status hvctl_call(struct hvctl_conn *c, const struct proto_msg *req,
+                             enum proto_msg_type expect, uint32_t timeout_ms,
+                             const struct proto_msg **reply, struct hvctl_error *err)
 {
     enum hvctl_status s = hvctl_send(c, req, timeout_ms, err);
     if (s != HVCTL_OK)
@@ -344,8 +355,8 @@ enum hvctl_status hvctl_call(struct hvctl_conn *c, const struct proto_msg *req, 
     return HVCTL_OK;
 }
 
-enum hvctl_status hvctl_hello(struct hvctl_conn *c, uint32_t timeout_ms, char *server_name, size_t cap,
-                              uint64_t *server_version, struct hvctl_error *err)
+enum hvctl_status hvctl_hello(struct hvctl_conn *c, uint32_t timeout_ms, char *server_name,
+                              size_t cap, uint64_t *server_version, struct hvctl_error *err)
 {
     struct proto_msg req = {.type = PROTO_MSG_HELLO};
     req.u.hello.request_id = hvctl_next_id(c);
@@ -357,7 +368,8 @@ enum hvctl_status hvctl_hello(struct hvctl_conn *c, uint32_t timeout_ms, char *s
     if (s != HVCTL_OK)
         return s;
     if (m->u.hello_reply.version != PROTO_VERSION)
-        return fail(err, HVCTL_ERR_PROTOCOL, "the control domain speaks protocol version %llu, hvctl speaks %u",
+        return fail(err, HVCTL_ERR_PROTOCOL,
+                    "the control domain speaks protocol version %llu, hvctl speaks %u",
                     (unsigned long long)m->u.hello_reply.version, PROTO_VERSION);
     if (server_name)
         hvctl_str_printable(server_name, cap, m->u.hello_reply.server);

@@ -96,8 +96,8 @@ static bool next_event(struct builder *b, yaml_event_t *ev)
 static struct mnode *node_new(struct builder *b, enum mnode_kind kind, const yaml_mark_t *mark)
 {
     if (b->nodes >= MNODE_MAX_NODES) {
-        manifest_diag_add(b->d, b->file, (uint32_t)mark->line + 1, (uint32_t)mark->column + 1, "(yaml)",
-                          "more than %u YAML nodes: not a manifest", MNODE_MAX_NODES);
+        manifest_diag_add(b->d, b->file, (uint32_t)mark->line + 1, (uint32_t)mark->column + 1,
+                          "(yaml)", "more than %u YAML nodes: not a manifest", MNODE_MAX_NODES);
         b->failed = true;
         return NULL;
     }
@@ -134,14 +134,14 @@ static bool check_plain_event(struct builder *b, const yaml_event_t *ev, const y
 {
     uint32_t line = (uint32_t)ev->start_mark.line + 1, col = (uint32_t)ev->start_mark.column + 1;
     if (anchor) {
-        manifest_diag_add(b->d, b->file, line, col, "(yaml)", "anchors (&%s) are not allowed in manifests",
-                          (const char *)anchor);
+        manifest_diag_add(b->d, b->file, line, col, "(yaml)",
+                          "anchors (&%s) are not allowed in manifests", (const char *)anchor);
         b->failed = true;
         return false;
     }
     if (tag && !implicit_tag) {
-        manifest_diag_add(b->d, b->file, line, col, "(yaml)", "tags (%s) are not allowed in manifests",
-                          (const char *)tag);
+        manifest_diag_add(b->d, b->file, line, col, "(yaml)",
+                          "tags (%s) are not allowed in manifests", (const char *)tag);
         b->failed = true;
         return false;
     }
@@ -152,15 +152,18 @@ static bool check_plain_event(struct builder *b, const yaml_event_t *ev, const y
 static struct mnode *build(struct builder *b, yaml_event_t *ev, uint32_t depth)
 {
     if (depth > MNODE_MAX_DEPTH) {
-        manifest_diag_add(b->d, b->file, (uint32_t)ev->start_mark.line + 1, (uint32_t)ev->start_mark.column + 1,
-                          "(yaml)", "nested deeper than %u levels", MNODE_MAX_DEPTH);
+        manifest_diag_add(b->d, b->file, (uint32_t)ev->start_mark.line + 1,
+                          (uint32_t)ev->start_mark.column + 1, "(yaml)",
+                          "nested deeper than %u levels", MNODE_MAX_DEPTH);
         b->failed = true;
         return NULL;
     }
     switch (ev->type) {
     case YAML_ALIAS_EVENT:
-        manifest_diag_add(b->d, b->file, (uint32_t)ev->start_mark.line + 1, (uint32_t)ev->start_mark.column + 1,
-                          "(yaml)", "aliases (*%s) are not allowed in manifests", (const char *)ev->data.alias.anchor);
+        manifest_diag_add(b->d, b->file, (uint32_t)ev->start_mark.line + 1,
+                          (uint32_t)ev->start_mark.column + 1, "(yaml)",
+                          "aliases (*%s) are not allowed in manifests",
+                          (const char *)ev->data.alias.anchor);
         b->failed = true;
         return NULL;
     case YAML_SCALAR_EVENT: {
@@ -182,7 +185,8 @@ static struct mnode *build(struct builder *b, yaml_event_t *ev, uint32_t depth)
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT: {
         bool map = ev->type == YAML_MAPPING_START_EVENT;
-        const yaml_char_t *anchor = map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
+        const yaml_char_t *anchor =
+            map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
         const yaml_char_t *tag = map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag;
         int implicit = map ? ev->data.mapping_start.implicit : ev->data.sequence_start.implicit;
         if (!check_plain_event(b, ev, anchor, tag, implicit))
@@ -204,7 +208,8 @@ static struct mnode *build(struct builder *b, yaml_event_t *ev, uint32_t depth)
                 return NULL;
             if (map && n->kid_count % 2 == 0 && kid->kind != MNODE_SCALAR) {
                 manifest_diag_add(b->d, b->file, kid->line, kid->column, "(yaml)",
-                                  "a mapping key must be a plain name, not %s", mnode_describe(kid));
+                                  "a mapping key must be a plain name, not %s",
+                                  mnode_describe(kid));
                 b->failed = true;
                 return NULL;
             }
@@ -212,8 +217,9 @@ static struct mnode *build(struct builder *b, yaml_event_t *ev, uint32_t depth)
         }
     }
     default:
-        manifest_diag_add(b->d, b->file, (uint32_t)ev->start_mark.line + 1, (uint32_t)ev->start_mark.column + 1,
-                          "(yaml)", "unexpected YAML event %d", (int)ev->type);
+        manifest_diag_add(b->d, b->file, (uint32_t)ev->start_mark.line + 1,
+                          (uint32_t)ev->start_mark.column + 1, "(yaml)", "unexpected YAML event %d",
+                          (int)ev->type);
         b->failed = true;
         return NULL;
     }
@@ -253,7 +259,8 @@ static struct mnode *parse_document(struct builder *b, const char *text, size_t 
     if (b->failed)
         return NULL;
     if (!root) {
-        manifest_diag_add(b->d, b->file, 1, 1, "(document)", "empty manifest: expected a mapping with name and kernel");
+        manifest_diag_add(b->d, b->file, 1, 1, "(document)",
+                          "empty manifest: expected a mapping with name and kernel");
         return NULL;
     }
     return root;
@@ -283,7 +290,8 @@ bool manifest_parse(const char *file, const char *text, size_t len, struct manif
                 col++;
             }
         }
-        manifest_diag_add(diags, file, line, col, "(yaml)", "NUL byte in the file: not a text manifest");
+        manifest_diag_add(diags, file, line, col, "(yaml)",
+                          "NUL byte in the file: not a text manifest");
         return false;
     }
     struct mnode *root = parse_document(&b, text, len);
@@ -314,7 +322,8 @@ bool manifest_load_file(const char *path, struct manifest *out, struct manifest_
     }
     if (st.st_size > (off_t)MANIFEST_FILE_MAX_BYTES) {
         close(fd);
-        manifest_diag_add(diags, path, 0, 0, "(file)", "%lld bytes: larger than the %u-byte limit for a manifest",
+        manifest_diag_add(diags, path, 0, 0, "(file)",
+                          "%lld bytes: larger than the %u-byte limit for a manifest",
                           (long long)st.st_size, MANIFEST_FILE_MAX_BYTES);
         return false;
     }
@@ -360,7 +369,8 @@ bool manifest_load_path(const char *path, struct manifest_set *set, struct manif
     if (S_ISDIR(st.st_mode)) {
         DIR *dir = opendir(path);
         if (!dir) {
-            manifest_diag_add(diags, path, 0, 0, "(file)", "cannot read directory: %s", strerror(errno));
+            manifest_diag_add(diags, path, 0, 0, "(file)", "cannot read directory: %s",
+                              strerror(errno));
             return false;
         }
         struct dirent *de;
@@ -380,7 +390,8 @@ bool manifest_load_path(const char *path, struct manifest_set *set, struct manif
         }
         closedir(dir);
         if (name_count == 0) {
-            manifest_diag_add(diags, path, 0, 0, "(file)", "no *.yaml or *.yml manifests in this directory");
+            manifest_diag_add(diags, path, 0, 0, "(file)",
+                              "no *.yaml or *.yml manifests in this directory");
             return false;
         }
         qsort(names, name_count, sizeof *names, name_cmp);
@@ -404,8 +415,8 @@ bool manifest_load_path(const char *path, struct manifest_set *set, struct manif
             const struct manifest *o = &set->items[j];
             if (!strcmp(o->name, m->name)) {
                 manifest_diag_add(diags, m->file, m->name_line, m->name_column, "name",
-                                  "domain name \"%s\" is already used by %s:%u:%u", m->name, o->file,
-                                  o->name_line, o->name_column);
+                                  "domain name \"%s\" is already used by %s:%u:%u", m->name,
+                                  o->file, o->name_line, o->name_column);
                 ok = false;
             }
         }

@@ -31,8 +31,8 @@ void manifest_to_config(const struct manifest *m, struct proto_domain_config *ou
 }
 
 bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const uint8_t *token,
-                            uint32_t token_len, bool paused, uint8_t *buf, size_t cap, size_t *len_out,
-                            struct hvcbor_error *err)
+                            uint32_t token_len, bool paused, uint8_t *buf, size_t cap,
+                            size_t *len_out, struct hvcbor_error *err)
 {
     static struct proto_msg msg; /* large union: not on the stack */
     memset(&msg, 0, sizeof msg);
@@ -48,8 +48,8 @@ bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const
 bool manifest_check_files(const struct manifest *m, struct manifest_diags *diags)
 {
     if (access(m->kernel_path, R_OK) != 0) {
-        manifest_diag_add(diags, m->file, m->kernel_line, m->kernel_column, "kernel", "cannot read %s: %s",
-                          m->kernel_path, strerror(errno));
+        manifest_diag_add(diags, m->file, m->kernel_line, m->kernel_column, "kernel",
+                          "cannot read %s: %s", m->kernel_path, strerror(errno));
         return false;
     }
     return true;

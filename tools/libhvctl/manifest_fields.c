@@ -22,10 +22,10 @@ struct fctx {
     bool have_vcpus;
 };
 
-#define ERR(c, n, path, ...)                                                                 \
-    do {                                                                                     \
-        manifest_diag_add((c)->d, (c)->file, (n)->line, (n)->column, (path), __VA_ARGS__);  \
-        (c)->errors++;                                                                       \
+#define ERR(c, n, path, ...)                                                                       \
+    do {                                                                                           \
+        manifest_diag_add((c)->d, (c)->file, (n)->line, (n)->column, (path), __VA_ARGS__);         \
+        (c)->errors++;                                                                             \
     } while (0)
 
 static bool is_null(const struct mnode *v)
@@ -35,8 +35,9 @@ static bool is_null(const struct mnode *v)
 
 static bool looks_bool(const struct mnode *v)
 {
-    static const char *const words[] = {"true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes",
-                                        "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"};
+    static const char *const words[] = {"true", "True", "TRUE", "false", "False", "FALSE",
+                                        "yes",  "Yes",  "YES",  "no",    "No",    "NO",
+                                        "on",   "On",   "ON",   "off",   "Off",   "OFF"};
     if (v->kind != MNODE_SCALAR || !v->plain)
         return false;
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
@@ -49,14 +50,15 @@ static const char *describe_value(const struct mnode *v, char *buf, size_t cap)
 {
     if (v->kind != MNODE_SCALAR || is_null(v))
         return mnode_describe(v);
-    snprintf(buf, cap, "%s\"%.40s%s\"", v->plain ? "" : "the string ", v->value, v->len > 40 ? "..." : "");
+    snprintf(buf, cap, "%s\"%.40s%s\"", v->plain ? "" : "the string ", v->value,
+             v->len > 40 ? "..." : "");
     return buf;
 }
 
 /* A string of 0..max bytes (no NUL). Plain scalars that YAML reads as null or
  * a boolean are refused: `name: yes` is almost certainly a mistake. */
-static bool get_string(struct fctx *c, const char *path, const struct mnode *v, size_t min, size_t max, char *out,
-                       size_t cap)
+static bool get_string(struct fctx *c, const char *path, const struct mnode *v, size_t min,
+                       size_t max, char *out, size_t cap)
 {
     char b[64];
     if (v->kind != MNODE_SCALAR || is_null(v) || looks_bool(v)) {
@@ -100,17 +102,20 @@ static bool parse_int(const struct mnode *v, bool *negative, uint64_t *mag, bool
     return true;
 }
 
-static bool get_uint(struct fctx *c, const char *path, const struct mnode *v, uint64_t min, uint64_t max,
-                     uint64_t *out)
+static bool get_uint(struct fctx *c, const char *path, const struct mnode *v, uint64_t min,
+                     uint64_t max, uint64_t *out)
 {
     bool neg, ovf;
     uint64_t mag;
     char b[64];
     if (!parse_int(v, &neg, &mag, &ovf)) {
-        if (v->kind == MNODE_SCALAR && !v->plain && parse_int(&(struct mnode){.kind = MNODE_SCALAR, .plain = true,
-                                                                               .value = v->value, .len = v->len},
-                                                              &neg, &mag, &ovf))
-            ERR(c, v, path, "expected an integer, got %s (remove the quotes)", describe_value(v, b, sizeof b));
+        if (v->kind == MNODE_SCALAR && !v->plain &&
+            parse_int(
+                &(struct mnode){
+                    .kind = MNODE_SCALAR, .plain = true, .value = v->value, .len = v->len},
+                &neg, &mag, &ovf))
+            ERR(c, v, path, "expected an integer, got %s (remove the quotes)",
+                describe_value(v, b, sizeof b));
         else
             ERR(c, v, path, "expected an integer, got %s", describe_value(v, b, sizeof b));
         return false;
@@ -175,7 +180,8 @@ static bool get_size(struct fctx *c, const char *path, const struct mnode *v, ui
         return false;
     }
     if (*p == '.') {
-        ERR(c, v, path, "\"%s\": fractional sizes are not supported (use a smaller unit)", v->value);
+        ERR(c, v, path, "\"%s\": fractional sizes are not supported (use a smaller unit)",
+            v->value);
         return false;
     }
     if (*p == ' ')
@@ -183,7 +189,8 @@ static bool get_size(struct fctx *c, const char *path, const struct mnode *v, ui
     static const struct {
         const char *unit;
         unsigned shift;
-    } units[] = {{"", 0}, {"B", 0}, {"K", 10}, {"KiB", 10}, {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30}};
+    } units[] = {{"", 0},   {"B", 0},    {"K", 10}, {"KiB", 10},
+                 {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(p, units[i].unit))
             continue;
@@ -196,11 +203,13 @@ static bool get_size(struct fctx *c, const char *path, const struct mnode *v, ui
         *out = n << units[i].shift;
         return true;
     }
-    ERR(c, v, path, "unknown unit \"%s\" in \"%s\" (use K, M, G, KiB, MiB, GiB, or plain bytes)", p, v->value);
+    ERR(c, v, path, "unknown unit \"%s\" in \"%s\" (use K, M, G, KiB, MiB, GiB, or plain bytes)", p,
+        v->value);
     return false;
 }
 
-static bool get_policy(struct fctx *c, const char *path, const struct mnode *v, enum proto_stop_policy *out)
+static bool get_policy(struct fctx *c, const char *path, const struct mnode *v,
+                       enum proto_stop_policy *out)
 {
     char b[64];
     if (v->kind == MNODE_SCALAR && !is_null(v)) {
@@ -213,7 +222,8 @@ static bool get_policy(struct fctx *c, const char *path, const struct mnode *v, 
         ERR(c, v, path, "\"%.64s\" is not one of destroy, restart, preserve", v->value);
         return false;
     }
-    ERR(c, v, path, "expected one of destroy, restart, preserve, got %s", describe_value(v, b, sizeof b));
+    ERR(c, v, path, "expected one of destroy, restart, preserve, got %s",
+        describe_value(v, b, sizeof b));
     return false;
 }
 
@@ -221,7 +231,8 @@ static bool name_valid(const char *s)
 {
     for (size_t i = 0; s[i]; i++) {
         char ch = s[i];
-        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        bool alnum =
+            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
         if (!alnum && (i == 0 || (ch != '-' && ch != '_' && ch != '.')))
             return false;
     }
@@ -236,7 +247,8 @@ static void f_name(struct fctx *c, const struct mnode *v)
         return;
     if (!name_valid(c->m->name)) {
         ERR(c, v, "name",
-            "\"%s\" is not a valid domain name (letters, digits, '-', '_', '.'; starting with a letter or digit)",
+            "\"%s\" is not a valid domain name (letters, digits, '-', '_', '.'; starting with a "
+            "letter or digit)",
             c->m->name);
         return;
     }
@@ -341,7 +353,8 @@ static void placeholder(struct fctx *c, const char *key, const struct mnode *v, 
         if (v->kids[i]->kind != MNODE_MAP) {
             char path[32];
             snprintf(path, sizeof path, "%s[%u]", key, i);
-            ERR(c, v->kids[i], path, "expected a mapping, got %s", describe_value(v->kids[i], b, sizeof b));
+            ERR(c, v->kids[i], path, "expected a mapping, got %s",
+                describe_value(v->kids[i], b, sizeof b));
         }
     }
     *flag = true;
@@ -362,11 +375,20 @@ static const struct {
     bool required;
     void (*apply)(struct fctx *c, const struct mnode *v);
 } FIELDS[] = {
-    {"name", true, f_name},         {"kernel", true, f_kernel},           {"cmdline", false, f_cmdline},
-    {"memory", true, f_memory},     {"max_memory", false, f_max_memory}, {"vcpus", false, f_vcpus},
-    {"weight", false, f_weight},    {"cap", false, f_cap},                {"gang", false, f_gang},
-    {"on_poweroff", false, f_on_poweroff}, {"on_reboot", false, f_on_reboot}, {"on_crash", false, f_on_crash},
-    {"net", false, f_net},          {"disk", false, f_disk},
+    {"name", true, f_name},
+    {"kernel", true, f_kernel},
+    {"cmdline", false, f_cmdline},
+    {"memory", true, f_memory},
+    {"max_memory", false, f_max_memory},
+    {"vcpus", false, f_vcpus},
+    {"weight", false, f_weight},
+    {"cap", false, f_cap},
+    {"gang", false, f_gang},
+    {"on_poweroff", false, f_on_poweroff},
+    {"on_reboot", false, f_on_reboot},
+    {"on_crash", false, f_on_crash},
+    {"net", false, f_net},
+    {"disk", false, f_disk},
 };
 #define FIELD_COUNT (sizeof FIELDS / sizeof FIELDS[0])
 
@@ -375,12 +397,14 @@ static void cross_checks(struct fctx *c)
     struct manifest *m = c->m;
     char a[32], b[32];
     if (c->memory && get_size(c, "memory", c->memory, &m->memory_bytes)) {
-        if (m->memory_bytes < MANIFEST_MEMORY_MIN_BYTES || m->memory_bytes > MANIFEST_MEMORY_MAX_BYTES) {
+        if (m->memory_bytes < MANIFEST_MEMORY_MIN_BYTES ||
+            m->memory_bytes > MANIFEST_MEMORY_MAX_BYTES) {
             manifest_format_size(a, sizeof a, m->memory_bytes);
             ERR(c, c->memory, "memory", "%s is out of range 1 MiB..1024 GiB", a);
             c->memory = NULL;
         } else if (m->memory_bytes % MANIFEST_PAGE_BYTES) {
-            ERR(c, c->memory, "memory", "%" PRIu64 " bytes is not a multiple of 4 KiB", m->memory_bytes);
+            ERR(c, c->memory, "memory", "%" PRIu64 " bytes is not a multiple of 4 KiB",
+                m->memory_bytes);
             c->memory = NULL;
         }
     } else {
@@ -392,7 +416,8 @@ static void cross_checks(struct fctx *c)
             manifest_format_size(a, sizeof a, m->max_memory_bytes);
             ERR(c, c->max_memory, "max_memory", "%s is above the 1024 GiB limit", a);
         } else if (m->max_memory_bytes % MANIFEST_PAGE_BYTES) {
-            ERR(c, c->max_memory, "max_memory", "%" PRIu64 " bytes is not a multiple of 4 KiB", m->max_memory_bytes);
+            ERR(c, c->max_memory, "max_memory", "%" PRIu64 " bytes is not a multiple of 4 KiB",
+                m->max_memory_bytes);
         } else if (c->memory && m->max_memory_bytes < m->memory_bytes) {
             manifest_format_size(a, sizeof a, m->max_memory_bytes);
             manifest_format_size(b, sizeof b, m->memory_bytes);
@@ -431,12 +456,14 @@ bool manifest_fields_apply(const char *file, const struct mnode *root, struct ma
             f++;
         if (f == FIELD_COUNT) {
             ERR(&c, k, k->value,
-                "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, weight, cap, gang, "
+                "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, "
+                "weight, cap, gang, "
                 "on_poweroff, on_reboot, on_crash, net, disk)");
             continue;
         }
         if (seen[f]) {
-            ERR(&c, k, FIELDS[f].key, "duplicate key (first at line %u, column %u)", seen[f]->line, seen[f]->column);
+            ERR(&c, k, FIELDS[f].key, "duplicate key (first at line %u, column %u)", seen[f]->line,
+                seen[f]->column);
             continue;
         }
         seen[f] = k;

@@ -18,8 +18,8 @@ enum mnode_kind { MNODE_SCALAR, MNODE_MAP, MNODE_SEQ };
 struct mnode {
     enum mnode_kind kind;
     uint32_t line, column;
-    bool plain;        /* scalar written without quotes or block style */
-    char *value;       /* scalar text, NUL-terminated (may contain NULs: see len) */
+    bool plain;  /* scalar written without quotes or block style */
+    char *value; /* scalar text, NUL-terminated (may contain NULs: see len) */
     size_t len;
     struct mnode **kids;
     uint32_t kid_count;

@@ -12,7 +12,8 @@ static void copy_str(char *out, size_t cap, struct hvcbor_str s)
     out[n] = '\0';
 }
 
-void plan_domain_from_config(struct plan_domain *d, uint64_t id, const struct proto_domain_config *c)
+void plan_domain_from_config(struct plan_domain *d, uint64_t id,
+                             const struct proto_domain_config *c)
 {
     memset(d, 0, sizeof *d);
     d->id = id;
@@ -30,7 +31,8 @@ void plan_domain_from_config(struct plan_domain *d, uint64_t id, const struct pr
     d->on_crash = c->on_crash;
 }
 
-static void add_change(struct plan_item *it, const char *field, bool live, const char *from, const char *to)
+static void add_change(struct plan_item *it, const char *field, bool live, const char *from,
+                       const char *to)
 {
     if (it->change_count >= PLAN_MAX_CHANGES)
         return;
@@ -42,7 +44,8 @@ static void add_change(struct plan_item *it, const char *field, bool live, const
     snprintf(c->to, sizeof c->to, "%.*s", (int)(sizeof c->to - 1), to);
 }
 
-static void cmp_u64(struct plan_item *it, const char *field, bool live, uint64_t have, uint64_t want, bool size)
+static void cmp_u64(struct plan_item *it, const char *field, bool live, uint64_t have,
+                    uint64_t want, bool size)
 {
     if (have == want)
         return;
@@ -67,7 +70,8 @@ static void cmp_policy(struct plan_item *it, const char *field, enum proto_stop_
                        enum proto_stop_policy want)
 {
     if (have != want)
-        add_change(it, field, false, proto_stop_policy_name(have) ? proto_stop_policy_name(have) : "?",
+        add_change(it, field, false,
+                   proto_stop_policy_name(have) ? proto_stop_policy_name(have) : "?",
                    proto_stop_policy_name(want));
 }
 
@@ -98,8 +102,8 @@ static void compare(struct plan_item *it, const struct manifest *m, const struct
     }
 }
 
-void plan_compute(const struct manifest_set *want, const struct plan_domain *have, uint32_t have_count,
-                  bool prune, struct plan *out)
+void plan_compute(const struct manifest_set *want, const struct plan_domain *have,
+                  uint32_t have_count, bool prune, struct plan *out)
 {
     out->count = 0;
     out->items = calloc((size_t)want->count + have_count + 1, sizeof *out->items);
@@ -156,25 +160,24 @@ void plan_print(FILE *out, const struct plan *p)
         const struct plan_item *it = &p->items[i];
         char mem[40];
         switch (it->kind) {
-        case PLAN_UNCHANGED:
-            fprintf(out, "= %s: unchanged\n", it->name);
-            break;
+        case PLAN_UNCHANGED: fprintf(out, "= %s: unchanged\n", it->name); break;
         case PLAN_CREATE:
             manifest_format_size(mem, sizeof mem, it->want->memory_bytes);
-            fprintf(out, "+ %s: create (%s, %u vcpus, from %s)\n", it->name, mem, it->want->vcpus, it->want->file);
+            fprintf(out, "+ %s: create (%s, %u vcpus, from %s)\n", it->name, mem, it->want->vcpus,
+                    it->want->file);
             break;
-        case PLAN_CHANGE:
-            fprintf(out, "~ %s: change live\n", it->name);
-            break;
+        case PLAN_CHANGE: fprintf(out, "~ %s: change live\n", it->name); break;
         case PLAN_RESTART:
-            fprintf(out, "! %s: needs a restart to apply (destroy it, then apply again)\n", it->name);
+            fprintf(out, "! %s: needs a restart to apply (destroy it, then apply again)\n",
+                    it->name);
             break;
         case PLAN_DESTROY:
-            fprintf(out, "- %s: destroy (id %" PRIu64 ", in no manifest)\n", it->name, it->have->id);
+            fprintf(out, "- %s: destroy (id %" PRIu64 ", in no manifest)\n", it->name,
+                    it->have->id);
             break;
         }
         for (uint32_t c = 0; c < it->change_count; c++)
-            fprintf(out, "    %s: %s -> %s%s\n", it->changes[c].field, it->changes[c].from, it->changes[c].to,
-                    it->changes[c].live ? " (live)" : " (restart)");
+            fprintf(out, "    %s: %s -> %s%s\n", it->changes[c].field, it->changes[c].from,
+                    it->changes[c].to, it->changes[c].live ? " (live)" : " (restart)");
     }
 }

@@ -21,27 +21,34 @@ struct jschema {
     const struct jfield *fields;
     size_t count;
 };
-#define SCHEMA(n, ...)                                                  \
-    static const struct jfield n##_f[] = {__VA_ARGS__};                 \
+#define SCHEMA(n, ...)                                                                             \
+    static const struct jfield n##_f[] = {__VA_ARGS__};                                            \
     static const struct jschema n = {n##_f, sizeof n##_f / sizeof n##_f[0]}
 
-SCHEMA(S_SUMMARY, {0, "id", 0, 0}, {2, "name", 0, 0}, {4, "state", 0, J_STATE}, {6, "memory-bytes", 0, 0},
-       {8, "vcpus", 0, 0}, {10, "cpu-time-ns", 0, 0}, {12, "event-count", 0, 0});
-SCHEMA(S_CONFIG, {0, "name", 0, 0}, {2, "kernel", 0, 0}, {4, "cmdline", 0, 0}, {6, "memory-bytes", 0, 0},
-       {8, "max-memory-bytes", 0, 0}, {10, "vcpus", 0, 0}, {12, "weight", 0, 0}, {14, "cap-percent", 0, 0},
-       {16, "gang", 0, 0}, {18, "on-poweroff", 0, J_POLICY}, {20, "on-reboot", 0, J_POLICY},
+SCHEMA(S_SUMMARY, {0, "id", 0, 0}, {2, "name", 0, 0}, {4, "state", 0, J_STATE},
+       {6, "memory-bytes", 0, 0}, {8, "vcpus", 0, 0}, {10, "cpu-time-ns", 0, 0},
+       {12, "event-count", 0, 0});
+SCHEMA(S_CONFIG, {0, "name", 0, 0}, {2, "kernel", 0, 0}, {4, "cmdline", 0, 0},
+       {6, "memory-bytes", 0, 0}, {8, "max-memory-bytes", 0, 0}, {10, "vcpus", 0, 0},
+       {12, "weight", 0, 0}, {14, "cap-percent", 0, 0}, {16, "gang", 0, 0},
+       {18, "on-poweroff", 0, J_POLICY}, {20, "on-reboot", 0, J_POLICY},
        {22, "on-crash", 0, J_POLICY});
 SCHEMA(S_LOG_ENTRY, {0, "seq", 0, 0}, {2, "time-ns", 0, 0}, {4, "actor", 0, 0}, {6, "action", 0, 0},
        {8, "target", 0, 0}, {10, "ok", 0, 0}, {11, "error", 0, J_ERROR}, {13, "detail", 0, 0});
 
-#define MSG_HEAD {0, "type", 0, 0}, {2, "request-id", 0, 0}
+#define MSG_HEAD                                                                                   \
+    {0, "type", 0, 0},                                                                             \
+    {                                                                                              \
+        2, "request-id", 0, 0                                                                      \
+    }
 SCHEMA(M_HELLO_REPLY, MSG_HEAD, {4, "version", 0, 0}, {6, "server", 0, 0});
 SCHEMA(M_ERROR, MSG_HEAD, {4, "code", 0, J_ERROR}, {6, "message", 0, 0});
 SCHEMA(M_OK, MSG_HEAD);
 SCHEMA(M_LIST, MSG_HEAD, {4, "domains", &S_SUMMARY, 0});
 SCHEMA(M_INFO, MSG_HEAD, {4, "summary", &S_SUMMARY, 0}, {6, "config", &S_CONFIG, 0},
        {7, "max-observed-memory-bytes", 0, 0});
-SCHEMA(M_CREATE_REQ, MSG_HEAD, {4, "token", 0, 0}, {6, "config", &S_CONFIG, 0}, {8, "paused", 0, 0});
+SCHEMA(M_CREATE_REQ, MSG_HEAD, {4, "token", 0, 0}, {6, "config", &S_CONFIG, 0},
+       {8, "paused", 0, 0});
 SCHEMA(M_CREATE_REPLY, MSG_HEAD, {4, "id", 0, 0});
 SCHEMA(M_LOG, MSG_HEAD, {4, "entries", &S_LOG_ENTRY, 0}, {6, "next-seq", 0, 0});
 SCHEMA(M_TOKEN_REPLY, MSG_HEAD, {4, "token-id", 0, 0}, {6, "new-token", 0, 0});
@@ -51,11 +58,16 @@ static const struct {
     uint64_t type;
     const struct jschema *schema;
 } MSG_SCHEMAS[] = {
-    {PROTO_MSG_HELLO_REPLY, &M_HELLO_REPLY},     {PROTO_MSG_ERROR_REPLY, &M_ERROR},
-    {PROTO_MSG_OK_REPLY, &M_OK},                 {PROTO_MSG_DOMAIN_LIST_REPLY, &M_LIST},
-    {PROTO_MSG_DOMAIN_INFO_REPLY, &M_INFO},      {PROTO_MSG_DOMAIN_CREATE_REQUEST, &M_CREATE_REQ},
-    {PROTO_MSG_DOMAIN_CREATE_REPLY, &M_CREATE_REPLY}, {PROTO_MSG_LOG_ENTRIES, &M_LOG},
-    {PROTO_MSG_TOKEN_CREATE_REPLY, &M_TOKEN_REPLY}, {PROTO_MSG_CONSOLE_ATTACH_REPLY, &M_ATTACH_REPLY},
+    {PROTO_MSG_HELLO_REPLY, &M_HELLO_REPLY},
+    {PROTO_MSG_ERROR_REPLY, &M_ERROR},
+    {PROTO_MSG_OK_REPLY, &M_OK},
+    {PROTO_MSG_DOMAIN_LIST_REPLY, &M_LIST},
+    {PROTO_MSG_DOMAIN_INFO_REPLY, &M_INFO},
+    {PROTO_MSG_DOMAIN_CREATE_REQUEST, &M_CREATE_REQ},
+    {PROTO_MSG_DOMAIN_CREATE_REPLY, &M_CREATE_REPLY},
+    {PROTO_MSG_LOG_ENTRIES, &M_LOG},
+    {PROTO_MSG_TOKEN_CREATE_REPLY, &M_TOKEN_REPLY},
+    {PROTO_MSG_CONSOLE_ATTACH_REPLY, &M_ATTACH_REPLY},
 };
 
 void render_json_string(FILE *out, const uint8_t *s, size_t len)
@@ -117,7 +129,8 @@ static const struct jschema *message_schema(const cbor_item_t *item)
     return NULL;
 }
 
-static void emit(FILE *out, const cbor_item_t *it, const struct jschema *schema, enum jenum en, bool top);
+static void emit(FILE *out, const cbor_item_t *it, const struct jschema *schema, enum jenum en,
+                 bool top);
 
 static void emit_key(FILE *out, const cbor_item_t *key, const struct jfield *f)
 {
@@ -133,7 +146,8 @@ static void emit_key(FILE *out, const cbor_item_t *key, const struct jfield *f)
     }
 }
 
-static void emit(FILE *out, const cbor_item_t *it, const struct jschema *schema, enum jenum en, bool top)
+static void emit(FILE *out, const cbor_item_t *it, const struct jschema *schema, enum jenum en,
+                 bool top)
 {
     switch (cbor_typeof(it)) {
     case CBOR_TYPE_UINT: {
@@ -186,18 +200,18 @@ static void emit(FILE *out, const cbor_item_t *it, const struct jschema *schema,
                 fputc(',', out);
             emit_key(out, p[i].key, f);
             fputc(':', out);
-            if (top && f && f->key == 0 && cbor_isa_uint(p[i].value) && proto_msg_name((uint32_t)cbor_get_int(p[i].value)))
-                render_json_string(out, (const uint8_t *)proto_msg_name((uint32_t)cbor_get_int(p[i].value)),
-                                   strlen(proto_msg_name((uint32_t)cbor_get_int(p[i].value))));
+            if (top && f && f->key == 0 && cbor_isa_uint(p[i].value) &&
+                proto_msg_name((uint32_t)cbor_get_int(p[i].value)))
+                render_json_string(
+                    out, (const uint8_t *)proto_msg_name((uint32_t)cbor_get_int(p[i].value)),
+                    strlen(proto_msg_name((uint32_t)cbor_get_int(p[i].value))));
             else
                 emit(out, p[i].value, f ? f->sub : NULL, f ? f->en : J_NONE, false);
         }
         fputc('}', out);
         break;
     }
-    case CBOR_TYPE_TAG:
-        emit(out, cbor_tag_item(it), schema, en, false);
-        break;
+    case CBOR_TYPE_TAG: emit(out, cbor_tag_item(it), schema, en, false); break;
     case CBOR_TYPE_FLOAT_CTRL:
         if (cbor_is_null(it))
             fputs("null", out);
@@ -216,8 +230,8 @@ bool render_json(FILE *out, const uint8_t *cbor, size_t len, char *errbuf, size_
     struct cbor_load_result res;
     cbor_item_t *item = cbor_load(cbor, len, &res);
     if (!item || res.error.code != CBOR_ERR_NONE) {
-        snprintf(errbuf, errcap, "not a CBOR item (libcbor error %d at byte %zu)", (int)res.error.code,
-                 res.error.position);
+        snprintf(errbuf, errcap, "not a CBOR item (libcbor error %d at byte %zu)",
+                 (int)res.error.code, res.error.position);
         if (item)
             cbor_decref(&item);
         return false;

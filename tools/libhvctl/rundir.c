@@ -47,7 +47,8 @@ bool rundir_create(const struct rundir *rd, char *errbuf, size_t errcap)
     return false;
 }
 
-bool rundir_token_write(const char *path, const struct hvctl_token *tok, char *errbuf, size_t errcap)
+bool rundir_token_write(const char *path, const struct hvctl_token *tok, char *errbuf,
+                        size_t errcap)
 {
     char tmp[HVCTL_PATH_MAX + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -111,8 +112,10 @@ bool rundir_token_read(const char *path, struct hvctl_token *out, char *errbuf, 
     }
     if (st.st_mode & 077) {
         close(fd);
-        snprintf(errbuf, errcap, "token file %s has mode %03o: it must not be accessible by group or others (chmod 600)",
-                 path, (unsigned)(st.st_mode & 0777));
+        snprintf(
+            errbuf, errcap,
+            "token file %s has mode %03o: it must not be accessible by group or others (chmod 600)",
+            path, (unsigned)(st.st_mode & 0777));
         return false;
     }
     char buf[2 * HVCTL_TOKEN_MAX_BYTES + 4];
@@ -133,7 +136,8 @@ bool rundir_token_read(const char *path, struct hvctl_token *out, char *errbuf, 
     for (size_t i = 0; i < len; i += 2) {
         int hi = hexval((unsigned char)buf[i]), lo = hexval((unsigned char)buf[i + 1]);
         if (hi < 0 || lo < 0) {
-            snprintf(errbuf, errcap, "token file %s: not a hex digit at byte %zu", path, hi < 0 ? i : i + 1);
+            snprintf(errbuf, errcap, "token file %s: not a hex digit at byte %zu", path,
+                     hi < 0 ? i : i + 1);
             return false;
         }
         out->bytes[i / 2] = (uint8_t)(hi << 4 | lo);

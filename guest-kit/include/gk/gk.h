@@ -33,10 +33,10 @@ __attribute__((noreturn)) void gk_poweroff(void);
 __attribute__((noreturn)) void gk_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void abort(void);
 
-#define gk_assert(cond)                                                              \
-    do {                                                                             \
-        if (!(cond))                                                                 \
-            gk_panic("assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__);     \
+#define gk_assert(cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            gk_panic("assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__);                   \
     } while (0)
 
 /* The value of `key=value` in the domain's command line (NUL-terminated into

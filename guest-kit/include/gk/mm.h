@@ -64,8 +64,7 @@ static inline unsigned gk_pt_index(uint64_t va, unsigned level)
 }
 
 /* A hypercall with four arguments (rdi, rsi, rdx, r10). */
-static inline int64_t gk_hypercall4(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
-                                    uint64_t a3)
+static inline int64_t gk_hypercall4(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
     int64_t ret;
     register uint64_t r10 __asm__("r10") = a3;
@@ -82,8 +81,8 @@ static inline int64_t gk_hypercall4(uint64_t nr, uint64_t a0, uint64_t a1, uint6
 static inline int64_t gk_hc_mmu_update(const struct hv_mmu_update *reqs, uint64_t count,
                                        uint64_t *done)
 {
-    return gk_hypercall4(HC_MMU_UPDATE, (uint64_t)(uintptr_t)reqs, count,
-                         (uint64_t)(uintptr_t)done, 0);
+    return gk_hypercall4(HC_MMU_UPDATE, (uint64_t)(uintptr_t)reqs, count, (uint64_t)(uintptr_t)done,
+                         0);
 }
 
 /* HC_MMU_UPDATE with every argument raw (for tests of hostile callers). */

@@ -20,7 +20,6 @@
 #endif
 
 /* printf-style format checking; fmt_index and first_arg are 1-based. */
-#define GK_LIBC_PRINTF(fmt_index, first_arg) \
-  __attribute__((format(printf, fmt_index, first_arg)))
+#define GK_LIBC_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
 
 #endif /* GK_LIBC_CDEFS_H */

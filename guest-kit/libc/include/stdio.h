@@ -23,8 +23,7 @@
  * full output would have had (not counting the NUL), or -1 if that length
  * does not fit in an int. Output is truncated iff the result is >= size.
  */
-int GK_LIBC_NAME(vsnprintf)(char *restrict buf, size_t size, const char *restrict fmt,
-                            va_list ap);
+int GK_LIBC_NAME(vsnprintf)(char *restrict buf, size_t size, const char *restrict fmt, va_list ap);
 int GK_LIBC_NAME(snprintf)(char *restrict buf, size_t size, const char *restrict fmt, ...)
     GK_LIBC_PRINTF(3, 4);
 

@@ -34,10 +34,10 @@ long long GK_LIBC_NAME(strtoll)(const char *restrict nptr, char **restrict endpt
 
 /* What a checked conversion found. */
 enum gk_strto_status {
-  GK_STRTO_OK = 0,       /* digits parsed and the value fits */
-  GK_STRTO_NO_DIGITS,    /* no digits at all: *value is 0, *endptr is nptr */
-  GK_STRTO_OUT_OF_RANGE, /* too large (or negative for the unsigned one): *value clamped */
-  GK_STRTO_BAD_BASE,     /* base is not 0 or 2..36: *value is 0, *endptr is nptr */
+    GK_STRTO_OK = 0,       /* digits parsed and the value fits */
+    GK_STRTO_NO_DIGITS,    /* no digits at all: *value is 0, *endptr is nptr */
+    GK_STRTO_OUT_OF_RANGE, /* too large (or negative for the unsigned one): *value clamped */
+    GK_STRTO_BAD_BASE,     /* base is not 0 or 2..36: *value is 0, *endptr is nptr */
 };
 
 /*

@@ -4,18 +4,27 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-int abs(int v) { return v < 0 ? -v : v; }
-long labs(long v) { return v < 0 ? -v : v; }
-long long llabs(long long v) { return v < 0 ? -v : v; }
+int abs(int v)
+{
+    return v < 0 ? -v : v;
+}
+long labs(long v)
+{
+    return v < 0 ? -v : v;
+}
+long long llabs(long long v)
+{
+    return v < 0 ? -v : v;
+}
 
 /* Swaps two distinct elements of size_bytes, byte by byte. */
 static void gk_swap(unsigned char *a, unsigned char *b, size_t size_bytes)
 {
-  while (size_bytes--) {
-    unsigned char t = *a;
-    *a++ = *b;
-    *b++ = t;
-  }
+    while (size_bytes--) {
+        unsigned char t = *a;
+        *a++ = *b;
+        *b++ = t;
+    }
 }
 
 /* Moves element root down the max-heap of count elements until it is no
@@ -23,17 +32,18 @@ static void gk_swap(unsigned char *a, unsigned char *b, size_t size_bytes)
 static void gk_sift_down(unsigned char *base, size_t root, size_t count, size_t size_bytes,
                          int (*compare)(const void *, const void *))
 {
-  for (;;) {
-    size_t child = 2 * root + 1, largest = root;
-    if (child < count && compare(base + child * size_bytes, base + largest * size_bytes) > 0)
-      largest = child;
-    child++;
-    if (child < count && compare(base + child * size_bytes, base + largest * size_bytes) > 0)
-      largest = child;
-    if (largest == root) return;
-    gk_swap(base + root * size_bytes, base + largest * size_bytes, size_bytes);
-    root = largest;
-  }
+    for (;;) {
+        size_t child = 2 * root + 1, largest = root;
+        if (child < count && compare(base + child * size_bytes, base + largest * size_bytes) > 0)
+            largest = child;
+        child++;
+        if (child < count && compare(base + child * size_bytes, base + largest * size_bytes) > 0)
+            largest = child;
+        if (largest == root)
+            return;
+        gk_swap(base + root * size_bytes, base + largest * size_bytes, size_bytes);
+        root = largest;
+    }
 }
 
 /* Small arrays: insertion sort (by adjacent swaps) is faster than the heap. */
@@ -42,18 +52,21 @@ static void gk_sift_down(unsigned char *base, size_t root, size_t count, size_t 
 void qsort(void *base, size_t count, size_t size_bytes,
            int (*compare)(const void *a, const void *b))
 {
-  unsigned char *b = base;
+    unsigned char *b = base;
 
-  if (count < 2 || size_bytes == 0) return;
-  if (count <= GK_QSORT_SMALL) {
-    for (size_t i = 1; i < count; i++)
-      for (size_t j = i; j > 0 && compare(b + (j - 1) * size_bytes, b + j * size_bytes) > 0; j--)
-        gk_swap(b + (j - 1) * size_bytes, b + j * size_bytes, size_bytes);
-    return;
-  }
-  for (size_t i = count / 2; i-- > 0;) gk_sift_down(b, i, count, size_bytes, compare);
-  for (size_t end = count - 1; end > 0; end--) {
-    gk_swap(b, b + end * size_bytes, size_bytes);
-    gk_sift_down(b, 0, end, size_bytes, compare);
-  }
+    if (count < 2 || size_bytes == 0)
+        return;
+    if (count <= GK_QSORT_SMALL) {
+        for (size_t i = 1; i < count; i++)
+            for (size_t j = i; j > 0 && compare(b + (j - 1) * size_bytes, b + j * size_bytes) > 0;
+                 j--)
+                gk_swap(b + (j - 1) * size_bytes, b + j * size_bytes, size_bytes);
+        return;
+    }
+    for (size_t i = count / 2; i-- > 0;)
+        gk_sift_down(b, i, count, size_bytes, compare);
+    for (size_t end = count - 1; end > 0; end--) {
+        gk_swap(b, b + end * size_bytes, size_bytes);
+        gk_sift_down(b, 0, end, size_bytes, compare);
+    }
 }

@@ -75,7 +75,7 @@ static void gdt_init(struct percpu *pc)
                  (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
     pc->gdt[7] = base >> 32;
 
-    struct desc_ptr gdtr = { sizeof(pc->gdt) - 1, (uint64_t)(uintptr_t)pc->gdt };
+    struct desc_ptr gdtr = {sizeof(pc->gdt) - 1, (uint64_t)(uintptr_t)pc->gdt};
     __asm__ volatile("lgdt %0\n\t"
                      "pushq %1\n\t"
                      "leaq 1f(%%rip), %%rax\n\t"
@@ -155,7 +155,7 @@ void arch_cpu_init(void)
             ist = IST_MCE;
         idt_set(v, (uint64_t)(uintptr_t)(isr_stubs + 16 * v), ist, 0);
     }
-    struct desc_ptr idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+    struct desc_ptr idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
     __asm__ volatile("lidt %0" ::"m"(idtr));
 
     wrmsr(MSR_GS_BASE, (uint64_t)(uintptr_t)pc);

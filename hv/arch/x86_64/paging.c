@@ -177,7 +177,8 @@ bool arch_hv_map(uint64_t va, mfn_t m, unsigned flags, arch_frame_alloc_fn alloc
         t = table_virt(t[idx]);
     }
     t[(va >> 12) & 511] = mfn_to_paddr(m) | PTE_P | hv_pte_nx | user |
-                          ((flags & ARCH_MAP_W) ? PTE_RW : 0) | ((flags & ARCH_MAP_USER) ? 0 : PTE_G);
+                          ((flags & ARCH_MAP_W) ? PTE_RW : 0) |
+                          ((flags & ARCH_MAP_USER) ? 0 : PTE_G);
     return true;
 }
 

@@ -24,9 +24,9 @@ struct tss64 {
 _Static_assert(sizeof(struct tss64) == 104, "TSS layout");
 
 struct percpu {
-    struct percpu *self;    /* PCPU_SELF */
-    uint64_t kstack_top;    /* PCPU_KSTACK_TOP: rsp on syscall entry */
-    uint64_t scratch;       /* PCPU_SCRATCH: the guest's rsp during syscall entry */
+    struct percpu *self; /* PCPU_SELF */
+    uint64_t kstack_top; /* PCPU_KSTACK_TOP: rsp on syscall entry */
+    uint64_t scratch;    /* PCPU_SCRATCH: the guest's rsp during syscall entry */
     uint32_t cpu_id;
     uint32_t apic_id;
     struct tss64 tss;

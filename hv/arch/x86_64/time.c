@@ -28,8 +28,14 @@ static uint64_t tsc_at_boot;
 static uint32_t apic_timer_hz; /* APIC timer counts per second (divide by 16) */
 static volatile uint64_t timer_ticks;
 
-static uint32_t apic_read(uint32_t reg) { return apic_base[reg / 4]; }
-static void apic_write(uint32_t reg, uint32_t v) { apic_base[reg / 4] = v; }
+static uint32_t apic_read(uint32_t reg)
+{
+    return apic_base[reg / 4];
+}
+static void apic_write(uint32_t reg, uint32_t v)
+{
+    apic_base[reg / 4] = v;
+}
 
 static void pic_disable(void)
 {
@@ -81,7 +87,7 @@ static void pit_wait_calibration(void)
     uint32_t count = PIT_HZ * CALIBRATE_MS / 1000u;
     uint8_t gate = inb(0x61);
     outb(0x61, (uint8_t)((gate & ~0x02) | 0x01)); /* gate on, speaker off */
-    outb(0x43, 0xb0);                              /* ch2, lo/hi, mode 0 */
+    outb(0x43, 0xb0);                             /* ch2, lo/hi, mode 0 */
     outb(0x42, (uint8_t)count);
     outb(0x42, (uint8_t)(count >> 8));
     for (unsigned long i = 0; !(inb(0x61) & 0x20); i++) {

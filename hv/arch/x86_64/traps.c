@@ -18,14 +18,38 @@ struct ex_entry {
 extern const struct ex_entry __ex_table_start[], __ex_table_end[];
 
 static const char *const exception_names[32] = {
-    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-    "#BR bound range", "#UD invalid opcode", "#NM device not available", "#DF double fault",
-    "coprocessor overrun", "#TS invalid TSS", "#NP segment not present", "#SS stack fault",
-    "#GP general protection", "#PF page fault", "reserved 15", "#MF x87 fault",
-    "#AC alignment check", "#MC machine check", "#XM SIMD fault", "#VE virtualization",
-    "#CP control protection", "reserved 22", "reserved 23", "reserved 24", "reserved 25",
-    "reserved 26", "reserved 27", "#HV hypervisor injection", "#VC VMM communication",
-    "#SX security", "reserved 31",
+    "#DE divide error",
+    "#DB debug",
+    "NMI",
+    "#BP breakpoint",
+    "#OF overflow",
+    "#BR bound range",
+    "#UD invalid opcode",
+    "#NM device not available",
+    "#DF double fault",
+    "coprocessor overrun",
+    "#TS invalid TSS",
+    "#NP segment not present",
+    "#SS stack fault",
+    "#GP general protection",
+    "#PF page fault",
+    "reserved 15",
+    "#MF x87 fault",
+    "#AC alignment check",
+    "#MC machine check",
+    "#XM SIMD fault",
+    "#VE virtualization",
+    "#CP control protection",
+    "reserved 22",
+    "reserved 23",
+    "reserved 24",
+    "reserved 25",
+    "reserved 26",
+    "reserved 27",
+    "#HV hypervisor injection",
+    "#VC VMM communication",
+    "#SX security",
+    "reserved 31",
 };
 
 const char *arch_exception_name(unsigned vector)
@@ -72,17 +96,15 @@ void trap_entry(struct cpu_regs *regs)
     }
     if ((vec == 14 || vec == 13) && search_fixup(regs))
         return;
-    panic_regs(regs, "hypervisor fault: %s, error code %#llx, address %#llx",
-               exception_names[vec], (unsigned long long)regs->error_code,
-               (unsigned long long)cr2);
+    panic_regs(regs, "hypervisor fault: %s, error code %#llx, address %#llx", exception_names[vec],
+               (unsigned long long)regs->error_code, (unsigned long long)cr2);
 }
 
 void arch_dump_regs(const struct cpu_regs *r)
 {
     log_err("rip %016llx cs %04llx rflags %016llx rsp %016llx ss %04llx",
-            (unsigned long long)r->rip, (unsigned long long)r->cs,
-            (unsigned long long)r->rflags, (unsigned long long)r->rsp,
-            (unsigned long long)r->ss);
+            (unsigned long long)r->rip, (unsigned long long)r->cs, (unsigned long long)r->rflags,
+            (unsigned long long)r->rsp, (unsigned long long)r->ss);
     log_err("rax %016llx rbx %016llx rcx %016llx rdx %016llx", (unsigned long long)r->rax,
             (unsigned long long)r->rbx, (unsigned long long)r->rcx, (unsigned long long)r->rdx);
     log_err("rsi %016llx rdi %016llx rbp %016llx r8  %016llx", (unsigned long long)r->rsi,
@@ -90,8 +112,7 @@ void arch_dump_regs(const struct cpu_regs *r)
     log_err("r9  %016llx r10 %016llx r11 %016llx r12 %016llx", (unsigned long long)r->r9,
             (unsigned long long)r->r10, (unsigned long long)r->r11, (unsigned long long)r->r12);
     log_err("r13 %016llx r14 %016llx r15 %016llx cr3 %016llx", (unsigned long long)r->r13,
-            (unsigned long long)r->r14, (unsigned long long)r->r15,
-            (unsigned long long)read_cr3());
+            (unsigned long long)r->r14, (unsigned long long)r->r15, (unsigned long long)read_cr3());
 }
 
 /* Walks the frame-pointer chain (the hypervisor is built with

@@ -42,14 +42,14 @@ enum hv_status {
  *   preserved.
  */
 enum hv_hypercall {
-    HC_CONSOLE_WRITE = 0, /* (const char *buf, size_t len) -> bytes written */
-    HC_YIELD = 1,         /* () -> HV_OK */
-    HC_SHUTDOWN = 2,      /* (enum hv_shutdown_reason) -> does not return */
-    HC_MMU_UPDATE = 3,    /* (const struct hv_mmu_update *reqs, uint64_t count,
+    HC_CONSOLE_WRITE = 0,     /* (const char *buf, size_t len) -> bytes written */
+    HC_YIELD = 1,             /* () -> HV_OK */
+    HC_SHUTDOWN = 2,          /* (enum hv_shutdown_reason) -> does not return */
+    HC_MMU_UPDATE = 3,        /* (const struct hv_mmu_update *reqs, uint64_t count,
                              uint64_t *done, uint64_t done_so_far = 0) -> status */
-    HC_MMUEXT_OP = 4,     /* (enum hv_mmuext_cmd, uint64_t arg) -> status */
+    HC_MMUEXT_OP = 4,         /* (enum hv_mmuext_cmd, uint64_t arg) -> status */
     HC_UPDATE_VA_MAPPING = 5, /* (uint64_t va, uint64_t pte, unsigned hv_uvm flags) */
-    HC_MEMORY_OP = 6,     /* (enum hv_memop_cmd, uint64_t arg) -> mfn, count or status */
+    HC_MEMORY_OP = 6,         /* (enum hv_memop_cmd, uint64_t arg) -> mfn, count or status */
     HC_COUNT
 };
 
@@ -84,10 +84,10 @@ enum hv_mmuext_cmd {
     HV_MMUEXT_PIN_L2 = 2,
     HV_MMUEXT_PIN_L3 = 3,
     HV_MMUEXT_PIN_L4 = 4,
-    HV_MMUEXT_UNPIN = 5,          /* arg: mfn */
-    HV_MMUEXT_NEW_BASEPTR = 6,    /* arg: mfn of a (validated or validatable) L4 */
-    HV_MMUEXT_TLB_FLUSH_LOCAL = 7,/* arg: ignored */
-    HV_MMUEXT_INVLPG_LOCAL = 8,   /* arg: page-aligned guest virtual address */
+    HV_MMUEXT_UNPIN = 5,           /* arg: mfn */
+    HV_MMUEXT_NEW_BASEPTR = 6,     /* arg: mfn of a (validated or validatable) L4 */
+    HV_MMUEXT_TLB_FLUSH_LOCAL = 7, /* arg: ignored */
+    HV_MMUEXT_INVLPG_LOCAL = 8,    /* arg: page-aligned guest virtual address */
 };
 
 /* HC_UPDATE_VA_MAPPING flags (at most one). */
@@ -116,7 +116,7 @@ enum hv_memop_cmd {
 
 /* HV_MEMOP_FRAME_INFO result: bits 0-7 type (HV_FRAME_TYPE_*), bit 8 pinned,
  * bit 9 validated, bits 16-39 type count, bits 40-62 reference count. */
-#define HV_FRAME_INFO_TYPE(x) ((unsigned)((x) & 0xff))
+#define HV_FRAME_INFO_TYPE(x) ((unsigned)((x)&0xff))
 #define HV_FRAME_INFO_PINNED(x) ((unsigned)(((x) >> 8) & 1))
 #define HV_FRAME_INFO_VALIDATED(x) ((unsigned)(((x) >> 9) & 1))
 #define HV_FRAME_INFO_TYPE_COUNT(x) ((uint32_t)(((x) >> 16) & 0xffffff))
@@ -175,26 +175,26 @@ enum hv_shutdown_reason {
 #define HV_START_MODULES_MAX 8u
 
 struct hv_start_module {
-    uint64_t va;          /* guest virtual address of the module's bytes */
-    uint64_t size_bytes;  /* its length */
-    char name[48];        /* its GRUB command line (NUL-terminated, truncated) */
+    uint64_t va;         /* guest virtual address of the module's bytes */
+    uint64_t size_bytes; /* its length */
+    char name[48];       /* its GRUB command line (NUL-terminated, truncated) */
 };
 
 struct hv_start_info {
-    uint64_t magic;          /* HV_START_INFO_MAGIC */
-    uint32_t abi_version;    /* HV_ABI_VERSION */
-    uint32_t domid;          /* this domain's id (for logs only: no authority) */
-    uint64_t pages_count;    /* frames owned by the domain */
-    uint64_t p2m_va;         /* uint64_t[pages_count]: pfn -> mfn */
-    uint64_t pt_base_va;     /* first initial page-table frame (the L4) */
-    uint64_t pt_frames_count;/* number of initial page-table frames */
-    uint64_t stack_top_va;   /* initial rsp */
-    uint64_t first_free_va;  /* first unused virtual address after the layout */
-    uint64_t first_free_pfn; /* first pfn not used by the initial layout */
-    uint64_t tsc_hz;         /* the TSC frequency the hypervisor measured */
-    uint64_t m2p_entries;    /* entries of the read-only M2P table at HV_M2P_VA */
+    uint64_t magic;           /* HV_START_INFO_MAGIC */
+    uint32_t abi_version;     /* HV_ABI_VERSION */
+    uint32_t domid;           /* this domain's id (for logs only: no authority) */
+    uint64_t pages_count;     /* frames owned by the domain */
+    uint64_t p2m_va;          /* uint64_t[pages_count]: pfn -> mfn */
+    uint64_t pt_base_va;      /* first initial page-table frame (the L4) */
+    uint64_t pt_frames_count; /* number of initial page-table frames */
+    uint64_t stack_top_va;    /* initial rsp */
+    uint64_t first_free_va;   /* first unused virtual address after the layout */
+    uint64_t first_free_pfn;  /* first pfn not used by the initial layout */
+    uint64_t tsc_hz;          /* the TSC frequency the hypervisor measured */
+    uint64_t m2p_entries;     /* entries of the read-only M2P table at HV_M2P_VA */
     uint32_t modules_count;
-    uint32_t flags;          /* HV_SIF_* */
+    uint32_t flags; /* HV_SIF_* */
     struct hv_start_module modules[HV_START_MODULES_MAX];
     char cmdline[HV_CMDLINE_MAX];
 };

@@ -42,8 +42,7 @@ enum hv_cap_type {
 };
 
 /* Types whose capabilities carry a range and can be narrowed when copied. */
-#define HV_CAP_TYPE_IS_RANGE(t) \
-    ((t) == HV_CAP_IOPORT || (t) == HV_CAP_MMIO || (t) == HV_CAP_IRQ)
+#define HV_CAP_TYPE_IS_RANGE(t) ((t) == HV_CAP_IOPORT || (t) == HV_CAP_MMIO || (t) == HV_CAP_IRQ)
 
 /*
  * Rights. Bit 31 means the same for every type: the capability may be copied

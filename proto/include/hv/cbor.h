@@ -31,25 +31,25 @@
 /* Every way decoding or encoding can fail. Stable numbers: they appear in logs. */
 enum hvcbor_err {
     HVCBOR_OK = 0,
-    HVCBOR_ERR_TRUNCATED = 1,        /* input ends inside an item */
-    HVCBOR_ERR_MALFORMED = 2,        /* reserved additional info (28..30) */
-    HVCBOR_ERR_INDEFINITE = 3,       /* indefinite length (not deterministic) */
-    HVCBOR_ERR_NON_CANONICAL = 4,    /* argument not in its shortest form */
-    HVCBOR_ERR_UNSUPPORTED = 5,      /* tag, float, undefined or other simple value */
-    HVCBOR_ERR_WRONG_TYPE = 6,       /* item is not of the expected major type */
-    HVCBOR_ERR_TOO_DEEP = 7,         /* nesting deeper than limits.max_depth */
-    HVCBOR_ERR_TOO_MANY = 8,         /* array/map count above limits.max_items */
-    HVCBOR_ERR_TOO_LONG = 9,         /* string longer than limits.max_string_bytes */
-    HVCBOR_ERR_RANGE = 10,           /* integer or size outside the allowed range */
-    HVCBOR_ERR_BAD_UTF8 = 11,        /* text string is not valid UTF-8 */
-    HVCBOR_ERR_KEY_ORDER = 12,       /* map keys not in ascending canonical order */
-    HVCBOR_ERR_DUPLICATE_KEY = 13,   /* the same map key twice */
-    HVCBOR_ERR_TRAILING = 14,        /* bytes after the top-level item */
-    HVCBOR_ERR_UNKNOWN_KEY = 15,     /* unknown must-understand (even) key */
-    HVCBOR_ERR_MISSING_KEY = 16,     /* a required key is absent */
-    HVCBOR_ERR_UNKNOWN_TYPE = 17,    /* unknown message type */
-    HVCBOR_ERR_BUFFER_FULL = 18,     /* encoder: output buffer too small */
-    HVCBOR_ERR_INVALID_ARG = 19,     /* encoder: caller broke the API contract */
+    HVCBOR_ERR_TRUNCATED = 1,      /* input ends inside an item */
+    HVCBOR_ERR_MALFORMED = 2,      /* reserved additional info (28..30) */
+    HVCBOR_ERR_INDEFINITE = 3,     /* indefinite length (not deterministic) */
+    HVCBOR_ERR_NON_CANONICAL = 4,  /* argument not in its shortest form */
+    HVCBOR_ERR_UNSUPPORTED = 5,    /* tag, float, undefined or other simple value */
+    HVCBOR_ERR_WRONG_TYPE = 6,     /* item is not of the expected major type */
+    HVCBOR_ERR_TOO_DEEP = 7,       /* nesting deeper than limits.max_depth */
+    HVCBOR_ERR_TOO_MANY = 8,       /* array/map count above limits.max_items */
+    HVCBOR_ERR_TOO_LONG = 9,       /* string longer than limits.max_string_bytes */
+    HVCBOR_ERR_RANGE = 10,         /* integer or size outside the allowed range */
+    HVCBOR_ERR_BAD_UTF8 = 11,      /* text string is not valid UTF-8 */
+    HVCBOR_ERR_KEY_ORDER = 12,     /* map keys not in ascending canonical order */
+    HVCBOR_ERR_DUPLICATE_KEY = 13, /* the same map key twice */
+    HVCBOR_ERR_TRAILING = 14,      /* bytes after the top-level item */
+    HVCBOR_ERR_UNKNOWN_KEY = 15,   /* unknown must-understand (even) key */
+    HVCBOR_ERR_MISSING_KEY = 16,   /* a required key is absent */
+    HVCBOR_ERR_UNKNOWN_TYPE = 17,  /* unknown message type */
+    HVCBOR_ERR_BUFFER_FULL = 18,   /* encoder: output buffer too small */
+    HVCBOR_ERR_INVALID_ARG = 19,   /* encoder: caller broke the API contract */
     HVCBOR_ERR_COUNT
 };
 
@@ -123,12 +123,12 @@ struct hvcbor_dec {
     uint32_t depth;
     struct hvcbor_limits lim;
     struct hvcbor_error err; /* first error; sticky */
-    uint32_t cur_key;      /* set by the message decoders for error reports */
+    uint32_t cur_key;        /* set by the message decoders for error reports */
 };
 
 /* limits may be NULL for the defaults. */
 void hvcbor_dec_init(struct hvcbor_dec *d, const void *buf, size_t len,
-                   const struct hvcbor_limits *limits);
+                     const struct hvcbor_limits *limits);
 bool hvcbor_dec_ok(const struct hvcbor_dec *d);
 /* Records an error at offset (first error wins) and returns false. */
 bool hvcbor_dec_fail(struct hvcbor_dec *d, enum hvcbor_err code, size_t offset);
@@ -154,8 +154,7 @@ bool hvcbor_dec_skip(struct hvcbor_dec *d);
 /* Fails with HVCBOR_ERR_TRAILING unless the whole input was consumed. */
 bool hvcbor_dec_finish(struct hvcbor_dec *d);
 /* Checks that buf holds exactly one well-formed deterministic item. */
-struct hvcbor_error hvcbor_check(const void *buf, size_t len,
-                             const struct hvcbor_limits *limits);
+struct hvcbor_error hvcbor_check(const void *buf, size_t len, const struct hvcbor_limits *limits);
 
 /* Validates UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
 bool hvcbor_utf8_valid(const uint8_t *p, size_t len);

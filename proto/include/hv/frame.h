@@ -50,11 +50,11 @@ size_t frame_encode(void *out, size_t cap, const void *payload, size_t len);
 /* Why bytes were dropped. */
 enum frame_drop_reason {
     FRAME_DROP_NONE = 0,
-    FRAME_DROP_GARBAGE = 1,     /* bytes that did not start with the magic */
-    FRAME_DROP_BAD_HEADER = 2,  /* magic found but header check failed */
-    FRAME_DROP_OVERSIZED = 3,   /* header valid but length above the reader's limit */
-    FRAME_DROP_BAD_CRC = 4,     /* payload checksum mismatch */
-    FRAME_DROP_TRUNCATED = 5,   /* partial frame flushed by the caller */
+    FRAME_DROP_GARBAGE = 1,    /* bytes that did not start with the magic */
+    FRAME_DROP_BAD_HEADER = 2, /* magic found but header check failed */
+    FRAME_DROP_OVERSIZED = 3,  /* header valid but length above the reader's limit */
+    FRAME_DROP_BAD_CRC = 4,    /* payload checksum mismatch */
+    FRAME_DROP_TRUNCATED = 5,  /* partial frame flushed by the caller */
 };
 
 /* What frame_reader_next() found. */
@@ -79,11 +79,11 @@ struct frame_event {
 struct frame_reader {
     uint8_t *buf;
     size_t cap;
-    size_t start;        /* live bytes are buf[start..len) */
+    size_t start; /* live bytes are buf[start..len) */
     size_t len;
-    size_t consumed;     /* bytes at the front already handed out, removed on next call */
+    size_t consumed; /* bytes at the front already handed out, removed on next call */
     uint32_t max_payload;
-    uint64_t pending_drop;  /* bytes dropped not yet reported */
+    uint64_t pending_drop; /* bytes dropped not yet reported */
     enum frame_drop_reason pending_reason;
     uint64_t frames_count;
     uint64_t dropped_bytes_total;

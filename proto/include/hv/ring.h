@@ -79,9 +79,9 @@ enum ring_status {
 struct ring {
     struct ring_shared *sh;
     uint8_t *data;
-    uint32_t size;   /* data bytes, power of two */
+    uint32_t size; /* data bytes, power of two */
     uint32_t mask;
-    uint32_t local;  /* our own index (prod for the producer, cons for the consumer) */
+    uint32_t local; /* our own index (prod for the producer, cons for the consumer) */
     bool broken;
 };
 

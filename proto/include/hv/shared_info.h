@@ -25,9 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HV_EVTCHN_PORTS 1024u         /* ports per domain; port 0 is never used */
+#define HV_EVTCHN_PORTS 1024u /* ports per domain; port 0 is never used */
 #define HV_EVTCHN_WORDS (HV_EVTCHN_PORTS / 64u)
-#define HV_SHARED_INFO_VCPUS 32u      /* VCPUs per domain with a vcpu_info slot */
+#define HV_SHARED_INFO_VCPUS 32u /* VCPUs per domain with a vcpu_info slot */
 
 /*
  * Per-VCPU time (placeholder layout for the time work, item 5 of issue 4):
@@ -51,8 +51,8 @@ struct hv_vcpu_info {
     uint8_t upcall_pending; /* set by the hypervisor, cleared by the guest */
     uint8_t upcall_mask;    /* 1: no upcall; set by the hypervisor on entry */
     uint8_t reserved0[6];
-    uint64_t pending_sel;   /* bit w: word w of evtchn_pending may have work */
-    uint64_t fault_addr;    /* page-fault address of the last reflected #PF */
+    uint64_t pending_sel; /* bit w: word w of evtchn_pending may have work */
+    uint64_t fault_addr;  /* page-fault address of the last reflected #PF */
     uint64_t reserved1;
     struct hv_vcpu_time_info time;
 };

@@ -21,7 +21,7 @@
 #define MAX_BYTES 0x100000ull
 #define IMG_MAX 0x6000
 
-#define PH(i) (64 + (size_t)(i) * 56)
+#define PH(i) (64 + (size_t)(i)*56)
 #define PH_TYPE 0
 #define PH_FLAGS 4
 #define PH_OFFSET 8
@@ -69,10 +69,13 @@ static void set_ph(struct img *im, int i, uint32_t type, uint32_t flags, uint64_
 static void build_valid(struct img *im)
 {
     memset(im, 0, sizeof(*im));
-    memcpy(im->b, "\x7f" "ELF", 4);
-    im->b[4] = 2;  /* ELFCLASS64 */
-    im->b[5] = 1;  /* ELFDATA2LSB */
-    im->b[6] = 1;  /* EV_CURRENT */
+    memcpy(im->b,
+           "\x7f"
+           "ELF",
+           4);
+    im->b[4] = 2;      /* ELFCLASS64 */
+    im->b[5] = 1;      /* ELFDATA2LSB */
+    im->b[6] = 1;      /* EV_CURRENT */
     set16(im, 16, 2);  /* ET_EXEC */
     set16(im, 18, 62); /* EM_X86_64 */
     set32(im, 20, 1);
@@ -93,8 +96,7 @@ static uint8_t *g_copy;
 
 /* Checks an exact-size heap copy of the image. */
 static enum elf64_error check_sized(const struct img *im, size_t size, uint64_t va_min,
-                                    uint64_t va_limit, uint64_t max_bytes,
-                                    struct elf64_image *out)
+                                    uint64_t va_limit, uint64_t max_bytes, struct elf64_image *out)
 {
     free(g_copy);
     g_copy = malloc(size ? size : 1);
@@ -226,7 +228,7 @@ static void test_e_bad_version(void **state)
 static void test_e_not_exec(void **state)
 {
     struct img im;
-    static const uint16_t types[] = { 0, 1, 3, 4, 0xfe00 };
+    static const uint16_t types[] = {0, 1, 3, 4, 0xfe00};
     for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
         build_valid(&im);
         set16(&im, 16, types[i]);
@@ -427,8 +429,7 @@ static void test_e_bad_args(void **state)
     struct img im;
     struct elf64_image out;
     build_valid(&im);
-    assert_int_equal(elf64_check(NULL, 100, VA_MIN, VA_LIMIT, MAX_BYTES, &out),
-                     ELF64_E_BAD_ARGS);
+    assert_int_equal(elf64_check(NULL, 100, VA_MIN, VA_LIMIT, MAX_BYTES, &out), ELF64_E_BAD_ARGS);
     assert_int_equal(elf64_check(im.b, im.size, VA_MIN, VA_LIMIT, MAX_BYTES, NULL),
                      ELF64_E_BAD_ARGS);
     assert_int_equal(check_sized(&im, im.size, VA_MIN + 1, VA_LIMIT, MAX_BYTES, &out),
@@ -437,8 +438,7 @@ static void test_e_bad_args(void **state)
                      ELF64_E_BAD_ARGS);
     assert_int_equal(check_sized(&im, im.size, VA_LIMIT, VA_MIN, MAX_BYTES, &out),
                      ELF64_E_BAD_ARGS);
-    assert_int_equal(check_sized(&im, im.size, VA_MIN, VA_MIN, MAX_BYTES, &out),
-                     ELF64_E_BAD_ARGS);
+    assert_int_equal(check_sized(&im, im.size, VA_MIN, VA_MIN, MAX_BYTES, &out), ELF64_E_BAD_ARGS);
 }
 
 static void test_strerror(void **state)

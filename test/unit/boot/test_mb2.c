@@ -130,22 +130,19 @@ static enum mb2_error parse(const struct blob *b, struct mb2_info *out, size_t *
 }
 
 static const struct mb2_mmap_entry q35_map[] = {
-    { 0x0, 0x9fc00, MB2_MEM_AVAILABLE },
-    { 0x9fc00, 0x400, MB2_MEM_RESERVED },
-    { 0xf0000, 0x10000, MB2_MEM_RESERVED },
-    { 0x100000, 0x7ee0000, MB2_MEM_AVAILABLE },
-    { 0x7fe0000, 0x20000, MB2_MEM_RESERVED },
-    { 0xb0000000, 0x10000000, MB2_MEM_RESERVED },
-    { 0xfffc0000, 0x40000, MB2_MEM_RESERVED },
+    {0x0, 0x9fc00, MB2_MEM_AVAILABLE},       {0x9fc00, 0x400, MB2_MEM_RESERVED},
+    {0xf0000, 0x10000, MB2_MEM_RESERVED},    {0x100000, 0x7ee0000, MB2_MEM_AVAILABLE},
+    {0x7fe0000, 0x20000, MB2_MEM_RESERVED},  {0xb0000000, 0x10000000, MB2_MEM_RESERVED},
+    {0xfffc0000, 0x40000, MB2_MEM_RESERVED},
 };
 
-static uint8_t rsdp_v1[20] = { 'R', 'S', 'D', ' ', 'P', 'T', 'R', ' ', 1 };
-static uint8_t rsdp_v2[36] = { 'R', 'S', 'D', ' ', 'P', 'T', 'R', ' ', 2 };
+static uint8_t rsdp_v1[20] = {'R', 'S', 'D', ' ', 'P', 'T', 'R', ' ', 1};
+static uint8_t rsdp_v2[36] = {'R', 'S', 'D', ' ', 'P', 'T', 'R', ' ', 2};
 
 /* A GRUB-like blob: the tag order GRUB 2.06 uses, with tags we skip. */
 static void build_grub(struct blob *b)
 {
-    uint8_t fb[24] = { 0 };
+    uint8_t fb[24] = {0};
     b_init(b);
     b_string(b, 1, "hv console=com1 loglvl=all");
     b_string(b, 2, "GRUB 2.06-13+deb12u1");
@@ -154,12 +151,12 @@ static void build_grub(struct blob *b)
     b_meminfo(b, 639, 130944);
     b_tag(b, 5, "\x80\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff", 12); /* bootdev */
     b_mmap(b, q35_map, ARRAY_SIZE(q35_map));
-    b_tag(b, 8, fb, sizeof(fb));     /* framebuffer: skipped */
-    b_tag(b, 9, fb, 12);             /* ELF sections: skipped */
-    b_tag(b, 10, fb, 16);            /* APM: skipped */
+    b_tag(b, 8, fb, sizeof(fb)); /* framebuffer: skipped */
+    b_tag(b, 9, fb, 12);         /* ELF sections: skipped */
+    b_tag(b, 10, fb, 16);        /* APM: skipped */
     b_tag(b, 14, rsdp_v1, sizeof(rsdp_v1));
     b_tag(b, 15, rsdp_v2, sizeof(rsdp_v2));
-    b_tag(b, 21, fb, 4);             /* load base addr: skipped */
+    b_tag(b, 21, fb, 4); /* load base addr: skipped */
     b_end(b);
 }
 
@@ -375,7 +372,7 @@ static void test_fixed_field_sizes(void **state)
 {
     struct blob b;
     size_t off;
-    uint8_t body[64] = { 0 };
+    uint8_t body[64] = {0};
     /* module shorter than its two addresses */
     b_init(&b);
     b_mmap(&b, q35_map, 2);
@@ -412,7 +409,7 @@ static void test_mmap_errors(void **state)
     size_t off;
     static struct mb2_mmap_entry many[MB2_MMAP_MAX + 1];
     for (size_t i = 0; i < ARRAY_SIZE(many); i++)
-        many[i] = (struct mb2_mmap_entry){ i * 0x10000, 0x10000, MB2_MEM_AVAILABLE };
+        many[i] = (struct mb2_mmap_entry){i * 0x10000, 0x10000, MB2_MEM_AVAILABLE};
 
     /* entry_size < 24 */
     b_init(&b);
@@ -499,10 +496,10 @@ static void test_module_errors(void **state)
 
 static void test_duplicates(void **state)
 {
-    static const uint32_t types[] = { 1, 2, 4, 14, 15 };
+    static const uint32_t types[] = {1, 2, 4, 14, 15};
     struct blob b;
     size_t off;
-    uint8_t body[40] = { 'x', 0 };
+    uint8_t body[40] = {'x', 0};
     for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
         size_t len = types[i] == 15 ? 36 : types[i] == 14 ? 20 : 8;
         b_init(&b);
@@ -521,7 +518,7 @@ static void test_strerror(void **state)
         assert_string_not_equal(mb2_strerror((enum mb2_error)e), "unknown error");
     }
     assert_string_equal(mb2_strerror(MB2_E_COUNT_), "unknown error");
-    assert_string_equal(mb2_strerror((enum mb2_error)-1), "unknown error");
+    assert_string_equal(mb2_strerror((enum mb2_error) - 1), "unknown error");
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

@@ -35,8 +35,10 @@ struct setup {
     struct pmm pmm;
 };
 
-#define SETUP(m, n, r, rn, mx)                                                   \
-    { .mmap = (m), .mmap_count = (n), .res = (r), .res_count = (rn), .max_addr = (mx) }
+#define SETUP(m, n, r, rn, mx)                                                                     \
+    {                                                                                              \
+        .mmap = (m), .mmap_count = (n), .res = (r), .res_count = (rn), .max_addr = (mx)            \
+    }
 
 /* Oracle: is byte range [a, a + len) (len > 0) touched by entry e's bytes? */
 static bool touches(uint64_t a, uint64_t len, uint64_t base, uint64_t length)
@@ -132,9 +134,9 @@ static void exhaust_and_refill(struct setup *s)
         assert_true(f != mfn_x(INVALID_MFN));
         assert_true(oracle_usable(s, f));
         for (size_t r = 0; r < s->res_count; r++)
-            assert_false(s->res[r].end > s->res[r].base &&
-                         touches(f * PAGE_SIZE, PAGE_SIZE, s->res[r].base,
-                                 s->res[r].end - s->res[r].base));
+            assert_false(
+                s->res[r].end > s->res[r].base &&
+                touches(f * PAGE_SIZE, PAGE_SIZE, s->res[r].base, s->res[r].end - s->res[r].base));
         assert_false(pmm_is_free(&s->pmm, got[i])); /* so never handed out twice */
         assert_int_equal(pmm_free_count(&s->pmm), total - i - 1);
     }
@@ -151,20 +153,17 @@ static void exhaust_and_refill(struct setup *s)
 }
 
 static const struct mb2_mmap_entry q35_map[] = {
-    { 0x0, 0x9fc00, MB2_MEM_AVAILABLE },
-    { 0x9fc00, 0x400, MB2_MEM_RESERVED },
-    { 0xf0000, 0x10000, MB2_MEM_RESERVED },
-    { 0x100000, 0x7ee0000, MB2_MEM_AVAILABLE },
-    { 0x7fe0000, 0x20000, MB2_MEM_RESERVED },
-    { 0xb0000000, 0x10000000, MB2_MEM_RESERVED },
-    { 0xfffc0000, 0x40000, MB2_MEM_RESERVED },
+    {0x0, 0x9fc00, MB2_MEM_AVAILABLE},       {0x9fc00, 0x400, MB2_MEM_RESERVED},
+    {0xf0000, 0x10000, MB2_MEM_RESERVED},    {0x100000, 0x7ee0000, MB2_MEM_AVAILABLE},
+    {0x7fe0000, 0x20000, MB2_MEM_RESERVED},  {0xb0000000, 0x10000000, MB2_MEM_RESERVED},
+    {0xfffc0000, 0x40000, MB2_MEM_RESERVED},
 };
 
 static const struct pmm_range q35_res[] = {
-    { 0, 1 * MiB },                  /* first MiB */
-    { 1 * MiB, 3 * MiB + 0x123 },    /* hypervisor image, unaligned end */
-    { 0x800000 + 0x10, 0x800020 },   /* boot information, inside one page */
-    { 0x900000, 0x9a0001 },          /* a module */
+    {0, 1 * MiB},                /* first MiB */
+    {1 * MiB, 3 * MiB + 0x123},  /* hypervisor image, unaligned end */
+    {0x800000 + 0x10, 0x800020}, /* boot information, inside one page */
+    {0x900000, 0x9a0001},        /* a module */
 };
 
 static void test_q35(void **state)
@@ -186,20 +185,20 @@ static void test_q35(void **state)
 
 /* Overlapping: available over reserved, unaligned holes, duplicated entries. */
 static const struct mb2_mmap_entry overlap_map[] = {
-    { 0x0, 64 * MiB, MB2_MEM_AVAILABLE },
-    { 8 * MiB + 100, 100, MB2_MEM_RESERVED },       /* kills one page */
-    { 16 * MiB - 1, 2, MB2_MEM_ACPI_RECLAIMABLE },  /* kills two pages */
-    { 20 * MiB, 1 * MiB, MB2_MEM_NVS },
-    { 20 * MiB + 0x800, 4 * MiB, MB2_MEM_AVAILABLE }, /* overlaps the NVS: NVS wins */
-    { 30 * MiB, 1, MB2_MEM_BADRAM },
-    { 40 * MiB, 2 * MiB, 77 },                        /* unknown type: not usable */
-    { 0x0, 64 * MiB, MB2_MEM_AVAILABLE },             /* duplicate */
-    { 60 * MiB, 8 * MiB, MB2_MEM_AVAILABLE },         /* extends past the first */
+    {0x0, 64 * MiB, MB2_MEM_AVAILABLE},
+    {8 * MiB + 100, 100, MB2_MEM_RESERVED},      /* kills one page */
+    {16 * MiB - 1, 2, MB2_MEM_ACPI_RECLAIMABLE}, /* kills two pages */
+    {20 * MiB, 1 * MiB, MB2_MEM_NVS},
+    {20 * MiB + 0x800, 4 * MiB, MB2_MEM_AVAILABLE}, /* overlaps the NVS: NVS wins */
+    {30 * MiB, 1, MB2_MEM_BADRAM},
+    {40 * MiB, 2 * MiB, 77},                /* unknown type: not usable */
+    {0x0, 64 * MiB, MB2_MEM_AVAILABLE},     /* duplicate */
+    {60 * MiB, 8 * MiB, MB2_MEM_AVAILABLE}, /* extends past the first */
 };
 
 static void test_overlapping(void **state)
 {
-    static const struct pmm_range res[] = { { 0, MiB } };
+    static const struct pmm_range res[] = {{0, MiB}};
     struct setup s = SETUP(overlap_map, ARRAY_SIZE(overlap_map), res, 1, 4 * GiB);
     assert_true(setup_run(&s));
     check_against_oracle(&s, 68 * MiB / PAGE_SIZE + 64);
@@ -220,8 +219,7 @@ static void test_unsorted(void **state)
     struct mb2_mmap_entry rev[ARRAY_SIZE(overlap_map)];
     for (size_t i = 0; i < ARRAY_SIZE(overlap_map); i++)
         rev[i] = overlap_map[ARRAY_SIZE(overlap_map) - 1 - i];
-    static const struct pmm_range res[] = { { 0x3000, 0x1000 } /* empty: ignored */,
-                                            { 0, MiB } };
+    static const struct pmm_range res[] = {{0x3000, 0x1000} /* empty: ignored */, {0, MiB}};
     struct setup a = SETUP(overlap_map, ARRAY_SIZE(overlap_map), res, 2, 4 * GiB);
     struct setup b = SETUP(rev, ARRAY_SIZE(rev), res, 2, 4 * GiB);
     assert_true(setup_run(&a));
@@ -238,14 +236,14 @@ static void test_unsorted(void **state)
 static void test_absurd(void **state)
 {
     static const struct mb2_mmap_entry map[] = {
-        { 0x100000, 0, MB2_MEM_AVAILABLE },                     /* length 0 */
-        { 0x200000, 0, MB2_MEM_RESERVED },                      /* length 0: hides nothing */
-        { 0xfffffffffffff000ull, 0x2000, MB2_MEM_AVAILABLE },   /* overflows: ignored */
-        { UINT64_MAX, UINT64_MAX, MB2_MEM_AVAILABLE },          /* overflows: ignored */
-        { 0x100000, 0x1000000, MB2_MEM_AVAILABLE },             /* 1..17 MiB */
-        { 0x10000000000ull, 0x100000, MB2_MEM_AVAILABLE },      /* above max_addr */
-        { 0x800, 0x800, MB2_MEM_AVAILABLE },                    /* less than a page */
-        { 12 * MiB, UINT64_MAX, MB2_MEM_RESERVED },             /* overflows: kills >= 12 MiB */
+        {0x100000, 0, MB2_MEM_AVAILABLE},                   /* length 0 */
+        {0x200000, 0, MB2_MEM_RESERVED},                    /* length 0: hides nothing */
+        {0xfffffffffffff000ull, 0x2000, MB2_MEM_AVAILABLE}, /* overflows: ignored */
+        {UINT64_MAX, UINT64_MAX, MB2_MEM_AVAILABLE},        /* overflows: ignored */
+        {0x100000, 0x1000000, MB2_MEM_AVAILABLE},           /* 1..17 MiB */
+        {0x10000000000ull, 0x100000, MB2_MEM_AVAILABLE},    /* above max_addr */
+        {0x800, 0x800, MB2_MEM_AVAILABLE},                  /* less than a page */
+        {12 * MiB, UINT64_MAX, MB2_MEM_RESERVED},           /* overflows: kills >= 12 MiB */
     };
     struct setup s = SETUP(map, ARRAY_SIZE(map), NULL, 0, 64 * GiB);
     assert_true(setup_run(&s));
@@ -263,7 +261,7 @@ static void test_absurd(void **state)
 
 static void test_max_addr(void **state)
 {
-    static const struct pmm_range res[] = { { 0, MiB } };
+    static const struct pmm_range res[] = {{0, MiB}};
     /* max_addr cuts inside a page: that page is not usable */
     struct setup s = SETUP(q35_map, ARRAY_SIZE(q35_map), res, 1, 8 * MiB + 0x10);
     assert_true(setup_run(&s));
@@ -283,9 +281,9 @@ static void test_nothing_usable(void **state)
 {
     paddr_t p = 1;
     size_t sz = 1;
-    static const struct pmm_range all[] = { { 0, UINT64_MAX } };
+    static const struct pmm_range all[] = {{0, UINT64_MAX}};
     static const struct mb2_mmap_entry only_reserved[] = {
-        { 0, 64 * MiB, MB2_MEM_RESERVED },
+        {0, 64 * MiB, MB2_MEM_RESERVED},
     };
     /* empty map */
     assert_false(pmm_plan(NULL, 0, NULL, 0, 4 * GiB, &p, &sz));
@@ -300,7 +298,7 @@ static void test_nothing_usable(void **state)
     assert_false(pmm_plan(q35_map, ARRAY_SIZE(q35_map), NULL, 3, 4 * GiB, &p, &sz));
 
     /* Room for exactly the bitmap and nothing else: plans, manages zero frames. */
-    static const struct mb2_mmap_entry one_page[] = { { 0x5000, 0x1000, MB2_MEM_AVAILABLE } };
+    static const struct mb2_mmap_entry one_page[] = {{0x5000, 0x1000, MB2_MEM_AVAILABLE}};
     struct setup s = SETUP(one_page, 1, NULL, 0, 4 * GiB);
     assert_true(setup_run(&s));
     assert_int_equal(s.bm_paddr, 0x5000);
@@ -313,13 +311,13 @@ static void test_nothing_usable(void **state)
 /* No place for the bitmap: memory too fragmented by reserved ranges. */
 static void test_no_place(void **state)
 {
-    static struct mb2_mmap_entry map[1] = { { 0, 2 * GiB, MB2_MEM_AVAILABLE } };
+    static struct mb2_mmap_entry map[1] = {{0, 2 * GiB, MB2_MEM_AVAILABLE}};
     /* 2 GiB needs 2 * 64 KiB = 32 pages of bitmap; leave only 31-page gaps
      * between 100-page reserved ranges. */
     enum { PERIOD = 131, BLOCK = 100 };
     static struct pmm_range res[524288 / PERIOD + 1];
     for (size_t i = 0; i < ARRAY_SIZE(res); i++)
-        res[i] = (struct pmm_range){ i * PERIOD * PAGE_SIZE, (i * PERIOD + BLOCK) * PAGE_SIZE };
+        res[i] = (struct pmm_range){i * PERIOD * PAGE_SIZE, (i * PERIOD + BLOCK) * PAGE_SIZE};
     paddr_t p;
     size_t sz;
     assert_false(pmm_plan(map, 1, res, ARRAY_SIZE(res), 4 * GiB, &p, &sz));
@@ -332,7 +330,7 @@ static void test_no_place(void **state)
 
 static void test_init_rejects(void **state)
 {
-    static const struct pmm_range res[] = { { 0, MiB } };
+    static const struct pmm_range res[] = {{0, MiB}};
     paddr_t p;
     size_t sz;
     struct pmm pmm;
@@ -345,21 +343,18 @@ static void test_init_rejects(void **state)
     assert_false(pmm_free(&pmm, mfn(0x200)));
     assert_int_equal(pmm_total_count(&pmm), 0);
     /* misaligned storage */
-    assert_false(pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, p,
-                          (uint8_t *)st + 4, sz));
+    assert_false(
+        pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, p, (uint8_t *)st + 4, sz));
     assert_false(pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, p, NULL, sz));
     /* bitmap place not page aligned, in a reserved range, in a hole, above max */
     assert_false(pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, p + 8, st, sz));
     assert_false(pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, 0x80000, st, sz));
-    assert_false(
-        pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, 0x7fe0000, st, sz));
-    assert_false(
-        pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, 0x7fdf000, st, sz));
+    assert_false(pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, 0x7fe0000, st, sz));
+    assert_false(pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, 0x7fdf000, st, sz));
     assert_false(pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB,
                           UINT64_MAX & PAGE_MASK, st, sz));
     /* a different usable place than planned is accepted */
-    assert_true(
-        pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, 0x4000000, st, sz));
+    assert_true(pmm_init(&pmm, q35_map, ARRAY_SIZE(q35_map), res, 1, 4 * GiB, 0x4000000, st, sz));
     assert_false(pmm_is_usable(&pmm, mfn(0x4000)));
     assert_true(pmm_is_usable(&pmm, mfn(0x4000 + sz / PAGE_SIZE)));
     free(st);
@@ -390,7 +385,7 @@ static void test_free_refuses(void **state)
 
 static void test_alloc_below(void **state)
 {
-    static const struct pmm_range res[] = { { 0, 0x10000 }, { 0x100000, 0x400000 } };
+    static const struct pmm_range res[] = {{0, 0x10000}, {0x100000, 0x400000}};
     struct setup s = SETUP(q35_map, ARRAY_SIZE(q35_map), res, ARRAY_SIZE(res), 4 * GiB);
     assert_true(setup_run(&s));
     uint64_t total = pmm_total_count(&s.pmm);
@@ -446,11 +441,11 @@ static void test_random_maps(void **state)
             if (rng() % 4)
                 base &= ~0xfffull;
             uint32_t type = (rng() % 3) ? MB2_MEM_AVAILABLE : 1 + rng() % 6;
-            map[i] = (struct mb2_mmap_entry){ base, len, type };
+            map[i] = (struct mb2_mmap_entry){base, len, type};
         }
         for (size_t i = 0; i < rn; i++) {
             uint64_t base = rng() % span;
-            res[i] = (struct pmm_range){ base, base + rng() % (span / 8) };
+            res[i] = (struct pmm_range){base, base + rng() % (span / 8)};
         }
         struct setup s = SETUP(map, n, res, rn, (rng() % 2) ? span + 2 * MiB : rng() % span);
         if (!setup_run(&s))
@@ -467,8 +462,8 @@ static void test_random_maps(void **state)
 /* Cost of the common case, reported in the output (4 GiB, 1M frames). */
 static void test_speed_4g(void **state)
 {
-    static const struct mb2_mmap_entry map[] = { { 0, 4 * GiB, MB2_MEM_AVAILABLE } };
-    static const struct pmm_range res[] = { { 0, MiB } };
+    static const struct mb2_mmap_entry map[] = {{0, 4 * GiB, MB2_MEM_AVAILABLE}};
+    static const struct pmm_range res[] = {{0, MiB}};
     struct setup s = SETUP(map, 1, res, 1, 8 * GiB);
     assert_true(setup_run(&s));
     uint64_t total = pmm_total_count(&s.pmm);
@@ -497,18 +492,12 @@ static void test_speed_4g(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_q35),
-        cmocka_unit_test(test_overlapping),
-        cmocka_unit_test(test_unsorted),
-        cmocka_unit_test(test_absurd),
-        cmocka_unit_test(test_max_addr),
-        cmocka_unit_test(test_nothing_usable),
-        cmocka_unit_test(test_no_place),
-        cmocka_unit_test(test_init_rejects),
-        cmocka_unit_test(test_free_refuses),
-        cmocka_unit_test(test_alloc_below),
-        cmocka_unit_test(test_random_maps),
-        cmocka_unit_test(test_speed_4g),
+        cmocka_unit_test(test_q35),          cmocka_unit_test(test_overlapping),
+        cmocka_unit_test(test_unsorted),     cmocka_unit_test(test_absurd),
+        cmocka_unit_test(test_max_addr),     cmocka_unit_test(test_nothing_usable),
+        cmocka_unit_test(test_no_place),     cmocka_unit_test(test_init_rejects),
+        cmocka_unit_test(test_free_refuses), cmocka_unit_test(test_alloc_below),
+        cmocka_unit_test(test_random_maps),  cmocka_unit_test(test_speed_4g),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

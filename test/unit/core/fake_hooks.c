@@ -19,8 +19,8 @@ void fake_setup(uint32_t vcpu_count)
         struct fake_domain *fd = &fake_doms[i];
         cap_object_init(&fd->obj, HV_CAP_DOMAIN);
         cap_table_init(&fd->caps);
-        if (evtchn_domain_init(&fd->ev, 100u + (uint64_t)i, &fd->shared,
-                               &fd->caps, &fake_pirqs, vcpu_count) != HV_OK)
+        if (evtchn_domain_init(&fd->ev, 100u + (uint64_t)i, &fd->shared, &fd->caps, &fake_pirqs,
+                               vcpu_count) != HV_OK)
             abort();
     }
 }

@@ -23,7 +23,10 @@ struct fake_domain {
 struct fake_log {
     struct cap_object *unreferenced[FAKE_LOG_MAX];
     uint32_t unreferenced_count;
-    struct { struct evtchn_domain *d; uint32_t vcpu; } kicks[FAKE_LOG_MAX];
+    struct {
+        struct evtchn_domain *d;
+        uint32_t vcpu;
+    } kicks[FAKE_LOG_MAX];
     uint32_t kick_count;
     uint32_t pirq_unmasked[FAKE_LOG_MAX];
     uint32_t pirq_unmask_count;

@@ -16,8 +16,8 @@
 #include "fake_hooks.h"
 
 /* Objects the tests hand out besides the domains. */
-static struct cap_object io_space;  /* HV_CAP_IOPORT */
-static struct cap_object console0;  /* HV_CAP_CONSOLE */
+static struct cap_object io_space; /* HV_CAP_IOPORT */
+static struct cap_object console0; /* HV_CAP_CONSOLE */
 
 #define D(i) (&fake_doms[i].caps)
 #define SLOT_DOM(i) (248u + (uint32_t)(i))
@@ -49,10 +49,10 @@ static void give_domain_caps(void)
                              HV_OK);
 }
 
-static struct hv_cap_copy_args copy_args(uint32_t src, uint32_t dom, uint32_t dst,
-                                         uint32_t rights, uint64_t base, uint64_t count)
+static struct hv_cap_copy_args copy_args(uint32_t src, uint32_t dom, uint32_t dst, uint32_t rights,
+                                         uint64_t base, uint64_t count)
 {
-    struct hv_cap_copy_args a = { src, dom, dst, rights, base, count };
+    struct hv_cap_copy_args a = {src, dom, dst, rights, base, count};
     return a;
 }
 
@@ -75,8 +75,7 @@ static void test_insert_root_checks(void **state)
     assert_int_equal(io_space.cap_count, 0);
     assert_false(slot_full(D(0), 0));
 
-    assert_int_equal(cap_insert_root(D(0), 0, &io_space, HV_CAP_R_IO_ACCESS,
-                                     UINT64_MAX, 1), HV_OK);
+    assert_int_equal(cap_insert_root(D(0), 0, &io_space, HV_CAP_R_IO_ACCESS, UINT64_MAX, 1), HV_OK);
     assert_int_equal(cap_insert_root(D(0), 0, &console0, 0, 0, 0), HV_EEXIST);
     assert_int_equal(io_space.cap_count, 1);
     assert_int_equal(console0.cap_count, 0);
@@ -155,7 +154,8 @@ static void test_copy_hostile(void **state)
     assert_int_equal(cap_insert_root(D(0), 2, &console0, G | HV_CAP_R_CON_READ, 0, 0), HV_OK);
     /* Domain 0 holds a domain cap to domain 2 without CAP_INSERT in slot 9;
      * slot 2 (a console cap) has the wrong type for a destination domain. */
-    assert_int_equal(cap_insert_root(D(0), 9, &fake_doms[2].obj, G | HV_CAP_R_DOM_EVTCHN, 0, 0), HV_OK);
+    assert_int_equal(cap_insert_root(D(0), 9, &fake_doms[2].obj, G | HV_CAP_R_DOM_EVTCHN, 0, 0),
+                     HV_OK);
     assert_int_equal(cap_insert_root(D(1), 7, &io_space, IO, 0, 1), HV_OK); /* occupies D1 slot 7 */
 
     /* Source. */
@@ -178,8 +178,8 @@ static void test_copy_hostile(void **state)
     /* Destination domain. */
     expect_copy_fails(0, copy_args(0, HV_CAP_SLOTS, 10, IO, 0x100, 1), HV_EINVAL);
     expect_copy_fails(0, copy_args(0, 30, 10, IO, 0x100, 1), HV_ENOENT);
-    expect_copy_fails(0, copy_args(0, 2, 10, IO, 0x100, 1), HV_EPERM);  /* not a domain */
-    expect_copy_fails(0, copy_args(0, 9, 10, IO, 0x100, 1), HV_EPERM);  /* no CAP_INSERT */
+    expect_copy_fails(0, copy_args(0, 2, 10, IO, 0x100, 1), HV_EPERM); /* not a domain */
+    expect_copy_fails(0, copy_args(0, 9, 10, IO, 0x100, 1), HV_EPERM); /* no CAP_INSERT */
     fake_doms[3].dying = true;
     expect_copy_fails(0, copy_args(0, SLOT_DOM(3), 10, IO, 0x100, 1), HV_ENOENT);
     fake_doms[3].dying = false;
@@ -204,8 +204,9 @@ static void test_copy_narrows(void **state)
 
     (void)state;
     give_domain_caps();
-    assert_int_equal(cap_insert_root(D(0), 0, &io_space,
-                                     HV_CAP_R_GRANT | HV_CAP_R_IO_ACCESS, 0, 0x10000), HV_OK);
+    assert_int_equal(
+        cap_insert_root(D(0), 0, &io_space, HV_CAP_R_GRANT | HV_CAP_R_IO_ACCESS, 0, 0x10000),
+        HV_OK);
     /* Give domain 1 the COM1 ports with GRANT, then it passes 2 ports on
      * to domain 2 without GRANT. */
     a = copy_args(0, SLOT_DOM(1), 5, HV_CAP_R_GRANT | HV_CAP_R_IO_ACCESS, 0x3f8, 8);
@@ -224,10 +225,10 @@ static void test_copy_narrows(void **state)
     assert_int_equal(cap_identify(D(2), HV_CAP_SLOTS, &info), HV_EINVAL);
 
     /* Domain 2 may use only its two ports, and cannot pass them on. */
-    assert_int_equal(cap_lookup_range(D(2), 6, HV_CAP_IOPORT, HV_CAP_R_IO_ACCESS,
-                                      0x3f8, 1, &c), HV_EPERM);
-    assert_int_equal(cap_lookup_range(D(2), 6, HV_CAP_IOPORT, HV_CAP_R_IO_ACCESS,
-                                      0x3fb, 1, &c), HV_OK);
+    assert_int_equal(cap_lookup_range(D(2), 6, HV_CAP_IOPORT, HV_CAP_R_IO_ACCESS, 0x3f8, 1, &c),
+                     HV_EPERM);
+    assert_int_equal(cap_lookup_range(D(2), 6, HV_CAP_IOPORT, HV_CAP_R_IO_ACCESS, 0x3fb, 1, &c),
+                     HV_OK);
     a = copy_args(6, HV_CAP_SLOT_SELF, 7, HV_CAP_R_IO_ACCESS, 0x3fa, 1);
     assert_int_equal(cap_copy(D(2), &a), HV_EPERM);
     /* Domain 1 cannot widen what it got. */
@@ -248,7 +249,8 @@ static void test_delete(void **state)
 
     /* A (d0:0) -> B (d1:0) -> C (d2:0), -> D (d3:0). Delete B: C and D stay
      * and are still reached by a revoke of A. */
-    assert_int_equal(cap_insert_root(D(0), 0, &console0, HV_CAP_R_GRANT | HV_CAP_R_CON_ALL, 0, 0), HV_OK);
+    assert_int_equal(cap_insert_root(D(0), 0, &console0, HV_CAP_R_GRANT | HV_CAP_R_CON_ALL, 0, 0),
+                     HV_OK);
     a = copy_args(0, SLOT_DOM(1), 0, HV_CAP_R_GRANT | HV_CAP_R_CON_READ, 0, 0);
     assert_int_equal(cap_copy(D(0), &a), HV_OK);
     a = copy_args(0, SLOT_DOM(2), 0, HV_CAP_R_GRANT | HV_CAP_R_CON_READ, 0, 0);
@@ -300,21 +302,21 @@ struct tree {
  * copied (by its parent's holder) from node pick(i) into domain i % doms. */
 static void tree_build(struct tree *t, int n, int doms, int fanout)
 {
-    uint32_t next_slot[FAKE_DOMAINS] = { 0 };
+    uint32_t next_slot[FAKE_DOMAINS] = {0};
 
     t->n = n;
     t->parent[0] = -1;
     t->dom[0] = 0;
     t->slot[0] = next_slot[0]++;
     t->alive[0] = true;
-    assert_int_equal(cap_insert_root(D(0), 0, &io_space,
-                                     HV_CAP_R_GRANT | HV_CAP_R_IO_ACCESS, 0, 0x10000), HV_OK);
+    assert_int_equal(
+        cap_insert_root(D(0), 0, &io_space, HV_CAP_R_GRANT | HV_CAP_R_IO_ACCESS, 0, 0x10000),
+        HV_OK);
     for (int i = 1; i < n; i++) {
         int p = (i - 1) / fanout;
         uint32_t d = (uint32_t)(i % doms);
-        struct hv_cap_copy_args a =
-            copy_args(t->slot[p], SLOT_DOM(d), next_slot[d],
-                      HV_CAP_R_GRANT | HV_CAP_R_IO_ACCESS, 0, 0x10000);
+        struct hv_cap_copy_args a = copy_args(t->slot[p], SLOT_DOM(d), next_slot[d],
+                                              HV_CAP_R_GRANT | HV_CAP_R_IO_ACCESS, 0, 0x10000);
         assert_true(next_slot[d] < SLOT_DOM(0));
         assert_int_equal(cap_copy(D(t->dom[p]), &a), HV_OK);
         t->parent[i] = p;
@@ -354,7 +356,7 @@ static void test_revoke_exact(void **state)
 
     /* Delete a few inner nodes (their copies re-attach upward), then revoke
      * node 4: exactly the nodes that descended from 4 at build time go. */
-    const int deleted[] = { 13, 41, 5 };
+    const int deleted[] = {13, 41, 5};
     for (size_t k = 0; k < ARRAY_SIZE(deleted); k++) {
         int i = deleted[k];
         assert_int_equal(cap_delete(D(t->dom[i]), t->slot[i]), HV_OK);
@@ -419,8 +421,8 @@ static void test_revoke_big_tree_bounded(void **state)
             assert_int_equal(io_space.cap_count, 1 + remaining);
 
             /* No new copy of the node being revoked. */
-            struct hv_cap_copy_args a = copy_args(0, HV_CAP_SLOT_SELF, SLOT_SCRATCH,
-                                                  HV_CAP_R_IO_ACCESS, 0, 1);
+            struct hv_cap_copy_args a =
+                copy_args(0, HV_CAP_SLOT_SELF, SLOT_SCRATCH, HV_CAP_R_IO_ACCESS, 0, 1);
             assert_int_equal(cap_copy(D(0), &a), HV_EBUSY);
             assert_false(slot_full(D(0), SLOT_SCRATCH));
 
@@ -450,7 +452,8 @@ static void test_revoke_big_tree_bounded(void **state)
     assert_int_equal(fake_log.unreferenced_count, 0);
 
     /* The revoke is over: the root can be copied again. */
-    struct hv_cap_copy_args a = copy_args(0, HV_CAP_SLOT_SELF, SLOT_SCRATCH, HV_CAP_R_IO_ACCESS, 0, 1);
+    struct hv_cap_copy_args a =
+        copy_args(0, HV_CAP_SLOT_SELF, SLOT_SCRATCH, HV_CAP_R_IO_ACCESS, 0, 1);
     assert_int_equal(cap_copy(D(0), &a), HV_OK);
     assert_int_equal(cap_delete(D(0), SLOT_SCRATCH), HV_OK);
     assert_int_equal(cap_delete(D(0), 0), HV_OK);

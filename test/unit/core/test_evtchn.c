@@ -17,9 +17,9 @@
 #define VCPUS 4
 #define EV(i) (&fake_doms[i].ev)
 #define SH(i) (&fake_doms[i].shared)
-#define SLOT_DOM(i) (200u + (uint32_t)(i)) /* domain cap with DOM_EVTCHN */
+#define SLOT_DOM(i) (200u + (uint32_t)(i))         /* domain cap with DOM_EVTCHN */
 #define SLOT_DOM_NORIGHT(i) (220u + (uint32_t)(i)) /* domain cap without it */
-#define SLOT_IRQ 10u     /* IRQ lines 32..39 with IRQ_BIND */
+#define SLOT_IRQ 10u                               /* IRQ lines 32..39 with IRQ_BIND */
 #define SLOT_IRQ_NORIGHT 11u
 #define SLOT_CONSOLE 12u
 
@@ -34,17 +34,20 @@ static int setup(void **state)
     for (int i = 0; i < FAKE_DOMAINS; i++) {
         for (int j = 0; j < FAKE_DOMAINS; j++) {
             assert_int_equal(cap_insert_root(&fake_doms[i].caps, SLOT_DOM(j), &fake_doms[j].obj,
-                                             HV_CAP_R_DOM_EVTCHN, 0, 0), HV_OK);
+                                             HV_CAP_R_DOM_EVTCHN, 0, 0),
+                             HV_OK);
             assert_int_equal(cap_insert_root(&fake_doms[i].caps, SLOT_DOM_NORIGHT(j),
                                              &fake_doms[j].obj,
-                                             HV_CAP_R_DOM_ALL & ~HV_CAP_R_DOM_EVTCHN, 0, 0), HV_OK);
+                                             HV_CAP_R_DOM_ALL & ~HV_CAP_R_DOM_EVTCHN, 0, 0),
+                             HV_OK);
         }
-        assert_int_equal(cap_insert_root(&fake_doms[i].caps, SLOT_IRQ, &irq_space,
-                                         HV_CAP_R_IRQ_BIND, 32, 8), HV_OK);
-        assert_int_equal(cap_insert_root(&fake_doms[i].caps, SLOT_IRQ_NORIGHT, &irq_space,
-                                         0, 32, 8), HV_OK);
-        assert_int_equal(cap_insert_root(&fake_doms[i].caps, SLOT_CONSOLE, &console_obj,
-                                         0, 0, 0), HV_OK);
+        assert_int_equal(
+            cap_insert_root(&fake_doms[i].caps, SLOT_IRQ, &irq_space, HV_CAP_R_IRQ_BIND, 32, 8),
+            HV_OK);
+        assert_int_equal(
+            cap_insert_root(&fake_doms[i].caps, SLOT_IRQ_NORIGHT, &irq_space, 0, 32, 8), HV_OK);
+        assert_int_equal(cap_insert_root(&fake_doms[i].caps, SLOT_CONSOLE, &console_obj, 0, 0, 0),
+                         HV_OK);
         /* Guests unmask upcalls once their callback is registered. */
         for (int v = 0; v < VCPUS; v++)
             SH(i)->vcpu_info[v].upcall_mask = 0;
@@ -113,11 +116,11 @@ static void snap_check_free(struct snapshot *s)
     free(s);
 }
 
-#define EXPECT_UNCHANGED(call, err) \
-    do { \
-        struct snapshot *snap_ = snap_take(); \
-        assert_int_equal((call), (err)); \
-        snap_check_free(snap_); \
+#define EXPECT_UNCHANGED(call, err)                                                                \
+    do {                                                                                           \
+        struct snapshot *snap_ = snap_take();                                                      \
+        assert_int_equal((call), (err));                                                           \
+        snap_check_free(snap_);                                                                    \
     } while (0)
 
 /* Connect d0 and d1: d0 allocates, d1 binds. */
@@ -142,8 +145,8 @@ static void test_init_checks(void **state)
     assert_int_equal(evtchn_domain_init(d, 9, &sh, NULL, &fake_pirqs, 1), HV_EINVAL);
     assert_int_equal(evtchn_domain_init(d, 9, &sh, caps, NULL, 1), HV_EINVAL);
     assert_int_equal(evtchn_domain_init(d, 9, &sh, caps, &fake_pirqs, 0), HV_EINVAL);
-    assert_int_equal(evtchn_domain_init(d, 9, &sh, caps, &fake_pirqs,
-                                        HV_SHARED_INFO_VCPUS + 1), HV_EINVAL);
+    assert_int_equal(evtchn_domain_init(d, 9, &sh, caps, &fake_pirqs, HV_SHARED_INFO_VCPUS + 1),
+                     HV_EINVAL);
     memset(&sh, 0xff, sizeof(sh));
     assert_int_equal(evtchn_domain_init(d, 9, &sh, caps, &fake_pirqs, 2), HV_OK);
     assert_int_equal(sh.evtchn_pending[3], 0);
@@ -191,8 +194,9 @@ static void test_bind_interdomain_checks(void **state)
     EXPECT_UNCHANGED(evtchn_bind_interdomain(EV(1), SLOT_DOM(0), EVTCHN_PORTS, &p1), HV_EINVAL);
     EXPECT_UNCHANGED(evtchn_bind_interdomain(EV(1), SLOT_DOM(0), UINT32_MAX, &p1), HV_EINVAL);
     EXPECT_UNCHANGED(evtchn_bind_interdomain(EV(1), SLOT_DOM(0), 100, &p1), HV_EINVAL); /* FREE */
-    EXPECT_UNCHANGED(evtchn_bind_interdomain(EV(1), SLOT_DOM(0), other, &p1), HV_EPERM); /* for d2 */
-    EXPECT_UNCHANGED(evtchn_bind_interdomain(EV(3), SLOT_DOM(0), p0, &p1), HV_EPERM);  /* for d1 */
+    EXPECT_UNCHANGED(evtchn_bind_interdomain(EV(1), SLOT_DOM(0), other, &p1),
+                     HV_EPERM);                                                       /* for d2 */
+    EXPECT_UNCHANGED(evtchn_bind_interdomain(EV(3), SLOT_DOM(0), p0, &p1), HV_EPERM); /* for d1 */
     assert_int_equal(p1, 55);
 
     assert_int_equal(evtchn_bind_interdomain(EV(1), SLOT_DOM(0), p0, &p1), HV_OK);
@@ -487,7 +491,7 @@ static void test_pirq(void **state)
 
 static void test_hostile_ports(void **state)
 {
-    const uint32_t bad[] = { 0, EVTCHN_PORTS, EVTCHN_PORTS + 1, 0x80000000u, UINT32_MAX };
+    const uint32_t bad[] = {0, EVTCHN_PORTS, EVTCHN_PORTS + 1, 0x80000000u, UINT32_MAX};
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -580,13 +584,13 @@ static void test_teardown(void **state)
  * docs/evtchn.md, "Not done"). */
 static void test_revoked_capability_refused(void **state)
 {
-    struct hv_cap_copy_args a = { 50, SLOT_DOM_NORIGHT(2), 51,
-                                  HV_CAP_R_DOM_EVTCHN, 0, 0 };
+    struct hv_cap_copy_args a = {50, SLOT_DOM_NORIGHT(2), 51, HV_CAP_R_DOM_EVTCHN, 0, 0};
     uint32_t p, port = 9;
 
     (void)state;
     assert_int_equal(cap_insert_root(&fake_doms[0].caps, 50, &fake_doms[1].obj,
-                                     HV_CAP_R_GRANT | HV_CAP_R_DOM_EVTCHN, 0, 0), HV_OK);
+                                     HV_CAP_R_GRANT | HV_CAP_R_DOM_EVTCHN, 0, 0),
+                     HV_OK);
     assert_int_equal(cap_copy(&fake_doms[0].caps, &a), HV_OK);
     assert_int_equal(evtchn_alloc_unbound(EV(2), 51, &p), HV_OK);
     assert_int_equal(cap_revoke(&fake_doms[0].caps, 50, CAP_REVOKE_BUDGET), HV_OK);

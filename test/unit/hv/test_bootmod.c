@@ -14,7 +14,7 @@
 
 static enum bootmod_error check1(paddr_t start, paddr_t end)
 {
-    const paddr_t mods[1][2] = { { start, end } };
+    const paddr_t mods[1][2] = {{start, end}};
     return bootmod_check(mods, 1, 0, HV_START, HV_END, LIMIT);
 }
 
@@ -22,7 +22,7 @@ static void test_good(void **state)
 {
     (void)state;
     assert_int_equal(check1(0x500000, 0x501000), BOOTMOD_OK);
-    assert_int_equal(check1(HV_END, HV_END + 1), BOOTMOD_OK);       /* touching is fine */
+    assert_int_equal(check1(HV_END, HV_END + 1), BOOTMOD_OK); /* touching is fine */
     assert_int_equal(check1(HV_START - 10, HV_START), BOOTMOD_OK);
     assert_int_equal(check1(LIMIT - 4096, LIMIT), BOOTMOD_OK);
 }
@@ -49,14 +49,12 @@ static void test_overlapping_modules(void **state)
 {
     (void)state;
     const paddr_t mods[3][2] = {
-        { 0x500000, 0x510000 },
-        { 0x50f000, 0x520000 }, /* overlaps module 0 */
-        { 0x520000, 0x530000 }, /* touches module 1 only */
+        {0x500000, 0x510000},
+        {0x50f000, 0x520000}, /* overlaps module 0 */
+        {0x520000, 0x530000}, /* touches module 1 only */
     };
-    assert_int_equal(bootmod_check(mods, 3, 0, HV_START, HV_END, LIMIT),
-                     BOOTMOD_E_OVERLAPS_OTHER);
-    assert_int_equal(bootmod_check(mods, 3, 1, HV_START, HV_END, LIMIT),
-                     BOOTMOD_E_OVERLAPS_OTHER);
+    assert_int_equal(bootmod_check(mods, 3, 0, HV_START, HV_END, LIMIT), BOOTMOD_E_OVERLAPS_OTHER);
+    assert_int_equal(bootmod_check(mods, 3, 1, HV_START, HV_END, LIMIT), BOOTMOD_E_OVERLAPS_OTHER);
     assert_int_equal(bootmod_check(mods, 3, 2, HV_START, HV_END, LIMIT), BOOTMOD_OK);
     assert_string_equal(bootmod_strerror(BOOTMOD_E_OVERLAPS_HV),
                         "it overlaps the hypervisor image");

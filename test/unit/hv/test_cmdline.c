@@ -36,10 +36,10 @@ static void test_not_found(void **state)
     const char *v;
     size_t n;
     assert_false(cmdline_find("", "a", &v, &n));
-    assert_false(cmdline_find("abc=1", "ab", &v, &n));   /* a prefix is not a match */
+    assert_false(cmdline_find("abc=1", "ab", &v, &n)); /* a prefix is not a match */
     assert_false(cmdline_find("ab", "abc", &v, &n));
     assert_false(cmdline_find("xloglvl=1", "loglvl", &v, &n));
-    assert_false(cmdline_find("a b c", "", &v, &n));     /* empty key */
+    assert_false(cmdline_find("a b c", "", &v, &n)); /* empty key */
     assert_false(cmdline_find("   ", "a", &v, &n));
 }
 
@@ -81,9 +81,9 @@ static void test_bad_sizes(void **state)
     check_bad_size("-1");
     check_bad_size("0x");
     check_bad_size("0x12g");
-    check_bad_size("18446744073709551616");  /* overflow */
-    check_bad_size("0x10000000000000000");   /* overflow */
-    check_bad_size("17179869184G");          /* overflow after the suffix */
+    check_bad_size("18446744073709551616"); /* overflow */
+    check_bad_size("0x10000000000000000");  /* overflow */
+    check_bad_size("17179869184G");         /* overflow after the suffix */
 }
 
 int main(void)

@@ -99,16 +99,20 @@ static void test_usage_errors(void **state)
     assert_int_equal(run("list", "--bogus", NULL), HVCTL_EXIT_USAGE);
     assert_string_equal(g_err, "hvctl list: unknown option --bogus (see hvctl list --help)\n");
     assert_int_equal(run("info", NULL), HVCTL_EXIT_USAGE);
-    assert_string_equal(g_err, "hvctl info: missing argument (usage: hvctl info DOMAIN [--json])\n");
+    assert_string_equal(g_err,
+                        "hvctl info: missing argument (usage: hvctl info DOMAIN [--json])\n");
     assert_int_equal(run("info", "a", "b", NULL), HVCTL_EXIT_USAGE);
     assert_int_equal(run("top", "--interval", NULL), HVCTL_EXIT_USAGE);
     assert_string_equal(g_err, "hvctl top: --interval needs an argument (S)\n");
     assert_int_equal(run("list", "--timeout", "0", NULL), HVCTL_EXIT_USAGE);
     assert_int_equal(run("destroy", "--force", "x", NULL), HVCTL_EXIT_USAGE);
     assert_int_equal(run("token", "mint", NULL), HVCTL_EXIT_USAGE);
-    assert_int_equal(run("token", "create", "--domains", "web1", "--rights", "info,fly", NULL), HVCTL_EXIT_USAGE);
-    assert_string_equal(g_err, "hvctl token: unknown right \"fly\" (rights: info, console, pause, lifecycle, sched, "
-                               "log, token)\n");
+    assert_int_equal(run("token", "create", "--domains", "web1", "--rights", "info,fly", NULL),
+                     HVCTL_EXIT_USAGE);
+    assert_string_equal(
+        g_err,
+        "hvctl token: unknown right \"fly\" (rights: info, console, pause, lifecycle, sched, "
+        "log, token)\n");
     assert_int_equal(run("up", "--smp", "0", NULL), HVCTL_EXIT_USAGE);
     assert_int_equal(run("up", "--mem", "12Q", NULL), HVCTL_EXIT_USAGE);
     assert_int_equal(run("create", NULL), HVCTL_EXIT_USAGE);
@@ -119,9 +123,10 @@ static void test_usage_errors(void **state)
 static void test_help_for_every_command(void **state)
 {
     (void)state;
-    static const char *const cmds[] = {"up", "down", "status", "list", "info", "top", "log", "create", "destroy",
-                                       "shutdown", "reboot", "pause", "unpause", "console", "token", "validate",
-                                       "diff", "apply", "compile"};
+    static const char *const cmds[] = {"up",       "down",  "status",  "list",    "info",
+                                       "top",      "log",   "create",  "destroy", "shutdown",
+                                       "reboot",   "pause", "unpause", "console", "token",
+                                       "validate", "diff",  "apply",   "compile"};
     assert_int_equal(run("--help", NULL), 0);
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         assert_non_null(strstr(g_out, cmds[i]));
@@ -140,16 +145,20 @@ static void test_list_json_and_table(void **state)
 {
     (void)state;
     assert_int_equal(run("list", "--json", NULL), 0);
-    assert_string_equal(g_out,
-                        "{\"type\":\"domain-list-reply\",\"request-id\":2,\"domains\":["
-                        "{\"id\":0,\"name\":\"control\",\"state\":\"running\",\"memory-bytes\":16777216,\"vcpus\":1,"
-                        "\"cpu-time-ns\":1500000000,\"event-count\":42},"
-                        "{\"id\":3,\"name\":\"web1\",\"state\":\"paused\",\"memory-bytes\":16777216,\"vcpus\":1,"
-                        "\"cpu-time-ns\":1500000003,\"event-count\":45}]}\n");
+    assert_string_equal(
+        g_out,
+        "{\"type\":\"domain-list-reply\",\"request-id\":2,\"domains\":["
+        "{\"id\":0,\"name\":\"control\",\"state\":\"running\",\"memory-bytes\":16777216,\"vcpus\":"
+        "1,"
+        "\"cpu-time-ns\":1500000000,\"event-count\":42},"
+        "{\"id\":3,\"name\":\"web1\",\"state\":\"paused\",\"memory-bytes\":16777216,\"vcpus\":1,"
+        "\"cpu-time-ns\":1500000003,\"event-count\":45}]}\n");
     assert_int_equal(run("--json", "list", NULL), 0); /* global option before the command */
     assert_non_null(strstr(g_out, "\"state\":\"paused\""));
     assert_int_equal(run("list", NULL), 0);
-    assert_non_null(strstr(g_out, "    3  web1                 paused             16M     1        1.500         45\n"));
+    assert_non_null(strstr(
+        g_out,
+        "    3  web1                 paused             16M     1        1.500         45\n"));
     assert_int_equal(g_srv.type_count[PROTO_MSG_HELLO], 3);
 }
 
@@ -163,7 +172,8 @@ static void test_info_and_error_message(void **state)
     assert_int_equal(run("info", "web1", "--json", NULL), 0);
     assert_non_null(strstr(g_out, "\"config\":{\"name\":\"web1\",\"kernel\":\"hello\""));
     assert_int_equal(run("info", "ghost", NULL), HVCTL_EXIT_SERVER);
-    assert_string_equal(g_err, "hvctl info: the control domain refused: not-found: " FAKE_ERROR_TEXT "\n");
+    assert_string_equal(g_err,
+                        "hvctl info: the control domain refused: not-found: " FAKE_ERROR_TEXT "\n");
 }
 
 static void test_simple_commands(void **state)
@@ -204,10 +214,13 @@ static void test_log_and_token(void **state)
 {
     (void)state;
     assert_int_equal(run("log", NULL), 0);
-    assert_non_null(strstr(g_out, "     1     0.000000 admin        create         web1             ok\n"));
-    assert_non_null(strstr(g_out, "     2     0.000000 ops          destroy        web1             FAILED (refused)\n"));
-    assert_int_equal(run("token", "create", "--domains", "web1,web2", "--rights", "info,console", "--label", "ci",
-                         NULL),
+    assert_non_null(
+        strstr(g_out, "     1     0.000000 admin        create         web1             ok\n"));
+    assert_non_null(strstr(
+        g_out,
+        "     2     0.000000 ops          destroy        web1             FAILED (refused)\n"));
+    assert_int_equal(run("token", "create", "--domains", "web1,web2", "--rights", "info,console",
+                         "--label", "ci", NULL),
                      0);
     assert_string_equal(g_out, "token-id 12\ndeadbeef0102030405060708090a0b0c\n");
     static struct proto_msg m;
@@ -259,14 +272,19 @@ static void test_validate_create_compile(void **state)
     snprintf(expect, sizeof expect, "%s:4:8: vcpus: 99 is out of range 1..64\n", bad);
     assert_string_equal(g_err, expect);
     unlink(bad);
-    write_file("web1.yaml", "name: web1\nkernel: k.elf\nmemory: 64M\nmax_memory: 128M\nvcpus: 2\ncap: 150\n"
-                            "gang: true\non_crash: restart\ncmdline: console=hvc0 role=web\nweight: 512\n", 0644);
+    write_file("web1.yaml",
+               "name: web1\nkernel: k.elf\nmemory: 64M\nmax_memory: 128M\nvcpus: 2\ncap: 150\n"
+               "gang: true\non_crash: restart\ncmdline: console=hvc0 role=web\nweight: 512\n",
+               0644);
     snprintf(good, sizeof good, "%s/web1.yaml", g_dir);
     assert_int_equal(run("validate", "-f", good, NULL), 0);
     assert_int_equal(run("validate", "-f", good, "--check-files", NULL), HVCTL_EXIT_MANIFEST);
     assert_int_equal(run("create", "-f", good, NULL), HVCTL_EXIT_MANIFEST); /* no kernel file yet */
     assert_int_equal(g_srv.type_count[PROTO_MSG_DOMAIN_CREATE_REQUEST], 0);
-    write_file("k.elf", "\x7f" "ELF", 0644);
+    write_file("k.elf",
+               "\x7f"
+               "ELF",
+               0644);
     assert_int_equal(run("create", "-f", good, "--paused", NULL), 0);
     assert_string_equal(g_out, "created web1 (id 7), paused\n");
     static struct proto_msg m;
@@ -285,7 +303,8 @@ static void test_validate_create_compile(void **state)
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
     assert_true(n > FRAME_OVERHEAD_BYTES);
-    uint32_t plen = (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 | (uint32_t)buf[7] << 24;
+    uint32_t plen =
+        (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 | (uint32_t)buf[7] << 24;
     assert_int_equal(n, plen + FRAME_OVERHEAD_BYTES);
     assert_true(proto_msg_decode(buf + FRAME_HEADER_BYTES, plen, NULL, &m, &e));
     assert_int_equal(m.type, PROTO_MSG_DOMAIN_CREATE_REQUEST);
@@ -296,12 +315,17 @@ static void test_diff_and_apply(void **state)
 {
     (void)state;
     /* web1 as the fake reports it, but weight 512 (fake: 256); plus a new domain. */
-    write_file("hello", "\x7f" "ELF", 0644);
+    write_file("hello",
+               "\x7f"
+               "ELF",
+               0644);
     char dir[128];
     snprintf(dir, sizeof dir, "%s/m", g_dir);
     mkdir(dir, 0700);
-    write_file("m/web1.yaml", "name: web1\nkernel: ../hello\nmemory: 64M\nmax_memory: 128M\nvcpus: 2\ncap: 150\n"
-                              "gang: true\non_crash: restart\ncmdline: console=hvc0 role=web\nweight: 512\n", 0644);
+    write_file("m/web1.yaml",
+               "name: web1\nkernel: ../hello\nmemory: 64M\nmax_memory: 128M\nvcpus: 2\ncap: 150\n"
+               "gang: true\non_crash: restart\ncmdline: console=hvc0 role=web\nweight: 512\n",
+               0644);
     write_file("m/db.yaml", "name: db\nkernel: ../hello\nmemory: 16M\n", 0644);
     assert_int_equal(run("diff", "-f", dir, NULL), HVCTL_EXIT_DIFF);
     assert_non_null(strstr(g_out, "+ db: create (16 MiB, 1 vcpus"));
@@ -325,7 +349,8 @@ static void test_diff_and_apply(void **state)
     /* A refused request stops apply with the server's message. */
     g_srv.action[PROTO_MSG_DOMAIN_CREATE_REQUEST] = FA_ERROR;
     assert_int_equal(run("apply", "-f", dir, NULL), HVCTL_EXIT_SERVER);
-    assert_string_equal(g_err, "hvctl apply: db: the control domain refused: not-found: " FAKE_ERROR_TEXT "\n");
+    assert_string_equal(
+        g_err, "hvctl apply: db: the control domain refused: not-found: " FAKE_ERROR_TEXT "\n");
     g_srv.action[PROTO_MSG_DOMAIN_CREATE_REQUEST] = FA_REPLY;
 }
 
@@ -361,7 +386,7 @@ static void test_console(void **state)
     assert_int_equal(rc, 0);
     assert_string_equal(g_out, FAKE_CONSOLE_HISTORY); /* history replayed */
     assert_string_equal(g_err, "[attached to web1; Ctrl-] detaches]\r\n\r\n[detached from web1]\n");
-    usleep(100 * 1000); /* let the server thread record the last frames */
+    usleep(100 * 1000);                        /* let the server thread record the last frames */
     assert_int_equal(g_srv.console_in_len, 3); /* bytes before Ctrl-] only */
     assert_memory_equal(g_srv.console_in, "ls\r", 3);
     assert_true(g_srv.console_detached);
@@ -380,9 +405,14 @@ static void test_top_and_apply_twice(void **state)
     assert_non_null(strstr(g_out, "   CPU%\n"));
     assert_int_equal(g_srv.type_count[PROTO_MSG_DOMAIN_LIST_REQUEST], 2);
     /* A manifest equal to what runs: diff is clean and apply sends nothing. */
-    write_file("hello", "\x7f" "ELF", 0644);
-    write_file("web1.yaml", "name: web1\nkernel: hello\nmemory: 64M\nmax_memory: 128M\nvcpus: 2\ncap: 150\n"
-                            "gang: true\non_crash: restart\ncmdline: console=hvc0 role=web\n", 0644);
+    write_file("hello",
+               "\x7f"
+               "ELF",
+               0644);
+    write_file("web1.yaml",
+               "name: web1\nkernel: hello\nmemory: 64M\nmax_memory: 128M\nvcpus: 2\ncap: 150\n"
+               "gang: true\non_crash: restart\ncmdline: console=hvc0 role=web\n",
+               0644);
     char f[128];
     snprintf(f, sizeof f, "%s/web1.yaml", g_dir);
     assert_int_equal(run("diff", "-f", f, NULL), 0);
@@ -428,7 +458,8 @@ static void test_up_times_out_clearly(void **state)
         print_error("up: %d\nstdout: %s\nstderr: %s\n", rc, g_out, g_err);
     assert_int_equal(rc, HVCTL_EXIT_TIMEOUT);
     char expect[512];
-    snprintf(expect, sizeof expect, "hvctl up: the control domain did not answer hello on %s/com2.sock within 1 s", rd);
+    snprintf(expect, sizeof expect,
+             "hvctl up: the control domain did not answer hello on %s/com2.sock within 1 s", rd);
     assert_true(strncmp(g_err, expect, strlen(expect)) == 0);
     assert_non_null(strstr(g_err, "QEMU stopped"));
     char tok[160];
@@ -439,7 +470,8 @@ static void test_up_times_out_clearly(void **state)
     assert_int_equal(run("--run-dir", run_dir_arg, "down", NULL), 0);
     assert_non_null(strstr(g_out, "not running"));
     /* A missing ISO is a local error before anything starts. */
-    assert_int_equal(run("--run-dir", run_dir_arg, "up", "--iso", "/nonexistent.iso", NULL), HVCTL_EXIT_LOCAL);
+    assert_int_equal(run("--run-dir", run_dir_arg, "up", "--iso", "/nonexistent.iso", NULL),
+                     HVCTL_EXIT_LOCAL);
 }
 
 int main(void)

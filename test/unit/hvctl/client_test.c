@@ -51,7 +51,8 @@ static uint64_t ms(void)
 
 static struct proto_msg g_req;
 
-static enum hvctl_status list(const struct proto_msg **r, struct hvctl_error *e, uint32_t timeout_ms)
+static enum hvctl_status list(const struct proto_msg **r, struct hvctl_error *e,
+                              uint32_t timeout_ms)
 {
     memset(&g_req, 0, sizeof g_req);
     g_req.type = PROTO_MSG_DOMAIN_LIST_REQUEST;
@@ -150,7 +151,9 @@ static void test_truncated_then_closed(void **state)
     const struct proto_msg *r;
     struct hvctl_error e;
     assert_int_equal(list(&r, &e, 2000), HVCTL_ERR_CLOSED);
-    assert_string_equal(e.message, "the control domain closed the connection (20 bytes of an incomplete frame dropped)");
+    assert_string_equal(
+        e.message,
+        "the control domain closed the connection (20 bytes of an incomplete frame dropped)");
     stop();
 }
 
@@ -198,7 +201,8 @@ static void test_invalid_request_not_sent(void **state)
     start(0, FA_REPLY);
     memset(&g_req, 0, sizeof g_req);
     g_req.type = PROTO_MSG_DOMAIN_DESTROY_REQUEST;
-    g_req.u.domain_destroy_request.request_id = hvctl_next_id(&g_c); /* empty domain name: invalid */
+    g_req.u.domain_destroy_request.request_id =
+        hvctl_next_id(&g_c); /* empty domain name: invalid */
     struct hvctl_error e;
     const struct proto_msg *r;
     assert_int_equal(hvctl_call(&g_c, &g_req, PROTO_MSG_OK_REPLY, 500, &r, &e), HVCTL_ERR_LOCAL);
@@ -216,9 +220,10 @@ static void test_wrong_reply_type(void **state)
     g_req.u.domain_list_request.request_id = hvctl_next_id(&g_c);
     struct hvctl_error e;
     const struct proto_msg *r;
-    assert_int_equal(hvctl_call(&g_c, &g_req, PROTO_MSG_OK_REPLY, 2000, &r, &e), HVCTL_ERR_PROTOCOL);
-    assert_string_equal(e.message,
-                        "the control domain answered domain-list-request with domain-list-reply (expected ok-reply)");
+    assert_int_equal(hvctl_call(&g_c, &g_req, PROTO_MSG_OK_REPLY, 2000, &r, &e),
+                     HVCTL_ERR_PROTOCOL);
+    assert_string_equal(e.message, "the control domain answered domain-list-request with "
+                                   "domain-list-reply (expected ok-reply)");
     stop();
 }
 
@@ -229,7 +234,9 @@ static void test_connect_errors(void **state)
     struct hvctl_error e;
     assert_false(hvctl_connect(&c, "/nonexistent/dir/com2.sock", &e));
     assert_int_equal(e.status, HVCTL_ERR_CONNECT);
-    assert_string_equal(e.message, "no control socket at /nonexistent/dir/com2.sock (is the machine up? see `hvctl up`)");
+    assert_string_equal(
+        e.message,
+        "no control socket at /nonexistent/dir/com2.sock (is the machine up? see `hvctl up`)");
     hvctl_close(&c); /* safe on a failed connect */
 }
 
@@ -246,12 +253,14 @@ static void test_json_of_list(void **state)
     char eb[64];
     assert_true(render_json(f, g_c.payload, g_c.payload_len, eb, sizeof eb));
     fclose(f);
-    assert_string_equal(text,
-                        "{\"type\":\"domain-list-reply\",\"request-id\":1,\"domains\":["
-                        "{\"id\":0,\"name\":\"control\",\"state\":\"running\",\"memory-bytes\":16777216,\"vcpus\":1,"
-                        "\"cpu-time-ns\":1500000000,\"event-count\":42},"
-                        "{\"id\":3,\"name\":\"web1\",\"state\":\"paused\",\"memory-bytes\":16777216,\"vcpus\":1,"
-                        "\"cpu-time-ns\":1500000003,\"event-count\":45}]}\n");
+    assert_string_equal(
+        text,
+        "{\"type\":\"domain-list-reply\",\"request-id\":1,\"domains\":["
+        "{\"id\":0,\"name\":\"control\",\"state\":\"running\",\"memory-bytes\":16777216,\"vcpus\":"
+        "1,"
+        "\"cpu-time-ns\":1500000000,\"event-count\":42},"
+        "{\"id\":3,\"name\":\"web1\",\"state\":\"paused\",\"memory-bytes\":16777216,\"vcpus\":1,"
+        "\"cpu-time-ns\":1500000003,\"event-count\":45}]}\n");
     free(text);
     /* Not CBOR: refused, nothing written. */
     static const uint8_t junk[] = {0xff, 0x00};
@@ -267,15 +276,16 @@ static void test_json_escapes_and_unknown_keys(void **state)
 {
     (void)state;
     /* {0: 999, 2: 5, 4: "a\"\n", 5: h'0aff', 6: [-3, true, null]} */
-    static const uint8_t m[] = {0xa5, 0x00, 0x19, 0x03, 0xe7, 0x02, 0x05, 0x04, 0x63, 'a', '"', '\n',
-                                0x05, 0x42, 0x0a, 0xff, 0x06, 0x83, 0x22, 0xf5, 0xf6};
+    static const uint8_t m[] = {0xa5, 0x00, 0x19, 0x03, 0xe7, 0x02, 0x05, 0x04, 0x63, 'a', '"',
+                                '\n', 0x05, 0x42, 0x0a, 0xff, 0x06, 0x83, 0x22, 0xf5, 0xf6};
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     char eb[64];
     assert_true(render_json(f, m, sizeof m, eb, sizeof eb));
     fclose(f);
-    assert_string_equal(text, "{\"0\":999,\"2\":5,\"4\":\"a\\\"\\n\",\"5\":\"0aff\",\"6\":[-3,true,null]}\n");
+    assert_string_equal(
+        text, "{\"0\":999,\"2\":5,\"4\":\"a\\\"\\n\",\"5\":\"0aff\",\"6\":[-3,true,null]}\n");
     free(text);
 }
 
@@ -324,11 +334,12 @@ static void test_plan(void **state)
     (void)state;
     struct manifest_diags d = {0};
     static struct manifest ms_[3];
-    const char *y[] = {"name: web1\nkernel: /k/hello\ncmdline: \"console=hvc0 role=web\"\nmemory: 64M\n"
-                       "max_memory: 128M\nvcpus: 2\ncap: 150\ngang: true\non_crash: restart\nweight: 512\n",
-                       "name: new\nkernel: k\nmemory: 16M\n",
-                       "name: control\nkernel: /k/hello\ncmdline: \"console=hvc0 role=web\"\nmemory: 32M\n"
-                       "max_memory: 128M\nvcpus: 2\ncap: 150\ngang: true\non_crash: restart\n"};
+    const char *y[] = {
+        "name: web1\nkernel: /k/hello\ncmdline: \"console=hvc0 role=web\"\nmemory: 64M\n"
+        "max_memory: 128M\nvcpus: 2\ncap: 150\ngang: true\non_crash: restart\nweight: 512\n",
+        "name: new\nkernel: k\nmemory: 16M\n",
+        "name: control\nkernel: /k/hello\ncmdline: \"console=hvc0 role=web\"\nmemory: 32M\n"
+        "max_memory: 128M\nvcpus: 2\ncap: 150\ngang: true\non_crash: restart\n"};
     for (int i = 0; i < 3; i++)
         assert_true(manifest_parse("m.yaml", y[i], strlen(y[i]), &ms_[i], &d));
     struct manifest_set set = {3, ms_};

@@ -13,12 +13,12 @@
 
 static atomic_bool g_stop;
 
-static struct hvcbor_str S(const char *s)
-{
+static struct hvcbor_str S(const char *s) {
     return (struct hvcbor_str){(const uint8_t *)s, (uint32_t)strlen(s)};
 }
 
-static void write_all(int fd, const void *p, size_t n)
+static void
+write_all(int fd, const void *p, size_t n)
 {
     const uint8_t *b = p;
     while (n) {
@@ -44,10 +44,16 @@ static void send_msg_frame(int fd, const struct proto_msg *m, size_t cut)
     write_all(fd, frame, cut && cut < flen ? cut : flen);
 }
 
-static void summary(struct proto_domain_summary *d, uint64_t id, const char *name, enum proto_domain_state st)
+static void summary(struct proto_domain_summary *d, uint64_t id, const char *name,
+                    enum proto_domain_state st)
 {
-    *d = (struct proto_domain_summary){.id = id, .name = S(name), .state = st, .memory_bytes = 16ull << 20,
-                                       .vcpus = 1, .cpu_time_ns = 1500000000ull + id, .event_count = 42 + id};
+    *d = (struct proto_domain_summary){.id = id,
+                                       .name = S(name),
+                                       .state = st,
+                                       .memory_bytes = 16ull << 20,
+                                       .vcpus = 1,
+                                       .cpu_time_ns = 1500000000ull + id,
+                                       .event_count = 42 + id};
 }
 
 /* The normal answer to req, into *r. */
@@ -73,18 +79,26 @@ static void answer(const struct proto_msg *req, struct proto_msg *r)
         bool ctl = n->len == 7 && !memcmp(n->ptr, "control", 7);
         if (!web && !ctl) {
             r->type = PROTO_MSG_ERROR_REPLY;
-            r->u.error_reply = (struct proto_error_reply){id, PROTO_ERROR_CODE_NOT_FOUND, S(FAKE_ERROR_TEXT)};
+            r->u.error_reply =
+                (struct proto_error_reply){id, PROTO_ERROR_CODE_NOT_FOUND, S(FAKE_ERROR_TEXT)};
             break;
         }
         r->type = PROTO_MSG_DOMAIN_INFO_REPLY;
         struct proto_domain_info_reply *i = &r->u.domain_info_reply;
         i->request_id = id;
         summary(&i->summary, web ? 3 : 0, web ? "web1" : "control", PROTO_DOMAIN_STATE_RUNNING);
-        i->config = (struct proto_domain_config){
-            .name = S(web ? "web1" : "control"), .kernel = S("hello"), .cmdline = S("console=hvc0 role=web"),
-            .memory_bytes = 64ull << 20, .max_memory_bytes = 128ull << 20, .vcpus = 2, .weight = 256,
-            .cap_percent = 150, .gang = true, .on_poweroff = PROTO_STOP_POLICY_DESTROY,
-            .on_reboot = PROTO_STOP_POLICY_RESTART, .on_crash = PROTO_STOP_POLICY_RESTART};
+        i->config = (struct proto_domain_config){.name = S(web ? "web1" : "control"),
+                                                 .kernel = S("hello"),
+                                                 .cmdline = S("console=hvc0 role=web"),
+                                                 .memory_bytes = 64ull << 20,
+                                                 .max_memory_bytes = 128ull << 20,
+                                                 .vcpus = 2,
+                                                 .weight = 256,
+                                                 .cap_percent = 150,
+                                                 .gang = true,
+                                                 .on_poweroff = PROTO_STOP_POLICY_DESTROY,
+                                                 .on_reboot = PROTO_STOP_POLICY_RESTART,
+                                                 .on_crash = PROTO_STOP_POLICY_RESTART};
         break;
     }
     case PROTO_MSG_DOMAIN_CREATE_REQUEST:
@@ -96,20 +110,31 @@ static void answer(const struct proto_msg *req, struct proto_msg *r)
         struct proto_log_entries *l = &r->u.log_entries;
         l->request_id = id;
         l->entries.count = 2;
-        l->entries.items[0] = (struct proto_log_entry){.seq = 1, .time_ns = 5, .actor = S("admin"),
-                                                       .action = S("create"), .target = S("web1"), .ok = true};
-        l->entries.items[1] = (struct proto_log_entry){.seq = 2, .time_ns = 9, .actor = S("ops"),
-                                                       .action = S("destroy"), .target = S("web1"), .ok = false,
-                                                       .has_error = true, .error = PROTO_ERROR_CODE_REFUSED};
+        l->entries.items[0] = (struct proto_log_entry){.seq = 1,
+                                                       .time_ns = 5,
+                                                       .actor = S("admin"),
+                                                       .action = S("create"),
+                                                       .target = S("web1"),
+                                                       .ok = true};
+        l->entries.items[1] = (struct proto_log_entry){.seq = 2,
+                                                       .time_ns = 9,
+                                                       .actor = S("ops"),
+                                                       .action = S("destroy"),
+                                                       .target = S("web1"),
+                                                       .ok = false,
+                                                       .has_error = true,
+                                                       .error = PROTO_ERROR_CODE_REFUSED};
         l->next_seq = 3;
         break;
     }
     case PROTO_MSG_CONSOLE_ATTACH_REQUEST:
         r->type = PROTO_MSG_CONSOLE_ATTACH_REPLY;
-        r->u.console_attach_reply = (struct proto_console_attach_reply){id, 5, strlen(FAKE_CONSOLE_HISTORY)};
+        r->u.console_attach_reply =
+            (struct proto_console_attach_reply){id, 5, strlen(FAKE_CONSOLE_HISTORY)};
         break;
     case PROTO_MSG_TOKEN_CREATE_REQUEST: {
-        static const uint8_t secret[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+        static const uint8_t secret[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
+                                           5,    6,    7,    8,    9, 10, 11, 12};
         r->type = PROTO_MSG_TOKEN_CREATE_REPLY;
         r->u.token_create_reply = (struct proto_token_create_reply){id, 12, {secret, 16}};
         break;
@@ -129,7 +154,8 @@ static void handle(struct fake_server *s, int fd, const uint8_t *p, uint32_t len
     if (!proto_msg_decode(p, len, NULL, &req, &e)) {
         memset(&rep, 0, sizeof rep);
         rep.type = PROTO_MSG_ERROR_REPLY;
-        rep.u.error_reply = (struct proto_error_reply){0, PROTO_ERROR_CODE_INVALID, S("undecodable request")};
+        rep.u.error_reply =
+            (struct proto_error_reply){0, PROTO_ERROR_CODE_INVALID, S("undecodable request")};
         send_msg_frame(fd, &rep, 0);
         return;
     }
@@ -174,9 +200,7 @@ static void handle(struct fake_server *s, int fd, const uint8_t *p, uint32_t len
         return;
     }
     switch (s->action[t]) {
-    case FA_REPLY:
-        send_msg_frame(fd, &rep, 0);
-        break;
+    case FA_REPLY: send_msg_frame(fd, &rep, 0); break;
     case FA_ERROR:
     case FA_CONTROL_CHARS:
         memset(&rep, 0, sizeof rep);
@@ -214,8 +238,7 @@ static void handle(struct fake_server *s, int fd, const uint8_t *p, uint32_t len
         usleep(700 * 1000); /* longer than the client's idle flush */
         send_msg_frame(fd, &rep, 0);
         break;
-    case FA_SILENT:
-        break;
+    case FA_SILENT: break;
     case FA_OVERSIZED_THEN_REPLY: {
         uint8_t h[12] = {'H', 'V', 'F', '1', 0, 0, 0x10, 0}; /* 1 MiB: above any reader's limit */
         uint32_t crc = frame_crc32c(0, h, 8);

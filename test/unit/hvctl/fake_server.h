@@ -13,15 +13,15 @@
 #include <stdint.h>
 
 enum fake_action {
-    FA_REPLY = 0,          /* the normal answer */
-    FA_ERROR,              /* error-reply not-found with FAKE_ERROR_TEXT */
-    FA_GARBAGE_THEN_REPLY, /* random non-frame bytes, then the normal answer */
-    FA_BAD_CBOR,           /* a valid frame whose payload is not a catalog message */
-    FA_TRUNCATE_CLOSE,     /* half of the answer's frame, then close */
-    FA_TRUNCATE_THEN_REPLY,/* half a frame, pause, then the whole answer */
-    FA_SILENT,             /* no answer at all */
-    FA_WRONG_ID_FIRST,     /* an answer with another request id, then the right one */
-    FA_CONTROL_CHARS,      /* error-reply whose message holds an escape sequence */
+    FA_REPLY = 0,            /* the normal answer */
+    FA_ERROR,                /* error-reply not-found with FAKE_ERROR_TEXT */
+    FA_GARBAGE_THEN_REPLY,   /* random non-frame bytes, then the normal answer */
+    FA_BAD_CBOR,             /* a valid frame whose payload is not a catalog message */
+    FA_TRUNCATE_CLOSE,       /* half of the answer's frame, then close */
+    FA_TRUNCATE_THEN_REPLY,  /* half a frame, pause, then the whole answer */
+    FA_SILENT,               /* no answer at all */
+    FA_WRONG_ID_FIRST,       /* an answer with another request id, then the right one */
+    FA_CONTROL_CHARS,        /* error-reply whose message holds an escape sequence */
     FA_OVERSIZED_THEN_REPLY, /* a valid header announcing 1 MiB, junk, then the answer */
 };
 
@@ -38,7 +38,7 @@ struct fake_server {
     /* What the server saw (read after fake_server_stop). */
     uint32_t requests;
     uint32_t type_count[FAKE_MAX_TYPES];
-    uint8_t last_req[65536];   /* the last request's CBOR bytes */
+    uint8_t last_req[65536]; /* the last request's CBOR bytes */
     uint32_t last_req_len;
     uint32_t last_req_type;
     uint8_t create_req[65536]; /* the last domain-create-request's CBOR */

@@ -40,8 +40,9 @@ struct bad_case {
 
 #define HEAD "name: web1\nkernel: k.elf\n"
 #define SIZE_HELP "bytes, or a whole number with a unit: K, M, G, KiB, MiB, GiB"
-#define KNOWN                                                                                                 \
-    "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, weight, cap, gang, "          \
+#define KNOWN                                                                                      \
+    "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, weight, cap, "     \
+    "gang, "                                                                                       \
     "on_poweroff, on_reboot, on_crash, net, disk)"
 
 static const struct bad_case BAD[] = {
@@ -55,31 +56,40 @@ static const struct bad_case BAD[] = {
     {"vcpus zero", HEAD "memory: 16M\nvcpus: 0\n", 4, 8, "vcpus", "0 is out of range 1..64"},
     {"vcpus too many", HEAD "memory: 16M\nvcpus: 65\n", 4, 8, "vcpus", "65 is out of range 1..64"},
     {"vcpus negative", HEAD "memory: 16M\nvcpus: -1\n", 4, 8, "vcpus", "-1 is out of range 1..64"},
-    {"vcpus fractional", HEAD "memory: 16M\nvcpus: 1.5\n", 4, 8, "vcpus", "expected an integer, got \"1.5\""},
+    {"vcpus fractional", HEAD "memory: 16M\nvcpus: 1.5\n", 4, 8, "vcpus",
+     "expected an integer, got \"1.5\""},
     {"vcpus quoted", HEAD "memory: 16M\nvcpus: \"2\"\n", 4, 8, "vcpus",
      "expected an integer, got the string \"2\" (remove the quotes)"},
     {"weight zero", HEAD "memory: 16M\nweight: 0\n", 4, 9, "weight", "0 is out of range 1..65535"},
-    {"weight too big", HEAD "memory: 16M\nweight: 65536\n", 4, 9, "weight", "65536 is out of range 1..65535"},
-    {"cap above 100 per vcpu", HEAD "memory: 16M\ncap: 201\nvcpus: 2\n", 4, 6, "cap", "201 is out of range 0..200"},
+    {"weight too big", HEAD "memory: 16M\nweight: 65536\n", 4, 9, "weight",
+     "65536 is out of range 1..65535"},
+    {"cap above 100 per vcpu", HEAD "memory: 16M\ncap: 201\nvcpus: 2\n", 4, 6, "cap",
+     "201 is out of range 0..200"},
     {"duplicate key", HEAD "memory: 16M\nvcpus: 1\nmemory: 32M\n", 5, 1, "memory",
      "duplicate key (first at line 3, column 1)"},
     {"missing kernel", "name: web1\nmemory: 16M\n", 1, 1, "kernel", "required key is missing"},
     {"missing memory", "name: web1\nkernel: k\n", 1, 1, "memory", "required key is missing"},
     {"bad policy", HEAD "memory: 16M\non_crash: explode\n", 4, 11, "on_crash",
      "\"explode\" is not one of destroy, restart, preserve"},
-    {"yes is not a boolean", HEAD "memory: 16M\ngang: yes\n", 4, 7, "gang", "expected true or false, got \"yes\""},
+    {"yes is not a boolean", HEAD "memory: 16M\ngang: yes\n", 4, 7, "gang",
+     "expected true or false, got \"yes\""},
     {"max_memory below memory", HEAD "memory: 16M\nmax_memory: 8M\n", 4, 13, "max_memory",
      "8 MiB is below memory (16 MiB)"},
-    {"memory not page-aligned", HEAD "memory: 1048577\n", 3, 9, "memory", "1048577 bytes is not a multiple of 4 KiB"},
-    {"memory too small", HEAD "memory: 4K\n", 3, 9, "memory", "4 KiB is out of range 1 MiB..1024 GiB"},
+    {"memory not page-aligned", HEAD "memory: 1048577\n", 3, 9, "memory",
+     "1048577 bytes is not a multiple of 4 KiB"},
+    {"memory too small", HEAD "memory: 4K\n", 3, 9, "memory",
+     "4 KiB is out of range 1 MiB..1024 GiB"},
     {"memory overflows", HEAD "memory: 99999999999999999999G\n", 3, 9, "memory",
      "\"99999999999999999999G\" does not fit in 64 bits"},
     {"fractional size", HEAD "memory: 1.5G\n", 3, 9, "memory",
      "\"1.5G\": fractional sizes are not supported (use a smaller unit)"},
     {"invalid name", "name: web 1\nkernel: k\nmemory: 16M\n", 1, 7, "name",
-     "\"web 1\" is not a valid domain name (letters, digits, '-', '_', '.'; starting with a letter or digit)"},
-    {"name too long", "name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nkernel: k\nmemory: 16M\n", 1,
-     7, "name", "65 bytes is out of range 1..64 bytes"},
+     "\"web 1\" is not a valid domain name (letters, digits, '-', '_', '.'; starting with a letter "
+     "or digit)"},
+    {"name too long",
+     "name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nkernel: k\nmemory: "
+     "16M\n",
+     1, 7, "name", "65 bytes is out of range 1..64 bytes"},
     {"null string", HEAD "memory: 16M\ncmdline:\n", 4, 9, "cmdline", "expected a string, got null"},
     {"kernel is a directory", "name: a\nkernel: boot/\nmemory: 16M\n", 2, 9, "kernel",
      "\"boot/\" names a directory, not an ELF file"},
@@ -90,9 +100,12 @@ static const struct bad_case BAD[] = {
      "expected a mapping of manifest keys at the top level, got a list"},
     {"two documents", HEAD "memory: 16M\n---\nname: b\n", 4, 1, "(document)",
      "a manifest file holds exactly one YAML document (one domain)"},
-    {"empty file", "# nothing\n", 1, 1, "(document)", "empty manifest: expected a mapping with name and kernel"},
-    {"anchor", HEAD "memory: &m 16M\n", 3, 9, "(yaml)", "anchors (&m) are not allowed in manifests"},
-    {"tag", HEAD "memory: !!str 16M\n", 3, 9, "(yaml)", "tags (tag:yaml.org,2002:str) are not allowed in manifests"},
+    {"empty file", "# nothing\n", 1, 1, "(document)",
+     "empty manifest: expected a mapping with name and kernel"},
+    {"anchor", HEAD "memory: &m 16M\n", 3, 9, "(yaml)",
+     "anchors (&m) are not allowed in manifests"},
+    {"tag", HEAD "memory: !!str 16M\n", 3, 9, "(yaml)",
+     "tags (tag:yaml.org,2002:str) are not allowed in manifests"},
     {"YAML syntax: unclosed quote", HEAD "memory: 16M\ncmdline: \"abc\n", 5, 1, "(yaml)",
      "found unexpected end of stream while scanning a quoted scalar (line 4)"},
     {"YAML syntax: tab indentation", HEAD "memory: 16M\nnet:\n\t- a: 1\n", 5, 1, "(yaml)",
@@ -105,15 +118,18 @@ static void test_each_mistake(void **state)
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         const struct bad_case *b = &BAD[i];
         bool ok = parse(b->yaml);
-        if (ok || g_d.count != 1 || g_d.items[0].line != b->line || g_d.items[0].column != b->column ||
-            strcmp(g_d.items[0].path, b->path) || strcmp(g_d.items[0].message, b->message)) {
+        if (ok || g_d.count != 1 || g_d.items[0].line != b->line ||
+            g_d.items[0].column != b->column || strcmp(g_d.items[0].path, b->path) ||
+            strcmp(g_d.items[0].message, b->message)) {
             print_error("case \"%s\": ok=%d, %u diags; first: %s\n", b->what, ok, g_d.count,
                         g_d.count ? g_d.items[0].text : "(none)");
-            print_error("expected: t.yaml:%u:%u: %s: %s\n", b->line, b->column, b->path, b->message);
+            print_error("expected: t.yaml:%u:%u: %s: %s\n", b->line, b->column, b->path,
+                        b->message);
             fail();
         }
         char text[600];
-        snprintf(text, sizeof text, "t.yaml:%u:%u: %s: %s", b->line, b->column, b->path, b->message);
+        snprintf(text, sizeof text, "t.yaml:%u:%u: %s: %s", b->line, b->column, b->path,
+                 b->message);
         assert_string_equal(g_d.items[0].text, text);
     }
     assert_true(sizeof BAD / sizeof BAD[0] >= 15);
@@ -122,10 +138,11 @@ static void test_each_mistake(void **state)
 static void test_all_errors_reported_in_order(void **state)
 {
     (void)state;
-    assert_false(parse("name: x\nkernel: k\nmemory: 512X\nvcpus: 0\nfoo: 1\nvcpus: 2\ngang: yes\n"));
+    assert_false(
+        parse("name: x\nkernel: k\nmemory: 512X\nvcpus: 0\nfoo: 1\nvcpus: 2\ngang: yes\n"));
     assert_int_equal(g_d.count, 5);
-    assert_string_equal(g_d.items[0].text,
-                        "t.yaml:3:9: memory: unknown unit \"X\" in \"512X\" (use K, M, G, KiB, MiB, GiB, or plain bytes)");
+    assert_string_equal(g_d.items[0].text, "t.yaml:3:9: memory: unknown unit \"X\" in \"512X\" "
+                                           "(use K, M, G, KiB, MiB, GiB, or plain bytes)");
     assert_int_equal(g_d.items[1].line, 4);
     assert_int_equal(g_d.items[2].line, 5);
     assert_string_equal(g_d.items[3].path, "vcpus");
@@ -135,9 +152,10 @@ static void test_all_errors_reported_in_order(void **state)
 static void test_valid_full(void **state)
 {
     (void)state;
-    assert_true(parse("name: web1\nkernel: /opt/k/hello\ncmdline: \"a=b c\"\nmemory: 64MiB\nmax_memory: 1G\n"
-                      "vcpus: 4\nweight: 65535\ncap: 400\ngang: true\non_poweroff: preserve\non_reboot: destroy\n"
-                      "on_crash: restart\nnet: []\ndisk:\n  - {path: x}\n"));
+    assert_true(parse(
+        "name: web1\nkernel: /opt/k/hello\ncmdline: \"a=b c\"\nmemory: 64MiB\nmax_memory: 1G\n"
+        "vcpus: 4\nweight: 65535\ncap: 400\ngang: true\non_poweroff: preserve\non_reboot: destroy\n"
+        "on_crash: restart\nnet: []\ndisk:\n  - {path: x}\n"));
     assert_int_equal(g_d.count, 0);
     assert_string_equal(g_m.name, "web1");
     assert_string_equal(g_m.kernel_path, "/opt/k/hello");
@@ -180,9 +198,10 @@ static void test_units(void **state)
     static const struct {
         const char *v;
         uint64_t bytes;
-    } T[] = {{"2048K", 2ull << 20},   {"2048KiB", 2ull << 20}, {"3M", 3ull << 20}, {"3MiB", 3ull << 20},
-             {"2G", 2ull << 30},      {"2GiB", 2ull << 30},    {"\"1 GiB\"", 1ull << 30}, {"4194304", 4ull << 20},
-             {"1024G", 1ull << 40},   {"5242880B", 5ull << 20}};
+    } T[] = {{"2048K", 2ull << 20},     {"2048KiB", 2ull << 20}, {"3M", 3ull << 20},
+             {"3MiB", 3ull << 20},      {"2G", 2ull << 30},      {"2GiB", 2ull << 30},
+             {"\"1 GiB\"", 1ull << 30}, {"4194304", 4ull << 20}, {"1024G", 1ull << 40},
+             {"5242880B", 5ull << 20}};
     for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
         char y[128];
         snprintf(y, sizeof y, "name: a\nkernel: k\nmemory: %s\n", T[i].v);
@@ -198,8 +217,9 @@ static void test_units(void **state)
 static void test_compile_round_trip(void **state)
 {
     (void)state;
-    assert_true(parse("name: web1\nkernel: /a/b/hello.elf\ncmdline: x=1\nmemory: 64M\nmax_memory: 96M\nvcpus: 3\n"
-                      "weight: 7\ncap: 250\ngang: true\non_crash: preserve\n"));
+    assert_true(parse(
+        "name: web1\nkernel: /a/b/hello.elf\ncmdline: x=1\nmemory: 64M\nmax_memory: 96M\nvcpus: 3\n"
+        "weight: 7\ncap: 250\ngang: true\non_crash: preserve\n"));
     static uint8_t buf[4096];
     static struct proto_msg out;
     size_t len;
@@ -279,7 +299,8 @@ static void test_directory_duplicates_and_files(void **state)
     assert_int_equal(set.count, 0);
     assert_int_equal(g_d.count, 1);
     char expect[512];
-    snprintf(expect, sizeof expect, "%s:2:9: name: domain name \"web\" is already used by %s:1:7", b, a);
+    snprintf(expect, sizeof expect, "%s:2:9: name: domain name \"web\" is already used by %s:1:7",
+             b, a);
     assert_string_equal(g_d.items[0].text, expect);
 
     /* Distinct names load; the kernel file check is separate. */
@@ -291,9 +312,11 @@ static void test_directory_duplicates_and_files(void **state)
     assert_string_equal(set.items[1].name, "db");
     assert_false(manifest_check_files(&set.items[0], &g_d));
     assert_int_equal(g_d.count, 1);
-    snprintf(expect, sizeof expect, "%s:2:9: kernel: cannot read %s/k.elf: No such file or directory", a, dir);
+    snprintf(expect, sizeof expect,
+             "%s:2:9: kernel: cannot read %s/k.elf: No such file or directory", a, dir);
     assert_string_equal(g_d.items[0].text, expect);
-    write_file(k, "\x7f" "ELF");
+    write_file(k, "\x7f"
+                  "ELF");
     memset(&g_d, 0, sizeof g_d);
     assert_true(manifest_check_files(&set.items[0], &g_d));
     manifest_set_free(&set);
@@ -321,7 +344,8 @@ static void test_hostile_input(void **state)
     const char nul[] = "name: a\0b\nkernel: k\nmemory: 16M\n";
     memset(&g_d, 0, sizeof g_d);
     assert_false(manifest_parse("t.yaml", nul, sizeof nul - 1, &g_m, &g_d));
-    assert_string_equal(g_d.items[0].text, "t.yaml:1:8: (yaml): NUL byte in the file: not a text manifest");
+    assert_string_equal(g_d.items[0].text,
+                        "t.yaml:1:8: (yaml): NUL byte in the file: not a text manifest");
     static char big[200000];
     strcpy(big, HEAD "memory: 16M\nnet: [");
     for (int i = 0; i < 5000; i++)

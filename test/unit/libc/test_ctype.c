@@ -15,13 +15,16 @@
 
 /* A class function of ours next to glibc's (which may be a macro: wrap it). */
 struct class_pair {
-  const char *name;
-  int (*ours)(int);
-  int (*glibc)(int);
+    const char *name;
+    int (*ours)(int);
+    int (*glibc)(int);
 };
 
-#define GLIBC_WRAP(f) \
-  static int glibc_##f(int c) { return f(c); }
+#define GLIBC_WRAP(f)                                                                              \
+    static int glibc_##f(int c)                                                                    \
+    {                                                                                              \
+        return f(c);                                                                               \
+    }
 GLIBC_WRAP(isdigit)
 GLIBC_WRAP(isxdigit)
 GLIBC_WRAP(isalpha)
@@ -37,56 +40,60 @@ GLIBC_WRAP(iscntrl)
 GLIBC_WRAP(toupper)
 GLIBC_WRAP(tolower)
 
-#define PAIR(f) { #f, gk_libc_##f, glibc_##f }
+#define PAIR(f)                                                                                    \
+    {                                                                                              \
+#f, gk_libc_##f, glibc_##f                                                                 \
+    }
 static const struct class_pair g_classes[] = {
-  PAIR(isdigit), PAIR(isxdigit), PAIR(isalpha), PAIR(isalnum), PAIR(isspace), PAIR(isblank),
-  PAIR(isupper), PAIR(islower), PAIR(isprint), PAIR(isgraph), PAIR(ispunct), PAIR(iscntrl),
+    PAIR(isdigit), PAIR(isxdigit), PAIR(isalpha), PAIR(isalnum), PAIR(isspace), PAIR(isblank),
+    PAIR(isupper), PAIR(islower),  PAIR(isprint), PAIR(isgraph), PAIR(ispunct), PAIR(iscntrl),
 };
 
 static void test_classes_match_glibc(void **state)
 {
-  (void)state;
-  unsigned members = 0;
-  for (size_t k = 0; k < sizeof g_classes / sizeof g_classes[0]; k++) {
-    for (int c = EOF; c <= 255; c++) {
-      int want = g_classes[k].glibc(c) != 0, got = g_classes[k].ours(c) != 0;
-      if (want != got) {
-        print_error("%s(%d): glibc %d, ours %d\n", g_classes[k].name, c, want, got);
-        fail();
-      }
-      members += (unsigned)got;
+    (void)state;
+    unsigned members = 0;
+    for (size_t k = 0; k < sizeof g_classes / sizeof g_classes[0]; k++) {
+        for (int c = EOF; c <= 255; c++) {
+            int want = g_classes[k].glibc(c) != 0, got = g_classes[k].ours(c) != 0;
+            if (want != got) {
+                print_error("%s(%d): glibc %d, ours %d\n", g_classes[k].name, c, want, got);
+                fail();
+            }
+            members += (unsigned)got;
+        }
     }
-  }
-  /* 10 digit + 22 xdigit + 52 alpha + 62 alnum + 6 space + 2 blank + 26 upper
+    /* 10 digit + 22 xdigit + 52 alpha + 62 alnum + 6 space + 2 blank + 26 upper
    * + 26 lower + 95 print + 94 graph + 32 punct + 33 cntrl */
-  assert_int_equal(members, 460);
-  for (int c = EOF; c <= 255; c++) {
-    assert_int_equal(gk_libc_toupper(c), glibc_toupper(c));
-    assert_int_equal(gk_libc_tolower(c), glibc_tolower(c));
-  }
+    assert_int_equal(members, 460);
+    for (int c = EOF; c <= 255; c++) {
+        assert_int_equal(gk_libc_toupper(c), glibc_toupper(c));
+        assert_int_equal(gk_libc_tolower(c), glibc_tolower(c));
+    }
 }
 
 static void test_out_of_range_values(void **state)
 {
-  (void)state;
-  for (int c = -1000; c <= 1000; c++) {
-    if (c >= EOF && c <= 255) continue;
-    for (size_t k = 0; k < sizeof g_classes / sizeof g_classes[0]; k++)
-      assert_int_equal(g_classes[k].ours(c), 0);
-    assert_int_equal(gk_libc_toupper(c), c);
-    assert_int_equal(gk_libc_tolower(c), c);
-  }
-  /* A plain char holding a byte above 0x7f is negative on x86: no crash, no class. */
-  char high = (char)0xe9;
-  assert_int_equal(gk_libc_isalpha(high), 0);
-  assert_int_equal(gk_libc_toupper(high), high);
+    (void)state;
+    for (int c = -1000; c <= 1000; c++) {
+        if (c >= EOF && c <= 255)
+            continue;
+        for (size_t k = 0; k < sizeof g_classes / sizeof g_classes[0]; k++)
+            assert_int_equal(g_classes[k].ours(c), 0);
+        assert_int_equal(gk_libc_toupper(c), c);
+        assert_int_equal(gk_libc_tolower(c), c);
+    }
+    /* A plain char holding a byte above 0x7f is negative on x86: no crash, no class. */
+    char high = (char)0xe9;
+    assert_int_equal(gk_libc_isalpha(high), 0);
+    assert_int_equal(gk_libc_toupper(high), high);
 }
 
 int main(void)
 {
-  const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_classes_match_glibc),
-    cmocka_unit_test(test_out_of_range_values),
-  };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classes_match_glibc),
+        cmocka_unit_test(test_out_of_range_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

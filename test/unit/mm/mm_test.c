@@ -110,9 +110,9 @@ void fake_setup(uint64_t frames_count, unsigned maxphyaddr_bits, uint32_t budget
     assert_int_equal(frame_assign(mfn(1), DOMID_HV), HV_OK);
     for (unsigned i = 0; i < PT_HV_L4_COUNT; i++)
         fake.l4_template[i] = (1ull << PAGE_SHIFT) | PTE_P | PTE_RW | (uint64_t)i << 52;
-    struct pt_config cfg = { .maxphyaddr_bits = maxphyaddr_bits,
-                             .hv_l4_template = fake.l4_template,
-                             .validate_budget_entries = budget };
+    struct pt_config cfg = {.maxphyaddr_bits = maxphyaddr_bits,
+                            .hv_l4_template = fake.l4_template,
+                            .validate_budget_entries = budget};
     assert_true(pt_init(&cfg));
 }
 
@@ -149,7 +149,7 @@ uint64_t eaddr(uint64_t m, unsigned i)
 
 int upd(struct mm_domain *d, uint64_t ptr, uint64_t val)
 {
-    struct mm_update_req r = { ptr, val };
+    struct mm_update_req r = {ptr, val};
     uint32_t done = 99;
     int rc = mm_mmu_update(d, &r, 1, &done);
     assert_int_equal(done, rc == HV_OK ? 1u : 0u);
@@ -174,9 +174,8 @@ void snap_check_same(struct snap *s)
 {
     for (uint64_t i = 0; i < fake.frames_count; i++) {
         const struct frame *a = &s->frames[i], *b = &fake.frames[i];
-        if (a->ref_count != b->ref_count || a->type_count != b->type_count ||
-            a->type != b->type || a->flags != b->flags || a->owner != b->owner ||
-            a->partial_index != b->partial_index)
+        if (a->ref_count != b->ref_count || a->type_count != b->type_count || a->type != b->type ||
+            a->flags != b->flags || a->owner != b->owner || a->partial_index != b->partial_index)
             fail_msg("frame %llu changed: ref %u->%u type_count %u->%u type %u->%u "
                      "flags %#x->%#x",
                      (unsigned long long)i, a->ref_count, b->ref_count, a->type_count,
@@ -200,8 +199,8 @@ static void expect_type(uint64_t target, unsigned type, uint32_t *types, const c
 {
     const struct frame *t = &fake.frames[target];
     if (t->type != type)
-        fail_msg("frame %llu should be type %u (%s) but is %u", (unsigned long long)target,
-                 type, why, t->type);
+        fail_msg("frame %llu should be type %u (%s) but is %u", (unsigned long long)target, type,
+                 why, t->type);
     types[target]++;
 }
 
@@ -223,8 +222,8 @@ void mm_audit(struct mm_domain *const *doms, unsigned n)
         if (f->flags & FRAME_F_ALLOCATED)
             refs[i]++;
         if ((f->type_count == 0) != (f->type == FRAME_TYPE_NONE))
-            fail_msg("frame %llu: type %u with type_count %u", (unsigned long long)i,
-                     f->type, f->type_count);
+            fail_msg("frame %llu: type %u with type_count %u", (unsigned long long)i, f->type,
+                     f->type_count);
         bool table = f->type >= FRAME_TYPE_L1 && f->type <= FRAME_TYPE_L4;
         bool validated = f->flags & FRAME_F_VALIDATED, partial = f->flags & FRAME_F_PARTIAL;
         if ((validated || partial) && !table)

@@ -27,15 +27,15 @@ struct fake {
     uint64_t frames_count;
     struct frame *frames;
     uint64_t *m2p;
-    uint64_t *mem;          /* frames_count * 512 entries */
+    uint64_t *mem; /* frames_count * 512 entries */
     uint64_t l4_template[PT_HV_L4_COUNT];
-    long maps_outstanding;  /* mm_frame_map minus mm_frame_unmap */
+    long maps_outstanding; /* mm_frame_map minus mm_frame_unmap */
     unsigned flush_calls;
     unsigned invlpg_calls;
     uint64_t last_invlpg_va;
-    uint32_t clock;         /* advanced by every flush */
+    uint32_t clock; /* advanced by every flush */
     unsigned load_base_calls;
-    domid_t running_dom;    /* mm_load_base returns true for this one */
+    domid_t running_dom; /* mm_load_base returns true for this one */
     mfn_t last_loaded_base;
     /* mm_may_map_foreign answers true for the pairs listed here. */
     struct {

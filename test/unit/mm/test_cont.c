@@ -10,7 +10,7 @@
 #define BUDGET 512u
 
 static struct mm_domain da, db;
-static struct mm_domain *const doms[] = { &da, &db };
+static struct mm_domain *const doms[] = {&da, &db};
 
 /* The tree: L4 2 -> L3 3,4 -> L2 5..8 -> L1 9..16 -> data 20..27, every L1
  * full (512 entries, odd ones writable). 256 + 2*512 + 4*512 + 8*512 = 7424
@@ -57,13 +57,13 @@ static const struct frame *F(uint64_t m)
     return frame_get(mfn(m));
 }
 
-#define REFUSED(want, call)                                                              \
-    do {                                                                                 \
-        struct snap s_;                                                                  \
-        snap_take(&s_);                                                                  \
-        assert_int_equal((call), (want));                                                \
-        snap_check_same(&s_);                                                            \
-        mm_audit(doms, 2);                                                               \
+#define REFUSED(want, call)                                                                        \
+    do {                                                                                           \
+        struct snap s_;                                                                            \
+        snap_take(&s_);                                                                            \
+        assert_int_equal((call), (want));                                                          \
+        snap_check_same(&s_);                                                                      \
+        mm_audit(doms, 2);                                                                         \
     } while (0)
 
 static void test_big_tree_validates_across_calls(void **state)
@@ -186,9 +186,9 @@ static void test_update_continuation(void **state)
     (void)state;
     assert_int_equal(mm_pin(&da, mfn(60), 4), HV_OK);
     const struct mm_update_req reqs[] = {
-        { (61ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 5 },
-        { eaddr(60, 7), pte(3, PTE_RW) }, /* L3 3: half of the tree */
-        { (62ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 6 },
+        {(61ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 5},
+        {eaddr(60, 7), pte(3, PTE_RW)}, /* L3 3: half of the tree */
+        {(62ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 6},
     };
     uint32_t done = 99;
     assert_int_equal(mm_mmu_update(&da, reqs, 3, &done), HV_EAGAIN);
@@ -268,8 +268,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_continuation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_continuation_table_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_teardown_aborts_pending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_l1_single_call_default_budget, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_full_l1_single_call_default_budget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

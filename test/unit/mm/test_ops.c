@@ -7,7 +7,7 @@
 #include "mm_test.h"
 
 static struct mm_domain da, db;
-static struct mm_domain *const doms[] = { &da, &db };
+static struct mm_domain *const doms[] = {&da, &db};
 
 static int setup(void **state)
 {
@@ -33,13 +33,13 @@ static const struct frame *F(uint64_t m)
     return frame_get(mfn(m));
 }
 
-#define REFUSED(want, call)                                                              \
-    do {                                                                                 \
-        struct snap s_;                                                                  \
-        snap_take(&s_);                                                                  \
-        assert_int_equal((call), (want));                                                \
-        snap_check_same(&s_);                                                            \
-        mm_audit(doms, 2);                                                               \
+#define REFUSED(want, call)                                                                        \
+    do {                                                                                           \
+        struct snap s_;                                                                            \
+        snap_take(&s_);                                                                            \
+        assert_int_equal((call), (want));                                                          \
+        snap_check_same(&s_);                                                                      \
+        mm_audit(doms, 2);                                                                         \
     } while (0)
 
 /* A batch stops at its first bad request: the ones before it took effect,
@@ -49,12 +49,12 @@ static void test_batch_bad_entry_in_middle(void **state)
     (void)state;
     assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
     const struct mm_update_req reqs[] = {
-        { eaddr(5, 0), pte(20, PTE_RW) },
-        { eaddr(5, 1), pte(21, 0) },
-        { (22ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 7 },
-        { eaddr(5, 2), pte(22, PTE_G) }, /* bad */
-        { eaddr(5, 3), pte(23, PTE_RW) },
-        { (23ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 8 },
+        {eaddr(5, 0), pte(20, PTE_RW)},
+        {eaddr(5, 1), pte(21, 0)},
+        {(22ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 7},
+        {eaddr(5, 2), pte(22, PTE_G)}, /* bad */
+        {eaddr(5, 3), pte(23, PTE_RW)},
+        {(23ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 8},
     };
     uint32_t done = 99;
     assert_int_equal(mm_mmu_update(&da, reqs, ARRAY_SIZE(reqs), &done), HV_EINVAL);
@@ -71,7 +71,7 @@ static void test_batch_bad_entry_in_middle(void **state)
     assert_int_equal(F(23)->ref_count, 1);
     mm_audit(doms, 2);
     /* The rest of the batch, resubmitted from the bad one fixed. */
-    struct mm_update_req rest[3] = { reqs[3], reqs[4], reqs[5] };
+    struct mm_update_req rest[3] = {reqs[3], reqs[4], reqs[5]};
     rest[0].val = pte(22, 0);
     assert_int_equal(mm_mmu_update(&da, rest, 3, &done), HV_OK);
     assert_int_equal(done, 3);
@@ -87,24 +87,22 @@ static void test_update_request_decoding(void **state)
     (void)state;
     assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
     assert_int_equal(mm_pin(&db, mfn(40), 1), HV_OK);
-    REFUSED(HV_EINVAL, upd(&da, eaddr(5, 1) | 4, 0));           /* misaligned */
-    REFUSED(HV_EINVAL, upd(&da, eaddr(5, 1) | 2, 0));           /* unknown command */
-    REFUSED(HV_EINVAL, upd(&da, eaddr(5, 1) | 3, 0));           /* unknown command */
-    REFUSED(HV_EINVAL, upd(&da, eaddr(20, 0), 0));              /* not a table */
-    REFUSED(HV_EPERM, upd(&da, eaddr(40, 0), 0));               /* another's table */
-    REFUSED(HV_EPERM, upd(&da, eaddr(1, 0), 0));                /* the hypervisor's */
-    REFUSED(HV_ERANGE, upd(&da, eaddr(64, 0), 0));              /* no such frame */
-    REFUSED(HV_ERANGE, upd(&da, ~7ull, 0));                     /* no such frame */
+    REFUSED(HV_EINVAL, upd(&da, eaddr(5, 1) | 4, 0)); /* misaligned */
+    REFUSED(HV_EINVAL, upd(&da, eaddr(5, 1) | 2, 0)); /* unknown command */
+    REFUSED(HV_EINVAL, upd(&da, eaddr(5, 1) | 3, 0)); /* unknown command */
+    REFUSED(HV_EINVAL, upd(&da, eaddr(20, 0), 0));    /* not a table */
+    REFUSED(HV_EPERM, upd(&da, eaddr(40, 0), 0));     /* another's table */
+    REFUSED(HV_EPERM, upd(&da, eaddr(1, 0), 0));      /* the hypervisor's */
+    REFUSED(HV_ERANGE, upd(&da, eaddr(64, 0), 0));    /* no such frame */
+    REFUSED(HV_ERANGE, upd(&da, ~7ull, 0));           /* no such frame */
     /* M2P requests. */
     REFUSED(HV_EINVAL, upd(&da, (20ull << PAGE_SHIFT) | 8 | MM_UPDATE_CMD_M2P, 1));
     REFUSED(HV_EPERM, upd(&da, (40ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 1));
     REFUSED(HV_ERANGE, upd(&da, (64ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 1));
     REFUSED(HV_ERANGE, upd(&da, (20ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, MM_PFN_LIMIT));
-    assert_int_equal(upd(&da, (20ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, MM_PFN_LIMIT - 1),
-                     HV_OK);
+    assert_int_equal(upd(&da, (20ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, MM_PFN_LIMIT - 1), HV_OK);
     assert_int_equal(frame_m2p_get(mfn(20)), MM_PFN_LIMIT - 1);
-    assert_int_equal(upd(&da, (20ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, MM_M2P_INVALID),
-                     HV_OK);
+    assert_int_equal(upd(&da, (20ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, MM_M2P_INVALID), HV_OK);
     assert_int_equal(frame_m2p_get(mfn(20)), MM_M2P_INVALID);
 }
 
@@ -172,7 +170,7 @@ static void test_pin_unpin(void **state)
     assert_int_equal(F(5)->type_count, 1);
     assert_true(F(5)->flags & FRAME_F_VALIDATED);
     REFUSED(HV_EINVAL, mm_unpin(&da, mfn(5))); /* not pinned any more */
-    REFUSED(HV_EBUSY, mm_pin(&da, mfn(5), 2));  /* an L1 in use, as an L2 */
+    REFUSED(HV_EBUSY, mm_pin(&da, mfn(5), 2)); /* an L1 in use, as an L2 */
     assert_int_equal(mm_unpin(&da, mfn(4)), HV_OK);
     assert_int_equal(F(5)->type, FRAME_TYPE_NONE);
     assert_int_equal(F(5)->ref_count, 1);
@@ -313,7 +311,7 @@ static void test_frame_assign_release(void **state)
     assert_int_equal(F(20)->ref_count, 0);
     assert_int_equal(F(20)->tlbflush_timestamp, 41);
     assert_int_equal(frame_m2p_get(mfn(20)), MM_M2P_INVALID);
-    REFUSED(HV_EPERM, frame_release(mfn(20), DOM_A)); /* double free */
+    REFUSED(HV_EPERM, frame_release(mfn(20), DOM_A));     /* double free */
     REFUSED(HV_EPERM, upd(&da, eaddr(5, 0), pte(20, 0))); /* now unmappable */
     assert_int_equal(frame_assign(mfn(20), DOM_B), HV_OK);
     assert_int_equal(F(20)->owner, DOM_B);
@@ -351,8 +349,8 @@ static void test_domain_teardown(void **state)
 static void test_init_refuses_bad_configuration(void **state)
 {
     (void)state;
-    struct pt_config cfg = { .maxphyaddr_bits = 31, .hv_l4_template = fake.l4_template,
-                             .validate_budget_entries = 512 };
+    struct pt_config cfg = {
+        .maxphyaddr_bits = 31, .hv_l4_template = fake.l4_template, .validate_budget_entries = 512};
     assert_false(pt_init(&cfg));
     cfg.maxphyaddr_bits = 53;
     assert_false(pt_init(&cfg));

@@ -16,7 +16,7 @@
 #define STEPS 4000u
 
 static struct mm_domain da, db;
-static struct mm_domain *const doms[] = { &da, &db };
+static struct mm_domain *const doms[] = {&da, &db};
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void)
@@ -60,7 +60,7 @@ static uint64_t random_entry(const struct mm_domain *d)
         return rnd() & ~PTE_P;
     uint64_t e = pte(any_target(d), pick(2) ? PTE_RW : 0);
     if (pick(100) < 3) {
-        static const uint64_t bad[] = { PTE_G, PTE_PS, PTE_US, 1ull << 47 };
+        static const uint64_t bad[] = {PTE_G, PTE_PS, PTE_US, 1ull << 47};
         e ^= bad[pick(4)];
     }
     if (pick(100) < 10)
@@ -108,20 +108,13 @@ struct pending {
 static int run_op(struct mm_domain *d, int op, uint64_t a, uint64_t b)
 {
     switch (op) {
-    case OP_UPDATE:
-        return upd(d, a, b);
-    case OP_PIN:
-        return mm_pin(d, mfn(a), (unsigned)b);
-    case OP_UNPIN:
-        return mm_unpin(d, mfn(a));
-    case OP_BASE:
-        return mm_new_baseptr(d, mfn(a));
-    case OP_M2P:
-        return upd(d, (a << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, b);
-    case OP_UVM:
-        return mm_update_va_mapping(d, a, b, pick(3));
-    default:
-        fail();
+    case OP_UPDATE: return upd(d, a, b);
+    case OP_PIN: return mm_pin(d, mfn(a), (unsigned)b);
+    case OP_UNPIN: return mm_unpin(d, mfn(a));
+    case OP_BASE: return mm_new_baseptr(d, mfn(a));
+    case OP_M2P: return upd(d, (a << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, b);
+    case OP_UVM: return mm_update_va_mapping(d, a, b, pick(3));
+    default: fail();
     }
     return HV_EINVAL;
 }
@@ -136,8 +129,8 @@ static void test_random_sequences_conserve_counts(void **state)
     mm_domain_init(&db, DOM_B);
     fake_allow_foreign(DOM_A, 45, true);
     fake_allow_foreign(DOM_B, 3, false);
-    struct stats st = { 0 };
-    struct pending pend[2] = { { -1, 0, 0 }, { -1, 0, 0 } };
+    struct stats st = {0};
+    struct pending pend[2] = {{-1, 0, 0}, {-1, 0, 0}};
 
     for (unsigned step = 0; step < STEPS; step++) {
         unsigned di = pick(2);
@@ -200,7 +193,7 @@ static void test_random_sequences_conserve_counts(void **state)
         int rc = run_op(d, op, a, b);
         if (rc == HV_EAGAIN) {
             st.again++;
-            pend[di] = (struct pending){ op, a, b };
+            pend[di] = (struct pending){op, a, b};
             if (fresh)
                 snap_drop(&s);
         } else {

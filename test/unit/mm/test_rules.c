@@ -7,7 +7,7 @@
 #include "mm_test.h"
 
 static struct mm_domain da, db;
-static struct mm_domain *const doms[] = { &da, &db };
+static struct mm_domain *const doms[] = {&da, &db};
 
 static int setup(void **state)
 {
@@ -34,13 +34,13 @@ static const struct frame *F(uint64_t m)
 }
 
 /* Asserts that `call` returns `want` and changes nothing. */
-#define REFUSED(want, call)                                                              \
-    do {                                                                                 \
-        struct snap s_;                                                                  \
-        snap_take(&s_);                                                                  \
-        assert_int_equal((call), (want));                                                \
-        snap_check_same(&s_);                                                            \
-        mm_audit(doms, 2);                                                               \
+#define REFUSED(want, call)                                                                        \
+    do {                                                                                           \
+        struct snap s_;                                                                            \
+        snap_take(&s_);                                                                            \
+        assert_int_equal((call), (want));                                                          \
+        snap_check_same(&s_);                                                                      \
+        mm_audit(doms, 2);                                                                         \
     } while (0)
 
 /* Rule: a frame changes type only at type count zero; validating a table
@@ -168,21 +168,25 @@ static void test_forbidden_bits(void **state)
     fake_frame(4)[0] = pte(5, PTE_RW);
     assert_int_equal(mm_pin(&da, mfn(2), 4), HV_OK);
     /* Fresh targets for entry 1 of each level. */
-    const uint64_t table_of_level[5] = { 0, 5, 4, 3, 2 };
-    const uint64_t target_for_level[5] = { 0, 20, 6, 7, 8 };
+    const uint64_t table_of_level[5] = {0, 5, 4, 3, 2};
+    const uint64_t target_for_level[5] = {0, 20, 6, 7, 8};
     const struct bit_case cases[] = {
-        { 1, PTE_PS, HV_EINVAL }, /* PAT */
-        { 2, PTE_PS, HV_EINVAL }, /* 2 MiB superpage */
-        { 3, PTE_PS, HV_EINVAL }, /* 1 GiB superpage */
-        { 4, PTE_PS, HV_EINVAL }, /* reserved */
-        { 1, PTE_G, HV_EINVAL },  { 2, PTE_G, HV_EINVAL },
-        { 3, PTE_G, HV_EINVAL },  { 4, PTE_G, HV_EINVAL },
-        { 1, 1ull << 45, HV_EINVAL }, { 2, 1ull << 40, HV_EINVAL },
-        { 3, 1ull << 51, HV_EINVAL }, { 4, 1ull << 47, HV_EINVAL },
-        { 1, PTE_NX | PTE_A | PTE_D | PTE_PWT | PTE_PCD, HV_OK },
-        { 2, PTE_NX | PTE_A | PTE_PWT | PTE_PCD | PTE_AVAIL_LOW, HV_OK },
-        { 3, PTE_AVAIL_HIGH | PTE_AVAIL_LOW, HV_OK },
-        { 4, PTE_NX | PTE_AVAIL_HIGH, HV_OK },
+        {1, PTE_PS, HV_EINVAL}, /* PAT */
+        {2, PTE_PS, HV_EINVAL}, /* 2 MiB superpage */
+        {3, PTE_PS, HV_EINVAL}, /* 1 GiB superpage */
+        {4, PTE_PS, HV_EINVAL}, /* reserved */
+        {1, PTE_G, HV_EINVAL},
+        {2, PTE_G, HV_EINVAL},
+        {3, PTE_G, HV_EINVAL},
+        {4, PTE_G, HV_EINVAL},
+        {1, 1ull << 45, HV_EINVAL},
+        {2, 1ull << 40, HV_EINVAL},
+        {3, 1ull << 51, HV_EINVAL},
+        {4, 1ull << 47, HV_EINVAL},
+        {1, PTE_NX | PTE_A | PTE_D | PTE_PWT | PTE_PCD, HV_OK},
+        {2, PTE_NX | PTE_A | PTE_PWT | PTE_PCD | PTE_AVAIL_LOW, HV_OK},
+        {3, PTE_AVAIL_HIGH | PTE_AVAIL_LOW, HV_OK},
+        {4, PTE_NX | PTE_AVAIL_HIGH, HV_OK},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         const struct bit_case *c = &cases[i];
@@ -198,8 +202,8 @@ static void test_forbidden_bits(void **state)
     }
     /* US clear (a supervisor mapping) is refused at every level. */
     for (unsigned l = 1; l <= 4; l++)
-        REFUSED(HV_EINVAL, upd(&da, eaddr(table_of_level[l], 1),
-                               pte(target_for_level[l], 0) & ~PTE_US));
+        REFUSED(HV_EINVAL,
+                upd(&da, eaddr(table_of_level[l], 1), pte(target_for_level[l], 0) & ~PTE_US));
     /* Non-present entries may hold anything and take nothing. */
     assert_int_equal(upd(&da, eaddr(5, 9), ~PTE_P), HV_OK);
     assert_int_equal(upd(&da, eaddr(2, 9), ~PTE_P), HV_OK);

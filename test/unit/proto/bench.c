@@ -30,7 +30,10 @@ static volatile uint64_t sink;
 
 /* ---- libcbor decode of a domain-info-reply into the same struct ---- */
 
-static uint64_t lc_u(const cbor_item_t *it) { return cbor_get_int(it); }
+static uint64_t lc_u(const cbor_item_t *it)
+{
+    return cbor_get_int(it);
+}
 
 static struct hvcbor_str lc_s(const cbor_item_t *it)
 {
@@ -115,13 +118,25 @@ static void bench_codec(void)
     struct proto_domain_info_reply *m = &msg.u.domain_info_reply;
 #define S(x) ((struct hvcbor_str){(const uint8_t *)(x), (uint32_t)strlen(x)})
     m->request_id = 4242;
-    m->summary = (struct proto_domain_summary){.id = 7, .name = S("web1"), .state = PROTO_DOMAIN_STATE_RUNNING,
-        .memory_bytes = 256ull << 20, .vcpus = 2, .cpu_time_ns = 123456789012ull, .event_count = 987654};
-    m->config = (struct proto_domain_config){.name = S("web1"), .kernel = S("guests/web.elf"),
-        .cmdline = S("console=hvc0 root=/dev/xvda1 quiet"), .memory_bytes = 256ull << 20,
-        .max_memory_bytes = 1ull << 30, .vcpus = 2, .weight = 256, .cap_percent = 0, .gang = false,
-        .on_poweroff = PROTO_STOP_POLICY_DESTROY, .on_reboot = PROTO_STOP_POLICY_RESTART,
-        .on_crash = PROTO_STOP_POLICY_PRESERVE};
+    m->summary = (struct proto_domain_summary){.id = 7,
+                                               .name = S("web1"),
+                                               .state = PROTO_DOMAIN_STATE_RUNNING,
+                                               .memory_bytes = 256ull << 20,
+                                               .vcpus = 2,
+                                               .cpu_time_ns = 123456789012ull,
+                                               .event_count = 987654};
+    m->config = (struct proto_domain_config){.name = S("web1"),
+                                             .kernel = S("guests/web.elf"),
+                                             .cmdline = S("console=hvc0 root=/dev/xvda1 quiet"),
+                                             .memory_bytes = 256ull << 20,
+                                             .max_memory_bytes = 1ull << 30,
+                                             .vcpus = 2,
+                                             .weight = 256,
+                                             .cap_percent = 0,
+                                             .gang = false,
+                                             .on_poweroff = PROTO_STOP_POLICY_DESTROY,
+                                             .on_reboot = PROTO_STOP_POLICY_RESTART,
+                                             .on_crash = PROTO_STOP_POLICY_PRESERVE};
     m->has_max_observed_memory_bytes = true;
     m->max_observed_memory_bytes = 300ull << 20;
     if (!proto_msg_encode(&msg, buf, sizeof(buf), &len, &err))

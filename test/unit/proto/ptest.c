@@ -21,8 +21,8 @@ uint64_t ptest_next(struct ptest_rng *r)
 
 uint64_t ptest_uint(struct ptest_rng *r, uint64_t lo, uint64_t hi)
 {
-    static const uint64_t edges[] = {0, 1, 23, 24, 255, 256, 65535, 65536,
-                                     0xffffffffull, 0x100000000ull, UINT64_MAX};
+    static const uint64_t edges[] = {
+        0, 1, 23, 24, 255, 256, 65535, 65536, 0xffffffffull, 0x100000000ull, UINT64_MAX};
     uint64_t pick = ptest_next(r) % 16;
     if (pick < sizeof(edges) / sizeof(edges[0])) {
         uint64_t v = edges[pick];
@@ -124,8 +124,7 @@ bool ptest_lc_equal(const cbor_item_t *a, const cbor_item_t *b)
         return false;
     switch (ta) {
     case CBOR_TYPE_UINT:
-    case CBOR_TYPE_NEGINT:
-        return cbor_get_int(a) == cbor_get_int(b);
+    case CBOR_TYPE_NEGINT: return cbor_get_int(a) == cbor_get_int(b);
     case CBOR_TYPE_BYTESTRING:
         return cbor_bytestring_is_definite(a) && cbor_bytestring_is_definite(b) &&
                cbor_bytestring_length(a) == cbor_bytestring_length(b) &&
@@ -160,7 +159,6 @@ bool ptest_lc_equal(const cbor_item_t *a, const cbor_item_t *b)
     case CBOR_TYPE_FLOAT_CTRL:
         return cbor_float_get_width(a) == CBOR_FLOAT_0 && cbor_float_get_width(b) == CBOR_FLOAT_0 &&
                cbor_ctrl_value(a) == cbor_ctrl_value(b);
-    default:
-        return false;
+    default: return false;
     }
 }

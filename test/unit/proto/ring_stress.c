@@ -67,7 +67,8 @@ static void *producer(void *arg)
                 break;
             }
             if (st != RING_FULL) {
-                fprintf(stderr, "ring_write: status %d at message %llu\n", st, (unsigned long long)i);
+                fprintf(stderr, "ring_write: status %d at message %llu\n", st,
+                        (unsigned long long)i);
                 exit(1);
             }
             if (spins < SPIN_TRIES) {
@@ -171,8 +172,8 @@ int main(int argc, char **argv)
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("ring_stress: %llu messages (8..%llu bytes) through a %llu-byte ring in %.2f s "
            "(%.1f M msg/s); consumer slept %llu, producer slept %llu, notifications %llu/%llu\n",
-           (unsigned long long)count, (unsigned long long)max_msg, (unsigned long long)data_bytes, s,
-           (double)count / s / 1e6, (unsigned long long)consumer_sleeps,
+           (unsigned long long)count, (unsigned long long)max_msg, (unsigned long long)data_bytes,
+           s, (double)count / s / 1e6, (unsigned long long)consumer_sleeps,
            (unsigned long long)producer_sleeps, (unsigned long long)notifies_to_consumer,
            (unsigned long long)notifies_to_producer);
     printf("ring_stress: PASS\n");

@@ -27,7 +27,8 @@ static size_t unhex(const char *h, uint8_t *out)
     return n;
 }
 
-static void expect_enc(void (*fn)(struct hvcbor_enc *, const void *), const void *arg, const char *hex)
+static void expect_enc(void (*fn)(struct hvcbor_enc *, const void *), const void *arg,
+                       const char *hex)
 {
     uint8_t want[64], got[64];
     size_t wn = unhex(hex, want), gn;
@@ -39,23 +40,53 @@ static void expect_enc(void (*fn)(struct hvcbor_enc *, const void *), const void
     assert_memory_equal(got, want, wn);
 }
 
-static void enc_u(struct hvcbor_enc *e, const void *a) { hvcbor_enc_uint(e, *(const uint64_t *)a); }
-static void enc_i(struct hvcbor_enc *e, const void *a) { hvcbor_enc_int(e, *(const int64_t *)a); }
+static void enc_u(struct hvcbor_enc *e, const void *a)
+{
+    hvcbor_enc_uint(e, *(const uint64_t *)a);
+}
+static void enc_i(struct hvcbor_enc *e, const void *a)
+{
+    hvcbor_enc_int(e, *(const int64_t *)a);
+}
 
 static void test_encode_rfc_vectors(void **state)
 {
-    static const struct { uint64_t v; const char *hex; } u[] = {
-        {0, "00"}, {1, "01"}, {10, "0a"}, {23, "17"}, {24, "1818"}, {25, "1819"},
-        {100, "1864"}, {255, "18ff"}, {256, "190100"}, {1000, "1903e8"}, {65535, "19ffff"},
-        {65536, "1a00010000"}, {1000000, "1a000f4240"}, {0xffffffffull, "1affffffff"},
-        {0x100000000ull, "1b0000000100000000"}, {1000000000000ull, "1b000000e8d4a51000"},
+    static const struct {
+        uint64_t v;
+        const char *hex;
+    } u[] = {
+        {0, "00"},
+        {1, "01"},
+        {10, "0a"},
+        {23, "17"},
+        {24, "1818"},
+        {25, "1819"},
+        {100, "1864"},
+        {255, "18ff"},
+        {256, "190100"},
+        {1000, "1903e8"},
+        {65535, "19ffff"},
+        {65536, "1a00010000"},
+        {1000000, "1a000f4240"},
+        {0xffffffffull, "1affffffff"},
+        {0x100000000ull, "1b0000000100000000"},
+        {1000000000000ull, "1b000000e8d4a51000"},
         {UINT64_MAX, "1bffffffffffffffff"},
     };
     for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
         expect_enc(enc_u, &u[i].v, u[i].hex);
-    static const struct { int64_t v; const char *hex; } s[] = {
-        {-1, "20"}, {-10, "29"}, {-24, "37"}, {-25, "3818"}, {-100, "3863"}, {-1000, "3903e7"},
-        {INT64_MIN, "3b7fffffffffffffff"}, {INT64_MAX, "1b7fffffffffffffff"},
+    static const struct {
+        int64_t v;
+        const char *hex;
+    } s[] = {
+        {-1, "20"},
+        {-10, "29"},
+        {-24, "37"},
+        {-25, "3818"},
+        {-100, "3863"},
+        {-1000, "3903e7"},
+        {INT64_MIN, "3b7fffffffffffffff"},
+        {INT64_MAX, "1b7fffffffffffffff"},
     };
     for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
         expect_enc(enc_i, &s[i].v, s[i].hex);
@@ -177,10 +208,27 @@ static void test_decode_refusals(void **state)
 static void test_decode_accepts(void **state)
 {
     static const char *good[] = {
-        "00", "17", "1818", "1bffffffffffffffff", "3b7fffffffffffffff", "40", "60",
-        "6449455446", "80", "a0", "f4", "f5", "f6", "a2 01 02 03 04",
+        "00",
+        "17",
+        "1818",
+        "1bffffffffffffffff",
+        "3b7fffffffffffffff",
+        "40",
+        "60",
+        "6449455446",
+        "80",
+        "a0",
+        "f4",
+        "f5",
+        "f6",
+        "a2 01 02 03 04",
         "a3 00 00 20 00 6161 00", /* keys 0, -1, "a": bytewise ascending */
-        "a2 17 00 1818 00", "a2 18ff 00 190100 00", "a2 19ffff 00 20 00", "83 01 82 02 03 82 04 05", "62c3bc", "64f09f9880",
+        "a2 17 00 1818 00",
+        "a2 18ff 00 190100 00",
+        "a2 19ffff 00 20 00",
+        "83 01 82 02 03 82 04 05",
+        "62c3bc",
+        "64f09f9880",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         uint8_t in[64];
@@ -280,13 +328,14 @@ static void test_libcbor_agreement_random(void **state)
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         uint64_t v = s >> (s & 63);
         cbor_item_t *arr = cbor_new_definite_array(3);
-        cbor_item_t *x = v <= 0xff ? cbor_build_uint8((uint8_t)v)
-                         : v <= 0xffff ? cbor_build_uint16((uint16_t)v)
+        cbor_item_t *x = v <= 0xff          ? cbor_build_uint8((uint8_t)v)
+                         : v <= 0xffff      ? cbor_build_uint16((uint16_t)v)
                          : v <= 0xffffffffu ? cbor_build_uint32((uint32_t)v)
                                             : cbor_build_uint64(v);
         assert_true(cbor_array_push(arr, cbor_move(x)));
         assert_true(cbor_array_push(arr, cbor_move(cbor_build_negint64(v))));
-        assert_true(cbor_array_push(arr, cbor_move(cbor_build_bytestring((const uint8_t *)&v, v & 7))));
+        assert_true(
+            cbor_array_push(arr, cbor_move(cbor_build_bytestring((const uint8_t *)&v, v & 7))));
         unsigned char *out = NULL;
         size_t outsz = 0, len = cbor_serialize_alloc(arr, &out, &outsz);
         assert_true(len > 0);

@@ -61,7 +61,7 @@ struct expect {
     uint8_t *stream;
     size_t len, cap;
     uint32_t frame_count;
-    uint32_t *frame_len;   /* per frame */
+    uint32_t *frame_len; /* per frame */
     uint64_t garbage_bytes;
 };
 
@@ -288,12 +288,9 @@ static void test_drop_reasons(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crc32c_vectors),
-        cmocka_unit_test(test_encode_format),
-        cmocka_unit_test(test_reader_init_bounds),
-        cmocka_unit_test(test_drop_reasons),
-        cmocka_unit_test(test_garbage_interleaved),
-        cmocka_unit_test(test_truncated_frames),
+        cmocka_unit_test(test_crc32c_vectors),      cmocka_unit_test(test_encode_format),
+        cmocka_unit_test(test_reader_init_bounds),  cmocka_unit_test(test_drop_reasons),
+        cmocka_unit_test(test_garbage_interleaved), cmocka_unit_test(test_truncated_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

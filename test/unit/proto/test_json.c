@@ -128,13 +128,15 @@ static bool json_valid(const char *s)
 
 static void test_exact(void **state)
 {
-    static const uint8_t hello[] = {0xa4, 0x00, 0x01, 0x02, 0x07, 0x04, 0x01, 0x06, 0x64, 'h', 0xc3, 0xa9, '"'};
+    static const uint8_t hello[] = {0xa4, 0x00, 0x01, 0x02, 0x07, 0x04, 0x01,
+                                    0x06, 0x64, 'h',  0xc3, 0xa9, '"'};
     char *j = proto_json_render(hello, sizeof(hello));
     assert_non_null(j);
     assert_string_equal(j, "{\"0\":1,\"2\":7,\"4\":1,\"6\":\"h\xc3\xa9\\\"\"}");
     free(j);
     /* bytes as base64url, negative ints, nested, control characters */
-    static const uint8_t misc[] = {0x84, 0x43, 0xfb, 0xff, 0x01, 0x38, 0x63, 0xa1, 0x20, 0xf6, 0x62, '\n', 0x01};
+    static const uint8_t misc[] = {0x84, 0x43, 0xfb, 0xff, 0x01, 0x38, 0x63,
+                                   0xa1, 0x20, 0xf6, 0x62, '\n', 0x01};
     j = proto_json_render(misc, sizeof(misc));
     assert_non_null(j);
     assert_string_equal(j, "[\"-_8B\",-100,{\"-1\":null},\"\\u000a\\u0001\"]");

@@ -136,8 +136,9 @@ static void expect_refusal(const uint8_t *in, size_t len, enum hvcbor_err code, 
     struct hvcbor_error err;
     bool ok = proto_msg_decode(in, len, NULL, &msg_b, &err);
     if (ok || err.code != code || err.offset != offset || err.key != key)
-        fail_msg("got %s at %u key %u, want %s at %u key %u", ok ? "success" : hvcbor_err_name(err.code),
-                 err.offset, err.key, hvcbor_err_name(code), offset, key);
+        fail_msg("got %s at %u key %u, want %s at %u key %u",
+                 ok ? "success" : hvcbor_err_name(err.code), err.offset, err.key,
+                 hvcbor_err_name(code), offset, key);
 }
 
 static void test_unknown_keys(void **state)
@@ -251,7 +252,7 @@ static void test_value_refusals(void **state)
     assert_int_equal(err.code, HVCBOR_ERR_RANGE);
     assert_int_equal(err.key, 10);
     assert_true(err.offset < n);
-    assert_int_equal(in[err.offset], 0x00); /* the encoded 0 */
+    assert_int_equal(in[err.offset], 0x00);     /* the encoded 0 */
     assert_int_equal(in[err.offset - 1], 0x0a); /* preceded by key 10 */
 
     /* enum value not in the catalog */

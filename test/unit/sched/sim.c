@@ -16,7 +16,7 @@ struct sim_vcpu {
     bool blocked;
     uint64_t burst_left; /* I/O-bound: CPU left in this burst */
     uint64_t wake_at;
-    int cpu;             /* CPU running it, or -1 */
+    int cpu; /* CPU running it, or -1 */
     bool waiting;
     uint64_t wait_since;
 };
@@ -317,7 +317,7 @@ fail:
 void sim_ideal_shares(const struct sim_cfg *cfg, double *dom_share)
 {
     double w[SIM_MAX_VCPUS], share[SIM_MAX_VCPUS];
-    bool capped[SIM_MAX_VCPUS] = { false };
+    bool capped[SIM_MAX_VCPUS] = {false};
     uint32_t n = cfg->vcpu_count, cpus = cfg->packages * cfg->cores * cfg->threads;
     uint32_t di[SIM_MAX_VCPUS];
 

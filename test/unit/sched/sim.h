@@ -38,13 +38,13 @@ struct sim_cfg {
 struct sim_result {
     double vcpu_run_ns[SIM_MAX_VCPUS];
     double dom_run_ns[SIM_MAX_DOMS];
-    double dom_share[SIM_MAX_DOMS]; /* CPUs' worth: run time / duration */
+    double dom_share[SIM_MAX_DOMS];      /* CPUs' worth: run time / duration */
     uint64_t max_wait_ns[SIM_MAX_VCPUS]; /* longest runnable-not-running stretch */
-    uint64_t max_idle_overload_ns; /* idle CPU while work it may run waited elsewhere */
-    uint64_t gang_violations;      /* instants where a gang ran partially */
-    uint64_t gang_instants;        /* instants where a gang ran */
+    uint64_t max_idle_overload_ns;       /* idle CPU while work it may run waited elsewhere */
+    uint64_t gang_violations;            /* instants where a gang ran partially */
+    uint64_t gang_instants;              /* instants where a gang ran */
     uint64_t pin_violations;
-    uint64_t consistency_errors;   /* sim view != policy view, or stats mismatch */
+    uint64_t consistency_errors; /* sim view != policy view, or stats mismatch */
     uint64_t steals[SCHED_LEVEL_COUNT];
     uint64_t migrations;
     uint64_t picks;

@@ -37,7 +37,7 @@ static struct sched *new_sched(uint32_t p, uint32_t c, uint32_t th)
     return s;
 }
 
-static const struct sched_domain_params dflt = { SCHED_WEIGHT_DEFAULT, 0, false };
+static const struct sched_domain_params dflt = {SCHED_WEIGHT_DEFAULT, 0, false};
 
 static sched_vcpu_t add_vcpu(struct sched *s, domid_t d, sched_cpumask_t aff)
 {
@@ -66,7 +66,7 @@ static void test_init_checks(void **state)
     assert_int_equal(s->cpu[0].level_mask[SCHED_LEVEL_SMT], 0x2);
     assert_int_equal(s->cpu[0].level_mask[SCHED_LEVEL_PKG], 0xc);
     assert_int_equal(s->cpu[0].level_mask[SCHED_LEVEL_REMOTE], 0xf0);
-    assert_int_equal(sched_pick(s, 8, 0, &(struct sched_decision){ 0 }), HV_EINVAL);
+    assert_int_equal(sched_pick(s, 8, 0, &(struct sched_decision){0}), HV_EINVAL);
     free(s);
 }
 
@@ -93,7 +93,7 @@ static void test_domain_checks(void **state)
         assert_int_equal(sched_add_domain(s, (domid_t)(i + 100), &dflt), HV_OK);
     assert_int_equal(sched_add_domain(s, 2, &dflt), HV_ENOMEM);
 
-    assert_int_equal(sched_add_vcpu(s, 1, 0, &v), HV_EINVAL);       /* empty mask */
+    assert_int_equal(sched_add_vcpu(s, 1, 0, &v), HV_EINVAL);         /* empty mask */
     assert_int_equal(sched_add_vcpu(s, 1, 1ull << 4, &v), HV_EINVAL); /* no such CPU */
     v = add_vcpu(s, 1, 0xf);
     assert_int_equal(sched_remove_domain(s, 1), HV_EBUSY);
@@ -133,7 +133,7 @@ static void test_gang_rule(void **state)
 {
     (void)state;
     struct sched *s = new_sched(1, 2, 2);
-    struct sched_domain_params g = { 256, 0, true };
+    struct sched_domain_params g = {256, 0, true};
     sched_vcpu_t v[4], x;
     sched_cpumask_t kick;
 
@@ -283,7 +283,7 @@ static void test_cap_parks(void **state)
 {
     (void)state;
     struct sched *s = new_sched(1, 1, 1);
-    struct sched_domain_params p = { 256, 20, false }; /* 6 ms per 30 ms */
+    struct sched_domain_params p = {256, 20, false}; /* 6 ms per 30 ms */
     struct sched_decision dec;
     struct sched_vcpu_stats st;
     sched_cpumask_t kick;
@@ -309,7 +309,7 @@ static void test_gang_start(void **state)
 {
     (void)state;
     struct sched *s = new_sched(1, 2, 2);
-    struct sched_domain_params g = { 256, 0, true };
+    struct sched_domain_params g = {256, 0, true};
     struct sched_decision dec;
     sched_cpumask_t kick;
     sched_vcpu_t a, b;
@@ -339,7 +339,7 @@ static void test_gang_late_member(void **state)
 {
     (void)state;
     struct sched *s = new_sched(1, 2, 2);
-    struct sched_domain_params g = { 256, 0, true };
+    struct sched_domain_params g = {256, 0, true};
     struct sched_decision dec;
     sched_cpumask_t kick, members = 0;
     sched_vcpu_t a, b, c, d;
@@ -390,16 +390,11 @@ static void test_gang_late_member(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_init_checks),
-        cmocka_unit_test(test_domain_checks),
-        cmocka_unit_test(test_vcpu_table_full),
-        cmocka_unit_test(test_gang_rule),
-        cmocka_unit_test(test_placement),
-        cmocka_unit_test(test_steal_order),
-        cmocka_unit_test(test_migration_cost),
-        cmocka_unit_test(test_cap_parks),
-        cmocka_unit_test(test_gang_start),
-        cmocka_unit_test(test_gang_late_member),
+        cmocka_unit_test(test_init_checks),     cmocka_unit_test(test_domain_checks),
+        cmocka_unit_test(test_vcpu_table_full), cmocka_unit_test(test_gang_rule),
+        cmocka_unit_test(test_placement),       cmocka_unit_test(test_steal_order),
+        cmocka_unit_test(test_migration_cost),  cmocka_unit_test(test_cap_parks),
+        cmocka_unit_test(test_gang_start),      cmocka_unit_test(test_gang_late_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

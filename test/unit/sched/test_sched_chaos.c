@@ -36,9 +36,9 @@ static uint32_t rnd(struct chaos *c, uint32_t n)
 static void invariants(struct chaos *c)
 {
     struct sched *s = c->s;
-    uint32_t runnable[SCHED_MAX_DOMAINS] = { 0 }, count[SCHED_MAX_DOMAINS] = { 0 };
-    uint64_t granted[SCHED_MAX_DOMAINS] = { 0 };
-    uint32_t running_members[SCHED_MAX_DOMAINS] = { 0 };
+    uint32_t runnable[SCHED_MAX_DOMAINS] = {0}, count[SCHED_MAX_DOMAINS] = {0};
+    uint64_t granted[SCHED_MAX_DOMAINS] = {0};
+    uint32_t running_members[SCHED_MAX_DOMAINS] = {0};
 
     for (uint32_t cpu = 0; cpu < s->cpu_count; cpu++) {
         uint32_t n = 0;
@@ -145,8 +145,8 @@ static void op(struct chaos *c)
             assert_int_equal(s->vcpu[v].affinity, before);
     } else if (k < 90) {
         domid_t d = s->dom[s->vcpu[v].dom].domid;
-        struct sched_domain_params p = { 1 + rnd(c, 2000), rnd(c, 4) ? 0 : 20 + rnd(c, 300),
-                                         s->dom[s->vcpu[v].dom].gang };
+        struct sched_domain_params p = {1 + rnd(c, 2000), rnd(c, 4) ? 0 : 20 + rnd(c, 300),
+                                        s->dom[s->vcpu[v].dom].gang};
         assert_int_equal(sched_set_domain(s, d, &p), HV_OK);
     } else if (k < 95) {
         bool blocked = s->vcpu[v].state == SCHED_VCPU_BLOCKED;
@@ -174,8 +174,8 @@ static void chaos(uint32_t p, uint32_t k, uint32_t th, uint64_t seed)
 {
     struct chaos c;
     struct sched_topology topo;
-    struct sched_domain_params gang = { 256, 0, true }, gang_cap = { 512, 150, true },
-                               plain = { 256, 0, false }, plain_cap = { 1024, 50, false };
+    struct sched_domain_params gang = {256, 0, true}, gang_cap = {512, 150, true},
+                               plain = {256, 0, false}, plain_cap = {1024, 50, false};
 
     memset(&c, 0, sizeof(c));
     c.rng = seed;
@@ -210,9 +210,21 @@ static void chaos(uint32_t p, uint32_t k, uint32_t th, uint64_t seed)
     free(c.s);
 }
 
-static void test_chaos_2x2x2(void **state) { (void)state; chaos(2, 2, 2, 11); }
-static void test_chaos_1x2x2(void **state) { (void)state; chaos(1, 2, 2, 12); }
-static void test_chaos_1x1x1(void **state) { (void)state; chaos(1, 1, 1, 13); }
+static void test_chaos_2x2x2(void **state)
+{
+    (void)state;
+    chaos(2, 2, 2, 11);
+}
+static void test_chaos_1x2x2(void **state)
+{
+    (void)state;
+    chaos(1, 2, 2, 12);
+}
+static void test_chaos_1x1x1(void **state)
+{
+    (void)state;
+    chaos(1, 1, 1, 13);
+}
 
 int main(void)
 {

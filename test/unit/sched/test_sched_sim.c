@@ -37,14 +37,14 @@ static void cfg_init(struct sim_cfg *c, uint32_t p, uint32_t k, uint32_t t, uint
 
 static void add_dom(struct sim_cfg *c, domid_t id, uint32_t weight, uint32_t cap, bool gang)
 {
-    c->dom[c->dom_count++] = (struct sim_dom_cfg){ id, { weight, cap, gang } };
+    c->dom[c->dom_count++] = (struct sim_dom_cfg){id, {weight, cap, gang}};
 }
 
 static void add_vcpus(struct sim_cfg *c, domid_t dom, uint32_t n, sched_cpumask_t aff,
                       uint64_t run_ns, uint64_t block_ns)
 {
     for (uint32_t i = 0; i < n; i++)
-        c->vcpu[c->vcpu_count++] = (struct sim_vcpu_cfg){ dom, aff, run_ns, block_ns };
+        c->vcpu[c->vcpu_count++] = (struct sim_vcpu_cfg){dom, aff, run_ns, block_ns};
 }
 
 static void run(const struct sim_cfg *c, struct sim_result *r, const char *name)
@@ -55,17 +55,17 @@ static void run(const struct sim_cfg *c, struct sim_result *r, const char *name)
                "idle=%.3f max_idle_overload=%lluus gang_instants=%llu\n",
                name, c->packages, c->cores, c->threads, (unsigned long long)r->picks,
                (unsigned long long)r->migrations, (unsigned long long)r->steals[0],
-               (unsigned long long)r->steals[1], (unsigned long long)r->steals[2],
-               r->idle_fraction, (unsigned long long)(r->max_idle_overload_ns / 1000),
+               (unsigned long long)r->steals[1], (unsigned long long)r->steals[2], r->idle_fraction,
+               (unsigned long long)(r->max_idle_overload_ns / 1000),
                (unsigned long long)r->gang_instants);
         for (uint32_t d = 0; d < c->dom_count; d++) {
             uint64_t w = 0;
             for (uint32_t i = 0; i < c->vcpu_count; i++)
                 if (c->vcpu[i].dom == c->dom[d].id && r->max_wait_ns[i] > w)
                     w = r->max_wait_ns[i];
-            printf("   dom %u weight %u cap %u%s: %.4f CPUs, max wait %.1f ms\n",
-                   c->dom[d].id, c->dom[d].p.weight, c->dom[d].p.cap_pct,
-                   c->dom[d].p.gang ? " gang" : "", r->dom_share[d], (double)w / 1e6);
+            printf("   dom %u weight %u cap %u%s: %.4f CPUs, max wait %.1f ms\n", c->dom[d].id,
+                   c->dom[d].p.weight, c->dom[d].p.cap_pct, c->dom[d].p.gang ? " gang" : "",
+                   r->dom_share[d], (double)w / 1e6);
         }
     }
     /* Checked in every scenario. */
@@ -107,8 +107,16 @@ static void weights(uint32_t p, uint32_t k, uint32_t t)
     assert_true(r.idle_fraction < 0.001);
 }
 
-static void test_weights_2x2x2(void **state) { (void)state; weights(2, 2, 2); }
-static void test_weights_1x2x2(void **state) { (void)state; weights(1, 2, 2); }
+static void test_weights_2x2x2(void **state)
+{
+    (void)state;
+    weights(2, 2, 2);
+}
+static void test_weights_1x2x2(void **state)
+{
+    (void)state;
+    weights(1, 2, 2);
+}
 
 /* Caps hold within 5% while uncapped work could use the CPU. */
 static void caps(uint32_t p, uint32_t k, uint32_t t)
@@ -118,10 +126,10 @@ static void caps(uint32_t p, uint32_t k, uint32_t t)
     uint32_t cpus = p * k * t;
 
     cfg_init(&c, p, k, t, 2);
-    add_dom(&c, 1, 256, 30, false);  /* 1 VCPU capped at 0.3 CPU */
+    add_dom(&c, 1, 256, 30, false);   /* 1 VCPU capped at 0.3 CPU */
     add_dom(&c, 2, 1024, 150, false); /* 4 VCPUs capped at 1.5 CPUs */
     add_dom(&c, 3, 256, 0, false);
-    add_dom(&c, 4, 512, 70, false);  /* I/O-bound VCPUs, capped at 0.7 CPU */
+    add_dom(&c, 4, 512, 70, false); /* I/O-bound VCPUs, capped at 0.7 CPU */
     add_vcpus(&c, 1, 1, 0, 0, 0);
     add_vcpus(&c, 2, 4, 0, 0, 0);
     add_vcpus(&c, 3, cpus, 0, 0, 0);
@@ -133,8 +141,16 @@ static void caps(uint32_t p, uint32_t k, uint32_t t)
     assert_true(r.idle_fraction < 0.001); /* the uncapped domain takes the rest */
 }
 
-static void test_caps_2x2x2(void **state) { (void)state; caps(2, 2, 2); }
-static void test_caps_1x2x2(void **state) { (void)state; caps(1, 2, 2); }
+static void test_caps_2x2x2(void **state)
+{
+    (void)state;
+    caps(2, 2, 2);
+}
+static void test_caps_1x2x2(void **state)
+{
+    (void)state;
+    caps(1, 2, 2);
+}
 
 /* I/O-bound and CPU-bound mix, some pinned: no CPU idles longer than one
  * stealing interval while a VCPU it may run waits behind a busy CPU. */
@@ -148,17 +164,25 @@ static void idle_steal(uint32_t p, uint32_t k, uint32_t t)
     add_dom(&c, 1, 256, 0, false);
     add_dom(&c, 2, 256, 0, false);
     add_dom(&c, 3, 512, 0, false);
-    add_vcpus(&c, 1, cpus, 0, 2 * MS, 3 * MS);      /* I/O-bound */
-    add_vcpus(&c, 2, cpus / 2, 0, 0, 0);            /* CPU-bound */
-    add_vcpus(&c, 3, 2, 0x3, 7 * MS, 5 * MS);       /* pinned to CPUs 0-1 */
-    add_vcpus(&c, 3, 1, 1ull << (cpus - 1), 0, 0);  /* pinned to the last CPU */
+    add_vcpus(&c, 1, cpus, 0, 2 * MS, 3 * MS);     /* I/O-bound */
+    add_vcpus(&c, 2, cpus / 2, 0, 0, 0);           /* CPU-bound */
+    add_vcpus(&c, 3, 2, 0x3, 7 * MS, 5 * MS);      /* pinned to CPUs 0-1 */
+    add_vcpus(&c, 3, 1, 1ull << (cpus - 1), 0, 0); /* pinned to the last CPU */
     run(&c, &r, "idle-steal");
     assert_true(r.max_idle_overload_ns <= SCHED_STEAL_INTERVAL_NS);
     assert_true(r.steals[SCHED_LEVEL_SMT] > 0);
 }
 
-static void test_idle_steal_2x2x2(void **state) { (void)state; idle_steal(2, 2, 2); }
-static void test_idle_steal_1x2x2(void **state) { (void)state; idle_steal(1, 2, 2); }
+static void test_idle_steal_2x2x2(void **state)
+{
+    (void)state;
+    idle_steal(2, 2, 2);
+}
+static void test_idle_steal_1x2x2(void **state)
+{
+    (void)state;
+    idle_steal(1, 2, 2);
+}
 
 /* Two 4-VCPU gangs with weights 256 and 512, alone: 1:2, all-or-none. */
 static void test_gang_weights_1x2x2(void **state)
@@ -210,11 +234,11 @@ static void gang_mix(uint32_t p, uint32_t k, uint32_t t)
     add_dom(&c, 3, 256, 0, false);
     add_dom(&c, 4, 256, 0, false);
     add_dom(&c, 5, 256, 100, true);
-    add_vcpus(&c, 1, cpus / 2 + 1, 0, 0, 0);          /* CPU-bound gang */
-    add_vcpus(&c, 2, 2, 0, 1 * MS, 2 * MS);           /* I/O-bound gang */
+    add_vcpus(&c, 1, cpus / 2 + 1, 0, 0, 0); /* CPU-bound gang */
+    add_vcpus(&c, 2, 2, 0, 1 * MS, 2 * MS);  /* I/O-bound gang */
     add_vcpus(&c, 3, cpus / 2, 0, 0, 0);
     add_vcpus(&c, 4, 3, 0, 2 * MS, 2 * MS);
-    add_vcpus(&c, 5, 1, 0x1, 0, 0);                   /* capped gang, pinned */
+    add_vcpus(&c, 5, 1, 0x1, 0, 0); /* capped gang, pinned */
     add_vcpus(&c, 5, 1, 0x3, 0, 0);
     run(&c, &r, "gang-mix");
     for (uint32_t d = 0; d < c.dom_count; d++)
@@ -223,8 +247,16 @@ static void gang_mix(uint32_t p, uint32_t k, uint32_t t)
     assert_true(r.gang_instants > 1000);
 }
 
-static void test_gang_mix_2x2x2(void **state) { (void)state; gang_mix(2, 2, 2); }
-static void test_gang_mix_1x2x2(void **state) { (void)state; gang_mix(1, 2, 2); }
+static void test_gang_mix_2x2x2(void **state)
+{
+    (void)state;
+    gang_mix(2, 2, 2);
+}
+static void test_gang_mix_1x2x2(void **state)
+{
+    (void)state;
+    gang_mix(1, 2, 2);
+}
 
 /* Extreme weights, a heavy gang and a crowded pinned CPU: every runnable
  * VCPU waits at most SCHED_MAX_WAIT_NS. */
@@ -239,10 +271,10 @@ static void starvation(uint32_t p, uint32_t k, uint32_t t)
     add_dom(&c, 2, 1, 0, false);
     add_dom(&c, 3, 65535, 0, false);
     add_dom(&c, 4, 1, 0, true);
-    add_vcpus(&c, 1, cpus, 0, 0, 0);   /* a gang as wide as the machine */
-    add_vcpus(&c, 2, 3, 0, 0, 0);      /* weight 1, CPU-bound */
-    add_vcpus(&c, 2, 2, 0x1, 0, 0);    /* weight 1, pinned to CPU 0 */
-    add_vcpus(&c, 3, cpus, 0, 0, 0);   /* heavy, CPU-bound */
+    add_vcpus(&c, 1, cpus, 0, 0, 0);      /* a gang as wide as the machine */
+    add_vcpus(&c, 2, 3, 0, 0, 0);         /* weight 1, CPU-bound */
+    add_vcpus(&c, 2, 2, 0x1, 0, 0);       /* weight 1, pinned to CPU 0 */
+    add_vcpus(&c, 3, cpus, 0, 0, 0);      /* heavy, CPU-bound */
     add_vcpus(&c, 4, 2, 0x1 | 0x4, 0, 0); /* light gang */
     run(&c, &r, "starvation");
     for (uint32_t i = 0; i < c.vcpu_count; i++) {
@@ -251,8 +283,16 @@ static void starvation(uint32_t p, uint32_t k, uint32_t t)
     }
 }
 
-static void test_starvation_2x2x2(void **state) { (void)state; starvation(2, 2, 2); }
-static void test_starvation_1x2x2(void **state) { (void)state; starvation(1, 2, 2); }
+static void test_starvation_2x2x2(void **state)
+{
+    (void)state;
+    starvation(2, 2, 2);
+}
+static void test_starvation_1x2x2(void **state)
+{
+    (void)state;
+    starvation(1, 2, 2);
+}
 
 /* Pinned VCPUs only ever run where allowed (checked every instant), and
  * pinning does not keep a free CPU idle. */
@@ -266,8 +306,8 @@ static void test_pinning_2x2x2(void **state)
     add_dom(&c, 1, 256, 0, false);
     add_dom(&c, 2, 256, 0, false);
     for (uint32_t i = 0; i < 8; i++)
-        add_vcpus(&c, 1, 1, 1ull << i, 0, 0);    /* one per CPU */
-    add_vcpus(&c, 2, 3, 0x30, 0, 0);             /* three on CPUs 4-5 */
+        add_vcpus(&c, 1, 1, 1ull << i, 0, 0); /* one per CPU */
+    add_vcpus(&c, 2, 3, 0x30, 0, 0);          /* three on CPUs 4-5 */
     add_vcpus(&c, 2, 2, 0xf0, 4 * MS, 1 * MS);
     run(&c, &r, "pinning");
     assert_true(r.idle_fraction < 0.001);
@@ -278,18 +318,12 @@ static void test_pinning_2x2x2(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_weights_2x2x2),
-        cmocka_unit_test(test_weights_1x2x2),
-        cmocka_unit_test(test_caps_2x2x2),
-        cmocka_unit_test(test_caps_1x2x2),
-        cmocka_unit_test(test_idle_steal_2x2x2),
-        cmocka_unit_test(test_idle_steal_1x2x2),
-        cmocka_unit_test(test_gang_weights_1x2x2),
-        cmocka_unit_test(test_gang_vs_plain_1x2x2),
-        cmocka_unit_test(test_gang_mix_2x2x2),
-        cmocka_unit_test(test_gang_mix_1x2x2),
-        cmocka_unit_test(test_starvation_2x2x2),
-        cmocka_unit_test(test_starvation_1x2x2),
+        cmocka_unit_test(test_weights_2x2x2),      cmocka_unit_test(test_weights_1x2x2),
+        cmocka_unit_test(test_caps_2x2x2),         cmocka_unit_test(test_caps_1x2x2),
+        cmocka_unit_test(test_idle_steal_2x2x2),   cmocka_unit_test(test_idle_steal_1x2x2),
+        cmocka_unit_test(test_gang_weights_1x2x2), cmocka_unit_test(test_gang_vs_plain_1x2x2),
+        cmocka_unit_test(test_gang_mix_2x2x2),     cmocka_unit_test(test_gang_mix_1x2x2),
+        cmocka_unit_test(test_starvation_2x2x2),   cmocka_unit_test(test_starvation_1x2x2),
         cmocka_unit_test(test_pinning_2x2x2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,18 +49,18 @@ struct hvctl_error {
 struct hvctl_conn {
     int fd;
     uint64_t next_request_id;
-    uint32_t idle_flush_ms;      /* a partial frame idle this long is dropped */
+    uint32_t idle_flush_ms; /* a partial frame idle this long is dropped */
     struct frame_reader reader;
     uint8_t *reader_buf;
-    uint8_t *in_buf;             /* bytes read but not yet pushed to the reader */
+    uint8_t *in_buf; /* bytes read but not yet pushed to the reader */
     size_t in_off, in_len;
-    uint8_t *payload;            /* copy of the current message's bytes */
+    uint8_t *payload; /* copy of the current message's bytes */
     uint32_t payload_len;
-    struct proto_msg *msg;       /* the current decoded message (large: heap) */
+    struct proto_msg *msg; /* the current decoded message (large: heap) */
     uint8_t *out_buf;
-    uint64_t last_byte_ms;       /* when bytes last arrived (partial-frame idle flush) */
-    uint64_t dropped_bytes;      /* garbage / bad frames dropped so far */
-    uint64_t skipped_messages;   /* valid messages for other request ids, skipped */
+    uint64_t last_byte_ms;     /* when bytes last arrived (partial-frame idle flush) */
+    uint64_t dropped_bytes;    /* garbage / bad frames dropped so far */
+    uint64_t skipped_messages; /* valid messages for other request ids, skipped */
 };
 
 /* Names a status ("timeout", "server error", ...). */
@@ -81,19 +81,20 @@ uint64_t hvctl_next_id(struct hvctl_conn *c);
 enum hvctl_status hvctl_send(struct hvctl_conn *c, const struct proto_msg *m, uint32_t timeout_ms,
                              struct hvctl_error *err);
 /* Receives the next valid message of any request id within timeout_ms. */
-enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms, const struct proto_msg **out,
-                             struct hvctl_error *err);
+enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms,
+                             const struct proto_msg **out, struct hvctl_error *err);
 /* Waits for the next message answering request_id (others are skipped and
  * counted). An error-reply becomes HVCTL_ERR_SERVER with its code and message. */
 enum hvctl_status hvctl_wait_reply(struct hvctl_conn *c, uint64_t request_id, uint32_t timeout_ms,
                                    const struct proto_msg **out, struct hvctl_error *err);
 /* Sends req and waits for its reply, which must be of type expect. */
-enum hvctl_status hvctl_call(struct hvctl_conn *c, const struct proto_msg *req, enum proto_msg_type expect,
-                             uint32_t timeout_ms, const struct proto_msg **reply, struct hvctl_error *err);
+enum hvctl_status hvctl_call(struct hvctl_conn *c, const struct proto_msg *req,
+                             enum proto_msg_type expect, uint32_t timeout_ms,
+                             const struct proto_msg **reply, struct hvctl_error *err);
 /* The handshake: hello with PROTO_VERSION; fills server_name (printable,
  * NUL-terminated) and the server's version. */
-enum hvctl_status hvctl_hello(struct hvctl_conn *c, uint32_t timeout_ms, char *server_name, size_t cap,
-                              uint64_t *server_version, struct hvctl_error *err);
+enum hvctl_status hvctl_hello(struct hvctl_conn *c, uint32_t timeout_ms, char *server_name,
+                              size_t cap, uint64_t *server_version, struct hvctl_error *err);
 
 /* Copies a received string for display: control bytes become '?'. */
 void hvctl_str_printable(char *out, size_t cap, struct hvcbor_str s);

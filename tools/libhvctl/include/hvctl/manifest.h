@@ -22,8 +22,8 @@
 
 #define MANIFEST_NAME_MAX 64u
 #define MANIFEST_CMDLINE_MAX 1024u
-#define MANIFEST_IMAGE_NAME_MAX 255u          /* catalog bound on domain-config.kernel */
-#define MANIFEST_FILE_MAX_BYTES (1u << 20)    /* larger files are refused unread */
+#define MANIFEST_IMAGE_NAME_MAX 255u       /* catalog bound on domain-config.kernel */
+#define MANIFEST_FILE_MAX_BYTES (1u << 20) /* larger files are refused unread */
 #define MANIFEST_MEMORY_MIN_BYTES (1ull << 20)
 #define MANIFEST_MEMORY_MAX_BYTES (1ull << 40)
 #define MANIFEST_PAGE_BYTES 4096u
@@ -33,11 +33,11 @@
 
 /* One domain, as the manifest says (defaults filled in). */
 struct manifest {
-    char file[HVCTL_PATH_MAX];          /* where it came from, as given */
-    uint32_t name_line, name_column;    /* position of the name value */
+    char file[HVCTL_PATH_MAX];       /* where it came from, as given */
+    uint32_t name_line, name_column; /* position of the name value */
     char name[MANIFEST_NAME_MAX + 1];
-    char kernel[HVCTL_PATH_MAX];        /* host path as written */
-    char kernel_path[HVCTL_PATH_MAX];   /* resolved against the manifest's directory */
+    char kernel[HVCTL_PATH_MAX];         /* host path as written */
+    char kernel_path[HVCTL_PATH_MAX];    /* resolved against the manifest's directory */
     uint32_t kernel_line, kernel_column; /* position of the kernel value */
     char cmdline[MANIFEST_CMDLINE_MAX + 1];
     uint64_t memory_bytes;
@@ -89,7 +89,8 @@ void manifest_set_free(struct manifest_set *set);
 
 /* Adds a formatted diag (used by the parser; exposed for hvctl's own checks). */
 void manifest_diag_add(struct manifest_diags *d, const char *file, uint32_t line, uint32_t column,
-                       const char *path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                       const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* Checks what only the host can check before use: the kernel file exists and
  * is readable. Separate from parsing so `validate` works on another machine. */
@@ -103,8 +104,8 @@ void manifest_to_config(const struct manifest *m, struct proto_domain_config *ou
 /* Encodes a domain-create-request for m into buf; false if it does not fit
  * or the catalog's validation refuses it (err set). */
 bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const uint8_t *token,
-                            uint32_t token_len, bool paused, uint8_t *buf, size_t cap, size_t *len_out,
-                            struct hvcbor_error *err);
+                            uint32_t token_len, bool paused, uint8_t *buf, size_t cap,
+                            size_t *len_out, struct hvcbor_error *err);
 
 /* Formats a byte count with the largest exact binary unit ("512 MiB"). */
 void manifest_format_size(char *out, size_t cap, uint64_t bytes);

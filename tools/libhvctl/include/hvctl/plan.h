@@ -31,14 +31,15 @@ struct plan_domain {
 };
 
 /* Fills d from a domain-info-reply's summary id and config. */
-void plan_domain_from_config(struct plan_domain *d, uint64_t id, const struct proto_domain_config *c);
+void plan_domain_from_config(struct plan_domain *d, uint64_t id,
+                             const struct proto_domain_config *c);
 
 enum plan_kind {
     PLAN_UNCHANGED = 0,
-    PLAN_CREATE = 1,   /* in a manifest, not running */
-    PLAN_CHANGE = 2,   /* only live-changeable fields differ */
-    PLAN_RESTART = 3,  /* fields that need a recreate differ (maybe live ones too) */
-    PLAN_DESTROY = 4,  /* running, in no manifest, and --prune */
+    PLAN_CREATE = 1,  /* in a manifest, not running */
+    PLAN_CHANGE = 2,  /* only live-changeable fields differ */
+    PLAN_RESTART = 3, /* fields that need a recreate differ (maybe live ones too) */
+    PLAN_DESTROY = 4, /* running, in no manifest, and --prune */
 };
 
 #define PLAN_MAX_CHANGES 12u
@@ -52,7 +53,7 @@ struct plan_change {
 struct plan_item {
     enum plan_kind kind;
     char name[MANIFEST_NAME_MAX + 1];
-    const struct manifest *want;  /* NULL for DESTROY */
+    const struct manifest *want;    /* NULL for DESTROY */
     const struct plan_domain *have; /* NULL for CREATE */
     uint32_t change_count;
     struct plan_change changes[PLAN_MAX_CHANGES];
@@ -67,8 +68,8 @@ struct plan {
 #define PLAN_PROTECTED_DOMAIN_ID 0u
 
 /* Computes the plan: manifests in set order, then prunes in have order. */
-void plan_compute(const struct manifest_set *want, const struct plan_domain *have, uint32_t have_count,
-                  bool prune, struct plan *out);
+void plan_compute(const struct manifest_set *want, const struct plan_domain *have,
+                  uint32_t have_count, bool prune, struct plan *out);
 void plan_free(struct plan *p);
 /* True if applying p would change anything (RESTART items count). */
 bool plan_has_differences(const struct plan *p);

@@ -19,10 +19,10 @@
 /* Every file of a run directory, as absolute-or-relative paths. */
 struct rundir {
     char dir[HVCTL_PATH_MAX];
-    char com2_sock[HVCTL_PATH_MAX]; /* the control channel (QEMU COM2) */
-    char com1_log[HVCTL_PATH_MAX];  /* hypervisor log and domain consoles */
-    char qemu_log[HVCTL_PATH_MAX];  /* QEMU's own stderr */
-    char pid_file[HVCTL_PATH_MAX];  /* QEMU's pid, written by QEMU */
+    char com2_sock[HVCTL_PATH_MAX];  /* the control channel (QEMU COM2) */
+    char com1_log[HVCTL_PATH_MAX];   /* hypervisor log and domain consoles */
+    char qemu_log[HVCTL_PATH_MAX];   /* QEMU's own stderr */
+    char pid_file[HVCTL_PATH_MAX];   /* QEMU's pid, written by QEMU */
     char token_file[HVCTL_PATH_MAX]; /* admin token, mode 0600 */
 };
 
@@ -45,7 +45,8 @@ struct hvctl_token {
 bool rundir_token_create(const char *path, struct hvctl_token *out, char *errbuf, size_t errcap);
 
 /* Writes a token to path (mode 0600, replacing atomically). */
-bool rundir_token_write(const char *path, const struct hvctl_token *tok, char *errbuf, size_t errcap);
+bool rundir_token_write(const char *path, const struct hvctl_token *tok, char *errbuf,
+                        size_t errcap);
 
 /* Reads a token file. Refuses a file readable or writable by group or others
  * (like ssh does with keys), a file that is not hex, or a token longer than
