@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mb2.h"
 #include "mm_hv.h"
+#include "pt.h"
 #include "pmm.h"
 
 #define ROOT_MEM_DEFAULT (16ull << 20)
@@ -110,7 +111,8 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     uint64_t base = img.va_lowest;
     uint64_t img_pages = (img.va_end - img.va_lowest) >> PAGE_SHIFT;
     uint64_t si_pfn = img_pages;
-    uint64_t p2m_pfn = si_pfn + 1;
+    uint64_t shinfo_pfn = si_pfn + 1;
+    uint64_t p2m_pfn = shinfo_pfn + 1;
     uint64_t p2m_pages = ALIGN_UP(pages * 8, PAGE_SIZE) / PAGE_SIZE;
     uint64_t mods_pfn = p2m_pfn + p2m_pages;
     uint64_t mods_pages = 0;
@@ -194,6 +196,7 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     si.first_free_pfn = used;
     si.tsc_hz = arch_tsc_hz();
     si.m2p_entries = mm_hv_frames_count();
+    si.shared_info_va = base + shinfo_pfn * PAGE_SIZE;
     si.flags = spec->flags;
     strlcpy(si.cmdline, spec->cmdline, sizeof(si.cmdline));
     uint64_t mva = base + mods_pfn * PAGE_SIZE;
@@ -224,6 +227,14 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
         return "its initial page tables failed validation";
     }
     d->l4 = l4;
+
+    /* The shared-info page: the hypervisor holds a WRITABLE type reference
+     * on it, so the domain can neither give it back nor make it a table. */
+    mfn_t shinfo = build_frames[shinfo_pfn];
+    if (pt_type_get(d->id, shinfo, FRAME_TYPE_WRITABLE) != HV_OK)
+        panic("dom_build: could not hold d%u's shared-info frame", d->id);
+    d->shared_info_mfn = shinfo;
+    d->shared = arch_frame_va(shinfo);
     d->state = DOMAIN_RUNNING;
 
     out->entry = img.entry;
@@ -241,6 +252,10 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
 void domain_destroy(struct domain *d, struct pmm *pmm)
 {
     mm_domain_teardown(&d->mm);
+    if (d->shared) {
+        pt_type_put(d->shared_info_mfn);
+        d->shared = NULL;
+    }
     uint64_t count = mm_hv_frames_count();
     for (uint64_t m = 0; m < count && d->pages_count; m++) {
         if (frame_get(mfn(m))->owner != d->id)

@@ -122,19 +122,10 @@ void domain_shutdown(struct domain *d, enum hv_shutdown_reason reason)
         domain_destroy_dead(d);
 }
 
-void domain_fault(const struct cpu_regs *regs, unsigned vector, uint64_t cr2)
+void domain_kill(struct domain *d, const struct cpu_regs *regs, const char *why)
 {
-    struct domain *d = current_domain;
-    BUG_ON(!d);
     console_flush(d, false);
-    if (vector == 14)
-        log_err("d%u (%s): killed: %s at rip %#llx, address %#llx, error code %#llx", d->id,
-                d->name, arch_exception_name(vector), (unsigned long long)regs->rip,
-                (unsigned long long)cr2, (unsigned long long)regs->error_code);
-    else
-        log_err("d%u (%s): killed: %s at rip %#llx, error code %#llx", d->id, d->name,
-                arch_exception_name(vector), (unsigned long long)regs->rip,
-                (unsigned long long)regs->error_code);
+    log_err("d%u (%s): killed: %s", d->id, d->name, why);
     arch_dump_regs(regs);
     domain_shutdown(d, HV_SHUTDOWN_CRASH);
 }

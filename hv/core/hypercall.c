@@ -52,6 +52,8 @@ void hypercall_entry(struct cpu_regs *regs)
     case HC_MMUEXT_OP: ret = hc_mmuext_op(d, regs); break;
     case HC_UPDATE_VA_MAPPING: ret = hc_update_va_mapping(d, regs); break;
     case HC_MEMORY_OP: ret = hc_memory_op(d, regs); break;
+    case HC_SET_TRAP_TABLE: ret = hc_set_trap_table(d, regs); break;
+    case HC_IRET: ret = hc_iret(d, regs); break;
     default:
         log_debug("d%u: unknown hypercall %llu", d->id, (unsigned long long)regs->rax);
         ret = HV_ENOSYS;
@@ -63,6 +65,6 @@ void hypercall_entry(struct cpu_regs *regs)
      * address, which iretq would fault on in ring 0: treat it as the guest's
      * fault instead. */
     if (d->state != DOMAIN_DEAD && regs->rip >= HV_GUEST_VA_LIMIT)
-        domain_fault(regs, 13, 0);
+        domain_kill(d, regs, "#GP: syscall would return to a non-canonical address");
     schedule_exit(regs);
 }

@@ -8,6 +8,7 @@
 
 #include "types.h"
 #include "hv/abi.h"
+#include "hv/shared_info.h"
 #include "mm_ops.h"
 #include "regs.h"
 #include "sched.h"
@@ -36,10 +37,13 @@ struct domain {
     domid_t id;
     bool is_root;
     enum domain_state state;
-    mfn_t l4;             /* the current page-table base (validated) */
-    struct mm_domain mm;  /* base reference, pending mm operation */
-    uint64_t pages_count; /* frames owned */
-    uint64_t max_pages;   /* memory reservation limit (HV_MEMOP_INCREASE) */
+    mfn_t l4;                               /* the current page-table base (validated) */
+    struct mm_domain mm;                    /* base reference, pending mm operation */
+    uint64_t pages_count;                   /* frames owned */
+    uint64_t max_pages;                     /* memory reservation limit (HV_MEMOP_INCREASE) */
+    mfn_t shared_info_mfn;                  /* held with a WRITABLE type reference */
+    struct hv_shared_info *shared;          /* the same frame through the direct map */
+    uint64_t trap_handler[HV_TRAP_VECTORS]; /* 0: no handler (the domain is killed) */
     char name[32];
     /* Console output is collected per line so that lines of different
      * domains never interleave in the log. */
@@ -121,9 +125,16 @@ void domain_destroy_dead(struct domain *d);
  * logs the reason and ends the machine with HV_EXIT_BOOT_ERROR. */
 __noreturn void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm);
 
-/* A fault in ring 3 with no handler: kills the current domain (the CPU
- * switches away at the exit to ring 3). */
-void domain_fault(const struct cpu_regs *regs, unsigned vector, uint64_t cr2);
+/* A fault in ring 3: reflected to the domain's handler if it has one (see
+ * hv/core/trap_reflect.c), else the domain is killed (the CPU switches away at the
+ * exit to ring 3). */
+void domain_fault(struct cpu_regs *regs, unsigned vector, uint64_t cr2);
+/* HC_SET_TRAP_TABLE and HC_IRET (hv/core/traps.c). */
+int64_t hc_set_trap_table(struct domain *d, struct cpu_regs *regs);
+int64_t hc_iret(struct domain *d, struct cpu_regs *regs);
+/* Kills the current domain, logging why (used when a fault cannot be
+ * reflected). */
+void domain_kill(struct domain *d, const struct cpu_regs *regs, const char *why);
 /* Domain d stops for `reason` (HC_SHUTDOWN or a kill). The root domain's
  * end stops the machine; another domain is destroyed. */
 void domain_shutdown(struct domain *d, enum hv_shutdown_reason reason);

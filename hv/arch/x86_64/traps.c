@@ -1,6 +1,7 @@
 /*
  * Interrupt and exception dispatch. Faults from a guest (ring 3) go to the
- * core (domain_fault), which kills the domain until trap reflection exists.
+ * core (domain_fault), which reflects them to the guest's handler or kills
+ * the domain.
  * Faults in the hypervisor are either expected (an exception-table entry
  * names a fixup, e.g. a guest-memory copy) or fatal (panic).
  */
@@ -91,7 +92,7 @@ void trap_entry(struct cpu_regs *regs)
     uint64_t cr2 = (vec == 14) ? read_cr2() : 0;
     if (regs->cs & 3) {
         domain_fault(regs, vec, cr2);
-        schedule_exit(regs); /* the faulting domain is gone: run another */
+        schedule_exit(regs); /* if the domain was killed, run another */
         return;
     }
     if ((vec == 14 || vec == 13) && search_fixup(regs))

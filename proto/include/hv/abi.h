@@ -50,6 +50,8 @@ enum hv_hypercall {
     HC_MMUEXT_OP = 4,         /* (enum hv_mmuext_cmd, uint64_t arg) -> status */
     HC_UPDATE_VA_MAPPING = 5, /* (uint64_t va, uint64_t pte, unsigned hv_uvm flags) */
     HC_MEMORY_OP = 6,         /* (enum hv_memop_cmd, uint64_t arg) -> mfn, count or status */
+    HC_SET_TRAP_TABLE = 7,    /* (const struct hv_trap_entry *table, uint64_t count) -> status */
+    HC_IRET = 8,              /* (const struct hv_bounce_frame *frame) -> resumes that context */
     HC_COUNT
 };
 
@@ -131,6 +133,45 @@ enum hv_frame_type {
 };
 
 /*
+ * Trap reflection. A domain registers handlers for exceptions (vectors 0..31
+ * except 2 NMI, 8 #DF and 18 #MC, which the hypervisor keeps) with
+ * HC_SET_TRAP_TABLE; count 0 removes them all, at most 32 entries, every
+ * handler below HV_GUEST_VA_LIMIT. On a fault with a handler the hypervisor
+ * writes a struct hv_bounce_frame on the guest stack, 16-byte aligned and
+ * 128 bytes below the interrupted rsp, and enters the handler with
+ * rsp = the frame and rflags = IF; every other register still holds the
+ * interrupted context. A page fault's address is in
+ * shared_info->vcpu_info[vcpu].fault_addr. The handler resumes the
+ * interrupted context with HC_IRET(frame): rip, rsp, rflags (arithmetic
+ * flags and DF only; IF is always set), rax, rcx, r11 and rdi come from the
+ * frame (the handler may change them), every other register is as the
+ * handler leaves it. HC_IRET returns HV_EFAULT / HV_EINVAL (to the handler)
+ * for an unreadable frame or a rip/rsp outside guest space. A fault with no
+ * handler, or whose frame cannot be written, kills the domain.
+ */
+struct hv_trap_entry {
+    uint64_t vector;
+    uint64_t handler;
+};
+_Static_assert(sizeof(struct hv_trap_entry) == 16, "trap entry layout");
+
+struct hv_bounce_frame {
+    uint64_t vector;
+    uint64_t error_code;
+    uint64_t rip;
+    uint64_t rflags;
+    uint64_t rsp;
+    uint64_t rax;
+    uint64_t rcx;
+    uint64_t r11;
+    uint64_t rdi;
+    uint64_t reserved;
+};
+_Static_assert(sizeof(struct hv_bounce_frame) == 80, "bounce frame layout");
+#define HV_TRAP_VECTORS 32u
+#define HV_BOUNCE_GAP 128u /* bytes left untouched below the interrupted rsp */
+
+/*
  * The machine-to-pseudophysical table: uint64_t[HV_M2P_ENTRIES max], indexed
  * by machine frame number, mapped read-only at HV_M2P_VA in every address
  * space (the only user-readable part of the hypervisor's half). The start
@@ -166,8 +207,9 @@ enum hv_shutdown_reason {
  * points at the top of an initial stack; every other register is zero.
  *
  * After the ELF image the domain builder lays out, page-aligned and in this
- * order: the start-info page, the pseudophysical-to-machine list, the
- * modules, the initial page tables, the initial stack. Every frame the
+ * order: the start-info page, the shared-info page, the
+ * pseudophysical-to-machine list, the modules, the initial page tables, the
+ * initial stack. Every frame the
  * domain owns appears exactly once in the p2m list; pfn 0 .. pages_count-1.
  */
 #define HV_START_INFO_MAGIC 0x31564824544e4948ull /* "HINT$HV1" */
@@ -193,6 +235,7 @@ struct hv_start_info {
     uint64_t first_free_pfn;  /* first pfn not used by the initial layout */
     uint64_t tsc_hz;          /* the TSC frequency the hypervisor measured */
     uint64_t m2p_entries;     /* entries of the read-only M2P table at HV_M2P_VA */
+    uint64_t shared_info_va;  /* this domain's struct hv_shared_info (read-write) */
     uint32_t modules_count;
     uint32_t flags; /* HV_SIF_* */
     struct hv_start_module modules[HV_START_MODULES_MAX];
@@ -203,8 +246,9 @@ struct hv_start_info {
 
 _Static_assert(sizeof(struct hv_start_module) == 64, "start module layout");
 _Static_assert(offsetof(struct hv_start_info, m2p_entries) == 80, "start info layout");
-_Static_assert(offsetof(struct hv_start_info, modules) == 96, "start info layout");
-_Static_assert(sizeof(struct hv_start_info) == 96 + 8 * 64 + 1024, "start info size");
+_Static_assert(offsetof(struct hv_start_info, shared_info_va) == 88, "start info layout");
+_Static_assert(offsetof(struct hv_start_info, modules) == 104, "start info layout");
+_Static_assert(sizeof(struct hv_start_info) == 104 + 8 * 64 + 1024, "start info size");
 _Static_assert(sizeof(struct hv_start_info) <= HV_PAGE_SIZE, "start info fits a page");
 
 #endif /* HV_ABI_H */
