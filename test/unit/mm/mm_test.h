@@ -87,4 +87,26 @@ int upd(struct mm_domain *d, uint64_t ptr, uint64_t val);
 /* Machine address of entry i of table m. */
 uint64_t eaddr(uint64_t m, unsigned i);
 
+/* Shorthand for a frame's state in assertions. */
+static inline const struct frame *F(uint64_t m)
+{
+    return frame_get(mfn(m));
+}
+
+/* Asserts that `call` returns `want` and changed nothing at all (a snapshot
+ * of every frame before and after), then audits the counts. Uses the test
+ * file's `doms` array of its two domains. */
+#define REFUSED(want, call)                                                                        \
+    do {                                                                                           \
+        struct snap s_;                                                                            \
+        snap_take(&s_);                                                                            \
+        assert_int_equal((call), (want));                                                          \
+        snap_check_same(&s_);                                                                      \
+        mm_audit(doms, 2);                                                                         \
+    } while (0)
+
+/* A cmocka group teardown: the final audit of the two domains, then the fake
+ * machine goes away. */
+int mm_test_teardown(struct mm_domain *const *doms, unsigned n);
+
 #endif

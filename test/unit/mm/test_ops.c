@@ -23,24 +23,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    mm_audit(doms, 2);
-    fake_teardown();
-    return 0;
+    return mm_test_teardown(doms, 2);
 }
-
-static const struct frame *F(uint64_t m)
-{
-    return frame_get(mfn(m));
-}
-
-#define REFUSED(want, call)                                                                        \
-    do {                                                                                           \
-        struct snap s_;                                                                            \
-        snap_take(&s_);                                                                            \
-        assert_int_equal((call), (want));                                                          \
-        snap_check_same(&s_);                                                                      \
-        mm_audit(doms, 2);                                                                         \
-    } while (0)
 
 /* A batch stops at its first bad request: the ones before it took effect,
  * the count says how many, the bad one and those after it changed nothing. */

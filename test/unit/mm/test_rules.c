@@ -23,26 +23,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    mm_audit(doms, 2);
-    fake_teardown();
-    return 0;
-}
-
-static const struct frame *F(uint64_t m)
-{
-    return frame_get(mfn(m));
+    return mm_test_teardown(doms, 2);
 }
 
 /* Asserts that `call` returns `want` and changes nothing. */
-#define REFUSED(want, call)                                                                        \
-    do {                                                                                           \
-        struct snap s_;                                                                            \
-        snap_take(&s_);                                                                            \
-        assert_int_equal((call), (want));                                                          \
-        snap_check_same(&s_);                                                                      \
-        mm_audit(doms, 2);                                                                         \
-    } while (0)
-
 /* Rule: a frame changes type only at type count zero; validating a table
  * takes type references on what it maps. */
 static void test_type_changes_only_at_zero(void **state)
