@@ -41,8 +41,14 @@ static void skip2(struct hv_bounce_frame *f, volatile unsigned *count)
     (*count)++;
     f->rip += 2;
 }
-static void on_ud(struct hv_bounce_frame *f) { skip2(f, &ud_count); }
-static void on_de(struct hv_bounce_frame *f) { skip2(f, &de_count); }
+static void on_ud(struct hv_bounce_frame *f)
+{
+    skip2(f, &ud_count);
+}
+static void on_de(struct hv_bounce_frame *f)
+{
+    skip2(f, &de_count);
+}
 static void on_gp(struct hv_bounce_frame *f)
 {
     gp_count++;
@@ -83,8 +89,7 @@ static void handled(void)
     expect("handler in the hypervisor's half", gk_hc_set_trap_table(t, 1), HV_EINVAL);
     expect("33 entries", gk_hc_set_trap_table(t, 33), HV_E2BIG);
     expect("table pointer into the hypervisor",
-           gk_hc_set_trap_table((const struct hv_trap_entry *)(uintptr_t)0xffffffff80200000ull,
-                                1),
+           gk_hc_set_trap_table((const struct hv_trap_entry *)(uintptr_t)0xffffffff80200000ull, 1),
            HV_EFAULT);
     /* ... and the handlers registered before still work. */
     __asm__ volatile("ud2");
