@@ -8,7 +8,8 @@
  * the way out (schedule_exit) the frame of the VCPU leaving is saved into
  * its struct vcpu and the next VCPU's saved frame is written in its place,
  * with its domain's page-table base loaded. Handlers never switch in the
- * middle: they only ask (schedule_soon) or change states (wake, block).
+ * middle: they only change states (wake, block, yield, kill), and the
+ * decision is taken on the way out.
  *
  * Time: the local APIC timer runs one-shot, programmed for the earlier of
  * the end of the current slice and the nearest VCPU timer. With nothing to
@@ -104,11 +105,6 @@ void vcpu_block(struct vcpu *v)
     if (sched_block(&policy, v->sv, arch_now_ns(), &mask) != HV_OK)
         panic("schedule: block of d%u v%u refused", v->dom->id, v->id);
     kick(mask);
-}
-
-void schedule_soon(void)
-{
-    resched = true;
 }
 
 void schedule_yield(void)

@@ -39,7 +39,6 @@ paddr_t arch_hv_l4(void);
 void arch_time_init(void);
 uint64_t arch_now_ns(void);
 uint64_t arch_tsc_hz(void);
-uint64_t arch_timer_ticks(void);
 /* Programs the local timer to interrupt at deadline_ns (arch_now_ns time);
  * 0 stops it. A deadline in the past fires at once. */
 void arch_timer_set_deadline(uint64_t deadline_ns);
@@ -78,8 +77,6 @@ void arch_load_base(mfn_t l4);
  * from alloc (which hands out zeroed frames). Returns false if alloc failed. */
 bool arch_guest_map(mfn_t l4, uint64_t va, mfn_t m, unsigned flags, arch_frame_alloc_fn alloc,
                     void *ctx);
-/* Marks the mapping of va as read-only (used to map page-table frames). */
-bool arch_guest_protect(mfn_t l4, uint64_t va);
 
 /* Returns to ring 3 through the register frame at regs, which must be the
  * frame at the top of this CPU's hypervisor stack. Does not return. */

@@ -74,8 +74,6 @@ void domain_vcpus_stop(struct domain *d);
 /* Called on every way back to ring 3 with the frame about to be restored:
  * switches to another VCPU if the policy says so (rewriting *regs). */
 void schedule_exit(struct cpu_regs *regs);
-/* Asks for a scheduling decision at the next exit to ring 3. */
-void schedule_soon(void);
 /* The current VCPU gives up the CPU; if the policy picks it again, the CPU
  * waits for the next interrupt before resuming it. */
 void schedule_yield(void);

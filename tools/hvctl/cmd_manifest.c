@@ -75,6 +75,15 @@ struct state {
     uint32_t have_count;
 };
 
+/* Releases what fetch_state and the manifests hold. */
+static void state_release(struct state *s, struct manifest_set *set)
+{
+    if (s->conn.reader_buf)
+        hvctl_close(&s->conn);
+    free(s->have);
+    manifest_set_free(set);
+}
+
 /* Reads what is: the list, then info for every domain a manifest names. */
 static int fetch_state(struct cli *c, const struct manifest_set *set, struct state *s)
 {
@@ -134,10 +143,7 @@ static int run_diff(struct cli *c, const struct cli_args *a)
         rc = plan_has_differences(&p) ? HVCTL_EXIT_DIFF : 0;
         plan_free(&p);
     }
-    if (s.conn.reader_buf)
-        hvctl_close(&s.conn);
-    free(s.have);
-    manifest_set_free(&set);
+    state_release(&s, &set);
     return rc;
 }
 
@@ -248,10 +254,7 @@ static int run_apply(struct cli *c, const struct cli_args *a)
         fprintf(c->out, "nothing to do\n");
 out:
     plan_free(&p);
-    if (s.conn.reader_buf)
-        hvctl_close(&s.conn);
-    free(s.have);
-    manifest_set_free(&set);
+    state_release(&s, &set);
     return rc;
 }
 

@@ -212,15 +212,6 @@ void arch_load_base(mfn_t l4)
     write_cr3(mfn_to_paddr(l4));
 }
 
-bool arch_guest_protect(mfn_t l4, uint64_t va)
-{
-    uint64_t *pte = guest_walk(l4, va, NULL, NULL);
-    if (!pte || !(*pte & PTE_P))
-        return false;
-    *pte &= ~PTE_RW;
-    return true;
-}
-
 static bool guest_range_ok(uint64_t va, size_t n)
 {
     return va < HV_GUEST_VA_LIMIT && n <= HV_GUEST_VA_LIMIT - va;

@@ -63,11 +63,6 @@ void apic_timer_interrupt(void)
     apic_eoi();
 }
 
-uint64_t arch_timer_ticks(void)
-{
-    return timer_ticks;
-}
-
 uint64_t arch_tsc_hz(void)
 {
     return tsc_hz;
