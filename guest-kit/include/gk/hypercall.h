@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #include "hv/abi.h"
+#include "hv/caps.h"
+#include "hv/domctl.h"
+#include "hv/grant.h"
 
 static inline int64_t gk_hypercall3(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
@@ -38,6 +41,56 @@ static inline int64_t gk_hc_yield(void)
 static inline int64_t gk_hc_shutdown(enum hv_shutdown_reason reason)
 {
     return gk_hypercall3(HC_SHUTDOWN, (uint64_t)reason, 0, 0);
+}
+
+/* ---- Core objects (hv/domctl.h, hv/caps.h, hv/grant.h) ------------------ */
+
+/* Capability operation: cmd is enum hv_cap_cmd, args its struct. */
+static inline int64_t gk_hc_cap_op(enum hv_cap_cmd cmd, void *args)
+{
+    return gk_hypercall3(HC_CAP_OP, (uint64_t)cmd, (uint64_t)(uintptr_t)args, 0);
+}
+
+/* Event-channel operation: cmd is enum hv_evtchn_cmd, args its struct. */
+static inline int64_t gk_hc_evtchn_op(enum hv_evtchn_cmd cmd, void *args)
+{
+    return gk_hypercall3(HC_EVTCHN_OP, (uint64_t)cmd, (uint64_t)(uintptr_t)args, 0);
+}
+
+/* Grant operation: cmd is enum hv_grant_cmd, args its struct. */
+static inline int64_t gk_hc_grant_op(enum hv_grant_cmd cmd, void *args)
+{
+    return gk_hypercall3(HC_GRANT_OP, (uint64_t)cmd, (uint64_t)(uintptr_t)args, 0);
+}
+
+/* Registers the upcall entry point (0: none). */
+static inline int64_t gk_hc_set_callback(uint64_t entry)
+{
+    return gk_hypercall3(HC_SET_CALLBACK, entry, 0, 0);
+}
+
+/* Unmasks upcalls and waits until an event is pending (see hv/domctl.h). */
+static inline int64_t gk_hc_block(void)
+{
+    return gk_hypercall3(HC_BLOCK, 0, 0, 0);
+}
+
+/* Arms this VCPU's one-shot timer for system time deadline_ns (0 cancels). */
+static inline int64_t gk_hc_set_timer(uint64_t deadline_ns)
+{
+    return gk_hypercall3(HC_SET_TIMER, deadline_ns, 0, 0);
+}
+
+/* Domain operation: cmd is enum hv_domctl_cmd, args its struct. */
+static inline int64_t gk_hc_domain_op(enum hv_domctl_cmd cmd, void *args)
+{
+    return gk_hypercall3(HC_DOMAIN_OP, (uint64_t)cmd, (uint64_t)(uintptr_t)args, 0);
+}
+
+/* Console-ring operation (see hv/domctl.h); returns a byte count or status. */
+static inline int64_t gk_hc_console_op(enum hv_console_cmd cmd, struct hv_console_args *args)
+{
+    return gk_hypercall3(HC_CONSOLE_OP, (uint64_t)cmd, (uint64_t)(uintptr_t)args, 0);
 }
 
 #endif

@@ -52,6 +52,14 @@ enum hv_hypercall {
     HC_MEMORY_OP = 6,         /* (enum hv_memop_cmd, uint64_t arg) -> mfn, count or status */
     HC_SET_TRAP_TABLE = 7,    /* (const struct hv_trap_entry *table, uint64_t count) -> status */
     HC_IRET = 8,              /* (const struct hv_bounce_frame *frame) -> resumes that context */
+    HC_CAP_OP = 9,            /* (enum hv_cap_cmd, void *args) -> status (domctl.h) */
+    HC_EVTCHN_OP = 10,        /* (enum hv_evtchn_cmd, void *args) -> status (caps.h) */
+    HC_GRANT_OP = 11,         /* (enum hv_grant_cmd, void *args) -> status (grant.h) */
+    HC_SET_CALLBACK = 12,     /* (uint64_t entry) -> status (domctl.h) */
+    HC_BLOCK = 13,            /* () -> HV_OK once an event is pending (domctl.h) */
+    HC_SET_TIMER = 14,        /* (uint64_t deadline_ns) -> status (domctl.h) */
+    HC_DOMAIN_OP = 15,        /* (enum hv_domctl_cmd, void *args) -> status (domctl.h) */
+    HC_CONSOLE_OP = 16,       /* (enum hv_console_cmd, struct hv_console_args *) -> count */
     HC_COUNT
 };
 

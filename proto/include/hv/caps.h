@@ -10,9 +10,8 @@
  * docs/capabilities.md and docs/evtchn.md describe the same ABI in prose,
  * including the exact error each operation returns.
  *
- * The hypercall numbers that carry these argument structs are not assigned
- * yet (they live in abi.h, owned by the hypercall-dispatch work); the
- * proposal is in docs/capabilities.md.
+ * The hypercalls that carry these argument structs are HC_CAP_OP and
+ * HC_EVTCHN_OP (abi.h; sub-commands of HC_CAP_OP in domctl.h).
  *
  * Freestanding: no libc. Layouts are pinned by _Static_assert below.
  */
@@ -55,8 +54,9 @@ enum hv_cap_type {
 #define HV_CAP_R_DOM_CAP_INSERT (1u << 1) /* copy capabilities into its table */
 #define HV_CAP_R_DOM_EVTCHN (1u << 2)     /* open/bind inter-domain channels to it */
 #define HV_CAP_R_DOM_STATE (1u << 3)      /* read its state, domain-state VIRQ */
-#define HV_CAP_R_DOM_BUILD (1u << 4)      /* map/populate its memory while building */
-#define HV_CAP_R_DOM_ALL 0x1fu
+#define HV_CAP_R_DOM_BUILD (1u << 4)      /* assign frames, set its base while building */
+#define HV_CAP_R_DOM_GRANT (1u << 5)      /* grant it frames / use its grants */
+#define HV_CAP_R_DOM_ALL 0x3fu
 
 /* HV_CAP_VCPU */
 #define HV_CAP_R_VCPU_CONTROL (1u << 0) /* start, stop, set context */

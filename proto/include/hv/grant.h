@@ -18,9 +18,8 @@
  * capability with HV_GRANT_DOM_RIGHT), following docs/capabilities.md; the
  * hypervisor stores the grantee's never-reused 64-bit uid.
  *
- * The hypercall number is not assigned yet (abi.h is owned by the dispatch
- * work); the proposal is HC_GRANT_OP(enum hv_grant_cmd cmd, void *args),
- * output fields written back to the struct by the dispatcher.
+ * The hypercall is HC_GRANT_OP(enum hv_grant_cmd cmd, void *args); output
+ * fields are written back to the struct by the dispatcher.
  *
  * Freestanding: no libc. Layouts are pinned by _Static_assert below.
  */
@@ -36,17 +35,8 @@
 #define HV_GRANT_REFS 1024u
 #define HV_GRANT_REF_NONE 0u
 
-/*
- * The domain-capability right that lets a domain name another in a grant
- * call. PROPOSED: a dedicated HV_CAP_R_DOM_GRANT (bit 5) in caps.h; until
- * it exists, granting rides on the event-channel right, since shared
- * memory and its notification channel always go together.
- */
-#ifdef HV_CAP_R_DOM_GRANT
+/* The domain-capability right that lets a domain name another in a grant call. */
 #define HV_GRANT_DOM_RIGHT HV_CAP_R_DOM_GRANT
-#else
-#define HV_GRANT_DOM_RIGHT HV_CAP_R_DOM_EVTCHN
-#endif
 
 /* Sub-commands of the grant hypercall. */
 enum hv_grant_cmd {

@@ -1,0 +1,221 @@
+/*
+ * The guest ABI of the core objects beyond memory: capability operations,
+ * domain creation and control, console rings, upcalls, blocking and time.
+ * Hypercall numbers are in abi.h; capability and event-channel structs in
+ * caps.h; grant structs in grant.h. docs/abi.md describes the same ABI in
+ * prose, with the error of every case.
+ *
+ * Freestanding: no libc. Layouts are pinned by _Static_assert below.
+ */
+#ifndef HV_DOMCTL_H
+#define HV_DOMCTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "caps.h"
+
+/* ---- HC_CAP_OP(enum hv_cap_cmd, void *args) ---------------------------- */
+
+enum hv_cap_cmd {
+    HV_CAP_COPY = 0,     /* struct hv_cap_copy_args */
+    HV_CAP_DELETE = 1,   /* struct hv_cap_slot_args */
+    HV_CAP_REVOKE = 2,   /* struct hv_cap_slot_args; preemptible, restarts itself */
+    HV_CAP_IDENTIFY = 3, /* struct hv_cap_identify_args */
+};
+
+struct hv_cap_identify_args {
+    uint32_t slot;     /* in */
+    uint32_t reserved; /* must be 0 */
+    struct hv_cap_info info; /* out */
+};
+_Static_assert(sizeof(struct hv_cap_identify_args) == 32, "cap identify args layout");
+
+/*
+ * The slots of the root domain's table at boot. Every other domain starts
+ * with an empty table: what it may do follows from what is copied into it.
+ */
+enum hv_root_slot {
+    HV_ROOT_SLOT_SELF = 0,    /* DOMAIN: itself, every right */
+    HV_ROOT_SLOT_MEMORY = 1,  /* MEMORY: all free memory as quota */
+    HV_ROOT_SLOT_CONSOLE = 2, /* CONSOLE: its own console rings */
+    HV_ROOT_SLOT_IOPORT = 3,  /* IOPORT: ports 0 .. 0xffff */
+    HV_ROOT_SLOT_IRQ = 4,     /* IRQ: lines 0 .. 255 */
+    HV_ROOT_SLOT_MMIO = 5,    /* MMIO: every machine frame that is not RAM below 4 GiB */
+    HV_ROOT_SLOT_FIRST_FREE = 8,
+};
+
+/* ---- HC_DOMAIN_OP(enum hv_domctl_cmd, void *args) ----------------------- */
+
+/*
+ * Building a domain (what a domain builder such as guest-kit's does):
+ *   1. CREATE with a memory capability: an empty domain in state BUILDING,
+ *      its memory limit carved out of the creator's; the caller receives a
+ *      domain capability (every right) and a console capability.
+ *   2. Allocate frames for it from the creator's own memory
+ *      (HV_MEMOP_INCREASE), map them, write the image, page tables and start
+ *      info, unmap them, and ASSIGN them to the new domain: ownership moves,
+ *      with the pseudophysical number recorded in the M2P.
+ *   3. SET_BASE: the new domain's L4 is validated as the new domain's (every
+ *      frame it reaches must be the new domain's) and pinned as its base.
+ *   4. VCPU_START for VCPU 0 (the domain becomes RUNNING).
+ * The hypervisor never parses the image: it only checks ownership, types
+ * and the page-table rules.
+ */
+enum hv_domctl_cmd {
+    HV_DOMCTL_CREATE = 0,     /* struct hv_domctl_create */
+    HV_DOMCTL_ASSIGN = 1,     /* struct hv_domctl_assign (preemptible, restarts itself) */
+    HV_DOMCTL_SET_BASE = 2,   /* struct hv_domctl_set_base (preemptible) */
+    HV_DOMCTL_VCPU_START = 3, /* struct hv_domctl_vcpu_start */
+    HV_DOMCTL_PAUSE = 4,      /* struct hv_domctl_dom */
+    HV_DOMCTL_UNPAUSE = 5,    /* struct hv_domctl_dom */
+    HV_DOMCTL_DESTROY = 6,    /* struct hv_domctl_dom */
+    HV_DOMCTL_INFO = 7,       /* struct hv_domctl_info */
+};
+
+/* enum hv_domctl_info.state */
+enum hv_domain_state {
+    HV_DOMSTATE_BUILDING = 0, /* created, not started */
+    HV_DOMSTATE_RUNNING = 1,
+    HV_DOMSTATE_PAUSED = 2,
+    HV_DOMSTATE_SHUTDOWN = 3, /* stopped; shutdown_reason says why; memory kept */
+};
+
+#define HV_DOMAIN_NAME_MAX 32u
+#define HV_DOMAIN_VCPUS_MAX 8u
+
+struct hv_domctl_create {
+    uint32_t mem_slot;     /* in: MEMORY cap with HV_CAP_R_MEM_CREATE_DOMAIN */
+    uint32_t dom_slot;     /* in: empty slot of the caller for the domain cap */
+    uint32_t console_slot; /* in: empty slot for its console cap (!= dom_slot) */
+    uint32_t vcpus;        /* in: 1 .. HV_DOMAIN_VCPUS_MAX */
+    uint64_t max_pages;    /* in: memory limit in frames, > 0 */
+    uint32_t domid;        /* out: its id (logs only) */
+    uint32_t reserved;     /* must be 0 */
+    uint64_t shared_info_mfn; /* out: its shared-info frame (map it for it) */
+    char name[HV_DOMAIN_NAME_MAX]; /* in: NUL-terminated, printable */
+};
+
+/* One frame given to a domain being built. */
+struct hv_domctl_frame {
+    uint64_t mfn; /* owned by the caller, unused: no mapping, pin or grant */
+    uint64_t pfn; /* its pseudophysical number in the new domain (< max_pages) */
+};
+
+#define HV_DOMCTL_ASSIGN_MAX 4096u /* frames per call */
+
+struct hv_domctl_assign {
+    uint32_t dom_slot;  /* in: DOMAIN cap with HV_CAP_R_DOM_BUILD; state BUILDING */
+    uint32_t count;     /* in: frames in list, 1 .. HV_DOMCTL_ASSIGN_MAX */
+    uint64_t list;      /* in: const struct hv_domctl_frame[count] */
+    uint64_t done;      /* in/out: frames already assigned (start with 0) */
+};
+
+struct hv_domctl_set_base {
+    uint32_t dom_slot; /* in: DOMAIN cap with HV_CAP_R_DOM_BUILD; state BUILDING */
+    uint32_t reserved; /* must be 0 */
+    uint64_t l4_mfn;   /* in: an L4 frame owned by that domain */
+};
+
+struct hv_domctl_vcpu_start {
+    uint32_t dom_slot; /* in: DOMAIN cap with HV_CAP_R_DOM_CONTROL; base set */
+    uint32_t vcpu;     /* in: < the domain's vcpus, not yet started */
+    uint64_t rip;      /* in: entry point (< HV_GUEST_VA_LIMIT) */
+    uint64_t rsp;      /* in: initial stack pointer (< HV_GUEST_VA_LIMIT) */
+    uint64_t arg;      /* in: initial rdi */
+};
+
+struct hv_domctl_dom {
+    uint32_t dom_slot; /* in: DOMAIN cap with HV_CAP_R_DOM_CONTROL */
+    uint32_t reserved; /* must be 0 */
+};
+
+struct hv_domctl_info {
+    uint32_t dom_slot;        /* in: DOMAIN cap with HV_CAP_R_DOM_STATE, or SELF */
+    uint32_t domid;           /* out */
+    uint32_t state;           /* out: enum hv_domain_state */
+    uint32_t shutdown_reason; /* out: enum hv_shutdown_reason when SHUTDOWN */
+    uint32_t vcpus;           /* out */
+    uint32_t reserved;
+    uint64_t pages;           /* out: frames owned */
+    uint64_t max_pages;       /* out */
+    uint64_t cpu_time_ns;     /* out: time its VCPUs ran */
+};
+
+_Static_assert(sizeof(struct hv_domctl_create) == 72, "domctl create layout");
+_Static_assert(offsetof(struct hv_domctl_create, name) == 40, "domctl create layout");
+_Static_assert(sizeof(struct hv_domctl_frame) == 16, "domctl frame layout");
+_Static_assert(sizeof(struct hv_domctl_assign) == 24, "domctl assign layout");
+_Static_assert(sizeof(struct hv_domctl_set_base) == 16, "domctl set base layout");
+_Static_assert(sizeof(struct hv_domctl_vcpu_start) == 32, "domctl vcpu start layout");
+_Static_assert(sizeof(struct hv_domctl_dom) == 8, "domctl dom layout");
+_Static_assert(sizeof(struct hv_domctl_info) == 48, "domctl info layout");
+
+/* ---- HC_CONSOLE_OP(enum hv_console_cmd, struct hv_console_args *) ------- */
+
+/*
+ * Every domain has an output ring (what it writes with HC_CONSOLE_WRITE;
+ * each line also goes to the hypervisor's log) and an input ring, both
+ * HV_CONSOLE_RING_SIZE bytes in hypervisor memory. A full output ring drops
+ * its oldest bytes (counted in the domain's info); a full input ring
+ * refuses what does not fit (a short count).
+ *
+ *   READ:       con_slot = CONSOLE cap with CON_READ: move up to len bytes
+ *               of that domain's output to buf; returns the count.
+ *   WRITE:      con_slot = CONSOLE cap with CON_WRITE: append up to len
+ *               bytes of buf to its input; returns the count taken; the
+ *               domain gets HV_VIRQ_CONSOLE.
+ *   READ_INPUT: con_slot = HV_CAP_SLOT_SELF: move up to len bytes of the
+ *               caller's own input to buf; returns the count.
+ *   WATCH:      con_slot = CONSOLE cap with CON_READ: the caller gets
+ *               HV_VIRQ_CONSOLE whenever that domain writes output (one
+ *               watcher per console; the last WATCH wins). buf, len: 0.
+ */
+#define HV_CONSOLE_RING_SIZE 16384u
+
+enum hv_console_cmd {
+    HV_CONSOLE_READ = 0,
+    HV_CONSOLE_WRITE = 1,
+    HV_CONSOLE_READ_INPUT = 2,
+    HV_CONSOLE_WATCH = 3,
+};
+
+struct hv_console_args {
+    uint32_t con_slot;
+    uint32_t reserved; /* must be 0 */
+    uint64_t buf;
+    uint64_t len; /* at most HV_CONSOLE_RING_SIZE is moved per call */
+};
+_Static_assert(sizeof(struct hv_console_args) == 24, "console args layout");
+
+/* ---- Upcalls, blocking and time ------------------------------------------ */
+
+/*
+ * HC_SET_CALLBACK(entry): events are delivered to entry (0: none; events
+ * stay pending). When a VCPU has upcall_pending set and upcall_mask clear on
+ * its way back to ring 3, the hypervisor sets upcall_mask and enters entry
+ * on a struct hv_bounce_frame exactly as for a reflected trap, with vector
+ * HV_UPCALL_VECTOR and error_code 0; the callback returns with HC_IRET.
+ * The callback must save every register it changes except rax, rcx, r11
+ * and rdi (which HC_IRET restores from the frame).
+ *
+ * HC_BLOCK(): clears the calling VCPU's upcall_mask and, unless
+ * upcall_pending is set, blocks the VCPU until it is. Returns HV_OK; the
+ * upcall is delivered on the way out. Checking for work with upcall_mask
+ * set and then calling HC_BLOCK loses no wake-up.
+ *
+ * HC_SET_TIMER(deadline_ns): arms the calling VCPU's one-shot timer for
+ * system time deadline_ns (0 cancels; a deadline already past fires at
+ * once). When it fires the VCPU gets HV_VIRQ_TIMER (if bound) and is woken
+ * from HC_BLOCK.
+ *
+ * System time: nanoseconds since boot, from the VCPU's time record in
+ * shared info (struct hv_vcpu_time_info): with d = tsc - tsc_timestamp,
+ * shifted left by tsc_shift (right if negative),
+ *   system_time_ns + ((unsigned __int128)d * tsc_to_system_mul >> 32).
+ * Wall clock: wc_sec/wc_nsec in shared info is the UTC time at system time
+ * 0 (read from the RTC at boot).
+ */
+#define HV_UPCALL_VECTOR 256u
+
+#endif /* HV_DOMCTL_H */
