@@ -12,7 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gk/cap.h"
+#include "gk/console.h"
+#include "gk/event.h"
+#include "gk/grant.h"
 #include "gk/hypercall.h"
+#include "gk/time.h"
 #include "hv/abi.h"
 
 int main(const struct hv_start_info *si);

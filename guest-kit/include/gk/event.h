@@ -1,0 +1,125 @@
+/*
+ * Event channels and upcalls (docs/evtchn.md, hv/shared_info.h, hv/caps.h).
+ *
+ * gk_events_init registers gk_event_entry (src/event_entry.S) with
+ * HC_SET_CALLBACK and unmasks upcalls on VCPU 0. On an upcall the dispatcher
+ * does the two-level scan of the shared-info page and calls the handler
+ * bound to each pending, unmasked port, after clearing its pending bit.
+ * A pending port without a handler is left pending, for code that waits on
+ * it with gk_evtchn_test_and_clear.
+ *
+ * Handlers run with upcalls masked, on the interrupted stack; they must not
+ * block (gk_block, gk_sleep_*) and must be short. One VCPU (VCPU 0) for now.
+ *
+ * Every value read from the shared-info page is treated as possibly corrupt:
+ * pending_sel bits beyond the last port word and port 0 are ignored, and one
+ * upcall does a bounded amount of work (what is left stays pending and is
+ * delivered again as soon as the upcall returns).
+ */
+#ifndef GK_EVENT_H
+#define GK_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv/abi.h"
+#include "hv/caps.h"
+#include "hv/shared_info.h"
+
+/* A port's handler: called with the port and the argument given at binding. */
+typedef void (*gk_evtchn_fn)(uint32_t port, void *arg);
+
+/* The start-info page of this domain (defined in runtime.c; also in gk.h). */
+extern const struct hv_start_info *gk_start_info;
+
+/* This domain's shared-info page. */
+static inline struct hv_shared_info *gk_shared_info(void)
+{
+    return (struct hv_shared_info *)(uintptr_t)gk_start_info->shared_info_va;
+}
+
+/* Registers the upcall entry and unmasks upcalls on VCPU 0 (delivering any
+ * that are already pending). Idempotent. Returns the status of
+ * HC_SET_CALLBACK. */
+int64_t gk_events_init(void);
+
+/* Masks upcalls on VCPU 0; returns true if they were enabled before. */
+bool gk_events_disable(void);
+
+/* Unmasks upcalls on VCPU 0. If an upcall became pending while they were
+ * masked, the dispatcher runs right here (with upcalls masked again) until
+ * nothing is pending, so no event waits for the next hypervisor entry. */
+void gk_events_enable(void);
+
+/* gk_events_enable if was_enabled (the result of gk_events_disable). */
+void gk_events_restore(bool was_enabled);
+
+/* Binds (fn != NULL) or removes the handler of port (1 .. HV_EVTCHN_PORTS-1).
+ * HV_EINVAL for a port out of range. Does not unmask the port. */
+int64_t gk_evtchn_bind_handler(uint32_t port, gk_evtchn_fn fn, void *arg);
+
+/* HV_EVTCHN_ALLOC_UNBOUND: a port that only the domain named by dom_slot
+ * (a domain capability with HV_CAP_R_DOM_EVTCHN, or HV_CAP_SLOT_SELF) may
+ * bind to. *port receives it on HV_OK. */
+int64_t gk_evtchn_alloc_unbound(uint32_t dom_slot, uint32_t *port);
+
+/* HV_EVTCHN_BIND_INTERDOMAIN: a new local port connected to remote_port of
+ * the domain named by dom_slot. The new port starts pending. */
+int64_t gk_evtchn_bind_interdomain(uint32_t dom_slot, uint32_t remote_port, uint32_t *port);
+
+/* HV_EVTCHN_BIND_VIRQ: a port for virtual IRQ virq (enum hv_virq) on vcpu. */
+int64_t gk_evtchn_bind_virq(uint32_t virq, uint32_t vcpu, uint32_t *port);
+
+/* HV_EVTCHN_BIND_IPI: a port that notifies vcpu when sent to. */
+int64_t gk_evtchn_bind_ipi(uint32_t vcpu, uint32_t *port);
+
+/* HV_EVTCHN_SEND: notify the other end of port. */
+int64_t gk_evtchn_send(uint32_t port);
+
+/* HV_EVTCHN_CLOSE; on HV_OK the port's handler is removed as well. */
+int64_t gk_evtchn_close(uint32_t port);
+
+/* Masks port (sets its bit of evtchn_mask). HV_EINVAL if out of range. */
+int64_t gk_evtchn_mask(uint32_t port);
+
+/* Clears port's mask bit. If the port is pending, asks the hypervisor
+ * (HV_EVTCHN_UNMASK) to raise it again, so a masked event is not lost. */
+int64_t gk_evtchn_unmask(uint32_t port);
+
+/* Atomically clears port's pending bit; true if it was set. For code that
+ * waits on a port without a handler. false for a port out of range. */
+bool gk_evtchn_test_and_clear(uint32_t port);
+
+/* Whether port is pending (without clearing it). */
+bool gk_evtchn_is_pending(uint32_t port);
+
+/*
+ * HC_BLOCK: waits until an event is pending; the handlers of what arrived
+ * have run when it returns. Returns with upcalls enabled (the hypervisor
+ * clears upcall_mask). To wait for a condition without losing a wake-up:
+ *
+ *     gk_events_disable();
+ *     while (!condition())
+ *         gk_block();           // re-enables, blocks, runs handlers
+ *         ... gk_events_disable() again before re-checking ...
+ *
+ * (see gk_sleep_ns in time.c). Calls gk_events_init if not done yet. Must
+ * not be called from a handler (it panics).
+ */
+void gk_block(void);
+
+/* Upcalls taken, and handler calls made, since boot (for tests). */
+uint64_t gk_events_upcall_count(void);
+uint64_t gk_events_handler_calls(void);
+
+/* The dispatcher, called by gk_event_entry with the upcall's bounce frame.
+ * Returns the frame to resume with HC_IRET (see event.c: an upcall taken in
+ * the last instruction of another upcall's exit resumes that one's frame). */
+struct hv_bounce_frame *gk_event_dispatch(struct hv_bounce_frame *frame);
+
+/* The upcall entry point (event_entry.S) and the address of its HC_IRET
+ * `syscall` instruction. */
+void gk_event_entry(void);
+extern const char gk_event_iret_insn[];
+
+#endif

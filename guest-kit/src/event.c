@@ -1,0 +1,287 @@
+/*
+ * Event channels and upcalls (see gk/event.h and docs/evtchn.md).
+ *
+ * Upcall exit. The hypervisor sets upcall_mask when it enters
+ * gk_event_entry; the entry clears it as the last store before the
+ * HC_IRET `syscall` (gk_event_iret_insn). An event that arrives in between
+ * is delivered as a second upcall interrupting that very instruction, on
+ * the stack below the first frame. The dispatcher recognises it (the
+ * interrupted rip is gk_event_iret_insn and rdi holds the first frame) and,
+ * after scanning, resumes the first frame directly instead of returning
+ * into the first upcall's exit: upcalls therefore nest at most one deep
+ * whatever the event rate.
+ *
+ * Re-enabling (gk_events_enable) with an upcall already pending runs the
+ * dispatcher directly, with upcalls masked, rather than waiting for the
+ * next entry into the hypervisor or making a hypercall just to be
+ * interrupted on its way back.
+ *
+ * One VCPU (VCPU 0).
+ */
+#include "gk/event.h"
+
+#include "gk/gk.h"
+
+/* Scan rounds per upcall before leaving the rest pending (re-delivered as
+ * soon as the upcall returns). Bounds the work one upcall does. */
+#define SCAN_ROUNDS 16u
+/* Passes of gk_events_enable that run the dispatcher directly. */
+#define ENABLE_PASSES 4u
+/* The words of evtchn_pending that exist: pending_sel bits beyond are junk. */
+#define SEL_VALID ((HV_EVTCHN_WORDS >= 64u) ? ~0ull : ((1ull << HV_EVTCHN_WORDS) - 1))
+
+struct handler {
+    gk_evtchn_fn fn;
+    void *arg;
+};
+
+static struct handler handlers[HV_EVTCHN_PORTS];
+static bool initialised;
+static unsigned in_dispatch; /* > 0 while handlers run */
+static uint64_t upcall_count;
+static uint64_t handler_calls;
+
+/* &vcpu_info[0].upcall_mask, read by event_entry.S on the way out. */
+volatile uint8_t *gk_event_mask_ptr;
+
+static struct hv_vcpu_info *vcpu0(void)
+{
+    return &gk_shared_info()->vcpu_info[0];
+}
+
+static void set_mask(uint8_t v)
+{
+    __atomic_store_n(&vcpu0()->upcall_mask, v, __ATOMIC_SEQ_CST);
+}
+
+/* One pass over the words named by pending_sel. A port's pending bit is
+ * cleared (atomically, so a concurrent poller and the hypervisor's next
+ * set are not lost) before its handler runs; handler-less ports stay
+ * pending. */
+static void scan_once(struct hv_shared_info *sh, struct hv_vcpu_info *vi)
+{
+    uint64_t sel = __atomic_exchange_n(&vi->pending_sel, 0, __ATOMIC_SEQ_CST) & SEL_VALID;
+    while (sel) {
+        unsigned w = (unsigned)__builtin_ctzll(sel);
+        sel &= sel - 1;
+        uint64_t bits = __atomic_load_n(&sh->evtchn_pending[w], __ATOMIC_SEQ_CST) &
+                        ~__atomic_load_n(&sh->evtchn_mask[w], __ATOMIC_SEQ_CST);
+        while (bits) {
+            unsigned b = (unsigned)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            uint32_t port = w * 64u + b;
+            struct handler h = handlers[port];
+            if (port == 0 || !h.fn)
+                continue; /* left pending for polling code */
+            uint64_t bit = 1ull << b;
+            if (!(__atomic_fetch_and(&sh->evtchn_pending[w], ~bit, __ATOMIC_SEQ_CST) & bit))
+                continue; /* a poller took it meanwhile */
+            handler_calls++;
+            h.fn(port, h.arg);
+        }
+    }
+}
+
+/* Scans until upcall_pending stays clear (at most SCAN_ROUNDS times).
+ * Called with upcalls masked. */
+static void scan_all(void)
+{
+    struct hv_shared_info *sh = gk_shared_info();
+    struct hv_vcpu_info *vi = &sh->vcpu_info[0];
+    in_dispatch++;
+    for (unsigned round = 0; round < SCAN_ROUNDS; round++) {
+        __atomic_store_n(&vi->upcall_pending, 0, __ATOMIC_SEQ_CST);
+        scan_once(sh, vi);
+        if (!__atomic_load_n(&vi->upcall_pending, __ATOMIC_SEQ_CST))
+            break;
+    }
+    in_dispatch--;
+}
+
+struct hv_bounce_frame *gk_event_dispatch(struct hv_bounce_frame *frame)
+{
+    struct hv_bounce_frame *resume = frame;
+    upcall_count++;
+    /* Interrupted in the HC_IRET of another upcall's exit: rdi is that
+     * upcall's frame, above this one. Resume it directly (see the top). */
+    if (frame->rip == (uint64_t)(uintptr_t)gk_event_iret_insn) {
+        uintptr_t outer = (uintptr_t)frame->rdi;
+        uintptr_t self = (uintptr_t)frame;
+        if (outer > self && outer - self <= 4096u && (outer & 15u) == 0)
+            resume = (struct hv_bounce_frame *)outer;
+    }
+    scan_all();
+    return resume;
+}
+
+int64_t gk_events_init(void)
+{
+    if (initialised)
+        return HV_OK;
+    gk_event_mask_ptr = &vcpu0()->upcall_mask;
+    int64_t rc = gk_hc_set_callback((uint64_t)(uintptr_t)gk_event_entry);
+    if (rc != HV_OK)
+        return rc;
+    initialised = true;
+    gk_events_enable();
+    return HV_OK;
+}
+
+bool gk_events_disable(void)
+{
+    uint8_t old = __atomic_exchange_n(&vcpu0()->upcall_mask, 1, __ATOMIC_SEQ_CST);
+    return old == 0;
+}
+
+void gk_events_enable(void)
+{
+    struct hv_vcpu_info *vi = vcpu0();
+    for (unsigned pass = 0; pass < ENABLE_PASSES; pass++) {
+        set_mask(0);
+        if (!__atomic_load_n(&vi->upcall_pending, __ATOMIC_SEQ_CST))
+            return;
+        /* Due while masked: take it here, masked, as an upcall would. */
+        set_mask(1);
+        upcall_count++;
+        scan_all();
+    }
+    set_mask(0); /* what is still pending comes at the next hypervisor exit */
+}
+
+void gk_events_restore(bool was_enabled)
+{
+    if (was_enabled)
+        gk_events_enable();
+}
+
+static bool port_ok(uint32_t port)
+{
+    return port != 0 && port < HV_EVTCHN_PORTS;
+}
+
+int64_t gk_evtchn_bind_handler(uint32_t port, gk_evtchn_fn fn, void *arg)
+{
+    if (!port_ok(port))
+        return HV_EINVAL;
+    bool was = gk_events_disable();
+    handlers[port].fn = fn;
+    handlers[port].arg = fn ? arg : NULL;
+    gk_events_restore(was);
+    return HV_OK;
+}
+
+int64_t gk_evtchn_alloc_unbound(uint32_t dom_slot, uint32_t *port)
+{
+    struct hv_evtchn_alloc_unbound a = {.remote_domain_slot = dom_slot};
+    int64_t rc = gk_hc_evtchn_op(HV_EVTCHN_ALLOC_UNBOUND, &a);
+    if (rc == HV_OK)
+        *port = a.port;
+    return rc;
+}
+
+int64_t gk_evtchn_bind_interdomain(uint32_t dom_slot, uint32_t remote_port, uint32_t *port)
+{
+    struct hv_evtchn_bind_interdomain a = {.remote_domain_slot = dom_slot,
+                                           .remote_port = remote_port};
+    int64_t rc = gk_hc_evtchn_op(HV_EVTCHN_BIND_INTERDOMAIN, &a);
+    if (rc == HV_OK)
+        *port = a.port;
+    return rc;
+}
+
+int64_t gk_evtchn_bind_virq(uint32_t virq, uint32_t vcpu, uint32_t *port)
+{
+    struct hv_evtchn_bind_virq a = {.virq = virq, .vcpu = vcpu};
+    int64_t rc = gk_hc_evtchn_op(HV_EVTCHN_BIND_VIRQ, &a);
+    if (rc == HV_OK)
+        *port = a.port;
+    return rc;
+}
+
+int64_t gk_evtchn_bind_ipi(uint32_t vcpu, uint32_t *port)
+{
+    struct hv_evtchn_bind_ipi a = {.vcpu = vcpu};
+    int64_t rc = gk_hc_evtchn_op(HV_EVTCHN_BIND_IPI, &a);
+    if (rc == HV_OK)
+        *port = a.port;
+    return rc;
+}
+
+int64_t gk_evtchn_send(uint32_t port)
+{
+    struct hv_evtchn_port_args a = {.port = port};
+    return gk_hc_evtchn_op(HV_EVTCHN_SEND, &a);
+}
+
+int64_t gk_evtchn_close(uint32_t port)
+{
+    struct hv_evtchn_port_args a = {.port = port};
+    int64_t rc = gk_hc_evtchn_op(HV_EVTCHN_CLOSE, &a);
+    if (rc == HV_OK)
+        gk_evtchn_bind_handler(port, NULL, NULL);
+    return rc;
+}
+
+int64_t gk_evtchn_mask(uint32_t port)
+{
+    if (!port_ok(port))
+        return HV_EINVAL;
+    __atomic_fetch_or(&gk_shared_info()->evtchn_mask[port / 64], 1ull << (port % 64),
+                      __ATOMIC_SEQ_CST);
+    return HV_OK;
+}
+
+int64_t gk_evtchn_unmask(uint32_t port)
+{
+    if (!port_ok(port))
+        return HV_EINVAL;
+    __atomic_fetch_and(&gk_shared_info()->evtchn_mask[port / 64], ~(1ull << (port % 64)),
+                       __ATOMIC_SEQ_CST);
+    if (!gk_evtchn_is_pending(port))
+        return HV_OK;
+    /* Pending while masked: the hypervisor did not notify. Let it do steps
+     * 3-4 of docs/evtchn.md now. */
+    struct hv_evtchn_port_args a = {.port = port};
+    return gk_hc_evtchn_op(HV_EVTCHN_UNMASK, &a);
+}
+
+bool gk_evtchn_test_and_clear(uint32_t port)
+{
+    if (!port_ok(port))
+        return false;
+    uint64_t bit = 1ull << (port % 64);
+    return (__atomic_fetch_and(&gk_shared_info()->evtchn_pending[port / 64], ~bit,
+                               __ATOMIC_SEQ_CST) &
+            bit) != 0;
+}
+
+bool gk_evtchn_is_pending(uint32_t port)
+{
+    if (!port_ok(port))
+        return false;
+    return (__atomic_load_n(&gk_shared_info()->evtchn_pending[port / 64], __ATOMIC_SEQ_CST) >>
+            (port % 64)) &
+           1u;
+}
+
+void gk_block(void)
+{
+    if (in_dispatch)
+        gk_panic("gk_block called from an event handler");
+    if (!initialised) {
+        int64_t rc = gk_events_init();
+        if (rc != HV_OK)
+            gk_panic("gk_block: HC_SET_CALLBACK failed (%lld)", (long long)rc);
+    }
+    gk_hc_block();
+}
+
+uint64_t gk_events_upcall_count(void)
+{
+    return upcall_count;
+}
+
+uint64_t gk_events_handler_calls(void)
+{
+    return handler_calls;
+}
