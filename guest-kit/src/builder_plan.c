@@ -1,0 +1,344 @@
+/*
+ * The domain builder's plan (see gk/builder.h): input checks, the layout,
+ * and the bytes of every start-of-day page. Pure code, no hypercalls: the
+ * same file is host-tested (test/unit/builder) and linked into gk_runtime.
+ *
+ * The layout and the page tables are those of the hypervisor's own builder
+ * (hv/core/dom_build.c), frame for frame:
+ *   - the tables map pfns [0, used_pages) at base_va + pfn * 4096, and
+ *     their count is found by iterating to a fixed point (they map
+ *     themselves);
+ *   - table frames are handed out in the order dom_build.c's lazy walk
+ *     allocates them while it maps the layout in increasing va order: the
+ *     L4 first (pt_pfn), then for each 2 MiB region in turn a new L3 (first
+ *     region of a 512 GiB slot), a new L2 (first region of a GiB), its L1;
+ *   - table entries are P|RW|US; leaves are P|US, RW for writable pages, NX
+ *     (when the CPU has it) unless executable. Image pages take their
+ *     segment's PF_W / PF_X; a gap between segments is read-only; the page
+ *     tables themselves are read-only; every other page is read-write.
+ *   - the hypervisor's L4 slots (256..511) are left zero: validation fills
+ *     them from its template (docs/mm.md, rule 5).
+ */
+#include <string.h>
+
+#include "gk/builder.h"
+
+#define PAGE 4096ull
+#define PTE_P (1ull << 0)
+#define PTE_RW (1ull << 1)
+#define PTE_US (1ull << 2)
+#define PTE_NX (1ull << 63)
+#define PTE_TABLE (PTE_P | PTE_RW | PTE_US)
+
+static uint64_t align_up(uint64_t x)
+{
+    return (x + PAGE - 1) & ~(PAGE - 1);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Length of s if it is below limit, else limit (reads at most limit bytes). */
+static size_t bounded_len(const char *s, size_t limit)
+{
+    size_t n = 0;
+    while (n < limit && s[n] != '\0')
+        n++;
+    return n;
+}
+
+/* Page-table frames needed to map `pages` pages from `base` (plus the L4);
+ * as pt_frames_for() in dom_build.c. */
+static uint64_t pt_frames_for(uint64_t base, uint64_t pages)
+{
+    uint64_t end = base + pages * PAGE - 1;
+    uint64_t l1 = (end >> 21) - (base >> 21) + 1;
+    uint64_t l2 = (end >> 30) - (base >> 30) + 1;
+    uint64_t l3 = (end >> 39) - (base >> 39) + 1;
+    return 1 + l3 + l2 + l1;
+}
+
+static const char *check_modules(const struct gk_build_input *in)
+{
+    if (in->modules_count > HV_START_MODULES_MAX)
+        return "too many modules (at most 8)";
+    if (in->modules_count > 0 && in->modules == NULL)
+        return "modules_count is not 0 but there is no module list";
+    for (uint32_t i = 0; i < in->modules_count; i++) {
+        const struct gk_build_module *m = &in->modules[i];
+        if (m->bytes == NULL && m->size_bytes != 0)
+            return "a module has a size but no bytes";
+        if (m->size_bytes > in->pages * PAGE)
+            return "a module is larger than the domain's memory";
+        if (m->name != NULL &&
+            bounded_len(m->name, GK_BUILD_MODULE_NAME_MAX) == GK_BUILD_MODULE_NAME_MAX)
+            return "a module name is longer than 47 bytes";
+    }
+    return NULL;
+}
+
+const char *gk_build_plan(const struct gk_build_input *in, struct gk_build_plan *plan,
+                          const char **detail, enum gk_elf_error *elf_error)
+{
+    if (detail)
+        *detail = NULL;
+    if (elf_error)
+        *elf_error = GK_ELF_OK;
+    if (plan == NULL || in == NULL)
+        return "bad arguments (no input or no plan)";
+    memset(plan, 0, sizeof(*plan));
+    if (in->pages == 0 || in->pages > GK_BUILD_PAGES_MAX)
+        return "its memory size is out of range (1 .. 262144 pages)";
+    if (in->cmdline != NULL && bounded_len(in->cmdline, HV_CMDLINE_MAX) == HV_CMDLINE_MAX)
+        return "its command line is longer than 1023 bytes";
+    const char *why = check_modules(in);
+    if (why)
+        return why;
+
+    enum gk_elf_error e = gk_elf_check(in->image, in->image_size, HV_GUEST_VA_MIN,
+                                       HV_GUEST_VA_LIMIT, in->pages * PAGE, &plan->elf);
+    if (e != GK_ELF_OK) {
+        if (detail)
+            *detail = gk_elf_strerror(e);
+        if (elf_error)
+            *elf_error = e;
+        memset(plan, 0, sizeof(*plan));
+        return "not a valid ELF64 image";
+    }
+
+    /* The layout, as dom_build.c. */
+    uint64_t base = plan->elf.va_lowest;
+    uint64_t img_pages = (plan->elf.va_end - plan->elf.va_lowest) / PAGE;
+    uint64_t si_pfn = img_pages;
+    uint64_t shinfo_pfn = si_pfn + 1;
+    uint64_t p2m_pfn = shinfo_pfn + 1;
+    uint64_t p2m_pages = align_up(in->pages * 8) / PAGE;
+    uint64_t mods_pfn = p2m_pfn + p2m_pages;
+    uint64_t mods_pages = 0;
+    for (uint32_t i = 0; i < in->modules_count; i++) {
+        plan->mod_va[i] = base + (mods_pfn + mods_pages) * PAGE;
+        mods_pages += align_up(in->modules[i].size_bytes) / PAGE;
+    }
+    uint64_t pt_pfn = mods_pfn + mods_pages;
+    uint64_t pt_pages = 0;
+    for (;;) { /* the tables map themselves: iterate to a fixed point */
+        uint64_t need = pt_frames_for(base, pt_pfn + pt_pages + GK_BUILD_STACK_PAGES);
+        if (need == pt_pages)
+            break;
+        pt_pages = need;
+    }
+    uint64_t stack_pfn = pt_pfn + pt_pages;
+    uint64_t used = stack_pfn + GK_BUILD_STACK_PAGES;
+    if (used > in->pages) {
+        memset(plan, 0, sizeof(*plan));
+        return "its image and start-of-day layout do not fit in its memory";
+    }
+    if (base + used * PAGE > HV_GUEST_VA_LIMIT) {
+        memset(plan, 0, sizeof(*plan));
+        return "its layout reaches the hypervisor's address range";
+    }
+
+    plan->in = *in;
+    plan->base_va = base;
+    plan->image_pages = img_pages;
+    plan->si_pfn = si_pfn;
+    plan->shinfo_pfn = shinfo_pfn;
+    plan->p2m_pfn = p2m_pfn;
+    plan->p2m_pages = p2m_pages;
+    plan->mods_pfn = mods_pfn;
+    plan->mods_pages = mods_pages;
+    plan->pt_pfn = pt_pfn;
+    plan->pt_pages = pt_pages;
+    plan->stack_pfn = stack_pfn;
+    plan->used_pages = used;
+    plan->entry = plan->elf.entry;
+    plan->si_va = base + si_pfn * PAGE;
+    plan->stack_top_va = base + used * PAGE;
+    return NULL;
+}
+
+/* ---- Page contents -------------------------------------------------------- */
+
+uint64_t gk_build_leaf_pte(const struct gk_build_plan *plan, const uint64_t *mfns, uint64_t pfn)
+{
+    bool writable = true, exec = false;
+    if (pfn < plan->image_pages) {
+        uint64_t va = plan->base_va + pfn * PAGE;
+        writable = false; /* a gap between segments: read-only */
+        for (size_t i = 0; i < plan->elf.segs_count; i++) {
+            const struct gk_elf_segment *s = &plan->elf.segs[i];
+            uint64_t lo = s->vaddr & ~(PAGE - 1);
+            uint64_t hi = align_up(s->vaddr + s->memsz);
+            if (va >= lo && va < hi) {
+                writable = (s->flags & GK_ELF_PF_W) != 0;
+                exec = (s->flags & GK_ELF_PF_X) != 0;
+                break;
+            }
+        }
+    } else if (pfn >= plan->pt_pfn && pfn < plan->stack_pfn) {
+        writable = false; /* page tables are read-only to the guest */
+    }
+    uint64_t pte = (mfns[pfn] << 12) | PTE_P | PTE_US;
+    if (writable)
+        pte |= PTE_RW;
+    if (!exec && plan->in.nx)
+        pte |= PTE_NX;
+    return pte;
+}
+
+/* The 2 MiB / 1 GiB / 512 GiB regions (va >> 21, 30, 39) of the layout. */
+struct regions {
+    uint64_t b1, e1, b2, e2, b3, e3, bp, ep; /* first and last of each; pages */
+};
+
+static struct regions layout_regions(const struct gk_build_plan *plan)
+{
+    uint64_t base = plan->base_va, end = plan->base_va + plan->used_pages * PAGE - 1;
+    return (struct regions){base >> 21, end >> 21, base >> 30, end >> 30,
+                            base >> 39, end >> 39, base >> 12, end >> 12};
+}
+
+/* Index (from pt_pfn) of the L1 of 2 MiB region r1; its L2 is the index
+ * before it if r1 is the first region of its GiB, its L3 the one before
+ * that if it is also the first of its 512 GiB. */
+static uint64_t l1_index(const struct regions *r, uint64_t r1)
+{
+    return 1 + ((r1 >> 18) - r->b3 + 1) + ((r1 >> 9) - r->b2 + 1) + (r1 - r->b1);
+}
+
+static uint64_t table_mfn(const struct gk_build_plan *plan, const uint64_t *mfns, uint64_t index)
+{
+    return mfns[plan->pt_pfn + index];
+}
+
+/* Fills table frame `index` (0 = the L4) of the layout into t. */
+static void build_table(const struct gk_build_plan *plan, const uint64_t *mfns, uint64_t index,
+                        uint64_t *t)
+{
+    struct regions r = layout_regions(plan);
+    memset(t, 0, PAGE);
+    if (index == 0) {
+        for (uint64_t r3 = r.b3; r3 <= r.e3; r3++)
+            t[r3 & 511] = (table_mfn(plan, mfns, l1_index(&r, max_u64(r.b1, r3 << 18)) - 2) << 12) |
+                          PTE_TABLE;
+        return;
+    }
+    for (uint64_t r1 = r.b1; r1 <= r.e1; r1++) {
+        uint64_t i1 = l1_index(&r, r1);
+        bool first_of_gib = r1 == r.b1 || (r1 & 511) == 0;
+        bool first_of_l3 = r1 == r.b1 || (r1 & ((1u << 18) - 1)) == 0;
+        if (index == i1) { /* the L1 of r1 */
+            uint64_t lo = max_u64(r.bp, r1 << 9), hi = min_u64(r.ep, (r1 << 9) + 511);
+            for (uint64_t p = lo; p <= hi; p++)
+                t[p & 511] = gk_build_leaf_pte(plan, mfns, p - r.bp);
+            return;
+        }
+        if (first_of_gib && index == i1 - 1) { /* the L2 of r1's GiB */
+            uint64_t r2 = r1 >> 9;
+            uint64_t lo = max_u64(r.b1, r2 << 9), hi = min_u64(r.e1, (r2 << 9) + 511);
+            for (uint64_t x = lo; x <= hi; x++)
+                t[x & 511] = (table_mfn(plan, mfns, l1_index(&r, x)) << 12) | PTE_TABLE;
+            return;
+        }
+        if (first_of_l3 && index == i1 - 2) { /* the L3 of r1's 512 GiB */
+            uint64_t r3 = r1 >> 18;
+            uint64_t lo = max_u64(r.b2, r3 << 9), hi = min_u64(r.e2, (r3 << 9) + 511);
+            for (uint64_t r2 = lo; r2 <= hi; r2++)
+                t[r2 & 511] =
+                    (table_mfn(plan, mfns, l1_index(&r, max_u64(r.b1, r2 << 9)) - 1) << 12) |
+                    PTE_TABLE;
+            return;
+        }
+    }
+}
+
+static void build_start_info(const struct gk_build_plan *plan, void *buf)
+{
+    const struct gk_build_input *in = &plan->in;
+    struct hv_start_info *si = buf;
+    memset(buf, 0, PAGE);
+    si->magic = HV_START_INFO_MAGIC;
+    si->abi_version = HV_ABI_VERSION;
+    si->domid = in->domid;
+    si->pages_count = in->pages;
+    si->p2m_va = plan->base_va + plan->p2m_pfn * PAGE;
+    si->pt_base_va = plan->base_va + plan->pt_pfn * PAGE;
+    si->pt_frames_count = plan->pt_pages;
+    si->stack_top_va = plan->stack_top_va;
+    si->first_free_va = plan->base_va + plan->used_pages * PAGE;
+    si->first_free_pfn = plan->used_pages;
+    si->tsc_hz = in->tsc_hz;
+    si->m2p_entries = in->m2p_entries;
+    si->shared_info_va = plan->base_va + plan->shinfo_pfn * PAGE;
+    si->modules_count = in->modules_count;
+    si->flags = 0; /* never HV_SIF_ROOT: only the hypervisor builds the root */
+    if (in->cmdline)
+        memcpy(si->cmdline, in->cmdline, bounded_len(in->cmdline, HV_CMDLINE_MAX - 1));
+    for (uint32_t i = 0; i < in->modules_count; i++) {
+        const struct gk_build_module *m = &in->modules[i];
+        si->modules[i].va = plan->mod_va[i];
+        si->modules[i].size_bytes = m->size_bytes;
+        if (m->name)
+            memcpy(si->modules[i].name, m->name,
+                   bounded_len(m->name, GK_BUILD_MODULE_NAME_MAX - 1));
+    }
+}
+
+/* Copies the part of [src_va, src_va + len) (bytes at src) that falls in the
+ * page at va into buf. Returns whether anything was copied. */
+static bool copy_overlap(uint64_t va, void *buf, uint64_t src_va, const uint8_t *src, uint64_t len)
+{
+    uint64_t lo = max_u64(va, src_va), hi = min_u64(va + PAGE, src_va + len);
+    if (lo >= hi)
+        return false;
+    memcpy((uint8_t *)buf + (lo - va), src + (lo - src_va), hi - lo);
+    return true;
+}
+
+enum gk_build_page_kind gk_build_page(const struct gk_build_plan *plan, const uint64_t *mfns,
+                                      uint64_t pfn, void *buf)
+{
+    const struct gk_build_input *in = &plan->in;
+    uint64_t va = plan->base_va + pfn * PAGE;
+    if (pfn == plan->shinfo_pfn)
+        return GK_BUILD_PAGE_SHINFO;
+    if (pfn == plan->si_pfn) {
+        build_start_info(plan, buf);
+        return GK_BUILD_PAGE_DATA;
+    }
+    memset(buf, 0, PAGE);
+    if (pfn < plan->image_pages) {
+        bool any = false;
+        const uint8_t *img = in->image;
+        for (size_t i = 0; i < plan->elf.segs_count; i++) {
+            const struct gk_elf_segment *s = &plan->elf.segs[i];
+            any |= copy_overlap(va, buf, s->vaddr, img + s->file_offset, s->filesz);
+        }
+        return any ? GK_BUILD_PAGE_DATA : GK_BUILD_PAGE_ZERO;
+    }
+    if (pfn >= plan->p2m_pfn && pfn < plan->p2m_pfn + plan->p2m_pages) {
+        uint64_t first = (pfn - plan->p2m_pfn) * (PAGE / 8);
+        uint64_t count = min_u64(PAGE / 8, in->pages - first);
+        memcpy(buf, mfns + first, count * 8);
+        return GK_BUILD_PAGE_DATA;
+    }
+    if (pfn >= plan->mods_pfn && pfn < plan->pt_pfn) {
+        bool any = false;
+        for (uint32_t i = 0; i < in->modules_count; i++)
+            any |= copy_overlap(va, buf, plan->mod_va[i], in->modules[i].bytes,
+                                in->modules[i].size_bytes);
+        return any ? GK_BUILD_PAGE_DATA : GK_BUILD_PAGE_ZERO;
+    }
+    if (pfn >= plan->pt_pfn && pfn < plan->stack_pfn) {
+        build_table(plan, mfns, pfn - plan->pt_pfn, buf);
+        return GK_BUILD_PAGE_DATA;
+    }
+    return GK_BUILD_PAGE_ZERO; /* the stack, and the frames after the layout */
+}
