@@ -334,6 +334,21 @@ enum hv_status cap_table_clear(struct cap_table *t, uint32_t budget)
     return HV_OK;
 }
 
+enum hv_status cap_object_clear(struct cap_object *obj, uint32_t budget)
+{
+    if (budget == 0)
+        return HV_EINVAL;
+    /* Removing a root promotes its copies into the roots list, so the list
+     * holds every remaining capability's ancestor until it is empty. */
+    while (!link_empty(&obj->roots)) {
+        if (budget == 0)
+            return HV_EAGAIN;
+        cap_remove(cap_from_sibling(obj->roots.next));
+        budget--;
+    }
+    return HV_OK;
+}
+
 uint32_t cap_child_count(const struct cap_table *t, uint32_t slot)
 {
     uint32_t n = 0;

@@ -32,8 +32,6 @@
 #define ROOT_MEM_DEFAULT (16ull << 20)
 #define ROOT_MEM_MIN (1ull << 20)
 #define STACK_PAGES 8
-/* Default reservation headroom of the root domain beyond root_mem. */
-#define ROOT_MAX_EXTRA (4ull << 20)
 /* Bounds the builder's own bookkeeping (the list of frames): 1 GiB. */
 #define BUILD_PAGES_MAX (1ull << 18)
 
@@ -143,6 +141,7 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     d->state = DOMAIN_BUILDING;
     d->l4 = INVALID_MFN;
     d->max_pages = MAX(spec->max_bytes / PAGE_SIZE, pages);
+    d->max_vcpus = VCPU_MAX;
     strlcpy(d->name, spec->name, sizeof(d->name));
     mm_domain_init(&d->mm, d->id);
 
@@ -235,6 +234,7 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
         panic("dom_build: could not hold d%u's shared-info frame", d->id);
     d->shared_info_mfn = shinfo;
     d->shared = arch_frame_va(shinfo);
+    domain_objects_init(d);
     d->state = DOMAIN_RUNNING;
 
     out->entry = img.entry;
@@ -249,18 +249,15 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     return NULL;
 }
 
-void domain_destroy(struct domain *d, struct pmm *pmm)
+void domain_release_frames(struct domain *d, struct pmm *pmm, bool tolerate_busy)
 {
-    mm_domain_teardown(&d->mm);
-    if (d->shared) {
-        pt_type_put(d->shared_info_mfn);
-        d->shared = NULL;
-    }
     uint64_t count = mm_hv_frames_count();
     for (uint64_t m = 0; m < count && d->pages_count; m++) {
         if (frame_get(mfn(m))->owner != d->id)
             continue;
         int rc = frame_release(mfn(m), d->id);
+        if (rc == HV_EBUSY && tolerate_busy)
+            continue;
         if (rc != HV_OK)
             panic("domain_destroy: frame %#llx of d%u still in use (%d)", (unsigned long long)m,
                   d->id, rc);
@@ -268,9 +265,24 @@ void domain_destroy(struct domain *d, struct pmm *pmm)
             panic("domain_destroy: frame %#llx was not allocated", (unsigned long long)m);
         d->pages_count--;
     }
-    BUG_ON(d->pages_count != 0);
-    d->state = DOMAIN_DEAD;
+}
+
+bool domain_destroy(struct domain *d, struct pmm *pmm)
+{
+    /* Order: ports and capabilities (they may point at the shared page and
+     * at other domains), then the page tables (dropping every grant
+     * mapping d holds as grantee), then its grants as granter. */
+    domain_objects_teardown(d);
+    mm_domain_teardown(&d->mm);
+    if (d->shared) {
+        pt_type_put(d->shared_info_mfn);
+        d->shared = NULL;
+    }
+    uint32_t orphans = d->uid != 0 ? grant_table_teardown(&d->gt) : 0;
+    domain_release_frames(d, pmm, orphans != 0);
+    BUG_ON(orphans == 0 && d->pages_count != 0);
     d->l4 = INVALID_MFN;
+    return d->pages_count == 0;
 }
 
 /* --- the root domain ------------------------------------------------------- */
@@ -318,7 +330,8 @@ static void root_spec(const struct mb2_info *mbi, struct domain_spec *spec,
     spec->image_size = mod->end - mod->start;
     spec->cmdline = mod->cmdline;
     spec->mem_bytes = mem_bytes;
-    spec->max_bytes = cmdline_get_u64("root_max_mem", mem_bytes + ROOT_MAX_EXTRA);
+    /* 0: all free memory (set once the root is built). */
+    spec->max_bytes = cmdline_get_u64("root_max_mem", 0);
     spec->flags = HV_SIF_ROOT;
     spec->modules = mods;
     spec->modules_count = MIN(mbi->modules_count - 1, (size_t)HV_START_MODULES_MAX);
@@ -437,6 +450,11 @@ void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm)
         log_err("boot: cannot start without a root domain");
         arch_machine_exit(HV_EXIT_BOOT_ERROR);
     }
+    /* The root's quota is all free memory unless root_max_mem says less;
+     * the memory capability in its table stands for it. */
+    if (spec.max_bytes == 0)
+        root->max_pages = root->pages_count + pmm_free_count(pmm);
+    domain_root_caps(root);
     if (vcpu_init(root, 0, entry.entry, entry.stack_top, entry.start_info_va) != HV_OK)
         panic("boot: the scheduler refused the root domain's VCPU");
     vcpu_wake(&root->vcpus[0]);

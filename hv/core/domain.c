@@ -2,7 +2,9 @@
  * Domain life cycle: the domain table, console output, shutdown, and the
  * fate of a domain that faults. When the root domain stops, the machine
  * stops with an exit status that says why (docs/abi.md, "Exit status");
- * any other domain is destroyed and its memory returned.
+ * any other domain stops (state SHUTDOWN, its watchers get
+ * HV_VIRQ_DOM_STATE) and is destroyed by a holder of its capability, or
+ * at once when nobody holds one.
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,15 +46,40 @@ struct domain *domain_by_id(domid_t id)
     return NULL;
 }
 
+struct domain *domain_at(unsigned i)
+{
+    return i < DOMAIN_MAX && domain_table[i].state != DOMAIN_FREE ? &domain_table[i] : NULL;
+}
+
 void domain_destroy_dead(struct domain *d)
 {
-    BUG_ON(d->state != DOMAIN_DEAD && d->state != DOMAIN_BUILDING);
-    BUG_ON(d->vcpu_count != 0);
     BUG_ON(d == current_domain);
+    BUG_ON(d->state == DOMAIN_FREE || d->state == DOMAIN_ZOMBIE);
+    d->state = DOMAIN_DEAD;
+    domain_vcpus_stop(d); /* none of them is on this CPU: retired at once */
+    BUG_ON(d->vcpu_count != 0);
+    struct domain *creator = domain_by_uid(d->creator_uid);
+    if (creator)
+        creator->max_pages += d->quota_pages; /* the quota goes back */
     uint64_t pages = d->pages_count;
-    domain_destroy(d, mm_hv_pool());
-    log_debug("d%u (%s): destroyed, %llu frames returned", d->id, d->name,
-              (unsigned long long)pages);
+    if (domain_destroy(d, mm_hv_pool())) {
+        log_debug("d%u (%s): destroyed, %llu frames returned", d->id, d->name,
+                  (unsigned long long)pages);
+        d->state = DOMAIN_FREE;
+    } else {
+        log_info("d%u (%s): destroyed; %llu frames stay until grantees unmap them", d->id, d->name,
+                 (unsigned long long)d->pages_count);
+        d->state = DOMAIN_ZOMBIE;
+    }
+}
+
+void domain_reap(struct domain *d)
+{
+    BUG_ON(d->state != DOMAIN_ZOMBIE);
+    if (grant_table_reap(&d->gt) != 0)
+        return;
+    domain_release_frames(d, mm_hv_pool(), false);
+    log_debug("d%u (%s): zombie reaped", d->id, d->name);
     d->state = DOMAIN_FREE;
 }
 
@@ -100,10 +127,9 @@ void domain_console_write(struct domain *d, const char *buf, size_t n)
 
 void domain_shutdown(struct domain *d, enum hv_shutdown_reason reason)
 {
-    if (d->state == DOMAIN_DEAD)
+    if (d->state != DOMAIN_RUNNING && d->state != DOMAIN_BUILDING)
         return;
     console_flush(d, false);
-    d->state = DOMAIN_DEAD;
     log_info("d%u (%s): shut down: %s", d->id, d->name, reason_name(reason));
     if (d->is_root) {
         enum hv_exit_code code = HV_EXIT_POWEROFF;
@@ -115,11 +141,14 @@ void domain_shutdown(struct domain *d, enum hv_shutdown_reason reason)
                  code);
         arch_machine_exit(code);
     }
-    /* Its VCPUs leave the CPU; the memory goes once the CPU is off its
-     * page tables (schedule.c). */
+    /* Its VCPUs leave the CPU; its memory stays until a holder of its
+     * capability destroys it (at once if nobody holds one). */
+    d->state = DOMAIN_SHUTDOWN;
+    d->shutdown_reason = reason;
     domain_vcpus_stop(d);
-    if (d->vcpu_count == 0 && d != current_domain)
-        domain_destroy_dead(d);
+    domain_notify_state(d);
+    if (d->obj.cap_count == 0)
+        domain_destroy_later(d);
 }
 
 void domain_kill(struct domain *d, const struct cpu_regs *regs, const char *why)

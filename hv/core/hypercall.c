@@ -16,6 +16,7 @@ static int64_t hc_console_write(struct domain *d, uint64_t buf, uint64_t len)
     if (arch_copy_from_guest(bounce, gva(buf), len) != HV_OK)
         return HV_EFAULT;
     domain_console_write(d, bounce, len);
+    console_output(d, bounce, len);
     return (int64_t)len;
 }
 
@@ -54,6 +55,14 @@ void hypercall_entry(struct cpu_regs *regs)
     case HC_MEMORY_OP: ret = hc_memory_op(d, regs); break;
     case HC_SET_TRAP_TABLE: ret = hc_set_trap_table(d, regs); break;
     case HC_IRET: ret = hc_iret(d, regs); break;
+    case HC_CAP_OP: ret = hc_cap_op(d, regs); break;
+    case HC_EVTCHN_OP: ret = hc_evtchn_op(d, regs); break;
+    case HC_GRANT_OP: ret = hc_grant_op(d, regs); break;
+    case HC_SET_CALLBACK: ret = hc_set_callback(d, regs); break;
+    case HC_BLOCK: ret = hc_block(d, regs); break;
+    case HC_SET_TIMER: ret = hc_set_timer(d, regs); break;
+    case HC_DOMAIN_OP: ret = hc_domain_op(d, regs); break;
+    case HC_CONSOLE_OP: ret = hc_console_op(d, regs); break;
     default:
         log_debug("d%u: unknown hypercall %llu", d->id, (unsigned long long)regs->rax);
         ret = HV_ENOSYS;
@@ -64,7 +73,8 @@ void hypercall_entry(struct cpu_regs *regs)
     /* syscall at the very top of the lower half returns to a non-canonical
      * address, which iretq would fault on in ring 0: treat it as the guest's
      * fault instead. */
-    if (d->state != DOMAIN_DEAD && regs->rip >= HV_GUEST_VA_LIMIT)
+    if (d->state == DOMAIN_RUNNING && regs->rip >= HV_GUEST_VA_LIMIT)
         domain_kill(d, regs, "#GP: syscall would return to a non-canonical address");
+    domain_deferred_work();
     schedule_exit(regs);
 }

@@ -29,8 +29,7 @@ static struct vcpu *vcpu_of[SCHED_MAX_VCPUS]; /* policy handle -> VCPU */
 static bool resched;
 static bool yielding; /* the current VCPU yielded: idle if it is picked again */
 static uint64_t slice_end_ns;
-static struct domain *dying; /* destroyed once the CPU has left its tables */
-static bool started;         /* the timer belongs to the scheduler */
+static bool started; /* the timer belongs to the scheduler */
 
 struct vcpu *current_vcpu;
 
@@ -150,6 +149,12 @@ static uint64_t next_deadline(void)
     return next;
 }
 
+void schedule_timer_changed(void)
+{
+    if (started)
+        arch_timer_set_deadline(next_deadline());
+}
+
 void schedule_timer_interrupt(void)
 {
     if (!started)
@@ -158,8 +163,7 @@ void schedule_timer_interrupt(void)
     for (unsigned h = 0; h < SCHED_MAX_VCPUS; h++) {
         struct vcpu *v = vcpu_of[h];
         if (v && v->timer_deadline_ns && v->timer_deadline_ns <= now) {
-            v->timer_deadline_ns = 0;
-            vcpu_wake(v); /* the timer virtual IRQ comes with event channels */
+            vcpu_timer_fire(v);
         }
     }
     if (current_vcpu && now >= slice_end_ns)
@@ -188,30 +192,42 @@ static struct vcpu *pick_next(uint64_t *slice_ns)
             current_vcpu = NULL;
             current_domain = NULL;
         }
-        if (dying) {
-            domain_destroy_dead(dying);
-            dying = NULL;
-        }
+        domain_deferred_work(); /* the CPU is off every domain's tables */
+        if (resched)
+            continue;
         arch_timer_set_deadline(next_deadline());
         while (!resched)
             arch_idle_wait();
     }
 }
 
-void schedule_exit(struct cpu_regs *regs)
+/* Puts next on the CPU with its frame in regs. */
+static void switch_to(struct vcpu *next, struct cpu_regs *regs, uint64_t slice_ns)
+{
+    uint64_t now = arch_now_ns();
+    *regs = next->regs;
+    arch_load_base(next->dom->l4);
+    current_vcpu = next;
+    current_domain = next->dom;
+    next->run_start_ns = now;
+    slice_end_ns = now + slice_ns;
+    arch_timer_set_deadline(next_deadline());
+}
+
+static void schedule_switch(struct cpu_regs *regs)
 {
     struct vcpu *prev = current_vcpu;
     if (!resched && prev && prev->online)
         return;
 
+    if (prev) {
+        prev->cpu_time_ns += arch_now_ns() - prev->run_start_ns;
+        prev->run_start_ns = arch_now_ns();
+    }
     if (prev && prev->online)
         prev->regs = *regs;
-    else if (prev) {
-        /* It died on this CPU: drop it, and its domain once off its tables. */
-        vcpu_retire(prev);
-        if (prev->dom->vcpu_count == 0 && prev->dom->state == DOMAIN_DEAD)
-            dying = prev->dom;
-    }
+    else if (prev)
+        vcpu_retire(prev); /* it stopped on this CPU */
     uint64_t slice_ns;
     struct vcpu *next = pick_next(&slice_ns);
     if (next == prev && current_vcpu == prev) {
@@ -227,16 +243,15 @@ void schedule_exit(struct cpu_regs *regs)
         return;
     }
     yielding = false;
-    *regs = next->regs;
-    arch_load_base(next->dom->l4);
-    current_vcpu = next;
-    current_domain = next->dom;
-    slice_end_ns = arch_now_ns() + slice_ns;
-    arch_timer_set_deadline(next_deadline());
-    if (dying) {
-        domain_destroy_dead(dying);
-        dying = NULL;
-    }
+    switch_to(next, regs, slice_ns);
+    domain_deferred_work(); /* prev's domain may now be destroyed */
+}
+
+void schedule_exit(struct cpu_regs *regs)
+{
+    schedule_switch(regs);
+    if (current_vcpu)
+        upcall_deliver(current_vcpu, regs);
 }
 
 void schedule_start(void)
@@ -245,11 +260,7 @@ void schedule_start(void)
     uint64_t slice_ns;
     started = true;
     struct vcpu *next = pick_next(&slice_ns);
-    *regs = next->regs;
-    arch_load_base(next->dom->l4);
-    current_vcpu = next;
-    current_domain = next->dom;
-    slice_end_ns = arch_now_ns() + slice_ns;
-    arch_timer_set_deadline(next_deadline());
+    switch_to(next, regs, slice_ns);
+    upcall_deliver(current_vcpu, regs);
     arch_enter_frame(regs);
 }

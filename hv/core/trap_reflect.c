@@ -21,6 +21,41 @@ static bool vector_reflectable(uint64_t v)
     return v < HV_TRAP_VECTORS && v != 2 && v != 8 && v != 18;
 }
 
+/*
+ * Enters handler with a bounce frame describing the interrupted context in
+ * regs (see abi.h "Trap reflection"). If the frame cannot be written the
+ * domain is killed and false returned.
+ */
+static bool bounce(struct domain *d, struct cpu_regs *regs, uint64_t vector, uint64_t error_code,
+                   uint64_t handler, char *why, size_t why_size)
+{
+    struct hv_bounce_frame f = {
+        .vector = vector,
+        .error_code = error_code,
+        .rip = regs->rip,
+        .rflags = regs->rflags,
+        .rsp = regs->rsp,
+        .rax = regs->rax,
+        .rcx = regs->rcx,
+        .r11 = regs->r11,
+        .rdi = regs->rdi,
+    };
+    uint64_t frame_va = 0;
+    if (regs->rsp >= HV_BOUNCE_GAP + sizeof(f) && regs->rsp < HV_GUEST_VA_LIMIT)
+        frame_va = ALIGN_DOWN(regs->rsp - HV_BOUNCE_GAP - sizeof(f), 16);
+    if (!frame_va || arch_copy_to_guest(gva(frame_va), &f, sizeof(f)) != HV_OK) {
+        snprintf(why, why_size, "could not deliver %s: stack %#llx not writable",
+                 vector < HV_TRAP_VECTORS ? arch_exception_name((unsigned)vector) : "an upcall",
+                 (unsigned long long)regs->rsp);
+        domain_kill(d, regs, why);
+        return false;
+    }
+    regs->rip = handler;
+    regs->rsp = frame_va;
+    regs->rflags = RFLAGS_BASE;
+    return true;
+}
+
 void domain_fault(struct cpu_regs *regs, unsigned vector, uint64_t cr2)
 {
     struct domain *d = current_domain;
@@ -42,33 +77,32 @@ void domain_fault(struct cpu_regs *regs, unsigned vector, uint64_t cr2)
         return;
     }
 
-    struct hv_bounce_frame f = {
-        .vector = vector,
-        .error_code = regs->error_code,
-        .rip = regs->rip,
-        .rflags = regs->rflags,
-        .rsp = regs->rsp,
-        .rax = regs->rax,
-        .rcx = regs->rcx,
-        .r11 = regs->r11,
-        .rdi = regs->rdi,
-    };
-    uint64_t frame_va = 0;
-    if (regs->rsp >= HV_BOUNCE_GAP + sizeof(f))
-        frame_va = ALIGN_DOWN(regs->rsp - HV_BOUNCE_GAP - sizeof(f), 16);
-    if (!frame_va || arch_copy_to_guest(gva(frame_va), &f, sizeof(f)) != HV_OK) {
-        snprintf(why, sizeof(why), "could not deliver %s: stack %#llx not writable",
-                 arch_exception_name(vector), (unsigned long long)regs->rsp);
-        domain_kill(d, regs, why);
+    uint64_t f_rip = regs->rip;
+    if (!bounce(d, regs, vector, regs->error_code, handler, why, sizeof(why)))
         return;
-    }
     if (vector == 14 && v->id < HV_SHARED_INFO_VCPUS)
         d->shared->vcpu_info[v->id].fault_addr = cr2;
     log_debug("d%u: %s at %#llx reflected to %#llx", d->id, arch_exception_name(vector),
-              (unsigned long long)regs->rip, (unsigned long long)handler);
-    regs->rip = handler;
-    regs->rsp = frame_va;
-    regs->rflags = RFLAGS_BASE;
+              (unsigned long long)f_rip, (unsigned long long)handler);
+}
+
+void upcall_deliver(struct vcpu *v, struct cpu_regs *regs)
+{
+    struct domain *d = v->dom;
+    char why[160];
+    if (!d->callback || d->state != DOMAIN_RUNNING || !v->online)
+        return;
+    if (!evtchn_upcall_begin(&d->ev, v->id))
+        return;
+    bounce(d, regs, HV_UPCALL_VECTOR, 0, d->callback, why, sizeof(why));
+}
+
+int64_t hc_set_callback(struct domain *d, struct cpu_regs *regs)
+{
+    if (regs->rdi >= HV_GUEST_VA_LIMIT)
+        return HV_EINVAL;
+    d->callback = regs->rdi;
+    return HV_OK;
 }
 
 int64_t hc_set_trap_table(struct domain *d, struct cpu_regs *regs)

@@ -39,6 +39,10 @@ paddr_t arch_hv_l4(void);
 void arch_time_init(void);
 uint64_t arch_now_ns(void);
 uint64_t arch_tsc_hz(void);
+/* The constants of the guest time record (proto/include/hv/domctl.h). */
+void arch_time_record(uint64_t *tsc_timestamp, uint32_t *mul, int8_t *shift);
+/* UTC nanoseconds since 1970 at system time 0 (from the RTC at boot). */
+uint64_t arch_wallclock_at_zero_ns(void);
 /* Programs the local timer to interrupt at deadline_ns (arch_now_ns time);
  * 0 stops it. A deadline in the past fires at once. */
 void arch_timer_set_deadline(uint64_t deadline_ns);

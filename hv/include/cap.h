@@ -130,6 +130,13 @@ enum hv_status cap_identify(struct cap_table *t, uint32_t slot, struct hv_cap_in
  */
 enum hv_status cap_table_clear(struct cap_table *t, uint32_t budget);
 
+/*
+ * Object teardown: delete up to budget (> 0) capabilities naming obj, in
+ * every table. HV_EAGAIN while some remain, HV_OK when none does (the
+ * unreferenced hook has then run, if any capability existed).
+ */
+enum hv_status cap_object_clear(struct cap_object *obj, uint32_t budget);
+
 /* The rights bits that mean something for type (0 for an invalid type). */
 uint32_t cap_valid_rights(uint32_t type);
 

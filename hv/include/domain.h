@@ -7,7 +7,11 @@
 #define HV_DOMAIN_H
 
 #include "types.h"
+#include "cap.h"
+#include "evtchn.h"
+#include "grant.h"
 #include "hv/abi.h"
+#include "hv/domctl.h"
 #include "hv/shared_info.h"
 #include "mm_ops.h"
 #include "regs.h"
@@ -15,21 +19,46 @@
 struct mb2_info;
 struct pmm;
 
-enum domain_state { DOMAIN_FREE = 0, DOMAIN_BUILDING, DOMAIN_RUNNING, DOMAIN_DEAD };
+/*
+ * BUILDING: created, VCPU 0 not started. RUNNING: started (possibly paused).
+ * SHUTDOWN: stopped by HC_SHUTDOWN or a kill, memory kept until a holder of
+ * its capability destroys it. DEAD: being destroyed. ZOMBIE: destroyed but
+ * some of its frames are still mapped by grantees (orphaned grants).
+ */
+enum domain_state {
+    DOMAIN_FREE = 0,
+    DOMAIN_BUILDING,
+    DOMAIN_RUNNING,
+    DOMAIN_SHUTDOWN,
+    DOMAIN_DEAD,
+    DOMAIN_ZOMBIE,
+};
 
 #define DOMAIN_MAX 32
 #define VCPU_MAX 8
 
 struct domain;
 
+/* A console ring (hv/core/console.c): bytes [tail, head) are unread. */
+struct console_ring {
+    uint64_t head;    /* bytes ever written */
+    uint64_t tail;    /* bytes ever read (or dropped) */
+    uint64_t dropped; /* bytes lost to a full ring */
+    char buf[HV_CONSOLE_RING_SIZE];
+};
+
 /* A virtual CPU. While it does not run, its ring-3 context is in `regs`. */
 struct vcpu {
     struct domain *dom;
     unsigned id;
     bool online;                /* has a context and a scheduler handle */
-    bool blocked;               /* waiting for an event (HC_BLOCK) */
+    bool blocked;               /* not runnable (the policy's view) */
+    bool waiting_event;         /* in HC_BLOCK until an event or its timer */
+    bool timer_fired;           /* its timer fired since its last HC_BLOCK */
     sched_vcpu_t sv;            /* the policy's handle */
     uint64_t timer_deadline_ns; /* one-shot timer, 0 = none */
+    uint64_t run_start_ns;      /* when it was last put on the CPU */
+    uint64_t cpu_time_ns;       /* time it has run */
     struct cpu_regs regs;
 };
 
@@ -44,12 +73,28 @@ struct domain {
     mfn_t shared_info_mfn;                  /* held with a WRITABLE type reference */
     struct hv_shared_info *shared;          /* the same frame through the direct map */
     uint64_t trap_handler[HV_TRAP_VECTORS]; /* 0: no handler (the domain is killed) */
-    char name[32];
+    char name[HV_DOMAIN_NAME_MAX];
+    uint64_t uid;         /* never reused, never 0 (events, grants) */
+    bool paused;          /* HV_DOMCTL_PAUSE: no VCPU runs */
+    bool destroy_pending; /* its last capability went: destroy it soon */
+    enum hv_shutdown_reason shutdown_reason;
+    uint64_t callback;             /* upcall entry (HC_SET_CALLBACK), 0: none */
+    uint64_t creator_uid;          /* who created it (quota goes back there) */
+    uint64_t quota_pages;          /* limit carved out of the creator's */
+    struct cap_object obj;         /* what domain capabilities name */
+    struct cap_object console_obj; /* what its console capabilities name */
+    struct cap_table caps;         /* its capabilities */
+    struct evtchn_domain ev;       /* its event channels */
+    struct grant_table gt;         /* its grants */
+    struct console_ring con_out;   /* what it wrote (HC_CONSOLE_WRITE) */
+    struct console_ring con_in;    /* what its console holder typed */
+    uint64_t con_watcher_uid;      /* gets HV_VIRQ_CONSOLE on output, 0: none */
     /* Console output is collected per line so that lines of different
      * domains never interleave in the log. */
     char console_line[160];
     size_t console_len;
-    unsigned vcpu_count;
+    unsigned vcpu_count; /* VCPUs known to the scheduler */
+    unsigned max_vcpus;  /* VCPUs it may start */
     struct vcpu vcpus[VCPU_MAX];
 };
 
@@ -79,6 +124,8 @@ void schedule_exit(struct cpu_regs *regs);
 void schedule_yield(void);
 /* The local timer fired (interrupts off). */
 void schedule_timer_interrupt(void);
+/* A VCPU timer deadline changed: reprogram the local timer. */
+void schedule_timer_changed(void);
 /* Starts running VCPUs on this CPU; never returns. */
 __noreturn void schedule_start(void);
 
@@ -114,10 +161,23 @@ struct domain_entry {
  * NULL, says more); a refused build leaves nothing allocated. */
 const char *domain_build(struct domain *d, const struct domain_spec *spec, struct pmm *pmm,
                          struct domain_entry *out, const char **detail);
-/* Releases every frame and reference d holds. d must not be running. */
-void domain_destroy(struct domain *d, struct pmm *pmm);
-/* Destroys a dead domain whose VCPUs are all retired and frees its slot. */
+/* Releases every object, frame and reference d holds. d must not be
+ * running. Returns false if frames stay because grantees still map them
+ * (d must then stay a zombie until grant_table_reap ends those grants). */
+bool domain_destroy(struct domain *d, struct pmm *pmm);
+/* Frees every frame d owns; with tolerate_busy, frames still in use
+ * (mapped through orphaned grants) are skipped instead of a panic. */
+void domain_release_frames(struct domain *d, struct pmm *pmm, bool tolerate_busy);
+/* Destroys d now (it must not be the current domain): stops its VCPUs,
+ * gives its quota back to its creator and frees its slot (or leaves a
+ * zombie while grantees map its frames). */
 void domain_destroy_dead(struct domain *d);
+/* Destroys d at the next safe point (domain_deferred_work). */
+void domain_destroy_later(struct domain *d);
+/* Ends what grants it can of zombie d; frees it when none is left. */
+void domain_reap(struct domain *d);
+/* Slot i of the domain table, or NULL if free. */
+struct domain *domain_at(unsigned i);
 
 /* Builds the root domain from boot module 0 and enters it. On a bad image
  * logs the reason and ends the machine with HV_EXIT_BOOT_ERROR. */
@@ -151,5 +211,50 @@ int64_t hc_update_va_mapping(struct domain *d, struct cpu_regs *regs);
 int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs);
 /* Gives a fresh, scrubbed frame to d (frame table and reservation count). */
 mfn_t domain_alloc_frame(struct domain *d, struct pmm *pmm);
+
+/* --- core objects (hv/core/objects.c) --- */
+/* Gives d (its shared page set up) a fresh uid, an empty capability table,
+ * event channels and grant table, and its capability objects. */
+void domain_objects_init(struct domain *d);
+/* Removes every capability naming d, closes its ports and empties its
+ * table; its grants are handled by domain_destroy (after the memory). */
+void domain_objects_teardown(struct domain *d);
+/* The root's boot capabilities (proto/include/hv/domctl.h, enum hv_root_slot). */
+void domain_root_caps(struct domain *root);
+/* The domain with this uid (live: not FREE, DEAD or ZOMBIE), or NULL. */
+struct domain *domain_by_uid(uint64_t uid);
+/* Destroys domains whose last capability went and reaps zombies; called on
+ * the way out of every hypercall (never from inside a capability or mm
+ * operation). */
+void domain_deferred_work(void);
+/* Raises HV_VIRQ_DOM_STATE in every domain holding a capability to d with
+ * HV_CAP_R_DOM_STATE. */
+void domain_notify_state(struct domain *d);
+int64_t hc_cap_op(struct domain *d, struct cpu_regs *regs);
+int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs);
+int64_t hc_grant_op(struct domain *d, struct cpu_regs *regs);
+
+/* --- domain control (hv/core/domctl.c) --- */
+int64_t hc_domain_op(struct domain *d, struct cpu_regs *regs);
+/* Makes v runnable or not according to its domain's state, pause and
+ * HC_BLOCK (the one place that decides). */
+void vcpu_update_runnable(struct vcpu *v);
+
+/* --- console rings (hv/core/console.c) --- */
+int64_t hc_console_op(struct domain *d, struct cpu_regs *regs);
+/* Appends guest output to d's output ring and tells its watcher. */
+void console_output(struct domain *d, const char *buf, size_t n);
+
+/* --- upcalls, blocking and time (hv/core/upcall.c) --- */
+int64_t hc_set_callback(struct domain *d, struct cpu_regs *regs);
+int64_t hc_block(struct domain *d, struct cpu_regs *regs);
+int64_t hc_set_timer(struct domain *d, struct cpu_regs *regs);
+/* On the way to ring 3 with v's frame in regs: enter its upcall if an event
+ * is pending and upcalls are unmasked. */
+void upcall_deliver(struct vcpu *v, struct cpu_regs *regs);
+/* v's one-shot timer expired: raise HV_VIRQ_TIMER and wake it from HC_BLOCK. */
+void vcpu_timer_fire(struct vcpu *v);
+/* Fills d's wall-clock fields in shared info. */
+void domain_wallclock_init(struct domain *d);
 
 #endif

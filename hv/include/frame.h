@@ -107,6 +107,17 @@ int frame_assign(mfn_t m, domid_t owner);
 int frame_release(mfn_t m, domid_t owner);
 
 /*
+ * Moves frame m from domain `from` to domain `to` (a domain builder giving
+ * a filled frame to the domain it builds). Same conditions as
+ * frame_release (only the allocation reference left: no mapping, pin,
+ * type or base pointer); the M2P entry becomes invalid and the flush clock
+ * is recorded: the caller must flush TLBs that may still translate it
+ * before `to` can use it. HV_ERANGE, HV_EINVAL (to is not a guest or is
+ * from), HV_EPERM (not from's), HV_EBUSY (in use).
+ */
+int frame_transfer(mfn_t m, domid_t from, domid_t to);
+
+/*
  * General references. frame_ref_get fails (false, nothing changed) if the
  * count would overflow; frame_ref_put requires a held reference (an
  * internal invariant: breaking it stops the hypervisor via mm_panic).

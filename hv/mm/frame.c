@@ -115,6 +115,27 @@ int frame_release(mfn_t m, domid_t owner)
     return HV_OK;
 }
 
+int frame_transfer(mfn_t m, domid_t from, domid_t to)
+{
+    struct frame *f = frame_get(m);
+
+    if (f == NULL)
+        return HV_ERANGE;
+    if (to == DOMID_INVALID || to == DOMID_HV || to == from)
+        return HV_EINVAL;
+    if (f->owner != from || from == DOMID_INVALID || !(f->flags & FRAME_F_ALLOCATED))
+        return HV_EPERM;
+    if (f->ref_count != 1 || f->type_count != 0)
+        return HV_EBUSY;
+    if (f->flags != FRAME_F_ALLOCATED)
+        mm_panic("frame_transfer: untyped frame with type flags");
+    f->owner = to;
+    f->type = FRAME_TYPE_NONE;
+    m2p_table[mfn_x(m)] = MM_M2P_INVALID;
+    frame_stamp(f); /* the old owner's TLBs may still translate it */
+    return HV_OK;
+}
+
 bool frame_ref_get(struct frame *f)
 {
     if (f->ref_count == UINT32_MAX)

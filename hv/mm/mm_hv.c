@@ -15,6 +15,7 @@
 #include "arch.h"
 #include "domain.h"
 #include "frame.h"
+#include "grant.h"
 #include "log.h"
 #include "mm_hooks.h"
 #include "mm_hv.h"
@@ -108,26 +109,17 @@ void mm_frame_unmap(uint64_t *p)
 
 bool mm_may_map_foreign(domid_t dom, mfn_t m, bool writable)
 {
-    (void)dom;
-    (void)m;
-    (void)writable;
-    return false; /* grants and I/O frames come with the core-objects issue */
+    return grant_may_map(dom, m, writable); /* I/O frames: the MMIO capability work */
 }
 
 bool mm_foreign_map_get(domid_t dom, mfn_t m, bool writable)
 {
-    (void)dom;
-    (void)m;
-    (void)writable;
-    return false; /* never reached: mm_may_map_foreign refuses every foreign frame */
+    return grant_map_get(dom, m, writable);
 }
 
 void mm_foreign_map_put(domid_t dom, mfn_t m, bool writable)
 {
-    (void)dom;
-    (void)m;
-    (void)writable;
-    mm_panic("a foreign mapping was dropped, but none can exist yet");
+    grant_map_put(dom, m, writable);
 }
 
 void mm_tlb_flush_local(void)

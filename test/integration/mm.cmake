@@ -5,7 +5,7 @@
 set(MM_ATTACK $<TARGET_FILE:test_mm_attack>)
 set(MM_AREAS pt pin batch pos space mem)
 foreach(area ${MM_AREAS})
-  add_hv_test(mm_attack_${area} LABELS mm TIMEOUT 20
+  add_hv_test(mm_attack_${area} LABELS mm TIMEOUT 20 CMDLINE root_max_mem=20971520
       MODULES "${MM_ATTACK}::mm_attack test=${area}"
       EXPECT "[d0] mm_attack: area ${area}: all checks held" "[d0] mm_attack: ok (test=${area})"
       FORBID "FAILED" "hypervisor fault" "killed")
@@ -16,7 +16,7 @@ set(mm_all_expect)
 foreach(area ${MM_AREAS})
   list(APPEND mm_all_expect "[d0] mm_attack: area ${area}: all checks held")
 endforeach()
-add_hv_test(mm_attack_all LABELS mm TIMEOUT 20
+add_hv_test(mm_attack_all LABELS mm TIMEOUT 20 CMDLINE root_max_mem=20971520
     MODULES "${MM_ATTACK}::mm_attack test=all"
     EXPECT ${mm_all_expect} "[d0] mm_attack: ok (test=all)"
     FORBID "FAILED" "hypervisor fault" "killed")

@@ -68,12 +68,99 @@ uint64_t arch_tsc_hz(void)
     return tsc_hz;
 }
 
+/*
+ * System time is computed with exactly the formula guests use on their time
+ * record (proto/include/hv/domctl.h), from the same constants, so a guest
+ * and the hypervisor always agree on "now" to the nanosecond:
+ *   ns = ((tsc - tsc_at_boot) << tsc_shift) * tsc_mul >> 32.
+ */
+static uint32_t tsc_mul;
+static int8_t tsc_shift;
+static uint64_t wallclock_ns_at_zero; /* UTC ns since 1970 at system time 0 */
+
+static void time_scale_init(void)
+{
+    uint64_t hz = tsc_hz;
+    int shift = 0;
+    while (hz <= 1000000000ull) { /* makes the multiplier fit 32 bits */
+        hz <<= 1;
+        shift++;
+    }
+    tsc_shift = (int8_t)shift;
+    tsc_mul = (uint32_t)((1000000000ull << 32) / hz); /* 1e9 << 32 fits 64 bits */
+}
+
 uint64_t arch_now_ns(void)
 {
-    if (!tsc_hz)
+    if (!tsc_mul)
         return 0;
-    uint64_t t = rdtsc() - tsc_at_boot;
-    return (t / tsc_hz) * 1000000000ull + ((t % tsc_hz) * 1000000000ull) / tsc_hz;
+    uint64_t d = (rdtsc() - tsc_at_boot) << tsc_shift;
+    return (uint64_t)(((unsigned __int128)d * tsc_mul) >> 32);
+}
+
+void arch_time_record(uint64_t *tsc_timestamp, uint32_t *mul, int8_t *shift)
+{
+    *tsc_timestamp = tsc_at_boot;
+    *mul = tsc_mul;
+    *shift = tsc_shift;
+}
+
+uint64_t arch_wallclock_at_zero_ns(void)
+{
+    return wallclock_ns_at_zero;
+}
+
+static uint8_t cmos_read(uint8_t reg)
+{
+    outb(0x70, reg);
+    return inb(0x71);
+}
+
+static unsigned bcd(unsigned v, bool is_bcd)
+{
+    return is_bcd ? (v & 0x0f) + (v >> 4) * 10 : v;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* Reads the RTC (twice, until two reads agree, outside an update). */
+static uint64_t rtc_unix_seconds(void)
+{
+    uint8_t r[6], again[6];
+    for (int tries = 0; tries < 5; tries++) {
+        for (unsigned spin = 0; spin < 100000 && (cmos_read(0x0a) & 0x80); spin++)
+            cpu_relax();
+        static const uint8_t regs[6] = {0x00, 0x02, 0x04, 0x07, 0x08, 0x09};
+        for (int i = 0; i < 6; i++)
+            r[i] = cmos_read(regs[i]);
+        for (int i = 0; i < 6; i++)
+            again[i] = cmos_read(regs[i]);
+        bool same = true;
+        for (int i = 0; i < 6; i++)
+            same = same && r[i] == again[i];
+        if (same)
+            break;
+    }
+    uint8_t b = cmos_read(0x0b);
+    bool is_bcd = !(b & 0x04);
+    bool pm = !(b & 0x02) && (r[2] & 0x80);
+    unsigned sec = bcd(r[0], is_bcd), min = bcd(r[1], is_bcd);
+    unsigned hour = bcd(r[2] & 0x7f, is_bcd), day = bcd(r[3], is_bcd);
+    unsigned mon = bcd(r[4], is_bcd), year = bcd(r[5], is_bcd) + 2000;
+    if (!(b & 0x02)) /* 12-hour mode */
+        hour = (hour % 12) + (pm ? 12 : 0);
+    if (sec > 59 || min > 59 || hour > 23 || day < 1 || day > 31 || mon < 1 || mon > 12)
+        return 0; /* a broken RTC: the wall clock starts at the epoch */
+    return (uint64_t)(days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec);
 }
 
 /* Busy-waits CALIBRATE_MS on PIT channel 2 (gated through port 0x61). */
@@ -123,6 +210,9 @@ void arch_time_init(void)
         panic("time: calibration failed (tsc %llu Hz, apic timer %u Hz)",
               (unsigned long long)tsc_hz, apic_timer_hz);
     tsc_at_boot = t0;
+    time_scale_init();
+    uint64_t unix_sec = rtc_unix_seconds();
+    wallclock_ns_at_zero = unix_sec * 1000000000ull - arch_now_ns();
 
     /* Periodic tick. */
     apic_write(APIC_REG_LVT_TIMER, APIC_LVT_PERIODIC | APIC_TIMER_VECTOR);

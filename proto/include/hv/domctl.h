@@ -25,8 +25,8 @@ enum hv_cap_cmd {
 };
 
 struct hv_cap_identify_args {
-    uint32_t slot;     /* in */
-    uint32_t reserved; /* must be 0 */
+    uint32_t slot;           /* in */
+    uint32_t reserved;       /* must be 0 */
     struct hv_cap_info info; /* out */
 };
 _Static_assert(sizeof(struct hv_cap_identify_args) == 32, "cap identify args layout");
@@ -85,14 +85,14 @@ enum hv_domain_state {
 #define HV_DOMAIN_VCPUS_MAX 8u
 
 struct hv_domctl_create {
-    uint32_t mem_slot;     /* in: MEMORY cap with HV_CAP_R_MEM_CREATE_DOMAIN */
-    uint32_t dom_slot;     /* in: empty slot of the caller for the domain cap */
-    uint32_t console_slot; /* in: empty slot for its console cap (!= dom_slot) */
-    uint32_t vcpus;        /* in: 1 .. HV_DOMAIN_VCPUS_MAX */
-    uint64_t max_pages;    /* in: memory limit in frames, > 0 */
-    uint32_t domid;        /* out: its id (logs only) */
-    uint32_t reserved;     /* must be 0 */
-    uint64_t shared_info_mfn; /* out: its shared-info frame (map it for it) */
+    uint32_t mem_slot;             /* in: MEMORY cap with HV_CAP_R_MEM_CREATE_DOMAIN */
+    uint32_t dom_slot;             /* in: empty slot of the caller for the domain cap */
+    uint32_t console_slot;         /* in: empty slot for its console cap (!= dom_slot) */
+    uint32_t vcpus;                /* in: 1 .. HV_DOMAIN_VCPUS_MAX */
+    uint64_t max_pages;            /* in: memory limit in frames, > 0 */
+    uint32_t domid;                /* out: its id (logs only) */
+    uint32_t reserved;             /* must be 0 */
+    uint64_t shared_info_mfn;      /* out: its shared-info frame (map it for it) */
     char name[HV_DOMAIN_NAME_MAX]; /* in: NUL-terminated, printable */
 };
 
@@ -105,10 +105,10 @@ struct hv_domctl_frame {
 #define HV_DOMCTL_ASSIGN_MAX 4096u /* frames per call */
 
 struct hv_domctl_assign {
-    uint32_t dom_slot;  /* in: DOMAIN cap with HV_CAP_R_DOM_BUILD; state BUILDING */
-    uint32_t count;     /* in: frames in list, 1 .. HV_DOMCTL_ASSIGN_MAX */
-    uint64_t list;      /* in: const struct hv_domctl_frame[count] */
-    uint64_t done;      /* in/out: frames already assigned (start with 0) */
+    uint32_t dom_slot; /* in: DOMAIN cap with HV_CAP_R_DOM_BUILD; state BUILDING */
+    uint32_t count;    /* in: frames in list, 1 .. HV_DOMCTL_ASSIGN_MAX */
+    uint64_t list;     /* in: const struct hv_domctl_frame[count] */
+    uint64_t done;     /* in/out: frames already assigned (start with 0) */
 };
 
 struct hv_domctl_set_base {
@@ -137,9 +137,9 @@ struct hv_domctl_info {
     uint32_t shutdown_reason; /* out: enum hv_shutdown_reason when SHUTDOWN */
     uint32_t vcpus;           /* out */
     uint32_t reserved;
-    uint64_t pages;           /* out: frames owned */
-    uint64_t max_pages;       /* out */
-    uint64_t cpu_time_ns;     /* out: time its VCPUs ran */
+    uint64_t pages;       /* out: frames owned */
+    uint64_t max_pages;   /* out */
+    uint64_t cpu_time_ns; /* out: time its VCPUs ran */
 };
 
 _Static_assert(sizeof(struct hv_domctl_create) == 72, "domctl create layout");

@@ -1,0 +1,345 @@
+/*
+ * HC_DOMAIN_OP: creating a domain and giving it memory, page tables and
+ * VCPUs (what a domain builder does, see proto/include/hv/domctl.h),
+ * pausing, destroying and describing it. Every operation names the domain
+ * by a capability in the caller's table; there is no privileged domain id.
+ *
+ * The hypervisor never parses the new domain's image: the builder fills
+ * frames it owns, gives them away (ownership checks as for giving a frame
+ * back), and the new domain's page tables are validated as the new
+ * domain's, by the same rules as every other page-table update.
+ */
+#include <string.h>
+
+#include "arch.h"
+#include "domain.h"
+#include "frame.h"
+#include "log.h"
+#include "mm_hooks.h"
+#include "mm_hv.h"
+#include "pmm.h"
+#include "pt.h"
+#include "regs.h"
+
+/* Frames moved per ASSIGN step before the call restarts itself. */
+#define ASSIGN_STEP 256u
+
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+
+void vcpu_update_runnable(struct vcpu *v)
+{
+    struct domain *d = v->dom;
+    if (!v->online)
+        return;
+    if (!v->waiting_event && !d->paused && d->state == DOMAIN_RUNNING)
+        vcpu_wake(v);
+    else
+        vcpu_block(v);
+}
+
+/* The domain named by slot of d's table, with every bit of rights. */
+static enum hv_status target_of(struct domain *d, uint32_t slot, uint32_t rights,
+                                struct domain **out)
+{
+    struct cap *c;
+    if (slot == HV_CAP_SLOT_SELF) {
+        *out = d;
+        return HV_OK;
+    }
+    enum hv_status st = cap_lookup(&d->caps, slot, HV_CAP_DOMAIN, rights, &c);
+    if (st != HV_OK)
+        return st;
+    struct domain *t = container_of(c->obj, struct domain, obj);
+    if (t->state != DOMAIN_BUILDING && t->state != DOMAIN_RUNNING && t->state != DOMAIN_SHUTDOWN)
+        return HV_ENOENT;
+    *out = t;
+    return HV_OK;
+}
+
+static bool name_ok(const char *name)
+{
+    size_t n = 0;
+    while (n < HV_DOMAIN_NAME_MAX && name[n]) {
+        if (name[n] < 0x20 || name[n] > 0x7e)
+            return false;
+        n++;
+    }
+    return n > 0 && n < HV_DOMAIN_NAME_MAX;
+}
+
+static bool slot_free(const struct domain *d, uint32_t slot)
+{
+    return d->caps.slots[slot].obj == NULL;
+}
+
+static int64_t domctl_create(struct domain *d, uint64_t va)
+{
+    struct hv_domctl_create a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct cap *mem;
+    enum hv_status st =
+        cap_lookup(&d->caps, a.mem_slot, HV_CAP_MEMORY, HV_CAP_R_MEM_CREATE_DOMAIN, &mem);
+    if (st != HV_OK)
+        return st;
+    if (a.reserved != 0 || a.vcpus == 0 || a.vcpus > VCPU_MAX || a.max_pages == 0 ||
+        !name_ok(a.name))
+        return HV_EINVAL;
+    if (a.dom_slot >= HV_CAP_SLOTS || a.console_slot >= HV_CAP_SLOTS ||
+        a.dom_slot == a.console_slot)
+        return HV_EINVAL;
+    if (!slot_free(d, a.dom_slot) || !slot_free(d, a.console_slot))
+        return HV_EEXIST;
+    if (d->max_pages < d->pages_count || a.max_pages > d->max_pages - d->pages_count)
+        return HV_ENOMEM; /* beyond the creator's own headroom */
+    struct domain *nd = domain_alloc();
+    if (!nd)
+        return HV_ENOMEM;
+
+    nd->l4 = INVALID_MFN;
+    nd->max_pages = a.max_pages;
+    nd->max_vcpus = a.vcpus;
+    memcpy(nd->name, a.name, HV_DOMAIN_NAME_MAX);
+    nd->name[HV_DOMAIN_NAME_MAX - 1] = 0;
+    mm_domain_init(&nd->mm, nd->id);
+    mfn_t si = domain_alloc_frame(nd, mm_hv_pool());
+    if (mfn_x(si) == mfn_x(INVALID_MFN)) {
+        nd->state = DOMAIN_FREE;
+        return HV_ENOMEM;
+    }
+    if (pt_type_get(nd->id, si, FRAME_TYPE_WRITABLE) != HV_OK)
+        panic("domctl: could not hold d%u's shared-info frame", nd->id);
+    nd->shared_info_mfn = si;
+    nd->shared = arch_frame_va(si);
+    domain_objects_init(nd);
+    nd->creator_uid = d->uid;
+    nd->quota_pages = a.max_pages;
+    d->max_pages -= a.max_pages;
+    if (cap_insert_root(&d->caps, a.dom_slot, &nd->obj, HV_CAP_R_DOM_ALL | HV_CAP_R_GRANT, 0, 0) !=
+            HV_OK ||
+        cap_insert_root(&d->caps, a.console_slot, &nd->console_obj,
+                        HV_CAP_R_CON_ALL | HV_CAP_R_GRANT, 0, 0) != HV_OK)
+        panic("domctl: checked capability slots refused");
+    log_info("d%u (%s): created by d%u: max %llu KiB, %u VCPUs", nd->id, nd->name, d->id,
+             (unsigned long long)(a.max_pages << 2), a.vcpus);
+    a.domid = nd->id;
+    a.shared_info_mfn = mfn_x(si);
+    if (arch_copy_to_guest(gva(va), &a, sizeof(a)) != HV_OK)
+        return HV_EFAULT; /* created: the capabilities name it */
+    return HV_OK;
+}
+
+static int64_t domctl_assign(struct domain *d, uint64_t va, struct cpu_regs *regs)
+{
+    struct hv_domctl_assign a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_BUILD, &t);
+    if (st != HV_OK)
+        return st;
+    if (t == d || a.count == 0 || a.count > HV_DOMCTL_ASSIGN_MAX || a.done >= a.count)
+        return HV_EINVAL;
+    if (t->state != DOMAIN_BUILDING)
+        return HV_EBUSY;
+
+    int64_t rc = HV_OK;
+    uint32_t steps = 0;
+    bool moved = false;
+    while (a.done < a.count) {
+        if (steps++ == ASSIGN_STEP) {
+            rc = HV_EAGAIN;
+            break;
+        }
+        struct hv_domctl_frame f;
+        if (arch_copy_from_guest(&f, gva(a.list + a.done * sizeof(f)), sizeof(f)) != HV_OK) {
+            rc = HV_EFAULT;
+            break;
+        }
+        if (f.mfn >= mm_hv_frames_count()) {
+            rc = HV_ERANGE;
+            break;
+        }
+        if (f.pfn >= t->max_pages) {
+            rc = HV_EINVAL;
+            break;
+        }
+        if (f.mfn == mfn_x(t->shared_info_mfn)) {
+            frame_m2p_set(mfn(f.mfn), f.pfn); /* already the new domain's */
+            a.done++;
+            continue;
+        }
+        if (t->pages_count >= t->max_pages) {
+            rc = HV_ENOMEM;
+            break;
+        }
+        int r = frame_transfer(mfn(f.mfn), d->id, t->id);
+        if (r != HV_OK) {
+            rc = r;
+            break;
+        }
+        frame_m2p_set(mfn(f.mfn), f.pfn);
+        d->pages_count--;
+        t->pages_count++;
+        moved = true;
+        a.done++;
+    }
+    /* The builder's TLB may still translate frames it gave away. */
+    if (moved)
+        mm_tlb_flush_local();
+    if (arch_copy_to_guest(gva(va + offsetof(struct hv_domctl_assign, done)), &a.done,
+                           sizeof(a.done)) != HV_OK)
+        return HV_EFAULT;
+    if (rc == HV_EAGAIN) {
+        regs->rip -= 2; /* run again after the scheduler had a chance */
+        schedule_yield();
+        return HC_DOMAIN_OP;
+    }
+    return rc;
+}
+
+static int64_t domctl_set_base(struct domain *d, uint64_t va, struct cpu_regs *regs)
+{
+    struct hv_domctl_set_base a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_BUILD, &t);
+    if (st != HV_OK)
+        return st;
+    if (t == d || a.reserved != 0)
+        return HV_EINVAL;
+    if (t->state != DOMAIN_BUILDING)
+        return HV_EBUSY;
+    if (mfn_x(t->l4) != mfn_x(INVALID_MFN))
+        return HV_EEXIST;
+    const struct frame *f = frame_get(mfn(a.l4_mfn));
+    if (!f)
+        return HV_ERANGE;
+    if (f->owner != t->id)
+        return HV_EPERM;
+    int rc = mm_pin(&t->mm, mfn(a.l4_mfn), 4);
+    if (rc == HV_EAGAIN) {
+        regs->rip -= 2;
+        schedule_yield();
+        return HC_DOMAIN_OP;
+    }
+    if (rc != HV_OK)
+        return rc;
+    rc = mm_new_baseptr(&t->mm, mfn(a.l4_mfn));
+    if (rc != HV_OK) {
+        mm_unpin(&t->mm, mfn(a.l4_mfn));
+        return rc;
+    }
+    t->l4 = mfn(a.l4_mfn);
+    return HV_OK;
+}
+
+static int64_t domctl_vcpu_start(struct domain *d, uint64_t va)
+{
+    struct hv_domctl_vcpu_start a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_CONTROL, &t);
+    if (st != HV_OK)
+        return st;
+    if (a.vcpu >= t->max_vcpus || a.rip >= HV_GUEST_VA_LIMIT || a.rsp >= HV_GUEST_VA_LIMIT)
+        return HV_EINVAL;
+    if (t->state != DOMAIN_BUILDING && t->state != DOMAIN_RUNNING)
+        return HV_EBUSY;
+    if (mfn_x(t->l4) == mfn_x(INVALID_MFN))
+        return HV_EINVAL; /* no base yet */
+    if (t->vcpus[a.vcpu].online)
+        return HV_EEXIST;
+    int rc = vcpu_init(t, a.vcpu, a.rip, a.rsp, a.arg);
+    if (rc != HV_OK)
+        return rc;
+    if (t->state == DOMAIN_BUILDING) {
+        t->state = DOMAIN_RUNNING;
+        log_info("d%u (%s): started by d%u at %#llx", t->id, t->name, d->id,
+                 (unsigned long long)a.rip);
+    }
+    vcpu_update_runnable(&t->vcpus[a.vcpu]);
+    return HV_OK;
+}
+
+static int64_t domctl_simple(struct domain *d, uint64_t cmd, uint64_t va)
+{
+    struct hv_domctl_dom a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_CONTROL, &t);
+    if (st != HV_OK)
+        return st;
+    if (t == d || a.reserved != 0)
+        return HV_EINVAL; /* a domain stops itself with HC_SHUTDOWN */
+    if (t->is_root)
+        return HV_EPERM;
+    switch (cmd) {
+    case HV_DOMCTL_PAUSE:
+    case HV_DOMCTL_UNPAUSE: {
+        bool pause = cmd == HV_DOMCTL_PAUSE;
+        if (t->state != DOMAIN_RUNNING)
+            return HV_EBUSY;
+        if (t->paused == pause)
+            return HV_OK;
+        t->paused = pause;
+        for (unsigned i = 0; i < VCPU_MAX; i++)
+            vcpu_update_runnable(&t->vcpus[i]);
+        log_info("d%u (%s): %s by d%u", t->id, t->name, pause ? "paused" : "unpaused", d->id);
+        domain_notify_state(t);
+        return HV_OK;
+    }
+    default: /* HV_DOMCTL_DESTROY */
+        log_info("d%u (%s): destroyed by d%u", t->id, t->name, d->id);
+        domain_destroy_dead(t);
+        return HV_OK;
+    }
+}
+
+static int64_t domctl_info(struct domain *d, uint64_t va)
+{
+    struct hv_domctl_info a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_STATE, &t);
+    if (st != HV_OK)
+        return st;
+    uint32_t slot = a.dom_slot;
+    memset(&a, 0, sizeof(a));
+    a.dom_slot = slot;
+    a.domid = t->id;
+    switch (t->state) {
+    case DOMAIN_BUILDING: a.state = HV_DOMSTATE_BUILDING; break;
+    case DOMAIN_RUNNING: a.state = t->paused ? HV_DOMSTATE_PAUSED : HV_DOMSTATE_RUNNING; break;
+    default: a.state = HV_DOMSTATE_SHUTDOWN; break;
+    }
+    a.shutdown_reason = t->state == DOMAIN_SHUTDOWN ? t->shutdown_reason : 0;
+    a.vcpus = t->max_vcpus;
+    a.pages = t->pages_count;
+    a.max_pages = t->max_pages;
+    for (unsigned i = 0; i < VCPU_MAX; i++)
+        a.cpu_time_ns += t->vcpus[i].cpu_time_ns;
+    if (arch_copy_to_guest(gva(va), &a, sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    return HV_OK;
+}
+
+int64_t hc_domain_op(struct domain *d, struct cpu_regs *regs)
+{
+    uint64_t cmd = regs->rdi, va = regs->rsi;
+    switch (cmd) {
+    case HV_DOMCTL_CREATE: return domctl_create(d, va);
+    case HV_DOMCTL_ASSIGN: return domctl_assign(d, va, regs);
+    case HV_DOMCTL_SET_BASE: return domctl_set_base(d, va, regs);
+    case HV_DOMCTL_VCPU_START: return domctl_vcpu_start(d, va);
+    case HV_DOMCTL_PAUSE:
+    case HV_DOMCTL_UNPAUSE:
+    case HV_DOMCTL_DESTROY: return domctl_simple(d, cmd, va);
+    case HV_DOMCTL_INFO: return domctl_info(d, va);
+    default: return HV_EINVAL;
+    }
+}

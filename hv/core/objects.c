@@ -1,0 +1,431 @@
+/*
+ * The core objects of a domain wired into the hypervisor: its capability
+ * table, event channels and grant table (the logic is in cap.c, evtchn.c
+ * and hv/mm/grant*.c, host-tested from the same source), the hooks that
+ * logic calls, the boot capabilities of the root, and the hypercalls
+ * HC_CAP_OP, HC_EVTCHN_OP and HC_GRANT_OP.
+ *
+ * Every hypercall here copies its argument struct in, lets the logic check
+ * everything before it changes anything (decode, then invoke), and copies
+ * the struct back out only on success. A bad pointer is HV_EFAULT with
+ * nothing changed. Output is written back after the change: if that copy
+ * fails the caller gets HV_EFAULT but the operation happened (as with
+ * HC_MMU_UPDATE's done count, docs/abi.md).
+ *
+ * Locking: one CPU runs hypercalls (the SMP issue adds the capability,
+ * event and memory-manager locks these files expect).
+ */
+#include <string.h>
+
+#include "arch.h"
+#include "domain.h"
+#include "log.h"
+#include "mm_hooks.h"
+#include "mm_hv.h"
+#include "pmm.h"
+#include "regs.h"
+
+static struct evtchn_pirq_table pirq_table;
+static uint64_t next_uid = 1;
+static bool deferred_pending; /* a domain waits for destroy or reaping */
+
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+
+static struct domain *domain_of_obj(struct cap_object *obj)
+{
+    if (obj == NULL || obj->type != HV_CAP_DOMAIN)
+        return NULL;
+    return container_of(obj, struct domain, obj);
+}
+
+/* A domain that takes part in new operations (not being torn down). */
+static bool domain_live(const struct domain *d)
+{
+    return d->state == DOMAIN_BUILDING || d->state == DOMAIN_RUNNING || d->state == DOMAIN_SHUTDOWN;
+}
+
+void domain_objects_init(struct domain *d)
+{
+    static bool pirqs_ready;
+    if (!pirqs_ready) {
+        evtchn_pirq_table_init(&pirq_table);
+        pirqs_ready = true;
+    }
+    BUG_ON(d->shared == NULL);
+    d->uid = next_uid++;
+    cap_object_init(&d->obj, HV_CAP_DOMAIN);
+    cap_object_init(&d->console_obj, HV_CAP_CONSOLE);
+    cap_table_init(&d->caps);
+    if (evtchn_domain_init(&d->ev, d->uid, d->shared, &d->caps, &pirq_table, VCPU_MAX) != HV_OK)
+        panic("d%u: event-channel state refused", d->id);
+    if (grant_table_init(&d->gt, d->uid, d->id) != HV_OK)
+        panic("d%u: grant table refused", d->id);
+    memset(&d->con_out, 0, sizeof(d->con_out));
+    memset(&d->con_in, 0, sizeof(d->con_in));
+    d->con_watcher_uid = 0;
+    domain_wallclock_init(d);
+}
+
+void domain_objects_teardown(struct domain *d)
+{
+    if (d->uid == 0)
+        return; /* never got its objects (a refused build) */
+    evtchn_domain_teardown(&d->ev);
+    /* Capabilities to d (and to its console) in every table, then its own. */
+    while (cap_object_clear(&d->obj, CAP_REVOKE_BUDGET) == HV_EAGAIN)
+        ;
+    while (cap_object_clear(&d->console_obj, CAP_REVOKE_BUDGET) == HV_EAGAIN)
+        ;
+    while (cap_table_clear(&d->caps, CAP_REVOKE_BUDGET) == HV_EAGAIN)
+        ;
+}
+
+struct domain *domain_by_uid(uint64_t uid)
+{
+    if (uid == 0)
+        return NULL;
+    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+        struct domain *d = domain_at(i);
+        if (d && d->uid == uid && domain_live(d))
+            return d;
+    }
+    return NULL;
+}
+
+void domain_root_caps(struct domain *root)
+{
+    struct {
+        uint32_t slot;
+        struct cap_object *obj;
+        uint32_t rights;
+        uint64_t base, count;
+    } boot[] = {
+        {HV_ROOT_SLOT_SELF, &root->obj, HV_CAP_R_DOM_ALL | HV_CAP_R_GRANT, 0, 0},
+        {HV_ROOT_SLOT_CONSOLE, &root->console_obj, HV_CAP_R_CON_ALL | HV_CAP_R_GRANT, 0, 0},
+    };
+    static struct cap_object memory_obj, ioport_obj, irq_obj, mmio_obj;
+    cap_object_init(&memory_obj, HV_CAP_MEMORY);
+    cap_object_init(&ioport_obj, HV_CAP_IOPORT);
+    cap_object_init(&irq_obj, HV_CAP_IRQ);
+    cap_object_init(&mmio_obj, HV_CAP_MMIO);
+
+    for (size_t i = 0; i < sizeof(boot) / sizeof(boot[0]); i++)
+        if (cap_insert_root(&root->caps, boot[i].slot, boot[i].obj, boot[i].rights, boot[i].base,
+                            boot[i].count) != HV_OK)
+            panic("boot: capability slot %u refused", boot[i].slot);
+    /* The memory quota is the root's reservation limit: every free frame. */
+    if (cap_insert_root(&root->caps, HV_ROOT_SLOT_MEMORY, &memory_obj,
+                        HV_CAP_R_MEM_ALL | HV_CAP_R_GRANT, 0, 0) != HV_OK ||
+        cap_insert_root(&root->caps, HV_ROOT_SLOT_IOPORT, &ioport_obj,
+                        HV_CAP_R_IO_ALL | HV_CAP_R_GRANT, 0, 0x10000) != HV_OK ||
+        cap_insert_root(&root->caps, HV_ROOT_SLOT_IRQ, &irq_obj, HV_CAP_R_IRQ_ALL | HV_CAP_R_GRANT,
+                        0, EVTCHN_PIRQS) != HV_OK)
+        panic("boot: device capabilities refused");
+    /* MMIO: the frames between the end of RAM below 4 GiB and 4 GiB (the
+     * PCI hole with the LAPIC, IOAPIC and device BARs). UNFINISHED: the
+     * ranges are not yet read from ACPI/PCI; PCI-device capabilities come
+     * with the driver-domain work. */
+    uint64_t hole = mm_hv_frames_count() < 0x100000 ? mm_hv_frames_count() : 0xc0000;
+    if (cap_insert_root(&root->caps, HV_ROOT_SLOT_MMIO, &mmio_obj,
+                        HV_CAP_R_MMIO_ALL | HV_CAP_R_GRANT, hole, 0x100000 - hole) != HV_OK)
+        panic("boot: MMIO capability refused");
+    log_info("d%u: boot capabilities: self, memory (%llu frames), console, I/O ports, IRQs, "
+             "MMIO frames %#llx-%#llx",
+             root->id, (unsigned long long)root->max_pages, (unsigned long long)hole,
+             (unsigned long long)0xfffff);
+}
+
+/* --- hooks of cap.c ------------------------------------------------------ */
+
+void cap_object_unreferenced(struct cap_object *obj)
+{
+    struct domain *d = domain_of_obj(obj);
+    if (d && !d->is_root && domain_live(d))
+        domain_destroy_later(d); /* nobody can name it any more */
+}
+
+struct cap_table *cap_domain_table(struct cap_object *domain_obj)
+{
+    struct domain *d = domain_of_obj(domain_obj);
+    return d && domain_live(d) ? &d->caps : NULL;
+}
+
+/* --- hooks of evtchn.c --------------------------------------------------- */
+
+void evtchn_kick_vcpu(struct evtchn_domain *ed, uint32_t vcpu)
+{
+    struct domain *d = container_of(ed, struct domain, ev);
+    if (vcpu >= VCPU_MAX)
+        return;
+    struct vcpu *v = &d->vcpus[vcpu];
+    if (v->waiting_event) {
+        v->waiting_event = false;
+        vcpu_update_runnable(v);
+    }
+}
+
+/* UNFINISHED: physical IRQ routing (IOAPIC) comes with the driver-domain
+ * work; until then a bound line never fires. */
+void evtchn_pirq_unmask(uint32_t irq)
+{
+    (void)irq;
+}
+
+void evtchn_pirq_mask(uint32_t irq)
+{
+    (void)irq;
+}
+
+struct evtchn_domain *evtchn_domain_of(struct cap_object *domain_obj)
+{
+    struct domain *d = domain_of_obj(domain_obj);
+    return d && domain_live(d) ? &d->ev : NULL;
+}
+
+/* --- hooks of grant.c ---------------------------------------------------- */
+
+struct grant_table *grant_hook_table_of_domid(domid_t id)
+{
+    struct domain *d = domain_by_id(id);
+    return d && d->uid != 0 ? &d->gt : NULL;
+}
+
+struct grant_table *grant_hook_table_of(struct cap_object *domain_obj)
+{
+    struct domain *d = domain_of_obj(domain_obj);
+    return d && domain_live(d) ? &d->gt : NULL;
+}
+
+void grant_hook_tlb_flush(domid_t grantee)
+{
+    (void)grantee; /* one CPU: the local flush reaches every TLB */
+    mm_tlb_flush_local();
+}
+
+void grant_hook_orphan_idle(struct grant_table *gt)
+{
+    (void)gt;
+    deferred_pending = true;
+}
+
+/* --- deferred work -------------------------------------------------------- */
+
+void domain_destroy_later(struct domain *d)
+{
+    d->destroy_pending = true;
+    deferred_pending = true;
+}
+
+void domain_deferred_work(void)
+{
+    if (!deferred_pending)
+        return;
+    deferred_pending = false;
+    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+        struct domain *d = domain_at(i);
+        if (!d)
+            continue;
+        if (d->destroy_pending && d != current_domain) {
+            d->destroy_pending = false;
+            log_info("d%u (%s): its last capability was deleted: destroying it", d->id, d->name);
+            domain_destroy_dead(d);
+        } else if (d->destroy_pending) {
+            deferred_pending = true; /* retried once the CPU left it */
+        }
+        if (d->state == DOMAIN_ZOMBIE)
+            domain_reap(d);
+    }
+}
+
+void domain_notify_state(struct domain *d)
+{
+    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+        struct domain *w = domain_at(i);
+        if (!w || !domain_live(w) || w == d || w->uid == 0)
+            continue;
+        for (uint32_t s = 0; s < HV_CAP_SLOTS; s++) {
+            struct cap *c = &w->caps.slots[s];
+            if (c->obj == &d->obj && (c->rights & HV_CAP_R_DOM_STATE)) {
+                evtchn_raise_virq(&w->ev, HV_VIRQ_DOM_STATE, 0);
+                break;
+            }
+        }
+    }
+}
+
+/* --- hypercalls ------------------------------------------------------------ */
+
+static int64_t copy_in(void *dst, uint64_t va, size_t n)
+{
+    return arch_copy_from_guest(dst, gva(va), n);
+}
+
+static int64_t copy_out(uint64_t va, const void *src, size_t n)
+{
+    return arch_copy_to_guest(gva(va), src, n);
+}
+
+/* Preemption of a long operation: run the same hypercall again after the
+ * scheduler had a chance (the syscall instruction is 2 bytes). */
+static int64_t restart(struct cpu_regs *regs, uint64_t nr)
+{
+    regs->rip -= 2;
+    schedule_yield();
+    return (int64_t)nr; /* rax holds the number again */
+}
+
+int64_t hc_cap_op(struct domain *d, struct cpu_regs *regs)
+{
+    uint64_t cmd = regs->rdi, args = regs->rsi;
+    switch (cmd) {
+    case HV_CAP_COPY: {
+        struct hv_cap_copy_args a;
+        if (copy_in(&a, args, sizeof(a)) != HV_OK)
+            return HV_EFAULT;
+        return cap_copy(&d->caps, &a);
+    }
+    case HV_CAP_DELETE:
+    case HV_CAP_REVOKE: {
+        struct hv_cap_slot_args a;
+        if (copy_in(&a, args, sizeof(a)) != HV_OK)
+            return HV_EFAULT;
+        if (a.reserved != 0)
+            return HV_EINVAL;
+        if (cmd == HV_CAP_DELETE)
+            return cap_delete(&d->caps, a.slot);
+        enum hv_status st = cap_revoke(&d->caps, a.slot, CAP_REVOKE_BUDGET);
+        if (st == HV_EAGAIN)
+            return restart(regs, HC_CAP_OP);
+        return st;
+    }
+    case HV_CAP_IDENTIFY: {
+        struct hv_cap_identify_args a;
+        if (copy_in(&a, args, sizeof(a)) != HV_OK)
+            return HV_EFAULT;
+        if (a.reserved != 0)
+            return HV_EINVAL;
+        enum hv_status st = cap_identify(&d->caps, a.slot, &a.info);
+        if (st == HV_OK && copy_out(args, &a, sizeof(a)) != HV_OK)
+            return HV_EFAULT;
+        return st;
+    }
+    default: return HV_EINVAL;
+    }
+}
+
+int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
+{
+    uint64_t cmd = regs->rdi, args = regs->rsi;
+    union {
+        struct hv_evtchn_alloc_unbound au;
+        struct hv_evtchn_bind_interdomain bi;
+        struct hv_evtchn_bind_virq bv;
+        struct hv_evtchn_bind_ipi bp;
+        struct hv_evtchn_bind_pirq bq;
+        struct hv_evtchn_port_args pa;
+    } a;
+    size_t size;
+    switch (cmd) {
+    case HV_EVTCHN_ALLOC_UNBOUND: size = sizeof(a.au); break;
+    case HV_EVTCHN_BIND_INTERDOMAIN: size = sizeof(a.bi); break;
+    case HV_EVTCHN_BIND_VIRQ: size = sizeof(a.bv); break;
+    case HV_EVTCHN_BIND_IPI: size = sizeof(a.bp); break;
+    case HV_EVTCHN_BIND_PIRQ: size = sizeof(a.bq); break;
+    case HV_EVTCHN_CLOSE:
+    case HV_EVTCHN_SEND:
+    case HV_EVTCHN_UNMASK:
+    case HV_EVTCHN_EOI:
+    case HV_EVTCHN_BIND_VCPU: size = sizeof(a.pa); break;
+    default: return HV_EINVAL;
+    }
+    if (copy_in(&a, args, size) != HV_OK)
+        return HV_EFAULT;
+    if (size == sizeof(a.pa) && cmd != HV_EVTCHN_BIND_VCPU && a.pa.vcpu != 0)
+        return HV_EINVAL;
+
+    enum hv_status st;
+    bool out = true;
+    switch (cmd) {
+    case HV_EVTCHN_ALLOC_UNBOUND:
+        st = evtchn_alloc_unbound(&d->ev, a.au.remote_domain_slot, &a.au.port);
+        break;
+    case HV_EVTCHN_BIND_INTERDOMAIN:
+        if (a.bi.reserved != 0)
+            return HV_EINVAL;
+        st = evtchn_bind_interdomain(&d->ev, a.bi.remote_domain_slot, a.bi.remote_port, &a.bi.port);
+        break;
+    case HV_EVTCHN_BIND_VIRQ:
+        if (a.bv.reserved != 0)
+            return HV_EINVAL;
+        st = evtchn_bind_virq(&d->ev, a.bv.virq, a.bv.vcpu, &a.bv.port);
+        break;
+    case HV_EVTCHN_BIND_IPI: st = evtchn_bind_ipi(&d->ev, a.bp.vcpu, &a.bp.port); break;
+    case HV_EVTCHN_BIND_PIRQ:
+        if (a.bq.reserved != 0)
+            return HV_EINVAL;
+        st = evtchn_bind_pirq(&d->ev, a.bq.irq_slot, a.bq.irq, &a.bq.port);
+        break;
+    default:
+        out = false;
+        switch (cmd) {
+        case HV_EVTCHN_CLOSE: st = evtchn_close(&d->ev, a.pa.port); break;
+        case HV_EVTCHN_SEND: st = evtchn_send(&d->ev, a.pa.port); break;
+        case HV_EVTCHN_UNMASK: st = evtchn_unmask(&d->ev, a.pa.port); break;
+        case HV_EVTCHN_EOI: st = evtchn_pirq_eoi(&d->ev, a.pa.port); break;
+        default: st = evtchn_bind_vcpu(&d->ev, a.pa.port, a.pa.vcpu); break;
+        }
+        break;
+    }
+    if (st == HV_OK && out && copy_out(args, &a, size) != HV_OK)
+        return HV_EFAULT;
+    return st;
+}
+
+int64_t hc_grant_op(struct domain *d, struct cpu_regs *regs)
+{
+    uint64_t cmd = regs->rdi, args = regs->rsi;
+    union {
+        struct hv_grant_set_args set;
+        struct hv_grant_ref_args ref;
+        struct hv_grant_status_args status;
+        struct hv_grant_query_args query;
+        struct hv_grant_copy_args copy;
+        struct hv_grant_map_args map;
+    } a;
+    size_t size;
+    switch (cmd) {
+    case HV_GRANT_SET: size = sizeof(a.set); break;
+    case HV_GRANT_END: size = sizeof(a.ref); break;
+    case HV_GRANT_STATUS: size = sizeof(a.status); break;
+    case HV_GRANT_QUERY: size = sizeof(a.query); break;
+    case HV_GRANT_COPY: size = sizeof(a.copy); break;
+    case HV_GRANT_MAP:
+    case HV_GRANT_UNMAP: size = sizeof(a.map); break;
+    default: return HV_EINVAL;
+    }
+    if (copy_in(&a, args, size) != HV_OK)
+        return HV_EFAULT;
+    enum hv_status st;
+    bool out = false;
+    switch (cmd) {
+    case HV_GRANT_SET:
+        st = grant_set(&d->gt, &d->caps, &a.set);
+        out = true;
+        break;
+    case HV_GRANT_END: st = grant_end(&d->gt, &a.ref); break;
+    case HV_GRANT_STATUS:
+        st = grant_status(&d->gt, &a.status);
+        out = true;
+        break;
+    case HV_GRANT_QUERY:
+        st = grant_query(&d->gt, &d->caps, &a.query);
+        out = true;
+        break;
+    case HV_GRANT_COPY: st = grant_copy(&d->gt, &d->caps, &a.copy); break;
+    case HV_GRANT_MAP: st = grant_map(&d->gt, &d->mm, &d->caps, &a.map); break;
+    default: st = grant_unmap(&d->gt, &d->mm, &a.map); break;
+    }
+    if (st == HV_OK && out && copy_out(args, &a, size) != HV_OK)
+        return HV_EFAULT;
+    return st;
+}
