@@ -69,7 +69,7 @@ int64_t gk_domain_unpause(uint32_t slot)
     return dom_op(HV_DOMCTL_UNPAUSE, slot);
 }
 
-int64_t gk_domain_destroy(uint32_t slot)
+int64_t gk_domain_destroy_slot(uint32_t slot)
 {
     return dom_op(HV_DOMCTL_DESTROY, slot);
 }

@@ -34,9 +34,10 @@ int64_t gk_cap_identify(uint32_t slot, struct hv_cap_info *info);
 int64_t gk_domain_info(uint32_t slot, struct hv_domctl_info *info);
 
 /* HV_DOMCTL_PAUSE / UNPAUSE / DESTROY of the domain in slot (a domain
- * capability with HV_CAP_R_DOM_CONTROL). */
+ * capability with HV_CAP_R_DOM_CONTROL). Destroy is named _slot because
+ * gk/builder.h's gk_domain_destroy takes a built domain. */
 int64_t gk_domain_pause(uint32_t slot);
 int64_t gk_domain_unpause(uint32_t slot);
-int64_t gk_domain_destroy(uint32_t slot);
+int64_t gk_domain_destroy_slot(uint32_t slot);
 
 #endif
