@@ -25,6 +25,14 @@ add_hv_test(guestkit_events LABELS guestkit TIMEOUT 30
     MODULES "$<TARGET_FILE:events>::events"
     EXPECT "[d0] events: send a -> b: ok" "[d0] events: unmask delivered it: ok"
            "[d0] events: enable delivered it: ok" "[d0] events: timer fired, not early: ok"
-           "[d0] events: own output read back: ok" "[d0] events: ok"
+           "[d0] events: own output read back: ok"
+           "[d0] events: slept the whole time: ok" "[d0] events: ok"
            "d0 (root): shut down: poweroff"
     FORBID "FAILED" "killed")
+# The same on a machine with more CPUs (the domain still has one VCPU).
+add_hv_test(guestkit_ticks_smp2 LABELS guestkit TIMEOUT 30 SMP 2
+    MODULES "${GK_TICKS}::ticks ticks=20 period_ms=2"
+    EXPECT "[d0] ticks: tick 20 at" "[d0] ticks done" FORBID "FAILED" "killed")
+add_hv_test(guestkit_events_smp2 LABELS guestkit TIMEOUT 30 SMP 2
+    MODULES "$<TARGET_FILE:events>::events"
+    EXPECT "[d0] events: ok" FORBID "FAILED" "killed")

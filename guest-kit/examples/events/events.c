@@ -156,6 +156,20 @@ static void channels(void)
     CHECK_RC("close timer port", gk_evtchn_close(tport), HV_OK);
     CHECK_RC("bad virq", gk_evtchn_bind_virq(HV_VIRQ_COUNT, 0, &tport2), HV_EINVAL);
 
+    /* gk_sleep_ms is not cut short by another event: b is pending when it
+     * blocks (HC_BLOCK returns at once, b's handler runs, it blocks again). */
+    gk_events_disable();
+    gk_evtchn_send(a);
+    uint64_t t0 = gk_now_ns();
+    CHECK_RC("sleep with another event pending", gk_sleep_ms(3), HV_OK);
+    uint64_t slept = gk_now_ns() - t0;
+    check("slept the whole time", slept >= 3 * GK_NS_PER_MS, (long long)slept);
+    check("the other event was handled meanwhile", hits[b] == 6, hits[b]);
+    /* It restores the caller's state: masked here. */
+    check("sleep restored events masked", gk_shared_info()->vcpu_info[0].upcall_mask == 1,
+          gk_shared_info()->vcpu_info[0].upcall_mask);
+    gk_events_enable();
+
     /* Close: the peer goes back to unbound; sends are harmless. */
     CHECK_RC("close b", gk_evtchn_close(b), HV_OK);
     CHECK_RC("send on the now-unbound a", gk_evtchn_send(a), HV_OK);
@@ -163,7 +177,7 @@ static void channels(void)
     CHECK_RC("close a twice", gk_evtchn_close(a), HV_ENOENT);
     CHECK_RC("send on port 0", gk_evtchn_send(0), HV_EINVAL);
     CHECK_RC("close ipi", gk_evtchn_close(ipi), HV_OK);
-    check("handlers ran only for delivered events", hits[a] == 1 && hits[b] == 5, hits[a]);
+    check("handlers ran only for delivered events", hits[a] == 1 && hits[b] == 6, hits[a]);
 }
 
 static uint8_t page[4096] __attribute__((aligned(4096)));
