@@ -398,3 +398,12 @@ int64_t gk_domain_start(struct gk_built_domain *d)
         d->started = true;
     return rc;
 }
+
+int64_t gk_domain_destroy(struct gk_built_domain *d)
+{
+    struct hv_domctl_dom a = {.dom_slot = d->dom_slot, .reserved = 0};
+    int64_t rc = gk_hc_domain_op(HV_DOMCTL_DESTROY, &a);
+    if (rc == HV_OK)
+        d->started = false;
+    return rc;
+}

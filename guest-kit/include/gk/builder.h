@@ -167,6 +167,8 @@ const char *gk_build_domain(const struct gk_build_spec *spec, struct gk_built_do
 /* Starts VCPU 0 of a domain built with spec->paused. HV_OK or the status. */
 int64_t gk_domain_start(struct gk_built_domain *d);
 
-/* A built domain is destroyed with gk_domain_destroy(d->dom_slot) (gk/cap.h). */
+/* HV_DOMCTL_DESTROY of a built domain (its frames go back to the
+ * hypervisor; the capabilities naming it disappear). HV_OK or the status. */
+int64_t gk_domain_destroy(struct gk_built_domain *d);
 
 #endif /* GK_BUILDER_H */
