@@ -219,6 +219,12 @@ static void console(void)
     buf[n > 0 ? n : 0] = '\0';
     check("own output read back", n > 0 && strstr(buf, "console marker 42") != NULL, n);
     CHECK_RC("watch our own console", gk_console_watch(HV_ROOT_SLOT_CONSOLE), HV_OK);
+    /* Watching our own console: our next output line raises HV_VIRQ_CONSOLE,
+     * whose handler (console.c) runs on the way back from the write. */
+    uint64_t calls = gk_events_handler_calls();
+    gk_printf("events: a line for the watcher\n");
+    check("output raised HV_VIRQ_CONSOLE", gk_events_handler_calls() > calls,
+          (long long)(gk_events_handler_calls() - calls));
     CHECK_RC("read output of an empty slot", gk_console_read_output(200, buf, 8), HV_ENOENT);
 }
 
