@@ -192,7 +192,7 @@ static int64_t domctl_assign(struct domain *d, uint64_t va, struct cpu_regs *reg
         return HV_EFAULT;
     if (rc == HV_EAGAIN) {
         regs->rip -= 2; /* run again after the scheduler had a chance */
-        schedule_yield();
+        schedule_preempt_point();
         return HC_DOMAIN_OP;
     }
     return rc;
@@ -221,7 +221,7 @@ static int64_t domctl_set_base(struct domain *d, uint64_t va, struct cpu_regs *r
     int rc = mm_pin(&t->mm, mfn(a.l4_mfn), 4);
     if (rc == HV_EAGAIN) {
         regs->rip -= 2;
-        schedule_yield();
+        schedule_preempt_point();
         return HC_DOMAIN_OP;
     }
     if (rc != HV_OK)

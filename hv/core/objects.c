@@ -270,7 +270,7 @@ static int64_t copy_out(uint64_t va, const void *src, size_t n)
 static int64_t restart(struct cpu_regs *regs, uint64_t nr)
 {
     regs->rip -= 2;
-    schedule_yield();
+    schedule_preempt_point();
     return (int64_t)nr; /* rax holds the number again */
 }
 
@@ -340,7 +340,9 @@ int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
     }
     if (copy_in(&a, args, size) != HV_OK)
         return HV_EFAULT;
-    if (size == sizeof(a.pa) && cmd != HV_EVTCHN_BIND_VCPU && a.pa.vcpu != 0)
+    bool port_cmd = cmd == HV_EVTCHN_CLOSE || cmd == HV_EVTCHN_SEND || cmd == HV_EVTCHN_UNMASK ||
+                    cmd == HV_EVTCHN_EOI;
+    if (port_cmd && a.pa.vcpu != 0)
         return HV_EINVAL;
 
     enum hv_status st;

@@ -29,7 +29,8 @@ static struct vcpu *vcpu_of[SCHED_MAX_VCPUS]; /* policy handle -> VCPU */
 static bool resched;
 static bool yielding; /* the current VCPU yielded: idle if it is picked again */
 static uint64_t slice_end_ns;
-static bool started; /* the timer belongs to the scheduler */
+static bool started;          /* the timer belongs to the scheduler */
+static struct vcpu *retiring; /* stopped on this CPU: retired once descheduled */
 
 struct vcpu *current_vcpu;
 
@@ -106,6 +107,11 @@ void vcpu_block(struct vcpu *v)
     kick(mask);
 }
 
+void schedule_preempt_point(void)
+{
+    resched = true; /* let the policy choose; no idling if it picks us again */
+}
+
 void schedule_yield(void)
 {
     resched = true;
@@ -179,6 +185,10 @@ static struct vcpu *pick_next(uint64_t *slice_ns)
         resched = false;
         if (sched_pick(&policy, 0, arch_now_ns(), &dec) != HV_OK)
             panic("schedule: sched_pick failed");
+        if (retiring) { /* the pick took it off the CPU: now it can go */
+            vcpu_retire(retiring);
+            retiring = NULL;
+        }
         if (dec.vcpu != SCHED_VCPU_NONE) {
             struct vcpu *v = vcpu_of[dec.vcpu];
             BUG_ON(!v || !v->online);
@@ -227,7 +237,7 @@ static void schedule_switch(struct cpu_regs *regs)
     if (prev && prev->online)
         prev->regs = *regs;
     else if (prev)
-        vcpu_retire(prev); /* it stopped on this CPU */
+        retiring = prev; /* it stopped on this CPU */
     uint64_t slice_ns;
     struct vcpu *next = pick_next(&slice_ns);
     if (next == prev && current_vcpu == prev) {

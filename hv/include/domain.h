@@ -122,6 +122,9 @@ void schedule_exit(struct cpu_regs *regs);
 /* The current VCPU gives up the CPU; if the policy picks it again, the CPU
  * waits for the next interrupt before resuming it. */
 void schedule_yield(void);
+/* A long operation restarts itself: let the policy run something else
+ * first if it wants (the current VCPU continues at once otherwise). */
+void schedule_preempt_point(void);
 /* The local timer fired (interrupts off). */
 void schedule_timer_interrupt(void);
 /* A VCPU timer deadline changed: reprogram the local timer. */

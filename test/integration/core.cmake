@@ -1,0 +1,22 @@
+# --- core objects (issue 4): capabilities, events, timers, consoles, domains --
+# test_core runs as the root domain; one test per area plus all of them in
+# one boot. Every check prints a line; a failed one contains "FAILED".
+set(CORE_GUEST $<TARGET_FILE:test_core>)
+set(CORE_AREAS caps evtchn timer console domctl revoke)
+# Virtual time (-icount shift=0,sleep=off): the timer test measures wake-up
+# latency in the guest's own time, deterministically.
+set(CORE_ICOUNT "-icount" "shift=0,sleep=off")
+foreach(area ${CORE_AREAS})
+  add_hv_test(core_${area} LABELS core TIMEOUT 30 QEMU_ARGS ${CORE_ICOUNT}
+      MODULES "${CORE_GUEST}::core test=${area}"
+      EXPECT "[d0] core: area ${area}: all checks held" "[d0] core: ok (test=${area})"
+      FORBID "FAILED" "hypervisor fault")
+endforeach()
+set(core_all_expect)
+foreach(area ${CORE_AREAS})
+  list(APPEND core_all_expect "[d0] core: area ${area}: all checks held")
+endforeach()
+add_hv_test(core_all LABELS core TIMEOUT 30 QEMU_ARGS ${CORE_ICOUNT}
+    MODULES "${CORE_GUEST}::core test=all"
+    EXPECT ${core_all_expect} "[d0] core: ok (test=all)"
+    FORBID "FAILED" "hypervisor fault")
