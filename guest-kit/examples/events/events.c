@@ -1,8 +1,9 @@
 /*
  * A self-checking tour of guest-kit's core-object API, run as the root
  * domain: capabilities, domain info, event channels (loopback inter-domain
- * channel, IPI, masks, upcall masking, polling, close), the timer, grants'
- * local checks and the console rings. Every check prints one line
+ * channel, IPI, masks, upcall masking, polling, close), the timer, sleeping,
+ * grants' local checks and the console rings (including a getc that waits
+ * for input a timer handler writes). Every check prints one line
  * ("events: NAME: ok" or "... FAILED ..."); "events: ok" comes last only if
  * all of them held. Command line: none.
  */
@@ -36,6 +37,13 @@ static void count(uint32_t port, void *arg)
 {
     (void)arg;
     hits[port]++;
+}
+
+static void feed_input(uint32_t port, void *arg)
+{
+    (void)port;
+    (void)arg;
+    gk_console_write_input(HV_ROOT_SLOT_CONSOLE, "z", 1);
 }
 
 static void caps(const struct hv_start_info *si)
@@ -153,6 +161,13 @@ static void channels(void)
     }
     gk_events_enable();
     check("timer fired, not early", hits[tport] == 1 && gk_now_ns() >= deadline, hits[tport]);
+    /* A getc that has to wait: the timer's handler feeds the input ring
+     * (through our console capability) 2 ms from now. */
+    gk_evtchn_bind_handler(tport, feed_input, NULL);
+    deadline = gk_now_ns() + 2 * GK_NS_PER_MS;
+    gk_timer_set(deadline);
+    int c = gk_console_getc_blocking();
+    check("getc waited for input fed by a timer handler", c == 'z' && gk_now_ns() >= deadline, c);
     CHECK_RC("close timer port", gk_evtchn_close(tport), HV_OK);
     CHECK_RC("bad virq", gk_evtchn_bind_virq(HV_VIRQ_COUNT, 0, &tport2), HV_EINVAL);
 
