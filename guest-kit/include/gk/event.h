@@ -8,8 +8,14 @@
  * A pending port without a handler is left pending, for code that waits on
  * it with gk_evtchn_test_and_clear.
  *
- * Handlers run with upcalls masked, on the interrupted stack; they must not
- * block (gk_block, gk_sleep_*) and must be short. One VCPU (VCPU 0) for now.
+ * Handlers run with upcalls masked, on the interrupted stack; they must be
+ * short, must not block (gk_block, gk_sleep_*, gk_console_getc_blocking)
+ * and must not call gk_events_enable (gk_events_disable/restore pairs are
+ * fine: they leave the mask set). One VCPU (VCPU 0) for now.
+ *
+ * Bind a port's handler before the port can fire (or with upcalls masked):
+ * an upcall that finds no handler leaves the port pending without a new
+ * notification, e.g. the port bind_interdomain makes pending at once.
  *
  * Every value read from the shared-info page is treated as possibly corrupt:
  * pending_sel bits beyond the last port word and port 0 are ignored, and one
@@ -98,12 +104,14 @@ bool gk_evtchn_is_pending(uint32_t port);
  * have run when it returns. Returns with upcalls enabled (the hypervisor
  * clears upcall_mask). To wait for a condition without losing a wake-up:
  *
- *     gk_events_disable();
- *     while (!condition())
- *         gk_block();           // re-enables, blocks, runs handlers
- *         ... gk_events_disable() again before re-checking ...
+ *     bool was = gk_events_disable();
+ *     while (!condition()) {    // checked with upcalls masked
+ *         gk_block();           // unmasks, blocks, runs handlers
+ *         gk_events_disable();
+ *     }
+ *     gk_events_restore(was);
  *
- * (see gk_sleep_ns in time.c). Calls gk_events_init if not done yet. Must
+ * (gk_sleep_until in time.c). Calls gk_events_init if not done yet. Must
  * not be called from a handler (it panics).
  */
 void gk_block(void);
