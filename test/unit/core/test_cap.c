@@ -2,7 +2,8 @@
  * Capability tables: hostile arguments (exact error, nothing changed),
  * copy/narrowing, delete with re-parenting, exact transitive revocation
  * across domains, bounded revoke of a tree of 1,200 copies, the
- * unreferenced-object hook.
+ * unreferenced-object hook, and clearing every capability to an object
+ * (cap_object_clear: every table, bounded, hostile budget).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -653,6 +654,160 @@ static void test_table_clear(void **state)
     assert_int_equal(fake_log.unreferenced_count, 0);
 }
 
+/* ---- Clearing every capability to an object ------------------------- */
+
+/*
+ * cap_object_clear removes every capability naming the object, whatever
+ * table holds it and however it was derived: several roots, copies of
+ * copies in five domains, a root deleted so that its copies were promoted.
+ * Capabilities to other objects are untouched and the unreferenced hook
+ * runs exactly once, when the last one goes.
+ */
+static void test_object_clear_every_table(void **state)
+{
+    struct tree *t = calloc(1, sizeof(*t));
+    struct hv_cap_copy_args a;
+
+    (void)state;
+    assert_non_null(t);
+    give_domain_caps();
+    tree_build(t, 300, 5, 3); /* root in d0 slot 0, copies of copies */
+    /* A second root in d3 with a copy in d4 and a copy of that copy in d1. */
+    assert_int_equal(
+        cap_insert_root(D(3), 200, &io_space, HV_CAP_R_GRANT | HV_CAP_R_IO_ACCESS, 0x3f8, 8),
+        HV_OK);
+    a = copy_args(200, SLOT_DOM(4), 200, HV_CAP_R_GRANT | HV_CAP_R_IO_ACCESS, 0x3f8, 4);
+    assert_int_equal(cap_copy(D(3), &a), HV_OK);
+    a = copy_args(200, SLOT_DOM(1), 200, HV_CAP_R_IO_ACCESS, 0x3f8, 1);
+    assert_int_equal(cap_copy(D(4), &a), HV_OK);
+    /* Delete an inner node and the first root: their copies are promoted. */
+    assert_int_equal(cap_delete(D(t->dom[2]), t->slot[2]), HV_OK);
+    assert_int_equal(cap_delete(D(0), 0), HV_OK);
+    /* Capabilities to another object, in the same tables, must survive. */
+    assert_int_equal(cap_insert_root(D(2), 201, &console0, HV_CAP_R_GRANT, 0, 0), HV_OK);
+    a = copy_args(201, SLOT_DOM(0), 201, 0, 0, 0);
+    assert_int_equal(cap_copy(D(2), &a), HV_OK);
+    assert_int_equal(io_space.cap_count, 300 - 2 + 3);
+    assert_int_equal(fake_log.unreferenced_count, 0);
+
+    assert_int_equal(cap_object_clear(&io_space, 10000), HV_OK);
+
+    for (int d = 0; d < FAKE_DOMAINS; d++)
+        for (uint32_t s = 0; s < HV_CAP_SLOTS; s++)
+            assert_true(D(d)->slots[s].obj != &io_space);
+    assert_int_equal(io_space.cap_count, 0);
+    assert_true(io_space.roots.next == &io_space.roots);
+    assert_int_equal(fake_log.unreferenced_count, 1);
+    assert_ptr_equal(fake_log.unreferenced[0], &io_space);
+    assert_true(slot_full(D(2), 201) && slot_full(D(0), 201));
+    assert_int_equal(console0.cap_count, 2);
+    for (int i = 0; i < FAKE_DOMAINS; i++) {
+        assert_int_equal(fake_doms[i].obj.cap_count, FAKE_DOMAINS);
+        for (int j = 0; j < FAKE_DOMAINS; j++)
+            assert_ptr_equal(D(i)->slots[SLOT_DOM(j)].obj, &fake_doms[j].obj);
+    }
+    /* The emptied slots are usable again, and clearing again is a no-op. */
+    assert_int_equal(cap_insert_root(D(1), 200, &console0, 0, 0, 0), HV_OK);
+    assert_int_equal(cap_object_clear(&io_space, 1), HV_OK);
+    assert_int_equal(fake_log.unreferenced_count, 1);
+    free(t);
+}
+
+/*
+ * A bounded clear: each HV_EAGAIN call removes exactly `budget`
+ * capabilities, the hook does not run before the last one goes, a copy made
+ * from a survivor between two calls is removed as well, and the call that
+ * removes the last capability returns HV_OK even when it used its whole
+ * budget.
+ */
+static void test_object_clear_bounded(void **state)
+{
+    struct tree *t = calloc(1, sizeof(*t));
+    const int n = 1201;
+    int calls = 0;
+    uint32_t expect = (uint32_t)n;
+    enum hv_status st;
+
+    (void)state;
+    assert_non_null(t);
+    give_domain_caps();
+    tree_build(t, n, 5, 3);
+    assert_int_equal(io_space.cap_count, n);
+    do {
+        st = cap_object_clear(&io_space, CAP_REVOKE_BUDGET);
+        calls++;
+        if (st != HV_EAGAIN)
+            break;
+        expect -= CAP_REVOKE_BUDGET;
+        assert_int_equal(io_space.cap_count, expect);
+        assert_int_equal(fake_log.unreferenced_count, 0);
+        if (calls == 5) {
+            /* A survivor copies itself into d5 meanwhile. */
+            int i;
+            for (i = t->n - 1; i > 0 && !slot_full(D(t->dom[i]), t->slot[i]); i--)
+                ;
+            assert_true(i > 0);
+            struct hv_cap_copy_args a =
+                copy_args(t->slot[i], SLOT_DOM(5), 7, HV_CAP_R_IO_ACCESS, 0x10, 1);
+            assert_int_equal(cap_copy(D(t->dom[i]), &a), HV_OK);
+            expect++;
+            assert_true(slot_full(D(5), 7));
+        }
+    } while (calls < 100);
+    assert_int_equal(st, HV_OK);
+    assert_int_equal(calls, (n + 1 + (int)CAP_REVOKE_BUDGET - 1) / (int)CAP_REVOKE_BUDGET);
+    assert_int_equal(io_space.cap_count, 0);
+    assert_false(slot_full(D(5), 7));
+    for (int i = 0; i < n; i++)
+        t->alive[i] = false;
+    tree_check(t);
+    assert_int_equal(fake_log.unreferenced_count, 1);
+    assert_ptr_equal(fake_log.unreferenced[0], &io_space);
+
+    /* Exactly two budgets' worth: the second call empties it and says so. */
+    for (uint32_t s = 0; s < 2 * 64; s++)
+        assert_int_equal(cap_insert_root(D(s % 5), s / 5, &console0, 0, 0, 0), HV_OK);
+    assert_int_equal(cap_object_clear(&console0, 64), HV_EAGAIN);
+    assert_int_equal(console0.cap_count, 64);
+    assert_int_equal(cap_object_clear(&console0, 64), HV_OK);
+    assert_int_equal(console0.cap_count, 0);
+    /* One at a time. */
+    assert_int_equal(cap_insert_root(D(0), 0, &console0, 0, 0, 0), HV_OK);
+    assert_int_equal(cap_insert_root(D(1), 0, &console0, 0, 0, 0), HV_OK);
+    assert_int_equal(cap_object_clear(&console0, 1), HV_EAGAIN);
+    assert_int_equal(console0.cap_count, 1);
+    assert_int_equal(fake_log.unreferenced_count, 2);
+    assert_int_equal(cap_object_clear(&console0, 1), HV_OK);
+    assert_int_equal(fake_log.unreferenced_count, 3);
+    assert_ptr_equal(fake_log.unreferenced[2], &console0);
+    free(t);
+}
+
+/* Budget 0 is refused with nothing changed; an object nobody names is
+ * cleared at once, without running the hook. */
+static void test_object_clear_hostile(void **state)
+{
+    struct snapshot *s;
+
+    (void)state;
+    assert_int_equal(cap_object_clear(&console0, 1), HV_OK);
+    assert_int_equal(cap_object_clear(&console0, 1000), HV_OK);
+    assert_int_equal(fake_log.unreferenced_count, 0);
+    assert_int_equal(cap_insert_root(D(0), 5, &console0, HV_CAP_R_GRANT, 0, 0), HV_OK);
+    assert_int_equal(cap_insert_root(D(1), 6, &io_space, HV_CAP_R_IO_ACCESS, 0, 1), HV_OK);
+    s = snap_take();
+    assert_int_equal(cap_object_clear(&console0, 0), HV_EINVAL);
+    assert_int_equal(cap_object_clear(&io_space, 0), HV_EINVAL);
+    snap_check_free(s);
+    /* Clearing one object leaves the other alone. */
+    assert_int_equal(cap_object_clear(&console0, 1), HV_OK);
+    assert_false(slot_full(D(0), 5));
+    assert_true(slot_full(D(1), 6));
+    assert_int_equal(io_space.cap_count, 1);
+    assert_int_equal(fake_log.unreferenced_count, 1);
+    assert_ptr_equal(fake_log.unreferenced[0], &console0);
+}
+
 static void test_valid_rights(void **state)
 {
     (void)state;
@@ -678,6 +833,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_then_delete_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_against_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_clear, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_clear_every_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_clear_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_clear_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_valid_rights, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
