@@ -137,6 +137,7 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
     mm_hv_init(&frame_pool, ALIGN_UP(top, PAGE_SIZE) >> PAGE_SHIFT);
     schedule_init();
     arch_time_init();
+    arch_irq_init();
     boot_self_tests();
 
     domain_build_root(&boot_info, &frame_pool);

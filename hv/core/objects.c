@@ -119,7 +119,7 @@ void domain_root_caps(struct domain *root)
         cap_insert_root(&root->caps, HV_ROOT_SLOT_IOPORT, &ioport_obj,
                         HV_CAP_R_IO_ALL | HV_CAP_R_GRANT, 0, 0x10000) != HV_OK ||
         cap_insert_root(&root->caps, HV_ROOT_SLOT_IRQ, &irq_obj, HV_CAP_R_IRQ_ALL | HV_CAP_R_GRANT,
-                        0, EVTCHN_PIRQS) != HV_OK)
+                        0, arch_irq_lines()) != HV_OK)
         panic("boot: device capabilities refused");
     /* MMIO: the frames between the end of RAM below 4 GiB and 4 GiB (the
      * PCI hole with the LAPIC, IOAPIC and device BARs). UNFINISHED: the
@@ -164,16 +164,23 @@ void evtchn_kick_vcpu(struct evtchn_domain *ed, uint32_t vcpu)
     }
 }
 
-/* UNFINISHED: physical IRQ routing (IOAPIC) comes with the driver-domain
- * work; until then a bound line never fires. */
+/* Physical lines are I/O APIC GSIs (hv/arch/x86_64/ioapic.c). */
 void evtchn_pirq_unmask(uint32_t irq)
 {
-    (void)irq;
+    arch_irq_unmask(irq);
 }
 
 void evtchn_pirq_mask(uint32_t irq)
 {
-    (void)irq;
+    arch_irq_mask(irq);
+}
+
+void domain_pirq(uint32_t gsi)
+{
+    /* Unbound or already in flight: the line stays masked (an unbound line
+     * is unmasked again only when someone binds it). */
+    if (!evtchn_pirq_raise(&pirq_table, gsi))
+        log_debug("irq: GSI %u arrived with nobody to take it", gsi);
 }
 
 struct evtchn_domain *evtchn_domain_of(struct cap_object *domain_obj)
@@ -363,7 +370,7 @@ int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
         break;
     case HV_EVTCHN_BIND_IPI: st = evtchn_bind_ipi(&d->ev, a.bp.vcpu, &a.bp.port); break;
     case HV_EVTCHN_BIND_PIRQ:
-        if (a.bq.reserved != 0)
+        if (a.bq.reserved != 0 || a.bq.irq >= arch_irq_lines())
             return HV_EINVAL;
         st = evtchn_bind_pirq(&d->ev, a.bq.irq_slot, a.bq.irq, &a.bq.port);
         break;

@@ -43,6 +43,16 @@ uint64_t arch_tsc_hz(void);
 void arch_time_record(uint64_t *tsc_timestamp, uint32_t *mul, int8_t *shift);
 /* UTC nanoseconds since 1970 at system time 0 (from the RTC at boot). */
 uint64_t arch_wallclock_at_zero_ns(void);
+/* Physical interrupt lines (hv/arch/x86_64/ioapic.c): GSI n arrives as
+ * vector IRQ_VECTOR_BASE + n; every line starts masked. */
+#define IRQ_VECTOR_BASE 0x30u
+#define ARCH_IRQ_LINES 24u
+void arch_irq_init(void);
+uint32_t arch_irq_lines(void);
+void arch_irq_mask(uint32_t gsi);
+void arch_irq_unmask(uint32_t gsi);
+uint32_t arch_isa_irq_gsi(uint32_t irq);
+
 /* Programs the local timer to interrupt at deadline_ns (arch_now_ns time);
  * 0 stops it. A deadline in the past fires at once. */
 void arch_timer_set_deadline(uint64_t deadline_ns);

@@ -233,6 +233,8 @@ void domain_deferred_work(void);
 /* Raises HV_VIRQ_DOM_STATE in every domain holding a capability to d with
  * HV_CAP_R_DOM_STATE. */
 void domain_notify_state(struct domain *d);
+/* Physical line gsi fired (already masked): to the port bound to it. */
+void domain_pirq(uint32_t gsi);
 int64_t hc_cap_op(struct domain *d, struct cpu_regs *regs);
 int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs);
 int64_t hc_grant_op(struct domain *d, struct cpu_regs *regs);
@@ -242,6 +244,9 @@ int64_t hc_domain_op(struct domain *d, struct cpu_regs *regs);
 /* Makes v runnable or not according to its domain's state, pause and
  * HC_BLOCK (the one place that decides). */
 void vcpu_update_runnable(struct vcpu *v);
+
+/* --- port I/O (hv/core/ioport.c) --- */
+int64_t hc_ioport_op(struct domain *d, struct cpu_regs *regs);
 
 /* --- console rings (hv/core/console.c) --- */
 int64_t hc_console_op(struct domain *d, struct cpu_regs *regs);

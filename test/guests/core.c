@@ -635,12 +635,89 @@ static void area_domctl(void)
     cap_slot_op(HV_CAP_DELETE, 42);
 }
 
+static int64_t io(uint32_t slot, uint16_t port, uint8_t size, bool write, uint32_t *value)
+{
+    struct hv_ioport_args a = {
+        .slot = slot, .port = port, .size = size, .write = write, .value = value ? *value : 0};
+    int64_t rc = gk_hc_ioport_op(&a);
+    if (value && !write)
+        *value = a.value;
+    return rc;
+}
+
+/* Port I/O and a physical interrupt: COM2 (0x2f8, ISA IRQ 3) raises its
+ * "transmitter empty" interrupt, delivered as an event to the holder of the
+ * IRQ capability; the line stays masked until the holder's EOI. */
+static void area_irq(void)
+{
+    area = "irq";
+    uint32_t v = 0;
+    expect("read COM2's line status", io(HV_ROOT_SLOT_IOPORT, 0x2fd, 1, false, &v), HV_OK);
+    expect_true("COM2's transmitter is empty", (v & 0x60) == 0x60);
+    expect("read COM1 (the hypervisor's)", io(HV_ROOT_SLOT_IOPORT, 0x3fd, 1, false, &v), HV_EPERM);
+    expect("read PCI config 0xcfc", io(HV_ROOT_SLOT_IOPORT, 0xcfc, 4, false, &v), HV_EPERM);
+    expect("write the PIT", io(HV_ROOT_SLOT_IOPORT, 0x43, 1, true, &v), HV_EPERM);
+    expect("size 3", io(HV_ROOT_SLOT_IOPORT, 0x2f8, 3, false, &v), HV_EINVAL);
+    expect("a word at port 0xffff", io(HV_ROOT_SLOT_IOPORT, 0xffff, 2, false, &v), HV_EINVAL);
+    expect("through the console cap", io(HV_ROOT_SLOT_CONSOLE, 0x2f8, 1, false, &v), HV_EPERM);
+    expect("copy ports 0x2f8+8",
+           cap_copy(HV_ROOT_SLOT_IOPORT, HV_CAP_SLOT_SELF, 33, HV_CAP_R_IO_ACCESS, 0x2f8, 8),
+           HV_OK);
+    expect("read 0x2fd through it", io(33, 0x2fd, 1, false, &v), HV_OK);
+    expect("read 0x2f7 through it", io(33, 0x2f7, 1, false, &v), HV_EPERM);
+    expect("a dword at 0x2fe through it (past its end)", io(33, 0x2fe, 4, false, &v), HV_EPERM);
+    expect("copy ports 0x2f8+8 without access",
+           cap_copy(HV_ROOT_SLOT_IOPORT, HV_CAP_SLOT_SELF, 35, 0, 0x2f8, 8), HV_OK);
+    expect("read through a cap without access", io(35, 0x2fd, 1, false, &v), HV_EPERM);
+
+    uint32_t gsi = 3;
+    expect("copy IRQ line 3",
+           cap_copy(HV_ROOT_SLOT_IRQ, HV_CAP_SLOT_SELF, 34, HV_CAP_R_IRQ_BIND, gsi, 1), HV_OK);
+    struct hv_evtchn_bind_pirq bq = {.irq_slot = 34, .irq = gsi};
+    expect("bind line 3", gk_hc_evtchn_op(HV_EVTCHN_BIND_PIRQ, &bq), HV_OK);
+    uint32_t port = bq.port;
+    struct hv_evtchn_bind_pirq again = {.irq_slot = 34, .irq = gsi};
+    expect("bind line 3 twice", gk_hc_evtchn_op(HV_EVTCHN_BIND_PIRQ, &again), HV_EBUSY);
+    struct hv_evtchn_bind_pirq far = {.irq_slot = HV_ROOT_SLOT_IRQ, .irq = 200};
+    expect("bind line 200", gk_hc_evtchn_op(HV_EVTCHN_BIND_PIRQ, &far), HV_EINVAL);
+
+    /* MCR: OUT2 (interrupt gate) + DTR/RTS; IER: transmitter empty. */
+    uint32_t mcr = 0x0b, ier = 0x02, zero = 0;
+    io(33, 0x2fc, 1, true, &mcr);
+    io(33, 0x2f9, 1, true, &ier);
+    shared()->vcpu_info[0].upcall_mask = 1;
+    for (int i = 0; i < 1000 && !port_pending(port); i++)
+        gk_hc_block();
+    expect_true("the interrupt arrived as an event", port_pending(port));
+    port_clear(port);
+    io(33, 0x2fa, 1, false, &v); /* IIR: acknowledges the THRE interrupt */
+    expect("EOI", gk_hc_evtchn_op(HV_EVTCHN_EOI, &(struct hv_evtchn_port_args){.port = port}),
+           HV_OK);
+    uint32_t ch = 'x';
+    io(33, 0x2f8, 1, true, &ch); /* transmitting empties the THR again */
+    for (int i = 0; i < 1000 && !port_pending(port); i++)
+        gk_hc_block();
+    expect_true("after the EOI the next interrupt arrived", port_pending(port));
+    port_clear(port);
+    io(33, 0x2f9, 1, true, &zero);
+    io(33, 0x2fa, 1, false, &v);
+    expect("EOI again", gk_hc_evtchn_op(HV_EVTCHN_EOI, &(struct hv_evtchn_port_args){.port = port}),
+           HV_OK);
+    struct hv_evtchn_port_args pa = {.port = port};
+    expect("close the line's port", gk_hc_evtchn_op(HV_EVTCHN_CLOSE, &pa), HV_OK);
+    expect("EOI on a closed port", gk_hc_evtchn_op(HV_EVTCHN_EOI, &pa), HV_ENOENT);
+    cap_slot_op(HV_CAP_DELETE, 33);
+    cap_slot_op(HV_CAP_DELETE, 34);
+    cap_slot_op(HV_CAP_DELETE, 35);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } areas[] = {
-    {"caps", area_caps},       {"evtchn", area_evtchn}, {"timer", area_timer},
-    {"console", area_console}, {"domctl", area_domctl}, {"revoke", area_revoke},
+    {"irq", area_irq},       {"caps", area_caps},       {"evtchn", area_evtchn},
+    {"timer", area_timer},   {"console", area_console}, {"domctl", area_domctl},
+    {"revoke", area_revoke},
 };
 
 int main(const struct hv_start_info *si)

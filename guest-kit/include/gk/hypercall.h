@@ -93,4 +93,10 @@ static inline int64_t gk_hc_console_op(enum hv_console_cmd cmd, struct hv_consol
     return gk_hypercall3(HC_CONSOLE_OP, (uint64_t)cmd, (uint64_t)(uintptr_t)args, 0);
 }
 
+/* One port-I/O instruction through an IOPORT capability (hv/domctl.h). */
+static inline int64_t gk_hc_ioport_op(struct hv_ioport_args *args)
+{
+    return gk_hypercall3(HC_IOPORT_OP, (uint64_t)(uintptr_t)args, 0, 0);
+}
+
 #endif

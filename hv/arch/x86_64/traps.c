@@ -83,6 +83,15 @@ void trap_entry(struct cpu_regs *regs)
     }
     if (vec == APIC_SPURIOUS_VECTOR)
         return;
+    if (vec >= IRQ_VECTOR_BASE && vec < IRQ_VECTOR_BASE + ARCH_IRQ_LINES) {
+        uint32_t gsi = vec - IRQ_VECTOR_BASE;
+        arch_irq_mask(gsi); /* until the holder's EOI (or for good if unbound) */
+        apic_eoi();
+        domain_pirq(gsi);
+        if (regs->cs & 3)
+            schedule_exit(regs);
+        return;
+    }
     if (vec >= 32) {
         log_warn("unexpected interrupt vector %u", vec);
         apic_eoi();

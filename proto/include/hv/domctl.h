@@ -188,6 +188,26 @@ struct hv_console_args {
 };
 _Static_assert(sizeof(struct hv_console_args) == 24, "console args layout");
 
+/* ---- HC_IOPORT_OP(struct hv_ioport_args *) ------------------------------ */
+
+/*
+ * One in or out instruction on I/O ports [port, port + size) covered by the
+ * IOPORT capability in slot (HV_CAP_R_IO_ACCESS). size is 1, 2 or 4. For
+ * an in, value is written back. Ports the hypervisor drives itself (the
+ * PICs, the PIT, port 0x61, the CMOS/RTC, COM1, the debug-exit port 0xf4)
+ * and the PCI configuration ports 0xcf8-0xcff (PCI-device capabilities
+ * will cover those) are refused with HV_EPERM whatever the capability.
+ */
+struct hv_ioport_args {
+    uint32_t slot;     /* in: IOPORT capability */
+    uint16_t port;     /* in */
+    uint8_t size;      /* in: 1, 2 or 4 */
+    uint8_t write;     /* in: 1 = out, 0 = in */
+    uint32_t value;    /* in (out) / out (in) */
+    uint32_t reserved; /* must be 0 */
+};
+_Static_assert(sizeof(struct hv_ioport_args) == 16, "ioport args layout");
+
 /* ---- Upcalls, blocking and time ------------------------------------------ */
 
 /*

@@ -1,0 +1,81 @@
+/*
+ * The I/O APIC: physical interrupt lines (GSIs) routed to the boot CPU as
+ * vectors IRQ_VECTOR_BASE + gsi, every line masked until a domain holding
+ * the IRQ capability binds it to an event channel (hv/core/evtchn.c).
+ *
+ * Delivery: the line is masked at the I/O APIC and the local APIC gets its
+ * EOI at once; the event goes to the bound port; the line stays masked
+ * until the domain's HV_EVTCHN_EOI unmasks it. ISA lines are edge
+ * triggered, so an edge that arrives while the line is masked is lost: a
+ * driver re-checks its device after the EOI (as it must anyway).
+ *
+ * UNFINISHED: the I/O APIC address and ISA overrides come from ACPI's MADT
+ * once the SMP work parses it; until then the PC defaults are used
+ * (0xfec00000, ISA IRQ n = GSI n, except IRQ 0 = GSI 2) and every line goes
+ * to the boot CPU.
+ */
+#include "arch.h"
+#include "log.h"
+#include "x86.h"
+
+#define IOAPIC_DEFAULT_BASE 0xfec00000ull
+#define IOREGSEL 0x00
+#define IOWIN 0x10
+#define IOAPIC_VER 0x01
+#define IOAPIC_REDTBL(n) (0x10 + 2 * (n))
+#define RTE_MASKED (1u << 16)
+
+static volatile uint32_t *ioapic;
+static uint32_t lines;
+
+static uint32_t ioapic_read(uint32_t reg)
+{
+    ioapic[IOREGSEL / 4] = reg;
+    return ioapic[IOWIN / 4];
+}
+
+static void ioapic_write(uint32_t reg, uint32_t v)
+{
+    ioapic[IOREGSEL / 4] = reg;
+    ioapic[IOWIN / 4] = v;
+}
+
+void arch_irq_init(void)
+{
+    ioapic = phys_to_virt(IOAPIC_DEFAULT_BASE);
+    uint32_t ver = ioapic_read(IOAPIC_VER);
+    lines = ((ver >> 16) & 0xff) + 1;
+    if (lines > ARCH_IRQ_LINES)
+        lines = ARCH_IRQ_LINES;
+    for (uint32_t i = 0; i < lines; i++) {
+        /* Fixed delivery to APIC id 0 (the boot CPU), edge, active high. */
+        ioapic_write(IOAPIC_REDTBL(i) + 1, 0);
+        ioapic_write(IOAPIC_REDTBL(i), RTE_MASKED | (IRQ_VECTOR_BASE + i));
+    }
+    log_info("irq: I/O APIC at %#llx, %u lines, vectors %#x-%#x, all masked",
+             (unsigned long long)IOAPIC_DEFAULT_BASE, lines, IRQ_VECTOR_BASE,
+             IRQ_VECTOR_BASE + lines - 1);
+}
+
+uint32_t arch_irq_lines(void)
+{
+    return lines;
+}
+
+void arch_irq_mask(uint32_t gsi)
+{
+    if (gsi < lines)
+        ioapic_write(IOAPIC_REDTBL(gsi), ioapic_read(IOAPIC_REDTBL(gsi)) | RTE_MASKED);
+}
+
+void arch_irq_unmask(uint32_t gsi)
+{
+    if (gsi < lines)
+        ioapic_write(IOAPIC_REDTBL(gsi), ioapic_read(IOAPIC_REDTBL(gsi)) & ~RTE_MASKED);
+}
+
+/* The ISA IRQ's GSI (the PC default wiring). */
+uint32_t arch_isa_irq_gsi(uint32_t irq)
+{
+    return irq == 0 ? 2 : irq;
+}
