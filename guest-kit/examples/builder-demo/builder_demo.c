@@ -10,7 +10,8 @@
  *   - a failure half-way (a scratch va that is already mapped): the
  *     half-built domain is destroyed and the root's frames come back;
  *   - unless `live=0`, one live run: built, started, waited for until it
- *     powers off, destroyed.
+ *     powers off, its console read through the console capability,
+ *     destroyed.
  *
  * Prints "builder-demo: done" at the end and powers off (crashes on any
  * failure, with the reason).
@@ -177,6 +178,18 @@ int main(const struct hv_start_info *si)
     gk_printf("builder-demo: d%u shut down (reason %u)\n", d.domid, reason);
     if (reason != HV_SHUTDOWN_POWEROFF)
         gk_panic("builder-demo: the built domain did not power off");
+    /* Its console output, through the console capability we were given. */
+    static char out[HV_CONSOLE_RING_SIZE + 1];
+    struct hv_console_args con = {
+        .con_slot = d.console_slot, .buf = (uint64_t)(uintptr_t)out, .len = HV_CONSOLE_RING_SIZE};
+    int64_t n = gk_hc_console_op(HV_CONSOLE_READ, &con);
+    if (n < 0 || n > (int64_t)HV_CONSOLE_RING_SIZE)
+        gk_panic("builder-demo: HV_CONSOLE_READ of d%u failed (%lld)", d.domid, (long long)n);
+    out[n] = 0;
+    if (!strstr(out, "hello: done"))
+        gk_panic("builder-demo: d%u's console (%lld bytes) lacks its last line", d.domid,
+                 (long long)n);
+    gk_printf("builder-demo: read %lld bytes of d%u's console\n", (long long)n, d.domid);
     rc = gk_domain_destroy(&d);
     if (rc != HV_OK)
         gk_panic("builder-demo: destroy failed (%lld)", (long long)rc);
