@@ -1,0 +1,24 @@
+/*
+ * Request dispatch: decodes each frame as a catalog message, checks the
+ * token and its rights, performs the request through the registry, the
+ * consoles, the images or the token table, answers it, and logs it.
+ *
+ * Sessions: COM2 carries one connection at a time and the control domain
+ * cannot see it close, so `hello` starts a new session: the streams of
+ * the previous one (console attachments, log follow, unfinished uploads)
+ * end. Requests are served with or without a hello first.
+ */
+#ifndef CONTROL_DISPATCH_H
+#define CONTROL_DISPATCH_H
+
+#include <stdint.h>
+
+#define CONTROL_SERVER_NAME "hv-control 0.1"
+
+/* The transport's frame callback. */
+void dispatch_frame(const uint8_t *payload, uint32_t len);
+
+/* Sends new log entries to a following log query, if any. */
+void dispatch_poll(void);
+
+#endif

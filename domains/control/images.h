@@ -1,0 +1,52 @@
+/*
+ * Kernel images a domain can be built from: the boot modules the root was
+ * given (module names as GRUB passed them), and images uploaded by hvctl
+ * (image-upload-request, then image-upload-chunk in order). An uploaded
+ * image is kept in the control domain's heap, whole, until an upload of the
+ * same name replaces it, which is refused while a domain built from it
+ * exists (its restarts rebuild from it).
+ */
+#ifndef CONTROL_IMAGES_H
+#define CONTROL_IMAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hv/proto_msgs.h>
+
+#include "hv/abi.h"
+
+#define IMAGE_MAX 16u
+#define IMAGE_NAME_MAX 64u
+
+struct image {
+    bool used, complete, boot_module;
+    char name[IMAGE_NAME_MAX + 1];
+    const uint8_t *bytes;
+    uint64_t size_bytes;
+    uint32_t refs; /* domains built from it */
+    /* while uploading */
+    uint8_t *buf;
+    uint64_t upload_id, received, session;
+    uint32_t crc_expected, crc;
+};
+
+/* Registers the boot modules of the start info (module i's bytes stay
+ * mapped for the domain's life). */
+void images_init(const struct hv_start_info *si);
+
+/* A complete image by name (uploaded first, then boot modules), or NULL. */
+struct image *image_find(struct hvcbor_str name);
+void image_ref(struct image *im);
+void image_unref(struct image *im);
+
+/* Starts an upload. NULL with *upload_id set, or a reason and *code. */
+const char *image_upload_start(const struct proto_image_upload_request *q, uint64_t session,
+                               uint64_t *upload_id, enum proto_error_code *code);
+/* One chunk. NULL (with *done set on the last chunk), or a reason and *code;
+ * a failed last chunk (CRC) drops the upload. */
+const char *image_upload_chunk(const struct proto_image_upload_chunk *q, uint64_t session,
+                               bool *done, const char **name, enum proto_error_code *code);
+
+#endif

@@ -1,0 +1,400 @@
+/* The domains registry: build, control, supervise (see registry.h). */
+#include "registry.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "consoles.h"
+#include "gk/gk.h"
+#include "log.h"
+
+#define RESTART_WINDOW_NS (60ull * GK_NS_PER_SEC)
+#define RESTARTS_PER_WINDOW 5u
+#define MEM_MIN_BYTES (1ull << 20)
+
+static struct dom doms[DOM_MAX];
+static void (*state_cb)(void);
+
+static void on_dom_state(uint32_t port, void *arg)
+{
+    (void)port;
+    (void)arg;
+    if (state_cb)
+        state_cb();
+}
+
+void registry_init(void (*on_state_event)(void))
+{
+    state_cb = on_state_event;
+    uint32_t port = 0;
+    if (gk_evtchn_bind_virq(HV_VIRQ_DOM_STATE, 0, &port) == HV_OK) {
+        gk_evtchn_bind_handler(port, on_dom_state, NULL);
+        gk_evtchn_unmask(port);
+    } else {
+        gk_printf("control: HV_VIRQ_DOM_STATE could not be bound: polling domain states\n");
+    }
+}
+
+static bool name_eq(const char *a, struct hvcbor_str b)
+{
+    return strlen(a) == b.len && memcmp(a, b.ptr, b.len) == 0;
+}
+
+struct dom *registry_find(struct hvcbor_str name)
+{
+    for (uint32_t i = 0; i < DOM_MAX; i++)
+        if (doms[i].used && name_eq(doms[i].name, name))
+            return &doms[i];
+    return NULL;
+}
+
+struct dom *registry_at(uint32_t i)
+{
+    return i < DOM_MAX && doms[i].used ? &doms[i] : NULL;
+}
+
+static void copy_str(char *dst, size_t cap, struct hvcbor_str s)
+{
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    memcpy(dst, s.ptr, n);
+    dst[n] = 0;
+}
+
+static struct hvcbor_str str_of(const char *s)
+{
+    return (struct hvcbor_str){(const uint8_t *)s, (uint32_t)strlen(s)};
+}
+
+static const char *status_name(int64_t st)
+{
+    switch (st) {
+    case HV_ENOMEM:
+        return "HV_ENOMEM";
+    case HV_EPERM:
+        return "HV_EPERM";
+    case HV_EINVAL:
+        return "HV_EINVAL";
+    case HV_EEXIST:
+        return "HV_EEXIST";
+    case HV_EBUSY:
+        return "HV_EBUSY";
+    default:
+        return "a hypervisor error";
+    }
+}
+
+/* Builds (paused) the hypervisor domain of d from its kept configuration,
+ * watches its console and starts it unless paused. */
+static const char *build(struct dom *d, bool paused, char *detail, uint32_t detail_cap,
+                         enum proto_error_code *code)
+{
+    char hvname[HV_DOMAIN_NAME_MAX];
+    size_t n = 0;
+    for (; d->name[n] && n < sizeof hvname - 1; n++)
+        hvname[n] = d->name[n] >= 0x20 && d->name[n] < 0x7f ? d->name[n] : '_';
+    hvname[n] = 0;
+    struct gk_build_spec spec = {
+        .name = hvname,
+        .image = d->image->bytes,
+        .image_size = (size_t)d->image->size_bytes,
+        .pages = (d->cfg.memory_bytes + 4095) / 4096,
+        .max_pages = (d->cfg.max_memory_bytes + 4095) / 4096,
+        .vcpus = (uint32_t)d->cfg.vcpus,
+        .cmdline = d->cmdline,
+        .mem_slot = HV_ROOT_SLOT_MEMORY,
+        .dom_slot = DOM_SLOT_BASE + 2 * d->index,
+        .console_slot = DOM_SLOT_BASE + 2 * d->index + 1,
+        .paused = true,
+    };
+    /* Slots of an earlier incarnation must be empty. */
+    gk_cap_delete(spec.dom_slot);
+    gk_cap_delete(spec.console_slot);
+    const char *why_detail = NULL;
+    int64_t st = 0;
+    const char *why = gk_build_domain(&spec, &d->built, &why_detail, &st);
+    if (why) {
+        snprintf(detail, detail_cap, "building it failed: %s%s%s%s%s", why,
+                 why_detail ? ": " : "", why_detail ? why_detail : "", st ? " -> " : "",
+                 st ? status_name(st) : "");
+        if (st == HV_ENOMEM || (st == 0 && strstr(why, "memory")))
+            *code = PROTO_ERROR_CODE_NO_RESOURCES;
+        else if (st == 0)
+            *code = PROTO_ERROR_CODE_INVALID;
+        else
+            *code = PROTO_ERROR_CODE_INTERNAL;
+        return detail;
+    }
+    d->has_domain = true;
+    d->never_started = true;
+    d->stop_handled = false;
+    d->shutting_down = false;
+    d->shutdown_deadline_ns = 0;
+    d->state = PROTO_DOMAIN_STATE_PAUSED;
+    con_watch(d);
+    if (!paused) {
+        int64_t rc = gk_domain_start(&d->built);
+        if (rc != HV_OK) {
+            gk_domain_destroy(&d->built);
+            d->has_domain = false;
+            snprintf(detail, detail_cap, "starting it failed (%s)", status_name(rc));
+            *code = PROTO_ERROR_CODE_INTERNAL;
+            return detail;
+        }
+        d->never_started = false;
+        d->state = PROTO_DOMAIN_STATE_RUNNING;
+    }
+    return NULL;
+}
+
+const char *registry_create(const struct proto_domain_config *cfg, bool paused, struct dom **out,
+                            char *detail, uint32_t detail_cap, enum proto_error_code *code)
+{
+    *code = PROTO_ERROR_CODE_INVALID;
+    if (name_eq(CONTROL_NAME, cfg->name) || registry_find(cfg->name)) {
+        *code = PROTO_ERROR_CODE_CONFLICT;
+        return "a domain of that name exists";
+    }
+    if (cfg->memory_bytes < MEM_MIN_BYTES || cfg->memory_bytes / 4096 > GK_BUILD_PAGES_MAX)
+        return "memory-bytes must be 1 MiB .. 1 GiB";
+    if (cfg->max_memory_bytes < cfg->memory_bytes)
+        return "max-memory-bytes is below memory-bytes";
+    if (cfg->max_memory_bytes / 4096 > GK_BUILD_PAGES_MAX)
+        return "max-memory-bytes is above 1 GiB";
+    if (cfg->vcpus != 1) {
+        *code = PROTO_ERROR_CODE_UNSUPPORTED;
+        return "only single-VCPU domains can be built yet";
+    }
+    struct image *im = image_find(cfg->kernel);
+    if (!im) {
+        *code = PROTO_ERROR_CODE_NOT_FOUND;
+        return "no boot module or uploaded image has that kernel name";
+    }
+    struct dom *d = NULL;
+    for (uint32_t i = 0; i < DOM_MAX && !d; i++)
+        if (!doms[i].used)
+            d = &doms[i];
+    if (!d) {
+        *code = PROTO_ERROR_CODE_NO_RESOURCES;
+        return "the registry is full (32 domains)";
+    }
+    uint32_t index = (uint32_t)(d - doms);
+    memset(d, 0, sizeof *d);
+    d->index = index;
+    copy_str(d->name, sizeof d->name, cfg->name);
+    copy_str(d->kernel, sizeof d->kernel, cfg->kernel);
+    copy_str(d->cmdline, sizeof d->cmdline, cfg->cmdline);
+    d->cfg = *cfg;
+    d->cfg.name = str_of(d->name);
+    d->cfg.kernel = str_of(d->kernel);
+    d->cfg.cmdline = str_of(d->cmdline);
+    d->image = im;
+    const char *why = build(d, paused, detail, detail_cap, code);
+    if (why) {
+        memset(d, 0, sizeof *d);
+        return why;
+    }
+    image_ref(im);
+    d->used = true;
+    *out = d;
+    return NULL;
+}
+
+/* Destroys the hypervisor domain (keeping the entry). */
+static void kill_domain(struct dom *d)
+{
+    if (!d->has_domain)
+        return;
+    con_pump(d);
+    int64_t rc = gk_domain_destroy(&d->built);
+    if (rc != HV_OK)
+        gk_printf("control: destroying %s failed (%lld)\n", d->name, (long long)rc);
+    gk_cap_delete(d->built.dom_slot);
+    gk_cap_delete(d->built.console_slot);
+    d->has_domain = false;
+}
+
+static void forget(struct dom *d, const char *why)
+{
+    con_domain_gone(d, why);
+    kill_domain(d);
+    image_unref(d->image);
+    memset(d, 0, sizeof *d);
+}
+
+const char *registry_destroy(struct dom *d, enum proto_error_code *code)
+{
+    (void)code;
+    forget(d, "the domain was destroyed");
+    return NULL;
+}
+
+const char *registry_pause(struct dom *d, enum proto_error_code *code)
+{
+    *code = PROTO_ERROR_CODE_WRONG_STATE;
+    if (!d->has_domain || d->never_started || d->state != PROTO_DOMAIN_STATE_RUNNING)
+        return d->state == PROTO_DOMAIN_STATE_PAUSED ? "it is paused already" : "it is not running";
+    int64_t rc = gk_domain_pause(d->built.dom_slot);
+    if (rc != HV_OK)
+        return "the hypervisor refused to pause it";
+    d->state = PROTO_DOMAIN_STATE_PAUSED;
+    return NULL;
+}
+
+const char *registry_unpause(struct dom *d, enum proto_error_code *code)
+{
+    *code = PROTO_ERROR_CODE_WRONG_STATE;
+    if (!d->has_domain || d->state != PROTO_DOMAIN_STATE_PAUSED)
+        return "it is not paused";
+    int64_t rc = d->never_started ? gk_domain_start(&d->built) : gk_domain_unpause(d->built.dom_slot);
+    if (rc != HV_OK)
+        return "the hypervisor refused to unpause it";
+    d->never_started = false;
+    d->state = PROTO_DOMAIN_STATE_RUNNING;
+    return NULL;
+}
+
+const char *registry_shutdown(struct dom *d, enum proto_shutdown_kind kind, bool has_timeout,
+                              uint64_t timeout_ns, enum proto_error_code *code)
+{
+    *code = PROTO_ERROR_CODE_WRONG_STATE;
+    if (!d->has_domain || (d->state != PROTO_DOMAIN_STATE_RUNNING &&
+                           d->state != PROTO_DOMAIN_STATE_PAUSED &&
+                           d->state != PROTO_DOMAIN_STATE_SHUTTING_DOWN))
+        return "it is not running";
+    d->shutting_down = true;
+    d->shutdown_kind = kind;
+    d->state = PROTO_DOMAIN_STATE_SHUTTING_DOWN;
+    d->shutdown_deadline_ns = 0;
+    if (has_timeout) {
+        uint64_t now = gk_now_ns();
+        d->shutdown_deadline_ns = timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+        if (d->shutdown_deadline_ns == 0)
+            d->shutdown_deadline_ns = 1;
+    }
+    return NULL;
+}
+
+static enum proto_stop_policy policy_for(const struct dom *d, uint32_t reason)
+{
+    if (reason == HV_SHUTDOWN_CRASH)
+        return d->cfg.on_crash;
+    if (reason == HV_SHUTDOWN_REBOOT)
+        return d->cfg.on_reboot;
+    return d->cfg.on_poweroff;
+}
+
+static const char *reason_name(uint32_t reason)
+{
+    return reason == HV_SHUTDOWN_CRASH    ? "crash"
+           : reason == HV_SHUTDOWN_REBOOT ? "reboot"
+                                          : "poweroff";
+}
+
+/* Applies d's policy for a stop with reason; forced says the control
+ * domain stopped it (shutdown timeout). May forget d. */
+static void apply_policy(struct dom *d, uint32_t reason, bool forced)
+{
+    enum proto_stop_policy p = policy_for(d, reason);
+    char detail[160];
+    snprintf(detail, sizeof detail, "%s%s: policy %s", forced ? "forced at the shutdown timeout: " : "",
+             reason_name(reason), proto_stop_policy_name(p));
+    char name[DOM_NAME_MAX + 1];
+    strlcpy(name, d->name, sizeof name);
+    if (p == PROTO_STOP_POLICY_RESTART) {
+        uint64_t now = gk_now_ns();
+        if (now - d->restart_window_ns > RESTART_WINDOW_NS) {
+            d->restart_window_ns = now;
+            d->restarts = 0;
+        }
+        if (++d->restarts > RESTARTS_PER_WINDOW) {
+            ctl_log_add("control", "domain-stopped", name, false, PROTO_ERROR_CODE_BUSY,
+                        "restarted 5 times within 60 s: preserved instead");
+            return;
+        }
+        kill_domain(d);
+        char why[256];
+        enum proto_error_code code;
+        const char *err = build(d, false, why, sizeof why, &code);
+        ctl_log_add("control", "domain-restart", name, err == NULL, code, err ? err : detail);
+        if (err)
+            d->state = PROTO_DOMAIN_STATE_CRASHED, d->stop_handled = true;
+        return;
+    }
+    ctl_log_add("control", "domain-stopped", name, true, 0, detail);
+    if (p == PROTO_STOP_POLICY_DESTROY)
+        forget(d, "the domain stopped and its policy destroyed it");
+}
+
+void registry_poll(void)
+{
+    uint64_t now = gk_now_ns();
+    for (uint32_t i = 0; i < DOM_MAX; i++) {
+        struct dom *d = &doms[i];
+        if (!d->used || !d->has_domain)
+            continue;
+        con_pump(d);
+        struct hv_domctl_info info;
+        if (gk_domain_info(d->built.dom_slot, &info) != HV_OK)
+            continue;
+        d->memory_bytes = info.pages * 4096;
+        if (d->memory_bytes > d->max_memory_seen)
+            d->max_memory_seen = d->memory_bytes;
+        d->cpu_time_ns = info.cpu_time_ns;
+        if (info.state == HV_DOMSTATE_SHUTDOWN) {
+            if (d->stop_handled)
+                continue;
+            d->stop_handled = true;
+            d->state = info.shutdown_reason == HV_SHUTDOWN_CRASH ? PROTO_DOMAIN_STATE_CRASHED
+                                                                 : PROTO_DOMAIN_STATE_SHUTDOWN;
+            d->shutting_down = false;
+            apply_policy(d, info.shutdown_reason, false);
+            continue;
+        }
+        if (d->shutting_down) {
+            if (d->shutdown_deadline_ns && now >= d->shutdown_deadline_ns) {
+                d->shutting_down = false;
+                d->state = PROTO_DOMAIN_STATE_SHUTDOWN;
+                d->stop_handled = true;
+                uint32_t reason = d->shutdown_kind == PROTO_SHUTDOWN_KIND_REBOOT
+                                      ? HV_SHUTDOWN_REBOOT
+                                      : HV_SHUTDOWN_POWEROFF;
+                if (policy_for(d, reason) == PROTO_STOP_POLICY_PRESERVE)
+                    gk_domain_pause(d->built.dom_slot); /* stopped, kept for inspection */
+                apply_policy(d, reason, true);
+            }
+            continue;
+        }
+        if (info.state == HV_DOMSTATE_RUNNING)
+            d->state = PROTO_DOMAIN_STATE_RUNNING;
+        else if (info.state == HV_DOMSTATE_PAUSED || info.state == HV_DOMSTATE_BUILDING)
+            d->state = PROTO_DOMAIN_STATE_PAUSED;
+    }
+}
+
+void registry_summary(const struct dom *d, struct proto_domain_summary *out)
+{
+    *out = (struct proto_domain_summary){
+        .id = d->has_domain ? d->built.domid : 0,
+        .name = str_of(d->name),
+        .state = d->state,
+        .memory_bytes = d->has_domain ? d->memory_bytes : 0,
+        .vcpus = d->cfg.vcpus,
+        .cpu_time_ns = d->cpu_time_ns,
+        .event_count = 0,
+    };
+}
+
+void registry_self_summary(struct proto_domain_summary *out)
+{
+    struct hv_domctl_info info = {0};
+    gk_domain_info(HV_CAP_SLOT_SELF, &info);
+    *out = (struct proto_domain_summary){
+        .id = info.domid,
+        .name = str_of(CONTROL_NAME),
+        .state = PROTO_DOMAIN_STATE_RUNNING,
+        .memory_bytes = info.pages * 4096,
+        .vcpus = info.vcpus ? info.vcpus : 1,
+        .cpu_time_ns = info.cpu_time_ns,
+        .event_count = 0,
+    };
+}

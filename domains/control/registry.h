@@ -1,0 +1,86 @@
+/*
+ * The domains registry: every domain the control domain built, with its
+ * desired configuration (kept to rebuild it), its capabilities, the state
+ * last read from the hypervisor, its stop policies and its console.
+ *
+ * Domain states come from HV_DOMCTL_INFO, read whenever HV_VIRQ_DOM_STATE
+ * arrives (the control domain holds each domain's capability with
+ * HV_CAP_R_DOM_STATE) and on the periodic poll. A domain that stopped
+ * (SHUTDOWN with a reason) gets its policy applied once: destroy, restart
+ * (rebuilt from the kept image and configuration) or preserve.
+ */
+#ifndef CONTROL_REGISTRY_H
+#define CONTROL_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hv/proto_msgs.h>
+
+#include "gk/builder.h"
+#include "images.h"
+
+#define DOM_MAX 32u
+#define DOM_NAME_MAX 64u
+#define DOM_KERNEL_MAX 255u
+#define DOM_CMDLINE_MAX 1024u
+#define DOM_SLOT_BASE 32u /* dom i: domain cap in 32 + 2i, console cap in 33 + 2i */
+#define CON_HISTORY_BYTES 32768u
+#define CONTROL_NAME "control"
+
+struct dom {
+    bool used;
+    uint32_t index;
+    char name[DOM_NAME_MAX + 1];
+    char kernel[DOM_KERNEL_MAX + 1];
+    char cmdline[DOM_CMDLINE_MAX + 1];
+    struct proto_domain_config cfg; /* strings point into the arrays above */
+    struct image *image;
+    struct gk_built_domain built; /* valid while has_domain */
+    bool has_domain;              /* a hypervisor domain exists for it */
+    bool never_started;           /* built paused, VCPU 0 not started yet */
+    enum proto_domain_state state;
+    bool stop_handled;
+    bool shutting_down;
+    enum proto_shutdown_kind shutdown_kind;
+    uint64_t shutdown_deadline_ns; /* 0: none */
+    uint64_t restarts, restart_window_ns;
+    uint64_t memory_bytes, max_memory_seen, cpu_time_ns;
+    /* console (consoles.c) */
+    uint8_t history[CON_HISTORY_BYTES];
+    uint64_t history_total; /* bytes ever written to history */
+    bool attached;
+    uint64_t stream, attach_request_id;
+};
+
+/* Sets the registry up; binds HV_VIRQ_DOM_STATE. */
+void registry_init(void (*on_state_event)(void));
+
+/* A used entry by name, or NULL. */
+struct dom *registry_find(struct hvcbor_str name);
+/* Entry i (0 .. DOM_MAX-1) if used, else NULL. */
+struct dom *registry_at(uint32_t i);
+
+/* Builds and (unless paused) starts a domain from a validated config.
+ * NULL with *out on success, else a reason (detail filled) and *code. */
+const char *registry_create(const struct proto_domain_config *cfg, bool paused, struct dom **out,
+                            char *detail, uint32_t detail_cap, enum proto_error_code *code);
+/* Destroys the domain and forgets the entry. */
+const char *registry_destroy(struct dom *d, enum proto_error_code *code);
+const char *registry_pause(struct dom *d, enum proto_error_code *code);
+const char *registry_unpause(struct dom *d, enum proto_error_code *code);
+/* Marks it shutting down; with timeout_ns > 0 it is stopped by force (and
+ * its policy for that kind applied) if it has not stopped by then. */
+const char *registry_shutdown(struct dom *d, enum proto_shutdown_kind kind, bool has_timeout,
+                              uint64_t timeout_ns, enum proto_error_code *code);
+
+/* Reads every domain's state, applies stop policies and shutdown
+ * deadlines. Cheap enough for every loop iteration. */
+void registry_poll(void);
+
+/* Fills a summary of d (strings point into d). */
+void registry_summary(const struct dom *d, struct proto_domain_summary *out);
+/* The control domain's own summary (domain 0, "control"). */
+void registry_self_summary(struct proto_domain_summary *out);
+
+#endif
