@@ -138,6 +138,7 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
     schedule_init();
     arch_time_init();
     arch_irq_init();
+    arch_smp_init(&boot_info);
     boot_self_tests();
 
     domain_build_root(&boot_info, &frame_pool);

@@ -102,4 +102,6 @@ void arch_dump_regs(const struct cpu_regs *regs);
 const char *arch_exception_name(unsigned vector);
 void arch_backtrace(uint64_t rbp);
 
+#include "arch_smp.h" /* CPUs, topology, IPIs, remote TLB flushes */
+
 #endif /* HV_ARCH_H */

@@ -14,6 +14,7 @@
 #define PCPU_SELF 0
 #define PCPU_KSTACK_TOP 8
 #define PCPU_SCRATCH 16
+#define PCPU_CPU_ID 24
 
 #define VECTOR_SYSCALL 0x100
 

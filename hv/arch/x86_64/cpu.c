@@ -1,14 +1,16 @@
 /*
- * CPU set-up for the boot CPU: GDT with a TSS (IST stacks for double fault,
- * NMI and machine check), the IDT, the syscall MSRs, and the control-register
- * features the hypervisor relies on (NX, WP, SMEP, SMAP where present).
+ * CPU set-up: per CPU a GDT with a TSS (IST stacks for double fault, NMI and
+ * machine check), the GS base and the syscall MSRs; one IDT shared by all
+ * CPUs; and the control-register features the hypervisor relies on (NX, WP,
+ * SMEP, SMAP where present). The boot CPU decides the features
+ * (arch_cpu_init); every AP applies the same ones (cpu_init_ap, smp.c).
  */
 #include "arch.h"
 #include "log.h"
 #include "percpu.h"
 #include "x86.h"
 
-struct percpu cpu0_percpu;
+struct percpu percpu_area[ARCH_MAX_CPUS];
 
 /* Read by entry.S: whether stac/clac may be executed. */
 uint8_t hv_smap_enabled;
@@ -92,6 +94,9 @@ static void gdt_init(struct percpu *pc)
     __asm__ volatile("ltr %w0" ::"r"(SEL_TSS));
 }
 
+/* What the boot CPU turned on, applied as is on every AP. */
+static uint64_t cr4_features, efer_features;
+
 static void features_init(void)
 {
     uint32_t a, b, c, d;
@@ -123,25 +128,40 @@ static void features_init(void)
     cr4 |= CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     write_cr4(cr4);
     write_cr0((read_cr0() | CR0_WP | CR0_NE | CR0_MP) & ~CR0_EM);
+    cr4_features = cr4 & (CR4_SMEP | CR4_SMAP | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT);
+    efer_features = efer & (EFER_NXE | EFER_SCE);
 
     log_info("cpu: NX %s, SMEP %s, SMAP %s", hv_pte_nx ? "on" : "absent",
              (cr4 & CR4_SMEP) ? "on" : (smep ? "off (nosmep)" : "absent"),
              (cr4 & CR4_SMAP) ? "on" : (smap ? "off (nosmap)" : "absent"));
 }
 
-void arch_cpu_init(void)
+/* Per-CPU tables and MSRs; the IDT must have been filled (arch_cpu_init). */
+static void cpu_tables_load(struct percpu *pc, uint64_t kstack_top, const uint64_t ist_top[3])
 {
-    struct percpu *pc = &cpu0_percpu;
-
     pc->self = pc;
-    pc->cpu_id = 0;
-    pc->kstack_top = (uint64_t)(uintptr_t)(cpu0_stack + sizeof(cpu0_stack));
-    pc->tss.rsp[0] = pc->kstack_top;
-    pc->tss.ist[IST_DF - 1] = (uint64_t)(uintptr_t)(ist_df + sizeof(ist_df));
-    pc->tss.ist[IST_NMI - 1] = (uint64_t)(uintptr_t)(ist_nmi + sizeof(ist_nmi));
-    pc->tss.ist[IST_MCE - 1] = (uint64_t)(uintptr_t)(ist_mce + sizeof(ist_mce));
+    pc->kstack_top = kstack_top;
+    pc->tss.rsp[0] = kstack_top;
+    pc->tss.ist[IST_DF - 1] = ist_top[0];
+    pc->tss.ist[IST_NMI - 1] = ist_top[1];
+    pc->tss.ist[IST_MCE - 1] = ist_top[2];
     pc->tss.iomap_base = sizeof(pc->tss); /* no I/O bitmap: every port access from ring 3 faults */
     gdt_init(pc);
+
+    struct desc_ptr idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
+    __asm__ volatile("lidt %0" ::"m"(idtr));
+
+    wrmsr(MSR_GS_BASE, (uint64_t)(uintptr_t)pc);
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+    wrmsr(MSR_STAR, ((uint64_t)SEL_USER_CS32 - 3) << 48 | (uint64_t)SEL_HV_CS << 32);
+    wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);
+    wrmsr(MSR_CSTAR, 0);
+    wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT | RFLAGS_IOPL);
+}
+
+void arch_cpu_init(void)
+{
+    struct percpu *pc = &percpu_area[0];
 
     if ((size_t)(isr_stubs_end - isr_stubs) != 256 * 16)
         panic("entry stubs are %zu bytes, expected 4096", (size_t)(isr_stubs_end - isr_stubs));
@@ -155,20 +175,57 @@ void arch_cpu_init(void)
             ist = IST_MCE;
         idt_set(v, (uint64_t)(uintptr_t)(isr_stubs + 16 * v), ist, 0);
     }
-    struct desc_ptr idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
-    __asm__ volatile("lidt %0" ::"m"(idtr));
 
-    wrmsr(MSR_GS_BASE, (uint64_t)(uintptr_t)pc);
-    wrmsr(MSR_KERNEL_GS_BASE, 0);
-    wrmsr(MSR_STAR, ((uint64_t)SEL_USER_CS32 - 3) << 48 | (uint64_t)SEL_HV_CS << 32);
-    wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);
-    wrmsr(MSR_CSTAR, 0);
-    wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT | RFLAGS_IOPL);
-
+    pc->cpu_id = 0;
+    const uint64_t ist_top[3] = {(uint64_t)(uintptr_t)(ist_df + sizeof(ist_df)),
+                                 (uint64_t)(uintptr_t)(ist_nmi + sizeof(ist_nmi)),
+                                 (uint64_t)(uintptr_t)(ist_mce + sizeof(ist_mce))};
+    cpu_tables_load(pc, (uint64_t)(uintptr_t)(cpu0_stack + sizeof(cpu0_stack)), ist_top);
     features_init();
+}
+
+/*
+ * Whether this CPU has every feature the boot CPU turned on (an AP that
+ * lacks one would fault on the CR4/EFER write).
+ */
+static bool ap_features_ok(void)
+{
+    uint32_t a, b, c, d;
+    cpuid(0x80000001, 0, &a, &b, &c, &d);
+    if ((efer_features & EFER_NXE) && !(d & (1u << 20)))
+        return false;
+    cpuid(0, 0, &a, &b, &c, &d);
+    uint32_t ebx7 = 0;
+    if (a >= 7) {
+        cpuid(7, 0, &a, &b, &c, &d);
+        ebx7 = b;
+    }
+    if ((cr4_features & CR4_SMEP) && !(ebx7 & (1u << 7)))
+        return false;
+    if ((cr4_features & CR4_SMAP) && !(ebx7 & (1u << 20)))
+        return false;
+    return true;
+}
+
+bool cpu_init_ap(struct percpu *pc, const uint64_t ist_top[3])
+{
+    if (!ap_features_ok())
+        return false;
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | efer_features);
+    write_cr4(read_cr4() | cr4_features);
+    write_cr0((read_cr0() | CR0_WP | CR0_NE | CR0_MP) & ~CR0_EM);
+    cpu_tables_load(pc, pc->kstack_top, ist_top);
+    return true;
 }
 
 uint64_t arch_kstack_top(void)
 {
-    return cpu0_percpu.kstack_top;
+    return this_percpu()->kstack_top;
+}
+
+unsigned arch_cpu_id(void)
+{
+    uint32_t id;
+    __asm__ volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(PCPU_CPU_ID));
+    return id;
 }

@@ -23,20 +23,55 @@ struct tss64 {
 } __packed;
 _Static_assert(sizeof(struct tss64) == 104, "TSS layout");
 
+/*
+ * One per CPU, in percpu_area[cpu_id] (cpu 0 = the boot CPU). Written by
+ * the boot CPU before the CPU starts, then by the CPU itself, except the
+ * fields marked "shared", which other CPUs access atomically.
+ */
 struct percpu {
     struct percpu *self; /* PCPU_SELF */
     uint64_t kstack_top; /* PCPU_KSTACK_TOP: rsp on syscall entry */
     uint64_t scratch;    /* PCPU_SCRATCH: the guest's rsp during syscall entry */
-    uint32_t cpu_id;
-    uint32_t apic_id;
+    uint32_t cpu_id;     /* PCPU_CPU_ID: index, 0 = boot CPU */
+    uint32_t apic_id;    /* xAPIC id */
     struct tss64 tss;
     uint64_t gdt[9];
+    /* Topology from CPUID on this CPU (smp.c). */
+    uint32_t x2apic_id;
+    uint16_t package_id, core_id, thread_id;
+    /* shared: set by the CPU once it is fully set up. */
+    uint32_t online;
+    /* shared: IPIs taken on the generic vector (counted before the hook runs). */
+    uint64_t ipi_count;
+    /* shared: TLB flush requests (requesters increment flush_req; the CPU
+     * stores in flush_done the flush_req value its last full flush covered). */
+    uint64_t flush_req;
+    uint64_t flush_done;
 };
 
 _Static_assert(offsetof(struct percpu, self) == PCPU_SELF, "percpu layout");
 _Static_assert(offsetof(struct percpu, kstack_top) == PCPU_KSTACK_TOP, "percpu layout");
 _Static_assert(offsetof(struct percpu, scratch) == PCPU_SCRATCH, "percpu layout");
+_Static_assert(offsetof(struct percpu, cpu_id) == PCPU_CPU_ID, "percpu layout");
 
-extern struct percpu cpu0_percpu;
+#define ARCH_MAX_CPUS 64u
+
+extern struct percpu percpu_area[ARCH_MAX_CPUS];
+
+/* This CPU's struct percpu (GS_BASE; valid after arch_cpu_init on the BSP
+ * and cpu_init_ap on an AP). */
+static inline struct percpu *this_percpu(void)
+{
+    struct percpu *pc;
+    __asm__ volatile("movq %%gs:%c1, %0" : "=r"(pc) : "i"(PCPU_SELF));
+    return pc;
+}
+
+/* Sets up the GDT/TSS, IDT, GS base, syscall MSRs and the control-register
+ * features of an AP the way arch_cpu_init did on the boot CPU (cpu.c), with
+ * pc->kstack_top already set and the IST stack tops (#DF, NMI, #MC) given.
+ * Returns false, changing nothing, if this CPU lacks a feature the boot CPU
+ * turned on. Runs on the AP itself, interrupts off. */
+bool cpu_init_ap(struct percpu *pc, const uint64_t ist_top[3]);
 
 #endif

@@ -2,20 +2,14 @@
  * Time on the boot CPU: the legacy PICs are masked, the local APIC enabled,
  * and the TSC and the APIC timer are calibrated together against PIT
  * channel 2 over 10 ms. The APIC timer then ticks at HV_TICK_HZ; a short
- * self-test checks that ticks arrive at the calibrated rate.
+ * self-test checks that ticks arrive at the calibrated rate. APs enable
+ * their local APIC with apic_init_ap() and reuse the calibration.
  */
 #include "apic.h"
 #include "arch.h"
 #include "log.h"
 #include "x86.h"
 
-#define APIC_REG_ID 0x20
-#define APIC_REG_EOI 0xb0
-#define APIC_REG_SVR 0xf0
-#define APIC_REG_LVT_TIMER 0x320
-#define APIC_REG_TIMER_INIT 0x380
-#define APIC_REG_TIMER_CUR 0x390
-#define APIC_REG_TIMER_DIV 0x3e0
 #define APIC_LVT_MASKED (1u << 16)
 #define APIC_LVT_PERIODIC (1u << 17)
 
@@ -28,11 +22,11 @@ static uint64_t tsc_at_boot;
 static uint32_t apic_timer_hz; /* APIC timer counts per second (divide by 16) */
 static volatile uint64_t timer_ticks;
 
-static uint32_t apic_read(uint32_t reg)
+uint32_t apic_read(uint32_t reg)
 {
     return apic_base[reg / 4];
 }
-static void apic_write(uint32_t reg, uint32_t v)
+void apic_write(uint32_t reg, uint32_t v)
 {
     apic_base[reg / 4] = v;
 }
@@ -189,6 +183,18 @@ void apic_init(void)
     apic_write(APIC_REG_SVR, 0x100 | APIC_SPURIOUS_VECTOR);
     apic_write(APIC_REG_TIMER_DIV, 0x3); /* divide by 16 */
     apic_write(APIC_REG_LVT_TIMER, APIC_LVT_MASKED | APIC_TIMER_VECTOR);
+}
+
+void apic_init_ap(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    if (!(base & (1ull << 11)))
+        wrmsr(MSR_APIC_BASE, base | (1ull << 11));
+    apic_write(APIC_REG_TPR, 0);
+    apic_write(APIC_REG_SVR, 0x100 | APIC_SPURIOUS_VECTOR);
+    apic_write(APIC_REG_TIMER_DIV, 0x3); /* divide by 16, as calibrated on the boot CPU */
+    apic_write(APIC_REG_TIMER_INIT, 0);
+    apic_write(APIC_REG_LVT_TIMER, APIC_TIMER_VECTOR); /* one-shot, stopped */
 }
 
 void arch_time_init(void)

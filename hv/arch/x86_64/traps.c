@@ -74,6 +74,10 @@ void trap_entry(struct cpu_regs *regs)
 {
     unsigned vec = (unsigned)regs->vector;
 
+    if (vec == APIC_TIMER_VECTOR && arch_cpu_id() != 0) {
+        apic_eoi(); /* the scheduler does not run on APs yet: their timers stay stopped */
+        return;
+    }
     if (vec == APIC_TIMER_VECTOR) {
         apic_timer_interrupt();
         schedule_timer_interrupt();
@@ -83,6 +87,16 @@ void trap_entry(struct cpu_regs *regs)
     }
     if (vec == APIC_SPURIOUS_VECTOR)
         return;
+    if (vec == APIC_IPI_VECTOR) {
+        smp_ipi_interrupt(); /* EOI, then the hook smp_ipi_handler() */
+        if (regs->cs & 3)
+            schedule_exit(regs);
+        return;
+    }
+    if (vec == APIC_FLUSH_VECTOR) {
+        smp_flush_interrupt();
+        return;
+    }
     if (vec >= IRQ_VECTOR_BASE && vec < IRQ_VECTOR_BASE + ARCH_IRQ_LINES) {
         uint32_t gsi = vec - IRQ_VECTOR_BASE;
         arch_irq_mask(gsi); /* until the holder's EOI (or for good if unbound) */
