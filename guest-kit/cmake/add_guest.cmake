@@ -9,8 +9,8 @@
 #   - from the installed package (find_package(guest-kit), which sets
 #     GK_PACKAGE): the flags were recorded at install time in
 #     guest-kit-config.cmake and the libraries are the imported targets
-#     guest-kit::runtime and guest-kit::libc (guest-kit::proto for the CBOR
-#     codec and rings, to be named in LIBS). There, gk_freestanding(TARGET)
+#     guest-kit::runtime (which brings guest-kit::proto: the CBOR codec,
+#     framing and rings) and guest-kit::libc. There, gk_freestanding(TARGET)
 #     also gives the guest flags to a library of the user's own.
 
 if(GK_PACKAGE)

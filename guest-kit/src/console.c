@@ -2,35 +2,41 @@
  * Console output for domains: characters are collected in a line buffer and
  * written with one HC_CONSOLE_WRITE per line (or when the buffer fills).
  * Console input and the holder side of other domains' rings are at the end
- * (gk/console.h). Not thread-safe (one VCPU for now).
+ * (gk/console.h). Each VCPU has its own line buffer, so lines printed by
+ * different VCPUs never mix (each line is one hypercall); an event handler
+ * that prints interrupts its own VCPU's line, as before.
  */
 #include <string.h>
 
 #include "gk/console.h"
 #include "gk/event.h"
 #include "gk/gk.h"
+#include "gk/vcpu.h"
 #include "gk_format.h"
 
-static char line[256];
-static size_t line_len;
+#define LINE_MAX 256u
+static GK_PER_VCPU(char, line)[LINE_MAX];
+static GK_PER_VCPU(size_t, line_len);
 
 void gk_console_flush(void)
 {
+    unsigned id = gk_vcpu_id();
     size_t off = 0;
-    while (off < line_len) {
-        int64_t n = gk_hc_console_write(line + off, line_len - off);
+    while (off < line_len[id]) {
+        int64_t n = gk_hc_console_write(line[id] + off, line_len[id] - off);
         if (n <= 0)
             break;
         off += (size_t)n;
     }
-    line_len = 0;
+    line_len[id] = 0;
 }
 
 static void emit(void *ctx, char c)
 {
     (void)ctx;
-    line[line_len++] = c;
-    if (c == '\n' || line_len == sizeof(line))
+    unsigned id = gk_vcpu_id();
+    line[id][line_len[id]++] = c;
+    if (c == '\n' || line_len[id] == LINE_MAX)
         gk_console_flush();
 }
 

@@ -16,11 +16,19 @@
  * next entry into the hypervisor or making a hypercall just to be
  * interrupted on its way back.
  *
- * One VCPU (VCPU 0).
+ * Several VCPUs. The upcall entry is registered once per domain; each
+ * VCPU has its own vcpu_info (upcall mask, upcall_pending, pending_sel) in
+ * the shared-info page, and everything here that touches one uses the
+ * calling VCPU's (gk_vcpu_id()). The handler table is shared: it is
+ * changed under handlers_lock with the caller's upcalls masked, and the
+ * dispatcher copies an entry under the same lock, so a handler and its
+ * argument are always seen as a pair. Counters are atomic.
  */
 #include "gk/event.h"
 
 #include "gk/gk.h"
+#include "gk/spinlock.h"
+#include "gk/vcpu.h"
 
 /* Scan rounds per upcall before leaving the rest pending (re-delivered as
  * soon as the upcall returns). Bounds the work one upcall does. */
@@ -36,22 +44,38 @@ struct handler {
 };
 
 static struct handler handlers[HV_EVTCHN_PORTS];
-static bool initialised;
-static unsigned in_dispatch; /* > 0 while handlers run */
+static struct gk_spinlock handlers_lock = GK_SPINLOCK_INIT;
+static bool initialised;                   /* the callback is registered */
+static GK_PER_VCPU(bool, vcpu_enabled);    /* gk_events_init ran on that VCPU */
+static GK_PER_VCPU(unsigned, in_dispatch); /* > 0 while handlers run there */
 static uint64_t upcall_count;
 static uint64_t handler_calls;
 
-/* &vcpu_info[0].upcall_mask, read by event_entry.S on the way out. */
-volatile uint8_t *gk_event_mask_ptr;
+_Static_assert(GK_VCPU_MAX <= HV_SHARED_INFO_VCPUS, "every VCPU has a vcpu_info");
 
-static struct hv_vcpu_info *vcpu0(void)
+/* The calling VCPU's vcpu_info. */
+static struct hv_vcpu_info *me(void)
 {
-    return &gk_shared_info()->vcpu_info[0];
+    return &gk_shared_info()->vcpu_info[gk_vcpu_id()];
+}
+
+/* &vcpu_info[current].upcall_mask, for event_entry.S on the way out. */
+volatile uint8_t *gk_event_mask_addr(void)
+{
+    return &me()->upcall_mask;
 }
 
 static void set_mask(uint8_t v)
 {
-    __atomic_store_n(&vcpu0()->upcall_mask, v, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&me()->upcall_mask, v, __ATOMIC_SEQ_CST);
+}
+
+static struct handler handler_get(uint32_t port)
+{
+    gk_spin_lock(&handlers_lock);
+    struct handler h = handlers[port];
+    gk_spin_unlock(&handlers_lock);
+    return h;
 }
 
 /* One pass over the words named by pending_sel. A port's pending bit is
@@ -70,13 +94,15 @@ static void scan_once(struct hv_shared_info *sh, struct hv_vcpu_info *vi)
             unsigned b = (unsigned)__builtin_ctzll(bits);
             bits &= bits - 1;
             uint32_t port = w * 64u + b;
-            struct handler h = handlers[port];
-            if (port == 0 || !h.fn)
+            if (port == 0)
+                continue;
+            struct handler h = handler_get(port);
+            if (!h.fn)
                 continue; /* left pending for polling code */
             uint64_t bit = 1ull << b;
             if (!(__atomic_fetch_and(&sh->evtchn_pending[w], ~bit, __ATOMIC_SEQ_CST) & bit))
                 continue; /* a poller took it meanwhile */
-            handler_calls++;
+            __atomic_fetch_add(&handler_calls, 1, __ATOMIC_RELAXED);
             h.fn(port, h.arg);
         }
     }
@@ -87,21 +113,22 @@ static void scan_once(struct hv_shared_info *sh, struct hv_vcpu_info *vi)
 static void scan_all(void)
 {
     struct hv_shared_info *sh = gk_shared_info();
-    struct hv_vcpu_info *vi = &sh->vcpu_info[0];
-    in_dispatch++;
+    unsigned id = gk_vcpu_id();
+    struct hv_vcpu_info *vi = &sh->vcpu_info[id];
+    in_dispatch[id]++;
     for (unsigned round = 0; round < SCAN_ROUNDS; round++) {
         __atomic_store_n(&vi->upcall_pending, 0, __ATOMIC_SEQ_CST);
         scan_once(sh, vi);
         if (!__atomic_load_n(&vi->upcall_pending, __ATOMIC_SEQ_CST))
             break;
     }
-    in_dispatch--;
+    in_dispatch[id]--;
 }
 
 struct hv_bounce_frame *gk_event_dispatch(struct hv_bounce_frame *frame)
 {
     struct hv_bounce_frame *resume = frame;
-    upcall_count++;
+    __atomic_fetch_add(&upcall_count, 1, __ATOMIC_RELAXED);
     /* Interrupted in the HC_IRET of another upcall's exit: rdi is that
      * upcall's frame, above this one. Resume it directly (see the top). */
     if (frame->rip == (uint64_t)(uintptr_t)gk_event_iret_insn) {
@@ -116,33 +143,42 @@ struct hv_bounce_frame *gk_event_dispatch(struct hv_bounce_frame *frame)
 
 int64_t gk_events_init(void)
 {
-    if (initialised)
+    unsigned id = gk_vcpu_id();
+    if (!__atomic_load_n(&initialised, __ATOMIC_ACQUIRE)) {
+        /* Registering twice (two VCPUs racing here) is harmless. */
+        int64_t rc = gk_hc_set_callback((uint64_t)(uintptr_t)gk_event_entry);
+        if (rc != HV_OK)
+            return rc;
+        __atomic_store_n(&initialised, true, __ATOMIC_RELEASE);
+    }
+    if (vcpu_enabled[id])
         return HV_OK;
-    gk_event_mask_ptr = &vcpu0()->upcall_mask;
-    int64_t rc = gk_hc_set_callback((uint64_t)(uintptr_t)gk_event_entry);
-    if (rc != HV_OK)
-        return rc;
-    initialised = true;
+    vcpu_enabled[id] = true;
     gk_events_enable();
     return HV_OK;
 }
 
+int64_t gk_events_init_vcpu(void)
+{
+    return gk_events_init();
+}
+
 bool gk_events_disable(void)
 {
-    uint8_t old = __atomic_exchange_n(&vcpu0()->upcall_mask, 1, __ATOMIC_SEQ_CST);
+    uint8_t old = __atomic_exchange_n(&me()->upcall_mask, 1, __ATOMIC_SEQ_CST);
     return old == 0;
 }
 
 void gk_events_enable(void)
 {
-    struct hv_vcpu_info *vi = vcpu0();
+    struct hv_vcpu_info *vi = me();
     for (unsigned pass = 0; pass < ENABLE_PASSES; pass++) {
         set_mask(0);
         if (!__atomic_load_n(&vi->upcall_pending, __ATOMIC_SEQ_CST))
             return;
         /* Due while masked: take it here, masked, as an upcall would. */
         set_mask(1);
-        upcall_count++;
+        __atomic_fetch_add(&upcall_count, 1, __ATOMIC_RELAXED);
         scan_all();
     }
     set_mask(0); /* what is still pending comes at the next hypervisor exit */
@@ -164,8 +200,10 @@ int64_t gk_evtchn_bind_handler(uint32_t port, gk_evtchn_fn fn, void *arg)
     if (!port_ok(port))
         return HV_EINVAL;
     bool was = gk_events_disable();
+    gk_spin_lock(&handlers_lock);
     handlers[port].fn = fn;
     handlers[port].arg = fn ? arg : NULL;
+    gk_spin_unlock(&handlers_lock);
     gk_events_restore(was);
     return HV_OK;
 }
@@ -266,9 +304,9 @@ bool gk_evtchn_is_pending(uint32_t port)
 
 void gk_block(void)
 {
-    if (in_dispatch)
+    if (in_dispatch[gk_vcpu_id()])
         gk_panic("gk_block called from an event handler");
-    if (!initialised) {
+    if (!vcpu_enabled[gk_vcpu_id()]) {
         int64_t rc = gk_events_init();
         if (rc != HV_OK)
             gk_panic("gk_block: HC_SET_CALLBACK failed (%lld)", (long long)rc);
@@ -278,10 +316,10 @@ void gk_block(void)
 
 uint64_t gk_events_upcall_count(void)
 {
-    return upcall_count;
+    return __atomic_load_n(&upcall_count, __ATOMIC_RELAXED);
 }
 
 uint64_t gk_events_handler_calls(void)
 {
-    return handler_calls;
+    return __atomic_load_n(&handler_calls, __ATOMIC_RELAXED);
 }

@@ -3,8 +3,10 @@
  * rsp = a struct hv_bounce_frame (vector HV_UPCALL_VECTOR), upcall_mask set
  * and every other register holding the interrupted context. Save what the
  * C ABI lets a call clobber and HC_IRET does not restore (rax, rcx, r11 and
- * rdi come back from the frame), run gk_event_dispatch(frame), restore,
- * then clear upcall_mask and HC_IRET the frame the dispatcher returned.
+ * rdi come back from the frame), run gk_event_dispatch(frame), find the
+ * calling VCPU's upcall_mask (gk_event_mask_addr: VCPUs share this code),
+ * restore, then clear that mask and HC_IRET the frame the dispatcher
+ * returned.
  *
  * The mask is cleared by the last store before the `syscall`: an upcall
  * taken there interrupts gk_event_iret_insn with rdi = our frame, which the
@@ -24,14 +26,15 @@ gk_event_entry:
     pushq $0                 /* keeps rsp 16-byte aligned for the call */
     leaq 48(%rsp), %rdi
     call gk_event_dispatch   /* rax = the frame to resume */
-    addq $8, %rsp
+    movq %rax, (%rsp)        /* kept in the padding slot */
+    call gk_event_mask_addr  /* rax = this VCPU's &upcall_mask */
+    movq %rax, %rcx
+    popq %rdi                /* the frame to resume */
     popq %r10
     popq %r9
     popq %r8
     popq %rdx
     popq %rsi
-    movq %rax, %rdi
-    movq gk_event_mask_ptr(%rip), %rcx
     movl $8, %eax            /* HC_IRET */
     movb $0, (%rcx)          /* upcall_mask = 0 */
 gk_event_iret_insn:

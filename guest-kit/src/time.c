@@ -11,11 +11,14 @@
 
 #include "gk/event.h"
 #include "gk/gk.h"
+#include "gk/vcpu.h"
 
 #define READ_TRIES 100000u
 
-static uint32_t timer_port; /* HV_VIRQ_TIMER on VCPU 0, 0 until bound */
-static bool timer_bound;    /* bound by us or (HV_EEXIST) by someone else */
+/* Per VCPU: HV_VIRQ_TIMER's port (0 until bound), and whether it is bound
+ * (by us, or HV_EEXIST: by the domain's own code). */
+static GK_PER_VCPU(uint32_t, timer_port);
+static GK_PER_VCPU(bool, timer_bound);
 
 static inline uint64_t rdtsc(void)
 {
@@ -80,23 +83,24 @@ static void timer_fired(uint32_t port, void *arg)
     (void)arg;
 }
 
-/* Binds HV_VIRQ_TIMER on VCPU 0 once. HV_EEXIST (bound by the domain's own
- * code) is fine: the firing timer wakes HC_BLOCK either way. */
+/* Binds HV_VIRQ_TIMER on the calling VCPU once. HV_EEXIST (bound by the
+ * domain's own code) is fine: the firing timer wakes HC_BLOCK either way. */
 static void timer_bind(void)
 {
-    if (timer_bound)
+    unsigned id = gk_vcpu_id();
+    if (timer_bound[id])
         return;
     int64_t rc = gk_events_init();
     if (rc != HV_OK)
         gk_panic("gk_sleep: events: %lld", (long long)rc);
-    rc = gk_evtchn_bind_virq(HV_VIRQ_TIMER, 0, &timer_port);
+    rc = gk_evtchn_bind_virq(HV_VIRQ_TIMER, id, &timer_port[id]);
     if (rc == HV_OK) {
-        gk_evtchn_bind_handler(timer_port, timer_fired, NULL);
-        gk_evtchn_unmask(timer_port);
+        gk_evtchn_bind_handler(timer_port[id], timer_fired, NULL);
+        gk_evtchn_unmask(timer_port[id]);
     } else if (rc != HV_EEXIST) {
         gk_panic("gk_sleep: binding HV_VIRQ_TIMER: %lld", (long long)rc);
     }
-    timer_bound = true;
+    timer_bound[id] = true;
 }
 
 int64_t gk_sleep_until(uint64_t deadline_ns)

@@ -36,3 +36,44 @@ add_hv_test(guestkit_ticks_smp2 LABELS guestkit TIMEOUT 30 SMP 2
 add_hv_test(guestkit_events_smp2 LABELS guestkit TIMEOUT 30 SMP 2
     MODULES "$<TARGET_FILE:events>::events"
     EXPECT "[d0] events: ok" FORBID "FAILED" "killed")
+
+# echo: the root builds its own image as a peer and they echo messages of
+# every length 0..1016 over a gk_channel (a granted page with two rings and
+# an event channel); every reply is checked byte for byte. Then the peer
+# corrupts its ring: the root's channel must report disconnected, not crash.
+set(GK_ECHO $<TARGET_FILE:echo>)
+add_hv_test(guestkit_echo LABELS guestkit TIMEOUT 90
+    MODULES "${GK_ECHO}::echo" "${GK_ECHO}::peer"
+    EXPECT "[d0] echo: the peer connected: ok" "[d0] echo: a message too long is refused: ok"
+           "[d0] echo: every reply was the message sent: ok"
+           "[d0] echo: a corrupt ring disconnects the channel: ok"
+           "[d0] echo: a disconnected channel stays disconnected: ok"
+           "[d0] echo: close our end (grant ended): ok" "[d0] echo: ok"
+           "d1 (peer): shut down: poweroff" "d0 (root): shut down: poweroff"
+    EXPECT_RE "\\[d0\\] echo: 1000 replies checked \\(499500 bytes each way\\)"
+    FORBID "FAILED" "killed" "hypervisor fault")
+
+# counter2: VCPUs of the root domain add to a shared counter under a gk
+# spinlock (exact total), pass a message by IPI (handlers run on the right
+# VCPU), stop when their function returns and start again. One physical CPU
+# (the hypervisor time-slices the VCPUs) and four.
+set(GK_COUNTER2 $<TARGET_FILE:counter2>)
+set(GK_COUNTER2_EXPECT "[d0] counter2: restarted VCPU 1 ran and stopped" "[d0] counter2: ok"
+    "d0 (root): shut down: poweroff")
+add_hv_test(guestkit_counter2 LABELS guestkit TIMEOUT 90 SMP 1
+    MODULES "${GK_COUNTER2}::counter2 n=100000"
+    EXPECT "[d0] counter2: counter 200000, expected 200000, per-VCPU sum 200000"
+           "[d0] counter2: IPI message 0x600dcafe12345678 reached VCPU 1; answer 0x600dcafe12345679 reached VCPU 0"
+           ${GK_COUNTER2_EXPECT}
+    FORBID "FAILED" "killed" "hypervisor fault")
+add_hv_test(guestkit_counter2_smp4 LABELS guestkit TIMEOUT 90 SMP 4
+    MODULES "${GK_COUNTER2}::counter2 n=100000"
+    EXPECT "[d0] counter2: counter 200000, expected 200000, per-VCPU sum 200000"
+           ${GK_COUNTER2_EXPECT}
+    FORBID "FAILED" "killed" "hypervisor fault")
+# Four VCPUs contending for the lock, on four CPUs.
+add_hv_test(guestkit_counter2_4vcpus_smp4 LABELS guestkit TIMEOUT 90 SMP 4
+    MODULES "${GK_COUNTER2}::counter2 n=50000 vcpus=4"
+    EXPECT "[d0] counter2: counter 200000, expected 200000, per-VCPU sum 200000"
+           "[d0] counter2: VCPU 3 done, 50000 additions" ${GK_COUNTER2_EXPECT}
+    FORBID "FAILED" "killed" "hypervisor fault")

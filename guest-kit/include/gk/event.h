@@ -2,7 +2,9 @@
  * Event channels and upcalls (docs/evtchn.md, hv/shared_info.h, hv/caps.h).
  *
  * gk_events_init registers gk_event_entry (src/event_entry.S) with
- * HC_SET_CALLBACK and unmasks upcalls on VCPU 0. On an upcall the dispatcher
+ * HC_SET_CALLBACK (once per domain) and unmasks upcalls on the calling VCPU;
+ * a secondary VCPU calls gk_events_init_vcpu() to unmask its own (gk/vcpu.h).
+ * On an upcall the dispatcher, on the VCPU that took it,
  * does the two-level scan of the shared-info page and calls the handler
  * bound to each pending, unmasked port, after clearing its pending bit.
  * A pending port without a handler is left pending, for code that waits on
@@ -11,7 +13,10 @@
  * Handlers run with upcalls masked, on the interrupted stack; they must be
  * short, must not block (gk_block, gk_sleep_*, gk_console_getc_blocking)
  * and must not call gk_events_enable (gk_events_disable/restore pairs are
- * fine: they leave the mask set). One VCPU (VCPU 0) for now.
+ * fine: they leave the mask set). Masking, enabling and blocking act on
+ * the calling VCPU; the handler table is shared by all VCPUs, and a port's
+ * handler runs on the VCPU the port is bound to (VCPU 0 unless bound
+ * elsewhere: IPIs, per-VCPU VIRQs, gk_evtchn_bind_vcpu).
  *
  * Bind a port's handler before the port can fire (or with upcalls masked):
  * an upcall that finds no handler leaves the port pending without a new
@@ -44,15 +49,20 @@ static inline struct hv_shared_info *gk_shared_info(void)
     return (struct hv_shared_info *)(uintptr_t)gk_start_info->shared_info_va;
 }
 
-/* Registers the upcall entry and unmasks upcalls on VCPU 0 (delivering any
- * that are already pending). Idempotent. Returns the status of
+/* Registers the upcall entry (first call in the domain) and unmasks upcalls
+ * on the calling VCPU (first call on that VCPU), delivering any that are
+ * already pending. Idempotent per VCPU. Returns the status of
  * HC_SET_CALLBACK. */
 int64_t gk_events_init(void);
 
-/* Masks upcalls on VCPU 0; returns true if they were enabled before. */
+/* gk_events_init for a secondary VCPU (every VCPU starts with upcalls
+ * masked): the same call, named for what it is used for. */
+int64_t gk_events_init_vcpu(void);
+
+/* Masks upcalls on the calling VCPU; true if they were enabled before. */
 bool gk_events_disable(void);
 
-/* Unmasks upcalls on VCPU 0. If an upcall became pending while they were
+/* Unmasks upcalls on the calling VCPU. If an upcall became pending while they were
  * masked, the dispatcher runs right here (with upcalls masked again) until
  * nothing is pending, so no event waits for the next hypervisor entry. */
 void gk_events_enable(void);
@@ -125,9 +135,11 @@ uint64_t gk_events_handler_calls(void);
  * the last instruction of another upcall's exit resumes that one's frame). */
 struct hv_bounce_frame *gk_event_dispatch(struct hv_bounce_frame *frame);
 
-/* The upcall entry point (event_entry.S) and the address of its HC_IRET
- * `syscall` instruction. */
+/* The upcall entry point (event_entry.S), the address of its HC_IRET
+ * `syscall` instruction, and the calling VCPU's upcall mask (for the entry's
+ * exit path). */
 void gk_event_entry(void);
 extern const char gk_event_iret_insn[];
+volatile uint8_t *gk_event_mask_addr(void);
 
 #endif

@@ -6,9 +6,12 @@
  * VCPU 0's time record in the shared-info page and the TSC. The wall clock
  * is the UTC time at system time 0 plus system time.
  *
- * gk_sleep_* own VCPU 0's one-shot timer (HC_SET_TIMER): code that arms it
- * itself with gk_timer_set must not sleep at the same time. They block
- * (gk_block) and so must not be called from an event handler.
+ * gk_sleep_* own the calling VCPU's one-shot timer (HC_SET_TIMER): code
+ * that arms it itself with gk_timer_set must not sleep on that VCPU at the
+ * same time. They block (gk_block) and so must not be called from an event
+ * handler. Every VCPU may sleep (each has its own timer and timer VIRQ).
+ * Time is read from VCPU 0's record on every VCPU (the records are the same
+ * system time).
  */
 #ifndef GK_TIME_H
 #define GK_TIME_H
@@ -54,13 +57,13 @@ uint64_t gk_now_ns(void);
 /* The current UTC time: seconds since 1970 and nanoseconds (< 10^9). */
 void gk_wallclock(uint64_t *sec, uint32_t *nsec);
 
-/* HC_SET_TIMER: arm VCPU 0's one-shot timer for system time deadline_ns
+/* HC_SET_TIMER: arm the calling VCPU's one-shot timer for system time deadline_ns
  * (0 cancels; a past deadline fires at once). Returns the status. */
 int64_t gk_timer_set(uint64_t deadline_ns);
 
 /* Blocks until gk_now_ns() >= the deadline now + ns (saturating), even if
- * other events wake the VCPU earlier. Binds HV_VIRQ_TIMER on VCPU 0 on first
- * use (and initialises events). Returns HV_OK, or the status of a failed
+ * other events wake the VCPU earlier. Binds HV_VIRQ_TIMER on the calling
+ * VCPU on its first use there (and initialises its events). Returns HV_OK, or the status of a failed
  * HC_SET_TIMER (then it has not slept). */
 int64_t gk_sleep_ns(uint64_t ns);
 int64_t gk_sleep_ms(uint64_t ms);

@@ -28,6 +28,13 @@ static struct hv_start_info si;
 const struct hv_start_info *gk_start_info = &si;
 const char gk_event_iret_insn[1];
 void gk_event_entry(void) {}
+/* The VCPU the code "runs on" (gk/vcpu.h): tests switch it. */
+static unsigned cur_vcpu;
+unsigned gk_vcpu_id(void);
+unsigned gk_vcpu_id(void)
+{
+    return cur_vcpu;
+}
 static jmp_buf panic_jmp;
 static int panic_armed;
 static char panic_msg[256];
@@ -67,6 +74,17 @@ static void raise_port(uint32_t p)
     sh.vcpu_info[0].upcall_pending = 1;
 }
 
+/* Raises port p for VCPU v (an IPI or a port bound to v). */
+static void raise_port_on(uint32_t p, unsigned v)
+{
+    uint64_t bit = 1ull << (p % 64);
+    sh.evtchn_pending[p / 64] |= bit;
+    sh.vcpu_info[v].pending_sel |= 1ull << (p / 64);
+    sh.vcpu_info[v].upcall_pending = 1;
+}
+
+static unsigned handler_ran_on;
+
 static void logger(uint32_t port, void *arg)
 {
     assert_ptr_equal(arg, &log_count);
@@ -74,6 +92,7 @@ static void logger(uint32_t port, void *arg)
         bit_was_clear_in_handler = false;
     if (log_count < LOG_MAX)
         log_ports[log_count++] = port;
+    handler_ran_on = cur_vcpu;
 }
 
 static int reset(void **state)
@@ -81,7 +100,9 @@ static int reset(void **state)
     (void)state;
     memset(&sh, 0, sizeof(sh));
     si.shared_info_va = (uint64_t)(uintptr_t)&sh;
-    sh.vcpu_info[0].upcall_mask = 1; /* as at domain start */
+    for (unsigned v = 0; v < HV_SHARED_INFO_VCPUS; v++)
+        sh.vcpu_info[v].upcall_mask = 1; /* as at domain start */
+    cur_vcpu = 0;
     for (uint32_t p = 1; p < HV_EVTCHN_PORTS; p++)
         gk_evtchn_bind_handler(p, NULL, NULL);
     log_count = 0;
@@ -197,6 +218,7 @@ static void chainer(uint32_t port, void *arg)
     (void)arg;
     if (log_count < LOG_MAX)
         log_ports[log_count++] = port;
+    handler_ran_on = cur_vcpu;
     if (chain_next) {
         uint32_t n = chain_next;
         chain_next = 0;
@@ -317,6 +339,55 @@ static void test_block_in_handler_panics(void **state)
     assert_non_null(strstr(panic_msg, "from an event handler"));
 }
 
+/* Several VCPUs: the dispatcher scans the current VCPU's pending_sel only,
+ * clears that VCPU's upcall_pending, and masking/enabling act on the
+ * current VCPU's upcall_mask; the exit path gets that VCPU's mask. */
+static void test_per_vcpu(void **state)
+{
+    (void)state;
+    assert_int_equal(gk_evtchn_bind_handler(65, logger, &log_count), HV_OK);
+    assert_int_equal(gk_evtchn_bind_handler(3, logger, &log_count), HV_OK);
+    raise_port_on(65, 1);
+    raise_port_on(3, 0);
+    /* An upcall on VCPU 2 sees neither (not its pending_sel). */
+    cur_vcpu = 2;
+    sh.vcpu_info[2].upcall_mask = 1;
+    sh.vcpu_info[2].upcall_pending = 1;
+    struct hv_bounce_frame f = {0};
+    gk_event_dispatch(&f);
+    assert_int_equal(log_count, 0);
+    assert_int_equal(sh.vcpu_info[2].upcall_pending, 0);
+    assert_int_equal(sh.vcpu_info[1].upcall_pending, 1);
+    /* On VCPU 1: port 65 only, VCPU 0's word untouched. */
+    cur_vcpu = 1;
+    sh.vcpu_info[1].upcall_mask = 1;
+    gk_event_dispatch(&f);
+    assert_int_equal(log_count, 1);
+    assert_int_equal(log_ports[0], 65);
+    assert_int_equal(handler_ran_on, 1);
+    assert_int_equal(sh.vcpu_info[1].upcall_pending, 0);
+    assert_int_equal(sh.vcpu_info[1].pending_sel, 0);
+    assert_int_equal(sh.vcpu_info[0].pending_sel, 1);
+    assert_true(pending(3));
+    assert_ptr_equal(gk_event_mask_addr(), &sh.vcpu_info[1].upcall_mask);
+    /* Enabling on VCPU 1 clears only VCPU 1's mask. */
+    sh.vcpu_info[1].upcall_mask = 1;
+    gk_events_enable();
+    assert_int_equal(sh.vcpu_info[1].upcall_mask, 0);
+    assert_int_equal(sh.vcpu_info[0].upcall_mask, 1);
+    assert_true(gk_events_disable());
+    assert_int_equal(sh.vcpu_info[1].upcall_mask, 1);
+    /* Back on VCPU 0: port 3 is delivered there. */
+    cur_vcpu = 0;
+    assert_ptr_equal(gk_event_mask_addr(), &sh.vcpu_info[0].upcall_mask);
+    gk_events_enable();
+    assert_int_equal(log_count, 2);
+    assert_int_equal(log_ports[1], 3);
+    assert_int_equal(handler_ran_on, 0);
+    assert_int_equal(sh.vcpu_info[0].upcall_mask, 0);
+    assert_int_equal(sh.vcpu_info[1].upcall_mask, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +400,7 @@ int main(void)
         cmocka_unit_test_setup(test_nested_in_exit, reset),
         cmocka_unit_test_setup(test_enable_runs_pending, reset),
         cmocka_unit_test_setup(test_block_in_handler_panics, reset),
+        cmocka_unit_test_setup(test_per_vcpu, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
