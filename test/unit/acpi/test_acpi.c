@@ -553,8 +553,13 @@ static void test_random_corruption(void **state)
 {
     (void)state;
     srand(8);
+    struct machine *m = good();
+    uint8_t saved[0x1000];
+    uint32_t saved_len = m->madt_len;
+    memcpy(saved, m->mem + MADT_PA, sizeof(saved));
     for (int iter = 0; iter < 20000; iter++) {
-        struct machine *m = good();
+        memcpy(m->mem + MADT_PA, saved, sizeof(saved));
+        m->madt_len = saved_len;
         int flips = 1 + rand() % 4;
         for (int f = 0; f < flips; f++) {
             uint32_t off = 4 + (uint32_t)rand() % (m->madt_len - 4);
@@ -568,8 +573,8 @@ static void test_random_corruption(void **state)
         assert_true(out.ioapic_count >= 1 && out.ioapic_count <= ACPI_MAX_IOAPICS);
         if (e != ACPI_OK)
             assert_defaults(&out);
-        destroy(m);
     }
+    destroy(m);
 }
 
 int main(void)
