@@ -103,9 +103,9 @@ const char *con_input(uint64_t stream, struct hvcbor_str data, enum proto_error_
         *code = PROTO_ERROR_CODE_WRONG_STATE;
         return "the domain is not running";
     }
-    int64_t n = data.len ? gk_console_write_input(d->built.console_slot, (const char *)data.ptr,
-                                                  data.len)
-                         : 0;
+    int64_t n =
+        data.len ? gk_console_write_input(d->built.console_slot, (const char *)data.ptr, data.len)
+                 : 0;
     if (n < (int64_t)data.len)
         input_dropped += data.len - (uint64_t)(n > 0 ? n : 0);
     return NULL;

@@ -87,7 +87,8 @@ static bool refuse(uint64_t id, const struct token *t, enum proto_right r, const
     send_error(id, PROTO_ERROR_CODE_REFUSED, "%s: the token \"%s\" does not grant %s%s%s", action,
                t->label, proto_right_name(r), target && *target ? " over " : "",
                target && *target ? target : "");
-    ctl_log_add(t->label, action, target, false, PROTO_ERROR_CODE_REFUSED, "outside the token's rights");
+    ctl_log_add(t->label, action, target, false, PROTO_ERROR_CODE_REFUSED,
+                "outside the token's rights");
     return true;
 }
 
@@ -142,12 +143,18 @@ static void domain_info(uint64_t id, const struct token *t, struct hvcbor_str na
             memset(r, 0, sizeof *r);
             r->request_id = id;
             registry_self_summary(&r->summary);
-            r->config = (struct proto_domain_config){
-                .name = str_of(CONTROL_NAME), .kernel = str_of(CONTROL_NAME),
-                .cmdline = str_of(gk_start_info->cmdline), .memory_bytes = r->summary.memory_bytes,
-                .max_memory_bytes = r->summary.memory_bytes, .vcpus = 1, .weight = 256,
-                .cap_percent = 0, .gang = false, .on_poweroff = PROTO_STOP_POLICY_PRESERVE,
-                .on_reboot = PROTO_STOP_POLICY_PRESERVE, .on_crash = PROTO_STOP_POLICY_PRESERVE};
+            r->config = (struct proto_domain_config){.name = str_of(CONTROL_NAME),
+                                                     .kernel = str_of(CONTROL_NAME),
+                                                     .cmdline = str_of(gk_start_info->cmdline),
+                                                     .memory_bytes = r->summary.memory_bytes,
+                                                     .max_memory_bytes = r->summary.memory_bytes,
+                                                     .vcpus = 1,
+                                                     .weight = 256,
+                                                     .cap_percent = 0,
+                                                     .gang = false,
+                                                     .on_poweroff = PROTO_STOP_POLICY_PRESERVE,
+                                                     .on_reboot = PROTO_STOP_POLICY_PRESERVE,
+                                                     .on_crash = PROTO_STOP_POLICY_PRESERVE};
             transport_send(&rep);
             return;
         }
@@ -174,8 +181,9 @@ static struct dom *target_dom(uint64_t id, const struct token *t, const char *ac
         return NULL;
     struct dom *d = registry_find(name);
     if (!d) {
-        fail(id, t, action, target, strcmp(target, CONTROL_NAME) == 0 ? PROTO_ERROR_CODE_REFUSED
-                                                                    : PROTO_ERROR_CODE_NOT_FOUND,
+        fail(id, t, action, target,
+             strcmp(target, CONTROL_NAME) == 0 ? PROTO_ERROR_CODE_REFUSED
+                                               : PROTO_ERROR_CODE_NOT_FOUND,
              strcmp(target, CONTROL_NAME) == 0 ? "the control domain cannot be acted on"
                                                : "no such domain");
         return NULL;

@@ -15,8 +15,8 @@ static uint32_t cap;
 
 static int64_t sel(uint16_t key)
 {
-    struct hv_ioport_args a = {.slot = cap, .port = FWCFG_PORT_SEL, .size = 2, .write = 1,
-                               .value = key};
+    struct hv_ioport_args a = {
+        .slot = cap, .port = FWCFG_PORT_SEL, .size = 2, .write = 1, .value = key};
     return gk_hc_ioport_op(&a);
 }
 

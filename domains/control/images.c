@@ -129,8 +129,10 @@ const char *image_upload_chunk(const struct proto_image_upload_chunk *q, uint64_
     if (im->received < im->size_bytes)
         return NULL;
     if (im->crc != im->crc_expected) {
+        static char dropped[IMAGE_NAME_MAX + 1];
+        strlcpy(dropped, im->name, sizeof dropped);
         release(im);
-        *name = "";
+        *name = dropped;
         *code = PROTO_ERROR_CODE_INVALID;
         return "the image's CRC-32C does not match; the upload is dropped";
     }

@@ -51,7 +51,10 @@ uint64_t ctl_log_add(const char *actor, const char *action, const char *target, 
     copy_clean(e->detail, sizeof e->detail, detail);
     const char *why = proto_error_code_name(error);
     gk_printf("control: log %llu: %s %s %s: %s%s\n", (unsigned long long)e->seq, e->actor,
-              e->action, e->target, ok ? "ok" : "FAILED ", ok ? "" : why ? why : "?");
+              e->action, e->target, ok ? "ok" : "FAILED ",
+              ok    ? ""
+              : why ? why
+                    : "?");
     if (*e->detail)
         gk_printf("control: log %llu: detail: %s\n", (unsigned long long)e->seq, e->detail);
     return e->seq;

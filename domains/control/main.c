@@ -51,7 +51,9 @@ static void read_admin_token(void)
     if (len == 0) {
         gk_printf("control: no admin token (fw_cfg file opt/hv/admin-token %s): every request "
                   "will be refused\n",
-                  n == -1 ? "unavailable: no fw_cfg" : n == -2 ? "absent" : "malformed");
+                  n == -1   ? "unavailable: no fw_cfg"
+                  : n == -2 ? "absent"
+                            : "malformed");
         token_init_admin(secret, 0);
         return;
     }

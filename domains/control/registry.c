@@ -68,18 +68,12 @@ static struct hvcbor_str str_of(const char *s)
 static const char *status_name(int64_t st)
 {
     switch (st) {
-    case HV_ENOMEM:
-        return "HV_ENOMEM";
-    case HV_EPERM:
-        return "HV_EPERM";
-    case HV_EINVAL:
-        return "HV_EINVAL";
-    case HV_EEXIST:
-        return "HV_EEXIST";
-    case HV_EBUSY:
-        return "HV_EBUSY";
-    default:
-        return "a hypervisor error";
+    case HV_ENOMEM: return "HV_ENOMEM";
+    case HV_EPERM: return "HV_EPERM";
+    case HV_EINVAL: return "HV_EINVAL";
+    case HV_EEXIST: return "HV_EEXIST";
+    case HV_EBUSY: return "HV_EBUSY";
+    default: return "a hypervisor error";
     }
 }
 
@@ -113,9 +107,8 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
     int64_t st = 0;
     const char *why = gk_build_domain(&spec, &d->built, &why_detail, &st);
     if (why) {
-        snprintf(detail, detail_cap, "building it failed: %s%s%s%s%s", why,
-                 why_detail ? ": " : "", why_detail ? why_detail : "", st ? " -> " : "",
-                 st ? status_name(st) : "");
+        snprintf(detail, detail_cap, "building it failed: %s%s%s%s%s", why, why_detail ? ": " : "",
+                 why_detail ? why_detail : "", st ? " -> " : "", st ? status_name(st) : "");
         if (st == HV_ENOMEM || (st == 0 && strstr(why, "memory")))
             *code = PROTO_ERROR_CODE_NO_RESOURCES;
         else if (st == 0)
@@ -245,7 +238,8 @@ const char *registry_unpause(struct dom *d, enum proto_error_code *code)
     *code = PROTO_ERROR_CODE_WRONG_STATE;
     if (!d->has_domain || d->state != PROTO_DOMAIN_STATE_PAUSED)
         return "it is not paused";
-    int64_t rc = d->never_started ? gk_domain_start(&d->built) : gk_domain_unpause(d->built.dom_slot);
+    int64_t rc =
+        d->never_started ? gk_domain_start(&d->built) : gk_domain_unpause(d->built.dom_slot);
     if (rc != HV_OK)
         return "the hypervisor refused to unpause it";
     d->never_started = false;
@@ -257,9 +251,9 @@ const char *registry_shutdown(struct dom *d, enum proto_shutdown_kind kind, bool
                               uint64_t timeout_ns, enum proto_error_code *code)
 {
     *code = PROTO_ERROR_CODE_WRONG_STATE;
-    if (!d->has_domain || (d->state != PROTO_DOMAIN_STATE_RUNNING &&
-                           d->state != PROTO_DOMAIN_STATE_PAUSED &&
-                           d->state != PROTO_DOMAIN_STATE_SHUTTING_DOWN))
+    if (!d->has_domain ||
+        (d->state != PROTO_DOMAIN_STATE_RUNNING && d->state != PROTO_DOMAIN_STATE_PAUSED &&
+         d->state != PROTO_DOMAIN_STATE_SHUTTING_DOWN))
         return "it is not running";
     d->shutting_down = true;
     d->shutdown_kind = kind;
@@ -296,8 +290,9 @@ static void apply_policy(struct dom *d, uint32_t reason, bool forced)
 {
     enum proto_stop_policy p = policy_for(d, reason);
     char detail[160];
-    snprintf(detail, sizeof detail, "%s%s: policy %s", forced ? "forced at the shutdown timeout: " : "",
-             reason_name(reason), proto_stop_policy_name(p));
+    snprintf(detail, sizeof detail, "%s%s: policy %s",
+             forced ? "forced at the shutdown timeout: " : "", reason_name(reason),
+             proto_stop_policy_name(p));
     char name[DOM_NAME_MAX + 1];
     strlcpy(name, d->name, sizeof name);
     if (p == PROTO_STOP_POLICY_RESTART) {

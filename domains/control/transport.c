@@ -42,18 +42,12 @@ const char *transport_init(transport_frame_fn on_frame)
 static const char *drop_name(enum frame_drop_reason r)
 {
     switch (r) {
-    case FRAME_DROP_GARBAGE:
-        return "garbage";
-    case FRAME_DROP_BAD_HEADER:
-        return "bad header";
-    case FRAME_DROP_OVERSIZED:
-        return "oversized";
-    case FRAME_DROP_BAD_CRC:
-        return "bad checksum";
-    case FRAME_DROP_TRUNCATED:
-        return "truncated";
-    default:
-        return "?";
+    case FRAME_DROP_GARBAGE: return "garbage";
+    case FRAME_DROP_BAD_HEADER: return "bad header";
+    case FRAME_DROP_OVERSIZED: return "oversized";
+    case FRAME_DROP_BAD_CRC: return "bad checksum";
+    case FRAME_DROP_TRUNCATED: return "truncated";
+    default: return "?";
     }
 }
 

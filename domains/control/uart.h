@@ -1,7 +1,7 @@
 /*
  * The COM2 16550 UART, driven through an IOPORT capability and its ISA
  * interrupt delivered as an event channel (HV_EVTCHN_BIND_PIRQ). 8N1,
- * 115200 baud, FIFOs on, receive-data interrupt with a one-byte trigger.
+ * 115200 baud, FIFOs on, receive-data interrupt at 14 bytes or the FIFO timeout.
  *
  * Called by the transport only; one VCPU, not reentrant.
  */

@@ -1,0 +1,20 @@
+# --- the control domain (issue 7): the real control protocol on COM2 -----------
+# control_test.py starts the machine with `hvctl up` (the default hv.iso: the
+# hypervisor and the control domain, nothing else), drives it with the hvctl
+# binary and control_driver (libhvctl), and stops it with `hvctl down`.
+if(HV_WITH_TOOLS)
+  add_executable(control_driver ${CMAKE_CURRENT_SOURCE_DIR}/control_driver.c)
+  target_compile_options(control_driver PRIVATE ${HV_WARNINGS})
+  target_link_libraries(control_driver PRIVATE libhvctl)
+
+  set(CONTROL_TEST ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/control_test.py
+      --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
+      --iso ${CMAKE_BINARY_DIR}/hv.iso --hello $<TARGET_FILE:hello>
+      --ticks $<TARGET_FILE:ticks> --fault $<TARGET_FILE:test_fault>
+      --workdir ${HV_TEST_LOGDIR})
+  foreach(t up_list create_console garbage tokens lifecycle policy)
+    add_test(NAME control_${t} COMMAND ${CONTROL_TEST} ${t})
+    set_tests_properties(control_${t} PROPERTIES LABELS "integration;control"
+        PASS_REGULAR_EXPRESSION "control_test: ${t}: passed" TIMEOUT 180)
+  endforeach()
+endif()
