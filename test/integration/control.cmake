@@ -7,12 +7,16 @@ if(HV_WITH_TOOLS)
   target_compile_options(control_driver PRIVATE ${HV_WARNINGS})
   target_link_libraries(control_driver PRIVATE libhvctl)
 
+  # A guest that echoes its console input (console input tests).
+  add_guest(control_echo SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/control_echo.c)
+
   set(CONTROL_TEST ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/control_test.py
       --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
       --iso ${CMAKE_BINARY_DIR}/hv.iso --hello $<TARGET_FILE:hello>
       --ticks $<TARGET_FILE:ticks> --fault $<TARGET_FILE:test_fault>
+      --echo $<TARGET_FILE:control_echo>
       --workdir ${HV_TEST_LOGDIR})
-  foreach(t up_list create_console garbage tokens lifecycle policy)
+  foreach(t up_list create_console garbage tokens lifecycle policy console_input)
     add_test(NAME control_${t} COMMAND ${CONTROL_TEST} ${t})
     set_tests_properties(control_${t} PROPERTIES LABELS "integration;control"
         PASS_REGULAR_EXPRESSION "control_test: ${t}: passed" TIMEOUT 180)

@@ -10,6 +10,11 @@
  *       console-attach; collects history and live console-data until EXPECT
  *       appears (exit 0) or SECONDS pass (exit 1); with INPUT, sends it as
  *       console-data once attached; then console-detach. Prints the bytes.
+ *   control_driver takeover SOCK TOKENFILE DOMAIN
+ *       attaches; a second attach without force must be refused (conflict);
+ *       a forced one must detach the first (console-detach with a reason)
+ *       and be attached; then detaches. (COM2 carries one connection, so
+ *       the "clients" share it.)
  *   control_driver garbage SOCK TOKENFILE
  *       random garbage, a truncated frame, an oversized frame header, a bad
  *       payload CRC, valid frames that are not valid CBOR or not a request:
@@ -188,6 +193,70 @@ static int cmd_console(char **av, int ac)
     return 0;
 }
 
+static int attach(const char *dom, bool force, uint64_t *id, uint64_t *stream,
+                  enum hvctl_status *st, struct hvctl_error *e)
+{
+    const struct proto_msg *r;
+    memset(&msg, 0, sizeof msg);
+    msg.type = PROTO_MSG_CONSOLE_ATTACH_REQUEST;
+    *id = hvctl_next_id(&conn);
+    msg.u.console_attach_request = (struct proto_console_attach_request){
+        *id, tokstr(), {(const uint8_t *)dom, (uint32_t)strlen(dom)}, force};
+    *st = hvctl_call(&conn, &msg, PROTO_MSG_CONSOLE_ATTACH_REPLY, 10000, &r, e);
+    if (*st == HVCTL_OK)
+        *stream = r->u.console_attach_reply.stream;
+    return 0;
+}
+
+static int cmd_takeover(char **av)
+{
+    if (open_session(av[0], av[1]))
+        return 1;
+    uint64_t id1, s1, id2, s2, id3, s3;
+    enum hvctl_status st;
+    struct hvctl_error e;
+    attach(av[2], false, &id1, &s1, &st, &e);
+    if (st != HVCTL_OK)
+        return die("first attach", &e);
+    attach(av[2], false, &id2, &s2, &st, &e);
+    if (st != HVCTL_ERR_SERVER || e.server_code != PROTO_ERROR_CODE_CONFLICT)
+        return die("a second attach without force was not refused (conflict)", &e);
+    printf("control_driver: second writer: conflict refused: %s\n", e.message);
+    /* The forced attach: the first stream's console-detach comes before the
+     * reply (hvctl_call skips it: read it from the skipped count). */
+    uint64_t skipped = conn.skipped_messages;
+    attach(av[2], true, &id3, &s3, &st, &e);
+    if (st != HVCTL_OK)
+        return die("forced attach", &e);
+    if (conn.skipped_messages == skipped || s3 == s1)
+        return die("the first stream was not detached", NULL);
+    printf("control_driver: forced attach: first detached (%llu messages for it), stream %llu\n",
+           (unsigned long long)(conn.skipped_messages - skipped), (unsigned long long)s3);
+    /* console-detach carries the attach's request id, as do the replayed
+     * console-data messages: skip those until the answer. */
+    for (int round = 0; round < 2; round++) {
+        msg.type = PROTO_MSG_CONSOLE_DETACH;
+        msg.u.console_detach = (struct proto_console_detach){id3, s3, false, {NULL, 0}};
+        if (hvctl_send(&conn, &msg, 5000, &e) != HVCTL_OK)
+            return die("sending console-detach", &e);
+        const struct proto_msg *r;
+        for (;;) {
+            enum hvctl_status rs = hvctl_wait_reply(&conn, id3, 5000, &r, &e);
+            if (rs == HVCTL_OK && r->type == PROTO_MSG_CONSOLE_DATA)
+                continue;
+            if (round == 0 && (rs != HVCTL_OK || r->type != PROTO_MSG_OK_REPLY))
+                return die("console-detach was not answered with ok-reply", &e);
+            if (round == 1 &&
+                (rs != HVCTL_ERR_SERVER || e.server_code != PROTO_ERROR_CODE_NOT_FOUND))
+                return die("a second detach of the same stream was not refused (not-found)", &e);
+            break;
+        }
+    }
+    printf("control_driver: detached; a second detach is not-found\n");
+    hvctl_close(&conn);
+    return 0;
+}
+
 /* Writes raw bytes to the connection's socket. */
 static int raw(const void *p, size_t n)
 {
@@ -339,6 +408,8 @@ int main(int argc, char **argv)
         return cmd_upload(argv + 2);
     if (argc >= 7 && !strcmp(argv[1], "console"))
         return cmd_console(argv + 2, argc - 2);
+    if (argc >= 5 && !strcmp(argv[1], "takeover"))
+        return cmd_takeover(argv + 2);
     if (argc >= 4 && !strcmp(argv[1], "garbage"))
         return cmd_garbage(argv + 2);
     fprintf(stderr, "usage: see the comment at the top of control_driver.c\n");

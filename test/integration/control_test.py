@@ -250,7 +250,29 @@ def t_policy():
     check("on_crash destroy removed it", "gone" not in list_names())
 
 
-SCENARIOS = {"up_list": t_up_list, "create_console": t_create_console, "garbage": t_garbage,
+def t_console_input():
+    upload(ARGS.echo)
+    m = manifest("echo", ARGS.echo, "on_poweroff: preserve\n")
+    hvctl("create", "-f", m)
+    driver("console", sock(), admin(), "echo", "echo: ready", "20")
+    out = driver("console", sock(), admin(), "echo", "echo: hello there", "20", "hello there\n")
+    check("input reached the guest and its answer came back", "echo: hello there" in out)
+    # Forced takeover: a second attach without --force is refused while
+    # the first holds the console; with --force it takes over.
+    out = driver("takeover", sock(), admin(), "echo")
+    check("a second writer is refused, --force takes over",
+          "conflict refused" in out and "first detached" in out)
+    # hvctl console with input from a pipe: the keystrokes reach the guest.
+    p = subprocess.run([ARGS.hvctl, "--run-dir", RUN, "console", "echo"],
+                       input="from hvctl\nquit\n", capture_output=True, text=True, timeout=30)
+    print(p.stdout + p.stderr)
+    check("hvctl console exits 0", p.returncode == 0)
+    check("the guest powered off on quit", wait_state("echo", ["shutdown"]) == "shutdown")
+    out = driver("console", sock(), admin(), "echo", "echo: bye", "20")
+    check("hvctl console's input reached the guest", "echo: from hvctl" in out)
+
+
+SCENARIOS = {"console_input": t_console_input, "up_list": t_up_list, "create_console": t_create_console, "garbage": t_garbage,
              "tokens": t_tokens, "lifecycle": t_lifecycle, "policy": t_policy}
 
 
@@ -263,6 +285,7 @@ def main():
     ap.add_argument("--hello", required=True)
     ap.add_argument("--ticks", required=True)
     ap.add_argument("--fault", required=True)
+    ap.add_argument("--echo", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ARGS = ap.parse_args()
