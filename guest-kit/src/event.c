@@ -219,6 +219,8 @@ int64_t gk_evtchn_alloc_unbound(uint32_t dom_slot, uint32_t *port)
 
 int64_t gk_evtchn_bind_interdomain(uint32_t dom_slot, uint32_t remote_port, uint32_t *port)
 {
+    if (!port_ok(remote_port))
+        return HV_EINVAL; /* a port another domain told us: checked before use */
     struct hv_evtchn_bind_interdomain a = {.remote_domain_slot = dom_slot,
                                            .remote_port = remote_port};
     int64_t rc = gk_hc_evtchn_op(HV_EVTCHN_BIND_INTERDOMAIN, &a);

@@ -36,8 +36,17 @@ int64_t gk_grant_status(uint32_t ref, uint32_t *flags, uint32_t *map_count, uint
     return rc;
 }
 
+/* A ref another domain gave us: refused here, before any hypercall, when
+ * it cannot name a grant (the hypervisor would say the same). */
+static bool ref_ok(uint32_t ref)
+{
+    return ref != HV_GRANT_REF_NONE && ref < HV_GRANT_REFS;
+}
+
 int64_t gk_grant_query(uint32_t granter_slot, uint32_t ref, uint64_t *mfn, uint32_t *flags)
 {
+    if (!ref_ok(ref))
+        return HV_EINVAL;
     struct hv_grant_query_args a = {.granter_slot = granter_slot, .ref = ref};
     int64_t rc = gk_hc_grant_op(HV_GRANT_QUERY, &a);
     if (rc == HV_OK) {
@@ -57,6 +66,8 @@ int64_t gk_grant_copy(const struct hv_grant_copy_args *args)
 
 int64_t gk_grant_map_ref(uint32_t granter_slot, uint32_t ref, uint64_t va, bool writable)
 {
+    if (!ref_ok(ref))
+        return HV_EINVAL;
     struct hv_grant_map_args a = {.va = va,
                                   .granter_slot = granter_slot,
                                   .ref = ref,

@@ -80,7 +80,9 @@ int64_t gk_evtchn_bind_handler(uint32_t port, gk_evtchn_fn fn, void *arg);
 int64_t gk_evtchn_alloc_unbound(uint32_t dom_slot, uint32_t *port);
 
 /* HV_EVTCHN_BIND_INTERDOMAIN: a new local port connected to remote_port of
- * the domain named by dom_slot. The new port starts pending. */
+ * the domain named by dom_slot. The new port starts pending. remote_port
+ * usually comes from the other domain: HV_EINVAL, before the hypercall,
+ * if it is 0 or >= HV_EVTCHN_PORTS. */
 int64_t gk_evtchn_bind_interdomain(uint32_t dom_slot, uint32_t remote_port, uint32_t *port);
 
 /* HV_EVTCHN_BIND_VIRQ: a port for virtual IRQ virq (enum hv_virq) on vcpu. */

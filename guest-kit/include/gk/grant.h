@@ -6,6 +6,10 @@
  * capability with HV_CAP_R_DOM_GRANT. The raw wrappers return the
  * hypercall's status; the page helpers use gk/mm.h and so need gk_mm_init
  * first. One VCPU, not thread-safe.
+ *
+ * A ref given to us by another domain is range-checked before any
+ * hypercall: gk_grant_query, gk_grant_map_ref and gk_grant_map return
+ * HV_EINVAL for ref 0 (HV_GRANT_REF_NONE) or ref >= HV_GRANT_REFS.
  */
 #ifndef GK_GRANT_H
 #define GK_GRANT_H

@@ -339,6 +339,20 @@ static void test_block_in_handler_panics(void **state)
     assert_non_null(strstr(panic_msg, "from an event handler"));
 }
 
+/* A remote port another domain told us is range-checked before the
+ * hypercall (on the host a `syscall` would be a Linux system call, so
+ * reaching it would not return HV_EINVAL). */
+static void test_bind_interdomain_checks_port(void **state)
+{
+    (void)state;
+    uint32_t port = 77;
+    assert_int_equal(gk_evtchn_bind_interdomain(HV_CAP_SLOT_SELF, 0, &port), HV_EINVAL);
+    assert_int_equal(gk_evtchn_bind_interdomain(HV_CAP_SLOT_SELF, HV_EVTCHN_PORTS, &port),
+                     HV_EINVAL);
+    assert_int_equal(gk_evtchn_bind_interdomain(HV_CAP_SLOT_SELF, 0xffffffffu, &port), HV_EINVAL);
+    assert_int_equal(port, 77);
+}
+
 /* Several VCPUs: the dispatcher scans the current VCPU's pending_sel only,
  * clears that VCPU's upcall_pending, and masking/enabling act on the
  * current VCPU's upcall_mask; the exit path gets that VCPU's mask. */
@@ -401,6 +415,7 @@ int main(void)
         cmocka_unit_test_setup(test_enable_runs_pending, reset),
         cmocka_unit_test_setup(test_block_in_handler_panics, reset),
         cmocka_unit_test_setup(test_per_vcpu, reset),
+        cmocka_unit_test_setup(test_bind_interdomain_checks_port, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
