@@ -126,6 +126,9 @@ static void list_domains(uint64_t id, const struct token *t)
         registry_summary(best, &r->domains.items[r->domains.count++]);
     }
     transport_send(&rep);
+    char detail[32];
+    snprintf(detail, sizeof detail, "%u domains", r->domains.count);
+    ctl_log_add(t->label, "domain-list", "", true, 0, detail);
 }
 
 static void domain_info(uint64_t id, const struct token *t, struct hvcbor_str name)
@@ -143,12 +146,16 @@ static void domain_info(uint64_t id, const struct token *t, struct hvcbor_str na
             memset(r, 0, sizeof *r);
             r->request_id = id;
             registry_self_summary(&r->summary);
+            /* max-memory-bytes: the control domain's quota, its own frames
+             * plus all the memory it has not given to domains. */
+            struct hv_domctl_info self = {0};
+            gk_domain_info(HV_CAP_SLOT_SELF, &self);
             r->config = (struct proto_domain_config){.name = str_of(CONTROL_NAME),
                                                      .kernel = str_of(CONTROL_NAME),
                                                      .cmdline = str_of(gk_start_info->cmdline),
                                                      .memory_bytes = r->summary.memory_bytes,
-                                                     .max_memory_bytes = r->summary.memory_bytes,
-                                                     .vcpus = 1,
+                                                     .max_memory_bytes = self.max_pages * 4096,
+                                                     .vcpus = r->summary.vcpus,
                                                      .weight = 256,
                                                      .cap_percent = 0,
                                                      .gang = false,
@@ -159,6 +166,8 @@ static void domain_info(uint64_t id, const struct token *t, struct hvcbor_str na
             return;
         }
         send_error(id, PROTO_ERROR_CODE_NOT_FOUND, "no domain named \"%s\"", target);
+        ctl_log_add(t->label, "domain-info", target, false, PROTO_ERROR_CODE_NOT_FOUND,
+                    "no such domain");
         return;
     }
     rep.type = PROTO_MSG_DOMAIN_INFO_REPLY;
@@ -170,6 +179,7 @@ static void domain_info(uint64_t id, const struct token *t, struct hvcbor_str na
     r->has_max_observed_memory_bytes = true;
     r->max_observed_memory_bytes = d->max_memory_seen;
     transport_send(&rep);
+    ctl_log_add(t->label, "domain-info", target, true, 0, NULL);
 }
 
 /* The common shape of destroy / pause / unpause / shutdown. */
@@ -370,11 +380,16 @@ void dispatch_frame(const uint8_t *payload, uint32_t len)
         con_input(req.u.console_data.stream, req.u.console_data.data, &code);
         return;
     case PROTO_MSG_CONSOLE_DETACH:
-        if (con_detach(req.u.console_detach.stream, &code))
+        snprintf(target, sizeof target, "stream %llu",
+                 (unsigned long long)req.u.console_detach.stream);
+        if ((why = con_detach(req.u.console_detach.stream, &code))) {
             send_error(id, code, "no attached console stream %llu",
                        (unsigned long long)req.u.console_detach.stream);
-        else
+            ctl_log_add("?", "console-detach", target, false, code, why);
+        } else {
             send_ok(id);
+            ctl_log_add("stream", "console-detach", target, true, 0, NULL);
+        }
         return;
     case PROTO_MSG_LOG_QUERY_REQUEST:
         if ((t = auth(id, "log-query", req.u.log_query_request.token, "")))

@@ -16,7 +16,7 @@ if(HV_WITH_TOOLS)
       --ticks $<TARGET_FILE:ticks> --fault $<TARGET_FILE:test_fault>
       --echo $<TARGET_FILE:control_echo>
       --workdir ${HV_TEST_LOGDIR})
-  foreach(t up_list create_console garbage tokens lifecycle policy console_input)
+  foreach(t up_list create_console garbage tokens lifecycle policy console_input cycles)
     add_test(NAME control_${t} COMMAND ${CONTROL_TEST} ${t})
     set_tests_properties(control_${t} PROPERTIES LABELS "integration;control"
         PASS_REGULAR_EXPRESSION "control_test: ${t}: passed" TIMEOUT 180)
