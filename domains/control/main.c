@@ -5,9 +5,11 @@
  * event loop that serves requests, reads consoles and supervises domains.
  *
  * Modules: uart.c (COM2), transport.c (frames), dispatch.c (requests),
- * registry.c (domains), consoles.c, images.c, tokens.c, fwcfg.c, log.c.
+ * registry.c (domains), consoles.c, images.c, tokens.c, fwcfg.c, log.c,
+ * bootcfg.c (the boot configuration module).
  * One VCPU; event handlers only set flags, all work is done in the loop.
  */
+#include "bootcfg.h"
 #include "dispatch.h"
 #include "fwcfg.h"
 #include "gk/gk.h"
@@ -91,6 +93,7 @@ int main(const struct hv_start_info *si)
     if (why)
         gk_panic("control: COM2: %s", why);
     ctl_log_add("control", "start", CONTROL_NAME, true, 0, "serving the control protocol on COM2");
+    bootcfg_apply(si);
     gk_printf("control: ready: serving the control protocol on COM2\n");
 
     for (;;) {

@@ -14,9 +14,10 @@ if(HV_WITH_TOOLS)
       --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
       --iso ${CMAKE_BINARY_DIR}/hv.iso --hello $<TARGET_FILE:hello>
       --ticks $<TARGET_FILE:ticks> --fault $<TARGET_FILE:test_fault>
-      --echo $<TARGET_FILE:control_echo>
+      --echo $<TARGET_FILE:control_echo> --mkiso ${PROJECT_SOURCE_DIR}/scripts/mkiso.sh
+      --hv $<TARGET_FILE:hv.elf> --control $<TARGET_FILE:control>
       --workdir ${HV_TEST_LOGDIR})
-  foreach(t up_list create_console garbage tokens lifecycle policy console_input cycles)
+  foreach(t up_list create_console garbage tokens lifecycle policy console_input cycles bootcfg)
     add_test(NAME control_${t} COMMAND ${CONTROL_TEST} ${t})
     set_tests_properties(control_${t} PROPERTIES LABELS "integration;control"
         PASS_REGULAR_EXPRESSION "control_test: ${t}: passed" TIMEOUT 180)

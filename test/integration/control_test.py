@@ -304,7 +304,44 @@ def t_cycles():
     check("nothing is left", list_names() == ["control"])
 
 
-SCENARIOS = {"console_input": t_console_input, "cycles": t_cycles, "up_list": t_up_list, "create_console": t_create_console, "garbage": t_garbage,
+def boot_iso():
+    """An ISO with the hello example as boot module "hello" and a boot
+    configuration compiled by hvctl from two manifests (plus trailing
+    garbage, which must be reported and skipped)."""
+    mdir = os.path.join(RUN, "boot-manifests")
+    os.makedirs(mdir)
+    with open(os.path.join(mdir, "b1.yaml"), "w") as f:
+        f.write("name: boot1\nkernel: %s\ncmdline: \"hello from-boot\"\nmemory: 8MiB\n"
+                "on_poweroff: preserve\n" % ARGS.hello)
+    with open(os.path.join(mdir, "b2.yaml"), "w") as f:
+        f.write("name: boot2\nkernel: %s\nmemory: 8MiB\n" % ARGS.hello)
+    cfg = os.path.join(RUN, "boot-config.bin")
+    run([ARGS.hvctl, "compile", "-f", os.path.join(mdir, "b2.yaml"), "-o", cfg, "--paused"])
+    with open(cfg, "rb") as f:
+        b2 = f.read()
+    run([ARGS.hvctl, "compile", "-f", os.path.join(mdir, "b1.yaml"), "-o", cfg])
+    with open(cfg, "ab") as f:
+        f.write(b2 + b"garbage!!")
+    iso = os.path.join(RUN, "boot.iso")
+    run([ARGS.mkiso, iso, ARGS.hv, "debug_exit", ARGS.control + "::control",
+         ARGS.hello + "::hello", cfg + "::boot-config"])
+    return iso
+
+
+def t_bootcfg():
+    check("boot1 and boot2 exist", sorted(list_names()) == ["boot1", "boot2", "control"])
+    check("boot1 ran and is preserved", wait_state("boot1", ["shutdown"]) == "shutdown")
+    out = driver("console", sock(), admin(), "boot1", "command line: \"hello from-boot\"", "20")
+    check("boot1's console has its output", "hello: done" in out)
+    check("boot2 is paused", info("boot2")["summary"]["state"] == "paused")
+    ents = [e for e in log_entries() if e["actor"] == "boot"]
+    check("both creations are logged", sum(1 for e in ents if e["action"] == "domain-create"
+                                          and e["ok"]) == 2)
+    check("the trailing garbage is reported",
+          any(e["action"] == "boot-config" and not e["ok"] for e in ents))
+
+
+SCENARIOS = {"bootcfg": t_bootcfg, "console_input": t_console_input, "cycles": t_cycles, "up_list": t_up_list, "create_console": t_create_console, "garbage": t_garbage,
              "tokens": t_tokens, "lifecycle": t_lifecycle, "policy": t_policy}
 
 
@@ -318,6 +355,9 @@ def main():
     ap.add_argument("--ticks", required=True)
     ap.add_argument("--fault", required=True)
     ap.add_argument("--echo", required=True)
+    ap.add_argument("--mkiso", required=True)
+    ap.add_argument("--hv", required=True)
+    ap.add_argument("--control", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ARGS = ap.parse_args()
@@ -329,7 +369,11 @@ def main():
     ok = False
     try:
         t0 = time.monotonic()
-        out = run([ARGS.hvctl, "--run-dir", RUN, "up", "--iso", ARGS.iso, "--wait", "60"])
+        iso = ARGS.iso
+        if ARGS.scenario == "bootcfg":
+            os.makedirs(RUN)
+            iso = boot_iso()
+        out = run([ARGS.hvctl, "--run-dir", RUN, "up", "--iso", iso, "--wait", "60"])
         print("control_test: up in %.2f s" % (time.monotonic() - t0))
         SCENARIOS[ARGS.scenario]()
         ok = True
