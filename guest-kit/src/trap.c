@@ -1,12 +1,16 @@
 /* C side of trap handling (see gk/trap.h and src/trap_entry.S). */
 #include "gk/gk.h"
+#include "gk/spinlock.h"
 #include "gk/trap.h"
+#include "gk/vcpu.h"
 #include "hv/shared_info.h"
 
 extern void gk_trap_entry(void);
 void gk_trap_dispatch(struct hv_bounce_frame *frame);
 
 static gk_trap_fn handlers[HV_TRAP_VECTORS];
+/* Serialises gk_trap_set between VCPUs (the table is the domain's). */
+static struct gk_spinlock set_lock = GK_SPINLOCK_INIT;
 
 int64_t gk_hc_set_trap_table(const struct hv_trap_entry *table, uint64_t count)
 {
@@ -22,6 +26,7 @@ int64_t gk_trap_set(unsigned vector, gk_trap_fn fn)
 {
     if (vector >= HV_TRAP_VECTORS)
         return HV_EINVAL;
+    gk_spin_lock(&set_lock);
     gk_trap_fn old = handlers[vector];
     handlers[vector] = fn;
     struct hv_trap_entry table[HV_TRAP_VECTORS];
@@ -36,6 +41,7 @@ int64_t gk_trap_set(unsigned vector, gk_trap_fn fn)
     int64_t rc = gk_hc_set_trap_table(table, n);
     if (rc != HV_OK)
         handlers[vector] = old;
+    gk_spin_unlock(&set_lock);
     return rc;
 }
 
@@ -43,7 +49,7 @@ uint64_t gk_trap_fault_addr(void)
 {
     const struct hv_shared_info *sh =
         (const struct hv_shared_info *)(uintptr_t)gk_start_info->shared_info_va;
-    return sh->vcpu_info[0].fault_addr;
+    return sh->vcpu_info[gk_vcpu_id()].fault_addr;
 }
 
 void gk_trap_dispatch(struct hv_bounce_frame *frame)

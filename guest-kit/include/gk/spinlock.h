@@ -10,8 +10,10 @@
  * - Not fair (no FIFO order) and not recursive. The holder must not block or
  *   yield for long: a VCPU preempted while holding a lock makes the others
  *   spin (the hypervisor does not yet know about guest locks).
- * - Not interrupt-safe yet: event upcalls do not exist; once they do, a lock
- *   taken from an upcall handler needs an irqsave variant (not written).
+ * - Not safe against event handlers by itself: a lock that an event handler
+ *   also takes must be taken with the VCPU's upcalls masked
+ *   (gk_events_disable / gk_events_restore, gk/event.h), or the handler may
+ *   spin forever on a lock its own VCPU holds.
  *
  * Header-only, freestanding, also compiled on the host (tests use pthreads).
  * gk_spin_lock and gk_cpu_relax are always inlined, so the wait loop with

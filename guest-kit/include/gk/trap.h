@@ -3,7 +3,9 @@
  * handler per vector with gk_trap_set; it receives the bounce frame and may
  * change it (e.g. advance rip past a faulting instruction) before returning,
  * which resumes the interrupted context with those values. Vectors without
- * a handler kill the domain as before. Not reentrant across VCPUs yet.
+ * a handler kill the domain as before. The handler table is the domain's
+ * (one for all VCPUs); a handler runs on the VCPU that faulted, on its
+ * stack, and gk_trap_fault_addr reads that VCPU's fault address.
  */
 #ifndef GK_TRAP_H
 #define GK_TRAP_H
@@ -18,7 +20,8 @@ typedef void (*gk_trap_fn)(struct hv_bounce_frame *frame);
  * (HV_EINVAL for a vector the hypervisor keeps: 2, 8, 18, or >= 32). */
 int64_t gk_trap_set(unsigned vector, gk_trap_fn fn);
 
-/* The address of a page fault being handled (from the shared-info page). */
+/* The address of the page fault being handled on the calling VCPU (from
+ * its vcpu_info in the shared-info page). */
 uint64_t gk_trap_fault_addr(void);
 
 /* Raw hypercalls, for tests of the interface itself. */
