@@ -15,6 +15,9 @@
  *       a forced one must detach the first (console-detach with a reason)
  *       and be attached; then detaches. (COM2 carries one connection, so
  *       the "clients" share it.)
+ *   control_driver logfollow SOCK TOKENFILE ACTION COUNT SECONDS
+ *       log-query with follow from the current end; waits for COUNT entries
+ *       with action ACTION to be streamed (exit 0) within SECONDS.
  *   control_driver garbage SOCK TOKENFILE
  *       random garbage, a truncated frame, an oversized frame header, a bad
  *       payload CRC, valid frames that are not valid CBOR or not a request:
@@ -257,6 +260,52 @@ static int cmd_takeover(char **av)
     return 0;
 }
 
+static int cmd_logfollow(char **av)
+{
+    if (open_session(av[0], av[1]))
+        return 1;
+    const char *action = av[2];
+    int want = atoi(av[3]);
+    uint64_t deadline = now_ms() + (uint64_t)atoi(av[4]) * 1000;
+    struct hvctl_error e;
+    const struct proto_msg *r;
+    /* Find the end of the log first (no follow), then follow from there. */
+    uint64_t since = 0;
+    for (;;) {
+        memset(&msg, 0, sizeof msg);
+        msg.type = PROTO_MSG_LOG_QUERY_REQUEST;
+        msg.u.log_query_request =
+            (struct proto_log_query_request){hvctl_next_id(&conn), tokstr(), since, 64, false};
+        if (hvctl_call(&conn, &msg, PROTO_MSG_LOG_ENTRIES, 10000, &r, &e) != HVCTL_OK)
+            return die("log-query", &e);
+        since = r->u.log_entries.next_seq;
+        if (r->u.log_entries.entries.count < 64)
+            break;
+    }
+    uint64_t id = hvctl_next_id(&conn);
+    msg.u.log_query_request = (struct proto_log_query_request){id, tokstr(), since, 64, true};
+    if (hvctl_call(&conn, &msg, PROTO_MSG_LOG_ENTRIES, 10000, &r, &e) != HVCTL_OK)
+        return die("log-query follow", &e);
+    int seen = 0, batches = 0;
+    while (seen < want && now_ms() < deadline) {
+        enum hvctl_status s = hvctl_wait_reply(&conn, id, (uint32_t)(deadline - now_ms()), &r, &e);
+        if (s == HVCTL_ERR_TIMEOUT)
+            break;
+        if (s != HVCTL_OK || r->type != PROTO_MSG_LOG_ENTRIES)
+            return die("streamed log-entries", &e);
+        batches++;
+        for (uint32_t i = 0; i < r->u.log_entries.entries.count; i++) {
+            const struct proto_log_entry *le = &r->u.log_entries.entries.items[i];
+            if (le->action.len == strlen(action) && !memcmp(le->action.ptr, action, le->action.len))
+                seen++;
+        }
+    }
+    printf("control_driver: %d streamed \"%s\" entries in %d batches after seq %llu\n", seen,
+           action, batches, (unsigned long long)since);
+    hvctl_close(&conn);
+    return seen >= want ? 0 : 1;
+}
+
 /* Writes raw bytes to the connection's socket. */
 static int raw(const void *p, size_t n)
 {
@@ -408,6 +457,8 @@ int main(int argc, char **argv)
         return cmd_upload(argv + 2);
     if (argc >= 7 && !strcmp(argv[1], "console"))
         return cmd_console(argv + 2, argc - 2);
+    if (argc >= 7 && !strcmp(argv[1], "logfollow"))
+        return cmd_logfollow(argv + 2);
     if (argc >= 5 && !strcmp(argv[1], "takeover"))
         return cmd_takeover(argv + 2);
     if (argc >= 4 && !strcmp(argv[1], "garbage"))

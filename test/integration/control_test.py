@@ -218,6 +218,13 @@ def t_lifecycle():
     # force and its on_poweroff policy (destroy, the default) applies.
     hvctl("shutdown", "tick", "--timeout", "1", "--wait")
     check("tick is gone after shutdown", "tick" not in list_names())
+    # log -f: a domain that restarts every second; its restarts are streamed.
+    m = manifest("tock", ARGS.ticks, "cmdline: \"ticks ticks=10 period_ms=100\"\n"
+                 "on_poweroff: restart\n")
+    hvctl("create", "-f", m)
+    out = driver("logfollow", sock(), admin(), "domain-restart", "2", "30")
+    check("log-query with follow streams new entries", "2 streamed" in out)
+    hvctl("destroy", "tock")
 
 
 def t_policy():
