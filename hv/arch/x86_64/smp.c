@@ -169,7 +169,13 @@ __attribute__((weak)) void smp_ipi_handler(void) {}
 
 void smp_ipi_interrupt(void)
 {
-    __atomic_fetch_add(&this_percpu()->ipi_count, 1, __ATOMIC_RELEASE);
+    struct percpu *pc = this_percpu();
+    uint64_t va = __atomic_load_n(&pc->probe_va, __ATOMIC_ACQUIRE);
+    if (va != 0) { /* the TLB self-test: read through this CPU's translation */
+        pc->probe_val = *(volatile const uint64_t *)(uintptr_t)va;
+        __atomic_store_n(&pc->probe_va, 0, __ATOMIC_RELAXED);
+    }
+    __atomic_fetch_add(&pc->ipi_count, 1, __ATOMIC_RELEASE);
     apic_eoi();
     smp_ipi_handler();
 }
@@ -602,6 +608,75 @@ static void ipi_self_test(void)
                 n - 1);
 }
 
+/* Has every AP in [1, n) read va (through the generic IPI); their values
+ * in val[]. Returns the number that answered. */
+static unsigned probe_all(unsigned n, uint64_t va, uint64_t *val)
+{
+    unsigned answered = 0;
+    uint64_t limit = ms_to_tsc(WAIT_TIMEOUT_MS);
+    for (unsigned c = 1; c < n; c++) {
+        struct percpu *pc = &percpu_area[c];
+        uint64_t before = __atomic_load_n(&pc->ipi_count, __ATOMIC_ACQUIRE);
+        val[c] = 0;
+        __atomic_store_n(&pc->probe_va, va, __ATOMIC_RELEASE);
+        if (!arch_send_ipi(c, ARCH_IPI_VECTOR))
+            continue;
+        for (uint64_t s = rdtsc(); rdtsc() - s <= limit; cpu_relax()) {
+            if (__atomic_load_n(&pc->ipi_count, __ATOMIC_ACQUIRE) > before) {
+                val[c] = pc->probe_val;
+                answered++;
+                break;
+            }
+        }
+        __atomic_store_n(&pc->probe_va, 0, __ATOMIC_RELEASE);
+    }
+    return answered;
+}
+
+/*
+ * test=ipi, second part: every AP reads a page through a translation, the
+ * boot CPU points that translation at another frame (flushing only its own
+ * TLB), the APs read again (a stale TLB entry still shows the old frame),
+ * then arch_tlb_flush_cpus and a third read must show the new frame on
+ * every AP. Costs two frames and one page-table page, never returned.
+ */
+static void tlb_self_test(unsigned n)
+{
+    const uint64_t old_val = 0x01d01d01d01d01d0ull, new_val = 0x0e110e110e110e11ull;
+    const uint64_t va = SMP_STACKS_VA + ARCH_MAX_CPUS * SMP_WINDOW_BYTES; /* after the windows */
+    struct pmm *pool = mm_hv_pool();
+    mfn_t a = pmm_alloc(pool), b = pmm_alloc(pool);
+    if (mfn_x(a) == mfn_x(INVALID_MFN) || mfn_x(b) == mfn_x(INVALID_MFN) ||
+        !arch_hv_map(va, a, ARCH_MAP_W, window_alloc, pool)) {
+        log_err("smp: tlb self-test FAILED: no memory");
+        return;
+    }
+    *(volatile uint64_t *)arch_frame_va(a) = old_val;
+    *(volatile uint64_t *)arch_frame_va(b) = new_val;
+    uint64_t val[ARCH_MAX_CPUS];
+    unsigned before_ok = 0, stale = 0, after_ok = 0;
+    probe_all(n, va, val);
+    for (unsigned c = 1; c < n; c++)
+        before_ok += val[c] == old_val;
+
+    arch_hv_map(va, b, ARCH_MAP_W, window_alloc, pool); /* same table: only the PTE changes */
+    invlpg((const void *)(uintptr_t)va);
+    probe_all(n, va, val);
+    for (unsigned c = 1; c < n; c++)
+        stale += val[c] == old_val;
+
+    uint64_t aps = (n == 64 ? ~0ull : (1ull << n) - 1) & ~1ull;
+    uint64_t missed = arch_tlb_flush_cpus(aps);
+    probe_all(n, va, val);
+    for (unsigned c = 1; c < n; c++)
+        after_ok += val[c] == new_val && !(missed & (1ull << c));
+    log_info("smp: tlb self-test: %u of %u CPUs read the first frame, %u still read it after "
+             "the remap, %u read the new frame after the flush",
+             before_ok, n - 1, stale, after_ok);
+    if (before_ok != n - 1 || after_ok != n - 1)
+        log_err("smp: tlb self-test FAILED");
+}
+
 void arch_smp_init(const struct mb2_info *mbi)
 {
     struct percpu *bsp = &percpu_area[0];
@@ -633,6 +708,8 @@ void arch_smp_init(const struct mb2_info *mbi)
     topology_log();
 
     char test[32];
-    if (cmdline_get("test", test, sizeof(test)) && !strcmp(test, "ipi"))
+    if (cmdline_get("test", test, sizeof(test)) && !strcmp(test, "ipi")) {
         ipi_self_test();
+        tlb_self_test(cpus_online);
+    }
 }
