@@ -264,6 +264,32 @@ static int64_t domctl_vcpu_start(struct domain *d, uint64_t va)
     return HV_OK;
 }
 
+static int64_t domctl_vcpu_stop(struct domain *d, uint64_t va)
+{
+    struct hv_domctl_vcpu_start a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_CONTROL, &t);
+    if (st != HV_OK)
+        return st;
+    if (a.vcpu >= t->max_vcpus || a.rip != 0 || a.rsp != 0 || a.arg != 0)
+        return HV_EINVAL;
+    if (t->state != DOMAIN_RUNNING)
+        return HV_EBUSY;
+    struct vcpu *v = &t->vcpus[a.vcpu];
+    if (!v->online)
+        return HV_ENOENT;
+    unsigned online = 0;
+    for (unsigned i = 0; i < VCPU_MAX; i++)
+        online += t->vcpus[i].online;
+    if (online == 1)
+        return HV_EBUSY; /* the last one: HC_SHUTDOWN ends a domain */
+    log_debug("d%u (%s): VCPU %u stopped by d%u", t->id, t->name, a.vcpu, d->id);
+    vcpu_stop(v);
+    return HV_OK;
+}
+
 static int64_t domctl_simple(struct domain *d, uint64_t cmd, uint64_t va)
 {
     struct hv_domctl_dom a;
@@ -340,6 +366,7 @@ int64_t hc_domain_op(struct domain *d, struct cpu_regs *regs)
     case HV_DOMCTL_UNPAUSE:
     case HV_DOMCTL_DESTROY: return domctl_simple(d, cmd, va);
     case HV_DOMCTL_INFO: return domctl_info(d, va);
+    case HV_DOMCTL_VCPU_STOP: return domctl_vcpu_stop(d, va);
     default: return HV_EINVAL;
     }
 }

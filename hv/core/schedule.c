@@ -129,18 +129,24 @@ static void vcpu_retire(struct vcpu *v)
         sched_remove_domain(&policy, v->dom->id);
 }
 
+void vcpu_stop(struct vcpu *v)
+{
+    if (!v->online)
+        return;
+    vcpu_block(v);
+    v->online = false;
+    v->waiting_event = false;
+    v->timer_fired = false;
+    v->timer_deadline_ns = 0;
+    if (v != current_vcpu)
+        vcpu_retire(v); /* else once the pick has taken it off the CPU */
+    resched = true;
+}
+
 void domain_vcpus_stop(struct domain *d)
 {
-    for (unsigned i = 0; i < VCPU_MAX; i++) {
-        struct vcpu *v = &d->vcpus[i];
-        if (!v->online)
-            continue;
-        vcpu_block(v);
-        v->online = false;
-        v->timer_deadline_ns = 0;
-        if (v != current_vcpu)
-            vcpu_retire(v);
-    }
+    for (unsigned i = 0; i < VCPU_MAX; i++)
+        vcpu_stop(&d->vcpus[i]);
     resched = true;
 }
 
@@ -259,9 +265,12 @@ static void schedule_switch(struct cpu_regs *regs)
 
 void schedule_exit(struct cpu_regs *regs)
 {
-    schedule_switch(regs);
-    if (current_vcpu)
+    /* An upcall whose frame cannot be written kills the domain: then pick
+     * again rather than return to the dead VCPU. */
+    do {
+        schedule_switch(regs);
         upcall_deliver(current_vcpu, regs);
+    } while (!current_vcpu->online);
 }
 
 void schedule_start(void)

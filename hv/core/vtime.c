@@ -63,8 +63,9 @@ int64_t hc_set_timer(struct domain *d, struct cpu_regs *regs)
 void vcpu_timer_fire(struct vcpu *v)
 {
     v->timer_deadline_ns = 0;
+    bool was_waiting = v->waiting_event; /* the VIRQ's kick may clear it */
     evtchn_raise_virq(&v->dom->ev, HV_VIRQ_TIMER, v->id);
-    if (v->waiting_event) {
+    if (was_waiting) {
         v->waiting_event = false;
         vcpu_update_runnable(v);
     } else {

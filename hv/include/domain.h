@@ -114,6 +114,8 @@ int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_
 void vcpu_wake(struct vcpu *v);
 /* Stops v until vcpu_wake (the current VCPU leaves the CPU on exit). */
 void vcpu_block(struct vcpu *v);
+/* Takes v off the CPU for good (it may be started again with vcpu_init). */
+void vcpu_stop(struct vcpu *v);
 /* Takes every VCPU of d off the CPU for good (its domain is dying). */
 void domain_vcpus_stop(struct domain *d);
 /* Called on every way back to ring 3 with the frame about to be restored:

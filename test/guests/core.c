@@ -231,8 +231,8 @@ static void area_revoke(void)
            cap_copy(HV_ROOT_SLOT_CONSOLE, HV_CAP_SLOT_SELF, 60, HV_CAP_R_CON_ALL | HV_CAP_R_GRANT,
                     0, 0),
            HV_OK);
-    /* A chain and fan-out: each holder gets 250 copies; every 10th copy is
-     * made from the previous one (depth), the rest from slot 60. */
+    /* Each holder gets 250 copies of slot 60 (a flat tree: a domain can
+     * only copy from its own slots, so depth would need the holders' help). */
     int64_t bad = 0;
     for (uint32_t k = 0; k < DOMS; k++)
         for (uint32_t s = 0; s < PER; s++)
@@ -711,13 +711,56 @@ static void area_irq(void)
     cap_slot_op(HV_CAP_DELETE, 35);
 }
 
+/* A second VCPU of this domain: adds its argument, then stops itself. */
+static volatile uint64_t vcpu1_count;
+static uint8_t vcpu1_stack[16384] __attribute__((aligned(16)));
+static __attribute__((noreturn, used)) void vcpu1_main(uint64_t arg)
+{
+    __atomic_fetch_add(&vcpu1_count, arg, __ATOMIC_SEQ_CST);
+    struct hv_domctl_vcpu_start me = {.dom_slot = HV_CAP_SLOT_SELF, .vcpu = 1};
+    gk_hc_domain_op(HV_DOMCTL_VCPU_STOP, &me);
+    for (;;) /* not reached: a VCPU that stops itself does not return */
+        __atomic_fetch_add(&vcpu1_count, 1000000, __ATOMIC_SEQ_CST);
+}
+
+static void area_vcpu(void)
+{
+    area = "vcpu";
+    uint64_t top = (uint64_t)(uintptr_t)(vcpu1_stack + sizeof(vcpu1_stack)) - 8;
+    struct hv_domctl_vcpu_start vs = {.dom_slot = HV_CAP_SLOT_SELF,
+                                      .vcpu = 1,
+                                      .rip = (uint64_t)(uintptr_t)vcpu1_main,
+                                      .rsp = top,
+                                      .arg = 7};
+    struct hv_domctl_vcpu_start bad = vs;
+    bad.vcpu = 8;
+    expect("start VCPU 8 (of 8)", gk_hc_domain_op(HV_DOMCTL_VCPU_START, &bad), HV_EINVAL);
+    bad.vcpu = 0;
+    expect("start VCPU 0 (running)", gk_hc_domain_op(HV_DOMCTL_VCPU_START, &bad), HV_EEXIST);
+    struct hv_domctl_vcpu_start stop0 = {.dom_slot = HV_CAP_SLOT_SELF, .vcpu = 0};
+    expect("stop my last VCPU", gk_hc_domain_op(HV_DOMCTL_VCPU_STOP, &stop0), HV_EBUSY);
+    struct hv_domctl_vcpu_start stop1 = {.dom_slot = HV_CAP_SLOT_SELF, .vcpu = 1};
+    expect("stop VCPU 1 (never started)", gk_hc_domain_op(HV_DOMCTL_VCPU_STOP, &stop1), HV_ENOENT);
+    for (int round = 1; round <= 3; round++) {
+        expect("start VCPU 1", gk_hc_domain_op(HV_DOMCTL_VCPU_START, &vs), HV_OK);
+        for (int i = 0; i < 1000 && vcpu1_count < (uint64_t)(7 * round); i++)
+            gk_hc_yield();
+        expect("VCPU 1 ran once more and stopped itself", vcpu1_count, 7 * round);
+        struct hv_domctl_info info;
+        gk_hc_yield();
+        expect("info", dom_info(HV_CAP_SLOT_SELF, &info), HV_OK);
+    }
+    stop1.rip = 1;
+    expect("stop with rip set", gk_hc_domain_op(HV_DOMCTL_VCPU_STOP, &stop1), HV_EINVAL);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } areas[] = {
-    {"irq", area_irq},       {"caps", area_caps},       {"evtchn", area_evtchn},
-    {"timer", area_timer},   {"console", area_console}, {"domctl", area_domctl},
-    {"revoke", area_revoke},
+    {"vcpu", area_vcpu},     {"irq", area_irq},       {"caps", area_caps},
+    {"evtchn", area_evtchn}, {"timer", area_timer},   {"console", area_console},
+    {"domctl", area_domctl}, {"revoke", area_revoke},
 };
 
 int main(const struct hv_start_info *si)

@@ -50,7 +50,7 @@ enum hv_cap_type {
 #define HV_CAP_R_GRANT (1u << 31)
 
 /* HV_CAP_DOMAIN */
-#define HV_CAP_R_DOM_CONTROL (1u << 0)    /* pause, unpause, destroy */
+#define HV_CAP_R_DOM_CONTROL (1u << 0)    /* pause, unpause, destroy, start/stop VCPUs */
 #define HV_CAP_R_DOM_CAP_INSERT (1u << 1) /* copy capabilities into its table */
 #define HV_CAP_R_DOM_EVTCHN (1u << 2)     /* open/bind inter-domain channels to it */
 #define HV_CAP_R_DOM_STATE (1u << 3)      /* read its state, domain-state VIRQ */

@@ -40,7 +40,7 @@ enum hv_root_slot {
     HV_ROOT_SLOT_MEMORY = 1,  /* MEMORY: all free memory as quota */
     HV_ROOT_SLOT_CONSOLE = 2, /* CONSOLE: its own console rings */
     HV_ROOT_SLOT_IOPORT = 3,  /* IOPORT: ports 0 .. 0xffff */
-    HV_ROOT_SLOT_IRQ = 4,     /* IRQ: lines 0 .. 255 */
+    HV_ROOT_SLOT_IRQ = 4,     /* IRQ: every I/O APIC line (GSI 0 .. lines-1) */
     HV_ROOT_SLOT_MMIO = 5,    /* MMIO: every machine frame that is not RAM below 4 GiB */
     HV_ROOT_SLOT_FIRST_FREE = 8,
 };
@@ -71,6 +71,7 @@ enum hv_domctl_cmd {
     HV_DOMCTL_UNPAUSE = 5,    /* struct hv_domctl_dom */
     HV_DOMCTL_DESTROY = 6,    /* struct hv_domctl_dom */
     HV_DOMCTL_INFO = 7,       /* struct hv_domctl_info */
+    HV_DOMCTL_VCPU_STOP = 8,  /* struct hv_domctl_vcpu_start (rip, rsp, arg = 0) */
 };
 
 /* enum hv_domctl_info.state */
@@ -117,6 +118,14 @@ struct hv_domctl_set_base {
     uint64_t l4_mfn;   /* in: an L4 frame owned by that domain */
 };
 
+/*
+ * VCPU_START gives a VCPU of the domain its initial context and makes it
+ * runnable (a domain starts its own further VCPUs with HV_CAP_SLOT_SELF).
+ * VCPU_STOP takes an online VCPU down (its timer cancelled, its context
+ * dropped; it may be started again); stopping the domain's last online
+ * VCPU is refused with HV_EBUSY (use HC_SHUTDOWN). A VCPU that stops itself
+ * does not return from the call.
+ */
 struct hv_domctl_vcpu_start {
     uint32_t dom_slot; /* in: DOMAIN cap with HV_CAP_R_DOM_CONTROL; base set */
     uint32_t vcpu;     /* in: < the domain's vcpus, not yet started */
@@ -157,7 +166,7 @@ _Static_assert(sizeof(struct hv_domctl_info) == 48, "domctl info layout");
  * Every domain has an output ring (what it writes with HC_CONSOLE_WRITE;
  * each line also goes to the hypervisor's log) and an input ring, both
  * HV_CONSOLE_RING_SIZE bytes in hypervisor memory. A full output ring drops
- * its oldest bytes (counted in the domain's info); a full input ring
+ * its oldest bytes (counted; not reported yet); a full input ring
  * refuses what does not fit (a short count).
  *
  *   READ:       con_slot = CONSOLE cap with CON_READ: move up to len bytes
