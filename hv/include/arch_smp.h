@@ -34,7 +34,8 @@ struct arch_cpu_topo {
  * enabled AP (INIT-SIPI-SIPI; one that does not come up within a second is
  * logged and left out), logs the topology, and runs the `test=ipi` boot
  * self-test when the command line asks for it. `nosmp` on the command line
- * leaves the APs stopped. APs idle (interrupts on, hlt) waiting for IPIs.
+ * leaves the APs stopped, `maxcpus=N` starts at most N CPUs in all (MADT
+ * order). APs idle (interrupts on, hlt) waiting for IPIs.
  */
 void arch_smp_init(const struct mb2_info *mbi);
 

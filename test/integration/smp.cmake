@@ -30,6 +30,11 @@ add_hv_test(smp_nosmp LABELS smp SMP "4,sockets=1,cores=2,threads=2" CMDLINE "no
     MODULES ${HELLO}
     EXPECT "smp: nosmp: the 3 other CPUs stay stopped" "smp: 1 CPU online" "[d0] hello: done"
     FORBID ${SMP_FORBID})
+add_hv_test(smp_maxcpus LABELS smp SMP "4,sockets=1,cores=2,threads=2" CMDLINE "maxcpus=2"
+    MODULES ${HELLO}
+    EXPECT "smp: maxcpus=2: 2 of the 4 CPUs stay stopped"
+           "smp: 2 CPUs online (1 package, 1 core, 2 threads per core)" "[d0] hello: done"
+    FORBID ${SMP_FORBID} "smp: cpu 2:")
 
 # test=ipi: a directed IPI, a broadcast IPI and a TLB flush answered by every AP;
 # then a page remapped behind the APs' backs: QEMU's TLBs keep the old frame

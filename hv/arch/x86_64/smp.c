@@ -41,6 +41,7 @@
 #define WIN_IST_NMI 0x9000u
 #define WIN_IST_MCE 0xc000u
 _Static_assert(HV_STACK_SIZE == 0x4000 && HV_IST_STACK_SIZE == 0x2000, "window layout");
+_Static_assert(ACPI_MAX_CPUS == ARCH_MAX_CPUS, "one CPU limit");
 
 #define CPU_STARTING 0u
 #define CPU_ONLINE 1u
@@ -689,15 +690,25 @@ void arch_smp_init(const struct mb2_info *mbi)
         log_warn("smp: %u enabled CPUs left out (duplicates, or more than %u)", madt.cpus_dropped,
                  ARCH_MAX_CPUS);
 
+    uint64_t max_cpus = cmdline_get_u64("maxcpus", ARCH_MAX_CPUS);
+    if (max_cpus < 1 || max_cpus > ARCH_MAX_CPUS) {
+        log_warn("smp: maxcpus=%llu out of range 1..%u; ignored", (unsigned long long)max_cpus,
+                 ARCH_MAX_CPUS);
+        max_cpus = ARCH_MAX_CPUS;
+    }
     if (madt.cpu_count > 1 && cmdline_flag("nosmp")) {
         log_info("smp: nosmp: the %u other CPUs stay stopped", madt.cpu_count - 1);
-    } else if (madt.cpu_count > 1) {
+    } else if (madt.cpu_count > max_cpus) {
+        log_info("smp: maxcpus=%llu: %u of the %u CPUs stay stopped", (unsigned long long)max_cpus,
+                 madt.cpu_count - (unsigned)max_cpus, madt.cpu_count);
+    }
+    if (madt.cpu_count > 1 && max_cpus > 1 && !cmdline_flag("nosmp")) {
         paddr_t tramp = tramp_page_pick(mbi);
         if (tramp == 0) {
             log_warn("smp: no free page below 640 KiB for the start-up code; one CPU");
         } else {
             tramp_install(tramp);
-            for (uint32_t i = 0; i < madt.cpu_count && cpus_online < ARCH_MAX_CPUS; i++) {
+            for (uint32_t i = 0; i < madt.cpu_count && cpus_online < max_cpus; i++) {
                 if (madt.cpu_apic_id[i] == bsp->apic_id)
                     continue;
                 if (ap_start(cpus_online, madt.cpu_apic_id[i], tramp))
