@@ -7,6 +7,9 @@
 
 #include "gk/gk.h"
 #include "gk/heap.h"
+#include "gk/mm.h"
+
+#define IMAGE_RESERVE_BYTES (2ull << 20)
 
 static struct image images[IMAGE_MAX];
 static uint64_t next_upload = 1;
@@ -81,6 +84,16 @@ const char *image_upload_start(const struct proto_image_upload_request *q, uint6
     if (!slot) {
         *code = PROTO_ERROR_CODE_NO_RESOURCES;
         return "too many images (at most 16, boot modules included)";
+    }
+    /* Keep IMAGE_RESERVE_BYTES of the control domain's own memory for
+     * everything else (the builder's page tables and lists, histories):
+     * the heap grows from the same frames and never gives them back. */
+    struct gk_heap_stats hs;
+    gk_heap_get_stats(gk_heap_global(), &hs);
+    uint64_t avail = (uint64_t)(hs.total_bytes - hs.used_bytes) + gk_pfn_free_count() * 4096;
+    if (q->size_bytes + IMAGE_RESERVE_BYTES > avail) {
+        *code = PROTO_ERROR_CODE_NO_RESOURCES;
+        return "not enough memory in the control domain for an image of that size (root_mem)";
     }
     uint8_t *buf = malloc((size_t)q->size_bytes);
     if (!buf) {

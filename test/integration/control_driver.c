@@ -85,6 +85,19 @@ static int cmd_upload(char **av)
     uint32_t crc = frame_crc32c(0, img, size);
     struct hvctl_error e;
     const struct proto_msg *r;
+    /* An image larger than the control domain's memory: no-resources. */
+    memset(&msg, 0, sizeof msg);
+    msg.type = PROTO_MSG_IMAGE_UPLOAD_REQUEST;
+    msg.u.image_upload_request =
+        (struct proto_image_upload_request){hvctl_next_id(&conn),
+                                            tokstr(),
+                                            {(const uint8_t *)av[2], (uint32_t)strlen(av[2])},
+                                            200u << 20,
+                                            0};
+    if (hvctl_call(&conn, &msg, PROTO_MSG_IMAGE_UPLOAD_REPLY, 10000, &r, &e) != HVCTL_ERR_SERVER ||
+        e.server_code != PROTO_ERROR_CODE_NO_RESOURCES)
+        return die("a 200 MiB image was not refused (no-resources)", &e);
+    printf("control_driver: 200 MiB image refused: %s\n", e.message);
     /* A wrong CRC first: the last chunk must be refused and the upload dropped. */
     for (int pass = 0; pass < 2; pass++) {
         memset(&msg, 0, sizeof msg);
