@@ -18,6 +18,9 @@
 
 static struct gk_vcpu vcpus[GK_VCPU_MAX];
 static void *vcpu0_local;
+/* Set (for good) before the first secondary record leaves FREE: until
+ * then every caller is VCPU 0 and gk_vcpu_id() costs one load. */
+static bool any_started;
 
 _Static_assert(offsetof(struct gk_vcpu, state) == 0, "vcpu_entry.S: state at 0");
 _Static_assert(offsetof(struct gk_vcpu, mask_ptr) == 8, "vcpu_entry.S: mask_ptr at 8");
@@ -29,6 +32,8 @@ static uint32_t load_state(const struct gk_vcpu *v)
 
 unsigned gk_vcpu_id(void)
 {
+    if (!__atomic_load_n(&any_started, __ATOMIC_ACQUIRE))
+        return 0;
     uint64_t sp;
     __asm__ volatile("movq %%rsp, %0" : "=r"(sp));
     for (unsigned i = 1; i < GK_VCPU_MAX; i++) {
@@ -90,6 +95,7 @@ int64_t gk_vcpu_start(unsigned id, gk_vcpu_fn fn, void *arg, void *stack, size_t
     v->local = NULL;
     v->mask_ptr = &gk_shared_info()->vcpu_info[id].upcall_mask;
     v->stop = (struct hv_domctl_vcpu_start){.dom_slot = HV_CAP_SLOT_SELF, .vcpu = id};
+    __atomic_store_n(&any_started, true, __ATOMIC_RELEASE);
     expect = GK_VCPU_FREE;
     if (!__atomic_compare_exchange_n(&v->state, &expect, GK_VCPU_STARTING, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))

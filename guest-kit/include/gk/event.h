@@ -123,8 +123,12 @@ bool gk_evtchn_is_pending(uint32_t port);
  *     }
  *     gk_events_restore(was);
  *
- * (gk_sleep_until in time.c). Calls gk_events_init if not done yet. Must
- * not be called from a handler (it panics).
+ * (gk_sleep_until in time.c). The same holds for a port without a handler:
+ * `while (!gk_evtchn_test_and_clear(port)) gk_block();` with upcalls
+ * enabled loses wake-ups (an upcall between the test and HC_BLOCK clears
+ * upcall_pending and leaves the port pending, and HC_BLOCK then sleeps);
+ * mask around the test as above. Calls gk_events_init if not done yet.
+ * Must not be called from a handler (it panics).
  */
 void gk_block(void);
 
