@@ -678,6 +678,29 @@ static void tlb_self_test(unsigned n)
         log_err("smp: tlb self-test FAILED");
 }
 
+/* Mean cost of arch_tlb_flush_cpus(mask) over `reps` calls, in ns of
+ * system time (under -icount shift=0 one ns is one instruction). */
+static uint64_t flush_cost_ns(uint64_t mask, unsigned reps)
+{
+    uint64_t t0 = arch_now_ns();
+    for (unsigned i = 0; i < reps; i++)
+        if (arch_tlb_flush_cpus(mask) != 0)
+            return 0;
+    return (arch_now_ns() - t0) / reps;
+}
+
+/* test=ipi, third part: figures for the shootdown (docs/smp.md). */
+static void flush_figures(unsigned n)
+{
+    if (n < 2)
+        return;
+    uint64_t one = flush_cost_ns(1ull << 1, 100);
+    uint64_t three = n >= 4 ? flush_cost_ns(0xeull, 100) : 0;
+    log_info("smp: tlb flush cost (mean of 100, ns of system time): to 1 other CPU %llu, to 3 "
+             "other CPUs %llu",
+             (unsigned long long)one, (unsigned long long)three);
+}
+
 void arch_smp_init(const struct mb2_info *mbi)
 {
     struct percpu *bsp = &percpu_area[0];
@@ -722,5 +745,6 @@ void arch_smp_init(const struct mb2_info *mbi)
     if (cmdline_get("test", test, sizeof(test)) && !strcmp(test, "ipi")) {
         ipi_self_test();
         tlb_self_test(cpus_online);
+        flush_figures(cpus_online);
     }
 }
