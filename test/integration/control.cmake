@@ -2,6 +2,13 @@
 # control_test.py starts the machine with `hvctl up` (the default hv.iso: the
 # hypervisor and the control domain, nothing else), drives it with the hvctl
 # binary and control_driver (libhvctl), and stops it with `hvctl down`.
+# Host test of the control domain's tokens, log and image uploads (the same
+# sources; control_fakegk/ stands in for the guest-kit calls they make).
+set(CONTROL_SRC ${PROJECT_SOURCE_DIR}/domains/control)
+hv_unit_test(control_host_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/control_host_test.c
+    ${CONTROL_SRC}/tokens.c ${CONTROL_SRC}/log.c ${CONTROL_SRC}/images.c
+    INCLUDES ${CMAKE_CURRENT_SOURCE_DIR}/control_fakegk LIBS proto_host LABELS control)
+
 if(HV_WITH_TOOLS)
   add_executable(control_driver ${CMAKE_CURRENT_SOURCE_DIR}/control_driver.c)
   target_compile_options(control_driver PRIVATE ${HV_WARNINGS})

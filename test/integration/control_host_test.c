@@ -1,0 +1,298 @@
+/*
+ * Host test (labels unit;control) of the control domain's pure parts,
+ * compiled from the same sources as the domain with a stand-in for the
+ * few guest-kit calls they make (control_fakegk/): tokens (lookup, rights,
+ * minting never wider than the minter, subtree revocation, the table
+ * bound, hex), the log (bounds, wrap, truncation at a UTF-8 boundary,
+ * control characters) and image uploads (order, bounds, CRC, sessions,
+ * memory, replacement).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <hv/frame.h>
+
+#include "../../domains/control/images.h"
+#include "../../domains/control/log.h"
+#include "../../domains/control/tokens.h"
+#include "gk/gk.h"
+#include "gk/heap.h"
+#include "gk/mm.h"
+
+/* --- stand-ins ---------------------------------------------------------------- */
+
+static uint64_t fake_now, fake_pfns = 1024;
+int gk_printf(const char *fmt, ...)
+{
+    (void)fmt;
+    return 0;
+}
+uint64_t gk_now_ns(void)
+{
+    return fake_now;
+}
+size_t strlcpy(char *restrict dst, const char *restrict src, size_t size)
+{
+    size_t n = strlen(src);
+    if (size) {
+        size_t k = n < size - 1 ? n : size - 1;
+        memcpy(dst, src, k);
+        dst[k] = 0;
+    }
+    return n;
+}
+struct gk_heap *gk_heap_global(void)
+{
+    return NULL;
+}
+void gk_heap_get_stats(const struct gk_heap *heap, struct gk_heap_stats *out)
+{
+    (void)heap;
+    memset(out, 0, sizeof *out);
+}
+uint64_t gk_pfn_free_count(void)
+{
+    return fake_pfns;
+}
+
+static struct hvcbor_str S(const char *s) {
+    return (struct hvcbor_str){(const uint8_t *)s, (uint32_t)strlen(s)};
+}
+
+/* --- tokens ----------------------------------------------------------------------- */
+
+static const uint8_t admin_secret[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                         12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                         23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
+static const struct token *mint(const struct token *by, const char **doms, uint32_t ndoms,
+                                uint32_t rights, enum proto_error_code *code)
+{
+    static struct proto_token_create_request q;
+    memset(&q, 0, sizeof q);
+    for (uint32_t i = 0; i < ndoms; i++)
+        q.domains.items[i] = S(doms[i]);
+    q.domains.count = ndoms;
+    for (uint32_t r = 0; r < 7; r++)
+        if (rights & TOKEN_RIGHT(r))
+            q.rights.items[q.rights.count++] = (enum proto_right)r;
+    const struct token *t = NULL;
+    enum proto_error_code c = 0;
+    const char *why = token_mint(by, &q, &t, &c);
+    if (code)
+        *code = c;
+    return why ? NULL : t;
+}
+
+static void test_tokens(void **state)
+{
+    (void)state;
+    token_init_admin(admin_secret, sizeof admin_secret);
+    const struct token *admin = token_find((struct hvcbor_str){admin_secret, 32});
+    assert_non_null(admin);
+    assert_int_equal(admin->id, TOKEN_ADMIN_ID);
+    uint8_t wrong[32];
+    memcpy(wrong, admin_secret, 32);
+    wrong[31] ^= 1;
+    assert_null(token_find((struct hvcbor_str){wrong, 32}));
+    assert_null(token_find((struct hvcbor_str){admin_secret, 31}));
+    assert_null(token_find((struct hvcbor_str){admin_secret, 0}));
+    assert_true(token_allows(admin, PROTO_RIGHT_LIFECYCLE, "anything"));
+
+    const char *web1[] = {"web1"}, *web12[] = {"web1", "web2"};
+    enum proto_error_code code;
+    const struct token *a =
+        mint(admin, web1, 1, TOKEN_RIGHT(PROTO_RIGHT_INFO) | TOKEN_RIGHT(PROTO_RIGHT_TOKEN), &code);
+    assert_non_null(a);
+    assert_string_equal(a->label, "token-2");
+    assert_non_null(token_find((struct hvcbor_str){a->secret, a->secret_len}));
+    assert_true(token_allows(a, PROTO_RIGHT_INFO, "web1"));
+    assert_false(token_allows(a, PROTO_RIGHT_INFO, "web2"));
+    assert_false(token_allows(a, PROTO_RIGHT_LIFECYCLE, "web1"));
+    assert_false(token_allows(a, PROTO_RIGHT_LOG, NULL));
+    assert_true(token_allows_str(a, PROTO_RIGHT_INFO, S("web1")));
+    assert_false(token_allows_str(a, PROTO_RIGHT_INFO, S("web10")));
+    /* Never wider than the minter. */
+    assert_null(mint(a, web12, 2, TOKEN_RIGHT(PROTO_RIGHT_INFO), &code));
+    assert_int_equal(code, PROTO_ERROR_CODE_REFUSED);
+    assert_null(mint(a, web1, 1, TOKEN_RIGHT(PROTO_RIGHT_LOG), &code));
+    assert_int_equal(code, PROTO_ERROR_CODE_REFUSED);
+    const struct token *b =
+        mint(a, web1, 1, TOKEN_RIGHT(PROTO_RIGHT_INFO) | TOKEN_RIGHT(PROTO_RIGHT_TOKEN), &code);
+    assert_non_null(b);
+    const struct token *c = mint(b, web1, 1, TOKEN_RIGHT(PROTO_RIGHT_INFO), &code);
+    assert_non_null(c);
+    assert_null(mint(c, web1, 1, TOKEN_RIGHT(PROTO_RIGHT_INFO), &code)); /* no token right */
+    const struct token *other = mint(admin, web1, 1, TOKEN_RIGHT(PROTO_RIGHT_TOKEN), &code);
+    assert_non_null(other);
+    uint64_t aid = a->id, bid = b->id, cid = c->id;
+    uint8_t csecret[TOKEN_SECRET_BYTES];
+    memcpy(csecret, c->secret, c->secret_len);
+    uint32_t n = 0;
+    /* Only the token itself or an ancestor may revoke. */
+    assert_non_null(token_revoke(other, bid, &n, &code));
+    assert_int_equal(code, PROTO_ERROR_CODE_REFUSED);
+    assert_non_null(token_revoke(c, bid, &n, &code));
+    assert_non_null(token_revoke(admin, TOKEN_ADMIN_ID, &n, &code));
+    assert_int_equal(code, PROTO_ERROR_CODE_REFUSED);
+    assert_non_null(token_revoke(admin, 999, &n, &code));
+    assert_int_equal(code, PROTO_ERROR_CODE_NOT_FOUND);
+    assert_null(token_revoke(admin, bid, &n, &code));
+    assert_int_equal(n, 2); /* b and c */
+    assert_null(token_find((struct hvcbor_str){csecret, 32}));
+    assert_non_null(token_find((struct hvcbor_str){a->secret, a->secret_len}));
+    assert_non_null(token_revoke(admin, cid, &n, &code)); /* already gone */
+    assert_null(token_revoke(a, aid, &n, &code));         /* a token revokes itself */
+    assert_int_equal(n, 1);
+    /* The table is bounded; revoked slots are reused. */
+    int minted = 0;
+    while (mint(admin, web1, 1, TOKEN_RIGHT(PROTO_RIGHT_INFO), &code))
+        minted++;
+    assert_int_equal(code, PROTO_ERROR_CODE_NO_RESOURCES);
+    assert_int_equal(minted, TOKEN_MAX - 2); /* admin and `other` hold two slots */
+    assert_null(token_revoke(admin, other->id, &n, &code));
+    assert_non_null(mint(admin, web1, 1, TOKEN_RIGHT(PROTO_RIGHT_INFO), &code));
+    /* Hex. */
+    uint8_t out[64];
+    char hex[80];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", admin_secret[i]);
+    strcat(hex, "\n");
+    assert_int_equal(token_parse_hex(hex, (uint32_t)strlen(hex), out, sizeof out), 32);
+    assert_memory_equal(out, admin_secret, 32);
+    assert_int_equal(token_parse_hex("abc", 3, out, sizeof out), 0);
+    assert_int_equal(token_parse_hex("zz", 2, out, sizeof out), 0);
+    assert_int_equal(token_parse_hex("\n", 1, out, sizeof out), 0);
+    assert_int_equal(token_parse_hex(hex, 64, out, 31), 0);
+}
+
+/* --- log -------------------------------------------------------------------------- */
+
+static struct proto_log_entries le;
+
+static void test_log(void **state)
+{
+    (void)state;
+    char longname[80];
+    memset(longname, 'a', 63);
+    strcpy(longname + 63, "\xc3\xa9tail"); /* é straddles the 64-byte bound */
+    for (int i = 0; i < 600; i++) {
+        fake_now = (uint64_t)i;
+        uint64_t seq = ctl_log_add(i == 599 ? longname : "admin", "domain-list", "x\x01y", i % 2,
+                                   PROTO_ERROR_CODE_REFUSED, i == 3 ? "d" : NULL);
+        assert_int_equal(seq, (uint64_t)i + 1);
+    }
+    assert_int_equal(ctl_log_next_seq(), 601);
+    ctl_log_query(0, 64, &le);
+    assert_int_equal(le.entries.count, 64);
+    assert_int_equal(le.entries.items[0].seq, 601 - CTL_LOG_ENTRIES); /* the oldest kept */
+    assert_int_equal(le.next_seq, 601 - CTL_LOG_ENTRIES + 64);
+    assert_memory_equal(le.entries.items[0].target.ptr, "x?y", 3);
+    ctl_log_query(590, 200, &le); /* max is capped at 64 */
+    assert_int_equal(le.entries.count, 11);
+    assert_int_equal(le.next_seq, 601);
+    const struct proto_log_entry *last = &le.entries.items[10];
+    assert_int_equal(last->actor.len, 63);     /* cut before the é, not inside it */
+    assert_true(last->ok && !last->has_error); /* ok entries carry no error */
+    const struct proto_log_entry *prev = &le.entries.items[9];
+    assert_true(!prev->ok && prev->has_error && prev->error == PROTO_ERROR_CODE_REFUSED);
+    ctl_log_query(601, 64, &le);
+    assert_int_equal(le.entries.count, 0);
+    assert_int_equal(le.next_seq, 601);
+    /* Every entry is a valid catalog log-entry. */
+    struct hvcbor_error err;
+    ctl_log_query(590, 64, &le);
+    for (uint32_t i = 0; i < le.entries.count; i++)
+        assert_true(proto_log_entry_validate(&le.entries.items[i], &err));
+}
+
+/* --- images ------------------------------------------------------------------------ */
+
+static void test_images(void **state)
+{
+    (void)state;
+    static struct hv_start_info si;
+    memset(&si, 0, sizeof si);
+    static const char mod[] = "\x7f"
+                              "ELF boot module bytes";
+    si.modules_count = 1;
+    si.modules[0].va = (uint64_t)(uintptr_t)mod;
+    si.modules[0].size_bytes = sizeof mod;
+    strcpy(si.modules[0].name, "hello");
+    images_init(&si);
+    assert_non_null(image_find(S("hello")));
+    assert_null(image_find(S("hell")));
+
+    uint8_t img[100000];
+    for (size_t i = 0; i < sizeof img; i++)
+        img[i] = (uint8_t)(i * 7);
+    uint32_t crc = frame_crc32c(0, img, sizeof img);
+    struct proto_image_upload_request q = {1, S(""), S("hello"), sizeof img, crc};
+    uint64_t up = 0;
+    enum proto_error_code code;
+    fake_pfns = 10; /* 40 KiB: too small */
+    assert_non_null(image_upload_start(&q, 1, &up, &code));
+    assert_int_equal(code, PROTO_ERROR_CODE_NO_RESOURCES);
+    fake_pfns = 4096;
+    assert_null(image_upload_start(&q, 1, &up, &code));
+    bool done;
+    const char *name;
+    struct proto_image_upload_chunk ch = {2, up, 10, {img + 10, 10}};
+    assert_non_null(image_upload_chunk(&ch, 1, &done, &name, &code)); /* a gap */
+    assert_int_equal(code, PROTO_ERROR_CODE_INVALID);
+    ch = (struct proto_image_upload_chunk){2, up, 0, {img, 1000}};
+    assert_non_null(image_upload_chunk(&ch, 2, &done, &name, &code)); /* another session */
+    assert_int_equal(code, PROTO_ERROR_CODE_NOT_FOUND);
+    assert_null(image_upload_chunk(&ch, 1, &done, &name, &code));
+    assert_false(done);
+    assert_non_null(image_upload_chunk(&ch, 1, &done, &name, &code)); /* overlap */
+    static uint8_t big[sizeof img + 10];
+    ch = (struct proto_image_upload_chunk){2, up, 1000, {big, sizeof img}};
+    assert_non_null(image_upload_chunk(&ch, 1, &done, &name, &code)); /* past the end */
+    /* Uploaded but not complete: the boot module is still what "hello" names. */
+    assert_ptr_equal(image_find(S("hello"))->bytes, (const uint8_t *)mod);
+    for (size_t off = 1000; off < sizeof img; off += 30000) {
+        size_t n = sizeof img - off < 30000 ? sizeof img - off : 30000;
+        ch = (struct proto_image_upload_chunk){2, up, off, {img + off, (uint32_t)n}};
+        assert_null(image_upload_chunk(&ch, 1, &done, &name, &code));
+    }
+    assert_true(done);
+    struct image *im = image_find(S("hello"));
+    assert_non_null(im);
+    assert_false(im->boot_module); /* the upload shadows the boot module */
+    assert_memory_equal(im->bytes, img, sizeof img);
+    /* In use: cannot be replaced; once released it can. */
+    image_ref(im);
+    assert_non_null(image_upload_start(&q, 1, &up, &code));
+    assert_int_equal(code, PROTO_ERROR_CODE_CONFLICT);
+    image_unref(im);
+    /* A wrong CRC drops the upload (and the old image it replaced). */
+    q.crc32c = crc ^ 1;
+    assert_null(image_upload_start(&q, 1, &up, &code));
+    ch = (struct proto_image_upload_chunk){3, up, 0, {img, 30000}};
+    assert_null(image_upload_chunk(&ch, 1, &done, &name, &code));
+    ch = (struct proto_image_upload_chunk){3, up, 30000, {img + 30000, sizeof img - 30000}};
+    assert_non_null(image_upload_chunk(&ch, 1, &done, &name, &code));
+    assert_int_equal(code, PROTO_ERROR_CODE_INVALID);
+    assert_string_equal(name, "hello");
+    assert_non_null(image_upload_chunk(&ch, 1, &done, &name, &code)); /* gone */
+    assert_int_equal(code, PROTO_ERROR_CODE_NOT_FOUND);
+    assert_true(image_find(S("hello"))->boot_module);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_log),
+        cmocka_unit_test(test_images),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
