@@ -65,6 +65,11 @@ bool arch_send_ipi_all_but_self(unsigned vector);
  */
 uint64_t arch_tlb_flush_cpus(uint64_t cpu_mask);
 
+/* Serves the remote TLB-flush requests addressed to this CPU; for a CPU
+ * that spins with interrupts off (the hypervisor lock) while another may
+ * wait for its flush. */
+void arch_smp_poll(void);
+
 /*
  * Hook run on the receiving CPU for every ARCH_IPI_VECTOR interrupt, after
  * the EOI, with interrupts off, on that CPU's hypervisor stack. The weak
@@ -73,5 +78,15 @@ uint64_t arch_tlb_flush_cpus(uint64_t cpu_mask);
  * calls schedule_exit(), as for the timer.
  */
 void smp_ipi_handler(void);
+
+/*
+ * What an AP does once it is online (its tables, local APIC and topology
+ * set up, interrupts off, on its own hypervisor stack at depth one call);
+ * must not return. The weak default in smp.c idles (sti; hlt) taking IPIs;
+ * the core may define its own to run the scheduler on APs. Runs on each AP
+ * while the boot CPU is still starting the next one: it must not assume
+ * that arch_cpu_count() is final.
+ */
+__noreturn void smp_ap_run(void);
 
 #endif

@@ -201,6 +201,11 @@ static void flush_serve(struct percpu *pc)
     flush_done_raise(pc, r);
 }
 
+void arch_smp_poll(void)
+{
+    flush_serve(this_percpu());
+}
+
 void smp_flush_interrupt(void)
 {
     flush_serve(this_percpu());
@@ -308,7 +313,13 @@ void smp_ap_main(struct percpu *pc)
     apic_init_ap();
     topology_read(pc);
     __atomic_store_n(&pc->online, CPU_ONLINE, __ATOMIC_RELEASE);
-    /* Idle until the scheduler runs here: take IPIs, nothing else. */
+    smp_ap_run();
+    panic("smp: smp_ap_run returned on CPU %u", pc->cpu_id);
+}
+
+/* Until the scheduler runs on APs: take IPIs, nothing else. */
+__attribute__((weak)) void smp_ap_run(void)
+{
     for (;;)
         __asm__ volatile("sti; hlt; cli" ::: "memory");
 }
