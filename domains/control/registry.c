@@ -308,11 +308,13 @@ static void apply_policy(struct dom *d, uint32_t reason, bool forced)
         }
         kill_domain(d);
         char why[256];
-        enum proto_error_code code;
+        enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
         const char *err = build(d, false, why, sizeof why, &code);
         ctl_log_add("control", "domain-restart", name, err == NULL, code, err ? err : detail);
-        if (err)
-            d->state = PROTO_DOMAIN_STATE_CRASHED, d->stop_handled = true;
+        if (err) {
+            d->state = PROTO_DOMAIN_STATE_CRASHED;
+            d->stop_handled = true;
+        }
         return;
     }
     ctl_log_add("control", "domain-stopped", name, true, 0, detail);
