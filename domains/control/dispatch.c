@@ -108,21 +108,25 @@ static void list_domains(uint64_t id, const struct token *t)
     r->domains.count = 0;
     if (token_allows(t, PROTO_RIGHT_INFO, CONTROL_NAME))
         registry_self_summary(&r->domains.items[r->domains.count++]);
-    /* Domain-id order: a selection over at most DOM_MAX entries. */
+    /* Domain-id order (a selection over at most DOM_MAX entries); an entry
+     * whose rebuild failed has no domain (id 0) and comes last. */
     uint64_t last = 0;
     for (;;) {
         const struct dom *best = NULL;
+        uint64_t best_key = 0;
         for (uint32_t i = 0; i < DOM_MAX; i++) {
             const struct dom *d = registry_at(i);
             if (!d || !token_allows(t, PROTO_RIGHT_INFO, d->name))
                 continue;
-            uint64_t did = d->has_domain ? d->built.domid : 0;
-            if (did > last && (!best || did < best->built.domid))
+            uint64_t key = d->has_domain ? d->built.domid : (1ull << 32) + i;
+            if (key > last && (!best || key < best_key)) {
                 best = d;
+                best_key = key;
+            }
         }
         if (!best)
             break;
-        last = best->built.domid;
+        last = best_key;
         registry_summary(best, &r->domains.items[r->domains.count++]);
     }
     transport_send(&rep);
