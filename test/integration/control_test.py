@@ -216,6 +216,16 @@ def t_lifecycle():
     check("it runs again", info("tick")["summary"]["cpu-time-ns"] > t2)
     # shutdown: no guest-side protocol yet; with a timeout it is stopped by
     # force and its on_poweroff policy (destroy, the default) applies.
+    # reboot: forced at the timeout, then on_reboot (restart, the default):
+    # a new incarnation with a new domain id.
+    old_id = info("tick")["summary"]["id"]
+    hvctl("reboot", "tick", "--timeout", "1")
+    check("shutting-down until the timeout", info("tick")["summary"]["state"] == "shutting-down")
+    deadline = time.monotonic() + 30
+    while info("tick")["summary"]["id"] == old_id and time.monotonic() < deadline:
+        time.sleep(0.3)
+    i = info("tick")["summary"]
+    check("rebooted: a new domain id, running", i["id"] != old_id and i["state"] == "running")
     hvctl("shutdown", "tick", "--timeout", "1", "--wait")
     check("tick is gone after shutdown", "tick" not in list_names())
     # log -f: a domain that restarts every second; its restarts are streamed.
