@@ -22,9 +22,15 @@ void mm_frame_unmap(uint64_t *p);
 
 /*
  * May domain `dom` map frame m, which it does not own, from an L1 entry
- * (writable or read-only)? For grants and I/O frames in later issues. The
- * hypervisor returns false for now. Never asked for page-table targets,
- * hypervisor frames or free frames: those are always refused.
+ * (writable or read-only)? Asked for two kinds of frame:
+ *   - m inside the frame table, owned by another domain: grants (then
+ *     mm_foreign_map_get/put count the mapping);
+ *   - m outside the frame table (device memory above RAM, rule R3a of
+ *     pt.c): I/O frames, which the hypervisor allows to holders of an MMIO
+ *     capability covering m (READ, and WRITE for writable). Such a mapping
+ *     takes no reference and is not counted.
+ * Never asked for page-table targets, hypervisor frames or free frames:
+ * those are always refused.
  */
 bool mm_may_map_foreign(domid_t dom, mfn_t m, bool writable);
 

@@ -107,9 +107,41 @@ void mm_frame_unmap(uint64_t *p)
     (void)p; /* the direct map needs no unmapping */
 }
 
+/* Device frames the hypervisor drives itself, whatever capability is
+ * shown: the I/O APIC range 0xfec00000-0xfecfffff (HPET and chipset
+ * registers follow it) up to the local APIC range 0xfee00000-0xfeefffff,
+ * whose writes are also the MSI window. */
+static bool io_frame_reserved(uint64_t m)
+{
+    return m >= 0xfec00 && m < 0xfef00;
+}
+
+/*
+ * An I/O frame (outside the frame table, so never RAM: the table spans the
+ * highest RAM address): d may map it if one of its MMIO capabilities
+ * covers it with READ, and WRITE for a writable mapping, and it is not one
+ * of the hypervisor's. The whole table is scanned: any capability will do.
+ */
+static bool io_may_map(domid_t dom, mfn_t m, bool writable)
+{
+    struct domain *d = domain_by_id(dom);
+    uint32_t need = HV_CAP_R_MMIO_READ | (writable ? HV_CAP_R_MMIO_WRITE : 0);
+    if (d == NULL || d->uid == 0 || io_frame_reserved(mfn_x(m)))
+        return false;
+    for (uint32_t s = 0; s < HV_CAP_SLOTS; s++) {
+        const struct cap *c = &d->caps.slots[s];
+        if (c->obj != NULL && c->type == HV_CAP_MMIO && (c->rights & need) == need &&
+            mfn_x(m) >= c->base && mfn_x(m) - c->base < c->count)
+            return true;
+    }
+    return false;
+}
+
 bool mm_may_map_foreign(domid_t dom, mfn_t m, bool writable)
 {
-    return grant_may_map(dom, m, writable); /* I/O frames: the MMIO capability work */
+    if (mfn_x(m) >= frames_total)
+        return io_may_map(dom, m, writable);
+    return grant_may_map(dom, m, writable);
 }
 
 bool mm_foreign_map_get(domid_t dom, mfn_t m, bool writable)
@@ -143,7 +175,12 @@ bool mm_load_base(domid_t dom, mfn_t l4)
     struct domain *d = domain_by_id(dom);
     if (!d)
         mm_panic("mm_load_base for an unknown domain");
-    d->l4 = l4;
+    __atomic_store_n(&d->l4.v, mfn_x(l4), __ATOMIC_RELEASE);
+    /* Other CPUs running this domain move to the new base before the
+     * caller drops the old base's reference (the flush service loads it). */
+    uint64_t others = schedule_cpus_running(d) & ~(1ull << arch_cpu_id());
+    if (others && arch_tlb_flush_cpus(others) != 0)
+        mm_panic("mm_load_base: a CPU running the domain did not move to its new base");
     if (d != current_domain)
         return false; /* loaded when it is next scheduled */
     arch_load_base(l4);

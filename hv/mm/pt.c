@@ -15,6 +15,13 @@
  *       the hypervisor (HV_EPERM). Page-table targets (n >= 2) are owned by
  *       the table's owner; an L1 target not owned by it needs
  *       mm_may_map_foreign (HV_EPERM otherwise).
+ *   R3a an L1 target outside the frame table (device memory above RAM) is
+ *       accepted only if mm_may_map_foreign(dom, m, false) says yes (else
+ *       HV_ERANGE, as for any frame that does not exist) and, for an entry
+ *       with RW, also mm_may_map_foreign(dom, m, true) (else HV_EPERM). Such
+ *       an entry takes no reference and pt_entry_put of it does nothing:
+ *       the frame has no struct frame, so it can never be typed, and it can
+ *       never be a page table (targets of levels >= 2 keep HV_ERANGE).
  *   R4  an L1 entry with RW takes a WRITABLE type reference on its target;
  *       without RW a general reference only; an Ln entry (n >= 2) takes an
  *       L(n-1) type reference. A type reference of another type than the
@@ -143,8 +150,14 @@ int pt_entry_get(domid_t dom, unsigned level, uint64_t e)
         return HV_EINVAL;
     mfn_t m = pt_entry_mfn(e);
     struct frame *f = frame_get(m);
-    if (f == NULL)
-        return HV_ERANGE;
+    if (f == NULL) {
+        /* R3a: an I/O frame, mapped by policy alone, counted nowhere. */
+        if (level != 1 || !mm_may_map_foreign(dom, m, false))
+            return HV_ERANGE;
+        if ((e & PTE_RW) && !mm_may_map_foreign(dom, m, true))
+            return HV_EPERM;
+        return HV_OK;
+    }
     if (f->owner == DOMID_INVALID || f->owner == DOMID_HV)
         return HV_EPERM;
     if (level == 1) {
@@ -174,8 +187,11 @@ void pt_entry_put(domid_t dom, unsigned level, uint64_t e)
         return;
     mfn_t m = pt_entry_mfn(e);
     struct frame *f = frame_get(m);
-    if (f == NULL)
-        mm_panic("pt_entry_put: validated entry outside the frame table");
+    if (f == NULL) {
+        if (level != 1)
+            mm_panic("pt_entry_put: validated table entry outside the frame table");
+        return; /* R3a: an I/O frame holds no reference */
+    }
     if (level == 1 && f->owner != dom)
         mm_foreign_map_put(dom, m, (e & PTE_RW) != 0);
     if (level == 1 && !(e & PTE_RW))

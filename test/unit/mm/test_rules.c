@@ -278,6 +278,70 @@ static void test_validation_budget_bounds_work(void **state)
     assert_int_equal(F(20)->ref_count, 1 + 64);
 }
 
+/* Rule R3a: an L1 target outside the frame table (an I/O frame) is
+ * accepted only when the hook allows it (read-only, and writable for RW),
+ * takes no reference anywhere, is dropped without touching anything, and
+ * can never be a page table. */
+static void test_io_frames_outside_the_table(void **state)
+{
+    (void)state;
+    const uint64_t io = 64, high = 1ull << 39;
+    assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
+    assert_int_equal(mm_pin(&da, mfn(4), 2), HV_OK);
+    /* Not allowed at all: HV_ERANGE, as for a frame that does not exist. */
+    REFUSED(HV_ERANGE, upd(&da, eaddr(5, 1), pte(io, 0)));
+    REFUSED(HV_ERANGE, upd(&da, eaddr(5, 1), pte(io, PTE_RW)));
+    /* Read-only allowed: a read-only entry takes nothing; RW is HV_EPERM. */
+    fake_allow_foreign(DOM_A, io, false);
+    struct snap s;
+    snap_take(&s);
+    assert_int_equal(upd(&da, eaddr(5, 1), pte(io, PTE_PCD | PTE_PWT)), HV_OK);
+    assert_int_equal(fake_frame(5)[1], pte(io, PTE_PCD | PTE_PWT));
+    fake_frame(5)[1] = 0; /* everything but this entry is as before */
+    snap_check_same(&s);
+    fake_frame(5)[1] = pte(io, PTE_PCD | PTE_PWT);
+    mm_audit(doms, 2);
+    REFUSED(HV_EPERM, upd(&da, eaddr(5, 2), pte(io, PTE_RW)));
+    /* Only for the domain the hook names. */
+    assert_int_equal(mm_pin(&db, mfn(33), 1), HV_OK);
+    REFUSED(HV_ERANGE, upd(&db, eaddr(33, 0), pte(io, 0)));
+    /* Writable allowed, also far above RAM. */
+    fake_allow_foreign(DOM_A, io, true);
+    fake_allow_foreign(DOM_A, high, true);
+    assert_int_equal(upd(&da, eaddr(5, 2), pte(io, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 3), pte(high, PTE_RW)), HV_OK);
+    mm_audit(doms, 2);
+    /* Never a page table, whatever the hook says. */
+    REFUSED(HV_ERANGE, upd(&da, eaddr(4, 1), pte(io, 0)));
+    REFUSED(HV_ERANGE, mm_pin(&da, mfn(io), 1));
+    /* Dropping such entries (overwrite, then devalidation) touches nothing. */
+    snap_take(&s);
+    assert_int_equal(upd(&da, eaddr(5, 3), 0), HV_OK);
+    fake_frame(5)[3] = pte(high, PTE_RW);
+    snap_check_same(&s);
+    fake_frame(5)[3] = 0;
+    assert_int_equal(mm_unpin(&da, mfn(4)), HV_OK);
+    assert_int_equal(mm_unpin(&da, mfn(5)), HV_OK);
+    assert_int_equal(F(5)->type_count, 0);
+    assert_int_equal(F(5)->ref_count, 1);
+    mm_audit(doms, 2);
+    /* Validation applies the same rule: an L1 holding a writable entry to
+     * a read-only I/O frame is refused and unwound. */
+    fake_allow_foreign(DOM_A, 65, false);
+    fake_frame(6)[0] = pte(20, PTE_RW);
+    fake_frame(6)[1] = pte(65, 0);
+    fake_frame(6)[2] = pte(65, PTE_RW);
+    REFUSED(HV_EPERM, mm_pin(&da, mfn(6), 1));
+    fake_frame(6)[2] = pte(66, 0);
+    REFUSED(HV_ERANGE, mm_pin(&da, mfn(6), 1));
+    fake_frame(6)[2] = pte(io, PTE_RW);
+    assert_int_equal(mm_pin(&da, mfn(6), 1), HV_OK);
+    assert_int_equal(F(20)->type, FRAME_TYPE_WRITABLE);
+    mm_audit(doms, 2);
+    assert_int_equal(mm_unpin(&da, mfn(6)), HV_OK);
+    assert_int_equal(F(20)->type_count, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hypervisor_l4_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_linear_page_tables_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validation_budget_bounds_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_io_frames_outside_the_table, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
