@@ -77,9 +77,8 @@ int64_t gk_vcpu_start(unsigned id, gk_vcpu_fn fn, void *arg, void *stack, size_t
      * to take once the hypervisor has stopped the VCPU: VCPU_START then
      * succeeds; while it has not, VCPU_START says HV_EEXIST and we retry. */
     uint32_t expect = GK_VCPU_STOPPED;
-    bool restart = __atomic_compare_exchange_n(&v->state, &expect, GK_VCPU_FREE, false,
-                                               __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-    (void)restart;
+    __atomic_compare_exchange_n(&v->state, &expect, GK_VCPU_FREE, false, __ATOMIC_ACQ_REL,
+                                __ATOMIC_ACQUIRE);
     if (load_state(v) != GK_VCPU_FREE)
         return HV_EEXIST;
     /* The range check and the claim are not one atomic step: starts of
