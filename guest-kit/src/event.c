@@ -163,6 +163,14 @@ int64_t gk_events_init_vcpu(void)
     return gk_events_init();
 }
 
+void gk_events_vcpu_reset(unsigned id)
+{
+    if (id < GK_VCPU_MAX) {
+        vcpu_enabled[id] = false;
+        in_dispatch[id] = 0;
+    }
+}
+
 bool gk_events_disable(void)
 {
     uint8_t old = __atomic_exchange_n(&me()->upcall_mask, 1, __ATOMIC_SEQ_CST);

@@ -127,6 +127,9 @@ struct hv_domctl_vcpu_start *gk_vcpu_main(struct gk_vcpu *v)
     if (p < base + sizeof(vcpus[0]) || p >= base + sizeof(vcpus) ||
         (p - base) % sizeof(vcpus[0]) != 0 || load_state(v) != GK_VCPU_STARTING)
         gk_panic("gk_vcpu_entry: entered with %#lx, not a VCPU being started", (unsigned long)p);
+    /* A VCPU starts with upcalls masked, also when started again: let its
+     * gk_events_init_vcpu unmask them. */
+    gk_events_vcpu_reset(v->id);
     __atomic_store_n(&v->state, GK_VCPU_RUNNING, __ATOMIC_RELEASE);
     v->fn(v->arg);
     gk_console_flush();

@@ -147,5 +147,8 @@ struct hv_bounce_frame *gk_event_dispatch(struct hv_bounce_frame *frame);
 void gk_event_entry(void);
 extern const char gk_event_iret_insn[];
 volatile uint8_t *gk_event_mask_addr(void);
+/* Forgets that VCPU id ran gk_events_init (called by gk/vcpu.h when it
+ * starts a VCPU, which begins with upcalls masked, possibly again). */
+void gk_events_vcpu_reset(unsigned id);
 
 #endif
