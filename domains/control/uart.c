@@ -25,6 +25,8 @@ static uint16_t io_base;
 static uint32_t irq_port;
 static void (*irq_cb)(void);
 static struct uart_stats stats;
+static uint8_t early_byte;
+static bool have_early;
 
 static int64_t reg_io(uint32_t reg, bool write, uint32_t *value)
 {
@@ -71,18 +73,24 @@ const char *uart_init(uint16_t base, uint32_t gsi, uint32_t io_slot, uint32_t ir
     /* 115200 baud (divisor 1), 8 data bits, no parity, 1 stop bit. */
     if (reg_out(REG_IER, 0) != HV_OK)
         return "the UART's ports are refused";
+    /* A byte the host sent before we got here waits in the (FIFO-less)
+     * receiver, the rest in the host's socket: keep it, because switching
+     * the FIFOs on below clears the receiver. So the first hello of
+     * `hvctl up` is answered, not dropped as garbage. */
+    if (reg_in(REG_LSR) & LSR_DR) {
+        early_byte = (uint8_t)reg_in(REG_RBR_THR);
+        have_early = true;
+    }
     reg_out(REG_LCR, 0x80);
     reg_out(REG_RBR_THR, 1);
     reg_out(REG_IER, 0);
     reg_out(REG_LCR, 0x03);
-    /* FIFOs on and cleared, receive trigger at 14 bytes: QEMU offers the
-     * socket only (trigger - held) bytes at a time, so a 1-byte trigger
-     * would move one byte per main-loop round. Fewer bytes than the
-     * trigger raise the interrupt after the FIFO timeout (4 characters). */
+    /* FIFOs on, receive trigger at 14 bytes: QEMU offers the socket only
+     * (trigger - held) bytes at a time, so a 1-byte trigger would move one
+     * byte per main-loop round. Fewer bytes than the trigger raise the
+     * interrupt after the FIFO timeout (4 characters). */
     reg_out(REG_IIR_FCR, 0xc7);
     reg_out(REG_MCR, 0x0b); /* DTR, RTS, OUT2 (the interrupt gate) */
-    for (int i = 0; i < 64 && (reg_in(REG_LSR) & LSR_DR); i++)
-        reg_in(REG_RBR_THR);
     reg_in(REG_IIR_FCR);
     reg_in(REG_MSR);
 
@@ -104,6 +112,10 @@ const char *uart_init(uint16_t base, uint32_t gsi, uint32_t io_slot, uint32_t ir
 size_t uart_read(uint8_t *buf, size_t cap)
 {
     size_t n = 0;
+    if (have_early && cap > 0) {
+        buf[n++] = early_byte;
+        have_early = false;
+    }
     while (n < cap) {
         uint32_t lsr = reg_in(REG_LSR);
         if (lsr & LSR_OE)
