@@ -39,12 +39,15 @@ add_hv_test(guestkit_events_smp2 LABELS guestkit TIMEOUT 30 SMP 2
 
 # echo: the root builds its own image as a peer and they echo messages of
 # every length 0..1016 over a gk_channel (a granted page with two rings and
-# an event channel); every reply is checked byte for byte. Then the peer
+# an event channel); every reply is checked byte for byte. The peer first
+# checks that a ref of 0, a port out of range and a misaligned address are
+# refused before any hypercall (HV_EINVAL) and a ref that is not a grant by
+# the hypervisor (HV_ENOENT), nothing left mapped. At the end the peer
 # corrupts its ring: the root's channel must report disconnected, not crash.
 set(GK_ECHO $<TARGET_FILE:echo>)
 add_hv_test(guestkit_echo LABELS guestkit TIMEOUT 90
     MODULES "${GK_ECHO}::echo" "${GK_ECHO}::peer"
-    EXPECT "[d0] echo: the peer connected: ok" "[d0] echo: a message too long is refused: ok"
+    EXPECT "[d1] echo: peer: bad connects -> -3 -3 -2 -3" "[d0] echo: the peer connected: ok" "[d0] echo: a message too long is refused: ok"
            "[d0] echo: every reply was the message sent: ok"
            "[d0] echo: a corrupt ring disconnects the channel: ok"
            "[d0] echo: a disconnected channel stays disconnected: ok"

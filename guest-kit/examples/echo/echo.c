@@ -14,7 +14,8 @@
  *   GK_CHAN_EDISCONNECTED, as must every call after it, without a crash.
  *   The peer powers off; the root ends the grant and destroys it.
  *
- *   peer: reads "ref=.. port=..", connects, echoes every message until
+ *   peer: reads "ref=.. port=..", checks that impossible or wrong refs,
+ *   ports and addresses are refused, connects, echoes every message until
  *   "corrupt", then breaks the ring, notifies, closes its end and powers off.
  *
  * Command line: count=<round trips> (default 1000). Ends with "echo: ok".
@@ -168,9 +169,22 @@ static int peer(void)
         line[n++] = (char)c;
     }
     line[n] = 0;
+    uint32_t ref = field(line, "ref"), port = field(line, "port");
+    /* What we are told is checked: impossible values are refused before
+     * any hypercall, a wrong ref by the hypervisor, and either way nothing
+     * stays mapped (the real connect below maps the same va). */
     struct gk_channel ch;
-    int64_t rc = gk_channel_connect(&ch, ROOT_SLOT_IN_PEER, field(line, "ref"), field(line, "port"),
-                                    PEER_PAGE_VA);
+    int64_t bad[4] = {
+        gk_channel_connect(&ch, ROOT_SLOT_IN_PEER, 0, port, PEER_PAGE_VA),
+        gk_channel_connect(&ch, ROOT_SLOT_IN_PEER, ref, HV_EVTCHN_PORTS + 5, PEER_PAGE_VA),
+        gk_channel_connect(&ch, ROOT_SLOT_IN_PEER, ref + 100, port, PEER_PAGE_VA),
+        gk_channel_connect(&ch, ROOT_SLOT_IN_PEER, ref, port, PEER_PAGE_VA + 8),
+    };
+    gk_printf("echo: peer: bad connects -> %lld %lld %lld %lld\n", (long long)bad[0],
+              (long long)bad[1], (long long)bad[2], (long long)bad[3]);
+    if (bad[0] != HV_EINVAL || bad[1] != HV_EINVAL || bad[2] == HV_OK || bad[3] != HV_EINVAL)
+        gk_panic("echo: peer: FAILED a bad ref, port or va was not refused");
+    int64_t rc = gk_channel_connect(&ch, ROOT_SLOT_IN_PEER, ref, port, PEER_PAGE_VA);
     if (rc != HV_OK)
         gk_panic("echo: peer: connect failed (%lld)", (long long)rc);
     uint64_t echoed = 0;
