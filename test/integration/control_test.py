@@ -139,6 +139,22 @@ def t_create_console():
         f.write(b"\x7fELF")
     out = hvctl("create", "-f", m2, rc=1)
     check("an unknown kernel name is not-found", "not-found" in out)
+    # apply: creates what is missing; a second apply and diff find nothing to do.
+    adir = os.path.join(RUN, "apply")
+    os.makedirs(adir)
+    for n in ("ap1", "ap2"):
+        with open(os.path.join(adir, n + ".yaml"), "w") as f:
+            f.write("name: %s\nkernel: %s\nmemory: 8MiB\non_poweroff: preserve\n"
+                    % (n, ARGS.hello))
+    hvctl("diff", "-f", adir, rc=7)
+    out = hvctl("apply", "-f", adir)
+    check("apply created both", "created ap1" in out and "created ap2" in out)
+    out = hvctl("apply", "-f", adir)
+    check("a second apply is a no-op", "nothing to do" in out)
+    hvctl("diff", "-f", adir, rc=0)
+    os.remove(os.path.join(adir, "ap2.yaml"))
+    hvctl("apply", "-f", adir, "--prune")
+    check("apply --prune destroyed ap2", "ap2" not in list_names() and "ap1" in list_names())
     acts = [(e["action"], e["target"], e["ok"]) for e in log_entries()]
     check("the log has the create", ("domain-create", "hello1", True) in acts)
     check("the log has the destroy", ("domain-destroy", "hello1", True) in acts)
