@@ -250,6 +250,59 @@ static void new_session(void)
     con_session_end();
 }
 
+/* Names (domains, kernels, images) are used as C strings and shown in
+ * logs: a control character (NUL included) would let two names look the
+ * same or cut one short. */
+static bool bad_name(struct hvcbor_str s)
+{
+    for (uint32_t i = 0; i < s.len; i++)
+        if (s.ptr[i] < 0x20 || s.ptr[i] == 0x7f)
+            return true;
+    return false;
+}
+
+/* The names a request carries; NULL if they are all acceptable. */
+static const char *bad_names(const struct proto_msg *m)
+{
+    switch (m->type) {
+    case PROTO_MSG_DOMAIN_INFO_REQUEST:
+        return bad_name(m->u.domain_info_request.domain) ? "domain" : NULL;
+    case PROTO_MSG_DOMAIN_DESTROY_REQUEST:
+        return bad_name(m->u.domain_destroy_request.domain) ? "domain" : NULL;
+    case PROTO_MSG_DOMAIN_SHUTDOWN_REQUEST:
+        return bad_name(m->u.domain_shutdown_request.domain) ? "domain" : NULL;
+    case PROTO_MSG_DOMAIN_PAUSE_REQUEST:
+        return bad_name(m->u.domain_pause_request.domain) ? "domain" : NULL;
+    case PROTO_MSG_DOMAIN_UNPAUSE_REQUEST:
+        return bad_name(m->u.domain_unpause_request.domain) ? "domain" : NULL;
+    case PROTO_MSG_SCHED_SET_REQUEST:
+        return bad_name(m->u.sched_set_request.domain) ? "domain" : NULL;
+    case PROTO_MSG_CONSOLE_ATTACH_REQUEST:
+        return bad_name(m->u.console_attach_request.domain) ? "domain" : NULL;
+    case PROTO_MSG_IMAGE_UPLOAD_REQUEST:
+        return bad_name(m->u.image_upload_request.name) ? "name" : NULL;
+    case PROTO_MSG_DOMAIN_CREATE_REQUEST: {
+        const struct proto_domain_config *c = &m->u.domain_create_request.config;
+        if (bad_name(c->name))
+            return "config.name";
+        if (bad_name(c->kernel))
+            return "config.kernel";
+        for (uint32_t i = 0; i < c->cmdline.len; i++)
+            if (c->cmdline.ptr[i] == 0)
+                return "config.cmdline";
+        return NULL;
+    }
+    case PROTO_MSG_TOKEN_CREATE_REQUEST:
+        for (uint32_t i = 0; i < m->u.token_create_request.domains.count; i++)
+            if (bad_name(m->u.token_create_request.domains.items[i]))
+                return "domains";
+        return m->u.token_create_request.has_label && bad_name(m->u.token_create_request.label)
+                   ? "label"
+                   : NULL;
+    default: return NULL;
+    }
+}
+
 void dispatch_frame(const uint8_t *payload, uint32_t len)
 {
     struct hvcbor_error err;
@@ -265,6 +318,14 @@ void dispatch_frame(const uint8_t *payload, uint32_t len)
         return;
     }
     uint64_t id = proto_msg_request_id(&req);
+    const char *field = bad_names(&req);
+    if (field) {
+        send_error(id, PROTO_ERROR_CODE_INVALID, "%s: %s has a control character",
+                   proto_msg_name(req.type), field);
+        ctl_log_add("?", proto_msg_name(req.type), "", false, PROTO_ERROR_CODE_INVALID,
+                    "a name with a control character");
+        return;
+    }
     const struct token *t;
     char target[DOM_KERNEL_MAX + 1] = "";
     enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;

@@ -432,7 +432,16 @@ static int cmd_garbage(char **av)
     if (s != HVCTL_ERR_SERVER || e.server_code != PROTO_ERROR_CODE_REFUSED)
         return die("a wrong token was not refused", &e);
     printf("control_driver: wrong token refused: %s\n", e.message);
-    /* 7. Garbage with magic bytes and a valid request in the middle. */
+    /* 7. A name with a NUL inside ("web1\0x" would read as "web1"). */
+    memset(&msg, 0, sizeof msg);
+    msg.type = PROTO_MSG_DOMAIN_INFO_REQUEST;
+    msg.u.domain_info_request = (struct proto_domain_info_request){
+        hvctl_next_id(&conn), tokstr(), {(const uint8_t *)"web1\0x", 6}};
+    s = hvctl_call(&conn, &msg, PROTO_MSG_DOMAIN_INFO_REPLY, 10000, &r, &e);
+    if (s != HVCTL_ERR_SERVER || e.server_code != PROTO_ERROR_CODE_INVALID)
+        return die("a name with a NUL was not refused as invalid", &e);
+    printf("control_driver: name with a NUL refused: %s\n", e.message);
+    /* 8. Garbage with magic bytes and a valid request in the middle. */
     n = 0;
     for (int i = 0; i < 300; i++)
         buf[n++] = (uint8_t) "HVF1HV"[i % 6];
