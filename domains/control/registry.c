@@ -143,6 +143,14 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
                             char *detail, uint32_t detail_cap, enum proto_error_code *code)
 {
     *code = PROTO_ERROR_CODE_INVALID;
+    for (uint32_t i = 0; i < cfg->name.len; i++)
+        if (cfg->name.ptr[i] < 0x20 || cfg->name.ptr[i] == 0x7f)
+            return "the name has a control character";
+    for (uint32_t i = 0; i < cfg->kernel.len; i++)
+        if (cfg->kernel.ptr[i] < 0x20 || cfg->kernel.ptr[i] == 0x7f)
+            return "the kernel name has a control character";
+    if (memchr(cfg->cmdline.ptr, 0, cfg->cmdline.len))
+        return "the command line has a NUL byte";
     if (name_eq(CONTROL_NAME, cfg->name) || registry_find(cfg->name)) {
         *code = PROTO_ERROR_CODE_CONFLICT;
         return "a domain of that name exists";
