@@ -149,7 +149,7 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
     for (uint32_t i = 0; i < cfg->kernel.len; i++)
         if (cfg->kernel.ptr[i] < 0x20 || cfg->kernel.ptr[i] == 0x7f)
             return "the kernel name has a control character";
-    if (memchr(cfg->cmdline.ptr, 0, cfg->cmdline.len))
+    if (cfg->cmdline.len && memchr(cfg->cmdline.ptr, 0, cfg->cmdline.len))
         return "the command line has a NUL byte";
     if (name_eq(CONTROL_NAME, cfg->name) || registry_find(cfg->name)) {
         *code = PROTO_ERROR_CODE_CONFLICT;
