@@ -64,6 +64,7 @@ void hypercall_entry(struct cpu_regs *regs)
     case HC_DOMAIN_OP: ret = hc_domain_op(d, regs); break;
     case HC_CONSOLE_OP: ret = hc_console_op(d, regs); break;
     case HC_IOPORT_OP: ret = hc_ioport_op(d, regs); break;
+    case HC_PCI_OP: ret = hc_pci_op(d, regs); break;
     default:
         log_debug("d%u: unknown hypercall %llu", d->id, (unsigned long long)regs->rax);
         ret = HV_ENOSYS;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mm_hooks.h"
 #include "mm_hv.h"
+#include "pci.h"
 #include "pmm.h"
 #include "regs.h"
 
@@ -121,18 +122,20 @@ void domain_root_caps(struct domain *root)
         cap_insert_root(&root->caps, HV_ROOT_SLOT_IRQ, &irq_obj, HV_CAP_R_IRQ_ALL | HV_CAP_R_GRANT,
                         0, arch_irq_lines()) != HV_OK)
         panic("boot: device capabilities refused");
-    /* MMIO: the frames between the end of RAM below 4 GiB and 4 GiB (the
-     * PCI hole with the LAPIC, IOAPIC and device BARs). UNFINISHED: the
-     * ranges are not yet read from ACPI/PCI; PCI-device capabilities come
-     * with the driver-domain work. */
-    uint64_t hole = mm_hv_frames_count() < 0x100000 ? mm_hv_frames_count() : 0xc0000;
+    /* Slot 5, MMIO: frames 3 GiB up to the I/O APIC at 0xfec00000, the
+     * classic 32-bit PCI hole without the interrupt controllers, HPET and
+     * firmware above it (docs/devices.md). Frames inside the frame table
+     * (RAM) stay unmappable through it (pt.c, rule R3a). */
+    uint64_t hole = 0xc0000;
     if (cap_insert_root(&root->caps, HV_ROOT_SLOT_MMIO, &mmio_obj,
-                        HV_CAP_R_MMIO_ALL | HV_CAP_R_GRANT, hole, 0x100000 - hole) != HV_OK)
+                        HV_CAP_R_MMIO_ALL | HV_CAP_R_GRANT, hole, 0xfec00 - hole) != HV_OK)
         panic("boot: MMIO capability refused");
+    /* Every PCI function and its memory BARs, from HV_ROOT_SLOT_DEVICE_FIRST. */
+    uint32_t devices = pci_root_caps(&root->caps, HV_ROOT_SLOT_DEVICE_FIRST);
     log_info("d%u: boot capabilities: self, memory (%llu frames), console, I/O ports, IRQs, "
-             "MMIO frames %#llx-%#llx",
+             "MMIO frames %#llx-%#llx, %u device capabilities from slot %u",
              root->id, (unsigned long long)root->max_pages, (unsigned long long)hole,
-             (unsigned long long)0xfffff);
+             (unsigned long long)0xfebff, devices, HV_ROOT_SLOT_DEVICE_FIRST);
 }
 
 /* --- hooks of cap.c ------------------------------------------------------ */

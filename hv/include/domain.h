@@ -249,6 +249,8 @@ void vcpu_update_runnable(struct vcpu *v);
 
 /* --- port I/O (hv/core/ioport.c) --- */
 int64_t hc_ioport_op(struct domain *d, struct cpu_regs *regs);
+/* --- PCI configuration and device description (hv/core/pci_hv.c) --- */
+int64_t hc_pci_op(struct domain *d, struct cpu_regs *regs);
 
 /* --- console rings (hv/core/console.c) --- */
 int64_t hc_console_op(struct domain *d, struct cpu_regs *regs);

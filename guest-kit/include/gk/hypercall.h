@@ -99,4 +99,11 @@ static inline int64_t gk_hc_ioport_op(struct hv_ioport_args *args)
     return gk_hypercall3(HC_IOPORT_OP, (uint64_t)(uintptr_t)args, 0, 0);
 }
 
+/* PCI configuration access or device description through a PCI capability:
+ * cmd is enum hv_pci_cmd, args its struct (hv/domctl.h). */
+static inline int64_t gk_hc_pci_op(enum hv_pci_cmd cmd, void *args)
+{
+    return gk_hypercall3(HC_PCI_OP, (uint64_t)cmd, (uint64_t)(uintptr_t)args, 0);
+}
+
 #endif

@@ -61,6 +61,7 @@ enum hv_hypercall {
     HC_DOMAIN_OP = 15,        /* (enum hv_domctl_cmd, void *args) -> status (domctl.h) */
     HC_CONSOLE_OP = 16,       /* (enum hv_console_cmd, struct hv_console_args *) -> count */
     HC_IOPORT_OP = 17,        /* (struct hv_ioport_args *) -> status (domctl.h) */
+    HC_PCI_OP = 18,           /* (enum hv_pci_cmd, void *args) -> status (domctl.h) */
     HC_COUNT
 };
 

@@ -247,4 +247,94 @@ _Static_assert(sizeof(struct hv_ioport_args) == 16, "ioport args layout");
  */
 #define HV_UPCALL_VECTOR 256u
 
+/* ---- PCI devices: HC_PCI_OP(enum hv_pci_cmd, void *args) ---------------- */
+
+/*
+ * At boot the hypervisor enumerates PCI (configuration mechanism #1) and
+ * gives the root, from slot HV_ROOT_SLOT_DEVICE_FIRST upward, for each
+ * function found (bus, device, function order) one PCI capability
+ * (HV_CAP_R_PCI_ALL | HV_CAP_R_GRANT) followed by one MMIO capability per
+ * memory BAR (the BAR's frames, rounded out to whole frames;
+ * HV_CAP_R_MMIO_ALL | HV_CAP_R_GRANT). The root finds them with
+ * HV_CAP_IDENTIFY and describes a PCI capability with HV_PCI_INFO.
+ * HV_ROOT_SLOT_MMIO (slot 5) is frames 0xc0000-0xfebff (3 GiB up to the
+ * I/O APIC): the classic 32-bit PCI hole without the I/O APIC, HPET,
+ * local APIC and firmware above it; RAM frames in it stay unmappable. It
+ * may cover a chipset's PCI ECAM window: hand driver domains the per-BAR
+ * capabilities, never slot 5.
+ *
+ *   CONFIG_READ:  struct hv_pci_config_args; slot = PCI cap with
+ *                 HV_CAP_R_PCI_CONFIG_READ; value is written back.
+ *   CONFIG_WRITE: struct hv_pci_config_args; slot = PCI cap with
+ *                 HV_CAP_R_PCI_CONFIG_WRITE.
+ *   INFO:         struct hv_pci_info_args; slot = any PCI cap.
+ *
+ * Config accesses: offset < 256, size 1, 2 or 4 and offset a multiple of
+ * size, reserved fields 0 (else HV_EINVAL). Writes are refused with
+ * HV_EPERM when they touch an address register (header type 0: BARs
+ * 0x10-0x27 and the expansion ROM 0x30-0x33; any other header type:
+ * 0x10-0x3b, i.e. BARs, bus numbers, windows and ROM), or when they write
+ * the command register's bus-master bit (bit 2 of offset 4) as 1 and the
+ * capability lacks HV_CAP_R_PCI_DMA. Slot errors: HV_EINVAL (>= 256),
+ * HV_ENOENT (empty), HV_EPERM (not a PCI capability, or a right missing).
+ * Every check is made before the hardware is touched.
+ */
+#define HV_ROOT_SLOT_DEVICE_FIRST 128u
+#define HV_PCI_NO_SLOT 0xffffffffu
+
+enum hv_pci_cmd {
+    HV_PCI_CONFIG_READ = 0,  /* struct hv_pci_config_args */
+    HV_PCI_CONFIG_WRITE = 1, /* struct hv_pci_config_args */
+    HV_PCI_INFO = 2,         /* struct hv_pci_info_args */
+};
+
+struct hv_pci_config_args {
+    uint32_t slot;     /* in: PCI capability */
+    uint16_t offset;   /* in: byte offset in configuration space, < 256 */
+    uint8_t size;      /* in: 1, 2 or 4, offset aligned to it */
+    uint8_t reserved0; /* must be 0 */
+    uint32_t value;    /* in (write) / out (read) */
+    uint32_t reserved; /* must be 0 */
+};
+
+/* enum values of struct hv_pci_bar.kind */
+enum hv_pci_bar_kind {
+    HV_PCI_BAR_NONE = 0,      /* not implemented (size 0) */
+    HV_PCI_BAR_IO = 1,        /* I/O ports [base, base + size) */
+    HV_PCI_BAR_MEM32 = 2,     /* memory below 4 GiB */
+    HV_PCI_BAR_MEM64 = 3,     /* memory, 64-bit: the next register is its upper half */
+    HV_PCI_BAR_MEM64_HIGH = 4 /* the upper half of the BAR before it */
+};
+#define HV_PCI_BAR_F_PREFETCH 1u /* flags: prefetchable memory */
+
+struct hv_pci_bar {
+    uint64_t base;      /* machine address (I/O: port) as the firmware assigned it */
+    uint64_t size;      /* bytes (0: none) */
+    uint8_t kind;       /* enum hv_pci_bar_kind */
+    uint8_t flags;      /* HV_PCI_BAR_F_* */
+    uint16_t reserved;  /* 0 */
+    uint32_t mmio_slot; /* root slot of its MMIO capability at boot, or HV_PCI_NO_SLOT */
+};
+
+struct hv_pci_info_args {
+    uint32_t slot;     /* in: PCI capability (no right needed) */
+    uint32_t reserved; /* must be 0 */
+    uint8_t bus, dev, fn;
+    uint8_t header_type; /* without the multifunction bit */
+    uint16_t vendor, device;
+    uint32_t class_rev; /* class << 24 | subclass << 16 | prog-if << 8 | revision */
+    uint8_t irq_line;   /* as the firmware left it (legacy PIC/IOAPIC number, 0xff: none) */
+    uint8_t irq_pin;    /* 0: none, 1..4: INTA..INTD */
+    uint16_t reserved2; /* 0 */
+    uint32_t pci_slot;  /* root slot of its PCI capability at boot */
+    uint32_t bar_count; /* BAR registers of its header type: 6 (type 0), 2 (type 1), 0 */
+    struct hv_pci_bar bars[6];
+};
+
+_Static_assert(sizeof(struct hv_pci_config_args) == 16, "pci config args layout");
+_Static_assert(sizeof(struct hv_pci_bar) == 24, "pci bar layout");
+_Static_assert(offsetof(struct hv_pci_info_args, class_rev) == 16, "pci info layout");
+_Static_assert(offsetof(struct hv_pci_info_args, bars) == 32, "pci info layout");
+_Static_assert(sizeof(struct hv_pci_info_args) == 176, "pci info layout");
+
 #endif /* HV_DOMCTL_H */

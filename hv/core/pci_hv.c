@@ -1,0 +1,206 @@
+/*
+ * PCI in the hypervisor (docs/devices.md): the configuration hooks of
+ * pci.c over ports 0xcf8/0xcfc (mechanism #1), the boot scan and the
+ * root's device capabilities, and HC_PCI_OP.
+ *
+ * The device table is static: functions are found once, at boot, and
+ * never go away (no hot-plug). Every capability object of a device lives
+ * in it, so no capability ever names freed memory.
+ *
+ * Locking: one CPU runs hypercalls; the address/data port pair must be
+ * used under one lock once several CPUs can reach HC_PCI_OP (SMP work).
+ */
+#include "arch.h"
+#include "domain.h"
+#include "log.h"
+#include "pci.h"
+#include "regs.h"
+#include "x86.h"
+
+#define PCI_CONFIG_ADDRESS 0xcf8
+#define PCI_CONFIG_DATA 0xcfc
+
+static struct pci_scan scan;
+
+static uint32_t config_address(pci_bdf_t bdf, uint32_t offset)
+{
+    return 0x80000000u | (uint32_t)bdf << 8 | (offset & 0xfc);
+}
+
+static uint16_t inw_(uint16_t port)
+{
+    uint16_t v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static uint32_t inl_(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+uint32_t pci_hook_read32(pci_bdf_t bdf, uint32_t offset)
+{
+    outl(PCI_CONFIG_ADDRESS, config_address(bdf, offset));
+    return inl_(PCI_CONFIG_DATA);
+}
+
+void pci_hook_write32(pci_bdf_t bdf, uint32_t offset, uint32_t value)
+{
+    outl(PCI_CONFIG_ADDRESS, config_address(bdf, offset));
+    outl(PCI_CONFIG_DATA, value);
+}
+
+/* A sized access (already checked by pci_config_check): the data port
+ * byte that matches the offset, so no neighbouring register is written. */
+static uint32_t config_read(pci_bdf_t bdf, uint32_t offset, uint32_t size)
+{
+    uint16_t port = (uint16_t)(PCI_CONFIG_DATA + (offset & 3));
+    outl(PCI_CONFIG_ADDRESS, config_address(bdf, offset));
+    switch (size) {
+    case 1: return inb(port);
+    case 2: return inw_(port);
+    default: return inl_(port);
+    }
+}
+
+static void config_write(pci_bdf_t bdf, uint32_t offset, uint32_t size, uint32_t value)
+{
+    uint16_t port = (uint16_t)(PCI_CONFIG_DATA + (offset & 3));
+    outl(PCI_CONFIG_ADDRESS, config_address(bdf, offset));
+    switch (size) {
+    case 1: outb(port, (uint8_t)value); break;
+    case 2: outw(port, (uint16_t)value); break;
+    default: outl(port, value); break;
+    }
+}
+
+static const char *bar_kind_name(uint8_t kind)
+{
+    switch (kind) {
+    case HV_PCI_BAR_IO: return "io";
+    case HV_PCI_BAR_MEM32: return "mem32";
+    case HV_PCI_BAR_MEM64: return "mem64";
+    default: return "?";
+    }
+}
+
+/* Frames a memory BAR covers, rounded out; false if it has none usable
+ * (unassigned at 0, or wrapping). */
+static bool bar_frames(const struct hv_pci_bar *b, uint64_t *first, uint64_t *count)
+{
+    if ((b->kind != HV_PCI_BAR_MEM32 && b->kind != HV_PCI_BAR_MEM64) || b->size == 0 ||
+        b->base == 0 || b->base + b->size < b->base)
+        return false;
+    *first = b->base >> PAGE_SHIFT;
+    *count = ((b->base + b->size + PAGE_SIZE - 1) >> PAGE_SHIFT) - *first;
+    return true;
+}
+
+/* Frames the hypervisor keeps whatever capability is shown: the I/O APIC,
+ * HPET and local APIC area up to 4 GiB. A BAR there gets no capability. */
+static bool frames_reserved(uint64_t first, uint64_t count)
+{
+    return first + count > 0xfec00 && first < 0x100000;
+}
+
+uint32_t pci_root_caps(struct cap_table *t, uint32_t first_slot)
+{
+    pci_enumerate(&scan);
+    uint32_t slot = first_slot;
+    for (uint32_t i = 0; i < scan.count; i++) {
+        struct pci_func *f = &scan.funcs[i];
+        log_info("pci: %02x:%02x.%u %04x:%04x class %06x hdr %u irq line %u pin %u", f->bdf >> 8,
+                 (f->bdf >> 3) & 0x1f, f->bdf & 7, f->vendor, f->device, f->class_rev >> 8,
+                 f->header_type, f->irq_line, f->irq_pin);
+        if (slot >= HV_CAP_SLOTS) {
+            log_warn("pci: no capability slot left for %02x:%02x.%u", f->bdf >> 8,
+                     (f->bdf >> 3) & 0x1f, f->bdf & 7);
+            continue;
+        }
+        if (cap_insert_root(t, slot, &f->pci_obj, HV_CAP_R_PCI_ALL | HV_CAP_R_GRANT, 0, 0) != HV_OK)
+            panic("boot: PCI capability slot %u refused", slot);
+        f->root_pci_slot = slot++;
+        for (unsigned b = 0; b < f->bar_count; b++) {
+            const struct hv_pci_bar *bar = &f->bars[b];
+            if (bar->kind == HV_PCI_BAR_NONE || bar->kind == HV_PCI_BAR_MEM64_HIGH)
+                continue;
+            uint64_t first, count;
+            bool mem = bar_frames(bar, &first, &count);
+            bool reserved = mem && frames_reserved(first, count);
+            log_info("pci:   BAR%u %s%s %#llx size %#llx%s%s", b, bar_kind_name(bar->kind),
+                     (bar->flags & HV_PCI_BAR_F_PREFETCH) ? " prefetchable" : "",
+                     (unsigned long long)bar->base, (unsigned long long)bar->size,
+                     f->header_type == 1 ? " (bridge: no capability)" : "",
+                     reserved ? " (hypervisor's frames: no capability)" : "");
+            if (!mem || reserved || f->header_type != 0)
+                continue;
+            if (slot >= HV_CAP_SLOTS) {
+                log_warn("pci: no capability slot left for a BAR");
+                continue;
+            }
+            if (cap_insert_root(t, slot, &f->mmio_obj, HV_CAP_R_MMIO_ALL | HV_CAP_R_GRANT, first,
+                                count) != HV_OK)
+                panic("boot: MMIO capability slot %u refused", slot);
+            f->root_mmio_slot[b] = slot++;
+        }
+    }
+    if (scan.dropped)
+        log_warn("pci: %u functions beyond the first %u left out", scan.dropped, PCI_FUNCS_MAX);
+    return slot - first_slot;
+}
+
+int64_t hc_pci_op(struct domain *d, struct cpu_regs *regs)
+{
+    uint64_t cmd = regs->rdi, args = regs->rsi;
+    union {
+        struct hv_pci_config_args cfg;
+        struct hv_pci_info_args info;
+    } a;
+    size_t size;
+    switch (cmd) {
+    case HV_PCI_CONFIG_READ:
+    case HV_PCI_CONFIG_WRITE: size = sizeof(a.cfg); break;
+    case HV_PCI_INFO: size = sizeof(a.info); break;
+    default: return HV_EINVAL;
+    }
+    if (arch_copy_from_guest(&a, gva(args), size) != HV_OK)
+        return HV_EFAULT;
+    struct cap *c;
+    if (cmd == HV_PCI_INFO) {
+        if (a.info.reserved != 0)
+            return HV_EINVAL;
+        enum hv_status st = cap_lookup(&d->caps, a.info.slot, HV_CAP_PCI, 0, &c);
+        if (st != HV_OK)
+            return st;
+        struct pci_func *f = pci_func_of_obj(&scan, c->obj);
+        if (f == NULL)
+            panic("pci: a PCI capability names no recorded function");
+        pci_func_info(f, &a.info);
+        if (arch_copy_to_guest(gva(args), &a, size) != HV_OK)
+            return HV_EFAULT;
+        return HV_OK;
+    }
+    bool write = cmd == HV_PCI_CONFIG_WRITE;
+    if (a.cfg.reserved0 != 0 || a.cfg.reserved != 0)
+        return HV_EINVAL;
+    enum hv_status st = cap_lookup(&d->caps, a.cfg.slot, HV_CAP_PCI, 0, &c);
+    if (st != HV_OK)
+        return st;
+    struct pci_func *f = pci_func_of_obj(&scan, c->obj);
+    if (f == NULL)
+        panic("pci: a PCI capability names no recorded function");
+    st = pci_config_check(f, c->rights, a.cfg.offset, a.cfg.size, write, a.cfg.value);
+    if (st != HV_OK)
+        return st;
+    if (write) {
+        config_write(f->bdf, a.cfg.offset, a.cfg.size, a.cfg.value);
+        return HV_OK;
+    }
+    a.cfg.value = config_read(f->bdf, a.cfg.offset, a.cfg.size);
+    if (arch_copy_to_guest(gva(args), &a, size) != HV_OK)
+        return HV_EFAULT;
+    return HV_OK;
+}
