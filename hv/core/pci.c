@@ -161,6 +161,11 @@ enum hv_status pci_config_check(const struct pci_func *f, uint32_t rights, uint3
     } else if (touches(offset, size, 0x10, 0x3b)) {
         return HV_EPERM;
     }
+    /* Chipset registers of host and ISA/LPC bridges (0x40 and up) remap
+     * memory and I/O: ECAM base, PAM, SMRAM, TOLUD, RCBA, PMBASE. */
+    uint32_t cls = f->class_rev >> 16;
+    if ((cls == PCI_CLASS_HOST_BRIDGE || cls == PCI_CLASS_ISA_BRIDGE) && offset + size - 1 >= 0x40)
+        return HV_EPERM;
     /* The bus-master bit is bit 2 of byte 4, which only an access starting
      * at offset 4 covers (aligned sizes). */
     if (offset == PCI_CFG_COMMAND && (value & PCI_COMMAND_MASTER) && !(rights & HV_CAP_R_PCI_DMA))

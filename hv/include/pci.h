@@ -45,6 +45,7 @@ static inline pci_bdf_t pci_bdf(unsigned bus, unsigned dev, unsigned fn)
 #define PCI_COMMAND_MASTER (1u << 2)
 #define PCI_HEADER_MULTIFUNCTION 0x80u
 #define PCI_CLASS_HOST_BRIDGE 0x0600u /* class << 8 | subclass */
+#define PCI_CLASS_ISA_BRIDGE 0x0601u
 
 /*
  * One recorded function. bars[] is in the ABI's form (struct hv_pci_bar);
@@ -96,8 +97,10 @@ struct pci_func *pci_func_of_obj(struct pci_scan *s, const struct cap_object *ob
  * CONFIG_WRITE (write); for a write, HV_EPERM if it touches an address
  * register (BARs, expansion ROM, and for a bridge its bus numbers and
  * windows: header type 0 bytes 0x10-0x27 and 0x30-0x33, type 1 bytes
- * 0x10-0x3b, other types 0x10-0x3b) or, without HV_CAP_R_PCI_DMA, writes
- * the command register's bus-master bit as 1. HV_OK otherwise.
+ * 0x10-0x3b, other types 0x10-0x3b), touches 0x40 and up of a host or
+ * ISA bridge (class 06/00, 06/01: chipset registers), or, without
+ * HV_CAP_R_PCI_DMA, writes the command register's bus-master bit as 1.
+ * HV_OK otherwise.
  */
 enum hv_status pci_config_check(const struct pci_func *f, uint32_t rights, uint32_t offset,
                                 uint32_t size, bool write, uint32_t value);

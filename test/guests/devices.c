@@ -99,6 +99,7 @@ static int64_t cfg_write(uint32_t slot, uint32_t offset, uint32_t size, uint32_t
 
 static uint32_t pci_slots[64];
 static unsigned pci_count;
+static uint32_t host_slot = HV_PCI_NO_SLOT, isa_slot = HV_PCI_NO_SLOT;
 
 /* Every PCI capability of the boot table, each described and read. */
 static void check_enumeration(uint32_t *vga_slot)
@@ -151,8 +152,12 @@ static void check_enumeration(uint32_t *vga_slot)
                       mi.rights == (HV_CAP_R_MMIO_ALL | HV_CAP_R_GRANT);
             expect_true("a memory BAR's MMIO capability covers exactly its frames", ok);
         }
-        if (in.class_rev >> 16 == 0x0600)
+        if (in.class_rev >> 16 == 0x0600) {
             host_bridge = true;
+            host_slot = pci_slots[k];
+        }
+        if (in.class_rev >> 16 == 0x0601)
+            isa_slot = pci_slots[k];
         if (in.class_rev >> 8 == 0x010601)
             sata = in.bars[5].kind == HV_PCI_BAR_MEM32 && in.bars[5].size == 0x1000;
         if (in.vendor == 0x1234 && in.device == 0x1111)
@@ -259,6 +264,25 @@ static void check_config(uint32_t vga)
     expect("restored", got, cmd);
 }
 
+/* Chipset registers of the host and ISA bridges: readable, never written
+ * (the value written back is the one read, so a broken check changes
+ * nothing either). */
+static void check_chipset(void)
+{
+    uint32_t v = 0;
+    expect_true("an ISA bridge", isa_slot != HV_PCI_NO_SLOT);
+    expect("read the host bridge's 0x60 (PCIEXBAR)", cfg_read(host_slot, 0x60, 4, &v), HV_OK);
+    expect("write it back", cfg_write(host_slot, 0x60, 4, v), HV_EPERM);
+    expect("read the host bridge's 0x90 (PAM0)", cfg_read(host_slot, 0x90, 1, &v), HV_OK);
+    expect("write it back", cfg_write(host_slot, 0x90, 1, v), HV_EPERM);
+    expect("read the ISA bridge's 0x40 (PMBASE)", cfg_read(isa_slot, 0x40, 4, &v), HV_OK);
+    expect("write it back", cfg_write(isa_slot, 0x40, 4, v), HV_EPERM);
+    expect("read the ISA bridge's 0xfc", cfg_read(isa_slot, 0xfc, 4, &v), HV_OK);
+    expect("write it back", cfg_write(isa_slot, 0xfc, 4, v), HV_EPERM);
+    expect("read the host bridge's interrupt line", cfg_read(host_slot, 0x3c, 1, &v), HV_OK);
+    expect("write it back (not a chipset register)", cfg_write(host_slot, 0x3c, 1, v), HV_OK);
+}
+
 static uint64_t vga_bar(uint32_t vga, unsigned b, uint32_t *mmio_slot)
 {
     struct hv_pci_info_args in;
@@ -350,6 +374,8 @@ int main(const struct hv_start_info *si)
         check_config(vga);
         check_mmio(vga);
     }
+    if (host_slot != HV_PCI_NO_SLOT)
+        check_chipset();
     if (failures)
         gk_panic("devices: %d checks FAILED", failures);
     gk_printf("devices: ok\n");

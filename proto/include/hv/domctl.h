@@ -273,7 +273,9 @@ _Static_assert(sizeof(struct hv_ioport_args) == 16, "ioport args layout");
  * size, reserved fields 0 (else HV_EINVAL). Writes are refused with
  * HV_EPERM when they touch an address register (header type 0: BARs
  * 0x10-0x27 and the expansion ROM 0x30-0x33; any other header type:
- * 0x10-0x3b, i.e. BARs, bus numbers, windows and ROM), or when they write
+ * 0x10-0x3b, i.e. BARs, bus numbers, windows and ROM), when they touch
+ * offset 0x40 or above of a host bridge or ISA bridge (class 06/00 or
+ * 06/01: chipset registers that remap memory), or when they write
  * the command register's bus-master bit (bit 2 of offset 4) as 1 and the
  * capability lacks HV_CAP_R_PCI_DMA. Slot errors: HV_EINVAL (>= 256),
  * HV_ENOENT (empty), HV_EPERM (not a PCI capability, or a right missing).

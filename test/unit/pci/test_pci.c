@@ -375,6 +375,21 @@ static void test_config_rule(void **state)
     /* The status register (0x06) and the byte at 0x05 are not the bit. */
     assert_int_equal(pci_config_check(&f0, rw, 6, 2, true, 0xffff), HV_OK);
     assert_int_equal(pci_config_check(&f0, rw, 5, 1, true, 0xff), HV_OK);
+    /* Chipset registers of host and ISA bridges: nothing at 0x40 and up. */
+    struct pci_func hb = {.header_type = 0, .class_rev = 0x06000002},
+                    isa = {.header_type = 0, .class_rev = 0x06010002},
+                    pcib = {.header_type = 1, .class_rev = 0x06040000};
+    for (uint32_t size = 1; size <= 4; size *= 2) {
+        assert_int_equal(pci_config_check(&hb, all, 0x40, size, true, 0), HV_EPERM);
+        assert_int_equal(pci_config_check(&isa, all, 0xfc, size, true, 0), HV_EPERM);
+        assert_int_equal(pci_config_check(&hb, all, 0x3c, size, true, 0), HV_OK);
+        assert_int_equal(pci_config_check(&isa, all, 0x3c, size, true, 0), HV_OK);
+        assert_int_equal(pci_config_check(&pcib, all, 0x40, size, true, 0), HV_OK);
+        assert_int_equal(pci_config_check(&f0, all, 0x40, size, true, 0), HV_OK);
+        assert_int_equal(pci_config_check(&hb, all, 0x40, size, false, 0), HV_OK);
+    }
+    assert_int_equal(pci_config_check(&isa, all, 0xa0, 4, true, 0), HV_EPERM);
+
     /* Reads of the command register need no DMA right. */
     assert_int_equal(pci_config_check(&f0, ro, 4, 2, false, PCI_COMMAND_MASTER), HV_OK);
 }
