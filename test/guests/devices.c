@@ -360,6 +360,22 @@ static void check_mmio(uint32_t vga)
     expect("map a framebuffer frame read-only", gk_map_frame(va, fb_mfn, GK_PTE_RO | PTE_IO),
            HV_OK);
     expect("unmap it", gk_unmap(va), HV_OK);
+
+    /* The same rule through HC_UPDATE_VA_MAPPING (the L1 of va exists now). */
+    uint64_t pte_fb = fb_mfn << 12 | GK_PTE_RWDATA | PTE_IO;
+    expect("update_va_mapping: a framebuffer frame writable",
+           gk_hc_update_va_mapping(va, pte_fb, HV_UVM_INVLPG), HV_OK);
+    volatile uint32_t *q = (volatile uint32_t *)(uintptr_t)va;
+    q[7] = 0x5a5aa5a5u;
+    expect("the word written through it", q[7], 0x5a5aa5a5u);
+    expect("update_va_mapping: replace it by the local APIC page",
+           gk_hc_update_va_mapping(va, 0xfee00ull << 12 | GK_PTE_RO | PTE_IO, HV_UVM_INVLPG),
+           HV_ERANGE);
+    expect("the framebuffer mapping stays", q[7], 0x5a5aa5a5u);
+    expect("update_va_mapping: the register frame (no capability left)",
+           gk_hc_update_va_mapping(va, regs_mfn << 12 | GK_PTE_RO | PTE_IO, HV_UVM_INVLPG),
+           HV_ERANGE);
+    expect("update_va_mapping: unmap", gk_hc_update_va_mapping(va, 0, HV_UVM_INVLPG), HV_OK);
 }
 
 int main(const struct hv_start_info *si)
