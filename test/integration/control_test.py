@@ -271,6 +271,16 @@ def t_policy():
           any(e["action"] == "domain-stopped" and e["target"] == "again" and not e["ok"]
               for e in log_entries()))
     hvctl("destroy", "again")
+    m = manifest("phoenix", ARGS.fault, "cmdline: \"fault fault=ud\"\non_crash: restart\n")
+    hvctl("create", "-f", m)
+    deadline = time.monotonic() + 60
+    crash_restarts = 0
+    while time.monotonic() < deadline and crash_restarts < 2:
+        crash_restarts = sum(1 for e in log_entries() if e["action"] == "domain-restart"
+                             and e["target"] == "phoenix" and "crash" in e.get("detail", ""))
+        time.sleep(0.5)
+    check("on_crash restart rebuilt the crashed domain", crash_restarts >= 2)
+    hvctl("destroy", "phoenix")
     m = manifest("crashy", ARGS.fault, "cmdline: \"fault fault=ud\"\non_crash: preserve\n")
     hvctl("create", "-f", m)
     check("a crash is preserved as crashed", wait_state("crashy", ["crashed"]) == "crashed")
