@@ -18,8 +18,6 @@
 static struct domain domain_table[DOMAIN_MAX];
 static uint32_t next_domid;
 
-struct domain *current_domain;
-
 struct domain *domain_alloc(void)
 {
     if (next_domid >= DOMID_HV)
@@ -53,11 +51,15 @@ struct domain *domain_at(unsigned i)
 
 void domain_destroy_dead(struct domain *d)
 {
-    BUG_ON(d == current_domain);
     BUG_ON(d->state == DOMAIN_FREE || d->state == DOMAIN_ZOMBIE);
     d->state = DOMAIN_DEAD;
-    domain_vcpus_stop(d); /* none of them is on this CPU: retired at once */
-    BUG_ON(d->vcpu_count != 0);
+    domain_vcpus_stop(d);
+    if (d->vcpu_count != 0) {
+        /* A VCPU is still on a CPU (this one or another): it is retired
+         * once that CPU has left it; the destruction is retried then. */
+        domain_destroy_later(d);
+        return;
+    }
     struct domain *creator = domain_by_uid(d->creator_uid);
     if (creator)
         creator->max_pages += d->quota_pages; /* the quota goes back */

@@ -42,6 +42,7 @@ static int64_t hc_shutdown(struct domain *d, uint64_t reason)
 
 void hypercall_entry(struct cpu_regs *regs)
 {
+    hv_lock();
     struct domain *d = current_domain;
     int64_t ret;
 
@@ -79,4 +80,5 @@ void hypercall_entry(struct cpu_regs *regs)
         domain_kill(d, regs, "#GP: syscall would return to a non-canonical address");
     domain_deferred_work();
     schedule_exit(regs);
+    hv_unlock();
 }

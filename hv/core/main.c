@@ -93,6 +93,8 @@ static void boot_self_tests(void)
     }
     if (!strcmp(test, "domain_cycle"))
         return; /* run by the domain builder (dom_build.c) before the root starts */
+    if (!strcmp(test, "ipi"))
+        return; /* run by arch_smp_init */
     log_warn("test=%s: unknown self-test, ignored", test);
 }
 
@@ -135,10 +137,10 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
     arch_paging_init(top);
     frames_init(&boot_info, mbi_phys);
     mm_hv_init(&frame_pool, ALIGN_UP(top, PAGE_SIZE) >> PAGE_SHIFT);
-    schedule_init();
     arch_time_init();
     arch_irq_init();
     arch_smp_init(&boot_info);
+    schedule_init(); /* knows the CPUs and their topology now */
     boot_self_tests();
 
     domain_build_root(&boot_info, &frame_pool);

@@ -235,12 +235,12 @@ void domain_deferred_work(void)
         struct domain *d = domain_at(i);
         if (!d)
             continue;
-        if (d->destroy_pending && d != current_domain) {
+        if (d->destroy_pending) {
             d->destroy_pending = false;
-            log_info("d%u (%s): its last capability was deleted: destroying it", d->id, d->name);
-            domain_destroy_dead(d);
-        } else if (d->destroy_pending) {
-            deferred_pending = true; /* retried once the CPU left it */
+            if (d->state != DOMAIN_DEAD)
+                log_info("d%u (%s): its last capability was deleted: destroying it", d->id,
+                         d->name);
+            domain_destroy_dead(d); /* retried later if a CPU still runs it */
         }
         if (d->state == DOMAIN_ZOMBIE)
             domain_reap(d);

@@ -1,6 +1,6 @@
 /*
- * The scheduling mechanism on the boot CPU: it runs the policy of
- * hv/sched (sched_pick and friends) with real VCPUs.
+ * The scheduling mechanism: it runs the policy of hv/sched (sched_pick and
+ * friends) with real VCPUs on every CPU.
  *
  * Context switch by frame swap: every entry from ring 3 (hypercall or
  * interrupt) leaves the guest's registers in the frame at the top of this
@@ -11,12 +11,20 @@
  * middle: they only change states (wake, block, yield, kill), and the
  * decision is taken on the way out.
  *
- * Time: the local APIC timer runs one-shot, programmed for the earlier of
- * the end of the current slice and the nearest VCPU timer. With nothing to
- * run the CPU idles (sti; hlt) on the hypervisor's own page tables.
+ * SMP: one hypervisor lock (hv_lock) serialises all hypervisor work: it is
+ * taken on every entry from ring 3 and for every interrupt, and released on
+ * the way back to ring 3 and while a CPU idles. A CPU waiting for it keeps
+ * serving remote TLB-flush requests (arch_smp_poll), so a lock holder may
+ * wait for other CPUs' flushes. Kicks (the policy's kick masks) set the
+ * target CPU's resched flag and send it the generic IPI.
  *
- * UNFINISHED (SMP issue): one CPU only; FPU/SSE state is not switched
- * (guests are built -mgeneral-regs-only); no per-CPU locking.
+ * Time: each CPU's local APIC timer runs one-shot, programmed for the end
+ * of its current slice; CPU 0 also keeps every VCPU's one-shot timer. With
+ * nothing to run a CPU idles (sti; hlt) on the hypervisor's own tables.
+ *
+ * UNFINISHED: FPU/SSE state is not switched (guests are built
+ * -mgeneral-regs-only); one lock for everything (the policy's data is
+ * per-CPU already, so it can be split).
  */
 #include <string.h>
 
@@ -26,27 +34,92 @@
 
 static struct sched policy;
 static struct vcpu *vcpu_of[SCHED_MAX_VCPUS]; /* policy handle -> VCPU */
-static bool resched;
-static bool yielding; /* the current VCPU yielded: idle if it is picked again */
-static uint64_t slice_end_ns;
-static bool started;          /* the timer belongs to the scheduler */
-static struct vcpu *retiring; /* stopped on this CPU: retired once descheduled */
 
-struct vcpu *current_vcpu;
+/* What each CPU runs; written only by that CPU (with the lock held), except
+ * resched, which a kicking CPU sets. */
+struct cpu_rt {
+    struct vcpu *current;  /* NULL while idle */
+    struct vcpu *retiring; /* stopped while running here: retired once descheduled */
+    uint64_t slice_end_ns;
+    volatile bool resched; /* call the policy on the way out */
+    bool yielding;         /* the current VCPU yielded: idle if it is picked again */
+    bool started;          /* the timer belongs to the scheduler */
+};
+static struct cpu_rt rt[SCHED_MAX_CPUS];
+static unsigned ncpus = 1;
+
+static struct cpu_rt *me(void)
+{
+    return &rt[arch_cpu_id()];
+}
+
+struct vcpu *sched_current_vcpu(void)
+{
+    return rt[arch_cpu_id()].current;
+}
+
+/* --- the hypervisor lock: a ticket lock ------------------------------------ */
+
+static uint32_t lock_next, lock_serving;
+static int lock_owner = -1;
+
+void hv_lock(void)
+{
+    uint32_t t = __atomic_fetch_add(&lock_next, 1, __ATOMIC_ACQUIRE);
+    while (__atomic_load_n(&lock_serving, __ATOMIC_ACQUIRE) != t) {
+        arch_smp_poll();
+        __builtin_ia32_pause();
+    }
+    lock_owner = (int)arch_cpu_id();
+}
+
+void hv_unlock(void)
+{
+    BUG_ON(lock_owner != (int)arch_cpu_id());
+    lock_owner = -1;
+    __atomic_store_n(&lock_serving, lock_serving + 1, __ATOMIC_RELEASE);
+}
+
+bool hv_lock_held(void)
+{
+    return __atomic_load_n(&lock_owner, __ATOMIC_RELAXED) == (int)arch_cpu_id();
+}
+
+/* Waits for an interrupt without the lock (the handler takes it). */
+static void idle_wait_unlocked(void)
+{
+    hv_unlock();
+    arch_idle_wait();
+    hv_lock();
+}
 
 void schedule_init(void)
 {
-    struct sched_topology topo;
+    static struct sched_topology topo;
     memset(&topo, 0, sizeof(topo));
-    topo.cpu_count = 1;
+    ncpus = arch_cpu_count() < SCHED_MAX_CPUS ? arch_cpu_count() : SCHED_MAX_CPUS;
+    topo.cpu_count = ncpus;
+    for (unsigned c = 0; c < ncpus; c++) {
+        const struct arch_cpu_topo *t = arch_cpu_topology(c);
+        topo.cpu[c].package_id = t->package_id;
+        topo.cpu[c].core_id = t->core_id;
+        topo.cpu[c].thread_id = t->thread_id;
+    }
     if (sched_init(&policy, &topo) != HV_OK)
-        panic("schedule: the policy refused a one-CPU topology");
+        panic("schedule: the policy refused the topology of %u CPUs", ncpus);
 }
 
+/* The policy asked for these CPUs to pick again. */
 static void kick(sched_cpumask_t mask)
 {
-    if (mask & 1)
-        resched = true;
+    unsigned self = arch_cpu_id();
+    for (unsigned c = 0; c < ncpus; c++) {
+        if (!(mask & (1ull << c)))
+            continue;
+        rt[c].resched = true;
+        if (c != self)
+            arch_send_ipi(c, ARCH_IPI_VECTOR);
+    }
 }
 
 int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_t rdi)
@@ -62,7 +135,8 @@ int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_
         if (rc != HV_OK)
             return rc;
     }
-    int rc = sched_add_vcpu(&policy, d->id, 1, &v->sv);
+    sched_cpumask_t all = ncpus >= 64 ? ~0ull : (1ull << ncpus) - 1;
+    int rc = sched_add_vcpu(&policy, d->id, all, &v->sv);
     if (rc != HV_OK) {
         if (d->vcpu_count == 0)
             sched_remove_domain(&policy, d->id);
@@ -79,6 +153,7 @@ int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_
     v->id = id;
     v->online = true;
     v->blocked = true;
+    v->on_cpu = -1;
     v->timer_deadline_ns = 0;
     vcpu_of[v->sv] = v;
     d->vcpu_count++;
@@ -109,13 +184,13 @@ void vcpu_block(struct vcpu *v)
 
 void schedule_preempt_point(void)
 {
-    resched = true; /* let the policy choose; no idling if it picks us again */
+    me()->resched = true; /* let the policy choose; no idling if it picks us again */
 }
 
 void schedule_yield(void)
 {
-    resched = true;
-    yielding = true;
+    me()->resched = true;
+    me()->yielding = true;
 }
 
 /* Removes an offline, descheduled VCPU from the policy (and its domain when
@@ -138,21 +213,30 @@ void vcpu_stop(struct vcpu *v)
     v->waiting_event = false;
     v->timer_fired = false;
     v->timer_deadline_ns = 0;
-    if (v != current_vcpu)
-        vcpu_retire(v); /* else once the pick has taken it off the CPU */
-    resched = true;
+    if (v->on_cpu < 0)
+        vcpu_retire(v);
+    else /* retired by the CPU running it, once the pick took it off */
+        kick(1ull << v->on_cpu);
 }
 
 void domain_vcpus_stop(struct domain *d)
 {
     for (unsigned i = 0; i < VCPU_MAX; i++)
         vcpu_stop(&d->vcpus[i]);
-    resched = true;
 }
 
+/* When this CPU's timer must fire: the end of its slice and, on CPU 0
+ * (which keeps every VCPU's one-shot timer), the nearest VCPU deadline.
+ * VCPU deadlines that passed are fired (and cleared) by the interrupt. */
 static uint64_t next_deadline(void)
 {
-    uint64_t next = current_vcpu ? slice_end_ns : 0;
+    struct cpu_rt *r = me();
+    /* A slice that has ended (resched pending) must not re-arm the timer:
+     * a deadline in the past fires at once, and re-armed from its own
+     * interrupt it would fire again before the CPU could leave. */
+    uint64_t next = r->current && !r->resched ? r->slice_end_ns : 0;
+    if (arch_cpu_id() != 0)
+        return next;
     for (unsigned h = 0; h < SCHED_MAX_VCPUS; h++) {
         struct vcpu *v = vcpu_of[h];
         if (v && v->timer_deadline_ns && (next == 0 || v->timer_deadline_ns < next))
@@ -163,38 +247,55 @@ static uint64_t next_deadline(void)
 
 void schedule_timer_changed(void)
 {
-    if (started)
+    if (arch_cpu_id() == 0) {
+        if (me()->started)
+            arch_timer_set_deadline(next_deadline());
+    } else {
+        arch_send_ipi(0, ARCH_IPI_VECTOR); /* CPU 0 reprograms (smp_ipi_handler) */
+    }
+}
+
+/* The generic IPI (interrupts off, the lock held by trap_entry): a kick,
+ * or CPU 0 asked to look at the VCPU timers again. */
+void smp_ipi_handler(void)
+{
+    if (me()->started)
         arch_timer_set_deadline(next_deadline());
 }
 
 void schedule_timer_interrupt(void)
 {
-    if (!started)
+    struct cpu_rt *r = me();
+    if (!r->started)
         return; /* the boot-time timer self-test */
     uint64_t now = arch_now_ns();
-    for (unsigned h = 0; h < SCHED_MAX_VCPUS; h++) {
-        struct vcpu *v = vcpu_of[h];
-        if (v && v->timer_deadline_ns && v->timer_deadline_ns <= now) {
-            vcpu_timer_fire(v);
+    if (arch_cpu_id() == 0) {
+        for (unsigned h = 0; h < SCHED_MAX_VCPUS; h++) {
+            struct vcpu *v = vcpu_of[h];
+            if (v && v->timer_deadline_ns && v->timer_deadline_ns <= now)
+                vcpu_timer_fire(v);
         }
     }
-    if (current_vcpu && now >= slice_end_ns)
-        resched = true;
+    if (r->current && now >= r->slice_end_ns)
+        r->resched = true;
     arch_timer_set_deadline(next_deadline());
 }
 
 /* Asks the policy what runs next on this CPU, idling until something can. */
 static struct vcpu *pick_next(uint64_t *slice_ns)
 {
+    struct cpu_rt *r = me();
     for (;;) {
         struct sched_decision dec;
-        resched = false;
-        if (sched_pick(&policy, 0, arch_now_ns(), &dec) != HV_OK)
+        r->resched = false;
+        if (sched_pick(&policy, arch_cpu_id(), arch_now_ns(), &dec) != HV_OK)
             panic("schedule: sched_pick failed");
-        if (retiring) { /* the pick took it off the CPU: now it can go */
-            vcpu_retire(retiring);
-            retiring = NULL;
+        if (r->retiring) { /* the pick took it off the CPU: now it can go */
+            r->retiring->on_cpu = -1;
+            vcpu_retire(r->retiring);
+            r->retiring = NULL;
         }
+        kick(dec.kick_mask);
         if (dec.vcpu != SCHED_VCPU_NONE) {
             struct vcpu *v = vcpu_of[dec.vcpu];
             BUG_ON(!v || !v->online);
@@ -203,37 +304,41 @@ static struct vcpu *pick_next(uint64_t *slice_ns)
         }
         /* Nothing to run: idle on the hypervisor's tables until an
          * interrupt makes something runnable. */
-        if (current_vcpu) {
+        if (r->current) {
             arch_load_base(paddr_to_mfn(arch_hv_l4()));
-            current_vcpu = NULL;
-            current_domain = NULL;
+            r->current->on_cpu = -1;
+            r->current = NULL;
         }
         domain_deferred_work(); /* the CPU is off every domain's tables */
-        if (resched)
+        if (r->resched)
             continue;
         arch_timer_set_deadline(next_deadline());
-        while (!resched)
-            arch_idle_wait();
+        while (!r->resched)
+            idle_wait_unlocked();
     }
 }
 
 /* Puts next on the CPU with its frame in regs. */
 static void switch_to(struct vcpu *next, struct cpu_regs *regs, uint64_t slice_ns)
 {
+    struct cpu_rt *r = me();
     uint64_t now = arch_now_ns();
     *regs = next->regs;
     arch_load_base(next->dom->l4);
-    current_vcpu = next;
-    current_domain = next->dom;
+    if (r->current && r->current != next)
+        r->current->on_cpu = -1;
+    r->current = next;
+    next->on_cpu = (int)arch_cpu_id();
     next->run_start_ns = now;
-    slice_end_ns = now + slice_ns;
+    r->slice_end_ns = now + slice_ns;
     arch_timer_set_deadline(next_deadline());
 }
 
 static void schedule_switch(struct cpu_regs *regs)
 {
-    struct vcpu *prev = current_vcpu;
-    if (!resched && prev && prev->online)
+    struct cpu_rt *r = me();
+    struct vcpu *prev = r->current;
+    if (!r->resched && prev && prev->online)
         return;
 
     if (prev) {
@@ -243,22 +348,22 @@ static void schedule_switch(struct cpu_regs *regs)
     if (prev && prev->online)
         prev->regs = *regs;
     else if (prev)
-        retiring = prev; /* it stopped on this CPU */
+        r->retiring = prev; /* it stopped on this CPU */
     uint64_t slice_ns;
     struct vcpu *next = pick_next(&slice_ns);
-    if (next == prev && current_vcpu == prev) {
+    if (next == prev && r->current == prev) {
         /* Keep running without having idled: the frame is still prev's. A
          * VCPU that yielded with nothing else to run waits for the next
          * interrupt (at most the end of its slice) instead of spinning. */
-        slice_end_ns = arch_now_ns() + slice_ns;
+        r->slice_end_ns = arch_now_ns() + slice_ns;
         arch_timer_set_deadline(next_deadline());
-        if (yielding) {
-            yielding = false;
-            arch_idle_wait();
+        if (r->yielding) {
+            r->yielding = false;
+            idle_wait_unlocked();
         }
         return;
     }
-    yielding = false;
+    r->yielding = false;
     switch_to(next, regs, slice_ns);
     domain_deferred_work(); /* prev's domain may now be destroyed */
 }
@@ -269,17 +374,56 @@ void schedule_exit(struct cpu_regs *regs)
      * again rather than return to the dead VCPU. */
     do {
         schedule_switch(regs);
-        upcall_deliver(current_vcpu, regs);
-    } while (!current_vcpu->online);
+        upcall_deliver(me()->current, regs);
+    } while (!me()->current->online);
+}
+
+paddr_t smp_flush_base(void)
+{
+    struct vcpu *v = rt[arch_cpu_id()].current;
+    if (!v)
+        return 0;
+    return mfn_to_paddr(mfn(__atomic_load_n(&v->dom->l4.v, __ATOMIC_ACQUIRE)));
+}
+
+uint64_t schedule_cpus_running(const struct domain *d)
+{
+    uint64_t mask = 0;
+    for (unsigned c = 0; c < ncpus; c++) {
+        struct vcpu *v = rt[c].current;
+        if (v && v->dom == d)
+            mask |= 1ull << c;
+    }
+    return mask;
+}
+
+/* APs wait here until the boot CPU starts scheduling (the root exists). */
+static bool aps_may_schedule;
+
+void smp_ap_run(void)
+{
+    while (!__atomic_load_n(&aps_may_schedule, __ATOMIC_ACQUIRE))
+        arch_idle_wait(); /* the boot CPU's IPI (or any interrupt) wakes it */
+    schedule_start();
 }
 
 void schedule_start(void)
 {
-    struct cpu_regs *regs = (struct cpu_regs *)(uintptr_t)(arch_kstack_top() - sizeof(*regs));
+    /* The first frame lives here, not at the top of the stack: an AP comes
+     * here from just below the top, which the frame would overwrite. Later
+     * entries from ring 3 put their frames at the top as usual. */
+    static struct cpu_regs first_frame[SCHED_MAX_CPUS];
+    struct cpu_regs *regs = &first_frame[arch_cpu_id()];
     uint64_t slice_ns;
-    started = true;
+    hv_lock();
+    me()->started = true;
+    if (arch_cpu_id() == 0)
+        __atomic_store_n(&aps_may_schedule, true, __ATOMIC_RELEASE);
+    if (arch_cpu_id() == 0 && ncpus > 1)
+        arch_send_ipi_all_but_self(ARCH_IPI_VECTOR);
     struct vcpu *next = pick_next(&slice_ns);
     switch_to(next, regs, slice_ns);
-    upcall_deliver(current_vcpu, regs);
+    upcall_deliver(me()->current, regs);
+    hv_unlock();
     arch_enter_frame(regs);
 }

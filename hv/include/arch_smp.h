@@ -65,6 +65,14 @@ bool arch_send_ipi_all_but_self(unsigned vector);
  */
 uint64_t arch_tlb_flush_cpus(uint64_t cpu_mask);
 
+/*
+ * Hook run by every remote-flush service on its CPU, before the flush: the
+ * page-table base this CPU must run on (0: leave CR3 as it is). The core
+ * uses it to move the CPUs running a domain to the domain's new base
+ * before the old base's reference is dropped (arch_tlb_flush_cpus waits).
+ */
+paddr_t smp_flush_base(void);
+
 /* Serves the remote TLB-flush requests addressed to this CPU; for a CPU
  * that spins with interrupts off (the hypervisor lock) while another may
  * wait for its flush. */

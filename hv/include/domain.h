@@ -55,6 +55,7 @@ struct vcpu {
     bool blocked;               /* not runnable (the policy's view) */
     bool waiting_event;         /* in HC_BLOCK until an event or its timer */
     bool timer_fired;           /* its timer fired since its last HC_BLOCK */
+    int on_cpu;                 /* the CPU it is on (running or leaving), -1: none */
     sched_vcpu_t sv;            /* the policy's handle */
     uint64_t timer_deadline_ns; /* one-shot timer, 0 = none */
     uint64_t run_start_ns;      /* when it was last put on the CPU */
@@ -99,8 +100,15 @@ struct domain {
 };
 
 /* The VCPU this CPU runs (NULL while idle) and its domain. */
-extern struct vcpu *current_vcpu;
-extern struct domain *current_domain;
+struct vcpu *sched_current_vcpu(void);
+#define current_vcpu (sched_current_vcpu())
+#define current_domain (current_vcpu ? current_vcpu->dom : (struct domain *)0)
+
+/* The hypervisor lock (hv/core/schedule.c): held by every CPU doing
+ * hypervisor work; see schedule.c. */
+void hv_lock(void);
+void hv_unlock(void);
+bool hv_lock_held(void);
 
 /* Allocates a free slot of the domain table with a fresh id (NULL if full). */
 struct domain *domain_alloc(void);
@@ -129,9 +137,11 @@ void schedule_yield(void);
 void schedule_preempt_point(void);
 /* The local timer fired (interrupts off). */
 void schedule_timer_interrupt(void);
+/* The CPUs currently running a VCPU of d (bit i = CPU i). */
+uint64_t schedule_cpus_running(const struct domain *d);
 /* A VCPU timer deadline changed: reprogram the local timer. */
 void schedule_timer_changed(void);
-/* Starts running VCPUs on this CPU; never returns. */
+/* Starts running VCPUs on this CPU (any CPU, once); never returns. */
 __noreturn void schedule_start(void);
 
 /* A module handed to a domain at start of day (copied into its memory). */

@@ -175,7 +175,12 @@ bool mm_load_base(domid_t dom, mfn_t l4)
     struct domain *d = domain_by_id(dom);
     if (!d)
         mm_panic("mm_load_base for an unknown domain");
-    d->l4 = l4;
+    __atomic_store_n(&d->l4.v, mfn_x(l4), __ATOMIC_RELEASE);
+    /* Other CPUs running this domain move to the new base before the
+     * caller drops the old base's reference (the flush service loads it). */
+    uint64_t others = schedule_cpus_running(d) & ~(1ull << arch_cpu_id());
+    if (others && arch_tlb_flush_cpus(others) != 0)
+        mm_panic("mm_load_base: a CPU running the domain did not move to its new base");
     if (d != current_domain)
         return false; /* loaded when it is next scheduled */
     arch_load_base(l4);

@@ -68,11 +68,17 @@ static void count_event(uint32_t port, void *arg)
     events_seen++;
 }
 
-/* Waits until the port is pending (polling, no handler bound). */
+/* Waits until the port is pending (polling, no handler bound). Events are
+ * masked around the check so that an upcall cannot take the event between
+ * the check and HC_BLOCK (which unmasks and re-checks atomically). */
 static void wait_port(uint32_t port)
 {
-    while (!gk_evtchn_test_and_clear(port))
+    bool was = gk_events_disable();
+    while (!gk_evtchn_test_and_clear(port)) {
         gk_block();
+        gk_events_disable();
+    }
+    gk_events_restore(was);
 }
 
 static uint64_t value_of(uint64_t seq)
@@ -193,8 +199,12 @@ static int root(const struct hv_start_info *si, uint64_t count)
     for (uint32_t i = 0; i < ROUND_TRIPS; i++) {
         uint64_t want = events_seen + 1;
         gk_evtchn_send(port);
-        while (events_seen < want)
-            gk_block();
+        bool was = gk_events_disable();
+        while (events_seen < want) {
+            gk_block(); /* the handler runs on the way out, then we re-check */
+            gk_events_disable();
+        }
+        gk_events_restore(was);
     }
     uint64_t r1 = rdtsc();
     gk_printf("pingpong: figure: event-channel round trip to another domain and back "
@@ -343,7 +353,13 @@ static int peer(void)
             break;
         if (st != RING_OK && st != RING_EMPTY)
             gk_panic("pingpong: peer: ring failed (%d)", st);
-        gk_block();
+        bool was = gk_events_disable();
+        if (!ring_consumer_prepare_sleep(&rx)) {
+            gk_events_restore(was);
+            continue;
+        }
+        gk_block(); /* the echo handler runs on the way out */
+        gk_events_restore(was);
     }
     if (gk_grant_unmap(PEER_RING_VA) != HV_OK)
         gk_panic("pingpong: peer: unmap failed");

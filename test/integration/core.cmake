@@ -7,7 +7,7 @@ set(CORE_AREAS caps evtchn timer console domctl revoke irq vcpu)
 # latency in the guest's own time, deterministically.
 set(CORE_ICOUNT "-icount" "shift=0,sleep=off")
 foreach(area ${CORE_AREAS})
-  add_hv_test(core_${area} LABELS core TIMEOUT 30 QEMU_ARGS ${CORE_ICOUNT}
+  add_hv_test(core_${area} LABELS core TIMEOUT 90 QEMU_ARGS ${CORE_ICOUNT}
       MODULES "${CORE_GUEST}::core test=${area}"
       EXPECT "[d0] core: area ${area}: all checks held" "[d0] core: ok (test=${area})"
       FORBID "FAILED" "hypervisor fault")
@@ -16,7 +16,7 @@ set(core_all_expect)
 foreach(area ${CORE_AREAS})
   list(APPEND core_all_expect "[d0] core: area ${area}: all checks held")
 endforeach()
-add_hv_test(core_all LABELS core TIMEOUT 30 QEMU_ARGS ${CORE_ICOUNT}
+add_hv_test(core_all LABELS core TIMEOUT 90 QEMU_ARGS ${CORE_ICOUNT}
     MODULES "${CORE_GUEST}::core test=all"
     EXPECT ${core_all_expect} "[d0] core: ok (test=all)"
     FORBID "FAILED" "hypervisor fault")

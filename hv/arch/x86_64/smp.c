@@ -109,8 +109,17 @@ static paddr_t image_phys(const void *v)
     return (paddr_t)((uintptr_t)v - HV_IMAGE_VBASE);
 }
 
+/* Weak default of the hook of arch_smp.h: keep whatever CR3 holds. */
+__attribute__((weak)) paddr_t smp_flush_base(void)
+{
+    return 0;
+}
+
 static void flush_all_local(void)
 {
+    paddr_t base = smp_flush_base(); /* the core moved this CPU's domain to a new base */
+    if (base != 0 && base != (read_cr3() & PTE_ADDR_MASK))
+        write_cr3(base);
     uint64_t cr4 = read_cr4();
     if (cr4 & CR4_PGE) { /* toggling PGE flushes global entries too */
         write_cr4(cr4 & ~CR4_PGE);

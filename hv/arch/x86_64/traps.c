@@ -70,14 +70,28 @@ static bool search_fixup(struct cpu_regs *regs)
 }
 
 void trap_entry(struct cpu_regs *regs);
+/* Interrupts and every entry from ring 3 run under the hypervisor lock
+ * (hv/core/schedule.c); an exception in the hypervisor itself happens with
+ * the lock already held (or during boot) and takes nothing. The remote
+ * TLB-flush vector needs no lock: a CPU waiting for the lock polls it. */
+static void trap_dispatch(struct cpu_regs *regs);
+
 void trap_entry(struct cpu_regs *regs)
 {
     unsigned vec = (unsigned)regs->vector;
+    bool lock =
+        vec != APIC_FLUSH_VECTOR && vec != APIC_SPURIOUS_VECTOR && ((regs->cs & 3) || vec >= 32);
+    if (lock)
+        hv_lock();
+    trap_dispatch(regs);
+    if (lock)
+        hv_unlock();
+}
 
-    if (vec == APIC_TIMER_VECTOR && arch_cpu_id() != 0) {
-        apic_eoi(); /* the scheduler does not run on APs yet: their timers stay stopped */
-        return;
-    }
+static void trap_dispatch(struct cpu_regs *regs)
+{
+    unsigned vec = (unsigned)regs->vector;
+
     if (vec == APIC_TIMER_VECTOR) {
         apic_timer_interrupt();
         schedule_timer_interrupt();
