@@ -184,9 +184,9 @@ static int64_t domctl_assign(struct domain *d, uint64_t va, struct cpu_regs *reg
         moved = true;
         a.done++;
     }
-    /* The builder's TLB may still translate frames it gave away. */
+    /* The builder's CPUs may still translate frames it gave away. */
     if (moved)
-        mm_tlb_flush_local();
+        mm_tlb_flush_cpus(schedule_cpus_running(d));
     if (arch_copy_to_guest(gva(va + offsetof(struct hv_domctl_assign, done)), &a.done,
                            sizeof(a.done)) != HV_OK)
         return HV_EFAULT;
@@ -290,6 +290,87 @@ static int64_t domctl_vcpu_stop(struct domain *d, uint64_t va)
     return HV_OK;
 }
 
+static int64_t domctl_sched(struct domain *d, uint64_t cmd, uint64_t va)
+{
+    struct hv_domctl_sched a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    bool set = cmd == HV_DOMCTL_SCHED_SET;
+    enum hv_status st =
+        target_of(d, a.dom_slot, set ? HV_CAP_R_DOM_CONTROL : HV_CAP_R_DOM_STATE, &t);
+    if (st != HV_OK)
+        return st;
+    if (set) {
+        if (a.gang > 1)
+            return HV_EINVAL;
+        struct sched_domain_params p = {
+            .weight = a.weight, .cap_pct = a.cap_pct, .gang = a.gang != 0};
+        return schedule_set_params(t, &p);
+    }
+    struct sched_domain_params p;
+    schedule_get_params(t, &p);
+    a.weight = p.weight;
+    a.cap_pct = p.cap_pct;
+    a.gang = p.gang;
+    return arch_copy_to_guest(gva(va), &a, sizeof(a)) == HV_OK ? HV_OK : HV_EFAULT;
+}
+
+static int64_t domctl_vcpu_pin(struct domain *d, uint64_t va)
+{
+    struct hv_domctl_vcpu_pin a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_CONTROL, &t);
+    if (st != HV_OK)
+        return st;
+    if (a.vcpu >= t->max_vcpus)
+        return HV_EINVAL;
+    return schedule_pin(&t->vcpus[a.vcpu], a.cpu_mask);
+}
+
+static int64_t domctl_vcpu_info(struct domain *d, uint64_t va)
+{
+    struct hv_domctl_vcpu_info a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_STATE, &t);
+    if (st != HV_OK)
+        return st;
+    if (a.vcpu >= t->max_vcpus)
+        return HV_EINVAL;
+    schedule_vcpu_info(&t->vcpus[a.vcpu], &a);
+    return arch_copy_to_guest(gva(va), &a, sizeof(a)) == HV_OK ? HV_OK : HV_EFAULT;
+}
+
+static int64_t domctl_host_info(struct domain *d, uint64_t va)
+{
+    static struct hv_host_info a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a.slot)) != HV_OK)
+        return HV_EFAULT;
+    struct cap *c;
+    enum hv_status st = cap_lookup(&d->caps, a.slot, HV_CAP_MEMORY, 0, &c);
+    if (st != HV_OK)
+        return st;
+    uint32_t slot = a.slot;
+    memset(&a, 0, sizeof(a));
+    a.slot = slot;
+    a.cpus = schedule_cpu_count();
+    a.tsc_hz = arch_tsc_hz();
+    a.frames_total = mm_hv_frames_count();
+    a.frames_free = pmm_free_count(mm_hv_pool());
+    for (unsigned i = 0; i < a.cpus && i < HV_HOST_CPUS_MAX; i++) {
+        const struct arch_cpu_topo *tp = arch_cpu_topology(i);
+        a.cpu[i].package_id = tp->package_id;
+        a.cpu[i].core_id = tp->core_id;
+        a.cpu[i].thread_id = tp->thread_id;
+        a.cpu[i].apic_id = tp->apic_id;
+    }
+    return arch_copy_to_guest(gva(va), &a, sizeof(a)) == HV_OK ? HV_OK : HV_EFAULT;
+}
+
 static int64_t domctl_simple(struct domain *d, uint64_t cmd, uint64_t va)
 {
     struct hv_domctl_dom a;
@@ -367,6 +448,11 @@ int64_t hc_domain_op(struct domain *d, struct cpu_regs *regs)
     case HV_DOMCTL_DESTROY: return domctl_simple(d, cmd, va);
     case HV_DOMCTL_INFO: return domctl_info(d, va);
     case HV_DOMCTL_VCPU_STOP: return domctl_vcpu_stop(d, va);
+    case HV_DOMCTL_SCHED_SET:
+    case HV_DOMCTL_SCHED_GET: return domctl_sched(d, cmd, va);
+    case HV_DOMCTL_VCPU_PIN: return domctl_vcpu_pin(d, va);
+    case HV_DOMCTL_VCPU_INFO: return domctl_vcpu_info(d, va);
+    case HV_DOMCTL_HOST_INFO: return domctl_host_info(d, va);
     default: return HV_EINVAL;
     }
 }

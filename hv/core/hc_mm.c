@@ -90,6 +90,16 @@ int64_t hc_mmuext_op(struct domain *d, struct cpu_regs *regs)
     case HV_MMUEXT_NEW_BASEPTR: rc = mm_new_baseptr(&d->mm, mfn(arg)); break;
     case HV_MMUEXT_TLB_FLUSH_LOCAL: rc = mm_flush_local(&d->mm); break;
     case HV_MMUEXT_INVLPG_LOCAL: rc = mm_invlpg(&d->mm, arg); break;
+    case HV_MMUEXT_TLB_FLUSH_VCPUS: {
+        if (arg >> VCPU_MAX)
+            return HV_EINVAL;
+        uint64_t cpus = 0;
+        for (unsigned i = 0; i < VCPU_MAX; i++)
+            if ((arg >> i) & 1 && d->vcpus[i].online && d->vcpus[i].on_cpu >= 0)
+                cpus |= 1ull << d->vcpus[i].on_cpu;
+        mm_tlb_flush_cpus(cpus);
+        return HV_OK;
+    }
     default: return HV_EINVAL;
     }
     if (rc == HV_EAGAIN)
@@ -116,10 +126,9 @@ mfn_t domain_alloc_frame(struct domain *d, struct pmm *pmm)
     if (mfn_x(m) >= mm_hv_frames_count() || frame_assign(m, d->id) != HV_OK)
         panic("mm: allocator handed out frame %#llx the frame table cannot assign",
               (unsigned long long)mfn_x(m));
-    /* No TLB flush since the frame was last freed: a stale translation of it
-     * may survive, so flush before anyone else can reach it. */
-    if (frame_get(m)->tlbflush_timestamp == mm_flush_clock_now())
-        mm_tlb_flush_local();
+    /* A CPU that has not flushed since the frame was freed may still
+     * translate it: flush those (and only those) before anyone reaches it. */
+    mm_tlb_flush_stale(frame_get(m)->tlbflush_timestamp);
     memset(arch_frame_va(m), 0, PAGE_SIZE); /* scrub before the domain sees it */
     d->pages_count++;
     return m;

@@ -208,8 +208,11 @@ struct grant_table *grant_hook_table_of(struct cap_object *domain_obj)
 
 void grant_hook_tlb_flush(domid_t grantee)
 {
-    (void)grantee; /* one CPU: the local flush reaches every TLB */
-    mm_tlb_flush_local();
+    /* Every CPU loads a new base (a full flush) when it switches domains,
+     * so only the CPUs running the grantee now can hold its translations. */
+    struct domain *g = domain_by_id(grantee);
+    if (g)
+        mm_tlb_flush_cpus(schedule_cpus_running(g));
 }
 
 void grant_hook_orphan_idle(struct grant_table *gt)

@@ -31,6 +31,7 @@
 #include "arch.h"
 #include "domain.h"
 #include "log.h"
+#include "mm_hv.h"
 
 static struct sched policy;
 static struct vcpu *vcpu_of[SCHED_MAX_VCPUS]; /* policy handle -> VCPU */
@@ -130,13 +131,15 @@ int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_
     if (v->online)
         return HV_EEXIST;
     if (d->vcpu_count == 0) {
-        struct sched_domain_params p = {.weight = SCHED_WEIGHT_DEFAULT};
+        struct sched_domain_params p;
+        schedule_get_params(d, &p);
         int rc = sched_add_domain(&policy, d->id, &p);
         if (rc != HV_OK)
             return rc;
     }
     sched_cpumask_t all = ncpus >= 64 ? ~0ull : (1ull << ncpus) - 1;
-    int rc = sched_add_vcpu(&policy, d->id, all, &v->sv);
+    sched_cpumask_t aff = v->affinity ? v->affinity & all : all;
+    int rc = aff ? sched_add_vcpu(&policy, d->id, aff, &v->sv) : HV_EINVAL;
     if (rc != HV_OK) {
         if (d->vcpu_count == 0)
             sched_remove_domain(&policy, d->id);
@@ -225,6 +228,73 @@ void domain_vcpus_stop(struct domain *d)
         vcpu_stop(&d->vcpus[i]);
 }
 
+unsigned schedule_cpu_count(void)
+{
+    return ncpus;
+}
+
+void schedule_get_params(const struct domain *d, struct sched_domain_params *out)
+{
+    *out = d->sched;
+    if (out->weight == 0)
+        out->weight = SCHED_WEIGHT_DEFAULT;
+}
+
+int schedule_set_params(struct domain *d, const struct sched_domain_params *p)
+{
+    if (p->weight < SCHED_WEIGHT_MIN || p->weight > SCHED_WEIGHT_MAX ||
+        p->cap_pct > SCHED_CAP_MAX_PCT)
+        return HV_EINVAL;
+    if (d->vcpu_count != 0) {
+        int rc = sched_set_domain(&policy, d->id, p);
+        if (rc != HV_OK)
+            return rc;
+    }
+    d->sched = *p;
+    return HV_OK;
+}
+
+int schedule_pin(struct vcpu *v, uint64_t mask)
+{
+    sched_cpumask_t all = ncpus >= 64 ? ~0ull : (1ull << ncpus) - 1;
+    sched_cpumask_t aff = mask ? mask & all : all;
+    if (aff == 0)
+        return HV_EINVAL;
+    if (v->online) {
+        sched_cpumask_t kick_mask = 0;
+        int rc = sched_set_affinity(&policy, v->sv, aff, arch_now_ns(), &kick_mask);
+        if (rc != HV_OK)
+            return rc;
+        kick(kick_mask);
+    }
+    v->affinity = mask ? aff : 0;
+    return HV_OK;
+}
+
+void schedule_vcpu_info(struct vcpu *v, struct hv_domctl_vcpu_info *out)
+{
+    sched_cpumask_t all = ncpus >= 64 ? ~0ull : (1ull << ncpus) - 1;
+    out->cpu_mask = v->affinity ? v->affinity : all;
+    out->state = HV_VCPU_OFFLINE;
+    out->cpu = ~0u;
+    out->run_ns = out->wait_ns = out->migrations = 0;
+    if (!v->online)
+        return;
+    struct sched_vcpu_stats st;
+    if (sched_vcpu_stats(&policy, v->sv, arch_now_ns(), &st) != HV_OK)
+        return;
+    out->run_ns = st.run_ns;
+    out->wait_ns = st.wait_ns;
+    out->migrations = st.migrations;
+    out->cpu = st.cpu == SCHED_NO_CPU ? ~0u : st.cpu;
+    switch (st.state) {
+    case SCHED_VCPU_RUNNING: out->state = HV_VCPU_RUNNING; break;
+    case SCHED_VCPU_QUEUED:
+    case SCHED_VCPU_GANG_WAIT: out->state = HV_VCPU_RUNNABLE; break;
+    default: out->state = HV_VCPU_BLOCKED; break;
+    }
+}
+
 /* When this CPU's timer must fire: the end of its slice and, on CPU 0
  * (which keeps every VCPU's one-shot timer), the nearest VCPU deadline.
  * VCPU deadlines that passed are fired (and cleared) by the interrupt. */
@@ -306,6 +376,7 @@ static struct vcpu *pick_next(uint64_t *slice_ns)
          * interrupt makes something runnable. */
         if (r->current) {
             arch_load_base(paddr_to_mfn(arch_hv_l4()));
+            mm_note_local_flush();
             r->current->on_cpu = -1;
             r->current = NULL;
         }
@@ -325,6 +396,7 @@ static void switch_to(struct vcpu *next, struct cpu_regs *regs, uint64_t slice_n
     uint64_t now = arch_now_ns();
     *regs = next->regs;
     arch_load_base(next->dom->l4);
+    mm_note_local_flush();
     if (r->current && r->current != next)
         r->current->on_cpu = -1;
     r->current = next;

@@ -56,6 +56,7 @@ struct vcpu {
     bool waiting_event;         /* in HC_BLOCK until an event or its timer */
     bool timer_fired;           /* its timer fired since its last HC_BLOCK */
     int on_cpu;                 /* the CPU it is on (running or leaving), -1: none */
+    uint64_t affinity;          /* hard affinity (HV_DOMCTL_VCPU_PIN), 0: every CPU */
     sched_vcpu_t sv;            /* the policy's handle */
     uint64_t timer_deadline_ns; /* one-shot timer, 0 = none */
     uint64_t run_start_ns;      /* when it was last put on the CPU */
@@ -79,17 +80,18 @@ struct domain {
     bool paused;          /* HV_DOMCTL_PAUSE: no VCPU runs */
     bool destroy_pending; /* its last capability went: destroy it soon */
     enum hv_shutdown_reason shutdown_reason;
-    uint64_t callback;             /* upcall entry (HC_SET_CALLBACK), 0: none */
-    uint64_t creator_uid;          /* who created it (quota goes back there) */
-    uint64_t quota_pages;          /* limit carved out of the creator's */
-    struct cap_object obj;         /* what domain capabilities name */
-    struct cap_object console_obj; /* what its console capabilities name */
-    struct cap_table caps;         /* its capabilities */
-    struct evtchn_domain ev;       /* its event channels */
-    struct grant_table gt;         /* its grants */
-    struct console_ring con_out;   /* what it wrote (HC_CONSOLE_WRITE) */
-    struct console_ring con_in;    /* what its console holder typed */
-    uint64_t con_watcher_uid;      /* gets HV_VIRQ_CONSOLE on output, 0: none */
+    uint64_t callback;                /* upcall entry (HC_SET_CALLBACK), 0: none */
+    struct sched_domain_params sched; /* weight 0 means the default */
+    uint64_t creator_uid;             /* who created it (quota goes back there) */
+    uint64_t quota_pages;             /* limit carved out of the creator's */
+    struct cap_object obj;            /* what domain capabilities name */
+    struct cap_object console_obj;    /* what its console capabilities name */
+    struct cap_table caps;            /* its capabilities */
+    struct evtchn_domain ev;          /* its event channels */
+    struct grant_table gt;            /* its grants */
+    struct console_ring con_out;      /* what it wrote (HC_CONSOLE_WRITE) */
+    struct console_ring con_in;       /* what its console holder typed */
+    uint64_t con_watcher_uid;         /* gets HV_VIRQ_CONSOLE on output, 0: none */
     /* Console output is collected per line so that lines of different
      * domains never interleave in the log. */
     char console_line[160];
@@ -137,6 +139,16 @@ void schedule_yield(void);
 void schedule_preempt_point(void);
 /* The local timer fired (interrupts off). */
 void schedule_timer_interrupt(void);
+/* Scheduling parameters of d (applied now if d has VCPUs in the policy,
+ * else when its first VCPU starts); status as sched_set_domain. */
+int schedule_set_params(struct domain *d, const struct sched_domain_params *p);
+void schedule_get_params(const struct domain *d, struct sched_domain_params *out);
+/* Hard affinity of v (0: every CPU); status as sched_set_affinity. */
+int schedule_pin(struct vcpu *v, uint64_t mask);
+/* State and statistics of v. */
+void schedule_vcpu_info(struct vcpu *v, struct hv_domctl_vcpu_info *out);
+/* CPUs the scheduler runs on. */
+unsigned schedule_cpu_count(void);
 /* The CPUs currently running a VCPU of d (bit i = CPU i). */
 uint64_t schedule_cpus_running(const struct domain *d);
 /* A VCPU timer deadline changed: reprogram the local timer. */

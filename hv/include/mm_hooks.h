@@ -47,6 +47,14 @@ void mm_foreign_map_put(domid_t dom, mfn_t m, bool writable);
 /* Flushes every non-global TLB entry of the current CPU (reload CR3). */
 void mm_tlb_flush_local(void);
 
+/*
+ * A frame stamped `stamp` (tlbflush_timestamp) is about to change use:
+ * flush every TLB, on every CPU, that may still hold a translation made
+ * before the stamp - and only those (TLB shootdown). The host tests use
+ * the one-CPU rule: pt_tlb_may_be_stale(stamp) then pt_tlb_flush_local().
+ */
+void mm_tlb_flush_stale(uint32_t stamp);
+
 /* Invalidates the current CPU's translation of guest virtual address va. */
 void mm_tlb_invlpg_local(uint64_t va);
 

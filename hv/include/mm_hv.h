@@ -14,4 +14,11 @@ uint64_t mm_hv_frames_count(void);
 /* The hypervisor's frame allocator (set by mm_hv_init). */
 struct pmm *mm_hv_pool(void);
 
+/* TLB shootdown (mm_hv.c): record that this CPU just flushed its TLB (a CR3
+ * load); flush the TLBs of the CPUs in mask (bit i = CPU i, this one
+ * included if set) and wait for them; remote flushes sent so far. */
+void mm_note_local_flush(void);
+void mm_tlb_flush_cpus(uint64_t mask);
+uint64_t mm_shootdown_count(void);
+
 #endif

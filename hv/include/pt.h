@@ -126,6 +126,9 @@ void pt_validate_abort(mfn_t m);
  * per-CPU flush times and shootdowns.)
  */
 void pt_tlb_flush_local(void);
+/* Whether this CPU (the one-CPU view of pt_tlb_note_flush) may still hold a
+ * translation of a frame stamped `stamp`. */
+bool pt_tlb_may_be_stale(uint32_t stamp);
 void pt_tlb_note_flush(void);
 
 /* The mfn an entry points to (address bits 12..51). */

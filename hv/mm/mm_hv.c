@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "cmdline.h"
 #include "domain.h"
 #include "frame.h"
 #include "grant.h"
@@ -154,10 +155,77 @@ void mm_foreign_map_put(domid_t dom, mfn_t m, bool writable)
     grant_map_put(dom, m, writable);
 }
 
+/*
+ * The TLB-flush clock (docs/smp.md, "TLB shootdown"): flush_clock ticks on
+ * every full flush; cpu_flush_time[c] is the clock value of CPU c's last
+ * full flush (a CR3 load counts: guest mappings are never global), and
+ * frames record the clock when they lose a type or an owner. A CPU whose
+ * last flush is not newer than a frame's stamp may still translate it.
+ */
+static uint32_t cpu_flush_time[64];
+static uint64_t cpu_flushed_once; /* bit c: cpu_flush_time[c] is meaningful */
+static uint64_t shootdown_ipis;   /* remote flushes sent (statistics) */
+
+void mm_note_local_flush(void)
+{
+    unsigned c = arch_cpu_id();
+    cpu_flush_time[c] = ++flush_clock;
+    cpu_flushed_once |= 1ull << c;
+}
+
 void mm_tlb_flush_local(void)
 {
     arch_tlb_flush_local();
-    flush_clock++;
+    mm_note_local_flush();
+}
+
+/* `test_no_shootdown` on the command line (tests only): flush only this
+ * CPU, as a one-CPU hypervisor would, so that the race test can show that
+ * it fails without the shootdown. */
+static int no_shootdown = -1;
+
+void mm_tlb_flush_stale(uint32_t stamp)
+{
+    if (no_shootdown < 0)
+        no_shootdown = cmdline_flag("test_no_shootdown");
+    if (no_shootdown) {
+        if (pt_tlb_may_be_stale(stamp))
+            mm_tlb_flush_local();
+        return;
+    }
+    unsigned n = schedule_cpu_count();
+    uint64_t mask = 0;
+    for (unsigned c = 0; c < n && c < 64; c++)
+        if (!(cpu_flushed_once & (1ull << c)) || (int32_t)(stamp - cpu_flush_time[c]) >= 0)
+            mask |= 1ull << c;
+    mm_tlb_flush_cpus(mask);
+}
+
+void mm_tlb_flush_cpus(uint64_t mask)
+{
+    if (!mask)
+        return;
+    unsigned self = arch_cpu_id();
+    uint32_t tick = ++flush_clock; /* every flush below happens after this */
+    uint64_t remote = mask & ~(1ull << self);
+    if (remote) {
+        shootdown_ipis += (uint64_t)__builtin_popcountll(remote);
+        if (arch_tlb_flush_cpus(remote) != 0)
+            mm_panic("TLB shootdown: a CPU did not acknowledge");
+    }
+    if (mask & (1ull << self))
+        arch_tlb_flush_local();
+    for (unsigned c = 0; c < 64; c++)
+        if (mask & (1ull << c)) {
+            cpu_flush_time[c] = tick;
+            cpu_flushed_once |= 1ull << c;
+        }
+    pt_tlb_note_flush();
+}
+
+uint64_t mm_shootdown_count(void)
+{
+    return shootdown_ipis;
 }
 
 void mm_tlb_invlpg_local(uint64_t va)
@@ -184,7 +252,7 @@ bool mm_load_base(domid_t dom, mfn_t l4)
     if (d != current_domain)
         return false; /* loaded when it is next scheduled */
     arch_load_base(l4);
-    flush_clock++; /* loading CR3 flushed the non-global TLB */
+    mm_note_local_flush(); /* loading CR3 flushed the non-global TLB */
     return true;
 }
 

@@ -84,8 +84,9 @@ void pt_tlb_flush_local(void)
 }
 
 /* May this CPU's TLB still hold a translation of a frame stamped `stamp`?
- * Serial-number comparison, so a wrapped clock errs towards flushing. */
-static bool pt_tlb_may_be_stale(uint32_t stamp)
+ * Serial-number comparison, so a wrapped clock errs towards flushing. (The
+ * one-CPU view; the hypervisor's mm_tlb_flush_stale keeps one per CPU.) */
+bool pt_tlb_may_be_stale(uint32_t stamp)
 {
     return !pt.flushed_once || (int32_t)(stamp - pt.last_local_flush) >= 0;
 }
@@ -108,8 +109,8 @@ static int type_get_frame(struct frame *f, enum frame_type type)
             return HV_ENOMEM;
         /* A stale TLB entry from the frame's previous use (say, a writable
          * mapping) must not survive into its new one (say, an L1). */
-        if (f->last_type != type && pt_tlb_may_be_stale(f->tlbflush_timestamp))
-            pt_tlb_flush_local();
+        if (f->last_type != type)
+            mm_tlb_flush_stale(f->tlbflush_timestamp);
         f->ref_count++;
         f->type = (uint8_t)type;
         f->type_count = 1;

@@ -100,6 +100,8 @@ enum hv_mmuext_cmd {
     HV_MMUEXT_NEW_BASEPTR = 6,     /* arg: mfn of a (validated or validatable) L4 */
     HV_MMUEXT_TLB_FLUSH_LOCAL = 7, /* arg: ignored */
     HV_MMUEXT_INVLPG_LOCAL = 8,    /* arg: page-aligned guest virtual address */
+    HV_MMUEXT_TLB_FLUSH_VCPUS = 9, /* arg: mask of this domain's VCPUs (bit i = VCPU i):
+                                      flush the TLBs of the CPUs running them now */
 };
 
 /* HC_UPDATE_VA_MAPPING flags (at most one). */

@@ -72,6 +72,11 @@ enum hv_domctl_cmd {
     HV_DOMCTL_DESTROY = 6,    /* struct hv_domctl_dom */
     HV_DOMCTL_INFO = 7,       /* struct hv_domctl_info */
     HV_DOMCTL_VCPU_STOP = 8,  /* struct hv_domctl_vcpu_start (rip, rsp, arg = 0) */
+    HV_DOMCTL_SCHED_SET = 9,  /* struct hv_domctl_sched (DOM_CONTROL) */
+    HV_DOMCTL_SCHED_GET = 10, /* struct hv_domctl_sched (DOM_STATE) */
+    HV_DOMCTL_VCPU_PIN = 11,  /* struct hv_domctl_vcpu_pin (DOM_CONTROL) */
+    HV_DOMCTL_VCPU_INFO = 12, /* struct hv_domctl_vcpu_info (DOM_STATE) */
+    HV_DOMCTL_HOST_INFO = 13, /* struct hv_host_info (slot: any MEMORY capability) */
 };
 
 /* enum hv_domctl_info.state */
@@ -151,6 +156,74 @@ struct hv_domctl_info {
     uint64_t cpu_time_ns; /* out: time its VCPUs ran */
 };
 
+/*
+ * Scheduling parameters (docs/sched.md): weight 1..65535 (default 256), cap
+ * in percent of one CPU (0 = none, at most 100 * CPUs), gang 0/1 (all the
+ * domain's VCPUs run at the same time on distinct CPUs, or none does).
+ * SCHED_SET: HV_EINVAL for a value out of range; HV_E2BIG if gang is asked
+ * for a domain whose VCPUs cannot run on distinct CPUs; HV_EBUSY if the
+ * gang flag changes while one of its VCPUs is runnable (pause it first, or
+ * set it before the first VCPU starts). Nothing changes on error.
+ */
+struct hv_domctl_sched {
+    uint32_t dom_slot; /* in */
+    uint32_t weight;   /* in (SET) / out (GET) */
+    uint32_t cap_pct;
+    uint32_t gang;
+};
+
+/* VCPU_PIN: the CPUs the VCPU may run on (hard affinity); 0 = all. Bits
+ * beyond the machine's CPUs are ignored; none left is HV_EINVAL. */
+struct hv_domctl_vcpu_pin {
+    uint32_t dom_slot;
+    uint32_t vcpu;
+    uint64_t cpu_mask;
+};
+
+/* enum hv_vcpu_state */
+enum hv_vcpu_state {
+    HV_VCPU_OFFLINE = 0,  /* never started, or stopped */
+    HV_VCPU_BLOCKED = 1,  /* waiting (HC_BLOCK, paused domain) */
+    HV_VCPU_RUNNABLE = 2, /* waiting for a CPU */
+    HV_VCPU_RUNNING = 3,
+};
+
+struct hv_domctl_vcpu_info {
+    uint32_t dom_slot;   /* in */
+    uint32_t vcpu;       /* in */
+    uint32_t state;      /* out: enum hv_vcpu_state */
+    uint32_t cpu;        /* out: CPU it runs on or last ran on, ~0u if never */
+    uint64_t run_ns;     /* out: time running */
+    uint64_t wait_ns;    /* out: time runnable but waiting for a CPU */
+    uint64_t migrations; /* out: times it started on another CPU than the last */
+    uint64_t cpu_mask;   /* out: its hard affinity */
+};
+
+#define HV_HOST_CPUS_MAX 64u
+
+struct hv_host_cpu {
+    uint16_t package_id;
+    uint16_t core_id;
+    uint16_t thread_id;
+    uint16_t reserved;
+    uint32_t apic_id;
+    uint32_t reserved2;
+};
+
+struct hv_host_info {
+    uint32_t slot;         /* in: any MEMORY capability */
+    uint32_t cpus;         /* out: CPUs online */
+    uint64_t tsc_hz;       /* out */
+    uint64_t frames_total; /* out: RAM frames the hypervisor manages */
+    uint64_t frames_free;  /* out: not owned by anyone now */
+    struct hv_host_cpu cpu[HV_HOST_CPUS_MAX];
+};
+
+_Static_assert(sizeof(struct hv_domctl_sched) == 16, "domctl sched layout");
+_Static_assert(sizeof(struct hv_domctl_vcpu_pin) == 16, "domctl pin layout");
+_Static_assert(sizeof(struct hv_domctl_vcpu_info) == 48, "domctl vcpu info layout");
+_Static_assert(sizeof(struct hv_host_cpu) == 16, "host cpu layout");
+_Static_assert(sizeof(struct hv_host_info) == 32 + 64 * 16, "host info layout");
 _Static_assert(sizeof(struct hv_domctl_create) == 72, "domctl create layout");
 _Static_assert(offsetof(struct hv_domctl_create, name) == 40, "domctl create layout");
 _Static_assert(sizeof(struct hv_domctl_frame) == 16, "domctl frame layout");

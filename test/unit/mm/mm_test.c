@@ -71,6 +71,12 @@ void mm_tlb_invlpg_local(uint64_t va)
     fake.last_invlpg_va = va;
 }
 
+void mm_tlb_flush_stale(uint32_t stamp)
+{
+    if (pt_tlb_may_be_stale(stamp))
+        pt_tlb_flush_local();
+}
+
 uint32_t mm_flush_clock_now(void)
 {
     return fake.clock;
