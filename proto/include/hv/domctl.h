@@ -41,7 +41,7 @@ enum hv_root_slot {
     HV_ROOT_SLOT_CONSOLE = 2, /* CONSOLE: its own console rings */
     HV_ROOT_SLOT_IOPORT = 3,  /* IOPORT: ports 0 .. 0xffff */
     HV_ROOT_SLOT_IRQ = 4,     /* IRQ: every I/O APIC line (GSI 0 .. lines-1) */
-    HV_ROOT_SLOT_MMIO = 5,    /* MMIO: every machine frame that is not RAM below 4 GiB */
+    HV_ROOT_SLOT_MMIO = 5,    /* MMIO: frames 0xc0000-0xfebff (docs/devices.md) */
     HV_ROOT_SLOT_FIRST_FREE = 8,
 };
 
