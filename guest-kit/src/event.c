@@ -141,6 +141,30 @@ struct hv_bounce_frame *gk_event_dispatch(struct hv_bounce_frame *frame)
     return resume;
 }
 
+/* Shutdown requests (HV_VIRQ_SHUTDOWN, HV_DOMCTL_SHUTDOWN_REQUEST): the
+ * domain's hook, or by default an immediate gk_shutdown with the reason. */
+static void (*shutdown_hook)(enum hv_shutdown_reason);
+
+void gk_on_shutdown_request(void (*fn)(enum hv_shutdown_reason reason))
+{
+    shutdown_hook = fn;
+}
+
+static void shutdown_requested(uint32_t port, void *arg)
+{
+    (void)port;
+    (void)arg;
+    struct hv_domctl_info info = {.dom_slot = HV_CAP_SLOT_SELF};
+    if (gk_hc_domain_op(HV_DOMCTL_INFO, &info) != HV_OK || info.shutdown_request == 0 ||
+        info.shutdown_request > HV_SHUTDOWN_REBOOT + 1)
+        return; /* nothing (valid) asked */
+    enum hv_shutdown_reason reason = (enum hv_shutdown_reason)(info.shutdown_request - 1);
+    if (shutdown_hook)
+        shutdown_hook(reason);
+    else
+        gk_shutdown(reason);
+}
+
 int64_t gk_events_init(void)
 {
     unsigned id = gk_vcpu_id();
@@ -150,6 +174,9 @@ int64_t gk_events_init(void)
         if (rc != HV_OK)
             return rc;
         __atomic_store_n(&initialised, true, __ATOMIC_RELEASE);
+        uint32_t port;
+        if (gk_evtchn_bind_virq(HV_VIRQ_SHUTDOWN, 0, &port) == HV_OK)
+            gk_evtchn_bind_handler(port, shutdown_requested, NULL);
     }
     if (vcpu_enabled[id])
         return HV_OK;

@@ -371,6 +371,25 @@ static int64_t domctl_host_info(struct domain *d, uint64_t va)
     return arch_copy_to_guest(gva(va), &a, sizeof(a)) == HV_OK ? HV_OK : HV_EFAULT;
 }
 
+static int64_t domctl_shutdown_request(struct domain *d, uint64_t va)
+{
+    struct hv_domctl_shutdown_request a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_CONTROL, &t);
+    if (st != HV_OK)
+        return st;
+    if (t == d || a.reason > HV_SHUTDOWN_REBOOT)
+        return HV_EINVAL;
+    if (t->state != DOMAIN_RUNNING)
+        return HV_EBUSY;
+    t->shutdown_request = a.reason + 1;
+    log_info("d%u (%s): asked to shut down by d%u", t->id, t->name, d->id);
+    evtchn_raise_virq(&t->ev, HV_VIRQ_SHUTDOWN, 0);
+    return HV_OK;
+}
+
 static int64_t domctl_simple(struct domain *d, uint64_t cmd, uint64_t va)
 {
     struct hv_domctl_dom a;
@@ -426,6 +445,7 @@ static int64_t domctl_info(struct domain *d, uint64_t va)
     }
     a.shutdown_reason = t->state == DOMAIN_SHUTDOWN ? t->shutdown_reason : 0;
     a.vcpus = t->max_vcpus;
+    a.shutdown_request = t->shutdown_request;
     a.pages = t->pages_count;
     a.max_pages = t->max_pages;
     for (unsigned i = 0; i < VCPU_MAX; i++)
@@ -453,6 +473,7 @@ int64_t hc_domain_op(struct domain *d, struct cpu_regs *regs)
     case HV_DOMCTL_VCPU_PIN: return domctl_vcpu_pin(d, va);
     case HV_DOMCTL_VCPU_INFO: return domctl_vcpu_info(d, va);
     case HV_DOMCTL_HOST_INFO: return domctl_host_info(d, va);
+    case HV_DOMCTL_SHUTDOWN_REQUEST: return domctl_shutdown_request(d, va);
     default: return HV_EINVAL;
     }
 }

@@ -80,6 +80,7 @@ struct domain {
     bool paused;          /* HV_DOMCTL_PAUSE: no VCPU runs */
     bool destroy_pending; /* its last capability went: destroy it soon */
     enum hv_shutdown_reason shutdown_reason;
+    uint32_t shutdown_request;        /* HV_DOMCTL_SHUTDOWN_REQUEST: reason + 1, 0: none */
     uint64_t callback;                /* upcall entry (HC_SET_CALLBACK), 0: none */
     struct sched_domain_params sched; /* weight 0 means the default */
     uint64_t creator_uid;             /* who created it (quota goes back there) */

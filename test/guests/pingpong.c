@@ -34,7 +34,6 @@
 #define HALF 2048u
 #define ROUND_TRIPS 1000u
 #define MAP_PAIRS 100u
-#define DONE_SEQ (~0ull)
 #define PEER_RING_VA 0x40000000ull
 #define PEER_PAGE2_VA 0x40001000ull
 
@@ -211,30 +210,38 @@ static int root(const struct hv_start_info *si, uint64_t count)
               "(handler to handler): %llu TSC ticks\n",
               (unsigned long long)((r1 - r0) / ROUND_TRIPS));
 
-    /* Done: the peer unmaps both pages and powers off. */
-    struct msg done = {.seq = DONE_SEQ};
-    bool notify = false;
-    check("send done", ring_write(&tx, &done, sizeof(done), &notify) == RING_OK);
-    gk_evtchn_send(port);
+    /* Ask the peer to shut down (HV_DOMCTL_SHUTDOWN_REQUEST -> its
+     * HV_VIRQ_SHUTDOWN -> guest-kit's default handler -> HC_SHUTDOWN). */
+    struct hv_domctl_shutdown_request req = {.dom_slot = PEER_DOM_SLOT,
+                                             .reason = HV_SHUTDOWN_REBOOT};
+    check("ask the peer to reboot", gk_hc_domain_op(HV_DOMCTL_SHUTDOWN_REQUEST, &req) == HV_OK);
     struct hv_domctl_info info;
     for (int i = 0; i < 1000; i++) {
         if (gk_domain_info(PEER_DOM_SLOT, &info) == HV_OK && info.state == HV_DOMSTATE_SHUTDOWN)
             break;
         gk_hc_yield();
     }
-    check("the peer powered off",
-          info.state == HV_DOMSTATE_SHUTDOWN && info.shutdown_reason == HV_SHUTDOWN_POWEROFF);
+    check("the peer shut down for the reason asked",
+          info.state == HV_DOMSTATE_SHUTDOWN && info.shutdown_reason == HV_SHUTDOWN_REBOOT &&
+              info.shutdown_request == HV_SHUTDOWN_REBOOT + 1);
+    check("asking a SHUTDOWN domain again is refused",
+          gk_hc_domain_op(HV_DOMCTL_SHUTDOWN_REQUEST, &req) == HV_EBUSY);
+    /* A shut-down domain keeps its memory and mappings: still in use. */
     rc = gk_grant_status(ref1, &flags, &maps, &mfn);
-    check("the ring grant is no longer in use", rc == HV_OK && !(flags & HV_GRANT_F_IN_USE));
-    check("end the ring grant", gk_grant_end(ref1) == HV_OK);
-    check("end the second grant", gk_grant_end(ref2) == HV_OK);
+    check("the stopped peer still maps the ring", rc == HV_OK && (flags & HV_GRANT_F_IN_USE));
+    check("so the grant cannot end yet", gk_grant_end(ref1) == HV_EBUSY);
     /* As holder of its console capability, read what the peer wrote. */
     static char out[HV_CONSOLE_RING_SIZE + 1];
     int64_t got = gk_console_read_output(PEER_CON_SLOT, out, sizeof(out) - 1);
     out[got > 0 ? got : 0] = 0;
     check("the peer's console output is readable by the holder",
-          got > 0 && strstr(out, "pingpong: peer: done") != NULL);
+          got > 0 && strstr(out, "grant map + unmap pair") != NULL);
     check("destroy the peer", gk_domain_destroy(&peer) == HV_OK);
+    /* Destroying the grantee dropped its mappings (and flushed its TLBs). */
+    rc = gk_grant_status(ref1, &flags, &maps, &mfn);
+    check("the ring grant is no longer in use", rc == HV_OK && !(flags & HV_GRANT_F_IN_USE));
+    check("end the ring grant", gk_grant_end(ref1) == HV_OK);
+    check("end the second grant", gk_grant_end(ref2) == HV_OK);
     if (failures)
         gk_panic("pingpong: %d checks FAILED", failures);
     gk_printf("pingpong: ok\n");
@@ -338,33 +345,15 @@ static int peer(void)
     gk_printf("pingpong: peer: figure: grant map + unmap pair: %llu TSC ticks\n",
               (unsigned long long)((t1 - t0) / MAP_PAIRS));
 
-    /* Echo events until "done"; tell the root we are echoing. */
+    /* Echo events until the root asks us to shut down (guest-kit's default
+     * HV_VIRQ_SHUTDOWN handler ends the domain); tell the root we echo. */
     gk_evtchn_bind_handler(peer_port, echo, NULL);
     struct msg echoing = {.seq = 1};
     if (ring_write(&tx, &echoing, sizeof(echoing), &notify) != RING_OK)
         gk_panic("pingpong: peer: cannot say it echoes");
     gk_evtchn_send(peer_port);
-    for (;;) {
-        struct msg m;
-        uint32_t len;
-        bool nt = false;
-        enum ring_status st = ring_read(&rx, &m, sizeof(m), &len, &nt);
-        if (st == RING_OK && m.seq == DONE_SEQ)
-            break;
-        if (st != RING_OK && st != RING_EMPTY)
-            gk_panic("pingpong: peer: ring failed (%d)", st);
-        bool was = gk_events_disable();
-        if (!ring_consumer_prepare_sleep(&rx)) {
-            gk_events_restore(was);
-            continue;
-        }
-        gk_block(); /* the echo handler runs on the way out */
-        gk_events_restore(was);
-    }
-    if (gk_grant_unmap(PEER_RING_VA) != HV_OK)
-        gk_panic("pingpong: peer: unmap failed");
-    gk_printf("pingpong: peer: done, %llu messages checked\n", (unsigned long long)expect);
-    return 0;
+    for (;;)
+        gk_block(); /* handlers run on the way out */
 }
 
 int main(const struct hv_start_info *si)

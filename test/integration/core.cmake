@@ -26,6 +26,6 @@ add_hv_test(core_all LABELS core TIMEOUT 90 QEMU_ARGS ${CORE_ICOUNT}
 set(PINGPONG $<TARGET_FILE:test_pingpong>)
 add_hv_test(core_two_domains LABELS core TIMEOUT 120 QEMU_ARGS ${CORE_ICOUNT}
     MODULES "${PINGPONG}::pingpong" "${PINGPONG}::peer"
-    EXPECT "[d0] pingpong: ok" "d1 (peer): shut down: poweroff"
+    EXPECT "[d0] pingpong: ok" "d1 (peer): shut down: reboot"
     EXPECT_RE "peer saw 1000000, sum matches"
     FORBID "FAILED" "hypervisor fault" "killed")

@@ -55,6 +55,13 @@ static inline struct hv_shared_info *gk_shared_info(void)
  * HC_SET_CALLBACK. */
 int64_t gk_events_init(void);
 
+/* What happens when a holder of this domain's capability asks it to shut
+ * down (HV_DOMCTL_SHUTDOWN_REQUEST raises HV_VIRQ_SHUTDOWN, which
+ * gk_events_init binds): fn(reason), or with fn NULL (the default) an
+ * immediate gk_shutdown(reason). A domain that never calls gk_events_init
+ * does not answer such requests. */
+void gk_on_shutdown_request(void (*fn)(enum hv_shutdown_reason reason));
+
 /* gk_events_init for a secondary VCPU (every VCPU starts with upcalls
  * masked): the same call, named for what it is used for. */
 int64_t gk_events_init_vcpu(void);

@@ -144,7 +144,8 @@ enum hv_virq {
     HV_VIRQ_CONSOLE = 1,   /* global: console ring activity */
     HV_VIRQ_DOM_STATE = 2, /* global: a domain this one watches changed state */
     HV_VIRQ_DEBUG = 3,     /* per VCPU: debug request */
-    HV_VIRQ_COUNT = 4      /* virqs defined so far; binding others fails */
+    HV_VIRQ_SHUTDOWN = 4,  /* global: asked to shut down (HV_DOMCTL_SHUTDOWN_REQUEST) */
+    HV_VIRQ_COUNT = 5      /* virqs defined so far; binding others fails */
 };
 
 #define HV_VIRQ_IS_PER_VCPU(v) ((v) == HV_VIRQ_TIMER || (v) == HV_VIRQ_DEBUG)

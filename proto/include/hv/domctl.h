@@ -63,21 +63,36 @@ enum hv_root_slot {
  * and the page-table rules.
  */
 enum hv_domctl_cmd {
-    HV_DOMCTL_CREATE = 0,     /* struct hv_domctl_create */
-    HV_DOMCTL_ASSIGN = 1,     /* struct hv_domctl_assign (preemptible, restarts itself) */
-    HV_DOMCTL_SET_BASE = 2,   /* struct hv_domctl_set_base (preemptible) */
-    HV_DOMCTL_VCPU_START = 3, /* struct hv_domctl_vcpu_start */
-    HV_DOMCTL_PAUSE = 4,      /* struct hv_domctl_dom */
-    HV_DOMCTL_UNPAUSE = 5,    /* struct hv_domctl_dom */
-    HV_DOMCTL_DESTROY = 6,    /* struct hv_domctl_dom */
-    HV_DOMCTL_INFO = 7,       /* struct hv_domctl_info */
-    HV_DOMCTL_VCPU_STOP = 8,  /* struct hv_domctl_vcpu_start (rip, rsp, arg = 0) */
-    HV_DOMCTL_SCHED_SET = 9,  /* struct hv_domctl_sched (DOM_CONTROL) */
-    HV_DOMCTL_SCHED_GET = 10, /* struct hv_domctl_sched (DOM_STATE) */
-    HV_DOMCTL_VCPU_PIN = 11,  /* struct hv_domctl_vcpu_pin (DOM_CONTROL) */
-    HV_DOMCTL_VCPU_INFO = 12, /* struct hv_domctl_vcpu_info (DOM_STATE) */
-    HV_DOMCTL_HOST_INFO = 13, /* struct hv_host_info (slot: any MEMORY capability) */
+    HV_DOMCTL_CREATE = 0,            /* struct hv_domctl_create */
+    HV_DOMCTL_ASSIGN = 1,            /* struct hv_domctl_assign (preemptible, restarts itself) */
+    HV_DOMCTL_SET_BASE = 2,          /* struct hv_domctl_set_base (preemptible) */
+    HV_DOMCTL_VCPU_START = 3,        /* struct hv_domctl_vcpu_start */
+    HV_DOMCTL_PAUSE = 4,             /* struct hv_domctl_dom */
+    HV_DOMCTL_UNPAUSE = 5,           /* struct hv_domctl_dom */
+    HV_DOMCTL_DESTROY = 6,           /* struct hv_domctl_dom */
+    HV_DOMCTL_INFO = 7,              /* struct hv_domctl_info */
+    HV_DOMCTL_VCPU_STOP = 8,         /* struct hv_domctl_vcpu_start (rip, rsp, arg = 0) */
+    HV_DOMCTL_SCHED_SET = 9,         /* struct hv_domctl_sched (DOM_CONTROL) */
+    HV_DOMCTL_SCHED_GET = 10,        /* struct hv_domctl_sched (DOM_STATE) */
+    HV_DOMCTL_VCPU_PIN = 11,         /* struct hv_domctl_vcpu_pin (DOM_CONTROL) */
+    HV_DOMCTL_VCPU_INFO = 12,        /* struct hv_domctl_vcpu_info (DOM_STATE) */
+    HV_DOMCTL_HOST_INFO = 13,        /* struct hv_host_info (slot: any MEMORY capability) */
+    HV_DOMCTL_SHUTDOWN_REQUEST = 14, /* struct hv_domctl_shutdown_request (DOM_CONTROL) */
 };
+
+/*
+ * SHUTDOWN_REQUEST asks a RUNNING domain to shut down with `reason` (enum
+ * hv_shutdown_reason): the hypervisor records it (INFO's shutdown_request
+ * becomes reason + 1) and raises HV_VIRQ_SHUTDOWN in the domain, which is
+ * expected to stop itself with HC_SHUTDOWN. A domain that ignores it keeps
+ * running: the requester decides when to destroy it. HV_EINVAL: a bad
+ * reason, reserved != 0, or the caller itself; HV_EBUSY: not RUNNING.
+ */
+struct hv_domctl_shutdown_request {
+    uint32_t dom_slot;
+    uint32_t reason;
+};
+_Static_assert(sizeof(struct hv_domctl_shutdown_request) == 8, "shutdown request layout");
 
 /* enum hv_domctl_info.state */
 enum hv_domain_state {
@@ -145,15 +160,15 @@ struct hv_domctl_dom {
 };
 
 struct hv_domctl_info {
-    uint32_t dom_slot;        /* in: DOMAIN cap with HV_CAP_R_DOM_STATE, or SELF */
-    uint32_t domid;           /* out */
-    uint32_t state;           /* out: enum hv_domain_state */
-    uint32_t shutdown_reason; /* out: enum hv_shutdown_reason when SHUTDOWN */
-    uint32_t vcpus;           /* out */
-    uint32_t reserved;
-    uint64_t pages;       /* out: frames owned */
-    uint64_t max_pages;   /* out */
-    uint64_t cpu_time_ns; /* out: time its VCPUs ran */
+    uint32_t dom_slot;         /* in: DOMAIN cap with HV_CAP_R_DOM_STATE, or SELF */
+    uint32_t domid;            /* out */
+    uint32_t state;            /* out: enum hv_domain_state */
+    uint32_t shutdown_reason;  /* out: enum hv_shutdown_reason when SHUTDOWN */
+    uint32_t vcpus;            /* out */
+    uint32_t shutdown_request; /* out: 0 none, else the requested reason + 1 */
+    uint64_t pages;            /* out: frames owned */
+    uint64_t max_pages;        /* out */
+    uint64_t cpu_time_ns;      /* out: time its VCPUs ran */
 };
 
 /*
