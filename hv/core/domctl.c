@@ -56,6 +56,56 @@ static enum hv_status target_of(struct domain *d, uint32_t slot, uint32_t rights
     return HV_OK;
 }
 
+/*
+ * The VCPU `vcpu` named by slot: a domain capability with dom_rights (the
+ * VCPU of that domain), or a VCPU capability with vcpu_rights for exactly
+ * that VCPU (HV_EPERM for another VCPU). HV_EINVAL: vcpu out of range.
+ */
+static enum hv_status vcpu_target_of(struct domain *d, uint32_t slot, uint32_t vcpu,
+                                     uint32_t dom_rights, uint32_t vcpu_rights,
+                                     struct domain **dom_out)
+{
+    if (slot != HV_CAP_SLOT_SELF && slot < HV_CAP_SLOTS && d->caps.slots[slot].obj &&
+        d->caps.slots[slot].type == HV_CAP_VCPU) {
+        struct cap *c;
+        enum hv_status st = cap_lookup(&d->caps, slot, HV_CAP_VCPU, vcpu_rights, &c);
+        if (st != HV_OK)
+            return st;
+        struct vcpu *v = container_of(c->obj, struct vcpu, obj);
+        struct domain *t = v->dom;
+        if (t->state != DOMAIN_BUILDING && t->state != DOMAIN_RUNNING &&
+            t->state != DOMAIN_SHUTDOWN)
+            return HV_ENOENT;
+        if (vcpu >= t->max_vcpus)
+            return HV_EINVAL;
+        if (&t->vcpus[vcpu] != v)
+            return HV_EPERM; /* a capability to another VCPU */
+        *dom_out = t;
+        return HV_OK;
+    }
+    enum hv_status st = target_of(d, slot, dom_rights, dom_out);
+    if (st != HV_OK)
+        return st;
+    return vcpu < (*dom_out)->max_vcpus ? HV_OK : HV_EINVAL;
+}
+
+static int64_t domctl_vcpu_cap(struct domain *d, uint64_t va)
+{
+    struct hv_domctl_vcpu_cap a;
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    struct domain *t;
+    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_CONTROL, &t);
+    if (st != HV_OK)
+        return st;
+    if (a.vcpu >= t->max_vcpus || (a.rights & ~(HV_CAP_R_VCPU_ALL | HV_CAP_R_GRANT)) ||
+        a.dst_slot >= HV_CAP_SLOTS)
+        return HV_EINVAL;
+    if (d->caps.slots[a.dst_slot].obj)
+        return HV_EEXIST;
+    return cap_insert_root(&d->caps, a.dst_slot, &t->vcpus[a.vcpu].obj, a.rights, 0, 0);
+}
+
 static bool name_ok(const char *name)
 {
     size_t n = 0;
@@ -241,10 +291,11 @@ static int64_t domctl_vcpu_start(struct domain *d, uint64_t va)
     if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
         return HV_EFAULT;
     struct domain *t;
-    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_CONTROL, &t);
+    enum hv_status st =
+        vcpu_target_of(d, a.dom_slot, a.vcpu, HV_CAP_R_DOM_CONTROL, HV_CAP_R_VCPU_CONTROL, &t);
     if (st != HV_OK)
         return st;
-    if (a.vcpu >= t->max_vcpus || a.rip >= HV_GUEST_VA_LIMIT || a.rsp >= HV_GUEST_VA_LIMIT)
+    if (a.rip >= HV_GUEST_VA_LIMIT || a.rsp >= HV_GUEST_VA_LIMIT)
         return HV_EINVAL;
     if (t->state != DOMAIN_BUILDING && t->state != DOMAIN_RUNNING)
         return HV_EBUSY;
@@ -270,10 +321,11 @@ static int64_t domctl_vcpu_stop(struct domain *d, uint64_t va)
     if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
         return HV_EFAULT;
     struct domain *t;
-    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_CONTROL, &t);
+    enum hv_status st =
+        vcpu_target_of(d, a.dom_slot, a.vcpu, HV_CAP_R_DOM_CONTROL, HV_CAP_R_VCPU_CONTROL, &t);
     if (st != HV_OK)
         return st;
-    if (a.vcpu >= t->max_vcpus || a.rip != 0 || a.rsp != 0 || a.arg != 0)
+    if (a.rip != 0 || a.rsp != 0 || a.arg != 0)
         return HV_EINVAL;
     if (t->state != DOMAIN_RUNNING)
         return HV_EBUSY;
@@ -322,11 +374,10 @@ static int64_t domctl_vcpu_pin(struct domain *d, uint64_t va)
     if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
         return HV_EFAULT;
     struct domain *t;
-    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_CONTROL, &t);
+    enum hv_status st =
+        vcpu_target_of(d, a.dom_slot, a.vcpu, HV_CAP_R_DOM_CONTROL, HV_CAP_R_VCPU_CONTROL, &t);
     if (st != HV_OK)
         return st;
-    if (a.vcpu >= t->max_vcpus)
-        return HV_EINVAL;
     return schedule_pin(&t->vcpus[a.vcpu], a.cpu_mask);
 }
 
@@ -336,11 +387,10 @@ static int64_t domctl_vcpu_info(struct domain *d, uint64_t va)
     if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
         return HV_EFAULT;
     struct domain *t;
-    enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_STATE, &t);
+    enum hv_status st =
+        vcpu_target_of(d, a.dom_slot, a.vcpu, HV_CAP_R_DOM_STATE, HV_CAP_R_VCPU_STATE, &t);
     if (st != HV_OK)
         return st;
-    if (a.vcpu >= t->max_vcpus)
-        return HV_EINVAL;
     schedule_vcpu_info(&t->vcpus[a.vcpu], &a);
     return arch_copy_to_guest(gva(va), &a, sizeof(a)) == HV_OK ? HV_OK : HV_EFAULT;
 }
@@ -474,6 +524,7 @@ int64_t hc_domain_op(struct domain *d, struct cpu_regs *regs)
     case HV_DOMCTL_VCPU_INFO: return domctl_vcpu_info(d, va);
     case HV_DOMCTL_HOST_INFO: return domctl_host_info(d, va);
     case HV_DOMCTL_SHUTDOWN_REQUEST: return domctl_shutdown_request(d, va);
+    case HV_DOMCTL_VCPU_CAP: return domctl_vcpu_cap(d, va);
     default: return HV_EINVAL;
     }
 }

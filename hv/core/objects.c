@@ -56,6 +56,8 @@ void domain_objects_init(struct domain *d)
     d->uid = next_uid++;
     cap_object_init(&d->obj, HV_CAP_DOMAIN);
     cap_object_init(&d->console_obj, HV_CAP_CONSOLE);
+    for (unsigned i = 0; i < VCPU_MAX; i++)
+        cap_object_init(&d->vcpus[i].obj, HV_CAP_VCPU);
     cap_table_init(&d->caps);
     if (evtchn_domain_init(&d->ev, d->uid, d->shared, &d->caps, &pirq_table, VCPU_MAX) != HV_OK)
         panic("d%u: event-channel state refused", d->id);
@@ -77,6 +79,9 @@ void domain_objects_teardown(struct domain *d)
         ;
     while (cap_object_clear(&d->console_obj, CAP_REVOKE_BUDGET) == HV_EAGAIN)
         ;
+    for (unsigned i = 0; i < VCPU_MAX; i++)
+        while (cap_object_clear(&d->vcpus[i].obj, CAP_REVOKE_BUDGET) == HV_EAGAIN)
+            ;
     while (cap_table_clear(&d->caps, CAP_REVOKE_BUDGET) == HV_EAGAIN)
         ;
 }

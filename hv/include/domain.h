@@ -57,6 +57,7 @@ struct vcpu {
     bool timer_fired;           /* its timer fired since its last HC_BLOCK */
     int on_cpu;                 /* the CPU it is on (running or leaving), -1: none */
     uint64_t affinity;          /* hard affinity (HV_DOMCTL_VCPU_PIN), 0: every CPU */
+    struct cap_object obj;      /* what VCPU capabilities name */
     sched_vcpu_t sv;            /* the policy's handle */
     uint64_t timer_deadline_ns; /* one-shot timer, 0 = none */
     uint64_t run_start_ns;      /* when it was last put on the CPU */

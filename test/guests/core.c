@@ -752,6 +752,51 @@ static void area_vcpu(void)
     }
     stop1.rip = 1;
     expect("stop with rip set", gk_hc_domain_op(HV_DOMCTL_VCPU_STOP, &stop1), HV_EINVAL);
+
+    /* VCPU capabilities: control of one VCPU without rights over the domain. */
+    struct hv_domctl_vcpu_cap vc = {.dom_slot = HV_CAP_SLOT_SELF,
+                                    .vcpu = 1,
+                                    .dst_slot = 36,
+                                    .rights = HV_CAP_R_VCPU_ALL | HV_CAP_R_GRANT};
+    expect("mint a capability to my VCPU 1", gk_hc_domain_op(HV_DOMCTL_VCPU_CAP, &vc), HV_OK);
+    expect("it is a VCPU capability", cap_info(36).type, HV_CAP_VCPU);
+    expect("mint into an occupied slot", gk_hc_domain_op(HV_DOMCTL_VCPU_CAP, &vc), HV_EEXIST);
+    vc.dst_slot = 37;
+    vc.rights = HV_CAP_R_DOM_ALL << 8;
+    expect("mint with a non-VCPU right", gk_hc_domain_op(HV_DOMCTL_VCPU_CAP, &vc), HV_EINVAL);
+    vc.rights = HV_CAP_R_VCPU_ALL;
+    vc.vcpu = 8;
+    expect("mint for VCPU 8", gk_hc_domain_op(HV_DOMCTL_VCPU_CAP, &vc), HV_EINVAL);
+    expect("copy it with STATE only", cap_copy(36, HV_CAP_SLOT_SELF, 37, HV_CAP_R_VCPU_STATE, 0, 0),
+           HV_OK);
+    struct hv_domctl_vcpu_start via = vs;
+    via.dom_slot = 37;
+    expect("start through a STATE-only VCPU cap", gk_hc_domain_op(HV_DOMCTL_VCPU_START, &via),
+           HV_EPERM);
+    via.dom_slot = 36;
+    via.vcpu = 2;
+    expect("start VCPU 2 through VCPU 1's cap", gk_hc_domain_op(HV_DOMCTL_VCPU_START, &via),
+           HV_EPERM);
+    via.vcpu = 1;
+    expect("start VCPU 1 through its cap", gk_hc_domain_op(HV_DOMCTL_VCPU_START, &via), HV_OK);
+    for (int i = 0; i < 1000 && vcpu1_count < 28; i++)
+        gk_hc_yield();
+    expect("it ran", vcpu1_count, 28);
+    struct hv_domctl_vcpu_info vi = {.dom_slot = 37, .vcpu = 1};
+    expect("info through the STATE-only cap", gk_hc_domain_op(HV_DOMCTL_VCPU_INFO, &vi), HV_OK);
+    expect("it stopped itself: offline", vi.state, HV_VCPU_OFFLINE);
+    vi.vcpu = 0;
+    expect("info of VCPU 0 through VCPU 1's cap", gk_hc_domain_op(HV_DOMCTL_VCPU_INFO, &vi),
+           HV_EPERM);
+    struct hv_domctl_vcpu_pin pin = {.dom_slot = 37, .vcpu = 1, .cpu_mask = 1};
+    expect("pin through the STATE-only cap", gk_hc_domain_op(HV_DOMCTL_VCPU_PIN, &pin), HV_EPERM);
+    pin.dom_slot = 36;
+    expect("pin through the full cap", gk_hc_domain_op(HV_DOMCTL_VCPU_PIN, &pin), HV_OK);
+    struct hv_domctl_dom dd = {.dom_slot = 36};
+    expect("pause the domain through a VCPU cap", gk_hc_domain_op(HV_DOMCTL_PAUSE, &dd), HV_EPERM);
+    expect("revoke the VCPU cap's copies", cap_slot_op(HV_CAP_REVOKE, 36), HV_OK);
+    expect("the STATE-only copy is gone", cap_info(37).type, HV_CAP_NULL);
+    cap_slot_op(HV_CAP_DELETE, 36);
 }
 
 static const struct {

@@ -78,7 +78,28 @@ enum hv_domctl_cmd {
     HV_DOMCTL_VCPU_INFO = 12,        /* struct hv_domctl_vcpu_info (DOM_STATE) */
     HV_DOMCTL_HOST_INFO = 13,        /* struct hv_host_info (slot: any MEMORY capability) */
     HV_DOMCTL_SHUTDOWN_REQUEST = 14, /* struct hv_domctl_shutdown_request (DOM_CONTROL) */
+    HV_DOMCTL_VCPU_CAP = 15,         /* struct hv_domctl_vcpu_cap (DOM_CONTROL) */
 };
+
+/*
+ * VCPU_CAP mints, in the caller's empty slot dst_slot, a capability to VCPU
+ * `vcpu` of the domain named by dom_slot, with `rights` (HV_CAP_R_VCPU_*,
+ * HV_CAP_R_GRANT). VCPU_START, VCPU_STOP and VCPU_PIN accept in dom_slot a
+ * VCPU capability with HV_CAP_R_VCPU_CONTROL, VCPU_INFO one with
+ * HV_CAP_R_VCPU_STATE - for that VCPU only (HV_EPERM for another). So a
+ * domain can be handed control of one VCPU of another without any right
+ * over the domain. The capability is a derivation root of its own (revoking
+ * the domain capability it was minted through does not remove it); it goes
+ * when the domain is destroyed. HV_EINVAL: vcpu out of range, a right that
+ * is not a VCPU right, dst_slot >= HV_CAP_SLOTS; HV_EEXIST: slot occupied.
+ */
+struct hv_domctl_vcpu_cap {
+    uint32_t dom_slot;
+    uint32_t vcpu;
+    uint32_t dst_slot;
+    uint32_t rights;
+};
+_Static_assert(sizeof(struct hv_domctl_vcpu_cap) == 16, "vcpu cap layout");
 
 /*
  * SHUTDOWN_REQUEST asks a RUNNING domain to shut down with `reason` (enum
