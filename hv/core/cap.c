@@ -133,10 +133,13 @@ static void cap_fill(struct cap *dst, struct cap_object *obj, uint32_t rights, u
 static void cap_remove(struct cap *c)
 {
     struct cap_object *obj = c->obj;
+    uint16_t type = c->type;
+    uint64_t base = c->base, count = c->count;
 
     CAP_INVARIANT(obj != NULL && obj->cap_count > 0);
     link_replace_with_list(&c->sibling, &c->children);
     cap_clear_slot(c);
+    cap_hook_removed(c, type, base, count);
     obj->cap_count--;
     if (obj->cap_count == 0)
         cap_object_unreferenced(obj);

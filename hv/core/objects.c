@@ -152,6 +152,28 @@ void cap_object_unreferenced(struct cap_object *obj)
         domain_destroy_later(d); /* nobody can name it any more */
 }
 
+void cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
+{
+    if (type != HV_CAP_MMIO)
+        return;
+    /* Revocation takes effect at once for device memory too: mappings the
+     * holder made through this capability go (unless another covers them). */
+    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+        struct domain *d = domain_at(i);
+        if (!d || slot < &d->caps.slots[0] || slot >= &d->caps.slots[HV_CAP_SLOTS])
+            continue;
+        if (d->state == DOMAIN_DEAD || d->state == DOMAIN_ZOMBIE)
+            return; /* its page tables are being torn down anyway */
+        unsigned n = mm_io_unmap_uncovered(d->id, base, count);
+        if (n) {
+            mm_tlb_flush_cpus(schedule_cpus_running(d));
+            log_info("d%u (%s): %u device mapping(s) removed with an MMIO capability", d->id,
+                     d->name, n);
+        }
+        return;
+    }
+}
+
 struct cap_table *cap_domain_table(struct cap_object *domain_obj)
 {
     struct domain *d = domain_of_obj(domain_obj);

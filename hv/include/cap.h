@@ -153,6 +153,14 @@ uint32_t cap_child_count(const struct cap_table *t, uint32_t slot);
 void cap_object_unreferenced(struct cap_object *obj);
 
 /*
+ * The capability in `slot` (now empty) was just removed (deleted, revoked,
+ * cleared); type, base and count are what it was. Runs inside a capability
+ * operation: must not call cap_*. The hypervisor unmaps the device frames
+ * an MMIO capability no longer covers.
+ */
+void cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count);
+
+/*
  * The capability table of the domain whose object is domain_obj (an object
  * of type HV_CAP_DOMAIN), or NULL if that domain is being destroyed and
  * takes no new capabilities.

@@ -18,6 +18,10 @@ struct pmm *mm_hv_pool(void);
  * load); flush the TLBs of the CPUs in mask (bit i = CPU i, this one
  * included if set) and wait for them; remote flushes sent so far. */
 void mm_note_local_flush(void);
+/* Clears every L1 entry of domain dom mapping a device frame in
+ * [base, base + count) that no MMIO capability of dom covers any more (the
+ * caller flushes the TLBs); returns how many. */
+unsigned mm_io_unmap_uncovered(domid_t dom, uint64_t base, uint64_t count);
 void mm_tlb_flush_cpus(uint64_t mask);
 uint64_t mm_shootdown_count(void);
 

@@ -376,6 +376,28 @@ static void check_mmio(uint32_t vga)
            gk_hc_update_va_mapping(va, regs_mfn << 12 | GK_PTE_RO | PTE_IO, HV_UVM_INVLPG),
            HV_ERANGE);
     expect("update_va_mapping: unmap", gk_hc_update_va_mapping(va, 0, HV_UVM_INVLPG), HV_OK);
+
+    /* Revocation takes effect at once for device memory: a mapping made
+     * through a copy disappears when the copy is revoked away. */
+    struct hv_cap_info fi = cap_info(fb_slot);
+    expect("copy the framebuffer capability (with grant)",
+           cap_copy(fb_slot, SLOT_MMIO_RO, HV_CAP_R_MMIO_ALL | HV_CAP_R_GRANT, fi.base, fi.count),
+           HV_OK);
+    expect("and a copy of the copy",
+           cap_copy(SLOT_MMIO_RO, 24, HV_CAP_R_MMIO_READ, fi.base, fi.count), HV_OK);
+    expect("delete the original (only the copies cover the framebuffer now)", cap_delete(fb_slot),
+           HV_OK);
+    expect("map a framebuffer frame through the copies",
+           gk_map_frame(va, fb_mfn, GK_PTE_RO | PTE_IO), HV_OK);
+    uint64_t maddr = gk_pt_entry_maddr(va, 1);
+    expect_true("the L1 entry is present", (gk_pt_read(maddr) & 1) != 0);
+    struct hv_cap_slot_args del = {.slot = SLOT_MMIO_RO};
+    expect("delete the first copy", gk_hc_cap_op(HV_CAP_DELETE, &del), HV_OK);
+    expect_true("the copy of the copy still covers it: entry present",
+                (gk_pt_read(maddr) & 1) != 0);
+    del.slot = 24;
+    expect("delete the last covering capability", gk_hc_cap_op(HV_CAP_DELETE, &del), HV_OK);
+    expect("the mapping went with it", gk_pt_read(maddr) & 1, 0);
 }
 
 int main(const struct hv_start_info *si)

@@ -39,6 +39,14 @@ static struct fake_domain *fake_from_obj(struct cap_object *o)
     abort(); /* the code under test passed a non-domain object */
 }
 
+void cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
+{
+    (void)slot;
+    (void)type;
+    (void)base;
+    (void)count;
+}
+
 void cap_object_unreferenced(struct cap_object *obj)
 {
     if (fake_log.unreferenced_count < FAKE_LOG_MAX)

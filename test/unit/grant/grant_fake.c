@@ -76,6 +76,14 @@ void mm_panic(const char *why)
 
 /* ---- capability hooks (hv/include/cap.h) --------------------------------- */
 
+void cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
+{
+    (void)slot;
+    (void)type;
+    (void)base;
+    (void)count;
+}
+
 void cap_object_unreferenced(struct cap_object *obj)
 {
     (void)obj;
