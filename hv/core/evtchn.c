@@ -367,6 +367,16 @@ enum hv_status evtchn_send(struct evtchn_domain *d, uint32_t port)
     }
 }
 
+enum hv_status evtchn_notify_unbound(struct evtchn_domain *d, uint32_t port)
+{
+    if (!port_valid(port))
+        return HV_EINVAL;
+    if (d->ports[port].state != EVTCHN_UNBOUND)
+        return HV_ENOENT;
+    evtchn_set_pending(d, port);
+    return HV_OK;
+}
+
 enum hv_status evtchn_unmask(struct evtchn_domain *d, uint32_t port)
 {
     struct hv_shared_info *s = d->shared;

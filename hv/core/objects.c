@@ -58,6 +58,8 @@ void domain_objects_init(struct domain *d)
     cap_object_init(&d->console_obj, HV_CAP_CONSOLE);
     for (unsigned i = 0; i < VCPU_MAX; i++)
         cap_object_init(&d->vcpus[i].obj, HV_CAP_VCPU);
+    for (unsigned i = 0; i < HV_EVTCHN_PORTS; i++)
+        cap_object_init(&d->endpoint_obj[i], HV_CAP_EVTCHN);
     cap_table_init(&d->caps);
     if (evtchn_domain_init(&d->ev, d->uid, d->shared, &d->caps, &pirq_table, VCPU_MAX) != HV_OK)
         panic("d%u: event-channel state refused", d->id);
@@ -81,6 +83,9 @@ void domain_objects_teardown(struct domain *d)
         ;
     for (unsigned i = 0; i < VCPU_MAX; i++)
         while (cap_object_clear(&d->vcpus[i].obj, CAP_REVOKE_BUDGET) == HV_EAGAIN)
+            ;
+    for (unsigned i = 0; i < HV_EVTCHN_PORTS; i++)
+        while (cap_object_clear(&d->endpoint_obj[i], CAP_REVOKE_BUDGET) == HV_EAGAIN)
             ;
     while (cap_table_clear(&d->caps, CAP_REVOKE_BUDGET) == HV_EAGAIN)
         ;
@@ -353,6 +358,43 @@ int64_t hc_cap_op(struct domain *d, struct cpu_regs *regs)
     }
 }
 
+/* Endpoint capabilities: one cap_object per port of each domain. */
+static int64_t evtchn_mint_endpoint(struct domain *d, uint64_t va)
+{
+    struct hv_evtchn_endpoint a;
+    if (copy_in(&a, va, sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    if (a.reserved != 0 || a.port == 0 || a.port >= HV_EVTCHN_PORTS || a.dst_slot >= HV_CAP_SLOTS ||
+        (a.rights & ~(HV_CAP_R_EVT_SEND | HV_CAP_R_GRANT)))
+        return HV_EINVAL;
+    if (evtchn_port_state(&d->ev, a.port) != EVTCHN_UNBOUND)
+        return HV_ENOENT;
+    if (d->caps.slots[a.dst_slot].obj)
+        return HV_EEXIST;
+    return cap_insert_root(&d->caps, a.dst_slot, &d->endpoint_obj[a.port], a.rights, 0, 0);
+}
+
+static int64_t evtchn_notify(struct domain *d, uint64_t va)
+{
+    struct hv_evtchn_notify a;
+    if (copy_in(&a, va, sizeof(a)) != HV_OK)
+        return HV_EFAULT;
+    if (a.reserved != 0)
+        return HV_EINVAL;
+    struct cap *c;
+    enum hv_status st = cap_lookup(&d->caps, a.slot, HV_CAP_EVTCHN, HV_CAP_R_EVT_SEND, &c);
+    if (st != HV_OK)
+        return st;
+    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+        struct domain *t = domain_at(i);
+        if (t && c->obj >= &t->endpoint_obj[0] && c->obj < &t->endpoint_obj[HV_EVTCHN_PORTS])
+            return domain_live(t)
+                       ? evtchn_notify_unbound(&t->ev, (uint32_t)(c->obj - &t->endpoint_obj[0]))
+                       : HV_ENOENT;
+    }
+    return HV_ENOENT;
+}
+
 int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
 {
     uint64_t cmd = regs->rdi, args = regs->rsi;
@@ -376,6 +418,8 @@ int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
     case HV_EVTCHN_UNMASK:
     case HV_EVTCHN_EOI:
     case HV_EVTCHN_BIND_VCPU: size = sizeof(a.pa); break;
+    case HV_EVTCHN_MINT_ENDPOINT: return evtchn_mint_endpoint(d, args);
+    case HV_EVTCHN_NOTIFY: return evtchn_notify(d, args);
     default: return HV_EINVAL;
     }
     if (copy_in(&a, args, size) != HV_OK)
@@ -418,6 +462,12 @@ int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
         }
         break;
     }
+    /* A port that is closed (or was UNBOUND and got bound by its peer, which
+     * happens in the peer's call) stops being a mailbox: its endpoint
+     * capabilities go. */
+    if (st == HV_OK && cmd == HV_EVTCHN_CLOSE)
+        while (cap_object_clear(&d->endpoint_obj[a.pa.port], CAP_REVOKE_BUDGET) == HV_EAGAIN)
+            ;
     if (st == HV_OK && out && copy_out(args, &a, size) != HV_OK)
         return HV_EFAULT;
     return st;

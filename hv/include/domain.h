@@ -88,12 +88,13 @@ struct domain {
     uint64_t quota_pages;             /* limit carved out of the creator's */
     struct cap_object obj;            /* what domain capabilities name */
     struct cap_object console_obj;    /* what its console capabilities name */
-    struct cap_table caps;            /* its capabilities */
-    struct evtchn_domain ev;          /* its event channels */
-    struct grant_table gt;            /* its grants */
-    struct console_ring con_out;      /* what it wrote (HC_CONSOLE_WRITE) */
-    struct console_ring con_in;       /* what its console holder typed */
-    uint64_t con_watcher_uid;         /* gets HV_VIRQ_CONSOLE on output, 0: none */
+    struct cap_object endpoint_obj[HV_EVTCHN_PORTS]; /* what endpoint capabilities name */
+    struct cap_table caps;                           /* its capabilities */
+    struct evtchn_domain ev;                         /* its event channels */
+    struct grant_table gt;                           /* its grants */
+    struct console_ring con_out;                     /* what it wrote (HC_CONSOLE_WRITE) */
+    struct console_ring con_in;                      /* what its console holder typed */
+    uint64_t con_watcher_uid;                        /* gets HV_VIRQ_CONSOLE on output, 0: none */
     /* Console output is collected per line so that lines of different
      * domains never interleave in the log. */
     char console_line[160];

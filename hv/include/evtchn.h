@@ -110,6 +110,14 @@ enum hv_status evtchn_bind_vcpu(struct evtchn_domain *d, uint32_t port, uint32_t
 
 /* ---- Hypervisor side ---------------------------------------------------- */
 
+/*
+ * Sets port (of d) pending on behalf of the holder of an endpoint
+ * capability to it: only an UNBOUND port (a mailbox its owner keeps for
+ * such notifications) can be signalled this way. HV_EINVAL: port out of
+ * range or 0; HV_ENOENT: the port is not UNBOUND (closed, or bound since).
+ */
+enum hv_status evtchn_notify_unbound(struct evtchn_domain *d, uint32_t port);
+
 /* State of a port (EVTCHN_FREE for an out-of-range port). */
 enum evtchn_state evtchn_port_state(const struct evtchn_domain *d, uint32_t port);
 

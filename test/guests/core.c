@@ -409,6 +409,42 @@ static void area_evtchn(void)
     cap_slot_op(HV_CAP_DELETE, 32);
     evt_port(HV_EVTCHN_CLOSE, a);
     evt_port(HV_EVTCHN_CLOSE, ipi.port);
+
+    /* Endpoint capabilities: "may wake me" on one mailbox port. */
+    struct hv_evtchn_alloc_unbound mb = {.remote_domain_slot = HV_CAP_SLOT_SELF};
+    expect("allocate a mailbox port", evt(HV_EVTCHN_ALLOC_UNBOUND, &mb), HV_OK);
+    struct hv_evtchn_endpoint ep = {
+        .port = mb.port, .dst_slot = 38, .rights = HV_CAP_R_EVT_SEND | HV_CAP_R_GRANT};
+    expect("mint an endpoint capability", evt(HV_EVTCHN_MINT_ENDPOINT, &ep), HV_OK);
+    expect("it is an endpoint capability", cap_info(38).type, HV_CAP_EVTCHN);
+    expect("mint into an occupied slot", evt(HV_EVTCHN_MINT_ENDPOINT, &ep), HV_EEXIST);
+    ep.dst_slot = 39;
+    ep.rights = HV_CAP_R_EVT_BIND << 4;
+    expect("mint with a foreign right", evt(HV_EVTCHN_MINT_ENDPOINT, &ep), HV_EINVAL);
+    ep.rights = HV_CAP_R_EVT_SEND;
+    ep.port = 0;
+    expect("mint for port 0", evt(HV_EVTCHN_MINT_ENDPOINT, &ep), HV_EINVAL);
+    ep.port = 1000;
+    expect("mint for a free port", evt(HV_EVTCHN_MINT_ENDPOINT, &ep), HV_ENOENT);
+    port_clear(mb.port);
+    struct hv_evtchn_notify nt = {.slot = 38};
+    expect("notify through it", evt(HV_EVTCHN_NOTIFY, &nt), HV_OK);
+    expect_true("the mailbox port is pending", port_pending(mb.port));
+    port_clear(mb.port);
+    expect("copy it without SEND", cap_copy(38, HV_CAP_SLOT_SELF, 39, 0, 0, 0), HV_OK);
+    nt.slot = 39;
+    expect("notify without SEND", evt(HV_EVTCHN_NOTIFY, &nt), HV_EPERM);
+    nt.slot = HV_ROOT_SLOT_CONSOLE;
+    expect("notify through a console cap", evt(HV_EVTCHN_NOTIFY, &nt), HV_EPERM);
+    nt.slot = 38;
+    nt.reserved = 1;
+    expect("notify with reserved set", evt(HV_EVTCHN_NOTIFY, &nt), HV_EINVAL);
+    nt.reserved = 0;
+    expect("close the mailbox", evt_port(HV_EVTCHN_CLOSE, mb.port), HV_OK);
+    expect("its endpoint capabilities went", cap_info(38).type, HV_CAP_NULL);
+    expect("and the copy", cap_info(39).type, HV_CAP_NULL);
+    expect("notify after the close", evt(HV_EVTCHN_NOTIFY, &nt), HV_ENOENT);
+    expect_true("nothing became pending", !port_pending(mb.port));
 }
 
 static void area_timer(void)

@@ -31,7 +31,7 @@ enum hv_cap_type {
     HV_CAP_DOMAIN = 1,  /* a domain */
     HV_CAP_VCPU = 2,    /* one VCPU of a domain */
     HV_CAP_MEMORY = 3,  /* a memory quota (accounted by hv/mm, not here) */
-    HV_CAP_EVTCHN = 4,  /* an event-channel endpoint (reserved, see docs) */
+    HV_CAP_EVTCHN = 4,  /* an event-channel endpoint (HV_EVTCHN_MINT_ENDPOINT) */
     HV_CAP_IOPORT = 5,  /* range: I/O ports [base, base+count) */
     HV_CAP_MMIO = 6,    /* range: machine frames [base, base+count) */
     HV_CAP_IRQ = 7,     /* range: physical IRQ lines [base, base+count) */
@@ -69,7 +69,7 @@ enum hv_cap_type {
 #define HV_CAP_R_MEM_CREATE_DOMAIN (1u << 2) /* create a domain funded by it */
 #define HV_CAP_R_MEM_ALL 0x7u
 
-/* HV_CAP_EVTCHN (reserved: no operation takes an endpoint capability yet) */
+/* HV_CAP_EVTCHN: an endpoint (one port of one domain; see MINT_ENDPOINT) */
 #define HV_CAP_R_EVT_BIND (1u << 0)
 #define HV_CAP_R_EVT_SEND (1u << 1)
 #define HV_CAP_R_EVT_ALL 0x3u
@@ -162,6 +162,8 @@ enum hv_evtchn_cmd {
     HV_EVTCHN_UNMASK = 7,           /* struct hv_evtchn_port_args (port) */
     HV_EVTCHN_EOI = 8,              /* struct hv_evtchn_port_args (port) */
     HV_EVTCHN_BIND_VCPU = 9,        /* struct hv_evtchn_port_args (port, vcpu) */
+    HV_EVTCHN_MINT_ENDPOINT = 10,   /* struct hv_evtchn_endpoint */
+    HV_EVTCHN_NOTIFY = 11,          /* struct hv_evtchn_notify */
     HV_EVTCHN_CMD_COUNT
 };
 
@@ -203,6 +205,36 @@ struct hv_evtchn_port_args {
     uint32_t vcpu; /* BIND_VCPU only; otherwise must be 0 */
 };
 
+/*
+ * Endpoint capabilities (HV_CAP_EVTCHN). MINT_ENDPOINT puts in the caller's
+ * empty slot dst_slot a capability naming its own port `port`, which must
+ * be UNBOUND (a mailbox: allocate it with ALLOC_UNBOUND for SELF), with
+ * rights HV_CAP_R_EVT_SEND (and HV_CAP_R_GRANT to let it be copied). Its
+ * holder, in any domain it is copied to, signals the port with NOTIFY
+ * (needs HV_CAP_R_EVT_SEND): the port becomes pending in its owner, as if
+ * a bound peer had sent. NOTIFY works while the port is UNBOUND
+ * (HV_ENOENT once a peer bound it); closing the port removes every endpoint
+ * capability to it. This is how a domain hands out "may wake me" without
+ * giving any right over itself.
+ * MINT_ENDPOINT: HV_EINVAL port 0 or out of range, dst_slot >= 256, a
+ * right other than EVT_SEND/GRANT, reserved != 0; HV_ENOENT port not
+ * UNBOUND; HV_EEXIST slot occupied. NOTIFY: slot errors (HV_EPERM: not an
+ * endpoint capability or no EVT_SEND); HV_ENOENT the port is gone.
+ */
+struct hv_evtchn_endpoint {
+    uint32_t port;     /* in: the caller's UNBOUND port */
+    uint32_t dst_slot; /* in */
+    uint32_t rights;   /* in */
+    uint32_t reserved; /* must be 0 */
+};
+
+struct hv_evtchn_notify {
+    uint32_t slot;     /* in: an endpoint capability with EVT_SEND */
+    uint32_t reserved; /* must be 0 */
+};
+
+_Static_assert(sizeof(struct hv_evtchn_endpoint) == 16, "evtchn args layout");
+_Static_assert(sizeof(struct hv_evtchn_notify) == 8, "evtchn args layout");
 _Static_assert(sizeof(struct hv_evtchn_alloc_unbound) == 8, "evtchn args layout");
 _Static_assert(sizeof(struct hv_evtchn_bind_interdomain) == 16, "evtchn args layout");
 _Static_assert(sizeof(struct hv_evtchn_bind_virq) == 16, "evtchn args layout");

@@ -489,6 +489,26 @@ static void test_pirq(void **state)
     assert_true(pending(1, port));
 }
 
+/* evtchn_notify_unbound: the endpoint-capability path signals only an
+ * UNBOUND port of its owner; anything else changes nothing. */
+static void test_notify_unbound(void **state)
+{
+    uint32_t m, p0, p1;
+    (void)state;
+    assert_int_equal(evtchn_alloc_unbound(EV(0), HV_CAP_SLOT_SELF, &m), HV_OK);
+    guest_ack_all(0);
+    assert_int_equal(evtchn_notify_unbound(EV(0), m), HV_OK);
+    assert_true(pending(0, m));
+    assert_int_equal(SH(0)->vcpu_info[0].upcall_pending, 1);
+    EXPECT_UNCHANGED(evtchn_notify_unbound(EV(0), 0), HV_EINVAL);
+    EXPECT_UNCHANGED(evtchn_notify_unbound(EV(0), EVTCHN_PORTS), HV_EINVAL);
+    EXPECT_UNCHANGED(evtchn_notify_unbound(EV(0), EVTCHN_PORTS - 1), HV_ENOENT); /* free */
+    connect(0, 1, &p0, &p1);
+    EXPECT_UNCHANGED(evtchn_notify_unbound(EV(0), p0), HV_ENOENT); /* bound */
+    assert_int_equal(evtchn_close(EV(0), m), HV_OK);
+    EXPECT_UNCHANGED(evtchn_notify_unbound(EV(0), m), HV_ENOENT); /* closed */
+}
+
 static void test_hostile_ports(void **state)
 {
     const uint32_t bad[] = {0, EVTCHN_PORTS, EVTCHN_PORTS + 1, 0x80000000u, UINT32_MAX};
@@ -614,6 +634,7 @@ int main(void)
         T(test_ipi),
         T(test_bind_vcpu),
         T(test_pirq),
+        T(test_notify_unbound),
         T(test_hostile_ports),
         T(test_port_exhaustion),
         T(test_upcall_entry_and_block),
