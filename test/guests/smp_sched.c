@@ -1,0 +1,680 @@
+/*
+ * SMP scheduling tests and figures (issue 8, docs/sched.md "Tests and
+ * figures"). One image, several roles chosen on the command line:
+ *
+ *   root (boot module 0), test=<name>:
+ *     spread  - its own 4 VCPUs spin; HV_DOMCTL_VCPU_INFO must show them
+ *               running at the same time on 4 distinct CPUs, every counter
+ *               and run time advancing.
+ *     steal   - VCPUs 1..3 pinned to CPU 1 (queued there), then allowed on
+ *               CPUs 1..3: the idle CPUs must take them (cpu, migrations).
+ *     weights - two copies of this image (module 1), 4 spinning VCPUs each,
+ *               weights 256 and 512: their own progress counters must be
+ *               in the ratio 1:2 within 10%.
+ *     gang    - a gang domain (gang=1, or gang=0 as the negative control)
+ *               of 4 VCPUs recording when they run (TSC windows) next to a
+ *               4-VCPU CPU-bound domain: whenever one member ran, the
+ *               others must have run too; the other domain must progress.
+ *     yield   - figure: two one-VCPU domains on one CPU yielding to each
+ *               other: instructions per context switch.
+ *     lhp     - figure: a 4-VCPU domain handing a spinlock around next to
+ *               a 4-VCPU CPU-bound domain, gang on and off: handoffs per
+ *               million instructions.
+ *   child (built by the root), role=spin|gang|lock|yield: reads "ref=<r>"
+ *     from its console input, maps the root's granted page and works on it.
+ *
+ * Spin loops execute `pause` now and then: under -icount QEMU runs all CPUs
+ * on one thread and `pause` hands it to the next CPU, so the CPUs
+ * interleave finely and TSC samples of different CPUs are comparable. Every check
+ * prints "smp: ... FAILED ..." and the root ends with "smp: <test>: ok" or
+ * a panic.
+ */
+#include "gk/builder.h"
+#include "gk/gk.h"
+#include "gk/mm.h"
+#include "gk/spinlock.h"
+#include "gk/time.h"
+#include "gk/vcpu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHILD_PAGES 512u
+#define CHILD_SHARED_VA 0x40000000ull
+#define ROOT_SLOT_IN_CHILD 0u
+#define STACK_BYTES 16384u
+#define WIN_MAX 60u
+#define NVCPU 4u
+/* Spin loops execute `pause` every 64 iterations: often enough for the
+ * CPUs to interleave finely under -icount (a `pause` hands QEMU's one thread
+ * to the next CPU), rarely enough that the exits do not dominate. */
+#define RELAX_EVERY 63u
+
+/* The page the root grants to a child (and uses itself for its own VCPUs). */
+struct smp_page {
+    volatile uint64_t stop;    /* root -> child: stop working */
+    volatile uint64_t started; /* VCPUs that reached their loop */
+    volatile uint64_t gap;     /* gang: a TSC gap longer than this ends a window */
+    volatile uint64_t done;    /* gang: VCPUs that closed their windows */
+    volatile uint64_t count[8];
+    volatile uint32_t nwin[NVCPU];
+    uint8_t pad[128 - 32 - 64 - 16];
+    struct {
+        uint64_t start, end;
+    } win[NVCPU][WIN_MAX];
+};
+_Static_assert(sizeof(struct smp_page) <= 4096, "smp page fits a page");
+
+static uint8_t stacks[GK_VCPU_MAX][STACK_BYTES] __attribute__((aligned(16)));
+static int failures;
+
+static void check(const char *what, bool ok)
+{
+    if (!ok)
+        failures++;
+    gk_printf("smp: %s%s\n", ok ? "" : "FAILED ", what);
+}
+
+static uint64_t rdtsc(void)
+{
+    return __builtin_ia32_rdtsc();
+}
+
+/* --- the workers (children, and the root's own VCPUs) ------------------------ */
+
+static struct smp_page *page;
+static struct gk_spinlock lock = GK_SPINLOCK_INIT;
+static volatile uint64_t protected_value; /* under lock */
+
+static void spin_worker(void)
+{
+    unsigned id = gk_vcpu_id();
+    __atomic_fetch_add(&page->started, 1, __ATOMIC_SEQ_CST);
+    while (!page->stop) {
+        if ((++page->count[id] & RELAX_EVERY) == 0)
+            gk_cpu_relax();
+    }
+}
+
+/* Records [start, end] windows of TSC values during which this VCPU ran
+ * without a gap longer than page->gap. */
+static void gang_worker(void)
+{
+    unsigned id = gk_vcpu_id();
+    uint64_t gap = page->gap;
+    __atomic_fetch_add(&page->started, 1, __ATOMIC_SEQ_CST);
+    uint64_t last = rdtsc(), start = last;
+    unsigned n = 0;
+    while (!page->stop && n < WIN_MAX - 1) {
+        uint64_t t = rdtsc();
+        if (t - last > gap) {
+            page->win[id][n].start = start;
+            page->win[id][n].end = last;
+            n++;
+            start = t;
+        }
+        last = t;
+        if ((++page->count[id] & RELAX_EVERY) == 0)
+            gk_cpu_relax();
+    }
+    page->win[id][n].start = start;
+    page->win[id][n].end = last;
+    page->nwin[id] = n + 1;
+    __atomic_fetch_add(&page->done, 1, __ATOMIC_SEQ_CST);
+    for (;;)
+        gk_hc_yield(); /* wait to be destroyed */
+}
+
+/* A spinlock handed around: a short critical section, a short pause
+ * outside. count[id] = acquisitions. */
+static void lock_worker(void)
+{
+    unsigned id = gk_vcpu_id();
+    __atomic_fetch_add(&page->started, 1, __ATOMIC_SEQ_CST);
+    while (!page->stop) {
+        gk_spin_lock(&lock);
+        for (unsigned k = 0; k < 20; k++)
+            protected_value++;
+        gk_spin_unlock(&lock);
+        page->count[id]++;
+        for (volatile unsigned k = 0; k < 20; k++)
+            ; /* work outside the lock */
+    }
+}
+
+static void yield_worker(void)
+{
+    unsigned id = gk_vcpu_id();
+    __atomic_fetch_add(&page->started, 1, __ATOMIC_SEQ_CST);
+    while (!page->stop) {
+        page->count[id]++;
+        gk_hc_yield();
+    }
+}
+
+static void (*worker_fn)(void);
+
+static void secondary(void *arg)
+{
+    (void)arg;
+    worker_fn();
+}
+
+/* Starts VCPUs 1..n-1 on worker_fn. */
+static void start_secondaries(unsigned n)
+{
+    for (unsigned id = 1; id < n; id++) {
+        int64_t rc = gk_vcpu_start(id, secondary, NULL, stacks[id], STACK_BYTES);
+        if (rc != HV_OK)
+            gk_panic("smp: FAILED start VCPU %u (%lld)", id, (long long)rc);
+    }
+}
+
+static int child(const char *role)
+{
+    char line[64];
+    size_t n = 0;
+    while (n < sizeof(line) - 1 && (n == 0 || line[n - 1] != '\n')) {
+        int64_t got = gk_console_read(line + n, sizeof(line) - 1 - n);
+        if (got <= 0)
+            gk_panic("smp: child: no instructions on the console");
+        n += (size_t)got;
+    }
+    line[n] = 0;
+    const char *p = strstr(line, "ref=");
+    if (!p)
+        gk_panic("smp: child: no ref in \"%s\"", line);
+    uint32_t ref = (uint32_t)strtoul(p + 4, NULL, 10);
+    if (gk_grant_map(ROOT_SLOT_IN_CHILD, ref, CHILD_SHARED_VA, true) != HV_OK)
+        gk_panic("smp: child: cannot map the shared page");
+    page = (struct smp_page *)(uintptr_t)CHILD_SHARED_VA;
+    if (strcmp(role, "spin") == 0)
+        worker_fn = spin_worker;
+    else if (strcmp(role, "gang") == 0)
+        worker_fn = gang_worker;
+    else if (strcmp(role, "lock") == 0)
+        worker_fn = lock_worker;
+    else if (strcmp(role, "yield") == 0)
+        worker_fn = yield_worker;
+    else
+        gk_panic("smp: child: unknown role %s", role);
+    start_secondaries(gk_vcpu_count());
+    worker_fn();
+    for (;;)
+        gk_hc_yield(); /* stopped: wait to be destroyed */
+}
+
+/* --- the root: helpers ------------------------------------------------------- */
+
+static const struct hv_start_info *start_info;
+static uint32_t weight_b = 512; /* weights: the second domain's weight (command line wb=) */
+static uint64_t tsc_hz;
+
+struct kid {
+    struct gk_built_domain d;
+    struct smp_page *page;
+    uint32_t ref;
+    unsigned vcpus;
+};
+
+/* One page each (struct smp_page is smaller than a page). */
+static union {
+    struct smp_page p;
+    uint8_t bytes[4096];
+} kid_pages[4] __attribute__((aligned(4096)));
+
+/* Builds a copy of module 1 as child `index` with `vcpus` VCPUs and the
+ * given role and scheduling parameters, grants it kid_pages[index] and
+ * starts it (its VCPU 0; it starts the others itself). */
+static void kid_build(struct kid *k, unsigned index, const char *role, unsigned vcpus,
+                      uint32_t weight, uint32_t gang)
+{
+    static char names[4][16], cmdlines[4][48];
+    snprintf(names[index], sizeof(names[index]), "%s%u", role, index);
+    snprintf(cmdlines[index], sizeof(cmdlines[index]), "smp role=%s", role);
+    memset(&kid_pages[index], 0, sizeof(kid_pages[index]));
+    struct gk_build_spec spec = {
+        .name = names[index],
+        .image = (const void *)(uintptr_t)start_info->modules[0].va,
+        .image_size = start_info->modules[0].size_bytes,
+        .pages = CHILD_PAGES,
+        .vcpus = vcpus,
+        .cmdline = cmdlines[index],
+        .mem_slot = HV_ROOT_SLOT_MEMORY,
+        .dom_slot = 20 + 2 * index,
+        .console_slot = 21 + 2 * index,
+        .paused = true,
+    };
+    const char *detail = NULL;
+    int64_t status = 0;
+    const char *why = gk_build_domain(&spec, &k->d, &detail, &status);
+    if (why)
+        gk_panic("smp: building %s: %s%s%s (%lld)", names[index], why, detail ? ": " : "",
+                 detail ? detail : "", (long long)status);
+    k->page = &kid_pages[index].p;
+    k->vcpus = vcpus;
+    int64_t rc_copy =
+        gk_cap_copy(HV_ROOT_SLOT_SELF, k->d.dom_slot, ROOT_SLOT_IN_CHILD, HV_CAP_R_DOM_GRANT, 0, 0);
+    int64_t rc_grant = gk_grant_page(k->d.dom_slot, k->page, true, &k->ref);
+    if (rc_copy != HV_OK || rc_grant != HV_OK)
+        gk_panic("smp: FAILED to give %s its page (cap copy %lld, grant %lld)", names[index],
+                 (long long)rc_copy, (long long)rc_grant);
+    struct hv_domctl_sched s = {.dom_slot = k->d.dom_slot, .weight = weight, .gang = gang};
+    int64_t rc = gk_hc_domain_op(HV_DOMCTL_SCHED_SET, &s);
+    if (rc != HV_OK)
+        gk_panic("smp: FAILED SCHED_SET weight %u gang %u on %s: %lld", weight, gang, names[index],
+                 (long long)rc);
+    struct hv_domctl_sched g = {.dom_slot = k->d.dom_slot};
+    rc = gk_hc_domain_op(HV_DOMCTL_SCHED_GET, &g);
+    if (rc != HV_OK || g.weight != weight || g.gang != gang)
+        gk_panic("smp: FAILED SCHED_GET on %s", names[index]);
+    char line[32];
+    int n = snprintf(line, sizeof(line), "ref=%u\n", k->ref);
+    if (gk_console_write_input(k->d.console_slot, line, (size_t)n) != n)
+        gk_panic("smp: FAILED console input to %s", names[index]);
+    if (gk_domain_start(&k->d) != HV_OK)
+        gk_panic("smp: FAILED start %s", names[index]);
+}
+
+static void kid_wait_started(struct kid *k)
+{
+    uint64_t t0 = gk_now_ns();
+    while (k->page->started < k->vcpus) {
+        if (gk_now_ns() - t0 > 5 * GK_NS_PER_SEC)
+            gk_panic("smp: FAILED child VCPUs did not start (%llu of %u)",
+                     (unsigned long long)k->page->started, k->vcpus);
+        gk_sleep_ms(1);
+    }
+}
+
+static void kid_destroy(struct kid *k)
+{
+    k->page->stop = 1;
+    if (gk_domain_destroy(&k->d) != HV_OK)
+        gk_panic("smp: FAILED destroy child");
+    /* The child's mapping goes when the hypervisor has reaped it. */
+    int64_t rc = HV_EBUSY;
+    for (unsigned i = 0; i < 1000 && (rc = gk_grant_end(k->ref)) == HV_EBUSY; i++)
+        gk_sleep_ms(1);
+    if (rc != HV_OK)
+        gk_panic("smp: FAILED end the child's grant (%lld)", (long long)rc);
+}
+
+static uint64_t kid_total(const struct kid *k)
+{
+    uint64_t s = 0;
+    for (unsigned i = 0; i < k->vcpus; i++)
+        s += k->page->count[i];
+    return s;
+}
+
+static int64_t vcpu_info(uint32_t slot, unsigned vcpu, struct hv_domctl_vcpu_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->dom_slot = slot;
+    out->vcpu = vcpu;
+    return gk_hc_domain_op(HV_DOMCTL_VCPU_INFO, out);
+}
+
+static uint64_t kid_run_ns(const struct kid *k)
+{
+    uint64_t s = 0;
+    struct hv_domctl_vcpu_info vi;
+    for (unsigned i = 0; i < k->vcpus; i++)
+        if (vcpu_info(k->d.dom_slot, i, &vi) == HV_OK)
+            s += vi.run_ns;
+    return s;
+}
+
+static int64_t pin(uint32_t slot, unsigned vcpu, uint64_t mask)
+{
+    struct hv_domctl_vcpu_pin p = {.dom_slot = slot, .vcpu = vcpu, .cpu_mask = mask};
+    return gk_hc_domain_op(HV_DOMCTL_VCPU_PIN, &p);
+}
+
+static unsigned host_cpus(void)
+{
+    static struct hv_host_info hi;
+    memset(&hi, 0, sizeof(hi));
+    hi.slot = HV_ROOT_SLOT_MEMORY;
+    if (gk_hc_domain_op(HV_DOMCTL_HOST_INFO, &hi) != HV_OK)
+        gk_panic("smp: FAILED HOST_INFO");
+    return hi.cpus;
+}
+
+/* --- test 1: a 4-VCPU guest runs on all CPUs ----------------------------------- */
+
+static struct smp_page self_page;
+
+static void test_spread(void)
+{
+    page = &self_page;
+    worker_fn = spin_worker;
+    start_secondaries(NVCPU);
+    while (self_page.started < NVCPU - 1)
+        gk_cpu_relax();
+    uint64_t c0[NVCPU];
+    for (unsigned i = 0; i < NVCPU; i++)
+        c0[i] = self_page.count[i];
+    unsigned seen_mask = 0, all_running = 0, bad = 0, samples = 0;
+    uint64_t t0 = gk_now_ns();
+    while (gk_now_ns() - t0 < 300 * GK_NS_PER_MS) {
+        struct hv_domctl_vcpu_info vi[NVCPU];
+        unsigned running = 0, mask = 0;
+        for (unsigned i = 0; i < NVCPU; i++) {
+            if (vcpu_info(HV_ROOT_SLOT_SELF, i, &vi[i]) != HV_OK)
+                gk_panic("smp: FAILED VCPU_INFO on myself");
+            if (vi[i].state == HV_VCPU_RUNNING && vi[i].cpu < 32) {
+                running++;
+                mask |= 1u << vi[i].cpu;
+                seen_mask |= 1u << vi[i].cpu;
+            }
+        }
+        samples++;
+        self_page.count[0]++;
+        if (running == NVCPU) {
+            all_running++;
+            if (__builtin_popcount(mask) != NVCPU)
+                bad++;
+        }
+    }
+    /* Read the statistics before the VCPUs stop (a stopped VCPU has none). */
+    struct hv_domctl_vcpu_info vi;
+    bool advanced = true;
+    for (unsigned i = 0; i < NVCPU; i++) {
+        vcpu_info(HV_ROOT_SLOT_SELF, i, &vi);
+        gk_printf("smp: spread: VCPU %u: count +%llu, cpu %u, run %llu us, wait %llu us, "
+                  "%llu migrations\n",
+                  i, (unsigned long long)(self_page.count[i] - c0[i]), vi.cpu,
+                  (unsigned long long)(vi.run_ns / 1000), (unsigned long long)(vi.wait_ns / 1000),
+                  (unsigned long long)vi.migrations);
+        advanced = advanced && self_page.count[i] > c0[i] && vi.run_ns > 0;
+    }
+    self_page.stop = 1;
+    gk_printf("smp: spread: %u samples, %u with all 4 VCPUs running, CPUs seen running 0x%x\n",
+              samples, all_running, seen_mask);
+    check("spread: every VCPU's counter and run time advanced", advanced);
+    check("spread: all 4 VCPUs were seen running at the same time", all_running > 0);
+    check("spread: running VCPUs were always on distinct CPUs", bad == 0);
+    check("spread: the VCPUs ran on all 4 CPUs", seen_mask == 0xf);
+}
+
+/* --- test 3: an idle CPU picks up work from a loaded one ------------------------ */
+
+static void test_steal(void)
+{
+    page = &self_page;
+    worker_fn = spin_worker;
+    check("steal: pin VCPU 0 to CPU 0", pin(HV_ROOT_SLOT_SELF, 0, 1) == HV_OK);
+    for (unsigned i = 1; i < NVCPU; i++)
+        if (pin(HV_ROOT_SLOT_SELF, i, 1u << 1) != HV_OK)
+            gk_panic("smp: FAILED pin VCPU %u before its start", i);
+    start_secondaries(NVCPU);
+    /* Loaded: all three on CPU 1, two of them waiting. */
+    uint64_t t0 = gk_now_ns();
+    bool loaded = false;
+    struct hv_domctl_vcpu_info vi[NVCPU];
+    while (!loaded && gk_now_ns() - t0 < 2 * GK_NS_PER_SEC) {
+        unsigned on1 = 0, waiting = 0;
+        for (unsigned i = 1; i < NVCPU; i++) {
+            vcpu_info(HV_ROOT_SLOT_SELF, i, &vi[i]);
+            on1 += vi[i].cpu == 1;
+            waiting += vi[i].state == HV_VCPU_RUNNABLE;
+        }
+        loaded = on1 == 3 && waiting == 2 && self_page.started == 3;
+    }
+    check("steal: VCPUs 1..3 queued on CPU 1 (one running, two waiting)", loaded);
+    uint64_t mig0 = 0;
+    for (unsigned i = 1; i < NVCPU; i++) {
+        vcpu_info(HV_ROOT_SLOT_SELF, i, &vi[i]);
+        mig0 += vi[i].migrations;
+    }
+    /* Allowed on CPUs 1..3: the idle CPUs 2 and 3 must take two of them. */
+    for (unsigned i = 1; i < NVCPU; i++)
+        if (pin(HV_ROOT_SLOT_SELF, i, 0xe) != HV_OK)
+            gk_panic("smp: FAILED widen VCPU %u's affinity", i);
+    uint64_t t1 = gk_now_ns(), took = 0;
+    bool spread = false;
+    while (!spread && gk_now_ns() - t1 < 2 * GK_NS_PER_SEC) {
+        unsigned mask = 0, running = 0;
+        for (unsigned i = 1; i < NVCPU; i++) {
+            vcpu_info(HV_ROOT_SLOT_SELF, i, &vi[i]);
+            if (vi[i].state == HV_VCPU_RUNNING && vi[i].cpu < 32) {
+                running++;
+                mask |= 1u << vi[i].cpu;
+            }
+        }
+        spread = running == 3 && mask == 0xe;
+        took = gk_now_ns() - t1;
+    }
+    uint64_t mig1 = 0;
+    for (unsigned i = 1; i < NVCPU; i++) {
+        mig1 += vi[i].migrations;
+        gk_printf("smp: steal: VCPU %u: %s on CPU %u, %llu migrations\n", i,
+                  vi[i].state == HV_VCPU_RUNNING ? "running" : "not running", vi[i].cpu,
+                  (unsigned long long)vi[i].migrations);
+    }
+    gk_printf("smp: steal: spread over CPUs 1..3 %llu us after the affinity change, "
+              "migrations %llu -> %llu\n",
+              (unsigned long long)(took / 1000), (unsigned long long)mig0,
+              (unsigned long long)mig1);
+    check("steal: the idle CPUs 2 and 3 took the waiting VCPUs", spread);
+    check("steal: at least two migrations were counted", mig1 >= mig0 + 2);
+    self_page.stop = 1;
+}
+
+/* --- test 2: weights ------------------------------------------------------------ */
+
+static void test_weights(void)
+{
+    struct kid a, b;
+    kid_build(&a, 0, "spin", NVCPU, 256, 0);
+    kid_build(&b, 1, "spin", NVCPU, weight_b, 0);
+    kid_wait_started(&a);
+    kid_wait_started(&b);
+    gk_sleep_ms(100); /* settle */
+    uint64_t a0 = kid_total(&a), b0 = kid_total(&b);
+    uint64_t ra0 = kid_run_ns(&a), rb0 = kid_run_ns(&b);
+    gk_sleep_ms(600);
+    uint64_t a1 = kid_total(&a), b1 = kid_total(&b);
+    uint64_t ra1 = kid_run_ns(&a), rb1 = kid_run_ns(&b);
+    uint64_t da = a1 - a0, db = b1 - b0;
+    /* ratio * 1000, integer only */
+    uint64_t ratio = da ? db * 1000 / da : 0;
+    uint64_t run_ratio = ra1 - ra0 ? (rb1 - rb0) * 1000 / (ra1 - ra0) : 0;
+    gk_printf("smp: weights: progress weight 256: %llu, weight 512: %llu, ratio %llu.%03llu "
+              "(run time ratio %llu.%03llu)\n",
+              (unsigned long long)da, (unsigned long long)db, (unsigned long long)(ratio / 1000),
+              (unsigned long long)(ratio % 1000), (unsigned long long)(run_ratio / 1000),
+              (unsigned long long)(run_ratio % 1000));
+    check("weights: progress ratio within 10% of 2 (1.800 .. 2.200)",
+          ratio >= 1800 && ratio <= 2200);
+    kid_destroy(&a);
+    kid_destroy(&b);
+}
+
+/* --- test 5: gang ---------------------------------------------------------------- */
+
+/* Time VCPU i of p ran while VCPU j did not (TSC ticks), and i's total. */
+static void gang_exclusive(const struct smp_page *p, unsigned i, unsigned j, uint64_t *excl,
+                           uint64_t *total)
+{
+    *excl = *total = 0;
+    for (unsigned a = 0; a < p->nwin[i] && a < WIN_MAX; a++) {
+        uint64_t s = p->win[i][a].start, e = p->win[i][a].end, overlap = 0;
+        for (unsigned b = 0; b < p->nwin[j] && b < WIN_MAX; b++) {
+            uint64_t s2 = p->win[j][b].start, e2 = p->win[j][b].end;
+            uint64_t lo = s > s2 ? s : s2, hi = e < e2 ? e : e2;
+            if (hi > lo)
+                overlap += hi - lo;
+        }
+        *total += e - s;
+        *excl += (e - s) - (overlap < e - s ? overlap : e - s);
+    }
+}
+
+static void test_gang(unsigned gang)
+{
+    struct kid g, h;
+    const char *mode = gang ? "gang" : "no gang";
+    kid_build(&g, 0, "gang", NVCPU, 256, gang);
+    g.page->gap = tsc_hz / 20000; /* 50 us */
+    kid_build(&h, 1, "spin", NVCPU, 256, 0);
+    kid_wait_started(&g);
+    kid_wait_started(&h);
+    uint64_t h0 = kid_total(&h), g0 = kid_total(&g);
+    gk_sleep_ms(300);
+    g.page->stop = 1;
+    uint64_t t0 = gk_now_ns();
+    while (g.page->done < NVCPU && gk_now_ns() - t0 < GK_NS_PER_SEC)
+        gk_sleep_ms(1);
+    uint64_t h1 = kid_total(&h), g1 = kid_total(&g);
+    check("gang: every member closed its windows", g.page->done == NVCPU);
+    uint64_t worst_excl = 0, worst_total = 1;
+    unsigned windows = 0;
+    for (unsigned i = 0; i < NVCPU; i++) {
+        windows += g.page->nwin[i];
+        for (unsigned j = 0; j < NVCPU; j++) {
+            if (i == j)
+                continue;
+            uint64_t excl, total;
+            gang_exclusive(g.page, i, j, &excl, &total);
+            if (total && excl * 1000 / total >= worst_excl * 1000 / worst_total) {
+                worst_excl = excl;
+                worst_total = total;
+            }
+        }
+    }
+    uint64_t permille = worst_excl * 1000 / worst_total;
+    gk_printf("smp: gang (%s): %u run windows in all; worst pair: %llu.%llu%% of a member's "
+              "run time without the other (%llu us of %llu us)\n",
+              mode, windows, (unsigned long long)(permille / 10),
+              (unsigned long long)(permille % 10),
+              (unsigned long long)(worst_excl * 1000000 / tsc_hz),
+              (unsigned long long)(worst_total * 1000000 / tsc_hz));
+    gk_printf("smp: gang (%s): progress: gang domain %llu, CPU-bound domain %llu\n", mode,
+              (unsigned long long)(g1 - g0), (unsigned long long)(h1 - h0));
+    /* Members must have been descheduled and rescheduled several times for
+     * the test to mean anything; the other domain must not starve. */
+    bool together = permille <= 20;
+    if (gang) {
+        check("gang: the members were descheduled at least 3 times each", windows >= 4 * 4);
+        check("gang: members ran together (under 2% of run time apart)", together);
+        check("gang: the CPU-bound domain progressed (at least 1/4 of the gang's progress)",
+              (h1 - h0) * 4 >= (g1 - g0));
+    } else {
+        gk_printf("smp: gang (no gang): the check %s\n",
+                  together ? "does not detect it (members happened to run together)"
+                           : "detects it: VCPUs NOT co-scheduled");
+    }
+    kid_destroy(&g);
+    kid_destroy(&h);
+}
+
+/* --- figure: context switch ------------------------------------------------------ */
+
+static void figure_yield(void)
+{
+    check("yield: pin myself to CPU 0", pin(HV_ROOT_SLOT_SELF, 0, 1) == HV_OK);
+    struct kid a, b;
+    kid_build(&a, 0, "yield", 1, 256, 0);
+    kid_build(&b, 1, "yield", 1, 256, 0);
+    check("yield: pin both to CPU 3",
+          pin(a.d.dom_slot, 0, 1u << 3) == HV_OK && pin(b.d.dom_slot, 0, 1u << 3) == HV_OK);
+    kid_wait_started(&a);
+    kid_wait_started(&b);
+    gk_sleep_ms(20);
+    uint64_t a0 = kid_total(&a), b0 = kid_total(&b), t0 = rdtsc();
+    gk_sleep_ms(50);
+    uint64_t a1 = kid_total(&a), b1 = kid_total(&b), t1 = rdtsc();
+    uint64_t da = a1 - a0, db = b1 - b0, n = da + db;
+    gk_printf("smp: yield: %llu and %llu yields in %llu TSC ticks\n", (unsigned long long)da,
+              (unsigned long long)db, (unsigned long long)(t1 - t0));
+    uint64_t diff = da > db ? da - db : db - da;
+    check("yield: the two domains alternated (yield counts within 1%)",
+          n > 100 && diff * 100 <= n / 2);
+    gk_printf("smp: figure: context switch between two domains (HC_YIELD, one CPU): %llu "
+              "instructions per switch, %llu per round trip\n",
+              (unsigned long long)((t1 - t0) / (n ? n : 1)),
+              (unsigned long long)(2 * (t1 - t0) / (n ? n : 1)));
+    kid_destroy(&a);
+    kid_destroy(&b);
+}
+
+/* --- figure: lock-holder preemption ---------------------------------------------- */
+
+static uint64_t lhp_run(unsigned gang)
+{
+    struct kid l, h;
+    kid_build(&l, 0, "lock", NVCPU, 256, gang);
+    kid_build(&h, 1, "spin", NVCPU, 256, 0);
+    kid_wait_started(&l);
+    kid_wait_started(&h);
+    gk_sleep_ms(50);
+    uint64_t l0 = kid_total(&l), h0 = kid_total(&h), t0 = rdtsc();
+    gk_sleep_ms(300);
+    uint64_t l1 = kid_total(&l), h1 = kid_total(&h), t1 = rdtsc();
+    uint64_t per_m = (l1 - l0) * 1000000 / (t1 - t0);
+    gk_printf("smp: lhp: gang %s: %llu handoffs in %llu TSC ticks; CPU-bound domain %llu\n",
+              gang ? "on" : "off", (unsigned long long)(l1 - l0), (unsigned long long)(t1 - t0),
+              (unsigned long long)(h1 - h0));
+    check("lhp: both domains progressed", l1 > l0 && h1 > h0);
+    kid_destroy(&l);
+    kid_destroy(&h);
+    return per_m;
+}
+
+static void figure_lhp(void)
+{
+    uint64_t on = lhp_run(1), off = lhp_run(0);
+    gk_printf("smp: figure: lock-holder preemption (4-VCPU spinlock handoff next to a 4-VCPU "
+              "CPU-bound domain): gang on %llu, gang off %llu handoffs per million "
+              "instructions\n",
+              (unsigned long long)on, (unsigned long long)off);
+}
+
+int main(const struct hv_start_info *si)
+{
+    char role[16] = "root", test[16] = "";
+    gk_cmdline_get("role", role, sizeof(role));
+    gk_cmdline_get("test", test, sizeof(test));
+    if (gk_mm_init(si) != 0)
+        gk_panic("smp: gk_mm_init failed");
+    if (gk_events_init() != HV_OK)
+        gk_panic("smp: gk_events_init failed");
+    if (strcmp(role, "root") != 0)
+        return child(role);
+    start_info = si;
+    char wb[12];
+    if (gk_cmdline_get("wb", wb, sizeof(wb)))
+        weight_b = (uint32_t)strtoul(wb, NULL, 10);
+    tsc_hz = si->tsc_hz;
+    unsigned cpus = host_cpus();
+    gk_printf("smp: %s: %u CPUs, TSC %llu Hz\n", test, cpus, (unsigned long long)tsc_hz);
+    if (cpus != 4)
+        gk_panic("smp: FAILED these tests want 4 CPUs");
+    bool needs_child = strcmp(test, "spread") != 0 && strcmp(test, "steal") != 0;
+    if (needs_child && si->modules_count < 1)
+        gk_panic("smp: FAILED this image must also be module 1");
+    if (strcmp(test, "spread") == 0)
+        test_spread();
+    else if (strcmp(test, "steal") == 0)
+        test_steal();
+    else if (strcmp(test, "weights") == 0)
+        test_weights();
+    else if (strcmp(test, "gang") == 0)
+        test_gang(1);
+    else if (strcmp(test, "nogang") == 0)
+        test_gang(0);
+    else if (strcmp(test, "yield") == 0)
+        figure_yield();
+    else if (strcmp(test, "lhp") == 0)
+        figure_lhp();
+    else
+        gk_panic("smp: FAILED unknown test \"%s\"", test);
+    if (failures)
+        gk_panic("smp: %s: %d checks FAILED", test, failures);
+    gk_printf("smp: %s: ok\n", test);
+    gk_shutdown(HV_SHUTDOWN_POWEROFF);
+}
