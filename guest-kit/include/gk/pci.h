@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "gk/virtio.h"
+#include "hv/domctl.h"
 
 struct gk_pci_bdf {
     uint8_t bus;
@@ -129,5 +130,115 @@ int gk_pci_find_cap(const struct gk_pci_cfg *cfg, struct gk_pci_bdf bdf, uint8_t
  */
 int gk_virtio_pci_find_caps(const struct gk_pci_cfg *cfg, struct gk_pci_bdf bdf,
                             struct gk_virtio_pci_caps *caps);
+
+/* ---- PCI functions reached through capabilities (pci_cap.c) ---------------
+ *
+ * The hypervisor enumerates PCI at boot and gives the root one HV_CAP_PCI
+ * capability per function and one HV_CAP_MMIO capability per memory BAR
+ * (docs/devices.md). Configuration space is reached with HC_PCI_OP through
+ * the PCI capability, device memory with ordinary mappings of frames an MMIO
+ * capability covers. What the hypervisor returns is checked like device
+ * input: a description with a bad BAR is refused, and a BAR's MMIO slot is
+ * used only if a capability in that slot really covers the BAR.
+ */
+
+/* A PCI capability as a gk_pci_cfg: the function is the one the capability
+ * names. Reads are 4-byte HC_PCI_OP reads; a refused or failed read returns
+ * all ones (as an absent device does) and a refused write changes nothing;
+ * both record the status in last_error (HV_OK is never written over it, so
+ * it holds the first error since it was last cleared). An access for any
+ * other bus/device/function reads as absent and is not written, so
+ * gk_pci_enumerate over this backend sees exactly one function.
+ *
+ * The hypervisor refuses writes to BARs (HV_EPERM): gk_pci_read_bar cannot
+ * size BARs through this backend; the BARs are in gk_pci_cap_function. */
+struct gk_pci_cap_backend {
+    uint32_t slot;
+    struct gk_pci_bdf bdf;
+    int64_t last_error;
+};
+
+/* Describes `slot` with HV_PCI_INFO and fills *backend and *cfg. HV_OK; the
+ * hypercall's status otherwise (HV_ENOENT: empty slot, HV_EPERM: not a PCI
+ * capability, HV_EINVAL: slot >= HV_CAP_SLOTS); *cfg is then unusable. */
+int64_t gk_pci_cap_cfg_init(uint32_t slot, struct gk_pci_cap_backend *backend,
+                            struct gk_pci_cfg *cfg);
+
+/* The 1-, 2- or 4-byte HC_PCI_OP accesses themselves (offset aligned to
+ * size); return the hypercall's status. */
+int64_t gk_pci_cap_config_read(uint32_t slot, uint16_t offset, uint8_t size, uint32_t *value);
+int64_t gk_pci_cap_config_write(uint32_t slot, uint16_t offset, uint8_t size, uint32_t value);
+
+/* One BAR as the hypervisor described it, with the MMIO capability in the
+ * caller's table that covers its frames (HV_PCI_NO_SLOT: none, or not a
+ * memory BAR). */
+struct gk_pci_cap_bar {
+    uint64_t base;       /* machine address (I/O BAR: port) */
+    uint64_t size_bytes; /* 0: not implemented */
+    uint8_t kind;        /* enum hv_pci_bar_kind */
+    bool prefetchable;
+    uint32_t mmio_slot;
+    uint32_t mmio_rights; /* HV_CAP_R_MMIO_* of mmio_slot's capability */
+};
+
+/* A PCI function found in the caller's capability table. */
+struct gk_pci_cap_function {
+    uint32_t pci_slot;        /* the PCI capability */
+    uint32_t pci_rights;      /* its HV_CAP_R_PCI_* (and HV_CAP_R_GRANT) */
+    struct gk_pci_device dev; /* ids, class, header type, IRQ (subsystem ids: 0) */
+    uint32_t bar_count;       /* 6 (header type 0), 2 (type 1), 0 */
+    struct gk_pci_cap_bar bars[6];
+};
+
+/* Describes the PCI capability in `slot` into *f, checking the description
+ * (bus/device/function in range, bar_count <= 6 and as its header type
+ * says, BAR kinds known, a 64-bit BAR followed by its upper half, no range
+ * wrapping) and finding each memory BAR's MMIO capability: the boot slot
+ * the description names if a capability there covers the BAR, else the
+ * first slot whose MMIO capability does. HV_OK; the status of HV_PCI_INFO;
+ * HV_EINVAL if the description is inconsistent. */
+int64_t gk_pci_cap_describe(uint32_t slot, struct gk_pci_cap_function *f);
+
+/*
+ * Walks the caller's capability table from slot_first (0 for every slot;
+ * the root's devices start at HV_ROOT_SLOT_DEVICE_FIRST) with
+ * HV_CAP_IDENTIFY and describes every PCI capability (gk_pci_cap_describe;
+ * one that cannot be described is skipped). Stores up to max_count in
+ * out, in slot order; returns the number found (which may exceed
+ * max_count: only max_count are stored).
+ */
+size_t gk_pci_enumerate_caps(uint32_t slot_first, struct gk_pci_cap_function *out,
+                             size_t max_count);
+
+/* The first function in list[0..count) with this vendor (and device, unless
+ * device is 0xffff), or NULL. */
+const struct gk_pci_cap_function *gk_pci_cap_find(const struct gk_pci_cap_function *list,
+                                                  size_t count, uint16_t vendor, uint16_t device);
+
+/* A mapping of part of a BAR made by gk_pci_map_bar. */
+struct gk_pci_mapping {
+    volatile void *ptr;  /* the first byte asked for */
+    uint64_t va;         /* page-aligned start of the mapping */
+    uint64_t page_count; /* pages mapped from va */
+};
+
+/*
+ * Maps bytes [offset, offset + length) of memory BAR `bar` of f at the
+ * page-aligned va (the pages must be unmapped), uncached (PCD|PWT) and not
+ * executable, writable if asked,
+ * through the BAR's MMIO capability; *m says where. All or nothing: on a
+ * failure the pages already mapped are unmapped again. HV_OK; HV_EINVAL (bar
+ * out of range, not a memory BAR, va not page-aligned, length 0); HV_ERANGE
+ * (the range is not inside the BAR, or it has no MMIO capability); HV_EPERM
+ * (writable asked and the capability is read-only: checked before mapping);
+ * else the status of the failing gk_map_frame (HV_ERANGE: no capability
+ * covers the frame any more).
+ */
+int64_t gk_pci_map_bar(const struct gk_pci_cap_function *f, unsigned bar, uint64_t offset,
+                       uint64_t length, uint64_t va, bool writable, struct gk_pci_mapping *m);
+
+/* Unmaps what gk_pci_map_bar mapped; HV_OK or the first gk_unmap error (the
+ * other pages are unmapped anyway). */
+int64_t gk_pci_unmap_bar(struct gk_pci_mapping *m);
 
 #endif
