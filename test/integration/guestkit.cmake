@@ -80,3 +80,20 @@ add_hv_test(guestkit_counter2_4vcpus_smp4 LABELS guestkit TIMEOUT 90 SMP 4
     EXPECT "[d0] counter2: counter 200000, expected 200000, per-VCPU sum 200000"
            "[d0] counter2: VCPU 3 done, 50000 additions" ${GK_COUNTER2_EXPECT}
     FORBID "FAILED" "killed" "hypervisor fault")
+
+# virtio-probe: the root finds a virtio-PCI modern device among its PCI
+# capabilities, parses its virtio capabilities through HC_PCI_OP, maps the
+# common configuration through the BAR's MMIO capability, reads the device
+# features and resets the device; then the refusals a domain without the
+# rights gets (read-only and no-DMA copies, empty and non-PCI slots,
+# read-only and missing MMIO capabilities). virtio-rng needs no backend;
+# virtio-blk gets a small raw image written by the test.
+add_hv_test(guestkit_virtio_probe_rng LABELS guestkit TIMEOUT 60
+    MODULES "$<TARGET_FILE:virtio-probe>::virtio-probe"
+    QEMU_ARGS "-device" "virtio-rng-pci,disable-legacy=on"
+    EXPECT_RE "\\[d0\\] virtio-probe: virtio device 1af4:1044 at 00:[0-9a-f][0-9a-f]\\.0"
+    EXPECT "[d0] virtio-probe: VIRTIO_F_VERSION_1 offered -> 1"
+           "[d0] virtio-probe: status after reset 0"
+           "[d0] virtio-probe: a write through the read-only copy -> -1"
+           "[d0] virtio-probe: ok" "d0 (root): shut down: poweroff"
+    FORBID "FAILED" "killed" "hypervisor fault")
