@@ -126,18 +126,30 @@ static void gang_worker(void)
         gk_hc_yield(); /* wait to be destroyed */
 }
 
-/* A spinlock handed around: a short critical section, a short pause
- * outside. count[id] = acquisitions. */
+/* A lock handed around in VCPU order (a FIFO hand-off, as with a ticket
+ * lock): VCPU id waits (with pause) until the turn is its own, takes the
+ * spinlock, runs a short critical section, counts one hand-off and passes
+ * the turn to the next VCPU. A VCPU descheduled while it holds the turn, or
+ * while the turn comes to it, stalls all the others: the lock-holder (and
+ * lock-waiter) preemption that gang scheduling avoids. */
+static volatile uint32_t turn;
+
 static void lock_worker(void)
 {
-    unsigned id = gk_vcpu_id();
+    unsigned id = gk_vcpu_id(), n = gk_vcpu_count();
     __atomic_fetch_add(&page->started, 1, __ATOMIC_SEQ_CST);
     while (!page->stop) {
+        while (__atomic_load_n(&turn, __ATOMIC_ACQUIRE) != id) {
+            if (page->stop)
+                return;
+            gk_cpu_relax();
+        }
         gk_spin_lock(&lock);
         for (unsigned k = 0; k < 20; k++)
             protected_value++;
         gk_spin_unlock(&lock);
         page->count[id]++;
+        __atomic_store_n(&turn, (id + 1) % n, __ATOMIC_RELEASE);
         for (volatile unsigned k = 0; k < 20; k++)
             ; /* work outside the lock */
     }
@@ -171,6 +183,32 @@ static void start_secondaries(unsigned n)
     }
 }
 
+/* role=echo: every event from the root is sent back by the handler. */
+static void echo(uint32_t port, void *arg)
+{
+    (void)arg;
+    gk_evtchn_send(port);
+}
+
+static int echo_child(const char *line)
+{
+    const char *p = strstr(line, "port=");
+    if (!p)
+        gk_panic("smp: child: no port in \"%s\"", line);
+    uint32_t port = 0;
+    if (gk_evtchn_bind_interdomain(ROOT_SLOT_IN_CHILD, (uint32_t)strtoul(p + 5, NULL, 10), &port) !=
+        HV_OK)
+        gk_panic("smp: child: cannot bind the root's port");
+    gk_evtchn_bind_handler(port, echo, NULL);
+    gk_evtchn_unmask(port);
+    page->started = 1;
+    gk_evtchn_send(port); /* ready */
+    for (;;) {
+        gk_events_disable();
+        gk_block(); /* the handler runs on the way out */
+    }
+}
+
 static int child(const char *role)
 {
     char line[64];
@@ -189,6 +227,8 @@ static int child(const char *role)
     if (gk_grant_map(ROOT_SLOT_IN_CHILD, ref, CHILD_SHARED_VA, true) != HV_OK)
         gk_panic("smp: child: cannot map the shared page");
     page = (struct smp_page *)(uintptr_t)CHILD_SHARED_VA;
+    if (strcmp(role, "echo") == 0)
+        return echo_child(line);
     if (strcmp(role, "spin") == 0)
         worker_fn = spin_worker;
     else if (strcmp(role, "gang") == 0)
@@ -214,7 +254,7 @@ static uint64_t tsc_hz;
 struct kid {
     struct gk_built_domain d;
     struct smp_page *page;
-    uint32_t ref;
+    uint32_t ref, port;
     unsigned vcpus;
 };
 
@@ -227,8 +267,10 @@ static union {
 /* Builds a copy of module 1 as child `index` with `vcpus` VCPUs and the
  * given role and scheduling parameters, grants it kid_pages[index] and
  * starts it (its VCPU 0; it starts the others itself). */
+static int64_t pin(uint32_t slot, unsigned vcpu, uint64_t mask);
+
 static void kid_build(struct kid *k, unsigned index, const char *role, unsigned vcpus,
-                      uint32_t weight, uint32_t gang)
+                      uint32_t weight, uint32_t gang, uint64_t pin_mask)
 {
     static char names[4][16], cmdlines[4][48];
     snprintf(names[index], sizeof(names[index]), "%s%u", role, index);
@@ -254,8 +296,8 @@ static void kid_build(struct kid *k, unsigned index, const char *role, unsigned 
                  detail ? detail : "", (long long)status);
     k->page = &kid_pages[index].p;
     k->vcpus = vcpus;
-    int64_t rc_copy =
-        gk_cap_copy(HV_ROOT_SLOT_SELF, k->d.dom_slot, ROOT_SLOT_IN_CHILD, HV_CAP_R_DOM_GRANT, 0, 0);
+    int64_t rc_copy = gk_cap_copy(HV_ROOT_SLOT_SELF, k->d.dom_slot, ROOT_SLOT_IN_CHILD,
+                                  HV_CAP_R_DOM_GRANT | HV_CAP_R_DOM_EVTCHN, 0, 0);
     int64_t rc_grant = gk_grant_page(k->d.dom_slot, k->page, true, &k->ref);
     if (rc_copy != HV_OK || rc_grant != HV_OK)
         gk_panic("smp: FAILED to give %s its page (cap copy %lld, grant %lld)", names[index],
@@ -269,8 +311,15 @@ static void kid_build(struct kid *k, unsigned index, const char *role, unsigned 
     rc = gk_hc_domain_op(HV_DOMCTL_SCHED_GET, &g);
     if (rc != HV_OK || g.weight != weight || g.gang != gang)
         gk_panic("smp: FAILED SCHED_GET on %s", names[index]);
-    char line[32];
-    int n = snprintf(line, sizeof(line), "ref=%u\n", k->ref);
+    k->port = 0;
+    if (strcmp(role, "echo") == 0 && gk_evtchn_alloc_unbound(k->d.dom_slot, &k->port) != HV_OK)
+        gk_panic("smp: FAILED allocate a port for %s", names[index]);
+    if (pin_mask)
+        for (unsigned i = 0; i < vcpus; i++)
+            if (pin(k->d.dom_slot, i, pin_mask) != HV_OK)
+                gk_panic("smp: FAILED pin %s", names[index]);
+    char line[48];
+    int n = snprintf(line, sizeof(line), "ref=%u port=%u\n", k->ref, k->port);
     if (gk_console_write_input(k->d.console_slot, line, (size_t)n) != n)
         gk_panic("smp: FAILED console input to %s", names[index]);
     if (gk_domain_start(&k->d) != HV_OK)
@@ -469,8 +518,8 @@ static void test_steal(void)
 static void test_weights(void)
 {
     struct kid a, b;
-    kid_build(&a, 0, "spin", NVCPU, 256, 0);
-    kid_build(&b, 1, "spin", NVCPU, weight_b, 0);
+    kid_build(&a, 0, "spin", NVCPU, 256, 0, 0);
+    kid_build(&b, 1, "spin", NVCPU, weight_b, 0, 0);
     kid_wait_started(&a);
     kid_wait_started(&b);
     gk_sleep_ms(100); /* settle */
@@ -518,9 +567,9 @@ static void test_gang(unsigned gang)
 {
     struct kid g, h;
     const char *mode = gang ? "gang" : "no gang";
-    kid_build(&g, 0, "gang", NVCPU, 256, gang);
+    kid_build(&g, 0, "gang", NVCPU, 256, gang, 0);
     g.page->gap = tsc_hz / 20000; /* 50 us */
-    kid_build(&h, 1, "spin", NVCPU, 256, 0);
+    kid_build(&h, 1, "spin", NVCPU, 256, 0, 0);
     kid_wait_started(&g);
     kid_wait_started(&h);
     uint64_t h0 = kid_total(&h), g0 = kid_total(&g);
@@ -572,16 +621,20 @@ static void test_gang(unsigned gang)
     kid_destroy(&h);
 }
 
-/* --- figure: context switch ------------------------------------------------------ */
-
-static void figure_yield(void)
+/* --- yield: does HC_YIELD give the CPU to the other domain? ---------------------
+ *
+ * Two one-VCPU domains pinned to CPU 3 call HC_YIELD in a loop. Each yield
+ * should switch to the other one, so their counts stay equal and large.
+ * KNOWN HYPERVISOR BUG (reported; test smp_sched_yield): when the policy
+ * picks the yielding VCPU again (its vtime is still the smallest),
+ * schedule_switch idles the CPU until the end of the slice although the
+ * other VCPU is queued on the same CPU: about one yield per 5 ms. */
+static void test_yield(void)
 {
     check("yield: pin myself to CPU 0", pin(HV_ROOT_SLOT_SELF, 0, 1) == HV_OK);
     struct kid a, b;
-    kid_build(&a, 0, "yield", 1, 256, 0);
-    kid_build(&b, 1, "yield", 1, 256, 0);
-    check("yield: pin both to CPU 3",
-          pin(a.d.dom_slot, 0, 1u << 3) == HV_OK && pin(b.d.dom_slot, 0, 1u << 3) == HV_OK);
+    kid_build(&a, 0, "yield", 1, 256, 0, 1u << 3);
+    kid_build(&b, 1, "yield", 1, 256, 0, 1u << 3);
     kid_wait_started(&a);
     kid_wait_started(&b);
     gk_sleep_ms(20);
@@ -589,17 +642,74 @@ static void figure_yield(void)
     gk_sleep_ms(50);
     uint64_t a1 = kid_total(&a), b1 = kid_total(&b), t1 = rdtsc();
     uint64_t da = a1 - a0, db = b1 - b0, n = da + db;
-    gk_printf("smp: yield: %llu and %llu yields in %llu TSC ticks\n", (unsigned long long)da,
-              (unsigned long long)db, (unsigned long long)(t1 - t0));
+    gk_printf("smp: yield: %llu and %llu yields in %llu TSC ticks (%llu per yield)\n",
+              (unsigned long long)da, (unsigned long long)db, (unsigned long long)(t1 - t0),
+              (unsigned long long)((t1 - t0) / (n ? n : 1)));
     uint64_t diff = da > db ? da - db : db - da;
-    check("yield: the two domains alternated (yield counts within 1%)",
-          n > 100 && diff * 100 <= n / 2);
-    gk_printf("smp: figure: context switch between two domains (HC_YIELD, one CPU): %llu "
-              "instructions per switch, %llu per round trip\n",
-              (unsigned long long)((t1 - t0) / (n ? n : 1)),
-              (unsigned long long)(2 * (t1 - t0) / (n ? n : 1)));
+    check("yield: each yield switched to the other domain (over 1000 yields, counts within 1%)",
+          n > 1000 && diff * 100 <= n);
     kid_destroy(&a);
     kid_destroy(&b);
+}
+
+/* --- figure: context switch ------------------------------------------------------ *
+ *
+ * The root and a one-VCPU echo domain, both pinned to CPU 3, bounce an
+ * event: the root sends and blocks, the echo domain runs, its handler sends
+ * back, it blocks, the root runs. A round trip is two context switches
+ * between the domains, each with an event send, a block and an upcall. */
+static volatile uint64_t echoes;
+
+static void count_echo(uint32_t port, void *arg)
+{
+    (void)port;
+    (void)arg;
+    echoes++;
+}
+
+static void echo_round_trip(uint32_t port)
+{
+    uint64_t want = echoes + 1;
+    gk_evtchn_send(port);
+    bool was = gk_events_disable();
+    while (echoes < want) {
+        gk_block();
+        gk_events_disable();
+    }
+    gk_events_restore(was);
+}
+
+static void figure_switch(void)
+{
+    enum { WARM = 100, N = 2000 };
+    check("switch: pin myself to CPU 3", pin(HV_ROOT_SLOT_SELF, 0, 1u << 3) == HV_OK);
+    gk_hc_yield(); /* move there */
+    struct kid e;
+    kid_build(&e, 0, "echo", 1, 256, 0, 1u << 3);
+    gk_evtchn_bind_handler(e.port, count_echo, NULL);
+    gk_evtchn_unmask(e.port);
+    bool was = gk_events_disable();
+    while (echoes == 0) { /* the echo domain's "ready" */
+        gk_block();
+        gk_events_disable();
+    }
+    gk_events_restore(was);
+    for (unsigned i = 0; i < WARM; i++)
+        echo_round_trip(e.port);
+    uint64_t t0 = rdtsc();
+    for (unsigned i = 0; i < N; i++)
+        echo_round_trip(e.port);
+    uint64_t t1 = rdtsc();
+    struct hv_domctl_vcpu_info me, other;
+    vcpu_info(HV_ROOT_SLOT_SELF, 0, &me);
+    vcpu_info(e.d.dom_slot, 0, &other);
+    check("switch: both domains ran on CPU 3", me.cpu == 3 && other.cpu == 3);
+    check("switch: every event came back", echoes == 1 + WARM + N);
+    uint64_t rt = (t1 - t0) / N;
+    gk_printf("smp: figure: context switch between two domains on one CPU (event ping-pong: "
+              "send, block, switch, upcall): %llu instructions per round trip, %llu per switch\n",
+              (unsigned long long)rt, (unsigned long long)(rt / 2));
+    kid_destroy(&e);
 }
 
 /* --- figure: lock-holder preemption ---------------------------------------------- */
@@ -607,15 +717,15 @@ static void figure_yield(void)
 static uint64_t lhp_run(unsigned gang)
 {
     struct kid l, h;
-    kid_build(&l, 0, "lock", NVCPU, 256, gang);
-    kid_build(&h, 1, "spin", NVCPU, 256, 0);
+    kid_build(&l, 0, "lock", NVCPU, 256, gang, 0);
+    kid_build(&h, 1, "spin", NVCPU, 256, 0, 0);
     kid_wait_started(&l);
     kid_wait_started(&h);
     gk_sleep_ms(50);
     uint64_t l0 = kid_total(&l), h0 = kid_total(&h), t0 = rdtsc();
     gk_sleep_ms(300);
     uint64_t l1 = kid_total(&l), h1 = kid_total(&h), t1 = rdtsc();
-    uint64_t per_m = (l1 - l0) * 1000000 / (t1 - t0);
+    uint64_t per_m = (l1 - l0) * 100000000 / (t1 - t0); /* per million, x100 */
     gk_printf("smp: lhp: gang %s: %llu handoffs in %llu TSC ticks; CPU-bound domain %llu\n",
               gang ? "on" : "off", (unsigned long long)(l1 - l0), (unsigned long long)(t1 - t0),
               (unsigned long long)(h1 - h0));
@@ -628,10 +738,12 @@ static uint64_t lhp_run(unsigned gang)
 static void figure_lhp(void)
 {
     uint64_t on = lhp_run(1), off = lhp_run(0);
-    gk_printf("smp: figure: lock-holder preemption (4-VCPU spinlock handoff next to a 4-VCPU "
-              "CPU-bound domain): gang on %llu, gang off %llu handoffs per million "
-              "instructions\n",
-              (unsigned long long)on, (unsigned long long)off);
+    gk_printf("smp: figure: lock-holder preemption (4-VCPU lock hand-off next to a 4-VCPU "
+              "CPU-bound domain): gang on %llu.%02llu, gang off %llu.%02llu hand-offs per "
+              "million instructions\n",
+              (unsigned long long)(on / 100), (unsigned long long)(on % 100),
+              (unsigned long long)(off / 100), (unsigned long long)(off % 100));
+    check("lhp: gang scheduling helps the lock hand-off", on > off);
 }
 
 int main(const struct hv_start_info *si)
@@ -668,7 +780,9 @@ int main(const struct hv_start_info *si)
     else if (strcmp(test, "nogang") == 0)
         test_gang(0);
     else if (strcmp(test, "yield") == 0)
-        figure_yield();
+        test_yield();
+    else if (strcmp(test, "switch") == 0)
+        figure_switch();
     else if (strcmp(test, "lhp") == 0)
         figure_lhp();
     else

@@ -117,6 +117,8 @@ static void reader(void *arg)
             break; /* the translation is gone: nothing more to read */
         gk_cpu_relax();
     }
+    while (!reader_stop) /* stay on the CPU until the writer has looked */
+        gk_cpu_relax();
 }
 
 static void test_race(void)
@@ -178,8 +180,8 @@ static void test_race(void)
     uint64_t t1 = gk_now_ns();
     while (!saw_fault && reads < reads_at_marker + 100000 && gk_now_ns() - t1 < 5 * GK_NS_PER_SEC)
         gk_cpu_relax();
-    reader_stop = 1;
     vcpu_info(1, &after);
+    reader_stop = 1;
     gk_printf("smp: race: after the demotion: %llu more reads, fault at read %llu, marker at "
               "read %llu; reader on CPU %u, migrations %llu -> %llu\n",
               (unsigned long long)(reads - reads_at_marker), (unsigned long long)saw_fault,

@@ -22,10 +22,23 @@ add_hv_test(smp_sched_weights LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_
     EXPECT "[d0] smp: weights: ok"
     FORBID ${SMP_SCHED_FORBID})
 # 3. VCPUs queued on CPU 1 are taken by the idle CPUs 2 and 3.
+#    KNOWN HYPERVISOR BUG, fails until fixed: an idle CPU ignores the slice
+#    sched_pick gives it (pick_next in hv/core/schedule.c sleeps until an
+#    interrupt; next_deadline() is 0 without a current VCPU), while the policy
+#    counts on it to look again by then and so does not kick it: here CPUs 2
+#    and 3 stay idle for good next to two VCPUs waiting on CPU 1.
 add_hv_test(smp_sched_steal LABELS smp SMP ${SMP4} TIMEOUT 90
     MODULES "${SMP_SCHED}::smp test=steal"
     EXPECT "[d0] smp: steal: VCPUs 1..3 queued on CPU 1 (one running, two waiting)"
            "[d0] smp: steal: the idle CPUs 2 and 3 took the waiting VCPUs" "[d0] smp: steal: ok"
+    FORBID ${SMP_SCHED_FORBID})
+# HC_YIELD between two domains on one CPU should switch at every yield.
+# KNOWN HYPERVISOR BUG, fails until fixed: when the policy picks the
+# yielding VCPU again (smallest vtime), schedule_switch idles the CPU to the
+# end of the slice although the other VCPU waits on that CPU's queue.
+add_hv_test(smp_sched_yield LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
+    MODULES "${SMP_SCHED}::smp test=yield" "${SMP_SCHED}::child"
+    EXPECT "[d0] smp: yield: ok"
     FORBID ${SMP_SCHED_FORBID})
 # 4. The TLB-shootdown race, and the same without the shootdown, which the
 #    test must detect (it proves the test can fail).
@@ -54,9 +67,9 @@ add_hv_test(smp_sched_gang_off LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP
 
 # Figures (deterministic: -icount shift=0,sleep=off; scripts/bench.d/smp.sh).
 add_hv_test(smp_fig_switch LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
-    MODULES "${SMP_SCHED}::smp test=yield" "${SMP_SCHED}::child"
-    EXPECT_RE "smp: figure: context switch between two domains .*: [1-9][0-9]* instructions"
-    EXPECT "[d0] smp: yield: ok"
+    MODULES "${SMP_SCHED}::smp test=switch" "${SMP_SCHED}::child"
+    EXPECT_RE "smp: figure: context switch between two domains on one CPU .*: [1-9][0-9]* instructions per round trip, [1-9][0-9]* per switch"
+    EXPECT "[d0] smp: switch: ok"
     FORBID ${SMP_SCHED_FORBID})
 add_hv_test(smp_fig_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
     MODULES "${SMP_TLB}::smp test=flushcost"
@@ -65,6 +78,6 @@ add_hv_test(smp_fig_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_
     FORBID ${SMP_SCHED_FORBID})
 add_hv_test(smp_fig_lhp LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
     MODULES "${SMP_SCHED}::smp test=lhp" "${SMP_SCHED}::child"
-    EXPECT_RE "smp: figure: lock-holder preemption .*: gang on [0-9]+, gang off [0-9]+ handoffs"
+    EXPECT_RE "smp: figure: lock-holder preemption .*: gang on [0-9.]+, gang off [0-9.]+ hand-offs"
     EXPECT "[d0] smp: lhp: ok"
     FORBID ${SMP_SCHED_FORBID})
