@@ -166,6 +166,8 @@ static void domain_info(uint64_t id, const struct token *t, struct hvcbor_str na
                                                      .on_poweroff = PROTO_STOP_POLICY_PRESERVE,
                                                      .on_reboot = PROTO_STOP_POLICY_PRESERVE,
                                                      .on_crash = PROTO_STOP_POLICY_PRESERVE};
+            registry_sched_get(NULL, &r->config);
+            registry_vcpu_stats(NULL, r);
             transport_send(&rep);
             return;
         }
@@ -182,6 +184,10 @@ static void domain_info(uint64_t id, const struct token *t, struct hvcbor_str na
     r->config = d->cfg;
     r->has_max_observed_memory_bytes = true;
     r->max_observed_memory_bytes = d->max_memory_seen;
+    /* What the hypervisor applies (equal to the configuration unless a
+     * change failed half-way, which SCHED_SET does not do). */
+    registry_sched_get(d, &r->config);
+    registry_vcpu_stats(d, r);
     transport_send(&rep);
     ctl_log_add(t->label, "domain-info", target, true, 0, NULL);
 }
@@ -277,6 +283,8 @@ static const char *bad_names(const struct proto_msg *m)
         return bad_name(m->u.domain_unpause_request.domain) ? "domain" : NULL;
     case PROTO_MSG_SCHED_SET_REQUEST:
         return bad_name(m->u.sched_set_request.domain) ? "domain" : NULL;
+    case PROTO_MSG_VCPU_PIN_REQUEST:
+        return bad_name(m->u.vcpu_pin_request.domain) ? "domain" : NULL;
     case PROTO_MSG_CONSOLE_ATTACH_REQUEST:
         return bad_name(m->u.console_attach_request.domain) ? "domain" : NULL;
     case PROTO_MSG_IMAGE_UPLOAD_REQUEST:
@@ -421,10 +429,41 @@ void dispatch_frame(const uint8_t *payload, uint32_t len)
             !(d = target_dom(id, t, "sched-set", PROTO_RIGHT_SCHED, q->domain, target,
                              DOM_NAME_MAX + 1)))
             return;
-        fail(id, t, "sched-set", target, PROTO_ERROR_CODE_UNSUPPORTED,
-             "the hypervisor has no scheduler-parameter hypercall yet");
+        why = registry_sched_set(d, q, &code);
+        char detail[96];
+        snprintf(detail, sizeof detail, "weight %llu, cap %llu%%, gang %s",
+                 (unsigned long long)d->cfg.weight, (unsigned long long)d->cfg.cap_percent,
+                 d->cfg.gang ? "true" : "false");
+        done(id, t, "sched-set", target, why, code, detail);
         return;
     }
+    case PROTO_MSG_VCPU_PIN_REQUEST: {
+        const struct proto_vcpu_pin_request *q = &req.u.vcpu_pin_request;
+        if (!(t = auth(id, "vcpu-pin", q->token, "")) ||
+            !(d = target_dom(id, t, "vcpu-pin", PROTO_RIGHT_SCHED, q->domain, target,
+                             DOM_NAME_MAX + 1)))
+            return;
+        why = registry_vcpu_pin(d, q->vcpu, q->cpu_mask, &code);
+        char detail[64];
+        snprintf(detail, sizeof detail, "VCPU %llu to CPUs 0x%llx", (unsigned long long)q->vcpu,
+                 (unsigned long long)q->cpu_mask);
+        done(id, t, "vcpu-pin", target, why, code, detail);
+        return;
+    }
+    case PROTO_MSG_HOST_INFO_REQUEST:
+        if (!(t = auth(id, "host-info", req.u.host_info_request.token, "")) ||
+            refuse(id, t, PROTO_RIGHT_INFO, "host-info", NULL))
+            return;
+        rep.type = PROTO_MSG_HOST_INFO_REPLY;
+        memset(&rep.u.host_info_reply, 0, sizeof rep.u.host_info_reply);
+        rep.u.host_info_reply.request_id = id;
+        if ((why = registry_host_info(&rep.u.host_info_reply))) {
+            fail(id, t, "host-info", "", PROTO_ERROR_CODE_INTERNAL, why);
+            return;
+        }
+        transport_send(&rep);
+        ctl_log_add(t->label, "host-info", "", true, 0, NULL);
+        return;
     case PROTO_MSG_CONSOLE_ATTACH_REQUEST: {
         const struct proto_console_attach_request *q = &req.u.console_attach_request;
         if (!(t = auth(id, "console-attach", q->token, "")) ||
@@ -503,6 +542,16 @@ void dispatch_frame(const uint8_t *payload, uint32_t len)
         if (!(t = auth(id, "image-upload", q->token, target)) ||
             refuse(id, t, PROTO_RIGHT_LIFECYCLE, "image-upload", NULL))
             return;
+        if (image_find_identical(q)) {
+            /* Nothing to send: create can name it as it is. */
+            rep.type = PROTO_MSG_IMAGE_UPLOAD_REPLY;
+            rep.u.image_upload_reply = (struct proto_image_upload_reply){
+                .request_id = id, .upload = 0, .has_present = true, .present = true};
+            transport_send(&rep);
+            ctl_log_add(t->label, "image-upload", target, true, 0,
+                        "an identical image is held already");
+            return;
+        }
         uint64_t up = 0;
         why = image_upload_start(q, session, &up, &code);
         if (why) {
@@ -510,7 +559,8 @@ void dispatch_frame(const uint8_t *payload, uint32_t len)
             return;
         }
         rep.type = PROTO_MSG_IMAGE_UPLOAD_REPLY;
-        rep.u.image_upload_reply = (struct proto_image_upload_reply){id, up};
+        rep.u.image_upload_reply =
+            (struct proto_image_upload_reply){.request_id = id, .upload = up};
         transport_send(&rep);
         char detail[64];
         snprintf(detail, sizeof detail, "%llu bytes announced", (unsigned long long)q->size_bytes);

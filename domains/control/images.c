@@ -42,6 +42,18 @@ struct image *image_find(struct hvcbor_str name)
     return NULL;
 }
 
+struct image *image_find_identical(const struct proto_image_upload_request *q)
+{
+    struct image *im = image_find(q->name);
+    if (!im || im->size_bytes != q->size_bytes)
+        return NULL;
+    if (!im->crc_known) {
+        im->crc = frame_crc32c(0, im->bytes, (size_t)im->size_bytes);
+        im->crc_known = true;
+    }
+    return im->crc == q->crc32c ? im : NULL;
+}
+
 void image_ref(struct image *im)
 {
     im->refs++;
@@ -150,6 +162,7 @@ const char *image_upload_chunk(const struct proto_image_upload_chunk *q, uint64_
         return "the image's CRC-32C does not match; the upload is dropped";
     }
     im->complete = true;
+    im->crc_known = true;
     im->refs = 0;
     *done = true;
     return NULL;

@@ -25,7 +25,8 @@ struct image {
     char name[IMAGE_NAME_MAX + 1];
     const uint8_t *bytes;
     uint64_t size_bytes;
-    uint32_t refs; /* domains built from it */
+    uint32_t refs;  /* domains built from it */
+    bool crc_known; /* crc holds the CRC-32C of the whole image (complete images) */
     /* while uploading */
     uint8_t *buf;
     uint64_t upload_id, received, session;
@@ -40,6 +41,11 @@ void images_init(const struct hv_start_info *si);
 struct image *image_find(struct hvcbor_str name);
 void image_ref(struct image *im);
 void image_unref(struct image *im);
+
+/* The complete image an upload request would produce: same name, size and
+ * CRC-32C (an uploaded image, else a boot module; a boot module's CRC is
+ * computed once, on first use). NULL if there is none: upload it. */
+struct image *image_find_identical(const struct proto_image_upload_request *q);
 
 /* Starts an upload. NULL with *upload_id set, or a reason and *code. */
 const char *image_upload_start(const struct proto_image_upload_request *q, uint64_t session,

@@ -77,6 +77,52 @@ static const char *status_name(int64_t st)
     }
 }
 
+/* Maps a refusal of SCHED_SET / VCPU_PIN to an error code and a reason. */
+static const char *sched_refusal(int64_t st, enum proto_error_code *code)
+{
+    switch (st) {
+    case HV_EBUSY:
+        *code = PROTO_ERROR_CODE_WRONG_STATE;
+        return "gang can change only while the domain's VCPUs are not runnable (pause it first)";
+    case HV_E2BIG:
+        *code = PROTO_ERROR_CODE_INVALID;
+        return "gang needs a distinct CPU for every VCPU of the domain";
+    case HV_EINVAL:
+        *code = PROTO_ERROR_CODE_INVALID;
+        return "the hypervisor refused the value (cap is at most 100 x CPUs; a pin mask must "
+               "name a CPU of the machine)";
+    default: *code = PROTO_ERROR_CODE_INTERNAL; return "the hypervisor refused it";
+    }
+}
+
+/* Gives the built (paused) domain d its configured weight, cap and gang and
+ * its VCPU pins. NULL, or a reason in detail and *code. */
+static const char *apply_sched(struct dom *d, char *detail, uint32_t detail_cap,
+                               enum proto_error_code *code)
+{
+    struct hv_domctl_sched sp = {.dom_slot = d->built.dom_slot,
+                                 .weight = (uint32_t)d->cfg.weight,
+                                 .cap_pct = (uint32_t)d->cfg.cap_percent,
+                                 .gang = d->cfg.gang ? 1u : 0u};
+    int64_t st = gk_hc_domain_op(HV_DOMCTL_SCHED_SET, &sp);
+    if (st != HV_OK) {
+        snprintf(detail, detail_cap, "weight %u, cap %u%%, gang %s: %s", sp.weight, sp.cap_pct,
+                 sp.gang ? "true" : "false", sched_refusal(st, code));
+        return detail;
+    }
+    for (uint32_t v = 0; v < d->cfg.vcpus && v < DOM_VCPUS_MAX; v++) {
+        if (!d->pin_mask[v])
+            continue;
+        struct hv_domctl_vcpu_pin pin = {
+            .dom_slot = d->built.dom_slot, .vcpu = v, .cpu_mask = d->pin_mask[v]};
+        if ((st = gk_hc_domain_op(HV_DOMCTL_VCPU_PIN, &pin)) != HV_OK) {
+            snprintf(detail, detail_cap, "pinning VCPU %u: %s", v, sched_refusal(st, code));
+            return detail;
+        }
+    }
+    return NULL;
+}
+
 /* Builds (paused) the hypervisor domain of d from its kept configuration,
  * watches its console and starts it unless paused. */
 static const char *build(struct dom *d, bool paused, char *detail, uint32_t detail_cap,
@@ -123,6 +169,16 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
     d->shutting_down = false;
     d->shutdown_deadline_ns = 0;
     d->state = PROTO_DOMAIN_STATE_PAUSED;
+    /* Scheduling parameters and pins before VCPU 0 first runs: gang can
+     * only be set while no VCPU of the domain is runnable. */
+    const char *sched_why = apply_sched(d, detail, detail_cap, code);
+    if (sched_why) {
+        gk_domain_destroy(&d->built);
+        gk_cap_delete(d->built.dom_slot);
+        gk_cap_delete(d->built.console_slot);
+        d->has_domain = false;
+        return sched_why;
+    }
     con_watch(d);
     if (!paused) {
         int64_t rc = gk_domain_start(&d->built);
@@ -389,6 +445,18 @@ void registry_summary(const struct dom *d, struct proto_domain_summary *out)
     };
 }
 
+/* The control domain's online VCPUs: HV_DOMCTL_INFO.vcpus is its maximum. */
+static uint32_t self_online_vcpus(uint32_t max)
+{
+    uint32_t online = 0;
+    for (uint32_t v = 0; v < max && v < DOM_VCPUS_MAX; v++) {
+        struct hv_domctl_vcpu_info vi = {.dom_slot = HV_CAP_SLOT_SELF, .vcpu = v};
+        if (gk_hc_domain_op(HV_DOMCTL_VCPU_INFO, &vi) == HV_OK && vi.state != HV_VCPU_OFFLINE)
+            online++;
+    }
+    return online ? online : 1;
+}
+
 void registry_self_summary(struct proto_domain_summary *out)
 {
     struct hv_domctl_info info = {0};
@@ -398,8 +466,129 @@ void registry_self_summary(struct proto_domain_summary *out)
         .name = str_of(CONTROL_NAME),
         .state = PROTO_DOMAIN_STATE_RUNNING,
         .memory_bytes = info.pages * 4096,
-        .vcpus = info.vcpus ? info.vcpus : 1,
+        .vcpus = self_online_vcpus(info.vcpus),
         .cpu_time_ns = info.cpu_time_ns,
         .event_count = 0,
     };
+}
+
+const char *registry_sched_set(struct dom *d, const struct proto_sched_set_request *q,
+                               enum proto_error_code *code)
+{
+    *code = PROTO_ERROR_CODE_WRONG_STATE;
+    if (!d->has_domain)
+        return "it has no running incarnation";
+    if (q->has_cap_percent && q->cap_percent > 100 * d->cfg.vcpus) {
+        *code = PROTO_ERROR_CODE_INVALID;
+        return "cap is at most 100 x its VCPUs";
+    }
+    struct hv_domctl_sched sp = {.dom_slot = d->built.dom_slot};
+    if (gk_hc_domain_op(HV_DOMCTL_SCHED_GET, &sp) != HV_OK) {
+        *code = PROTO_ERROR_CODE_INTERNAL;
+        return "the hypervisor did not report its scheduling parameters";
+    }
+    sp.dom_slot = d->built.dom_slot;
+    if (q->has_weight)
+        sp.weight = (uint32_t)q->weight;
+    if (q->has_cap_percent)
+        sp.cap_pct = (uint32_t)q->cap_percent;
+    if (q->has_gang)
+        sp.gang = q->gang ? 1u : 0u;
+    int64_t st = gk_hc_domain_op(HV_DOMCTL_SCHED_SET, &sp);
+    if (st != HV_OK)
+        return sched_refusal(st, code);
+    d->cfg.weight = sp.weight;
+    d->cfg.cap_percent = sp.cap_pct;
+    d->cfg.gang = sp.gang != 0;
+    return NULL;
+}
+
+const char *registry_vcpu_pin(struct dom *d, uint64_t vcpu, uint64_t mask,
+                              enum proto_error_code *code)
+{
+    *code = PROTO_ERROR_CODE_INVALID;
+    if (vcpu >= d->cfg.vcpus || vcpu >= DOM_VCPUS_MAX)
+        return "no such VCPU";
+    if (d->has_domain) {
+        struct hv_domctl_vcpu_pin pin = {
+            .dom_slot = d->built.dom_slot, .vcpu = (uint32_t)vcpu, .cpu_mask = mask};
+        int64_t st = gk_hc_domain_op(HV_DOMCTL_VCPU_PIN, &pin);
+        if (st != HV_OK)
+            return sched_refusal(st, code);
+    }
+    d->pin_mask[vcpu] = mask;
+    return NULL;
+}
+
+bool registry_sched_get(const struct dom *d, struct proto_domain_config *cfg)
+{
+    if (d && !d->has_domain)
+        return false;
+    struct hv_domctl_sched sp = {.dom_slot = d ? d->built.dom_slot : HV_CAP_SLOT_SELF};
+    if (gk_hc_domain_op(HV_DOMCTL_SCHED_GET, &sp) != HV_OK || sp.weight < 1 || sp.weight > 65535 ||
+        sp.cap_pct > 6400)
+        return false;
+    cfg->weight = sp.weight;
+    cfg->cap_percent = sp.cap_pct;
+    cfg->gang = sp.gang != 0;
+    return true;
+}
+
+uint32_t registry_vcpu_stats(const struct dom *d, struct proto_domain_info_reply *r)
+{
+    r->has_vcpu_stats = false;
+    r->vcpu_stats.count = 0;
+    uint32_t slot, count;
+    if (d) {
+        if (!d->has_domain)
+            return 0;
+        slot = d->built.dom_slot;
+        count = (uint32_t)d->cfg.vcpus;
+    } else {
+        struct hv_domctl_info self = {0};
+        gk_domain_info(HV_CAP_SLOT_SELF, &self);
+        slot = HV_CAP_SLOT_SELF;
+        count = self.vcpus; /* the maximum: offline ones are left out */
+    }
+    uint32_t online = 0;
+    for (uint32_t v = 0; v < count && v < DOM_VCPUS_MAX; v++) {
+        struct hv_domctl_vcpu_info vi = {.dom_slot = slot, .vcpu = v};
+        if (gk_hc_domain_op(HV_DOMCTL_VCPU_INFO, &vi) != HV_OK || vi.state > HV_VCPU_RUNNING)
+            continue;
+        if (vi.state != HV_VCPU_OFFLINE)
+            online++;
+        else if (!d)
+            continue;
+        struct proto_vcpu_info *o = &r->vcpu_stats.items[r->vcpu_stats.count++];
+        *o = (struct proto_vcpu_info){.vcpu = v,
+                                      .state = (enum proto_vcpu_state)vi.state,
+                                      .run_ns = vi.run_ns,
+                                      .wait_ns = vi.wait_ns,
+                                      .migrations = vi.migrations,
+                                      .cpu_mask = vi.cpu_mask,
+                                      .has_cpu = vi.cpu <= 65535,
+                                      .cpu = vi.cpu <= 65535 ? vi.cpu : 0};
+    }
+    r->has_vcpu_stats = true;
+    return online;
+}
+
+const char *registry_host_info(struct proto_host_info_reply *r)
+{
+    static struct hv_host_info hi; /* 1 KiB: not on the stack */
+    memset(&hi, 0, sizeof hi);
+    hi.slot = HV_ROOT_SLOT_MEMORY;
+    if (gk_hc_domain_op(HV_DOMCTL_HOST_INFO, &hi) != HV_OK)
+        return "the hypervisor did not report the host";
+    r->cpus.count = 0;
+    for (uint32_t i = 0; i < hi.cpus && i < HV_HOST_CPUS_MAX; i++)
+        r->cpus.items[r->cpus.count++] = (struct proto_host_cpu){.cpu = i,
+                                                                 .package = hi.cpu[i].package_id,
+                                                                 .core = hi.cpu[i].core_id,
+                                                                 .thread = hi.cpu[i].thread_id,
+                                                                 .apic_id = hi.cpu[i].apic_id};
+    r->tsc_hz = hi.tsc_hz;
+    r->memory_bytes = hi.frames_total * 4096;
+    r->free_memory_bytes = hi.frames_free * 4096;
+    return NULL;
 }

@@ -27,6 +27,7 @@
 #define DOM_SLOT_BASE 32u /* dom i: domain cap in 32 + 2i, console cap in 33 + 2i */
 #define CON_HISTORY_BYTES 32768u
 #define CONTROL_NAME "control"
+#define DOM_VCPUS_MAX 64u
 
 struct dom {
     bool used;
@@ -46,6 +47,7 @@ struct dom {
     uint64_t shutdown_deadline_ns; /* 0: none */
     uint64_t restarts, restart_window_ns;
     uint64_t memory_bytes, max_memory_seen, cpu_time_ns;
+    uint64_t pin_mask[DOM_VCPUS_MAX]; /* vcpu-pin masks (0: all CPUs), kept across restarts */
     /* console (consoles.c) */
     uint8_t history[CON_HISTORY_BYTES];
     uint64_t history_total; /* bytes ever written to history */
@@ -73,6 +75,23 @@ const char *registry_unpause(struct dom *d, enum proto_error_code *code);
  * its policy for that kind applied) if it has not stopped by then. */
 const char *registry_shutdown(struct dom *d, enum proto_shutdown_kind kind, bool has_timeout,
                               uint64_t timeout_ns, enum proto_error_code *code);
+
+/* Scheduling (HV_DOMCTL_SCHED_SET): the members q has, the others kept.
+ * Gang changes only while no VCPU of it is runnable (paused, or created
+ * paused and not started yet): wrong-state otherwise. d->cfg follows. */
+const char *registry_sched_set(struct dom *d, const struct proto_sched_set_request *q,
+                               enum proto_error_code *code);
+/* Pins VCPU vcpu of d to the CPUs of mask (0: all); kept across restarts. */
+const char *registry_vcpu_pin(struct dom *d, uint64_t vcpu, uint64_t mask,
+                              enum proto_error_code *code);
+/* The hypervisor's weight, cap and gang of d into cfg (d NULL: the control
+ * domain itself); false (cfg unchanged) if it cannot say. */
+bool registry_sched_get(const struct dom *d, struct proto_domain_config *cfg);
+/* Per-VCPU figures (HV_DOMCTL_VCPU_INFO) of d (NULL: the control domain);
+ * returns how many VCPUs are online (state not offline). */
+uint32_t registry_vcpu_stats(const struct dom *d, struct proto_domain_info_reply *r);
+/* The host's CPUs and memory (HV_DOMCTL_HOST_INFO). NULL or a reason. */
+const char *registry_host_info(struct proto_host_info_reply *r);
 
 /* Reads every domain's state, applies stop policies and shutdown
  * deadlines. Cheap enough for every loop iteration. */
