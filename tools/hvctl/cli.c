@@ -8,10 +8,11 @@
 #include "hvctl/render.h"
 
 static const struct cli_command *const COMMANDS[] = {
-    &cli_cmd_up,       &cli_cmd_down,  &cli_cmd_status,  &cli_cmd_list,    &cli_cmd_info,
-    &cli_cmd_top,      &cli_cmd_log,   &cli_cmd_create,  &cli_cmd_destroy, &cli_cmd_shutdown,
-    &cli_cmd_reboot,   &cli_cmd_pause, &cli_cmd_unpause, &cli_cmd_console, &cli_cmd_token,
-    &cli_cmd_validate, &cli_cmd_diff,  &cli_cmd_apply,   &cli_cmd_compile,
+    &cli_cmd_up,      &cli_cmd_down,  &cli_cmd_status,   &cli_cmd_list,    &cli_cmd_info,
+    &cli_cmd_top,     &cli_cmd_log,   &cli_cmd_create,   &cli_cmd_destroy, &cli_cmd_shutdown,
+    &cli_cmd_reboot,  &cli_cmd_pause, &cli_cmd_unpause,  &cli_cmd_sched,   &cli_cmd_vcpu_pin,
+    &cli_cmd_console, &cli_cmd_token, &cli_cmd_validate, &cli_cmd_diff,    &cli_cmd_apply,
+    &cli_cmd_compile,
 };
 #define COMMAND_COUNT (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -109,6 +110,34 @@ int cli_connect(struct cli *c, struct hvctl_conn *conn)
                              e.message);
         return cli_fail(c, s, &e);
     }
+    return 0;
+}
+
+int cli_upload_kernel(struct cli *c, struct hvctl_conn *conn, struct hvcbor_str tok,
+                      const struct manifest *m, FILE *to)
+{
+    const char *slash = strrchr(m->kernel, '/');
+    const char *name = slash ? slash + 1 : m->kernel;
+    if (strlen(name) > 64)
+        return cli_error(c, HVCTL_EXIT_USAGE,
+                         "%s: the kernel file name \"%s\" is longer than 64 bytes, the longest "
+                         "image name an upload can give (rename the file)",
+                         m->name, name);
+    struct hvctl_error e;
+    uint8_t *bytes;
+    size_t size;
+    if (!hvctl_read_image(m->kernel_path, &bytes, &size, &e))
+        return cli_error(c, HVCTL_EXIT_LOCAL, "%s", e.message);
+    bool present = false;
+    enum hvctl_status s = hvctl_upload(conn, tok, name, bytes, size, c->timeout_ms, &present, &e);
+    free(bytes);
+    if (s != HVCTL_OK)
+        return cli_fail(c, s, &e);
+    if (to)
+        fprintf(to,
+                present ? "kernel %s: the control domain has it already (%zu bytes)\n"
+                        : "kernel %s: uploaded %zu bytes\n",
+                name, size);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "hvctl/client.h"
 #include "hvctl/manifest.h"
 #include "hvctl/rundir.h"
+#include "hvctl/upload.h"
 
 /* Exit codes (docs/hvctl.md). Stable: scripts depend on them. */
 #define HVCTL_EXIT_OK 0
@@ -86,6 +87,11 @@ int cli_fail(struct cli *c, enum hvctl_status s, const struct hvctl_error *e);
 int cli_exit_for(enum hvctl_status s);
 /* Connects, says hello. On failure prints and returns the exit code (else 0). */
 int cli_connect(struct cli *c, struct hvctl_conn *conn);
+/* Uploads m's kernel file under its file name (image-upload; nothing is sent
+ * if the control domain holds an identical image). Prints one line on to
+ * (NULL: nothing). On failure prints and returns the exit code (else 0). */
+int cli_upload_kernel(struct cli *c, struct hvctl_conn *conn, struct hvcbor_str tok,
+                      const struct manifest *m, FILE *to);
 /* Loads the token. On failure prints and returns HVCTL_EXIT_LOCAL (else 0). */
 int cli_token(struct cli *c, struct hvctl_token *tok);
 /* Parses an unsigned number in [min, max]; false if invalid. */
@@ -105,7 +111,7 @@ int cli_console_attach(struct cli *c, const char *domain, bool force);
 extern const struct cli_command cli_cmd_up, cli_cmd_down, cli_cmd_status;
 extern const struct cli_command cli_cmd_list, cli_cmd_info, cli_cmd_top, cli_cmd_log,
     cli_cmd_create, cli_cmd_destroy, cli_cmd_shutdown, cli_cmd_reboot, cli_cmd_pause,
-    cli_cmd_unpause, cli_cmd_token;
+    cli_cmd_unpause, cli_cmd_token, cli_cmd_sched, cli_cmd_vcpu_pin;
 extern const struct cli_command cli_cmd_validate, cli_cmd_diff, cli_cmd_apply, cli_cmd_compile;
 extern const struct cli_command cli_cmd_console;
 

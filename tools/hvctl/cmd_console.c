@@ -12,6 +12,11 @@
 
 static struct proto_msg g_msg;
 
+/* Sends console-detach and waits for its ok-reply (request id = the
+ * attach's). QEMU drops what the control domain has not read yet when the
+ * socket closes, so closing before the answer could lose the last
+ * keystrokes. console-data that arrives meanwhile (same request id) is
+ * still shown; a console-detach from the server also ends the wait. */
 static int send_detach(struct cli *c, struct hvctl_conn *conn, uint64_t id, uint64_t stream)
 {
     memset(&g_msg, 0, sizeof g_msg);
@@ -20,7 +25,24 @@ static int send_detach(struct cli *c, struct hvctl_conn *conn, uint64_t id, uint
     g_msg.u.console_detach.stream = stream;
     struct hvctl_error e;
     enum hvctl_status s = hvctl_send(conn, &g_msg, c->timeout_ms, &e);
-    return s == HVCTL_OK ? 0 : cli_fail(c, s, &e);
+    if (s != HVCTL_OK)
+        return cli_fail(c, s, &e);
+    for (;;) {
+        const struct proto_msg *r;
+        s = hvctl_wait_reply(conn, id, c->timeout_ms, &r, &e);
+        if (s == HVCTL_ERR_TIMEOUT)
+            return cli_error(c, HVCTL_EXIT_TIMEOUT,
+                             "the control domain did not confirm the detach within %u ms",
+                             c->timeout_ms);
+        if (s != HVCTL_OK)
+            return cli_fail(c, s, &e);
+        if (r->type == PROTO_MSG_OK_REPLY || r->type == PROTO_MSG_CONSOLE_DETACH)
+            return 0;
+        if (r->type == PROTO_MSG_CONSOLE_DATA && r->u.console_data.stream == stream) {
+            fwrite(r->u.console_data.data.ptr, 1, r->u.console_data.data.len, c->out);
+            fflush(c->out);
+        }
+    }
 }
 
 int cli_console_attach(struct cli *c, const char *domain, bool force)

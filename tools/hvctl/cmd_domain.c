@@ -139,11 +139,118 @@ const struct cli_command cli_cmd_list = {.name = "list",
                                          .summary = "List the domains the token may see.",
                                          .run = run_list};
 
+/* ---- per-VCPU figures (info, top) ---- */
+
+/* "0-1,3" for a CPU mask; "all" for 0. */
+static void mask_text(char *out, size_t cap, uint64_t mask)
+{
+    if (!mask) {
+        snprintf(out, cap, "all");
+        return;
+    }
+    size_t n = 0;
+    out[0] = 0;
+    for (int b = 0; b < 64 && n < cap; b++) {
+        if (!(mask >> b & 1))
+            continue;
+        int e = b;
+        while (e < 63 && (mask >> (e + 1) & 1))
+            e++;
+        n += (size_t)snprintf(out + n, cap - n, n ? ",%d" : "%d", b);
+        if (e > b && n < cap)
+            n += (size_t)snprintf(out + n, cap - n, "-%d", e);
+        b = e;
+    }
+}
+
+static const char *vcpu_state_name(uint64_t s)
+{
+    const char *n = proto_vcpu_state_name(s);
+    return n ? n : "?";
+}
+
+/* One line per VCPU: state, CPU, affinity, run time, wait time, migrations. */
+static void print_vcpus(FILE *f, const char *indent, const struct proto_domain_info_reply *i)
+{
+    if (!i->has_vcpu_stats)
+        return;
+    for (uint32_t k = 0; k < i->vcpu_stats.count; k++) {
+        const struct proto_vcpu_info *v = &i->vcpu_stats.items[k];
+        char cpu[16], mask[200];
+        if (v->has_cpu)
+            snprintf(cpu, sizeof cpu, "%" PRIu64, v->cpu);
+        else
+            snprintf(cpu, sizeof cpu, "-");
+        mask_text(mask, sizeof mask, v->cpu_mask);
+        fprintf(f,
+                "%svcpu %-3" PRIu64 " %-9s cpu %-3s pinned %-8s run %10.3f s  wait %8.3f s  "
+                "migrations %" PRIu64 "\n",
+                indent, v->vcpu, vcpu_state_name(v->state), cpu, mask, (double)v->run_ns / 1e9,
+                (double)v->wait_ns / 1e9, v->migrations);
+    }
+}
+
 /* ---- info ---- */
+
+static int run_host_info(struct cli *c)
+{
+    struct session s;
+    int rc = session_open(c, &s);
+    if (rc)
+        return rc;
+    struct proto_msg *req = req_new(PROTO_MSG_HOST_INFO_REQUEST);
+    req->u.host_info_request.request_id = hvctl_next_id(&s.conn);
+    req->u.host_info_request.token = tok_str(&s);
+    const struct proto_msg *r;
+    rc = call(c, &s, req, PROTO_MSG_HOST_INFO_REPLY, &r);
+    if (!rc && c->json) {
+        cli_print_json(c, &s.conn);
+    } else if (!rc) {
+        const struct proto_host_info_reply *h = &r->u.host_info_reply;
+        char m1[32], m2[32];
+        manifest_format_size(m1, sizeof m1, h->memory_bytes);
+        manifest_format_size(m2, sizeof m2, h->free_memory_bytes);
+        uint64_t packages = 0, cores = 0;
+        for (uint32_t i = 0; i < h->cpus.count; i++) {
+            bool new_pkg = true, new_core = true;
+            for (uint32_t j = 0; j < i; j++) {
+                const struct proto_host_cpu *a = &h->cpus.items[i], *b = &h->cpus.items[j];
+                if (a->package == b->package) {
+                    new_pkg = false;
+                    if (a->core == b->core)
+                        new_core = false;
+                }
+            }
+            packages += new_pkg;
+            cores += new_core;
+        }
+        fprintf(c->out,
+                "cpus:        %u (%" PRIu64 " package%s, %" PRIu64 " core%s)\ntsc:         %.3f "
+                "MHz\nmemory:      %s\nfree memory: %s\n",
+                h->cpus.count, packages, packages == 1 ? "" : "s", cores, cores == 1 ? "" : "s",
+                (double)h->tsc_hz / 1e6, m1, m2);
+        fprintf(c->out, "%5s %8s %5s %7s %8s\n", "CPU", "PACKAGE", "CORE", "THREAD", "APIC-ID");
+        for (uint32_t i = 0; i < h->cpus.count; i++) {
+            const struct proto_host_cpu *p = &h->cpus.items[i];
+            fprintf(c->out, "%5" PRIu64 " %8" PRIu64 " %5" PRIu64 " %7" PRIu64 " %8" PRIu64 "\n",
+                    p->cpu, p->package, p->core, p->thread, p->apic_id);
+        }
+    }
+    hvctl_close(&s.conn);
+    return rc;
+}
 
 static int run_info(struct cli *c, const struct cli_args *a)
 {
     int rc;
+    if (cli_flag(c, a, "host")) {
+        if (a->pos_count)
+            return cli_error(c, HVCTL_EXIT_USAGE, "--host takes no DOMAIN");
+        return run_host_info(c);
+    }
+    if (!a->pos_count)
+        return cli_error(c, HVCTL_EXIT_USAGE, "missing argument (usage: hvctl info %s)",
+                         c->cmd->usage);
     if (!check_domain_arg(c, a->pos[0], &rc))
         return rc;
     struct session s;
@@ -185,18 +292,24 @@ static int run_info(struct cli *c, const struct cli_args *a)
                 b1, b2, m2, m3, k->vcpus, k->weight, k->cap_percent, k->gang ? "true" : "false",
                 proto_stop_policy_name(k->on_poweroff), proto_stop_policy_name(k->on_reboot),
                 proto_stop_policy_name(k->on_crash));
+        print_vcpus(c->out, "", i);
     }
     hvctl_close(&s.conn);
     return rc;
 }
 
-const struct cli_command cli_cmd_info = {.name = "info",
-                                         .usage = "DOMAIN [--json]",
-                                         .summary =
-                                             "Show one domain's state, usage and configuration.",
-                                         .min_pos = 1,
-                                         .max_pos = 1,
-                                         .run = run_info};
+const struct cli_command cli_cmd_info = {
+    .name = "info",
+    .usage = "DOMAIN [--json]",
+    .summary = "Show one domain's state, usage, configuration and VCPUs; --host: the host.",
+    .details = "Each VCPU: its state, the CPU it runs or last ran on, the CPUs it is pinned to,\n"
+               "the time it ran, the time it waited for a CPU while runnable, and how often\n"
+               "it moved to another CPU. hvctl info --host lists the host's CPUs (package,\n"
+               "core, thread, APIC id) and memory instead.\n",
+    .opts = {{"host", 0, false, NULL, "show the host (CPUs with their topology, memory)"}},
+    .min_pos = 0,
+    .max_pos = 1,
+    .run = run_info};
 
 /* ---- top ---- */
 
@@ -205,6 +318,40 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
+}
+
+/* top's per-VCPU lines: domain-info for each listed domain (l is copied
+ * first: each reply replaces the connection's message). A domain that went
+ * away in between is skipped. */
+static int top_vcpus(struct cli *c, struct session *s, const struct proto_domain_list_reply *l)
+{
+    static char names[128][80];
+    uint32_t n = l->domains.count;
+    for (uint32_t i = 0; i < n; i++)
+        hvctl_str_printable(names[i], sizeof names[i], l->domains.items[i].name);
+    if (!c->json)
+        fprintf(c->out, "\n%-20s VCPUs\n", "DOMAIN");
+    for (uint32_t i = 0; i < n; i++) {
+        struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_INFO_REQUEST);
+        req->u.domain_info_request.request_id = hvctl_next_id(&s->conn);
+        req->u.domain_info_request.token = tok_str(s);
+        req->u.domain_info_request.domain = cli_str(names[i]);
+        const struct proto_msg *r;
+        struct hvctl_error e;
+        enum hvctl_status st =
+            hvctl_call(&s->conn, req, PROTO_MSG_DOMAIN_INFO_REPLY, c->timeout_ms, &r, &e);
+        if (st == HVCTL_ERR_SERVER)
+            continue;
+        if (st != HVCTL_OK)
+            return cli_fail(c, st, &e);
+        if (c->json) {
+            cli_print_json(c, &s->conn);
+        } else {
+            fprintf(c->out, "%-20s\n", names[i]);
+            print_vcpus(c->out, "  ", &r->u.domain_info_reply);
+        }
+    }
+    return 0;
 }
 
 static int run_top(struct cli *c, const struct cli_args *a)
@@ -247,10 +394,12 @@ static int run_top(struct cli *c, const struct cli_args *a)
             fprintf(c->out, "hv top: %u domains, every %" PRIu64 " s, %s", l->domains.count,
                     interval_s, ctime(&now));
             print_list(c, l, prev, (double)interval_s);
-            fflush(c->out);
         }
         for (uint32_t i = 0; i < l->domains.count; i++)
             prev_by_id[l->domains.items[i].id & 0xffff] = l->domains.items[i].cpu_time_ns;
+        if ((rc = top_vcpus(c, &s, l)))
+            break;
+        fflush(c->out);
     }
     signal(SIGINT, SIG_DFL);
     hvctl_close(&s.conn);
@@ -260,7 +409,9 @@ static int run_top(struct cli *c, const struct cli_args *a)
 const struct cli_command cli_cmd_top = {
     .name = "top",
     .usage = "[--interval S] [--iterations N] [--json]",
-    .summary = "Refreshing per-domain CPU time, CPU%, memory and event counts (Ctrl-C quits).",
+    .summary = "Refreshing per-domain CPU time, CPU%, memory, events and per-VCPU figures.",
+    .details = "Below the domain table, each domain's VCPUs: state, CPU, pinning, run time,\n"
+               "wait time (runnable, no CPU) and migrations. Ctrl-C quits.\n",
     .opts = {{"interval", 'i', true, "S", "seconds between refreshes (default 2)"},
              {"iterations", 'n', true, "N", "stop after N refreshes (default: until Ctrl-C)"}},
     .run = run_top};
@@ -378,6 +529,11 @@ static int run_create(struct cli *c, const struct cli_args *a)
     int rc = session_open(c, &s);
     if (rc)
         return rc;
+    if (!cli_flag(c, a, "no-upload") &&
+        (rc = cli_upload_kernel(c, &s.conn, tok_str(&s), &m, c->json ? NULL : c->err))) {
+        hvctl_close(&s.conn);
+        return rc;
+    }
     struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_CREATE_REQUEST);
     struct proto_domain_create_request *q = &req->u.domain_create_request;
     q->request_id = hvctl_next_id(&s.conn);
@@ -403,11 +559,14 @@ static int run_create(struct cli *c, const struct cli_args *a)
 
 const struct cli_command cli_cmd_create = {
     .name = "create",
-    .usage = "-f FILE [--paused] [--console]",
+    .usage = "-f FILE [--paused] [--console] [--no-upload]",
     .summary = "Build a domain from a manifest and start it.",
-    .details = "The kernel is named to the control domain by its file name (the boot module\n"
-               "name); uploading images is not in the protocol yet (docs/hvctl.md).\n",
+    .details = "The kernel file is uploaded first under its file name (image-upload; skipped\n"
+               "when the control domain holds an identical image), then the domain is built\n"
+               "from it. --no-upload names a boot module of that name instead.\n",
     .opts = {{"file", 'f', true, "FILE", "the manifest"},
+             {"no-upload", 0, false, NULL,
+              "do not upload the kernel: use the boot module of that name"},
              {"paused", 0, false, NULL, "build it but do not start it"},
              {"console", 'c', false, NULL, "attach to its console once created"}},
     .run = run_create};
@@ -476,6 +635,145 @@ const struct cli_command cli_cmd_unpause = {.name = "unpause",
                                             .min_pos = 1,
                                             .max_pos = 1,
                                             .run = run_unpause};
+
+/* ---- sched, vcpu-pin ---- */
+
+static int run_sched(struct cli *c, const struct cli_args *a)
+{
+    int rc;
+    if (!check_domain_arg(c, a->pos[0], &rc))
+        return rc;
+    struct proto_msg *req = req_new(PROTO_MSG_SCHED_SET_REQUEST);
+    struct proto_sched_set_request *q = &req->u.sched_set_request;
+    const char *v;
+    if ((v = cli_opt(c, a, "weight"))) {
+        if (!cli_parse_u64(v, 1, 65535, &q->weight))
+            return cli_error(c, HVCTL_EXIT_USAGE, "--weight: expected 1..65535, got \"%s\"", v);
+        q->has_weight = true;
+    }
+    if ((v = cli_opt(c, a, "cap"))) {
+        if (!cli_parse_u64(v, 0, 6400, &q->cap_percent))
+            return cli_error(c, HVCTL_EXIT_USAGE,
+                             "--cap: expected a percentage of one CPU, 0..6400 (0 = none), got "
+                             "\"%s\"",
+                             v);
+        q->has_cap_percent = true;
+    }
+    if ((v = cli_opt(c, a, "gang"))) {
+        if (strcmp(v, "true") && strcmp(v, "false"))
+            return cli_error(c, HVCTL_EXIT_USAGE, "--gang: expected true or false, got \"%s\"", v);
+        q->has_gang = true;
+        q->gang = !strcmp(v, "true");
+    }
+    if (!q->has_weight && !q->has_cap_percent && !q->has_gang)
+        return cli_error(c, HVCTL_EXIT_USAGE, "nothing to change: give --weight, --cap or --gang");
+    struct session s;
+    /* The request is kept in g_req across the connect (which does not use it). */
+    if ((rc = session_open(c, &s)))
+        return rc;
+    q->request_id = hvctl_next_id(&s.conn);
+    q->token = tok_str(&s);
+    q->domain = cli_str(a->pos[0]);
+    const struct proto_msg *r;
+    rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+    hvctl_close(&s.conn);
+    if (!rc)
+        fprintf(c->out, "changed %s\n", a->pos[0]);
+    return rc;
+}
+
+const struct cli_command cli_cmd_sched = {
+    .name = "sched",
+    .usage = "DOMAIN [--weight N] [--cap PERCENT] [--gang true|false]",
+    .summary = "Change a domain's scheduling parameters live (sched-set).",
+    .details = "Weight is its share (1..65535, default 256); cap limits it to PERCENT of one\n"
+               "CPU (0 = no cap, at most 100 x its VCPUs); gang runs all its VCPUs together.\n"
+               "Gang changes only while the domain is paused. The manifest's weight, cap and\n"
+               "gang are applied at create; `hvctl apply` sends the same request.\n",
+    .opts = {{"weight", 'w', true, "N", "scheduler weight, 1..65535"},
+             {"cap", 0, true, "PERCENT", "CPU cap in percent of one CPU, 0 = none"},
+             {"gang", 0, true, "true|false", "co-schedule all its VCPUs"}},
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run_sched};
+
+/* Parses "all" or a list of CPUs and ranges ("0,2-3") into a mask. */
+static bool parse_cpus(const char *s, uint64_t *mask)
+{
+    if (!strcmp(s, "all")) {
+        *mask = 0;
+        return true;
+    }
+    uint64_t m = 0;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return false;
+        unsigned long a = strtoul(p, &end, 10), b = a;
+        p = end;
+        if (*p == '-') {
+            p++;
+            if (*p < '0' || *p > '9')
+                return false;
+            b = strtoul(p, &end, 10);
+            p = end;
+        }
+        if (a > 63 || b > 63 || b < a)
+            return false;
+        for (unsigned long i = a; i <= b; i++)
+            m |= 1ull << i;
+        if (*p == 0)
+            break;
+        if (*p++ != ',')
+            return false;
+    }
+    *mask = m;
+    return true;
+}
+
+static int run_vcpu_pin(struct cli *c, const struct cli_args *a)
+{
+    int rc;
+    if (!check_domain_arg(c, a->pos[0], &rc))
+        return rc;
+    uint64_t vcpu, mask;
+    if (!cli_parse_u64(a->pos[1], 0, 63, &vcpu))
+        return cli_error(c, HVCTL_EXIT_USAGE, "VCPU: expected 0..63, got \"%s\"", a->pos[1]);
+    if (!parse_cpus(a->pos[2], &mask))
+        return cli_error(c, HVCTL_EXIT_USAGE,
+                         "CPUS: expected \"all\" or CPUs and ranges 0..63 like 0,2-3, got \"%s\"",
+                         a->pos[2]);
+    struct session s;
+    if ((rc = session_open(c, &s)))
+        return rc;
+    struct proto_msg *req = req_new(PROTO_MSG_VCPU_PIN_REQUEST);
+    req->u.vcpu_pin_request = (struct proto_vcpu_pin_request){.request_id = hvctl_next_id(&s.conn),
+                                                              .token = tok_str(&s),
+                                                              .domain = cli_str(a->pos[0]),
+                                                              .vcpu = vcpu,
+                                                              .cpu_mask = mask};
+    const struct proto_msg *r;
+    rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+    hvctl_close(&s.conn);
+    if (!rc) {
+        char text[200];
+        mask_text(text, sizeof text, mask);
+        fprintf(c->out, "pinned %s VCPU %" PRIu64 " to CPUs %s\n", a->pos[0], vcpu, text);
+    }
+    return rc;
+}
+
+const struct cli_command cli_cmd_vcpu_pin = {
+    .name = "vcpu-pin",
+    .usage = "DOMAIN VCPU CPUS",
+    .summary = "Restrict where one VCPU may run: CPUS is \"all\" or a list like 0,2-3.",
+    .details = "The control domain keeps the pin and applies it again when the domain is\n"
+               "rebuilt (restart policy). `hvctl info DOMAIN` shows each VCPU's CPU and pins;\n"
+               "`hvctl info --host` lists the CPUs.\n",
+    .min_pos = 3,
+    .max_pos = 3,
+    .run = run_vcpu_pin};
 
 /* Polls domain-info until the domain stopped (or vanished). */
 static int wait_stopped(struct cli *c, struct session *s, const char *dom, uint64_t timeout_s)

@@ -72,6 +72,8 @@ static void stop_qemu(long pid)
         kill((pid_t)pid, SIGKILL);
 }
 
+#define HELLO_RESEND_MS 150u
+
 /* Waits for the control domain to answer hello; 0 on success. */
 static enum hvctl_status wait_hello(struct cli *c, long pid, uint32_t wait_ms, char *server,
                                     size_t cap, struct hvctl_error *e)
@@ -89,15 +91,62 @@ static enum hvctl_status wait_hello(struct cli *c, long pid, uint32_t wait_ms, c
             usleep(100 * 1000);
             continue;
         }
-        /* Resend hello every second on the same connection: bytes sent
-         * before the control domain reads COM2 may be lost. */
-        while (now_ms() < deadline) {
-            uint64_t left = deadline - now_ms();
-            st = hvctl_hello(&conn, left < 1000 ? (uint32_t)left : 1000, server, cap, NULL, e);
-            if (st != HVCTL_ERR_TIMEOUT)
+        /* Resend hello every HELLO_RESEND_MS on the same connection
+         * (bytes sent before the control domain reads COM2 may be lost);
+         * a late answer to an earlier hello counts too. */
+        uint64_t first_id = 0, last_id = 0, next_send = 0;
+        st = HVCTL_ERR_TIMEOUT;
+        while (now_ms() < deadline && st == HVCTL_ERR_TIMEOUT) {
+            if (now_ms() >= next_send) {
+                struct proto_msg h = {.type = PROTO_MSG_HELLO};
+                h.u.hello.request_id = last_id = hvctl_next_id(&conn);
+                if (!first_id)
+                    first_id = last_id;
+                h.u.hello.version = PROTO_VERSION;
+                h.u.hello.client = cli_str(HVCTL_CLIENT_NAME);
+                if ((st = hvctl_send(&conn, &h, 1000, e)) != HVCTL_OK)
+                    break;
+                st = HVCTL_ERR_TIMEOUT;
+                next_send = now_ms() + HELLO_RESEND_MS;
+            }
+            uint64_t now = now_ms(), until = next_send < deadline ? next_send : deadline;
+            const struct proto_msg *m;
+            enum hvctl_status r =
+                hvctl_recv(&conn, until > now ? (uint32_t)(until - now) : 0, &m, e);
+            if (r == HVCTL_ERR_TIMEOUT) {
+                if (pid > 0 && !qemu_alive(pid))
+                    break;
+                continue;
+            }
+            if (r != HVCTL_OK) {
+                st = r;
                 break;
-            if (pid > 0 && !qemu_alive(pid))
-                break;
+            }
+            uint64_t rid = proto_msg_request_id(m);
+            if (rid < first_id || rid > last_id)
+                continue;
+            if (m->type == PROTO_MSG_HELLO_REPLY) {
+                if (m->u.hello_reply.version != PROTO_VERSION) {
+                    snprintf(e->message, sizeof e->message,
+                             "the control domain speaks protocol version %llu, hvctl speaks %u",
+                             (unsigned long long)m->u.hello_reply.version, PROTO_VERSION);
+                    st = e->status = HVCTL_ERR_PROTOCOL;
+                    break;
+                }
+                if (server)
+                    hvctl_str_printable(server, cap, m->u.hello_reply.server);
+                st = HVCTL_OK;
+            } else if (m->type == PROTO_MSG_ERROR_REPLY) {
+                char text[600];
+                hvctl_str_printable(text, sizeof text, m->u.error_reply.message);
+                snprintf(e->message, sizeof e->message, "%s: %s",
+                         proto_error_code_name(m->u.error_reply.code)
+                             ? proto_error_code_name(m->u.error_reply.code)
+                             : "?",
+                         text);
+                e->server_code = m->u.error_reply.code;
+                st = e->status = HVCTL_ERR_SERVER;
+            }
         }
         hvctl_close(&conn);
         if (st == HVCTL_OK || st == HVCTL_ERR_SERVER || st == HVCTL_ERR_PROTOCOL)

@@ -160,6 +160,12 @@ const struct cli_command cli_cmd_diff = {
 static int apply_item(struct cli *c, struct state *s, const struct plan_item *it)
 {
     struct hvcbor_str tok = {s->tok.bytes, s->tok.len};
+    /* The kernel first: create builds from the uploaded image. */
+    if (it->kind == PLAN_CREATE) {
+        int rc = cli_upload_kernel(c, &s->conn, tok, it->want, c->out);
+        if (rc)
+            return rc;
+    }
     memset(&g_req, 0, sizeof g_req);
     enum proto_msg_type expect = PROTO_MSG_OK_REPLY;
     switch (it->kind) {

@@ -14,7 +14,7 @@ _hvctl()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local commands="up down status list info top log create destroy shutdown reboot pause unpause
-        console token validate diff apply compile"
+        sched vcpu-pin console token validate diff apply compile"
     local global="--run-dir --socket --token-file --timeout --json --help"
 
     cmd=
@@ -32,7 +32,8 @@ _hvctl()
         COMPREPLY=($(compgen -f -- "$cur")); return ;;
     -f | --file) COMPREPLY=($(compgen -f -X '!*.@(yaml|yml)' -- "$cur") $(compgen -d -- "$cur")); return ;;
     --rights | -r) COMPREPLY=($(compgen -W "info console pause lifecycle sched log token" -- "${cur##*,}")); return ;;
-    --timeout | --wait | --interval | --iterations | --mem | --smp | --since | --label | --domains) return ;;
+    --gang) COMPREPLY=($(compgen -W "true false" -- "$cur")); return ;;
+    --weight | --cap | --timeout | --wait | --interval | --iterations | --mem | --smp | --since | --label | --domains) return ;;
     esac
 
     if [[ -z $cmd ]]; then
@@ -45,8 +46,9 @@ _hvctl()
     top) opts="--interval --iterations --json" ;;
     log) opts="-f --follow --since --json" ;;
     list | status) opts="--json" ;;
-    info) opts="--json" ;;
-    create) opts="-f --file --paused --console" ;;
+    info) opts="--json --host" ;;
+    create) opts="-f --file --paused --console --no-upload" ;;
+    sched) opts="--weight --cap --gang" ;;
     shutdown) opts="--wait --timeout" ;;
     reboot) opts="--timeout" ;;
     console) opts="--force" ;;
@@ -57,7 +59,7 @@ _hvctl()
     compile) opts="-f --file -o --output --paused" ;;
     esac
     case $cmd in
-    info | destroy | shutdown | reboot | pause | unpause | console)
+    info | destroy | shutdown | reboot | pause | unpause | console | sched | vcpu-pin)
         if [[ $cur != -* ]]; then
             COMPREPLY=($(compgen -W "$(_hvctl_domains)" -- "$cur"))
             return

@@ -6,7 +6,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-enum jenum { J_NONE, J_STATE, J_ERROR, J_POLICY, J_RIGHT, J_SHUTDOWN };
+enum jenum { J_NONE, J_STATE, J_ERROR, J_POLICY, J_RIGHT, J_SHUTDOWN, J_VCPU_STATE };
 
 struct jschema;
 /* One member: its catalog name, the schema of a nested map (or of the
@@ -33,6 +33,10 @@ SCHEMA(S_CONFIG, {0, "name", 0, 0}, {2, "kernel", 0, 0}, {4, "cmdline", 0, 0},
        {12, "weight", 0, 0}, {14, "cap-percent", 0, 0}, {16, "gang", 0, 0},
        {18, "on-poweroff", 0, J_POLICY}, {20, "on-reboot", 0, J_POLICY},
        {22, "on-crash", 0, J_POLICY});
+SCHEMA(S_VCPU_INFO, {0, "vcpu", 0, 0}, {2, "state", 0, J_VCPU_STATE}, {4, "run-ns", 0, 0},
+       {6, "wait-ns", 0, 0}, {8, "migrations", 0, 0}, {10, "cpu-mask", 0, 0}, {11, "cpu", 0, 0});
+SCHEMA(S_HOST_CPU, {0, "cpu", 0, 0}, {2, "package", 0, 0}, {4, "core", 0, 0}, {6, "thread", 0, 0},
+       {8, "apic-id", 0, 0});
 SCHEMA(S_LOG_ENTRY, {0, "seq", 0, 0}, {2, "time-ns", 0, 0}, {4, "actor", 0, 0}, {6, "action", 0, 0},
        {8, "target", 0, 0}, {10, "ok", 0, 0}, {11, "error", 0, J_ERROR}, {13, "detail", 0, 0});
 
@@ -46,7 +50,10 @@ SCHEMA(M_ERROR, MSG_HEAD, {4, "code", 0, J_ERROR}, {6, "message", 0, 0});
 SCHEMA(M_OK, MSG_HEAD);
 SCHEMA(M_LIST, MSG_HEAD, {4, "domains", &S_SUMMARY, 0});
 SCHEMA(M_INFO, MSG_HEAD, {4, "summary", &S_SUMMARY, 0}, {6, "config", &S_CONFIG, 0},
-       {7, "max-observed-memory-bytes", 0, 0});
+       {7, "max-observed-memory-bytes", 0, 0}, {9, "vcpu-stats", &S_VCPU_INFO, 0});
+SCHEMA(M_HOST_INFO, MSG_HEAD, {4, "cpus", &S_HOST_CPU, 0}, {6, "tsc-hz", 0, 0},
+       {8, "memory-bytes", 0, 0}, {10, "free-memory-bytes", 0, 0});
+SCHEMA(M_UPLOAD_REPLY, MSG_HEAD, {4, "upload", 0, 0}, {5, "present", 0, 0});
 SCHEMA(M_CREATE_REQ, MSG_HEAD, {4, "token", 0, 0}, {6, "config", &S_CONFIG, 0},
        {8, "paused", 0, 0});
 SCHEMA(M_CREATE_REPLY, MSG_HEAD, {4, "id", 0, 0});
@@ -68,6 +75,8 @@ static const struct {
     {PROTO_MSG_LOG_ENTRIES, &M_LOG},
     {PROTO_MSG_TOKEN_CREATE_REPLY, &M_TOKEN_REPLY},
     {PROTO_MSG_CONSOLE_ATTACH_REPLY, &M_ATTACH_REPLY},
+    {PROTO_MSG_HOST_INFO_REPLY, &M_HOST_INFO},
+    {PROTO_MSG_IMAGE_UPLOAD_REPLY, &M_UPLOAD_REPLY},
 };
 
 void render_json_string(FILE *out, const uint8_t *s, size_t len)
@@ -97,6 +106,7 @@ static const char *enum_name(enum jenum en, uint64_t v)
     case J_POLICY: return proto_stop_policy_name(v);
     case J_RIGHT: return proto_right_name(v);
     case J_SHUTDOWN: return proto_shutdown_kind_name(v);
+    case J_VCPU_STATE: return proto_vcpu_state_name(v);
     case J_NONE: break;
     }
     return NULL;
