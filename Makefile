@@ -20,7 +20,8 @@ build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Boot the hypervisor with its default domains; COM1 (the hypervisor log) on
-# this terminal, COM2 on a Unix socket under run/.
+# this terminal, COM2 on a Unix socket under run/ with a fresh admin token in
+# run/admin.token, so build/tools/hvctl works from another terminal.
 run: build
 	./scripts/run-qemu.sh --iso $(BUILD)/hv.iso
 

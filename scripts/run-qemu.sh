@@ -1,26 +1,41 @@
 #!/usr/bin/env bash
-# run-qemu.sh [--iso ISO] [--smp N] [--mem M] [--gdb] [-- extra qemu args]
+# run-qemu.sh [--iso ISO] [--smp N] [--mem M] [--run-dir DIR] [--gdb] [-- extra qemu args]
 # Boots the hypervisor under QEMU (q35, TCG). COM1 (the hypervisor log and
 # the domains' consoles) is this terminal; COM2 (the control channel) is a
-# Unix socket under run/. Ctrl-A X quits QEMU. With --gdb QEMU waits for gdb
-# on localhost:1234 (see README.md, "Debugging").
+# Unix socket under run/ (--run-dir), laid out as `hvctl up` lays it out: a
+# fresh admin token in run/admin.token (mode 0600), handed to the control
+# domain as fw_cfg file opt/hv/admin-token, and QEMU's pid in run/qemu.pid,
+# so `hvctl list`, `hvctl create`, `hvctl console` and `hvctl down` work from
+# another terminal. Ctrl-A X quits QEMU. With --gdb QEMU waits for gdb on
+# localhost:1234 (see README.md, "Debugging").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-iso=build/hv.iso smp=1 mem=512M gdb=()
+iso=build/hv.iso smp=1 mem=512M gdb=() rundir=run
 while [ $# -gt 0 ]; do
   case $1 in
     --iso) iso=$2; shift 2 ;;
     --smp) smp=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
+    --run-dir) rundir=$2; shift 2 ;;
     --gdb) gdb=(-s -S); shift ;;
     --) shift; break ;;
     *) echo "run-qemu.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-rundir=run
 mkdir -p "$rundir"
+chmod 700 "$rundir"
+if [ -f "$rundir/qemu.pid" ] && kill -0 "$(cat "$rundir/qemu.pid")" 2>/dev/null &&
+   grep -q qemu "/proc/$(cat "$rundir/qemu.pid")/comm" 2>/dev/null; then
+  echo "run-qemu.sh: a machine is running already in $rundir (hvctl --run-dir $rundir down stops it)" >&2
+  exit 6
+fi
+# The admin token, as hvctl up writes it: 32 random bytes, 64 hex digits.
+( umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$rundir/admin.token.tmp"; echo >> "$rundir/admin.token.tmp" )
+mv -f "$rundir/admin.token.tmp" "$rundir/admin.token"
+rm -f "$rundir/com2.sock"
 echo "hv: booting $iso (smp $smp, memory $mem)"
 echo "hv: COM1 (log, consoles) on this terminal; COM2 (control channel) at $rundir/com2.sock"
+echo "hv: admin token in $rundir/admin.token; from another terminal: build/tools/hvctl list"
 echo "hv: quit with Ctrl-A X"
 set +e
 qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp "$smp" -m "$mem" \
@@ -28,8 +43,11 @@ qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp "$smp" -m "$mem" \
   -serial mon:stdio \
   -serial "unix:$rundir/com2.sock,server=on,wait=off" \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+  -fw_cfg "name=opt/hv/admin-token,file=$rundir/admin.token" \
+  -pidfile "$rundir/qemu.pid" \
   -cdrom "$iso" "${gdb[@]}" "$@"
 status=$?
+rm -f "$rundir/qemu.pid" "$rundir/admin.token"
 set -e
 case $status in
   0) echo "hv: QEMU quit" ;;

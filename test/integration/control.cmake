@@ -24,7 +24,8 @@ if(HV_WITH_TOOLS)
       --echo $<TARGET_FILE:control_echo> --mkiso ${PROJECT_SOURCE_DIR}/scripts/mkiso.sh
       --hv $<TARGET_FILE:hv.elf> --control $<TARGET_FILE:control>
       --workdir ${HV_TEST_LOGDIR})
-  foreach(t up_list create_console garbage tokens lifecycle policy console_input cycles bootcfg)
+  foreach(t up_list create_console garbage tokens lifecycle policy console_input cycles bootcfg
+          up_hello make_run sched)
     add_test(NAME control_${t} COMMAND ${CONTROL_TEST} ${t})
     set_tests_properties(control_${t} PROPERTIES LABELS "integration;control"
         PASS_REGULAR_EXPRESSION "control_test: ${t}: passed" TIMEOUT 180)

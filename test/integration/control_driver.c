@@ -111,6 +111,12 @@ static int cmd_upload(char **av)
         if (hvctl_call(&conn, &msg, PROTO_MSG_IMAGE_UPLOAD_REPLY, 10000, &r, &e) != HVCTL_OK)
             return die("image-upload-request", &e);
         uint64_t up = r->u.image_upload_reply.upload;
+        if (r->u.image_upload_reply.has_present && r->u.image_upload_reply.present) {
+            if (pass == 0)
+                return die("an image with a wrong CRC was taken as already present", NULL);
+            printf("control_driver: %s is held already (identical): nothing sent\n", av[2]);
+            return 0;
+        }
         if (pass == 1 && size > 100) {
             /* Out of order: refused, the upload stays usable. */
             msg.type = PROTO_MSG_IMAGE_UPLOAD_CHUNK;
