@@ -97,3 +97,18 @@ add_hv_test(guestkit_virtio_probe_rng LABELS guestkit TIMEOUT 60
            "[d0] virtio-probe: a write through the read-only copy -> -1"
            "[d0] virtio-probe: ok" "d0 (root): shut down: poweroff"
     FORBID "FAILED" "killed" "hypervisor fault")
+set(GK_VPROBE_DISK ${CMAKE_CURRENT_BINARY_DIR}/virtio-probe-disk.img)
+if(NOT EXISTS ${GK_VPROBE_DISK})
+  string(REPEAT "virtio-probe-dsk" 4096 GK_VPROBE_FILL) # 64 KiB: 128 sectors
+  file(WRITE ${GK_VPROBE_DISK} "${GK_VPROBE_FILL}")
+endif()
+add_hv_test(guestkit_virtio_probe_blk LABELS guestkit TIMEOUT 60
+    MODULES "$<TARGET_FILE:virtio-probe>::virtio-probe"
+    QEMU_ARGS "-drive" "if=none,id=vprobe,file=${GK_VPROBE_DISK},format=raw"
+              "-device" "virtio-blk-pci,drive=vprobe,disable-legacy=on"
+    EXPECT_RE "\\[d0\\] virtio-probe: virtio device 1af4:1042 at 00:[0-9a-f][0-9a-f]\\.0"
+    EXPECT "[d0] virtio-probe: VIRTIO_F_VERSION_1 offered -> 1"
+           "[d0] virtio-probe: status after reset 0"
+           "[d0] virtio-probe: enable bus mastering without DMA -> -1"
+           "[d0] virtio-probe: ok" "d0 (root): shut down: poweroff"
+    FORBID "FAILED" "killed" "hypervisor fault")
