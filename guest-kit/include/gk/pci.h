@@ -1,8 +1,8 @@
 /*
  * guest-kit PCI: configuration-space helpers over an abstract access
- * function, so the same code enumerates through port 0xcf8/0xcfc (once the
- * hypervisor grants an I/O-port capability for it: not yet), through ECAM
- * MMIO, or through a fake config space in host tests.
+ * function, so the same code works through a PCI capability (HC_PCI_OP:
+ * gk_pci_cap_cfg_init, below), through ECAM MMIO, or through a fake config
+ * space in host tests (ports 0xcf8-0xcff are the hypervisor's).
  *
  * Everything read from config space is device-controlled and treated as
  * hostile: capability lists are bounded and checked (no loops, no pointers
