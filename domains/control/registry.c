@@ -488,6 +488,11 @@ const char *registry_sched_set(struct dom *d, const struct proto_sched_set_reque
         return "the hypervisor did not report its scheduling parameters";
     }
     sp.dom_slot = d->built.dom_slot;
+    /* The hypervisor refuses a gang change while a VCPU is runnable; a
+     * running domain whose VCPU happens to be blocked would pass, so the
+     * rule users see is the deterministic one: paused (or not started). */
+    if (q->has_gang && (sp.gang != 0) != q->gang && d->state != PROTO_DOMAIN_STATE_PAUSED)
+        return "gang can change only while the domain is paused (pause it first)";
     if (q->has_weight)
         sp.weight = (uint32_t)q->weight;
     if (q->has_cap_percent)

@@ -552,6 +552,7 @@ static int run_create(struct cli *c, const struct cli_args *a)
         fprintf(c->out, "created %s (id %" PRIu64 ")%s\n", m.name, new_id,
                 q->paused ? ", paused" : "");
     if (cli_flag(c, a, "console")) {
+        fflush(c->out); /* "created" before the console's own lines */
         return cli_console_attach(c, m.name, false);
     }
     return 0;
