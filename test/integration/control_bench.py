@@ -2,7 +2,7 @@
 """Figures for the control domain (issue 7), medians of 5 under TCG:
 
   - `hvctl up` to ready (QEMU started, the control domain answers hello;
-    hvctl resends hello once a second, which quantises this figure);
+    hvctl resends hello every 150 ms);
   - QEMU start to the first hello answered when hello is resent every 50 ms
     (QEMU started by hand as hvctl does; the true boot-to-ready time);
   - `hvctl list` round trip (the whole command: connect, hello, list);
