@@ -16,6 +16,8 @@
  *               marker: "smp: race: VIOLATION ...". QEMU's TCG keeps a
  *               CPU's softmmu TLB entries until that CPU flushes, so the
  *               stale entry is really used.
+ *   promote   - the other direction: a frame still writable in another
+ *               CPU's TLB is pinned as an L1 (test_promote below).
  *   flushcost - figure: HV_MMUEXT_TLB_FLUSH_VCPUS with only itself, with 1
  *               and with 3 other VCPUs running on other CPUs; the cost of a
  *               shootdown is the difference (mean of 200 calls). Meant for
@@ -31,8 +33,9 @@
 #include <string.h>
 
 #define STACK_BYTES 16384u
-#define RACE_VA 0x60000000ull  /* 2 MiB region whose L1 is T */
-#define WRITE_VA 0x60400000ull /* another region: T mapped writable here */
+#define RACE_VA 0x60000000ull    /* 2 MiB region whose L1 is T */
+#define WRITE_VA 0x60400000ull   /* another region: T mapped writable here */
+#define PROMOTE_VA 0x60800000ull /* promote: a frame mapped writable here, read-only at +4096 */
 #define MARKER 0x5a5a0000deadbeefull
 #define FAULTED 0xfa17fa17fa17fa17ull
 
@@ -69,6 +72,19 @@ static int64_t pin(unsigned vcpu, uint64_t mask)
  * which returns FAULTED. */
 uint64_t race_read(const volatile uint64_t *p);
 void race_read_fault(void);
+/* One store that may fault: returns 0, or FAULTED through race_write_fault. */
+uint64_t race_write(volatile uint64_t *p, uint64_t v);
+void race_write_fault(void);
+__asm__(".text\n"
+        ".globl race_write\n"
+        "race_write:\n"
+        "    movq %rsi, (%rdi)\n"
+        "    xorl %eax, %eax\n"
+        "    ret\n"
+        ".globl race_write_fault\n"
+        "race_write_fault:\n"
+        "    movabsq $0xfa17fa17fa17fa17, %rax\n"
+        "    ret\n");
 __asm__(".text\n"
         ".globl race_read\n"
         "race_read:\n"
@@ -87,6 +103,11 @@ static void on_pf(struct hv_bounce_frame *f)
     if (f->rip == (uint64_t)(uintptr_t)race_read && (addr & ~0x1fffffull) == RACE_VA) {
         pf_seen++;
         f->rip = (uint64_t)(uintptr_t)race_read_fault;
+        return;
+    }
+    if (f->rip == (uint64_t)(uintptr_t)race_write && (addr & ~0x1fffffull) == PROMOTE_VA) {
+        pf_seen++;
+        f->rip = (uint64_t)(uintptr_t)race_write_fault;
         return;
     }
     pf_other++;
@@ -203,6 +224,95 @@ static void test_race(void)
     check("race: no other page fault", pf_other == 0);
 }
 
+/* --- promote ---------------------------------------------------------------------
+ *
+ * The other direction, the classic escape: the writer maps a fresh frame F
+ * writable at PROMOTE_VA (and read-only at PROMOTE_VA + 4096); the writer
+ * (VCPU 1 on CPU 2) keeps storing non-present entries into F's entry 5
+ * through PROMOTE_VA. The writer unmaps PROMOTE_VA (invalidating only its
+ * own TLB) and pins F as an L1: before F becomes a page table, every CPU
+ * that may still hold a writable translation of it must be flushed. With
+ * the shootdown the writer's next store faults; without it the stores go on
+ * into a validated L1 (a guest that stores present entries there maps any
+ * frame it likes): "VIOLATION". */
+static volatile uint64_t w_go, w_stop, w_stores, w_fault;
+
+static void writer_vcpu(void *arg)
+{
+    (void)arg;
+    volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)(PROMOTE_VA + 5 * 8);
+    while (!w_go)
+        gk_cpu_relax();
+    for (uint64_t k = 1; !w_stop; k++) {
+        if (race_write(p, (k & 0xfffff) << 12) == FAULTED) { /* never present */
+            w_fault = w_stores + 1;
+            break;
+        }
+        w_stores++;
+        gk_cpu_relax();
+    }
+    while (!w_stop) /* stay on the CPU until VCPU 0 has looked */
+        gk_cpu_relax();
+}
+
+static void test_promote(void)
+{
+    check("promote: pin VCPU 0 to CPU 0", pin(0, 1u << 0) == HV_OK);
+    check("promote: pin VCPU 1 (the storer) to CPU 2", pin(1, 1u << 2) == HV_OK);
+    check("promote: #PF handler", gk_trap_set(14, on_pf) == HV_OK);
+    uint64_t f_pfn = gk_pfn_alloc();
+    gk_assert(f_pfn != HV_M2P_INVALID);
+    uint64_t f_mfn = gk_p2m(f_pfn);
+    check("promote: map F writable", gk_map_frame(PROMOTE_VA, f_mfn, GK_PTE_RWDATA) == HV_OK);
+    check("promote: map F read-only next to it",
+          gk_map_frame(PROMOTE_VA + 4096, f_mfn, GK_PTE_RO) == HV_OK);
+    const volatile uint64_t *ro = (const volatile uint64_t *)(uintptr_t)(PROMOTE_VA + 4096);
+    check("promote: start the storer on VCPU 1",
+          gk_vcpu_start(1, writer_vcpu, NULL, stacks[1], STACK_BYTES) == HV_OK);
+    w_go = 1;
+    uint64_t t0 = gk_now_ns();
+    while (w_stores < 100000 && gk_now_ns() - t0 < 5 * GK_NS_PER_SEC)
+        gk_cpu_relax();
+    struct hv_domctl_vcpu_info before, after;
+    vcpu_info(1, &before);
+    check("promote: the storer stores into F through PROMOTE_VA on CPU 2",
+          w_stores >= 100000 && before.cpu == 2 && before.state == HV_VCPU_RUNNING && ro[5] != 0 &&
+              !w_fault);
+    check("promote: unmap F's writable mapping (this CPU's TLB only)",
+          gk_hc_update_va_mapping(PROMOTE_VA, 0, HV_UVM_INVLPG) == HV_OK);
+    uint64_t stores_unmapped = w_stores;
+    int64_t rc = gk_hc_mmuext_op(HV_MMUEXT_PIN_L1, f_mfn);
+    uint64_t stores_pinned = w_stores, v0 = ro[5];
+    int64_t info = gk_frame_info(f_mfn);
+    check("promote: pin F as an L1", rc == HV_OK && info >= 0 && (info & 0xff) == HV_FRAME_TYPE_L1);
+    uint64_t t1 = gk_now_ns();
+    while (!w_fault && w_stores < stores_pinned + 100000 && gk_now_ns() - t1 < 5 * GK_NS_PER_SEC)
+        gk_cpu_relax();
+    uint64_t v1 = ro[5];
+    vcpu_info(1, &after);
+    w_stop = 1;
+    gk_printf("smp: promote: stores when unmapped %llu, when pinned %llu, since %llu; fault at "
+              "store %llu\n",
+              (unsigned long long)stores_unmapped, (unsigned long long)stores_pinned,
+              (unsigned long long)(w_stores - stores_pinned), (unsigned long long)w_fault);
+    gk_printf("smp: promote: entry 5 of the L1 %#llx -> %#llx; storer on CPU %u, migrations "
+              "%llu -> %llu\n",
+              (unsigned long long)v0, (unsigned long long)v1, after.cpu,
+              (unsigned long long)before.migrations, (unsigned long long)after.migrations);
+    check("promote: the storer stayed on CPU 2",
+          after.cpu == 2 && after.migrations == before.migrations);
+    bool changed = v1 != v0 || w_stores > stores_pinned + 1;
+    if (changed)
+        gk_printf("smp: promote: VIOLATION: the storer on another CPU wrote into a validated "
+                  "L1 table through its stale writable translation\n");
+    else if (w_fault)
+        gk_printf("smp: promote: the storer faulted once F became a page table (the shootdown "
+                  "reached its CPU)\n");
+    check("promote: the storer faulted and the L1 did not change after the pin",
+          w_fault && !changed);
+    check("promote: no other page fault", pf_other == 0);
+}
+
 /* --- flushcost --------------------------------------------------------------------- */
 
 static volatile uint64_t spinners_started, spinners_stop;
@@ -267,6 +377,8 @@ int main(const struct hv_start_info *si)
     gk_printf("smp: %s: TSC %llu Hz\n", test, (unsigned long long)si->tsc_hz);
     if (strcmp(test, "race") == 0)
         test_race();
+    else if (strcmp(test, "promote") == 0)
+        test_promote();
     else if (strcmp(test, "flushcost") == 0)
         figure_flushcost();
     else

@@ -53,6 +53,20 @@ add_hv_test(smp_tlb_race_no_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90
     EXPECT "[d0] smp: race: VIOLATION: the reader on another CPU saw the marker"
            "[d0] smp: FAILED race: the reader faulted and never saw the marker"
     FORBID "hypervisor fault" "smp: race: ok")
+# 4b. The other direction: a frame still writable in another CPU's TLB
+#     becomes an L1; without the shootdown the stores reach the validated
+#     table.
+add_hv_test(smp_tlb_promote LABELS smp SMP ${SMP4} TIMEOUT 90
+    MODULES "${SMP_TLB}::smp test=promote"
+    EXPECT "[d0] smp: promote: the storer faulted once F became a page table"
+           "[d0] smp: promote: ok"
+    FORBID ${SMP_SCHED_FORBID} "VIOLATION")
+add_hv_test(smp_tlb_promote_no_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90
+    CMDLINE "test_no_shootdown" EXIT root_crash
+    MODULES "${SMP_TLB}::smp test=promote"
+    EXPECT "[d0] smp: promote: VIOLATION: the storer on another CPU wrote into a validated L1"
+           "[d0] smp: FAILED promote: the storer faulted and the L1 did not change after the pin"
+    FORBID "hypervisor fault" "smp: promote: ok")
 # 5. Gang: the members run together, the other domain progresses; with
 #    gang off the same check reports that they do not.
 add_hv_test(smp_sched_gang LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
