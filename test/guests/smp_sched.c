@@ -641,9 +641,15 @@ static void test_yield(void)
     kid_wait_started(&b);
     gk_sleep_ms(20);
     uint64_t a0 = kid_total(&a), b0 = kid_total(&b), t0 = rdtsc();
+    uint64_t r0 = kid_run_ns(&a) + kid_run_ns(&b);
     gk_sleep_ms(50);
     uint64_t a1 = kid_total(&a), b1 = kid_total(&b), t1 = rdtsc();
+    uint64_t r1 = kid_run_ns(&a) + kid_run_ns(&b);
     uint64_t da = a1 - a0, db = b1 - b0, n = da + db;
+    /* Both always runnable on CPU 3: it should be busy all the time. */
+    gk_printf("smp: yield: CPU 3 ran them for %llu us of %llu us\n",
+              (unsigned long long)((r1 - r0) / 1000),
+              (unsigned long long)((t1 - t0) * 1000000 / tsc_hz));
     gk_printf("smp: yield: %llu and %llu yields in %llu TSC ticks (%llu per yield)\n",
               (unsigned long long)da, (unsigned long long)db, (unsigned long long)(t1 - t0),
               (unsigned long long)((t1 - t0) / (n ? n : 1)));
