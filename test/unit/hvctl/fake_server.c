@@ -132,6 +132,12 @@ static void answer(const struct proto_msg *req, struct proto_msg *r)
         r->u.console_attach_reply =
             (struct proto_console_attach_reply){id, 5, strlen(FAKE_CONSOLE_HISTORY)};
         break;
+    case PROTO_MSG_IMAGE_UPLOAD_REQUEST:
+        /* hvctl create/apply upload the kernel first: "held already". */
+        r->type = PROTO_MSG_IMAGE_UPLOAD_REPLY;
+        r->u.image_upload_reply = (struct proto_image_upload_reply){
+            .request_id = id, .upload = 0, .has_present = true, .present = true};
+        break;
     case PROTO_MSG_TOKEN_CREATE_REQUEST: {
         static const uint8_t secret[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
                                            5,    6,    7,    8,    9, 10, 11, 12};
