@@ -42,9 +42,10 @@ struct cpu_rt {
     struct vcpu *current;  /* NULL while idle */
     struct vcpu *retiring; /* stopped while running here: retired once descheduled */
     uint64_t slice_end_ns;
-    volatile bool resched; /* call the policy on the way out */
-    bool yielding;         /* the current VCPU yielded: idle if it is picked again */
-    bool started;          /* the timer belongs to the scheduler */
+    volatile bool resched;  /* call the policy on the way out */
+    bool yielding;          /* the current VCPU yielded: idle if it is picked again */
+    bool started;           /* the timer belongs to the scheduler */
+    uint64_t idle_until_ns; /* idle: when to ask the policy again (0: on a kick only) */
 };
 static struct cpu_rt rt[SCHED_MAX_CPUS];
 static unsigned ncpus = 1;
@@ -192,8 +193,11 @@ void schedule_preempt_point(void)
 
 void schedule_yield(void)
 {
-    me()->resched = true;
-    me()->yielding = true;
+    struct cpu_rt *r = me();
+    r->resched = true;
+    r->yielding = true;
+    if (r->current)
+        sched_yield(&policy, r->current->sv, arch_now_ns());
 }
 
 /* Removes an offline, descheduled VCPU from the policy (and its domain when
@@ -305,6 +309,8 @@ static uint64_t next_deadline(void)
      * a deadline in the past fires at once, and re-armed from its own
      * interrupt it would fire again before the CPU could leave. */
     uint64_t next = r->current && !r->resched ? r->slice_end_ns : 0;
+    if (!r->current && r->idle_until_ns && !r->resched)
+        next = r->idle_until_ns;
     if (arch_cpu_id() != 0)
         return next;
     for (unsigned h = 0; h < SCHED_MAX_VCPUS; h++) {
@@ -348,6 +354,8 @@ void schedule_timer_interrupt(void)
     }
     if (r->current && now >= r->slice_end_ns)
         r->resched = true;
+    if (!r->current && r->idle_until_ns && now >= r->idle_until_ns)
+        r->resched = true; /* idle: time to ask the policy again */
     arch_timer_set_deadline(next_deadline());
 }
 
@@ -383,9 +391,13 @@ static struct vcpu *pick_next(uint64_t *slice_ns)
         domain_deferred_work(); /* the CPU is off every domain's tables */
         if (r->resched)
             continue;
+        /* The policy says when an idle CPU must look again (work it may
+         * steal once cache-cold, the next slot): the timer brings it back. */
+        r->idle_until_ns = dec.slice_ns ? arch_now_ns() + dec.slice_ns : 0;
         arch_timer_set_deadline(next_deadline());
         while (!r->resched)
             idle_wait_unlocked();
+        r->idle_until_ns = 0;
     }
 }
 

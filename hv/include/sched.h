@@ -255,6 +255,12 @@ enum hv_status sched_block(struct sched *s, sched_vcpu_t v, uint64_t now_ns,
 enum hv_status sched_pick(struct sched *s, uint32_t cpu, uint64_t now_ns,
                           struct sched_decision *out);
 
+/* The running VCPU v gives up the rest of its turn: its virtual time moves
+ * just behind every VCPU queued on its CPU, so the caller's next sched_pick
+ * runs one of them if there is one (and v again otherwise). No-op for a VCPU
+ * that is not running. */
+enum hv_status sched_yield(struct sched *s, sched_vcpu_t v, uint64_t now_ns);
+
 enum hv_status sched_vcpu_stats(const struct sched *s, sched_vcpu_t v, uint64_t now_ns,
                                 struct sched_vcpu_stats *out);
 enum hv_status sched_cpu_stats(const struct sched *s, uint32_t cpu, struct sched_cpu_stats *out);

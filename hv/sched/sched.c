@@ -390,3 +390,29 @@ enum hv_status sched_cpu_stats(const struct sched *s, uint32_t cpu, struct sched
     out->gang_reserved = sched_gang_reserved(s, cpu, s->now_ns);
     return HV_OK;
 }
+
+enum hv_status sched_yield(struct sched *s, sched_vcpu_t v, uint64_t now_ns)
+{
+    (void)now_ns;
+    if (s == NULL)
+        return HV_EINVAL;
+    if (!vcpu_valid(s, v))
+        return HV_ENOENT;
+    struct sched_vcpu *vp = &s->vcpu[v];
+    if (vp->state != SCHED_VCPU_RUNNING)
+        return HV_OK;
+    /* Move behind every VCPU queued on its CPU: the next pick prefers them.
+     * Only the yielder's own virtual time changes, so fairness towards
+     * other domains is unaffected (it gives away, never takes). */
+    bool have = false;
+    uint64_t vmax = 0;
+    for (sched_vcpu_t q = s->cpu[vp->cpu].head; q != SCHED_VCPU_NONE; q = s->vcpu[q].next) {
+        if (!have || sched_vt_before(vmax, s->vcpu[q].vtime)) {
+            vmax = s->vcpu[q].vtime;
+            have = true;
+        }
+    }
+    if (have && !sched_vt_before(vmax, vp->vtime))
+        vp->vtime = vmax + 1;
+    return HV_OK;
+}
