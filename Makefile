@@ -3,6 +3,8 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# Default limit for a test that sets no TIMEOUT of its own (seconds).
+TEST_TIMEOUT ?= 300
 
 .PHONY: all deps configure build run check unit integration bench fuzz format format-check clean
 
@@ -27,13 +29,13 @@ run: build
 
 # The whole suite: unit tests, then the QEMU integration tests.
 check: build
-	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error --timeout $(TEST_TIMEOUT) -j $(JOBS)
 
 unit: build
-	cd $(BUILD) && ctest --output-on-failure --no-tests=error -L unit -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error --timeout $(TEST_TIMEOUT) -L unit -j $(JOBS)
 
 integration: build
-	cd $(BUILD) && ctest --output-on-failure --no-tests=error -L integration -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error --timeout $(TEST_TIMEOUT) -L integration -j $(JOBS)
 
 bench: build
 	./scripts/bench.sh $(BUILD)

@@ -3,7 +3,7 @@
 # hv_unit_test(NAME SOURCES src... [LABELS l...] [LIBS lib...] [INCLUDES dir...])
 #   A cmocka test on the host, compiled with ASan and UBSan from the same
 #   source files that go into the hypervisor or a domain. Always has the
-#   label `unit`.
+#   label `unit`, and fails after 120 s (a hang must not stall the suite).
 
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
@@ -20,6 +20,7 @@ function(hv_unit_test name)
       ${PROJECT_SOURCE_DIR}/proto/include)
   target_link_libraries(${name} PRIVATE PkgConfig::CMOCKA ${T_LIBS})
   add_test(NAME ${name} COMMAND ${name})
-  set_tests_properties(${name} PROPERTIES LABELS "unit;${T_LABELS}"
+  # A unit test runs in seconds; a hang fails it instead of stalling CI.
+  set_tests_properties(${name} PROPERTIES LABELS "unit;${T_LABELS}" TIMEOUT 120
       ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=STDOUT;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 endfunction()

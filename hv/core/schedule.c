@@ -197,7 +197,7 @@ void schedule_yield(void)
     r->resched = true;
     r->yielding = true;
     if (r->current)
-        sched_yield(&policy, r->current->sv, arch_now_ns());
+        sched_vcpu_yield(&policy, r->current->sv, arch_now_ns());
 }
 
 /* Removes an offline, descheduled VCPU from the policy (and its domain when

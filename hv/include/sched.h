@@ -259,7 +259,7 @@ enum hv_status sched_pick(struct sched *s, uint32_t cpu, uint64_t now_ns,
  * just behind every VCPU queued on its CPU, so the caller's next sched_pick
  * runs one of them if there is one (and v again otherwise). No-op for a VCPU
  * that is not running. */
-enum hv_status sched_yield(struct sched *s, sched_vcpu_t v, uint64_t now_ns);
+enum hv_status sched_vcpu_yield(struct sched *s, sched_vcpu_t v, uint64_t now_ns);
 
 enum hv_status sched_vcpu_stats(const struct sched *s, sched_vcpu_t v, uint64_t now_ns,
                                 struct sched_vcpu_stats *out);

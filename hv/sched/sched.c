@@ -391,7 +391,7 @@ enum hv_status sched_cpu_stats(const struct sched *s, uint32_t cpu, struct sched
     return HV_OK;
 }
 
-enum hv_status sched_yield(struct sched *s, sched_vcpu_t v, uint64_t now_ns)
+enum hv_status sched_vcpu_yield(struct sched *s, sched_vcpu_t v, uint64_t now_ns)
 {
     (void)now_ns;
     if (s == NULL)

@@ -627,10 +627,9 @@ static void test_gang(unsigned gang)
  *
  * Two one-VCPU domains pinned to CPU 3 call HC_YIELD in a loop. Each yield
  * should switch to the other one, so their counts stay equal and large.
- * KNOWN HYPERVISOR BUG (reported; test smp_sched_yield): when the policy
- * picks the yielding VCPU again (its vtime is still the smallest),
- * schedule_switch idles the CPU until the end of the slice although the
- * other VCPU is queued on the same CPU: about one yield per 5 ms. */
+ * Before sched_vcpu_yield existed the policy picked the yielder again (its
+ * virtual time was still the smallest) and the CPU idled to the end of the
+ * slice: about one yield per 5 ms. This test caught it. */
 static void test_yield(void)
 {
     check("yield: pin myself to CPU 0", pin(HV_ROOT_SLOT_SELF, 0, 1) == HV_OK);

@@ -387,6 +387,41 @@ static void test_gang_late_member(void **state)
     free(s);
 }
 
+/* A yield hands the CPU to a VCPU queued on the same CPU even when that one
+ * has used more CPU time; with nobody queued the yielder runs on. Bad
+ * arguments change nothing. */
+static void test_yield(void **state)
+{
+    (void)state;
+    struct sched *s = new_sched(1, 1, 1);
+    struct sched_decision dec;
+    sched_cpumask_t kick;
+    sched_vcpu_t a, b;
+
+    assert_int_equal(sched_add_domain(s, 1, &dflt), HV_OK);
+    assert_int_equal(sched_add_domain(s, 2, &dflt), HV_OK);
+    a = add_vcpu(s, 1, 1);
+    b = add_vcpu(s, 2, 1);
+    assert_int_equal(sched_vcpu_yield(NULL, a, 0), HV_EINVAL);
+    assert_int_equal(sched_vcpu_yield(s, SCHED_MAX_VCPUS, 0), HV_ENOENT);
+    assert_int_equal(sched_vcpu_yield(s, a, 0), HV_OK); /* not running: no-op */
+    /* b runs alone for 5 ms; yielding with nobody queued keeps it. */
+    assert_int_equal(sched_wake(s, b, 0, &kick), HV_OK);
+    assert_int_equal(sched_pick(s, 0, 0, &dec), HV_OK);
+    assert_int_equal(dec.vcpu, b);
+    assert_int_equal(sched_vcpu_yield(s, b, 1 * MS), HV_OK);
+    assert_int_equal(sched_pick(s, 0, 1 * MS, &dec), HV_OK);
+    assert_int_equal(dec.vcpu, b);
+    assert_int_equal(sched_wake(s, a, 1 * MS, &kick), HV_OK);
+    assert_int_equal(sched_pick(s, 0, 5 * MS, &dec), HV_OK);
+    assert_int_equal(dec.vcpu, a); /* a is owed more */
+    /* After 1 ms a is still owed more than b, so only its yield lets b in. */
+    assert_int_equal(sched_vcpu_yield(s, a, 6 * MS), HV_OK);
+    assert_int_equal(sched_pick(s, 0, 6 * MS, &dec), HV_OK);
+    assert_int_equal(dec.vcpu, b);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_placement),       cmocka_unit_test(test_steal_order),
         cmocka_unit_test(test_migration_cost),  cmocka_unit_test(test_cap_parks),
         cmocka_unit_test(test_gang_start),      cmocka_unit_test(test_gang_late_member),
+        cmocka_unit_test(test_yield),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
