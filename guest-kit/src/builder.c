@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "gk/builder.h"
+#include "gk/spinlock.h"
 #include "gk/gk.h"
 #include "gk/heap.h"
 #include "gk/mm.h"
@@ -279,8 +280,8 @@ static void cleanup(struct build *b)
 
 static struct build the_build; /* static: list[] is too large for the stack */
 
-const char *gk_build_domain(const struct gk_build_spec *spec, struct gk_built_domain *out,
-                            const char **detail, int64_t *status)
+static const char *build_domain(const struct gk_build_spec *spec, struct gk_built_domain *out,
+                                const char **detail, int64_t *status)
 {
     struct build *b = &the_build;
     memset(b, 0, sizeof(*b));
@@ -383,6 +384,20 @@ fail:
         *detail = b->detail;
     if (status)
         *status = b->status;
+    return why;
+}
+
+/* One build at a time: the_build and page_buf are static. A second VCPU
+ * waits (with pause) for the first build to finish; events stay enabled
+ * (a build can be long, and event handlers never build domains). */
+static struct gk_spinlock build_lock = GK_SPINLOCK_INIT;
+
+const char *gk_build_domain(const struct gk_build_spec *spec, struct gk_built_domain *out,
+                            const char **detail, int64_t *status)
+{
+    gk_spin_lock(&build_lock);
+    const char *why = build_domain(spec, out, detail, status);
+    gk_spin_unlock(&build_lock);
     return why;
 }
 

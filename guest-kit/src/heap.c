@@ -22,8 +22,10 @@
 #include "gk/heap.h"
 
 #ifndef HV_HOST_TEST
+#include "gk/event.h"
 #include "gk/gk.h"
 #include "gk/mm.h"
+#include "gk/spinlock.h"
 #endif
 
 #define HDR_BYTES 16u
@@ -518,8 +520,25 @@ void gk_heap_get_stats(const struct gk_heap *heap, struct gk_heap_stats *out)
 static unsigned char global_arena[GK_HEAP_STATIC_ARENA_BYTES] __attribute__((aligned(16)));
 static struct gk_heap global_heap;
 static bool global_ready;
+/* Serialises the malloc family across VCPUs. Events are masked while it is
+ * held, so an event handler may call malloc without deadlocking on its own
+ * VCPU's hold. Lock order: this lock, then the memory manager's (growth). */
+static struct gk_spinlock global_lock = GK_SPINLOCK_INIT;
 
-struct gk_heap *gk_heap_global(void)
+static bool global_enter(void)
+{
+    bool was = gk_events_disable();
+    gk_spin_lock(&global_lock);
+    return was;
+}
+
+static void global_leave(bool was)
+{
+    gk_spin_unlock(&global_lock);
+    gk_events_restore(was);
+}
+
+static struct gk_heap *global_locked(void)
 {
     if (!global_ready) {
         if (!gk_heap_init(&global_heap, global_arena, sizeof(global_arena)))
@@ -529,24 +548,53 @@ struct gk_heap *gk_heap_global(void)
     return &global_heap;
 }
 
+struct gk_heap *gk_heap_global(void)
+{
+    bool was = global_enter();
+    struct gk_heap *h = global_locked();
+    global_leave(was);
+    return h;
+}
+
+bool gk_heap_global_lock(void)
+{
+    return global_enter();
+}
+
+void gk_heap_global_unlock(bool events_were_enabled)
+{
+    global_leave(events_were_enabled);
+}
+
 void *malloc(size_t size_bytes)
 {
-    return gk_heap_alloc(gk_heap_global(), size_bytes);
+    bool was = global_enter();
+    void *p = gk_heap_alloc(global_locked(), size_bytes);
+    global_leave(was);
+    return p;
 }
 
 void *calloc(size_t count, size_t size_bytes)
 {
-    return gk_heap_calloc(gk_heap_global(), count, size_bytes);
+    bool was = global_enter();
+    void *p = gk_heap_calloc(global_locked(), count, size_bytes);
+    global_leave(was);
+    return p;
 }
 
 void *realloc(void *ptr, size_t size_bytes)
 {
-    return gk_heap_realloc(gk_heap_global(), ptr, size_bytes);
+    bool was = global_enter();
+    void *p = gk_heap_realloc(global_locked(), ptr, size_bytes);
+    global_leave(was);
+    return p;
 }
 
 void free(void *ptr)
 {
-    gk_heap_free(gk_heap_global(), ptr);
+    bool was = global_enter();
+    gk_heap_free(global_locked(), ptr);
+    global_leave(was);
 }
 
 void *gk_heap_grow_frames(void *ctx, size_t min_bytes, size_t *size_bytes)
@@ -583,8 +631,10 @@ bool gk_heap_global_grow_from_frames(uint64_t va, uint64_t max_bytes)
     if ((va & 4095) || (max_bytes & 4095) || va < HV_GUEST_VA_MIN || va >= HV_GUEST_VA_LIMIT ||
         max_bytes > HV_GUEST_VA_LIMIT - va)
         return false;
+    bool was = global_enter();
     global_frames = (struct gk_heap_frames){va, va + max_bytes};
-    gk_heap_set_grow(gk_heap_global(), gk_heap_grow_frames, &global_frames);
+    gk_heap_set_grow(global_locked(), gk_heap_grow_frames, &global_frames);
+    global_leave(was);
     return true;
 }
 #endif

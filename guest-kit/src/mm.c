@@ -4,12 +4,19 @@
  * Every page-table change goes through HC_MMU_UPDATE / HC_UPDATE_VA_MAPPING:
  * the domain never has a writable mapping of a table.
  *
- * One VCPU, not thread-safe.
+ * MP-safe: every function that changes the allocator, the window or the
+ * page tables holds one recursive lock with the calling VCPU's events masked
+ * (mm_enter/mm_leave), so the functions may call each other and an event
+ * handler on the holder's VCPU cannot run in the middle. Unmapping flushes
+ * the TLBs of the domain's other running VCPUs too (flush_va).
  */
 #include <string.h>
 
+#include "gk/event.h"
 #include "gk/gk.h"
 #include "gk/mm.h"
+#include "gk/spinlock.h"
+#include "gk/vcpu.h"
 
 #define PAGE 4096ull
 #define SZ_2M (1ull << 21)
@@ -38,6 +45,38 @@ static struct {
 } mm;
 
 static uint64_t pfn_used[PFNS_MAX / 64]; /* allocator bitmap: 1 = handed out */
+
+static struct gk_rspinlock mm_lock = GK_RSPINLOCK_INIT;
+
+/* Takes the memory manager's lock; returns whether events were enabled. */
+static bool mm_enter(void)
+{
+    bool was = gk_events_disable();
+    gk_rspin_lock(&mm_lock, gk_vcpu_id());
+    return was;
+}
+
+static void mm_leave(bool was)
+{
+    gk_rspin_unlock(&mm_lock);
+    gk_events_restore(was);
+}
+
+/* After a translation for va was removed: this CPU's TLB entry, and the
+ * TLBs of the CPUs running this domain's other VCPUs (they may have cached
+ * it). A failed remote flush is a hypervisor refusal we cannot repair: it
+ * is reported, so the caller never reuses the frame believing it unmapped. */
+static int64_t flush_va(uint64_t va)
+{
+    int64_t rc = gk_hc_mmuext_op(HV_MMUEXT_INVLPG_LOCAL, va);
+    uint64_t others = 0, me = gk_vcpu_id();
+    for (unsigned i = 0; i < GK_VCPU_MAX && i < 64; i++)
+        if (i != me && gk_vcpu_running(i))
+            others |= 1ull << i;
+    if (rc == HV_OK && others != 0)
+        rc = gk_hc_mmuext_op(HV_MMUEXT_TLB_FLUSH_VCPUS, others);
+    return rc;
+}
 
 uint64_t gk_mm_layout_base(void)
 {
@@ -68,10 +107,17 @@ uint64_t gk_p2m(uint64_t pfn)
     return mm.p2m[pfn];
 }
 
-void gk_p2m_set(uint64_t pfn, uint64_t mfn)
+static void p2m_set_locked(uint64_t pfn, uint64_t mfn)
 {
     if (pfn < mm.pages)
         mm.p2m[pfn] = mfn;
+}
+
+void gk_p2m_set(uint64_t pfn, uint64_t mfn)
+{
+    bool was = mm_enter();
+    p2m_set_locked(pfn, mfn);
+    mm_leave(was);
 }
 
 uint64_t gk_layout_va_to_mfn(uint64_t va)
@@ -86,7 +132,7 @@ static uint64_t alloc_limit(void)
     return mm.pages < PFNS_MAX ? mm.pages : PFNS_MAX;
 }
 
-uint64_t gk_pfn_alloc(void)
+static uint64_t pfn_alloc_locked(void)
 {
     uint64_t lim = alloc_limit();
     for (uint64_t n = 0, p = mm.alloc_hint; n < lim; n++, p++) {
@@ -104,7 +150,15 @@ uint64_t gk_pfn_alloc(void)
     return HV_M2P_INVALID;
 }
 
-void gk_pfn_free(uint64_t pfn)
+uint64_t gk_pfn_alloc(void)
+{
+    bool was = mm_enter();
+    uint64_t r = pfn_alloc_locked();
+    mm_leave(was);
+    return r;
+}
+
+static void pfn_free_locked(uint64_t pfn)
 {
     if (pfn < mm.first_free_pfn || pfn >= alloc_limit())
         gk_panic("gk_pfn_free: pfn %llu not from the allocator", (unsigned long long)pfn);
@@ -114,6 +168,13 @@ void gk_pfn_free(uint64_t pfn)
     mm.free_count++;
     if (pfn < mm.alloc_hint)
         mm.alloc_hint = pfn;
+}
+
+void gk_pfn_free(uint64_t pfn)
+{
+    bool was = mm_enter();
+    pfn_free_locked(pfn);
+    mm_leave(was);
 }
 
 uint64_t gk_pfn_free_count(void)
@@ -126,12 +187,20 @@ uint64_t gk_mm_base_mfn(void)
     return mm.base_mfn;
 }
 
-int64_t gk_mm_new_baseptr(uint64_t l4_mfn)
+static int64_t mm_new_baseptr_locked(uint64_t l4_mfn)
 {
     int64_t rc = gk_hc_mmuext_op(HV_MMUEXT_NEW_BASEPTR, l4_mfn);
     if (rc == HV_OK)
         mm.base_mfn = l4_mfn;
     return rc;
+}
+
+int64_t gk_mm_new_baseptr(uint64_t l4_mfn)
+{
+    bool was = mm_enter();
+    int64_t r = mm_new_baseptr_locked(l4_mfn);
+    mm_leave(was);
+    return r;
 }
 
 const uint64_t *gk_pt_table_ptr(uint64_t mfn)
@@ -183,7 +252,7 @@ uint64_t gk_pt_entry_maddr(uint64_t va, unsigned level)
     return (table << 12) | ((uint64_t)gk_pt_index(va, level) << 3);
 }
 
-int64_t gk_pt_alloc_table(void)
+static int64_t pt_alloc_table_locked(void)
 {
     unsigned slot = WINDOW_SLOT_FIRST;
     while (slot < WINDOW_SLOTS && mm.win_mfn[slot] != HV_M2P_INVALID)
@@ -214,7 +283,15 @@ int64_t gk_pt_alloc_table(void)
     return (int64_t)mfn;
 }
 
-int64_t gk_pt_free_table(uint64_t mfn)
+int64_t gk_pt_alloc_table(void)
+{
+    bool was = mm_enter();
+    int64_t r = pt_alloc_table_locked();
+    mm_leave(was);
+    return r;
+}
+
+static int64_t pt_free_table_locked(uint64_t mfn)
 {
     unsigned slot = WINDOW_SLOT_FIRST;
     while (slot < WINDOW_SLOTS && mm.win_mfn[slot] != mfn)
@@ -233,13 +310,23 @@ int64_t gk_pt_free_table(uint64_t mfn)
     int64_t rc = gk_pt_write((win_l1 << 12) | (slot << 3), 0);
     if (rc != HV_OK)
         return rc;
-    gk_hc_mmuext_op(HV_MMUEXT_INVLPG_LOCAL, mm.win_va + slot * PAGE);
+    rc = flush_va(mm.win_va + slot * PAGE);
     mm.win_mfn[slot] = HV_M2P_INVALID;
+    if (rc != HV_OK)
+        return rc; /* the frame stays out of the allocator: it may still be cached */
     gk_pfn_free(pfn);
     return HV_OK;
 }
 
-int64_t gk_map_frame(uint64_t va, uint64_t mfn, uint64_t flags)
+int64_t gk_pt_free_table(uint64_t mfn)
+{
+    bool was = mm_enter();
+    int64_t r = pt_free_table_locked(mfn);
+    mm_leave(was);
+    return r;
+}
+
+static int64_t map_frame_locked(uint64_t va, uint64_t mfn, uint64_t flags)
 {
     if ((va & (PAGE - 1)) || va < HV_GUEST_VA_MIN || va >= HV_GUEST_VA_LIMIT)
         return HV_EINVAL;
@@ -267,7 +354,15 @@ int64_t gk_map_frame(uint64_t va, uint64_t mfn, uint64_t flags)
     return gk_pt_write((table << 12) | ((uint64_t)gk_pt_index(va, 1) << 3), pte);
 }
 
-int64_t gk_unmap(uint64_t va)
+int64_t gk_map_frame(uint64_t va, uint64_t mfn, uint64_t flags)
+{
+    bool was = mm_enter();
+    int64_t r = map_frame_locked(va, mfn, flags);
+    mm_leave(was);
+    return r;
+}
+
+static int64_t unmap_locked(uint64_t va)
 {
     if (va & (PAGE - 1))
         return HV_EINVAL;
@@ -277,7 +372,15 @@ int64_t gk_unmap(uint64_t va)
     int64_t rc = gk_pt_write(maddr, 0);
     if (rc != HV_OK)
         return rc;
-    return gk_hc_mmuext_op(HV_MMUEXT_INVLPG_LOCAL, va);
+    return flush_va(va);
+}
+
+int64_t gk_unmap(uint64_t va)
+{
+    bool was = mm_enter();
+    int64_t r = unmap_locked(va);
+    mm_leave(was);
+    return r;
 }
 
 /* A 2 MiB region for the window whose L2 entry (in the layout's L2) is free. */

@@ -112,3 +112,14 @@ add_hv_test(guestkit_virtio_probe_blk LABELS guestkit TIMEOUT 60
            "[d0] virtio-probe: enable bus mastering without DMA -> -1"
            "[d0] virtio-probe: ok" "d0 (root): shut down: poweroff"
     FORBID "FAILED" "killed" "hypervisor fault")
+
+# MP-safety of guest-kit's malloc family and memory manager: four VCPUs
+# allocate, grow the heap, and map/unmap frames at once, on one CPU and on
+# four; the heap is checked and no frame is lost.
+foreach(smp 1 4)
+  add_hv_test(guestkit_heap_mp_smp${smp} LABELS guestkit TIMEOUT 90 SMP ${smp}
+      MODULES "$<TARGET_FILE:heapgrow>::heapgrow mode=mp vcpus=4 rounds=400"
+      EXPECT_RE "\\[d0\\] heapgrow: mp: 4 VCPUs x 400 rounds, heap [0-9]+ KiB after [1-9][0-9]* grows, 0 allocated, check ok"
+      EXPECT "[d0] heapgrow: done" "d0 (root): shut down: poweroff"
+      FORBID "FAILED" "killed" "hypervisor fault" "panic")
+endforeach()

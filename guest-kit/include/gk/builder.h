@@ -158,8 +158,10 @@ struct gk_built_domain {
  * is destroyed and every frame the caller still held for it is given back,
  * and *status (if status != NULL) is the failing hypercall's status (0 if
  * the refusal is the builder's own). The reason's second half, if any, is
- * in *detail (as for gk_build_plan; may be NULL).
- * One VCPU of the caller; not reentrant.
+ * in *detail (as for gk_build_plan; may be NULL); it stays valid until the
+ * next gk_build_domain.
+ * Any VCPU may call it; builds are serialised (a second caller waits for
+ * the first to finish). Not from an event handler.
  */
 const char *gk_build_domain(const struct gk_build_spec *spec, struct gk_built_domain *out,
                             const char **detail, int64_t *status);

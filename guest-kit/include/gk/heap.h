@@ -22,10 +22,12 @@
  * The corruption handler defaults to gk_panic in a domain (the domain is
  * shut down as crashed with the reason); host code must set one.
  *
- * Not thread-safe: a domain with several VCPUs wraps calls in a spinlock
- * (gk/spinlock.h). The global malloc family below is one heap over a static
- * arena in .bss (GK_HEAP_STATIC_ARENA_BYTES); until the page-mapping helpers
- * (gk/mm.h) grow it, that arena is all the memory malloc has.
+ * A struct gk_heap is not thread-safe: a domain with several VCPUs wraps
+ * calls on its own heaps in a spinlock (gk/spinlock.h). The global malloc
+ * family below is MP-safe (one lock, events masked while held): one heap
+ * over a static arena in .bss (GK_HEAP_STATIC_ARENA_BYTES); until the
+ * page-mapping helpers (gk/mm.h) grow it, that arena is all the memory
+ * malloc has.
  */
 #ifndef GK_HEAP_H
 #define GK_HEAP_H
@@ -118,8 +120,15 @@ void gk_heap_get_stats(const struct gk_heap *heap, struct gk_heap_stats *out);
 
 #ifndef HV_HOST_TEST
 /* The domain's global heap: GK_HEAP_STATIC_ARENA_BYTES of .bss, set up on
- * first use, corruption -> gk_panic. Not thread-safe. */
+ * first use, corruption -> gk_panic. malloc/calloc/realloc/free take its
+ * lock themselves; calling gk_heap_* on it directly (statistics, checks)
+ * from a domain with several VCPUs needs gk_heap_global_lock around it. */
 struct gk_heap *gk_heap_global(void);
+/* Takes the global heap's lock with this VCPU's events masked; returns
+ * whether they were enabled, for gk_heap_global_unlock. Not recursive: no
+ * malloc & co. while holding it. */
+bool gk_heap_global_lock(void);
+void gk_heap_global_unlock(bool events_were_enabled);
 
 /* A grow callback that backs a heap with the domain's own unused frames
  * (gk/mm.h; gk_mm_init must have run): each call maps fresh pfns read-write

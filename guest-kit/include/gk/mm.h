@@ -15,9 +15,15 @@
  * A table anywhere else (built by the caller by other means) cannot be
  * walked: the helpers then return 0 / HV_ENOENT.
  *
- * One VCPU, not thread-safe. Call gk_mm_init before anything else here and
- * before the domain touches any frame from si->first_free_pfn on (it relies
- * on those frames being zeroed by the hypervisor, docs/abi.md).
+ * MP-safe: the pfn allocator, the window and every helper that changes a
+ * table hold one recursive lock with the calling VCPU's events masked, so
+ * any VCPU (and an event handler) may call them. gk_unmap and
+ * gk_pt_free_table flush the TLBs of the domain's other running VCPUs
+ * (HV_MMUEXT_TLB_FLUSH_VCPUS) as well as the caller's. Two VCPUs writing the
+ * same entry with gk_pt_write race as they would on hardware.
+ * Call gk_mm_init once, on VCPU 0, before anything else here and before
+ * the domain touches any frame from si->first_free_pfn on (it relies on
+ * those frames being zeroed by the hypervisor, docs/abi.md).
  */
 #ifndef GK_MM_H
 #define GK_MM_H

@@ -74,4 +74,55 @@ static inline bool gk_spin_is_locked(struct gk_spinlock *lock)
     return __atomic_load_n(&lock->locked, __ATOMIC_RELAXED) != 0;
 }
 
+/* ---- Recursive locks ------------------------------------------------------
+ *
+ * A lock its holder may take again (guest-kit's memory manager calls its
+ * own public functions). The caller names itself by a small owner id (in a
+ * domain, gk_vcpu_id(); host tests use a thread index); ids are < 0xffffffff.
+ * The holder takes it `depth` times and must release it as often. Same
+ * rules otherwise as gk_spinlock (pause while waiting, not fair, mask events
+ * if a handler also takes it). */
+#define GK_RSPIN_NOBODY 0xffffffffu
+
+struct gk_rspinlock {
+    struct gk_spinlock lock;
+    uint32_t owner; /* GK_RSPIN_NOBODY when free; written only by the holder */
+    uint32_t depth; /* times the owner holds it */
+};
+
+#define GK_RSPINLOCK_INIT                                                                          \
+    {                                                                                              \
+        GK_SPINLOCK_INIT, GK_RSPIN_NOBODY, 0                                                       \
+    }
+
+/* Takes the lock for owner (again, if owner already holds it). */
+__attribute__((always_inline)) static inline void gk_rspin_lock(struct gk_rspinlock *r,
+                                                                uint32_t owner)
+{
+    /* Only the holder stores its own id, so reading our id here means we
+     * hold it; any other value (a stale or changing one) means we do not. */
+    if (__atomic_load_n(&r->owner, __ATOMIC_RELAXED) == owner) {
+        r->depth++;
+        return;
+    }
+    gk_spin_lock(&r->lock);
+    __atomic_store_n(&r->owner, owner, __ATOMIC_RELAXED);
+    r->depth = 1;
+}
+
+/* Releases one level; the last release frees the lock. */
+static inline void gk_rspin_unlock(struct gk_rspinlock *r)
+{
+    if (--r->depth == 0) {
+        __atomic_store_n(&r->owner, GK_RSPIN_NOBODY, __ATOMIC_RELAXED);
+        gk_spin_unlock(&r->lock);
+    }
+}
+
+/* Whether owner holds the lock (for assertions). */
+static inline bool gk_rspin_held_by(struct gk_rspinlock *r, uint32_t owner)
+{
+    return __atomic_load_n(&r->owner, __ATOMIC_RELAXED) == owner;
+}
+
 #endif

@@ -3,7 +3,8 @@
  * Host tests of gk/spinlock.h with pthreads: mutual exclusion (a plain,
  * non-atomic read-modify-write of several words under the lock never loses
  * an update or tears), trylock semantics, and that the wait loop really
- * contains `pause` (the object code of gk_spin_lock is inspected).
+ * contains `pause` (the object code of gk_spin_lock is inspected); the
+ * recursive lock: nesting by one owner, exclusion between owners.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -154,13 +155,75 @@ static void test_pause_in_loop(void **state)
     after_inspection();
 }
 
+/* Recursive locks: each thread takes the lock two or three levels deep and
+ * changes the words at every level; nobody else gets in before the last
+ * release, and the lock is free at the end. */
+static struct gk_rspinlock rlock = GK_RSPINLOCK_INIT;
+static volatile uint64_t rwords[2];
+static volatile int rtorn;
+
+static void rbump(void)
+{
+    uint64_t v = rwords[0];
+    if (rwords[1] != v)
+        rtorn = 1;
+    rwords[0] = v + 1;
+    rwords[1] = v + 1;
+}
+
+static void *rworker(void *p)
+{
+    uint32_t id = (uint32_t)(uintptr_t)p;
+    for (unsigned i = 0; i < ITERATIONS / 4; i++) {
+        gk_rspin_lock(&rlock, id);
+        rbump();
+        gk_rspin_lock(&rlock, id); /* nested: must not wait for itself */
+        if (!gk_rspin_held_by(&rlock, id) || rlock.depth != 2)
+            rtorn = 1;
+        rbump();
+        if (i % 3 == 0) {
+            gk_rspin_lock(&rlock, id);
+            rbump();
+            gk_rspin_unlock(&rlock);
+        }
+        if ((i & 63) == 0)
+            sched_yield(); /* hold it across a reschedule now and then */
+        gk_rspin_unlock(&rlock);
+        rbump(); /* still held after an inner release */
+        gk_rspin_unlock(&rlock);
+    }
+    return NULL;
+}
+
+static void test_recursive(void **state)
+{
+    (void)state;
+    pthread_t t[THREADS];
+    for (unsigned i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, rworker, (void *)(uintptr_t)i), 0);
+    for (unsigned i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(rtorn, 0);
+    uint64_t per_thread = 3ull * (ITERATIONS / 4) + (ITERATIONS / 4 + 2) / 3;
+    assert_int_equal(rwords[0], THREADS * per_thread);
+    assert_false(gk_spin_is_locked(&rlock.lock));
+    assert_int_equal(rlock.owner, GK_RSPIN_NOBODY);
+    assert_int_equal(rlock.depth, 0);
+    /* A holder's lock is not another owner's. */
+    gk_rspin_lock(&rlock, 7);
+    assert_true(gk_rspin_held_by(&rlock, 7));
+    assert_false(gk_rspin_held_by(&rlock, 8));
+    assert_false(gk_spin_trylock(&rlock.lock));
+    gk_rspin_unlock(&rlock);
+    assert_false(gk_spin_is_locked(&rlock.lock));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mutual_exclusion),
-        cmocka_unit_test(test_trylock),
-        cmocka_unit_test(test_handoff),
-        cmocka_unit_test(test_pause_in_loop),
+        cmocka_unit_test(test_mutual_exclusion), cmocka_unit_test(test_trylock),
+        cmocka_unit_test(test_handoff),          cmocka_unit_test(test_pause_in_loop),
+        cmocka_unit_test(test_recursive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
