@@ -1,0 +1,127 @@
+/*
+ * guest-kit virtio-PCI modern transport (gk/virtio_pci.h): the real
+ * gk_virtio_ops over mapped BARs and the domain's own frames.
+ */
+#include <string.h>
+
+#include "gk/mm.h"
+#include "gk/time.h"
+#include "gk/virtio_pci.h"
+
+#define PAGE 4096ull
+#define REGION_MAP_MAX 0x10000u
+
+static uint32_t mmio_read(void *ctx, enum gk_virtio_region_kind r, uint32_t off, unsigned width)
+{
+    struct gk_virtio_pci *p = ctx;
+    volatile uint8_t *a = p->base[r] + off;
+    switch (width) {
+    case 1: return *a;
+    case 2: return *(volatile uint16_t *)(volatile void *)a;
+    default: return *(volatile uint32_t *)(volatile void *)a;
+    }
+}
+
+static void mmio_write(void *ctx, enum gk_virtio_region_kind r, uint32_t off, unsigned width,
+                       uint32_t v)
+{
+    struct gk_virtio_pci *p = ctx;
+    volatile uint8_t *a = p->base[r] + off;
+    switch (width) {
+    case 1: *a = (uint8_t)v; break;
+    case 2: *(volatile uint16_t *)(volatile void *)a = (uint16_t)v; break;
+    default: *(volatile uint32_t *)(volatile void *)a = v; break;
+    }
+}
+
+/* A fresh frame of our own, mapped writable in the DMA window; the device
+ * address is its machine address. */
+static int dma_alloc(void *ctx, void **va, uint64_t *dev_addr)
+{
+    struct gk_virtio_pci *p = ctx;
+    if (p->va_next >= p->va_end)
+        return -1;
+    uint64_t pfn = gk_pfn_alloc();
+    if (pfn == HV_M2P_INVALID)
+        return -1;
+    uint64_t mfn = gk_p2m(pfn);
+    if (mfn == HV_M2P_INVALID || gk_map_frame(p->va_next, mfn, GK_PTE_RWDATA) != HV_OK) {
+        gk_pfn_free(pfn);
+        return -1;
+    }
+    *va = (void *)(uintptr_t)p->va_next;
+    memset(*va, 0, PAGE);
+    *dev_addr = mfn * PAGE;
+    p->va_next += PAGE;
+    p->dma_pages++;
+    return 0;
+}
+
+static uint64_t now_ns(void *ctx)
+{
+    (void)ctx;
+    return gk_now_ns();
+}
+
+static const struct gk_virtio_ops pci_ops = {mmio_read, mmio_write, dma_alloc, now_ns};
+
+unsigned gk_virtio_pci_device_type(const struct gk_pci_cap_function *f)
+{
+    if (f->dev.vendor_id != GK_VIRTIO_PCI_VENDOR)
+        return 0;
+    uint16_t id = f->dev.device_id;
+    if (id >= GK_VIRTIO_PCI_DEVICE_MODERN_BASE && id < GK_VIRTIO_PCI_DEVICE_MODERN_BASE + 0x40u)
+        return id - GK_VIRTIO_PCI_DEVICE_MODERN_BASE;
+    if (id >= GK_VIRTIO_PCI_DEVICE_TRANSITIONAL_FIRST &&
+        id <= GK_VIRTIO_PCI_DEVICE_TRANSITIONAL_LAST)
+        return f->dev.subsystem_id; /* 0 when unknown (not in HV_PCI_INFO) */
+    return 0;
+}
+
+int64_t gk_virtio_pci_open(struct gk_virtio_pci *p, const struct gk_pci_cap_function *f,
+                           uint64_t va, uint64_t va_bytes)
+{
+    if (va % PAGE != 0 || va_bytes % PAGE != 0 || va + va_bytes < va)
+        return HV_EINVAL;
+    memset(p, 0, sizeof(*p));
+    p->fn = *f;
+    int64_t rc = gk_pci_cap_cfg_init(f->pci_slot, &p->backend, &p->cfg);
+    if (rc != HV_OK)
+        return rc;
+    rc = gk_virtio_pci_find_caps(&p->cfg, f->dev.bdf, &p->caps);
+    if (rc != HV_OK)
+        return rc;
+    if (p->backend.last_error != HV_OK)
+        return p->backend.last_error;
+    uint16_t cmd = gk_pci_read16(&p->cfg, f->dev.bdf, GK_PCI_OFF_COMMAND);
+    gk_pci_write_command(&p->cfg, f->dev.bdf,
+                         (uint16_t)(cmd | GK_PCI_COMMAND_MEMORY | GK_PCI_COMMAND_BUS_MASTER));
+    if (p->backend.last_error != HV_OK)
+        return p->backend.last_error; /* e.g. HV_EPERM: no DMA right */
+
+    const struct gk_virtio_pci_region *regions[GK_VIRTIO_REGION_COUNT] = {
+        &p->caps.common, &p->caps.notify, &p->caps.isr, &p->caps.device};
+    const uint8_t has[GK_VIRTIO_REGION_COUNT] = {p->caps.has_common, p->caps.has_notify,
+                                                 p->caps.has_isr, p->caps.has_device};
+    uint64_t at = va;
+    for (unsigned r = 0; r < GK_VIRTIO_REGION_COUNT; r++) {
+        if (!has[r] || regions[r]->length == 0)
+            continue;
+        uint32_t len = regions[r]->length < REGION_MAP_MAX ? regions[r]->length : REGION_MAP_MAX;
+        uint64_t need = ((regions[r]->offset % PAGE) + len + PAGE - 1) / PAGE * PAGE;
+        if (at + need > va + va_bytes)
+            return HV_ENOMEM;
+        rc = gk_pci_map_bar(f, regions[r]->bar, regions[r]->offset, len, at, true, &p->map[r]);
+        if (rc != HV_OK)
+            return rc; /* regions mapped before stay mapped: unfinished cleanup */
+        p->base[r] = p->map[r].ptr;
+        p->length[r] = len;
+        at += need;
+    }
+    p->va_next = at;
+    p->va_end = va + va_bytes;
+    if (gk_virtio_dev_init(&p->dev, &pci_ops, p, p->length, p->caps.notify_off_multiplier) !=
+        GK_VIRTIO_OK)
+        return HV_EINVAL; /* the common structure is too short */
+    return HV_OK;
+}
