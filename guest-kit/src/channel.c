@@ -15,6 +15,7 @@
 
 #include "gk/event.h"
 #include "gk/grant.h"
+#include "gk/time.h"
 #include "hv/grant.h"
 
 #define PAGE GK_CHANNEL_PAGE_BYTES
@@ -200,7 +201,25 @@ enum gk_chan_status gk_channel_try_send(struct gk_channel *ch, const void *msg, 
     return st;
 }
 
-enum gk_chan_status gk_channel_send(struct gk_channel *ch, const void *msg, uint32_t len)
+/* Before blocking with a deadline: GK_CHAN_OK to go ahead and block (the
+ * timer armed unless there is no deadline), GK_CHAN_ETIMEDOUT once it has
+ * passed, GK_CHAN_ENOTIFY if the timer could not be armed. */
+static enum gk_chan_status before_block(struct gk_channel *ch, uint64_t deadline_ns)
+{
+    if (deadline_ns == GK_CHANNEL_FOREVER)
+        return GK_CHAN_OK;
+    if (gk_now_ns() >= deadline_ns)
+        return GK_CHAN_ETIMEDOUT;
+    int64_t rc = gk_timer_arm(deadline_ns);
+    if (rc != HV_OK) {
+        ch->last_error = rc;
+        return GK_CHAN_ENOTIFY;
+    }
+    return GK_CHAN_OK;
+}
+
+enum gk_chan_status gk_channel_send_until(struct gk_channel *ch, const void *msg, uint32_t len,
+                                          uint64_t deadline_ns)
 {
     bool was = gk_events_disable();
     enum gk_chan_status st;
@@ -209,12 +228,20 @@ enum gk_chan_status gk_channel_send(struct gk_channel *ch, const void *msg, uint
         if (st != GK_CHAN_FULL)
             break;
         if (ring_producer_prepare_sleep(&ch->tx, len)) {
+            st = before_block(ch, deadline_ns);
+            if (st != GK_CHAN_OK)
+                break;
             gk_block();
             gk_events_disable();
         }
     }
     gk_events_restore(was);
     return st;
+}
+
+enum gk_chan_status gk_channel_send(struct gk_channel *ch, const void *msg, uint32_t len)
+{
+    return gk_channel_send_until(ch, msg, len, GK_CHANNEL_FOREVER);
 }
 
 enum gk_chan_status gk_channel_try_recv(struct gk_channel *ch, void *buf, uint32_t cap,
@@ -233,7 +260,8 @@ enum gk_chan_status gk_channel_try_recv(struct gk_channel *ch, void *buf, uint32
     return st;
 }
 
-enum gk_chan_status gk_channel_recv(struct gk_channel *ch, void *buf, uint32_t cap, uint32_t *len)
+enum gk_chan_status gk_channel_recv_until(struct gk_channel *ch, void *buf, uint32_t cap,
+                                          uint32_t *len, uint64_t deadline_ns)
 {
     bool was = gk_events_disable();
     enum gk_chan_status st;
@@ -242,12 +270,20 @@ enum gk_chan_status gk_channel_recv(struct gk_channel *ch, void *buf, uint32_t c
         if (st != GK_CHAN_EMPTY)
             break;
         if (ring_consumer_prepare_sleep(&ch->rx)) {
+            st = before_block(ch, deadline_ns);
+            if (st != GK_CHAN_OK)
+                break;
             gk_block();
             gk_events_disable();
         }
     }
     gk_events_restore(was);
     return st;
+}
+
+enum gk_chan_status gk_channel_recv(struct gk_channel *ch, void *buf, uint32_t cap, uint32_t *len)
+{
+    return gk_channel_recv_until(ch, buf, cap, len, GK_CHANNEL_FOREVER);
 }
 
 uint32_t gk_channel_max_msg(const struct gk_channel *ch)

@@ -103,6 +103,12 @@ static void timer_bind(void)
     timer_bound[id] = true;
 }
 
+int64_t gk_timer_arm(uint64_t deadline_ns)
+{
+    timer_bind();
+    return gk_timer_set(deadline_ns);
+}
+
 int64_t gk_sleep_until(uint64_t deadline_ns)
 {
     timer_bind();

@@ -42,13 +42,16 @@ add_hv_test(guestkit_events_smp2 LABELS guestkit TIMEOUT 30 SMP 2
 # an event channel); every reply is checked byte for byte. The peer first
 # checks that a ref of 0, a port out of range and a misaligned address are
 # refused before any hypercall (HV_EINVAL) and a ref that is not a grant by
-# the hypervisor (HV_ENOENT), nothing left mapped. At the end the peer
+# the hypervisor (HV_ENOENT), nothing left mapped. A receive with a 20 ms
+# deadline times out on time; a reply within its deadline arrives. At the end the peer
 # corrupts its ring: the root's channel must report disconnected, not crash.
 set(GK_ECHO $<TARGET_FILE:echo>)
 add_hv_test(guestkit_echo LABELS guestkit TIMEOUT 90
     MODULES "${GK_ECHO}::echo" "${GK_ECHO}::peer"
     EXPECT "[d1] echo: peer: bad connects -> -3 -3 -2 -3" "[d0] echo: the peer connected: ok" "[d0] echo: a message too long is refused: ok"
            "[d0] echo: every reply was the message sent: ok"
+           "[d0] echo: a receive with a deadline times out at the deadline: ok"
+           "[d0] echo: a reply within the deadline is received: ok"
            "[d0] echo: a corrupt ring disconnects the channel: ok"
            "[d0] echo: a disconnected channel stays disconnected: ok"
            "[d0] echo: close our end (grant ended): ok" "[d0] echo: ok"

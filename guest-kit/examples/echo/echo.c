@@ -119,6 +119,26 @@ static int root(const struct hv_start_info *si, uint64_t count)
               (unsigned long long)ch.events);
     check(count > 0, "every reply was the message sent");
 
+    /* Deadlines: the peer waits for us, so nothing comes: a receive with a
+     * 20 ms deadline times out, neither early nor much later; then a reply
+     * that comes in time is received before its deadline. */
+    uint64_t t0 = gk_now_ns();
+    uint32_t none = 0;
+    enum gk_chan_status tst =
+        gk_channel_recv_until(&ch, in, sizeof(in), &none, t0 + 20 * GK_NS_PER_MS);
+    uint64_t waited = gk_now_ns() - t0;
+    gk_printf("echo: receive with a 20 ms deadline -> %d after %llu us\n", tst,
+              (unsigned long long)(waited / GK_NS_PER_US));
+    check(tst == GK_CHAN_ETIMEDOUT && none == 0 && waited >= 20 * GK_NS_PER_MS &&
+              waited < 70 * GK_NS_PER_MS,
+          "a receive with a deadline times out at the deadline");
+    uint32_t one = fill(count, max), back = 0;
+    check(gk_channel_send_until(&ch, out, one, gk_now_ns() + GK_NS_PER_SEC) == GK_CHAN_OK &&
+              gk_channel_recv_until(&ch, in, sizeof(in), &back, gk_now_ns() + GK_NS_PER_SEC) ==
+                  GK_CHAN_OK &&
+              back == one && memcmp(in, out, one) == 0,
+          "a reply within the deadline is received");
+
     /* Bad input: the peer corrupts the ring it writes to us. */
     check(gk_channel_send(&ch, CORRUPT_CMD, sizeof(CORRUPT_CMD)) == GK_CHAN_OK,
           "ask the peer to corrupt its ring");

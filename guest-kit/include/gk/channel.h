@@ -40,8 +40,8 @@
  * and port a client is given are range-checked before any hypercall; the
  * hypervisor checks the rest (whose grant, whose port). A peer that simply
  * stops (never writes, never notifies) cannot be told from a slow one: the
- * blocking calls then wait; use the try_ calls with your own deadline, or
- * watch the peer's state (HV_VIRQ_DOM_STATE), and gk_channel_close.
+ * blocking calls then wait; use the _until calls (a deadline) or the try_
+ * calls, or watch the peer's state (HV_VIRQ_DOM_STATE), and gk_channel_close.
  *
  * Events: the channel binds a handler to its port that counts
  * notifications and calls the optional on_event callback (from the event
@@ -74,8 +74,15 @@ enum gk_chan_status {
     GK_CHAN_EDISCONNECTED = 4, /* the peer broke the ring protocol (or not set up) */
     GK_CHAN_EINVAL = 5,        /* bad arguments (NULL buffer with a length, ...) */
     GK_CHAN_ENOTIFY = 6,       /* the message went through but the notification
-                                  hypercall failed (gk_channel_last_error) */
+                                  hypercall failed (gk_channel_last_error); for the
+                                  _until calls also: the timer could not be armed
+                                  (nothing sent or received) */
+    GK_CHAN_ETIMEDOUT = 7,     /* _until: the deadline passed first (nothing sent or
+                                  received) */
 };
+
+/* No deadline, for the _until calls (what send and recv use). */
+#define GK_CHANNEL_FOREVER UINT64_MAX
 
 struct gk_channel;
 typedef void (*gk_channel_event_fn)(struct gk_channel *ch, void *arg);
@@ -139,6 +146,16 @@ enum gk_chan_status gk_channel_send(struct gk_channel *ch, const void *msg, uint
 enum gk_chan_status gk_channel_try_recv(struct gk_channel *ch, void *buf, uint32_t cap,
                                         uint32_t *len);
 enum gk_chan_status gk_channel_recv(struct gk_channel *ch, void *buf, uint32_t cap, uint32_t *len);
+
+/* send and recv with a deadline in system time (gk_now_ns; GK_CHANNEL_FOREVER
+ * for none): GK_CHAN_ETIMEDOUT if it passes before there is room / a
+ * message (a deadline already past still tries once). While waiting they
+ * own the calling VCPU's one-shot timer, as gk_sleep_* do (gk/time.h): a
+ * timer the caller armed itself is replaced. Not from an event handler. */
+enum gk_chan_status gk_channel_send_until(struct gk_channel *ch, const void *msg, uint32_t len,
+                                          uint64_t deadline_ns);
+enum gk_chan_status gk_channel_recv_until(struct gk_channel *ch, void *buf, uint32_t cap,
+                                          uint32_t *len, uint64_t deadline_ns);
 
 /* The largest message (1016 bytes with the layout above). */
 uint32_t gk_channel_max_msg(const struct gk_channel *ch);

@@ -61,6 +61,11 @@ void gk_wallclock(uint64_t *sec, uint32_t *nsec);
  * (0 cancels; a past deadline fires at once). Returns the status. */
 int64_t gk_timer_set(uint64_t deadline_ns);
 
+/* gk_timer_set, after binding HV_VIRQ_TIMER on the calling VCPU (once, as
+ * gk_sleep_* do) so that the expiry wakes a gk_block on it. For code that
+ * blocks with its own deadline (gk_channel_recv_until). */
+int64_t gk_timer_arm(uint64_t deadline_ns);
+
 /* Blocks until gk_now_ns() >= the deadline now + ns (saturating), even if
  * other events wake the VCPU earlier. Binds HV_VIRQ_TIMER on the calling
  * VCPU on its first use there (and initialises its events). Returns HV_OK, or the status of a failed

@@ -14,7 +14,9 @@
  * GK_CHAN_EDISCONNECTED, never an access outside the page (ASan) and
  * random header garbage likewise; blocking send and receive sleep only
  * after arming the ring and are woken by the other side's notification;
- * notification failures; close while the peer still maps the page; and a
+ * deadlines (the _until calls time out at the deadline and change nothing,
+ * or receive what arrives in time); notification failures; close while the
+ * peer still maps the page; and a
  * two-thread stream in which a lost wake-up would hang the test (bounded
  * by a timeout).
  */
@@ -34,6 +36,7 @@
 #include "gk/channel.h"
 #include "gk/event.h"
 #include "gk/grant.h"
+#include "gk/time.h"
 
 /* ---- The fake hypervisor --------------------------------------------------- */
 
@@ -224,6 +227,26 @@ void gk_events_restore(bool was_enabled)
     (void)was_enabled;
 }
 
+/* Time: a fake clock that only moves when a blocked side's timer fires. */
+static uint64_t fake_now = 1000000;
+static uint64_t timer_deadline; /* 0: not armed */
+static int64_t timer_result = HV_OK;
+static unsigned timer_arms;
+
+uint64_t gk_now_ns(void)
+{
+    return fake_now;
+}
+
+int64_t gk_timer_arm(uint64_t deadline_ns)
+{
+    timer_arms++;
+    if (timer_result != HV_OK)
+        return timer_result;
+    timer_deadline = deadline_ns;
+    return HV_OK;
+}
+
 /* Runs `s`'s handler if its port is pending (an upcall). */
 static void deliver(int s)
 {
@@ -258,6 +281,13 @@ void gk_block(void)
         deliver(side);
         return;
     }
+    if (!pend[side] && !on_block && timer_deadline != 0) {
+        /* Nothing else will happen: the timer fires (its VIRQ wakes us). */
+        if (timer_deadline > fake_now)
+            fake_now = timer_deadline;
+        timer_deadline = 0;
+        return;
+    }
     if (!pend[side]) {
         if (!on_block)
             fail_msg("side %d would block forever", side);
@@ -290,6 +320,9 @@ static int reset(void **state)
     on_block = NULL;
     blocks = 0;
     side = SERVER;
+    timer_deadline = 0;
+    timer_result = HV_OK;
+    timer_arms = 0;
     return 0;
 }
 
@@ -698,6 +731,93 @@ static void test_blocking_send(void **state)
     assert_int_equal(blocks, 1);
 }
 
+/* Deadlines: an empty ring times out at the deadline (after blocking once,
+ * the timer armed for it) and nothing changes; a past deadline still tries
+ * once; a message that arrives in time is received; a full ring times a
+ * send out; a timer that cannot be armed is reported. */
+static void test_recv_until(void **state)
+{
+    (void)state;
+    setup_pair();
+    side = SERVER;
+    uint8_t in[64];
+    uint32_t got = 99;
+    uint64_t t0 = fake_now, deadline = t0 + 5000000;
+    unsigned before = total_calls();
+    assert_int_equal(gk_channel_recv_until(&sch, in, sizeof(in), &got, deadline),
+                     GK_CHAN_ETIMEDOUT);
+    assert_int_equal(got, 0);
+    assert_int_equal(blocks, 1);
+    assert_int_equal(timer_arms, 1);
+    assert_int_equal(fake_now, deadline);
+    assert_int_equal(total_calls(), before); /* no notification, nothing else */
+    assert_false(gk_channel_disconnected(&sch));
+    /* Already past: no block, no timer. */
+    assert_int_equal(gk_channel_recv_until(&sch, in, sizeof(in), &got, t0), GK_CHAN_ETIMEDOUT);
+    assert_int_equal(blocks, 1);
+    assert_int_equal(timer_arms, 1);
+    /* Past, but a message is there: received. */
+    side = CLIENT;
+    client_writes();
+    side = SERVER;
+    assert_int_equal(gk_channel_recv_until(&sch, in, sizeof(in), &got, t0), GK_CHAN_OK);
+    assert_int_equal(got, sizeof(later_msg));
+    assert_memory_equal(in, later_msg, sizeof(later_msg));
+    /* Arrives while we wait: received before the deadline. */
+    deliver(SERVER); /* the notification of the message just read */
+    on_block = client_writes;
+    deadline = fake_now + 5000000;
+    assert_int_equal(gk_channel_recv_until(&sch, in, sizeof(in), &got, deadline), GK_CHAN_OK);
+    assert_int_equal(got, sizeof(later_msg));
+    assert_true(fake_now < deadline);
+    assert_int_equal(blocks, 2);
+    /* The timer cannot be armed: reported, nothing received. */
+    on_block = NULL;
+    timer_result = HV_EINVAL;
+    assert_int_equal(gk_channel_recv_until(&sch, in, sizeof(in), &got, fake_now + 1),
+                     GK_CHAN_ENOTIFY);
+    assert_int_equal(gk_channel_last_error(&sch), HV_EINVAL);
+    assert_int_equal(blocks, 2);
+    /* The channel still works afterwards. */
+    timer_result = HV_OK;
+    side = CLIENT;
+    client_writes();
+    side = SERVER;
+    assert_int_equal(gk_channel_recv(&sch, in, sizeof(in), &got), GK_CHAN_OK);
+}
+
+static void test_send_until(void **state)
+{
+    (void)state;
+    setup_pair();
+    uint8_t m[500] = {0};
+    side = SERVER;
+    unsigned fit = 0;
+    while (gk_channel_try_send(&sch, m, sizeof(m)) == GK_CHAN_OK)
+        fit++;
+    uint64_t deadline = fake_now + 1000;
+    assert_int_equal(gk_channel_send_until(&sch, m, sizeof(m), deadline), GK_CHAN_ETIMEDOUT);
+    assert_int_equal(fake_now, deadline);
+    assert_int_equal(blocks, 1);
+    /* Nothing extra went in: the reader finds exactly the messages that fit. */
+    side = CLIENT;
+    uint8_t in[600];
+    uint32_t got;
+    unsigned n = 0;
+    while (gk_channel_try_recv(&cch, in, sizeof(in), &got) == GK_CHAN_OK)
+        n++;
+    assert_int_equal(n, fit);
+    /* With room (and a deadline already past) it goes through. */
+    side = SERVER;
+    assert_int_equal(gk_channel_send_until(&sch, m, sizeof(m), 0), GK_CHAN_OK);
+    /* A disconnected channel says so rather than time out. */
+    sch.disconnected = true;
+    assert_int_equal(gk_channel_send_until(&sch, m, sizeof(m), fake_now + 10),
+                     GK_CHAN_EDISCONNECTED);
+    assert_int_equal(gk_channel_recv_until(&sch, in, sizeof(in), &got, fake_now + 10),
+                     GK_CHAN_EDISCONNECTED);
+}
+
 /* A failed notification is reported (the message itself went through);
  * a server whose client has not bound yet ignores it. */
 static void test_notify_failure(void **state)
@@ -830,6 +950,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_garbage, reset, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_recv, reset, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_send, reset, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_until, reset, teardown),
+        cmocka_unit_test_setup_teardown(test_send_until, reset, teardown),
         cmocka_unit_test_setup_teardown(test_notify_failure, reset, teardown),
         cmocka_unit_test_setup_teardown(test_close_and_events, reset, teardown),
         cmocka_unit_test_setup_teardown(test_threads, reset, teardown),
