@@ -5,12 +5,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "mux.h"
 
 #define UP_DEFAULT_WAIT_S 60u
 
@@ -70,6 +72,93 @@ static void stop_qemu(long pid)
         usleep(100 * 1000);
     if (qemu_alive(pid))
         kill((pid_t)pid, SIGKILL);
+}
+
+/* The broker's files in the run directory (docs/hvctl.md). QEMU's COM2
+ * socket is private to the broker; clients use RUN_DIR/com2.sock. */
+struct mux_paths {
+    char qemu_sock[HVCTL_PATH_MAX + 32], pid_file[HVCTL_PATH_MAX + 32],
+        log_file[HVCTL_PATH_MAX + 32];
+};
+
+static void mux_paths(const struct cli *c, struct mux_paths *m)
+{
+    snprintf(m->qemu_sock, sizeof m->qemu_sock, "%s/qemu-com2.sock", c->rd.dir);
+    snprintf(m->pid_file, sizeof m->pid_file, "%s/mux.pid", c->rd.dir);
+    snprintf(m->log_file, sizeof m->log_file, "%s/mux.log", c->rd.dir);
+}
+
+#define MUX_PROC_NAME "hvctl-mux"
+
+/* True if pid is alive and is the broker (its process name). */
+static bool mux_alive(long pid)
+{
+    if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+        return false;
+    char path[64], comm[32] = {0};
+    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(comm, 1, sizeof comm - 1, f);
+    fclose(f);
+    comm[n] = 0;
+    return strncmp(comm, MUX_PROC_NAME, strlen(MUX_PROC_NAME)) == 0;
+}
+
+/* Stops the broker of the run directory, if any: SIGTERM, SIGKILL after 2 s. */
+static void stop_mux(const struct mux_paths *m)
+{
+    long pid;
+    if (rundir_pid_read(m->pid_file, &pid) && mux_alive(pid)) {
+        kill((pid_t)pid, SIGTERM);
+        for (int i = 0; i < 20 && mux_alive(pid); i++) {
+            waitpid((pid_t)pid, NULL, WNOHANG); /* our own child when up fails */
+            usleep(100 * 1000);
+        }
+        if (mux_alive(pid))
+            kill((pid_t)pid, SIGKILL);
+        waitpid((pid_t)pid, NULL, WNOHANG);
+    }
+    unlink(m->pid_file);
+}
+
+/* Forks the broker (a daemon: its own session, output to mux.log). Returns
+ * its pid, or -1. */
+static long start_mux(struct cli *c, const struct mux_paths *m, long qemu_pid, uint32_t wait_ms)
+{
+    fflush(c->out);
+    fflush(c->err);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setsid();
+        prctl(PR_SET_NAME, MUX_PROC_NAME, 0, 0, 0);
+        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int fd = open(m->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (nul >= 0)
+            dup2(nul, 0);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        FILE *log = fdopen(dup(2), "a");
+        struct mux_opts o = {.qemu_sock = m->qemu_sock,
+                             .listen_sock = c->rd.com2_sock,
+                             .qemu_pid = qemu_pid,
+                             .wait_ms = wait_ms,
+                             .log = log};
+        int rc = hvctl_mux_run(&o);
+        unlink(m->pid_file);
+        _exit(rc);
+    }
+    FILE *f = fopen(m->pid_file, "we");
+    if (f) {
+        fprintf(f, "%ld\n", (long)pid);
+        fclose(f);
+    }
+    return pid;
 }
 
 #define HELLO_RESEND_MS 150u
@@ -190,18 +279,22 @@ static int run_up(struct cli *c, const struct cli_args *a)
         return cli_error(c, HVCTL_EXIT_LOCAL,
                          "already up (QEMU pid %ld, run directory %s); `hvctl down` first", pid,
                          c->rd.dir);
+    struct mux_paths mp;
+    mux_paths(c, &mp);
+    stop_mux(&mp);
     unlink(c->rd.pid_file);
     unlink(c->rd.com2_sock);
+    unlink(mp.qemu_sock);
     struct hvctl_token tok;
     if (!rundir_token_create(c->rd.token_file, &tok, eb, sizeof eb))
         return cli_error(c, HVCTL_EXIT_LOCAL, "%s", eb);
 
-    char smp_s[16], mem_s[32], com1[HVCTL_PATH_MAX + 8], com2[HVCTL_PATH_MAX + 32],
+    char smp_s[16], mem_s[32], com1[HVCTL_PATH_MAX + 8], com2[HVCTL_PATH_MAX + 64],
         fwcfg[HVCTL_PATH_MAX + 48], drive[HVCTL_PATH_MAX + 48];
     snprintf(smp_s, sizeof smp_s, "%" PRIu64, smp);
     snprintf(mem_s, sizeof mem_s, "%" PRIu64 "M", mem >> 20);
     snprintf(com1, sizeof com1, "file:%s", c->rd.com1_log);
-    snprintf(com2, sizeof com2, "unix:%s,server=on,wait=off", c->rd.com2_sock);
+    snprintf(com2, sizeof com2, "unix:%s,server=on,wait=off", mp.qemu_sock);
     /* The admin token reaches the control domain through fw_cfg (unfinished:
      * the control domain does not read it yet; docs/hvctl.md). */
     snprintf(fwcfg, sizeof fwcfg, "name=opt/hv/admin-token,file=%s", c->rd.token_file);
@@ -252,12 +345,19 @@ static int run_up(struct cli *c, const struct cli_args *a)
         print_tail(c, c->rd.qemu_log, 10);
         return HVCTL_EXIT_LOCAL;
     }
+    long mux_pid = start_mux(c, &mp, pid, (uint32_t)(wait_s * 1000));
+    if (mux_pid < 0) {
+        stop_qemu(pid);
+        unlink(c->rd.pid_file);
+        return cli_error(c, HVCTL_EXIT_LOCAL, "cannot start the broker: fork: %s", strerror(errno));
+    }
     fprintf(c->out,
             "hv: QEMU pid %ld (smp %" PRIu64 ", memory %s, %s)\n"
             "hv: run directory %s: COM1 log %s, control socket %s, admin token %s\n"
+            "hv: broker pid %ld (any number of hvctl at once; log %s)\n"
             "hv: waiting up to %" PRIu64 " s for the control domain to answer...\n",
             pid, smp, mem_s, iso, c->rd.dir, c->rd.com1_log, c->rd.com2_sock, c->rd.token_file,
-            wait_s);
+            mux_pid, mp.log_file, wait_s);
     fflush(c->out);
     uint64_t t0 = now_ms();
     char server[80] = "";
@@ -284,10 +384,13 @@ static int run_up(struct cli *c, const struct cli_args *a)
     print_tail(c, c->rd.com1_log, 6);
     if (cli_flag(c, a, "keep")) {
         fprintf(c->err, "hvctl up: --keep: QEMU left running; `hvctl down` stops it\n");
-    } else if (qemu_alive(pid)) {
-        stop_qemu(pid);
-        unlink(c->rd.pid_file);
-        fprintf(c->err, "hvctl up: QEMU stopped (--keep leaves it running)\n");
+    } else {
+        stop_mux(&mp);
+        if (qemu_alive(pid)) {
+            stop_qemu(pid);
+            unlink(c->rd.pid_file);
+            fprintf(c->err, "hvctl up: QEMU stopped (--keep leaves it running)\n");
+        }
     }
     return code;
 }
@@ -297,8 +400,10 @@ const struct cli_command cli_cmd_up = {
     .usage = "[--mem SIZE] [--smp N] [--disk FILE] [--iso ISO] [--wait S] [--keep]",
     .summary = "Start the machine (QEMU, in the background) and wait for the control domain.",
     .details = "Creates the run directory with the admin token (mode 0600), starts QEMU with\n"
-               "COM1 to RUN_DIR/com1.log and COM2 on RUN_DIR/com2.sock, and returns once the\n"
-               "control domain answers hello. Exit 5 if it does not answer in time.\n"
+               "COM1 to RUN_DIR/com1.log and COM2 on RUN_DIR/qemu-com2.sock, starts the broker\n"
+               "(hvctl-mux: holds COM2, serves any number of clients on RUN_DIR/com2.sock;\n"
+               "pid in RUN_DIR/mux.pid, log in RUN_DIR/mux.log), and returns once the control\n"
+               "domain answers hello. Exit 5 if it does not answer in time.\n"
                "Environment: HV_ISO, HV_QEMU, HVCTL_UP_WAIT (seconds).\n",
     .opts = {{"mem", 'm', true, "SIZE", "machine memory (default 512M)"},
              {"smp", 0, true, "N", "CPUs (default 1)"},
@@ -313,8 +418,12 @@ const struct cli_command cli_cmd_up = {
 static int run_down(struct cli *c, const struct cli_args *a)
 {
     long pid;
+    struct mux_paths mp;
+    mux_paths(c, &mp);
+    stop_mux(&mp);
     if (!rundir_pid_read(c->rd.pid_file, &pid) || !qemu_alive(pid)) {
         unlink(c->rd.pid_file);
+        unlink(mp.qemu_sock);
         fprintf(c->out, "hv: not running (run directory %s)\n", c->rd.dir);
         return 0;
     }
@@ -323,6 +432,7 @@ static int run_down(struct cli *c, const struct cli_args *a)
         return cli_error(c, HVCTL_EXIT_LOCAL, "QEMU pid %ld did not stop", pid);
     unlink(c->rd.pid_file);
     unlink(c->rd.com2_sock);
+    unlink(mp.qemu_sock);
     unlink(c->rd.token_file); /* tokens die with the machine */
     fprintf(c->out, "hv: stopped QEMU pid %ld\n", pid);
     return 0;
@@ -331,13 +441,17 @@ static int run_down(struct cli *c, const struct cli_args *a)
 const struct cli_command cli_cmd_down = {
     .name = "down",
     .usage = "",
-    .summary = "Stop the machine started by `hvctl up` (SIGTERM, then SIGKILL).",
+    .summary = "Stop the machine started by `hvctl up` and its broker (SIGTERM, then SIGKILL).",
     .run = run_down};
 
 static int run_status(struct cli *c, const struct cli_args *a)
 {
     long pid = 0;
     bool alive = rundir_pid_read(c->rd.pid_file, &pid) && qemu_alive(pid);
+    struct mux_paths mp;
+    mux_paths(c, &mp);
+    long mpid = 0;
+    bool mux = rundir_pid_read(mp.pid_file, &mpid) && mux_alive(mpid);
     char server[80] = "";
     struct hvctl_error e = {0};
     enum hvctl_status st = HVCTL_ERR_CONNECT;
@@ -349,15 +463,20 @@ static int run_status(struct cli *c, const struct cli_args *a)
     if (c->json) {
         fprintf(c->out,
                 "{\"run-dir\":\"%s\",\"qemu-pid\":%ld,\"qemu-running\":%s,\"socket\":\"%s\","
-                "\"answering\":%s}\n",
+                "\"broker-pid\":%ld,\"broker-running\":%s,\"answering\":%s}\n",
                 c->rd.dir, alive ? pid : 0, alive ? "true" : "false", c->socket_path,
-                st == HVCTL_OK ? "true" : "false");
+                mux ? mpid : 0, mux ? "true" : "false", st == HVCTL_OK ? "true" : "false");
     } else {
         fprintf(c->out, "run directory:  %s\n", c->rd.dir);
         if (alive)
             fprintf(c->out, "QEMU:           running, pid %ld\n", pid);
         else
             fprintf(c->out, "QEMU:           not running\n");
+        if (mux)
+            fprintf(c->out, "broker:         running, pid %ld (log %s)\n", mpid, mp.log_file);
+        else
+            fprintf(c->out, "broker:         not running%s\n",
+                    alive ? " (only one client at a time on QEMU's socket)" : "");
         fprintf(c->out, "control socket: %s\n", c->socket_path);
         if (st == HVCTL_OK)
             fprintf(c->out, "control domain: answering (%s)\n", server);
