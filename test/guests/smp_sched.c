@@ -15,6 +15,8 @@
  *               of 4 VCPUs recording when they run (TSC windows) next to a
  *               4-VCPU CPU-bound domain: whenever one member ran, the
  *               others must have run too; the other domain must progress.
+ *     gangcap - the same gang capped at 50% of one CPU: it must run (at
+ *               least 3/4 of its cap), within its cap, and together.
  *     yield   - figure: two one-VCPU domains on one CPU yielding to each
  *               other: instructions per context switch.
  *     lhp     - figure: a 4-VCPU domain handing a spinlock around next to
@@ -269,8 +271,8 @@ static union {
  * starts it (its VCPU 0; it starts the others itself). */
 static int64_t pin(uint32_t slot, unsigned vcpu, uint64_t mask);
 
-static void kid_build(struct kid *k, unsigned index, const char *role, unsigned vcpus,
-                      uint32_t weight, uint32_t gang, uint64_t pin_mask)
+static void kid_build_cap(struct kid *k, unsigned index, const char *role, unsigned vcpus,
+                          uint32_t weight, uint32_t cap_pct, uint32_t gang, uint64_t pin_mask)
 {
     static char names[4][16], cmdlines[4][48];
     snprintf(names[index], sizeof(names[index]), "%s%u", role, index);
@@ -302,14 +304,15 @@ static void kid_build(struct kid *k, unsigned index, const char *role, unsigned 
     if (rc_copy != HV_OK || rc_grant != HV_OK)
         gk_panic("smp: FAILED to give %s its page (cap copy %lld, grant %lld)", names[index],
                  (long long)rc_copy, (long long)rc_grant);
-    struct hv_domctl_sched s = {.dom_slot = k->d.dom_slot, .weight = weight, .gang = gang};
+    struct hv_domctl_sched s = {
+        .dom_slot = k->d.dom_slot, .weight = weight, .cap_pct = cap_pct, .gang = gang};
     int64_t rc = gk_hc_domain_op(HV_DOMCTL_SCHED_SET, &s);
     if (rc != HV_OK)
         gk_panic("smp: FAILED SCHED_SET weight %u gang %u on %s: %lld", weight, gang, names[index],
                  (long long)rc);
     struct hv_domctl_sched g = {.dom_slot = k->d.dom_slot};
     rc = gk_hc_domain_op(HV_DOMCTL_SCHED_GET, &g);
-    if (rc != HV_OK || g.weight != weight || g.gang != gang)
+    if (rc != HV_OK || g.weight != weight || g.cap_pct != cap_pct || g.gang != gang)
         gk_panic("smp: FAILED SCHED_GET on %s", names[index]);
     k->port = 0;
     if (strcmp(role, "echo") == 0 && gk_evtchn_alloc_unbound(k->d.dom_slot, &k->port) != HV_OK)
@@ -324,6 +327,12 @@ static void kid_build(struct kid *k, unsigned index, const char *role, unsigned 
         gk_panic("smp: FAILED console input to %s", names[index]);
     if (gk_domain_start(&k->d) != HV_OK)
         gk_panic("smp: FAILED start %s", names[index]);
+}
+
+static void kid_build(struct kid *k, unsigned index, const char *role, unsigned vcpus,
+                      uint32_t weight, uint32_t gang, uint64_t pin_mask)
+{
+    kid_build_cap(k, index, role, vcpus, weight, 0, gang, pin_mask);
 }
 
 static void kid_wait_started(struct kid *k)
@@ -563,17 +572,19 @@ static void gang_exclusive(const struct smp_page *p, unsigned i, unsigned j, uin
     }
 }
 
-static void test_gang(unsigned gang)
+static void test_gang(unsigned gang, uint32_t cap_pct)
 {
     struct kid g, h;
-    const char *mode = gang ? "gang" : "no gang";
-    kid_build(&g, 0, "gang", NVCPU, 256, gang, 0);
+    const char *mode = !gang ? "no gang" : cap_pct ? "capped gang" : "gang";
+    kid_build_cap(&g, 0, "gang", NVCPU, 256, cap_pct, gang, 0);
     g.page->gap = tsc_hz / 20000; /* 50 us */
     kid_build(&h, 1, "spin", NVCPU, 256, 0, 0);
     kid_wait_started(&g);
     kid_wait_started(&h);
-    uint64_t h0 = kid_total(&h), g0 = kid_total(&g);
+    uint64_t h0 = kid_total(&h), g0 = kid_total(&g), gr0 = kid_run_ns(&g);
+    uint64_t w0 = gk_now_ns();
     gk_sleep_ms(300);
+    uint64_t gr1 = kid_run_ns(&g), w1 = gk_now_ns();
     g.page->stop = 1;
     uint64_t t0 = gk_now_ns();
     while (g.page->done < NVCPU && gk_now_ns() - t0 < GK_NS_PER_SEC)
@@ -609,6 +620,14 @@ static void test_gang(unsigned gang)
     /* Members must have been descheduled and rescheduled several times for
      * the test to mean anything; the other domain must not starve. */
     bool together = permille <= 20;
+    if (cap_pct) {
+        /* The gang's CPU time over the 300 ms, in percent of one CPU. */
+        uint64_t pct = (gr1 - gr0) * 100 / (w1 - w0);
+        gk_printf("smp: gang (%s): %llu%% of a CPU with a cap of %u%%\n", mode,
+                  (unsigned long long)pct, cap_pct);
+        check("gang: the capped gang ran (at least 3/4 of its cap) and the cap held (+5%)",
+              pct * 4 >= cap_pct * 3 && pct <= cap_pct + 5);
+    }
     if (gang) {
         check("gang: the members were descheduled at least 3 times each", fewest >= 4);
         check("gang: members ran together (under 2% of run time apart)", together);
@@ -783,9 +802,11 @@ int main(const struct hv_start_info *si)
     else if (strcmp(test, "weights") == 0)
         test_weights();
     else if (strcmp(test, "gang") == 0)
-        test_gang(1);
+        test_gang(1, 0);
     else if (strcmp(test, "nogang") == 0)
-        test_gang(0);
+        test_gang(0, 0);
+    else if (strcmp(test, "gangcap") == 0)
+        test_gang(1, 50);
     else if (strcmp(test, "yield") == 0)
         test_yield();
     else if (strcmp(test, "switch") == 0)

@@ -21,21 +21,17 @@ add_hv_test(smp_sched_weights LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_
     EXPECT_RE "smp: weights: progress weight 256: [0-9]+, weight 512: [0-9]+, ratio"
     EXPECT "[d0] smp: weights: ok"
     FORBID ${SMP_SCHED_FORBID})
-# 3. VCPUs queued on CPU 1 are taken by the idle CPUs 2 and 3.
-#    KNOWN HYPERVISOR BUG, fails until fixed: an idle CPU ignores the slice
-#    sched_pick gives it (pick_next in hv/core/schedule.c sleeps until an
-#    interrupt; next_deadline() is 0 without a current VCPU), while the policy
-#    counts on it to look again by then and so does not kick it: here CPUs 2
-#    and 3 stay idle for good next to two VCPUs waiting on CPU 1.
+# 3. VCPUs queued on CPU 1 are taken by the idle CPUs 2 and 3. (This test
+#    found that an idle CPU ignored the recheck time sched_pick gives it and
+#    slept until an interrupt; fixed in 2222dc9, docs/sched.md.)
 add_hv_test(smp_sched_steal LABELS smp SMP ${SMP4} TIMEOUT 90
     MODULES "${SMP_SCHED}::smp test=steal"
     EXPECT "[d0] smp: steal: VCPUs 1..3 queued on CPU 1 (one running, two waiting)"
            "[d0] smp: steal: the idle CPUs 2 and 3 took the waiting VCPUs" "[d0] smp: steal: ok"
     FORBID ${SMP_SCHED_FORBID})
 # HC_YIELD between two domains on one CPU should switch at every yield.
-# KNOWN HYPERVISOR BUG, fails until fixed: when the policy picks the
-# yielding VCPU again (smallest vtime), schedule_switch idles the CPU to the
-# end of the slice although the other VCPU waits on that CPU's queue.
+# (This test found that the policy picked the yielder again and the CPU idled
+# to the end of the slice; fixed by sched_vcpu_yield, docs/sched.md.)
 add_hv_test(smp_sched_yield LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
     MODULES "${SMP_SCHED}::smp test=yield" "${SMP_SCHED}::child"
     EXPECT "[d0] smp: yield: ok"
@@ -94,4 +90,12 @@ add_hv_test(smp_fig_lhp LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT
     MODULES "${SMP_SCHED}::smp test=lhp" "${SMP_SCHED}::child"
     EXPECT_RE "smp: figure: lock-holder preemption .*: gang on [0-9.]+, gang off [0-9.]+ hand-offs"
     EXPECT "[d0] smp: lhp: ok"
+    FORBID ${SMP_SCHED_FORBID})
+
+# 5b. A gang capped at 50% of one CPU (less than one slot of all four
+#     members costs) still runs, up to its cap, and together.
+add_hv_test(smp_sched_gang_cap LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
+    MODULES "${SMP_SCHED}::smp test=gangcap" "${SMP_SCHED}::child"
+    EXPECT_RE "smp: gang \\(capped gang\\): [0-9]+% of a CPU with a cap of 50%"
+    EXPECT "[d0] smp: gang: members ran together" "[d0] smp: gangcap: ok"
     FORBID ${SMP_SCHED_FORBID})

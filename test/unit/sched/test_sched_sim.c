@@ -258,6 +258,43 @@ static void test_gang_mix_1x2x2(void **state)
     gang_mix(1, 2, 2);
 }
 
+/* Capped gangs (cap below what one slot of all members costs): a 2-VCPU
+ * gang capped at 50% of a CPU and a 4-VCPU gang capped at 150%, next to
+ * CPU-bound ordinary domains. Each gang gets close to its cap (never more),
+ * all-or-none, and never waits longer than the starvation bound. */
+static void capped_gangs(uint32_t p, uint32_t k, uint32_t t)
+{
+    struct sim_cfg c;
+    struct sim_result r;
+    uint32_t cpus = p * k * t;
+
+    cfg_init(&c, p, k, t, 8);
+    add_dom(&c, 1, 256, 50, true);
+    add_dom(&c, 2, 256, 150, true);
+    add_dom(&c, 3, 256, 0, false);
+    add_vcpus(&c, 1, 2, 0, 0, 0);
+    add_vcpus(&c, 2, 4, 0, 0, 0);
+    add_vcpus(&c, 3, cpus, 0, 0, 0);
+    run(&c, &r, "capped-gangs");
+    assert_true(r.dom_share[0] <= 0.5 * 1.05);
+    assert_true(r.dom_share[1] <= 1.5 * 1.05);
+    assert_true(r.dom_share[0] >= 0.5 * 0.8);
+    assert_true(r.dom_share[1] >= 1.5 * 0.8);
+    for (uint32_t i = 0; i < c.vcpu_count; i++)
+        assert_true(r.max_wait_ns[i] <= SCHED_MAX_WAIT_NS(c.vcpu_count));
+}
+
+static void test_capped_gangs_1x2x2(void **state)
+{
+    (void)state;
+    capped_gangs(1, 2, 2);
+}
+static void test_capped_gangs_2x2x2(void **state)
+{
+    (void)state;
+    capped_gangs(2, 2, 2);
+}
+
 /* Extreme weights, a heavy gang and a crowded pinned CPU: every runnable
  * VCPU waits at most SCHED_MAX_WAIT_NS. */
 static void starvation(uint32_t p, uint32_t k, uint32_t t)
@@ -324,7 +361,8 @@ int main(void)
         cmocka_unit_test(test_gang_weights_1x2x2), cmocka_unit_test(test_gang_vs_plain_1x2x2),
         cmocka_unit_test(test_gang_mix_2x2x2),     cmocka_unit_test(test_gang_mix_1x2x2),
         cmocka_unit_test(test_starvation_2x2x2),   cmocka_unit_test(test_starvation_1x2x2),
-        cmocka_unit_test(test_pinning_2x2x2),
+        cmocka_unit_test(test_pinning_2x2x2),      cmocka_unit_test(test_capped_gangs_1x2x2),
+        cmocka_unit_test(test_capped_gangs_2x2x2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
