@@ -2,7 +2,8 @@
 # run-qemu.sh [--iso ISO] [--smp N] [--mem M] [--run-dir DIR] [--gdb] [-- extra qemu args]
 # Boots the hypervisor under QEMU (q35, TCG). COM1 (the hypervisor log and
 # the domains' consoles) is this terminal; COM2 (the control channel) is a
-# Unix socket under run/ (--run-dir), laid out as `hvctl up` lays it out: a
+# Unix socket under run/ (--run-dir) served by the broker hvctl-mux (from
+# the ISO's build directory, when built), laid out as `hvctl up` lays it out: a
 # fresh admin token in run/admin.token (mode 0600), handed to the control
 # domain as fw_cfg file opt/hv/admin-token, and QEMU's pid in run/qemu.pid,
 # so `hvctl list`, `hvctl create`, `hvctl console` and `hvctl down` work from
@@ -32,22 +33,44 @@ fi
 # The admin token, as hvctl up writes it: 32 random bytes, 64 hex digits.
 ( umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$rundir/admin.token.tmp"; echo >> "$rundir/admin.token.tmp" )
 mv -f "$rundir/admin.token.tmp" "$rundir/admin.token"
-rm -f "$rundir/com2.sock"
+rm -f "$rundir/com2.sock" "$rundir/qemu-com2.sock"
+# The broker (hvctl-mux, docs/hvctl.md "The broker") from the ISO's build
+# directory, as `hvctl up` starts it: it holds QEMU's COM2 and serves any
+# number of hvctl clients on run/com2.sock. Without it (tools not built),
+# QEMU's socket is run/com2.sock itself: one hvctl at a time.
+mux=${HVCTL_MUX:-$(dirname "$iso")/tools/hvctl-mux}
+muxpid=
+com2="$rundir/com2.sock"
+if [ -x "$mux" ]; then
+  com2="$rundir/qemu-com2.sock"
+  "$mux" --qemu-socket "$com2" --listen "$rundir/com2.sock" --pid-file "$rundir/mux.pid" \
+    --log "$rundir/mux.log" --wait 0 </dev/null >/dev/null 2>&1 &
+  muxpid=$!
+fi
 echo "hv: booting $iso (smp $smp, memory $mem)"
 echo "hv: COM1 (log, consoles) on this terminal; COM2 (control channel) at $rundir/com2.sock"
+if [ -n "$muxpid" ]; then
+  echo "hv: broker $mux (pid $muxpid, log $rundir/mux.log): several hvctl at once"
+else
+  echo "hv: no broker ($mux not built): one hvctl at a time"
+fi
 echo "hv: admin token in $rundir/admin.token; from another terminal: build/tools/hvctl list"
 echo "hv: quit with Ctrl-A X"
 set +e
 qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp "$smp" -m "$mem" \
   -display none -no-reboot \
   -serial mon:stdio \
-  -serial "unix:$rundir/com2.sock,server=on,wait=off" \
+  -serial "unix:$com2,server=on,wait=off" \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
   -fw_cfg "name=opt/hv/admin-token,file=$rundir/admin.token" \
   -pidfile "$rundir/qemu.pid" \
   -cdrom "$iso" "${gdb[@]}" "$@"
 status=$?
-rm -f "$rundir/qemu.pid" "$rundir/admin.token"
+if [ -n "$muxpid" ]; then
+  kill "$muxpid" 2>/dev/null
+  wait "$muxpid" 2>/dev/null
+fi
+rm -f "$rundir/qemu.pid" "$rundir/admin.token" "$rundir/mux.pid" "$rundir/qemu-com2.sock"
 set -e
 case $status in
   0) echo "hv: QEMU quit" ;;

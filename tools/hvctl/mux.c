@@ -479,7 +479,7 @@ int hvctl_mux_run(const struct mux_opts *o)
     }
     fcntl(lfd, F_SETFL, O_NONBLOCK);
     logf_("listening on %s", o->listen_sock);
-    if (!handshake(now_ms() + o->wait_ms)) {
+    if (!handshake(o->wait_ms ? now_ms() + o->wait_ms : UINT64_MAX)) {
         logf_("no control domain; stopping");
         goto out;
     }

@@ -21,7 +21,7 @@ struct mux_opts {
     const char *qemu_sock;   /* QEMU's COM2 (QEMU listens) */
     const char *listen_sock; /* where hvctl clients connect */
     long qemu_pid;           /* give up waiting for the socket if it exits (0: unknown) */
-    uint32_t wait_ms;        /* for QEMU's socket and the control domain's hello-reply */
+    uint32_t wait_ms;        /* for QEMU's socket and the hello-reply; 0: no limit */
     FILE *log;
 };
 
