@@ -28,7 +28,7 @@ def main():
         pass
     if args.input:
         with open(args.input[0], "w") as f:
-            f.write(args.input[1])
+            f.write(args.input[1].replace("\\n", "\n"))
     run = subprocess.run(argv[cut + 1:], stdout=subprocess.PIPE, text=True)
     out = run.stdout.replace(FINISH, "hvtest: (run finished)")
     sys.stdout.write(out)

@@ -11,7 +11,8 @@
  * - two virtio-net devices on one QEMU hub: frames of many lengths each way,
  *   every one must arrive intact, in order, at the other device only.
  * - virtio-console: a line written to port 0 (the test reads the chardev's
- *   file); with "console_read=N" on the command line, N bytes read back.
+ *   file); with "console_read=N" on the command line, N bytes read from it
+ *   (a newline is printed as '|').
  *
  * Every check prints a line; a failed one contains "FAILED". Ends with
  * "virtio-drivers: ok" and a poweroff.
@@ -97,20 +98,29 @@ static void test_blk(struct gk_virtio_pci *p)
     check("blk: capacity is 2048 sectors", cap == 2048);
     uint64_t chunk = sizeof(blk_buf) / GK_VIRTIO_BLK_SECTOR_BYTES;
     bool all = true;
-    uint64_t t0 = gk_now_ns();
     for (uint64_t s = 0; s < cap && all; s += chunk) {
         uint32_t n = (uint32_t)(cap - s < chunk ? cap - s : chunk);
         int rc = gk_virtio_blk_read(&blk, s, blk_buf, n);
         all = rc == GK_VIRTIO_OK &&
               pattern_ok(blk_buf, (size_t)n * GK_VIRTIO_BLK_SECTOR_BYTES, s * 512);
     }
-    uint64_t t1 = gk_now_ns();
     check("blk: every sector holds the pattern", all);
+    /* The rate: the whole disk read 8 times in 64 KiB calls (two requests
+     * of 32 KiB each), after the pass above warmed QEMU's side. */
+    uint64_t t0 = gk_now_ns(), kib = 0;
+    for (unsigned pass = 0; pass < 8 && all; pass++)
+        for (uint64_t s = 0; s < cap && all; s += chunk) {
+            uint32_t n = (uint32_t)(cap - s < chunk ? cap - s : chunk);
+            all = gk_virtio_blk_read(&blk, s, blk_buf, n) == GK_VIRTIO_OK;
+            kib += n / 2;
+        }
+    uint64_t t1 = gk_now_ns();
+    check("blk: 8 more passes read", all);
     if (all && t1 > t0)
         gk_printf("virtio-blk: measured sequential read %llu KiB in %llu us: %llu KiB/s "
                   "(TCG, 32 KiB per request, polled)\n",
-                  (unsigned long long)(cap / 2), (unsigned long long)((t1 - t0) / 1000),
-                  (unsigned long long)(cap / 2 * 1000000000ull / (t1 - t0)));
+                  (unsigned long long)kib, (unsigned long long)((t1 - t0) / 1000),
+                  (unsigned long long)(kib * 1000000000ull / (t1 - t0)));
     check_rc("blk: a read past the end is refused", gk_virtio_blk_read(&blk, cap - 1, blk_buf, 2),
              GK_VIRTIO_ERANGE);
     check_rc("blk: a read at sector 2^64-1 is refused", gk_virtio_blk_read(&blk, ~0ull, blk_buf, 1),
@@ -269,6 +279,9 @@ static void test_console(struct gk_virtio_pci *p, unsigned read_bytes)
                 break;
         }
         in[have] = 0;
+        for (size_t i = 0; i < have; i++)
+            if (in[i] == '\n')
+                in[i] = '|'; /* keep it on one log line */
         gk_printf("virtio-console: read %u bytes: \"%s\"\n", (unsigned)have, in);
         check("console: read the expected number of bytes", have == read_bytes);
     }
