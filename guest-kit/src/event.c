@@ -141,28 +141,112 @@ struct hv_bounce_frame *gk_event_dispatch(struct hv_bounce_frame *frame)
     return resume;
 }
 
-/* Shutdown requests (HV_VIRQ_SHUTDOWN, HV_DOMCTL_SHUTDOWN_REQUEST): the
- * domain's hook, or by default an immediate gk_shutdown with the reason. */
+/*
+ * Shutdown requests (HV_DOMCTL_SHUTDOWN_REQUEST raises HV_VIRQ_SHUTDOWN; the
+ * reason is read back from HV_DOMCTL_INFO.shutdown_request). gk_start binds
+ * the VIRQ before main (gk_shutdown_watch), so every guest-kit domain has
+ * it, but it is only seen once upcalls are enabled on VCPU 0
+ * (gk_events_init, or the first gk_block) or the domain polls
+ * (gk_shutdown_poll).
+ *
+ * Where the action runs. Without a hook the handler calls gk_shutdown
+ * right in the upcall: that is safe, because gk_shutdown takes no lock and
+ * never returns (it writes the interrupted VCPU's partial console line,
+ * then HC_SHUTDOWN stops every VCPU), so nothing interrupted is ever
+ * resumed half-done. A hook may want to block, take locks or wait for I/O,
+ * none of which a handler may do, so the handler only records the request
+ * and the hook runs at the next safe point outside every handler: the
+ * return of gk_block (so gk_sleep_*, gk_console_getc_blocking and every
+ * wait built on gk_block) or an explicit gk_shutdown_poll(), on whichever
+ * VCPU gets there first. Each request calls the hook once; a hook that
+ * returns without shutting down ignores that request.
+ */
 static void (*shutdown_hook)(enum hv_shutdown_reason);
+static uint32_t shutdown_port;   /* the VIRQ's port, 0 if it could not be bound */
+static uint32_t shutdown_asked;  /* the last request's reason + 1, 0: none */
+static uint32_t requests_seen;   /* requests the handler (or a poll) read */
+static uint32_t requests_served; /* requests the hook was called for */
+static bool hook_running;        /* the hook runs (it may itself reach a safe point) */
 
 void gk_on_shutdown_request(void (*fn)(enum hv_shutdown_reason reason))
 {
-    shutdown_hook = fn;
+    __atomic_store_n(&shutdown_hook, fn, __ATOMIC_SEQ_CST);
 }
 
+/* The request the hypervisor recorded for this domain: reason + 1, or 0 if
+ * there is none or the value is not a reason (never trusted blindly). */
+static uint32_t read_request(void)
+{
+    struct hv_domctl_info info = {.dom_slot = HV_CAP_SLOT_SELF};
+    if (gk_hc_domain_op(HV_DOMCTL_INFO, &info) != HV_OK || info.shutdown_request == 0 ||
+        info.shutdown_request > HV_SHUTDOWN_REBOOT + 1)
+        return 0;
+    return info.shutdown_request;
+}
+
+/* Records a request read from the hypervisor; true if there was one. */
+static bool note_request(void)
+{
+    uint32_t r = read_request();
+    if (!r)
+        return false;
+    __atomic_store_n(&shutdown_asked, r, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&requests_seen, 1, __ATOMIC_SEQ_CST);
+    return true;
+}
+
+/* HV_VIRQ_SHUTDOWN's handler (in the upcall; see above). */
 static void shutdown_requested(uint32_t port, void *arg)
 {
     (void)port;
     (void)arg;
-    struct hv_domctl_info info = {.dom_slot = HV_CAP_SLOT_SELF};
-    if (gk_hc_domain_op(HV_DOMCTL_INFO, &info) != HV_OK || info.shutdown_request == 0 ||
-        info.shutdown_request > HV_SHUTDOWN_REBOOT + 1)
+    if (!note_request())
         return; /* nothing (valid) asked */
-    enum hv_shutdown_reason reason = (enum hv_shutdown_reason)(info.shutdown_request - 1);
-    if (shutdown_hook)
-        shutdown_hook(reason);
-    else
+    if (!__atomic_load_n(&shutdown_hook, __ATOMIC_SEQ_CST))
+        gk_shutdown(
+            (enum hv_shutdown_reason)(__atomic_load_n(&shutdown_asked, __ATOMIC_SEQ_CST) - 1));
+}
+
+void gk_shutdown_watch(void)
+{
+    uint32_t port = 0;
+    if (shutdown_port || gk_evtchn_bind_virq(HV_VIRQ_SHUTDOWN, 0, &port) != HV_OK)
+        return; /* bound already, or refused: requests go unanswered */
+    gk_evtchn_bind_handler(port, shutdown_requested, NULL);
+    gk_evtchn_unmask(port);
+    __atomic_store_n(&shutdown_port, port, __ATOMIC_SEQ_CST);
+}
+
+bool gk_shutdown_pending(enum hv_shutdown_reason *reason)
+{
+    uint32_t r = __atomic_load_n(&shutdown_asked, __ATOMIC_SEQ_CST);
+    if (r && reason)
+        *reason = (enum hv_shutdown_reason)(r - 1);
+    return r != 0;
+}
+
+void gk_shutdown_poll(void)
+{
+    if (in_dispatch[gk_vcpu_id()])
+        return; /* not a safe point */
+    /* With upcalls masked the handler never ran: take the port ourselves
+     * (whoever clears its pending bit reads the request). */
+    uint32_t port = __atomic_load_n(&shutdown_port, __ATOMIC_SEQ_CST);
+    if (port && gk_evtchn_test_and_clear(port) && !note_request())
+        return;
+    uint32_t seen = __atomic_load_n(&requests_seen, __ATOMIC_SEQ_CST);
+    if (seen == __atomic_load_n(&requests_served, __ATOMIC_SEQ_CST))
+        return;
+    enum hv_shutdown_reason reason = HV_SHUTDOWN_POWEROFF;
+    gk_shutdown_pending(&reason);
+    void (*hook)(enum hv_shutdown_reason) = __atomic_load_n(&shutdown_hook, __ATOMIC_SEQ_CST);
+    if (!hook)
         gk_shutdown(reason);
+    if (__atomic_exchange_n(&hook_running, true, __ATOMIC_SEQ_CST))
+        return; /* called from inside the hook */
+    __atomic_store_n(&requests_served, seen, __ATOMIC_SEQ_CST);
+    hook(reason);
+    __atomic_store_n(&hook_running, false, __ATOMIC_SEQ_CST);
 }
 
 int64_t gk_events_init(void)
@@ -174,9 +258,7 @@ int64_t gk_events_init(void)
         if (rc != HV_OK)
             return rc;
         __atomic_store_n(&initialised, true, __ATOMIC_RELEASE);
-        uint32_t port;
-        if (gk_evtchn_bind_virq(HV_VIRQ_SHUTDOWN, 0, &port) == HV_OK)
-            gk_evtchn_bind_handler(port, shutdown_requested, NULL);
+        gk_shutdown_watch(); /* gk_start did it; here for code that bypasses gk_start */
     }
     if (vcpu_enabled[id])
         return HV_OK;
@@ -349,6 +431,7 @@ void gk_block(void)
             gk_panic("gk_block: HC_SET_CALLBACK failed (%lld)", (long long)rc);
     }
     gk_hc_block();
+    gk_shutdown_poll(); /* a safe point for a shutdown hook */
 }
 
 uint64_t gk_events_upcall_count(void)

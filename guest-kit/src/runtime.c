@@ -77,6 +77,14 @@ void gk_start(const struct hv_start_info *si)
     if (si->magic != HV_START_INFO_MAGIC || si->abi_version != HV_ABI_VERSION)
         gk_panic("bad start info (magic %#llx, ABI %u)", (unsigned long long)si->magic,
                  si->abi_version);
+    /* Before main: a shutdown request is answered from the first moment
+     * upcalls are on (gk/event.h). */
+    gk_shutdown_watch();
     int rc = main(si);
+    /* main returned 0 after a request (a hook that cleaned up and returned
+     * from main): stop with the reason asked for, e.g. reboot. */
+    enum hv_shutdown_reason asked = HV_SHUTDOWN_POWEROFF;
+    if (rc == 0 && gk_shutdown_pending(&asked))
+        gk_shutdown(asked);
     gk_shutdown(rc == 0 ? HV_SHUTDOWN_POWEROFF : HV_SHUTDOWN_CRASH);
 }

@@ -55,12 +55,41 @@ static inline struct hv_shared_info *gk_shared_info(void)
  * HC_SET_CALLBACK. */
 int64_t gk_events_init(void);
 
-/* What happens when a holder of this domain's capability asks it to shut
- * down (HV_DOMCTL_SHUTDOWN_REQUEST raises HV_VIRQ_SHUTDOWN, which
- * gk_events_init binds): fn(reason), or with fn NULL (the default) an
- * immediate gk_shutdown(reason). A domain that never calls gk_events_init
- * does not answer such requests. */
+/*
+ * Shutdown requests. When a holder of this domain's capability asks it to
+ * shut down (HV_DOMCTL_SHUTDOWN_REQUEST, e.g. `hvctl shutdown` or
+ * `hvctl reboot`), the hypervisor records the reason and raises
+ * HV_VIRQ_SHUTDOWN, which the runtime binds before main (gk_shutdown_watch).
+ *
+ * By default the domain stops at once with the requested reason
+ * (gk_shutdown(reason): poweroff or reboot), from the upcall itself, which
+ * is safe because gk_shutdown takes no lock and never returns. This needs
+ * upcalls enabled on VCPU 0 (gk_events_init, or any gk_block, gk_sleep_*,
+ * gk_console_getc_blocking) or a call to gk_shutdown_poll(); a domain that
+ * does neither does not answer, and the requester forces it.
+ *
+ * gk_on_shutdown_request(fn) replaces the default (fn NULL restores it):
+ * fn(reason) is called once per request, NOT in the upcall but at the next
+ * safe point outside every handler (the return of gk_block, or
+ * gk_shutdown_poll), so it may block, print, take locks and wait for I/O;
+ * it should end with gk_shutdown(reason). A hook that returns ignores the
+ * request.
+ */
 void gk_on_shutdown_request(void (*fn)(enum hv_shutdown_reason reason));
+
+/* Whether a shutdown has been asked for (and seen), and its reason. */
+bool gk_shutdown_pending(enum hv_shutdown_reason *reason);
+
+/* A safe point for code that neither blocks nor enables upcalls (a busy
+ * loop): notices a request even with upcalls masked and acts on it as
+ * above (the default shutdown, or the hook). Does nothing when called from
+ * an event handler. */
+void gk_shutdown_poll(void);
+
+/* Binds HV_VIRQ_SHUTDOWN on VCPU 0 to the runtime's handler and unmasks the
+ * port (gk_start calls it before main; idempotent). Does not enable
+ * upcalls. If the bind is refused the domain does not answer requests. */
+void gk_shutdown_watch(void);
 
 /* gk_events_init for a secondary VCPU (every VCPU starts with upcalls
  * masked): the same call, named for what it is used for. */

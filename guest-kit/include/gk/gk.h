@@ -2,8 +2,10 @@
  * guest-kit: the runtime every domain is written with.
  *
  * A domain provides `int main(const struct hv_start_info *si)`. The runtime
- * (start.S, runtime.c) checks the start-info page, calls main, and shuts the
- * domain down: poweroff if main returned 0, crash otherwise.
+ * (start.S, runtime.c) checks the start-info page, binds HV_VIRQ_SHUTDOWN
+ * (shutdown requests, gk/event.h), calls main, and shuts the domain down:
+ * poweroff if main returned 0 (or the reason of a shutdown request seen
+ * before it returned), crash otherwise.
  */
 #ifndef GK_GK_H
 #define GK_GK_H
