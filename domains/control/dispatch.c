@@ -397,10 +397,9 @@ void dispatch_frame(const uint8_t *payload, uint32_t len)
             !(d = target_dom(id, t, "domain-shutdown", PROTO_RIGHT_LIFECYCLE, q->domain, target,
                              DOM_NAME_MAX + 1)))
             return;
-        why = registry_shutdown(d, q->kind, q->has_timeout_ns, q->timeout_ns, &code);
-        done(id, t, "domain-shutdown", target, why, code,
-             q->has_timeout_ns ? "no guest shutdown protocol yet: stopped by force at the timeout"
-                               : "no guest shutdown protocol yet: waits for the guest to stop");
+        const char *note = NULL;
+        why = registry_shutdown(d, q->kind, q->has_timeout_ns, q->timeout_ns, &note, &code);
+        done(id, t, "domain-shutdown", target, why, code, note);
         return;
     }
     case PROTO_MSG_DOMAIN_PAUSE_REQUEST: {

@@ -167,6 +167,7 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
     d->never_started = true;
     d->stop_handled = false;
     d->shutting_down = false;
+    d->shutdown_asked = false;
     d->shutdown_deadline_ns = 0;
     d->state = PROTO_DOMAIN_STATE_PAUSED;
     /* Scheduling parameters and pins before VCPU 0 first runs: gang can
@@ -217,10 +218,12 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
         return "max-memory-bytes is below memory-bytes";
     if (cfg->max_memory_bytes / 4096 > GK_BUILD_PAGES_MAX)
         return "max-memory-bytes is above 1 GiB";
-    if (cfg->vcpus != 1) {
-        *code = PROTO_ERROR_CODE_UNSUPPORTED;
-        return "only single-VCPU domains can be built yet";
-    }
+    /* The domain is created with this many VCPUs allowed; VCPU 0 runs its
+     * entry and the guest starts the others itself (guest-kit's
+     * gk_vcpu_start: HV_DOMCTL_VCPU_START on its own HV_CAP_SLOT_SELF,
+     * which carries every right, so it needs nothing more from us). */
+    if (cfg->vcpus < 1 || cfg->vcpus > HV_DOMAIN_VCPUS_MAX)
+        return "vcpus must be 1 .. 8";
     struct image *im = image_find(cfg->kernel);
     if (!im) {
         *code = PROTO_ERROR_CODE_NOT_FOUND;
@@ -312,13 +315,32 @@ const char *registry_unpause(struct dom *d, enum proto_error_code *code)
 }
 
 const char *registry_shutdown(struct dom *d, enum proto_shutdown_kind kind, bool has_timeout,
-                              uint64_t timeout_ns, enum proto_error_code *code)
+                              uint64_t timeout_ns, const char **note, enum proto_error_code *code)
 {
     *code = PROTO_ERROR_CODE_WRONG_STATE;
+    *note = NULL;
     if (!d->has_domain ||
         (d->state != PROTO_DOMAIN_STATE_RUNNING && d->state != PROTO_DOMAIN_STATE_PAUSED &&
          d->state != PROTO_DOMAIN_STATE_SHUTTING_DOWN))
         return "it is not running";
+    /* Ask the guest (HV_VIRQ_SHUTDOWN; guest-kit answers with HC_SHUTDOWN
+     * and the reason). The hypervisor refuses (HV_EBUSY) unless it is
+     * RUNNING and not paused: a paused domain cannot answer and is only
+     * stopped by force at the timeout. */
+    struct hv_domctl_shutdown_request rq = {
+        .dom_slot = d->built.dom_slot,
+        .reason = kind == PROTO_SHUTDOWN_KIND_REBOOT ? HV_SHUTDOWN_REBOOT : HV_SHUTDOWN_POWEROFF};
+    int64_t st = HV_EBUSY;
+    if (!d->never_started && d->state != PROTO_DOMAIN_STATE_PAUSED)
+        st = gk_hc_domain_op(HV_DOMCTL_SHUTDOWN_REQUEST, &rq);
+    d->shutdown_asked = st == HV_OK;
+    if (st == HV_OK)
+        *note = has_timeout ? "asked the guest; forced at the timeout if it has not stopped"
+                            : "asked the guest; waits for it to stop";
+    else
+        *note = has_timeout ? "it cannot be asked (paused, or not running): stopped by force at "
+                              "the timeout"
+                            : "it cannot be asked (paused, or not running): waits for it to stop";
     d->shutting_down = true;
     d->shutdown_kind = kind;
     d->state = PROTO_DOMAIN_STATE_SHUTTING_DOWN;
@@ -355,8 +377,11 @@ static void apply_policy(struct dom *d, uint32_t reason, bool forced)
     enum proto_stop_policy p = policy_for(d, reason);
     char detail[160];
     snprintf(detail, sizeof detail, "%s%s: policy %s",
-             forced ? "forced at the shutdown timeout: " : "", reason_name(reason),
-             proto_stop_policy_name(p));
+             forced              ? "forced at the shutdown timeout: "
+             : d->shutdown_asked ? "stopped as asked: "
+                                 : "",
+             reason_name(reason), proto_stop_policy_name(p));
+    d->shutdown_asked = false;
     char name[DOM_NAME_MAX + 1];
     strlcpy(name, d->name, sizeof name);
     if (p == PROTO_STOP_POLICY_RESTART) {
@@ -401,6 +426,8 @@ void registry_poll(void)
         if (d->memory_bytes > d->max_memory_seen)
             d->max_memory_seen = d->memory_bytes;
         d->cpu_time_ns = info.cpu_time_ns;
+        d->events_sent = info.events_sent;
+        d->events_delivered = info.events_delivered;
         if (info.state == HV_DOMSTATE_SHUTDOWN) {
             if (d->stop_handled)
                 continue;
@@ -425,6 +452,8 @@ void registry_poll(void)
             }
             continue;
         }
+        if (d->stop_handled)
+            continue; /* stopped by force and preserved (paused): stays shut down */
         if (info.state == HV_DOMSTATE_RUNNING)
             d->state = PROTO_DOMAIN_STATE_RUNNING;
         else if (info.state == HV_DOMSTATE_PAUSED || info.state == HV_DOMSTATE_BUILDING)
@@ -441,7 +470,9 @@ void registry_summary(const struct dom *d, struct proto_domain_summary *out)
         .memory_bytes = d->has_domain ? d->memory_bytes : 0,
         .vcpus = d->cfg.vcpus,
         .cpu_time_ns = d->cpu_time_ns,
-        .event_count = 0,
+        .event_count = d->events_delivered,
+        .has_events_sent = d->has_domain,
+        .events_sent = d->events_sent,
     };
 }
 
@@ -468,7 +499,9 @@ void registry_self_summary(struct proto_domain_summary *out)
         .memory_bytes = info.pages * 4096,
         .vcpus = self_online_vcpus(info.vcpus),
         .cpu_time_ns = info.cpu_time_ns,
-        .event_count = 0,
+        .event_count = info.events_delivered,
+        .has_events_sent = true,
+        .events_sent = info.events_sent,
     };
 }
 

@@ -43,11 +43,13 @@ struct dom {
     enum proto_domain_state state;
     bool stop_handled;
     bool shutting_down;
+    bool shutdown_asked; /* HV_DOMCTL_SHUTDOWN_REQUEST accepted for this stop */
     enum proto_shutdown_kind shutdown_kind;
     uint64_t shutdown_deadline_ns; /* 0: none */
     uint64_t restarts, restart_window_ns;
     uint64_t memory_bytes, max_memory_seen, cpu_time_ns;
-    uint64_t pin_mask[DOM_VCPUS_MAX]; /* vcpu-pin masks (0: all CPUs), kept across restarts */
+    uint64_t events_sent, events_delivered; /* HV_DOMCTL_INFO, this incarnation */
+    uint64_t pin_mask[DOM_VCPUS_MAX];       /* vcpu-pin masks (0: all CPUs), kept across restarts */
     /* console (consoles.c) */
     uint8_t history[CON_HISTORY_BYTES];
     uint64_t history_total; /* bytes ever written to history */
@@ -71,10 +73,12 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
 const char *registry_destroy(struct dom *d, enum proto_error_code *code);
 const char *registry_pause(struct dom *d, enum proto_error_code *code);
 const char *registry_unpause(struct dom *d, enum proto_error_code *code);
-/* Marks it shutting down; with timeout_ns > 0 it is stopped by force (and
- * its policy for that kind applied) if it has not stopped by then. */
+/* Asks the guest to stop (HV_DOMCTL_SHUTDOWN_REQUEST with poweroff or
+ * reboot, unless it is paused) and marks it shutting down; with a timeout
+ * it is stopped by force (and its policy for that kind applied) if it has
+ * not stopped by then. *note says which (for the log). */
 const char *registry_shutdown(struct dom *d, enum proto_shutdown_kind kind, bool has_timeout,
-                              uint64_t timeout_ns, enum proto_error_code *code);
+                              uint64_t timeout_ns, const char **note, enum proto_error_code *code);
 
 /* Scheduling (HV_DOMCTL_SCHED_SET): the members q has, the others kept.
  * Gang changes only while no VCPU of it is runnable (paused, or created

@@ -498,6 +498,8 @@ static int64_t domctl_info(struct domain *d, uint64_t va)
     a.shutdown_request = t->shutdown_request;
     a.pages = t->pages_count;
     a.max_pages = t->max_pages;
+    a.events_sent = __atomic_load_n(&t->ev.sent_count, __ATOMIC_RELAXED);
+    a.events_delivered = __atomic_load_n(&t->ev.delivered_count, __ATOMIC_RELAXED);
     for (unsigned i = 0; i < VCPU_MAX; i++)
         a.cpu_time_ns += t->vcpus[i].cpu_time_ns;
     if (arch_copy_to_guest(gva(va), &a, sizeof(a)) != HV_OK)

@@ -60,6 +60,7 @@ static void evtchn_set_pending(struct evtchn_domain *d, uint32_t port)
 
     if (bit_test_and_set(&s->evtchn_pending[word], port_bit(port)))
         return;
+    __atomic_fetch_add(&d->delivered_count, 1, __ATOMIC_RELAXED);
     if (bit_test(&s->evtchn_mask[word], port_bit(port)))
         return;
     evtchn_mark_vcpu(d, d->ports[port].vcpu, word);
@@ -171,6 +172,8 @@ enum hv_status evtchn_domain_init(struct evtchn_domain *d, uint64_t uid,
     d->caps = caps;
     d->pirqs = pirqs;
     d->vcpu_count = vcpu_count;
+    d->sent_count = 0;
+    d->delivered_count = 0;
     for (uint32_t w = 0; w < HV_EVTCHN_WORDS; w++) {
         shared->evtchn_pending[w] = 0;
         shared->evtchn_mask[w] = 0;
@@ -361,8 +364,14 @@ enum hv_status evtchn_send(struct evtchn_domain *d, uint32_t port)
     switch (p->state) {
     case EVTCHN_FREE: return HV_ENOENT;
     case EVTCHN_UNBOUND: return HV_OK; /* no peer (yet, or any more): harmless, dropped */
-    case EVTCHN_INTERDOMAIN: evtchn_set_pending(p->remote, p->arg); return HV_OK;
-    case EVTCHN_IPI: evtchn_set_pending(d, port); return HV_OK;
+    case EVTCHN_INTERDOMAIN:
+        __atomic_fetch_add(&d->sent_count, 1, __ATOMIC_RELAXED);
+        evtchn_set_pending(p->remote, p->arg);
+        return HV_OK;
+    case EVTCHN_IPI:
+        __atomic_fetch_add(&d->sent_count, 1, __ATOMIC_RELAXED);
+        evtchn_set_pending(d, port);
+        return HV_OK;
     default: return HV_EINVAL; /* VIRQ and PIRQ ports are raised by the hypervisor */
     }
 }

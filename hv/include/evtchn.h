@@ -71,6 +71,14 @@ struct evtchn_domain {
     struct evtchn_pirq_table *pirqs; /* machine-wide PIRQ bindings */
     uint32_t vcpu_count;
     uint16_t virq_port[HV_SHARED_INFO_VCPUS][HV_VIRQ_COUNT]; /* 0: unbound */
+    /* Counters for HV_DOMCTL_INFO (atomic, relaxed; zero at init): events
+     * this domain sent (HV_EVTCHN_SEND on an inter-domain or IPI port), and
+     * events made pending in it (a port's pending bit set from clear, by
+     * any source: a peer, an IPI, a VIRQ, a physical IRQ, a notify; an
+     * event raised on a port that is pending already coalesces and is not
+     * counted again). */
+    uint64_t sent_count;
+    uint64_t delivered_count;
     struct evtchn_port ports[EVTCHN_PORTS];
 };
 

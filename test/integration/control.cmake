@@ -16,16 +16,21 @@ if(HV_WITH_TOOLS)
 
   # A guest that echoes its console input (console input tests).
   add_guest(control_echo SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/control_echo.c)
+  # A guest that starts all its VCPUs and keeps them sleeping and waking
+  # (multi-VCPU domains built by the control domain).
+  add_guest(control_spin2 SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/control_spin2.c)
 
   set(CONTROL_TEST ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/control_test.py
       --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
       --iso ${CMAKE_BINARY_DIR}/hv.iso --hello $<TARGET_FILE:hello>
       --ticks $<TARGET_FILE:ticks> --fault $<TARGET_FILE:test_fault>
-      --echo $<TARGET_FILE:control_echo> --mkiso ${PROJECT_SOURCE_DIR}/scripts/mkiso.sh
+      --echo $<TARGET_FILE:control_echo>
+      --spin2 $<TARGET_FILE:control_spin2> --counter2 $<TARGET_FILE:counter2>
+      --mkiso ${PROJECT_SOURCE_DIR}/scripts/mkiso.sh
       --hv $<TARGET_FILE:hv.elf> --control $<TARGET_FILE:control>
       --workdir ${HV_TEST_LOGDIR})
   foreach(t up_list create_console garbage tokens lifecycle policy console_input cycles bootcfg
-          up_hello make_run sched)
+          up_hello make_run sched shutdown vcpus)
     add_test(NAME control_${t} COMMAND ${CONTROL_TEST} ${t})
     set_tests_properties(control_${t} PROPERTIES LABELS "integration;control"
         PASS_REGULAR_EXPRESSION "control_test: ${t}: passed" TIMEOUT 180)

@@ -253,13 +253,12 @@ def t_lifecycle():
     hvctl("unpause", "tick")
     time.sleep(1)
     check("it runs again", info("tick")["summary"]["cpu-time-ns"] > t2)
-    # shutdown: no guest-side protocol yet; with a timeout it is stopped by
-    # force and its on_poweroff policy (destroy, the default) applies.
-    # reboot: forced at the timeout, then on_reboot (restart, the default):
-    # a new incarnation with a new domain id.
+    # reboot: ticks (guest-kit) answers the request and reboots itself, then
+    # on_reboot (restart, the default): a new incarnation with a new domain
+    # id. shutdown: it powers off; on_poweroff (destroy, the default) applies.
+    # (The shutdown scenario checks the clean path and the forced one.)
     old_id = info("tick")["summary"]["id"]
     hvctl("reboot", "tick", "--timeout", "1")
-    check("shutting-down until the timeout", info("tick")["summary"]["state"] == "shutting-down")
     deadline = time.monotonic() + 30
     while info("tick")["summary"]["id"] == old_id and time.monotonic() < deadline:
         time.sleep(0.3)
@@ -554,6 +553,217 @@ def t_make_run():
             q.kill()
 
 
+# --- shutdown requests: guest-kit answers, a stubborn guest is forced ---------------
+
+def entries_for(name, action):
+    return [e for e in log_entries() if e["target"] == name and e["action"] == action]
+
+
+def timed_stop(name, *extra):
+    t0 = time.monotonic()
+    hvctl("shutdown", name, "--wait", *extra)
+    return time.monotonic() - t0
+
+
+def t_shutdown():
+    upload(ARGS.ticks)
+    upload(ARGS.echo)
+    # The default: a guest-kit guest powers off as soon as it is asked.
+    m = manifest("t1", ARGS.ticks, "cmdline: \"ticks ticks=100000 period_ms=100\"\n")
+    hvctl("create", "-f", m)
+    wait_state("t1", ["running"])
+    dt = timed_stop("t1", "--timeout", "20")
+    print("figure: hvctl shutdown --wait of ticks: %.2f s" % dt)
+    check("shutdown --wait returned well before the 20 s timeout", dt < 5)
+    check("t1 is gone (on_poweroff destroy)", "t1" not in list_names())
+    req = entries_for("t1", "domain-shutdown")
+    check("the request was sent to the guest", req and "asked the guest" in req[-1]["detail"])
+    stop = entries_for("t1", "domain-stopped")
+    check("the log says poweroff as asked, not forced",
+          stop and "stopped as asked: poweroff" in stop[-1]["detail"]
+          and "forced" not in stop[-1]["detail"])
+    # A hook (run at a safe point, not in the upcall) cleans up, then stops.
+    m = manifest("e1", ARGS.echo, "cmdline: \"echo shutdown=hook\"\non_poweroff: preserve\n")
+    hvctl("create", "-f", m)
+    driver("console", sock(), admin(), "e1", "echo: ready shutdown=hook", "20")
+    dt = timed_stop("e1", "--timeout", "20")
+    check("the hooked guest stopped well before the timeout", dt < 5)
+    driver("console", sock(), admin(), "e1", "echo: hook: poweroff: flushing", "20")
+    check("preserved as shut down", info("e1")["summary"]["state"] == "shutdown")
+    stop = entries_for("e1", "domain-stopped")
+    check("hook: stopped as asked", stop and "stopped as asked: poweroff" in stop[-1]["detail"])
+    hvctl("destroy", "e1")
+    # A guest that ignores the request is forced at the timeout.
+    m = manifest("e2", ARGS.echo, "cmdline: \"echo shutdown=ignore\"\non_poweroff: preserve\n")
+    hvctl("create", "-f", m)
+    driver("console", sock(), admin(), "e2", "echo: ready shutdown=ignore", "20")
+    dt = timed_stop("e2", "--timeout", "2")
+    print("figure: hvctl shutdown --wait --timeout 2 of a guest that ignores it: %.2f s" % dt)
+    check("the stubborn guest stopped at the timeout (2 s), not before", 1.8 <= dt < 10)
+    driver("console", sock(), admin(), "e2", "echo: ignoring poweroff", "20")
+    stop = entries_for("e2", "domain-stopped")
+    check("the log says forced at the timeout",
+          stop and "forced at the shutdown timeout: poweroff" in stop[-1]["detail"])
+    check("preserved (paused) after the forced stop", info("e2")["summary"]["state"] == "shutdown")
+    hvctl("destroy", "e2")
+    # Without a timeout a stubborn guest keeps running (shutting-down).
+    hvctl("create", "-f", m)
+    driver("console", sock(), admin(), "e2", "echo: ready shutdown=ignore", "20")
+    hvctl("shutdown", "e2")
+    time.sleep(2)
+    check("no timeout: still shutting-down", info("e2")["summary"]["state"] == "shutting-down")
+    hvctl("destroy", "e2")
+    # reboot: the default answer reboots; on_reboot restart rebuilds it.
+    m = manifest("t2", ARGS.ticks, "cmdline: \"ticks ticks=100000 period_ms=100\"\n")
+    hvctl("create", "-f", m)
+    wait_state("t2", ["running"])
+    old_id = info("t2")["summary"]["id"]
+    t0 = time.monotonic()
+    hvctl("reboot", "t2", "--timeout", "30")
+    while info("t2")["summary"]["id"] == old_id and time.monotonic() - t0 < 30:
+        time.sleep(0.2)
+    dt = time.monotonic() - t0
+    print("figure: hvctl reboot of ticks to its new incarnation: %.2f s" % dt)
+    i = info("t2")["summary"]
+    check("rebooted well before the timeout: new id, running",
+          i["id"] != old_id and i["state"] == "running" and dt < 5)
+    rs = entries_for("t2", "domain-restart")
+    check("the log says reboot as asked, policy restart",
+          rs and "stopped as asked: reboot: policy restart" in rs[-1]["detail"])
+    hvctl("destroy", "t2")
+    # on_reboot: destroy - the reboot ends it.
+    m = manifest("t3", ARGS.ticks, "cmdline: \"ticks ticks=100000 period_ms=100\"\n"
+                 "on_reboot: destroy\n")
+    hvctl("create", "-f", m)
+    wait_state("t3", ["running"])
+    hvctl("reboot", "t3")
+    deadline = time.monotonic() + 10
+    while "t3" in list_names() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    check("on_reboot destroy: gone", "t3" not in list_names())
+    # A paused domain cannot be asked: forced at the timeout.
+    m = manifest("t4", ARGS.ticks, "cmdline: \"ticks ticks=100000 period_ms=100\"\n")
+    hvctl("create", "-f", m, "--paused")
+    dt = timed_stop("t4", "--timeout", "1")
+    check("paused: stopped at the timeout", dt >= 0.8 and "t4" not in list_names())
+    req = entries_for("t4", "domain-shutdown")
+    check("paused: the log says it could not be asked",
+          req and "cannot be asked" in req[-1]["detail"])
+    hvctl("shutdown", "nosuch", rc=1)
+
+
+# --- multi-VCPU domains: vcpus: N, the guest starts its own secondaries --------------
+
+def vstats(name):
+    return info(name)["vcpu-stats"]
+
+
+def wait_cpus(name, want, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if [v.get("cpu") for v in vstats(name)] == want:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def t_vcpus():
+    # A 2-CPU machine (UP_ARGS). counter2 (the guest-kit example the root
+    # domain runs in guestkit_counter2) as a built domain with 2 VCPUs: a
+    # shared counter under a lock and IPIs between its VCPUs.
+    upload(ARGS.counter2)
+    upload(ARGS.spin2)
+    m = manifest("c2", ARGS.counter2, "cmdline: \"counter2 n=20000 vcpus=2\"\nvcpus: 2\n"
+                 "on_poweroff: preserve\non_crash: preserve\n")
+    hvctl("create", "-f", m)
+    driver("console", sock(), admin(), "c2", "counter2: ok", "90")
+    check("counter2 powered off (not crashed)", wait_state("c2", ["shutdown", "crashed"])
+          == "shutdown")
+    c2 = info("c2")["summary"]
+    check("counter2: 2 VCPUs", c2["vcpus"] == 2)
+    # Event counts (HV_DOMCTL_INFO): counter2 sends 2 IPIs per exchange
+    # between its VCPUs (at least 2 in all), each also delivered to it.
+    print("figure: counter2 events: %d delivered, %d sent"
+          % (c2["event-count"], c2["events-sent"]))
+    check("counter2 sent its IPIs (events-sent >= 2)", c2["events-sent"] >= 2)
+    check("and they were delivered to it (event-count >= events-sent)",
+          c2["event-count"] >= c2["events-sent"])
+    hvctl("destroy", "c2")
+    # spin2: both VCPUs keep running; gang from the manifest.
+    m = manifest("m2", ARGS.spin2, "vcpus: 2\ngang: true\n")
+    hvctl("create", "-f", m)
+    driver("console", sock(), admin(), "m2", "spin2: 2 VCPUs running", "30")
+    i = info("m2")
+    check("info: 2 VCPUs", i["summary"]["vcpus"] == 2)
+    check("gang in effect", i["config"]["gang"] is True)
+    time.sleep(1)
+    vs = vstats("m2")
+    check("vcpu-stats: VCPUs 0 and 1, both online and run",
+          [v["vcpu"] for v in vs] == [0, 1]
+          and all(v["state"] != "offline" and v["run-ns"] > 0 for v in vs))
+    d = [d for d in json.loads(hvctl("list", "--json").strip().splitlines()[-1])["domains"]
+         if d["name"] == "m2"][0]
+    check("list: 2 VCPUs", d["vcpus"] == 2)
+    out = hvctl("info", "m2")
+    check("info shows both VCPU lines", "vcpu 0" in out and "vcpu 1" in out)
+    check("info shows events in and out", "events in:" in out and "events out:  0" in out)
+    out = hvctl("top", "--iterations", "1")
+    check("top shows both VCPUs", "vcpu 0" in out and "vcpu 1" in out)
+    check("top has the event columns", "EVENTS-IN" in out and "EVENTS-OUT" in out)
+    # spin2 sleeps 20 ms per round on each VCPU: timer VIRQs delivered to
+    # it, none sent by it.
+    e1 = info("m2")["summary"]
+    time.sleep(1)
+    e2 = info("m2")["summary"]
+    print("figure: spin2 (2 VCPUs, 20 ms sleeps) events delivered in about 1 s: %d"
+          % (e2["event-count"] - e1["event-count"]))
+    check("timer events keep being delivered to spin2",
+          e2["event-count"] - e1["event-count"] >= 20)
+    check("spin2 sends none", e2["events-sent"] == 0)
+    ctl = [d for d in json.loads(hvctl("list", "--json").strip().splitlines()[-1])["domains"]
+           if d["name"] == "control"][0]
+    check("control's own counts are reported", ctl["event-count"] > 0 and "events-sent" in ctl)
+    # Pinning acts on each VCPU: VCPU 0 to CPU 1 and VCPU 1 to CPU 0, then
+    # back; each runs where pinned.
+    hvctl("vcpu-pin", "m2", "0", "1")
+    out = hvctl("vcpu-pin", "m2", "1", "1", rc=1)
+    check("gang: both VCPUs on one CPU is refused (needs distinct CPUs)",
+          "invalid" in out and "distinct CPU" in out)
+    hvctl("vcpu-pin", "m2", "1", "0")
+    check("VCPU 0 runs on CPU 1, VCPU 1 on CPU 0", wait_cpus("m2", [1, 0]))
+    vs = vstats("m2")
+    check("masks as pinned", [v["cpu-mask"] for v in vs] == [2, 1])
+    out = hvctl("vcpu-pin", "m2", "0", "0", rc=1)
+    check("gang: VCPU 0 onto VCPU 1's only CPU is refused", "distinct CPU" in out)
+    hvctl("vcpu-pin", "m2", "1", "all")
+    hvctl("vcpu-pin", "m2", "0", "0")
+    hvctl("vcpu-pin", "m2", "1", "1")
+    check("then VCPU 0 on CPU 0, VCPU 1 on CPU 1", wait_cpus("m2", [0, 1]))
+    # Gang off and on again while paused; a cap up to 100 x 2 VCPUs.
+    hvctl("pause", "m2")
+    hvctl("sched", "m2", "--gang", "false")
+    hvctl("vcpu-pin", "m2", "1", "0")
+    out = hvctl("sched", "m2", "--gang", "true", rc=1)
+    check("gang with both VCPUs pinned to CPU 0 is refused", "distinct CPU" in out)
+    hvctl("vcpu-pin", "m2", "1", "all")
+    hvctl("sched", "m2", "--gang", "true")
+    hvctl("unpause", "m2")
+    hvctl("sched", "m2", "--cap", "150")
+    out = hvctl("sched", "m2", "--cap", "250", rc=1)
+    check("cap above 100 x 2 VCPUs is invalid", "invalid" in out)
+    # Clean shutdown of a 2-VCPU guest.
+    t0 = time.monotonic()
+    hvctl("shutdown", "m2", "--wait", "--timeout", "20")
+    check("the 2-VCPU guest stopped as asked, quickly",
+          time.monotonic() - t0 < 5 and "m2" not in list_names()
+          and "stopped as asked: poweroff" in entries_for("m2", "domain-stopped")[-1]["detail"])
+    # More VCPUs than the hypervisor allows: refused by the control domain.
+    m = manifest("m9", ARGS.spin2, "vcpus: 9\n")
+    out = hvctl("create", "-f", m, rc=1)
+    check("vcpus: 9 is invalid", "invalid" in out and "vcpus must be 1 .. 8" in out)
+    check("nothing was created", "m9" not in list_names())
+
+
 # --- scheduling: manifests, sched, vcpu-pin, info --host, top ---------------------
 
 def vcpu0(name):
@@ -648,11 +858,12 @@ def t_sched():
 SCENARIOS = {"bootcfg": t_bootcfg, "console_input": t_console_input, "cycles": t_cycles,
              "up_list": t_up_list, "create_console": t_create_console, "garbage": t_garbage,
              "tokens": t_tokens, "lifecycle": t_lifecycle, "policy": t_policy,
-             "up_hello": t_up_hello, "make_run": t_make_run, "sched": t_sched}
+             "up_hello": t_up_hello, "make_run": t_make_run, "sched": t_sched,
+             "shutdown": t_shutdown, "vcpus": t_vcpus}
 # Scenarios that start the machine themselves.
 STARTS_ITSELF = {"up_hello", "make_run"}
 # Extra arguments of `hvctl up` per scenario.
-UP_ARGS = {"sched": ["--smp", "2"]}
+UP_ARGS = {"sched": ["--smp", "2"], "vcpus": ["--smp", "2"]}
 
 
 def main():
@@ -665,6 +876,8 @@ def main():
     ap.add_argument("--ticks", required=True)
     ap.add_argument("--fault", required=True)
     ap.add_argument("--echo", required=True)
+    ap.add_argument("--spin2", required=True)
+    ap.add_argument("--counter2", required=True)
     ap.add_argument("--mkiso", required=True)
     ap.add_argument("--hv", required=True)
     ap.add_argument("--control", required=True)

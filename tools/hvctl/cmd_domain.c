@@ -88,8 +88,8 @@ static bool check_domain_arg(struct cli *c, const char *name, int *rc)
 static void print_list(struct cli *c, const struct proto_domain_list_reply *r,
                        const uint64_t *prev_cpu_ns, double interval_s)
 {
-    fprintf(c->out, "%5s  %-20s %-13s %8s %5s %12s %10s%s\n", "ID", "NAME", "STATE", "MEMORY",
-            "VCPUS", "CPU(s)", "EVENTS", prev_cpu_ns ? "   CPU%" : "");
+    fprintf(c->out, "%5s  %-20s %-13s %8s %5s %12s %10s %10s%s\n", "ID", "NAME", "STATE", "MEMORY",
+            "VCPUS", "CPU(s)", "EVENTS-IN", "EVENTS-OUT", prev_cpu_ns ? "   CPU%" : "");
     for (uint32_t i = 0; i < r->domains.count; i++) {
         const struct proto_domain_summary *d = &r->domains.items[i];
         char mem[24];
@@ -98,6 +98,8 @@ static void print_list(struct cli *c, const struct proto_domain_list_reply *r,
         print_name(c->out, d->name, 20);
         fprintf(c->out, " %-13s %8s %5" PRIu64 " %12.3f %10" PRIu64, state_name(d->state), mem,
                 d->vcpus, (double)d->cpu_time_ns / 1e9, d->event_count);
+        if (d->has_events_sent) /* absent (a server that does not count): no column */
+            fprintf(c->out, " %10" PRIu64, d->events_sent);
         if (prev_cpu_ns) {
             double pct = prev_cpu_ns[i] == UINT64_MAX || d->cpu_time_ns < prev_cpu_ns[i]
                              ? 0.0
@@ -273,9 +275,11 @@ static int run_info(struct cli *c, const struct cli_args *a)
         manifest_format_size(m1, sizeof m1, i->summary.memory_bytes);
         fprintf(c->out,
                 "\nstate:       %s\nmemory:      %s\nvcpus:       %" PRIu64
-                "\ncpu time:    %.3f s\nevents:      %" PRIu64 "\n",
+                "\ncpu time:    %.3f s\nevents in:   %" PRIu64 " (delivered to it)\n",
                 state_name(i->summary.state), m1, i->summary.vcpus,
                 (double)i->summary.cpu_time_ns / 1e9, i->summary.event_count);
+        if (i->summary.has_events_sent)
+            fprintf(c->out, "events out:  %" PRIu64 " (sent by it)\n", i->summary.events_sent);
         if (i->has_max_observed_memory_bytes) {
             manifest_format_size(m1, sizeof m1, i->max_observed_memory_bytes);
             fprintf(c->out, "peak memory: %s\n", m1);

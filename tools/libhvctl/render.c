@@ -27,7 +27,7 @@ struct jschema {
 
 SCHEMA(S_SUMMARY, {0, "id", 0, 0}, {2, "name", 0, 0}, {4, "state", 0, J_STATE},
        {6, "memory-bytes", 0, 0}, {8, "vcpus", 0, 0}, {10, "cpu-time-ns", 0, 0},
-       {12, "event-count", 0, 0});
+       {12, "event-count", 0, 0}, {13, "events-sent", 0, 0});
 SCHEMA(S_CONFIG, {0, "name", 0, 0}, {2, "kernel", 0, 0}, {4, "cmdline", 0, 0},
        {6, "memory-bytes", 0, 0}, {8, "max-memory-bytes", 0, 0}, {10, "vcpus", 0, 0},
        {12, "weight", 0, 0}, {14, "cap-percent", 0, 0}, {16, "gang", 0, 0},
