@@ -475,8 +475,7 @@ static int run_status(struct cli *c, const struct cli_args *a)
         if (mux)
             fprintf(c->out, "broker:         running, pid %ld (log %s)\n", mpid, mp.log_file);
         else
-            fprintf(c->out, "broker:         not running%s\n",
-                    alive ? " (only one client at a time on QEMU's socket)" : "");
+            fprintf(c->out, "broker:         not running\n");
         fprintf(c->out, "control socket: %s\n", c->socket_path);
         if (st == HVCTL_OK)
             fprintf(c->out, "control domain: answering (%s)\n", server);

@@ -431,8 +431,10 @@ static void test_status(void **state)
     assert_int_equal(run("status", NULL), 0);
     assert_non_null(strstr(g_out, "QEMU:           not running\n"));
     assert_non_null(strstr(g_out, "control domain: answering (fake-control 1)\n"));
+    assert_non_null(strstr(g_out, "broker:         not running\n"));
     assert_int_equal(run("status", "--json", NULL), 0);
     assert_non_null(strstr(g_out, "\"qemu-running\":false"));
+    assert_non_null(strstr(g_out, "\"broker-running\":false"));
     assert_non_null(strstr(g_out, "\"answering\":true"));
 }
 
