@@ -9,7 +9,9 @@
  * no port I/O per access).
  *
  * The split virtqueue itself is in gk/virtqueue.h; PCI enumeration and the
- * virtio vendor-capability parser in gk/pci.h.
+ * virtio vendor-capability parser in gk/pci.h; device bring-up in
+ * gk/virtio_dev.h over the transport of gk/virtio_pci.h; the drivers in
+ * gk/virtio_blk.h, gk/virtio_net.h and gk/virtio_console.h.
  */
 #ifndef GK_VIRTIO_H
 #define GK_VIRTIO_H
