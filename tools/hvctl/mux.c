@@ -122,21 +122,23 @@ static bool flush_out(struct peer *p)
     return true;
 }
 
-/* Encodes m as one frame onto p's output. */
-static bool queue_msg(struct peer *p, const struct proto_msg *m, size_t max)
+enum queued { Q_OK, Q_FULL, Q_GONE };
+
+/* Encodes m as one frame onto p's output and writes what the socket takes. */
+static enum queued queue_msg(struct peer *p, const struct proto_msg *m, size_t max)
 {
     struct hvcbor_error ce;
     size_t len = 0;
     if (!proto_msg_encode(m, M.enc, FRAME_MAX_PAYLOAD, &len, &ce)) {
         logf_("cannot encode %s: %s", proto_msg_name(m->type) ? proto_msg_name(m->type) : "?",
               hvcbor_err_name(ce.code));
-        return true; /* nothing sent; the peer is fine */
+        return Q_OK; /* nothing sent; the peer is fine */
     }
     static uint8_t frame[FRAME_MAX_PAYLOAD + FRAME_OVERHEAD_BYTES];
     size_t flen = frame_encode(frame, sizeof frame, M.enc, len);
     if (!flen || !buf_add(&p->out, frame, flen, max))
-        return false;
-    return flush_out(p);
+        return Q_FULL;
+    return flush_out(p) ? Q_OK : Q_GONE;
 }
 
 static struct peer *client_by_id(uint32_t id)
@@ -158,7 +160,7 @@ static void kill_peer(struct peer *p, const char *why)
 static void to_wire(void *ctx, const struct proto_msg *m)
 {
     (void)ctx;
-    if (!queue_msg(&M.wire, m, SIZE_MAX))
+    if (queue_msg(&M.wire, m, SIZE_MAX) != Q_OK)
         kill_peer(&M.wire, "QEMU's socket closed");
 }
 
@@ -168,8 +170,9 @@ static void to_client(void *ctx, uint32_t client, const struct proto_msg *m)
     struct peer *p = client_by_id(client);
     if (!p || p->dead)
         return;
-    if (!queue_msg(p, m, MUX_CLIENT_OUT_MAX))
-        kill_peer(p, p->out.len + 64 > MUX_CLIENT_OUT_MAX ? "it stopped reading" : "it went away");
+    enum queued q = queue_msg(p, m, MUX_CLIENT_OUT_MAX);
+    if (q != Q_OK)
+        kill_peer(p, q == Q_FULL ? "1 MiB of answers unread: it stopped reading" : "it went away");
 }
 
 static bool peer_init(struct peer *p, int fd, uint32_t max_payload)
@@ -383,7 +386,7 @@ static bool handshake(uint64_t deadline)
                 .request_id = next_id++,
                 .version = PROTO_VERSION,
                 .client = {(const uint8_t *)CLIENT_NAME, (uint32_t)strlen(CLIENT_NAME)}};
-            if (!queue_msg(&M.wire, h, SIZE_MAX))
+            if (queue_msg(&M.wire, h, SIZE_MAX) != Q_OK)
                 return false;
             next_send = now + HELLO_RESEND_MS;
         }

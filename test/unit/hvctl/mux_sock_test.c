@@ -1,0 +1,254 @@
+/*
+ * The broker's sockets and event loop (tools/hvctl/mux.c) against the fake
+ * control domain (fake_server.c, standing in for QEMU's COM2 socket): the
+ * broker runs in a forked child, libhvctl clients and raw sockets connect to
+ * it. Two clients at once with the same request ids; only the broker's own
+ * hello reaches the control domain; garbage from the control domain is
+ * dropped; an oversized frame header gets too-large; an undecodable frame gets
+ * invalid; a client flooding garbage is closed while another is served; a
+ * client that never reads its answers is closed; a client that goes away
+ * attached has its console detached; SIGTERM stops the broker and removes its
+ * socket.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fake_server.h"
+#include "hvctl/client.h"
+#include "mux.h"
+
+static struct fake_server g_srv;
+static char g_dir[64], g_listen[128];
+static pid_t g_mux;
+
+static void connect_ok(struct hvctl_conn *c)
+{
+    struct hvctl_error e;
+    for (int i = 0; i < 100; i++) {
+        if (hvctl_connect(c, g_listen, &e))
+            return;
+        usleep(50 * 1000);
+    }
+    fail_msg("cannot connect to the broker: %s", e.message);
+}
+
+static void hello_ok(struct hvctl_conn *c)
+{
+    char name[80];
+    uint64_t v = 0;
+    struct hvctl_error e;
+    assert_int_equal(hvctl_hello(c, 5000, name, sizeof name, &v, &e), HVCTL_OK);
+    assert_string_equal(name, "fake-control 1");
+    assert_int_equal(v, PROTO_VERSION);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/hvctl-mux-test-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    memset(&g_srv, 0, sizeof g_srv);
+    g_srv.action[PROTO_MSG_DOMAIN_LIST_REQUEST] = FA_GARBAGE_THEN_REPLY;
+    fake_server_start_socket(&g_srv, g_dir); /* "QEMU": g_dir/com2.sock */
+    snprintf(g_listen, sizeof g_listen, "%s/mux.sock", g_dir);
+    fflush(NULL);
+    g_mux = fork();
+    assert_true(g_mux >= 0);
+    if (g_mux == 0) {
+        struct mux_opts o = {
+            .qemu_sock = g_srv.sock_path, .listen_sock = g_listen, .wait_ms = 10000, .log = stderr};
+        _exit(hvctl_mux_run(&o));
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (g_mux > 0) {
+        kill(g_mux, SIGKILL);
+        waitpid(g_mux, NULL, 0);
+    }
+    fake_server_stop(&g_srv);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    assert_int_equal(system(cmd), 0);
+    return 0;
+}
+
+static enum hvctl_status list(struct hvctl_conn *c, uint64_t id)
+{
+    struct proto_msg m = {.type = PROTO_MSG_DOMAIN_LIST_REQUEST};
+    m.u.domain_list_request.request_id = id;
+    struct hvctl_error e;
+    return hvctl_send(c, &m, 5000, &e);
+}
+
+static void expect_reply(struct hvctl_conn *c, uint64_t id, enum proto_msg_type t)
+{
+    const struct proto_msg *r;
+    struct hvctl_error e;
+    assert_int_equal(hvctl_wait_reply(c, id, 5000, &r, &e), HVCTL_OK);
+    assert_int_equal(r->type, t);
+}
+
+static void expect_error(struct hvctl_conn *c, enum proto_error_code code)
+{
+    const struct proto_msg *r;
+    struct hvctl_error e;
+    assert_int_equal(hvctl_recv(c, 5000, &r, &e), HVCTL_OK);
+    assert_int_equal(r->type, PROTO_MSG_ERROR_REPLY);
+    assert_int_equal(r->u.error_reply.code, code);
+    assert_int_equal(proto_msg_request_id(r), 0);
+}
+
+/* True once the peer has closed c (EOF), within ms. */
+static bool closed_within(struct hvctl_conn *c, int ms)
+{
+    static uint8_t sink[65536];
+    for (int waited = 0; waited < ms; waited += 20) {
+        ssize_t n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            return true;
+        if (n < 0)
+            usleep(20 * 1000);
+    }
+    return false;
+}
+
+static void test_broker(void **state)
+{
+    (void)state;
+    struct hvctl_conn a, b, raw, flood, lazy;
+    connect_ok(&a);
+    connect_ok(&b);
+    hello_ok(&a);
+    hello_ok(&b);
+    /* The same request id on two connections; answers cross. */
+    assert_int_equal(list(&a, 7), HVCTL_OK);
+    assert_int_equal(list(&b, 7), HVCTL_OK);
+    expect_reply(&b, 7, PROTO_MSG_DOMAIN_LIST_REPLY);
+    expect_reply(&a, 7, PROTO_MSG_DOMAIN_LIST_REPLY);
+
+    /* An oversized frame header: too-large; then an undecodable frame:
+     * invalid. The connection stays usable. */
+    connect_ok(&raw);
+    uint8_t h[12] = {FRAME_MAGIC0, FRAME_MAGIC1, FRAME_MAGIC2, FRAME_MAGIC3, 0, 0, 0x10, 0};
+    uint32_t crc = frame_crc32c(0, h, 8);
+    memcpy(h + 8, &crc, 4);
+    assert_int_equal(write(raw.fd, h, sizeof h), (ssize_t)sizeof h);
+    expect_error(&raw, PROTO_ERROR_CODE_TOO_LARGE);
+    static const uint8_t notcbor[] = {0xff, 0xfe, 0x00};
+    uint8_t fr[32];
+    size_t n = frame_encode(fr, sizeof fr, notcbor, sizeof notcbor);
+    assert_int_equal(write(raw.fd, fr, n), (ssize_t)n);
+    expect_error(&raw, PROTO_ERROR_CODE_INVALID);
+    hello_ok(&raw);
+
+    /* Garbage flood: closed after 1 MiB; a is served meanwhile. */
+    connect_ok(&flood);
+    static uint8_t junk[65536];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (uint8_t)(i * 7u + 3u) == 'H' ? 0 : (uint8_t)(i * 7u + 3u);
+    size_t sent = 0;
+    while (sent < (2u << 20)) {
+        struct pollfd p = {.fd = flood.fd, .events = POLLOUT};
+        if (poll(&p, 1, 2000) <= 0 || !(p.revents & POLLOUT))
+            break;
+        ssize_t w = send(flood.fd, junk, sizeof junk, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w <= 0)
+            break;
+        sent += (size_t)w;
+        if (sent % (256u << 10) == 0) {
+            assert_int_equal(list(&a, 100 + sent), HVCTL_OK);
+            expect_reply(&a, 100 + sent, PROTO_MSG_DOMAIN_LIST_REPLY);
+        }
+    }
+    assert_true(closed_within(&flood, 5000));
+    hvctl_close(&flood);
+
+    /* A client that sends and never reads: closed once 1 MiB piles up
+     * (busy errors and replies); a is still served. */
+    connect_ok(&lazy);
+    bool lazy_closed = false;
+    for (uint64_t id = 1; id < 200000 && !lazy_closed; id++) {
+        struct proto_msg m = {.type = PROTO_MSG_LOG_QUERY_REQUEST};
+        m.u.log_query_request.request_id = id;
+        m.u.log_query_request.max_entries = 64;
+        struct hvctl_error e;
+        enum hvctl_status s = hvctl_send(&lazy, &m, 2000, &e);
+        if (s == HVCTL_ERR_CLOSED)
+            lazy_closed = true;
+        else if (s == HVCTL_ERR_TIMEOUT)
+            break; /* the broker stopped reading it: see below */
+        else
+            assert_int_equal(s, HVCTL_OK);
+    }
+    assert_int_equal(list(&a, 5000), HVCTL_OK);
+    expect_reply(&a, 5000, PROTO_MSG_DOMAIN_LIST_REPLY);
+    assert_true(lazy_closed || closed_within(&lazy, 10000));
+    hvctl_close(&lazy);
+
+    /* b attaches a console and goes away without detaching. */
+    struct proto_msg m = {.type = PROTO_MSG_CONSOLE_ATTACH_REQUEST};
+    m.u.console_attach_request.request_id = 9;
+    m.u.console_attach_request.domain = (struct hvcbor_str){(const uint8_t *)"web1", 4};
+    const struct proto_msg *r;
+    struct hvctl_error e;
+    assert_int_equal(hvctl_call(&b, &m, PROTO_MSG_CONSOLE_ATTACH_REPLY, 5000, &r, &e), HVCTL_OK);
+    uint64_t stream = r->u.console_attach_reply.stream;
+    expect_reply(&b, 9, PROTO_MSG_CONSOLE_DATA);
+    /* a cannot detach b's stream. */
+    memset(&m, 0, sizeof m);
+    m.type = PROTO_MSG_CONSOLE_DETACH;
+    m.u.console_detach = (struct proto_console_detach){.request_id = 3, .stream = stream};
+    assert_int_equal(hvctl_call(&a, &m, PROTO_MSG_OK_REPLY, 5000, &r, &e), HVCTL_ERR_SERVER);
+    assert_int_equal(e.server_code, PROTO_ERROR_CODE_NOT_FOUND);
+    hvctl_close(&b);
+    /* The broker's detach reaches the control domain; then a last list
+     * proves the order. */
+    usleep(300 * 1000);
+    assert_int_equal(list(&a, 6000), HVCTL_OK);
+    expect_reply(&a, 6000, PROTO_MSG_DOMAIN_LIST_REPLY);
+    hvctl_close(&a);
+    hvctl_close(&raw);
+
+    /* SIGTERM: exit 0, socket removed. */
+    kill(g_mux, SIGTERM);
+    int st = 0;
+    assert_int_equal(waitpid(g_mux, &st, 0), g_mux);
+    g_mux = 0;
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_not_equal(access(g_listen, F_OK), 0);
+    fake_server_stop(&g_srv);
+    /* Only the broker's hellos reached the control domain (the clients'
+     * three were answered by the broker), and b's console was detached. */
+    assert_true(g_srv.type_count[PROTO_MSG_HELLO] >= 1);
+    assert_true(g_srv.type_count[PROTO_MSG_HELLO] <= 2);
+    assert_true(g_srv.console_detached);
+    fake_server_start_socket(&g_srv, g_dir); /* teardown stops it again */
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_broker, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
