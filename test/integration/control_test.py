@@ -689,10 +689,18 @@ def t_vcpus():
     check("and they were delivered to it (event-count >= events-sent)",
           c2["event-count"] >= c2["events-sent"])
     hvctl("destroy", "c2")
-    # spin2: both VCPUs keep running; gang from the manifest.
-    m = manifest("m2", ARGS.spin2, "vcpus: 2\ngang: true\n")
+    # spin2: both VCPUs keep running. Gang is set once both run (paused):
+    # with gang already on while the guest starts VCPU 1, the hypervisor
+    # now and then resumes VCPU 0 from a stale register state (main runs
+    # twice, or garbage registers) and once panicked retiring the crashed
+    # domain's VCPU ("schedule: could not retire"); about 2 in 60 starts,
+    # not seen in 75 without. Reported; not a control-domain bug.
+    m = manifest("m2", ARGS.spin2, "vcpus: 2\n")
     hvctl("create", "-f", m)
     driver("console", sock(), admin(), "m2", "spin2: 2 VCPUs running", "30")
+    hvctl("pause", "m2")
+    hvctl("sched", "m2", "--gang", "true")
+    hvctl("unpause", "m2")
     i = info("m2")
     check("info: 2 VCPUs", i["summary"]["vcpus"] == 2)
     check("gang in effect", i["config"]["gang"] is True)
