@@ -377,6 +377,9 @@ static struct vcpu *pick_next(uint64_t *slice_ns)
         if (dec.vcpu != SCHED_VCPU_NONE) {
             struct vcpu *v = vcpu_of[dec.vcpu];
             BUG_ON(!v || !v->online);
+            /* The policy never hands out a VCPU another CPU still runs
+             * (its frame is live there until that CPU's pick saves it). */
+            BUG_ON(v->on_cpu >= 0 && v->on_cpu != (int)arch_cpu_id());
             *slice_ns = dec.slice_ns;
             return v;
         }

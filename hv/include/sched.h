@@ -181,6 +181,10 @@ struct sched_cpu {
     sched_vcpu_t head; /* run queue, unordered doubly-linked list */
     uint32_t queued;
     sched_vcpu_t gang_vcpu; /* reservation in the current slot */
+    /* A gang member another CPU's slot plan took off this CPU: the
+     * mechanism still runs it here (its frame is live on this CPU) until
+     * this CPU's next sched_pick, so no other CPU may be given it before. */
+    sched_vcpu_t held;
     uint16_t package_id, core_id, thread_id;
     uint64_t idle_until_ns; /* idle: when it calls sched_pick again; else 0 */
     uint64_t idle_since_ns; /* idle: since when */

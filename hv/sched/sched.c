@@ -48,7 +48,7 @@ enum hv_status sched_init(struct sched *s, const struct sched_topology *topo)
     for (uint32_t i = 0; i < topo->cpu_count; i++) {
         struct sched_cpu *c = &s->cpu[i];
 
-        c->current = c->head = c->gang_vcpu = SCHED_VCPU_NONE;
+        c->current = c->head = c->gang_vcpu = c->held = SCHED_VCPU_NONE;
         c->idle_until_ns = UINT64_MAX; /* has not called sched_pick yet */
         c->package_id = topo->cpu[i].package_id;
         c->core_id = topo->cpu[i].core_id;
@@ -182,9 +182,12 @@ enum hv_status sched_remove_vcpu(struct sched *s, sched_vcpu_t v)
         return HV_ENOENT;
     if (s->vcpu[v].state != SCHED_VCPU_BLOCKED)
         return HV_EBUSY;
-    for (uint32_t c = 0; c < s->cpu_count; c++)
+    for (uint32_t c = 0; c < s->cpu_count; c++) {
         if (s->cpu[c].gang_vcpu == v)
             s->cpu[c].gang_vcpu = SCHED_VCPU_NONE;
+        if (s->cpu[c].held == v)
+            s->cpu[c].held = SCHED_VCPU_NONE;
+    }
     s->dom[s->vcpu[v].dom].vcpu_count--;
     s->vcpu[v].state = SCHED_VCPU_FREE;
     while (s->vcpu_high > 0 && s->vcpu[s->vcpu_high - 1].state == SCHED_VCPU_FREE)

@@ -51,6 +51,14 @@ static bool augment(struct gang_match *m, uint32_t i, sched_cpumask_t avail, sch
             return true;
         cand &= ~sched_cpu_bit(m->pref[i]);
     }
+    /* A free CPU first: displacing a member from its preferred CPU (where
+     * it last ran, or still runs) costs a migration. */
+    for (sched_cpumask_t f = cand; f != 0; f &= f - 1) {
+        uint32_t c = (uint32_t)__builtin_ctzll(f);
+
+        if (m->owner[c] == 0xff && try_cpu(m, i, c, avail, seen))
+            return true;
+    }
     while (cand != 0) {
         uint32_t c = (uint32_t)__builtin_ctzll(cand);
 
@@ -191,7 +199,8 @@ static uint32_t displaced_count(const struct sched *s, uint64_t vt, uint64_t now
 
 /*
  * Plans the slot that starts now: takes every gang member off its CPU
- * (their runs end at the boundary), then, gangs in order (starved first,
+ * (their runs end at the boundary; each stays held by that CPU until the
+ * CPU's own pick, see struct sched_cpu.held), then, gangs in order (starved first,
  * then smallest virtual time), gives a gang distinct CPUs if it may run:
  * a starved gang always may; another only if the non-gang VCPUs owed more
  * than it (smaller virtual time, or starved) still fit on the CPUs left.
@@ -205,9 +214,13 @@ void sched_gang_plan(struct sched *s, uint64_t now_ns)
     uint32_t reserved_run = 0;
 
     for (uint32_t c = 0; c < s->cpu_count; c++) {
+        sched_vcpu_t cur = s->cpu[c].current;
+
         s->cpu[c].gang_vcpu = SCHED_VCPU_NONE;
-        if (s->cpu[c].current != SCHED_VCPU_NONE && sched_dom_of(s, s->cpu[c].current)->gang)
+        if (cur != SCHED_VCPU_NONE && sched_dom_of(s, cur)->gang) {
             (void)sched_put_prev(s, c, now_ns);
+            s->cpu[c].held = cur; /* until c's own pick (sched_pick) */
+        }
     }
     for (uint32_t i = 0; i < SCHED_MAX_DOMAINS; i++)
         s->dom[i].gang_active = false;

@@ -436,6 +436,15 @@ static uint64_t dispatch(struct sched *s, uint32_t cpu, sched_vcpu_t v, uint64_t
     return slice;
 }
 
+/* The CPU (other than cpu) that still holds gang member v, or SCHED_NO_CPU. */
+static uint32_t held_elsewhere(const struct sched *s, sched_vcpu_t v, uint32_t cpu)
+{
+    for (uint32_t o = 0; o < s->cpu_count; o++)
+        if (o != cpu && s->cpu[o].held == v)
+            return o;
+    return SCHED_NO_CPU;
+}
+
 enum hv_status sched_pick(struct sched *s, uint32_t cpu, uint64_t now_ns,
                           struct sched_decision *out)
 {
@@ -451,10 +460,34 @@ enum hv_status sched_pick(struct sched *s, uint32_t cpu, uint64_t now_ns,
 
     if (c->current != SCHED_VCPU_NONE)
         kick |= sched_put_prev(s, cpu, now_ns);
+    if (c->held != SCHED_VCPU_NONE) {
+        /* This pick takes the held member off for good: the CPU reserved
+         * for it (if another) may run it now. */
+        for (uint32_t o = 0; o < s->cpu_count; o++)
+            if (o != cpu && s->cpu[o].gang_vcpu == c->held)
+                kick |= sched_cpu_bit(o);
+        c->held = SCHED_VCPU_NONE;
+    }
 
     next = sched_gang_reserved(s, cpu, now_ns);
     if (next != SCHED_VCPU_NONE && s->vcpu[next].state != SCHED_VCPU_GANG_WAIT)
         next = SCHED_VCPU_NONE; /* member blocked: run other work meanwhile */
+    if (next != SCHED_VCPU_NONE) {
+        uint32_t holder = held_elsewhere(s, next, cpu);
+
+        if (holder != SCHED_NO_CPU) {
+            /* Still running on holder until it picks (which kicks us):
+             * wait idle rather than start other work, so the gang runs
+             * whole as soon as the holder lets go. */
+            out->vcpu = SCHED_VCPU_NONE;
+            out->slice_ns = SCHED_MIN_SLICE_NS;
+            if (c->idle_until_ns == 0)
+                c->idle_since_ns = now_ns;
+            c->idle_until_ns = now_ns + out->slice_ns;
+            out->kick_mask = (kick | sched_cpu_bit(holder)) & ~sched_cpu_bit(cpu);
+            return HV_OK;
+        }
+    }
     if (next == SCHED_VCPU_NONE) {
         uint32_t level = 0;
         sched_vcpu_t local = local_best(s, cpu, now_ns);

@@ -2,8 +2,11 @@
  * Randomised driving of the scheduling policy: wakes, blocks, affinity and
  * parameter changes, VCPUs added and removed, all in the middle of running,
  * with the mechanism's obligations honoured (pick when a slice ends or a
- * CPU is kicked). After every instant the policy's internal invariants,
- * pinning and gang all-or-none are checked. Deterministic (fixed seeds).
+ * CPU is kicked, in a random order). After every instant the policy's
+ * internal invariants, pinning and gang all-or-none are checked, and at
+ * every pick that no CPU is given a VCPU another CPU still runs (the
+ * mechanism saves a VCPU's frame only at its own CPU's next pick).
+ * Deterministic (fixed seeds).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +28,10 @@ struct chaos {
     sched_vcpu_t v[MAXV];
     uint32_t vcount;
     uint64_t gang_running_instants;
+    /* What each CPU runs as the mechanism sees it: the VCPU its last pick
+     * returned. Another CPU must never be given it before this CPU picks
+     * again (its frame is live here until then). */
+    sched_vcpu_t mech[SCHED_MAX_CPUS];
 };
 
 static uint32_t rnd(struct chaos *c, uint32_t n)
@@ -94,6 +101,8 @@ static void invariants(struct chaos *c)
     }
 }
 
+/* Kicked CPUs and CPUs whose slice ended pick, in a random order (which
+ * CPU takes the hypervisor's lock first is up to the hardware). */
 static void pick_all(struct chaos *c, sched_cpumask_t pending)
 {
     uint32_t guard = 0;
@@ -102,13 +111,21 @@ static void pick_all(struct chaos *c, sched_cpumask_t pending)
         if (c->slice_end[cpu] <= c->t)
             pending |= 1ull << cpu;
     while (pending != 0) {
-        uint32_t cpu = (uint32_t)__builtin_ctzll(pending);
+        uint32_t cpu = rnd(c, c->s->cpu_count);
         struct sched_decision dec;
 
-        pending &= pending - 1;
+        if (!(pending & (1ull << cpu)))
+            continue;
+        pending &= ~(1ull << cpu);
         assert_true(++guard < 1000);
         assert_int_equal(sched_pick(c->s, cpu, c->t, &dec), HV_OK);
         assert_true(dec.slice_ns > 0);
+        if (dec.vcpu != SCHED_VCPU_NONE)
+            for (uint32_t o = 0; o < c->s->cpu_count; o++)
+                if (o != cpu && c->mech[o] == dec.vcpu)
+                    fail_msg("t=%llu: CPU %u was given VCPU %u, which CPU %u still runs",
+                             (unsigned long long)c->t, cpu, dec.vcpu, o);
+        c->mech[cpu] = dec.vcpu;
         c->slice_end[cpu] = c->t + dec.slice_ns;
         pending |= dec.kick_mask;
     }
@@ -157,6 +174,10 @@ static void op(struct chaos *c)
             for (uint32_t i = 0; i < c->vcount; i++)
                 if (c->v[i] == v)
                     c->v[i] = c->v[--c->vcount];
+            /* The mechanism retires it once its CPU let go of it. */
+            for (uint32_t o = 0; o < s->cpu_count; o++)
+                if (c->mech[o] == v)
+                    c->mech[o] = SCHED_VCPU_NONE;
         }
     } else if (c->vcount < MAXV) {
         domid_t d = (domid_t)(1 + rnd(c, 4));
@@ -178,6 +199,8 @@ static void chaos(uint32_t p, uint32_t k, uint32_t th, uint64_t seed)
                                plain = {256, 0, false}, plain_cap = {1024, 50, false};
 
     memset(&c, 0, sizeof(c));
+    for (uint32_t i = 0; i < SCHED_MAX_CPUS; i++)
+        c.mech[i] = SCHED_VCPU_NONE;
     c.rng = seed;
     c.s = calloc(1, sizeof(*c.s));
     memset(&topo, 0, sizeof(topo));
