@@ -74,13 +74,16 @@ void image_unref(struct image *im)
 const char *image_upload_start(const struct proto_image_upload_request *q, uint64_t session,
                                uint64_t *upload_id, enum proto_error_code *code)
 {
-    /* An unfinished upload of the same name, or one from an earlier
-     * connection, is dropped; a complete image of that name in use by a
-     * domain cannot be replaced. */
+    /* An unfinished upload of the same name, one from an earlier
+     * connection, or one abandoned (idle) is dropped; a complete image of
+     * that name in use by a domain cannot be replaced. */
     struct image *slot = NULL;
+    uint64_t now = gk_now_ns();
     for (uint32_t i = 0; i < IMAGE_MAX; i++) {
         struct image *im = &images[i];
-        if (im->used && !im->complete && (im->session != session || name_is(im, q->name)))
+        if (im->used && !im->complete &&
+            (im->session != session || name_is(im, q->name) ||
+             now - im->last_ns >= IMAGE_UPLOAD_IDLE_NS))
             release(im);
         if (im->used && im->complete && !im->boot_module && name_is(im, q->name)) {
             if (im->refs > 0) {
@@ -122,6 +125,7 @@ const char *image_upload_start(const struct proto_image_upload_request *q, uint6
     slot->crc_expected = (uint32_t)q->crc32c;
     slot->upload_id = next_upload++;
     slot->session = session;
+    slot->last_ns = now;
     *upload_id = slot->upload_id;
     return NULL;
 }
@@ -148,6 +152,7 @@ const char *image_upload_chunk(const struct proto_image_upload_chunk *q, uint64_
         *code = PROTO_ERROR_CODE_INVALID;
         return "the chunk goes past the image's announced size";
     }
+    im->last_ns = gk_now_ns();
     memcpy(im->buf + im->received, q->data.ptr, q->data.len);
     im->crc = frame_crc32c(im->crc, q->data.ptr, q->data.len);
     im->received += q->data.len;

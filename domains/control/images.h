@@ -19,6 +19,10 @@
 
 #define IMAGE_MAX 16u
 #define IMAGE_NAME_MAX 64u
+/* An unfinished upload with no chunk for this long is abandoned (its client
+ * went away: with the hvctl broker every client shares one session) and
+ * dropped by the next upload request. */
+#define IMAGE_UPLOAD_IDLE_NS (30ull * 1000 * 1000 * 1000)
 
 struct image {
     bool used, complete, boot_module;
@@ -30,6 +34,7 @@ struct image {
     /* while uploading */
     uint8_t *buf;
     uint64_t upload_id, received, session;
+    uint64_t last_ns; /* start or last chunk (gk_now_ns) */
     uint32_t crc_expected, crc;
 };
 
@@ -47,7 +52,9 @@ void image_unref(struct image *im);
  * computed once, on first use). NULL if there is none: upload it. */
 struct image *image_find_identical(const struct proto_image_upload_request *q);
 
-/* Starts an upload. NULL with *upload_id set, or a reason and *code. */
+/* Starts an upload. NULL with *upload_id set, or a reason and *code. First
+ * drops unfinished uploads of the same name, of an earlier session, or idle
+ * for IMAGE_UPLOAD_IDLE_NS. */
 const char *image_upload_start(const struct proto_image_upload_request *q, uint64_t session,
                                uint64_t *upload_id, enum proto_error_code *code);
 /* One chunk. NULL (with *done set on the last chunk), or a reason and *code;

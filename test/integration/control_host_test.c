@@ -285,6 +285,27 @@ static void test_images(void **state)
     assert_non_null(image_upload_chunk(&ch, 1, &done, &name, &code)); /* gone */
     assert_int_equal(code, PROTO_ERROR_CODE_NOT_FOUND);
     assert_true(image_find(S("hello"))->boot_module);
+
+    /* Abandoned uploads (a client killed mid-upload, same session): one
+     * still receiving chunks is kept; one idle for IMAGE_UPLOAD_IDLE_NS is
+     * dropped by the next request, and its memory with it. */
+    struct proto_image_upload_request qa = {4, S(""), S("a"), sizeof img, crc};
+    struct proto_image_upload_request qb = {5, S(""), S("b"), sizeof img, crc};
+    struct proto_image_upload_request qc = {6, S(""), S("c"), 100, 0};
+    uint64_t upa = 0, upb = 0, upc = 0;
+    fake_now = 1000;
+    assert_null(image_upload_start(&qa, 1, &upa, &code));
+    assert_null(image_upload_start(&qb, 1, &upb, &code));
+    fake_now += IMAGE_UPLOAD_IDLE_NS - 1;
+    ch = (struct proto_image_upload_chunk){7, upb, 0, {img, 1000}};
+    assert_null(image_upload_chunk(&ch, 1, &done, &name, &code)); /* b stays active */
+    fake_now += 2;
+    assert_null(image_upload_start(&qc, 1, &upc, &code)); /* a is now abandoned */
+    ch = (struct proto_image_upload_chunk){8, upa, 0, {img, 1000}};
+    assert_non_null(image_upload_chunk(&ch, 1, &done, &name, &code));
+    assert_int_equal(code, PROTO_ERROR_CODE_NOT_FOUND);
+    ch = (struct proto_image_upload_chunk){9, upb, 1000, {img + 1000, 1000}};
+    assert_null(image_upload_chunk(&ch, 1, &done, &name, &code)); /* b goes on */
 }
 
 int main(void)
