@@ -23,24 +23,35 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Reads /proc/PID/NAME of a live pid into buf (NUL-terminated); the byte
+ * count, or -1 if the process is gone or the file cannot be read. */
+static long proc_read(long pid, const char *name, char *buf, size_t cap)
+{
+    if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+        return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/%s", pid, name);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return (long)n;
+}
+
 /* True if pid is alive and is a QEMU (guards against a recycled pid). */
 static bool qemu_alive(long pid)
 {
-    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+    char cmd[256];
+    long n = proc_read(pid, "cmdline", cmd, sizeof cmd);
+    if (n < 0)
         return false;
-    char path[64], cmd[256] = {0};
-    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
-    fclose(f);
-    cmd[n] = '\0';
     /* An empty command line: a process in the middle of exec (or a zombie
      * about to be reaped). It exists; do not call it gone. */
     if (n == 0)
         return true;
-    for (size_t i = 0; i + 1 < n; i++)
+    for (long i = 0; i + 1 < n; i++)
         if (cmd[i] == '\0')
             cmd[i] = ' ';
     return strstr(cmd, "qemu") != NULL;
@@ -93,17 +104,9 @@ static void mux_paths(const struct cli *c, struct mux_paths *m)
 /* True if pid is alive and is the broker (its process name). */
 static bool mux_alive(long pid)
 {
-    if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
-        return false;
-    char path[64], comm[32] = {0};
-    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    size_t n = fread(comm, 1, sizeof comm - 1, f);
-    fclose(f);
-    comm[n] = 0;
-    return strncmp(comm, MUX_PROC_NAME, strlen(MUX_PROC_NAME)) == 0;
+    char comm[32];
+    return proc_read(pid, "comm", comm, sizeof comm) > 0 &&
+           strncmp(comm, MUX_PROC_NAME, strlen(MUX_PROC_NAME)) == 0;
 }
 
 /* Stops the broker of the run directory, if any: SIGTERM, SIGKILL after 2 s. */
