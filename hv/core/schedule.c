@@ -22,9 +22,11 @@
  * of its current slice; CPU 0 also keeps every VCPU's one-shot timer. With
  * nothing to run a CPU idles (sti; hlt) on the hypervisor's own tables.
  *
- * UNFINISHED: FPU/SSE state is not switched (guests are built
- * -mgeneral-regs-only); one lock for everything (the policy's data is
- * per-CPU already, so it can be split).
+ * FPU/SSE state (struct cpu_fpu, FXSAVE) is switched eagerly with the
+ * frame: saved whenever a VCPU's frame is, restored with it.
+ *
+ * UNFINISHED: one lock for everything (the policy's data is per-CPU
+ * already, so it can be split).
  */
 #include <string.h>
 
@@ -147,6 +149,7 @@ int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_
         return rc;
     }
     memset(&v->regs, 0, sizeof(v->regs));
+    cpu_fpu_reset(&v->fpu);
     v->regs.rip = rip;
     v->regs.cs = SEL_USER_CS;
     v->regs.rflags = 0x202; /* IF */
@@ -410,6 +413,7 @@ static void switch_to(struct vcpu *next, struct cpu_regs *regs, uint64_t slice_n
     struct cpu_rt *r = me();
     uint64_t now = arch_now_ns();
     *regs = next->regs;
+    cpu_fpu_restore(&next->fpu);
     arch_load_base(next->dom->l4);
     mm_note_local_flush();
     if (r->current && r->current != next)
@@ -432,8 +436,10 @@ static void schedule_switch(struct cpu_regs *regs)
         prev->cpu_time_ns += arch_now_ns() - prev->run_start_ns;
         prev->run_start_ns = arch_now_ns();
     }
-    if (prev && prev->online)
+    if (prev && prev->online) {
         prev->regs = *regs;
+        cpu_fpu_save(&prev->fpu); /* before another CPU may take it (held rule) */
+    }
     else if (prev)
         r->retiring = prev; /* it stopped on this CPU */
     uint64_t slice_ns;

@@ -63,6 +63,7 @@ struct vcpu {
     uint64_t run_start_ns;      /* when it was last put on the CPU */
     uint64_t cpu_time_ns;       /* time it has run */
     struct cpu_regs regs;
+    struct cpu_fpu fpu; /* saved x87/SSE state while not on a CPU */
 };
 
 struct domain {

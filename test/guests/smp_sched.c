@@ -19,10 +19,13 @@
  *               least 3/4 of its cap), within its cap, and together.
  *     yield   - figure: two one-VCPU domains on one CPU yielding to each
  *               other: instructions per context switch.
+ *     fpu     - two one-VCPU domains on one CPU, each with its own pattern
+ *               in the XMM registers, MXCSR and x87 control word, yielding
+ *               to each other: the state must survive every switch.
  *     lhp     - figure: a 4-VCPU domain handing a spinlock around next to
  *               a 4-VCPU CPU-bound domain, gang on and off: handoffs per
  *               million instructions.
- *   child (built by the root), role=spin|gang|lock|yield: reads "ref=<r>"
+ *   child (built by the root), role=spin|gang|lock|yield|fpu: reads "ref=<r>"
  *     from its console input, maps the root's granted page and works on it.
  *
  * Spin loops execute `pause` now and then: under -icount QEMU runs all CPUs
@@ -167,6 +170,68 @@ static void yield_worker(void)
     }
 }
 
+/* fpu: every XMM register, MXCSR and the x87 control word hold a pattern of
+ * this domain's own; after every yield (a switch to the other domain on the
+ * same CPU, which holds a different pattern) they must be unchanged.
+ * count[0] counts rounds, count[7] mismatches. The compiler never uses
+ * these registers (-mgeneral-regs-only), so only a context switch can. */
+static void fpu_load(const uint64_t pat[32], uint32_t mxcsr, uint16_t fcw)
+{
+    __asm__ volatile("movdqu 0(%0), %%xmm0\n movdqu 16(%0), %%xmm1\n"
+                     "movdqu 32(%0), %%xmm2\n movdqu 48(%0), %%xmm3\n"
+                     "movdqu 64(%0), %%xmm4\n movdqu 80(%0), %%xmm5\n"
+                     "movdqu 96(%0), %%xmm6\n movdqu 112(%0), %%xmm7\n"
+                     "movdqu 128(%0), %%xmm8\n movdqu 144(%0), %%xmm9\n"
+                     "movdqu 160(%0), %%xmm10\n movdqu 176(%0), %%xmm11\n"
+                     "movdqu 192(%0), %%xmm12\n movdqu 208(%0), %%xmm13\n"
+                     "movdqu 224(%0), %%xmm14\n movdqu 240(%0), %%xmm15\n"
+                     "ldmxcsr %1\n fldcw %2"
+                     :
+                     : "r"(pat), "m"(mxcsr), "m"(fcw)
+                     : "memory");
+}
+
+static void fpu_read(uint64_t out[32], uint32_t *mxcsr, uint16_t *fcw)
+{
+    __asm__ volatile("movdqu %%xmm0, 0(%[p])\n movdqu %%xmm1, 16(%[p])\n"
+                     "movdqu %%xmm2, 32(%[p])\n movdqu %%xmm3, 48(%[p])\n"
+                     "movdqu %%xmm4, 64(%[p])\n movdqu %%xmm5, 80(%[p])\n"
+                     "movdqu %%xmm6, 96(%[p])\n movdqu %%xmm7, 112(%[p])\n"
+                     "movdqu %%xmm8, 128(%[p])\n movdqu %%xmm9, 144(%[p])\n"
+                     "movdqu %%xmm10, 160(%[p])\n movdqu %%xmm11, 176(%[p])\n"
+                     "movdqu %%xmm12, 192(%[p])\n movdqu %%xmm13, 208(%[p])\n"
+                     "movdqu %%xmm14, 224(%[p])\n movdqu %%xmm15, 240(%[p])\n"
+                     "stmxcsr %[m]\n fnstcw %[c]"
+                     : [m] "=m"(*mxcsr), [c] "=m"(*fcw)
+                     : [p] "r"(out)
+                     : "memory");
+}
+
+static void fpu_worker(void)
+{
+    uint64_t pat[32], got[32], seed = rdtsc() | 1;
+    for (unsigned i = 0; i < 32; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        pat[i] = seed;
+    }
+    /* MXCSR: rounding mode and masks from the seed (bits 7..14), valid. */
+    uint32_t mxcsr = 0x0080u | (uint32_t)((seed >> 3) & 0x7f00u), m2 = 0;
+    uint16_t fcw = (uint16_t)(0x0040u | ((seed >> 20) & 0x0c3fu)), c2 = 0;
+    fpu_load(pat, mxcsr, fcw);
+    __atomic_fetch_add(&page->started, 1, __ATOMIC_SEQ_CST);
+    while (!page->stop) {
+        gk_hc_yield();
+        fpu_read(got, &m2, &c2);
+        if (memcmp(got, pat, sizeof(pat)) != 0 || m2 != mxcsr || (c2 & 0x1f3f) != (fcw & 0x1f3f)) {
+            page->count[7]++;
+            fpu_load(pat, mxcsr, fcw); /* count each clobbering once */
+        }
+        page->count[0]++;
+    }
+}
+
 static void (*worker_fn)(void);
 
 static void secondary(void *arg)
@@ -239,6 +304,8 @@ static int child(const char *role)
         worker_fn = lock_worker;
     else if (strcmp(role, "yield") == 0)
         worker_fn = yield_worker;
+    else if (strcmp(role, "fpu") == 0)
+        worker_fn = fpu_worker;
     else
         gk_panic("smp: child: unknown role %s", role);
     start_secondaries(gk_vcpu_count());
@@ -678,6 +745,36 @@ static void test_yield(void)
     kid_destroy(&b);
 }
 
+/* --- fpu: is each domain's FPU/SSE state its own? ----------------------------
+ *
+ * Two one-VCPU domains pinned to CPU 3 each keep their own pattern in all 16
+ * XMM registers, MXCSR and the x87 control word, and yield to each other:
+ * after every switch back their registers must be unchanged. Without the
+ * FXSAVE/FXRSTOR switch each sees the other's values. */
+static void test_fpu(void)
+{
+    check("fpu: pin myself to CPU 0", pin(HV_ROOT_SLOT_SELF, 0, 1) == HV_OK);
+    struct kid a, b;
+    kid_build(&a, 0, "fpu", 1, 256, 0, 1u << 3);
+    kid_build(&b, 1, "fpu", 1, 256, 0, 1u << 3);
+    kid_wait_started(&a);
+    kid_wait_started(&b);
+    gk_sleep_ms(100);
+    a.page->stop = 1;
+    b.page->stop = 1;
+    gk_sleep_ms(5);
+    uint64_t ra = a.page->count[0], rb = b.page->count[0];
+    uint64_t ba = a.page->count[7], bb = b.page->count[7];
+    gk_printf("smp: fpu: %llu and %llu rounds, %llu and %llu with clobbered FPU/SSE state\n",
+              (unsigned long long)ra, (unsigned long long)rb, (unsigned long long)ba,
+              (unsigned long long)bb);
+    check("fpu: both domains switched back and forth (over 500 rounds each)", ra > 500 && rb > 500);
+    check("fpu: every XMM register, MXCSR and the x87 control word survived every switch",
+          ba == 0 && bb == 0);
+    kid_destroy(&a);
+    kid_destroy(&b);
+}
+
 /* --- figure: context switch ------------------------------------------------------ *
  *
  * The root and a one-VCPU echo domain, both pinned to CPU 3, bounce an
@@ -809,6 +906,8 @@ int main(const struct hv_start_info *si)
         test_gang(1, 50);
     else if (strcmp(test, "yield") == 0)
         test_yield();
+    else if (strcmp(test, "fpu") == 0)
+        test_fpu();
     else if (strcmp(test, "switch") == 0)
         figure_switch();
     else if (strcmp(test, "lhp") == 0)

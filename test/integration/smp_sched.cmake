@@ -99,3 +99,13 @@ add_hv_test(smp_sched_gang_cap LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP
     EXPECT_RE "smp: gang \\(capped gang\\): [0-9]+% of a CPU with a cap of 50%"
     EXPECT "[d0] smp: gang: members ran together" "[d0] smp: gangcap: ok"
     FORBID ${SMP_SCHED_FORBID})
+
+# FPU/SSE state per VCPU: two domains on one CPU, each with its own XMM,
+# MXCSR and x87 control-word pattern, yield to each other; every switch
+# must bring each its own state back.
+add_hv_test(smp_sched_fpu LABELS smp SMP ${SMP4} TIMEOUT 90
+    MODULES "${SMP_SCHED}::smp test=fpu" "${SMP_SCHED}::child"
+    EXPECT_RE "smp: fpu: [0-9]+ and [0-9]+ rounds, 0 and 0 with clobbered FPU/SSE state"
+    EXPECT "[d0] smp: fpu: every XMM register, MXCSR and the x87 control word survived every switch"
+           "[d0] smp: fpu: ok"
+    FORBID ${SMP_SCHED_FORBID})
