@@ -439,8 +439,7 @@ static void schedule_switch(struct cpu_regs *regs)
     if (prev && prev->online) {
         prev->regs = *regs;
         cpu_fpu_save(&prev->fpu); /* before another CPU may take it (held rule) */
-    }
-    else if (prev)
+    } else if (prev)
         r->retiring = prev; /* it stopped on this CPU */
     uint64_t slice_ns;
     struct vcpu *next = pick_next(&slice_ns);
