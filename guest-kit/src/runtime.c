@@ -1,6 +1,8 @@
 /* Start of day, shutdown, panic and command-line access for domains. */
 #include <string.h>
 
+#include <assert.h>
+
 #include "gk/gk.h"
 
 const struct hv_start_info *gk_start_info;
@@ -35,6 +37,11 @@ void gk_panic(const char *fmt, ...)
 void abort(void)
 {
     gk_panic("abort() called");
+}
+
+void gk_assert_fail(const char *expr, const char *file, int line)
+{
+    gk_panic("assertion failed: %s (%s:%d)", expr, file, line);
 }
 
 int gk_cmdline_get(const char *key, char *buf, size_t size)

@@ -126,3 +126,21 @@ foreach(smp 1 4)
       EXPECT "[d0] heapgrow: done" "d0 (root): shut down: poweroff"
       FORBID "FAILED" "killed" "hypervisor fault" "panic")
 endforeach()
+
+# assert() and abort() of the guest-kit libc stop the domain as crashed with
+# the expression and place; with NDEBUG assert() does nothing.
+set(GK_LIBC_STOP $<TARGET_FILE:test_libc_stop>)
+add_hv_test(guestkit_libc_assert LABELS guestkit EXIT root_crash TIMEOUT 20
+    MODULES "${GK_LIBC_STOP}::libc_stop stop=assert"
+    EXPECT_RE "\\[d0\\] panic: assertion failed: two \\+ two == 5 \\(.*libc_stop.c:[0-9]+\\)"
+    EXPECT "d0 (root): shut down: crash"
+    FORBID "FAILED" "hypervisor fault")
+add_hv_test(guestkit_libc_assert_ndebug LABELS guestkit TIMEOUT 20
+    MODULES "${GK_LIBC_STOP}::libc_stop stop=assert_ndebug"
+    EXPECT "[d0] libc_stop: with NDEBUG a failing assert does nothing: 1"
+           "d0 (root): shut down: poweroff"
+    FORBID "FAILED" "hypervisor fault" "assertion failed")
+add_hv_test(guestkit_libc_abort LABELS guestkit EXIT root_crash TIMEOUT 20
+    MODULES "${GK_LIBC_STOP}::libc_stop stop=abort"
+    EXPECT "[d0] panic: abort() called" "d0 (root): shut down: crash"
+    FORBID "FAILED" "hypervisor fault")

@@ -1,6 +1,7 @@
 /*
  * <stdlib.h> of the guest-kit libc subset: string-to-integer conversion,
- * qsort and abs. No malloc, no exit/abort, no getenv, no rand, no floats.
+ * qsort, abs, and abort (the runtime: the domain stops as crashed). malloc &
+ * co. are in gk/heap.h. No exit, no getenv, no rand, no floats.
  *
  * There is no errno. strtoul/strtoull/strtol/strtoll behave exactly like C's
  * (including clamping to the type's limits on overflow) but cannot report
@@ -65,5 +66,11 @@ void GK_LIBC_NAME(qsort)(void *base, size_t count, size_t size_bytes,
 int GK_LIBC_NAME(abs)(int v);
 long GK_LIBC_NAME(labs)(long v);
 long long GK_LIBC_NAME(llabs)(long long v);
+
+#ifndef GK_LIBC_PREFIX
+/* Provided by the guest-kit runtime (not by this library): the domain stops
+ * as crashed with "abort() called". */
+__attribute__((noreturn)) void abort(void);
+#endif
 
 #endif /* GK_LIBC_STDLIB_H */
