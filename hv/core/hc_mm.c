@@ -91,7 +91,7 @@ int64_t hc_mmuext_op(struct domain *d, struct cpu_regs *regs)
     case HV_MMUEXT_TLB_FLUSH_LOCAL: rc = mm_flush_local(&d->mm); break;
     case HV_MMUEXT_INVLPG_LOCAL: rc = mm_invlpg(&d->mm, arg); break;
     case HV_MMUEXT_TLB_FLUSH_VCPUS: {
-        if (arg >> VCPU_MAX)
+        if (arg >> d->max_vcpus) /* a VCPU the domain does not have */
             return HV_EINVAL;
         uint64_t cpus = 0;
         for (unsigned i = 0; i < VCPU_MAX; i++)

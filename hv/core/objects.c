@@ -61,7 +61,10 @@ void domain_objects_init(struct domain *d)
     for (unsigned i = 0; i < HV_EVTCHN_PORTS; i++)
         cap_object_init(&d->endpoint_obj[i], HV_CAP_EVTCHN);
     cap_table_init(&d->caps);
-    if (evtchn_domain_init(&d->ev, d->uid, d->shared, &d->caps, &pirq_table, VCPU_MAX) != HV_OK)
+    /* The domain's own VCPU count, not the table size: every VCPU number a
+     * guest names (BIND_VIRQ, BIND_IPI, BIND_VCPU) is checked against it. */
+    BUG_ON(d->max_vcpus == 0 || d->max_vcpus > VCPU_MAX);
+    if (evtchn_domain_init(&d->ev, d->uid, d->shared, &d->caps, &pirq_table, d->max_vcpus) != HV_OK)
         panic("d%u: event-channel state refused", d->id);
     if (grant_table_init(&d->gt, d->uid, d->id) != HV_OK)
         panic("d%u: grant table refused", d->id);

@@ -619,6 +619,38 @@ static void test_revoked_capability_refused(void **state)
     assert_int_equal(port, 9);
 }
 
+/* Issue 20 item 3: a domain made with fewer VCPUs than the shared page has
+ * slots refuses every VCPU number it does not have, on every path that
+ * takes one from the guest, and accepts its own. (The hypervisor bug was
+ * in the wiring: it gave evtchn_domain_init the table size, 8, instead of
+ * the domain's count; QEMU test harden_vcpus.) */
+static void test_two_vcpu_domain(void **state)
+{
+    (void)state;
+    struct fake_domain *fd = &fake_doms[3];
+    memset(&fd->shared, 0, sizeof(fd->shared));
+    assert_int_equal(evtchn_domain_init(&fd->ev, 300, &fd->shared, &fd->caps, &fake_pirqs, 2),
+                     HV_OK);
+    uint32_t port = 77, lb;
+    assert_int_equal(evtchn_alloc_unbound(EV(3), HV_CAP_SLOT_SELF, &lb), HV_OK);
+    for (uint32_t v = 2; v < 40; v++) {
+        EXPECT_UNCHANGED(evtchn_bind_virq(EV(3), HV_VIRQ_TIMER, v, &port), HV_EINVAL);
+        EXPECT_UNCHANGED(evtchn_bind_virq(EV(3), HV_VIRQ_DEBUG, v, &port), HV_EINVAL);
+        EXPECT_UNCHANGED(evtchn_bind_ipi(EV(3), v, &port), HV_EINVAL);
+        EXPECT_UNCHANGED(evtchn_bind_vcpu(EV(3), lb, v), HV_EINVAL);
+        assert_false(evtchn_raise_virq(EV(3), HV_VIRQ_TIMER, v));
+        assert_false(evtchn_upcall_begin(EV(3), v));
+        assert_false(evtchn_vcpu_event_pending(EV(3), v));
+    }
+    EXPECT_UNCHANGED(evtchn_bind_ipi(EV(3), UINT32_MAX, &port), HV_EINVAL);
+    assert_int_equal(port, 77);
+    for (uint32_t v = 0; v < 2; v++) {
+        assert_int_equal(evtchn_bind_virq(EV(3), HV_VIRQ_TIMER, v, &port), HV_OK);
+        assert_int_equal(evtchn_bind_ipi(EV(3), v, &port), HV_OK);
+        assert_int_equal(evtchn_bind_vcpu(EV(3), lb, v), HV_OK);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -640,6 +672,7 @@ int main(void)
         T(test_upcall_entry_and_block),
         T(test_teardown),
         T(test_revoked_capability_refused),
+        T(test_two_vcpu_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
