@@ -135,12 +135,10 @@ static void list_domains(uint64_t id, const struct token *t)
     ctl_log_add(t->label, "domain-list", "", true, 0, detail);
 }
 
-static void domain_info(uint64_t id, const struct token *t, struct hvcbor_str name)
+/* The right over target is checked (decode). */
+static void domain_info(uint64_t id, const struct token *t, const char *target,
+                        struct hvcbor_str name)
 {
-    char target[DOM_NAME_MAX + 1];
-    cstr(target, sizeof target, name);
-    if (refuse(id, t, PROTO_RIGHT_INFO, "domain-info", target))
-        return;
     struct dom *d = registry_find(name);
     if (!d) {
         if (strcmp(target, CONTROL_NAME) == 0) {
@@ -192,25 +190,6 @@ static void domain_info(uint64_t id, const struct token *t, struct hvcbor_str na
     ctl_log_add(t->label, "domain-info", target, true, 0, NULL);
 }
 
-/* The common shape of destroy / pause / unpause / shutdown. */
-static struct dom *target_dom(uint64_t id, const struct token *t, const char *action,
-                              enum proto_right r, struct hvcbor_str name, char *target, size_t cap)
-{
-    cstr(target, cap, name);
-    if (refuse(id, t, r, action, target))
-        return NULL;
-    struct dom *d = registry_find(name);
-    if (!d) {
-        fail(id, t, action, target,
-             strcmp(target, CONTROL_NAME) == 0 ? PROTO_ERROR_CODE_REFUSED
-                                               : PROTO_ERROR_CODE_NOT_FOUND,
-             strcmp(target, CONTROL_NAME) == 0 ? "the control domain cannot be acted on"
-                                               : "no such domain");
-        return NULL;
-    }
-    return d;
-}
-
 static void done(uint64_t id, const struct token *t, const char *action, const char *target,
                  const char *why, enum proto_error_code code, const char *detail)
 {
@@ -222,10 +201,9 @@ static void done(uint64_t id, const struct token *t, const char *action, const c
     ctl_log_add(t->label, action, target, true, 0, detail);
 }
 
-static void log_query(uint64_t id, const struct token *t, const struct proto_log_query_request *q)
+/* The right to read the log is checked (decode). */
+static void log_query(uint64_t id, const struct proto_log_query_request *q)
 {
-    if (refuse(id, t, PROTO_RIGHT_LOG, "log-query", NULL))
-        return;
     rep.type = PROTO_MSG_LOG_ENTRIES;
     rep.u.log_entries.request_id = id;
     ctl_log_query(q->since_seq, (uint32_t)q->max_entries, &rep.u.log_entries);
@@ -267,48 +245,458 @@ static bool bad_name(struct hvcbor_str s)
     return false;
 }
 
-/* The names a request carries; NULL if they are all acceptable. */
-static const char *bad_names(const struct proto_msg *m)
+/* --- decode, then invoke ------------------------------------------------------
+ *
+ * Every request type has a route. Decoding a frame (dispatch_frame) does
+ * everything the routes have in common and changes nothing: the catalog
+ * decode, the name checks, the token and its right over the target, the
+ * target domain. Only then does the route's invoke act and answer.
+ */
+
+/* One request after decoding: what its invoke may rely on. */
+struct request {
+    uint64_t id;
+    const struct proto_msg *m;
+    const char *action;
+    const struct token *t; /* the caller's token (NULL on routes without one) */
+    struct dom *d;         /* the target (routes with TARGET_DOMAIN) */
+    char target[DOM_KERNEL_MAX + 1];
+};
+
+enum target_kind {
+    TARGET_NONE,     /* nothing named */
+    TARGET_NAME,     /* a name (string at .name) the right is checked over */
+    TARGET_DOMAIN,   /* as TARGET_NAME, and an existing domain other than the control domain */
+    TARGET_TOKEN_ID, /* a token id (uint64_t at .name), for the log */
+};
+
+#define RIGHT(r) ((r) + 1u) /* struct route.right: 0 is "no right checked" */
+#define MSG_OFF(member) offsetof(struct proto_msg, u.member)
+
+struct route {
+    const char *action; /* in answers and the log */
+    size_t token;       /* offset of the caller's token; 0: the request carries its own
+                           authority (a stream or upload id) or needs none */
+    size_t name;        /* offset of the target (see target) */
+    enum target_kind target;
+    const char *name_field; /* the target's field, for the control-character check */
+    unsigned right;         /* RIGHT(r): the token must grant r (over the target if named) */
+    bool right_unscoped;    /* check the right over no domain even though a name is given */
+    /* Further names to check; returns the offending field or NULL. */
+    const char *(*check_names)(const struct proto_msg *m);
+    void (*invoke)(struct request *r);
+};
+
+static const struct hvcbor_str *str_at(const struct proto_msg *m, size_t off)
 {
-    switch (m->type) {
-    case PROTO_MSG_DOMAIN_INFO_REQUEST:
-        return bad_name(m->u.domain_info_request.domain) ? "domain" : NULL;
-    case PROTO_MSG_DOMAIN_DESTROY_REQUEST:
-        return bad_name(m->u.domain_destroy_request.domain) ? "domain" : NULL;
-    case PROTO_MSG_DOMAIN_SHUTDOWN_REQUEST:
-        return bad_name(m->u.domain_shutdown_request.domain) ? "domain" : NULL;
-    case PROTO_MSG_DOMAIN_PAUSE_REQUEST:
-        return bad_name(m->u.domain_pause_request.domain) ? "domain" : NULL;
-    case PROTO_MSG_DOMAIN_UNPAUSE_REQUEST:
-        return bad_name(m->u.domain_unpause_request.domain) ? "domain" : NULL;
-    case PROTO_MSG_SCHED_SET_REQUEST:
-        return bad_name(m->u.sched_set_request.domain) ? "domain" : NULL;
-    case PROTO_MSG_VCPU_PIN_REQUEST:
-        return bad_name(m->u.vcpu_pin_request.domain) ? "domain" : NULL;
-    case PROTO_MSG_CONSOLE_ATTACH_REQUEST:
-        return bad_name(m->u.console_attach_request.domain) ? "domain" : NULL;
-    case PROTO_MSG_IMAGE_UPLOAD_REQUEST:
-        return bad_name(m->u.image_upload_request.name) ? "name" : NULL;
-    case PROTO_MSG_DOMAIN_CREATE_REQUEST: {
-        const struct proto_domain_config *c = &m->u.domain_create_request.config;
-        if (bad_name(c->name))
-            return "config.name";
-        if (bad_name(c->kernel))
-            return "config.kernel";
-        for (uint32_t i = 0; i < c->cmdline.len; i++)
-            if (c->cmdline.ptr[i] == 0)
-                return "config.cmdline";
-        return NULL;
+    return (const struct hvcbor_str *)(const void *)((const char *)m + off);
+}
+
+static const char *create_names(const struct proto_msg *m)
+{
+    const struct proto_domain_config *c = &m->u.domain_create_request.config;
+    if (bad_name(c->kernel))
+        return "config.kernel";
+    for (uint32_t i = 0; i < c->cmdline.len; i++)
+        if (c->cmdline.ptr[i] == 0)
+            return "config.cmdline";
+    return NULL;
+}
+
+static const char *token_create_names(const struct proto_msg *m)
+{
+    const struct proto_token_create_request *q = &m->u.token_create_request;
+    for (uint32_t i = 0; i < q->domains.count; i++)
+        if (bad_name(q->domains.items[i]))
+            return "domains";
+    return q->has_label && bad_name(q->label) ? "label" : NULL;
+}
+
+/* Answers r with code and why (prefixed with the action and target), and logs it. */
+static void req_fail(const struct request *r, enum proto_error_code code, const char *why)
+{
+    fail(r->id, r->t, r->action, r->target, code, why);
+}
+
+/* --- the invokes, one per request type ------------------------------------- */
+
+static void do_hello(struct request *r)
+{
+    new_session();
+    if (r->m->u.hello.version != PROTO_VERSION) {
+        send_error(r->id, PROTO_ERROR_CODE_VERSION_MISMATCH,
+                   "this control domain speaks protocol version %u, not %llu", PROTO_VERSION,
+                   (unsigned long long)r->m->u.hello.version);
+        return;
     }
-    case PROTO_MSG_TOKEN_CREATE_REQUEST:
-        for (uint32_t i = 0; i < m->u.token_create_request.domains.count; i++)
-            if (bad_name(m->u.token_create_request.domains.items[i]))
-                return "domains";
-        return m->u.token_create_request.has_label && bad_name(m->u.token_create_request.label)
-                   ? "label"
-                   : NULL;
-    default: return NULL;
+    rep.type = PROTO_MSG_HELLO_REPLY;
+    rep.u.hello_reply = (struct proto_hello_reply){
+        .request_id = r->id, .version = PROTO_VERSION, .server = str_of(CONTROL_SERVER_NAME)};
+    transport_send(&rep);
+}
+
+static void do_list(struct request *r)
+{
+    list_domains(r->id, r->t);
+}
+
+static void do_info(struct request *r)
+{
+    domain_info(r->id, r->t, r->target, r->m->u.domain_info_request.domain);
+}
+
+static void do_create(struct request *r)
+{
+    const struct proto_domain_create_request *q = &r->m->u.domain_create_request;
+    static char detail[256];
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    struct dom *d;
+    const char *why = registry_create(&q->config, q->paused, &d, detail, sizeof detail, &code);
+    if (why) {
+        req_fail(r, code, why);
+        return;
     }
+    rep.type = PROTO_MSG_DOMAIN_CREATE_REPLY;
+    rep.u.domain_create_reply = (struct proto_domain_create_reply){r->id, d->built.domid};
+    transport_send(&rep);
+    snprintf(detail, sizeof detail, "id %u, kernel %s, %llu MiB%s", d->built.domid, d->kernel,
+             (unsigned long long)(d->cfg.memory_bytes >> 20), q->paused ? ", paused" : "");
+    ctl_log_add(r->t->label, r->action, r->target, true, 0, detail);
+}
+
+static void do_destroy(struct request *r)
+{
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    const char *why = registry_destroy(r->d, &code);
+    done(r->id, r->t, r->action, r->target, why, code, NULL);
+}
+
+static void do_shutdown(struct request *r)
+{
+    const struct proto_domain_shutdown_request *q = &r->m->u.domain_shutdown_request;
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    const char *note = NULL;
+    const char *why =
+        registry_shutdown(r->d, q->kind, q->has_timeout_ns, q->timeout_ns, &note, &code);
+    done(r->id, r->t, r->action, r->target, why, code, note);
+}
+
+static void do_pause(struct request *r)
+{
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    const char *why = registry_pause(r->d, &code);
+    done(r->id, r->t, r->action, r->target, why, code, NULL);
+}
+
+static void do_unpause(struct request *r)
+{
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    const char *why = registry_unpause(r->d, &code);
+    done(r->id, r->t, r->action, r->target, why, code, NULL);
+}
+
+static void do_sched_set(struct request *r)
+{
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    const char *why = registry_sched_set(r->d, &r->m->u.sched_set_request, &code);
+    char detail[96];
+    snprintf(detail, sizeof detail, "weight %llu, cap %llu%%, gang %s",
+             (unsigned long long)r->d->cfg.weight, (unsigned long long)r->d->cfg.cap_percent,
+             r->d->cfg.gang ? "true" : "false");
+    done(r->id, r->t, r->action, r->target, why, code, detail);
+}
+
+static void do_vcpu_pin(struct request *r)
+{
+    const struct proto_vcpu_pin_request *q = &r->m->u.vcpu_pin_request;
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    const char *why = registry_vcpu_pin(r->d, q->vcpu, q->cpu_mask, &code);
+    char detail[64];
+    snprintf(detail, sizeof detail, "VCPU %llu to CPUs 0x%llx", (unsigned long long)q->vcpu,
+             (unsigned long long)q->cpu_mask);
+    done(r->id, r->t, r->action, r->target, why, code, detail);
+}
+
+static void do_host_info(struct request *r)
+{
+    rep.type = PROTO_MSG_HOST_INFO_REPLY;
+    memset(&rep.u.host_info_reply, 0, sizeof rep.u.host_info_reply);
+    rep.u.host_info_reply.request_id = r->id;
+    const char *why = registry_host_info(&rep.u.host_info_reply);
+    if (why) {
+        req_fail(r, PROTO_ERROR_CODE_INTERNAL, why);
+        return;
+    }
+    transport_send(&rep);
+    ctl_log_add(r->t->label, r->action, "", true, 0, NULL);
+}
+
+static void do_console_attach(struct request *r)
+{
+    const struct proto_console_attach_request *q = &r->m->u.console_attach_request;
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    const char *why = con_attach(r->d, r->id, q->force, &code);
+    if (why)
+        req_fail(r, code, why);
+    else
+        ctl_log_add(r->t->label, r->action, r->target, true, 0, q->force ? "forced" : NULL);
+}
+
+/* Input on an attached stream: the stream id is the authority (it was
+ * handed out to a token holder in this session). Errors are not answered:
+ * console-data has no reply. */
+static void do_console_data(struct request *r)
+{
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    con_input(r->m->u.console_data.stream, r->m->u.console_data.data, &code);
+}
+
+static void do_console_detach(struct request *r)
+{
+    uint64_t stream = r->m->u.console_detach.stream;
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    snprintf(r->target, sizeof r->target, "stream %llu", (unsigned long long)stream);
+    const char *why = con_detach(stream, &code);
+    if (why) {
+        send_error(r->id, code, "no attached console stream %llu", (unsigned long long)stream);
+        ctl_log_add("?", r->action, r->target, false, code, why);
+    } else {
+        send_ok(r->id);
+        ctl_log_add("stream", r->action, r->target, true, 0, NULL);
+    }
+}
+
+static void do_log_query(struct request *r)
+{
+    log_query(r->id, &r->m->u.log_query_request);
+}
+
+static void do_token_create(struct request *r)
+{
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    const struct token *nt;
+    const char *why = token_mint(r->t, &r->m->u.token_create_request, &nt, &code);
+    if (why) {
+        req_fail(r, code, why);
+        return;
+    }
+    rep.type = PROTO_MSG_TOKEN_CREATE_REPLY;
+    rep.u.token_create_reply = (struct proto_token_create_reply){
+        .request_id = r->id, .token_id = nt->id, .new_token = {nt->secret, nt->secret_len}};
+    transport_send(&rep);
+    snprintf(r->target, sizeof r->target, "token %llu (%s)", (unsigned long long)nt->id, nt->label);
+    ctl_log_add(r->t->label, r->action, r->target, true, 0, NULL);
+}
+
+static void do_token_revoke(struct request *r)
+{
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    char label[TOKEN_NAME_MAX + 1];
+    strlcpy(label, r->t->label, sizeof label); /* r->t may be revoked below */
+    uint32_t count = 0;
+    const char *why = token_revoke(r->t, r->m->u.token_revoke_request.token_id, &count, &code);
+    if (why) {
+        req_fail(r, code, why);
+        return;
+    }
+    send_ok(r->id);
+    char detail[64];
+    snprintf(detail, sizeof detail, "%u tokens revoked", count);
+    ctl_log_add(label, r->action, r->target, true, 0, detail);
+}
+
+static void do_image_upload(struct request *r)
+{
+    const struct proto_image_upload_request *q = &r->m->u.image_upload_request;
+    if (image_find_identical(q)) {
+        /* Nothing to send: create can name it as it is. */
+        rep.type = PROTO_MSG_IMAGE_UPLOAD_REPLY;
+        rep.u.image_upload_reply = (struct proto_image_upload_reply){
+            .request_id = r->id, .upload = 0, .has_present = true, .present = true};
+        transport_send(&rep);
+        ctl_log_add(r->t->label, r->action, r->target, true, 0,
+                    "an identical image is held already");
+        return;
+    }
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    uint64_t up = 0;
+    const char *why = image_upload_start(q, session, &up, &code);
+    if (why) {
+        req_fail(r, code, why);
+        return;
+    }
+    rep.type = PROTO_MSG_IMAGE_UPLOAD_REPLY;
+    rep.u.image_upload_reply = (struct proto_image_upload_reply){.request_id = r->id, .upload = up};
+    transport_send(&rep);
+    char detail[64];
+    snprintf(detail, sizeof detail, "%llu bytes announced", (unsigned long long)q->size_bytes);
+    ctl_log_add(r->t->label, r->action, r->target, true, 0, detail);
+}
+
+/* The upload id, valid only in the session that started it, is the
+ * authority for its chunks. */
+static void do_image_chunk(struct request *r)
+{
+    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    bool finished = false;
+    const char *name = "";
+    const char *why =
+        image_upload_chunk(&r->m->u.image_upload_chunk, session, &finished, &name, &code);
+    if (why) {
+        send_error(r->id, code, "image-upload-chunk: %s", why);
+        if (code == PROTO_ERROR_CODE_INVALID)
+            ctl_log_add("?", r->action, name, false, code, why);
+        return;
+    }
+    send_ok(r->id);
+    if (finished)
+        ctl_log_add("upload", "image-upload-complete", name, true, 0, NULL);
+}
+
+/* Every request type the server answers, keyed by message type. A type with
+ * no route (a reply sent to the server) is refused as invalid. */
+static const struct route routes[] = {
+    [PROTO_MSG_HELLO] = {.action = "hello", .invoke = do_hello},
+    [PROTO_MSG_DOMAIN_LIST_REQUEST] = {.action = "domain-list",
+                                       .token = MSG_OFF(domain_list_request.token),
+                                       .invoke = do_list},
+    [PROTO_MSG_DOMAIN_INFO_REQUEST] = {.action = "domain-info",
+                                       .token = MSG_OFF(domain_info_request.token),
+                                       .name = MSG_OFF(domain_info_request.domain),
+                                       .target = TARGET_NAME,
+                                       .name_field = "domain",
+                                       .right = RIGHT(PROTO_RIGHT_INFO),
+                                       .invoke = do_info},
+    [PROTO_MSG_DOMAIN_CREATE_REQUEST] = {.action = "domain-create",
+                                         .token = MSG_OFF(domain_create_request.token),
+                                         .name = MSG_OFF(domain_create_request.config.name),
+                                         .target = TARGET_NAME,
+                                         .name_field = "config.name",
+                                         .right = RIGHT(PROTO_RIGHT_LIFECYCLE),
+                                         .check_names = create_names,
+                                         .invoke = do_create},
+    [PROTO_MSG_DOMAIN_DESTROY_REQUEST] = {.action = "domain-destroy",
+                                          .token = MSG_OFF(domain_destroy_request.token),
+                                          .name = MSG_OFF(domain_destroy_request.domain),
+                                          .target = TARGET_DOMAIN,
+                                          .name_field = "domain",
+                                          .right = RIGHT(PROTO_RIGHT_LIFECYCLE),
+                                          .invoke = do_destroy},
+    [PROTO_MSG_DOMAIN_SHUTDOWN_REQUEST] = {.action = "domain-shutdown",
+                                           .token = MSG_OFF(domain_shutdown_request.token),
+                                           .name = MSG_OFF(domain_shutdown_request.domain),
+                                           .target = TARGET_DOMAIN,
+                                           .name_field = "domain",
+                                           .right = RIGHT(PROTO_RIGHT_LIFECYCLE),
+                                           .invoke = do_shutdown},
+    [PROTO_MSG_DOMAIN_PAUSE_REQUEST] = {.action = "domain-pause",
+                                        .token = MSG_OFF(domain_pause_request.token),
+                                        .name = MSG_OFF(domain_pause_request.domain),
+                                        .target = TARGET_DOMAIN,
+                                        .name_field = "domain",
+                                        .right = RIGHT(PROTO_RIGHT_PAUSE),
+                                        .invoke = do_pause},
+    [PROTO_MSG_DOMAIN_UNPAUSE_REQUEST] = {.action = "domain-unpause",
+                                          .token = MSG_OFF(domain_unpause_request.token),
+                                          .name = MSG_OFF(domain_unpause_request.domain),
+                                          .target = TARGET_DOMAIN,
+                                          .name_field = "domain",
+                                          .right = RIGHT(PROTO_RIGHT_PAUSE),
+                                          .invoke = do_unpause},
+    [PROTO_MSG_SCHED_SET_REQUEST] = {.action = "sched-set",
+                                     .token = MSG_OFF(sched_set_request.token),
+                                     .name = MSG_OFF(sched_set_request.domain),
+                                     .target = TARGET_DOMAIN,
+                                     .name_field = "domain",
+                                     .right = RIGHT(PROTO_RIGHT_SCHED),
+                                     .invoke = do_sched_set},
+    [PROTO_MSG_VCPU_PIN_REQUEST] = {.action = "vcpu-pin",
+                                    .token = MSG_OFF(vcpu_pin_request.token),
+                                    .name = MSG_OFF(vcpu_pin_request.domain),
+                                    .target = TARGET_DOMAIN,
+                                    .name_field = "domain",
+                                    .right = RIGHT(PROTO_RIGHT_SCHED),
+                                    .invoke = do_vcpu_pin},
+    [PROTO_MSG_HOST_INFO_REQUEST] = {.action = "host-info",
+                                     .token = MSG_OFF(host_info_request.token),
+                                     .right = RIGHT(PROTO_RIGHT_INFO),
+                                     .invoke = do_host_info},
+    [PROTO_MSG_CONSOLE_ATTACH_REQUEST] = {.action = "console-attach",
+                                          .token = MSG_OFF(console_attach_request.token),
+                                          .name = MSG_OFF(console_attach_request.domain),
+                                          .target = TARGET_DOMAIN,
+                                          .name_field = "domain",
+                                          .right = RIGHT(PROTO_RIGHT_CONSOLE),
+                                          .invoke = do_console_attach},
+    [PROTO_MSG_CONSOLE_DATA] = {.action = "console-data", .invoke = do_console_data},
+    [PROTO_MSG_CONSOLE_DETACH] = {.action = "console-detach", .invoke = do_console_detach},
+    [PROTO_MSG_LOG_QUERY_REQUEST] = {.action = "log-query",
+                                     .token = MSG_OFF(log_query_request.token),
+                                     .right = RIGHT(PROTO_RIGHT_LOG),
+                                     .invoke = do_log_query},
+    [PROTO_MSG_TOKEN_CREATE_REQUEST] = {.action = "token-create",
+                                        .token = MSG_OFF(token_create_request.token),
+                                        .check_names = token_create_names,
+                                        .invoke = do_token_create},
+    [PROTO_MSG_TOKEN_REVOKE_REQUEST] = {.action = "token-revoke",
+                                        .token = MSG_OFF(token_revoke_request.token),
+                                        .name = MSG_OFF(token_revoke_request.token_id),
+                                        .target = TARGET_TOKEN_ID,
+                                        .invoke = do_token_revoke},
+    [PROTO_MSG_IMAGE_UPLOAD_REQUEST] = {.action = "image-upload",
+                                        .token = MSG_OFF(image_upload_request.token),
+                                        .name = MSG_OFF(image_upload_request.name),
+                                        .target = TARGET_NAME,
+                                        .name_field = "name",
+                                        .right = RIGHT(PROTO_RIGHT_LIFECYCLE),
+                                        .right_unscoped = true,
+                                        .invoke = do_image_upload},
+    [PROTO_MSG_IMAGE_UPLOAD_CHUNK] = {.action = "image-upload-chunk", .invoke = do_image_chunk},
+};
+
+/* The decode step for a message of a routed type: names, token, right,
+ * target. Answers and logs a refusal itself; true if r may be invoked. */
+static bool decode(const struct route *rt, struct request *r)
+{
+    const struct proto_msg *m = r->m;
+    const char *field = NULL;
+    if (rt->target != TARGET_NONE && rt->target != TARGET_TOKEN_ID &&
+        bad_name(*str_at(m, rt->name)))
+        field = rt->name_field;
+    if (!field && rt->check_names)
+        field = rt->check_names(m);
+    if (field) {
+        send_error(r->id, PROTO_ERROR_CODE_INVALID, "%s: %s has a control character",
+                   proto_msg_name(m->type), field);
+        ctl_log_add("?", proto_msg_name(m->type), "", false, PROTO_ERROR_CODE_INVALID,
+                    "a name with a control character");
+        return false;
+    }
+    if (rt->target == TARGET_TOKEN_ID) {
+        uint64_t tid;
+        memcpy(&tid, (const char *)m + rt->name, sizeof tid);
+        snprintf(r->target, sizeof r->target, "token %llu", (unsigned long long)tid);
+    } else if (rt->target != TARGET_NONE) {
+        cstr(r->target, DOM_NAME_MAX + 1, *str_at(m, rt->name));
+    }
+    if (rt->token == 0)
+        return true;
+    if (!(r->t = auth(r->id, rt->action, *str_at(m, rt->token), r->target)))
+        return false;
+    bool scoped = rt->target != TARGET_NONE && rt->target != TARGET_TOKEN_ID && !rt->right_unscoped;
+    if (rt->right && refuse(r->id, r->t, (enum proto_right)(rt->right - 1), rt->action,
+                            scoped ? r->target : NULL))
+        return false;
+    if (rt->target != TARGET_DOMAIN)
+        return true;
+    r->d = registry_find(*str_at(m, rt->name));
+    if (!r->d) {
+        bool self = strcmp(r->target, CONTROL_NAME) == 0;
+        req_fail(r, self ? PROTO_ERROR_CODE_REFUSED : PROTO_ERROR_CODE_NOT_FOUND,
+                 self ? "the control domain cannot be acted on" : "no such domain");
+        return false;
+    }
+    return true;
 }
 
 void dispatch_frame(const uint8_t *payload, uint32_t len)
@@ -325,268 +713,16 @@ void dispatch_frame(const uint8_t *payload, uint32_t len)
                     hvcbor_err_name(err.code));
         return;
     }
-    uint64_t id = proto_msg_request_id(&req);
-    const char *field = bad_names(&req);
-    if (field) {
-        send_error(id, PROTO_ERROR_CODE_INVALID, "%s: %s has a control character",
-                   proto_msg_name(req.type), field);
-        ctl_log_add("?", proto_msg_name(req.type), "", false, PROTO_ERROR_CODE_INVALID,
-                    "a name with a control character");
-        return;
-    }
-    const struct token *t;
-    char target[DOM_KERNEL_MAX + 1] = "";
-    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
-    const char *why;
-    struct dom *d;
-    switch (req.type) {
-    case PROTO_MSG_HELLO:
-        new_session();
-        if (req.u.hello.version != PROTO_VERSION) {
-            send_error(id, PROTO_ERROR_CODE_VERSION_MISMATCH,
-                       "this control domain speaks protocol version %u, not %llu", PROTO_VERSION,
-                       (unsigned long long)req.u.hello.version);
-            return;
-        }
-        rep.type = PROTO_MSG_HELLO_REPLY;
-        rep.u.hello_reply = (struct proto_hello_reply){
-            .request_id = id, .version = PROTO_VERSION, .server = str_of(CONTROL_SERVER_NAME)};
-        transport_send(&rep);
-        return;
-    case PROTO_MSG_DOMAIN_LIST_REQUEST:
-        if ((t = auth(id, "domain-list", req.u.domain_list_request.token, "")))
-            list_domains(id, t);
-        return;
-    case PROTO_MSG_DOMAIN_INFO_REQUEST:
-        if ((t = auth(id, "domain-info", req.u.domain_info_request.token, "")))
-            domain_info(id, t, req.u.domain_info_request.domain);
-        return;
-    case PROTO_MSG_DOMAIN_CREATE_REQUEST: {
-        const struct proto_domain_create_request *q = &req.u.domain_create_request;
-        cstr(target, DOM_NAME_MAX + 1, q->config.name);
-        if (!(t = auth(id, "domain-create", q->token, target)) ||
-            refuse(id, t, PROTO_RIGHT_LIFECYCLE, "domain-create", target))
-            return;
-        static char detail[256];
-        why = registry_create(&q->config, q->paused, &d, detail, sizeof detail, &code);
-        if (why) {
-            fail(id, t, "domain-create", target, code, why);
-            return;
-        }
-        rep.type = PROTO_MSG_DOMAIN_CREATE_REPLY;
-        rep.u.domain_create_reply = (struct proto_domain_create_reply){id, d->built.domid};
-        transport_send(&rep);
-        snprintf(detail, sizeof detail, "id %u, kernel %s, %llu MiB%s", d->built.domid, d->kernel,
-                 (unsigned long long)(d->cfg.memory_bytes >> 20), q->paused ? ", paused" : "");
-        ctl_log_add(t->label, "domain-create", target, true, 0, detail);
-        return;
-    }
-    case PROTO_MSG_DOMAIN_DESTROY_REQUEST: {
-        const struct proto_domain_destroy_request *q = &req.u.domain_destroy_request;
-        if (!(t = auth(id, "domain-destroy", q->token, "")) ||
-            !(d = target_dom(id, t, "domain-destroy", PROTO_RIGHT_LIFECYCLE, q->domain, target,
-                             DOM_NAME_MAX + 1)))
-            return;
-        why = registry_destroy(d, &code);
-        done(id, t, "domain-destroy", target, why, code, NULL);
-        return;
-    }
-    case PROTO_MSG_DOMAIN_SHUTDOWN_REQUEST: {
-        const struct proto_domain_shutdown_request *q = &req.u.domain_shutdown_request;
-        if (!(t = auth(id, "domain-shutdown", q->token, "")) ||
-            !(d = target_dom(id, t, "domain-shutdown", PROTO_RIGHT_LIFECYCLE, q->domain, target,
-                             DOM_NAME_MAX + 1)))
-            return;
-        const char *note = NULL;
-        why = registry_shutdown(d, q->kind, q->has_timeout_ns, q->timeout_ns, &note, &code);
-        done(id, t, "domain-shutdown", target, why, code, note);
-        return;
-    }
-    case PROTO_MSG_DOMAIN_PAUSE_REQUEST: {
-        const struct proto_domain_pause_request *q = &req.u.domain_pause_request;
-        if (!(t = auth(id, "domain-pause", q->token, "")) ||
-            !(d = target_dom(id, t, "domain-pause", PROTO_RIGHT_PAUSE, q->domain, target,
-                             DOM_NAME_MAX + 1)))
-            return;
-        why = registry_pause(d, &code);
-        done(id, t, "domain-pause", target, why, code, NULL);
-        return;
-    }
-    case PROTO_MSG_DOMAIN_UNPAUSE_REQUEST: {
-        const struct proto_domain_unpause_request *q = &req.u.domain_unpause_request;
-        if (!(t = auth(id, "domain-unpause", q->token, "")) ||
-            !(d = target_dom(id, t, "domain-unpause", PROTO_RIGHT_PAUSE, q->domain, target,
-                             DOM_NAME_MAX + 1)))
-            return;
-        why = registry_unpause(d, &code);
-        done(id, t, "domain-unpause", target, why, code, NULL);
-        return;
-    }
-    case PROTO_MSG_SCHED_SET_REQUEST: {
-        const struct proto_sched_set_request *q = &req.u.sched_set_request;
-        if (!(t = auth(id, "sched-set", q->token, "")) ||
-            !(d = target_dom(id, t, "sched-set", PROTO_RIGHT_SCHED, q->domain, target,
-                             DOM_NAME_MAX + 1)))
-            return;
-        why = registry_sched_set(d, q, &code);
-        char detail[96];
-        snprintf(detail, sizeof detail, "weight %llu, cap %llu%%, gang %s",
-                 (unsigned long long)d->cfg.weight, (unsigned long long)d->cfg.cap_percent,
-                 d->cfg.gang ? "true" : "false");
-        done(id, t, "sched-set", target, why, code, detail);
-        return;
-    }
-    case PROTO_MSG_VCPU_PIN_REQUEST: {
-        const struct proto_vcpu_pin_request *q = &req.u.vcpu_pin_request;
-        if (!(t = auth(id, "vcpu-pin", q->token, "")) ||
-            !(d = target_dom(id, t, "vcpu-pin", PROTO_RIGHT_SCHED, q->domain, target,
-                             DOM_NAME_MAX + 1)))
-            return;
-        why = registry_vcpu_pin(d, q->vcpu, q->cpu_mask, &code);
-        char detail[64];
-        snprintf(detail, sizeof detail, "VCPU %llu to CPUs 0x%llx", (unsigned long long)q->vcpu,
-                 (unsigned long long)q->cpu_mask);
-        done(id, t, "vcpu-pin", target, why, code, detail);
-        return;
-    }
-    case PROTO_MSG_HOST_INFO_REQUEST:
-        if (!(t = auth(id, "host-info", req.u.host_info_request.token, "")) ||
-            refuse(id, t, PROTO_RIGHT_INFO, "host-info", NULL))
-            return;
-        rep.type = PROTO_MSG_HOST_INFO_REPLY;
-        memset(&rep.u.host_info_reply, 0, sizeof rep.u.host_info_reply);
-        rep.u.host_info_reply.request_id = id;
-        if ((why = registry_host_info(&rep.u.host_info_reply))) {
-            fail(id, t, "host-info", "", PROTO_ERROR_CODE_INTERNAL, why);
-            return;
-        }
-        transport_send(&rep);
-        ctl_log_add(t->label, "host-info", "", true, 0, NULL);
-        return;
-    case PROTO_MSG_CONSOLE_ATTACH_REQUEST: {
-        const struct proto_console_attach_request *q = &req.u.console_attach_request;
-        if (!(t = auth(id, "console-attach", q->token, "")) ||
-            !(d = target_dom(id, t, "console-attach", PROTO_RIGHT_CONSOLE, q->domain, target,
-                             DOM_NAME_MAX + 1)))
-            return;
-        why = con_attach(d, id, q->force, &code);
-        if (why)
-            fail(id, t, "console-attach", target, code, why);
-        else
-            ctl_log_add(t->label, "console-attach", target, true, 0, q->force ? "forced" : NULL);
-        return;
-    }
-    case PROTO_MSG_CONSOLE_DATA:
-        /* Input on an attached stream: the stream id is the authority (it
-         * was handed out to a token holder in this session). Errors are
-         * not answered: console-data has no reply. */
-        con_input(req.u.console_data.stream, req.u.console_data.data, &code);
-        return;
-    case PROTO_MSG_CONSOLE_DETACH:
-        snprintf(target, sizeof target, "stream %llu",
-                 (unsigned long long)req.u.console_detach.stream);
-        if ((why = con_detach(req.u.console_detach.stream, &code))) {
-            send_error(id, code, "no attached console stream %llu",
-                       (unsigned long long)req.u.console_detach.stream);
-            ctl_log_add("?", "console-detach", target, false, code, why);
-        } else {
-            send_ok(id);
-            ctl_log_add("stream", "console-detach", target, true, 0, NULL);
-        }
-        return;
-    case PROTO_MSG_LOG_QUERY_REQUEST:
-        if ((t = auth(id, "log-query", req.u.log_query_request.token, "")))
-            log_query(id, t, &req.u.log_query_request);
-        return;
-    case PROTO_MSG_TOKEN_CREATE_REQUEST: {
-        const struct proto_token_create_request *q = &req.u.token_create_request;
-        if (!(t = auth(id, "token-create", q->token, "")))
-            return;
-        const struct token *nt;
-        why = token_mint(t, q, &nt, &code);
-        if (why) {
-            fail(id, t, "token-create", "", code, why);
-            return;
-        }
-        rep.type = PROTO_MSG_TOKEN_CREATE_REPLY;
-        rep.u.token_create_reply = (struct proto_token_create_reply){
-            .request_id = id, .token_id = nt->id, .new_token = {nt->secret, nt->secret_len}};
-        transport_send(&rep);
-        snprintf(target, sizeof target, "token %llu (%s)", (unsigned long long)nt->id, nt->label);
-        ctl_log_add(t->label, "token-create", target, true, 0, NULL);
-        return;
-    }
-    case PROTO_MSG_TOKEN_REVOKE_REQUEST: {
-        const struct proto_token_revoke_request *q = &req.u.token_revoke_request;
-        snprintf(target, sizeof target, "token %llu", (unsigned long long)q->token_id);
-        if (!(t = auth(id, "token-revoke", q->token, target)))
-            return;
-        char label[TOKEN_NAME_MAX + 1];
-        strlcpy(label, t->label, sizeof label); /* t may be revoked below */
-        uint32_t count = 0;
-        why = token_revoke(t, q->token_id, &count, &code);
-        if (why) {
-            fail(id, t, "token-revoke", target, code, why);
-            return;
-        }
-        send_ok(id);
-        char detail[64];
-        snprintf(detail, sizeof detail, "%u tokens revoked", count);
-        ctl_log_add(label, "token-revoke", target, true, 0, detail);
-        return;
-    }
-    case PROTO_MSG_IMAGE_UPLOAD_REQUEST: {
-        const struct proto_image_upload_request *q = &req.u.image_upload_request;
-        cstr(target, DOM_NAME_MAX + 1, q->name);
-        if (!(t = auth(id, "image-upload", q->token, target)) ||
-            refuse(id, t, PROTO_RIGHT_LIFECYCLE, "image-upload", NULL))
-            return;
-        if (image_find_identical(q)) {
-            /* Nothing to send: create can name it as it is. */
-            rep.type = PROTO_MSG_IMAGE_UPLOAD_REPLY;
-            rep.u.image_upload_reply = (struct proto_image_upload_reply){
-                .request_id = id, .upload = 0, .has_present = true, .present = true};
-            transport_send(&rep);
-            ctl_log_add(t->label, "image-upload", target, true, 0,
-                        "an identical image is held already");
-            return;
-        }
-        uint64_t up = 0;
-        why = image_upload_start(q, session, &up, &code);
-        if (why) {
-            fail(id, t, "image-upload", target, code, why);
-            return;
-        }
-        rep.type = PROTO_MSG_IMAGE_UPLOAD_REPLY;
-        rep.u.image_upload_reply =
-            (struct proto_image_upload_reply){.request_id = id, .upload = up};
-        transport_send(&rep);
-        char detail[64];
-        snprintf(detail, sizeof detail, "%llu bytes announced", (unsigned long long)q->size_bytes);
-        ctl_log_add(t->label, "image-upload", target, true, 0, detail);
-        return;
-    }
-    case PROTO_MSG_IMAGE_UPLOAD_CHUNK: {
-        /* The upload id, valid only in the session that started it, is
-         * the authority for its chunks. */
-        bool finished = false;
-        const char *name = "";
-        why = image_upload_chunk(&req.u.image_upload_chunk, session, &finished, &name, &code);
-        if (why) {
-            send_error(id, code, "image-upload-chunk: %s", why);
-            if (code == PROTO_ERROR_CODE_INVALID)
-                ctl_log_add("?", "image-upload-chunk", name, false, code, why);
-            return;
-        }
-        send_ok(id);
-        if (finished)
-            ctl_log_add("upload", "image-upload-complete", name, true, 0, NULL);
-        return;
-    }
-    default:
-        /* A reply type sent to the server. */
-        send_error(id, PROTO_ERROR_CODE_INVALID, "%s is not a request",
+    static struct request r;
+    r = (struct request){.id = proto_msg_request_id(&req), .m = &req};
+    const struct route *rt =
+        (size_t)req.type < sizeof routes / sizeof routes[0] ? &routes[req.type] : NULL;
+    if (!rt || !rt->invoke) {
+        send_error(r.id, PROTO_ERROR_CODE_INVALID, "%s is not a request",
                    proto_msg_name(req.type) ? proto_msg_name(req.type) : "?");
         return;
     }
+    r.action = rt->action;
+    if (decode(rt, &r))
+        rt->invoke(&r);
 }

@@ -3,6 +3,12 @@
  * token and its rights, performs the request through the registry, the
  * consoles, the images or the token table, answers it, and logs it.
  *
+ * Decode, then invoke: dispatch.c keeps one route per request type (a
+ * table keyed by message type). The decode step, common to all routes,
+ * checks the names, the token, its right over the target and finds the
+ * target domain, changing nothing; only then does the route's invoke act.
+ * A new request type is a new route and its invoke function.
+ *
  * Sessions: COM2 carries one connection at a time and the control domain
  * cannot see it close, so `hello` starts a new session: the streams of
  * the previous one (console attachments, log follow, unfinished uploads)
