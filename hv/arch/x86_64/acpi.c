@@ -229,8 +229,15 @@ static enum acpi_error madt_entries(const uint8_t *t, uint32_t len, uint64_t pad
     return ACPI_OK;
 }
 
-static enum acpi_error parse(const struct acpi_phys *mem, const uint8_t *rsdp, size_t size_bytes,
-                             struct acpi_madt *out, uint64_t *err_paddr)
+/*
+ * Checks the RSDP and its RSDT/XSDT, then finds the first table listed
+ * there whose header lies inside memory and whose signature is sig.
+ * *paddr: the table (or, on a root error, the root's address). Returns
+ * ACPI_OK, an RSDP_* or ROOT_* error, or ACPI_E_NO_TABLE.
+ */
+static enum acpi_error root_find(const struct acpi_phys *mem, const uint8_t *rsdp,
+                                 size_t size_bytes, const char *sig, uint64_t *paddr,
+                                 bool *from_xsdt)
 {
     enum acpi_error e = acpi_rsdp_check(rsdp, size_bytes);
     if (e != ACPI_OK)
@@ -238,7 +245,8 @@ static enum acpi_error parse(const struct acpi_phys *mem, const uint8_t *rsdp, s
     bool xsdt = rsdp[15] >= 2 && rd64(rsdp + 24) != 0;
     uint64_t root_paddr = xsdt ? rd64(rsdp + 24) : rd32(rsdp + 16);
     uint32_t entry_bytes = xsdt ? 8 : 4;
-    *err_paddr = root_paddr;
+    *paddr = root_paddr;
+    *from_xsdt = xsdt;
 
     const uint8_t *root;
     uint32_t root_len;
@@ -252,22 +260,51 @@ static enum acpi_error parse(const struct acpi_phys *mem, const uint8_t *rsdp, s
     uint32_t n = (root_len - SDT_HDR_BYTES) / entry_bytes;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *ent = root + SDT_HDR_BYTES + (size_t)i * entry_bytes;
-        uint64_t paddr = xsdt ? rd64(ent) : rd32(ent);
-        const uint8_t *h = phys_span(mem, paddr, SDT_HDR_BYTES);
-        if (h == NULL || !sig_is(h, "APIC", 4))
+        uint64_t p = xsdt ? rd64(ent) : rd32(ent);
+        const uint8_t *h = phys_span(mem, p, SDT_HDR_BYTES);
+        if (h == NULL || !sig_is(h, sig, 4))
             continue; /* tables we do not read may be anywhere */
-        *err_paddr = paddr;
-        const uint8_t *madt;
-        uint32_t madt_len;
-        e = sdt_map(mem, paddr, MADT_FIXED_BYTES, ACPI_E_MADT_BOUNDS, ACPI_E_MADT_LENGTH,
-                    ACPI_E_MADT_CHECKSUM, &madt, &madt_len);
-        if (e != ACPI_OK)
-            return e;
-        *out = (struct acpi_madt){0};
-        out->from_xsdt = xsdt;
-        return madt_entries(madt, madt_len, paddr, out, err_paddr);
+        *paddr = p;
+        return ACPI_OK;
     }
-    return ACPI_E_NO_MADT;
+    return ACPI_E_NO_TABLE;
+}
+
+static enum acpi_error parse(const struct acpi_phys *mem, const uint8_t *rsdp, size_t size_bytes,
+                             struct acpi_madt *out, uint64_t *err_paddr)
+{
+    uint64_t paddr = 0;
+    bool xsdt = false;
+    enum acpi_error e = root_find(mem, rsdp, size_bytes, "APIC", &paddr, &xsdt);
+    *err_paddr = paddr;
+    if (e == ACPI_E_NO_TABLE)
+        return ACPI_E_NO_MADT;
+    if (e != ACPI_OK)
+        return e;
+    const uint8_t *madt;
+    uint32_t madt_len;
+    e = sdt_map(mem, paddr, MADT_FIXED_BYTES, ACPI_E_MADT_BOUNDS, ACPI_E_MADT_LENGTH,
+                ACPI_E_MADT_CHECKSUM, &madt, &madt_len);
+    if (e != ACPI_OK)
+        return e;
+    *out = (struct acpi_madt){0};
+    out->from_xsdt = xsdt;
+    return madt_entries(madt, madt_len, paddr, out, err_paddr);
+}
+
+enum acpi_error acpi_find_table(const struct acpi_phys *mem, const uint8_t *rsdp, size_t size_bytes,
+                                const char *sig, uint32_t min_len, const uint8_t **table,
+                                uint32_t *len, uint64_t *paddr)
+{
+    if (mem == NULL || mem->base == NULL || rsdp == NULL || sig == NULL || table == NULL ||
+        len == NULL || paddr == NULL || min_len < SDT_HDR_BYTES)
+        return ACPI_E_BAD_ARGS;
+    bool xsdt = false;
+    enum acpi_error e = root_find(mem, rsdp, size_bytes, sig, paddr, &xsdt);
+    if (e != ACPI_OK)
+        return e;
+    return sdt_map(mem, *paddr, min_len, ACPI_E_TABLE_BOUNDS, ACPI_E_TABLE_LENGTH,
+                   ACPI_E_TABLE_CHECKSUM, table, len);
 }
 
 enum acpi_error acpi_parse(const struct acpi_phys *mem, const uint8_t *rsdp, size_t size_bytes,
@@ -307,6 +344,10 @@ const char *acpi_strerror(enum acpi_error e)
         [ACPI_E_MADT_CHECKSUM] = "MADT checksum is wrong",
         [ACPI_E_MADT_ENTRY] = "MADT entry has a bad length",
         [ACPI_E_MADT_NO_CPU] = "MADT lists no enabled processor",
+        [ACPI_E_NO_TABLE] = "the table is not listed",
+        [ACPI_E_TABLE_BOUNDS] = "the table lies outside memory",
+        [ACPI_E_TABLE_LENGTH] = "the table's length is out of range",
+        [ACPI_E_TABLE_CHECKSUM] = "the table's checksum is wrong",
     };
     if ((unsigned)e >= ACPI_E_COUNT_ || names[e] == NULL)
         return "unknown ACPI error";

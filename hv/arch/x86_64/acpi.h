@@ -1,6 +1,7 @@
 /*
  * ACPI: just enough to find the processors and interrupt controllers, from
- * the RSDP through the RSDT or XSDT to the MADT ("APIC" table).
+ * the RSDP through the RSDT or XSDT to the MADT ("APIC" table), and to
+ * find any other table by signature (the DMAR, parsed by dmar.c).
  *
  * Pure parsing code: it compiles on the host too (test/unit/acpi) and
  * touches nothing but the memory window it is given and *out. Firmware
@@ -82,6 +83,10 @@ enum acpi_error {
     ACPI_E_MADT_CHECKSUM,  /* its checksum is wrong */
     ACPI_E_MADT_ENTRY,     /* an entry of length < 2, too short for its type, or past the end */
     ACPI_E_MADT_NO_CPU,    /* no enabled processor */
+    ACPI_E_NO_TABLE,       /* acpi_find_table: no table of that signature listed */
+    ACPI_E_TABLE_BOUNDS,   /* acpi_find_table: the table runs outside memory */
+    ACPI_E_TABLE_LENGTH,   /* acpi_find_table: length < min_len or > ACPI_TABLE_MAX_BYTES */
+    ACPI_E_TABLE_CHECKSUM, /* acpi_find_table: its checksum is wrong */
     ACPI_E_COUNT_          /* number of codes; not an error */
 };
 
@@ -109,6 +114,19 @@ enum acpi_error acpi_rsdp_check(const uint8_t *rsdp, size_t size_bytes);
  */
 enum acpi_error acpi_parse(const struct acpi_phys *mem, const uint8_t *rsdp, size_t size_bytes,
                            struct acpi_madt *out, uint64_t *err_paddr);
+
+/*
+ * Finds the first table with signature sig (4 characters) that the RSDT or
+ * XSDT reached from `rsdp` lists, and checks it as every table here is
+ * checked: length in [min_len, ACPI_TABLE_MAX_BYTES] (min_len >= 36),
+ * entirely inside memory, checksum. On ACPI_OK *table points at it (inside
+ * mem), *len is its length and *paddr its physical address; on an error
+ * *paddr is the structure at fault (as for acpi_parse). Used for the DMAR
+ * (dmar.h), whose contents the caller parses.
+ */
+enum acpi_error acpi_find_table(const struct acpi_phys *mem, const uint8_t *rsdp, size_t size_bytes,
+                                const char *sig, uint32_t min_len, const uint8_t **table,
+                                uint32_t *len, uint64_t *paddr);
 
 /* Fills *out with the no-ACPI defaults: one CPU (bsp_apic_id), the local
  * APIC at 0xfee00000, one I/O APIC (id 0) at 0xfec00000 with GSI base 0. */
