@@ -252,6 +252,9 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
 void domain_release_frames(struct domain *d, struct pmm *pmm, bool tolerate_busy)
 {
     uint64_t count = mm_hv_frames_count();
+    /* No CPU runs d here (destroyed only then): this flushes nothing and
+     * states the rule every path that frees a domain's frames follows. */
+    domain_frames_freed(d);
     for (uint64_t m = 0; m < count && d->pages_count; m++) {
         if (frame_get(mfn(m))->owner != d->id)
             continue;

@@ -134,6 +134,20 @@ mfn_t domain_alloc_frame(struct domain *d, struct pmm *pmm)
     return m;
 }
 
+/*
+ * Frames of d were released (no reference, no mapping left) and are about
+ * to go back to the pool: no CPU may still translate them once they are
+ * there (issue 20 item 1). The guest may have unmapped them without a
+ * flush, so the CPUs running d now are flushed (by IPI, waiting for each);
+ * every other CPU has loaded another base, a full flush, since it last ran
+ * d. Grantees' translations were flushed when their mappings ended
+ * (grant.c, settle_flush), before the frame could lose its grant.
+ */
+void domain_frames_freed(struct domain *d)
+{
+    mm_tlb_flush_cpus(schedule_cpus_running(d));
+}
+
 static uint64_t frame_info(const struct frame *f)
 {
     return (uint64_t)f->type | ((uint64_t)((f->flags & FRAME_F_PINNED) != 0) << 8) |
@@ -161,6 +175,7 @@ int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs)
         int rc = frame_release(mfn(arg), d->id);
         if (rc != HV_OK)
             return rc;
+        domain_frames_freed(d);
         if (!pmm_free(mm_hv_pool(), mfn(arg)))
             panic("mm: frame %#llx released by d%u was not allocated", (unsigned long long)arg,
                   d->id);

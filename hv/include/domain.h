@@ -242,6 +242,10 @@ int64_t hc_update_va_mapping(struct domain *d, struct cpu_regs *regs);
 int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs);
 /* Gives a fresh, scrubbed frame to d (frame table and reservation count). */
 mfn_t domain_alloc_frame(struct domain *d, struct pmm *pmm);
+/* Called after frames of d were released (frame_release) and before they go
+ * back to the pool: flushes every CPU that may still translate them, so a
+ * frame in the pool is never reachable by a guest (docs/mm.md). */
+void domain_frames_freed(struct domain *d);
 
 /* --- core objects (hv/core/objects.c) --- */
 /* Gives d (its shared page set up) a fresh uid, an empty capability table,

@@ -9,15 +9,29 @@
  *             that takes a VCPU number (BIND_VIRQ, BIND_IPI, BIND_VCPU,
  *             TLB_FLUSH_VCPUS, VCPU_START/PIN/INFO/CAP): HV_EINVAL each,
  *             and the same calls with its own VCPUs work.
+ *     giveback - issue 20 item 1 on one CPU: map a fresh frame F, write it,
+ *             unmap it with HC_MMU_UPDATE (no flush), give it back
+ *             (HV_MEMOP_DECREASE): the next write through the old address
+ *             must fault (before the fix it went into the free frame).
+ *     giveback_smp - the same with the stale translation on another CPU:
+ *             VCPU 1 (CPU 1) keeps writing F; VCPU 0 (CPU 0) unmaps it and
+ *             gives it back while a child (CPU 2) allocates, checks and
+ *             gives back frames as fast as it can. No write VCPU 1 makes
+ *             after it saw the DECREASE return may succeed; every frame
+ *             the child gets must be all zero.
  *   child (built by the root), role=<name>: see each test.
  *
  * Every check prints a line; a failed one contains "FAILED". The root ends
  * with "harden: <test>: ok" and a poweroff, or a panic (root_crash).
  */
 #include "gk/builder.h"
+#include "gk/cap.h"
+#include "gk/console.h"
+#include "gk/grant.h"
 #include "gk/event.h"
 #include "gk/gk.h"
 #include "gk/mm.h"
+#include "gk/spinlock.h"
 #include "gk/time.h"
 #include "gk/trap.h"
 #include "gk/vcpu.h"
@@ -27,8 +41,30 @@
 #include <string.h>
 
 #define CHILD_PAGES 512u
+#define CHILD_EXTRA_PAGES 16u /* its headroom to allocate (giveback_smp) */
 #define CHILD_DOM_SLOT 20u
 #define CHILD_CON_SLOT 21u
+#define ROOT_SLOT_IN_CHILD 0u /* the root's domain capability in a child */
+#define CHILD_SHARED_VA 0x40000000ull
+#define STACK_BYTES 16384u
+#define GIVE_VA 0x60000000ull  /* where the frame given back is mapped */
+#define CHILD_VA 0x60400000ull /* where a child maps the frames it allocates */
+#define MARKER 0x5a5a0000deadbeefull
+#define FAULTED 0xfa17fa17fa17fa17ull
+
+/* The page the root grants to its child. */
+struct shared_page {
+    volatile uint64_t stop;   /* root -> child */
+    volatile uint64_t rounds; /* child: frames allocated, checked and given back */
+    volatile uint64_t bad;    /* child: frames found not all zero (or changed under it) */
+    volatile uint64_t last_bad_word;
+};
+static union {
+    struct shared_page p;
+    uint8_t bytes[4096];
+} shared_page_mem __attribute__((aligned(4096)));
+static struct shared_page *page = &shared_page_mem.p;
+static uint8_t stacks[4][STACK_BYTES] __attribute__((aligned(16)));
 
 static int failures;
 static const char *who = "";
@@ -55,10 +91,34 @@ static void expect(const char *what, int64_t got, int64_t want)
 
 static const struct hv_start_info *start_info;
 
+static int64_t pin(uint32_t slot, unsigned vcpu, uint64_t mask)
+{
+    struct hv_domctl_vcpu_pin p = {.dom_slot = slot, .vcpu = vcpu, .cpu_mask = mask};
+    return gk_hc_domain_op(HV_DOMCTL_VCPU_PIN, &p);
+}
+
+static int64_t vcpu_info(uint32_t slot, unsigned vcpu, struct hv_domctl_vcpu_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->dom_slot = slot;
+    out->vcpu = vcpu;
+    return gk_hc_domain_op(HV_DOMCTL_VCPU_INFO, out);
+}
+
 /* Builds a copy of module 0 named `name` with `vcpus` VCPUs and the command
- * line "harden role=<role>", and starts it. */
+ * line "harden role=<role>"; it starts it unless cpu_mask is non-zero, in
+ * which case child_start (after the pin) does. */
+static void child_build_pinned(struct gk_built_domain *d, const char *name, const char *role,
+                               unsigned vcpus, uint64_t cpu_mask);
+
 static void child_build(struct gk_built_domain *d, const char *name, const char *role,
                         unsigned vcpus)
+{
+    child_build_pinned(d, name, role, vcpus, 0);
+}
+
+static void child_build_pinned(struct gk_built_domain *d, const char *name, const char *role,
+                               unsigned vcpus, uint64_t cpu_mask)
 {
     static char cmdline[48];
     snprintf(cmdline, sizeof(cmdline), "harden role=%s", role);
@@ -72,8 +132,10 @@ static void child_build(struct gk_built_domain *d, const char *name, const char 
         .vcpus = vcpus,
         .cmdline = cmdline,
         .mem_slot = HV_ROOT_SLOT_MEMORY,
+        .max_pages = CHILD_PAGES + CHILD_EXTRA_PAGES,
         .dom_slot = CHILD_DOM_SLOT,
         .console_slot = CHILD_CON_SLOT,
+        .paused = cpu_mask != 0,
     };
     const char *detail = NULL;
     int64_t status = 0;
@@ -81,6 +143,60 @@ static void child_build(struct gk_built_domain *d, const char *name, const char 
     if (why)
         gk_panic("harden: FAILED building %s: %s%s%s (%lld)", name, why, detail ? ": " : "",
                  detail ? detail : "", (long long)status);
+    if (!cpu_mask)
+        return;
+    for (unsigned i = 0; i < vcpus; i++)
+        if (pin(d->dom_slot, i, cpu_mask) != HV_OK)
+            gk_panic("harden: FAILED pin %s's VCPU %u", name, i);
+}
+
+/* Grants the child `page` and tells it the reference on its console, then
+ * starts it. The child maps it with child_map_page. */
+static uint32_t child_share_and_start(struct gk_built_domain *d)
+{
+    uint32_t ref = 0;
+    memset(&shared_page_mem, 0, sizeof(shared_page_mem));
+    if (gk_cap_copy(HV_ROOT_SLOT_SELF, d->dom_slot, ROOT_SLOT_IN_CHILD, HV_CAP_R_DOM_GRANT, 0, 0) !=
+            HV_OK ||
+        gk_grant_page(d->dom_slot, &shared_page_mem, true, &ref) != HV_OK)
+        gk_panic("harden: FAILED to share a page with the child");
+    char line[32];
+    int n = snprintf(line, sizeof(line), "ref=%u\n", ref);
+    if (gk_console_write_input(d->console_slot, line, (size_t)n) != n)
+        gk_panic("harden: FAILED console input to the child");
+    if (!d->started && gk_domain_start(d) != HV_OK)
+        gk_panic("harden: FAILED start the child");
+    return ref;
+}
+
+/* In a child: reads "ref=<r>" from the console and maps the root's page. */
+static void child_map_page(void)
+{
+    char line[32];
+    size_t n = 0;
+    while (n < sizeof(line) - 1 && (n == 0 || line[n - 1] != '\n')) {
+        int64_t got = gk_console_read(line + n, sizeof(line) - 1 - n);
+        if (got <= 0)
+            gk_panic("harden: child: no reference on the console");
+        n += (size_t)got;
+    }
+    line[n] = 0;
+    const char *p = strstr(line, "ref=");
+    if (!p || gk_grant_map(ROOT_SLOT_IN_CHILD, (uint32_t)strtoul(p + 4, NULL, 10), CHILD_SHARED_VA,
+                           true) != HV_OK)
+        gk_panic("harden: child: cannot map the root's page");
+    page = (struct shared_page *)(uintptr_t)CHILD_SHARED_VA;
+}
+
+/* Destroys the child and ends the grant of the shared page (the child's
+ * mapping goes when the hypervisor has torn it down). */
+static void child_destroy(struct gk_built_domain *d, uint32_t ref)
+{
+    expect("destroy the child", gk_domain_destroy(d), HV_OK);
+    int64_t rc = HV_EBUSY;
+    for (unsigned i = 0; i < 1000 && (rc = gk_grant_end(ref)) == HV_EBUSY; i++)
+        gk_sleep_ms(1);
+    expect("end the grant of the shared page", rc, HV_OK);
 }
 
 /* Waits (sleeping, at most `ms` milliseconds of system time) until the
@@ -189,6 +305,215 @@ static void test_vcpus(void)
     expect("destroy it", gk_domain_destroy(&d), HV_OK);
 }
 
+/* --- giveback: a frame given back is unreachable at once (issue 20 item 1) ----- */
+
+/* One store that may fault: returns 0, or FAULTED when the #PF handler
+ * resumed it at store_fault. */
+uint64_t store_may_fault(volatile uint64_t *p, uint64_t v);
+void store_fault(void);
+__asm__(".text\n"
+        ".globl store_may_fault\n"
+        "store_may_fault:\n"
+        "    movq %rsi, (%rdi)\n"
+        "    xorl %eax, %eax\n"
+        "    ret\n"
+        ".globl store_fault\n"
+        "store_fault:\n"
+        "    movabsq $0xfa17fa17fa17fa17, %rax\n"
+        "    ret\n");
+
+static volatile uint64_t pf_expected, pf_other;
+
+static void on_pf(struct hv_bounce_frame *f)
+{
+    uint64_t addr = gk_trap_fault_addr();
+    if (f->rip == (uint64_t)(uintptr_t)store_may_fault && (addr & ~0xfffull) == GIVE_VA) {
+        pf_expected++;
+        f->rip = (uint64_t)(uintptr_t)store_fault;
+        return;
+    }
+    pf_other++;
+    gk_panic("harden: FAILED unexpected page fault at %#llx, rip %#llx", (unsigned long long)addr,
+             (unsigned long long)f->rip);
+}
+
+/* A fresh frame mapped writable at GIVE_VA, written once; its mfn. */
+static uint64_t give_frame_prepare(void)
+{
+    int64_t m = gk_hc_memory_op(HV_MEMOP_INCREASE, 0);
+    gk_assert(m > 0);
+    expect("map a fresh frame F writable", gk_map_frame(GIVE_VA, (uint64_t)m, GK_PTE_RWDATA),
+           HV_OK);
+    expect("write F through its address",
+           (int64_t)store_may_fault((volatile uint64_t *)(uintptr_t)GIVE_VA, MARKER), 0);
+    return (uint64_t)m;
+}
+
+/* Unmaps F with a plain HC_MMU_UPDATE (no invlpg, no flush: the TLBs keep
+ * the translation) and gives it back. */
+static void give_frame_back(uint64_t m)
+{
+    uint64_t l1e = gk_pt_entry_maddr(GIVE_VA, 1);
+    gk_assert(l1e != 0);
+    expect("unmap F with HC_MMU_UPDATE (no flush)", gk_pt_write(l1e, 0), HV_OK);
+    expect("give F back (HV_MEMOP_DECREASE)", gk_hc_memory_op(HV_MEMOP_DECREASE, m), HV_OK);
+}
+
+static void test_giveback(void)
+{
+    expect("#PF handler", gk_trap_set(14, on_pf), HV_OK);
+    uint64_t m = give_frame_prepare();
+    give_frame_back(m);
+    uint64_t r = store_may_fault((volatile uint64_t *)(uintptr_t)GIVE_VA, MARKER + 1);
+    if (r != FAULTED)
+        gk_printf("harden: giveback: VIOLATION: a write through the old address reached frame "
+                  "%#llx after it was given back\n",
+                  (unsigned long long)m);
+    check("the next write through the old address faults", r == FAULTED && pf_expected == 1);
+    check("no other page fault", pf_other == 0);
+}
+
+/* VCPU 1, the stale writer: in round r (w_round), writes F through GIVE_VA
+ * until it faults, or until it made 1000 writes after it saw VCPU 0's
+ * DECREASE return (given_back == r). VCPU 0 sets giving_back = r just
+ * before the DECREASE. */
+static volatile uint64_t w_round, w_writes, giving_back, given_back, w_stop;
+static volatile uint64_t w_done_round, w_early_fault, w_after_writes, w_after_fault;
+
+static void stale_writer(void *arg)
+{
+    (void)arg;
+    volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)GIVE_VA;
+    for (uint64_t r = 1; !w_stop; r++) {
+        while (w_round < r && !w_stop)
+            gk_cpu_relax();
+        uint64_t early = 0, after = 0, after_fault = 0;
+        for (uint64_t k = 0;; k++) {
+            bool going = __atomic_load_n(&giving_back, __ATOMIC_ACQUIRE) == r;
+            bool back = __atomic_load_n(&given_back, __ATOMIC_ACQUIRE) == r;
+            uint64_t res = store_may_fault(p + (k & 511), MARKER);
+            if (res == FAULTED) {
+                early = !going; /* flushed by someone else before the DECREASE */
+                after_fault = going;
+                break;
+            }
+            if (back && ++after >= 1000)
+                break; /* the translation survived the DECREASE */
+            if (!going)
+                w_writes++;
+            gk_cpu_relax();
+        }
+        w_early_fault = early;
+        w_after_writes = after;
+        w_after_fault = after_fault;
+        __atomic_store_n(&w_done_round, r, __ATOMIC_RELEASE);
+    }
+}
+
+static void test_giveback_smp(void)
+{
+    expect("#PF handler", gk_trap_set(14, on_pf), HV_OK);
+    expect("pin VCPU 0 to CPU 0", pin(HV_ROOT_SLOT_SELF, 0, 1u << 0), HV_OK);
+    expect("pin VCPU 1 to CPU 1", pin(HV_ROOT_SLOT_SELF, 1, 1u << 1), HV_OK);
+    struct gk_built_domain d;
+    child_build_pinned(&d, "alloc", "alloc", 1, 1u << 2);
+    uint32_t ref = child_share_and_start(&d);
+    for (unsigned i = 0; i < 5000 && page->rounds < 50; i++)
+        gk_sleep_ms(1);
+    check("the child allocates on CPU 2", page->rounds >= 50);
+    expect("start the writer on VCPU 1",
+           gk_vcpu_start(1, stale_writer, NULL, stacks[1], STACK_BYTES), HV_OK);
+
+    /* Rounds: one in which something else flushed CPU 1 before the
+     * DECREASE (the child's allocations flush stale CPUs) proves nothing
+     * and is repeated. A conclusive round passes when no write the writer
+     * began after it saw the DECREASE return succeeded. */
+    unsigned conclusive = 0, violations = 0, on_cpu1 = 0;
+    uint64_t rounds0 = page->rounds;
+    for (uint64_t r = 1; r <= 40 && conclusive < 5; r++) {
+        uint64_t m = give_frame_prepare();
+        uint64_t writes0 = w_writes;
+        __atomic_store_n(&w_round, r, __ATOMIC_RELEASE);
+        while (w_writes < writes0 + 5000 && w_done_round < r)
+            gk_cpu_relax();
+        struct hv_domctl_vcpu_info vi;
+        vcpu_info(HV_ROOT_SLOT_SELF, 1, &vi);
+        on_cpu1 += vi.cpu == 1 && vi.state == HV_VCPU_RUNNING;
+        __atomic_store_n(&giving_back, r, __ATOMIC_RELEASE);
+        give_frame_back(m);
+        __atomic_store_n(&given_back, r, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&w_done_round, __ATOMIC_ACQUIRE) < r)
+            gk_cpu_relax();
+        if (w_early_fault) {
+            gk_printf("harden: giveback_smp: round %llu: CPU 1 was flushed before the DECREASE; "
+                      "again\n",
+                      (unsigned long long)r);
+            continue;
+        }
+        conclusive++;
+        bool ok = w_after_fault && w_after_writes == 0;
+        gk_printf("harden: giveback_smp: round %llu: %llu write(s) after the DECREASE returned "
+                  "succeeded; %s\n",
+                  (unsigned long long)r, (unsigned long long)w_after_writes,
+                  w_after_fault ? "then one faulted" : "none faulted");
+        if (!ok) {
+            violations++;
+            gk_printf("harden: giveback_smp: VIOLATION: the writer on another CPU wrote frame "
+                      "%#llx after it was given back (stale translation)\n",
+                      (unsigned long long)m);
+        }
+    }
+    w_stop = 1;
+    __atomic_store_n(&w_round, ~0ull, __ATOMIC_RELEASE);
+    check("at least 5 rounds with the stale translation alive at the DECREASE", conclusive >= 5);
+    check("the writer ran on CPU 1 in every round", on_cpu1 >= conclusive);
+    check("in every round no write after the DECREASE reached the frame", violations == 0);
+    /* Let the child allocate a while longer, then stop it. */
+    for (unsigned i = 0; i < 5000 && page->rounds < rounds0 + 200; i++)
+        gk_sleep_ms(1);
+    page->stop = 1;
+    struct hv_domctl_info info;
+    check("the child stopped", child_wait_shutdown(&d, 5000, &info));
+    gk_printf("harden: giveback_smp: the child allocated %llu frames, %llu not all zero\n",
+              (unsigned long long)page->rounds, (unsigned long long)page->bad);
+    check("every frame the child got was all zero and stayed its own",
+          page->rounds >= rounds0 + 200 && page->bad == 0);
+    child_destroy(&d, ref);
+    check("no other page fault", pf_other == 0);
+}
+
+/* Child: allocate a frame, check it is all zero, fill it with a pattern,
+ * check the pattern, give it back; until the root says stop. */
+static void child_alloc(void)
+{
+    child_map_page();
+    volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)CHILD_VA;
+    while (!page->stop) {
+        int64_t m = gk_hc_memory_op(HV_MEMOP_INCREASE, 0);
+        if (m <= 0)
+            gk_panic("harden: alloc: FAILED HV_MEMOP_INCREASE: %lld", (long long)m);
+        if (gk_map_frame(CHILD_VA, (uint64_t)m, GK_PTE_RWDATA) != HV_OK)
+            gk_panic("harden: alloc: FAILED map a new frame");
+        bool bad = false;
+        for (unsigned i = 0; i < 512; i++)
+            if (p[i] != 0) {
+                page->last_bad_word = p[i];
+                bad = true;
+            }
+        for (unsigned i = 0; i < 512; i++)
+            p[i] = (uint64_t)m * 512 + i;
+        for (unsigned i = 0; i < 512; i++)
+            if (p[i] != (uint64_t)m * 512 + i)
+                bad = true;
+        if (bad)
+            page->bad++;
+        if (gk_unmap(CHILD_VA) != HV_OK || gk_hc_memory_op(HV_MEMOP_DECREASE, (uint64_t)m) != HV_OK)
+            gk_panic("harden: alloc: FAILED give a frame back");
+        page->rounds++;
+    }
+    gk_shutdown(HV_SHUTDOWN_POWEROFF);
+}
+
 /* --- main ---------------------------------------------------------------------- */
 
 static void child_main(const char *role)
@@ -196,6 +521,8 @@ static void child_main(const char *role)
     who = role;
     if (strcmp(role, "vcpus") == 0)
         child_vcpus();
+    if (strcmp(role, "alloc") == 0)
+        child_alloc();
     gk_panic("harden: FAILED unknown role \"%s\"", role);
 }
 
@@ -211,6 +538,10 @@ int main(const struct hv_start_info *si)
     who = test;
     if (strcmp(test, "vcpus") == 0)
         test_vcpus();
+    else if (strcmp(test, "giveback") == 0)
+        test_giveback();
+    else if (strcmp(test, "giveback_smp") == 0)
+        test_giveback_smp();
     else
         gk_panic("harden: FAILED unknown test \"%s\"", test);
     if (failures)

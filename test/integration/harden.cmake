@@ -11,3 +11,20 @@ add_hv_test(harden_vcpus LABELS core TIMEOUT 60 QEMU_ARGS ${HARDEN_ICOUNT}
     MODULES "${HARDEN}::harden test=vcpus" "${HARDEN}::child"
     EXPECT "[d1] harden: vcpus: all checks held" "[d0] harden: vcpus: ok"
     FORBID ${HARDEN_FORBID})
+
+# Item 1: a frame given back (HV_MEMOP_DECREASE) after an unmap without a
+# flush is unreachable when the call returns: on one CPU, and with the stale
+# translation on CPU 1 while a second domain allocates on CPU 2 (rounds in
+# which something else flushed CPU 1 first are repeated). Before the fix the
+# write went into the free frame ("VIOLATION").
+add_hv_test(harden_giveback LABELS mm TIMEOUT 60
+    MODULES "${HARDEN}::harden test=giveback" "${HARDEN}::child"
+    EXPECT "[d0] harden: giveback: the next write through the old address faults"
+           "[d0] harden: giveback: ok"
+    FORBID ${HARDEN_FORBID} "VIOLATION")
+add_hv_test(harden_giveback_smp LABELS mm smp SMP 4 TIMEOUT 120 QEMU_ARGS ${HARDEN_ICOUNT}
+    MODULES "${HARDEN}::harden test=giveback_smp" "${HARDEN}::child"
+    EXPECT "[d0] harden: giveback_smp: in every round no write after the DECREASE reached the frame"
+           "[d0] harden: giveback_smp: every frame the child got was all zero"
+           "[d0] harden: giveback_smp: ok"
+    FORBID ${HARDEN_FORBID} "VIOLATION")
