@@ -41,8 +41,16 @@ rm -f "$rundir/com2.sock" "$rundir/qemu-com2.sock"
 mux=${HVCTL_MUX:-$(dirname "$iso")/tools/hvctl-mux}
 muxpid=
 com2="$rundir/com2.sock"
+[ -x "$mux" ] && com2="$rundir/qemu-com2.sock"
+# A socket path must fit in 108 bytes: QEMU gets it relative to the
+# repository (this script's working directory), so a deep checkout works
+# (the broker and hvctl handle long paths themselves).
+qcom2=$(realpath -m --relative-to=. "$com2")
+if [ ${#qcom2} -ge 108 ]; then
+  echo "run-qemu.sh: the socket path $qcom2 is too long for QEMU (108 bytes); use a run directory nearer the repository" >&2
+  exit 2
+fi
 if [ -x "$mux" ]; then
-  com2="$rundir/qemu-com2.sock"
   "$mux" --qemu-socket "$com2" --listen "$rundir/com2.sock" --pid-file "$rundir/mux.pid" \
     --log "$rundir/mux.log" --wait 0 </dev/null >/dev/null 2>&1 &
   muxpid=$!
@@ -60,7 +68,7 @@ set +e
 qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp "$smp" -m "$mem" \
   -display none -no-reboot \
   -serial mon:stdio \
-  -serial "unix:$com2,server=on,wait=off" \
+  -serial "unix:$qcom2,server=on,wait=off" \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
   -fw_cfg "name=opt/hv/admin-token,file=$rundir/admin.token" \
   -pidfile "$rundir/qemu.pid" \

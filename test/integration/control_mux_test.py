@@ -177,10 +177,10 @@ def crc32c(data):
 
 def t_garbage():
     follow = Bg("log", "-f")
-    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw = None
     try:
         check("log -f streams", follow.wait_for("start", 20))
-        raw.connect(ct.sock())
+        raw = ct.unix_connect(ct.sock())
         # An oversized frame header (1 MiB announced, valid header CRC).
         hdr = b"HVF1" + struct.pack("<I", 1 << 20)
         raw.sendall(hdr + struct.pack("<I", crc32c(hdr)))
@@ -216,7 +216,8 @@ def t_garbage():
         print("--- mux.log ---\n" + mlog)
         check("the broker logged the garbage", "too much garbage" in mlog)
     finally:
-        raw.close()
+        if raw:
+            raw.close()
         follow.kill()
 
 

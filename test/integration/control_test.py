@@ -62,6 +62,31 @@ def sock():
     return os.path.join(RUN, "com2.sock")
 
 
+def unix_name(path, fn):
+    """Calls fn(name) with a name for the socket path that fits sun_path
+    (107 bytes): the path itself, or /proc/self/fd/N/LEAF through its
+    directory (as libhvctl's unixsock.c does), so tests pass from a deep
+    checkout."""
+    if len(os.fsencode(path)) < 108:
+        return fn(path)
+    d = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY)
+    try:
+        return fn("/proc/self/fd/%d/%s" % (d, os.path.basename(path)))
+    finally:
+        os.close(d)
+
+
+def unix_connect(path):
+    """A stream socket connected to the Unix socket at path (any length)."""
+    sk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        unix_name(path, sk.connect)
+    except OSError:
+        sk.close()
+        raise
+    return sk
+
+
 def admin():
     return os.path.join(RUN, "admin.token")
 
@@ -432,7 +457,7 @@ def proxy(listen_path, upstream_path, stamps, stop):
     complete (time.monotonic()), and forwards bytes both ways to
     upstream_path (connected once it exists; client bytes wait till then)."""
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(listen_path)
+    unix_name(listen_path, srv.bind)
     srv.listen(1)
     srv.settimeout(60)
     try:
@@ -443,8 +468,7 @@ def proxy(listen_path, upstream_path, stamps, stop):
     while not stop.is_set():
         if up is None:
             try:
-                up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                up.connect(upstream_path)
+                up = unix_connect(upstream_path)
             except OSError:
                 up = None
         socks = [cli] + ([up] if up else [])

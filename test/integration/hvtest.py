@@ -44,7 +44,7 @@ def main():
     ap.add_argument("--qemu-arg", action="append", default=[])
     args = ap.parse_args()
 
-    run_dir = os.path.join(args.logdir, args.name)
+    run_dir = os.path.abspath(os.path.join(args.logdir, args.name))
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(run_dir)
     iso = os.path.join(run_dir, "hv.iso")
@@ -55,15 +55,20 @@ def main():
     qemu = ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-cpu", args.cpu,
             "-smp", args.smp, "-m", args.mem, "-display", "none", "-no-reboot",
             "-serial", "file:" + log,
-            "-serial", "unix:%s,server=on,wait=off" % os.path.join(run_dir, "com2.sock"),
+            "-serial", "unix:com2.sock,server=on,wait=off",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-cdrom", iso] + args.qemu_arg
+    # QEMU runs in run_dir: its socket is named relative to it, since a
+    # socket path must fit in 108 bytes and run_dir's need not (the suite
+    # must pass from a deep checkout). Every other path given to it is
+    # absolute.
     with open(os.path.join(run_dir, "qemu.cmd"), "w") as f:
-        f.write(" ".join(qemu) + "\n")
+        f.write("cd %s && %s\n" % (run_dir, " ".join(qemu)))
     start = time.monotonic()
     timed_out = False
     try:
-        status = subprocess.run(qemu, timeout=args.timeout, stdin=subprocess.DEVNULL).returncode
+        status = subprocess.run(qemu, timeout=args.timeout, stdin=subprocess.DEVNULL,
+                                cwd=run_dir).returncode
     except subprocess.TimeoutExpired:
         timed_out, status = True, None
     elapsed = time.monotonic() - start

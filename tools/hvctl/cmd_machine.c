@@ -94,9 +94,9 @@ struct mux_paths {
 
 static void mux_paths(const struct cli *c, struct mux_paths *m)
 {
-    snprintf(m->qemu_sock, sizeof m->qemu_sock, "%s/qemu-com2.sock", c->rd.dir);
-    snprintf(m->pid_file, sizeof m->pid_file, "%s/mux.pid", c->rd.dir);
-    snprintf(m->log_file, sizeof m->log_file, "%s/mux.log", c->rd.dir);
+    snprintf(m->qemu_sock, sizeof m->qemu_sock, "%s/" RUN_QEMU_SOCK, c->rd.dir);
+    snprintf(m->pid_file, sizeof m->pid_file, "%s/" RUN_MUX_PID, c->rd.dir);
+    snprintf(m->log_file, sizeof m->log_file, "%s/" RUN_MUX_LOG, c->rd.dir);
 }
 
 #define MUX_PROC_NAME "hvctl-mux"
@@ -292,26 +292,32 @@ static int run_up(struct cli *c, const struct cli_args *a)
     if (!rundir_token_create(c->rd.token_file, &tok, eb, sizeof eb))
         return cli_error(c, HVCTL_EXIT_LOCAL, "%s", eb);
 
-    char smp_s[16], mem_s[32], com1[HVCTL_PATH_MAX + 8], com2[HVCTL_PATH_MAX + 64],
-        fwcfg[HVCTL_PATH_MAX + 48], drive[HVCTL_PATH_MAX + 48];
+    /* QEMU runs in the run directory and is given its files by name: a
+     * socket path must fit in 108 bytes (sun_path), the run directory's
+     * need not (unixsock.h). The ISO and disk paths are made absolute. */
+    char iso_abs[HVCTL_PATH_MAX], disk_abs[HVCTL_PATH_MAX];
+    if (!realpath(iso, iso_abs))
+        return cli_error(c, HVCTL_EXIT_LOCAL, "cannot resolve the ISO path %s: %s", iso,
+                         strerror(errno));
+    if (disk && !realpath(disk, disk_abs))
+        return cli_error(c, HVCTL_EXIT_LOCAL, "cannot resolve the disk path %s: %s", disk,
+                         strerror(errno));
+    char smp_s[16], mem_s[32], drive[HVCTL_PATH_MAX + 48];
     snprintf(smp_s, sizeof smp_s, "%" PRIu64, smp);
     snprintf(mem_s, sizeof mem_s, "%" PRIu64 "M", mem >> 20);
-    snprintf(com1, sizeof com1, "file:%s", c->rd.com1_log);
-    snprintf(com2, sizeof com2, "unix:%s,server=on,wait=off", mp.qemu_sock);
-    /* The admin token reaches the control domain through fw_cfg (unfinished:
-     * the control domain does not read it yet; docs/hvctl.md). */
-    snprintf(fwcfg, sizeof fwcfg, "name=opt/hv/admin-token,file=%s", c->rd.token_file);
-    snprintf(drive, sizeof drive, "file=%s,format=raw,if=virtio", disk ? disk : "");
+    const char *com1 = "file:" RUN_COM1_LOG, *com2 = "unix:" RUN_QEMU_SOCK ",server=on,wait=off";
+    /* The admin token reaches the control domain through fw_cfg. */
+    const char *fwcfg = "name=opt/hv/admin-token,file=" RUN_TOKEN;
+    snprintf(drive, sizeof drive, "file=%s,format=raw,if=virtio", disk ? disk_abs : "");
     const char *argv[40];
     int n = 0;
     const char *fixed[] = {
-        qemu,         "-M",         "q35",         "-accel",
-        "tcg",        "-cpu",       "max",         "-smp",
-        smp_s,        "-m",         mem_s,         "-display",
-        "none",       "-no-reboot", "-serial",     com1,
-        "-serial",    com2,         "-device",     "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        "-cdrom",     iso,          "-fw_cfg",     fwcfg,
-        "-daemonize", "-pidfile",   c->rd.pid_file};
+        qemu,       "-M",        "q35",     "-accel",     "tcg",
+        "-cpu",     "max",       "-smp",    smp_s,        "-m",
+        mem_s,      "-display",  "none",    "-no-reboot", "-serial",
+        com1,       "-serial",   com2,      "-device",    "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-cdrom",   iso_abs,     "-fw_cfg", fwcfg,        "-daemonize",
+        "-pidfile", RUN_QEMU_PID};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         argv[n++] = fixed[i];
     if (disk) {
@@ -334,6 +340,11 @@ static int run_up(struct cli *c, const struct cli_args *a)
         }
         if (nul >= 0)
             dup2(nul, 0);
+        umask(077); /* its sockets and files are the user's alone */
+        if (chdir(c->rd.dir) != 0) {
+            dprintf(2, "hvctl up: cannot enter %s: %s\n", c->rd.dir, strerror(errno));
+            _exit(127);
+        }
         execvp(qemu, (char *const *)argv);
         dprintf(2, "hvctl up: cannot run %s: %s\n", qemu, strerror(errno));
         _exit(127);

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <hv/frame.h>
 #include <hv/proto_msgs.h>
 
+#include "hvctl/unixsock.h"
 #include "mux_route.h"
 
 #define HELLO_RESEND_MS 150u
@@ -292,21 +292,6 @@ static void idle_flush(struct peer *p, uint64_t now)
     }
 }
 
-static int unix_socket(void)
-{
-    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-}
-
-static bool unix_addr(struct sockaddr_un *a, const char *path)
-{
-    memset(a, 0, sizeof *a);
-    a->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof a->sun_path)
-        return false;
-    strcpy(a->sun_path, path);
-    return true;
-}
-
 static void accept_clients(int lfd)
 {
     for (;;) {
@@ -348,21 +333,18 @@ static void close_client(uint32_t slot)
 /* Connects to QEMU and exchanges hello; fills the router. */
 static bool handshake(uint64_t deadline)
 {
-    struct sockaddr_un a;
-    if (!unix_addr(&a, M.o->qemu_sock)) {
-        logf_("QEMU socket path too long");
-        return false;
-    }
     for (;;) {
         if (stop_flag || now_ms() >= deadline)
             return false;
-        int fd = unix_socket();
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        int fd = unix_connect(M.o->qemu_sock, SOCK_CLOEXEC);
+        if (fd >= 0) {
             M.wire.fd = fd;
             break;
         }
-        if (fd >= 0)
-            close(fd);
+        if (errno == ENAMETOOLONG) {
+            logf_("QEMU socket name too long: %s", M.o->qemu_sock);
+            return false;
+        }
         if (M.o->qemu_pid > 0 && kill((pid_t)M.o->qemu_pid, 0) != 0 && errno == ESRCH) {
             logf_("QEMU (pid %ld) exited before opening %s", M.o->qemu_pid, M.o->qemu_sock);
             return false;
@@ -469,18 +451,11 @@ int hvctl_mux_run(const struct mux_opts *o)
     }
     /* Listen first: clients that connect while the machine boots wait in
      * the backlog, unread, until the control domain has answered. */
-    struct sockaddr_un a;
-    if (!unix_addr(&a, o->listen_sock)) {
-        logf_("socket path too long: %s", o->listen_sock);
-        goto out;
-    }
-    unlink(o->listen_sock);
-    lfd = unix_socket();
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 64) != 0) {
+    lfd = unix_listen(o->listen_sock, 64, 0600, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (lfd < 0) {
         logf_("cannot listen on %s: %s", o->listen_sock, strerror(errno));
         goto out;
     }
-    fcntl(lfd, F_SETFL, O_NONBLOCK);
     logf_("listening on %s", o->listen_sock);
     if (!handshake(o->wait_ms ? now_ms() + o->wait_ms : UINT64_MAX)) {
         logf_("no control domain; stopping");

@@ -1,5 +1,6 @@
 /* The control-socket client (client.h). */
 #include "hvctl/client.h"
+#include "hvctl/unixsock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,26 +92,16 @@ bool hvctl_connect(struct hvctl_conn *c, const char *path, struct hvctl_error *e
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path) {
-        fail(err, HVCTL_ERR_CONNECT, "socket path %s is too long (at most %zu bytes)", path,
-             sizeof sa.sun_path - 1);
-        return false;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = unix_connect(path, SOCK_CLOEXEC);
     if (fd < 0) {
-        fail(err, HVCTL_ERR_IO, "socket: %s", strerror(errno));
-        return false;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         int e = errno;
-        close(fd);
         if (e == ENOENT)
             fail(err, HVCTL_ERR_CONNECT,
                  "no control socket at %s (is the machine up? see `hvctl up`)", path);
         else if (e == ECONNREFUSED)
             fail(err, HVCTL_ERR_CONNECT, "nothing listens on %s (QEMU is not running?)", path);
+        else if (e == ENAMETOOLONG)
+            fail(err, HVCTL_ERR_CONNECT, "socket path %s: the socket's own name is too long", path);
         else
             fail(err, HVCTL_ERR_CONNECT, "cannot connect to %s: %s", path, strerror(e));
         return false;

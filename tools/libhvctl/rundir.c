@@ -29,9 +29,9 @@ bool rundir_resolve(struct rundir *rd, const char *explicit_dir)
     memcpy(rd->dir, dir, len + 1);
     while (len > 1 && rd->dir[len - 1] == '/')
         rd->dir[--len] = '\0';
-    return join(rd->com2_sock, rd->dir, "com2.sock") && join(rd->com1_log, rd->dir, "com1.log") &&
-           join(rd->qemu_log, rd->dir, "qemu.log") && join(rd->pid_file, rd->dir, "qemu.pid") &&
-           join(rd->token_file, rd->dir, "admin.token");
+    return join(rd->com2_sock, rd->dir, RUN_COM2_SOCK) &&
+           join(rd->com1_log, rd->dir, RUN_COM1_LOG) && join(rd->qemu_log, rd->dir, RUN_QEMU_LOG) &&
+           join(rd->pid_file, rd->dir, RUN_QEMU_PID) && join(rd->token_file, rd->dir, RUN_TOKEN);
 }
 
 bool rundir_create(const struct rundir *rd, char *errbuf, size_t errcap)

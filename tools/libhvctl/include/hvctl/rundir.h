@@ -16,6 +16,17 @@
 #define HVCTL_TOKEN_BYTES 32u     /* the admin token minted by `hvctl up` */
 #define HVCTL_TOKEN_MAX_BYTES 64u /* catalog bound on any token */
 
+/* The names of the run directory's files (QEMU, started inside the run
+ * directory, is given these names: docs/hvctl.md "The run directory"). */
+#define RUN_COM2_SOCK "com2.sock"      /* the broker listens here */
+#define RUN_QEMU_SOCK "qemu-com2.sock" /* QEMU's COM2 */
+#define RUN_COM1_LOG "com1.log"
+#define RUN_QEMU_LOG "qemu.log"
+#define RUN_QEMU_PID "qemu.pid"
+#define RUN_TOKEN "admin.token"
+#define RUN_MUX_PID "mux.pid"
+#define RUN_MUX_LOG "mux.log"
+
 /* Every file of a run directory, as absolute-or-relative paths. */
 struct rundir {
     char dir[HVCTL_PATH_MAX];
