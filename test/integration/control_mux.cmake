@@ -8,7 +8,7 @@ if(HV_WITH_TOOLS)
       --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
       --iso ${CMAKE_BINARY_DIR}/hv.iso --hello $<TARGET_FILE:hello>
       --echo $<TARGET_FILE:control_echo> --workdir ${HV_TEST_LOGDIR})
-  foreach(t concurrent garbage killed)
+  foreach(t concurrent garbage killed flood)
     add_test(NAME control_mux_${t} COMMAND ${CONTROL_MUX_TEST} ${t})
     set_tests_properties(control_mux_${t} PROPERTIES LABELS "integration;control"
         PASS_REGULAR_EXPRESSION "control_mux_test: ${t}: passed" TIMEOUT 180)

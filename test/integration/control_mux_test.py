@@ -21,6 +21,9 @@ if every check held. The helpers come from control_test.py.
               without --force (the broker detached the dead one), the other
               follower keeps streaming, and the create succeeds when run
               again.
+  flood       eleven processes hold (and reopen) 3,000 unauthenticated
+              connections: a `log -f` started before keeps streaming,
+              `hvctl list` and `hvctl create` still work (issue 20 item 4).
 """
 import argparse
 import os
@@ -267,7 +270,108 @@ def t_killed():
             b.kill()
 
 
-SCENARIOS = {"concurrent": t_concurrent, "garbage": t_garbage, "killed": t_killed}
+# A process that holds up to N connections to the control socket without a
+# word, opening a new one whenever the broker closes one (an attacker that
+# keeps trying), until killed.
+# A process that opens N connections to the control socket and holds them
+# without a word; with "reopen", every second it opens new ones for those the
+# broker closed (an attacker that keeps trying), until killed.
+FLOOD = r"""
+import resource, socket, sys, time
+sys.path.insert(0, sys.argv[4])
+import control_test as ct
+want, reopen = int(sys.argv[2]), sys.argv[3] == "reopen"
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, want + 64)), hard))
+held, opened, first = [], 0, True
+while True:
+    if first or reopen:
+        while len(held) < want:
+            try:
+                held.append(ct.unix_connect(sys.argv[1]))
+                opened += 1
+            except OSError:
+                break
+        first = False
+    time.sleep(1)
+    for sk in list(held):
+        gone = False
+        try:
+            while sk.recv(4096, socket.MSG_DONTWAIT):
+                pass  # the broker's notice, then the close
+            gone = True
+        except BlockingIOError:
+            pass
+        except OSError:
+            gone = True
+        if gone:
+            held.remove(sk)
+            sk.close()
+    print("flood: %d opened, %d still open" % (opened, len(held)), flush=True)
+"""
+
+
+def t_flood():
+    """Issue 20 item 4: one process opens and holds 2,000 connections, ten
+    more hold 100 each and reopen what the broker closes; an authenticated
+    `log -f` started before keeps streaming, and `hvctl list` (a new,
+    unauthenticated connection each time) keeps working."""
+    follow = Bg("log", "-f")
+    here = os.path.dirname(os.path.abspath(__file__))
+    floods = []
+    try:
+        check("log -f streams", follow.wait_for("start", 20))
+        for n, how in [(2000, "hold")] + [(100, "reopen")] * 10:
+            floods.append(subprocess.Popen([sys.executable, "-c", FLOOD, ct.sock(), str(n), how,
+                                            here],
+                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                           text=True))
+        time.sleep(2)
+        check("the floods are running", all(f.poll() is None for f in floods))
+        # One idle connection of this process's own (a peer holding one):
+        # closed at the deadline, with the reason, not displaced by the flood.
+        idle = ct.unix_connect(ct.sock())
+        t_idle = time.monotonic()
+        times = []
+        for i in range(5):
+            t0 = time.monotonic()
+            out = hvctl("list")
+            times.append(time.monotonic() - t0)
+            check("hvctl list %d works during the flood" % (i + 1), "control" in out)
+            time.sleep(0.5)
+        print("figure: hvctl list during the flood: %s s"
+              % ", ".join("%.2f" % t for t in times))
+        m = manifest("floodtest", ct.ARGS.hello, "on_poweroff: preserve\n")
+        out = hvctl("create", "-f", m)
+        check("create with its upload works during the flood", "created floodtest" in out)
+        hvctl("destroy", "floodtest")
+        check("the authenticated log -f kept streaming", follow.wait_for("domain-destroy", 15)
+              and follow.alive())
+        got, closed = read_frames(idle, max(0.0, t_idle + 20 - time.monotonic()))
+        print("the idle connection (read %.1f s after it connected): %d bytes, closed %s"
+              % (time.monotonic() - t_idle, len(got), closed))
+        check("an idle unauthenticated connection is closed at the deadline, told why",
+              closed and b"no request with an accepted token within 3 s" in got)
+        idle.close()
+    finally:
+        for f in floods:
+            f.kill()
+            out, _ = f.communicate()
+            lines = out.strip().splitlines()
+            print("flood pid %d: %s" % (f.pid, lines[-1] if lines else "(no output)"))
+        follow.kill()
+    with open(os.path.join(ct.RUN, "mux.log")) as f:
+        mlog = f.read()
+    print("--- mux.log (last 40 lines) ---\n" + "\n".join(mlog.splitlines()[-40:]))
+    check("the broker refused connections past a process's limit",
+          "holds the most unauthenticated connections allowed" in mlog)
+    check("the broker let newcomers displace unauthenticated connections",
+          "its place was needed" in mlog)
+    check("hvctl list works after the flood", "control" in list_names())
+
+
+SCENARIOS = {"concurrent": t_concurrent, "garbage": t_garbage, "killed": t_killed,
+             "flood": t_flood}
 
 
 def main():

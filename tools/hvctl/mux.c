@@ -31,6 +31,8 @@ struct buf {
 struct peer {
     int fd;
     uint32_t id;
+    struct mux_slot slot; /* admission: peer, authenticated, since (mux_admit.h) */
+    uint32_t pid, uid;    /* SO_PEERCRED */
     bool dead;
     const char *why; /* why it is closed */
     struct frame_reader rd;
@@ -42,6 +44,10 @@ struct peer {
 
 static struct {
     const struct mux_opts *o;
+    uint32_t self_uid;
+    uint64_t quiet_until_ms; /* admission lines are rate-limited (a flood) */
+    uint32_t quiet_lines[3], quiet_dropped;
+    bool quiet_close; /* close_client: the reason was logged already */
     struct peer wire;
     struct peer *clients[MUX_MAX_CLIENTS];
     uint32_t next_client_id;
@@ -82,6 +88,28 @@ static void logf_(const char *fmt, ...)
     va_end(ap);
     fputc('\n', M.o->log);
     fflush(M.o->log);
+}
+
+/* At most MUX_LOG_BURST admission lines of each kind per second (a flood of
+ * connections must not fill the disk); the count of the rest is logged after. */
+#define MUX_LOG_BURST 10u
+enum adm_kind { ADM_CONNECT, ADM_REFUSE, ADM_CLOSE, ADM_KINDS };
+static bool log_admission(enum adm_kind k, uint64_t now)
+{
+    if (now >= M.quiet_until_ms) {
+        if (M.quiet_dropped)
+            logf_("(%u more connections, refusals and closes not logged in the last second)",
+                  M.quiet_dropped);
+        M.quiet_until_ms = now + 1000;
+        memset(M.quiet_lines, 0, sizeof M.quiet_lines);
+        M.quiet_dropped = 0;
+    }
+    if (M.quiet_lines[k] < MUX_LOG_BURST) {
+        M.quiet_lines[k]++;
+        return true;
+    }
+    M.quiet_dropped++;
+    return false;
 }
 
 static bool buf_add(struct buf *b, const void *p, size_t n, size_t max)
@@ -164,6 +192,16 @@ static void to_wire(void *ctx, const struct proto_msg *m)
         kill_peer(&M.wire, "QEMU's socket closed");
 }
 
+static void authenticated(void *ctx, uint32_t client)
+{
+    (void)ctx;
+    struct peer *p = client_by_id(client);
+    if (p && !p->slot.auth) {
+        p->slot.auth = true;
+        logf_("client %u authenticated (pid %u uid %u)", p->id, p->pid, p->uid);
+    }
+}
+
 static void to_client(void *ctx, uint32_t client, const struct proto_msg *m)
 {
     (void)ctx;
@@ -201,6 +239,35 @@ static void client_error(struct peer *p, uint64_t id, enum proto_error_code code
         .request_id = id, .code = code, .message = {(const uint8_t *)text, (uint32_t)strlen(text)}};
     to_client(NULL, p->id, e);
 }
+
+/* Tells a connection that is about to be closed why (error-reply busy,
+ * request id 0; libhvctl reports it with the close), without waiting. */
+static void notice_fd(int fd, const char *text)
+{
+    struct proto_msg *e = M.msg;
+    memset(e, 0, sizeof *e);
+    e->type = PROTO_MSG_ERROR_REPLY;
+    e->u.error_reply =
+        (struct proto_error_reply){.request_id = 0,
+                                   .code = PROTO_ERROR_CODE_BUSY,
+                                   .message = {(const uint8_t *)text, (uint32_t)strlen(text)}};
+    struct hvcbor_error ce;
+    size_t len = 0;
+    static uint8_t frame[1024];
+    if (!proto_msg_encode(e, M.enc, FRAME_MAX_PAYLOAD, &len, &ce))
+        return;
+    size_t flen = frame_encode(frame, sizeof frame, M.enc, len);
+    if (flen)
+        (void)!send(fd, frame, flen, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+#define NOTE_PEER_LIMIT                                                                            \
+    "hvctl broker: refused: this process holds the most unauthenticated connections allowed"
+#define NOTE_FULL "hvctl broker: refused: every connection is held by an authenticated client"
+#define NOTE_EVICTED                                                                               \
+    "hvctl broker: closed: unauthenticated, and its place was needed for a new connection"
+#define NOTE_DEADLINE "hvctl broker: closed: no request with an accepted token within 3 s"
+_Static_assert(MUX_AUTH_DEADLINE_MS == 3000u, "NOTE_DEADLINE names the deadline");
 
 /* One frame event from a client or the wire. */
 static void handle_event(struct peer *p, const struct frame_event *ev)
@@ -246,10 +313,19 @@ static void handle_event(struct peer *p, const struct frame_event *ev)
             client_error(p, 0, PROTO_ERROR_CODE_INVALID, t);
         return;
     }
-    if (wire)
+    if (wire) {
         mux_server_msg(M.router, M.msg);
-    else
-        mux_client_msg(M.router, p->id, M.msg);
+        return;
+    }
+    /* Until its token is accepted a client may have one request in flight
+     * (mux_admit.h): it cannot queue work for the control domain in bulk. */
+    if (!p->slot.auth && M.msg->type != PROTO_MSG_HELLO && mux_entries_used(M.router, p->id) > 0) {
+        client_error(p, proto_msg_request_id(M.msg), PROTO_ERROR_CODE_BUSY,
+                     "hvctl broker: one request at a time until this connection's token is "
+                     "accepted");
+        return;
+    }
+    mux_client_msg(M.router, p->id, M.msg);
 }
 
 /* Reads what is there and handles every event. false: EOF or error. */
@@ -292,12 +368,47 @@ static void idle_flush(struct peer *p, uint64_t now)
     }
 }
 
+static void close_client(uint32_t slot);
+
 static void accept_clients(int lfd)
 {
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;
+        uint64_t now = now_ms();
+        struct ucred cr;
+        socklen_t crl = sizeof cr;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0) {
+            if (log_admission(ADM_REFUSE, now))
+                logf_("refused a client: SO_PEERCRED: %s", strerror(errno));
+            close(fd);
+            continue;
+        }
+        struct mux_peer who = mux_peer_of((uint32_t)cr.pid, (uint32_t)cr.uid, M.self_uid);
+        static struct mux_slot view[MUX_MAX_CLIENTS];
+        for (uint32_t i = 0; i < MUX_MAX_CLIENTS; i++)
+            view[i] = M.clients[i] ? M.clients[i]->slot : (struct mux_slot){0};
+        struct mux_admit_result a = mux_admit(view, MUX_MAX_CLIENTS, who);
+        if (a.verdict == MUX_REFUSE_PEER || a.verdict == MUX_REFUSE_FULL) {
+            const char *why = a.verdict == MUX_REFUSE_PEER ? NOTE_PEER_LIMIT : NOTE_FULL;
+            if (log_admission(ADM_REFUSE, now))
+                logf_("refused a client (pid %d uid %u): %s", (int)cr.pid, (unsigned)cr.uid,
+                      why + strlen("hvctl broker: refused: "));
+            notice_fd(fd, why);
+            close(fd);
+            continue;
+        }
+        if (a.verdict == MUX_ADMIT_EVICT) {
+            struct peer *v = M.clients[a.evict];
+            if (log_admission(ADM_CLOSE, now))
+                logf_("client %u closed (pid %u uid %u): unauthenticated, its place was needed",
+                      v->id, v->pid, v->uid);
+            client_error(v, 0, PROTO_ERROR_CODE_BUSY, NOTE_EVICTED);
+            M.quiet_close = true;
+            close_client(a.evict);
+            M.quiet_close = false;
+        }
         uint32_t slot = MUX_MAX_CLIENTS;
         for (uint32_t i = 0; i < MUX_MAX_CLIENTS; i++)
             if (!M.clients[i]) {
@@ -306,7 +417,7 @@ static void accept_clients(int lfd)
             }
         struct peer *p = slot < MUX_MAX_CLIENTS ? calloc(1, sizeof *p) : NULL;
         if (!p || !peer_init(p, fd, MUX_CLIENT_MAX_PAYLOAD)) {
-            logf_("refused a client: %s", p ? "out of memory" : "too many clients");
+            logf_("refused a client: %s", p ? "out of memory" : "no free slot");
             if (p)
                 peer_free(p);
             else
@@ -315,15 +426,20 @@ static void accept_clients(int lfd)
             continue;
         }
         p->id = ++M.next_client_id;
+        p->pid = (uint32_t)cr.pid;
+        p->uid = (uint32_t)cr.uid;
+        p->slot = (struct mux_slot){.used = true, .auth = false, .peer = who, .since_ms = now};
         M.clients[slot] = p;
-        logf_("client %u connected", p->id);
+        if (log_admission(ADM_CONNECT, now))
+            logf_("client %u connected (pid %d uid %u)", p->id, (int)cr.pid, (unsigned)cr.uid);
     }
 }
 
 static void close_client(uint32_t slot)
 {
     struct peer *p = M.clients[slot];
-    logf_("client %u closed (%s)", p->id, p->why ? p->why : "it went away");
+    if (!M.quiet_close && (p->slot.auth || log_admission(ADM_CLOSE, now_ms())))
+        logf_("client %u closed (%s)", p->id, p->why ? p->why : "it went away");
     M.clients[slot] = NULL;
     mux_client_gone(M.router, p->id);
     peer_free(p);
@@ -421,7 +537,7 @@ static bool handshake(uint64_t deadline)
                     name[i] = (char)(ch < 0x20 || ch == 0x7f ? '?' : ch);
                 }
                 name[l] = 0;
-                static const struct mux_ops ops = {to_wire, to_client};
+                static const struct mux_ops ops = {to_wire, to_client, authenticated};
                 mux_router_init(M.router, &ops, NULL, name, M.msg->u.hello_reply.version, next_id);
                 logf_("the control domain (%s, protocol %llu) answered hello", name,
                       (unsigned long long)M.msg->u.hello_reply.version);
@@ -435,6 +551,7 @@ int hvctl_mux_run(const struct mux_opts *o)
 {
     memset(&M, 0, sizeof M);
     M.o = o;
+    M.self_uid = (uint32_t)geteuid();
     M.wire.fd = -1;
     stop_flag = 0;
     struct sigaction sa = {.sa_handler = on_signal};
@@ -496,9 +613,17 @@ int hvctl_mux_run(const struct mux_opts *o)
         if (pf[1].revents & POLLIN)
             accept_clients(lfd);
         uint64_t now = now_ms();
-        for (uint32_t i = 0; i < MUX_MAX_CLIENTS; i++)
-            if (M.clients[i] && !M.clients[i]->dead)
-                idle_flush(M.clients[i], now);
+        for (uint32_t i = 0; i < MUX_MAX_CLIENTS; i++) {
+            struct peer *p = M.clients[i];
+            if (!p || p->dead)
+                continue;
+            idle_flush(p, now);
+            if (!p->dead && mux_deadline_due(&p->slot, now, false) &&
+                mux_entries_used(M.router, p->id) == 0) {
+                client_error(p, 0, PROTO_ERROR_CODE_BUSY, NOTE_DEADLINE);
+                kill_peer(p, NOTE_DEADLINE + strlen("hvctl broker: closed: "));
+            }
+        }
         mux_tick(M.router, now);
         /* Closing a client may queue a console-detach for the wire. */
         for (uint32_t i = 0; i < MUX_MAX_CLIENTS; i++)

@@ -11,11 +11,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mux_admit.h" /* MUX_MAX_CLIENTS and who may hold a connection */
+
 #define MUX_CLIENT_MAX_PAYLOAD (33u * 1024u) /* the control domain's limit (control.md) */
 #define MUX_CLIENT_OUT_MAX (1u << 20)        /* a client that lets this much pile up is closed */
 #define MUX_CLIENT_GARBAGE_MAX (1u << 20)    /* a client that sends this much garbage is closed */
-#define MUX_MAX_CLIENTS 64u
-#define MUX_IDLE_FLUSH_MS 500u /* a partial frame idle this long is dropped */
+#define MUX_IDLE_FLUSH_MS 500u               /* a partial frame idle this long is dropped */
 
 struct mux_opts {
     const char *qemu_sock;   /* QEMU's COM2 (QEMU listens) */

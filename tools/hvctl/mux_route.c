@@ -318,6 +318,12 @@ void mux_server_msg(struct mux_router *r, const struct proto_msg *m)
         return;
     }
     bool is_error = m->type == PROTO_MSG_ERROR_REPLY;
+    /* An answer to a request of the client's own (not a poll of the
+     * broker's, not stream data): its token was accepted. */
+    if (!is_error && e->client != MUX_NO_CLIENT && r->ops.authenticated &&
+        (e->kind == MUX_REQ || e->kind == MUX_ATTACH || e->kind == MUX_LOGQ ||
+         e->kind == MUX_UPLOAD))
+        r->ops.authenticated(r->ctx, e->client);
     switch (e->kind) {
     case MUX_ATTACH:
         if (m->type == PROTO_MSG_CONSOLE_ATTACH_REPLY) {
@@ -401,7 +407,6 @@ void mux_server_msg(struct mux_router *r, const struct proto_msg *m)
         return;
     case MUX_REQ:
     default:
-        (void)is_error;
         deliver(r, e, m, e->orig_id);
         e->kind = MUX_FREE;
         return;

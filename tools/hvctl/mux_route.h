@@ -78,6 +78,10 @@ struct mux_ops {
     void (*to_wire)(void *ctx, const struct proto_msg *m);
     /* A message for one client (request id already restored). */
     void (*to_client)(void *ctx, uint32_t client, const struct proto_msg *m);
+    /* Optional: the control domain answered one of client's requests with
+     * something other than an error-reply, so it accepted the client's
+     * token (mux_admit.h). Called before the answer is passed on. */
+    void (*authenticated)(void *ctx, uint32_t client);
 };
 
 struct mux_stats {

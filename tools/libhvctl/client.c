@@ -173,7 +173,12 @@ enum hvctl_status hvctl_send(struct hvctl_conn *c, const struct proto_msg *m, ui
             continue;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             if (errno == EPIPE || errno == ECONNRESET)
-                return fail(err, HVCTL_ERR_CLOSED, "the control domain closed the connection");
+                if (c->notice[0])
+                    return fail(
+                        err, HVCTL_ERR_CLOSED,
+                        "the control domain closed the connection; the last notice on it: %s",
+                        c->notice);
+            return fail(err, HVCTL_ERR_CLOSED, "the control domain closed the connection");
             return fail(err, HVCTL_ERR_IO, "send: %s", strerror(errno));
         }
         uint64_t now = now_ms();
@@ -226,6 +231,8 @@ enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms,
                     c->payload_len, hvcbor_err_name(ce.code), ce.offset,
                     key_text(ce.key, kb, sizeof kb));
             }
+            if (c->msg->type == PROTO_MSG_ERROR_REPLY && c->msg->u.error_reply.request_id == 0)
+                hvctl_str_printable(c->notice, sizeof c->notice, c->msg->u.error_reply.message);
             *out = c->msg;
             return HVCTL_OK;
         }
@@ -288,6 +295,10 @@ enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms,
                             "the control domain closed the connection (%llu bytes of an incomplete "
                             "frame dropped)",
                             (unsigned long long)(c->dropped_bytes - before));
+            if (c->notice[0])
+                return fail(err, HVCTL_ERR_CLOSED,
+                            "the control domain closed the connection; the last notice on it: %s",
+                            c->notice);
             return fail(err, HVCTL_ERR_CLOSED, "the control domain closed the connection");
         }
         c->in_off = 0;

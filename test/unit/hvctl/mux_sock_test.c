@@ -8,7 +8,10 @@
  * invalid; a client flooding garbage is closed while another is served; a
  * client that never reads its answers is closed; a client that goes away
  * attached has its console detached; SIGTERM stops the broker and removes its
- * socket.
+ * socket. Admission (issue 20 item 4): six processes holding 1,800
+ * connections do not keep a new client out; an idle unauthenticated client is
+ * closed after the deadline; a process past its limit is refused; one request
+ * in flight before authentication.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -244,11 +247,128 @@ static void test_broker(void **state)
     fake_server_start_socket(&g_srv, g_dir); /* teardown stops it again */
 }
 
+/* The next message on c is a notice (error-reply busy, id 0) saying what;
+ * then the broker closes c. */
+static void expect_notice_and_close(struct hvctl_conn *c, const char *what)
+{
+    const struct proto_msg *r;
+    struct hvctl_error e;
+    assert_int_equal(hvctl_recv(c, 6000, &r, &e), HVCTL_OK);
+    assert_int_equal(r->type, PROTO_MSG_ERROR_REPLY);
+    assert_int_equal(r->u.error_reply.code, PROTO_ERROR_CODE_BUSY);
+    assert_int_equal(r->u.error_reply.request_id, 0);
+    char text[256];
+    hvctl_str_printable(text, sizeof text, r->u.error_reply.message);
+    assert_non_null(strstr(text, what));
+    assert_true(closed_within(c, 3000));
+    /* libhvctl reports the notice with the close. */
+    assert_int_equal(hvctl_recv(c, 1000, &r, &e), HVCTL_ERR_CLOSED);
+    assert_non_null(strstr(e.message, what));
+}
+
+/* Processes that each open n connections to the broker and hold them
+ * without a word until killed. */
+static pid_t hold_connections(int n)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (int i = 0; i < n; i++) {
+            struct hvctl_conn c;
+            struct hvctl_error e;
+            if (hvctl_connect(&c, g_listen, &e))
+                (void)c; /* held: its fd stays open */
+        }
+        for (;;)
+            pause();
+    }
+    return pid;
+}
+
+/* Issue 20 item 4: connections that never authenticate cannot lock the
+ * administrator out. Six processes open 300 connections each and hold them
+ * (the broker keeps 8 per process, 32 in all, each for at most 3 s); a new
+ * client is still served and, authenticated, keeps its connection; an idle
+ * unauthenticated one is closed after the deadline; a process past its
+ * limit is refused; an unauthenticated client has one request in flight. */
+static void test_admission(void **state)
+{
+    (void)state;
+    struct hvctl_conn a, idle, c;
+    connect_ok(&a); /* the broker is up */
+    hello_ok(&a);
+    pid_t flood[6];
+    for (int i = 0; i < 6; i++)
+        flood[i] = hold_connections(300);
+    usleep(500 * 1000);
+    /* A new client (the administrator's hvctl list) is served while the
+     * flood holds its connections, again and again. */
+    for (uint64_t k = 0; k < 5; k++) {
+        struct hvctl_conn l;
+        connect_ok(&l);
+        hello_ok(&l);
+        assert_int_equal(list(&l, 40 + k), HVCTL_OK);
+        expect_reply(&l, 40 + k, PROTO_MSG_DOMAIN_LIST_REPLY);
+        hvctl_close(&l);
+    }
+    /* a authenticated (its list was answered) and keeps its connection
+     * past the deadline, through the flood. */
+    assert_int_equal(list(&a, 1), HVCTL_OK);
+    expect_reply(&a, 1, PROTO_MSG_DOMAIN_LIST_REPLY);
+    connect_ok(&idle);
+    hello_ok(&idle);
+    usleep((MUX_AUTH_DEADLINE_MS + 700) * 1000);
+    expect_notice_and_close(&idle, "no request with an accepted token within 3 s");
+    hvctl_close(&idle);
+    assert_int_equal(list(&a, 2), HVCTL_OK);
+    expect_reply(&a, 2, PROTO_MSG_DOMAIN_LIST_REPLY);
+    /* This process: 8 unauthenticated connections are taken, the 9th is
+     * refused with the reason. */
+    struct hvctl_conn mine[MUX_PEER_UNAUTH_MAX];
+    for (uint32_t i = 0; i < MUX_PEER_UNAUTH_MAX; i++) {
+        connect_ok(&mine[i]);
+        hello_ok(&mine[i]);
+    }
+    connect_ok(&c);
+    expect_notice_and_close(&c, "this process holds the most unauthenticated connections");
+    hvctl_close(&c);
+    for (uint32_t i = 0; i < MUX_PEER_UNAUTH_MAX; i++)
+        hvctl_close(&mine[i]);
+    usleep(200 * 1000);
+    /* Two requests in one write from an unauthenticated client: the first
+     * is forwarded, the second answered busy. */
+    connect_ok(&c);
+    uint8_t both[512], enc[256];
+    size_t len = 0, off = 0;
+    for (uint64_t id = 1; id <= 2; id++) {
+        struct proto_msg m = {.type = PROTO_MSG_DOMAIN_LIST_REQUEST};
+        m.u.domain_list_request.request_id = id;
+        struct hvcbor_error ce;
+        assert_true(proto_msg_encode(&m, enc, sizeof enc, &len, &ce));
+        off += frame_encode(both + off, sizeof both - off, enc, len);
+    }
+    assert_int_equal(write(c.fd, both, off), (ssize_t)off);
+    const struct proto_msg *r;
+    struct hvctl_error e;
+    assert_int_equal(hvctl_wait_reply(&c, 2, 5000, &r, &e), HVCTL_ERR_SERVER);
+    assert_int_equal(e.server_code, PROTO_ERROR_CODE_BUSY);
+    assert_non_null(strstr(e.message, "one request at a time"));
+    expect_reply(&c, 1, PROTO_MSG_DOMAIN_LIST_REPLY);
+    hvctl_close(&c);
+    for (int i = 0; i < 6; i++) {
+        kill(flood[i], SIGKILL);
+        waitpid(flood[i], NULL, 0);
+    }
+    hvctl_close(&a);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_broker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,7 +72,17 @@ static void to_client(void *ctx, uint32_t c, const struct proto_msg *m)
     record(c, m);
 }
 
-static const struct mux_ops ops = {to_wire, to_client};
+static uint32_t g_auth[16]; /* clients reported authenticated, in order */
+static unsigned g_nauth;
+
+static void authenticated(void *ctx, uint32_t c)
+{
+    (void)ctx;
+    assert_true(g_nauth < 16);
+    g_auth[g_nauth++] = c;
+}
+
+static const struct mux_ops ops = {to_wire, to_client, authenticated};
 static const uint8_t tok[] = {0xaa, 1, 2, 3};
 
 static int setup(void **state)
@@ -81,6 +91,7 @@ static int setup(void **state)
     g_r = calloc(1, sizeof *g_r);
     mux_router_init(g_r, &ops, NULL, "hv-control test", PROTO_VERSION, 100);
     g_n = 0;
+    g_nauth = 0;
     return 0;
 }
 
@@ -183,6 +194,41 @@ static const struct proto_msg *error_reply(uint64_t id, enum proto_error_code co
     g_m.type = PROTO_MSG_ERROR_REPLY;
     g_m.u.error_reply = (struct proto_error_reply){id, code, {(const uint8_t *)"no", 2}};
     return &g_m;
+}
+
+/* A client counts as authenticated (mux_admit.h) once the control domain
+ * answers one of its own requests with anything but an error-reply: not on
+ * hello (answered by the broker), not on a refusal, not on the broker's own
+ * follower polls or stream data. */
+static void test_authenticated(void **state)
+{
+    (void)state;
+    mux_client_msg(g_r, 1, list_req(1));
+    mux_server_msg(g_r, error_reply(g_sent[0].id, PROTO_ERROR_CODE_REFUSED));
+    assert_int_equal(g_nauth, 0);
+    g_m = (struct proto_msg){.type = PROTO_MSG_HELLO};
+    g_m.u.hello = (struct proto_hello){2, PROTO_VERSION, {(const uint8_t *)"x", 1}};
+    mux_client_msg(g_r, 1, &g_m);
+    assert_int_equal(g_nauth, 0);
+    g_n = 0;
+    mux_client_msg(g_r, 2, list_req(1));
+    mux_server_msg(g_r, list_reply(g_sent[0].id));
+    assert_int_equal(g_nauth, 1);
+    assert_int_equal(g_auth[0], 2);
+    /* A console attach answered: authenticated; its stream data adds nothing. */
+    g_n = 0;
+    mux_client_msg(g_r, 3, attach_req(7));
+    mux_server_msg(g_r, attach_reply(g_sent[0].id, 42));
+    assert_int_equal(g_nauth, 2);
+    assert_int_equal(g_auth[1], 3);
+    mux_server_msg(g_r, con_data(g_sent[0].id, 42));
+    assert_int_equal(g_nauth, 2);
+    /* An answer for a client that went away reports nobody. */
+    g_n = 0;
+    mux_client_msg(g_r, 4, list_req(1));
+    mux_client_gone(g_r, 4);
+    mux_server_msg(g_r, list_reply(g_sent[0].id));
+    assert_int_equal(g_nauth, 2);
 }
 
 /* Two clients use the same request id; each gets its own reply back with
@@ -521,6 +567,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ids_rewritten_and_restored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authenticated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_local, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_from_client_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_console_stream, setup, teardown),

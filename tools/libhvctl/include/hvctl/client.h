@@ -61,6 +61,8 @@ struct hvctl_conn {
     uint64_t last_byte_ms;     /* when bytes last arrived (partial-frame idle flush) */
     uint64_t dropped_bytes;    /* garbage / bad frames dropped so far */
     uint64_t skipped_messages; /* valid messages for other request ids, skipped */
+    char notice[256];          /* the last error-reply with request id 0 (why the peer may
+                                  close: the broker's admission, docs/hvctl.md) */
 };
 
 /* Names a status ("timeout", "server error", ...). */

@@ -21,7 +21,7 @@
 struct unix_path {
     struct sockaddr_un sa;
     socklen_t len;
-    int dirfd;  /* the O_PATH descriptor behind /proc/self/fd/N, or -1 */
+    int dirfd;   /* the O_PATH descriptor behind /proc/self/fd/N, or -1 */
     bool via_fd; /* sa names the socket through dirfd */
 };
 
