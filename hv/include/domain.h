@@ -135,8 +135,8 @@ void domain_vcpus_stop(struct domain *d);
 /* Called on every way back to ring 3 with the frame about to be restored:
  * switches to another VCPU if the policy says so (rewriting *regs). */
 void schedule_exit(struct cpu_regs *regs);
-/* The current VCPU gives up the CPU; if the policy picks it again, the CPU
- * waits for the next interrupt before resuming it. */
+/* The current VCPU lets the VCPUs queued on its CPU run first; if the
+ * policy picks it again, it goes on after a halt of at most 50 us. */
 void schedule_yield(void);
 /* A long operation restarts itself: let the policy run something else
  * first if it wants (the current VCPU continues at once otherwise). */

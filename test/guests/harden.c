@@ -19,6 +19,15 @@
  *             gives back frames as fast as it can. No write VCPU 1 makes
  *             after it saw the DECREASE return may succeed; every frame
  *             the child gets must be all zero.
+ *     timer - issue 20 item 2, on 2 CPUs under -icount: VCPU 1, alone on
+ *             CPU 1, re-arms its timer 20,000 times alternating deadlines
+ *             near ~0 and now + 1 us, cancels it, sleeps 1 ms five times
+ *             (each wake-up on time: the timer still works) and makes
+ *             10,000 HC_YIELDs, which must take well under a second of
+ *             system time (before the fix a lone yield waited for the end
+ *             of its slice, 10 ms: 100 s; now it halts at most 50 us). Then a child spinning on CPU 1
+ *             next to VCPU 1, which re-arms 2,000 times and yields in a
+ *             loop, must keep its half of the CPU.
  *   child (built by the root), role=<name>: see each test.
  *
  * Every check prints a line; a failed one contains "FAILED". The root ends
@@ -514,6 +523,131 @@ static void child_alloc(void)
     gk_shutdown(HV_SHUTDOWN_POWEROFF);
 }
 
+/* --- timer: absurd deadlines and yields (issue 20 item 2) ---------------------- */
+
+/* The attack: re-arm the timer `rounds` times alternating a deadline near
+ * ~0 and one 1 us away, then cancel it. */
+static void timer_abuse(unsigned rounds)
+{
+    for (unsigned i = 0; i < rounds; i++) {
+        uint64_t d = (i & 1) ? gk_now_ns() + 1000 : ~0ull - i;
+        gk_hc_set_timer(d);
+    }
+    gk_hc_set_timer(0);
+}
+
+#define YIELDS 10000u
+static volatile uint64_t t_done, t_yield_ns, t_late_max, t_early, t_rounds, t_stop;
+
+static void abuser_alone(void *arg)
+{
+    (void)arg;
+    gk_events_init_vcpu();
+    timer_abuse(20000);
+    /* The timer still works: five 1 ms sleeps, each woken on time. */
+    uint64_t late_max = 0, early = 0;
+    for (unsigned i = 0; i < 5; i++) {
+        uint64_t deadline = gk_now_ns() + 1000000;
+        gk_sleep_until(deadline);
+        uint64_t now = gk_now_ns();
+        if (now < deadline)
+            early++;
+        else if (now - deadline > late_max)
+            late_max = now - deadline;
+    }
+    t_late_max = late_max;
+    t_early = early;
+    uint64_t t0 = gk_now_ns();
+    for (unsigned i = 0; i < YIELDS; i++)
+        gk_hc_yield();
+    t_yield_ns = gk_now_ns() - t0;
+    __atomic_store_n(&t_done, 1, __ATOMIC_RELEASE);
+}
+
+static void abuser_next_to_victim(void *arg)
+{
+    (void)arg;
+    while (!t_stop) {
+        timer_abuse(2000);
+        gk_hc_yield();
+        t_rounds++;
+    }
+}
+
+static uint64_t dom_cpu_ns(uint32_t slot)
+{
+    struct hv_domctl_info info = {.dom_slot = slot};
+    if (gk_hc_domain_op(HV_DOMCTL_INFO, &info) != HV_OK)
+        gk_panic("harden: FAILED HV_DOMCTL_INFO");
+    return info.cpu_time_ns;
+}
+
+static void test_timer(void)
+{
+    gk_events_init();
+    expect("pin VCPU 0 to CPU 0", pin(HV_ROOT_SLOT_SELF, 0, 1u << 0), HV_OK);
+    expect("pin VCPU 1 to CPU 1", pin(HV_ROOT_SLOT_SELF, 1, 1u << 1), HV_OK);
+
+    /* 1. Alone on CPU 1. */
+    expect("start the abuser on VCPU 1",
+           gk_vcpu_start(1, abuser_alone, NULL, stacks[1], STACK_BYTES), HV_OK);
+    for (unsigned i = 0; i < 3000 && !__atomic_load_n(&t_done, __ATOMIC_ACQUIRE); i++)
+        gk_sleep_ms(1);
+    if (!t_done)
+        gk_panic("harden: timer: FAILED VCPU 1 did not get through 20,000 re-arms and %u yields "
+                 "in 3 s of system time",
+                 YIELDS);
+    gk_printf("harden: timer: after 20,000 absurd deadlines: 1 ms sleeps woke at most %llu ns "
+              "late (%llu early); %u lone yields took %llu ns\n",
+              (unsigned long long)t_late_max, (unsigned long long)t_early, YIELDS,
+              (unsigned long long)t_yield_ns);
+    check("the timer still wakes on time (never early, at most 100 us late)",
+          t_early == 0 && t_late_max <= 100000);
+    check("10,000 lone yields take less than 1 s of system time", t_yield_ns < 1000000000ull);
+    expect("VCPU 1 stopped", gk_vcpu_join(1), HV_OK);
+
+    /* 2. Next to another domain on CPU 1. */
+    struct gk_built_domain d;
+    child_build_pinned(&d, "victim", "victim", 1, 1u << 1);
+    uint32_t ref = child_share_and_start(&d);
+    for (unsigned i = 0; i < 1000 && page->rounds == 0; i++)
+        gk_sleep_ms(1);
+    check("the victim runs", page->rounds != 0);
+    expect("start the abuser next to it",
+           gk_vcpu_start(1, abuser_next_to_victim, NULL, stacks[1], STACK_BYTES), HV_OK);
+    gk_sleep_ms(20);
+    uint64_t t0 = gk_now_ns(), v0 = dom_cpu_ns(d.dom_slot), r0 = t_rounds;
+    gk_sleep_ms(300);
+    uint64_t t1 = gk_now_ns(), v1 = dom_cpu_ns(d.dom_slot), r1 = t_rounds;
+    t_stop = 1;
+    uint64_t share_pct = (v1 - v0) * 100 / (t1 - t0);
+    gk_printf("harden: timer: over %llu us the victim ran %llu us (%llu%% of CPU 1) while the "
+              "abuser made %llu rounds of 2,000 re-arms and a yield\n",
+              (unsigned long long)((t1 - t0) / 1000), (unsigned long long)((v1 - v0) / 1000),
+              (unsigned long long)share_pct, (unsigned long long)(r1 - r0));
+    /* Equal weights: half each; the abuser's yields only give more away. */
+    check("the victim keeps its half of the CPU (at least 45%)", share_pct >= 45);
+    check("the abuser makes progress too", r1 > r0);
+    expect("VCPU 1 stopped", gk_vcpu_join(1), HV_OK);
+    page->stop = 1;
+    struct hv_domctl_info info;
+    check("the victim stopped", child_wait_shutdown(&d, 5000, &info));
+    child_destroy(&d, ref);
+}
+
+/* Child: spin, counting, until told to stop. */
+static void child_victim(void)
+{
+    child_map_page();
+    while (!page->stop) {
+        for (unsigned i = 0; i < 1000; i++)
+            __asm__ volatile("" ::: "memory");
+        page->rounds++;
+        gk_cpu_relax();
+    }
+    gk_shutdown(HV_SHUTDOWN_POWEROFF);
+}
+
 /* --- main ---------------------------------------------------------------------- */
 
 static void child_main(const char *role)
@@ -523,6 +657,8 @@ static void child_main(const char *role)
         child_vcpus();
     if (strcmp(role, "alloc") == 0)
         child_alloc();
+    if (strcmp(role, "victim") == 0)
+        child_victim();
     gk_panic("harden: FAILED unknown role \"%s\"", role);
 }
 
@@ -542,6 +678,8 @@ int main(const struct hv_start_info *si)
         test_giveback();
     else if (strcmp(test, "giveback_smp") == 0)
         test_giveback_smp();
+    else if (strcmp(test, "timer") == 0)
+        test_timer();
     else
         gk_panic("harden: FAILED unknown test \"%s\"", test);
     if (failures)

@@ -28,3 +28,15 @@ add_hv_test(harden_giveback_smp LABELS mm smp SMP 4 TIMEOUT 120 QEMU_ARGS ${HARD
            "[d0] harden: giveback_smp: every frame the child got was all zero"
            "[d0] harden: giveback_smp: ok"
     FORBID ${HARDEN_FORBID} "VIOLATION")
+
+# Item 2: after 20,000 timer re-arms alternating deadlines near ~0 and 1 us
+# away, the timer still wakes on time, 10,000 lone yields take well under a
+# second of system time (before the fix: a lone yield waited for the end of
+# its slice, 10 ms each, so 100 s; now at most 50 us), and a domain spinning
+# next to a guest doing this in a loop keeps its half of the CPU.
+add_hv_test(harden_timer LABELS core sched SMP 2 TIMEOUT 90 QEMU_ARGS ${HARDEN_ICOUNT}
+    MODULES "${HARDEN}::harden test=timer" "${HARDEN}::child"
+    EXPECT "[d0] harden: timer: the timer still wakes on time"
+           "[d0] harden: timer: 10,000 lone yields take less than 1 s of system time"
+           "[d0] harden: timer: the victim keeps its half of the CPU" "[d0] harden: timer: ok"
+    FORBID ${HARDEN_FORBID})

@@ -22,6 +22,28 @@
 #define APIC_REG_TIMER_CUR 0x390
 #define APIC_REG_TIMER_DIV 0x3e0
 
+/*
+ * The one-shot count that makes this CPU's APIC timer (counts_per_sec, after
+ * its divider) fire at system time deadline_ns, now being now_ns: at least 1
+ * (a deadline already past fires at once), and never more than one second
+ * away (the interrupt re-arms it for the rest). Guests choose the deadline,
+ * so every value must work: the product below is at most 10^9 * (2^32 - 1) <
+ * 2^64, and the result fits 32 bits. Host-tested (test/unit/time).
+ */
+static inline uint32_t apic_timer_count(uint64_t deadline_ns, uint64_t now_ns,
+                                        uint32_t counts_per_sec)
+{
+    uint64_t delta = deadline_ns > now_ns ? deadline_ns - now_ns : 0;
+    if (delta > 1000000000ull)
+        delta = 1000000000ull;
+    uint64_t count = delta * counts_per_sec / 1000000000ull;
+    if (count == 0)
+        count = 1;
+    if (count > 0xffffffffull)
+        count = 0xffffffffull;
+    return (uint32_t)count;
+}
+
 void apic_init(void);
 /* Enables this AP's local APIC with the boot CPU's settings; its timer is
  * one-shot on APIC_TIMER_VECTOR, stopped, with the boot CPU's calibration

@@ -251,16 +251,7 @@ void arch_timer_set_deadline(uint64_t deadline_ns)
         apic_write(APIC_REG_TIMER_INIT, 0); /* stop */
         return;
     }
-    uint64_t now = arch_now_ns();
-    uint64_t delta = deadline_ns > now ? deadline_ns - now : 0;
-    if (delta > 1000000000ull)
-        delta = 1000000000ull; /* re-armed on expiry; keeps the product small */
-    uint64_t count = delta * apic_timer_hz / 1000000000ull;
-    if (count == 0)
-        count = 1;
-    if (count > 0xffffffffull)
-        count = 0xffffffffull;
-    apic_write(APIC_REG_TIMER_INIT, (uint32_t)count);
+    apic_write(APIC_REG_TIMER_INIT, apic_timer_count(deadline_ns, arch_now_ns(), apic_timer_hz));
 }
 
 void arch_idle_wait(void)
