@@ -364,6 +364,15 @@ int64_t gk_evtchn_bind_ipi(uint32_t vcpu, uint32_t *port)
     return rc;
 }
 
+int64_t gk_evtchn_bind_msi(uint32_t pci_slot, uint32_t index, uint32_t *port)
+{
+    struct hv_evtchn_bind_msi a = {.pci_slot = pci_slot, .index = index};
+    int64_t rc = gk_hc_evtchn_op(HV_EVTCHN_BIND_MSI, &a);
+    if (rc == HV_OK)
+        *port = a.port;
+    return rc;
+}
+
 int64_t gk_evtchn_send(uint32_t port)
 {
     struct hv_evtchn_port_args a = {.port = port};

@@ -177,6 +177,8 @@ int64_t gk_pci_cap_describe(uint32_t slot, struct gk_pci_cap_function *f)
                 .irq_line = in.irq_line,
                 .irq_pin = in.irq_pin},
         .bar_count = in.bar_count,
+        .msix_count = in.msix_count,
+        .msi_count = in.msi_count,
     };
     for (uint32_t b = 0; b < in.bar_count; b++) {
         const struct hv_pci_bar *bar = &in.bars[b];
@@ -263,4 +265,16 @@ int64_t gk_pci_unmap_bar(struct gk_pci_mapping *m)
     }
     *m = (struct gk_pci_mapping){0};
     return first_error;
+}
+
+int64_t gk_pci_msi_enable(uint32_t slot, uint32_t kind, uint32_t count)
+{
+    struct hv_pci_msi_args a = {.slot = slot, .kind = kind, .count = count};
+    return gk_hc_pci_op(HV_PCI_MSI_ENABLE, &a);
+}
+
+int64_t gk_pci_msi_disable(uint32_t slot)
+{
+    struct hv_pci_msi_args a = {.slot = slot};
+    return gk_hc_pci_op(HV_PCI_MSI_DISABLE, &a);
 }

@@ -1,7 +1,7 @@
 /*
  * guest-kit virtio device bring-up (gk/virtio_dev.h): reset, feature
  * negotiation, queue set-up through the common configuration, doorbells,
- * polled completion, device configuration reads. Transport-independent:
+ * polled or interrupt-driven completion, device configuration reads. Transport-independent:
  * every register access goes through d->ops after a bounds check.
  */
 #include <stddef.h>
@@ -104,6 +104,7 @@ int gk_virtio_dev_negotiate(struct gk_virtio_dev *d, uint64_t wanted, uint64_t r
     uint64_t hi = cc_read(d, CC(device_feature), 4);
     d->device_features = hi << 32 | lo;
     required |= 1ull << GK_VIRTIO_F_VERSION_1;
+    wanted |= 1ull << GK_VIRTIO_F_ACCESS_PLATFORM;
     if ((d->device_features & required) != required) {
         gk_virtio_dev_fail(d, "a required feature is not offered");
         return GK_VIRTIO_ENOTSUP;
@@ -125,7 +126,17 @@ int gk_virtio_dev_negotiate(struct gk_virtio_dev *d, uint64_t wanted, uint64_t r
         gk_virtio_dev_fail(d, "the device has no queue");
         return GK_VIRTIO_EBROKEN;
     }
+    if (d->vector_count)
+        cc_write(d, CC(config_msix_vector), 2, GK_VIRTIO_NO_VECTOR); /* no config interrupts */
     d->features = accept;
+    return GK_VIRTIO_OK;
+}
+
+int gk_virtio_dev_use_vectors(struct gk_virtio_dev *d, uint16_t count)
+{
+    if (count > GK_VIRTIO_VECTORS_MAX || (count && !d->ops->wait))
+        return GK_VIRTIO_EINVAL;
+    d->vector_count = count;
     return GK_VIRTIO_OK;
 }
 
@@ -186,6 +197,13 @@ int gk_virtio_queue_setup(struct gk_virtio_dev *d, struct gk_virtio_queue *q, ui
     q->notify_offset = (uint32_t)noff;
 
     cc_write(d, CC(queue_size), 2, size);
+    q->vector = GK_VIRTIO_NO_VECTOR;
+    if (d->vector_count) {
+        uint16_t v = index < d->vector_count ? index : (uint16_t)(d->vector_count - 1);
+        cc_write(d, CC(queue_msix_vector), 2, v);
+        if (cc_read(d, CC(queue_msix_vector), 2) == v)
+            q->vector = v; /* else the device has no vector for it: polled */
+    }
     write64(d, CC(queue_desc), desc_addr);
     write64(d, CC(queue_driver), ring_addr);
     write64(d, CC(queue_device), ring_addr + USED_OFFSET);
@@ -264,18 +282,59 @@ int gk_virtio_poll_used(struct gk_virtio_dev *d, struct gk_virtio_queue *q, void
     return GK_VIRTIO_EBROKEN;
 }
 
+/* Whether q is waited for by interrupt (else polled). */
+static bool queue_irq(const struct gk_virtio_dev *d, const struct gk_virtio_queue *q)
+{
+    return q->vector != GK_VIRTIO_NO_VECTOR && d->ops->wait != NULL;
+}
+
+int gk_virtio_wait_queue(struct gk_virtio_dev *d, struct gk_virtio_queue *q, uint64_t deadline_ns)
+{
+    if (d->broken)
+        return GK_VIRTIO_EBROKEN;
+    if (!q->ready)
+        return GK_VIRTIO_EINVAL;
+    if (!queue_irq(d, q)) {
+        cpu_relax();
+        return d->ops->now_ns && d->ops->now_ns(d->ctx) >= deadline_ns ? GK_VIRTIO_ETIMEDOUT
+                                                                       : GK_VIRTIO_OK;
+    }
+    if (gk_vq_enable_cb(&q->vq))
+        return GK_VIRTIO_OK;
+    return d->ops->wait(d->ctx, q->vector, deadline_ns);
+}
+
+uint64_t gk_virtio_deadline(struct gk_virtio_dev *d, uint64_t timeout_ns)
+{
+    uint64_t now = d->ops->now_ns ? d->ops->now_ns(d->ctx) : 0;
+    return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
+
 int gk_virtio_wait_used(struct gk_virtio_dev *d, struct gk_virtio_queue *q, void **token,
                         uint32_t *len_bytes, uint64_t timeout_ns)
 {
     uint64_t start = d->ops->now_ns ? d->ops->now_ns(d->ctx) : 0;
+    uint64_t deadline = timeout_ns > UINT64_MAX - start ? UINT64_MAX : start + timeout_ns;
     for (uint64_t n = 0;; n++) {
         int rc = gk_virtio_poll_used(d, q, token, len_bytes);
         if (rc != GK_VIRTIO_EAGAIN)
             return rc;
         if ((n & 1023u) == 1023u && gk_virtio_dev_check(d) != GK_VIRTIO_OK)
             return GK_VIRTIO_EBROKEN;
-        bool expired =
-            d->ops->now_ns ? d->ops->now_ns(d->ctx) - start > timeout_ns : n >= GK_VIRTIO_POLLS_MAX;
+        bool expired;
+        if (queue_irq(d, q) && d->ops->now_ns) {
+            /* Arm, re-check, sleep; a timeout gets one last look. */
+            if (gk_vq_enable_cb(&q->vq) ||
+                d->ops->wait(d->ctx, q->vector, deadline) != GK_VIRTIO_ETIMEDOUT)
+                continue;
+            rc = gk_virtio_poll_used(d, q, token, len_bytes);
+            if (rc != GK_VIRTIO_EAGAIN)
+                return rc;
+            expired = true;
+        } else {
+            expired = d->ops->now_ns ? d->ops->now_ns(d->ctx) - start > timeout_ns
+                                     : n >= GK_VIRTIO_POLLS_MAX;
+        }
         if (expired) {
             gk_virtio_dev_fail(d, "the device did not complete a request in time");
             return GK_VIRTIO_ETIMEDOUT;

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "gk/event.h"
 #include "gk/mm.h"
 #include "gk/time.h"
 #include "gk/virtio_pci.h"
@@ -63,7 +64,38 @@ static uint64_t now_ns(void *ctx)
     return gk_now_ns();
 }
 
-static const struct gk_virtio_ops pci_ops = {mmio_read, mmio_write, dma_alloc, now_ns};
+/*
+ * Sleeps until the vector's port is pending (test-and-clear with upcalls
+ * masked, then HC_BLOCK: no wake-up is lost, gk/event.h) or the deadline
+ * passes; the one-shot timer is armed for the deadline once per deadline.
+ */
+static int irq_wait(void *ctx, uint16_t vector, uint64_t deadline_ns)
+{
+    struct gk_virtio_pci *p = ctx;
+    if (vector >= p->vector_count)
+        return GK_VIRTIO_ETIMEDOUT;
+    uint32_t port = p->port[vector];
+    int rc = GK_VIRTIO_OK;
+    bool was = gk_events_disable();
+    if (!gk_evtchn_test_and_clear(port)) {
+        p->waits++;
+        do {
+            if (gk_now_ns() >= deadline_ns) {
+                rc = GK_VIRTIO_ETIMEDOUT;
+                break;
+            }
+            if (p->timer_deadline != deadline_ns && gk_timer_arm(deadline_ns) == HV_OK)
+                p->timer_deadline = deadline_ns;
+            gk_block();
+            gk_events_disable();
+            p->wakeups++;
+        } while (!gk_evtchn_test_and_clear(port));
+    }
+    gk_events_restore(was);
+    return rc;
+}
+
+static const struct gk_virtio_ops pci_ops = {mmio_read, mmio_write, dma_alloc, now_ns, irq_wait};
 
 unsigned gk_virtio_pci_device_type(const struct gk_pci_cap_function *f)
 {
@@ -124,4 +156,29 @@ int64_t gk_virtio_pci_open(struct gk_virtio_pci *p, const struct gk_pci_cap_func
         GK_VIRTIO_OK)
         return HV_EINVAL; /* the common structure is too short */
     return HV_OK;
+}
+
+int64_t gk_virtio_pci_use_interrupts(struct gk_virtio_pci *p, unsigned vectors)
+{
+    if (p->fn.msix_count == 0)
+        return HV_ENOTSUP;
+    unsigned n = vectors;
+    if (n > p->fn.msix_count)
+        n = p->fn.msix_count;
+    if (n > GK_VIRTIO_VECTORS_MAX)
+        n = GK_VIRTIO_VECTORS_MAX;
+    if (n == 0)
+        return HV_EINVAL;
+    int64_t rc = gk_pci_msi_enable(p->fn.pci_slot, HV_PCI_MSIX, n);
+    if (rc != HV_OK)
+        return rc;
+    for (unsigned i = 0; i < n; i++) {
+        rc = gk_evtchn_bind_msi(p->fn.pci_slot, i, &p->port[i]);
+        if (rc != HV_OK) {
+            (void)gk_pci_msi_disable(p->fn.pci_slot); /* closes the ports bound so far */
+            return rc;
+        }
+    }
+    p->vector_count = (uint16_t)n;
+    return gk_virtio_dev_use_vectors(&p->dev, (uint16_t)n) == GK_VIRTIO_OK ? HV_OK : HV_EINVAL;
 }

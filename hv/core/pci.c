@@ -66,6 +66,48 @@ static unsigned bar_probe(struct pci_func *f, unsigned i)
     return used;
 }
 
+/* Byte `off` of bdf's configuration space. */
+static uint8_t cfg8(pci_bdf_t bdf, uint32_t off)
+{
+    return (uint8_t)(pci_hook_read32(bdf, off & 0xfc) >> (8 * (off & 3)));
+}
+
+static uint16_t cfg16(pci_bdf_t bdf, uint32_t off)
+{
+    return (uint16_t)(cfg8(bdf, off) | cfg8(bdf, off + 1) << 8);
+}
+
+/*
+ * Follows the capability list of f (header types 0 and 1 with the status
+ * register's list bit) and records its MSI and MSI-X structures. At most 48
+ * entries (256 - 64 bytes of 4-byte capabilities), each pointer masked to a
+ * dword and at 0x40 or above: a loop or a bad pointer ends the walk.
+ */
+static void caps_find(struct pci_func *f, uint32_t status_cmd)
+{
+    if (!(status_cmd & PCI_STATUS_CAP_LIST) || f->header_type > 1)
+        return;
+    uint32_t at = cfg8(f->bdf, PCI_CFG_CAP_PTR) & 0xfcu;
+    for (unsigned n = 0; n < 48 && at >= 0x40; n++) {
+        uint8_t id = cfg8(f->bdf, at);
+        if (id == PCI_CAP_ID_MSI && f->msi_off == 0 && at <= 256 - 24) {
+            uint16_t ctrl = cfg16(f->bdf, at + 2);
+            f->msi_off = (uint8_t)at;
+            f->msi_64bit = ctrl & (1u << 7);
+            f->msi_bytes = (uint8_t)((f->msi_64bit ? 14 : 10) + ((ctrl & (1u << 8)) ? 10 : 0));
+        } else if (id == PCI_CAP_ID_MSIX && f->msix_off == 0 && at <= 256 - PCI_MSIX_BYTES) {
+            uint32_t table = pci_hook_read32(f->bdf, at + 4), pba = pci_hook_read32(f->bdf, at + 8);
+            f->msix_off = (uint8_t)at;
+            f->msix_count = (uint16_t)((cfg16(f->bdf, at + 2) & 0x7ffu) + 1);
+            f->msix_table_bir = (uint8_t)(table & 7);
+            f->msix_table_off = table & ~7u;
+            f->msix_pba_bir = (uint8_t)(pba & 7);
+            f->msix_pba_off = pba & ~7u;
+        }
+        at = cfg8(f->bdf, at + 1) & 0xfcu;
+    }
+}
+
 /* Records the present function bdf (vendor/device register vd) in out. */
 static void func_record(struct pci_scan *out, pci_bdf_t bdf, uint32_t vd, uint8_t header)
 {
@@ -92,12 +134,13 @@ static void func_record(struct pci_scan *out, pci_bdf_t bdf, uint32_t vd, uint8_
     f->irq_line = (uint8_t)intr;
     f->irq_pin = (uint8_t)(intr >> 8);
     f->bar_count = f->header_type == 0 ? 6u : f->header_type == 1 ? 2u : 0u;
+    uint32_t cmd = pci_hook_read32(bdf, PCI_CFG_COMMAND);
+    caps_find(f, cmd);
     if (f->bar_count == 0)
         return;
 
     /* Decoding off while a BAR holds all ones, then the command restored;
      * not on a host bridge, which may carry the CPU's own memory path. */
-    uint32_t cmd = pci_hook_read32(bdf, PCI_CFG_COMMAND);
     uint32_t decode =
         (f->class_rev >> 16) == PCI_CLASS_HOST_BRIDGE ? 0 : PCI_COMMAND_IO | PCI_COMMAND_MEMORY;
     if (cmd & decode)
@@ -170,6 +213,10 @@ enum hv_status pci_config_check(const struct pci_func *f, uint32_t rights, uint3
      * at offset 4 covers (aligned sizes). */
     if (offset == PCI_CFG_COMMAND && (value & PCI_COMMAND_MASTER) && !(rights & HV_CAP_R_PCI_DMA))
         return HV_EPERM;
+    /* Message address, data and enable are the hypervisor's. */
+    if ((f->msi_off && touches(offset, size, f->msi_off, f->msi_off + f->msi_bytes - 1u)) ||
+        (f->msix_off && touches(offset, size, f->msix_off, f->msix_off + PCI_MSIX_BYTES - 1u)))
+        return HV_EPERM;
     return HV_OK;
 }
 
@@ -185,6 +232,10 @@ void pci_func_info(const struct pci_func *f, struct hv_pci_info_args *out)
     out->irq_line = f->irq_line;
     out->irq_pin = f->irq_pin;
     out->reserved2 = 0;
+    out->msix_count = f->msix_off ? f->msix_count : 0;
+    out->msi_count = f->msi_off ? 1 : 0;
+    out->reserved3 = 0;
+    out->reserved4 = 0;
     out->pci_slot = f->root_pci_slot;
     out->bar_count = f->bar_count;
     for (unsigned i = 0; i < PCI_BARS_MAX; i++) {

@@ -37,9 +37,14 @@ static inline pci_bdf_t pci_bdf(unsigned bus, unsigned dev, unsigned fn)
 #define PCI_CFG_CLASS_REV 0x08
 #define PCI_CFG_HEADER 0x0c /* byte 0x0e: header type */
 #define PCI_CFG_BAR0 0x10
-#define PCI_CFG_ROM0 0x30 /* expansion ROM base, header type 0 */
-#define PCI_CFG_ROM1 0x38 /* expansion ROM base, header type 1 */
-#define PCI_CFG_INTR 0x3c /* interrupt line (byte 0x3c) and pin (0x3d) */
+#define PCI_CFG_ROM0 0x30              /* expansion ROM base, header type 0 */
+#define PCI_CFG_ROM1 0x38              /* expansion ROM base, header type 1 */
+#define PCI_CFG_INTR 0x3c              /* interrupt line (byte 0x3c) and pin (0x3d) */
+#define PCI_CFG_CAP_PTR 0x34           /* first capability (header types 0 and 1) */
+#define PCI_STATUS_CAP_LIST (1u << 20) /* in the command/status dword */
+#define PCI_CAP_ID_MSI 0x05
+#define PCI_CAP_ID_MSIX 0x11
+#define PCI_MSIX_BYTES 12u /* the MSI-X capability structure */
 #define PCI_COMMAND_IO (1u << 0)
 #define PCI_COMMAND_MEMORY (1u << 1)
 #define PCI_COMMAND_MASTER (1u << 2)
@@ -61,6 +66,14 @@ struct pci_func {
     uint32_t class_rev; /* class << 24 | subclass << 16 | prog-if << 8 | revision */
     uint32_t bar_count; /* BAR registers of its header type: 6, 2 or 0 */
     struct hv_pci_bar bars[PCI_BARS_MAX];
+    /* Message interrupts (0: no such capability). msi_bytes covers the
+     * whole MSI structure (10, 14, 20 or 24 bytes); MSI-X's table and PBA
+     * are in memory BARs: BIR (BAR index) and offset each. */
+    uint8_t msi_off, msi_bytes, msix_off;
+    bool msi_64bit;
+    uint16_t msix_count; /* table entries */
+    uint8_t msix_table_bir, msix_pba_bir;
+    uint32_t msix_table_off, msix_pba_off;
     struct cap_object pci_obj;  /* HV_CAP_PCI */
     struct cap_object mmio_obj; /* HV_CAP_MMIO, every memory BAR of it */
     uint32_t root_pci_slot;
@@ -78,8 +91,10 @@ struct pci_scan {
  * Scans bus 0..255, device 0..31, function 0 (and 1..7 of a multifunction
  * device) with the hooks below, records every present function and sizes
  * its BARs (the write-all-ones method, with decoding turned off in the
- * command register meanwhile; every register is restored). At most
- * 256 * 32 * 8 functions are probed: the scan always ends. Initialises
+ * command register meanwhile; every register is restored) and finds its
+ * MSI and MSI-X capabilities (a capability list of at most 48 entries,
+ * each at 0x40 or above, is followed; a loop or a bad pointer ends it). At
+ * most 256 * 32 * 8 functions are probed: the scan always ends. Initialises
  * each recorded function's capability objects; slots are HV_PCI_NO_SLOT.
  */
 void pci_enumerate(struct pci_scan *out);
@@ -99,8 +114,9 @@ struct pci_func *pci_func_of_obj(struct pci_scan *s, const struct cap_object *ob
  * windows: header type 0 bytes 0x10-0x27 and 0x30-0x33, type 1 bytes
  * 0x10-0x3b, other types 0x10-0x3b), touches 0x40 and up of a host or
  * ISA bridge (class 06/00, 06/01: chipset registers), or, without
- * HV_CAP_R_PCI_DMA, writes the command register's bus-master bit as 1.
- * HV_OK otherwise.
+ * HV_CAP_R_PCI_DMA, writes the command register's bus-master bit as 1, or
+ * touches the MSI or MSI-X capability structure (the hypervisor programs
+ * message addresses and data). HV_OK otherwise.
  */
 enum hv_status pci_config_check(const struct pci_func *f, uint32_t rights, uint32_t offset,
                                 uint32_t size, bool write, uint32_t value);

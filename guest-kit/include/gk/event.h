@@ -127,6 +127,11 @@ int64_t gk_evtchn_bind_virq(uint32_t virq, uint32_t vcpu, uint32_t *port);
 /* HV_EVTCHN_BIND_IPI: a port that notifies vcpu when sent to. */
 int64_t gk_evtchn_bind_ipi(uint32_t vcpu, uint32_t *port);
 
+/* HV_EVTCHN_BIND_MSI: a port for vector `index` of the message interrupts
+ * set up on the function of PCI capability pci_slot (gk_pci_msi_enable).
+ * The port needs no EOI. */
+int64_t gk_evtchn_bind_msi(uint32_t pci_slot, uint32_t index, uint32_t *port);
+
 /* HV_EVTCHN_SEND: notify the other end of port. */
 int64_t gk_evtchn_send(uint32_t port);
 

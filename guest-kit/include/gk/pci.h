@@ -188,6 +188,8 @@ struct gk_pci_cap_function {
     struct gk_pci_device dev; /* ids, class, header type, IRQ (subsystem ids: 0) */
     uint32_t bar_count;       /* 6 (header type 0), 2 (type 1), 0 */
     struct gk_pci_cap_bar bars[6];
+    uint16_t msix_count; /* MSI-X table size (0: no MSI-X) */
+    uint8_t msi_count;   /* 1 if it has MSI (the hypervisor sets up one vector), else 0 */
 };
 
 /* Describes the PCI capability in `slot` into *f, checking the description
@@ -236,6 +238,16 @@ struct gk_pci_mapping {
  */
 int64_t gk_pci_map_bar(const struct gk_pci_cap_function *f, unsigned bar, uint64_t offset,
                        uint64_t length, uint64_t va, bool writable, struct gk_pci_mapping *m);
+
+/*
+ * Message interrupts (hv/domctl.h HV_PCI_MSI_ENABLE): the hypervisor sets up
+ * `count` vectors of kind HV_PCI_MSI or HV_PCI_MSIX on the function of the
+ * PCI capability `slot` (which needs HV_CAP_R_PCI_IRQ) and programs the
+ * device; bind each vector to a port with gk_evtchn_bind_msi (gk/event.h).
+ * Return the hypercall's status.
+ */
+int64_t gk_pci_msi_enable(uint32_t slot, uint32_t kind, uint32_t count);
+int64_t gk_pci_msi_disable(uint32_t slot);
 
 /* Unmaps what gk_pci_map_bar mapped; HV_OK or the first gk_unmap error (the
  * other pages are unmapped anyway). */

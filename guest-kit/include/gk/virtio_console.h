@@ -2,8 +2,9 @@
  * guest-kit virtio-console driver (virtio 1.2, 5.3) on gk/virtio_dev.h:
  * port 0 only (no VIRTIO_CONSOLE_F_MULTIPORT, no control queues, no
  * console size). Writes are synchronous (each chunk waits for the device);
- * reads take what is in the receive buffers without waiting. Completion is
- * polled.
+ * reads take what is in the receive buffers without waiting, or wait for
+ * input (gk_virtio_console_read_wait). Completion is polled, or
+ * interrupt-driven when the transport set up vectors (gk/virtio_dev.h).
  *
  * Hostile device: used ids and lengths are checked by the virtqueue (a
  * receive length never exceeds the buffer, a transmit length must be 0).
@@ -44,5 +45,10 @@ int gk_virtio_console_write(struct gk_virtio_console *c, const void *buf, size_t
 /* Copies up to `max` received bytes into buf, *got says how many;
  * GK_VIRTIO_EAGAIN if nothing was received. */
 int gk_virtio_console_read(struct gk_virtio_console *c, void *buf, size_t max, size_t *got);
+
+/* gk_virtio_console_read, waiting up to timeout_ns for the first byte
+ * (asleep in interrupt mode). GK_VIRTIO_EAGAIN if nothing came in time. */
+int gk_virtio_console_read_wait(struct gk_virtio_console *c, void *buf, size_t max, size_t *got,
+                                uint64_t timeout_ns);
 
 #endif

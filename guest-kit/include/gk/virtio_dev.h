@@ -19,9 +19,15 @@
  * write any memory of the machine; the DMA right of the PCI capability is
  * the only guard (docs/devices.md).
  *
- * Completion is polled (gk_virtio_wait_used): interrupts through IRQ
- * capabilities and MSI-X are unfinished. Not thread-safe: one caller per
- * device at a time.
+ * Completion. Polled by default (gk_virtio_wait_used spins with `pause`).
+ * A transport that can wait for an MSI-X vector (ops->wait; gk/virtio_pci.h
+ * binds the vectors to event channels) turns on interrupt mode with
+ * gk_virtio_dev_use_vectors before the queues are set up: each queue is
+ * given a vector (queue i vector i, the last vector shared by the rest),
+ * and a wait arms the queue's interrupt (gk_vq_enable_cb), re-checks the
+ * used ring and only then sleeps in ops->wait, so no completion is missed.
+ * A queue whose vector the device refuses (it reads back NO_VECTOR) stays
+ * polled. Not thread-safe: one caller per device at a time.
  *
  * Hostile device. Everything read from the device is checked: the status
  * after a reset and after FEATURES_OK, the features (VERSION_1 must be
@@ -66,14 +72,25 @@ enum gk_virtio_region_kind {
 /* A transport. read/write get an offset and width (1, 2 or 4) already
  * checked against the region's length. dma_alloc returns one zeroed,
  * 4 KiB-aligned page: its address for the driver and for the device (a
- * machine address). now_ns may be NULL (timeouts then count polls). */
+ * machine address). now_ns may be NULL (timeouts then count polls). wait may
+ * be NULL (polled only); else it sleeps until MSI-X vector `vector` may have
+ * fired since the last wait on it, or until now_ns() >= deadline_ns:
+ * GK_VIRTIO_OK, or GK_VIRTIO_ETIMEDOUT when the deadline passed. */
 struct gk_virtio_ops {
     uint32_t (*read)(void *ctx, enum gk_virtio_region_kind region, uint32_t offset, unsigned width);
     void (*write)(void *ctx, enum gk_virtio_region_kind region, uint32_t offset, unsigned width,
                   uint32_t value);
     int (*dma_alloc)(void *ctx, void **va, uint64_t *dev_addr);
     uint64_t (*now_ns)(void *ctx);
+    int (*wait)(void *ctx, uint16_t vector, uint64_t deadline_ns);
 };
+
+/* "No MSI-X vector" in the common configuration (virtio 4.1.4.3). */
+#define GK_VIRTIO_NO_VECTOR 0xffffu
+/* The device's DMA goes through the platform's translation (an IOMMU):
+ * accepted whenever offered, since guest-kit's device addresses are the
+ * ones the hypervisor maps for the domain's DMA (virtio 6). */
+#define GK_VIRTIO_F_ACCESS_PLATFORM 33u
 
 #define GK_VIRTIO_PAGE_BYTES 4096u
 /* Largest queue guest-kit sets up: the descriptor table fills one page. */
@@ -91,6 +108,7 @@ struct gk_virtio_dev {
     uint64_t device_features;
     uint64_t features; /* negotiated */
     uint16_t num_queues;
+    uint16_t vector_count; /* MSI-X vectors the transport can wait for (0: polled) */
     bool broken;
     const char *broken_why;
 };
@@ -103,6 +121,7 @@ struct gk_virtio_queue {
     uint16_t index;
     uint16_t size;
     uint32_t notify_offset; /* in the notify structure */
+    uint16_t vector;        /* its MSI-X vector; GK_VIRTIO_NO_VECTOR: polled */
     bool ready;
     /* The two DMA pages, allocated by the first set-up and reused after a
      * reset (a queue struct must start zeroed). */
@@ -121,7 +140,8 @@ int gk_virtio_dev_init(struct gk_virtio_dev *d, const struct gk_virtio_ops *ops,
 /*
  * Resets the device and negotiates features (virtio 3.1.1 steps 1-6):
  * reset and wait for status 0, ACKNOWLEDGE, DRIVER, read the 64 feature
- * bits, accept offered & (wanted | VERSION_1), set FEATURES_OK and read it
+ * bits, accept offered & (wanted | VERSION_1 | ACCESS_PLATFORM), set
+ * FEATURES_OK and read it
  * back. VERSION_1 and every bit of `required` must be offered
  * (GK_VIRTIO_ENOTSUP otherwise, status FAILED); a device that clears
  * FEATURES_OK, does not finish its reset, or reports no queue is
@@ -142,6 +162,15 @@ bool gk_virtio_dev_has(const struct gk_virtio_dev *d, unsigned bit);
  */
 int gk_virtio_queue_setup(struct gk_virtio_dev *d, struct gk_virtio_queue *q, uint16_t index,
                           uint16_t max_size);
+
+/*
+ * Interrupt mode: the transport can wait for MSI-X vectors 0..count-1
+ * (ops->wait). Call after gk_virtio_dev_init and before the queues are set
+ * up (0 turns it off). GK_VIRTIO_EINVAL without ops->wait or with more than
+ * GK_VIRTIO_VECTORS_MAX vectors.
+ */
+#define GK_VIRTIO_VECTORS_MAX 8u
+int gk_virtio_dev_use_vectors(struct gk_virtio_dev *d, uint16_t count);
 
 /* Sets DRIVER_OK (virtio 3.1.1 step 8) and checks the device accepted it. */
 int gk_virtio_dev_ready(struct gk_virtio_dev *d);
@@ -175,12 +204,27 @@ void gk_virtio_kick(struct gk_virtio_dev *d, struct gk_virtio_queue *q);
 int gk_virtio_poll_used(struct gk_virtio_dev *d, struct gk_virtio_queue *q, void **token,
                         uint32_t *len_bytes);
 
-/* Polls (with `pause`) until a used chain comes, up to timeout_ns (or
- * GK_VIRTIO_POLLS_MAX polls without a clock), checking the device status
- * now and then. GK_VIRTIO_ETIMEDOUT marks the device broken too: a request
- * may still be in flight, so its buffers must not be reused before a reset. */
+/* Waits until a used chain comes, up to timeout_ns (or GK_VIRTIO_POLLS_MAX
+ * polls without a clock): polling with `pause`, or in interrupt mode
+ * sleeping on the queue's vector (see the top of this file), checking the
+ * device status now and then. GK_VIRTIO_ETIMEDOUT marks the device broken
+ * too: a request may still be in flight, so its buffers must not be reused
+ * before a reset. */
 int gk_virtio_wait_used(struct gk_virtio_dev *d, struct gk_virtio_queue *q, void **token,
                         uint32_t *len_bytes, uint64_t timeout_ns);
+
+/*
+ * Waits for activity on q without harvesting it (for drivers whose callers
+ * wait for input: network receive, console read): in interrupt mode arms
+ * the queue's interrupt and, if no used chain is pending, sleeps until the
+ * vector fires or now_ns() >= deadline_ns; polled, pauses once. Returns
+ * GK_VIRTIO_OK (look at the queue again), GK_VIRTIO_ETIMEDOUT (the deadline
+ * has passed; with no clock: never), GK_VIRTIO_EBROKEN.
+ */
+int gk_virtio_wait_queue(struct gk_virtio_dev *d, struct gk_virtio_queue *q, uint64_t deadline_ns);
+
+/* now_ns() + timeout_ns (saturating); timeout_ns when there is no clock. */
+uint64_t gk_virtio_deadline(struct gk_virtio_dev *d, uint64_t timeout_ns);
 
 /* Reads `width` (1, 2, 4) bytes of device configuration at offset, or 8
  * bytes as two 4-byte reads; retried until config_generation is stable (at

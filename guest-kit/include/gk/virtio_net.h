@@ -4,7 +4,9 @@
  * frames with the 12-byte virtio_net_hdr (VERSION_1 layout), a pool of
  * receive buffers kept posted. No offloads (no checksum, GSO or mergeable
  * buffers are negotiated), no control queue, one queue pair. Completion is
- * polled.
+ * polled, or interrupt-driven when the transport set up vectors
+ * (gk/virtio_dev.h): gk_virtio_net_recv_wait then sleeps until a frame
+ * comes.
  *
  * Buffers are the driver's own DMA pages, two 2 KiB buffers per page; frames
  * are copied in and out.
@@ -78,5 +80,11 @@ int gk_virtio_net_tx_reclaim(struct gk_virtio_net *n);
  * does not fit in `cap` bytes (the frame is dropped). The buffer is posted
  * again in every case. */
 int gk_virtio_net_recv(struct gk_virtio_net *n, void *buf, size_t cap, size_t *len);
+
+/* gk_virtio_net_recv, waiting up to timeout_ns for a frame (asleep in
+ * interrupt mode, polling otherwise). GK_VIRTIO_EAGAIN if none came in
+ * time (without a clock: after GK_VIRTIO_POLLS_MAX looks). */
+int gk_virtio_net_recv_wait(struct gk_virtio_net *n, void *buf, size_t cap, size_t *len,
+                            uint64_t timeout_ns);
 
 #endif

@@ -6,7 +6,14 @@
  * the common, notify, ISR and device structures are mapped uncached, and
  * DMA pages are the domain's own frames (gk_pfn_alloc) mapped writable in a
  * window the caller chooses. Their device address is the machine address
- * mfn * 4096: there is no IOMMU, the device sees host-physical memory.
+ * mfn * 4096: with the IOMMU on, the hypervisor maps exactly the domain's
+ * own frames (and grants it has mapped) at their machine addresses for the
+ * devices it drives; without one the device sees all host-physical memory.
+ *
+ * Interrupts: gk_virtio_pci_use_interrupts asks for MSI-X vectors and binds
+ * each to an event channel; a wait then blocks the VCPU (gk_block, with the
+ * one-shot timer armed for the deadline) until the vector's port is
+ * pending. Without that call the device is polled.
  *
  * The domain must have called gk_mm_init. DMA pages are never freed
  * (unfinished: a device is set up once per domain life).
@@ -29,6 +36,10 @@ struct gk_virtio_pci {
     uint32_t length[GK_VIRTIO_REGION_COUNT];
     uint64_t va_next, va_end; /* the DMA window */
     uint64_t dma_pages;
+    uint16_t vector_count;                /* MSI-X vectors bound (0: polled) */
+    uint32_t port[GK_VIRTIO_VECTORS_MAX]; /* the event channel of each */
+    uint64_t timer_deadline;              /* last deadline armed by a wait */
+    uint64_t waits, wakeups;              /* waits that blocked, and their wake-ups */
     struct gk_virtio_dev dev;
 };
 
@@ -41,6 +52,16 @@ struct gk_virtio_pci {
  */
 int64_t gk_virtio_pci_open(struct gk_virtio_pci *p, const struct gk_pci_cap_function *f,
                            uint64_t va, uint64_t va_bytes);
+
+/*
+ * Interrupt mode for p (after gk_virtio_pci_open, before the driver's
+ * init): MSI-X vectors min(vectors, table size, GK_VIRTIO_VECTORS_MAX) set
+ * up by the hypervisor (the PCI capability needs HV_CAP_R_PCI_IRQ), each
+ * bound to a new port, and gk_virtio_dev_use_vectors. HV_OK; HV_ENOTSUP if
+ * the function has no MSI-X; else the failing hypercall's status (the
+ * vectors are disabled again and the device stays polled).
+ */
+int64_t gk_virtio_pci_use_interrupts(struct gk_virtio_pci *p, unsigned vectors);
 
 /* The virtio device type of a PCI function (0x1040 + type, or a
  * transitional id with its subsystem id), 0 if it is not virtio. */

@@ -90,8 +90,9 @@ enum hv_cap_type {
 /* HV_CAP_PCI */
 #define HV_CAP_R_PCI_CONFIG_READ (1u << 0)
 #define HV_CAP_R_PCI_CONFIG_WRITE (1u << 1)
-#define HV_CAP_R_PCI_DMA (1u << 2) /* enable bus mastering */
-#define HV_CAP_R_PCI_ALL 0x7u
+#define HV_CAP_R_PCI_DMA (1u << 2) /* enable bus mastering (DMA into the holder's frames) */
+#define HV_CAP_R_PCI_IRQ (1u << 3) /* MSI/MSI-X vectors: set up (HV_PCI_MSI_*), bind to ports */
+#define HV_CAP_R_PCI_ALL 0xfu
 
 /* HV_CAP_CONSOLE */
 #define HV_CAP_R_CON_READ (1u << 0)  /* read the domain's output ring */
@@ -164,6 +165,7 @@ enum hv_evtchn_cmd {
     HV_EVTCHN_BIND_VCPU = 9,        /* struct hv_evtchn_port_args (port, vcpu) */
     HV_EVTCHN_MINT_ENDPOINT = 10,   /* struct hv_evtchn_endpoint */
     HV_EVTCHN_NOTIFY = 11,          /* struct hv_evtchn_notify */
+    HV_EVTCHN_BIND_MSI = 12,        /* struct hv_evtchn_bind_msi */
     HV_EVTCHN_CMD_COUNT
 };
 
@@ -198,6 +200,24 @@ struct hv_evtchn_bind_pirq {
     uint32_t irq;      /* in: physical line */
     uint32_t port;     /* out */
     uint32_t reserved;
+};
+
+/*
+ * Bind a new port to vector `index` of the MSI or MSI-X vectors the caller
+ * set up on a PCI function (HV_PCI_MSI_ENABLE, hv/domctl.h). The port
+ * becomes pending whenever the device signals that vector; it needs no EOI
+ * (message interrupts are edges: one that arrives while the port is
+ * pending is merged into it). HV_EPERM: pci_slot is not a PCI capability
+ * with HV_CAP_R_PCI_IRQ, or the vectors of that function were set up by
+ * another domain; HV_ENOENT: no vectors set up; HV_EINVAL: index beyond
+ * them, reserved != 0; HV_EBUSY: the vector is bound already; HV_ENOMEM:
+ * no free port.
+ */
+struct hv_evtchn_bind_msi {
+    uint32_t pci_slot; /* in: PCI cap with HV_CAP_R_PCI_IRQ */
+    uint32_t index;    /* in: vector index, < the count HV_PCI_MSI_ENABLE granted */
+    uint32_t port;     /* out */
+    uint32_t reserved; /* must be 0 */
 };
 
 struct hv_evtchn_port_args {
@@ -241,5 +261,6 @@ _Static_assert(sizeof(struct hv_evtchn_bind_virq) == 16, "evtchn args layout");
 _Static_assert(sizeof(struct hv_evtchn_bind_ipi) == 8, "evtchn args layout");
 _Static_assert(sizeof(struct hv_evtchn_bind_pirq) == 16, "evtchn args layout");
 _Static_assert(sizeof(struct hv_evtchn_port_args) == 8, "evtchn args layout");
+_Static_assert(sizeof(struct hv_evtchn_bind_msi) == 16, "evtchn args layout");
 
 #endif /* HV_CAPS_H */

@@ -380,6 +380,27 @@ _Static_assert(sizeof(struct hv_ioport_args) == 16, "ioport args layout");
  *   CONFIG_WRITE: struct hv_pci_config_args; slot = PCI cap with
  *                 HV_CAP_R_PCI_CONFIG_WRITE.
  *   INFO:         struct hv_pci_info_args; slot = any PCI cap.
+ *   MSI_ENABLE:   struct hv_pci_msi_args; slot = PCI cap with
+ *                 HV_CAP_R_PCI_IRQ. The hypervisor allocates `count`
+ *                 vectors and programs the function's MSI or MSI-X
+ *                 capability itself (address, data, table entries,
+ *                 enable bit): a domain never chooses a message address or
+ *                 data. Each vector is then bound to a port with
+ *                 HV_EVTCHN_BIND_MSI (hv/caps.h); a vector not bound is
+ *                 delivered nowhere. Errors: HV_ENOTSUP (the function has
+ *                 no capability of that kind), HV_EINVAL (count 0, above
+ *                 the function's vectors - 1 for MSI, the table size for
+ *                 MSI-X - or above HV_PCI_MSI_VECTORS_MAX; a bad kind;
+ *                 reserved != 0), HV_EBUSY (vectors already set up on
+ *                 the function, by this domain or another: disable first),
+ *                 HV_ENOMEM (the machine's vectors are used up).
+ *   MSI_DISABLE:  struct hv_pci_msi_args (kind, count 0); the same
+ *                 capability. Turns MSI/MSI-X off on the function, closes
+ *                 the ports bound to its vectors and frees them. HV_ENOENT
+ *                 if none are set up; HV_EPERM if another domain set them
+ *                 up. A domain's vectors are also freed when it dies or
+ *                 loses its last PCI capability to the function with
+ *                 HV_CAP_R_PCI_IRQ.
  *
  * Config accesses: offset < 256, size 1, 2 or 4 and offset a multiple of
  * size, reserved fields 0 (else HV_EINVAL). Writes are refused with
@@ -389,7 +410,9 @@ _Static_assert(sizeof(struct hv_ioport_args) == 16, "ioport args layout");
  * offset 0x40 or above of a host bridge or ISA bridge (class 06/00 or
  * 06/01: chipset registers that remap memory), or when they write
  * the command register's bus-master bit (bit 2 of offset 4) as 1 and the
- * capability lacks HV_CAP_R_PCI_DMA. Slot errors: HV_EINVAL (>= 256),
+ * capability lacks HV_CAP_R_PCI_DMA, or when they touch the function's
+ * MSI or MSI-X capability structure (message address, data, control:
+ * only HV_PCI_MSI_ENABLE programs them). Slot errors: HV_EINVAL (>= 256),
  * HV_ENOENT (empty), HV_EPERM (not a PCI capability, or a right missing).
  * Every check is made before the hardware is touched.
  */
@@ -400,6 +423,23 @@ enum hv_pci_cmd {
     HV_PCI_CONFIG_READ = 0,  /* struct hv_pci_config_args */
     HV_PCI_CONFIG_WRITE = 1, /* struct hv_pci_config_args */
     HV_PCI_INFO = 2,         /* struct hv_pci_info_args */
+    HV_PCI_MSI_ENABLE = 3,   /* struct hv_pci_msi_args */
+    HV_PCI_MSI_DISABLE = 4,  /* struct hv_pci_msi_args */
+};
+
+/* Vectors one function may have (HV_PCI_MSI_ENABLE). */
+#define HV_PCI_MSI_VECTORS_MAX 32u
+
+enum hv_pci_msi_kind {
+    HV_PCI_MSI = 1,  /* the MSI capability (one vector) */
+    HV_PCI_MSIX = 2, /* the MSI-X capability (up to its table size) */
+};
+
+struct hv_pci_msi_args {
+    uint32_t slot;     /* in: PCI capability with HV_CAP_R_PCI_IRQ */
+    uint32_t kind;     /* in: enum hv_pci_msi_kind (MSI_DISABLE: 0) */
+    uint32_t count;    /* in: vectors (MSI_DISABLE: 0) */
+    uint32_t reserved; /* must be 0 */
 };
 
 struct hv_pci_config_args {
@@ -443,12 +483,18 @@ struct hv_pci_info_args {
     uint32_t pci_slot;  /* root slot of its PCI capability at boot */
     uint32_t bar_count; /* BAR registers of its header type: 6 (type 0), 2 (type 1), 0 */
     struct hv_pci_bar bars[6];
+    uint16_t msix_count; /* MSI-X table size (0: no MSI-X capability) */
+    uint8_t msi_count;   /* MSI vectors the hypervisor sets up (0: no MSI capability, or 1) */
+    uint8_t reserved3;   /* 0 */
+    uint32_t reserved4;  /* 0 */
 };
 
 _Static_assert(sizeof(struct hv_pci_config_args) == 16, "pci config args layout");
 _Static_assert(sizeof(struct hv_pci_bar) == 24, "pci bar layout");
 _Static_assert(offsetof(struct hv_pci_info_args, class_rev) == 16, "pci info layout");
 _Static_assert(offsetof(struct hv_pci_info_args, bars) == 32, "pci info layout");
-_Static_assert(sizeof(struct hv_pci_info_args) == 176, "pci info layout");
+_Static_assert(offsetof(struct hv_pci_info_args, msix_count) == 176, "pci info layout");
+_Static_assert(sizeof(struct hv_pci_info_args) == 184, "pci info layout");
+_Static_assert(sizeof(struct hv_pci_msi_args) == 16, "pci msi args layout");
 
 #endif /* HV_DOMCTL_H */

@@ -26,7 +26,9 @@ void sim_init(struct sim_dev *s, unsigned type)
     s->page_limit = SIM_PAGES_MAX;
     s->blk_status = -1;
     for (unsigned i = 0; i < SIM_QUEUES; i++)
-        s->q[i] = (struct sim_queue){.max_size = 256, .notify_off = (uint16_t)i};
+        s->q[i] = (struct sim_queue){
+            .max_size = 256, .notify_off = (uint16_t)i, .vector = GK_VIRTIO_NO_VECTOR};
+    s->config_vector = GK_VIRTIO_NO_VECTOR;
     switch (type) {
     case GK_VIRTIO_ID_BLOCK:
         s->num_queues = 1;
@@ -68,7 +70,10 @@ static void sim_reset(struct sim_dev *s)
         q->enable = 0;
         q->desc = q->driver = q->device = 0;
         q->last_avail = q->used_idx = 0;
+        q->vector = GK_VIRTIO_NO_VECTOR;
     }
+    s->config_vector = GK_VIRTIO_NO_VECTOR;
+    s->deferred = 0;
     s->pending_count = 0;
 }
 
@@ -97,6 +102,8 @@ static uint32_t sim_read(void *ctx, enum gk_virtio_region_kind r, uint32_t off, 
     case CC(queue_size): return q ? (q->size ? q->size : q->max_size) : 0;
     case CC(queue_enable): return q ? q->enable : 0;
     case CC(queue_notify_off): return q ? q->notify_off : 0;
+    case CC(queue_msix_vector): return q ? q->vector : GK_VIRTIO_NO_VECTOR;
+    case CC(config_msix_vector): return s->config_vector;
     default: fail_msg("read of common config offset %u", off); return 0;
     }
 }
@@ -151,6 +158,13 @@ static void sim_write(void *ctx, enum gk_virtio_region_kind r, uint32_t off, uns
         s->status = (uint8_t)(v | (s->status & GK_VIRTIO_STATUS_NEEDS_RESET));
         return;
     case CC(queue_select): s->qsel = (uint16_t)v; return;
+    case CC(queue_msix_vector):
+        assert_non_null(q);
+        q->vector = v < s->msix_vectors ? (uint16_t)v : GK_VIRTIO_NO_VECTOR;
+        return;
+    case CC(config_msix_vector):
+        s->config_vector = v < s->msix_vectors ? (uint16_t)v : GK_VIRTIO_NO_VECTOR;
+        return;
     case CC(queue_size):
         assert_non_null(q);
         assert_true(v != 0 && v <= q->max_size && (v & (v - 1)) == 0);
@@ -195,11 +209,47 @@ static uint64_t sim_now(void *ctx)
     return s->clock_ns += 1000000; /* each look at the clock: 1 ms */
 }
 
-const struct gk_virtio_ops sim_ops = {sim_read, sim_write, sim_dma_alloc, sim_now};
+/* The device works while the driver sleeps: deferred doorbells are
+ * processed, then the vector is looked at; with nothing for it, time runs
+ * to the deadline. */
+static int sim_wait(void *ctx, uint16_t vector, uint64_t deadline_ns)
+{
+    struct sim_dev *s = ctx;
+    assert_true(vector < s->msix_vectors && vector < 8);
+    s->waits++;
+    if (!s->irq_pending[vector] && s->deferred) {
+        unsigned d = s->deferred;
+        s->deferred = 0;
+        bool was = s->defer_until_wait;
+        s->defer_until_wait = false;
+        for (unsigned qi = 0; qi < SIM_QUEUES; qi++)
+            if (d & (1u << qi))
+                sim_process(s, qi);
+        s->defer_until_wait = was;
+    }
+    if (!s->irq_pending[vector]) {
+        if (s->clock_ns < deadline_ns)
+            s->clock_ns = deadline_ns;
+        return GK_VIRTIO_ETIMEDOUT;
+    }
+    s->irq_pending[vector] = false;
+    return GK_VIRTIO_OK;
+}
+
+const struct gk_virtio_ops sim_ops = {sim_read, sim_write, sim_dma_alloc, sim_now, NULL};
+const struct gk_virtio_ops sim_ops_irq = {sim_read, sim_write, sim_dma_alloc, sim_now, sim_wait};
 
 int sim_attach(struct sim_dev *s, struct gk_virtio_dev *d)
 {
     return gk_virtio_dev_init(d, &sim_ops, s, s->region_length, s->notify_mult);
+}
+
+int sim_attach_irq(struct sim_dev *s, struct gk_virtio_dev *d, uint16_t device_vectors,
+                   uint16_t driver_vectors)
+{
+    s->msix_vectors = device_vectors;
+    int rc = gk_virtio_dev_init(d, &sim_ops_irq, s, s->region_length, s->notify_mult);
+    return rc != GK_VIRTIO_OK ? rc : gk_virtio_dev_use_vectors(d, driver_vectors);
 }
 
 /* ---- queues --------------------------------------------------------------- */
@@ -256,6 +306,14 @@ static void complete(struct sim_dev *s, unsigned qi, uint16_t head, uint32_t len
     q->used_idx++;
     __atomic_store_n(&used->idx, q->used_idx, __ATOMIC_RELEASE);
     q->completed++;
+    /* MSI-X: unless the driver asked for no interrupt (no EVENT_IDX here). */
+    const struct gk_vq_avail *avail = (const void *)(uintptr_t)q->driver;
+    if (q->vector != GK_VIRTIO_NO_VECTOR && !s->no_irq &&
+        !(__atomic_load_n(&avail->flags, __ATOMIC_ACQUIRE) & GK_VQ_AVAIL_F_NO_INTERRUPT)) {
+        assert_true(q->vector < 8);
+        s->irq_pending[q->vector] = true;
+        s->irqs++;
+    }
 }
 
 static void *ptr(uint64_t a)
@@ -359,6 +417,10 @@ void sim_process(struct sim_dev *s, unsigned qi)
 {
     if (s->hold)
         return;
+    if (s->defer_until_wait) {
+        s->deferred |= 1u << qi;
+        return;
+    }
     struct chain c;
     if (s->type == GK_VIRTIO_ID_BLOCK) {
         while (take(s, qi, &c))

@@ -38,6 +38,7 @@ struct sim_queue {
     uint16_t last_avail;
     uint16_t used_idx;
     unsigned completed;
+    uint16_t vector; /* MSI-X vector (GK_VIRTIO_NO_VECTOR: none) */
 };
 
 struct sim_frame {
@@ -65,6 +66,18 @@ struct sim_dev {
     unsigned page_count, page_limit;
     uint64_t clock_ns;
 
+    /* MSI-X (sim_ops_irq): vectors the device has; a completion on a queue
+     * with a vector (and interrupts not suppressed by the driver) sets
+     * irq_pending[vector]. defer_until_wait: doorbells complete nothing until
+     * the driver sleeps in wait (the device works while the CPU sleeps);
+     * no_irq: completions raise no interrupt (a lost interrupt). */
+    uint16_t msix_vectors;
+    uint16_t config_vector;
+    bool irq_pending[8];
+    unsigned irqs, waits;
+    bool defer_until_wait, no_irq;
+    unsigned deferred; /* queues with a doorbell not yet processed (bit mask) */
+
     /* misbehaviour */
     bool refuse_features_ok, reset_stuck, generation_unstable, hold, lose_enable;
     uint32_t used_id_add;  /* added to each used id */
@@ -90,7 +103,8 @@ struct sim_dev {
     size_t in_len, in_off;
 };
 
-extern const struct gk_virtio_ops sim_ops;
+extern const struct gk_virtio_ops sim_ops;     /* polled: no wait */
+extern const struct gk_virtio_ops sim_ops_irq; /* with wait (MSI-X vectors) */
 
 /* A device of `type` with the usual features, queue sizes and config. */
 void sim_init(struct sim_dev *s, unsigned type);
@@ -98,6 +112,10 @@ void sim_init(struct sim_dev *s, unsigned type);
 void sim_fini(struct sim_dev *s);
 /* gk_virtio_dev_init over the simulated device. */
 int sim_attach(struct sim_dev *s, struct gk_virtio_dev *d);
+/* The same in interrupt mode: the device has device_vectors MSI-X vectors,
+ * the driver uses driver_vectors (gk_virtio_dev_use_vectors). */
+int sim_attach_irq(struct sim_dev *s, struct gk_virtio_dev *d, uint16_t device_vectors,
+                   uint16_t driver_vectors);
 /* Delivers a frame (network) or input bytes (console) to the device and
  * fills the driver's receive buffers as far as they go. */
 void sim_net_inject(struct sim_dev *s, const void *frame, size_t len);

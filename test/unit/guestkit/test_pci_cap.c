@@ -204,7 +204,9 @@ static int setup(void **state)
                                     .irq_line = 11,
                                     .irq_pin = 1,
                                     .pci_slot = 130,
-                                    .bar_count = 6};
+                                    .bar_count = 6,
+                                    .msix_count = 3,
+                                    .msi_count = 1};
     for (unsigned b = 0; b < 6; b++)
         i1->bars[b].mmio_slot = HV_PCI_NO_SLOT;
     i1->bars[1] = bar_mem(HV_PCI_BAR_MEM32, 0xfebd5000, 0x1000, 200);
@@ -248,6 +250,10 @@ static void test_enumerate(void **state)
     assert_int_equal(f[0].bars[0].mmio_rights, HV_CAP_R_MMIO_ALL | HV_CAP_R_GRANT);
     assert_int_equal(f[0].bars[2].kind, HV_PCI_BAR_IO);
     assert_int_equal(f[0].bars[2].mmio_slot, HV_PCI_NO_SLOT);
+    assert_int_equal(f[0].msix_count, 0);
+    assert_int_equal(f[0].msi_count, 0);
+    assert_int_equal(f[1].msix_count, 3);
+    assert_int_equal(f[1].msi_count, 1);
     assert_int_equal(f[0].bars[1].mmio_slot, HV_PCI_NO_SLOT);
 
     assert_int_equal(f[1].pci_slot, 130);

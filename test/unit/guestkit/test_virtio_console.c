@@ -138,10 +138,36 @@ static void test_write_never_taken(void **state)
     assert_memory_equal(sim.out + sim.out_len - 3, "def", 3);
 }
 
+/* Interrupt mode: writes sleep until the device takes each chunk; a read
+ * that waits sleeps until input comes, or times out. */
+static void test_interrupt_mode(void **state)
+{
+    (void)state;
+    assert_int_equal(sim_attach_irq(&sim, &dev, 2, 2), GK_VIRTIO_OK);
+    assert_int_equal(gk_virtio_console_init(&con, &dev), GK_VIRTIO_OK);
+    sim.defer_until_wait = true;
+    assert_int_equal(gk_virtio_console_write(&con, text, 5000), GK_VIRTIO_OK);
+    assert_int_equal(sim.waits, 2); /* two chunks, each waited for asleep */
+    assert_memory_equal(sim.out, text, 5000);
+    sim.defer_until_wait = false;
+    char in[16];
+    size_t got;
+    assert_int_equal(gk_virtio_console_read_wait(&con, in, sizeof(in), &got, 5000000),
+                     GK_VIRTIO_EAGAIN);
+    assert_int_equal(sim.waits, 3);
+    sim_console_inject(&sim, "typed", 5);
+    assert_int_equal(gk_virtio_console_read_wait(&con, in, sizeof(in), &got, 5000000),
+                     GK_VIRTIO_OK);
+    assert_int_equal(got, 5);
+    assert_memory_equal(in, "typed", 5);
+    assert_int_equal(sim.waits, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_len_not_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rx_len_too_large, setup, teardown),

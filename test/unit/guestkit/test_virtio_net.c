@@ -7,6 +7,8 @@
  * than the caller's buffer, and a hostile device: a receive length shorter
  * than the header, a GSO header that was never negotiated, used ids and
  * lengths out of range — each an error and a broken device, never a crash.
+ * In interrupt mode: a receive that waits sleeps when nothing is there and
+ * times out, and returns at once when a frame came meanwhile.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -218,6 +220,37 @@ static void test_no_mac_and_zero_queue(void **state)
     }
 }
 
+static void test_recv_wait_interrupt_mode(void **state)
+{
+    (void)state;
+    assert_int_equal(sim_attach_irq(&sa, &da, 2, 2), GK_VIRTIO_OK);
+    assert_int_equal(sim_attach_irq(&sb, &db, 2, 2), GK_VIRTIO_OK);
+    both_up();
+    assert_int_equal(nb.rxq.vector, 0);
+    assert_int_equal(nb.txq.vector, 1);
+    size_t n;
+    /* Nothing to receive: one sleep, then the deadline. */
+    assert_int_equal(gk_virtio_net_recv_wait(&nb, got, sizeof(got), &n, 10000000),
+                     GK_VIRTIO_EAGAIN);
+    assert_int_equal(sb.waits, 1);
+    /* A frame on its way: the device raises the receive vector. */
+    make(1, 64);
+    assert_int_equal(gk_virtio_net_send(&na, frame, 64), GK_VIRTIO_OK);
+    assert_true(sb.irq_pending[0]);
+    assert_int_equal(gk_virtio_net_recv_wait(&nb, got, sizeof(got), &n, 10000000), GK_VIRTIO_OK);
+    assert_int_equal(n, 64);
+    assert_memory_equal(got, frame, 64);
+    assert_int_equal(sb.waits, 1);
+    /* Polled (no vectors): the same call polls and gives up at the deadline. */
+    assert_int_equal(sim_attach(&sa, &da), GK_VIRTIO_OK);
+    memset(&na, 0, sizeof(na));
+    assert_int_equal(gk_virtio_net_init(&na, &da), GK_VIRTIO_OK);
+    assert_int_equal(na.rxq.vector, GK_VIRTIO_NO_VECTOR);
+    assert_int_equal(gk_virtio_net_recv_wait(&na, got, sizeof(got), &n, 10000000),
+                     GK_VIRTIO_EAGAIN);
+    assert_int_equal(sa.waits, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +263,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rx_used_len_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_used_len, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_mac_and_zero_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_wait_interrupt_mode, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

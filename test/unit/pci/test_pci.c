@@ -403,9 +403,107 @@ static void test_config_rule(void **state)
     assert_int_equal(pci_config_check(&f0, ro, 4, 2, false, PCI_COMMAND_MASTER), HV_OK);
 }
 
+/* ---- MSI and MSI-X capabilities --------------------------------------------- */
+
+/* Puts byte v at configuration offset off of f. */
+static void cfg_put8(struct fake_fn *f, uint32_t off, uint8_t v)
+{
+    f->cfg[off / 4] = (f->cfg[off / 4] & ~(0xffu << 8 * (off % 4))) | (uint32_t)v << 8 * (off % 4);
+}
+
+static void cfg_put16(struct fake_fn *f, uint32_t off, uint16_t v)
+{
+    cfg_put8(f, off, (uint8_t)v);
+    cfg_put8(f, off + 1, (uint8_t)(v >> 8));
+}
+
+static void test_msi_capabilities(void **state)
+{
+    (void)state;
+    /* 00:03.0: MSI (64-bit, per-vector masking) at 0x40, a vendor
+     * capability at 0x58, MSI-X (size 4, table in BAR1 at 0, PBA at 0x800)
+     * at 0x70. */
+    struct fake_fn *f = add_fn(0, 3, 0, 0x1af4, 0x1041, 0x02000001, 0);
+    cfg_put8(f, PCI_CFG_CAP_PTR, 0x42); /* low bits ignored */
+    cfg_put8(f, 0x40, PCI_CAP_ID_MSI);
+    cfg_put8(f, 0x41, 0x58);
+    cfg_put16(f, 0x42, 1u << 7 | 1u << 8);
+    cfg_put8(f, 0x58, 0x09);
+    cfg_put8(f, 0x59, 0x70);
+    cfg_put8(f, 0x70, PCI_CAP_ID_MSIX);
+    cfg_put8(f, 0x71, 0);
+    cfg_put16(f, 0x72, 3);
+    f->cfg[0x74 / 4] = 0x00000001u;
+    f->cfg[0x78 / 4] = 0x00000801u;
+    /* 00:04.0: MSI only (32-bit, no masking); a capability list that loops
+     * back to itself after a second MSI capability, which is ignored. */
+    struct fake_fn *g = add_fn(0, 4, 0, 0x8086, 0x10d3, 0x02000000, 0);
+    cfg_put8(g, PCI_CFG_CAP_PTR, 0x50);
+    cfg_put8(g, 0x50, PCI_CAP_ID_MSI);
+    cfg_put8(g, 0x51, 0x60);
+    cfg_put8(g, 0x60, PCI_CAP_ID_MSI);
+    cfg_put16(g, 0x62, 1u << 7);
+    cfg_put8(g, 0x61, 0x50);
+    /* 00:05.0: list bit clear (the pointer is not followed); 00:06.0: a
+     * pointer into the header (below 0x40) ends the walk. */
+    struct fake_fn *h = add_fn(0, 5, 0, 0x8086, 0x1, 0x02000000, 0);
+    h->cfg[1] &= ~PCI_STATUS_CAP_LIST;
+    cfg_put8(h, PCI_CFG_CAP_PTR, 0x40);
+    cfg_put8(h, 0x40, PCI_CAP_ID_MSIX);
+    struct fake_fn *k = add_fn(0, 6, 0, 0x8086, 0x2, 0x02000000, 0);
+    cfg_put8(k, PCI_CFG_CAP_PTR, 0x3c);
+
+    pci_enumerate(&scan);
+    assert_int_equal(scan.count, 4);
+    const struct pci_func *a = &scan.funcs[0], *b = &scan.funcs[1];
+    assert_int_equal(a->msi_off, 0x40);
+    assert_true(a->msi_64bit);
+    assert_int_equal(a->msi_bytes, 24);
+    assert_int_equal(a->msix_off, 0x70);
+    assert_int_equal(a->msix_count, 4);
+    assert_int_equal(a->msix_table_bir, 1);
+    assert_int_equal(a->msix_table_off, 0);
+    assert_int_equal(a->msix_pba_bir, 1);
+    assert_int_equal(a->msix_pba_off, 0x800);
+    assert_int_equal(b->msi_off, 0x50);
+    assert_false(b->msi_64bit);
+    assert_int_equal(b->msi_bytes, 10);
+    assert_int_equal(b->msix_off, 0);
+    assert_int_equal(scan.funcs[2].msix_off, 0);
+    assert_int_equal(scan.funcs[3].msi_off, 0);
+
+    struct hv_pci_info_args info;
+    memset(&info, 0xa5, sizeof(info));
+    pci_func_info(a, &info);
+    assert_int_equal(info.msix_count, 4);
+    assert_int_equal(info.msi_count, 1);
+    assert_int_equal(info.reserved3, 0);
+    assert_int_equal(info.reserved4, 0);
+    pci_func_info(&scan.funcs[2], &info);
+    assert_int_equal(info.msix_count, 0);
+    assert_int_equal(info.msi_count, 0);
+
+    /* Writes into either structure are the hypervisor's alone: every byte
+     * of MSI (0x40-0x57) and MSI-X (0x70-0x7b), every size; reads are fine,
+     * and so are the bytes around them. */
+    const uint32_t all = HV_CAP_R_PCI_ALL;
+    for (uint32_t off = 0x3c; off < 0x80; off++)
+        for (uint32_t size = 1; size <= 4; size *= 2) {
+            if (off % size)
+                continue;
+            bool hits =
+                (off + size - 1 >= 0x40 && off <= 0x57) || (off + size - 1 >= 0x70 && off <= 0x7b);
+            assert_int_equal(pci_config_check(a, all, off, size, true, 0), hits ? HV_EPERM : HV_OK);
+            assert_int_equal(pci_config_check(a, all, off, size, false, 0), HV_OK);
+        }
+    assert_int_equal(pci_config_check(b, all, 0x58, 4, true, 0), HV_EPERM); /* 0x50-0x59 */
+    assert_int_equal(pci_config_check(b, all, 0x5a, 2, true, 0), HV_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_msi_capabilities, reset),
         cmocka_unit_test_setup(test_empty, reset),
         cmocka_unit_test_setup(test_multifunction, reset),
         cmocka_unit_test_setup(test_cap_of_64, reset),
