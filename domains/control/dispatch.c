@@ -1,5 +1,6 @@
 /* Request dispatch (see dispatch.h). */
 #include "dispatch.h"
+#include "devices.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -431,6 +432,16 @@ static void do_host_info(struct request *r)
     ctl_log_add(r->t->label, r->action, "", true, 0, NULL);
 }
 
+static void do_device_list(struct request *r)
+{
+    rep.type = PROTO_MSG_DEVICE_LIST_REPLY;
+    memset(&rep.u.device_list_reply, 0, sizeof rep.u.device_list_reply);
+    rep.u.device_list_reply.request_id = r->id;
+    devices_list(&rep.u.device_list_reply);
+    transport_send(&rep);
+    ctl_log_add(r->t->label, r->action, "", true, 0, NULL);
+}
+
 static void do_console_attach(struct request *r)
 {
     const struct proto_console_attach_request *q = &r->m->u.console_attach_request;
@@ -621,6 +632,10 @@ static const struct route routes[] = {
                                      .token = MSG_OFF(host_info_request.token),
                                      .right = RIGHT(PROTO_RIGHT_INFO),
                                      .invoke = do_host_info},
+    [PROTO_MSG_DEVICE_LIST_REQUEST] = {.action = "device-list",
+                                       .token = MSG_OFF(device_list_request.token),
+                                       .right = RIGHT(PROTO_RIGHT_INFO),
+                                       .invoke = do_device_list},
     [PROTO_MSG_CONSOLE_ATTACH_REQUEST] = {.action = "console-attach",
                                           .token = MSG_OFF(console_attach_request.token),
                                           .name = MSG_OFF(console_attach_request.domain),

@@ -18,6 +18,7 @@
 #include "images.h"
 #include "log.h"
 #include "registry.h"
+#include "devices.h"
 #include "tokens.h"
 #include "transport.h"
 
@@ -89,6 +90,7 @@ int main(const struct hv_start_info *si)
         gk_printf("control: boot module %u \"%s\" (%llu bytes) can be named as a kernel\n", i,
                   si->modules[i].name, (unsigned long long)si->modules[i].size_bytes);
     registry_init(wake_up);
+    devices_init();
     const char *why = transport_init(dispatch_frame);
     if (why)
         gk_panic("control: COM2: %s", why);

@@ -1,5 +1,6 @@
 /* The domains registry: build, control, supervise (see registry.h). */
 #include "registry.h"
+#include "devices.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -164,6 +165,15 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
         return detail;
     }
     d->has_domain = true;
+    const char *dev_why = devices_give(d, detail, detail_cap);
+    if (dev_why) {
+        gk_domain_destroy(&d->built);
+        gk_cap_delete(d->built.dom_slot);
+        gk_cap_delete(d->built.console_slot);
+        d->has_domain = false;
+        *code = PROTO_ERROR_CODE_INTERNAL;
+        return dev_why;
+    }
     d->never_started = true;
     d->stop_handled = false;
     d->shutting_down = false;
@@ -174,6 +184,7 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
      * only be set while no VCPU of the domain is runnable. */
     const char *sched_why = apply_sched(d, detail, detail_cap, code);
     if (sched_why) {
+        devices_release(d);
         gk_domain_destroy(&d->built);
         gk_cap_delete(d->built.dom_slot);
         gk_cap_delete(d->built.console_slot);
@@ -184,6 +195,7 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
     if (!paused) {
         int64_t rc = gk_domain_start(&d->built);
         if (rc != HV_OK) {
+            devices_release(d);
             gk_domain_destroy(&d->built);
             d->has_domain = false;
             snprintf(detail, detail_cap, "starting it failed (%s)", status_name(rc));
@@ -229,6 +241,8 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
         *code = PROTO_ERROR_CODE_NOT_FOUND;
         return "no boot module or uploaded image has that kernel name";
     }
+    if (devices_check(cfg, NULL, detail, detail_cap, code))
+        return detail;
     struct dom *d = NULL;
     for (uint32_t i = 0; i < DOM_MAX && !d; i++)
         if (!doms[i].used)
@@ -265,6 +279,7 @@ static void kill_domain(struct dom *d)
     if (!d->has_domain)
         return;
     con_pump(d);
+    devices_release(d);
     int64_t rc = gk_domain_destroy(&d->built);
     if (rc != HV_OK)
         gk_printf("control: destroying %s failed (%lld)\n", d->name, (long long)rc);

@@ -26,11 +26,12 @@ if(HV_WITH_TOOLS)
       --ticks $<TARGET_FILE:ticks> --fault $<TARGET_FILE:test_fault>
       --echo $<TARGET_FILE:control_echo>
       --spin2 $<TARGET_FILE:control_spin2> --counter2 $<TARGET_FILE:counter2>
+      --driver-guest $<TARGET_FILE:test_iommu_driver>
       --mkiso ${PROJECT_SOURCE_DIR}/scripts/mkiso.sh
       --hv $<TARGET_FILE:hv.elf> --control $<TARGET_FILE:control>
       --workdir ${HV_TEST_LOGDIR})
   foreach(t up_list create_console garbage tokens lifecycle policy console_input cycles bootcfg
-          up_hello make_run sched shutdown vcpus)
+          up_hello make_run sched shutdown vcpus devices)
     add_test(NAME control_${t} COMMAND ${CONTROL_TEST} ${t})
     set_tests_properties(control_${t} PROPERTIES LABELS "integration;control"
         PASS_REGULAR_EXPRESSION "control_test: ${t}: passed" TIMEOUT 180)

@@ -896,15 +896,64 @@ def t_sched():
     hvctl("destroy", "s1")
 
 
+# --- devices: manifest pci:, hvctl devices ---------------------------------------
+
+def devices():
+    return json.loads(hvctl("devices", "--json").strip().splitlines()[-1])
+
+
+def t_devices():
+    # hvctl up --disk: a virtio-blk function (transitional id 1af4:1001).
+    d = devices()
+    blk = [f for f in d["functions"] if f["vendor"] == 0x1af4 and f["device"] == 0x1001]
+    check("hvctl devices lists the virtio-blk function", len(blk) == 1)
+    check("nobody holds it yet", "holder" not in blk[0])
+    bdf = blk[0]["bdf"]
+    addr = "%02x:%02x.%x" % (bdf >> 8, (bdf >> 3) & 31, bdf & 7)
+    upload(ARGS.driver_guest)
+    m = manifest("drv", ARGS.driver_guest,
+                 "cmdline: \"iommu-driver config-write no-copy\"\non_poweroff: preserve\n"
+                 "pci:\n  - id: \"1af4:1001\"\n    rights: [config, mmio]\n")
+    hvctl("create", "-f", m)
+    check("drv stopped", wait_state("drv", ["shutdown"]) == "shutdown")
+    out = driver("console", sock(), admin(), "drv", "iommu-driver: done", "20")
+    check("the domain holds the function with config rights only",
+          "iommu-driver: pci %s 1af4:1001 slot 128 rights 0x3" % addr in out)
+    check("and the MMIO capabilities of its BARs", "iommu-driver:   bar 1 slot 130 rights 0x3" in out
+          or "iommu-driver:   bar" in out)
+    check("it may write configuration space", "config read and write: ok" in out)
+    check("it cannot pass the capability on", "copying the PCI capability is refused: ok" in out)
+    f = [x for x in devices()["functions"] if x["bdf"] == bdf][0]
+    check("hvctl devices names the holder and its rights",
+          f.get("holder") == "drv" and f.get("rights") == 3)
+    cfg = info("drv")["config"]
+    check("domain-info carries the pci entries", cfg.get("pci") ==
+          [{"vendor": 0x1af4, "device": 0x1001, "index": 0, "rights": 3}])
+    # Given to one domain at a time.
+    m2 = manifest("drv2", ARGS.driver_guest, "pci:\n  - address: \"%s\"\n" % addr)
+    out = hvctl("create", "-f", m2, rc=1)
+    check("a second domain cannot have it", "is given to drv" in out)
+    m3 = manifest("drv3", ARGS.driver_guest, "pci:\n  - id: \"1af4:0001\"\n")
+    out = hvctl("create", "-f", m3, rc=1)
+    check("a function that does not exist is refused", "no PCI function 1af4:0001" in out)
+    hvctl("destroy", "drv")
+    f = [x for x in devices()["functions"] if x["bdf"] == bdf][0]
+    check("destroying the holder takes the function back", "holder" not in f)
+    hvctl("create", "-f", m2, "--paused")
+    check("then another domain can have it",
+          [x for x in devices()["functions"] if x["bdf"] == bdf][0].get("holder") == "drv2")
+
+
 SCENARIOS = {"bootcfg": t_bootcfg, "console_input": t_console_input, "cycles": t_cycles,
              "up_list": t_up_list, "create_console": t_create_console, "garbage": t_garbage,
              "tokens": t_tokens, "lifecycle": t_lifecycle, "policy": t_policy,
              "up_hello": t_up_hello, "make_run": t_make_run, "sched": t_sched,
-             "shutdown": t_shutdown, "vcpus": t_vcpus}
+             "shutdown": t_shutdown, "vcpus": t_vcpus, "devices": t_devices}
 # Scenarios that start the machine themselves.
 STARTS_ITSELF = {"up_hello", "make_run"}
 # Extra arguments of `hvctl up` per scenario.
 UP_ARGS = {"sched": ["--smp", "2"], "vcpus": ["--smp", "2"]}
+DISK_SCENARIOS = {"devices"}
 
 
 def main():
@@ -919,6 +968,7 @@ def main():
     ap.add_argument("--echo", required=True)
     ap.add_argument("--spin2", required=True)
     ap.add_argument("--counter2", required=True)
+    ap.add_argument("--driver-guest", required=True)
     ap.add_argument("--mkiso", required=True)
     ap.add_argument("--hv", required=True)
     ap.add_argument("--control", required=True)
@@ -938,8 +988,14 @@ def main():
             os.makedirs(RUN)
             iso = boot_iso()
         if ARGS.scenario not in STARTS_ITSELF:
-            run([ARGS.hvctl, "--run-dir", RUN, "up", "--iso", iso, "--wait", "60"]
-                + UP_ARGS.get(ARGS.scenario, []))
+            extra = list(UP_ARGS.get(ARGS.scenario, []))
+            if ARGS.scenario in DISK_SCENARIOS:
+                os.makedirs(RUN, exist_ok=True)
+                disk = os.path.join(RUN, "disk.img")
+                with open(disk, "wb") as f:
+                    f.truncate(1 << 20)
+                extra += ["--disk", disk]
+            run([ARGS.hvctl, "--run-dir", RUN, "up", "--iso", iso, "--wait", "60"] + extra)
             print("control_test: up in %.2f s" % (time.monotonic() - t0))
         SCENARIOS[ARGS.scenario]()
         ok = True

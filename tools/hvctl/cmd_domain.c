@@ -1,5 +1,5 @@
 /* hvctl client commands about domains and tokens: list, info, top, log,
- * create, destroy, shutdown, reboot, pause, unpause, token. */
+ * create, destroy, shutdown, reboot, pause, unpause, token; devices. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -982,3 +982,68 @@ const struct cli_command cli_cmd_token = {
     .min_pos = 1,
     .max_pos = 2,
     .run = run_token};
+
+/* ---- devices ---- */
+
+static void rights_text(char *out, size_t cap, uint64_t r)
+{
+    snprintf(out, cap, "%s%s%s%s", r & 1 ? "config," : "", r & 2 ? "mmio," : "",
+             r & 4 ? "irq," : "", r & 8 ? "dma," : "");
+    size_t n = strlen(out);
+    if (n)
+        out[n - 1] = 0;
+    else
+        snprintf(out, cap, "-");
+}
+
+static int run_devices(struct cli *c, const struct cli_args *a)
+{
+    (void)a;
+    struct session s;
+    int rc = session_open(c, &s);
+    if (rc)
+        return rc;
+    struct proto_msg *req = req_new(PROTO_MSG_DEVICE_LIST_REQUEST);
+    req->u.device_list_request.request_id = hvctl_next_id(&s.conn);
+    req->u.device_list_request.token = tok_str(&s);
+    const struct proto_msg *r;
+    rc = call(c, &s, req, PROTO_MSG_DEVICE_LIST_REPLY, &r);
+    if (!rc && c->json) {
+        cli_print_json(c, &s.conn);
+    } else if (!rc) {
+        const struct proto_device_list_reply *l = &r->u.device_list_reply;
+        if (l->has_iommu) {
+            char m[80];
+            hvctl_str_printable(m, sizeof m, l->iommu);
+            fprintf(c->out, "iommu: %s\n", m);
+        }
+        fprintf(c->out, "%-8s %-9s %-6s %-20s %-21s %s\n", "ADDRESS", "ID", "CLASS", "HOLDER",
+                "RIGHTS", "DMA-FAULTS");
+        for (uint32_t i = 0; i < l->functions.count; i++) {
+            const struct proto_pci_function *f = &l->functions.items[i];
+            char rights[32], faults[24];
+            rights_text(rights, sizeof rights, f->has_rights ? f->rights : 0);
+            snprintf(faults, sizeof faults, "%" PRIu64, f->has_dma_faults ? f->dma_faults : 0);
+            fprintf(c->out,
+                    "%02" PRIx64 ":%02" PRIx64 ".%" PRIu64 "  %04" PRIx64 ":%04" PRIx64
+                    " %06" PRIx64 " ",
+                    f->bdf >> 8, (f->bdf >> 3) & 0x1f, f->bdf & 7, f->vendor, f->device, f->class);
+            if (f->has_holder)
+                print_name(c->out, f->holder, 20);
+            else
+                fprintf(c->out, "%-20s", "(control)");
+            fprintf(c->out, " %-21s %s\n", rights, f->has_holder ? faults : "-");
+        }
+    }
+    hvctl_close(&s.conn);
+    return rc;
+}
+
+const struct cli_command cli_cmd_devices = {
+    .name = "devices",
+    .usage = "[--json]",
+    .summary = "List the machine's PCI functions, the domain each is given to and its rights.",
+    .details = "A function is given to a domain by its manifest (pci:, docs/manifests.md); the\n"
+               "control domain keeps its own capability to every function. DMA-FAULTS counts\n"
+               "the IOMMU faults of the holder's devices (docs/devices.md).\n",
+    .run = run_devices};

@@ -14,7 +14,7 @@ _hvctl()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local commands="up down status list info top log create destroy shutdown reboot pause unpause
-        sched vcpu-pin console token validate diff apply compile"
+        sched vcpu-pin console token validate diff apply compile devices"
     local global="--run-dir --socket --token-file --timeout --json --help"
 
     cmd=
@@ -45,7 +45,7 @@ _hvctl()
     up) opts="--mem --smp --disk --iso --qemu --wait --keep" ;;
     top) opts="--interval --iterations --json" ;;
     log) opts="-f --follow --since --json" ;;
-    list | status) opts="--json" ;;
+    list | status | devices) opts="--json" ;;
     info) opts="--json --host" ;;
     create) opts="-f --file --paused --console --no-upload" ;;
     sched) opts="--weight --cap --gang" ;;

@@ -39,6 +39,8 @@ void mux_set_request_id(struct proto_msg *m, uint64_t id)
         SET(PROTO_MSG_IMAGE_UPLOAD_REQUEST, image_upload_request)
         SET(PROTO_MSG_IMAGE_UPLOAD_REPLY, image_upload_reply)
         SET(PROTO_MSG_IMAGE_UPLOAD_CHUNK, image_upload_chunk)
+        SET(PROTO_MSG_DEVICE_LIST_REQUEST, device_list_request)
+        SET(PROTO_MSG_DEVICE_LIST_REPLY, device_list_reply)
     }
 #undef SET
 }
@@ -146,6 +148,7 @@ static bool is_request(enum proto_msg_type t)
     case PROTO_MSG_SCHED_SET_REQUEST:
     case PROTO_MSG_VCPU_PIN_REQUEST:
     case PROTO_MSG_HOST_INFO_REQUEST:
+    case PROTO_MSG_DEVICE_LIST_REQUEST:
     case PROTO_MSG_CONSOLE_ATTACH_REQUEST:
     case PROTO_MSG_CONSOLE_DATA:
     case PROTO_MSG_CONSOLE_DETACH:

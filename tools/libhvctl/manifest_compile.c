@@ -28,6 +28,22 @@ void manifest_to_config(const struct manifest *m, struct proto_domain_config *ou
     out->on_poweroff = m->on_poweroff;
     out->on_reboot = m->on_reboot;
     out->on_crash = m->on_crash;
+    out->has_pci = m->pci_count > 0;
+    out->pci.count = m->pci_count;
+    for (uint32_t i = 0; i < m->pci_count && i < MANIFEST_PCI_MAX; i++) {
+        const struct manifest_pci *p = &m->pci[i];
+        struct proto_pci_assign *a = &out->pci.items[i];
+        a->rights = p->rights;
+        if (p->by_address) {
+            a->has_bdf = true;
+            a->bdf = p->bdf;
+        } else {
+            a->has_vendor = a->has_device = a->has_index = true;
+            a->vendor = p->vendor;
+            a->device = p->device;
+            a->index = p->index;
+        }
+    }
 }
 
 bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const uint8_t *token,

@@ -370,6 +370,150 @@ static void f_disk(struct fctx *c, const struct mnode *v)
     placeholder(c, "disk", v, &c->m->has_disk);
 }
 
+/* "hh:hh.h" (bus:device.function, hex) or "hhhh:hhhh" (vendor:device). */
+static bool parse_hex(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        unsigned d = ch >= '0' && ch <= '9'   ? (unsigned)(ch - '0')
+                     : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                     : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10)
+                                              : 16u;
+        if (d == 16)
+            return false;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static void pci_rights(struct fctx *c, const char *path, const struct mnode *v, uint8_t *out)
+{
+    static const char *const names[] = {"config", "mmio", "irq", "dma"};
+    char b[64];
+    if (v->kind != MNODE_SEQ || v->kid_count == 0) {
+        ERR(c, v, path, "expected a non-empty list of config, mmio, irq, dma; got %s",
+            describe_value(v, b, sizeof b));
+        return;
+    }
+    uint8_t r = 0;
+    for (uint32_t i = 0; i < v->kid_count; i++) {
+        const struct mnode *k = v->kids[i];
+        unsigned bit = 4;
+        for (unsigned j = 0; j < 4 && k->kind == MNODE_SCALAR; j++)
+            if (!strcmp(k->value, names[j]))
+                bit = j;
+        if (bit == 4) {
+            ERR(c, k, path, "unknown right %s (config, mmio, irq or dma)",
+                describe_value(k, b, sizeof b));
+            return;
+        }
+        if (r & (1u << bit)) {
+            ERR(c, k, path, "%s is listed twice", names[bit]);
+            return;
+        }
+        r = (uint8_t)(r | (1u << bit));
+    }
+    *out = r;
+}
+
+/* pci: a list of functions the domain is given (docs/manifests.md). */
+static void f_pci(struct fctx *c, const struct mnode *v)
+{
+    char b[64], path[48];
+    if (v->kind != MNODE_SEQ) {
+        ERR(c, v, "pci", "expected a list, got %s", describe_value(v, b, sizeof b));
+        return;
+    }
+    if (v->kid_count > MANIFEST_PCI_MAX) {
+        ERR(c, v, "pci", "%u functions is more than %u", v->kid_count, MANIFEST_PCI_MAX);
+        return;
+    }
+    for (uint32_t i = 0; i < v->kid_count; i++) {
+        const struct mnode *e = v->kids[i];
+        snprintf(path, sizeof path, "pci[%u]", i);
+        if (e->kind != MNODE_MAP) {
+            ERR(c, e, path, "expected a mapping, got %s", describe_value(e, b, sizeof b));
+            continue;
+        }
+        struct manifest_pci p = {.rights = MANIFEST_PCI_ALL};
+        const struct mnode *addr = NULL, *id = NULL, *index = NULL;
+        bool ok = true;
+        for (uint32_t k = 0; k + 1 < e->kid_count; k += 2) {
+            const struct mnode *key = e->kids[k], *val = e->kids[k + 1];
+            char kpath[64];
+            snprintf(kpath, sizeof kpath, "%s.%s", path, key->value);
+            if (!strcmp(key->value, "address")) {
+                addr = val;
+            } else if (!strcmp(key->value, "id")) {
+                id = val;
+            } else if (!strcmp(key->value, "index")) {
+                index = val;
+            } else if (!strcmp(key->value, "rights")) {
+                uint32_t before = c->errors;
+                pci_rights(c, kpath, val, &p.rights);
+                ok = ok && c->errors == before;
+            } else {
+                ERR(c, key, kpath, "unknown key (known keys: address, id, index, rights)");
+                ok = false;
+            }
+        }
+        if (!addr == !id) {
+            ERR(c, e, path, "give exactly one of address (\"00:03.0\") or id (\"1af4:1042\")");
+            continue;
+        }
+        if (addr && index) {
+            ERR(c, index, path, "index goes with id, not with address");
+            continue;
+        }
+        char s[16], fpath[64];
+        unsigned x, y, z;
+        snprintf(fpath, sizeof fpath, "%s.%s", path, addr ? "address" : "id");
+        if (addr) {
+            if (!get_string(c, fpath, addr, 7, 7, s, sizeof s))
+                continue;
+            if (s[2] != ':' || s[5] != '.' || !parse_hex(s, 2, &x) || !parse_hex(s + 3, 2, &y) ||
+                !parse_hex(s + 6, 1, &z) || y > 31 || z > 7) {
+                ERR(c, addr, fpath,
+                    "expected bus:device.function like \"00:03.0\" (hex; device "
+                    "up to 1f, function up to 7), got \"%s\"",
+                    s);
+                continue;
+            }
+            p.by_address = true;
+            p.bdf = (uint16_t)(x << 8 | y << 3 | z);
+        } else {
+            if (!get_string(c, fpath, id, 9, 9, s, sizeof s))
+                continue;
+            if (s[4] != ':' || !parse_hex(s, 4, &x) || !parse_hex(s + 5, 4, &y)) {
+                ERR(c, id, fpath, "expected vendor:device like \"1af4:1042\" (hex), got \"%s\"", s);
+                continue;
+            }
+            p.vendor = (uint16_t)x;
+            p.device = (uint16_t)y;
+            uint64_t n = 0;
+            char ipath[48];
+            snprintf(ipath, sizeof ipath, "pci[%u].index", i);
+            if (index && !get_uint(c, ipath, index, 0, 255, &n))
+                continue;
+            p.index = (uint8_t)n;
+        }
+        for (uint32_t j = 0; j < c->m->pci_count && ok; j++) {
+            const struct manifest_pci *q = &c->m->pci[j];
+            if (q->by_address == p.by_address && q->bdf == p.bdf && q->vendor == p.vendor &&
+                q->device == p.device && q->index == p.index) {
+                ERR(c, e, path, "the same function as pci[%u]", j);
+                ok = false;
+            }
+        }
+        if (ok)
+            c->m->pci[c->m->pci_count++] = p;
+    }
+}
+
 static const struct {
     const char *key;
     bool required;
@@ -389,6 +533,7 @@ static const struct {
     {"on_crash", false, f_on_crash},
     {"net", false, f_net},
     {"disk", false, f_disk},
+    {"pci", false, f_pci},
 };
 #define FIELD_COUNT (sizeof FIELDS / sizeof FIELDS[0])
 
@@ -458,7 +603,7 @@ bool manifest_fields_apply(const char *file, const struct mnode *root, struct ma
             ERR(&c, k, k->value,
                 "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, "
                 "weight, cap, gang, "
-                "on_poweroff, on_reboot, on_crash, net, disk)");
+                "on_poweroff, on_reboot, on_crash, net, disk, pci)");
             continue;
         }
         if (seen[f]) {

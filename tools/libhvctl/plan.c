@@ -29,6 +29,9 @@ void plan_domain_from_config(struct plan_domain *d, uint64_t id,
     d->on_poweroff = c->on_poweroff;
     d->on_reboot = c->on_reboot;
     d->on_crash = c->on_crash;
+    d->pci_count = c->has_pci && c->pci.count <= MANIFEST_PCI_MAX ? c->pci.count : 0;
+    for (uint32_t i = 0; i < d->pci_count; i++)
+        d->pci[i] = c->pci.items[i];
 }
 
 static void add_change(struct plan_item *it, const char *field, bool live, const char *from,
@@ -93,6 +96,15 @@ static void compare(struct plan_item *it, const struct manifest *m, const struct
     cmp_u64(it, "cap", true, d->cap_percent, m->cap_percent, false);
     if (d->gang != m->gang)
         add_change(it, "gang", true, d->gang ? "true" : "false", m->gang ? "true" : "false");
+    bool pci_same = d->pci_count == c.pci.count;
+    for (uint32_t i = 0; pci_same && i < d->pci_count; i++)
+        pci_same = proto_pci_assign_equal(&d->pci[i], &c.pci.items[i]);
+    if (!pci_same) {
+        char a[16], b[16];
+        snprintf(a, sizeof a, "%u function%s", d->pci_count, d->pci_count == 1 ? "" : "s");
+        snprintf(b, sizeof b, "%u function%s", c.pci.count, c.pci.count == 1 ? "" : "s");
+        add_change(it, "pci", false, a, b);
+    }
     it->kind = PLAN_UNCHANGED;
     for (uint32_t i = 0; i < it->change_count; i++) {
         if (!it->changes[i].live)

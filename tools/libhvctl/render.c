@@ -28,11 +28,15 @@ struct jschema {
 SCHEMA(S_SUMMARY, {0, "id", 0, 0}, {2, "name", 0, 0}, {4, "state", 0, J_STATE},
        {6, "memory-bytes", 0, 0}, {8, "vcpus", 0, 0}, {10, "cpu-time-ns", 0, 0},
        {12, "event-count", 0, 0}, {13, "events-sent", 0, 0});
+SCHEMA(S_PCI_ASSIGN, {1, "bdf", 0, 0}, {3, "vendor", 0, 0}, {5, "device", 0, 0}, {7, "index", 0, 0},
+       {8, "rights", 0, 0});
+SCHEMA(S_PCI_FUNCTION, {0, "bdf", 0, 0}, {2, "vendor", 0, 0}, {4, "device", 0, 0},
+       {6, "class", 0, 0}, {7, "holder", 0, 0}, {9, "rights", 0, 0}, {11, "dma-faults", 0, 0});
 SCHEMA(S_CONFIG, {0, "name", 0, 0}, {2, "kernel", 0, 0}, {4, "cmdline", 0, 0},
        {6, "memory-bytes", 0, 0}, {8, "max-memory-bytes", 0, 0}, {10, "vcpus", 0, 0},
        {12, "weight", 0, 0}, {14, "cap-percent", 0, 0}, {16, "gang", 0, 0},
        {18, "on-poweroff", 0, J_POLICY}, {20, "on-reboot", 0, J_POLICY},
-       {22, "on-crash", 0, J_POLICY});
+       {22, "on-crash", 0, J_POLICY}, {23, "pci", &S_PCI_ASSIGN, 0});
 SCHEMA(S_VCPU_INFO, {0, "vcpu", 0, 0}, {2, "state", 0, J_VCPU_STATE}, {4, "run-ns", 0, 0},
        {6, "wait-ns", 0, 0}, {8, "migrations", 0, 0}, {10, "cpu-mask", 0, 0}, {11, "cpu", 0, 0});
 SCHEMA(S_HOST_CPU, {0, "cpu", 0, 0}, {2, "package", 0, 0}, {4, "core", 0, 0}, {6, "thread", 0, 0},
@@ -53,6 +57,7 @@ SCHEMA(M_INFO, MSG_HEAD, {4, "summary", &S_SUMMARY, 0}, {6, "config", &S_CONFIG,
        {7, "max-observed-memory-bytes", 0, 0}, {9, "vcpu-stats", &S_VCPU_INFO, 0});
 SCHEMA(M_HOST_INFO, MSG_HEAD, {4, "cpus", &S_HOST_CPU, 0}, {6, "tsc-hz", 0, 0},
        {8, "memory-bytes", 0, 0}, {10, "free-memory-bytes", 0, 0});
+SCHEMA(M_DEVICE_LIST, MSG_HEAD, {4, "functions", &S_PCI_FUNCTION, 0}, {5, "iommu", 0, 0});
 SCHEMA(M_UPLOAD_REPLY, MSG_HEAD, {4, "upload", 0, 0}, {5, "present", 0, 0});
 SCHEMA(M_CREATE_REQ, MSG_HEAD, {4, "token", 0, 0}, {6, "config", &S_CONFIG, 0},
        {8, "paused", 0, 0});
@@ -77,6 +82,7 @@ static const struct {
     {PROTO_MSG_CONSOLE_ATTACH_REPLY, &M_ATTACH_REPLY},
     {PROTO_MSG_HOST_INFO_REPLY, &M_HOST_INFO},
     {PROTO_MSG_IMAGE_UPLOAD_REPLY, &M_UPLOAD_REPLY},
+    {PROTO_MSG_DEVICE_LIST_REPLY, &M_DEVICE_LIST},
 };
 
 void render_json_string(FILE *out, const uint8_t *s, size_t len)

@@ -43,7 +43,7 @@ struct bad_case {
 #define KNOWN                                                                                      \
     "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, weight, cap, "     \
     "gang, "                                                                                       \
-    "on_poweroff, on_reboot, on_crash, net, disk)"
+    "on_poweroff, on_reboot, on_crash, net, disk, pci)"
 
 static const struct bad_case BAD[] = {
     {"unknown key", HEAD "memory: 16M\nmemroy: 16M\n", 4, 1, "memroy", KNOWN},
@@ -96,6 +96,42 @@ static const struct bad_case BAD[] = {
     {"net not a list", HEAD "memory: 16M\nnet: br0\n", 4, 6, "net", "expected a list, got \"br0\""},
     {"disk item not a mapping", HEAD "memory: 16M\ndisk:\n  - a.img\n", 5, 5, "disk[0]",
      "expected a mapping, got \"a.img\""},
+    {"pci not a list", HEAD "memory: 16M\npci: 00:03.0\n", 4, 6, "pci",
+     "expected a list, got \"00:03.0\""},
+    {"pci item not a mapping", HEAD "memory: 16M\npci:\n  - 00:03.0\n", 5, 5, "pci[0]",
+     "expected a mapping, got \"00:03.0\""},
+    {"pci both address and id",
+     HEAD "memory: 16M\npci:\n  - {address: \"00:03.0\", id: \"1af4:1042\"}\n", 5, 5, "pci[0]",
+     "give exactly one of address (\"00:03.0\") or id (\"1af4:1042\")"},
+    {"pci neither", HEAD "memory: 16M\npci:\n  - {rights: [dma]}\n", 5, 5, "pci[0]",
+     "give exactly one of address (\"00:03.0\") or id (\"1af4:1042\")"},
+    {"pci bad address", HEAD "memory: 16M\npci:\n  - {address: \"00:20.0\"}\n", 5, 15,
+     "pci[0].address",
+     "expected bus:device.function like \"00:03.0\" (hex; device up to 1f, function up to 7), got "
+     "\"00:20.0\""},
+    {"pci address too short", HEAD "memory: 16M\npci:\n  - {address: \"0:3.0\"}\n", 5, 15,
+     "pci[0].address", "5 bytes is out of range 7..7 bytes"},
+    {"pci bad id", HEAD "memory: 16M\npci:\n  - {id: \"1af4-1042\"}\n", 5, 10, "pci[0].id",
+     "expected vendor:device like \"1af4:1042\" (hex), got \"1af4-1042\""},
+    {"pci index with address", HEAD "memory: 16M\npci:\n  - {address: \"00:03.0\", index: 1}\n", 5,
+     33, "pci[0]", "index goes with id, not with address"},
+    {"pci index out of range", HEAD "memory: 16M\npci:\n  - {id: \"1af4:1042\", index: 256}\n", 5,
+     30, "pci[0].index", "256 is out of range 0..255"},
+    {"pci unknown right", HEAD "memory: 16M\npci:\n  - {id: \"1af4:1042\", rights: [dma, root]}\n",
+     5, 37, "pci[0].rights", "unknown right \"root\" (config, mmio, irq or dma)"},
+    {"pci right twice", HEAD "memory: 16M\npci:\n  - {id: \"1af4:1042\", rights: [dma, dma]}\n", 5,
+     37, "pci[0].rights", "dma is listed twice"},
+    {"pci no rights", HEAD "memory: 16M\npci:\n  - {id: \"1af4:1042\", rights: []}\n", 5, 31,
+     "pci[0].rights", "expected a non-empty list of config, mmio, irq, dma; got a list"},
+    {"pci unknown key", HEAD "memory: 16M\npci:\n  - {id: \"1af4:1042\", slot: 3}\n", 5, 23,
+     "pci[0].slot", "unknown key (known keys: address, id, index, rights)"},
+    {"pci same function twice",
+     HEAD "memory: 16M\npci:\n  - {address: \"00:03.0\"}\n  - {address: \"00:03.0\"}\n", 6, 5,
+     "pci[1]", "the same function as pci[0]"},
+    {"pci too many",
+     HEAD "memory: 16M\npci: [{id: \"1:2\"},{id: \"1:2\"},{id: \"1:2\"},{id: "
+          "\"1:2\"},{id: \"1:2\"},{id: \"1:2\"},{id: \"1:2\"},{id: \"1:2\"},{id: \"1:2\"}]\n",
+     4, 6, "pci", "9 functions is more than 8"},
     {"top level is a list", "- name: a\n", 1, 1, "(document)",
      "expected a mapping of manifest keys at the top level, got a list"},
     {"two documents", HEAD "memory: 16M\n---\nname: b\n", 4, 1, "(document)",
@@ -172,6 +208,40 @@ static void test_valid_full(void **state)
     assert_true(g_m.has_net && g_m.has_disk);
     assert_int_equal(g_m.name_line, 1);
     assert_int_equal(g_m.name_column, 7);
+}
+
+static void test_valid_pci(void **state)
+{
+    (void)state;
+    assert_true(parse(HEAD
+                      "memory: 16M\npci:\n  - address: \"00:1F.2\"\n    rights: [dma, config]\n"
+                      "  - id: \"1AF4:1042\"\n    index: 2\n  - id: \"1af4:1042\"\n"));
+    assert_int_equal(g_d.count, 0);
+    assert_int_equal(g_m.pci_count, 3);
+    assert_true(g_m.pci[0].by_address);
+    assert_int_equal(g_m.pci[0].bdf, 0x00fa);
+    assert_int_equal(g_m.pci[0].rights, MANIFEST_PCI_DMA | MANIFEST_PCI_CONFIG);
+    assert_false(g_m.pci[1].by_address);
+    assert_int_equal(g_m.pci[1].vendor, 0x1af4);
+    assert_int_equal(g_m.pci[1].device, 0x1042);
+    assert_int_equal(g_m.pci[1].index, 2);
+    assert_int_equal(g_m.pci[1].rights, MANIFEST_PCI_ALL);
+    assert_int_equal(g_m.pci[2].index, 0);
+    struct proto_domain_config c;
+    manifest_to_config(&g_m, &c);
+    assert_true(c.has_pci);
+    assert_int_equal(c.pci.count, 3);
+    assert_true(c.pci.items[0].has_bdf && !c.pci.items[0].has_vendor);
+    assert_int_equal(c.pci.items[0].bdf, 0x00fa);
+    assert_true(c.pci.items[1].has_vendor && c.pci.items[1].has_device && c.pci.items[1].has_index);
+    assert_int_equal(c.pci.items[1].index, 2);
+    assert_int_equal(c.pci.items[1].rights, 15);
+    struct hvcbor_error e;
+    assert_true(proto_domain_config_validate(&c, &e));
+    /* Without pci: no member at all. */
+    assert_true(parse(HEAD "memory: 16M\n"));
+    manifest_to_config(&g_m, &c);
+    assert_false(c.has_pci);
 }
 
 static void test_defaults_and_relative_kernel(void **state)
@@ -400,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_each_mistake),
         cmocka_unit_test(test_all_errors_reported_in_order),
         cmocka_unit_test(test_valid_full),
+        cmocka_unit_test(test_valid_pci),
         cmocka_unit_test(test_defaults_and_relative_kernel),
         cmocka_unit_test(test_units),
         cmocka_unit_test(test_compile_round_trip),

@@ -30,6 +30,23 @@
 #define MANIFEST_VCPUS_MAX 64u
 #define MANIFEST_DEFAULT_WEIGHT 256u
 #define MANIFEST_DIAGS_MAX 64u
+#define MANIFEST_PCI_MAX 8u /* catalog bound on domain-config.pci */
+
+/* Rights of a PCI function given to a domain (catalog pci-assign.rights). */
+#define MANIFEST_PCI_CONFIG 1u
+#define MANIFEST_PCI_MMIO 2u
+#define MANIFEST_PCI_IRQ 4u
+#define MANIFEST_PCI_DMA 8u
+#define MANIFEST_PCI_ALL 15u
+
+/* One entry of `pci:`: a function by address, or by vendor:device and index. */
+struct manifest_pci {
+    bool by_address;
+    uint16_t bdf;            /* by_address: bus << 8 | device << 3 | function */
+    uint16_t vendor, device; /* else */
+    uint8_t index;           /* else: the index-th such function in bus order */
+    uint8_t rights;          /* MANIFEST_PCI_* */
+};
 
 /* One domain, as the manifest says (defaults filled in). */
 struct manifest {
@@ -50,6 +67,8 @@ struct manifest {
     enum proto_stop_policy on_reboot;   /* default restart */
     enum proto_stop_policy on_crash;    /* default destroy */
     bool has_net, has_disk;             /* placeholder sections were present */
+    uint32_t pci_count;                 /* PCI functions it is given */
+    struct manifest_pci pci[MANIFEST_PCI_MAX];
 };
 
 /* One error, with its parts kept apart for tests and its full text. */

@@ -28,6 +28,8 @@ struct plan_domain {
     uint32_t vcpus, weight, cap_percent;
     bool gang;
     enum proto_stop_policy on_poweroff, on_reboot, on_crash;
+    uint32_t pci_count; /* the PCI functions it was given, as configured */
+    struct proto_pci_assign pci[MANIFEST_PCI_MAX];
 };
 
 /* Fills d from a domain-info-reply's summary id and config. */

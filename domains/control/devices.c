@@ -1,0 +1,162 @@
+/* Devices given to domains (see devices.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "devices.h"
+#include "gk/cap.h"
+#include "gk/pci.h"
+
+static struct gk_pci_cap_function funcs[DEV_FUNCS_MAX];
+static uint32_t func_count;
+static const struct dom *holder[DEV_FUNCS_MAX];
+static uint8_t holder_rights[DEV_FUNCS_MAX];
+
+void devices_init(void)
+{
+    size_t n = gk_pci_enumerate_caps(HV_ROOT_SLOT_DEVICE_FIRST, funcs, DEV_FUNCS_MAX);
+    func_count = (uint32_t)(n > DEV_FUNCS_MAX ? DEV_FUNCS_MAX : n);
+}
+
+static uint16_t bdf_of(const struct gk_pci_cap_function *f)
+{
+    return (uint16_t)(f->dev.bdf.bus << 8 | f->dev.bdf.dev << 3 | f->dev.bdf.fn);
+}
+
+/* The function a manifest entry names, or -1. */
+static int resolve(const struct proto_pci_assign *a)
+{
+    uint64_t seen = 0;
+    for (uint32_t i = 0; i < func_count; i++) {
+        const struct gk_pci_cap_function *f = &funcs[i];
+        if (a->has_bdf) {
+            if (bdf_of(f) == a->bdf)
+                return (int)i;
+        } else if (a->has_vendor && a->has_device && f->dev.vendor_id == a->vendor &&
+                   f->dev.device_id == a->device) {
+            if (seen++ == (a->has_index ? a->index : 0))
+                return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void describe(char *out, size_t cap, const struct proto_pci_assign *a)
+{
+    if (a->has_bdf)
+        snprintf(out, cap, "%02x:%02x.%x", (unsigned)(a->bdf >> 8), (unsigned)(a->bdf >> 3) & 31,
+                 (unsigned)a->bdf & 7);
+    else
+        snprintf(out, cap, "%04x:%04x #%u", (unsigned)a->vendor, (unsigned)a->device,
+                 (unsigned)(a->has_index ? a->index : 0));
+}
+
+const char *devices_check(const struct proto_domain_config *cfg, const struct dom *self,
+                          char *detail, size_t detail_cap, enum proto_error_code *code)
+{
+    if (!cfg->has_pci)
+        return NULL;
+    for (uint32_t k = 0; k < cfg->pci.count; k++) {
+        char what[32];
+        describe(what, sizeof what, &cfg->pci.items[k]);
+        int i = resolve(&cfg->pci.items[k]);
+        if (i < 0) {
+            *code = PROTO_ERROR_CODE_NOT_FOUND;
+            snprintf(detail, detail_cap, "pci[%u]: no PCI function %s", k, what);
+            return detail;
+        }
+        if (holder[i] && holder[i] != self) {
+            *code = PROTO_ERROR_CODE_CONFLICT;
+            snprintf(detail, detail_cap, "pci[%u]: %s is given to %s", k, what, holder[i]->name);
+            return detail;
+        }
+        for (uint32_t j = 0; j < k; j++)
+            if (resolve(&cfg->pci.items[j]) == i) {
+                *code = PROTO_ERROR_CODE_INVALID;
+                snprintf(detail, detail_cap, "pci[%u] and pci[%u] are the same function", j, k);
+                return detail;
+            }
+    }
+    return NULL;
+}
+
+/* Revokes every copy of function i's capabilities. */
+static void take_back(uint32_t i)
+{
+    const struct gk_pci_cap_function *f = &funcs[i];
+    gk_cap_revoke(f->pci_slot);
+    for (uint32_t b = 0; b < f->bar_count; b++)
+        if (f->bars[b].mmio_slot != HV_PCI_NO_SLOT)
+            gk_cap_revoke(f->bars[b].mmio_slot);
+    holder[i] = NULL;
+    holder_rights[i] = 0;
+}
+
+void devices_release(const struct dom *d)
+{
+    for (uint32_t i = 0; i < func_count; i++)
+        if (holder[i] == d)
+            take_back(i);
+}
+
+const char *devices_give(struct dom *d, char *detail, size_t detail_cap)
+{
+    enum proto_error_code code;
+    if (devices_check(&d->cfg, d, detail, detail_cap, &code))
+        return detail;
+    for (uint32_t k = 0; d->cfg.has_pci && k < d->cfg.pci.count; k++) {
+        const struct proto_pci_assign *a = &d->cfg.pci.items[k];
+        uint32_t i = (uint32_t)resolve(a);
+        const struct gk_pci_cap_function *f = &funcs[i];
+        uint32_t rights = 0;
+        if (a->rights & 1)
+            rights |= HV_CAP_R_PCI_CONFIG_READ | HV_CAP_R_PCI_CONFIG_WRITE;
+        if (a->rights & 4)
+            rights |= HV_CAP_R_PCI_IRQ;
+        if (a->rights & 8)
+            rights |= HV_CAP_R_PCI_DMA;
+        uint32_t slot = DEV_SLOT_FIRST + 8 * k;
+        int64_t rc = gk_cap_copy(f->pci_slot, d->built.dom_slot, slot, rights, 0, 0);
+        for (uint32_t b = 0; rc == HV_OK && (a->rights & 2) && b < f->bar_count; b++) {
+            const struct gk_pci_cap_bar *bar = &f->bars[b];
+            if (bar->mmio_slot == HV_PCI_NO_SLOT)
+                continue;
+            uint64_t first = bar->base / 4096,
+                     count = (bar->base + bar->size_bytes + 4095) / 4096 - first;
+            rc = gk_cap_copy(bar->mmio_slot, d->built.dom_slot, slot + 1 + b, HV_CAP_R_MMIO_ALL,
+                             first, count);
+        }
+        holder[i] = d;
+        holder_rights[i] = (uint8_t)a->rights;
+        if (rc != HV_OK) {
+            char what[32];
+            describe(what, sizeof what, a);
+            snprintf(detail, detail_cap, "pci[%u]: copying the capabilities of %s failed (%lld)", k,
+                     what, (long long)rc);
+            devices_release(d);
+            return detail;
+        }
+    }
+    return NULL;
+}
+
+void devices_list(struct proto_device_list_reply *r)
+{
+    r->functions.count = 0;
+    for (uint32_t i = 0; i < func_count && i < 64; i++) {
+        const struct gk_pci_cap_function *f = &funcs[i];
+        struct proto_pci_function *o = &r->functions.items[r->functions.count++];
+        memset(o, 0, sizeof *o);
+        o->bdf = bdf_of(f);
+        o->vendor = f->dev.vendor_id;
+        o->device = f->dev.device_id;
+        o->class =
+            (uint64_t)f->dev.class_code << 16 | (uint64_t)f->dev.subclass << 8 | f->dev.prog_if;
+        if (holder[i]) {
+            o->has_holder = true;
+            o->holder = (struct hvcbor_str){(const uint8_t *)holder[i]->name,
+                                            (uint32_t)strlen(holder[i]->name)};
+            o->has_rights = true;
+            o->rights = holder_rights[i];
+        }
+    }
+}
