@@ -157,6 +157,8 @@ void devices_list(struct proto_device_list_reply *r)
                                             (uint32_t)strlen(holder[i]->name)};
             o->has_rights = true;
             o->rights = holder_rights[i];
+            o->has_dma_faults = true;
+            o->dma_faults = holder[i]->dma_faults;
         }
     }
 }

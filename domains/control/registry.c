@@ -443,6 +443,7 @@ void registry_poll(void)
         d->cpu_time_ns = info.cpu_time_ns;
         d->events_sent = info.events_sent;
         d->events_delivered = info.events_delivered;
+        d->dma_faults = info.dma_faults;
         if (info.state == HV_DOMSTATE_SHUTDOWN) {
             if (d->stop_handled)
                 continue;
@@ -488,6 +489,8 @@ void registry_summary(const struct dom *d, struct proto_domain_summary *out)
         .event_count = d->events_delivered,
         .has_events_sent = d->has_domain,
         .events_sent = d->events_sent,
+        .has_dma_faults = d->has_domain,
+        .dma_faults = d->dma_faults,
     };
 }
 
@@ -517,6 +520,8 @@ void registry_self_summary(struct proto_domain_summary *out)
         .event_count = info.events_delivered,
         .has_events_sent = true,
         .events_sent = info.events_sent,
+        .has_dma_faults = true,
+        .dma_faults = info.dma_faults,
     };
 }
 

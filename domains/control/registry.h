@@ -49,6 +49,7 @@ struct dom {
     uint64_t restarts, restart_window_ns;
     uint64_t memory_bytes, max_memory_seen, cpu_time_ns;
     uint64_t events_sent, events_delivered; /* HV_DOMCTL_INFO, this incarnation */
+    uint64_t dma_faults;                    /* HV_DOMCTL_INFO, this incarnation */
     uint64_t pin_mask[DOM_VCPUS_MAX];       /* vcpu-pin masks (0: all CPUs), kept across restarts */
     /* console (consoles.c) */
     uint8_t history[CON_HISTORY_BYTES];

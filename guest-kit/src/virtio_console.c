@@ -120,21 +120,24 @@ int gk_virtio_console_read(struct gk_virtio_console *c, void *buf, size_t max, s
     return *got ? GK_VIRTIO_OK : GK_VIRTIO_EAGAIN;
 }
 
+struct read_args {
+    struct gk_virtio_console *c;
+    void *buf;
+    size_t max;
+    size_t *got;
+};
+
+static int read_attempt(void *ctx)
+{
+    struct read_args *a = ctx;
+    return gk_virtio_console_read(a->c, a->buf, a->max, a->got);
+}
+
 int gk_virtio_console_read_wait(struct gk_virtio_console *c, void *buf, size_t max, size_t *got,
                                 uint64_t timeout_ns)
 {
     if (!c->dev)
         return GK_VIRTIO_EINVAL;
-    uint64_t deadline = gk_virtio_deadline(c->dev, timeout_ns);
-    for (uint64_t i = 0; i < GK_VIRTIO_POLLS_MAX; i++) {
-        int rc = gk_virtio_console_read(c, buf, max, got);
-        if (rc != GK_VIRTIO_EAGAIN)
-            return rc;
-        rc = gk_virtio_wait_queue(c->dev, &c->rxq, deadline);
-        if (rc == GK_VIRTIO_ETIMEDOUT)
-            return gk_virtio_console_read(c, buf, max, got);
-        if (rc != GK_VIRTIO_OK)
-            return rc;
-    }
-    return GK_VIRTIO_EAGAIN;
+    struct read_args a = {c, buf, max, got};
+    return gk_virtio_wait_for(c->dev, &c->rxq, timeout_ns, read_attempt, &a);
 }

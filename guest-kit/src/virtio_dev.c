@@ -310,6 +310,23 @@ uint64_t gk_virtio_deadline(struct gk_virtio_dev *d, uint64_t timeout_ns)
     return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
 }
 
+int gk_virtio_wait_for(struct gk_virtio_dev *d, struct gk_virtio_queue *q, uint64_t timeout_ns,
+                       int (*attempt)(void *ctx), void *ctx)
+{
+    uint64_t deadline = gk_virtio_deadline(d, timeout_ns);
+    for (uint64_t i = 0; i < GK_VIRTIO_POLLS_MAX; i++) {
+        int rc = attempt(ctx);
+        if (rc != GK_VIRTIO_EAGAIN)
+            return rc;
+        rc = gk_virtio_wait_queue(d, q, deadline);
+        if (rc == GK_VIRTIO_ETIMEDOUT)
+            return attempt(ctx);
+        if (rc != GK_VIRTIO_OK)
+            return rc;
+    }
+    return GK_VIRTIO_EAGAIN;
+}
+
 int gk_virtio_wait_used(struct gk_virtio_dev *d, struct gk_virtio_queue *q, void **token,
                         uint32_t *len_bytes, uint64_t timeout_ns)
 {

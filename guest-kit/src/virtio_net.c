@@ -164,21 +164,24 @@ int gk_virtio_net_recv(struct gk_virtio_net *n, void *buf, size_t cap, size_t *l
     return rc;
 }
 
+struct recv_args {
+    struct gk_virtio_net *n;
+    void *buf;
+    size_t cap;
+    size_t *len;
+};
+
+static int recv_attempt(void *ctx)
+{
+    struct recv_args *a = ctx;
+    return gk_virtio_net_recv(a->n, a->buf, a->cap, a->len);
+}
+
 int gk_virtio_net_recv_wait(struct gk_virtio_net *n, void *buf, size_t cap, size_t *len,
                             uint64_t timeout_ns)
 {
     if (!n->dev)
         return GK_VIRTIO_EINVAL;
-    uint64_t deadline = gk_virtio_deadline(n->dev, timeout_ns);
-    for (uint64_t i = 0; i < GK_VIRTIO_POLLS_MAX; i++) {
-        int rc = gk_virtio_net_recv(n, buf, cap, len);
-        if (rc != GK_VIRTIO_EAGAIN)
-            return rc;
-        rc = gk_virtio_wait_queue(n->dev, &n->rxq, deadline);
-        if (rc == GK_VIRTIO_ETIMEDOUT)
-            return gk_virtio_net_recv(n, buf, cap, len);
-        if (rc != GK_VIRTIO_OK)
-            return rc;
-    }
-    return GK_VIRTIO_EAGAIN;
+    struct recv_args a = {n, buf, cap, len};
+    return gk_virtio_wait_for(n->dev, &n->rxq, timeout_ns, recv_attempt, &a);
 }

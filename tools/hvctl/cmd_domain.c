@@ -280,6 +280,9 @@ static int run_info(struct cli *c, const struct cli_args *a)
                 (double)i->summary.cpu_time_ns / 1e9, i->summary.event_count);
         if (i->summary.has_events_sent)
             fprintf(c->out, "events out:  %" PRIu64 " (sent by it)\n", i->summary.events_sent);
+        if (i->summary.has_dma_faults)
+            fprintf(c->out, "dma faults:  %" PRIu64 " (IOMMU faults of its devices)\n",
+                    i->summary.dma_faults);
         if (i->has_max_observed_memory_bytes) {
             manifest_format_size(m1, sizeof m1, i->max_observed_memory_bytes);
             fprintf(c->out, "peak memory: %s\n", m1);

@@ -27,7 +27,7 @@ struct jschema {
 
 SCHEMA(S_SUMMARY, {0, "id", 0, 0}, {2, "name", 0, 0}, {4, "state", 0, J_STATE},
        {6, "memory-bytes", 0, 0}, {8, "vcpus", 0, 0}, {10, "cpu-time-ns", 0, 0},
-       {12, "event-count", 0, 0}, {13, "events-sent", 0, 0});
+       {12, "event-count", 0, 0}, {13, "events-sent", 0, 0}, {15, "dma-faults", 0, 0});
 SCHEMA(S_PCI_ASSIGN, {1, "bdf", 0, 0}, {3, "vendor", 0, 0}, {5, "device", 0, 0}, {7, "index", 0, 0},
        {8, "rights", 0, 0});
 SCHEMA(S_PCI_FUNCTION, {0, "bdf", 0, 0}, {2, "vendor", 0, 0}, {4, "device", 0, 0},

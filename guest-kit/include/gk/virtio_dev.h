@@ -226,6 +226,13 @@ int gk_virtio_wait_queue(struct gk_virtio_dev *d, struct gk_virtio_queue *q, uin
 /* now_ns() + timeout_ns (saturating); timeout_ns when there is no clock. */
 uint64_t gk_virtio_deadline(struct gk_virtio_dev *d, uint64_t timeout_ns);
 
+/* Calls attempt(ctx) until it returns anything but GK_VIRTIO_EAGAIN, waiting
+ * for q in between (gk_virtio_wait_queue), for up to timeout_ns (without a
+ * clock: GK_VIRTIO_POLLS_MAX attempts); then GK_VIRTIO_EAGAIN. One last
+ * attempt is made at the deadline. For the drivers' waiting receives. */
+int gk_virtio_wait_for(struct gk_virtio_dev *d, struct gk_virtio_queue *q, uint64_t timeout_ns,
+                       int (*attempt)(void *ctx), void *ctx);
+
 /* Reads `width` (1, 2, 4) bytes of device configuration at offset, or 8
  * bytes as two 4-byte reads; retried until config_generation is stable (at
  * most 16 times, then GK_VIRTIO_EBROKEN). GK_VIRTIO_ERANGE if the range is

@@ -192,6 +192,7 @@ struct hv_domctl_info {
     uint64_t cpu_time_ns;      /* out: time its VCPUs ran */
     uint64_t events_sent;      /* out: HV_EVTCHN_SEND on its inter-domain and IPI ports */
     uint64_t events_delivered; /* out: events made pending in it (coalesced ones once) */
+    uint64_t dma_faults;       /* out: IOMMU faults of the PCI functions it drives */
 };
 
 /*
@@ -269,7 +270,7 @@ _Static_assert(sizeof(struct hv_domctl_assign) == 24, "domctl assign layout");
 _Static_assert(sizeof(struct hv_domctl_set_base) == 16, "domctl set base layout");
 _Static_assert(sizeof(struct hv_domctl_vcpu_start) == 32, "domctl vcpu start layout");
 _Static_assert(sizeof(struct hv_domctl_dom) == 8, "domctl dom layout");
-_Static_assert(sizeof(struct hv_domctl_info) == 64, "domctl info layout");
+_Static_assert(sizeof(struct hv_domctl_info) == 72, "domctl info layout");
 _Static_assert(offsetof(struct hv_domctl_info, events_sent) == 48, "domctl info layout");
 
 /* ---- HC_CONSOLE_OP(enum hv_console_cmd, struct hv_console_args *) ------- */
