@@ -11,6 +11,8 @@
  */
 #include <hv/ring.h>
 
+#include "copy_bytes.h"
+
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
@@ -42,13 +44,26 @@ bool ring_format(void *shared, size_t bytes)
 
 static bool ring_attach(struct ring *r, void *shared, size_t bytes)
 {
+    *r = (struct ring){0};
     r->sh = shared;
     r->size = shared ? ring_data_size(bytes) : 0;
     r->mask = r->size - 1;
     r->data = shared ? (uint8_t *)shared + RING_HEADER_BYTES : NULL;
-    r->local = 0;
     r->broken = r->size == 0;
     return !r->broken;
+}
+
+static bool ring_attach_split(struct ring *r, void *hdr, void *data, uint32_t data_bytes)
+{
+    *r = (struct ring){0};
+    bool ok = hdr != NULL && data != NULL && data_bytes >= RING_MIN_DATA_BYTES &&
+              data_bytes <= (1u << 30) && (data_bytes & (data_bytes - 1)) == 0;
+    r->sh = hdr;
+    r->data = data;
+    r->size = ok ? data_bytes : 0;
+    r->mask = r->size - 1;
+    r->broken = !ok;
+    return ok;
 }
 
 bool ring_attach_producer(struct ring *r, void *shared, size_t bytes)
@@ -67,45 +82,25 @@ bool ring_attach_consumer(struct ring *r, void *shared, size_t bytes)
     return true;
 }
 
+bool ring_attach_producer_split(struct ring *r, void *hdr, void *data, uint32_t data_bytes)
+{
+    if (!ring_attach_split(r, hdr, data, data_bytes))
+        return false;
+    r->local = LOAD(&r->sh->prod);
+    return true;
+}
+
+bool ring_attach_consumer_split(struct ring *r, void *hdr, void *data, uint32_t data_bytes)
+{
+    if (!ring_attach_split(r, hdr, data, data_bytes))
+        return false;
+    r->local = LOAD(&r->sh->cons);
+    return true;
+}
+
 uint32_t ring_max_payload(const struct ring *r)
 {
     return r->size - RING_RECORD_HEADER_BYTES;
-}
-
-/*
- * Copies n bytes, 8 at a time while it can. __builtin_memcpy with a constant
- * size is expanded inline even under -fno-builtin, so this needs no libc.
- * One side of every copy is shared memory the other domain may be writing:
- * the data is only ever treated as bytes, and the record header is copied
- * out once before it is checked, so a concurrent change cannot turn a
- * checked length into an unchecked one.
- */
-static void copy_bytes(uint8_t *dst, const uint8_t *src, uint32_t n)
-{
-    while (n >= 32) {
-        uint64_t a, b, c, d;
-        __builtin_memcpy(&a, src, 8);
-        __builtin_memcpy(&b, src + 8, 8);
-        __builtin_memcpy(&c, src + 16, 8);
-        __builtin_memcpy(&d, src + 24, 8);
-        __builtin_memcpy(dst, &a, 8);
-        __builtin_memcpy(dst + 8, &b, 8);
-        __builtin_memcpy(dst + 16, &c, 8);
-        __builtin_memcpy(dst + 24, &d, 8);
-        dst += 32;
-        src += 32;
-        n -= 32;
-    }
-    while (n >= 8) {
-        uint64_t a;
-        __builtin_memcpy(&a, src, 8);
-        __builtin_memcpy(dst, &a, 8);
-        dst += 8;
-        src += 8;
-        n -= 8;
-    }
-    while (n--)
-        *dst++ = *src++;
 }
 
 /* Copies n bytes into the data area at free-running index idx, wrapping. */
@@ -113,16 +108,16 @@ static void copy_in(struct ring *r, uint32_t idx, const uint8_t *src, uint32_t n
 {
     uint32_t off = idx & r->mask;
     uint32_t first = r->size - off < n ? r->size - off : n;
-    copy_bytes(r->data + off, src, first);
-    copy_bytes(r->data, src + first, n - first);
+    proto_copy_bytes(r->data + off, src, first);
+    proto_copy_bytes(r->data, src + first, n - first);
 }
 
 static void copy_out(const struct ring *r, uint32_t idx, uint8_t *dst, uint32_t n)
 {
     uint32_t off = idx & r->mask;
     uint32_t first = r->size - off < n ? r->size - off : n;
-    copy_bytes(dst, r->data + off, first);
-    copy_bytes(dst + first, r->data, n - first);
+    proto_copy_bytes(dst, r->data + off, first);
+    proto_copy_bytes(dst + first, r->data, n - first);
 }
 
 /* True if moving an index from old to new passed event (event in (old, new]). */
@@ -144,7 +139,8 @@ static bool producer_room(struct ring *r, uint32_t *room)
     return true;
 }
 
-enum ring_status ring_write(struct ring *r, const void *msg, uint32_t len, bool *notify)
+enum ring_status ring_write_tag(struct ring *r, const void *msg, uint32_t len, uint32_t tag,
+                                bool *notify)
 {
     *notify = false;
     if (r->broken)
@@ -158,8 +154,9 @@ enum ring_status ring_write(struct ring *r, const void *msg, uint32_t len, bool 
         return RING_ECORRUPT;
     if (room < need)
         return RING_FULL;
-    uint8_t hdr[8] = {
-        (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24), 0, 0, 0, 0};
+    uint8_t hdr[8] = {(uint8_t)len,        (uint8_t)(len >> 8),  (uint8_t)(len >> 16),
+                      (uint8_t)(len >> 24), (uint8_t)tag,         (uint8_t)(tag >> 8),
+                      (uint8_t)(tag >> 16), (uint8_t)(tag >> 24)};
     copy_in(r, r->local, hdr, 8);
     copy_in(r, r->local + 8, msg, len);
     uint32_t old = r->local;
@@ -167,6 +164,49 @@ enum ring_status ring_write(struct ring *r, const void *msg, uint32_t len, bool 
     STORE(&r->sh->prod, r->local);
     *notify = crossed(old, r->local, LOAD(&r->sh->cons_event));
     return RING_OK;
+}
+
+enum ring_status ring_write(struct ring *r, const void *msg, uint32_t len, bool *notify)
+{
+    return ring_write_tag(r, msg, len, 0, notify);
+}
+
+enum ring_status ring_can_write(struct ring *r, uint32_t len)
+{
+    if (r->broken)
+        return RING_ECORRUPT;
+    if (len > ring_max_payload(r))
+        return RING_ETOOBIG;
+    uint32_t room;
+    if (!producer_room(r, &room))
+        return RING_ECORRUPT;
+    return room < RING_RECORD_HEADER_BYTES + round8(len) ? RING_FULL : RING_OK;
+}
+
+bool ring_consumer_index(struct ring *r, uint32_t *cons)
+{
+    uint32_t room;
+    if (r->broken || !producer_room(r, &room))
+        return false;
+    *cons = r->local - (r->size - room);
+    return true;
+}
+
+uint32_t ring_local_index(const struct ring *r)
+{
+    return r->local;
+}
+
+bool ring_producer_prepare_wait_index(struct ring *r, uint32_t idx)
+{
+    if (r->broken)
+        return false;
+    STORE(&r->sh->prod_event, idx);
+    uint32_t cons;
+    if (!ring_consumer_index(r, &cons))
+        return false;
+    /* cons has reached idx once idx is no longer ahead of it. */
+    return (uint32_t)(idx - cons) - 1u < r->size;
 }
 
 bool ring_producer_prepare_sleep(struct ring *r, uint32_t len)
@@ -181,14 +221,17 @@ bool ring_producer_prepare_sleep(struct ring *r, uint32_t len)
     return room < need;
 }
 
-enum ring_status ring_read(struct ring *r, void *buf, uint32_t cap, uint32_t *len, bool *notify)
+enum ring_status ring_peek(struct ring *r, uint32_t *len, uint32_t *tag)
 {
-    *notify = false;
     *len = 0;
+    *tag = 0;
     if (r->broken)
         return RING_ECORRUPT;
-    if (buf == NULL && cap != 0)
-        return RING_EINVAL;
+    if (r->peeked) {
+        *len = r->peek_len;
+        *tag = r->peek_tag;
+        return RING_OK;
+    }
     uint32_t prod = LOAD(&r->sh->prod);
     uint32_t avail = prod - r->local;
     if (avail > r->size || (prod & 7u) != 0) {
@@ -205,20 +248,65 @@ enum ring_status ring_read(struct ring *r, void *buf, uint32_t cap, uint32_t *le
     copy_out(r, r->local, hdr, 8);
     uint32_t n =
         (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
-    if ((hdr[4] | hdr[5] | hdr[6] | hdr[7]) != 0 || n > avail - RING_RECORD_HEADER_BYTES ||
-        round8(n) > avail - RING_RECORD_HEADER_BYTES) {
+    uint32_t t =
+        (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 24;
+    if (n > avail - RING_RECORD_HEADER_BYTES || round8(n) > avail - RING_RECORD_HEADER_BYTES) {
+        r->broken = true;
+        return RING_ECORRUPT;
+    }
+    r->peeked = true;
+    r->peek_len = n;
+    r->peek_tag = t;
+    *len = n;
+    *tag = t;
+    return RING_OK;
+}
+
+enum ring_status ring_copy(struct ring *r, uint32_t off, void *buf, uint32_t n)
+{
+    if (r->broken)
+        return RING_ECORRUPT;
+    if (!r->peeked || off > r->peek_len || n > r->peek_len - off || (buf == NULL && n != 0))
+        return RING_EINVAL;
+    copy_out(r, r->local + RING_RECORD_HEADER_BYTES + off, buf, n);
+    return RING_OK;
+}
+
+enum ring_status ring_advance(struct ring *r, bool *notify)
+{
+    *notify = false;
+    if (r->broken)
+        return RING_ECORRUPT;
+    if (!r->peeked)
+        return RING_EINVAL;
+    uint32_t old = r->local;
+    r->local += RING_RECORD_HEADER_BYTES + round8(r->peek_len);
+    r->peeked = false;
+    STORE(&r->sh->cons, r->local);
+    *notify = crossed(old, r->local, LOAD(&r->sh->prod_event));
+    return RING_OK;
+}
+
+enum ring_status ring_read(struct ring *r, void *buf, uint32_t cap, uint32_t *len, bool *notify)
+{
+    *notify = false;
+    *len = 0;
+    if (buf == NULL && cap != 0)
+        return RING_EINVAL;
+    uint32_t n, tag;
+    enum ring_status st = ring_peek(r, &n, &tag);
+    if (st != RING_OK)
+        return st;
+    if (tag != 0) {
+        /* ring_write's users: a tagged record is a protocol violation. */
         r->broken = true;
         return RING_ECORRUPT;
     }
     *len = n;
     if (n > cap)
         return RING_ETOOBIG;
-    copy_out(r, r->local + 8, buf, n);
-    uint32_t old = r->local;
-    r->local += RING_RECORD_HEADER_BYTES + round8(n);
-    STORE(&r->sh->cons, r->local);
-    *notify = crossed(old, r->local, LOAD(&r->sh->prod_event));
-    return RING_OK;
+    ring_copy(r, 0, buf, n);
+    return ring_advance(r, notify);
 }
 
 bool ring_consumer_prepare_sleep(struct ring *r)

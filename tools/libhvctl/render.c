@@ -1,89 +1,11 @@
-/* Generic CBOR -> JSON through libcbor, with catalog names (render.h). */
+/* Generic CBOR -> JSON through libcbor, with the catalog's names (render.h;
+ * proto_msg_schema, generated from proto/catalog.cddl). */
 #include "hvctl/render.h"
 
 #include <cbor.h>
 #include <hv/proto_msgs.h>
 #include <inttypes.h>
 #include <string.h>
-
-enum jenum { J_NONE, J_STATE, J_ERROR, J_POLICY, J_RIGHT, J_SHUTDOWN, J_VCPU_STATE };
-
-struct jschema;
-/* One member: its catalog name, the schema of a nested map (or of the
- * elements of an array), and the enumeration its integer belongs to. */
-struct jfield {
-    uint64_t key;
-    const char *name;
-    const struct jschema *sub;
-    enum jenum en;
-};
-struct jschema {
-    const struct jfield *fields;
-    size_t count;
-};
-#define SCHEMA(n, ...)                                                                             \
-    static const struct jfield n##_f[] = {__VA_ARGS__};                                            \
-    static const struct jschema n = {n##_f, sizeof n##_f / sizeof n##_f[0]}
-
-SCHEMA(S_SUMMARY, {0, "id", 0, 0}, {2, "name", 0, 0}, {4, "state", 0, J_STATE},
-       {6, "memory-bytes", 0, 0}, {8, "vcpus", 0, 0}, {10, "cpu-time-ns", 0, 0},
-       {12, "event-count", 0, 0}, {13, "events-sent", 0, 0}, {15, "dma-faults", 0, 0});
-SCHEMA(S_PCI_ASSIGN, {1, "bdf", 0, 0}, {3, "vendor", 0, 0}, {5, "device", 0, 0}, {7, "index", 0, 0},
-       {8, "rights", 0, 0});
-SCHEMA(S_PCI_FUNCTION, {0, "bdf", 0, 0}, {2, "vendor", 0, 0}, {4, "device", 0, 0},
-       {6, "class", 0, 0}, {7, "holder", 0, 0}, {9, "rights", 0, 0}, {11, "dma-faults", 0, 0});
-SCHEMA(S_CONFIG, {0, "name", 0, 0}, {2, "kernel", 0, 0}, {4, "cmdline", 0, 0},
-       {6, "memory-bytes", 0, 0}, {8, "max-memory-bytes", 0, 0}, {10, "vcpus", 0, 0},
-       {12, "weight", 0, 0}, {14, "cap-percent", 0, 0}, {16, "gang", 0, 0},
-       {18, "on-poweroff", 0, J_POLICY}, {20, "on-reboot", 0, J_POLICY},
-       {22, "on-crash", 0, J_POLICY}, {23, "pci", &S_PCI_ASSIGN, 0});
-SCHEMA(S_VCPU_INFO, {0, "vcpu", 0, 0}, {2, "state", 0, J_VCPU_STATE}, {4, "run-ns", 0, 0},
-       {6, "wait-ns", 0, 0}, {8, "migrations", 0, 0}, {10, "cpu-mask", 0, 0}, {11, "cpu", 0, 0});
-SCHEMA(S_HOST_CPU, {0, "cpu", 0, 0}, {2, "package", 0, 0}, {4, "core", 0, 0}, {6, "thread", 0, 0},
-       {8, "apic-id", 0, 0});
-SCHEMA(S_LOG_ENTRY, {0, "seq", 0, 0}, {2, "time-ns", 0, 0}, {4, "actor", 0, 0}, {6, "action", 0, 0},
-       {8, "target", 0, 0}, {10, "ok", 0, 0}, {11, "error", 0, J_ERROR}, {13, "detail", 0, 0});
-
-#define MSG_HEAD                                                                                   \
-    {0, "type", 0, 0},                                                                             \
-    {                                                                                              \
-        2, "request-id", 0, 0                                                                      \
-    }
-SCHEMA(M_HELLO_REPLY, MSG_HEAD, {4, "version", 0, 0}, {6, "server", 0, 0});
-SCHEMA(M_ERROR, MSG_HEAD, {4, "code", 0, J_ERROR}, {6, "message", 0, 0});
-SCHEMA(M_OK, MSG_HEAD);
-SCHEMA(M_LIST, MSG_HEAD, {4, "domains", &S_SUMMARY, 0});
-SCHEMA(M_INFO, MSG_HEAD, {4, "summary", &S_SUMMARY, 0}, {6, "config", &S_CONFIG, 0},
-       {7, "max-observed-memory-bytes", 0, 0}, {9, "vcpu-stats", &S_VCPU_INFO, 0});
-SCHEMA(M_HOST_INFO, MSG_HEAD, {4, "cpus", &S_HOST_CPU, 0}, {6, "tsc-hz", 0, 0},
-       {8, "memory-bytes", 0, 0}, {10, "free-memory-bytes", 0, 0});
-SCHEMA(M_DEVICE_LIST, MSG_HEAD, {4, "functions", &S_PCI_FUNCTION, 0}, {5, "iommu", 0, 0});
-SCHEMA(M_UPLOAD_REPLY, MSG_HEAD, {4, "upload", 0, 0}, {5, "present", 0, 0});
-SCHEMA(M_CREATE_REQ, MSG_HEAD, {4, "token", 0, 0}, {6, "config", &S_CONFIG, 0},
-       {8, "paused", 0, 0});
-SCHEMA(M_CREATE_REPLY, MSG_HEAD, {4, "id", 0, 0});
-SCHEMA(M_LOG, MSG_HEAD, {4, "entries", &S_LOG_ENTRY, 0}, {6, "next-seq", 0, 0});
-SCHEMA(M_TOKEN_REPLY, MSG_HEAD, {4, "token-id", 0, 0}, {6, "new-token", 0, 0});
-SCHEMA(M_ATTACH_REPLY, MSG_HEAD, {4, "stream", 0, 0}, {6, "history-bytes", 0, 0});
-
-static const struct {
-    uint64_t type;
-    const struct jschema *schema;
-} MSG_SCHEMAS[] = {
-    {PROTO_MSG_HELLO_REPLY, &M_HELLO_REPLY},
-    {PROTO_MSG_ERROR_REPLY, &M_ERROR},
-    {PROTO_MSG_OK_REPLY, &M_OK},
-    {PROTO_MSG_DOMAIN_LIST_REPLY, &M_LIST},
-    {PROTO_MSG_DOMAIN_INFO_REPLY, &M_INFO},
-    {PROTO_MSG_DOMAIN_CREATE_REQUEST, &M_CREATE_REQ},
-    {PROTO_MSG_DOMAIN_CREATE_REPLY, &M_CREATE_REPLY},
-    {PROTO_MSG_LOG_ENTRIES, &M_LOG},
-    {PROTO_MSG_TOKEN_CREATE_REPLY, &M_TOKEN_REPLY},
-    {PROTO_MSG_CONSOLE_ATTACH_REPLY, &M_ATTACH_REPLY},
-    {PROTO_MSG_HOST_INFO_REPLY, &M_HOST_INFO},
-    {PROTO_MSG_IMAGE_UPLOAD_REPLY, &M_UPLOAD_REPLY},
-    {PROTO_MSG_DEVICE_LIST_REPLY, &M_DEVICE_LIST},
-};
 
 void render_json_string(FILE *out, const uint8_t *s, size_t len)
 {
@@ -104,51 +26,30 @@ void render_json_string(FILE *out, const uint8_t *s, size_t len)
     fputc('"', out);
 }
 
-static const char *enum_name(enum jenum en, uint64_t v)
-{
-    switch (en) {
-    case J_STATE: return proto_domain_state_name(v);
-    case J_ERROR: return proto_error_code_name(v);
-    case J_POLICY: return proto_stop_policy_name(v);
-    case J_RIGHT: return proto_right_name(v);
-    case J_SHUTDOWN: return proto_shutdown_kind_name(v);
-    case J_VCPU_STATE: return proto_vcpu_state_name(v);
-    case J_NONE: break;
-    }
-    return NULL;
-}
-
-static const struct jfield *field_of(const struct jschema *s, const cbor_item_t *key)
-{
-    if (!s || !cbor_isa_uint(key))
-        return NULL;
-    uint64_t k = cbor_get_int(key);
-    for (size_t i = 0; i < s->count; i++)
-        if (s->fields[i].key == k)
-            return &s->fields[i];
-    return NULL;
-}
-
-static const struct jschema *message_schema(const cbor_item_t *item)
+/* The schema of the message item is (key 0's value), or NULL. */
+static const struct proto_schema *message_schema(const cbor_item_t *item)
 {
     if (!cbor_isa_map(item))
         return NULL;
     struct cbor_pair *p = cbor_map_handle(item);
-    for (size_t i = 0; i < cbor_map_size(item); i++) {
-        if (cbor_isa_uint(p[i].key) && cbor_get_int(p[i].key) == 0 && cbor_isa_uint(p[i].value)) {
-            uint64_t t = cbor_get_int(p[i].value);
-            for (size_t j = 0; j < sizeof MSG_SCHEMAS / sizeof MSG_SCHEMAS[0]; j++)
-                if (MSG_SCHEMAS[j].type == t)
-                    return MSG_SCHEMAS[j].schema;
-        }
-    }
+    for (size_t i = 0; i < cbor_map_size(item); i++)
+        if (cbor_isa_uint(p[i].key) && cbor_get_int(p[i].key) == 0 && cbor_isa_uint(p[i].value))
+            return proto_msg_schema(cbor_get_int(p[i].value));
     return NULL;
 }
 
-static void emit(FILE *out, const cbor_item_t *it, const struct jschema *schema, enum jenum en,
+static const struct proto_schema_field *field_of(const struct proto_schema *s,
+                                                const cbor_item_t *key)
+{
+    return s && cbor_isa_uint(key) ? proto_schema_field(s, cbor_get_int(key)) : NULL;
+}
+
+typedef const char *(*enum_fn)(uint64_t v);
+
+static void emit(FILE *out, const cbor_item_t *it, const struct proto_schema *schema, enum_fn en,
                  bool top);
 
-static void emit_key(FILE *out, const cbor_item_t *key, const struct jfield *f)
+static void emit_key(FILE *out, const cbor_item_t *key, const struct proto_schema_field *f)
 {
     if (f) {
         render_json_string(out, (const uint8_t *)f->name, strlen(f->name));
@@ -162,13 +63,13 @@ static void emit_key(FILE *out, const cbor_item_t *key, const struct jfield *f)
     }
 }
 
-static void emit(FILE *out, const cbor_item_t *it, const struct jschema *schema, enum jenum en,
+static void emit(FILE *out, const cbor_item_t *it, const struct proto_schema *schema, enum_fn en,
                  bool top)
 {
     switch (cbor_typeof(it)) {
     case CBOR_TYPE_UINT: {
         uint64_t v = cbor_get_int(it);
-        const char *name = enum_name(en, v);
+        const char *name = en ? en(v) : NULL;
         if (name)
             render_json_string(out, (const uint8_t *)name, strlen(name));
         else
@@ -207,11 +108,11 @@ static void emit(FILE *out, const cbor_item_t *it, const struct jschema *schema,
         break;
     }
     case CBOR_TYPE_MAP: {
-        const struct jschema *s = top ? message_schema(it) : schema;
+        const struct proto_schema *s = top ? message_schema(it) : schema;
         fputc('{', out);
         struct cbor_pair *p = cbor_map_handle(it);
         for (size_t i = 0; i < cbor_map_size(it); i++) {
-            const struct jfield *f = field_of(s, p[i].key);
+            const struct proto_schema_field *f = field_of(s, p[i].key);
             if (i)
                 fputc(',', out);
             emit_key(out, p[i].key, f);
@@ -222,7 +123,7 @@ static void emit(FILE *out, const cbor_item_t *it, const struct jschema *schema,
                     out, (const uint8_t *)proto_msg_name((uint32_t)cbor_get_int(p[i].value)),
                     strlen(proto_msg_name((uint32_t)cbor_get_int(p[i].value))));
             else
-                emit(out, p[i].value, f ? f->sub : NULL, f ? f->en : J_NONE, false);
+                emit(out, p[i].value, f ? f->sub : NULL, f ? f->enum_name : NULL, false);
         }
         fputc('}', out);
         break;
@@ -257,7 +158,7 @@ bool render_json(FILE *out, const uint8_t *cbor, size_t len, char *errbuf, size_
         cbor_decref(&item);
         return false;
     }
-    emit(out, item, NULL, J_NONE, true);
+    emit(out, item, NULL, NULL, true);
     fputc('\n', out);
     cbor_decref(&item);
     return true;

@@ -234,6 +234,20 @@ struct hv_start_module {
     char name[48];       /* its GRUB command line (NUL-terminated, truncated) */
 };
 
+/*
+ * Where a domain's bus is (docs/bus.md): filled by the control domain when
+ * it builds a domain, zero otherwise (the root, domains other domains
+ * build). The area is a duplex area (hv/duplex.h) owned by the control
+ * domain: ref is the grant of its page 0, which lists the others.
+ */
+struct hv_start_bus {
+    uint32_t control_slot; /* slot of this domain's table naming the control domain
+                              (HV_CAP_R_DOM_GRANT | HV_CAP_R_DOM_EVTCHN) */
+    uint32_t port;         /* the control domain's unbound port for this domain */
+    uint32_t ref;          /* the control domain's grant of page 0 of the area */
+    uint32_t pages;        /* pages of the area (page 0 included) */
+};
+
 struct hv_start_info {
     uint64_t magic;           /* HV_START_INFO_MAGIC */
     uint32_t abi_version;     /* HV_ABI_VERSION */
@@ -252,15 +266,19 @@ struct hv_start_info {
     uint32_t flags; /* HV_SIF_* */
     struct hv_start_module modules[HV_START_MODULES_MAX];
     char cmdline[HV_CMDLINE_MAX];
+    struct hv_start_bus bus; /* valid with HV_SIF_BUS */
 };
 
 #define HV_SIF_ROOT (1u << 0) /* this is the root domain */
+#define HV_SIF_BUS (1u << 1)  /* bus says where this domain's bus is */
 
 _Static_assert(sizeof(struct hv_start_module) == 64, "start module layout");
 _Static_assert(offsetof(struct hv_start_info, m2p_entries) == 80, "start info layout");
 _Static_assert(offsetof(struct hv_start_info, shared_info_va) == 88, "start info layout");
 _Static_assert(offsetof(struct hv_start_info, modules) == 104, "start info layout");
-_Static_assert(sizeof(struct hv_start_info) == 104 + 8 * 64 + 1024, "start info size");
+_Static_assert(sizeof(struct hv_start_bus) == 16, "start bus layout");
+_Static_assert(offsetof(struct hv_start_info, bus) == 104 + 8 * 64 + 1024, "start info layout");
+_Static_assert(sizeof(struct hv_start_info) == 104 + 8 * 64 + 1024 + 16, "start info size");
 _Static_assert(sizeof(struct hv_start_info) <= HV_PAGE_SIZE, "start info fits a page");
 
 #endif /* HV_ABI_H */

@@ -80,7 +80,9 @@ static void answer(const struct proto_msg *req, struct proto_msg *r)
         if (!web && !ctl) {
             r->type = PROTO_MSG_ERROR_REPLY;
             r->u.error_reply =
-                (struct proto_error_reply){id, PROTO_ERROR_CODE_NOT_FOUND, S(FAKE_ERROR_TEXT)};
+                (struct proto_error_reply){.request_id = id,
+                                           .code = PROTO_ERROR_CODE_NOT_FOUND,
+                                           .message = S(FAKE_ERROR_TEXT)};
             break;
         }
         r->type = PROTO_MSG_DOMAIN_INFO_REPLY;
@@ -161,7 +163,9 @@ static void handle(struct fake_server *s, int fd, const uint8_t *p, uint32_t len
         memset(&rep, 0, sizeof rep);
         rep.type = PROTO_MSG_ERROR_REPLY;
         rep.u.error_reply =
-            (struct proto_error_reply){0, PROTO_ERROR_CODE_INVALID, S("undecodable request")};
+            (struct proto_error_reply){.request_id = 0,
+                                       .code = PROTO_ERROR_CODE_INVALID,
+                                       .message = S("undecodable request")};
         send_msg_frame(fd, &rep, 0);
         return;
     }
@@ -212,8 +216,9 @@ static void handle(struct fake_server *s, int fd, const uint8_t *p, uint32_t len
         memset(&rep, 0, sizeof rep);
         rep.type = PROTO_MSG_ERROR_REPLY;
         rep.u.error_reply = (struct proto_error_reply){
-            id, PROTO_ERROR_CODE_NOT_FOUND,
-            S(s->action[t] == FA_ERROR ? FAKE_ERROR_TEXT : "bad\033[2Jthing\nhere")};
+            .request_id = id,
+            .code = PROTO_ERROR_CODE_NOT_FOUND,
+            .message = S(s->action[t] == FA_ERROR ? FAKE_ERROR_TEXT : "bad\033[2Jthing\nhere")};
         send_msg_frame(fd, &rep, 0);
         break;
     case FA_GARBAGE_THEN_REPLY: {

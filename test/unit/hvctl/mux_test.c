@@ -192,7 +192,8 @@ static const struct proto_msg *error_reply(uint64_t id, enum proto_error_code co
 {
     memset(&g_m, 0, sizeof g_m);
     g_m.type = PROTO_MSG_ERROR_REPLY;
-    g_m.u.error_reply = (struct proto_error_reply){id, code, {(const uint8_t *)"no", 2}};
+    g_m.u.error_reply = (struct proto_error_reply){
+        .request_id = id, .code = code, .message = {(const uint8_t *)"no", 2}};
     return &g_m;
 }
 

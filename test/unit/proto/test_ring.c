@@ -186,6 +186,77 @@ static void test_corruption(void **state)
     assert_false(ring_producer_prepare_sleep(&p, 8));
 }
 
+/* Tagged records, read in pieces: peek reports length and tag without
+ * consuming, copy reads any part, advance consumes; ring_read refuses a
+ * tagged record (its users never write one). */
+static void test_tags_and_pieces(void **state)
+{
+    struct ring p, c;
+    setup_ring(&p, &c);
+    uint8_t msg[100], out[100];
+    for (int i = 0; i < 100; i++)
+        msg[i] = (uint8_t)i;
+    bool notify;
+    uint32_t len, tag;
+    assert_int_equal(ring_peek(&c, &len, &tag), RING_EMPTY);
+    assert_int_equal(ring_copy(&c, 0, out, 1), RING_EINVAL); /* nothing peeked */
+    assert_int_equal(ring_advance(&c, &notify), RING_EINVAL);
+    assert_int_equal(ring_write_tag(&p, msg, 100, 0xabcd1234u, &notify), RING_OK);
+    assert_int_equal(ring_peek(&c, &len, &tag), RING_OK);
+    assert_int_equal(len, 100);
+    assert_int_equal(tag, 0xabcd1234u);
+    assert_int_equal(ring_peek(&c, &len, &tag), RING_OK); /* the same record again */
+    assert_int_equal(ring_copy(&c, 40, out, 60), RING_OK);
+    assert_memory_equal(out, msg + 40, 60);
+    assert_int_equal(ring_copy(&c, 41, out, 60), RING_EINVAL); /* past its end */
+    assert_int_equal(ring_copy(&c, 101, out, 0), RING_EINVAL);
+    assert_int_equal(ring_advance(&c, &notify), RING_OK);
+    assert_int_equal(ring_peek(&c, &len, &tag), RING_EMPTY);
+    /* ring_read refuses a tagged record for good */
+    assert_int_equal(ring_write_tag(&p, msg, 8, 1, &notify), RING_OK);
+    assert_int_equal(ring_read(&c, out, sizeof(out), &len, &notify), RING_ECORRUPT);
+    assert_int_equal(ring_peek(&c, &len, &tag), RING_ECORRUPT);
+}
+
+/* Header and data apart; the producer's view of the consumer's index; a
+ * producer waiting for the consumer to reach an index is woken exactly
+ * when it does. */
+static void test_split_and_wait_index(void **state)
+{
+    static _Alignas(64) uint8_t hdr[128], data[512];
+    struct ring p, c;
+    assert_false(ring_attach_producer_split(&p, hdr, data, 384)); /* not a power of two */
+    assert_false(ring_attach_producer_split(&p, hdr, data, 128)); /* too small */
+    assert_false(ring_attach_producer_split(&p, NULL, data, 512));
+    memset(hdr, 0, sizeof hdr);
+    assert_true(ring_attach_producer_split(&p, hdr, data, 512));
+    assert_true(ring_attach_consumer_split(&c, hdr, data, 512));
+    assert_int_equal(ring_max_payload(&p), 504);
+    uint8_t msg[64] = {1}, out[64];
+    bool notify;
+    uint32_t len, cons;
+    assert_int_equal(ring_can_write(&p, 505), RING_ETOOBIG);
+    assert_int_equal(ring_can_write(&p, 504), RING_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ring_write(&p, msg, 24, &notify), RING_OK); /* 32 bytes each */
+    uint32_t end2 = 64;                                              /* after the 2nd record */
+    assert_int_equal(ring_local_index(&p), 96);
+    assert_true(ring_consumer_index(&p, &cons));
+    assert_int_equal(cons, 0);
+    assert_true(ring_producer_prepare_wait_index(&p, end2)); /* not there: sleep */
+    assert_int_equal(ring_read(&c, out, sizeof out, &len, &notify), RING_OK);
+    assert_false(notify); /* cons 32: not yet */
+    assert_int_equal(ring_read(&c, out, sizeof out, &len, &notify), RING_OK);
+    assert_true(notify); /* cons 64: reached */
+    assert_false(ring_producer_prepare_wait_index(&p, end2));
+    assert_true(ring_consumer_index(&p, &cons));
+    assert_int_equal(cons, 64);
+    /* the data lives where it was put */
+    assert_int_equal(data[64 + 8], 1);
+    assert_int_equal(ring_read(&c, out, sizeof out, &len, &notify), RING_OK);
+    assert_int_equal(ring_can_write(&p, 504), RING_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +265,8 @@ int main(void)
         cmocka_unit_test(test_full_and_too_big),
         cmocka_unit_test(test_notifications),
         cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_tags_and_pieces),
+        cmocka_unit_test(test_split_and_wait_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
