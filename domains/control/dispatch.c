@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus.h"
 #include "consoles.h"
 #include "gk/gk.h"
 #include "images.h"
 #include "log.h"
 #include "registry.h"
+#include "services.h"
 #include "tokens.h"
 #include "transport.h"
 
@@ -564,6 +566,91 @@ static void do_image_chunk(struct request *r)
         ctl_log_add("upload", "image-upload-complete", name, true, 0, NULL);
 }
 
+/* --- the bus (docs/bus.md) ---------------------------------------------------- */
+
+void dispatch_answer_later(uint64_t sess, uint64_t id, enum proto_error_code code,
+                           int64_t hv_status, const char *why)
+{
+    if (sess != session)
+        return; /* the client that asked is gone */
+    if (code == 0) {
+        send_ok(id);
+        return;
+    }
+    snprintf(msgbuf, sizeof msgbuf, "%s", why ? why : "the domain refused");
+    size_t n = strlen(msgbuf);
+    while (n > 0 && !hvcbor_utf8_valid((const uint8_t *)msgbuf, n))
+        msgbuf[--n] = 0;
+    rep.type = PROTO_MSG_ERROR_REPLY;
+    rep.u.error_reply = (struct proto_error_reply){.request_id = id,
+                                                   .code = code,
+                                                   .message = str_of(msgbuf),
+                                                   .has_hv_status = hv_status != 0,
+                                                   .hv_status = hv_status};
+    transport_send(&rep);
+}
+
+/* hvctl bus DOMAIN (the control domain: its totals). */
+static void do_bus_info(struct request *r)
+{
+    struct dom *d = registry_find(r->m->u.bus_info_request.domain);
+    if (!d && strcmp(r->target, CONTROL_NAME) != 0) {
+        req_fail(r, PROTO_ERROR_CODE_NOT_FOUND, "no such domain");
+        return;
+    }
+    rep.type = PROTO_MSG_BUS_INFO_REPLY;
+    rep.u.bus_info_reply.request_id = r->id;
+    bus_info(d, &rep.u.bus_info_reply);
+    transport_send(&rep);
+}
+
+static void do_service_list(struct request *r)
+{
+    rep.type = PROTO_MSG_SERVICE_LIST_REPLY;
+    rep.u.service_list_reply.request_id = r->id;
+    services_list(&rep.u.service_list_reply);
+    transport_send(&rep);
+}
+
+/* A request answered later, when the domain answers its bus request
+ * (dispatch_answer_later). */
+static void later(struct request *r, struct proto_msg *m, enum bus_cont cont)
+{
+    if (!r->d->has_domain || r->d->state != PROTO_DOMAIN_STATE_RUNNING) {
+        req_fail(r, PROTO_ERROR_CODE_WRONG_STATE, "it is not running");
+        return;
+    }
+    const char *why = bus_request(r->d, m, cont, r->id, session);
+    if (why) {
+        req_fail(r, PROTO_ERROR_CODE_WRONG_STATE, why);
+        return;
+    }
+    ctl_log_add(r->t->label, r->action, r->target, true, 0, "asked over its bus");
+}
+
+static void do_suspend(struct request *r)
+{
+    static struct proto_msg m;
+    m.type = PROTO_MSG_BUS_SUSPEND_REQUEST;
+    m.u.bus_suspend_request = (struct proto_bus_suspend_request){0};
+    later(r, &m, BUS_CONT_SUSPEND);
+}
+
+static void do_mem_target(struct request *r)
+{
+    const struct proto_domain_mem_target_request *q = &r->m->u.domain_mem_target_request;
+    if (q->target_bytes < (1ull << 20) || q->target_bytes > r->d->cfg.max_memory_bytes) {
+        req_fail(r, PROTO_ERROR_CODE_INVALID,
+                 "the target must be at least 1 MiB and at most its max-memory");
+        return;
+    }
+    static struct proto_msg m;
+    m.type = PROTO_MSG_BUS_MEMORY_TARGET_REQUEST;
+    m.u.bus_memory_target_request =
+        (struct proto_bus_memory_target_request){.target_bytes = q->target_bytes};
+    later(r, &m, BUS_CONT_HVCTL);
+}
+
 /* Every request type the server answers, keyed by message type. A type with
  * no route (a reply sent to the server) is refused as invalid. */
 static const struct route routes[] = {
@@ -667,6 +754,31 @@ static const struct route routes[] = {
                                         .right_unscoped = true,
                                         .invoke = do_image_upload},
     [PROTO_MSG_IMAGE_UPLOAD_CHUNK] = {.action = "image-upload-chunk", .invoke = do_image_chunk},
+    [PROTO_MSG_BUS_INFO_REQUEST] = {.action = "bus-info",
+                                    .token = MSG_OFF(bus_info_request.token),
+                                    .name = MSG_OFF(bus_info_request.domain),
+                                    .target = TARGET_NAME,
+                                    .name_field = "domain",
+                                    .right = RIGHT(PROTO_RIGHT_INFO),
+                                    .invoke = do_bus_info},
+    [PROTO_MSG_SERVICE_LIST_REQUEST] = {.action = "service-list",
+                                        .token = MSG_OFF(service_list_request.token),
+                                        .right = RIGHT(PROTO_RIGHT_INFO),
+                                        .invoke = do_service_list},
+    [PROTO_MSG_DOMAIN_SUSPEND_REQUEST] = {.action = "domain-suspend",
+                                          .token = MSG_OFF(domain_suspend_request.token),
+                                          .name = MSG_OFF(domain_suspend_request.domain),
+                                          .target = TARGET_DOMAIN,
+                                          .name_field = "domain",
+                                          .right = RIGHT(PROTO_RIGHT_PAUSE),
+                                          .invoke = do_suspend},
+    [PROTO_MSG_DOMAIN_MEM_TARGET_REQUEST] = {.action = "domain-mem-target",
+                                             .token = MSG_OFF(domain_mem_target_request.token),
+                                             .name = MSG_OFF(domain_mem_target_request.domain),
+                                             .target = TARGET_DOMAIN,
+                                             .name_field = "domain",
+                                             .right = RIGHT(PROTO_RIGHT_LIFECYCLE),
+                                             .invoke = do_mem_target},
 };
 
 /* The decode step for a message of a routed type: names, token, right,

@@ -19,6 +19,8 @@
 
 #include <stdint.h>
 
+#include <hv/proto_msgs.h>
+
 #define CONTROL_SERVER_NAME "hv-control 0.1"
 
 /* The transport's frame callback. */
@@ -26,5 +28,11 @@ void dispatch_frame(const uint8_t *payload, uint32_t len);
 
 /* Sends new log entries to a following log query, if any. */
 void dispatch_poll(void);
+
+/* Answers a request of session `session` that had to wait for a domain
+ * (bus.c: suspend, memory target): ok-reply if code is 0, else error-reply
+ * with why (and hv_status if not 0). Dropped if the session has ended. */
+void dispatch_answer_later(uint64_t session, uint64_t id, enum proto_error_code code,
+                           int64_t hv_status, const char *why);
 
 #endif

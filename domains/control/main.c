@@ -5,11 +5,13 @@
  * event loop that serves requests, reads consoles and supervises domains.
  *
  * Modules: uart.c (COM2), transport.c (frames), dispatch.c (requests),
- * registry.c (domains), consoles.c, images.c, tokens.c, fwcfg.c, log.c,
- * bootcfg.c (the boot configuration module).
+ * registry.c (domains), bus.c, bus_conn.c and services.c (every domain's
+ * bus, services, introductions), consoles.c, images.c, tokens.c, fwcfg.c,
+ * log.c, bootcfg.c (the boot configuration module).
  * One VCPU; event handlers only set flags, all work is done in the loop.
  */
 #include "bootcfg.h"
+#include "bus.h"
 #include "dispatch.h"
 #include "fwcfg.h"
 #include "gk/gk.h"
@@ -91,6 +93,7 @@ int main(const struct hv_start_info *si)
                   si->modules[i].name, (unsigned long long)si->modules[i].size_bytes);
     registry_init(wake_up);
     devices_init();
+    bus_init(wake_up, dispatch_answer_later);
     const char *why = transport_init(dispatch_frame);
     if (why)
         gk_panic("control: COM2: %s", why);
@@ -101,6 +104,7 @@ int main(const struct hv_start_info *si)
     for (;;) {
         transport_poll();
         registry_poll();
+        bus_poll();
         dispatch_poll();
         gk_events_disable();
         if (!wake && !transport_irq_pending) {

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus.h"
 #include "consoles.h"
 #include "gk/gk.h"
 #include "log.h"
+#include "services.h"
 
 #define RESTART_WINDOW_NS (60ull * GK_NS_PER_SEC)
 #define RESTARTS_PER_WINDOW 5u
@@ -15,6 +17,7 @@
 
 static struct dom doms[DOM_MAX];
 static void (*state_cb)(void);
+static uint32_t gen_counter; /* incarnations, never reused (struct dom.gen) */
 
 static void on_dom_state(uint32_t port, void *arg)
 {
@@ -64,6 +67,84 @@ static void copy_str(char *dst, size_t cap, struct hvcbor_str s)
 static struct hvcbor_str str_of(const char *s)
 {
     return (struct hvcbor_str){(const uint8_t *)s, (uint32_t)strlen(s)};
+}
+
+/* Copies *s into d->store (at *used) and points it there. */
+static bool keep(struct dom *d, uint32_t *used, struct hvcbor_str *s)
+{
+    if (s->len > DOM_STORE_BYTES - *used)
+        return false;
+    memcpy(d->store + *used, s->ptr, s->len);
+    s->ptr = (const uint8_t *)d->store + *used;
+    *used += s->len;
+    return true;
+}
+
+/* Makes d->cfg's config, offers, uses and channels point into d->store. */
+static bool keep_lists(struct dom *d)
+{
+    uint32_t used = 0;
+    struct proto_domain_config *c = &d->cfg;
+    for (uint32_t i = 0; c->has_config && i < c->config.count; i++)
+        if (!keep(d, &used, &c->config.items[i].key) || !keep(d, &used, &c->config.items[i].value))
+            return false;
+    for (uint32_t i = 0; c->has_offers && i < c->offers.count; i++)
+        if (!keep(d, &used, &c->offers.items[i]))
+            return false;
+    for (uint32_t i = 0; c->has_uses && i < c->uses.count; i++)
+        if (!keep(d, &used, &c->uses.items[i]))
+            return false;
+    for (uint32_t i = 0; c->has_channels && i < c->channels.count; i++)
+        if (!keep(d, &used, &c->channels.items[i].name) ||
+            !keep(d, &used, &c->channels.items[i].peer))
+            return false;
+    return true;
+}
+
+static bool printable(struct hvcbor_str s)
+{
+    for (uint32_t i = 0; i < s.len; i++)
+        if (s.ptr[i] < 0x20 || s.ptr[i] == 0x7f)
+            return false;
+    return s.len > 0;
+}
+
+static bool str_same(struct hvcbor_str a, struct hvcbor_str b)
+{
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+/* The bus parts of a configuration: names without control characters, keys
+ * and channel names unique, channel sizes valid, no channel to itself. */
+static const char *check_bus_config(const struct proto_domain_config *c)
+{
+    for (uint32_t i = 0; c->has_config && i < c->config.count; i++) {
+        if (!printable(c->config.items[i].key))
+            return "a config key is empty or has a control character";
+        for (uint32_t j = 0; j < i; j++)
+            if (str_same(c->config.items[i].key, c->config.items[j].key))
+                return "a config key appears twice";
+    }
+    for (uint32_t i = 0; c->has_offers && i < c->offers.count; i++)
+        if (!printable(c->offers.items[i]))
+            return "a service name in offers has a control character";
+    for (uint32_t i = 0; c->has_uses && i < c->uses.count; i++)
+        if (!printable(c->uses.items[i]))
+            return "a service name in uses has a control character";
+    for (uint32_t i = 0; c->has_channels && i < c->channels.count; i++) {
+        const struct proto_channel_spec *ch = &c->channels.items[i];
+        uint32_t ring, buf;
+        if (!printable(ch->name) || !printable(ch->peer))
+            return "a channel's name or peer has a control character";
+        if (str_same(ch->peer, c->name))
+            return "a channel's peer is the domain itself";
+        if (!channel_geometry(ch->size_bytes, &ring, &buf))
+            return "a channel's size must be a power of two from 32 KiB to 2 MiB";
+        for (uint32_t j = 0; j < i; j++)
+            if (str_same(ch->name, c->channels.items[j].name))
+                return "a channel name appears twice";
+    }
+    return NULL;
 }
 
 static const char *status_name(int64_t st)
@@ -146,7 +227,10 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
         .dom_slot = DOM_SLOT_BASE + 2 * d->index,
         .console_slot = DOM_SLOT_BASE + 2 * d->index + 1,
         .paused = true,
+        .on_created = bus_on_created, /* the domain's bus (bus.c) */
+        .on_created_arg = d,
     };
+    d->gen = ++gen_counter;
     /* Slots of an earlier incarnation must be empty. */
     gk_cap_delete(spec.dom_slot);
     gk_cap_delete(spec.console_slot);
@@ -154,6 +238,7 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
     int64_t st = 0;
     const char *why = gk_build_domain(&spec, &d->built, &why_detail, &st);
     if (why) {
+        bus_release(d); /* what bus_on_created made, if it ran */
         snprintf(detail, detail_cap, "building it failed: %s%s%s%s%s", why, why_detail ? ": " : "",
                  why_detail ? why_detail : "", st ? " -> " : "", st ? status_name(st) : "");
         if (st == HV_ENOMEM || (st == 0 && strstr(why, "memory")))
@@ -168,6 +253,7 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
     const char *dev_why = devices_give(d, detail, detail_cap);
     if (dev_why) {
         gk_domain_destroy(&d->built);
+        bus_release(d);
         gk_cap_delete(d->built.dom_slot);
         gk_cap_delete(d->built.console_slot);
         d->has_domain = false;
@@ -179,6 +265,7 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
     d->shutting_down = false;
     d->shutdown_asked = false;
     d->shutdown_deadline_ns = 0;
+    d->suspended = false;
     d->state = PROTO_DOMAIN_STATE_PAUSED;
     /* Scheduling parameters and pins before VCPU 0 first runs: gang can
      * only be set while no VCPU of the domain is runnable. */
@@ -186,6 +273,7 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
     if (sched_why) {
         devices_release(d);
         gk_domain_destroy(&d->built);
+        bus_release(d);
         gk_cap_delete(d->built.dom_slot);
         gk_cap_delete(d->built.console_slot);
         d->has_domain = false;
@@ -197,6 +285,9 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
         if (rc != HV_OK) {
             devices_release(d);
             gk_domain_destroy(&d->built);
+            bus_release(d);
+            gk_cap_delete(d->built.dom_slot);
+            gk_cap_delete(d->built.console_slot);
             d->has_domain = false;
             snprintf(detail, detail_cap, "starting it failed (%s)", status_name(rc));
             *code = PROTO_ERROR_CODE_INTERNAL;
@@ -236,6 +327,9 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
      * which carries every right, so it needs nothing more from us). */
     if (cfg->vcpus < 1 || cfg->vcpus > HV_DOMAIN_VCPUS_MAX)
         return "vcpus must be 1 .. 8";
+    const char *bad = check_bus_config(cfg);
+    if (bad)
+        return bad;
     struct image *im = image_find(cfg->kernel);
     if (!im) {
         *code = PROTO_ERROR_CODE_NOT_FOUND;
@@ -261,6 +355,10 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
     d->cfg.name = str_of(d->name);
     d->cfg.kernel = str_of(d->kernel);
     d->cfg.cmdline = str_of(d->cmdline);
+    if (!keep_lists(d)) {
+        memset(d, 0, sizeof *d);
+        return "its config, services and channels are too long together";
+    }
     d->image = im;
     const char *why = build(d, paused, detail, detail_cap, code);
     if (why) {
@@ -280,9 +378,11 @@ static void kill_domain(struct dom *d)
         return;
     con_pump(d);
     devices_release(d);
+    bus_domain_gone(d, "it was destroyed");
     int64_t rc = gk_domain_destroy(&d->built);
     if (rc != HV_OK)
         gk_printf("control: destroying %s failed (%lld)\n", d->name, (long long)rc);
+    bus_release(d);
     gk_cap_delete(d->built.dom_slot);
     gk_cap_delete(d->built.console_slot);
     d->has_domain = false;
@@ -326,6 +426,10 @@ const char *registry_unpause(struct dom *d, enum proto_error_code *code)
         return "the hypervisor refused to unpause it";
     d->never_started = false;
     d->state = PROTO_DOMAIN_STATE_RUNNING;
+    if (d->suspended) {
+        d->suspended = false;
+        bus_resumed(d);
+    }
     return NULL;
 }
 
@@ -346,10 +450,19 @@ const char *registry_shutdown(struct dom *d, enum proto_shutdown_kind kind, bool
         .dom_slot = d->built.dom_slot,
         .reason = kind == PROTO_SHUTDOWN_KIND_REBOOT ? HV_SHUTDOWN_REBOOT : HV_SHUTDOWN_POWEROFF};
     int64_t st = HV_EBUSY;
-    if (!d->never_started && d->state != PROTO_DOMAIN_STATE_PAUSED)
-        st = gk_hc_domain_op(HV_DOMCTL_SHUTDOWN_REQUEST, &rq);
+    bool over_bus = false;
+    if (!d->never_started && d->state != PROTO_DOMAIN_STATE_PAUSED) {
+        /* Over its bus when it has one (answered with a reply); else the
+         * hypervisor's request (HV_VIRQ_SHUTDOWN). */
+        over_bus = bus_shutdown(d, kind);
+        st = over_bus ? HV_OK : gk_hc_domain_op(HV_DOMCTL_SHUTDOWN_REQUEST, &rq);
+    }
     d->shutdown_asked = st == HV_OK;
-    if (st == HV_OK)
+    if (st == HV_OK && over_bus)
+        *note = has_timeout ? "asked the guest over its bus; forced at the timeout if it has not "
+                              "stopped"
+                            : "asked the guest over its bus; waits for it to stop";
+    else if (st == HV_OK)
         *note = has_timeout ? "asked the guest; forced at the timeout if it has not stopped"
                             : "asked the guest; waits for it to stop";
     else
@@ -448,6 +561,9 @@ void registry_poll(void)
             if (d->stop_handled)
                 continue;
             d->stop_handled = true;
+            bus_domain_gone(d, info.shutdown_reason == HV_SHUTDOWN_CRASH ? "it crashed"
+                               : info.shutdown_reason == HV_SHUTDOWN_REBOOT ? "it rebooted"
+                                                                           : "it powered off");
             d->state = info.shutdown_reason == HV_SHUTDOWN_CRASH ? PROTO_DOMAIN_STATE_CRASHED
                                                                  : PROTO_DOMAIN_STATE_SHUTDOWN;
             d->shutting_down = false;
@@ -456,6 +572,7 @@ void registry_poll(void)
         }
         if (d->shutting_down) {
             if (d->shutdown_deadline_ns && now >= d->shutdown_deadline_ns) {
+                bus_domain_gone(d, "it was stopped at its shutdown timeout");
                 d->shutting_down = false;
                 d->state = PROTO_DOMAIN_STATE_SHUTDOWN;
                 d->stop_handled = true;
@@ -491,6 +608,8 @@ void registry_summary(const struct dom *d, struct proto_domain_summary *out)
         .events_sent = d->events_sent,
         .has_dma_faults = d->has_domain,
         .dma_faults = d->dma_faults,
+        .has_bus = true,
+        .bus = bus_state(d),
     };
 }
 
@@ -522,6 +641,8 @@ void registry_self_summary(struct proto_domain_summary *out)
         .events_sent = info.events_sent,
         .has_dma_faults = true,
         .dma_faults = info.dma_faults,
+        .has_bus = true,
+        .bus = PROTO_BUS_STATE_NONE,
     };
 }
 

@@ -28,6 +28,9 @@
 #define CON_HISTORY_BYTES 32768u
 #define CONTROL_NAME "control"
 #define DOM_VCPUS_MAX 64u
+/* Room for the strings of a configuration's config, offers, uses and
+ * channels (at most 32 x (64 + 512) + 32 x 32 + 16 x (32 + 64) bytes). */
+#define DOM_STORE_BYTES (24u * 1024u)
 
 struct dom {
     bool used;
@@ -35,7 +38,9 @@ struct dom {
     char name[DOM_NAME_MAX + 1];
     char kernel[DOM_KERNEL_MAX + 1];
     char cmdline[DOM_CMDLINE_MAX + 1];
-    struct proto_domain_config cfg; /* strings point into the arrays above */
+    struct proto_domain_config cfg; /* strings point into the arrays above and store */
+    char store[DOM_STORE_BYTES];    /* config values, service and channel names */
+    uint32_t gen;                   /* incarnation: bumped by every build */
     struct image *image;
     struct gk_built_domain built; /* valid while has_domain */
     bool has_domain;              /* a hypervisor domain exists for it */
@@ -45,6 +50,7 @@ struct dom {
     bool shutting_down;
     bool shutdown_asked; /* HV_DOMCTL_SHUTDOWN_REQUEST accepted for this stop */
     enum proto_shutdown_kind shutdown_kind;
+    bool suspended; /* paused by hvctl suspend: unpause sends bus-resume-event */
     uint64_t shutdown_deadline_ns; /* 0: none */
     uint64_t restarts, restart_window_ns;
     uint64_t memory_bytes, max_memory_seen, cpu_time_ns;

@@ -41,7 +41,8 @@ install(FILES ${GK_LINKER_SCRIPT} DESTINATION ${GK_INSTALL_LIBDIR} COMPONENT gue
 set(GK_CFG_WARNINGS "${HV_WARNINGS}")
 set(GK_CFG_GUEST_CFLAGS "${HV_GUEST_CFLAGS}")
 set(GK_CFG_GUEST_LDFLAGS -nostdlib -static -no-pie -Wl,--build-id=none
-    -Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments)
+    -Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
+    ${HV_GUEST_GC_LDFLAGS})
 configure_package_config_file(${CMAKE_CURRENT_SOURCE_DIR}/cmake/guest-kit-config.cmake.in
     ${CMAKE_CURRENT_BINARY_DIR}/guest-kit-config.cmake
     INSTALL_DESTINATION ${GK_INSTALL_CMAKEDIR}

@@ -48,6 +48,7 @@ struct build {
     uint64_t done;
     const char *detail;
     int64_t status;
+    struct hv_start_bus bus; /* what spec->on_created filled */
 };
 
 static uint8_t page_buf[PAGE] __attribute__((aligned(4096)));
@@ -340,6 +341,14 @@ static const char *build_domain(const struct gk_build_spec *spec, struct gk_buil
     b->dom_slot = spec->dom_slot;
     b->plan.in.domid = c.domid;
     b->mfns[b->plan.shinfo_pfn] = c.shared_info_mfn;
+    if (spec->on_created) {
+        rc = spec->on_created(spec->on_created_arg, spec->dom_slot, c.domid, &b->bus);
+        if (rc != HV_OK) {
+            why = hc_failed(b, "setting up its start-of-day services failed", rc);
+            goto fail;
+        }
+        b->plan.in.bus = &b->bus;
+    }
 
     why = fill(b);
     if (why)

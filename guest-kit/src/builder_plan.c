@@ -279,6 +279,10 @@ static void build_start_info(const struct gk_build_plan *plan, void *buf)
     si->shared_info_va = plan->base_va + plan->shinfo_pfn * PAGE;
     si->modules_count = in->modules_count;
     si->flags = 0; /* never HV_SIF_ROOT: only the hypervisor builds the root */
+    if (in->bus) {
+        si->bus = *in->bus;
+        si->flags |= HV_SIF_BUS;
+    }
     if (in->cmdline)
         memcpy(si->cmdline, in->cmdline, bounded_len(in->cmdline, HV_CMDLINE_MAX - 1));
     for (uint32_t i = 0; i < in->modules_count; i++) {

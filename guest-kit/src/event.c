@@ -26,6 +26,7 @@
  */
 #include "gk/event.h"
 
+#include "bus_internal.h"
 #include "gk/gk.h"
 #include "gk/spinlock.h"
 #include "gk/vcpu.h"
@@ -207,6 +208,16 @@ static void shutdown_requested(uint32_t port, void *arg)
             (enum hv_shutdown_reason)(__atomic_load_n(&shutdown_asked, __ATOMIC_SEQ_CST) - 1));
 }
 
+void gk_shutdown_request(enum hv_shutdown_reason reason)
+{
+    if (reason != HV_SHUTDOWN_POWEROFF && reason != HV_SHUTDOWN_REBOOT)
+        return;
+    __atomic_store_n(&shutdown_asked, (uint32_t)reason + 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&requests_seen, 1, __ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(&shutdown_hook, __ATOMIC_SEQ_CST))
+        gk_shutdown(reason);
+}
+
 void gk_shutdown_watch(void)
 {
     uint32_t port = 0;
@@ -234,6 +245,7 @@ void gk_shutdown_poll(void)
     uint32_t port = __atomic_load_n(&shutdown_port, __ATOMIC_SEQ_CST);
     if (port && gk_evtchn_test_and_clear(port) && !note_request())
         return;
+    gk_bus_poll_shutdown(); /* a request over the bus (bus.c) */
     uint32_t seen = __atomic_load_n(&requests_seen, __ATOMIC_SEQ_CST);
     if (seen == __atomic_load_n(&requests_served, __ATOMIC_SEQ_CST))
         return;
@@ -440,7 +452,8 @@ void gk_block(void)
             gk_panic("gk_block: HC_SET_CALLBACK failed (%lld)", (long long)rc);
     }
     gk_hc_block();
-    gk_shutdown_poll(); /* a safe point for a shutdown hook */
+    gk_shutdown_poll();   /* a safe point for a shutdown hook */
+    gk_bus_safe_point(); /* and for the bus (bus.c) */
 }
 
 uint64_t gk_events_upcall_count(void)

@@ -402,8 +402,10 @@ static uint64_t pick_window(const uint64_t *l2)
 
 int gk_mm_init(const struct hv_start_info *si)
 {
+    /* Called again (guest-kit's runtime calls it before main in a domain
+     * with a bus, and main usually calls it too): nothing more to do. */
     if (mm.ready)
-        return HV_EEXIST;
+        return si != NULL && si->p2m_va == (uint64_t)(uintptr_t)mm.p2m ? HV_OK : HV_EEXIST;
     mm.base_va = si->first_free_va - si->first_free_pfn * PAGE;
     mm.pages = si->pages_count;
     mm.first_free_pfn = si->first_free_pfn;

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 
+#include "bus_internal.h"
 #include "gk/gk.h"
 
 const struct hv_start_info *gk_start_info;
@@ -87,6 +88,8 @@ void gk_start(const struct hv_start_info *si)
     /* Before main: a shutdown request is answered from the first moment
      * upcalls are on (gk/event.h). */
     gk_shutdown_watch();
+    /* A domain the control domain built connects its bus (docs/bus.md). */
+    gk_bus_start(si);
     int rc = main(si);
     /* main returned 0 after a request (a hook that cleaned up and returned
      * from main): stop with the reason asked for, e.g. reboot. */

@@ -12,7 +12,8 @@ static const struct cli_command *const COMMANDS[] = {
     &cli_cmd_top,     &cli_cmd_log,     &cli_cmd_create,   &cli_cmd_destroy, &cli_cmd_shutdown,
     &cli_cmd_reboot,  &cli_cmd_pause,   &cli_cmd_unpause,  &cli_cmd_sched,   &cli_cmd_vcpu_pin,
     &cli_cmd_console, &cli_cmd_token,   &cli_cmd_validate, &cli_cmd_diff,    &cli_cmd_apply,
-    &cli_cmd_compile, &cli_cmd_devices,
+    &cli_cmd_compile, &cli_cmd_devices, &cli_cmd_bus, &cli_cmd_services, &cli_cmd_suspend,
+    &cli_cmd_mem_set,
 };
 #define COMMAND_COUNT (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -199,6 +200,29 @@ void cli_print_json(struct cli *c, const struct hvctl_conn *conn)
 struct hvcbor_str cli_str(const char *s)
 {
     return (struct hvcbor_str){.ptr = (const uint8_t *)s, .len = (uint32_t)strlen(s)};
+}
+
+int cli_session_open(struct cli *c, struct cli_session *s)
+{
+    int rc = cli_connect(c, &s->conn);
+    if (rc)
+        return rc;
+    if ((rc = cli_token(c, &s->tok)))
+        hvctl_close(&s->conn);
+    return rc;
+}
+
+struct hvcbor_str cli_session_token(const struct cli_session *s)
+{
+    return (struct hvcbor_str){.ptr = s->tok.bytes, .len = s->tok.len};
+}
+
+int cli_call(struct cli *c, struct cli_session *s, struct proto_msg *req,
+             enum proto_msg_type expect, const struct proto_msg **reply)
+{
+    struct hvctl_error e;
+    enum hvctl_status st = hvctl_call(&s->conn, req, expect, c->timeout_ms, reply, &e);
+    return st == HVCTL_OK ? 0 : cli_fail(c, st, &e);
 }
 
 static int find_opt(const struct cli_command *cmd, const char *name, size_t len, char short_name)

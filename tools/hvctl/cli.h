@@ -104,8 +104,24 @@ void cli_print_diags(struct cli *c, const struct manifest_diags *d);
 void cli_print_json(struct cli *c, const struct hvctl_conn *conn);
 
 struct hvcbor_str cli_str(const char *s);
+
+/* A connection and the token, for one command. */
+struct cli_session {
+    struct hvctl_conn conn;
+    struct hvctl_token tok;
+};
+/* Connects first ("the machine is not up" is the more useful first error),
+ * then loads the token. On failure prints and returns the exit code. */
+int cli_session_open(struct cli *c, struct cli_session *s);
+struct hvcbor_str cli_session_token(const struct cli_session *s);
+/* One request, its reply of type expect (else the failure printed). */
+int cli_call(struct cli *c, struct cli_session *s, struct proto_msg *req,
+             enum proto_msg_type expect, const struct proto_msg **reply);
 /* Attaches to a domain's console until Ctrl-] or the server ends it. */
 int cli_console_attach(struct cli *c, const char *domain, bool force);
+
+/* "ok", "never", "cut", "off", "-" for a bus state (hvctl list's BUS column). */
+const char *cli_bus_state_name(uint64_t state);
 
 /* The command tables of each file. */
 extern const struct cli_command cli_cmd_up, cli_cmd_down, cli_cmd_status;
@@ -114,5 +130,6 @@ extern const struct cli_command cli_cmd_list, cli_cmd_info, cli_cmd_top, cli_cmd
     cli_cmd_unpause, cli_cmd_token, cli_cmd_sched, cli_cmd_vcpu_pin, cli_cmd_devices;
 extern const struct cli_command cli_cmd_validate, cli_cmd_diff, cli_cmd_apply, cli_cmd_compile;
 extern const struct cli_command cli_cmd_console;
+extern const struct cli_command cli_cmd_bus, cli_cmd_services, cli_cmd_suspend, cli_cmd_mem_set;
 
 #endif

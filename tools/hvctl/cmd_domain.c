@@ -43,36 +43,6 @@ static void size_short(char *out, size_t cap, uint64_t bytes)
         snprintf(out, cap, "%" PRIu64 "K", bytes >> 10);
 }
 
-/* Session: connection + token, for one command. */
-struct session {
-    struct hvctl_conn conn;
-    struct hvctl_token tok;
-};
-
-/* Connects first: "the machine is not up" is the more useful first error. */
-static int session_open(struct cli *c, struct session *s)
-{
-    int rc = cli_connect(c, &s->conn);
-    if (rc)
-        return rc;
-    if ((rc = cli_token(c, &s->tok)))
-        hvctl_close(&s->conn);
-    return rc;
-}
-
-static struct hvcbor_str tok_str(const struct session *s)
-{
-    return (struct hvcbor_str){.ptr = s->tok.bytes, .len = s->tok.len};
-}
-
-static int call(struct cli *c, struct session *s, struct proto_msg *req, enum proto_msg_type expect,
-                const struct proto_msg **reply)
-{
-    struct hvctl_error e;
-    enum hvctl_status st = hvctl_call(&s->conn, req, expect, c->timeout_ms, reply, &e);
-    return st == HVCTL_OK ? 0 : cli_fail(c, st, &e);
-}
-
 static bool check_domain_arg(struct cli *c, const char *name, int *rc)
 {
     size_t l = strlen(name);
@@ -88,8 +58,9 @@ static bool check_domain_arg(struct cli *c, const char *name, int *rc)
 static void print_list(struct cli *c, const struct proto_domain_list_reply *r,
                        const uint64_t *prev_cpu_ns, double interval_s)
 {
-    fprintf(c->out, "%5s  %-20s %-13s %8s %5s %12s %10s %10s%s\n", "ID", "NAME", "STATE", "MEMORY",
-            "VCPUS", "CPU(s)", "EVENTS-IN", "EVENTS-OUT", prev_cpu_ns ? "   CPU%" : "");
+    fprintf(c->out, "%5s  %-20s %-13s %8s %5s %12s %10s %10s %5s%s\n", "ID", "NAME", "STATE",
+            "MEMORY", "VCPUS", "CPU(s)", "EVENTS-IN", "EVENTS-OUT", "BUS",
+            prev_cpu_ns ? "   CPU%" : "");
     for (uint32_t i = 0; i < r->domains.count; i++) {
         const struct proto_domain_summary *d = &r->domains.items[i];
         char mem[24];
@@ -100,6 +71,10 @@ static void print_list(struct cli *c, const struct proto_domain_list_reply *r,
                 d->vcpus, (double)d->cpu_time_ns / 1e9, d->event_count);
         if (d->has_events_sent) /* absent (a server that does not count): no column */
             fprintf(c->out, " %10" PRIu64, d->events_sent);
+        /* The domain's bus: "never" marks one that never connected it
+         * (absent: a server without buses, no column). */
+        if (d->has_bus)
+            fprintf(c->out, " %5s", cli_bus_state_name(d->bus));
         if (prev_cpu_ns) {
             double pct = prev_cpu_ns[i] == UINT64_MAX || d->cpu_time_ns < prev_cpu_ns[i]
                              ? 0.0
@@ -110,18 +85,18 @@ static void print_list(struct cli *c, const struct proto_domain_list_reply *r,
     }
 }
 
-static int do_list(struct cli *c, struct session *s, const struct proto_msg **reply)
+static int do_list(struct cli *c, struct cli_session *s, const struct proto_msg **reply)
 {
     struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_LIST_REQUEST);
     req->u.domain_list_request.request_id = hvctl_next_id(&s->conn);
-    req->u.domain_list_request.token = tok_str(s);
-    return call(c, s, req, PROTO_MSG_DOMAIN_LIST_REPLY, reply);
+    req->u.domain_list_request.token = cli_session_token(s);
+    return cli_call(c, s, req, PROTO_MSG_DOMAIN_LIST_REPLY, reply);
 }
 
 static int run_list(struct cli *c, const struct cli_args *a)
 {
-    struct session s;
-    int rc = session_open(c, &s);
+    struct cli_session s;
+    int rc = cli_session_open(c, &s);
     if (rc)
         return rc;
     const struct proto_msg *r;
@@ -196,15 +171,15 @@ static void print_vcpus(FILE *f, const char *indent, const struct proto_domain_i
 
 static int run_host_info(struct cli *c)
 {
-    struct session s;
-    int rc = session_open(c, &s);
+    struct cli_session s;
+    int rc = cli_session_open(c, &s);
     if (rc)
         return rc;
     struct proto_msg *req = req_new(PROTO_MSG_HOST_INFO_REQUEST);
     req->u.host_info_request.request_id = hvctl_next_id(&s.conn);
-    req->u.host_info_request.token = tok_str(&s);
+    req->u.host_info_request.token = cli_session_token(&s);
     const struct proto_msg *r;
-    rc = call(c, &s, req, PROTO_MSG_HOST_INFO_REPLY, &r);
+    rc = cli_call(c, &s, req, PROTO_MSG_HOST_INFO_REPLY, &r);
     if (!rc && c->json) {
         cli_print_json(c, &s.conn);
     } else if (!rc) {
@@ -255,15 +230,15 @@ static int run_info(struct cli *c, const struct cli_args *a)
                          c->cmd->usage);
     if (!check_domain_arg(c, a->pos[0], &rc))
         return rc;
-    struct session s;
-    if ((rc = session_open(c, &s)))
+    struct cli_session s;
+    if ((rc = cli_session_open(c, &s)))
         return rc;
     struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_INFO_REQUEST);
     req->u.domain_info_request.request_id = hvctl_next_id(&s.conn);
-    req->u.domain_info_request.token = tok_str(&s);
+    req->u.domain_info_request.token = cli_session_token(&s);
     req->u.domain_info_request.domain = cli_str(a->pos[0]);
     const struct proto_msg *r;
-    rc = call(c, &s, req, PROTO_MSG_DOMAIN_INFO_REPLY, &r);
+    rc = cli_call(c, &s, req, PROTO_MSG_DOMAIN_INFO_REPLY, &r);
     if (!rc && c->json) {
         cli_print_json(c, &s.conn);
     } else if (!rc) {
@@ -330,7 +305,7 @@ static void on_signal(int sig)
 /* top's per-VCPU lines: domain-info for each listed domain (l is copied
  * first: each reply replaces the connection's message). A domain that went
  * away in between is skipped. */
-static int top_vcpus(struct cli *c, struct session *s, const struct proto_domain_list_reply *l)
+static int top_vcpus(struct cli *c, struct cli_session *s, const struct proto_domain_list_reply *l)
 {
     static char names[128][80];
     uint32_t n = l->domains.count;
@@ -341,7 +316,7 @@ static int top_vcpus(struct cli *c, struct session *s, const struct proto_domain
     for (uint32_t i = 0; i < n; i++) {
         struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_INFO_REQUEST);
         req->u.domain_info_request.request_id = hvctl_next_id(&s->conn);
-        req->u.domain_info_request.token = tok_str(s);
+        req->u.domain_info_request.token = cli_session_token(s);
         req->u.domain_info_request.domain = cli_str(names[i]);
         const struct proto_msg *r;
         struct hvctl_error e;
@@ -370,8 +345,8 @@ static int run_top(struct cli *c, const struct cli_args *a)
     if (cli_opt(c, a, "iterations") &&
         !cli_parse_u64(cli_opt(c, a, "iterations"), 1, UINT32_MAX, &iterations))
         return cli_error(c, HVCTL_EXIT_USAGE, "--iterations: expected a positive count");
-    struct session s;
-    int rc = session_open(c, &s);
+    struct cli_session s;
+    int rc = cli_session_open(c, &s);
     if (rc)
         return rc;
     g_stop = 0;
@@ -452,8 +427,8 @@ static int run_log(struct cli *c, const struct cli_args *a)
     if (cli_opt(c, a, "since") && !cli_parse_u64(cli_opt(c, a, "since"), 0, UINT64_MAX, &since))
         return cli_error(c, HVCTL_EXIT_USAGE, "--since: expected a sequence number");
     bool follow = cli_flag(c, a, "follow");
-    struct session s;
-    int rc = session_open(c, &s);
+    struct cli_session s;
+    int rc = cli_session_open(c, &s);
     if (rc)
         return rc;
     g_stop = 0;
@@ -463,12 +438,12 @@ static int run_log(struct cli *c, const struct cli_args *a)
         struct proto_msg *req = req_new(PROTO_MSG_LOG_QUERY_REQUEST);
         struct proto_log_query_request *q = &req->u.log_query_request;
         q->request_id = hvctl_next_id(&s.conn);
-        q->token = tok_str(&s);
+        q->token = cli_session_token(&s);
         q->since_seq = since;
         q->max_entries = 64;
         q->follow = follow;
         const struct proto_msg *r;
-        if ((rc = call(c, &s, req, PROTO_MSG_LOG_ENTRIES, &r)))
+        if ((rc = cli_call(c, &s, req, PROTO_MSG_LOG_ENTRIES, &r)))
             break;
         uint64_t id = q->request_id;
         const struct proto_log_entries *l = &r->u.log_entries;
@@ -532,23 +507,23 @@ static int run_create(struct cli *c, const struct cli_args *a)
         cli_print_diags(c, &d);
         return HVCTL_EXIT_MANIFEST;
     }
-    struct session s;
-    int rc = session_open(c, &s);
+    struct cli_session s;
+    int rc = cli_session_open(c, &s);
     if (rc)
         return rc;
     if (!cli_flag(c, a, "no-upload") &&
-        (rc = cli_upload_kernel(c, &s.conn, tok_str(&s), &m, c->json ? NULL : c->err))) {
+        (rc = cli_upload_kernel(c, &s.conn, cli_session_token(&s), &m, c->json ? NULL : c->err))) {
         hvctl_close(&s.conn);
         return rc;
     }
     struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_CREATE_REQUEST);
     struct proto_domain_create_request *q = &req->u.domain_create_request;
     q->request_id = hvctl_next_id(&s.conn);
-    q->token = tok_str(&s);
+    q->token = cli_session_token(&s);
     manifest_to_config(&m, &q->config);
     q->paused = cli_flag(c, a, "paused");
     const struct proto_msg *r;
-    rc = call(c, &s, req, PROTO_MSG_DOMAIN_CREATE_REPLY, &r);
+    rc = cli_call(c, &s, req, PROTO_MSG_DOMAIN_CREATE_REPLY, &r);
     uint64_t new_id = rc ? 0 : r->u.domain_create_reply.id; /* r dies with the connection */
     hvctl_close(&s.conn);
     if (rc)
@@ -586,12 +561,12 @@ static int simple(struct cli *c, const struct cli_args *a, enum proto_msg_type t
     int rc;
     if (!check_domain_arg(c, a->pos[0], &rc))
         return rc;
-    struct session s;
-    if ((rc = session_open(c, &s)))
+    struct cli_session s;
+    if ((rc = cli_session_open(c, &s)))
         return rc;
     struct proto_msg *req = req_new(t);
     uint64_t id = hvctl_next_id(&s.conn);
-    struct hvcbor_str tok = tok_str(&s), dom = cli_str(a->pos[0]);
+    struct hvcbor_str tok = cli_session_token(&s), dom = cli_str(a->pos[0]);
     switch (t) {
     case PROTO_MSG_DOMAIN_DESTROY_REQUEST:
         req->u.domain_destroy_request = (struct proto_domain_destroy_request){id, tok, dom};
@@ -604,7 +579,7 @@ static int simple(struct cli *c, const struct cli_args *a, enum proto_msg_type t
         break;
     }
     const struct proto_msg *r;
-    rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+    rc = cli_call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
     hvctl_close(&s.conn);
     if (!rc)
         fprintf(c->out, "%s %s\n", done, a->pos[0]);
@@ -675,15 +650,15 @@ static int run_sched(struct cli *c, const struct cli_args *a)
     }
     if (!q->has_weight && !q->has_cap_percent && !q->has_gang)
         return cli_error(c, HVCTL_EXIT_USAGE, "nothing to change: give --weight, --cap or --gang");
-    struct session s;
+    struct cli_session s;
     /* The request is kept in g_req across the connect (which does not use it). */
-    if ((rc = session_open(c, &s)))
+    if ((rc = cli_session_open(c, &s)))
         return rc;
     q->request_id = hvctl_next_id(&s.conn);
-    q->token = tok_str(&s);
+    q->token = cli_session_token(&s);
     q->domain = cli_str(a->pos[0]);
     const struct proto_msg *r;
-    rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+    rc = cli_call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
     hvctl_close(&s.conn);
     if (!rc)
         fprintf(c->out, "changed %s\n", a->pos[0]);
@@ -752,17 +727,17 @@ static int run_vcpu_pin(struct cli *c, const struct cli_args *a)
         return cli_error(c, HVCTL_EXIT_USAGE,
                          "CPUS: expected \"all\" or CPUs and ranges 0..63 like 0,2-3, got \"%s\"",
                          a->pos[2]);
-    struct session s;
-    if ((rc = session_open(c, &s)))
+    struct cli_session s;
+    if ((rc = cli_session_open(c, &s)))
         return rc;
     struct proto_msg *req = req_new(PROTO_MSG_VCPU_PIN_REQUEST);
     req->u.vcpu_pin_request = (struct proto_vcpu_pin_request){.request_id = hvctl_next_id(&s.conn),
-                                                              .token = tok_str(&s),
+                                                              .token = cli_session_token(&s),
                                                               .domain = cli_str(a->pos[0]),
                                                               .vcpu = vcpu,
                                                               .cpu_mask = mask};
     const struct proto_msg *r;
-    rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+    rc = cli_call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
     hvctl_close(&s.conn);
     if (!rc) {
         char text[200];
@@ -784,13 +759,13 @@ const struct cli_command cli_cmd_vcpu_pin = {
     .run = run_vcpu_pin};
 
 /* Polls domain-info until the domain stopped (or vanished). */
-static int wait_stopped(struct cli *c, struct session *s, const char *dom, uint64_t timeout_s)
+static int wait_stopped(struct cli *c, struct cli_session *s, const char *dom, uint64_t timeout_s)
 {
     time_t end = time(NULL) + (time_t)timeout_s;
     while (time(NULL) <= end) {
         struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_INFO_REQUEST);
         req->u.domain_info_request =
-            (struct proto_domain_info_request){hvctl_next_id(&s->conn), tok_str(s), cli_str(dom)};
+            (struct proto_domain_info_request){hvctl_next_id(&s->conn), cli_session_token(s), cli_str(dom)};
         const struct proto_msg *r;
         struct hvctl_error e;
         enum hvctl_status st =
@@ -817,13 +792,13 @@ static int run_stop(struct cli *c, const struct cli_args *a, enum proto_shutdown
     const char *t = cli_opt(c, a, "timeout");
     if (t && !cli_parse_u64(t, 1, 86400, &timeout_s))
         return cli_error(c, HVCTL_EXIT_USAGE, "--timeout: expected seconds in 1..86400");
-    struct session s;
-    if ((rc = session_open(c, &s)))
+    struct cli_session s;
+    if ((rc = cli_session_open(c, &s)))
         return rc;
     struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_SHUTDOWN_REQUEST);
     struct proto_domain_shutdown_request *q = &req->u.domain_shutdown_request;
     q->request_id = hvctl_next_id(&s.conn);
-    q->token = tok_str(&s);
+    q->token = cli_session_token(&s);
     q->domain = cli_str(a->pos[0]);
     q->kind = kind;
     if (timeout_s) {
@@ -831,7 +806,7 @@ static int run_stop(struct cli *c, const struct cli_args *a, enum proto_shutdown
         q->timeout_ns = timeout_s * 1000000000ull;
     }
     const struct proto_msg *r;
-    rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+    rc = cli_call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
     if (!rc && kind == PROTO_SHUTDOWN_KIND_POWEROFF && cli_flag(c, a, "wait"))
         rc = wait_stopped(c, &s, a->pos[0], timeout_s ? timeout_s + 5 : 60);
     hvctl_close(&s.conn);
@@ -933,15 +908,15 @@ static int run_token(struct cli *c, const struct cli_args *a)
         if (a->pos_count != 2 || !cli_parse_u64(a->pos[1], 0, UINT64_MAX, &token_id))
             return cli_error(c, HVCTL_EXIT_USAGE, "usage: hvctl token revoke TOKEN-ID");
     }
-    struct session s;
-    int rc = session_open(c, &s);
+    struct cli_session s;
+    int rc = cli_session_open(c, &s);
     if (rc)
         return rc;
     const struct proto_msg *r;
     if (create) {
         req->u.token_create_request.request_id = hvctl_next_id(&s.conn);
-        req->u.token_create_request.token = tok_str(&s);
-        rc = call(c, &s, req, PROTO_MSG_TOKEN_CREATE_REPLY, &r);
+        req->u.token_create_request.token = cli_session_token(&s);
+        rc = cli_call(c, &s, req, PROTO_MSG_TOKEN_CREATE_REPLY, &r);
         if (!rc) {
             const struct proto_token_create_reply *t = &r->u.token_create_reply;
             struct hvctl_token nt = {.len = t->new_token.len};
@@ -963,8 +938,8 @@ static int run_token(struct cli *c, const struct cli_args *a)
         }
     } else {
         req->u.token_revoke_request =
-            (struct proto_token_revoke_request){hvctl_next_id(&s.conn), tok_str(&s), token_id};
-        rc = call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+            (struct proto_token_revoke_request){hvctl_next_id(&s.conn), cli_session_token(&s), token_id};
+        rc = cli_call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
         if (!rc)
             fprintf(c->out, "revoked token %" PRIu64 " and every token minted from it\n", token_id);
     }
@@ -1002,15 +977,15 @@ static void rights_text(char *out, size_t cap, uint64_t r)
 static int run_devices(struct cli *c, const struct cli_args *a)
 {
     (void)a;
-    struct session s;
-    int rc = session_open(c, &s);
+    struct cli_session s;
+    int rc = cli_session_open(c, &s);
     if (rc)
         return rc;
     struct proto_msg *req = req_new(PROTO_MSG_DEVICE_LIST_REQUEST);
     req->u.device_list_request.request_id = hvctl_next_id(&s.conn);
-    req->u.device_list_request.token = tok_str(&s);
+    req->u.device_list_request.token = cli_session_token(&s);
     const struct proto_msg *r;
-    rc = call(c, &s, req, PROTO_MSG_DEVICE_LIST_REPLY, &r);
+    rc = cli_call(c, &s, req, PROTO_MSG_DEVICE_LIST_REPLY, &r);
     if (!rc && c->json) {
         cli_print_json(c, &s.conn);
     } else if (!rc) {

@@ -14,7 +14,8 @@ _hvctl()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local commands="up down status list info top log create destroy shutdown reboot pause unpause
-        sched vcpu-pin console token validate diff apply compile devices"
+        sched vcpu-pin console token validate diff apply compile devices bus services suspend
+        mem-set"
     local global="--run-dir --socket --token-file --timeout --json --help"
 
     cmd=
@@ -45,7 +46,7 @@ _hvctl()
     up) opts="--mem --smp --disk --iso --qemu --wait --keep" ;;
     top) opts="--interval --iterations --json" ;;
     log) opts="-f --follow --since --json" ;;
-    list | status | devices) opts="--json" ;;
+    list | status | devices | bus | services) opts="--json" ;;
     info) opts="--json --host" ;;
     create) opts="-f --file --paused --console --no-upload" ;;
     sched) opts="--weight --cap --gang" ;;
@@ -59,7 +60,7 @@ _hvctl()
     compile) opts="-f --file -o --output --paused" ;;
     esac
     case $cmd in
-    info | destroy | shutdown | reboot | pause | unpause | console | sched | vcpu-pin)
+    info | destroy | shutdown | reboot | pause | unpause | console | sched | vcpu-pin | bus | suspend | mem-set)
         if [[ $cur != -* ]]; then
             COMPREPLY=($(compgen -W "$(_hvctl_domains)" -- "$cur"))
             return

@@ -179,7 +179,13 @@ static bool is_request(enum proto_msg_type t)
     case PROTO_MSG_TOKEN_CREATE_REQUEST:
     case PROTO_MSG_TOKEN_REVOKE_REQUEST:
     case PROTO_MSG_IMAGE_UPLOAD_REQUEST:
-    case PROTO_MSG_IMAGE_UPLOAD_CHUNK: return true;
+    case PROTO_MSG_IMAGE_UPLOAD_CHUNK:
+    case PROTO_MSG_BUS_INFO_REQUEST:
+    case PROTO_MSG_SERVICE_LIST_REQUEST:
+    case PROTO_MSG_DOMAIN_SUSPEND_REQUEST:
+    case PROTO_MSG_DOMAIN_MEM_TARGET_REQUEST: return true;
+    /* The bus's own messages (bus-hello, ...) travel between domains,
+     * never from a host client. */
     default: return false;
     }
 }

@@ -44,6 +44,29 @@ void manifest_to_config(const struct manifest *m, struct proto_domain_config *ou
             a->index = p->index;
         }
     }
+    /* The bus fields (absent when empty, so older control domains see the
+     * same message as before). */
+    out->has_config = m->config_count > 0;
+    out->config.count = m->config_count;
+    for (uint32_t i = 0; i < m->config_count; i++) {
+        out->config.items[i].key = str_of(m->config[i].key);
+        out->config.items[i].value = str_of(m->config[i].value);
+    }
+    out->has_offers = m->offers_count > 0;
+    out->offers.count = m->offers_count;
+    for (uint32_t i = 0; i < m->offers_count; i++)
+        out->offers.items[i] = str_of(m->offers[i]);
+    out->has_uses = m->uses_count > 0;
+    out->uses.count = m->uses_count;
+    for (uint32_t i = 0; i < m->uses_count; i++)
+        out->uses.items[i] = str_of(m->uses[i]);
+    out->has_channels = m->channels_count > 0;
+    out->channels.count = m->channels_count;
+    for (uint32_t i = 0; i < m->channels_count; i++)
+        out->channels.items[i] = (struct proto_channel_spec){.name = str_of(m->channels[i].name),
+                                                             .peer = str_of(m->channels[i].peer),
+                                                             .size_bytes =
+                                                                 m->channels[i].size_bytes};
 }
 
 bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const uint8_t *token,

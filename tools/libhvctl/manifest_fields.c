@@ -360,6 +360,26 @@ static void placeholder(struct fctx *c, const char *key, const struct mnode *v, 
     *flag = true;
 }
 
+static void f_config(struct fctx *c, const struct mnode *v)
+{
+    c->errors += manifest_bus_config(c->file, v, c->m, c->d);
+}
+
+static void f_offers(struct fctx *c, const struct mnode *v)
+{
+    c->errors += manifest_bus_services(c->file, "offers", v, c->m, c->d);
+}
+
+static void f_uses(struct fctx *c, const struct mnode *v)
+{
+    c->errors += manifest_bus_services(c->file, "uses", v, c->m, c->d);
+}
+
+static void f_channels(struct fctx *c, const struct mnode *v)
+{
+    c->errors += manifest_bus_channels(c->file, v, c->m, c->d);
+}
+
 static void f_net(struct fctx *c, const struct mnode *v)
 {
     placeholder(c, "net", v, &c->m->has_net);
@@ -534,6 +554,10 @@ static const struct {
     {"net", false, f_net},
     {"disk", false, f_disk},
     {"pci", false, f_pci},
+    {"config", false, f_config},
+    {"offers", false, f_offers},
+    {"uses", false, f_uses},
+    {"channels", false, f_channels},
 };
 #define FIELD_COUNT (sizeof FIELDS / sizeof FIELDS[0])
 
@@ -603,7 +627,8 @@ bool manifest_fields_apply(const char *file, const struct mnode *root, struct ma
             ERR(&c, k, k->value,
                 "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, "
                 "weight, cap, gang, "
-                "on_poweroff, on_reboot, on_crash, net, disk, pci)");
+                "on_poweroff, on_reboot, on_crash, net, disk, pci, config, offers, uses, "
+                "channels)");
             continue;
         }
         if (seen[f]) {
@@ -619,5 +644,11 @@ bool manifest_fields_apply(const char *file, const struct mnode *root, struct ma
             ERR(&c, root, FIELDS[f].key, "required key is missing");
     /* vcpus may have been given after cap; the bound needs its final value. */
     cross_checks(&c);
+    for (uint32_t i = 0; i < m->channels_count; i++)
+        if (!strcmp(m->channels[i].peer, m->name)) {
+            char path[32];
+            snprintf(path, sizeof path, "channels[%u].peer", i);
+            ERR(&c, root, path, "\"%s\" is the domain itself", m->name);
+        }
     return c.errors == 0;
 }

@@ -32,6 +32,15 @@ struct mnode {
 bool manifest_fields_apply(const char *file, const struct mnode *root, struct manifest *m,
                            struct manifest_diags *d);
 
+/* The bus fields (manifest_bus.c): each reports its own errors, returning
+ * how many it found. */
+uint32_t manifest_bus_config(const char *file, const struct mnode *v, struct manifest *m,
+                             struct manifest_diags *d);
+uint32_t manifest_bus_services(const char *file, const char *key, const struct mnode *v,
+                               struct manifest *m, struct manifest_diags *d);
+uint32_t manifest_bus_channels(const char *file, const struct mnode *v, struct manifest *m,
+                               struct manifest_diags *d);
+
 /* What a node is, for messages: "a mapping", "a list", "null", "a string"... */
 const char *mnode_describe(const struct mnode *n);
 

@@ -32,6 +32,7 @@ void plan_domain_from_config(struct plan_domain *d, uint64_t id,
     d->pci_count = c->has_pci && c->pci.count <= MANIFEST_PCI_MAX ? c->pci.count : 0;
     for (uint32_t i = 0; i < d->pci_count; i++)
         d->pci[i] = c->pci.items[i];
+    d->bus_digest = manifest_bus_digest(c);
 }
 
 static void add_change(struct plan_item *it, const char *field, bool live, const char *from,
@@ -92,6 +93,9 @@ static void compare(struct plan_item *it, const struct manifest *m, const struct
     cmp_policy(it, "on_poweroff", d->on_poweroff, m->on_poweroff);
     cmp_policy(it, "on_reboot", d->on_reboot, m->on_reboot);
     cmp_policy(it, "on_crash", d->on_crash, m->on_crash);
+    uint64_t digest = manifest_bus_digest(&c);
+    if (d->bus_digest != digest)
+        add_change(it, "config/offers/uses/channels", false, "(as running)", "(as the manifest)");
     cmp_u64(it, "weight", true, d->weight, m->weight, false);
     cmp_u64(it, "cap", true, d->cap_percent, m->cap_percent, false);
     if (d->gang != m->gang)

@@ -56,6 +56,7 @@ struct gk_build_input {
     uint32_t domid;
     uint64_t tsc_hz;
     uint64_t m2p_entries;
+    const struct hv_start_bus *bus; /* NULL: none; else copied, with HV_SIF_BUS */
 };
 
 /* The layout: pfns are indices into the domain's pfn space. */
@@ -134,6 +135,15 @@ struct gk_build_spec {
      * builder takes it from malloc and frees it before returning. */
     uint64_t *mfns;
     uint64_t mfns_capacity;
+    /* Optional: called once the domain exists (after HV_DOMCTL_CREATE, with
+     * its capability in dom_slot) and before its start-info page is
+     * written, to set up what the page must describe: the control domain
+     * makes the domain's bus here. It fills *bus (copied into the page with
+     * HV_SIF_BUS) and returns HV_OK, or a status that fails the build (the
+     * domain is then destroyed; undoing the hook's own work is the
+     * caller's). */
+    int64_t (*on_created)(void *arg, uint32_t dom_slot, uint32_t domid, struct hv_start_bus *bus);
+    void *on_created_arg;
 };
 
 #define GK_BUILD_SCRATCH_VA_DEFAULT (HV_GUEST_VA_LIMIT - (2ull << 20))

@@ -125,7 +125,10 @@ static inline int64_t gk_frame_info(uint64_t mfn)
 
 /* Sets up the module from the start-info page: finds the layout, the current
  * L4, and builds the table window. HV_OK, or a status (the window could not
- * be placed: HV_ENOTSUP; a hypercall failed: its status). Call once. */
+ * be placed: HV_ENOTSUP; a hypercall failed: its status). A second call with
+ * the same start info is HV_OK and does nothing (the runtime makes the first
+ * one before main in a domain with a bus, docs/bus.md); with another,
+ * HV_EEXIST. */
 int gk_mm_init(const struct hv_start_info *si);
 
 /* Virtual address of pfn 0 of the layout (the image's lowest page). */

@@ -30,6 +30,16 @@ const char gk_event_iret_insn[1];
 void gk_event_entry(void) {}
 /* The VCPU the code "runs on" (gk/vcpu.h): tests switch it. */
 static unsigned cur_vcpu;
+/* The bus's safe points (guest-kit/src/bus.c): no bus in this test. */
+void gk_bus_safe_point(void);
+void gk_bus_safe_point(void)
+{
+}
+void gk_bus_poll_shutdown(void);
+void gk_bus_poll_shutdown(void)
+{
+}
+
 unsigned gk_vcpu_id(void);
 unsigned gk_vcpu_id(void)
 {

@@ -43,7 +43,7 @@ struct bad_case {
 #define KNOWN                                                                                      \
     "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, weight, cap, "     \
     "gang, "                                                                                       \
-    "on_poweroff, on_reboot, on_crash, net, disk, pci)"
+    "on_poweroff, on_reboot, on_crash, net, disk, pci, config, offers, uses, channels)"
 
 static const struct bad_case BAD[] = {
     {"unknown key", HEAD "memory: 16M\nmemroy: 16M\n", 4, 1, "memroy", KNOWN},
@@ -146,6 +146,49 @@ static const struct bad_case BAD[] = {
      "found unexpected end of stream while scanning a quoted scalar (line 4)"},
     {"YAML syntax: tab indentation", HEAD "memory: 16M\nnet:\n\t- a: 1\n", 5, 1, "(yaml)",
      "found character that cannot start any token while scanning for the next token (line 5)"},
+    /* The bus fields (docs/bus.md). */
+    {"config not a mapping", HEAD "memory: 16M\nconfig: [a]\n", 4, 9, "config",
+     "expected a mapping of keys to values, got a list"},
+    {"config value a list", HEAD "memory: 16M\nconfig:\n  a: [1]\n", 5, 6, "config.a",
+     "expected a string value, got a list"},
+    {"config value null", HEAD "memory: 16M\nconfig:\n  a:\n", 5, 5, "config.a",
+     "expected a string value, got null"},
+    {"config value too long",
+     HEAD "memory: 16M\nconfig:\n  a: "
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+     5, 6, "config.a", "a value is at most 512 bytes, without NUL"},
+    {"offers not a list", HEAD "memory: 16M\noffers: kv\n", 4, 9, "offers",
+     "expected a list of service names, got a string"},
+    {"offers bad name", HEAD "memory: 16M\noffers: [\"k v\"]\n", 4, 10, "offers[0]",
+     "a service name is 1..32 bytes: letters, digits, '-', '_', '.', starting with a letter or "
+     "digit"},
+    {"uses twice", HEAD "memory: 16M\nuses: [kv, kv]\n", 4, 12, "uses[1]",
+     "\"kv\" is listed twice"},
+    {"channel without size", HEAD "memory: 16M\nchannels:\n  - {name: f, peer: p}\n", 5, 5,
+     "channels[0]", "size is missing"},
+    {"channel size not a power of two",
+     HEAD "memory: 16M\nchannels:\n  - {name: f, peer: p, size: 48K}\n", 5, 30,
+     "channels[0].size",
+     "\"48K\": the size is a power of two from 32 KiB to 2 MiB (shared memory of both "
+     "directions)"},
+    {"channel size too big", HEAD "memory: 16M\nchannels:\n  - {name: f, peer: p, size: 4M}\n",
+     5, 30, "channels[0].size",
+     "\"4M\": the size is a power of two from 32 KiB to 2 MiB (shared memory of both "
+     "directions)"},
+    {"channel unknown key",
+     HEAD "memory: 16M\nchannels:\n  - {name: f, peer: p, size: 1M, mode: rw}\n", 5, 34,
+     "channels[0].mode", "unknown key (known keys: name, peer, size)"},
+    {"channel to itself", HEAD "memory: 16M\nchannels:\n  - {name: f, peer: web1, size: 1M}\n", 1,
+     1, "channels[0].peer", "\"web1\" is the domain itself"},
+    {"channel declared twice",
+     HEAD "memory: 16M\nchannels:\n  - {name: f, peer: p, size: 1M}\n  - {name: f, peer: q, "
+          "size: 1M}\n",
+     6, 5, "channels[1]", "channel \"f\" is declared twice"},
 };
 
 static void test_each_mistake(void **state)
@@ -244,6 +287,49 @@ static void test_valid_pci(void **state)
     assert_false(c.has_pci);
 }
 
+/* The bus fields: values kept as written, in order; they reach the
+ * domain-config and its digest tells equal configurations apart. */
+static void test_bus_fields(void **state)
+{
+    (void)state;
+    assert_true(parse(HEAD "memory: 16M\nconfig:\n  greeting: hello world\n  port: 8080\n"
+                           "  quoted: \"a: b\"\noffers: [kv, blk]\nuses: [net]\nchannels:\n"
+                           "  - {name: files, peer: fileserver, size: 1MiB}\n"
+                           "  - {name: logs, peer: logger, size: 32K}\n"));
+    assert_int_equal(g_d.count, 0);
+    assert_int_equal(g_m.config_count, 3);
+    assert_string_equal(g_m.config[0].key, "greeting");
+    assert_string_equal(g_m.config[0].value, "hello world");
+    assert_string_equal(g_m.config[1].value, "8080");
+    assert_string_equal(g_m.config[2].value, "a: b");
+    assert_int_equal(g_m.offers_count, 2);
+    assert_string_equal(g_m.offers[1], "blk");
+    assert_int_equal(g_m.uses_count, 1);
+    assert_int_equal(g_m.channels_count, 2);
+    assert_string_equal(g_m.channels[0].peer, "fileserver");
+    assert_int_equal(g_m.channels[0].size_bytes, 1u << 20);
+    assert_int_equal(g_m.channels[1].size_bytes, 32u << 10);
+    static struct proto_domain_config c, c2;
+    manifest_to_config(&g_m, &c);
+    assert_true(c.has_config && c.config.count == 3 && c.has_offers && c.has_uses &&
+                c.has_channels && c.channels.count == 2);
+    struct hvcbor_error e;
+    assert_true(proto_domain_config_validate(&c, &e));
+    uint64_t digest = manifest_bus_digest(&c);
+    c2 = c;
+    c2.channels.items[1].size_bytes = 64u << 10;
+    assert_true(manifest_bus_digest(&c2) != digest);
+    c2 = c;
+    c2.has_uses = false;
+    assert_true(manifest_bus_digest(&c2) != digest);
+    /* Without bus fields: absent from the message (older servers see the
+     * same config as before). */
+    assert_true(parse(HEAD "memory: 16M\n"));
+    manifest_to_config(&g_m, &c2);
+    assert_false(c2.has_config || c2.has_offers || c2.has_uses || c2.has_channels);
+    assert_true(manifest_bus_digest(&c2) != digest);
+}
+
 static void test_defaults_and_relative_kernel(void **state)
 {
     (void)state;
@@ -339,6 +425,14 @@ static void test_examples_validate(void **state)
     closedir(d);
     assert_true(files >= 3);
     assert_int_equal(set.count, files);
+    manifest_set_free(&set);
+    /* The declared-channel example (docs/bus.md): a directory of its own. */
+    memset(&g_d, 0, sizeof g_d);
+    ok = manifest_load_path(HV_SOURCE_DIR "/examples/manifests/files", &set, &g_d);
+    for (uint32_t i = 0; i < g_d.count; i++)
+        print_error("%s\n", g_d.items[i].text);
+    assert_true(ok);
+    assert_int_equal(set.count, 2);
     manifest_set_free(&set);
 }
 
@@ -471,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_all_errors_reported_in_order),
         cmocka_unit_test(test_valid_full),
         cmocka_unit_test(test_valid_pci),
+        cmocka_unit_test(test_bus_fields),
         cmocka_unit_test(test_defaults_and_relative_kernel),
         cmocka_unit_test(test_units),
         cmocka_unit_test(test_compile_round_trip),

@@ -48,6 +48,29 @@ struct manifest_pci {
     uint8_t rights;          /* MANIFEST_PCI_* */
 };
 
+/* The bus fields (docs/bus.md); the catalog's bounds. */
+#define MANIFEST_CONFIG_MAX 32u
+#define MANIFEST_CONFIG_KEY_MAX 64u
+#define MANIFEST_CONFIG_VALUE_MAX 512u
+#define MANIFEST_SERVICES_MAX 16u
+#define MANIFEST_SERVICE_NAME_MAX 32u
+#define MANIFEST_CHANNELS_MAX 16u
+#define MANIFEST_CHANNEL_SIZE_MIN (32ull << 10)
+#define MANIFEST_CHANNEL_SIZE_MAX (2ull << 20)
+
+/* One value of `config:`. */
+struct manifest_config_entry {
+    char key[MANIFEST_CONFIG_KEY_MAX + 1];
+    char value[MANIFEST_CONFIG_VALUE_MAX + 1];
+};
+
+/* One entry of `channels:`. */
+struct manifest_channel {
+    char name[MANIFEST_SERVICE_NAME_MAX + 1];
+    char peer[MANIFEST_NAME_MAX + 1];
+    uint64_t size_bytes;
+};
+
 /* One domain, as the manifest says (defaults filled in). */
 struct manifest {
     char file[HVCTL_PATH_MAX];       /* where it came from, as given */
@@ -69,6 +92,13 @@ struct manifest {
     bool has_net, has_disk;             /* placeholder sections were present */
     uint32_t pci_count;                 /* PCI functions it is given */
     struct manifest_pci pci[MANIFEST_PCI_MAX];
+    /* The bus (manifest_bus.c): config values, services offered and used,
+     * declared channels. */
+    uint32_t config_count, offers_count, uses_count, channels_count;
+    struct manifest_config_entry config[MANIFEST_CONFIG_MAX];
+    char offers[MANIFEST_SERVICES_MAX][MANIFEST_SERVICE_NAME_MAX + 1];
+    char uses[MANIFEST_SERVICES_MAX][MANIFEST_SERVICE_NAME_MAX + 1];
+    struct manifest_channel channels[MANIFEST_CHANNELS_MAX];
 };
 
 /* One error, with its parts kept apart for tests and its full text. */
@@ -125,6 +155,11 @@ void manifest_to_config(const struct manifest *m, struct proto_domain_config *ou
 bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const uint8_t *token,
                             uint32_t token_len, bool paused, uint8_t *buf, size_t cap,
                             size_t *len_out, struct hvcbor_error *err);
+
+/* A digest of the bus fields of a domain-config (config, offers, uses,
+ * channels), for comparing a manifest with a running domain: equal
+ * configurations give equal digests. */
+uint64_t manifest_bus_digest(const struct proto_domain_config *c);
 
 /* Formats a byte count with the largest exact binary unit ("512 MiB"). */
 void manifest_format_size(char *out, size_t cap, uint64_t bytes);

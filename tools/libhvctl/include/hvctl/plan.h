@@ -6,7 +6,8 @@
  *
  * Live changes are the scheduler parameters (weight, cap, gang: one
  * sched-set-request). Everything else (kernel, cmdline, memory, max_memory,
- * vcpus, stop policies) needs the domain to be recreated: the plan reports it
+ * vcpus, stop policies, the bus fields: config, offers, uses, channels) needs
+ * the domain to be recreated: the plan reports it
  * and apply does not do it (no silent restarts).
  */
 #ifndef HVCTL_PLAN_H
@@ -30,6 +31,7 @@ struct plan_domain {
     enum proto_stop_policy on_poweroff, on_reboot, on_crash;
     uint32_t pci_count; /* the PCI functions it was given, as configured */
     struct proto_pci_assign pci[MANIFEST_PCI_MAX];
+    uint64_t bus_digest; /* manifest_bus_digest of its config */
 };
 
 /* Fills d from a domain-info-reply's summary id and config. */
