@@ -13,7 +13,7 @@ seconds=${2:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$build" && pwd)
 
-cmake --build "$build" -j 2 --target fuzz_msg_decode fuzz_cbor_check fuzz_ring_read fuzz_deframe || exit 1
+cmake --build "$build" -j 2 --target fuzz_msg_decode fuzz_cbor_check fuzz_ring_read fuzz_deframe fuzz_bus_conn || exit 1
 
 status=0
 for bin in "$build"/test/fuzz/*/*_fuzzer; do

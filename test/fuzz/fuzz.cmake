@@ -1,4 +1,4 @@
-# proto_fuzz_target(NAME SOURCES src... [LIBS -lx...] [RUNS n])
+# proto_fuzz_target(NAME SOURCES src... [INCLUDES dir...] [LIBS -lx...] [RUNS n])
 #   Builds test/fuzz/NAME/NAME.c with clang and libFuzzer, ASan and UBSan
 #   (the main build uses gcc, so this is a custom command), and registers a
 #   bounded ctest run (label proto;fuzz) over the seed corpus kept in
@@ -9,7 +9,7 @@ include_guard(GLOBAL)
 find_program(PROTO_FUZZ_CLANG NAMES clang-14 clang)
 
 function(proto_fuzz_target name)
-  cmake_parse_arguments(F "" "RUNS" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(F "" "RUNS" "SOURCES;LIBS;INCLUDES" ${ARGN})
   if(NOT PROTO_FUZZ_CLANG)
     message(WARNING "clang not found: fuzz target ${name} not built")
     return()
@@ -19,10 +19,14 @@ function(proto_fuzz_target name)
   endif()
   set(src ${PROJECT_SOURCE_DIR}/test/fuzz/${name}/${name}.c)
   set(out ${CMAKE_CURRENT_BINARY_DIR}/${name}_fuzzer)
+  set(incs)
+  foreach(i ${F_INCLUDES})
+    list(APPEND incs -I${i})
+  endforeach()
   add_custom_command(OUTPUT ${out}
       COMMAND ${PROTO_FUZZ_CLANG} -std=c11 -g -O1 -Wall -Wextra -Werror
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-              -I${PROJECT_SOURCE_DIR}/proto/include -I${PROTO_GEN_DIR}
+              -I${PROJECT_SOURCE_DIR}/proto/include -I${PROTO_GEN_DIR} ${incs}
               ${src} ${F_SOURCES} ${F_LIBS} -o ${out}
       DEPENDS ${src} ${F_SOURCES} proto_gen
       COMMENT "fuzz: building ${name}_fuzzer with clang"

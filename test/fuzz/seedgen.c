@@ -84,5 +84,53 @@ int main(int argc, char **argv)
     ring_attach_producer(&p, shared, sizeof(shared));
     ring_write(&p, "x", 1, &notify);
     write_file(dir, "ring_read", "one-record", shared, sizeof(shared));
+
+    /* bus_conn scripts (test/fuzz/bus_conn/bus_conn.c): the domain writes
+     * bus-hello, a ping, a config request and a control-protocol request,
+     * the control domain reads each, answers, and flushes. */
+    static struct proto_msg bm;
+    static uint8_t script[4096];
+    size_t sl = 0;
+    for (int k = 0; k < 4; k++) {
+        memset(&bm, 0, sizeof bm);
+        switch (k) {
+        case 0:
+            bm.type = PROTO_MSG_BUS_HELLO;
+            bm.u.bus_hello.request_id = 1;
+            bm.u.bus_hello.version = PROTO_VERSION;
+            break;
+        case 1:
+            bm.type = PROTO_MSG_BUS_PING;
+            bm.u.bus_ping.request_id = 2;
+            break;
+        case 2:
+            bm.type = PROTO_MSG_CONFIG_GET_REQUEST;
+            bm.u.config_get_request.request_id = 3;
+            bm.u.config_get_request.key = (struct hvcbor_str){(const uint8_t *)"port", 4};
+            break;
+        default:
+            bm.type = PROTO_MSG_DOMAIN_LIST_REQUEST;
+            bm.u.domain_list_request.request_id = 4;
+            break;
+        }
+        struct hvcbor_error err;
+        size_t n;
+        if (!proto_msg_encode(&bm, enc, 255, &n, &err))
+            return 1;
+        script[sl++] = 0; /* write a record */
+        script[sl++] = (uint8_t)n;
+        script[sl++] = 0; /* tag */
+        memcpy(script + sl, enc, n);
+        sl += n;
+        script[sl++] = 2; /* read */
+        script[sl++] = 1;
+        script[sl++] = 3; /* answer */
+        script[sl++] = 20;
+        script[sl++] = 4; /* flush */
+        script[sl++] = 0;
+        script[sl++] = 5; /* the domain reads */
+        script[sl++] = 3;
+    }
+    write_file(dir, "bus_conn", "hello-ping-config-control", script, sl);
     return 0;
 }
