@@ -280,9 +280,13 @@ def t_hostile():
                       e["action"] in ("service-register", "service-use")
                       for e in log_entries()))
         elif mode == "fast":
-            wait_line(r"bus: hostile: fast: \d+ pings sent, \d+ answered in 3 s", 60, at)
-            check("fast: held back by the rate limit, still connected",
-                  bus_info(name)["throttled"] >= 1 and bus_info(name)["state"] == "connected")
+            m = wait_line(r"bus: hostile: fast: (\d+) pings sent, (\d+) answered in 3 s", 60, at)
+            b = bus_info(name)
+            # Under TCG the control domain serves far fewer than the rate
+            # limit (10,000/s, tested with a fake clock by bus_conn_test):
+            # the flooder is served in turn and stays connected.
+            check("fast: served in turn, still connected",
+                  int(m.group(2)) > 100 and b["state"] == "connected" and b["errors"] == 0)
         hvctl("destroy", name)
     wait_line(r"bus: figure: bus round trip .* over 20000, 0 failed", 240)
     hvctl("destroy", "good")
