@@ -17,14 +17,15 @@ set(HV_KERNEL_CFLAGS
 # hypervisor saves FPU/SSE state on context switches (the SMP issue).
 # One section per function and object, so that a domain links only the
 # parts of the catalog codec (and of guest-kit) it uses (--gc-sections in
-# HV_GUEST_GC_LDFLAGS): images are uploaded over a slow serial line.
+# HV_GUEST_GC_LDFLAGS), and debug sections compressed: images are uploaded
+# over a slow serial line (gdb reads compressed sections as they are).
 set(HV_GUEST_CFLAGS
     -ffreestanding -fno-builtin -fno-stack-protector -fno-pic -fno-pie
     -fno-omit-frame-pointer -fno-strict-aliasing -fno-common
     -mno-red-zone -mgeneral-regs-only
     -fcf-protection=none -fno-asynchronous-unwind-tables
     -ffunction-sections -fdata-sections)
-set(HV_GUEST_GC_LDFLAGS -Wl,--gc-sections)
+set(HV_GUEST_GC_LDFLAGS -Wl,--gc-sections -Wl,--compress-debug-sections=zlib)
 
 
 # Freestanding code sees only the compiler's own headers (stdint.h, stddef.h,

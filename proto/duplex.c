@@ -21,7 +21,8 @@ static bool geometry_ok(uint32_t ring_bytes, uint32_t buf_bytes)
 {
     if (!pow2(ring_bytes) || ring_bytes < DUPLEX_RING_MIN || ring_bytes > DUPLEX_RING_MAX)
         return false;
-    if (buf_bytes != 0 && (!pow2(buf_bytes) || buf_bytes < DUPLEX_PAGE || buf_bytes > DUPLEX_BUF_MAX))
+    if (buf_bytes != 0 &&
+        (!pow2(buf_bytes) || buf_bytes < DUPLEX_PAGE || buf_bytes > DUPLEX_BUF_MAX))
         return false;
     return 2u * (ring_bytes + buf_bytes) / DUPLEX_PAGE <= DUPLEX_REFS_MAX;
 }
@@ -172,7 +173,7 @@ static enum ring_status send_bulk(struct duplex *d, const void *msg, uint32_t le
     if (!bulk_place(d, len, &start))
         return RING_FULL;
     proto_copy_bytes(d->tx_buf + (start & (d->buf_bytes - 1u)), msg, len);
-    uint8_t desc[8] = {(uint8_t)start,        (uint8_t)(start >> 8), (uint8_t)(start >> 16),
+    uint8_t desc[8] = {(uint8_t)start,         (uint8_t)(start >> 8), (uint8_t)(start >> 16),
                        (uint8_t)(start >> 24), (uint8_t)len,          (uint8_t)(len >> 8),
                        (uint8_t)(len >> 16),   (uint8_t)(len >> 24)};
     st = ring_write_tag(&d->tx, desc, 8, DUPLEX_TAG_BULK, notify);
@@ -296,8 +297,7 @@ enum ring_status duplex_release(struct duplex *d, bool *notify)
     return RING_OK;
 }
 
-enum ring_status duplex_recv(struct duplex *d, void *buf, uint32_t cap, uint32_t *len,
-                             bool *notify)
+enum ring_status duplex_recv(struct duplex *d, void *buf, uint32_t cap, uint32_t *len, bool *notify)
 {
     *notify = false;
     if (buf == NULL && cap != 0)
@@ -345,8 +345,7 @@ enum ring_status duplex_write(struct duplex *d, const void *buf, uint32_t n, uin
     return *done == 0 && n != 0 ? RING_FULL : RING_OK;
 }
 
-enum ring_status duplex_read(struct duplex *d, void *buf, uint32_t cap, uint32_t *got,
-                             bool *notify)
+enum ring_status duplex_read(struct duplex *d, void *buf, uint32_t cap, uint32_t *got, bool *notify)
 {
     *got = 0;
     *notify = false;

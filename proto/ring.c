@@ -154,8 +154,8 @@ enum ring_status ring_write_tag(struct ring *r, const void *msg, uint32_t len, u
         return RING_ECORRUPT;
     if (room < need)
         return RING_FULL;
-    uint8_t hdr[8] = {(uint8_t)len,        (uint8_t)(len >> 8),  (uint8_t)(len >> 16),
-                      (uint8_t)(len >> 24), (uint8_t)tag,         (uint8_t)(tag >> 8),
+    uint8_t hdr[8] = {(uint8_t)len,         (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+                      (uint8_t)(len >> 24), (uint8_t)tag,        (uint8_t)(tag >> 8),
                       (uint8_t)(tag >> 16), (uint8_t)(tag >> 24)};
     copy_in(r, r->local, hdr, 8);
     copy_in(r, r->local + 8, msg, len);

@@ -400,17 +400,17 @@ static void serve(struct dom *d, struct bus_dom *b, const struct proto_msg *m)
             return;
         }
         out_msg.type = PROTO_MSG_BUS_HELLO_REPLY;
-        out_msg.u.bus_hello_reply = (struct proto_bus_hello_reply){
-            .request_id = id, .version = PROTO_VERSION, .name = str_of(d->name),
-            .id = d->built.domid};
+        out_msg.u.bus_hello_reply = (struct proto_bus_hello_reply){.request_id = id,
+                                                                   .version = PROTO_VERSION,
+                                                                   .name = str_of(d->name),
+                                                                   .id = d->built.domid};
         send_msg(d, b, &out_msg);
         ctl_log_add("control", "bus-connect", d->name, true, 0, NULL);
         services_domain_up(d);
         return;
     case PROTO_MSG_BUS_PING:
         out_msg.type = PROTO_MSG_BUS_PONG;
-        out_msg.u.bus_pong =
-            (struct proto_bus_pong){.request_id = id, .seq = m->u.bus_ping.seq};
+        out_msg.u.bus_pong = (struct proto_bus_pong){.request_id = id, .seq = m->u.bus_ping.seq};
         send_msg(d, b, &out_msg);
         return;
     case PROTO_MSG_CONFIG_GET_REQUEST: {
@@ -458,8 +458,8 @@ static void serve_round(struct dom *d, struct bus_dom *b, uint64_t now)
     for (uint32_t k = 0; k < BUS_CONN_BUDGET && live_or_waiting(b); k++) {
         uint64_t id = 0;
         const char *why = NULL;
-        enum bus_rx rx = bus_conn_next(&b->conn, now, rxbuf, sizeof rxbuf, &in_msg, &id, &why,
-                                       &notify);
+        enum bus_rx rx =
+            bus_conn_next(&b->conn, now, rxbuf, sizeof rxbuf, &in_msg, &id, &why, &notify);
         if (notify)
             gk_evtchn_send(b->port);
         /* Nothing there: arm the ring so the domain's next message wakes us
@@ -579,10 +579,10 @@ void bus_info(const struct dom *d, struct proto_bus_info_reply *r)
     for (uint32_t i = 0; i < BUS_PENDING_MAX && r->pending.count < 16; i++) {
         if (!b->pending[i].used)
             continue;
-        r->pending.items[r->pending.count++] = (struct proto_bus_pending_info){
-            .request_id = b->pending[i].id,
-            .what = str_of(proto_msg_name(b->pending[i].sent)),
-            .age_ns = now - b->pending[i].sent_ns};
+        r->pending.items[r->pending.count++] =
+            (struct proto_bus_pending_info){.request_id = b->pending[i].id,
+                                            .what = str_of(proto_msg_name(b->pending[i].sent)),
+                                            .age_ns = now - b->pending[i].sent_ns};
     }
     services_dom_info(d, r);
 }

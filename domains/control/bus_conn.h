@@ -51,8 +51,8 @@ struct bus_conn {
     char reason[BUS_CONN_REASON_MAX];
     uint64_t msgs_in, msgs_out, errors, throttled;
     uint32_t strikes;
-    bool hello;     /* bus-hello received */
-    bool holding;   /* held back now (rate): counted once per episode */
+    bool hello;      /* bus-hello received */
+    bool holding;    /* held back now (rate): counted once per episode */
     uint64_t tokens; /* in thousandths of a message */
     uint64_t refill_ns;
     /* Outgoing queue: encoded messages the ring had no room for, FIFO. */
@@ -64,10 +64,10 @@ struct bus_conn {
 
 /* What bus_conn_next found. */
 enum bus_rx {
-    BUS_RX_NONE = 0,     /* nothing to read now (empty, budget, rate, queue) */
-    BUS_RX_MSG = 1,      /* *out holds a message the domain may send */
-    BUS_RX_REFUSED = 2,  /* a strike: answer error-reply with *why (id *id) */
-    BUS_RX_CUT = 3,      /* the connection was just disconnected (reason set) */
+    BUS_RX_NONE = 0,    /* nothing to read now (empty, budget, rate, queue) */
+    BUS_RX_MSG = 1,     /* *out holds a message the domain may send */
+    BUS_RX_REFUSED = 2, /* a strike: answer error-reply with *why (id *id) */
+    BUS_RX_CUT = 3,     /* the connection was just disconnected (reason set) */
 };
 
 /* Starts a connection on an attached area (the control domain is the

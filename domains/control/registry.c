@@ -561,9 +561,9 @@ void registry_poll(void)
             if (d->stop_handled)
                 continue;
             d->stop_handled = true;
-            bus_domain_gone(d, info.shutdown_reason == HV_SHUTDOWN_CRASH ? "it crashed"
+            bus_domain_gone(d, info.shutdown_reason == HV_SHUTDOWN_CRASH    ? "it crashed"
                                : info.shutdown_reason == HV_SHUTDOWN_REBOOT ? "it rebooted"
-                                                                           : "it powered off");
+                                                                            : "it powered off");
             d->state = info.shutdown_reason == HV_SHUTDOWN_CRASH ? PROTO_DOMAIN_STATE_CRASHED
                                                                  : PROTO_DOMAIN_STATE_SHUTDOWN;
             d->shutting_down = false;

@@ -50,7 +50,7 @@ struct dom {
     bool shutting_down;
     bool shutdown_asked; /* HV_DOMCTL_SHUTDOWN_REQUEST accepted for this stop */
     enum proto_shutdown_kind shutdown_kind;
-    bool suspended; /* paused by hvctl suspend: unpause sends bus-resume-event */
+    bool suspended;                /* paused by hvctl suspend: unpause sends bus-resume-event */
     uint64_t shutdown_deadline_ns; /* 0: none */
     uint64_t restarts, restart_window_ns;
     uint64_t memory_bytes, max_memory_seen, cpu_time_ns;

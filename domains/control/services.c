@@ -534,9 +534,9 @@ void services_list(struct proto_service_list_reply *r)
     for (int pass = 0; pass < 2; pass++) {
         uint32_t n = pass == 0 ? SERVICES_MAX : SERVICE_USES_MAX;
         for (uint32_t i = 0; i < n && r->services.count < 64; i++) {
-            const char *name = pass == 0 ? (services[i].used ? services[i].name : NULL)
-                                         : (uses[i].used && dom_of(uses[i].user) ? uses[i].name
-                                                                                 : NULL);
+            const char *name = pass == 0
+                                   ? (services[i].used ? services[i].name : NULL)
+                                   : (uses[i].used && dom_of(uses[i].user) ? uses[i].name : NULL);
             if (!name)
                 continue;
             bool seen = false;
@@ -557,7 +557,8 @@ void services_list(struct proto_service_list_reply *r)
             }
             for (uint32_t k = 0; k < CONNS_MAX; k++)
                 if (conns[k].used && conns[k].kind == PROTO_CONN_KIND_SERVICE &&
-                    conns[k].state == PROTO_CONN_STATE_CONNECTED && strcmp(conns[k].name, name) == 0)
+                    conns[k].state == PROTO_CONN_STATE_CONNECTED &&
+                    strcmp(conns[k].name, name) == 0)
                     si->connected++;
         }
     }

@@ -52,7 +52,7 @@ static int64_t bus_status = HV_ENOENT; /* gk_bus_status */
 
 /* Everything else starts zero (in .bss: no bytes in the image). */
 static struct {
-    bool area_ok;   /* mapped, attached and bound */
+    bool area_ok; /* mapped, attached and bound */
     struct duplex d;
     uint32_t port, control_slot;
     uint64_t area_va;
@@ -446,8 +446,8 @@ static uint32_t finish(struct hvcbor_enc *e)
 static uint32_t enc_hello(uint64_t id, void *arg)
 {
     (void)arg;
-    struct proto_bus_hello m = {.request_id = id, .version = PROTO_VERSION,
-                                .client = cstr_of(CLIENT_NAME)};
+    struct proto_bus_hello m = {
+        .request_id = id, .version = PROTO_VERSION, .client = cstr_of(CLIENT_NAME)};
     struct hvcbor_enc e;
     hvcbor_enc_init(&e, txbuf, sizeof txbuf);
     proto_bus_hello_encode(&m, &e);
@@ -456,9 +456,8 @@ static uint32_t enc_hello(uint64_t id, void *arg)
 
 static int64_t map_area(const struct hv_start_bus *b)
 {
-    if (b->pages < 3 || b->pages > DUPLEX_REFS_MAX + 1 || b->ref == 0 ||
-        b->ref >= HV_GRANT_REFS || b->port == 0 || b->port >= HV_EVTCHN_PORTS ||
-        b->control_slot >= HV_CAP_SLOTS)
+    if (b->pages < 3 || b->pages > DUPLEX_REFS_MAX + 1 || b->ref == 0 || b->ref >= HV_GRANT_REFS ||
+        b->port == 0 || b->port >= HV_EVTCHN_PORTS || b->control_slot >= HV_CAP_SLOTS)
         return HV_EINVAL;
     uint64_t va = gk_vmap_alloc(b->pages);
     if (!va)
@@ -475,8 +474,8 @@ static int64_t map_area(const struct hv_start_bus *b)
     for (; rc == HV_OK && mapped < b->pages; mapped++)
         rc = gk_grant_map(b->control_slot, duplex_ref((const void *)(uintptr_t)va, mapped - 1),
                           va + (uint64_t)mapped * 4096u, true);
-    if (rc == HV_OK && !duplex_attach(&bus.d, (void *)(uintptr_t)va, ring_bytes, buf_bytes,
-                                      DUPLEX_ACCEPTOR))
+    if (rc == HV_OK &&
+        !duplex_attach(&bus.d, (void *)(uintptr_t)va, ring_bytes, buf_bytes, DUPLEX_ACCEPTOR))
         rc = HV_EINVAL;
     if (rc != HV_OK) {
         while (mapped-- > 0)
@@ -715,18 +714,25 @@ static uint32_t enc_ping(uint64_t id, void *arg)
     return finish(&e);
 }
 
-int64_t gk_bus_ping(uint64_t seq)
+/* call() for a request whose answer carries only success: HV_OK for a reply
+ * of type expect, the status of an error-reply, HV_EINVAL for anything else. */
+static int64_t call_status(encode_fn enc, void *arg, uint64_t expect)
 {
-    struct ping_arg a = {seq};
     uint8_t keep[REPLY_MAX];
     uint32_t len = 0;
     uint64_t type = 0;
-    int64_t rc = call(enc_ping, &a, keep, &len, &type);
-    if (rc == HV_OK && type == PROTO_MSG_ERROR_REPLY)
-        rc = error_status(keep, len, NULL);
-    else if (rc == HV_OK && type != PROTO_MSG_BUS_PONG)
-        rc = HV_EINVAL;
-    return rc;
+    int64_t rc = call(enc, arg, keep, &len, &type);
+    if (rc != HV_OK)
+        return rc;
+    if (type == PROTO_MSG_ERROR_REPLY)
+        return error_status(keep, len, NULL);
+    return type == expect ? HV_OK : HV_EINVAL;
+}
+
+int64_t gk_bus_ping(uint64_t seq)
+{
+    struct ping_arg a = {seq};
+    return call_status(enc_ping, &a, PROTO_MSG_BUS_PONG);
 }
 
 struct name_arg {
@@ -760,15 +766,7 @@ static int64_t service_call(const char *name, bool use)
         return HV_EINVAL;
     gk_bus_safe_point();
     struct name_arg a = {name, use};
-    uint8_t keep[REPLY_MAX];
-    uint32_t len = 0;
-    uint64_t type = 0;
-    int64_t rc = call(enc_service, &a, keep, &len, &type);
-    if (rc == HV_OK && type == PROTO_MSG_ERROR_REPLY)
-        rc = error_status(keep, len, NULL);
-    else if (rc == HV_OK && type != PROTO_MSG_OK_REPLY)
-        rc = HV_EINVAL;
-    return rc;
+    return call_status(enc_service, &a, PROTO_MSG_OK_REPLY);
 }
 
 int64_t gk_service_register(const char *name)
@@ -797,13 +795,7 @@ static uint32_t enc_close(uint64_t id, void *arg)
 int64_t gk_bus_close_conn(uint64_t conn)
 {
     struct close_arg a = {conn};
-    uint8_t keep[REPLY_MAX];
-    uint32_t len = 0;
-    uint64_t type = 0;
-    int64_t rc = call(enc_close, &a, keep, &len, &type);
-    if (rc == HV_OK && type == PROTO_MSG_ERROR_REPLY)
-        rc = error_status(keep, len, NULL);
-    return rc;
+    return call_status(enc_close, &a, PROTO_MSG_OK_REPLY);
 }
 
 void gk_bus_on_suspend(bool (*fn)(void))

@@ -15,10 +15,11 @@ struct proto_bus_connect_request;
 
 /* ---- vmap.c: virtual addresses for mappings of other domains' pages ---- */
 
-/* The arena: [GK_VMAP_BASE, GK_VMAP_BASE + GK_VMAP_BYTES). Nothing else of
+/* The arena: [GK_VMAP_BASE, GK_VMAP_BASE + GK_VMAP_BYTES) = [96 TiB, 97 TiB), L4
+ * slot 192 (keep your own mappings elsewhere). Nothing else of
  * guest-kit maps there (the heap is at 16 TiB, the builder's scratch page
  * at the top). */
-#define GK_VMAP_BASE 0x0000200000000000ull
+#define GK_VMAP_BASE 0x0000600000000000ull
 #define GK_VMAP_BYTES (1ull << 40)
 
 /* A page-aligned range of `pages` unused addresses (first fit, so freed

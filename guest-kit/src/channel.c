@@ -172,7 +172,7 @@ static enum gk_chan_status notify_peer(struct gk_channel *ch)
     return GK_CHAN_ENOTIFY;
 }
 
-static enum gk_chan_status from_ring(struct gk_channel *ch, enum ring_status st)
+enum gk_chan_status gk_chan_status_of(enum ring_status st)
 {
     switch (st) {
     case RING_OK: return GK_CHAN_OK;
@@ -181,8 +181,16 @@ static enum gk_chan_status from_ring(struct gk_channel *ch, enum ring_status st)
     case RING_ETOOBIG: return GK_CHAN_ETOOBIG;
     case RING_EINVAL: return GK_CHAN_EINVAL;
     case RING_ECORRUPT:
-    default: ch->disconnected = true; return GK_CHAN_EDISCONNECTED;
+    default: return GK_CHAN_EDISCONNECTED;
     }
+}
+
+static enum gk_chan_status from_ring(struct gk_channel *ch, enum ring_status st)
+{
+    enum gk_chan_status r = gk_chan_status_of(st);
+    if (r == GK_CHAN_EDISCONNECTED)
+        ch->disconnected = true;
+    return r;
 }
 
 static bool usable(const struct gk_channel *ch)

@@ -111,8 +111,8 @@ static int64_t make_offer(struct gk_conn *c)
     struct duplex_header *h = area;
     for (uint32_t i = 0; i < c->pages; i++) {
         uint32_t ref = 0;
-        int64_t rc = gk_grant_set(gk_va_to_mfn(c->va + i * PAGE), c->peer_slot, HV_GRANT_F_WRITE,
-                                  &ref);
+        int64_t rc =
+            gk_grant_set(gk_va_to_mfn(c->va + i * PAGE), c->peer_slot, HV_GRANT_F_WRITE, &ref);
         if (rc != HV_OK)
             return rc;
         c->refs[c->granted++] = (uint16_t)ref;
@@ -333,18 +333,6 @@ uint32_t gk_conn_max_msg(const struct gk_conn *c)
     return c ? duplex_max_msg(&c->d) : 0;
 }
 
-static enum gk_chan_status status_of(enum ring_status st)
-{
-    switch (st) {
-    case RING_OK: return GK_CHAN_OK;
-    case RING_EMPTY: return GK_CHAN_EMPTY;
-    case RING_FULL: return GK_CHAN_FULL;
-    case RING_ETOOBIG: return GK_CHAN_ETOOBIG;
-    case RING_EINVAL: return GK_CHAN_EINVAL;
-    default: return GK_CHAN_EDISCONNECTED;
-    }
-}
-
 static void notify(struct gk_conn *c, bool n)
 {
     if (n)
@@ -386,7 +374,7 @@ enum gk_chan_status gk_conn_send(struct gk_conn *c, const void *msg, uint32_t le
             break;
         }
         bool n = false;
-        st = status_of(duplex_send(&c->d, msg, len, &n));
+        st = gk_chan_status_of(duplex_send(&c->d, msg, len, &n));
         notify(c, n);
         if (st != GK_CHAN_FULL)
             break;
@@ -405,7 +393,7 @@ enum gk_chan_status gk_conn_peek(struct gk_conn *c, uint32_t *len, const uint8_t
     bool was = gk_events_disable();
     enum gk_chan_status st;
     for (;;) {
-        st = status_of(duplex_peek(&c->d, len));
+        st = gk_chan_status_of(duplex_peek(&c->d, len));
         if (st != GK_CHAN_EMPTY)
             break;
         if (c->gone || duplex_peer_closed(&c->d)) {
@@ -426,7 +414,7 @@ enum gk_chan_status gk_conn_release(struct gk_conn *c)
     if (!usable(c))
         return GK_CHAN_EINVAL;
     bool n = false;
-    enum gk_chan_status st = status_of(duplex_release(&c->d, &n));
+    enum gk_chan_status st = gk_chan_status_of(duplex_release(&c->d, &n));
     notify(c, n);
     return st;
 }
@@ -442,7 +430,7 @@ enum gk_chan_status gk_conn_recv(struct gk_conn *c, void *buf, uint32_t cap, uin
         return st;
     if (n > cap)
         return GK_CHAN_ETOOBIG;
-    st = status_of(duplex_copy(&c->d, 0, buf, n));
+    st = gk_chan_status_of(duplex_copy(&c->d, 0, buf, n));
     return st == GK_CHAN_OK ? gk_conn_release(c) : st;
 }
 
@@ -461,7 +449,7 @@ enum gk_chan_status gk_conn_write(struct gk_conn *c, const void *buf, uint32_t n
         }
         uint32_t done = 0;
         bool nt = false;
-        st = status_of(duplex_write(&c->d, p, n, &done, &nt));
+        st = gk_chan_status_of(duplex_write(&c->d, p, n, &done, &nt));
         notify(c, nt);
         p += done;
         n -= done;
@@ -486,7 +474,7 @@ enum gk_chan_status gk_conn_read(struct gk_conn *c, void *buf, uint32_t cap, uin
     enum gk_chan_status st;
     for (;;) {
         bool nt = false;
-        st = status_of(duplex_read(&c->d, buf, cap, got, &nt));
+        st = gk_chan_status_of(duplex_read(&c->d, buf, cap, got, &nt));
         notify(c, nt);
         if (st != GK_CHAN_EMPTY)
             break;

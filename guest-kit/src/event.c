@@ -452,7 +452,7 @@ void gk_block(void)
             gk_panic("gk_block: HC_SET_CALLBACK failed (%lld)", (long long)rc);
     }
     gk_hc_block();
-    gk_shutdown_poll();   /* a safe point for a shutdown hook */
+    gk_shutdown_poll();  /* a safe point for a shutdown hook */
     gk_bus_safe_point(); /* and for the bus (bus.c) */
 }
 

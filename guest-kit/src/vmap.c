@@ -122,7 +122,8 @@ void *gk_pages_alloc(uint32_t pages)
         return NULL;
     for (uint32_t i = 0; i < pages; i++) {
         uint64_t pfn = gk_pfn_alloc();
-        if (pfn == HV_M2P_INVALID || gk_map_frame(base + i * PAGE, gk_p2m(pfn), GK_PTE_RWDATA) != HV_OK) {
+        if (pfn == HV_M2P_INVALID ||
+            gk_map_frame(base + i * PAGE, gk_p2m(pfn), GK_PTE_RWDATA) != HV_OK) {
             if (pfn != HV_M2P_INVALID)
                 gk_pfn_free(pfn);
             gk_pages_free((void *)(uintptr_t)base, i);

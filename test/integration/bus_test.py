@@ -17,34 +17,15 @@ import subprocess
 import sys
 import time
 
+# The helpers of the control-domain tests (run, hvctl, check, info,
+# wait_state, log_entries), bound to this run's arguments and directory.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import control_test as ct  # noqa: E402
+
 ARGS = None
 RUN = None
-
-
-class Fail(Exception):
-    pass
-
-
-def run(cmd, expect_rc=0, timeout=180, quiet=False):
-    t0 = time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    out = p.stdout + p.stderr
-    if not quiet:
-        print("$ %s  [rc %d, %.2f s]\n%s" % (" ".join(cmd), p.returncode, time.monotonic() - t0,
-                                            out.rstrip()))
-    if expect_rc is not None and p.returncode != expect_rc:
-        raise Fail("%s: exit %d, expected %d" % (" ".join(cmd), p.returncode, expect_rc))
-    return out
-
-
-def hvctl(*a, rc=0, quiet=False):
-    return run([ARGS.hvctl, "--run-dir", RUN] + list(a), expect_rc=rc, quiet=quiet)
-
-
-def check(what, cond):
-    print("check: %s: %s" % (what, "ok" if cond else "FAILED"))
-    if not cond:
-        raise Fail(what)
+Fail, run, hvctl, check = ct.Fail, ct.run, ct.hvctl, ct.check
+info, wait_state, log_entries = ct.info, ct.wait_state, ct.log_entries
 
 
 def stripped(path):
@@ -84,25 +65,12 @@ def wait_line(pattern, seconds=60, after=0):
     raise Fail("no line matching %r within %d s" % (pattern, seconds))
 
 
-def info(name):
-    return json.loads(hvctl("info", name, "--json", quiet=True).strip().splitlines()[-1])
-
-
 def bus_info(name):
     return json.loads(hvctl("bus", name, "--json").strip().splitlines()[-1])
 
 
 def list_json():
     return json.loads(hvctl("list", "--json", quiet=True).strip().splitlines()[-1])["domains"]
-
-
-def log_entries():
-    out = hvctl("log", "--json", quiet=True)
-    ents = []
-    for line in out.strip().splitlines():
-        if line.startswith("{"):
-            ents += json.loads(line).get("entries", [])
-    return ents
 
 
 def wait_gone(name, seconds=30):
@@ -112,16 +80,6 @@ def wait_gone(name, seconds=30):
             return
         time.sleep(0.3)
     raise Fail("%s still listed after %d s" % (name, seconds))
-
-
-def wait_state(name, states, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        st = info(name)["summary"]["state"]
-        if st in states:
-            return st
-        time.sleep(0.3)
-    raise Fail("%s did not reach %s" % (name, states))
 
 
 def control_counts():
@@ -357,6 +315,7 @@ def main():
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ARGS = ap.parse_args()
     RUN = os.path.join(ARGS.workdir, "bus_" + ARGS.scenario)
+    ct.ARGS, ct.RUN = ARGS, RUN
     if os.path.exists(os.path.join(RUN, "qemu.pid")):
         run([ARGS.hvctl, "--run-dir", RUN, "down"], expect_rc=None)
     shutil.rmtree(RUN, ignore_errors=True)

@@ -57,15 +57,16 @@ static void print_bus(FILE *f, const struct proto_bus_info_reply *r)
         put_str(f, r->reason);
         fputc('\n', f);
     }
-    fprintf(f, "messages:  %" PRIu64 " in, %" PRIu64 " out, %" PRIu64 " refused, held back %" PRIu64
-               " times",
+    fprintf(f,
+            "messages:  %" PRIu64 " in, %" PRIu64 " out, %" PRIu64 " refused, held back %" PRIu64
+            " times",
             r->msgs_in, r->msgs_out, r->errors, r->throttled);
     if (r->has_queued)
         fprintf(f, ", %" PRIu64 " queued", r->queued);
     fputc('\n', f);
     if (r->has_control_frames)
-        fprintf(f, "control:   %" PRIu64 " frames, %" PRIu64 " grants live, %" PRIu64
-                   " connections\n",
+        fprintf(f,
+                "control:   %" PRIu64 " frames, %" PRIu64 " grants live, %" PRIu64 " connections\n",
                 r->control_frames, r->control_grants, r->control_conns);
     for (uint32_t i = 0; i < r->pending.count; i++) {
         fprintf(f, "pending:   id %" PRIu64 " ", r->pending.items[i].request_id);
@@ -85,7 +86,8 @@ static void print_bus(FILE *f, const struct proto_bus_info_reply *r)
     for (uint32_t i = 0; i < r->conns.count; i++) {
         const struct proto_bus_conn_info *c = &r->conns.items[i];
         const char *st = proto_conn_state_name(c->state);
-        fprintf(f, "conn %-4" PRIu64 " %s ", c->conn, c->kind == PROTO_CONN_KIND_SERVICE ? "service" : "channel");
+        fprintf(f, "conn %-4" PRIu64 " %s ", c->conn,
+                c->kind == PROTO_CONN_KIND_SERVICE ? "service" : "channel");
         put_str(f, c->name);
         fputs(" with ", f);
         put_str(f, c->peer);
@@ -104,10 +106,9 @@ static int run_bus(struct cli *c, const struct cli_args *a)
     if ((rc = cli_session_open(c, &s)))
         return rc;
     struct proto_msg *req = req_new(PROTO_MSG_BUS_INFO_REQUEST);
-    req->u.bus_info_request = (struct proto_bus_info_request){
-        .request_id = hvctl_next_id(&s.conn),
-        .token = cli_session_token(&s),
-        .domain = cli_str(a->pos[0])};
+    req->u.bus_info_request = (struct proto_bus_info_request){.request_id = hvctl_next_id(&s.conn),
+                                                              .token = cli_session_token(&s),
+                                                              .domain = cli_str(a->pos[0])};
     const struct proto_msg *r;
     rc = cli_call(c, &s, req, PROTO_MSG_BUS_INFO_REPLY, &r);
     if (!rc) {
@@ -184,10 +185,10 @@ static int run_suspend(struct cli *c, const struct cli_args *a)
     if ((rc = cli_session_open(c, &s)))
         return rc;
     struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_SUSPEND_REQUEST);
-    req->u.domain_suspend_request = (struct proto_domain_suspend_request){
-        .request_id = hvctl_next_id(&s.conn),
-        .token = cli_session_token(&s),
-        .domain = cli_str(a->pos[0])};
+    req->u.domain_suspend_request =
+        (struct proto_domain_suspend_request){.request_id = hvctl_next_id(&s.conn),
+                                              .token = cli_session_token(&s),
+                                              .domain = cli_str(a->pos[0])};
     const struct proto_msg *r;
     rc = cli_call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
     hvctl_close(&s.conn);
@@ -213,18 +214,19 @@ static int run_mem_set(struct cli *c, const struct cli_args *a)
         return rc;
     uint64_t bytes = 0;
     if (!cli_parse_size(a->pos[1], &bytes))
-        return cli_error(c, HVCTL_EXIT_USAGE, "SIZE: expected bytes or a size with a unit, got "
-                                              "\"%s\"",
+        return cli_error(c, HVCTL_EXIT_USAGE,
+                         "SIZE: expected bytes or a size with a unit, got "
+                         "\"%s\"",
                          a->pos[1]);
     struct cli_session s;
     if ((rc = cli_session_open(c, &s)))
         return rc;
     struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_MEM_TARGET_REQUEST);
-    req->u.domain_mem_target_request = (struct proto_domain_mem_target_request){
-        .request_id = hvctl_next_id(&s.conn),
-        .token = cli_session_token(&s),
-        .domain = cli_str(a->pos[0]),
-        .target_bytes = bytes};
+    req->u.domain_mem_target_request =
+        (struct proto_domain_mem_target_request){.request_id = hvctl_next_id(&s.conn),
+                                                 .token = cli_session_token(&s),
+                                                 .domain = cli_str(a->pos[0]),
+                                                 .target_bytes = bytes};
     const struct proto_msg *r;
     rc = cli_call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
     hvctl_close(&s.conn);

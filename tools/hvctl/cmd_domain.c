@@ -764,8 +764,8 @@ static int wait_stopped(struct cli *c, struct cli_session *s, const char *dom, u
     time_t end = time(NULL) + (time_t)timeout_s;
     while (time(NULL) <= end) {
         struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_INFO_REQUEST);
-        req->u.domain_info_request =
-            (struct proto_domain_info_request){hvctl_next_id(&s->conn), cli_session_token(s), cli_str(dom)};
+        req->u.domain_info_request = (struct proto_domain_info_request){
+            hvctl_next_id(&s->conn), cli_session_token(s), cli_str(dom)};
         const struct proto_msg *r;
         struct hvctl_error e;
         enum hvctl_status st =
@@ -937,8 +937,8 @@ static int run_token(struct cli *c, const struct cli_args *a)
             }
         }
     } else {
-        req->u.token_revoke_request =
-            (struct proto_token_revoke_request){hvctl_next_id(&s.conn), cli_session_token(&s), token_id};
+        req->u.token_revoke_request = (struct proto_token_revoke_request){
+            hvctl_next_id(&s.conn), cli_session_token(&s), token_id};
         rc = cli_call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
         if (!rc)
             fprintf(c->out, "revoked token %" PRIu64 " and every token minted from it\n", token_id);

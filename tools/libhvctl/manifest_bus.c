@@ -80,8 +80,7 @@ uint32_t manifest_bus_config(const char *file, const struct mnode *v, struct man
             break;
         }
         if (k->len == 0 || k->len > MANIFEST_CONFIG_KEY_MAX || !no_controls(k->value, k->len)) {
-            errors += err(d, file, k, path,
-                          "a key is 1..%u bytes without control characters",
+            errors += err(d, file, k, path, "a key is 1..%u bytes without control characters",
                           MANIFEST_CONFIG_KEY_MAX);
             continue;
         }
@@ -93,8 +92,8 @@ uint32_t manifest_bus_config(const char *file, const struct mnode *v, struct man
             continue;
         }
         if (val->kind != MNODE_SCALAR || is_null(val)) {
-            errors += err(d, file, val, path, "expected a string value, got %s",
-                          mnode_describe(val));
+            errors +=
+                err(d, file, val, path, "expected a string value, got %s", mnode_describe(val));
             continue;
         }
         if (strlen(val->value) != val->len || val->len > MANIFEST_CONFIG_VALUE_MAX) {
@@ -113,12 +112,11 @@ uint32_t manifest_bus_services(const char *file, const char *key, const struct m
                                struct manifest *m, struct manifest_diags *d)
 {
     bool offers = !strcmp(key, "offers");
-    char (*names)[MANIFEST_SERVICE_NAME_MAX + 1] = offers ? m->offers : m->uses;
+    char(*names)[MANIFEST_SERVICE_NAME_MAX + 1] = offers ? m->offers : m->uses;
     uint32_t *count = offers ? &m->offers_count : &m->uses_count;
     *count = 0;
     if (v->kind != MNODE_SEQ)
-        return err(d, file, v, key, "expected a list of service names, got %s",
-                   mnode_describe(v));
+        return err(d, file, v, key, "expected a list of service names, got %s", mnode_describe(v));
     uint32_t errors = 0;
     for (uint32_t i = 0; i < v->kid_count; i++) {
         const struct mnode *n = v->kids[i];

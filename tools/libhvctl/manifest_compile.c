@@ -63,10 +63,10 @@ void manifest_to_config(const struct manifest *m, struct proto_domain_config *ou
     out->has_channels = m->channels_count > 0;
     out->channels.count = m->channels_count;
     for (uint32_t i = 0; i < m->channels_count; i++)
-        out->channels.items[i] = (struct proto_channel_spec){.name = str_of(m->channels[i].name),
-                                                             .peer = str_of(m->channels[i].peer),
-                                                             .size_bytes =
-                                                                 m->channels[i].size_bytes};
+        out->channels.items[i] =
+            (struct proto_channel_spec){.name = str_of(m->channels[i].name),
+                                        .peer = str_of(m->channels[i].peer),
+                                        .size_bytes = m->channels[i].size_bytes};
 }
 
 bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const uint8_t *token,

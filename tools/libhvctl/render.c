@@ -39,7 +39,7 @@ static const struct proto_schema *message_schema(const cbor_item_t *item)
 }
 
 static const struct proto_schema_field *field_of(const struct proto_schema *s,
-                                                const cbor_item_t *key)
+                                                 const cbor_item_t *key)
 {
     return s && cbor_isa_uint(key) ? proto_schema_field(s, cbor_get_int(key)) : NULL;
 }

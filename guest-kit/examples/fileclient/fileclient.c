@@ -51,12 +51,12 @@ static bool fetch(struct gk_conn *c, const char *name, bool messages)
     uint64_t t0 = gk_now_ns();
     while (got < size) {
         uint32_t n = 0;
-        enum gk_chan_status st =
-            messages ? gk_conn_recv(c, buf, sizeof buf, &n, GK_BUS_FOREVER)
-                     : gk_conn_read(c, buf,
-                                    size - got < sizeof buf ? (uint32_t)(size - got)
-                                                            : (uint32_t)sizeof buf,
-                                    &n, GK_BUS_FOREVER);
+        enum gk_chan_status st = messages
+                                     ? gk_conn_recv(c, buf, sizeof buf, &n, GK_BUS_FOREVER)
+                                     : gk_conn_read(c, buf,
+                                                    size - got < sizeof buf ? (uint32_t)(size - got)
+                                                                            : (uint32_t)sizeof buf,
+                                                    &n, GK_BUS_FOREVER);
         if (st != GK_CHAN_OK)
             return false;
         files_sum_add(&sum, buf, n);
@@ -67,9 +67,8 @@ static bool fetch(struct gk_conn *c, const char *name, bool messages)
         return false;
     uint64_t theirs = strtoull(line + 4, NULL, 16), ours = files_sum_value(&sum);
     gk_printf("fileclient: %s: %llu bytes as %s, checksum %016llx %s (%llu ms)\n", name,
-              (unsigned long long)got, messages ? "messages" : "a stream",
-              (unsigned long long)ours, ours == theirs ? "ok" : "MISMATCH",
-              (unsigned long long)(ns / 1000000));
+              (unsigned long long)got, messages ? "messages" : "a stream", (unsigned long long)ours,
+              ours == theirs ? "ok" : "MISMATCH", (unsigned long long)(ns / 1000000));
     return ours == theirs;
 }
 

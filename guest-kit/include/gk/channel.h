@@ -81,6 +81,10 @@ enum gk_chan_status {
                                   received) */
 };
 
+/* The result a ring status means for a caller (gk/bus.h's connections too):
+ * RING_ECORRUPT is GK_CHAN_EDISCONNECTED. */
+enum gk_chan_status gk_chan_status_of(enum ring_status st);
+
 /* No deadline, for the _until calls (what send and recv use). */
 #define GK_CHANNEL_FOREVER UINT64_MAX
 

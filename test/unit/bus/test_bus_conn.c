@@ -85,8 +85,8 @@ static void test_hello_first_and_allowed_types(void **state)
     assert_int_equal(id, 6);
     /* A control-protocol request on the bus is refused, never served. */
     m.type = PROTO_MSG_DOMAIN_DESTROY_REQUEST;
-    m.u.domain_destroy_request = (struct proto_domain_destroy_request){
-        .request_id = 7, .domain = {(const uint8_t *)"x", 1}};
+    m.u.domain_destroy_request =
+        (struct proto_domain_destroy_request){.request_id = 7, .domain = {(const uint8_t *)"x", 1}};
     dom_send();
     assert_int_equal(next(0, &id, &why), BUS_RX_REFUSED);
     assert_string_equal(why, "a message type a domain may not send on its bus");

@@ -32,13 +32,9 @@ void gk_event_entry(void) {}
 static unsigned cur_vcpu;
 /* The bus's safe points (guest-kit/src/bus.c): no bus in this test. */
 void gk_bus_safe_point(void);
-void gk_bus_safe_point(void)
-{
-}
+void gk_bus_safe_point(void) {}
 void gk_bus_poll_shutdown(void);
-void gk_bus_poll_shutdown(void)
-{
-}
+void gk_bus_poll_shutdown(void) {}
 
 unsigned gk_vcpu_id(void);
 unsigned gk_vcpu_id(void)

@@ -79,10 +79,9 @@ static void answer(const struct proto_msg *req, struct proto_msg *r)
         bool ctl = n->len == 7 && !memcmp(n->ptr, "control", 7);
         if (!web && !ctl) {
             r->type = PROTO_MSG_ERROR_REPLY;
-            r->u.error_reply =
-                (struct proto_error_reply){.request_id = id,
-                                           .code = PROTO_ERROR_CODE_NOT_FOUND,
-                                           .message = S(FAKE_ERROR_TEXT)};
+            r->u.error_reply = (struct proto_error_reply){.request_id = id,
+                                                          .code = PROTO_ERROR_CODE_NOT_FOUND,
+                                                          .message = S(FAKE_ERROR_TEXT)};
             break;
         }
         r->type = PROTO_MSG_DOMAIN_INFO_REPLY;
@@ -162,10 +161,8 @@ static void handle(struct fake_server *s, int fd, const uint8_t *p, uint32_t len
     if (!proto_msg_decode(p, len, NULL, &req, &e)) {
         memset(&rep, 0, sizeof rep);
         rep.type = PROTO_MSG_ERROR_REPLY;
-        rep.u.error_reply =
-            (struct proto_error_reply){.request_id = 0,
-                                       .code = PROTO_ERROR_CODE_INVALID,
-                                       .message = S("undecodable request")};
+        rep.u.error_reply = (struct proto_error_reply){
+            .request_id = 0, .code = PROTO_ERROR_CODE_INVALID, .message = S("undecodable request")};
         send_msg_frame(fd, &rep, 0);
         return;
     }

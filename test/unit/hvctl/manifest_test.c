@@ -154,13 +154,14 @@ static const struct bad_case BAD[] = {
     {"config value null", HEAD "memory: 16M\nconfig:\n  a:\n", 5, 5, "config.a",
      "expected a string value, got null"},
     {"config value too long",
-     HEAD "memory: 16M\nconfig:\n  a: "
-          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+     HEAD
+     "memory: 16M\nconfig:\n  a: "
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
      5, 6, "config.a", "a value is at most 512 bytes, without NUL"},
     {"offers not a list", HEAD "memory: 16M\noffers: kv\n", 4, 9, "offers",
      "expected a list of service names, got a string"},
@@ -172,12 +173,11 @@ static const struct bad_case BAD[] = {
     {"channel without size", HEAD "memory: 16M\nchannels:\n  - {name: f, peer: p}\n", 5, 5,
      "channels[0]", "size is missing"},
     {"channel size not a power of two",
-     HEAD "memory: 16M\nchannels:\n  - {name: f, peer: p, size: 48K}\n", 5, 30,
-     "channels[0].size",
+     HEAD "memory: 16M\nchannels:\n  - {name: f, peer: p, size: 48K}\n", 5, 30, "channels[0].size",
      "\"48K\": the size is a power of two from 32 KiB to 2 MiB (shared memory of both "
      "directions)"},
-    {"channel size too big", HEAD "memory: 16M\nchannels:\n  - {name: f, peer: p, size: 4M}\n",
-     5, 30, "channels[0].size",
+    {"channel size too big", HEAD "memory: 16M\nchannels:\n  - {name: f, peer: p, size: 4M}\n", 5,
+     30, "channels[0].size",
      "\"4M\": the size is a power of two from 32 KiB to 2 MiB (shared memory of both "
      "directions)"},
     {"channel unknown key",

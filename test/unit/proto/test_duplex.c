@@ -38,11 +38,11 @@ static void test_geometry(void **state)
 {
     assert_int_equal(duplex_area_pages(4096, 0), 3);
     assert_int_equal(duplex_area_pages(8192, 16384), 1 + 2 * 6);
-    assert_int_equal(duplex_area_pages(2048, 0), 0);         /* ring too small */
-    assert_int_equal(duplex_area_pages(6144, 0), 0);         /* not a power of two */
-    assert_int_equal(duplex_area_pages(4096, 2048), 0);      /* bulk under a page */
-    assert_int_equal(duplex_area_pages(1u << 20, 0), 0);     /* ring too large */
-    assert_int_equal(duplex_area_pages(4096, 1u << 21), 0);  /* bulk too large */
+    assert_int_equal(duplex_area_pages(2048, 0), 0);        /* ring too small */
+    assert_int_equal(duplex_area_pages(6144, 0), 0);        /* not a power of two */
+    assert_int_equal(duplex_area_pages(4096, 2048), 0);     /* bulk under a page */
+    assert_int_equal(duplex_area_pages(1u << 20, 0), 0);    /* ring too large */
+    assert_int_equal(duplex_area_pages(4096, 1u << 21), 0); /* bulk too large */
     assert_int_equal(duplex_area_pages(262144, 1u << 20), 1 + 640);
     struct duplex o, a;
     make(&o, &a, RING, BUF);
@@ -226,11 +226,11 @@ static void test_corrupt_descriptors(void **state)
     static const struct {
         uint32_t start, len, tag, rec_len;
     } bad[] = {
-        {0, BUF + 1, DUPLEX_TAG_BULK, 8}, /* longer than the buffer */
-        {8, 100, DUPLEX_TAG_BULK, 8},     /* not where the FIFO is */
+        {0, BUF + 1, DUPLEX_TAG_BULK, 8},  /* longer than the buffer */
+        {8, 100, DUPLEX_TAG_BULK, 8},      /* not where the FIFO is */
         {16000, 1000, DUPLEX_TAG_BULK, 8}, /* would wrap */
-        {0, 100, DUPLEX_TAG_BULK, 12},    /* descriptor of the wrong size */
-        {0, 100, 7, 8},                   /* unknown tag */
+        {0, 100, DUPLEX_TAG_BULK, 12},     /* descriptor of the wrong size */
+        {0, 100, 7, 8},                    /* unknown tag */
     };
     uint8_t out[BUF];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -272,8 +272,10 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_geometry),       cmocka_unit_test(test_messages_model),
-        cmocka_unit_test(test_bulk_wait),      cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_geometry),
+        cmocka_unit_test(test_messages_model),
+        cmocka_unit_test(test_bulk_wait),
+        cmocka_unit_test(test_stream),
         cmocka_unit_test(test_corrupt_descriptors),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
