@@ -243,7 +243,7 @@ static void test_structural_refusals(void **state)
 
 static void test_value_refusals(void **state)
 {
-    uint8_t in[512];
+    static uint8_t in[BUF_BYTES]; /* a sampled create request can be a few KiB */
     /* domain-create-request whose config has vcpus = 0 (range 1..64) */
     struct ptest_rng r;
     ptest_rng_init(&r, 5, arena, sizeof(arena));
