@@ -202,19 +202,34 @@ enum ring_status duplex_send(struct duplex *d, const void *msg, uint32_t len, bo
     return st == RING_ECORRUPT ? corrupt(d) : st;
 }
 
+/* Arms the ring to wake us once room for a len-byte record AND half the ring
+ * is free (hysteresis: a consumer draining a full ring wakes a waiting
+ * producer once per half ring, not once per record; on one CPU, where a
+ * woken domain runs at once, that is the difference between one switch per
+ * batch and two per message). true: sleep. */
+static bool wait_room(struct duplex *d, uint32_t len)
+{
+    uint32_t need = RING_RECORD_HEADER_BYTES + ((len + 7u) & ~7u);
+    uint32_t want = need > d->ring_bytes / 2u ? need : d->ring_bytes / 2u;
+    if (need > ring_max_payload(&d->tx) + RING_RECORD_HEADER_BYTES)
+        return false; /* never fits: the next send says so */
+    return ring_producer_prepare_wait_index(&d->tx,
+                                            ring_local_index(&d->tx) + want - d->ring_bytes);
+}
+
 bool duplex_send_prepare_sleep(struct duplex *d, uint32_t len)
 {
     if (d->broken)
         return false;
     if (len <= duplex_inline_max(d) || d->buf_bytes == 0)
-        return ring_producer_prepare_sleep(&d->tx, len);
+        return wait_room(d, len);
     if (!reclaim(d))
         return false;
     if (d->pend_count == 0)
-        return ring_producer_prepare_sleep(&d->tx, 8); /* only the ring can be full */
+        return wait_room(d, 8); /* only the ring can be full */
     uint32_t start;
     if (d->pend_count < DUPLEX_BULK_PENDING_MAX && bulk_place(d, len, &start))
-        return ring_producer_prepare_sleep(&d->tx, 8);
+        return wait_room(d, 8);
     /* Wait for the oldest bulk message to be consumed: that frees space
      * (and a pending slot); the caller then tries again. */
     return ring_producer_prepare_wait_index(&d->tx, d->pend[d->pend_first].ring_end);

@@ -361,28 +361,50 @@ static bool usable(const struct gk_conn *c)
     return c != NULL && c->state == CONN_READY;
 }
 
-enum gk_chan_status gk_conn_send(struct gk_conn *c, const void *msg, uint32_t len,
-                                 uint64_t deadline_ns)
+enum gk_chan_status gk_conn_sendv(struct gk_conn *c, const struct gk_conn_msg *msgs, uint32_t count,
+                                  uint32_t *sent, uint64_t deadline_ns)
 {
-    if (!usable(c))
+    uint32_t dummy;
+    if (sent == NULL)
+        sent = &dummy;
+    *sent = 0;
+    if (!usable(c) || (msgs == NULL && count != 0))
         return GK_CHAN_EINVAL;
     bool was = gk_events_disable();
-    enum gk_chan_status st;
-    for (;;) {
+    bool pending = false; /* the peer asked to be woken: told at the end or before we wait */
+    enum gk_chan_status st = GK_CHAN_OK;
+    while (*sent < count) {
         if (c->gone || duplex_peer_closed(&c->d)) {
             st = GK_CHAN_EDISCONNECTED;
             break;
         }
         bool n = false;
-        st = gk_chan_status_of(duplex_send(&c->d, msg, len, &n));
-        notify(c, n);
+        const struct gk_conn_msg *m = &msgs[*sent];
+        st = gk_chan_status_of(duplex_send(&c->d, m->data, m->len, &n));
+        pending = pending || n;
+        if (st == GK_CHAN_OK) {
+            (*sent)++;
+            continue;
+        }
         if (st != GK_CHAN_FULL)
             break;
-        if (duplex_send_prepare_sleep(&c->d, len) && (st = wait_peer(deadline_ns)) != GK_CHAN_OK)
+        /* Full: the peer must drain, so it is told now. */
+        notify(c, pending);
+        pending = false;
+        st = GK_CHAN_OK;
+        if (duplex_send_prepare_sleep(&c->d, m->len) && (st = wait_peer(deadline_ns)) != GK_CHAN_OK)
             break;
     }
+    notify(c, pending);
     gk_events_restore(was);
     return st;
+}
+
+enum gk_chan_status gk_conn_send(struct gk_conn *c, const void *msg, uint32_t len,
+                                 uint64_t deadline_ns)
+{
+    struct gk_conn_msg m = {msg, len};
+    return gk_conn_sendv(c, &m, 1, NULL, deadline_ns);
 }
 
 enum gk_chan_status gk_conn_peek(struct gk_conn *c, uint32_t *len, const uint8_t **bulk,

@@ -102,6 +102,18 @@ enum gk_chan_status gk_conn_send(struct gk_conn *c, const void *msg, uint32_t le
                                  uint64_t deadline_ns);
 enum gk_chan_status gk_conn_recv(struct gk_conn *c, void *buf, uint32_t cap, uint32_t *len,
                                  uint64_t deadline_ns);
+/* Several messages in one call: sent in order, the peer woken once at the
+ * end (or when the ring is full and it must drain) instead of after each:
+ * on one CPU, where a woken peer runs at once, this is what lets it take a
+ * batch per wake-up. *sent: how many went (all, unless an error or the
+ * deadline stopped it). */
+struct gk_conn_msg {
+    const void *data;
+    uint32_t len;
+};
+enum gk_chan_status gk_conn_sendv(struct gk_conn *c, const struct gk_conn_msg *msgs, uint32_t count,
+                                  uint32_t *sent, uint64_t deadline_ns);
+
 /* Receiving in place: the next message's length and, for one that came
  * through the bulk buffer, a pointer to its bytes (NULL: inline, use
  * gk_conn_recv); gk_conn_release consumes it. The bytes are the peer's and

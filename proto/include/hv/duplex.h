@@ -174,8 +174,9 @@ enum ring_status duplex_read(struct duplex *d, void *buf, uint32_t cap, uint32_t
                              bool *notify);
 
 /* Before sleeping (with the wake-up armed, as the ring protocol says):
- * sender waiting to send len bytes (message) or any (stream: len 0 means
- * one chunk's header); receiver waiting for anything. true: sleep. */
+ * sender waiting to send len bytes (message) or any (stream: len 0), woken
+ * once room for it and half the ring are free (or, for bulk, once the oldest
+ * bulk message is consumed); receiver waiting for anything. true: sleep. */
 bool duplex_send_prepare_sleep(struct duplex *d, uint32_t len);
 bool duplex_recv_prepare_sleep(struct duplex *d);
 

@@ -179,6 +179,32 @@ static void test_bulk_wait(void **state)
     assert_int_equal(duplex_send(&o2, msg, DUPLEX_INLINE_MAX + 1, &notify), RING_OK);
 }
 
+/* A producer waiting on a full ring is woken once half the ring is free,
+ * not at the first record consumed (a batch per wake-up). */
+static void test_wait_half_ring(void **state)
+{
+    (void)state;
+    struct duplex o, a;
+    make(&o, &a, RING, 0);
+    static uint8_t msg[512], out[512];
+    bool notify;
+    uint32_t len, sent = 0;
+    while (duplex_send(&o, msg, 504, &notify) == RING_OK) /* 512-byte records */
+        sent++;
+    assert_int_equal(sent, RING / 512);
+    assert_true(duplex_send_prepare_sleep(&o, 504));
+    uint32_t woken_after = 0;
+    for (uint32_t i = 1; i <= sent; i++) {
+        assert_int_equal(duplex_recv(&a, out, sizeof out, &len, &notify), RING_OK);
+        if (notify) {
+            woken_after = i;
+            break;
+        }
+    }
+    assert_int_equal(woken_after, sent / 2); /* half of 4 KiB freed */
+    assert_false(duplex_send_prepare_sleep(&o, 504));
+}
+
 /* A stream: random write sizes, random read sizes, the bytes in order. */
 static void test_stream(void **state)
 {
@@ -272,11 +298,9 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_geometry),
-        cmocka_unit_test(test_messages_model),
-        cmocka_unit_test(test_bulk_wait),
-        cmocka_unit_test(test_stream),
-        cmocka_unit_test(test_corrupt_descriptors),
+        cmocka_unit_test(test_geometry),  cmocka_unit_test(test_messages_model),
+        cmocka_unit_test(test_bulk_wait), cmocka_unit_test(test_wait_half_ring),
+        cmocka_unit_test(test_stream),    cmocka_unit_test(test_corrupt_descriptors),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
