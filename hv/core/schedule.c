@@ -34,6 +34,7 @@
 #include "domain.h"
 #include "log.h"
 #include "mm_hv.h"
+#include "test_op.h"
 
 /* The longest a yield with nothing else to run halts the CPU (schedule_yield). */
 #define SCHED_YIELD_IDLE_NS 50000ull
@@ -78,11 +79,17 @@ void hv_lock(void)
         __builtin_ia32_pause();
     }
     lock_owner = (int)arch_cpu_id();
+#ifdef HV_TEST_IMAGE
+    test_lock_taken();
+#endif
 }
 
 void hv_unlock(void)
 {
     BUG_ON(lock_owner != (int)arch_cpu_id());
+#ifdef HV_TEST_IMAGE
+    test_lock_released();
+#endif
     lock_owner = -1;
     __atomic_store_n(&lock_serving, lock_serving + 1, __ATOMIC_RELEASE);
 }

@@ -28,6 +28,19 @@
  *             of its slice, 10 ms: 100 s; now it halts at most 50 us). Then a child spinning on CPU 1
  *             next to VCPU 1, which re-arms 2,000 times and yields in a
  *             loop, must keep its half of the CPU.
+ *     bounded - issue 12 section 3, on the test image (hv-test.elf, which
+ *             times every stretch of hypervisor work: HC_TEST_OP), one
+ *             CPU, -icount (one ns = one instruction): the worst a guest
+ *             can build, and the longest single hypercall while it is
+ *             built and taken apart. A child fills its memory with page
+ *             tables (an L4, an L3, L2s and every other frame a full L1)
+ *             and pins, unpins, cuts and re-links the tree; the root builds
+ *             capability chains hundreds deep across two tables and
+ *             revokes them, copies an endpoint capability into every free
+ *             slot and closes the port, copies the child's domain
+ *             capability into every free slot and destroys the child.
+ *             Prints each operation's longest stretch and the longest of
+ *             all, which must stay under BOUNDED_NS.
  *   child (built by the root), role=<name>: see each test.
  *
  * Every check prints a line; a failed one contains "FAILED". The root ends
@@ -44,12 +57,14 @@
 #include "gk/time.h"
 #include "gk/trap.h"
 #include "gk/vcpu.h"
+#include "hv/test_op.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHILD_PAGES 512u
+#define CHILD_PAGES 512u /* TABLES_PAGES + 64 for role=tables */
+#define TABLES_PAGES 8192u /* role=tables: 32 MiB, nearly all of it page tables */
 #define CHILD_EXTRA_PAGES 16u /* its headroom to allocate (giveback_smp) */
 #define CHILD_DOM_SLOT 20u
 #define CHILD_CON_SLOT 21u
@@ -137,11 +152,12 @@ static void child_build_pinned(struct gk_built_domain *d, const char *name, cons
         .name = name,
         .image = (const void *)(uintptr_t)start_info->modules[0].va,
         .image_size = start_info->modules[0].size_bytes,
-        .pages = CHILD_PAGES,
+        .pages = strcmp(role, "tables") == 0 ? TABLES_PAGES + 64 : CHILD_PAGES,
         .vcpus = vcpus,
         .cmdline = cmdline,
         .mem_slot = HV_ROOT_SLOT_MEMORY,
-        .max_pages = CHILD_PAGES + CHILD_EXTRA_PAGES,
+        .max_pages = (strcmp(role, "tables") == 0 ? TABLES_PAGES + 64 : CHILD_PAGES) +
+                     CHILD_EXTRA_PAGES,
         .dom_slot = CHILD_DOM_SLOT,
         .console_slot = CHILD_CON_SLOT,
         .paused = cpu_mask != 0,
@@ -648,6 +664,219 @@ static void child_victim(void)
     gk_shutdown(HV_SHUTDOWN_POWEROFF);
 }
 
+
+/* --- bounded: the longest hypercall against the worst case (issue 12 s. 3) ----- */
+
+/* The bound every stretch of hypervisor work must stay under (ns of system
+ * time = instructions under -icount shift=0), docs/mm.md "Bounded work". */
+#define BOUNDED_NS 1000000ull
+#define TABLES_SCRATCH_VA 0x50000000ull
+
+static uint64_t worst_ns, worst_nr, worst_arg;
+
+static void stats_reset(void)
+{
+    struct hv_test_stats st = {.reset = 1};
+    if (gk_hypercall3(HC_TEST_OP, HV_TEST_STATS, (uint64_t)(uintptr_t)&st, 0) != HV_OK)
+        gk_panic("harden: FAILED HC_TEST_OP (boot the test image, hv-test.elf)");
+}
+
+/* Reads (and clears) the figures: prints the longest stretch since the last
+ * reset for operation `what`, and keeps the worst of all. */
+static void stats_report(const char *what)
+{
+    struct hv_test_stats st = {.reset = 1};
+    if (gk_hypercall3(HC_TEST_OP, HV_TEST_STATS, (uint64_t)(uintptr_t)&st, 0) != HV_OK)
+        gk_panic("harden: FAILED HC_TEST_OP");
+    gk_printf("harden: bounded: %s: longest stretch %llu ns (hypercall %lld, command %llu) in "
+              "%llu hypercall entries\n",
+              what, (unsigned long long)st.longest_ns, (long long)st.longest_nr,
+              (unsigned long long)st.longest_arg0, (unsigned long long)st.hypercalls);
+    if (st.longest_ns > worst_ns) {
+        worst_ns = st.longest_ns;
+        worst_nr = st.longest_nr;
+        worst_arg = st.longest_arg0;
+    }
+}
+
+/* Child: writes table frame m (not mapped anywhere) with 512 entries,
+ * through a writable mapping it drops again. */
+static void write_table(uint64_t m, const uint64_t *entries)
+{
+    volatile uint64_t *w = (volatile uint64_t *)(uintptr_t)TABLES_SCRATCH_VA;
+    if (gk_map_frame(TABLES_SCRATCH_VA, m, GK_PTE_RWDATA) != HV_OK)
+        gk_panic("harden: tables: FAILED map a frame to fill");
+    for (unsigned i = 0; i < 512; i++)
+        w[i] = entries[i];
+    if (gk_unmap(TABLES_SCRATCH_VA) != HV_OK)
+        gk_panic("harden: tables: FAILED unmap a filled frame");
+}
+
+static uint64_t table_mfns[TABLES_PAGES];
+static uint64_t entries[512];
+
+static int64_t mmu_set(uint64_t table, unsigned index, uint64_t val)
+{
+    return gk_pt_write((table << 12) | ((uint64_t)index << 3), val);
+}
+
+static void child_tables(void)
+{
+    child_map_page();
+    /* The scratch mapping's own tables first, then every free frame. */
+    uint64_t d_pfn = gk_pfn_alloc();
+    gk_assert(d_pfn != HV_M2P_INVALID);
+    uint64_t data = gk_p2m(d_pfn);
+    write_table(data, entries); /* zero; creates the scratch L1 */
+    unsigned n = 0;
+    for (uint64_t pfn; n < TABLES_PAGES && (pfn = gk_pfn_alloc()) != HV_M2P_INVALID;)
+        table_mfns[n++] = gk_p2m(pfn);
+    /* L4 = [0], L3 = [1], k L2s, then the L1s: every L1 full, each entry
+     * mapping the data frame read-only. */
+    unsigned k = (n - 2 + 512) / 513, l1s = n - 2 - k;
+    gk_printf("harden: tables: %u frames: 1 L4, 1 L3, %u L2s, %u full L1s (%u entries)\n", n, k,
+              l1s, l1s * 512);
+    const uint64_t tbl = GK_PTE_P | GK_PTE_RW | GK_PTE_US;
+    for (unsigned i = 0; i < 512; i++)
+        entries[i] = (data << 12) | GK_PTE_RO;
+    for (unsigned j = 0; j < l1s; j++)
+        write_table(table_mfns[2 + k + j], entries);
+    for (unsigned j = 0; j < k; j++) {
+        for (unsigned i = 0; i < 512; i++) {
+            unsigned l1 = j * 512 + i;
+            entries[i] = l1 < l1s ? (table_mfns[2 + k + l1] << 12) | tbl : 0;
+        }
+        write_table(table_mfns[2 + j], entries);
+    }
+    memset(entries, 0, sizeof(entries));
+    for (unsigned j = 0; j < k; j++)
+        entries[j] = (table_mfns[2 + j] << 12) | tbl;
+    write_table(table_mfns[1], entries);
+    memset(entries, 0, sizeof(entries));
+    write_table(table_mfns[0], entries); /* the L4, linked below */
+    uint64_t l4 = table_mfns[0], l3 = table_mfns[1];
+
+    stats_reset();
+    check("tables: pin the empty L4", gk_hc_mmuext_op(HV_MMUEXT_PIN_L4, l4) == HV_OK);
+    check("tables: link the L3 (validates the whole tree)",
+          mmu_set(l4, 0, (l3 << 12) | tbl) == HV_OK);
+    stats_report("tables: validate the tree (mmu_update)");
+    check("tables: unlink the L3 (devalidates the whole tree)", mmu_set(l4, 0, 0) == HV_OK);
+    stats_report("tables: devalidate the tree (mmu_update)");
+    check("tables: unpin the L4", gk_hc_mmuext_op(HV_MMUEXT_UNPIN, l4) == HV_OK);
+    write_table(l4, (uint64_t[512]){[0] = (l3 << 12) | tbl});
+    stats_reset();
+    check("tables: pin the whole tree", gk_hc_mmuext_op(HV_MMUEXT_PIN_L4, l4) == HV_OK);
+    stats_report("tables: validate the tree (pin)");
+    check("tables: unpin it", gk_hc_mmuext_op(HV_MMUEXT_UNPIN, l4) == HV_OK);
+    stats_report("tables: devalidate the tree (unpin)");
+    check("tables: pin it again, for the destroyer",
+          gk_hc_mmuext_op(HV_MMUEXT_PIN_L4, l4) == HV_OK);
+    int64_t info = gk_frame_info(table_mfns[n - 1]);
+    check("tables: the last L1 is validated", info >= 0 && (info & 0xff) == HV_FRAME_TYPE_L1);
+    stats_report("tables: pin again");
+    if (failures)
+        gk_panic("harden: tables: %d checks FAILED", failures);
+    page->rounds = 1; /* ready */
+    for (;;)
+        gk_hc_yield(); /* wait to be destroyed */
+}
+
+/* Root: a chain of copies of the capability in slot `from`, each derived
+ * from the one before, through root slots [first, last] and then the
+ * child's slots [cfirst, clast]. */
+static unsigned cap_chain(uint32_t from, uint32_t first, uint32_t last, uint32_t child_slot,
+                          uint32_t cfirst, uint32_t clast, uint32_t rights)
+{
+    unsigned made = 0;
+    uint32_t prev = from;
+    for (uint32_t s = first; s <= last; s++) {
+        struct hv_cap_info ci;
+        if (gk_cap_identify(s, &ci) != HV_OK || ci.type != HV_CAP_NULL)
+            continue; /* the root's device capabilities (from slot 128) */
+        if (gk_cap_copy(prev, HV_CAP_SLOT_SELF, s, rights, 0, 0) != HV_OK)
+            gk_panic("harden: FAILED copy into slot %u", s);
+        prev = s;
+        made++;
+    }
+    /* The last one in the root's table is the source of the child's part:
+     * it needs GRANT to be copied on, and so do the copies. */
+    for (uint32_t s = cfirst; s <= clast; s++, made++)
+        if (gk_cap_copy(prev, child_slot, s, rights, 0, 0) != HV_OK)
+            gk_panic("harden: FAILED copy into the child's slot %u", s);
+    return made;
+}
+
+static void test_bounded(void)
+{
+    stats_reset();
+    struct gk_built_domain d;
+    child_build_pinned(&d, "tables", "tables", 1, 0);
+    uint32_t ref = child_share_and_start(&d);
+    stats_report("build a 32 MiB child (gk_build_domain)");
+    for (unsigned i = 0; i < 100000 && page->rounds == 0; i++)
+        gk_sleep_ms(1);
+    check("the child built and exercised its tree", page->rounds == 1);
+
+    /* Capability chains: the root's console capability, about 200 deep in
+     * the root's table, then 200 more in the child's; revoking the root's
+     * original removes them all. */
+    stats_reset();
+    uint32_t r = HV_CAP_R_CON_ALL | HV_CAP_R_GRANT;
+    unsigned n = cap_chain(HV_ROOT_SLOT_CONSOLE, 30, 229, d.dom_slot, 30, 229, r);
+    gk_printf("harden: bounded: a chain of %u copies of the console capability\n", n);
+    expect("revoke the chain's root", gk_cap_revoke(HV_ROOT_SLOT_CONSOLE), HV_OK);
+    struct hv_cap_info ci;
+    gk_cap_identify(229, &ci);
+    check("the deepest copy in the root's table went", ci.type == HV_CAP_NULL);
+    stats_report("caps: revoke a chain of about 400 copies");
+
+    /* An endpoint capability in about 400 slots; closing the port removes
+     * them. */
+    uint32_t port = 0;
+    expect("allocate a loopback port", gk_evtchn_alloc_unbound(HV_CAP_SLOT_SELF, &port), HV_OK);
+    struct hv_evtchn_endpoint ep = {
+        .port = port, .dst_slot = 30, .rights = HV_CAP_R_EVT_SEND | HV_CAP_R_GRANT};
+    expect("mint an endpoint capability", gk_hc_evtchn_op(HV_EVTCHN_MINT_ENDPOINT, &ep), HV_OK);
+    n = cap_chain(30, 31, 229, d.dom_slot, 30, 229, HV_CAP_R_EVT_SEND | HV_CAP_R_GRANT);
+    stats_reset();
+    struct hv_evtchn_port_args pa = {.port = port};
+    expect("close the port", gk_hc_evtchn_op(HV_EVTCHN_CLOSE, &pa), HV_OK);
+    gk_cap_identify(229, &ci);
+    check("its endpoint capabilities went", ci.type == HV_CAP_NULL);
+    stats_report("caps: close a port with about 400 endpoint capabilities");
+
+    /* The child's domain capability in every free slot, then destroy it:
+     * its capabilities, its 8,000-table tree and its frames go. */
+    for (uint32_t s = 30; s < 250; s++) {
+        if (gk_cap_identify(s, &ci) == HV_OK && ci.type == HV_CAP_NULL &&
+            gk_cap_copy(d.dom_slot, HV_CAP_SLOT_SELF, s, HV_CAP_R_DOM_STATE, 0, 0) != HV_OK)
+            gk_panic("harden: FAILED copy the child's capability into slot %u", s);
+    }
+    struct hv_host_info hi = {.slot = HV_ROOT_SLOT_MEMORY};
+    gk_hc_domain_op(HV_DOMCTL_HOST_INFO, &hi);
+    uint64_t free0 = hi.frames_free;
+    stats_reset();
+    expect("destroy the child", gk_domain_destroy(&d), HV_OK);
+    gk_hc_domain_op(HV_DOMCTL_HOST_INFO, &hi); /* its teardown is finished first */
+    stats_report("destroy the child (capabilities, page tables, frames)");
+    gk_printf("harden: bounded: the destruction gave back %llu frames\n",
+              (unsigned long long)(hi.frames_free - free0));
+    check("the child's frames came back", hi.frames_free >= free0 + TABLES_PAGES - 64);
+    gk_cap_identify(249, &ci);
+    check("the copies of its capability went", ci.type == HV_CAP_NULL);
+    int64_t rc = HV_EBUSY;
+    for (unsigned i = 0; i < 1000 && (rc = gk_grant_end(ref)) == HV_EBUSY; i++)
+        gk_sleep_ms(1);
+    expect("end the grant of the shared page", rc, HV_OK);
+
+    gk_printf("harden: bounded: longest single hypercall: %llu instructions (hypercall %lld, "
+              "command %llu); bound %llu\n",
+              (unsigned long long)worst_ns, (long long)worst_nr, (unsigned long long)worst_arg,
+              (unsigned long long)BOUNDED_NS);
+    check("every stretch of hypervisor work stayed under the bound", worst_ns < BOUNDED_NS);
+}
+
 /* --- main ---------------------------------------------------------------------- */
 
 static void child_main(const char *role)
@@ -659,6 +888,8 @@ static void child_main(const char *role)
         child_alloc();
     if (strcmp(role, "victim") == 0)
         child_victim();
+    if (strcmp(role, "tables") == 0)
+        child_tables();
     gk_panic("harden: FAILED unknown role \"%s\"", role);
 }
 
@@ -680,6 +911,8 @@ int main(const struct hv_start_info *si)
         test_giveback_smp();
     else if (strcmp(test, "timer") == 0)
         test_timer();
+    else if (strcmp(test, "bounded") == 0)
+        test_bounded();
     else
         gk_panic("harden: FAILED unknown test \"%s\"", test);
     if (failures)
