@@ -128,9 +128,11 @@ static void cap_fill(struct cap *dst, struct cap_object *obj, uint32_t rights, u
 /*
  * Remove the non-empty capability c: its children take its place in its
  * parent's list (or its object's roots), the slot becomes empty, and the
- * object hook runs if this was the last capability to the object.
+ * object hook runs if this was the last capability to the object. Returns
+ * what the removal cost in budget units: 1, plus what the removed hook
+ * reports for work of its own.
  */
-static void cap_remove(struct cap *c)
+static uint32_t cap_remove(struct cap *c)
 {
     struct cap_object *obj = c->obj;
     uint16_t type = c->type;
@@ -139,10 +141,17 @@ static void cap_remove(struct cap *c)
     CAP_INVARIANT(obj != NULL && obj->cap_count > 0);
     link_replace_with_list(&c->sibling, &c->children);
     cap_clear_slot(c);
-    cap_hook_removed(c, type, base, count);
+    uint32_t cost = cap_hook_removed(c, type, base, count);
     obj->cap_count--;
     if (obj->cap_count == 0)
         cap_object_unreferenced(obj);
+    return cost >= UINT32_MAX - 1 ? UINT32_MAX : cost + 1;
+}
+
+/* Charges cost to *budget (saturating at 0). */
+static void charge(uint32_t *budget, uint32_t cost)
+{
+    *budget = *budget > cost ? *budget - cost : 0;
 }
 
 /* ---- Public API -------------------------------------------------------- */
@@ -276,7 +285,7 @@ enum hv_status cap_delete(struct cap_table *t, uint32_t slot)
         return HV_EINVAL;
     if (t->slots[slot].obj == NULL)
         return HV_ENOENT;
-    cap_remove(&t->slots[slot]);
+    (void)cap_remove(&t->slots[slot]);
     return HV_OK;
 }
 
@@ -301,8 +310,7 @@ enum hv_status cap_revoke(struct cap_table *t, uint32_t slot, uint32_t budget)
             c->flags |= CAP_F_REVOKING;
             return HV_EAGAIN;
         }
-        cap_remove(cap_from_sibling(c->children.next));
-        budget--;
+        charge(&budget, cap_remove(cap_from_sibling(c->children.next)));
     }
     c->flags &= (uint16_t)~CAP_F_REVOKING;
     return HV_OK;
@@ -322,17 +330,33 @@ enum hv_status cap_identify(struct cap_table *t, uint32_t slot, struct hv_cap_in
     return HV_OK;
 }
 
+enum hv_status cap_table_clear_some(struct cap_table *t, uint32_t *budget)
+{
+    for (uint32_t i = 0; i < HV_CAP_SLOTS; i++) {
+        if (t->slots[i].obj == NULL)
+            continue;
+        if (*budget == 0)
+            return HV_EAGAIN;
+        charge(budget, cap_remove(&t->slots[i]));
+    }
+    return HV_OK;
+}
+
 enum hv_status cap_table_clear(struct cap_table *t, uint32_t budget)
 {
     if (budget == 0)
         return HV_EINVAL;
-    for (uint32_t i = 0; i < HV_CAP_SLOTS; i++) {
-        if (t->slots[i].obj == NULL)
-            continue;
-        if (budget == 0)
+    return cap_table_clear_some(t, &budget);
+}
+
+enum hv_status cap_object_clear_some(struct cap_object *obj, uint32_t *budget)
+{
+    /* Removing a root promotes its copies into the roots list, so the list
+     * holds every remaining capability's ancestor until it is empty. */
+    while (!link_empty(&obj->roots)) {
+        if (*budget == 0)
             return HV_EAGAIN;
-        cap_remove(&t->slots[i]);
-        budget--;
+        charge(budget, cap_remove(cap_from_sibling(obj->roots.next)));
     }
     return HV_OK;
 }
@@ -341,15 +365,7 @@ enum hv_status cap_object_clear(struct cap_object *obj, uint32_t budget)
 {
     if (budget == 0)
         return HV_EINVAL;
-    /* Removing a root promotes its copies into the roots list, so the list
-     * holds every remaining capability's ancestor until it is empty. */
-    while (!link_empty(&obj->roots)) {
-        if (budget == 0)
-            return HV_EAGAIN;
-        cap_remove(cap_from_sibling(obj->roots.next));
-        budget--;
-    }
-    return HV_OK;
+    return cap_object_clear_some(obj, &budget);
 }
 
 uint32_t cap_child_count(const struct cap_table *t, uint32_t slot)

@@ -249,45 +249,6 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     return NULL;
 }
 
-void domain_release_frames(struct domain *d, struct pmm *pmm, bool tolerate_busy)
-{
-    uint64_t count = mm_hv_frames_count();
-    /* No CPU runs d here (destroyed only then): this flushes nothing and
-     * states the rule every path that frees a domain's frames follows. */
-    domain_frames_freed(d);
-    for (uint64_t m = 0; m < count && d->pages_count; m++) {
-        if (frame_get(mfn(m))->owner != d->id)
-            continue;
-        int rc = frame_release(mfn(m), d->id);
-        if (rc == HV_EBUSY && tolerate_busy)
-            continue;
-        if (rc != HV_OK)
-            panic("domain_destroy: frame %#llx of d%u still in use (%d)", (unsigned long long)m,
-                  d->id, rc);
-        if (!pmm_free(pmm, mfn(m)))
-            panic("domain_destroy: frame %#llx was not allocated", (unsigned long long)m);
-        d->pages_count--;
-    }
-}
-
-bool domain_destroy(struct domain *d, struct pmm *pmm)
-{
-    /* Order: ports and capabilities (they may point at the shared page and
-     * at other domains), then the page tables (dropping every grant
-     * mapping d holds as grantee), then its grants as granter. */
-    domain_objects_teardown(d);
-    mm_domain_teardown(&d->mm);
-    if (d->shared) {
-        pt_type_put(d->shared_info_mfn);
-        d->shared = NULL;
-    }
-    uint32_t orphans = d->uid != 0 ? grant_table_teardown(&d->gt) : 0;
-    domain_release_frames(d, pmm, orphans != 0);
-    BUG_ON(orphans == 0 && d->pages_count != 0);
-    d->l4 = INVALID_MFN;
-    return d->pages_count == 0;
-}
-
 /* --- the root domain ------------------------------------------------------- */
 
 static const void *module_bytes(const struct mb2_module *m)
@@ -382,6 +343,8 @@ static void domain_cycle_test(const struct domain_spec *root, struct pmm *pmm)
                   (unsigned long long)(free_before - pmm_free_count(pmm)));
         scratch->state = DOMAIN_DEAD;
         domain_destroy_dead(scratch);
+        while (scratch->state == DOMAIN_DEAD) /* its teardown steps, here at once */
+            domain_teardown_deferred_step();
         if (pmm_free_count(pmm) != free_before)
             panic("test: domain_cycle: after %u cycles %llu frames free, %llu before", i + 1,
                   (unsigned long long)pmm_free_count(pmm), (unsigned long long)free_before);

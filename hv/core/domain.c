@@ -49,42 +49,6 @@ struct domain *domain_at(unsigned i)
     return i < DOMAIN_MAX && domain_table[i].state != DOMAIN_FREE ? &domain_table[i] : NULL;
 }
 
-void domain_destroy_dead(struct domain *d)
-{
-    BUG_ON(d->state == DOMAIN_FREE || d->state == DOMAIN_ZOMBIE);
-    d->state = DOMAIN_DEAD;
-    domain_vcpus_stop(d);
-    if (d->vcpu_count != 0) {
-        /* A VCPU is still on a CPU (this one or another): it is retired
-         * once that CPU has left it; the destruction is retried then. */
-        domain_destroy_later(d);
-        return;
-    }
-    struct domain *creator = domain_by_uid(d->creator_uid);
-    if (creator)
-        creator->max_pages += d->quota_pages; /* the quota goes back */
-    uint64_t pages = d->pages_count;
-    if (domain_destroy(d, mm_hv_pool())) {
-        log_debug("d%u (%s): destroyed, %llu frames returned", d->id, d->name,
-                  (unsigned long long)pages);
-        d->state = DOMAIN_FREE;
-    } else {
-        log_info("d%u (%s): destroyed; %llu frames stay until grantees unmap them", d->id, d->name,
-                 (unsigned long long)d->pages_count);
-        d->state = DOMAIN_ZOMBIE;
-    }
-}
-
-void domain_reap(struct domain *d)
-{
-    BUG_ON(d->state != DOMAIN_ZOMBIE);
-    if (grant_table_reap(&d->gt) != 0)
-        return;
-    domain_release_frames(d, mm_hv_pool(), false);
-    log_debug("d%u (%s): zombie reaped", d->id, d->name);
-    d->state = DOMAIN_FREE;
-}
-
 static const char *reason_name(enum hv_shutdown_reason r)
 {
     switch (r) {

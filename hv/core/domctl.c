@@ -470,6 +470,9 @@ static int64_t domctl_simple(struct domain *d, uint64_t cmd, uint64_t va)
     }
     default: /* HV_DOMCTL_DESTROY */
         log_info("d%u (%s): destroyed by d%u", t->id, t->name, d->id);
+        /* d's next hypercalls finish the teardown first (no owed work is
+         * pending here: this call began by finishing it). */
+        d->owed_teardown_uid = t->uid;
         domain_destroy_dead(t);
         return HV_OK;
     }

@@ -10,7 +10,8 @@
  * in rax, so the guest re-enters the same call after any pending interrupt;
  * for HC_MMU_UPDATE the argument registers are advanced past the requests
  * already applied (r10 carries the running done count). Long batches are
- * also split this way every MMU_BATCH_PREEMPT requests.
+ * also split this way every MMU_BATCH_PREEMPT requests, or sooner when
+ * their requests validate or release tables (a budget of entries a call).
  */
 #include <string.h>
 
@@ -47,8 +48,11 @@ int64_t hc_mmu_update(struct domain *d, struct cpu_regs *regs)
 
     uint64_t done = 0;
     int rc = HV_OK;
+    uint64_t work0 = pt_work();
     while (done < count) {
-        if (done >= MMU_BATCH_PREEMPT)
+        /* Preempted every MMU_BATCH_PREEMPT requests, and as soon as the
+         * requests validated or released a budget's worth of entries. */
+        if (done >= MMU_BATCH_PREEMPT || pt_work() - work0 >= pt_validate_budget())
             break;
         uint32_t n = (uint32_t)MIN((uint64_t)MMU_CHUNK, count - done);
         if (arch_copy_from_guest(chunk, gva(reqs_va + done * sizeof(chunk[0])),

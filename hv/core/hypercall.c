@@ -51,6 +51,15 @@ void hypercall_entry(struct cpu_regs *regs)
     test_hypercall(regs->rax, regs->rdi);
 #endif
 
+    if (domain_owed_work(d)) {
+        /* d destroyed a domain whose teardown is not finished: d pays for it
+         * a bounded step per entry, and the call waits (dom_teardown.c). */
+        regs->rip -= 2; /* re-enter the same call, rax its number again */
+        schedule_preempt_point();
+        ret = (int64_t)regs->rax;
+        goto out;
+    }
+
     switch (regs->rax) {
     case HC_CONSOLE_WRITE: ret = hc_console_write(d, regs->rdi, regs->rsi); break;
     case HC_YIELD: ret = hc_yield(regs); break;
@@ -77,6 +86,7 @@ void hypercall_entry(struct cpu_regs *regs)
         ret = HV_ENOSYS;
         break;
     }
+out:
     regs->rax = (uint64_t)ret;
 
     /* syscall at the very top of the lower half returns to a non-canonical

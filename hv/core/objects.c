@@ -74,24 +74,37 @@ void domain_objects_init(struct domain *d)
     domain_wallclock_init(d);
 }
 
-void domain_objects_teardown(struct domain *d)
+void domain_ports_teardown(struct domain *d)
+{
+    if (d->uid != 0) /* a refused build never got its objects */
+        evtchn_domain_teardown(&d->ev);
+}
+
+/* The objects capabilities may name, in the order they are cleared:
+ * the domain, its console, its VCPUs, its endpoints; then its own table. */
+#define TD_OBJ_VCPU0 2u
+#define TD_OBJ_ENDPOINT0 (TD_OBJ_VCPU0 + VCPU_MAX)
+#define TD_OBJ_TABLE (TD_OBJ_ENDPOINT0 + HV_EVTCHN_PORTS)
+
+static struct cap_object *td_object(struct domain *d, uint32_t i)
+{
+    if (i == 0)
+        return &d->obj;
+    if (i == 1)
+        return &d->console_obj;
+    if (i < TD_OBJ_ENDPOINT0)
+        return &d->vcpus[i - TD_OBJ_VCPU0].obj;
+    return &d->endpoint_obj[i - TD_OBJ_ENDPOINT0];
+}
+
+bool domain_caps_teardown(struct domain *d, uint32_t *budget)
 {
     if (d->uid == 0)
-        return; /* never got its objects (a refused build) */
-    evtchn_domain_teardown(&d->ev);
-    /* Capabilities to d (and to its console) in every table, then its own. */
-    while (cap_object_clear(&d->obj, CAP_REVOKE_BUDGET) == HV_EAGAIN)
-        ;
-    while (cap_object_clear(&d->console_obj, CAP_REVOKE_BUDGET) == HV_EAGAIN)
-        ;
-    for (unsigned i = 0; i < VCPU_MAX; i++)
-        while (cap_object_clear(&d->vcpus[i].obj, CAP_REVOKE_BUDGET) == HV_EAGAIN)
-            ;
-    for (unsigned i = 0; i < HV_EVTCHN_PORTS; i++)
-        while (cap_object_clear(&d->endpoint_obj[i], CAP_REVOKE_BUDGET) == HV_EAGAIN)
-            ;
-    while (cap_table_clear(&d->caps, CAP_REVOKE_BUDGET) == HV_EAGAIN)
-        ;
+        return true;
+    for (; d->td_index < TD_OBJ_TABLE; d->td_index++)
+        if (cap_object_clear_some(td_object(d, d->td_index), budget) == HV_EAGAIN)
+            return false;
+    return cap_table_clear_some(&d->caps, budget) == HV_OK;
 }
 
 struct domain *domain_by_uid(uint64_t uid)
@@ -160,10 +173,14 @@ void cap_object_unreferenced(struct cap_object *obj)
         domain_destroy_later(d); /* nobody can name it any more */
 }
 
-void cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
+/* An MMIO capability's removal scans its holder's L1 tables: that costs as
+ * much as a whole revoke budget, so a revoke call removes at most one. */
+#define MMIO_REMOVAL_COST CAP_REVOKE_BUDGET
+
+uint32_t cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
 {
     if (type != HV_CAP_MMIO)
-        return;
+        return 0;
     /* Revocation takes effect at once for device memory too: mappings the
      * holder made through this capability go (unless another covers them). */
     for (unsigned i = 0; i < DOMAIN_MAX; i++) {
@@ -171,15 +188,16 @@ void cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint
         if (!d || slot < &d->caps.slots[0] || slot >= &d->caps.slots[HV_CAP_SLOTS])
             continue;
         if (d->state == DOMAIN_DEAD || d->state == DOMAIN_ZOMBIE)
-            return; /* its page tables are being torn down anyway */
+            return 0; /* its page tables are being torn down anyway */
         unsigned n = mm_io_unmap_uncovered(d->id, base, count);
         if (n) {
             mm_tlb_flush_cpus(schedule_cpus_running(d));
             log_info("d%u (%s): %u device mapping(s) removed with an MMIO capability", d->id,
                      d->name, n);
         }
-        return;
+        return MMIO_REMOVAL_COST;
     }
+    return 0;
 }
 
 struct cap_table *cap_domain_table(struct cap_object *domain_obj)
@@ -258,10 +276,20 @@ void grant_hook_orphan_idle(struct grant_table *gt)
 
 /* --- deferred work -------------------------------------------------------- */
 
+void domain_deferred_kick(void)
+{
+    deferred_pending = true;
+}
+
 void domain_destroy_later(struct domain *d)
 {
     d->destroy_pending = true;
     deferred_pending = true;
+    /* The domain making this call (deleting d's last capability) pays for
+     * d's teardown in its next hypercalls (dom_teardown.c). */
+    struct domain *c = current_domain;
+    if (c && c != d && c->owed_teardown_uid == 0 && d->state != DOMAIN_DEAD)
+        c->owed_teardown_uid = d->uid;
 }
 
 void domain_deferred_work(void)
@@ -271,18 +299,16 @@ void domain_deferred_work(void)
     deferred_pending = false;
     for (unsigned i = 0; i < DOMAIN_MAX; i++) {
         struct domain *d = domain_at(i);
-        if (!d)
+        if (!d || !d->destroy_pending)
             continue;
-        if (d->destroy_pending) {
-            d->destroy_pending = false;
-            if (d->state != DOMAIN_DEAD)
-                log_info("d%u (%s): its last capability was deleted: destroying it", d->id,
-                         d->name);
-            domain_destroy_dead(d); /* retried later if a CPU still runs it */
-        }
-        if (d->state == DOMAIN_ZOMBIE)
-            domain_reap(d);
+        d->destroy_pending = false;
+        if (d->state != DOMAIN_DEAD)
+            log_info("d%u (%s): its last capability was deleted: destroying it", d->id, d->name);
+        domain_destroy_dead(d); /* retried later if a CPU still runs it */
     }
+    /* One bounded step of one teardown (or zombie) each time. */
+    if (domain_teardown_deferred_step())
+        deferred_pending = true;
 }
 
 void domain_notify_state(struct domain *d)
@@ -431,6 +457,20 @@ int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
                     cmd == HV_EVTCHN_EOI;
     if (port_cmd && a.pa.vcpu != 0)
         return HV_EINVAL;
+    /* A port that is closed stops being a mailbox: its endpoint
+     * capabilities (any number, in any table) go first, a revocation budget
+     * per call, the call restarting until none is left; then the close,
+     * which cannot fail (checked here first). (A port that was UNBOUND and
+     * got bound by its peer keeps them; they no longer reach it.) */
+    if (cmd == HV_EVTCHN_CLOSE) {
+        if (a.pa.port == 0 || a.pa.port >= HV_EVTCHN_PORTS)
+            return HV_EINVAL;
+        if (evtchn_port_state(&d->ev, a.pa.port) == EVTCHN_FREE)
+            return HV_ENOENT;
+        uint32_t budget = CAP_REVOKE_BUDGET;
+        if (cap_object_clear_some(&d->endpoint_obj[a.pa.port], &budget) == HV_EAGAIN)
+            return restart(regs, HC_EVTCHN_OP);
+    }
 
     enum hv_status st;
     bool out = true;
@@ -465,12 +505,6 @@ int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
         }
         break;
     }
-    /* A port that is closed (or was UNBOUND and got bound by its peer, which
-     * happens in the peer's call) stops being a mailbox: its endpoint
-     * capabilities go. */
-    if (st == HV_OK && cmd == HV_EVTCHN_CLOSE)
-        while (cap_object_clear(&d->endpoint_obj[a.pa.port], CAP_REVOKE_BUDGET) == HV_EAGAIN)
-            ;
     if (st == HV_OK && out && copy_out(args, &a, size) != HV_OK)
         return HV_EFAULT;
     return st;

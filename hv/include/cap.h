@@ -137,6 +137,15 @@ enum hv_status cap_table_clear(struct cap_table *t, uint32_t budget);
  */
 enum hv_status cap_object_clear(struct cap_object *obj, uint32_t budget);
 
+/*
+ * The same with a budget shared across calls: each removal charges *budget
+ * (1, plus the cost cap_hook_removed reports), and HV_EAGAIN comes back
+ * when it reaches 0 with work left (HV_OK with *budget possibly 0 when none
+ * is left). So a caller clearing many objects in turn spends one budget.
+ */
+enum hv_status cap_table_clear_some(struct cap_table *t, uint32_t *budget);
+enum hv_status cap_object_clear_some(struct cap_object *obj, uint32_t *budget);
+
 /* The rights bits that mean something for type (0 for an invalid type). */
 uint32_t cap_valid_rights(uint32_t type);
 
@@ -156,9 +165,12 @@ void cap_object_unreferenced(struct cap_object *obj);
  * The capability in `slot` (now empty) was just removed (deleted, revoked,
  * cleared); type, base and count are what it was. Runs inside a capability
  * operation: must not call cap_*. The hypervisor unmaps the device frames
- * an MMIO capability no longer covers.
+ * an MMIO capability no longer covers. Returns the cost of what it did, in
+ * budget units beyond the removal itself (0 for a plain removal), which
+ * revoke and clear charge to their budget: an expensive hook shortens the
+ * call.
  */
-void cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count);
+uint32_t cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count);
 
 /*
  * The capability table of the domain whose object is domain_obj (an object

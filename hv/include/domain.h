@@ -103,6 +103,13 @@ struct domain {
     unsigned vcpu_count; /* VCPUs known to the scheduler */
     unsigned max_vcpus;  /* VCPUs it may start */
     struct vcpu vcpus[VCPU_MAX];
+    /* Teardown (DEAD and ZOMBIE; hv/core/dom_teardown.c). */
+    uint8_t td_stage;           /* the next stage */
+    bool td_started;            /* DEAD with its teardown under way */
+    uint32_t td_index;          /* capabilities stage: the next object to clear */
+    uint32_t td_orphans;        /* grants left orphaned (frames that stay) */
+    uint64_t td_cursor;         /* frames stage: the next frame to look at */
+    uint64_t owed_teardown_uid; /* d destroyed it: d's hypercalls finish it first */
 };
 
 /* The VCPU this CPU runs (NULL while idle) and its domain. */
@@ -192,21 +199,36 @@ struct domain_entry {
  * NULL, says more); a refused build leaves nothing allocated. */
 const char *domain_build(struct domain *d, const struct domain_spec *spec, struct pmm *pmm,
                          struct domain_entry *out, const char **detail);
-/* Releases every object, frame and reference d holds. d must not be
- * running. Returns false if frames stay because grantees still map them
+/* --- teardown (hv/core/dom_teardown.c), in bounded steps --- */
+/* One bounded step of releasing every object, frame and reference d
+ * holds (d must not be running): true when it is done, false when more
+ * steps are needed. Afterwards frames stay only if grantees still map them
  * (d must then stay a zombie until grant_table_reap ends those grants). */
+bool domain_teardown_step(struct domain *d, struct pmm *pmm);
+/* The same to completion, for boot-time callers only (the root's failed
+ * build, the domain_cycle self-test): unbounded, no guest waits on it. */
 bool domain_destroy(struct domain *d, struct pmm *pmm);
-/* Frees every frame d owns; with tolerate_busy, frames still in use
- * (mapped through orphaned grants) are skipped instead of a panic. */
-void domain_release_frames(struct domain *d, struct pmm *pmm, bool tolerate_busy);
-/* Destroys d now (it must not be the current domain): stops its VCPUs,
- * gives its quota back to its creator and frees its slot (or leaves a
- * zombie while grantees map its frames). */
+/* Kills d (it must not be the current domain): stops its VCPUs, marks it
+ * DEAD and starts its teardown; steps are taken by its destroyer's next
+ * hypercalls (domain_owed_work) and by deferred work. When done its quota
+ * goes back to its creator and its slot is freed (or it stays a zombie
+ * while grantees map its frames). */
 void domain_destroy_dead(struct domain *d);
 /* Destroys d at the next safe point (domain_deferred_work). */
 void domain_destroy_later(struct domain *d);
-/* Ends what grants it can of zombie d; frees it when none is left. */
+/* Makes the next domain_deferred_work look for work (teardown steps). */
+void domain_deferred_kick(void);
+/* One bounded step for zombie d: ends what grants it can, frees frames;
+ * frees the slot when nothing is left. */
 void domain_reap(struct domain *d);
+/* Called by hypercall_entry before it runs a call of d: if d destroyed a
+ * domain whose teardown is not finished, takes one step of it and returns
+ * true if the call must restart (the teardown is not finished yet); the
+ * destroyer pays for what it destroyed, a bounded step per entry. */
+bool domain_owed_work(struct domain *d);
+/* One step of deferred teardown work (one domain, one bounded step);
+ * true if work remains. */
+bool domain_teardown_deferred_step(void);
 /* Slot i of the domain table, or NULL if free. */
 struct domain *domain_at(unsigned i);
 
@@ -251,9 +273,12 @@ void domain_frames_freed(struct domain *d);
 /* Gives d (its shared page set up) a fresh uid, an empty capability table,
  * event channels and grant table, and its capability objects. */
 void domain_objects_init(struct domain *d);
-/* Removes every capability naming d, closes its ports and empties its
- * table; its grants are handled by domain_destroy (after the memory). */
-void domain_objects_teardown(struct domain *d);
+/* Closes every port of d (at most 1,023, each O(1)). */
+void domain_ports_teardown(struct domain *d);
+/* Removes capabilities naming d's objects, then d's own, charging *budget
+ * (cap_object_clear_some): true when none is left. d->td_index says where
+ * it is. Its grants are handled after the memory (dom_teardown.c). */
+bool domain_caps_teardown(struct domain *d, uint32_t *budget);
 /* The root's boot capabilities (proto/include/hv/domctl.h, enum hv_root_slot). */
 void domain_root_caps(struct domain *root);
 /* The domain with this uid (live: not FREE, DEAD or ZOMBIE), or NULL. */

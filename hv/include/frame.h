@@ -38,6 +38,7 @@ enum frame_type {
 #define FRAME_F_PARTIAL (1u << 2)       /* validation in progress (continuation) */
 #define FRAME_F_CHILD_PARTIAL (1u << 3) /* entry partial_index's target is PARTIAL */
 #define FRAME_F_PINNED (1u << 4)        /* the owner holds a pin reference */
+#define FRAME_F_DEVAL (1u << 5)         /* devalidation in progress (continuation) */
 
 /*
  * One machine frame. All counts are exact (see the invariants in frame.c):
@@ -46,15 +47,20 @@ enum frame_type {
  *                in progress on this frame;
  *   type_count = type references (writable PTEs, PTEs of the level above,
  *                pins, base pointers, a validation in progress).
- * partial_index is the continuation point of a validation in progress:
- * entries [0, partial_index) hold their references.
+ * partial_index is the continuation point of a validation in progress
+ * (PARTIAL) or of a devalidation in progress (DEVAL): in both, entries
+ * [0, partial_index) hold their references; a validation advances it, a
+ * devalidation releases entries from the top down. CHILD_PARTIAL marks the
+ * entry whose target is itself PARTIAL (entry partial_index, holding its
+ * validation reference) or DEVAL (entry partial_index - 1, holding its last
+ * type reference).
  */
 struct frame {
     uint32_t ref_count;
     uint32_t type_count;
     uint32_t tlbflush_timestamp; /* flush clock when it last lost a type / was freed */
     domid_t owner;               /* DOMID_INVALID if free, DOMID_HV for the hypervisor's */
-    uint16_t partial_index;      /* 0..512, meaningful only with FRAME_F_PARTIAL */
+    uint16_t partial_index;      /* 0..512, meaningful only with PARTIAL or DEVAL */
     uint8_t type;                /* enum frame_type */
     uint8_t flags;               /* FRAME_F_* */
     uint8_t last_type;           /* type before the type count last dropped to 0 */

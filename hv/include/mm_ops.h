@@ -8,10 +8,14 @@
  * guest chose is still treated as hostile here: an error status comes back
  * and nothing changes. Status codes are enum hv_status (proto/include/hv/abi.h).
  *
- * Long operations (validating a big tree) return HV_EAGAIN with their
- * progress saved in struct mm_domain; the same call made again continues
- * it. While one is pending, every other pin, new_baseptr and mmu_update of
- * the domain is refused with HV_EBUSY (mm_cont_abort cancels it).
+ * Long operations (validating a big tree, devalidating one, unwinding a
+ * failed validation) return HV_EAGAIN with their progress saved in struct
+ * mm_domain; the same call made again continues it, and the call's result
+ * comes when the work is done. While one is pending, every other pin,
+ * new_baseptr and mmu_update of the domain is refused with HV_EBUSY, and so
+ * is an unpin that would start a devalidation of its own (mm_cont_abort
+ * cancels the pending one). No call does more than a budget of work
+ * (pt_validate_budget() entries validated plus as many released).
  *
  * Not thread-safe: the caller holds the memory-manager lock.
  */
@@ -24,15 +28,26 @@
 /* A preempted operation of a domain (see above). */
 enum mm_cont_op {
     MM_CONT_NONE = 0,
-    MM_CONT_PIN,     /* pin of `top` as `type` */
-    MM_CONT_BASEPTR, /* new_baseptr to `top` */
-    MM_CONT_UPDATE,  /* mmu_update entry {ptr, val} whose new target is `top` */
+    MM_CONT_PIN,      /* pin of `top` as `type` */
+    MM_CONT_BASEPTR,  /* new_baseptr to `top` */
+    MM_CONT_UPDATE,   /* mmu_update entry {ptr, val} (new target `top`) */
+    MM_CONT_UNPIN,    /* unpin of `top` */
+    MM_CONT_TEARDOWN, /* mm_domain_teardown */
+};
+
+/* What a pending operation is doing. */
+enum mm_cont_phase {
+    MM_PHASE_VALIDATE = 0, /* `top` is PARTIAL: validating it */
+    MM_PHASE_DEVAL = 1,    /* `dv` is DEVAL: releasing it, then `status` is the result */
 };
 
 struct mm_cont {
-    uint8_t op;   /* enum mm_cont_op */
-    uint8_t type; /* enum frame_type being validated on top */
-    mfn_t top;    /* holds a PARTIAL validation reference owned by this record */
+    uint8_t op;    /* enum mm_cont_op */
+    uint8_t type;  /* enum frame_type being validated on top */
+    uint8_t phase; /* enum mm_cont_phase */
+    int16_t status;
+    mfn_t top; /* VALIDATE: holds a PARTIAL validation reference owned by this record */
+    mfn_t dv;  /* DEVAL: holds the DEVAL frame's last type reference */
     uint64_t ptr;
     uint64_t val;
 };
@@ -42,6 +57,7 @@ struct mm_domain {
     domid_t id;
     mfn_t base; /* its current L4 (holds an L4 type reference) or INVALID_MFN */
     struct mm_cont cont;
+    uint64_t teardown_next; /* mm_domain_teardown: next frame to look at for pins */
 };
 
 /*
@@ -74,8 +90,10 @@ void mm_domain_init(struct mm_domain *d, domid_t id);
  * Applies reqs[0..count) in order, stopping at the first that fails or is
  * preempted. *done_count = requests applied. Returns HV_OK when all are
  * done, else the status of request *done_count (which changed nothing;
- * HV_EAGAIN: its validation is under way, pass the same request again).
- * The caller bounds count per call (and makes the hypercall restartable).
+ * HV_EAGAIN: its validation or the release of what it replaced is under
+ * way, or the batch did a budget's worth of work (pt_work) before it:
+ * pass the same request, and those after it, again). The caller bounds
+ * count per call (and makes the hypercall restartable).
  */
 int mm_mmu_update(struct mm_domain *d, const struct mm_update_req *reqs, uint32_t count,
                   uint32_t *done_count);
@@ -116,15 +134,22 @@ int mm_invlpg(struct mm_domain *d, uint64_t va);
  */
 int mm_update_va_mapping(struct mm_domain *d, uint64_t va, uint64_t val, unsigned flags);
 
-/* Cancels the domain's pending operation, if any, releasing what it took. */
-void mm_cont_abort(struct mm_domain *d);
+/*
+ * Cancels the domain's pending operation, if any, releasing what it took, a
+ * budget of work per call: HV_EAGAIN until done, then HV_OK (nothing
+ * pending). The cancelled call, made again, starts afresh.
+ */
+int mm_cont_abort(struct mm_domain *d);
 
 /*
  * Releases every reference the domain's memory state holds: the pending
- * operation, its base, its pins. Afterwards every frame it owns has only
- * its allocation reference, unless another domain maps it.
- * NOT YET PREEMPTIBLE (see docs/mm.md).
+ * operation, its base, its pins. Bounded: each call releases at most a
+ * budget of entries and looks at most MM_TEARDOWN_SCAN frames for pins,
+ * and returns HV_EAGAIN until it is done (HV_OK). Afterwards every frame it
+ * owns has only its allocation reference, unless another domain maps it.
+ * The domain must make no other call meanwhile.
  */
-void mm_domain_teardown(struct mm_domain *d);
+#define MM_TEARDOWN_SCAN 2048u
+int mm_domain_teardown(struct mm_domain *d);
 
 #endif /* HV_MM_OPS_H */

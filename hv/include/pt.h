@@ -61,6 +61,10 @@ bool pt_init(const struct pt_config *cfg);
 
 /* The configured work budget for one validation call. */
 uint32_t pt_validate_budget(void);
+/* Entries examined (validation) or released (devalidation) since boot: a
+ * caller doing several operations in one call (a batch) bounds its work by
+ * the difference. */
+uint64_t pt_work(void);
 
 /*
  * Checks the bits of entry e for a table at `level` (1..4) owned by `dom`
@@ -77,9 +81,16 @@ uint32_t pt_validate_budget(void);
 #define PT_STARTED 1
 int pt_entry_get(domid_t dom, unsigned level, uint64_t e);
 
-/* Releases what pt_entry_get took for e (an entry of a level-`level` table
- * owned by dom). */
-void pt_entry_put(domid_t dom, unsigned level, uint64_t e);
+/*
+ * Releases what pt_entry_get took for e (an entry of a level-`level` table
+ * owned by dom). HV_OK: done (an L1 target losing its last type reference
+ * is devalidated at once: at most 512 entries). PT_DEVAL_STARTED: e's
+ * target, an L2..L4 table whose last type reference this was, is now DEVAL
+ * and the caller holds that reference: it must drive pt_devalidate on
+ * pt_entry_mfn(e) until HV_OK.
+ */
+#define PT_DEVAL_STARTED 2
+int pt_entry_put(domid_t dom, unsigned level, uint64_t e);
 
 /*
  * Takes a general reference and a type reference of `type` (L1..L4 or
@@ -92,28 +103,47 @@ void pt_entry_put(domid_t dom, unsigned level, uint64_t e);
 int pt_type_get(domid_t dom, mfn_t m, enum frame_type type);
 
 /*
- * Drops one type reference and its general reference on m. The last
- * type reference of a page table devalidates it (releases every reference
- * its entries hold, clears the hypervisor's L4 slots) and stamps it.
- * NOT YET PREEMPTIBLE: devalidating a huge tree is done in one call.
+ * Drops one type reference and its general reference on m. The last type
+ * reference of a page table devalidates it (releases every reference its
+ * entries hold, clears the hypervisor's L4 slots) and stamps it.
+ * pt_type_put does so only where that is bounded work: for a WRITABLE frame
+ * or an L1 (at most 512 entries); dropping the last reference of an L2..L4
+ * with it is a bug (mm_panic). pt_table_put takes any type: for an L2..L4
+ * it returns PT_DEVAL_STARTED, leaving m DEVAL with the caller holding the
+ * reference, to be finished with pt_devalidate (which drops it).
  */
 void pt_type_put(mfn_t m);
+int pt_table_put(mfn_t m);
+/* Whether pt_table_put(m) would return PT_DEVAL_STARTED (its last type
+ * reference on a validated L2..L4). */
+bool pt_table_put_defers(mfn_t m);
+
+/*
+ * Continues the devalidation of DEVAL frame m (whose last type reference the
+ * caller holds), releasing at most *budget entries (decremented) across m
+ * and the tables below it that lose their last reference meanwhile (each
+ * becomes DEVAL in turn, depth first). HV_EAGAIN: the budget ran out, the
+ * progress is saved in the frames. HV_OK: every entry is released, m has no
+ * type any more, and the caller's reference is gone.
+ */
+int pt_devalidate(mfn_t m, uint32_t *budget);
 
 /*
  * Continues validating PARTIAL frame m, examining at most *budget entries
  * (decremented). HV_OK: m is VALIDATED and the caller's validation reference
  * is now an ordinary type reference. HV_EAGAIN: the budget ran out, the
- * progress is saved in the frames; call again later. Error: every reference
- * taken for m's entries is released, m has no type any more, and the
- * caller's general reference was dropped too (the validation reference is
- * gone entirely).
+ * progress is saved in the frames; call again later. Error: m (and every
+ * PARTIAL table below it on the failing path) is now DEVAL, still holding
+ * what its entries took and the caller's validation reference: the caller
+ * unwinds it with pt_devalidate (bounded steps), after which every count is
+ * back to where it was before the validation began.
  */
 int pt_validate(mfn_t m, uint32_t *budget);
 
 /*
  * Abandons the PARTIAL validation of m (a continuation nobody will finish):
- * releases every reference taken so far and the caller's validation
- * reference, exactly as if it had failed.
+ * m and the PARTIAL tables below it become DEVAL in O(depth), as if the
+ * validation had failed; the caller unwinds with pt_devalidate.
  */
 void pt_validate_abort(mfn_t m);
 

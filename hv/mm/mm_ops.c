@@ -17,11 +17,6 @@
 #include "mm_ops.h"
 #include "mm_hooks.h"
 
-void mm_domain_init(struct mm_domain *d, domid_t id)
-{
-    *d = (struct mm_domain){.id = id, .base = INVALID_MFN};
-}
-
 static bool cont_matches(const struct mm_domain *d, enum mm_cont_op op, mfn_t top, unsigned type,
                          uint64_t ptr, uint64_t val)
 {
@@ -31,21 +26,72 @@ static bool cont_matches(const struct mm_domain *d, enum mm_cont_op op, mfn_t to
 
 static void cont_clear(struct mm_domain *d)
 {
-    d->cont = (struct mm_cont){.op = MM_CONT_NONE, .top = INVALID_MFN};
+    d->cont = (struct mm_cont){.op = MM_CONT_NONE, .top = INVALID_MFN, .dv = INVALID_MFN};
 }
 
-void mm_cont_abort(struct mm_domain *d)
+void mm_domain_init(struct mm_domain *d, domid_t id)
 {
-    if (d->cont.op != MM_CONT_NONE)
-        pt_validate_abort(d->cont.top);
+    *d = (struct mm_domain){.id = id, .base = INVALID_MFN};
     cont_clear(d);
+}
+
+/* Continues the pending devalidation: HV_EAGAIN while some of it remains,
+ * else the record is cleared and the operation's result returned. */
+static int deval_step(struct mm_domain *d)
+{
+    uint32_t budget = pt_validate_budget();
+    if (pt_devalidate(d->cont.dv, &budget) == HV_EAGAIN)
+        return HV_EAGAIN;
+    int status = d->cont.status;
+    cont_clear(d);
+    return status;
+}
+
+/* Operation {op, top, type, ptr, val} goes on with the devalidation of dv
+ * (whose last type reference it now holds) and then returns status. */
+static int deval_begin(struct mm_domain *d, enum mm_cont_op op, mfn_t top, unsigned type,
+                       uint64_t ptr, uint64_t val, mfn_t dv, int status)
+{
+    d->cont = (struct mm_cont){.op = (uint8_t)op,
+                               .type = (uint8_t)type,
+                               .phase = MM_PHASE_DEVAL,
+                               .status = (int16_t)status,
+                               .top = top,
+                               .dv = dv,
+                               .ptr = ptr,
+                               .val = val};
+    return deval_step(d);
+}
+
+/* The pending validation ends unfinished with `status`: its PARTIAL tables
+ * become DEVAL and are released in steps (HV_EAGAIN until done). */
+static int cont_abandon(struct mm_domain *d, int status)
+{
+    if (d->cont.phase == MM_PHASE_VALIDATE) {
+        pt_validate_abort(d->cont.top);
+        d->cont.phase = MM_PHASE_DEVAL;
+        d->cont.dv = d->cont.top;
+        d->cont.status = (int16_t)status;
+    }
+    return deval_step(d);
+}
+
+int mm_cont_abort(struct mm_domain *d)
+{
+    if (d->cont.op == MM_CONT_NONE)
+        return HV_OK;
+    if (cont_abandon(d, HV_OK) == HV_EAGAIN)
+        return HV_EAGAIN;
+    return HV_OK;
 }
 
 /*
  * Takes a type reference of `type` on m for operation `op`, resuming or
  * recording a continuation. HV_OK: the reference is held and validated.
- * HV_EAGAIN: a continuation is recorded. Error: nothing is held.
- * The caller checked that no other continuation is pending.
+ * HV_EAGAIN: a continuation is recorded (validating, or unwinding a failed
+ * validation). Error: nothing is held (any unwinding is finished).
+ * The caller checked that no other continuation is pending and that a
+ * pending one of its own is not in its DEVAL phase.
  */
 static int typed_ref_get(struct mm_domain *d, enum mm_cont_op op, mfn_t m, unsigned type,
                          uint64_t ptr, uint64_t val)
@@ -54,14 +100,27 @@ static int typed_ref_get(struct mm_domain *d, enum mm_cont_op op, mfn_t m, unsig
         int rc = pt_type_get(d->id, m, (enum frame_type)type);
         if (rc != PT_STARTED)
             return rc;
-        d->cont = (struct mm_cont){
-            .op = (uint8_t)op, .type = (uint8_t)type, .top = m, .ptr = ptr, .val = val};
+        d->cont = (struct mm_cont){.op = (uint8_t)op,
+                                   .type = (uint8_t)type,
+                                   .phase = MM_PHASE_VALIDATE,
+                                   .top = m,
+                                   .dv = INVALID_MFN,
+                                   .ptr = ptr,
+                                   .val = val};
     }
     uint32_t budget = pt_validate_budget();
     int rc = pt_validate(m, &budget);
-    if (rc != HV_EAGAIN)
-        cont_clear(d); /* done, or failed and unwound */
+    if (rc == HV_OK)
+        cont_clear(d);
+    else if (rc != HV_EAGAIN)
+        return deval_begin(d, op, m, type, ptr, val, m, rc); /* failed: unwind */
     return rc;
+}
+
+/* Whether d's pending operation is {op, ...} in its DEVAL phase. */
+static bool resuming_deval(const struct mm_domain *d, bool matches)
+{
+    return matches && d->cont.phase == MM_PHASE_DEVAL;
 }
 
 /* A decoded PTE request: the table frame, its level and the entry index. */
@@ -94,16 +153,18 @@ static int decode_pte_ptr(const struct mm_domain *d, uint64_t ptr, struct pte_ta
  * the old entry's. */
 static int update_pte(struct mm_domain *d, uint64_t ptr, uint64_t val)
 {
+    bool resuming = d->cont.op == MM_CONT_UPDATE && d->cont.ptr == ptr && d->cont.val == val;
+    if (resuming_deval(d, resuming))
+        return deval_step(d); /* written; its old target being released */
     struct pte_target tg;
     int rc = decode_pte_ptr(d, ptr, &tg);
-    bool resuming = d->cont.op == MM_CONT_UPDATE && d->cont.ptr == ptr && d->cont.val == val;
 
     if (rc == HV_OK && resuming && tg.level - 1 != d->cont.type)
         rc = HV_EINVAL; /* defensive: the table cannot change level while a
                          * continuation blocks pin/baseptr/update */
     if (rc != HV_OK) {
-        if (resuming)
-            mm_cont_abort(d); /* the table changed under the preempted request */
+        if (resuming) /* the table changed under the preempted request */
+            return cont_abandon(d, rc);
         return rc;
     }
     if (resuming) {
@@ -127,7 +188,8 @@ static int update_pte(struct mm_domain *d, uint64_t ptr, uint64_t val)
     uint64_t old = t[tg.index];
     *(volatile uint64_t *)&t[tg.index] = val;
     mm_frame_unmap(t);
-    pt_entry_put(d->id, tg.level, old);
+    if (pt_entry_put(d->id, tg.level, old) == PT_DEVAL_STARTED)
+        return deval_begin(d, MM_CONT_UPDATE, INVALID_MFN, 0, ptr, val, pt_entry_mfn(old), HV_OK);
     return HV_OK;
 }
 
@@ -152,8 +214,16 @@ int mm_mmu_update(struct mm_domain *d, const struct mm_update_req *reqs, uint32_
 {
     uint32_t done = 0;
     int rc = HV_OK;
+    uint64_t work0 = pt_work();
 
     for (; done < count; done++) {
+        /* A batch whose requests each validate or release a table (up to
+         * an L1 apiece) stops at a request boundary after a budget's worth
+         * of work: the caller continues it later (HV_EAGAIN). */
+        if (done > 0 && pt_work() - work0 >= pt_validate_budget()) {
+            rc = HV_EAGAIN;
+            break;
+        }
         uint64_t ptr = reqs[done].ptr, val = reqs[done].val;
         unsigned cmd = (unsigned)(ptr & MM_UPDATE_CMD_MASK);
         if (d->cont.op != MM_CONT_NONE &&
@@ -198,6 +268,8 @@ int mm_pin(struct mm_domain *d, mfn_t m, unsigned level)
     if (level < 1 || level > 4)
         return HV_EINVAL;
     bool resuming = cont_matches(d, MM_CONT_PIN, m, level, 0, 0);
+    if (resuming_deval(d, resuming))
+        return deval_step(d); /* a failed validation being unwound */
     if (d->cont.op != MM_CONT_NONE && !resuming)
         return HV_EBUSY;
     if (f->flags & FRAME_F_PINNED)
@@ -216,10 +288,17 @@ int mm_unpin(struct mm_domain *d, mfn_t m)
 
     if (rc != HV_OK)
         return rc;
+    if (resuming_deval(d, cont_matches(d, MM_CONT_UNPIN, m, 0, 0, 0)))
+        return deval_step(d);
     if (!(f->flags & FRAME_F_PINNED))
         return HV_EINVAL;
+    /* An L1 (or a table referenced elsewhere) is released at once; a
+     * devalidation needs the continuation record, which may be busy. */
+    if (d->cont.op != MM_CONT_NONE && pt_table_put_defers(m))
+        return HV_EBUSY;
     f->flags &= (uint8_t)~FRAME_F_PINNED;
-    pt_type_put(m);
+    if (pt_table_put(m) == PT_DEVAL_STARTED)
+        return deval_begin(d, MM_CONT_UNPIN, m, 0, 0, 0, m, HV_OK);
     return HV_OK;
 }
 
@@ -231,6 +310,8 @@ int mm_new_baseptr(struct mm_domain *d, mfn_t m)
     if (rc != HV_OK)
         return rc;
     bool resuming = cont_matches(d, MM_CONT_BASEPTR, m, FRAME_TYPE_L4, 0, 0);
+    if (resuming_deval(d, resuming))
+        return deval_step(d); /* the old base (or a failed new one) being released */
     if (d->cont.op != MM_CONT_NONE && !resuming)
         return HV_EBUSY;
     rc = typed_ref_get(d, MM_CONT_BASEPTR, m, FRAME_TYPE_L4, 0, 0);
@@ -240,8 +321,8 @@ int mm_new_baseptr(struct mm_domain *d, mfn_t m)
     d->base = m;
     if (mm_load_base(d->id, m))
         pt_tlb_note_flush();
-    if (mfn_x(old) != mfn_x(INVALID_MFN))
-        pt_type_put(old);
+    if (mfn_x(old) != mfn_x(INVALID_MFN) && pt_table_put(old) == PT_DEVAL_STARTED)
+        return deval_begin(d, MM_CONT_BASEPTR, m, FRAME_TYPE_L4, 0, 0, old, HV_OK);
     return HV_OK;
 }
 
@@ -297,22 +378,40 @@ int mm_update_va_mapping(struct mm_domain *d, uint64_t va, uint64_t val, unsigne
     return HV_OK;
 }
 
-void mm_domain_teardown(struct mm_domain *d)
+/* Drops a reference the teardown took over (base or pin) on m, going on
+ * with its devalidation if that starts one. HV_EAGAIN: not finished. */
+static int teardown_put(struct mm_domain *d, mfn_t m)
 {
-    mm_cont_abort(d);
+    if (pt_table_put(m) == PT_DEVAL_STARTED)
+        return deval_begin(d, MM_CONT_TEARDOWN, INVALID_MFN, 0, 0, 0, m, HV_OK);
+    return HV_OK;
+}
+
+int mm_domain_teardown(struct mm_domain *d)
+{
+    /* 1. The pending operation (or a devalidation of an earlier step). */
+    if (d->cont.op != MM_CONT_NONE && cont_abandon(d, HV_OK) == HV_EAGAIN)
+        return HV_EAGAIN;
+    /* 2. The base. */
     if (mfn_x(d->base) != mfn_x(INVALID_MFN)) {
         mfn_t old = d->base;
         d->base = INVALID_MFN;
-        pt_type_put(old);
+        if (teardown_put(d, old) == HV_EAGAIN)
+            return HV_EAGAIN;
     }
-    /* NOT YET PREEMPTIBLE: scans the whole frame table. A per-domain list of
-     * pinned frames comes with the domain-destroy work of issue 3 item 5. */
+    /* 3. The pins, MM_TEARDOWN_SCAN frames a call (the table has no list
+     * of a domain's pins). */
     uint64_t n = frame_table_count();
-    for (uint64_t i = 0; i < n; i++) {
-        struct frame *f = frame_get(mfn(i));
-        if (f->owner == d->id && (f->flags & FRAME_F_PINNED)) {
-            f->flags &= (uint8_t)~FRAME_F_PINNED;
-            pt_type_put(mfn(i));
-        }
+    for (unsigned scanned = 0; d->teardown_next < n; scanned++) {
+        if (scanned == MM_TEARDOWN_SCAN)
+            return HV_EAGAIN;
+        mfn_t m = mfn(d->teardown_next++);
+        struct frame *f = frame_get(m);
+        if (f->owner != d->id || !(f->flags & FRAME_F_PINNED))
+            continue;
+        f->flags &= (uint8_t)~FRAME_F_PINNED;
+        if (teardown_put(d, m) == HV_EAGAIN)
+            return HV_EAGAIN;
     }
+    return HV_OK;
 }

@@ -34,8 +34,14 @@
  *       devalidation zeroes them again.
  * Validation is resumable (FRAME_F_PARTIAL, partial_index): pt_validate
  * examines at most a budget of entries and returns HV_EAGAIN to be called
- * again. A failure unwinds everything taken for the table being validated
- * and, through the callers, for every partial table above it.
+ * again. So is devalidation (FRAME_F_DEVAL): the last type reference of an
+ * L2..L4 table is not dropped at once; the table keeps it and releases its
+ * entries from the top down in budgeted pt_devalidate steps, tables below
+ * it that lose their last reference meanwhile following depth first (their
+ * parent's CHILD_PARTIAL marks the one in progress). A failed or abandoned
+ * validation turns its PARTIAL tables into DEVAL ones and unwinds the same
+ * way. Only an L1 is devalidated at once by pt_type_put / pt_entry_put: at
+ * most 512 entries, each O(1).
  *
  * Not thread-safe: the caller holds the memory-manager lock. Recursion depth
  * is bounded by the four paging levels.
@@ -49,7 +55,13 @@ static struct {
     uint32_t budget;
     uint32_t last_local_flush;
     bool flushed_once;
+    uint64_t work; /* entries examined or released, ever (pt_work) */
 } pt;
+
+uint64_t pt_work(void)
+{
+    return pt.work;
+}
 
 bool pt_init(const struct pt_config *cfg)
 {
@@ -121,7 +133,7 @@ static int type_get_frame(struct frame *f, enum frame_type type)
         }
         return HV_OK;
     }
-    if (f->type != type || (f->flags & FRAME_F_PARTIAL))
+    if (f->type != type || (f->flags & (FRAME_F_PARTIAL | FRAME_F_DEVAL)))
         return HV_EBUSY;
     if (f->ref_count == UINT32_MAX || f->type_count == UINT32_MAX)
         return HV_ENOMEM;
@@ -182,65 +194,49 @@ int pt_entry_get(domid_t dom, unsigned level, uint64_t e)
     return type_get_frame(f, (enum frame_type)(level - 1));
 }
 
-void pt_entry_put(domid_t dom, unsigned level, uint64_t e)
+/* A table whose last type reference is being dropped becomes DEVAL,
+ * keeping that reference: its entries [0, limit) still hold theirs. */
+static void deval_start(struct frame *f, mfn_t m)
 {
-    if (!(e & PTE_P))
-        return;
-    mfn_t m = pt_entry_mfn(e);
-    struct frame *f = frame_get(m);
-    if (f == NULL) {
-        if (level != 1)
-            mm_panic("pt_entry_put: validated table entry outside the frame table");
-        return; /* R3a: an I/O frame holds no reference */
+    unsigned level = f->type;
+    f->flags = (uint8_t)((f->flags & ~(FRAME_F_VALIDATED | FRAME_F_PINNED)) | FRAME_F_DEVAL);
+    f->partial_index = (uint16_t)table_limit(level);
+    if (level == FRAME_TYPE_L4) {
+        uint64_t *t = mm_frame_map(m);
+        for (unsigned j = PT_HV_L4_FIRST; j < PT_ENTRIES; j++)
+            t[j] = 0;
+        mm_frame_unmap(t);
     }
-    if (level == 1 && f->owner != dom)
-        mm_foreign_map_put(dom, m, (e & PTE_RW) != 0);
-    if (level == 1 && !(e & PTE_RW))
-        frame_ref_put(f);
-    else
-        pt_type_put(m);
 }
 
-/* Drops the last (validation) type reference of a table that is not
- * validated: no entry holds anything any more. */
-static void untype_partial(struct frame *f)
+/* Releases the references of entries [0, count) of L1 table t. */
+static void release_l1_entries(domid_t dom, const uint64_t *t, unsigned count)
 {
-    if (f->type_count != 1)
-        mm_panic("untype_partial: a partial table has other type references");
-    f->type_count = 0;
-    f->last_type = f->type;
-    f->type = FRAME_TYPE_NONE;
-    f->flags &= (uint8_t) ~(FRAME_F_PARTIAL | FRAME_F_CHILD_PARTIAL | FRAME_F_PINNED);
-    f->partial_index = 0;
-    frame_stamp(f);
-    frame_ref_put(f);
-}
-
-/* Releases the references of entries [0, count) of table t at `level`. */
-static void release_entries(domid_t dom, const uint64_t *t, unsigned level, unsigned count)
-{
+    pt.work += count;
     for (unsigned j = 0; j < count; j++)
-        pt_entry_put(dom, level, t[j]);
+        (void)pt_entry_put(dom, FRAME_TYPE_L1, t[j]);
 }
 
-void pt_type_put(mfn_t m)
+/*
+ * Drops one type reference on f (frame m). Its last one on a validated
+ * table defers the devalidation (DEVAL, PT_DEVAL_STARTED) for an L2..L4, or
+ * for an L1 too when defer_l1; otherwise an L1 is devalidated at once.
+ */
+static int type_put_frame(struct frame *f, mfn_t m, bool defer_l1)
 {
-    struct frame *f = frame_get(m);
-
-    if (f == NULL || f->type_count == 0 || (f->flags & FRAME_F_PARTIAL))
+    if (f->type_count == 0 || (f->flags & (FRAME_F_PARTIAL | FRAME_F_DEVAL)))
         mm_panic("pt_type_put: no ordinary type reference to drop");
+    if (f->type_count == 1 && (f->flags & FRAME_F_VALIDATED) &&
+        (f->type != FRAME_TYPE_L1 || defer_l1)) {
+        deval_start(f, m);
+        return PT_DEVAL_STARTED;
+    }
     f->type_count--;
     if (f->type_count == 0) {
-        unsigned level = f->type;
-        if (f->flags & FRAME_F_VALIDATED) {
-            /* Devalidate. NOT YET PREEMPTIBLE: a huge tree is released in
-             * one call (see docs/mm.md, "Not done"). */
+        if (f->flags & FRAME_F_VALIDATED) { /* an L1: 512 entries at most */
             f->flags &= (uint8_t)~FRAME_F_VALIDATED;
             uint64_t *t = mm_frame_map(m);
-            release_entries(f->owner, t, level, table_limit(level));
-            if (level == FRAME_TYPE_L4)
-                for (unsigned j = PT_HV_L4_FIRST; j < PT_ENTRIES; j++)
-                    t[j] = 0;
+            release_l1_entries(f->owner, t, PT_ENTRIES);
             mm_frame_unmap(t);
         }
         f->flags &= (uint8_t)~FRAME_F_PINNED;
@@ -249,6 +245,130 @@ void pt_type_put(mfn_t m)
         frame_stamp(f);
     }
     frame_ref_put(f);
+    return HV_OK;
+}
+
+/* pt_entry_put, deferring the devalidation of a table of any level. */
+static int entry_put(domid_t dom, unsigned level, uint64_t e, bool defer_l1)
+{
+    if (!(e & PTE_P))
+        return HV_OK;
+    mfn_t m = pt_entry_mfn(e);
+    struct frame *f = frame_get(m);
+    if (f == NULL) {
+        if (level != 1)
+            mm_panic("pt_entry_put: validated table entry outside the frame table");
+        return HV_OK; /* R3a: an I/O frame holds no reference */
+    }
+    if (level == 1 && f->owner != dom)
+        mm_foreign_map_put(dom, m, (e & PTE_RW) != 0);
+    if (level == 1 && !(e & PTE_RW)) {
+        frame_ref_put(f);
+        return HV_OK;
+    }
+    return type_put_frame(f, m, defer_l1);
+}
+
+int pt_entry_put(domid_t dom, unsigned level, uint64_t e)
+{
+    return entry_put(dom, level, e, false);
+}
+
+/* The last (validation or devalidation) type reference of a table that is
+ * neither validated nor partial any more: no entry holds anything. */
+static void untype_partial(struct frame *f)
+{
+    if (f->type_count != 1)
+        mm_panic("untype_partial: a partial table has other type references");
+    f->type_count = 0;
+    f->last_type = f->type;
+    f->type = FRAME_TYPE_NONE;
+    f->flags &=
+        (uint8_t) ~(FRAME_F_PARTIAL | FRAME_F_DEVAL | FRAME_F_CHILD_PARTIAL | FRAME_F_PINNED);
+    f->partial_index = 0;
+    frame_stamp(f);
+    frame_ref_put(f);
+}
+
+void pt_type_put(mfn_t m)
+{
+    struct frame *f = frame_get(m);
+
+    if (f == NULL)
+        mm_panic("pt_type_put: no ordinary type reference to drop");
+    if (type_put_frame(f, m, false) != HV_OK)
+        mm_panic("pt_type_put: the last reference of an L2..L4 needs pt_table_put");
+}
+
+int pt_table_put(mfn_t m)
+{
+    struct frame *f = frame_get(m);
+
+    if (f == NULL)
+        mm_panic("pt_table_put: no ordinary type reference to drop");
+    return type_put_frame(f, m, false);
+}
+
+bool pt_table_put_defers(mfn_t m)
+{
+    const struct frame *f = frame_get(m);
+    return f != NULL && f->type_count == 1 && (f->flags & FRAME_F_VALIDATED) &&
+           f->type >= FRAME_TYPE_L2 && f->type <= FRAME_TYPE_L4;
+}
+
+int pt_devalidate(mfn_t m, uint32_t *budget)
+{
+    struct frame *f = frame_get(m);
+
+    if (f == NULL || !(f->flags & FRAME_F_DEVAL) || !type_is_table(f->type))
+        mm_panic("pt_devalidate: frame is not being devalidated");
+    unsigned level = f->type;
+    uint64_t *t = mm_frame_map(m);
+    int rc = HV_OK;
+
+    while (f->partial_index > 0) {
+        unsigned i = f->partial_index - 1u;
+        if (f->flags & FRAME_F_CHILD_PARTIAL) {
+            /* The child drops its last reference (entry i's) when done. */
+            rc = pt_devalidate(pt_entry_mfn(t[i]), budget);
+            if (rc == HV_EAGAIN)
+                goto out;
+            f->flags &= (uint8_t)~FRAME_F_CHILD_PARTIAL;
+            f->partial_index--;
+            continue;
+        }
+        if (*budget == 0) {
+            rc = HV_EAGAIN;
+            goto out;
+        }
+        (*budget)--;
+        pt.work++;
+        if (entry_put(f->owner, level, t[i], true) == PT_DEVAL_STARTED) {
+            f->flags |= FRAME_F_CHILD_PARTIAL;
+            continue;
+        }
+        f->partial_index--;
+    }
+    untype_partial(f);
+    rc = HV_OK;
+out:
+    mm_frame_unmap(t);
+    return rc;
+}
+
+/* A PARTIAL table whose validation ends unfinished (failed or abandoned)
+ * becomes DEVAL: entries [0, partial_index) keep what they took, and a
+ * PARTIAL child's validation reference (held by entry partial_index)
+ * counts as that entry's, the child becoming DEVAL first. */
+static void partial_to_deval(struct frame *f, uint64_t *t)
+{
+    if (f->flags & FRAME_F_CHILD_PARTIAL) {
+        struct frame *c = frame_get(pt_entry_mfn(t[f->partial_index]));
+        if (c->flags & FRAME_F_PARTIAL)
+            pt_validate_abort(pt_entry_mfn(t[f->partial_index]));
+        f->partial_index++;
+    }
+    f->flags = (uint8_t)((f->flags & ~FRAME_F_PARTIAL) | FRAME_F_DEVAL);
 }
 
 int pt_validate(mfn_t m, uint32_t *budget)
@@ -268,9 +388,9 @@ int pt_validate(mfn_t m, uint32_t *budget)
             rc = pt_validate(pt_entry_mfn(t[i]), budget);
             if (rc == HV_EAGAIN)
                 goto out;
-            f->flags &= (uint8_t)~FRAME_F_CHILD_PARTIAL;
             if (rc != HV_OK)
-                goto fail; /* the child dropped its validation reference */
+                goto fail; /* the child is DEVAL, entry i still holds it */
+            f->flags &= (uint8_t)~FRAME_F_CHILD_PARTIAL;
             f->partial_index++;
             continue;
         }
@@ -279,6 +399,7 @@ int pt_validate(mfn_t m, uint32_t *budget)
             goto out;
         }
         (*budget)--;
+        pt.work++;
         rc = pt_entry_get(f->owner, level, t[i]);
         if (rc == PT_STARTED) {
             f->flags |= FRAME_F_CHILD_PARTIAL;
@@ -296,8 +417,7 @@ int pt_validate(mfn_t m, uint32_t *budget)
     rc = HV_OK;
     goto out;
 fail:
-    release_entries(f->owner, t, level, f->partial_index);
-    untype_partial(f);
+    partial_to_deval(f, t); /* unwound by the caller, in budgeted steps */
 out:
     mm_frame_unmap(t);
     return rc;
@@ -310,9 +430,6 @@ void pt_validate_abort(mfn_t m)
     if (f == NULL || !(f->flags & FRAME_F_PARTIAL))
         mm_panic("pt_validate_abort: frame is not being validated");
     uint64_t *t = mm_frame_map(m);
-    if (f->flags & FRAME_F_CHILD_PARTIAL)
-        pt_validate_abort(pt_entry_mfn(t[f->partial_index]));
-    release_entries(f->owner, t, f->type, f->partial_index);
+    partial_to_deval(f, t);
     mm_frame_unmap(t);
-    untype_partial(f);
 }

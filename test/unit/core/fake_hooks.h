@@ -32,6 +32,8 @@ struct fake_log {
     uint32_t pirq_unmask_count;
     uint32_t pirq_masked[FAKE_LOG_MAX];
     uint32_t pirq_mask_count;
+    uint32_t removed_count; /* cap_hook_removed calls */
+    uint32_t removed_cost;  /* what cap_hook_removed reports for an MMIO capability */
 };
 
 extern struct fake_domain *fake_doms; /* FAKE_DOMAINS of them */

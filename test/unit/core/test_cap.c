@@ -819,6 +819,50 @@ static void test_valid_rights(void **state)
                      HV_CAP_R_GRANT | HV_CAP_R_MMIO_READ | HV_CAP_R_MMIO_WRITE);
 }
 
+/* An expensive removal hook (the hypervisor's MMIO unmapping) charges its
+ * cost to the budget of revoke and clear: such a call removes fewer
+ * capabilities and returns HV_EAGAIN sooner. The shared-budget clears
+ * spend one budget over several objects. */
+static void test_removal_cost_charged(void **state)
+{
+    (void)state;
+    struct cap_object mmio;
+    cap_object_init(&mmio, HV_CAP_MMIO);
+    fake_log.removed_cost = 9; /* 10 units per MMIO removal */
+    assert_int_equal(cap_insert_root(D(0), 0, &mmio, HV_CAP_R_MMIO_ALL | HV_CAP_R_GRANT, 100, 50),
+                     HV_OK);
+    for (uint32_t i = 1; i <= 40; i++) {
+        struct hv_cap_copy_args a = copy_args(0, HV_CAP_SLOT_SELF, i, HV_CAP_R_MMIO_READ, 100, 1);
+        assert_int_equal(cap_copy(D(0), &a), HV_OK);
+    }
+    uint32_t before = fake_log.removed_count;
+    assert_int_equal(cap_revoke(D(0), 0, 64), HV_EAGAIN);
+    assert_int_equal(fake_log.removed_count - before, 7); /* 7 * 10 >= 64 */
+    unsigned calls = 1;
+    while (cap_revoke(D(0), 0, 64) == HV_EAGAIN)
+        calls++;
+    assert_int_equal(calls, 5); /* 5 calls with HV_EAGAIN (7 each), the 6th removes 5 */
+    assert_int_equal(mmio.cap_count, 1);
+
+    /* A shared budget across objects: 3 console caps and the MMIO cap. */
+    for (uint32_t s = 50; s < 53; s++)
+        assert_int_equal(cap_insert_root(D(1), s, &console0, 0, 0, 0), HV_OK);
+    uint32_t budget = 12;
+    assert_int_equal(cap_object_clear_some(&console0, &budget), HV_OK);
+    assert_int_equal(budget, 9);
+    assert_int_equal(cap_object_clear_some(&mmio, &budget), HV_OK);
+    assert_int_equal(budget, 0);
+    assert_int_equal(mmio.cap_count, 0);
+    budget = 0;
+    assert_int_equal(cap_insert_root(D(1), 60, &console0, 0, 0, 0), HV_OK);
+    assert_int_equal(cap_object_clear_some(&console0, &budget), HV_EAGAIN);
+    assert_int_equal(cap_table_clear_some(D(1), &budget), HV_EAGAIN);
+    budget = 1000;
+    assert_int_equal(cap_table_clear_some(D(1), &budget), HV_OK);
+    assert_int_equal(console0.cap_count, 0);
+    fake_log.removed_cost = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -837,6 +881,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_object_clear_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_clear_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_valid_rights, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removal_cost_charged, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

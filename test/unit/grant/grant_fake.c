@@ -76,12 +76,13 @@ void mm_panic(const char *why)
 
 /* ---- capability hooks (hv/include/cap.h) --------------------------------- */
 
-void cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
+uint32_t cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
 {
     (void)slot;
     (void)type;
     (void)base;
     (void)count;
+    return 0;
 }
 
 void cap_object_unreferenced(struct cap_object *obj)
@@ -196,6 +197,13 @@ void fake_setup(uint64_t frames_per_dom)
             cap_insert_root(&d->caps, SLOT_CONSOLE, &fm->console_obj, HV_CAP_R_CON_ALL, 0, 0),
             HV_OK);
     }
+}
+
+void mm_teardown_all(struct mm_domain *d)
+{
+    unsigned steps = 0;
+    while (mm_domain_teardown(d) == HV_EAGAIN)
+        assert_true(++steps < 100000);
 }
 
 void fake_teardown(void)

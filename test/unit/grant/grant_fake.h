@@ -83,6 +83,8 @@ extern struct fake_machine *fm;
  * then FAKE_FREE_FRAMES free frames. */
 void fake_setup(uint64_t frames_per_dom);
 void fake_teardown(void);
+/* mm_domain_teardown called until done (each call is a bounded step). */
+void mm_teardown_all(struct mm_domain *d);
 
 static inline struct fake_dom *D(unsigned i)
 {

@@ -268,7 +268,7 @@ static void test_grantee_teardown(void **state)
     audit();
     /* Tearing the grant table down first is a caller bug. */
     expect_assert_failure(grant_table_teardown(&D(B)->gt));
-    mm_domain_teardown(&D(B)->mm);
+    mm_teardown_all(&D(B)->mm);
     assert_int_equal(D(B)->gt.maps_held, 0);
     assert_int_equal(D(A)->gt.entries[r1].map_count, 0);
     assert_int_equal(D(C)->gt.entries[r2].map_count, 0);
@@ -302,7 +302,7 @@ static void test_granter_teardown(void **state)
     audit();
 
     D(A)->dying = true;
-    mm_domain_teardown(&D(A)->mm);
+    mm_teardown_all(&D(A)->mm);
     assert_int_equal(D(C)->gt.entries[rc_ref].map_count, 0);
     assert_int_equal(grant_table_teardown(&D(A)->gt), 1);
     assert_int_equal(D(A)->gt.entries[r1].state, GRANT_ORPHANED);

@@ -240,7 +240,7 @@ static void test_random_sequence(void **state)
     uint32_t orphans = 0;
     for (unsigned d = 0; d < FAKE_DOMS; d++) {
         D(d)->dying = true;
-        mm_domain_teardown(&D(d)->mm);
+        mm_teardown_all(&D(d)->mm);
         orphans += grant_table_teardown(&D(d)->gt);
         audit();
     }

@@ -232,12 +232,17 @@ void mm_audit(struct mm_domain *const *doms, unsigned n)
                      f->type_count);
         bool table = f->type >= FRAME_TYPE_L1 && f->type <= FRAME_TYPE_L4;
         bool validated = f->flags & FRAME_F_VALIDATED, partial = f->flags & FRAME_F_PARTIAL;
-        if ((validated || partial) && !table)
-            fail_msg("frame %llu validated/partial but not a table", (unsigned long long)i);
-        if (validated && partial)
-            fail_msg("frame %llu validated and partial", (unsigned long long)i);
-        if (table && !validated && !partial)
-            fail_msg("table frame %llu neither validated nor partial", (unsigned long long)i);
+        bool deval = f->flags & FRAME_F_DEVAL;
+        if ((validated || partial || deval) && !table)
+            fail_msg("frame %llu validated/partial/deval but not a table", (unsigned long long)i);
+        if ((unsigned)validated + (unsigned)partial + (unsigned)deval > 1)
+            fail_msg("frame %llu in two of validated, partial, deval", (unsigned long long)i);
+        if (table && !validated && !partial && !deval)
+            fail_msg("table frame %llu neither validated, partial nor deval",
+                     (unsigned long long)i);
+        if (deval && f->type_count != 1)
+            fail_msg("deval frame %llu has %u type references", (unsigned long long)i,
+                     f->type_count);
         if (f->flags & FRAME_F_PINNED) {
             if (!validated)
                 fail_msg("pinned frame %llu not validated", (unsigned long long)i);
@@ -251,6 +256,14 @@ void mm_audit(struct mm_domain *const *doms, unsigned n)
         unsigned upto = validated ? limit : f->partial_index;
         if (partial && (f->flags & FRAME_F_CHILD_PARTIAL))
             upto++;
+        if (deval && (f->flags & FRAME_F_CHILD_PARTIAL)) {
+            /* Entry partial_index - 1 holds the last reference of a DEVAL child. */
+            if (f->partial_index == 0 ||
+                !(fake.frames[mfn_x(pt_entry_mfn(fake_frame(i)[f->partial_index - 1]))].flags &
+                  FRAME_F_DEVAL))
+                fail_msg("deval frame %llu: its child in progress is not deval",
+                         (unsigned long long)i);
+        }
         const uint64_t *t = fake_frame(i);
         for (unsigned j = 0; j < upto; j++) {
             uint64_t e = t[j];
@@ -297,10 +310,15 @@ void mm_audit(struct mm_domain *const *doms, unsigned n)
             refs[mfn_x(d->base)]++;
             assert_true(fake.frames[mfn_x(d->base)].flags & FRAME_F_VALIDATED);
         }
-        if (d->cont.op != MM_CONT_NONE) {
+        if (d->cont.op != MM_CONT_NONE && d->cont.phase == MM_PHASE_VALIDATE) {
             expect_type(mfn_x(d->cont.top), d->cont.type, types, "continuation");
             refs[mfn_x(d->cont.top)]++;
             assert_true(fake.frames[mfn_x(d->cont.top)].flags & FRAME_F_PARTIAL);
+        } else if (d->cont.op != MM_CONT_NONE) {
+            const struct frame *dv = &fake.frames[mfn_x(d->cont.dv)];
+            assert_true(dv->flags & FRAME_F_DEVAL);
+            expect_type(mfn_x(d->cont.dv), dv->type, types, "devalidation");
+            refs[mfn_x(d->cont.dv)]++;
         }
     }
     for (uint64_t i = 0; i < count; i++) {
@@ -314,6 +332,20 @@ void mm_audit(struct mm_domain *const *doms, unsigned n)
     assert_int_equal(fake.maps_outstanding, 0);
     free(refs);
     free(types);
+}
+
+void mm_teardown_all(struct mm_domain *d)
+{
+    unsigned steps = 0;
+    while (mm_domain_teardown(d) == HV_EAGAIN)
+        assert_true(++steps < 100000);
+}
+
+void mm_abort_all(struct mm_domain *d)
+{
+    unsigned steps = 0;
+    while (mm_cont_abort(d) == HV_EAGAIN)
+        assert_true(++steps < 100000);
 }
 
 void snap_drop(struct snap *s)

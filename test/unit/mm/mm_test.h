@@ -82,6 +82,11 @@ void snap_drop(struct snap *s);
  */
 void mm_audit(struct mm_domain *const *doms, unsigned n);
 
+/* mm_domain_teardown / mm_cont_abort called until done (each call does a
+ * bounded step; fails the test after 100,000 steps). */
+void mm_teardown_all(struct mm_domain *d);
+void mm_abort_all(struct mm_domain *d);
+
 /* One-request mmu_update; returns its status. */
 int upd(struct mm_domain *d, uint64_t ptr, uint64_t val);
 /* Machine address of entry i of table m. */

@@ -76,8 +76,22 @@ static void test_big_tree_validates_across_calls(void **state)
         assert_int_equal(F(m)->ref_count, 1 + 8 * 64);
         assert_int_equal(F(m)->type_count, m % 2 ? 8 * 64 : 0);
     }
-    /* Teardown of the whole tree returns every count. */
-    assert_int_equal(mm_unpin(&da, mfn(2)), HV_OK);
+    /* Unpinning the whole tree devalidates it across calls too: every
+     * entry released once, a budget per call, exact counts at each step. */
+    again = 0;
+    while ((rc = mm_unpin(&da, mfn(2))) == HV_EAGAIN) {
+        again++;
+        assert_int_equal(da.cont.op, MM_CONT_UNPIN);
+        assert_int_equal(da.cont.phase, MM_PHASE_DEVAL);
+        assert_true(F(2)->flags & FRAME_F_DEVAL);
+        mm_audit(doms, 2);
+        /* Meanwhile the tables being released cannot be used again. */
+        REFUSED(HV_EBUSY, mm_pin(&da, mfn(2), 4));
+        assert_true(again < 100);
+    }
+    assert_int_equal(rc, HV_OK);
+    assert_int_equal(again, (TREE_ENTRIES + BUDGET - 1) / BUDGET - 1);
+    assert_int_equal(da.cont.op, MM_CONT_NONE);
     for (uint64_t m = 2; m < 28; m++) {
         assert_int_equal(F(m)->ref_count, 1);
         assert_int_equal(F(m)->type_count, 0);
@@ -95,10 +109,18 @@ static void test_failure_late_unwinds_everything(void **state)
     snap_take(&s);
     unsigned again = 0;
     int rc;
-    while ((rc = mm_pin(&da, mfn(2), 4)) == HV_EAGAIN)
+    unsigned unwinding = 0;
+    while ((rc = mm_pin(&da, mfn(2), 4)) == HV_EAGAIN) {
         again++;
+        unwinding += da.cont.phase == MM_PHASE_DEVAL;
+        mm_audit(doms, 2);
+    }
     assert_int_equal(rc, HV_EINVAL);
-    assert_int_equal(again, (TREE_ENTRIES - 254 - 510 - 510 - 12) / BUDGET);
+    /* 11 calls validate; the 12th fails and begins the unwinding of the
+     * 6138 entries taken, a budget a call, the last call returns the error. */
+    unsigned taken = TREE_ENTRIES - 254 - 510 - 510 - 12;
+    assert_int_equal(again - unwinding, taken / BUDGET);
+    assert_int_equal(unwinding, (taken + BUDGET - 1) / BUDGET - 1);
     assert_int_equal(da.cont.op, MM_CONT_NONE);
     snap_check_same(&s);
 }
@@ -128,10 +150,15 @@ static void test_abort_releases_partial_work(void **state)
     for (unsigned i = 0; i < 5; i++)
         assert_int_equal(mm_pin(&da, mfn(2), 4), HV_EAGAIN);
     assert_true(F(9)->flags & FRAME_F_VALIDATED);
-    mm_cont_abort(&da);
+    unsigned steps = 0;
+    while (mm_cont_abort(&da) == HV_EAGAIN) {
+        steps++;
+        mm_audit(doms, 2);
+    }
+    assert_true(steps >= 4); /* 5 budgets taken, released a budget a call */
     assert_int_equal(da.cont.op, MM_CONT_NONE);
     snap_check_same(&s);
-    mm_cont_abort(&da); /* nothing pending: nothing happens */
+    assert_int_equal(mm_cont_abort(&da), HV_OK); /* nothing pending: nothing happens */
 }
 
 static void test_pending_operation_blocks_others(void **state)
@@ -183,14 +210,20 @@ static void test_update_continuation(void **state)
     mm_audit(doms, 2);
     /* A different request meanwhile: refused. */
     REFUSED(HV_EBUSY, upd(&da, eaddr(60, 7), pte(4, PTE_RW)));
-    unsigned again = 1;
+    /* Resubmit from the first request not applied (as the hypercall layer
+     * does): the long one until it is validated; the batch then stops at a
+     * request boundary once it did a budget's worth of work, and the last
+     * request goes in the next call. */
+    unsigned again = 1, applied = 0;
     int rc;
-    while ((rc = mm_mmu_update(&da, reqs + 1, 2, &done)) == HV_EAGAIN) {
-        assert_int_equal(done, 0);
+    while ((rc = mm_mmu_update(&da, reqs + 1 + applied, 2 - applied, &done)) == HV_EAGAIN) {
+        applied += done;
         again++;
+        assert_true(again < 100);
     }
+    applied += done;
     assert_int_equal(rc, HV_OK);
-    assert_int_equal(done, 2);
+    assert_int_equal(applied, 2);
     assert_true(again >= 6);
     assert_int_equal(fake_frame(60)[7], pte(3, PTE_RW));
     assert_int_equal(frame_m2p_get(mfn(62)), 6);
@@ -198,21 +231,30 @@ static void test_update_continuation(void **state)
     assert_true(F(3)->flags & FRAME_F_VALIDATED);
 }
 
-/* The table holding the pending entry is devalidated meanwhile: the
- * resumed request fails and leaves nothing behind. */
-static void test_update_continuation_table_gone(void **state)
+/* The table holding the pending entry cannot be devalidated meanwhile: an
+ * unpin that would devalidate it needs the continuation record, which is
+ * busy (HV_EBUSY, nothing changed). The request finishes, then the unpin
+ * works. (Before devalidation was preemptible the unpin went through and
+ * the resumed request failed with HV_EINVAL.) */
+static void test_update_continuation_table_kept(void **state)
 {
     (void)state;
     assert_int_equal(mm_pin(&da, mfn(60), 4), HV_OK);
-    struct snap s;
-    snap_take(&s);
     assert_int_equal(upd(&da, eaddr(60, 7), pte(3, PTE_RW)), HV_EAGAIN);
     assert_int_equal(upd(&da, eaddr(60, 7), pte(3, PTE_RW)), HV_EAGAIN);
-    assert_int_equal(mm_unpin(&da, mfn(60)), HV_OK);
-    assert_int_equal(upd(&da, eaddr(60, 7), pte(3, PTE_RW)), HV_EINVAL);
+    REFUSED(HV_EBUSY, mm_unpin(&da, mfn(60)));
+    int rc;
+    while ((rc = upd(&da, eaddr(60, 7), pte(3, PTE_RW))) == HV_EAGAIN)
+        ;
+    assert_int_equal(rc, HV_OK);
+    unsigned steps = 0;
+    while ((rc = mm_unpin(&da, mfn(60))) == HV_EAGAIN)
+        steps++;
+    assert_int_equal(rc, HV_OK);
+    assert_true(steps >= 5); /* half the tree below L3 3 goes with it */
     assert_int_equal(da.cont.op, MM_CONT_NONE);
-    assert_int_equal(mm_pin(&da, mfn(60), 4), HV_OK);
-    snap_check_same(&s);
+    for (uint64_t m = 2; m < 100; m++)
+        assert_int_equal(F(m)->type_count, 0);
 }
 
 static void test_teardown_aborts_pending(void **state)
@@ -221,7 +263,7 @@ static void test_teardown_aborts_pending(void **state)
     assert_int_equal(mm_new_baseptr(&da, mfn(70)), HV_OK);
     assert_int_equal(mm_pin(&da, mfn(2), 4), HV_EAGAIN);
     assert_int_equal(mm_pin(&da, mfn(2), 4), HV_EAGAIN);
-    mm_domain_teardown(&da);
+    mm_teardown_all(&da);
     assert_int_equal(da.cont.op, MM_CONT_NONE);
     for (uint64_t m = 2; m < 100; m++) {
         assert_int_equal(F(m)->ref_count, 1);
@@ -241,6 +283,142 @@ static void test_full_l1_single_call_default_budget(void **state)
     assert_int_equal(mm_pin(&da, mfn(9), 1), HV_OK);
 }
 
+/* A batch whose requests each validate a full L1 stops at a request
+ * boundary once it did a budget's worth of work: one such request a call
+ * (before, a batch of N did N budgets in one call). */
+static void test_batch_bounded_by_work(void **state)
+{
+    (void)state;
+    assert_int_equal(mm_pin(&da, mfn(50), 2), HV_OK);
+    struct mm_update_req reqs[6];
+    for (unsigned i = 0; i < 6; i++) {
+        for (unsigned j = 0; j < PT_ENTRIES; j++)
+            fake_frame(30 + i)[j] = pte(20 + j % 8, 0);
+        reqs[i] = (struct mm_update_req){eaddr(50, 10 + i), pte(30 + i, PTE_RW)};
+    }
+    unsigned applied = 0, calls = 0;
+    uint32_t done;
+    int rc;
+    while ((rc = mm_mmu_update(&da, reqs + applied, 6 - applied, &done)) == HV_EAGAIN) {
+        assert_int_equal(done, 1);
+        applied += done;
+        calls++;
+        mm_audit(doms, 2);
+    }
+    assert_int_equal(rc, HV_OK);
+    applied += done;
+    assert_int_equal(applied, 6);
+    assert_int_equal(calls, 5);
+    for (unsigned i = 0; i < 6; i++)
+        assert_true(F(30 + i)->flags & FRAME_F_VALIDATED);
+    /* The same the other way: unlinking releases a full L1 each. */
+    for (unsigned i = 0; i < 6; i++)
+        reqs[i].val = 0;
+    applied = calls = 0;
+    while ((rc = mm_mmu_update(&da, reqs + applied, 6 - applied, &done)) == HV_EAGAIN) {
+        applied += done;
+        calls++;
+    }
+    applied += done;
+    assert_int_equal(rc, HV_OK);
+    assert_int_equal(applied, 6);
+    assert_int_equal(calls, 5);
+    assert_int_equal(F(30)->type_count, 0);
+}
+
+/* Pins the whole tree (L4 2) to completion. */
+static void pin_tree(void)
+{
+    int rc;
+    while ((rc = mm_pin(&da, mfn(2), 4)) == HV_EAGAIN)
+        ;
+    assert_int_equal(rc, HV_OK);
+}
+
+/* Overwriting the L4 entry to L3 3 drops the last reference of half the
+ * tree: the request returns HV_EAGAIN (done not advanced) while the old
+ * subtree is released a budget a call, and completes once it is gone.
+ * Meanwhile other updates wait (HV_EBUSY) and the counts are exact. */
+static void test_update_devalidates_old_subtree(void **state)
+{
+    (void)state;
+    pin_tree();
+    const struct mm_update_req req = {eaddr(2, 0), 0};
+    uint32_t done = 99;
+    unsigned again = 0;
+    int rc;
+    while ((rc = mm_mmu_update(&da, &req, 1, &done)) == HV_EAGAIN) {
+        assert_int_equal(done, 0);
+        assert_int_equal(fake_frame(2)[0], 0); /* written at once */
+        assert_int_equal(da.cont.phase, MM_PHASE_DEVAL);
+        mm_audit(doms, 2);
+        REFUSED(HV_EBUSY, upd(&da, eaddr(2, 1), 0));
+        again++;
+        assert_true(again < 100);
+    }
+    assert_int_equal(rc, HV_OK);
+    assert_int_equal(done, 1);
+    /* L3 3, L2 5 and 6, L1 9..12: 512 + 2*512 + 4*512 entries. */
+    assert_int_equal(again, (7u * 512 + BUDGET - 1) / BUDGET - 1);
+    for (uint64_t m = 3; m <= 12; m++)
+        if (m != 4 && m != 7 && m != 8)
+            assert_int_equal(F(m)->type_count, 0);
+    assert_true(F(4)->flags & FRAME_F_VALIDATED);
+    mm_audit(doms, 2);
+}
+
+/* A new base whose old one held the last reference of the tree: the
+ * switch happens at once, the old tree goes in steps. */
+static void test_baseptr_devalidates_old_base(void **state)
+{
+    (void)state;
+    int rc;
+    while ((rc = mm_new_baseptr(&da, mfn(2))) == HV_EAGAIN)
+        ;
+    assert_int_equal(rc, HV_OK);
+    unsigned again = 0;
+    while ((rc = mm_new_baseptr(&da, mfn(70))) == HV_EAGAIN) {
+        assert_int_equal(mfn_x(da.base), 70);
+        mm_audit(doms, 2);
+        REFUSED(HV_EBUSY, mm_pin(&da, mfn(71), 1));
+        again++;
+    }
+    assert_int_equal(rc, HV_OK);
+    assert_int_equal(again, (TREE_ENTRIES + BUDGET - 1) / BUDGET - 1);
+    for (uint64_t m = 2; m <= 16; m++)
+        assert_int_equal(F(m)->type_count, 0);
+}
+
+/* Teardown of a domain whose base and pins hold a tree: each call is
+ * bounded, the counts are exact after each, and at the end every frame is
+ * back to its allocation reference. (test_teardown_aborts_pending adds a
+ * pending validation.) */
+static void test_teardown_in_bounded_steps(void **state)
+{
+    (void)state;
+    pin_tree();
+    assert_int_equal(mm_new_baseptr(&da, mfn(2)), HV_OK);
+    assert_int_equal(mm_pin(&da, mfn(9), 1), HV_OK); /* an L1 of the tree, pinned too */
+    fake_frame(81)[3] = pte(82, 0);
+    fake_frame(80)[0] = pte(81, PTE_RW);
+    int rc;
+    while ((rc = mm_pin(&da, mfn(80), 2)) == HV_EAGAIN)
+        ;
+    assert_int_equal(rc, HV_OK);
+    assert_int_equal(mm_pin(&da, mfn(50), 1), HV_OK);
+    unsigned steps = 0;
+    while (mm_domain_teardown(&da) == HV_EAGAIN) {
+        mm_audit(doms, 2);
+        steps++;
+        assert_true(steps < 100);
+    }
+    assert_true(steps >= TREE_ENTRIES / BUDGET - 1);
+    for (uint64_t m = 2; m < 100; m++) {
+        assert_int_equal(F(m)->ref_count, 1);
+        assert_int_equal(F(m)->type_count, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,7 +428,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_abort_releases_partial_work, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_operation_blocks_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_continuation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_continuation_table_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_continuation_table_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_devalidates_old_subtree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_bounded_by_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_baseptr_devalidates_old_base, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_teardown_in_bounded_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_teardown_aborts_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_l1_single_call_default_budget, setup, teardown),
     };

@@ -399,7 +399,7 @@ static void test_domain_teardown(void **state)
     fake_frame(9)[1] = pte(10, 0);
     assert_int_equal(mm_pin(&da, mfn(9), 2), HV_OK);
     mm_audit(doms, 2);
-    mm_domain_teardown(&da);
+    mm_teardown_all(&da);
     mm_audit(doms, 2);
     assert_int_equal(mfn_x(da.base), mfn_x(INVALID_MFN));
     for (uint64_t m = 2; m < 32; m++) {
