@@ -132,5 +132,42 @@ int main(int argc, char **argv)
         script[sl++] = 3;
     }
     write_file(dir, "bus_conn", "hello-ping-config-control", script, sl);
+
+    /* blkback_req scripts (test/fuzz/blkback_req/blkback_req.c): attach a
+     * writable volume of 1000 sectors, read 8 sectors, write 256 at the
+     * end, flush, complete two, detach. */
+    sl = 0;
+    script[sl++] = 2; /* attach: arg 125 -> 1000 sectors, writable */
+    script[sl++] = 125;
+    for (int k = 0; k < 4; k++) {
+        memset(&bm, 0, sizeof bm);
+        if (k < 3) {
+            struct proto_blk_request *r = &bm.u.blk_request;
+            bm.type = PROTO_MSG_BLK_REQUEST;
+            r->request_id = (uint64_t)k + 1;
+            r->op = k == 0 ? PROTO_BLK_OP_READ : k == 1 ? PROTO_BLK_OP_WRITE : PROTO_BLK_OP_FLUSH;
+            r->sector = k == 0 ? 0 : k == 1 ? 1000 - 256 : 0;
+            r->count = k == 0 ? 8 : k == 1 ? 256 : 0;
+            r->pages.count = k == 0 ? 1 : k == 1 ? 32 : 0;
+            for (uint32_t p = 0; p < r->pages.count; p++)
+                r->pages.items[p] = 1000 + p;
+        } else {
+            bm.type = PROTO_MSG_BLK_DETACH_REQUEST;
+            bm.u.blk_detach_request.request_id = 4;
+        }
+        struct hvcbor_error err;
+        size_t n;
+        if (!proto_msg_encode(&bm, enc, 255, &n, &err))
+            return 1;
+        script[sl++] = 0; /* a message */
+        script[sl++] = (uint8_t)n;
+        memcpy(script + sl, enc, n);
+        sl += n;
+        if (k == 1) {
+            script[sl++] = 1; /* the oldest ends */
+            script[sl++] = 0;
+        }
+    }
+    write_file(dir, "blkback_req", "attach-read-write-flush-detach", script, sl);
     return 0;
 }

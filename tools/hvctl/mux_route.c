@@ -64,6 +64,11 @@ void mux_set_request_id(struct proto_msg *m, uint64_t id)
         SET(PROTO_MSG_SERVICE_LIST_REPLY, service_list_reply)
         SET(PROTO_MSG_DOMAIN_SUSPEND_REQUEST, domain_suspend_request)
         SET(PROTO_MSG_DOMAIN_MEM_TARGET_REQUEST, domain_mem_target_request)
+        SET(PROTO_MSG_BLK_ATTACH_REQUEST, blk_attach_request)
+        SET(PROTO_MSG_BLK_ATTACH_REPLY, blk_attach_reply)
+        SET(PROTO_MSG_BLK_REQUEST, blk_request)
+        SET(PROTO_MSG_BLK_REPLY, blk_reply)
+        SET(PROTO_MSG_BLK_DETACH_REQUEST, blk_detach_request)
     }
 #undef SET
 }
