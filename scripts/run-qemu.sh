@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run-qemu.sh [--iso ISO] [--smp N] [--mem M] [--run-dir DIR] [--gdb] [-- extra qemu args]
+# run-qemu.sh [--iso ISO] [--smp N] [--mem M] [--run-dir DIR] [--disk FILE | --disk-size SIZE |
+#             --no-disk] [--gdb] [-- extra qemu args]
 # Boots the hypervisor under QEMU (q35, TCG). COM1 (the hypervisor log and
 # the domains' consoles) is this terminal; COM2 (the control channel) is a
 # Unix socket under run/ (--run-dir) served by the broker hvctl-mux (from
@@ -8,10 +9,13 @@
 # domain as fw_cfg file opt/hv/admin-token, and QEMU's pid in run/qemu.pid,
 # so `hvctl list`, `hvctl create`, `hvctl console` and `hvctl down` work from
 # another terminal. Ctrl-A X quits QEMU. With --gdb QEMU waits for gdb on
-# localhost:1234 (see README.md, "Debugging").
+# localhost:1234 (see README.md, "Debugging"). The machine gets a raw virtio
+# disk as `hvctl up` gives it: --disk FILE, else run/disk.img, created sparse
+# on first use (--disk-size, default 1G) and kept, so blkback's volumes
+# survive a restart; --no-disk for none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-iso=build/hv.iso smp=1 mem=512M gdb=() rundir=run
+iso=build/hv.iso smp=1 mem=512M gdb=() rundir=run disk= disk_size=1G no_disk=
 while [ $# -gt 0 ]; do
   case $1 in
     --iso) iso=$2; shift 2 ;;
@@ -19,12 +23,26 @@ while [ $# -gt 0 ]; do
     --mem) mem=$2; shift 2 ;;
     --run-dir) rundir=$2; shift 2 ;;
     --gdb) gdb=(-s -S); shift ;;
+    --disk) disk=$2; shift 2 ;;
+    --disk-size) disk_size=$2; shift 2 ;;
+    --no-disk) no_disk=1; shift ;;
     --) shift; break ;;
     *) echo "run-qemu.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$rundir"
 chmod 700 "$rundir"
+drive=()
+if [ -z "$no_disk" ]; then
+  if [ -z "$disk" ]; then
+    disk=$rundir/disk.img
+    if [ ! -e "$disk" ]; then
+      ( umask 077; truncate -s "$disk_size" "$disk" )
+      echo "hv: disk $disk created ($disk_size)"
+    fi
+  fi
+  drive=(-drive "file=$disk,format=raw,if=virtio")
+fi
 if [ -f "$rundir/qemu.pid" ] && kill -0 "$(cat "$rundir/qemu.pid")" 2>/dev/null &&
    grep -q qemu "/proc/$(cat "$rundir/qemu.pid")/comm" 2>/dev/null; then
   echo "run-qemu.sh: a machine is running already in $rundir (hvctl --run-dir $rundir down stops it)" >&2
@@ -55,7 +73,7 @@ if [ -x "$mux" ]; then
     --log "$rundir/mux.log" --wait 0 </dev/null >/dev/null 2>&1 &
   muxpid=$!
 fi
-echo "hv: booting $iso (smp $smp, memory $mem)"
+echo "hv: booting $iso (smp $smp, memory $mem, disk ${disk:-none})"
 echo "hv: COM1 (log, consoles) on this terminal; COM2 (control channel) at $rundir/com2.sock"
 if [ -n "$muxpid" ]; then
   echo "hv: broker $mux (pid $muxpid, log $rundir/mux.log): several hvctl at once"
@@ -72,7 +90,7 @@ qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp "$smp" -m "$mem" \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
   -fw_cfg "name=opt/hv/admin-token,file=$rundir/admin.token" \
   -pidfile "$rundir/qemu.pid" \
-  -cdrom "$iso" "${gdb[@]}" "$@"
+  -cdrom "$iso" "${drive[@]}" "${gdb[@]}" "$@"
 status=$?
 if [ -n "$muxpid" ]; then
   kill "$muxpid" 2>/dev/null

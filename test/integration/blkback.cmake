@@ -8,7 +8,7 @@ if(HV_WITH_TOOLS)
       --iso ${CMAKE_BINARY_DIR}/hv.iso --blkback $<TARGET_FILE:blkback>
       --manifest ${PROJECT_SOURCE_DIR}/domains/blkback/blkback.yaml
       --workdir ${HV_TEST_LOGDIR})
-  foreach(t boot damaged)
+  foreach(t boot damaged default_disk)
     add_test(NAME blkback_${t} COMMAND ${BLKBACK_TEST} ${t})
     set_tests_properties(blkback_${t} PROPERTIES LABELS "integration;blkback"
         PASS_REGULAR_EXPRESSION "blkback_test: ${t}: passed" TIMEOUT 240)

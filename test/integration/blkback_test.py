@@ -13,6 +13,10 @@ if every check held.
            table and formats nothing; blkback uses no CPU while idle.
   damaged  an image whose table area holds garbage is left untouched:
            blkback reports it and stops, the image is unchanged.
+  default_disk  `hvctl up` without --disk creates RUN_DIR/disk.img
+           (--disk-size) and keeps it: blkback formats it on the first
+           machine and finds its table on the next; --no-disk gives the
+           machine no disk (blkback cannot be created); bad options refused.
 """
 import argparse
 import hashlib
@@ -88,8 +92,16 @@ def manifest():
     return path
 
 
-def up(disk):
-    hvctl("up", "--iso", ARGS.iso, "--wait", "60", "--disk", disk)
+def up(disk=None, extra=()):
+    args = ["up", "--iso", ARGS.iso, "--wait", "60"] + list(extra)
+    if disk:
+        args += ["--disk", disk]
+    return hvctl(*args)
+
+
+def has_blk_function():
+    d = json.loads(hvctl("devices", "--json").strip().splitlines()[-1])
+    return any(f["vendor"] == 0x1af4 and f["device"] == 0x1001 for f in d["functions"])
 
 
 def down():
@@ -163,7 +175,33 @@ def t_damaged():
     check("the image is unchanged", digest(disk) == before)
 
 
-SCENARIOS = {"boot": t_boot, "damaged": t_damaged}
+def t_default_disk():
+    own = os.path.join(RUN, "disk.img")
+    out = hvctl("up", "--iso", ARGS.iso, "--disk", own, "--no-disk", rc=2)
+    check("--disk and --no-disk are refused together", "exclude each other" in out)
+    out = hvctl("up", "--iso", ARGS.iso, "--disk-size", "1M", rc=2)
+    check("a disk size under 2M is refused", "--disk-size" in out)
+    check("nothing was created", not os.path.exists(own))
+    out = up(extra=["--disk-size", "8M"])
+    check("up creates the run directory's disk", "disk %s created (8 MiB)" % own in out)
+    check("of the size asked for", os.path.getsize(own) == 8 << 20)
+    check("the machine has it", has_blk_function())
+    out = start_blkback("blkback: ready")
+    check("blkback formats it", "16384 sectors (8 MiB)" in out and "formatted a blank disk" in out)
+    down()
+    out = up()
+    check("the next up keeps it", "created" not in out and os.path.getsize(own) == 8 << 20)
+    out = start_blkback("blkback: ready")
+    check("blkback finds its table there", "blkback: volume table seq 1 (copy A)" in out
+          and "formatted" not in out)
+    down()
+    up(extra=["--no-disk"])
+    check("--no-disk: the machine has no disk", not has_blk_function())
+    out = hvctl("create", "-f", manifest(), rc=1)
+    check("and blkback cannot be created", "no PCI function 1af4:1001" in out)
+
+
+SCENARIOS = {"boot": t_boot, "damaged": t_damaged, "default_disk": t_default_disk}
 
 
 def main():

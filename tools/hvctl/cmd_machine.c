@@ -15,6 +15,8 @@
 #include "mux.h"
 
 #define UP_DEFAULT_WAIT_S 60u
+#define UP_DEFAULT_DISK_BYTES (1ull << 30) /* RUN_DIR/disk.img when up creates it */
+#define RUN_DISK "disk.img"
 
 static uint64_t now_ms(void)
 {
@@ -268,6 +270,16 @@ static int run_up(struct cli *c, const struct cli_args *a)
     if (!qemu)
         qemu = getenv("HV_QEMU") ? getenv("HV_QEMU") : "qemu-system-x86_64";
     const char *disk = cli_opt(c, a, "disk");
+    bool no_disk = cli_flag(c, a, "no-disk");
+    uint64_t disk_size = UP_DEFAULT_DISK_BYTES;
+    if (no_disk && disk)
+        return cli_error(c, HVCTL_EXIT_USAGE, "--disk and --no-disk exclude each other");
+    if ((v = cli_opt(c, a, "disk-size")) && (disk || no_disk || !cli_parse_size(v, &disk_size) ||
+                                             disk_size < (2ull << 20) || disk_size % 512 != 0))
+        return cli_error(c, HVCTL_EXIT_USAGE,
+                         "--disk-size: expected a size of at least 2M, a multiple of 512 "
+                         "(e.g. 1G), for the run directory's own image, got \"%s\"",
+                         v);
     if (access(iso, R_OK) != 0)
         return cli_error(c, HVCTL_EXIT_LOCAL, "cannot read the ISO %s (build it, or pass --iso)",
                          iso);
@@ -277,6 +289,30 @@ static int run_up(struct cli *c, const struct cli_args *a)
     char eb[HVCTL_PATH_MAX + 128];
     if (!rundir_create(&c->rd, eb, sizeof eb))
         return cli_error(c, HVCTL_EXIT_LOCAL, "%s", eb);
+    /* Without --disk or --no-disk the machine gets the run directory's own
+     * raw image, created (sparse) on first use and kept: what blkback
+     * stores survives `down` and the next `up`. */
+    char own_disk[HVCTL_PATH_MAX + 16];
+    if (!disk && !no_disk) {
+        if (snprintf(own_disk, sizeof own_disk, "%s/" RUN_DISK, c->rd.dir) >= (int)sizeof own_disk)
+            return cli_error(c, HVCTL_EXIT_LOCAL, "the run directory's path is too long");
+        int fd = open(own_disk, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            int rc = ftruncate(fd, (off_t)disk_size);
+            close(fd);
+            if (rc != 0) {
+                unlink(own_disk);
+                return cli_error(c, HVCTL_EXIT_LOCAL, "cannot size the disk image %s: %s", own_disk,
+                                 strerror(errno));
+            }
+            fprintf(c->out, "hvctl up: disk %s created (%" PRIu64 " MiB)\n", own_disk,
+                    disk_size >> 20);
+        } else if (errno != EEXIST || access(own_disk, R_OK | W_OK) != 0) {
+            return cli_error(c, HVCTL_EXIT_LOCAL, "cannot open the disk image %s: %s", own_disk,
+                             strerror(errno));
+        }
+        disk = own_disk;
+    }
     long pid;
     if (rundir_pid_read(c->rd.pid_file, &pid) && qemu_alive(pid))
         return cli_error(c, HVCTL_EXIT_LOCAL,
@@ -411,18 +447,25 @@ static int run_up(struct cli *c, const struct cli_args *a)
 
 const struct cli_command cli_cmd_up = {
     .name = "up",
-    .usage = "[--mem SIZE] [--smp N] [--disk FILE] [--iso ISO] [--wait S] [--keep]",
+    .usage = "[--mem SIZE] [--smp N] [--disk FILE | --disk-size SIZE | --no-disk] [--iso ISO] "
+             "[--wait S] [--keep]",
     .summary = "Start the machine (QEMU, in the background) and wait for the control domain.",
     .details = "Creates the run directory with the admin token (mode 0600), starts QEMU with\n"
                "COM1 to RUN_DIR/com1.log and COM2 on RUN_DIR/qemu-com2.sock, starts the broker\n"
                "(hvctl-mux: holds COM2, serves any number of clients on RUN_DIR/com2.sock;\n"
                "pid in RUN_DIR/mux.pid, log in RUN_DIR/mux.log), and returns once the control\n"
                "domain answers hello. Exit 5 if it does not answer in time.\n"
+               "The machine gets a raw virtio disk: --disk FILE, else RUN_DIR/disk.img,\n"
+               "created sparse on first use (--disk-size, default 1G) and kept across\n"
+               "down and up (blkback keeps its volume table there); --no-disk for none.\n"
                "Environment: HV_ISO, HV_QEMU, HVCTL_UP_WAIT (seconds).\n",
     .opts = {{"mem", 'm', true, "SIZE", "machine memory (default 512M)"},
              {"smp", 0, true, "N", "CPUs (default 1)"},
              {"disk", 0, true, "FILE",
-              "raw disk image, attached as virtio (for the future blkback)"},
+              "raw disk image, attached as virtio (default: RUN_DIR/disk.img)"},
+             {"disk-size", 0, true, "SIZE",
+              "size of RUN_DIR/disk.img when it is created (default 1G)"},
+             {"no-disk", 0, false, NULL, "no disk at all"},
              {"iso", 0, true, "ISO", "image to boot (default $HV_ISO or build/hv.iso)"},
              {"qemu", 0, true, "PATH", "QEMU binary (default $HV_QEMU or qemu-system-x86_64)"},
              {"wait", 'w', true, "S", "seconds to wait for the control domain (default 60)"},

@@ -29,7 +29,7 @@ _hvctl()
 
     case $prev in
     --run-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-    --socket | --token-file | --iso | --disk | --qemu | -o | --output | --out)
+    --socket | --token-file | --iso | --disk | --disk-size | --qemu | -o | --output | --out)
         COMPREPLY=($(compgen -f -- "$cur")); return ;;
     -f | --file) COMPREPLY=($(compgen -f -X '!*.@(yaml|yml)' -- "$cur") $(compgen -d -- "$cur")); return ;;
     --rights | -r) COMPREPLY=($(compgen -W "info console pause lifecycle sched log token" -- "${cur##*,}")); return ;;
@@ -43,7 +43,7 @@ _hvctl()
     fi
     local opts
     case $cmd in
-    up) opts="--mem --smp --disk --iso --qemu --wait --keep" ;;
+    up) opts="--mem --smp --disk --disk-size --no-disk --iso --qemu --wait --keep" ;;
     top) opts="--interval --iterations --json" ;;
     log) opts="-f --follow --since --json" ;;
     list | status | devices | bus | services) opts="--json" ;;
