@@ -28,6 +28,7 @@
  */
 #include <hvctl/client.h>
 #include <hvctl/rundir.h>
+#include <hvctl/upload.h>
 
 #include <hv/frame.h>
 #include <stdio.h>
@@ -80,8 +81,10 @@ static int cmd_upload(char **av)
         return 1;
     }
     static uint8_t img[64 << 20];
-    size_t size = fread(img, 1, sizeof img, f);
+    size_t file_size = fread(img, 1, sizeof img, f);
     fclose(f);
+    /* As hvctl create sends it: without symbols and debug information. */
+    size_t size = hvctl_image_strip(img, file_size);
     uint32_t crc = frame_crc32c(0, img, size);
     struct hvctl_error e;
     const struct proto_msg *r;
@@ -142,7 +145,8 @@ static int cmd_upload(char **av)
             }
         }
     }
-    printf("control_driver: uploaded %s (%zu bytes, crc32c %08x)\n", av[2], size, crc);
+    printf("control_driver: uploaded %s (%zu bytes of %zu in the file, crc32c %08x)\n", av[2], size,
+           file_size, crc);
     hvctl_close(&conn);
     return 0;
 }

@@ -224,6 +224,24 @@ def t_garbage():
         follow.kill()
 
 
+def bss_backed(img, pad):
+    """An ELF64 image whose first segment without file bytes (the bss) is
+    backed by pad zero bytes appended to the file (page-aligned)."""
+    img = bytearray(img + bytes(-len(img) % 4096))
+    phoff, = struct.unpack_from("<Q", img, 32)
+    phentsize, phnum = struct.unpack_from("<HH", img, 54)
+    for i in range(phnum):
+        ph = phoff + i * phentsize
+        ptype, = struct.unpack_from("<I", img, ph)
+        vaddr, = struct.unpack_from("<Q", img, ph + 16)
+        filesz, memsz = struct.unpack_from("<QQ", img, ph + 32)
+        if ptype == 1 and filesz == 0 and vaddr % 4096 == 0:
+            struct.pack_into("<QQQQ", img, ph + 8, len(img), vaddr, vaddr, pad)
+            struct.pack_into("<Q", img, ph + 40, max(memsz, pad))
+            return bytes(img) + bytes(pad)
+    raise Fail("no page-aligned bss segment to back")
+
+
 def t_killed():
     echo_guest()
     con = Bg("console", "echo", stdin=True)
@@ -243,13 +261,13 @@ def t_killed():
               f2.wait_for("console-detach", 15))
         check("the other follower is still running", f2.alive())
         # A create killed during its upload, then run again. The kernel is
-        # hello padded to 256 KiB (the builder reads only what the program
-        # headers name), so the upload takes a few seconds; the kill comes
-        # once the follower has seen the upload announced.
+        # hello whose bss segment is backed by 256 KiB of zeros in the file
+        # (the same memory, but bytes the builder reads, so hvctl sends them
+        # all), so the upload takes a few seconds; the kill comes once the
+        # follower has seen the upload announced.
         kern = os.path.join(ct.RUN, "late.elf")
         with open(ct.ARGS.hello, "rb") as src, open(kern, "wb") as dst:
-            img = src.read()
-            dst.write(img + bytes(max(0, (256 << 10) - len(img))))
+            dst.write(bss_backed(src.read(), 256 << 10))
         m = manifest("late", kern, "on_poweroff: preserve\n")
         cr = Bg("create", "-f", m)
         check("the upload is announced", f2.wait_for("late.elf", 30))

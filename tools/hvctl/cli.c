@@ -129,16 +129,22 @@ int cli_upload_kernel(struct cli *c, struct hvctl_conn *conn, struct hvcbor_str 
     size_t size;
     if (!hvctl_read_image(m->kernel_path, &bytes, &size, &e))
         return cli_error(c, HVCTL_EXIT_LOCAL, "%s", e.message);
+    size_t file_size = size;
+    size = hvctl_image_strip(bytes, size); /* what the builder never reads stays here */
     bool present = false;
     enum hvctl_status s = hvctl_upload(conn, tok, name, bytes, size, c->timeout_ms, &present, &e);
     free(bytes);
     if (s != HVCTL_OK)
         return cli_fail(c, s, &e);
-    if (to)
-        fprintf(to,
-                present ? "kernel %s: the control domain has it already (%zu bytes)\n"
-                        : "kernel %s: uploaded %zu bytes\n",
-                name, size);
+    if (to && present)
+        fprintf(to, "kernel %s: the control domain has it already (%zu bytes", name, size);
+    else if (to)
+        fprintf(to, "kernel %s: uploaded %zu bytes", name, size);
+    if (to && size != file_size)
+        fprintf(to, "%s%zu in the file; symbols and debug information left out)\n",
+                present ? "; " : " (", file_size);
+    else if (to)
+        fprintf(to, "%s\n", present ? ")" : "");
     return 0;
 }
 

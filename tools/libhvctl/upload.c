@@ -65,6 +65,67 @@ bool hvctl_read_image(const char *path, uint8_t **bytes, size_t *size, struct hv
     return true;
 }
 
+static uint64_t rd(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void wr(uint8_t *p, unsigned n, uint64_t v)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ELF64 header offsets (the System V ABI); <elf.h> names them too. */
+#define EH_BYTES 64u
+#define EH_PHOFF 32u
+#define EH_SHOFF 40u
+#define EH_PHENTSIZE 54u
+#define EH_PHNUM 56u
+#define EH_SHENTSIZE 58u
+#define EH_SHNUM 60u
+#define EH_SHSTRNDX 62u
+#define PH_BYTES 56u
+#define PH_OFFSET 8u
+#define PH_FILESZ 32u
+
+size_t hvctl_image_strip(uint8_t *b, size_t size)
+{
+    static const uint8_t ident[6] = {0x7f, 'E', 'L', 'F', 2 /* 64-bit */, 1 /* LE */};
+    if (size < EH_BYTES || memcmp(b, ident, sizeof ident) != 0)
+        return size;
+    uint64_t phoff = rd(b + EH_PHOFF, 8), phentsize = rd(b + EH_PHENTSIZE, 2),
+             phnum = rd(b + EH_PHNUM, 2);
+    if (phentsize != PH_BYTES || phnum == 0 || phoff > size || phnum * PH_BYTES > size - phoff)
+        return size;
+    uint64_t end = phoff + phnum * PH_BYTES;
+    if (end < EH_BYTES)
+        end = EH_BYTES;
+    for (uint64_t i = 0; i < phnum; i++) {
+        const uint8_t *ph = b + phoff + i * PH_BYTES;
+        uint64_t off = rd(ph + PH_OFFSET, 8), filesz = rd(ph + PH_FILESZ, 8);
+        if (filesz == 0)
+            continue;
+        if (off > size || filesz > size - off)
+            return size; /* the builder will say what is wrong with it */
+        if (off + filesz > end)
+            end = off + filesz;
+    }
+    if (end >= size)
+        return size;
+    uint64_t shoff = rd(b + EH_SHOFF, 8), shnum = rd(b + EH_SHNUM, 2),
+             shentsize = rd(b + EH_SHENTSIZE, 2);
+    if (shoff != 0 && (shoff > end || shnum * shentsize > end - shoff)) {
+        wr(b + EH_SHOFF, 8, 0);
+        wr(b + EH_SHNUM, 2, 0);
+        wr(b + EH_SHSTRNDX, 2, 0);
+    }
+    return (size_t)end;
+}
+
 enum hvctl_status hvctl_upload(struct hvctl_conn *c, struct hvcbor_str token, const char *name,
                                const uint8_t *bytes, size_t size, uint32_t timeout_ms,
                                bool *was_present, struct hvctl_error *err)

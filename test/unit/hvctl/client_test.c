@@ -22,6 +22,7 @@
 #include "hvctl/plan.h"
 #include "hvctl/render.h"
 #include "hvctl/rundir.h"
+#include "hvctl/upload.h"
 
 static struct fake_server g_srv;
 static struct hvctl_conn g_c;
@@ -383,6 +384,111 @@ static void test_plan(void **state)
     plan_free(&p);
 }
 
+/* A small ELF64 executable laid out as ld lays out a guest: header, program
+ * headers, two segments (the last file byte at 0x1180); the caller adds what
+ * the builder never reads (symbols, debug information) and a section header
+ * table. */
+static void make_elf(uint8_t *b, size_t cap)
+{
+    memset(b, 0, cap);
+    assert_true(cap >= 4096);
+    static const uint8_t id[16] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
+    memcpy(b, id, sizeof id);
+    uint64_t v;
+#define PUT(off, val, n) (v = (val), memcpy(b + (off), &v, (n)))
+    PUT(16, 2, 2);  /* ET_EXEC */
+    PUT(18, 62, 2); /* x86_64 */
+    PUT(20, 1, 4);  /* version */
+    PUT(24, 0x401000, 8);
+    PUT(32, 64, 8);   /* phoff */
+    PUT(40, 3000, 8); /* shoff: at the end */
+    PUT(52, 64, 2);   /* ehsize */
+    PUT(54, 56, 2);   /* phentsize */
+    PUT(56, 2, 2);    /* phnum */
+    PUT(58, 64, 2);   /* shentsize */
+    PUT(60, 5, 2);    /* shnum */
+    PUT(62, 4, 2);    /* shstrndx */
+    for (int i = 0; i < 2; i++) {
+        uint8_t *ph = b + 64 + 56 * i;
+        v = 1; /* PT_LOAD */
+        memcpy(ph, &v, 4);
+        v = i == 0 ? 0 : 0x1000; /* offset */
+        memcpy(ph + 8, &v, 8);
+        v = 0x400000 + (uint64_t)i * 0x1000;
+        memcpy(ph + 16, &v, 8);
+        memcpy(ph + 24, &v, 8);
+        v = i == 0 ? 0x200 : 0x180; /* filesz */
+        memcpy(ph + 32, &v, 8);
+        v = i == 0 ? 0x200 : 0x2000; /* memsz (bss in the second) */
+        memcpy(ph + 40, &v, 8);
+    }
+#undef PUT
+}
+
+/* hvctl create leaves out what the builder never reads (issue 21): the
+ * image ends at the last segment byte; hostile or odd files are sent as
+ * they are, never read out of bounds. */
+static void test_image_strip(void **state)
+{
+    (void)state;
+    static uint8_t b[8192], orig[8192];
+    /* Segments end at 0x1180; the section table (3000..3320) lies below,
+     * then debug bytes up to 6000. */
+    make_elf(b, sizeof b);
+    uint64_t shoff = 6000;
+    memcpy(b + 40, &shoff, 8);
+    memset(b + 0x1180, 0xdb, 6000 - 0x1180);
+    memcpy(orig, b, sizeof b);
+    size_t n = hvctl_image_strip(b, 6000 + 5 * 64);
+    assert_int_equal(n, 0x1180);
+    assert_memory_equal(b + 64, orig + 64, 0x1180 - 64); /* program headers and segments */
+    assert_memory_equal(b, orig, 40);                    /* identity, entry, phoff */
+    uint64_t sh = 1;
+    memcpy(&sh, b + 40, 8);
+    assert_int_equal(sh, 0); /* the section table was cut off: no dangling offset */
+    assert_int_equal(b[60] | b[61] << 8, 0);
+    assert_int_equal(b[62] | b[63] << 8, 0);
+    /* Nothing to leave out: unchanged. */
+    memcpy(b, orig, sizeof b);
+    assert_int_equal(hvctl_image_strip(b, 0x1180), 0x1180);
+    assert_memory_equal(b, orig, 0x1180);
+    /* A section table inside what stays is kept. */
+    memcpy(b, orig, sizeof b);
+    shoff = 0x300;
+    memcpy(b + 40, &shoff, 8);
+    assert_int_equal(hvctl_image_strip(b, 7000), 0x1180);
+    memcpy(&sh, b + 40, 8);
+    assert_int_equal(sh, 0x300);
+    /* Hostile or other files: sent as they are, nothing read beyond. */
+    struct {
+        const char *what;
+        size_t at, len;
+        uint64_t val;
+        size_t size;
+    } bad[] = {
+        {"not ELF", 0, 1, 'X', 7000},
+        {"32-bit", 4, 1, 1, 7000},
+        {"big-endian", 5, 1, 2, 7000},
+        {"shorter than a header", 0, 0, 0, 63},
+        {"program headers beyond the end", 32, 8, 6990, 7000},
+        {"phoff near 2^64", 32, 8, UINT64_MAX - 8, 7000},
+        {"odd phentsize", 54, 2, 32, 7000},
+        {"no program headers", 56, 2, 0, 7000},
+        {"segment beyond the end", 64 + 8, 8, 6999, 7000},
+        {"segment size near 2^64", 64 + 32, 8, UINT64_MAX, 7000},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(b, orig, sizeof b);
+        memcpy(b + bad[i].at, &bad[i].val, bad[i].len);
+        uint8_t copy[8192];
+        memcpy(copy, b, sizeof copy);
+        size_t got = hvctl_image_strip(b, bad[i].size);
+        if (got != bad[i].size)
+            fail_msg("%s: cut to %zu", bad[i].what, got);
+        assert_memory_equal(b, copy, sizeof copy);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_json_escapes_and_unknown_keys),
         cmocka_unit_test(test_token_file),
         cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_image_strip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,18 @@
  * buffer. false with err (HVCTL_ERR_LOCAL / HVCTL_ERR_IO) on failure. */
 bool hvctl_read_image(const char *path, uint8_t **bytes, size_t *size, struct hvctl_error *err);
 
+/* Leaves out what the domain builder never reads (docs/control.md "Images"):
+ * if bytes[0..size) is an ELF64 little-endian file whose header and program
+ * headers lie inside it, the image is cut after the last byte that the ELF
+ * header, the program header table or any segment's file bytes cover, and the
+ * section header fields are cleared when the table was cut off. Debug
+ * information and symbols go (a guest-kit example shrinks about 5 times); the
+ * bytes the builder loads and checks stay as they were. Anything else (not
+ * ELF, a header or table out of bounds, an overflowing offset) is left
+ * untouched for the control domain to judge. Returns the new size (<= size);
+ * bytes is changed in place. */
+size_t hvctl_image_strip(uint8_t *bytes, size_t size);
+
 /* Uploads bytes under name (1..64 bytes) with token. If the control domain
  * already holds an identical image (same name, size and CRC-32C) it says so
  * and nothing is sent: *was_present is set. Each reply waits at most
