@@ -25,11 +25,34 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Reads /proc/PID/NAME of a live pid into buf (NUL-terminated); the byte
- * count, or -1 if the process is gone or the file cannot be read. */
-static long proc_read(long pid, const char *name, char *buf, size_t cap)
+/* True if pid no longer runs: no such process, or a zombie (exited, its
+ * parent has not collected it yet: a zombie still has /proc/PID/comm). Our
+ * own child (the broker when `up` fails) is collected here. */
+static bool proc_gone(long pid)
 {
     if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+        return true;
+    if (waitpid((pid_t)pid, NULL, WNOHANG) == (pid_t)pid)
+        return true;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "PID (COMM) STATE ...": COMM may hold ')' itself; the last one ends it. */
+    const char *rp = strrchr(buf, ')');
+    return !rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X' || rp[2] == 'x';
+}
+
+/* Reads /proc/PID/NAME of a running pid into buf (NUL-terminated); the byte
+ * count, or -1 if the process is gone (or a zombie) or the file cannot be
+ * read. */
+static long proc_read(long pid, const char *name, char *buf, size_t cap)
+{
+    if (proc_gone(pid))
         return -1;
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/%s", pid, name);
@@ -42,15 +65,15 @@ static long proc_read(long pid, const char *name, char *buf, size_t cap)
     return (long)n;
 }
 
-/* True if pid is alive and is a QEMU (guards against a recycled pid). */
+/* True if pid runs and is a QEMU (guards against a recycled pid). */
 static bool qemu_alive(long pid)
 {
     char cmd[256];
     long n = proc_read(pid, "cmdline", cmd, sizeof cmd);
     if (n < 0)
         return false;
-    /* An empty command line: a process in the middle of exec (or a zombie
-     * about to be reaped). It exists; do not call it gone. */
+    /* An empty command line (not a zombie: proc_read said so): a process in
+     * the middle of exec. It exists; do not call it gone. */
     if (n == 0)
         return true;
     for (long i = 0; i + 1 < n; i++)
@@ -77,14 +100,54 @@ static void print_tail(struct cli *c, const char *path, int lines)
     }
 }
 
-/* Stops the QEMU of pid: SIGTERM, then SIGKILL after 5 s. */
+#define STOP_POLL_MS 10u
+#define QEMU_TERM_MS 5000u /* SIGTERM, then SIGKILL */
+#define MUX_TERM_MS 2000u
+
+/* Stops processes (each checked to be what it should be before the
+ * signal): SIGTERM to all at once, then waits, polling every STOP_POLL_MS,
+ * until each is gone (exited, or a zombie nobody has collected), SIGKILL to
+ * one still running after its term_ms, and gives up 1 s after that. Returns
+ * as soon as all are gone; false if one is still running. */
+struct stopping {
+    long pid;
+    uint32_t term_ms;
+    bool killed;
+};
+
+static bool stop_all(struct stopping *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i].pid > 0)
+            kill((pid_t)p[i].pid, SIGTERM);
+    uint64_t t0 = now_ms();
+    for (;;) {
+        bool all_gone = true, given_up = true;
+        uint64_t waited = now_ms() - t0;
+        for (size_t i = 0; i < n; i++) {
+            if (p[i].pid <= 0 || proc_gone(p[i].pid))
+                continue;
+            all_gone = false;
+            if (!p[i].killed && waited >= p[i].term_ms) {
+                kill((pid_t)p[i].pid, SIGKILL);
+                p[i].killed = true;
+            }
+            if (waited < p[i].term_ms + 1000u)
+                given_up = false;
+        }
+        if (all_gone)
+            return true;
+        if (given_up)
+            return false;
+        usleep(STOP_POLL_MS * 1000);
+    }
+}
+
+/* Stops the QEMU of pid (see stop_all). */
 static void stop_qemu(long pid)
 {
-    kill((pid_t)pid, SIGTERM);
-    for (int i = 0; i < 50 && qemu_alive(pid); i++)
-        usleep(100 * 1000);
-    if (qemu_alive(pid))
-        kill((pid_t)pid, SIGKILL);
+    struct stopping s = {pid, QEMU_TERM_MS, false};
+    stop_all(&s, 1);
 }
 
 /* The broker's files in the run directory (docs/hvctl.md). QEMU's COM2
@@ -103,7 +166,7 @@ static void mux_paths(const struct cli *c, struct mux_paths *m)
 
 #define MUX_PROC_NAME "hvctl-mux"
 
-/* True if pid is alive and is the broker (its process name). */
+/* True if pid runs and is the broker (its process name). */
 static bool mux_alive(long pid)
 {
     char comm[32];
@@ -111,20 +174,18 @@ static bool mux_alive(long pid)
            strncmp(comm, MUX_PROC_NAME, strlen(MUX_PROC_NAME)) == 0;
 }
 
-/* Stops the broker of the run directory, if any: SIGTERM, SIGKILL after 2 s. */
-static void stop_mux(const struct mux_paths *m)
+/* The broker's pid if it runs, else 0. */
+static long mux_pid(const struct mux_paths *m)
 {
     long pid;
-    if (rundir_pid_read(m->pid_file, &pid) && mux_alive(pid)) {
-        kill((pid_t)pid, SIGTERM);
-        for (int i = 0; i < 20 && mux_alive(pid); i++) {
-            waitpid((pid_t)pid, NULL, WNOHANG); /* our own child when up fails */
-            usleep(100 * 1000);
-        }
-        if (mux_alive(pid))
-            kill((pid_t)pid, SIGKILL);
-        waitpid((pid_t)pid, NULL, WNOHANG);
-    }
+    return rundir_pid_read(m->pid_file, &pid) && mux_alive(pid) ? pid : 0;
+}
+
+/* Stops the broker of the run directory, if any (see stop_all). */
+static void stop_mux(const struct mux_paths *m)
+{
+    struct stopping s = {mux_pid(m), MUX_TERM_MS, false};
+    stop_all(&s, 1);
     unlink(m->pid_file);
 }
 
@@ -477,15 +538,19 @@ static int run_down(struct cli *c, const struct cli_args *a)
     long pid;
     struct mux_paths mp;
     mux_paths(c, &mp);
-    stop_mux(&mp);
-    if (!rundir_pid_read(c->rd.pid_file, &pid) || !qemu_alive(pid)) {
+    /* The broker and QEMU at once; return as soon as both are gone. */
+    if (!rundir_pid_read(c->rd.pid_file, &pid) || !qemu_alive(pid))
+        pid = 0;
+    struct stopping s[2] = {{mux_pid(&mp), MUX_TERM_MS, false}, {pid, QEMU_TERM_MS, false}};
+    bool stopped = stop_all(s, 2);
+    unlink(mp.pid_file);
+    if (!pid) {
         unlink(c->rd.pid_file);
         unlink(mp.qemu_sock);
         fprintf(c->out, "hv: not running (run directory %s)\n", c->rd.dir);
         return 0;
     }
-    stop_qemu(pid);
-    if (qemu_alive(pid))
+    if (!stopped && !proc_gone(pid))
         return cli_error(c, HVCTL_EXIT_LOCAL, "QEMU pid %ld did not stop", pid);
     unlink(c->rd.pid_file);
     unlink(c->rd.com2_sock);
