@@ -38,6 +38,9 @@
 #include <unistd.h>
 
 static struct proto_msg msg;
+/* How long any one answer may take before this driver calls it a hang (a
+ * loaded host makes the machine slow; nothing is measured against it). */
+#define WAIT_MS 120000u
 
 static int die(const char *what, const struct hvctl_error *e)
 {
@@ -61,7 +64,7 @@ static int open_session(const char *sock, const char *tokfile)
         return die("connect", &e);
     char server[80];
     uint64_t ver;
-    if (hvctl_hello(&conn, 10000, server, sizeof server, &ver, &e) != HVCTL_OK)
+    if (hvctl_hello(&conn, WAIT_MS, server, sizeof server, &ver, &e) != HVCTL_OK)
         return die("hello", &e);
     return 0;
 }
@@ -97,7 +100,8 @@ static int cmd_upload(char **av)
                                             {(const uint8_t *)av[2], (uint32_t)strlen(av[2])},
                                             200u << 20,
                                             0};
-    if (hvctl_call(&conn, &msg, PROTO_MSG_IMAGE_UPLOAD_REPLY, 10000, &r, &e) != HVCTL_ERR_SERVER ||
+    if (hvctl_call(&conn, &msg, PROTO_MSG_IMAGE_UPLOAD_REPLY, WAIT_MS, &r, &e) !=
+            HVCTL_ERR_SERVER ||
         e.server_code != PROTO_ERROR_CODE_NO_RESOURCES)
         return die("a 200 MiB image was not refused (no-resources)", &e);
     printf("control_driver: 200 MiB image refused: %s\n", e.message);
@@ -111,7 +115,7 @@ static int cmd_upload(char **av)
                                                 {(const uint8_t *)av[2], (uint32_t)strlen(av[2])},
                                                 size,
                                                 pass == 0 ? crc ^ 1 : crc};
-        if (hvctl_call(&conn, &msg, PROTO_MSG_IMAGE_UPLOAD_REPLY, 10000, &r, &e) != HVCTL_OK)
+        if (hvctl_call(&conn, &msg, PROTO_MSG_IMAGE_UPLOAD_REPLY, WAIT_MS, &r, &e) != HVCTL_OK)
             return die("image-upload-request", &e);
         uint64_t up = r->u.image_upload_reply.upload;
         if (r->u.image_upload_reply.has_present && r->u.image_upload_reply.present) {
@@ -125,7 +129,7 @@ static int cmd_upload(char **av)
             msg.type = PROTO_MSG_IMAGE_UPLOAD_CHUNK;
             msg.u.image_upload_chunk =
                 (struct proto_image_upload_chunk){hvctl_next_id(&conn), up, 50, {img + 50, 10}};
-            enum hvctl_status s = hvctl_call(&conn, &msg, PROTO_MSG_OK_REPLY, 10000, &r, &e);
+            enum hvctl_status s = hvctl_call(&conn, &msg, PROTO_MSG_OK_REPLY, WAIT_MS, &r, &e);
             if (s != HVCTL_ERR_SERVER || e.server_code != PROTO_ERROR_CODE_INVALID)
                 return die("a chunk out of order was not refused as invalid", &e);
         }
@@ -134,7 +138,7 @@ static int cmd_upload(char **av)
             msg.type = PROTO_MSG_IMAGE_UPLOAD_CHUNK;
             msg.u.image_upload_chunk = (struct proto_image_upload_chunk){
                 hvctl_next_id(&conn), up, off, {img + off, (uint32_t)n}};
-            enum hvctl_status s = hvctl_call(&conn, &msg, PROTO_MSG_OK_REPLY, 20000, &r, &e);
+            enum hvctl_status s = hvctl_call(&conn, &msg, PROTO_MSG_OK_REPLY, WAIT_MS, &r, &e);
             bool last = off + n == size;
             if (pass == 0 && last) {
                 if (s != HVCTL_ERR_SERVER || e.server_code != PROTO_ERROR_CODE_INVALID)
@@ -171,7 +175,7 @@ static int cmd_console(char **av, int ac)
     uint64_t id = hvctl_next_id(&conn);
     msg.u.console_attach_request = (struct proto_console_attach_request){
         id, tokstr(), {(const uint8_t *)av[2], (uint32_t)strlen(av[2])}, false};
-    if (hvctl_call(&conn, &msg, PROTO_MSG_CONSOLE_ATTACH_REPLY, 10000, &r, &e) != HVCTL_OK)
+    if (hvctl_call(&conn, &msg, PROTO_MSG_CONSOLE_ATTACH_REPLY, WAIT_MS, &r, &e) != HVCTL_OK)
         return die("console-attach", &e);
     uint64_t stream = r->u.console_attach_reply.stream;
     uint64_t history = r->u.console_attach_reply.history_bytes;
@@ -179,7 +183,7 @@ static int cmd_console(char **av, int ac)
         msg.type = PROTO_MSG_CONSOLE_DATA;
         msg.u.console_data = (struct proto_console_data){
             id, stream, {(const uint8_t *)av[5], (uint32_t)strlen(av[5])}};
-        if (hvctl_send(&conn, &msg, 10000, &e) != HVCTL_OK)
+        if (hvctl_send(&conn, &msg, WAIT_MS, &e) != HVCTL_OK)
             return die("console-data", &e);
     }
     static char got[1 << 20];
@@ -209,7 +213,7 @@ static int cmd_console(char **av, int ac)
            (unsigned long long)history, len, got);
     msg.type = PROTO_MSG_CONSOLE_DETACH;
     msg.u.console_detach = (struct proto_console_detach){id, stream, false, {NULL, 0}};
-    hvctl_call(&conn, &msg, PROTO_MSG_OK_REPLY, 5000, &r, &e);
+    hvctl_call(&conn, &msg, PROTO_MSG_OK_REPLY, WAIT_MS, &r, &e);
     hvctl_close(&conn);
     if (!found) {
         fprintf(stderr, "control_driver: \"%s\" not seen on the console\n", expect);
@@ -228,7 +232,7 @@ static int attach(const char *dom, bool force, uint64_t *id, uint64_t *stream,
     *id = hvctl_next_id(&conn);
     msg.u.console_attach_request = (struct proto_console_attach_request){
         *id, tokstr(), {(const uint8_t *)dom, (uint32_t)strlen(dom)}, force};
-    *st = hvctl_call(&conn, &msg, PROTO_MSG_CONSOLE_ATTACH_REPLY, 10000, &r, e);
+    *st = hvctl_call(&conn, &msg, PROTO_MSG_CONSOLE_ATTACH_REPLY, WAIT_MS, &r, e);
     if (*st == HVCTL_OK)
         *stream = r->u.console_attach_reply.stream;
     return 0;
@@ -263,11 +267,11 @@ static int cmd_takeover(char **av)
     for (int round = 0; round < 2; round++) {
         msg.type = PROTO_MSG_CONSOLE_DETACH;
         msg.u.console_detach = (struct proto_console_detach){id3, s3, false, {NULL, 0}};
-        if (hvctl_send(&conn, &msg, 5000, &e) != HVCTL_OK)
+        if (hvctl_send(&conn, &msg, WAIT_MS, &e) != HVCTL_OK)
             return die("sending console-detach", &e);
         const struct proto_msg *r;
         for (;;) {
-            enum hvctl_status rs = hvctl_wait_reply(&conn, id3, 5000, &r, &e);
+            enum hvctl_status rs = hvctl_wait_reply(&conn, id3, WAIT_MS, &r, &e);
             if (rs == HVCTL_OK && r->type == PROTO_MSG_CONSOLE_DATA)
                 continue;
             if (round == 0 && (rs != HVCTL_OK || r->type != PROTO_MSG_OK_REPLY))
@@ -299,7 +303,7 @@ static int cmd_logfollow(char **av)
         msg.type = PROTO_MSG_LOG_QUERY_REQUEST;
         msg.u.log_query_request =
             (struct proto_log_query_request){hvctl_next_id(&conn), tokstr(), since, 64, false};
-        if (hvctl_call(&conn, &msg, PROTO_MSG_LOG_ENTRIES, 10000, &r, &e) != HVCTL_OK)
+        if (hvctl_call(&conn, &msg, PROTO_MSG_LOG_ENTRIES, WAIT_MS, &r, &e) != HVCTL_OK)
             return die("log-query", &e);
         since = r->u.log_entries.next_seq;
         if (r->u.log_entries.entries.count < 64)
@@ -307,7 +311,7 @@ static int cmd_logfollow(char **av)
     }
     uint64_t id = hvctl_next_id(&conn);
     msg.u.log_query_request = (struct proto_log_query_request){id, tokstr(), since, 64, true};
-    if (hvctl_call(&conn, &msg, PROTO_MSG_LOG_ENTRIES, 10000, &r, &e) != HVCTL_OK)
+    if (hvctl_call(&conn, &msg, PROTO_MSG_LOG_ENTRIES, WAIT_MS, &r, &e) != HVCTL_OK)
         return die("log-query follow", &e);
     int seen = 0, batches = 0;
     while (seen < want && now_ms() < deadline) {
@@ -355,7 +359,7 @@ static int expect_invalid(const char *what)
 {
     struct hvctl_error e;
     const struct proto_msg *r;
-    enum hvctl_status s = hvctl_recv(&conn, 10000, &r, &e);
+    enum hvctl_status s = hvctl_recv(&conn, WAIT_MS, &r, &e);
     if (s != HVCTL_OK)
         return die(what, &e);
     if (r->type != PROTO_MSG_ERROR_REPLY || r->u.error_reply.code != PROTO_ERROR_CODE_INVALID) {
@@ -376,7 +380,7 @@ static int list_ok(const char *when)
     memset(&msg, 0, sizeof msg);
     msg.type = PROTO_MSG_DOMAIN_LIST_REQUEST;
     msg.u.domain_list_request = (struct proto_domain_list_request){hvctl_next_id(&conn), tokstr()};
-    if (hvctl_call(&conn, &msg, PROTO_MSG_DOMAIN_LIST_REPLY, 10000, &r, &e) != HVCTL_OK)
+    if (hvctl_call(&conn, &msg, PROTO_MSG_DOMAIN_LIST_REPLY, WAIT_MS, &r, &e) != HVCTL_OK)
         return die(when, &e);
     printf("control_driver: %s: domain-list answered (%u domains)\n", when,
            r->u.domain_list_reply.domains.count);
@@ -438,7 +442,7 @@ static int cmd_garbage(char **av)
         (struct proto_domain_list_request){hvctl_next_id(&conn), {bad, sizeof bad}};
     struct hvctl_error e;
     const struct proto_msg *r;
-    enum hvctl_status s = hvctl_call(&conn, &msg, PROTO_MSG_DOMAIN_LIST_REPLY, 10000, &r, &e);
+    enum hvctl_status s = hvctl_call(&conn, &msg, PROTO_MSG_DOMAIN_LIST_REPLY, WAIT_MS, &r, &e);
     if (s != HVCTL_ERR_SERVER || e.server_code != PROTO_ERROR_CODE_REFUSED)
         return die("a wrong token was not refused", &e);
     printf("control_driver: wrong token refused: %s\n", e.message);
@@ -447,7 +451,7 @@ static int cmd_garbage(char **av)
     msg.type = PROTO_MSG_DOMAIN_INFO_REQUEST;
     msg.u.domain_info_request = (struct proto_domain_info_request){
         hvctl_next_id(&conn), tokstr(), {(const uint8_t *)"web1\0x", 6}};
-    s = hvctl_call(&conn, &msg, PROTO_MSG_DOMAIN_INFO_REPLY, 10000, &r, &e);
+    s = hvctl_call(&conn, &msg, PROTO_MSG_DOMAIN_INFO_REPLY, WAIT_MS, &r, &e);
     if (s != HVCTL_ERR_SERVER || e.server_code != PROTO_ERROR_CODE_INVALID)
         return die("a name with a NUL was not refused as invalid", &e);
     printf("control_driver: name with a NUL refused: %s\n", e.message);
@@ -469,7 +473,7 @@ static int cmd_garbage(char **av)
         buf[n++] = (uint8_t)rand();
     if (raw(buf, n))
         return 1;
-    if (hvctl_wait_reply(&conn, id, 10000, &r, &e) != HVCTL_OK ||
+    if (hvctl_wait_reply(&conn, id, WAIT_MS, &r, &e) != HVCTL_OK ||
         r->type != PROTO_MSG_DOMAIN_LIST_REPLY)
         return die("a request between garbage with magic bytes", &e);
     printf("control_driver: a request inside garbage with magic bytes was answered\n");

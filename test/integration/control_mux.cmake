@@ -11,6 +11,6 @@ if(HV_WITH_TOOLS)
   foreach(t concurrent garbage killed flood)
     add_test(NAME control_mux_${t} COMMAND ${CONTROL_MUX_TEST} ${t})
     set_tests_properties(control_mux_${t} PROPERTIES LABELS "integration;control"
-        PASS_REGULAR_EXPRESSION "control_mux_test: ${t}: passed" TIMEOUT 180)
+        PASS_REGULAR_EXPRESSION "control_mux_test: ${t}: passed" TIMEOUT 600)
   endforeach()
 endif()

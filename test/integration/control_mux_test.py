@@ -44,7 +44,8 @@ class Bg:
     """An hvctl process in the background; its output is collected."""
 
     def __init__(self, *args, stdin=False):
-        self.p = subprocess.Popen([ct.ARGS.hvctl, "--run-dir", ct.RUN] + list(args),
+        self.p = subprocess.Popen([ct.ARGS.hvctl, "--run-dir", ct.RUN, "--timeout", ct.WAIT_S]
+                                  + list(args),
                                   stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.buf = b""
@@ -65,7 +66,8 @@ class Bg:
         with self.lock:
             return self.buf.decode(errors="replace")
 
-    def wait_for(self, what, seconds=30):
+    def wait_for(self, what, seconds=None):
+        seconds = seconds or ct.WAIT  # a hang-catcher: returns as soon as it is seen
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if what in self.text():
@@ -87,7 +89,7 @@ class Bg:
         if self.p.poll() is None:
             self.p.send_signal(sig)
         try:
-            self.p.wait(10)
+            self.p.wait(ct.WAIT)
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
@@ -106,8 +108,8 @@ def t_concurrent():
     con = Bg("console", "echo", stdin=True)
     follow = Bg("log", "-f")
     try:
-        check("the console replays the guest's history", con.wait_for("echo: ready", 30))
-        check("log -f streams the first batch", follow.wait_for("domain-create", 20))
+        check("the console replays the guest's history", con.wait_for("echo: ready"))
+        check("log -f streams the first batch", follow.wait_for("domain-create"))
         # Other clients while the console and the follower are connected.
         t0 = time.monotonic()
         names = list_names()
@@ -122,36 +124,37 @@ def t_concurrent():
         check("the console is still attached after the others' hellos", con.alive())
         con.send("through the broker\n")
         check("console input still reaches the guest and its answer comes back",
-              con.wait_for("echo: through the broker", 20))
+              con.wait_for("echo: through the broker"))
         check("log -f saw the other client's create",
-              follow.wait_for("other", 10) and "domain-create" in follow.text())
-        check("log -f saw the other client's destroy", follow.wait_for("domain-destroy", 10))
+              follow.wait_for("other") and "domain-create" in follow.text())
+        check("log -f saw the other client's destroy", follow.wait_for("domain-destroy"))
         check("log -f is still running", follow.alive())
         # A second attach to the same console is refused (one writer)
         # without disturbing the first.
         out = hvctl("console", "echo", rc=1)
         check("a second writer is refused conflict", "conflict" in out)
         con.send("still mine\n")
-        check("the first console is unaffected", con.wait_for("echo: still mine", 20))
+        check("the first console is unaffected", con.wait_for("echo: still mine"))
         con.p.stdin.close()  # end of input detaches
-        con.p.wait(20)
+        con.p.wait(ct.WAIT)
         check("hvctl console detached cleanly",
               con.p.returncode == 0 and "[detached from echo]" in con.text())
         follow.kill()
         check("log -f ended by the user only (it was running)", "domain-destroy" in follow.text())
         check("a new console attaches without --force",
               "echo: ready" in ct.driver("console", ct.sock(), ct.admin(), "echo", "echo: ready",
-                                         "20"))
+                                         ct.WAIT_S))
     finally:
         con.kill()
         follow.kill()
 
 
-def read_frames(sk, seconds):
-    """Reads from sk for up to seconds: (bytes read, closed by the peer)."""
+def read_frames(sk, seconds, until=None):
+    """Reads from sk for up to seconds, or until until(bytes read so far):
+    (bytes read, closed by the peer)."""
     sk.settimeout(0.2)
     data, deadline = b"", time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (until and until(data)):
         try:
             d = sk.recv(65536)
         except socket.timeout:
@@ -182,14 +185,14 @@ def t_garbage():
     follow = Bg("log", "-f")
     raw = None
     try:
-        check("log -f streams", follow.wait_for("start", 20))
+        check("log -f streams", follow.wait_for("start"))
         raw = ct.unix_connect(ct.sock())
         # An oversized frame header (1 MiB announced, valid header CRC).
         hdr = b"HVF1" + struct.pack("<I", 1 << 20)
         raw.sendall(hdr + struct.pack("<I", crc32c(hdr)))
         # A valid frame that is not CBOR.
         raw.sendall(frame(b"\xff\xfe\x00"))
-        got, closed = read_frames(raw, 2)
+        got, closed = read_frames(raw, ct.WAIT, lambda d: d.count(b"HVF1") >= 2)
         check("the raw client got answers (%d bytes)" % len(got), got.count(b"HVF1") >= 2)
         check("the raw client is still connected after one bad frame", not closed)
         # Meanwhile another client is served.
@@ -205,14 +208,14 @@ def t_garbage():
                     check("list is served during the flood", list_names() == ["control"])
         except OSError as e:
             print("the broker closed the flooding client after %d bytes: %s" % (sent, e))
-        _, closed = read_frames(raw, 5)
+        _, closed = read_frames(raw, ct.WAIT)
         check("the flooding client was closed", closed)
         # The control domain still serves: the existing garbage scenario
         # of control_driver, through the broker.
         ct.driver("garbage", ct.sock(), ct.admin())
         hvctl("destroy", "nosuch", rc=1)
         check("log -f still streams (it saw the refused destroy)",
-              follow.wait_for("domain-destroy", 15))
+              follow.wait_for("domain-destroy"))
         check("log -f is still running", follow.alive())
         with open(os.path.join(ct.RUN, "mux.log")) as f:
             mlog = f.read()
@@ -248,17 +251,17 @@ def t_killed():
     f1 = Bg("log", "-f")
     f2 = Bg("log", "-f")
     try:
-        check("the console is attached", con.wait_for("echo: ready", 30))
-        check("both followers stream", f1.wait_for("domain-create", 20)
-              and f2.wait_for("domain-create", 20))
+        check("the console is attached", con.wait_for("echo: ready"))
+        check("both followers stream", f1.wait_for("domain-create")
+              and f2.wait_for("domain-create"))
         con.kill(signal.SIGKILL)
         f1.kill(signal.SIGKILL)
         time.sleep(1)
-        out = ct.driver("console", ct.sock(), ct.admin(), "echo", "echo: ready", "20")
+        out = ct.driver("console", ct.sock(), ct.admin(), "echo", "echo: ready", ct.WAIT_S)
         check("a new console attaches without --force (the dead one was detached)",
               "echo: ready" in out)
         check("the other follower saw the broker's detach of the dead console",
-              f2.wait_for("console-detach", 15))
+              f2.wait_for("console-detach"))
         check("the other follower is still running", f2.alive())
         # A create killed during its upload, then run again. The kernel is
         # hello whose bss segment is backed by 256 KiB of zeros in the file
@@ -270,7 +273,7 @@ def t_killed():
             dst.write(bss_backed(src.read(), 256 << 10))
         m = manifest("late", kern, "on_poweroff: preserve\n")
         cr = Bg("create", "-f", m)
-        check("the upload is announced", f2.wait_for("late.elf", 30))
+        check("the upload is announced", f2.wait_for("late.elf"))
         killed_mid_upload = cr.alive()
         cr.kill(signal.SIGKILL)
         check("create was killed during its upload", killed_mid_upload
@@ -279,7 +282,7 @@ def t_killed():
         check("create works after a client died mid-upload", "created late (id " in out)
         check("list is served", "late" in list_names())
         hvctl("destroy", "late")
-        check("the other follower saw it all", f2.wait_for("domain-destroy", 15))
+        check("the other follower saw it all", f2.wait_for("domain-destroy"))
         with open(os.path.join(ct.RUN, "mux.log")) as f:
             mlog = f.read()
         print("--- mux.log ---\n" + mlog)
@@ -338,7 +341,7 @@ def t_flood():
     here = os.path.dirname(os.path.abspath(__file__))
     floods = []
     try:
-        check("log -f streams", follow.wait_for("start", 20))
+        check("log -f streams", follow.wait_for("start"))
         for n, how in [(2000, "hold")] + [(100, "reopen")] * 10:
             floods.append(subprocess.Popen([sys.executable, "-c", FLOOD, ct.sock(), str(n), how,
                                             here],
@@ -363,9 +366,9 @@ def t_flood():
         out = hvctl("create", "-f", m)
         check("create with its upload works during the flood", "created floodtest" in out)
         hvctl("destroy", "floodtest")
-        check("the authenticated log -f kept streaming", follow.wait_for("domain-destroy", 15)
+        check("the authenticated log -f kept streaming", follow.wait_for("domain-destroy")
               and follow.alive())
-        got, closed = read_frames(idle, max(0.0, t_idle + 20 - time.monotonic()))
+        got, closed = read_frames(idle, max(0.0, t_idle + ct.WAIT - time.monotonic()))
         print("the idle connection (read %.1f s after it connected): %d bytes, closed %s"
               % (time.monotonic() - t_idle, len(got), closed))
         check("an idle unauthenticated connection is closed at the deadline, told why",
@@ -406,7 +409,7 @@ def main():
     os.makedirs(os.path.dirname(ct.RUN), exist_ok=True)
     ok = False
     try:
-        ct.run([args.hvctl, "--run-dir", ct.RUN, "up", "--iso", args.iso, "--wait", "60"])
+        ct.run([args.hvctl, "--run-dir", ct.RUN, "up", "--iso", args.iso, "--wait", ct.WAIT_S])
         out = hvctl("status")
         check("status reports the broker", "broker:         running" in out)
         SCENARIOS[args.scenario]()

@@ -24,6 +24,11 @@ import time
 
 ARGS = None
 RUN = None
+# How long a wait for the machine may take before the test calls it a hang.
+# Waits end as soon as what they wait for happens; none measures progress
+# against the clock (the suite must pass on a host busy with other work).
+WAIT = 120
+WAIT_S = str(WAIT)
 
 
 class Fail(Exception):
@@ -43,7 +48,8 @@ def run(cmd, expect_rc=0, timeout=120, quiet=False):
 
 
 def hvctl(*a, rc=0, token=None, quiet=False):
-    cmd = [ARGS.hvctl, "--run-dir", RUN]
+    # --timeout: each reply may take long on a loaded host (a hang-catcher).
+    cmd = [ARGS.hvctl, "--run-dir", RUN, "--timeout", WAIT_S]
     if token:
         cmd += ["--token-file", token]
     return run(cmd + list(a), expect_rc=rc, quiet=quiet)
@@ -126,7 +132,17 @@ def info(name):
     return json.loads(hvctl("info", name, "--json").strip().splitlines()[-1])
 
 
-def wait_state(name, states, seconds=30):
+def wait_until(what, fn, seconds=WAIT, every=0.3):
+    """Polls fn() until it is true; Fail(what) after seconds (a hang)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if fn():
+            return
+        time.sleep(every)
+    raise Fail("%s: not within %d s" % (what, seconds))
+
+
+def wait_state(name, states, seconds=WAIT):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         st = info(name)["summary"]["state"]
@@ -180,8 +196,8 @@ def t_create_console():
     st = wait_state("hello1", ["shutdown"])
     check("hello1 powered off and is preserved", st == "shutdown")
     # Console output from before the attach is replayed.
-    driver("console", sock(), admin(), "hello1", "hello: done", "20")
-    out = driver("console", sock(), admin(), "hello1", "command line: \"hello greeting=yes\"", "20")
+    driver("console", sock(), admin(), "hello1", "hello: done", WAIT_S)
+    out = driver("console", sock(), admin(), "hello1", "command line: \"hello greeting=yes\"", WAIT_S)
     check("the history is replayed to a second attach", "hello from domain" in out)
     check("hello1 is listed", "hello1" in list_names())
     out = hvctl("create", "-f", m, rc=1)  # the name is taken
@@ -298,15 +314,14 @@ def t_lifecycle():
     t2 = info("tick")["summary"]["cpu-time-ns"]
     check("a paused domain uses no CPU", t1 == t2)
     hvctl("unpause", "tick")
-    time.sleep(1)
-    check("it runs again", info("tick")["summary"]["cpu-time-ns"] > t2)
+    wait_until("it runs again", lambda: info("tick")["summary"]["cpu-time-ns"] > t2)
     # reboot: ticks (guest-kit) answers the request and reboots itself, then
     # on_reboot (restart, the default): a new incarnation with a new domain
     # id. shutdown: it powers off; on_poweroff (destroy, the default) applies.
     # (The shutdown scenario checks the clean path and the forced one.)
     old_id = info("tick")["summary"]["id"]
     hvctl("reboot", "tick", "--timeout", "1")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + WAIT
     while info("tick")["summary"]["id"] == old_id and time.monotonic() < deadline:
         time.sleep(0.3)
     i = info("tick")["summary"]
@@ -317,7 +332,7 @@ def t_lifecycle():
     m = manifest("tock", ARGS.ticks, "cmdline: \"ticks ticks=10 period_ms=100\"\n"
                  "on_poweroff: restart\n")
     hvctl("create", "-f", m)
-    out = driver("logfollow", sock(), admin(), "domain-restart", "2", "30")
+    out = driver("logfollow", sock(), admin(), "domain-restart", "2", WAIT_S)
     check("log-query with follow streams new entries", "2 streamed" in out)
     hvctl("destroy", "tock")
 
@@ -327,7 +342,7 @@ def t_policy():
     upload(ARGS.fault)
     m = manifest("again", ARGS.hello, "on_poweroff: restart\n")
     hvctl("create", "-f", m)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + WAIT
     restarts = 0
     while time.monotonic() < deadline:
         restarts = sum(1 for e in log_entries() if e["action"] == "domain-restart" and e["ok"])
@@ -335,14 +350,13 @@ def t_policy():
             break
         time.sleep(1)
     check("on_poweroff restart rebuilt it 5 times", restarts >= 5)
-    time.sleep(2)
-    check("then the restart limit preserved it",
-          any(e["action"] == "domain-stopped" and e["target"] == "again" and not e["ok"]
-              for e in log_entries()))
+    wait_until("then the restart limit preserved it",
+               lambda: any(e["action"] == "domain-stopped" and e["target"] == "again"
+                           and not e["ok"] for e in log_entries()), every=1)
     hvctl("destroy", "again")
     m = manifest("phoenix", ARGS.fault, "cmdline: \"fault fault=ud\"\non_crash: restart\n")
     hvctl("create", "-f", m)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + WAIT
     crash_restarts = 0
     while time.monotonic() < deadline and crash_restarts < 2:
         crash_restarts = sum(1 for e in log_entries() if e["action"] == "domain-restart"
@@ -356,7 +370,7 @@ def t_policy():
     hvctl("destroy", "crashy")
     m = manifest("gone", ARGS.fault, "cmdline: \"fault fault=ud\"\non_crash: destroy\n")
     hvctl("create", "-f", m)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + WAIT
     while "gone" in list_names() and time.monotonic() < deadline:
         time.sleep(0.3)
     check("on_crash destroy removed it", "gone" not in list_names())
@@ -366,8 +380,8 @@ def t_console_input():
     upload(ARGS.echo)
     m = manifest("echo", ARGS.echo, "on_poweroff: preserve\n")
     hvctl("create", "-f", m)
-    driver("console", sock(), admin(), "echo", "echo: ready", "20")
-    out = driver("console", sock(), admin(), "echo", "echo: hello there", "20", "hello there\n")
+    driver("console", sock(), admin(), "echo", "echo: ready", WAIT_S)
+    out = driver("console", sock(), admin(), "echo", "echo: hello there", WAIT_S, "hello there\n")
     check("input reached the guest and its answer came back", "echo: hello there" in out)
     # Forced takeover: a second attach without --force is refused while
     # the first holds the console; with --force it takes over.
@@ -380,17 +394,17 @@ def t_console_input():
     # when the socket hangs up).
     lines = ["from hvctl %d %s" % (i, "x" * 40) for i in range(6)]
     t0 = time.monotonic()
-    p = subprocess.Popen([ARGS.hvctl, "--run-dir", RUN, "console", "echo"],
+    p = subprocess.Popen([ARGS.hvctl, "--run-dir", RUN, "--timeout", WAIT_S, "console", "echo"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True)
-    out, _ = p.communicate("\n".join(lines) + "\nquit\n", timeout=30)
+    out, _ = p.communicate("\n".join(lines) + "\nquit\n", timeout=WAIT)
     print(out)
     print("hvctl console took %.2f s" % (time.monotonic() - t0))
     check("hvctl console exits 0", p.returncode == 0)
     check("hvctl console detached cleanly", "[detached from echo]" in out)
     check("the guest powered off on quit (the last line arrived)",
           wait_state("echo", ["shutdown"]) == "shutdown")
-    out = driver("console", sock(), admin(), "echo", "echo: bye", "20")
+    out = driver("console", sock(), admin(), "echo", "echo: bye", WAIT_S)
     check("every line of hvctl console's input reached the guest",
           all(("echo: " + l) in out for l in lines))
     acts = [(e["action"], e["ok"]) for e in log_entries()]
@@ -447,7 +461,7 @@ def boot_iso():
 def t_bootcfg():
     check("boot1 and boot2 exist", sorted(list_names()) == ["boot1", "boot2", "control"])
     check("boot1 ran and is preserved", wait_state("boot1", ["shutdown"]) == "shutdown")
-    out = driver("console", sock(), admin(), "boot1", "command line: \"hello from-boot\"", "20")
+    out = driver("console", sock(), admin(), "boot1", "command line: \"hello from-boot\"", WAIT_S)
     check("boot1's console has its output", "hello: done" in out)
     check("boot2 is paused", info("boot2")["summary"]["state"] == "paused")
     ents = [e for e in log_entries() if e["actor"] == "boot"]
@@ -524,7 +538,7 @@ def t_up_hello():
     th.start()
     t0 = time.monotonic()
     run([ARGS.hvctl, "--run-dir", RUN, "--socket", psock, "up", "--iso", ARGS.iso,
-         "--wait", "60"])
+         "--wait", WAIT_S])
     ready = time.monotonic()
     stop.set()
     th.join(5)
@@ -547,7 +561,7 @@ def t_make_run():
     q = subprocess.Popen([script, "--iso", os.path.abspath(ARGS.iso), "--run-dir", RUN],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             if subprocess.run([ARGS.hvctl, "--run-dir", RUN, "status"],
                               capture_output=True).returncode == 0:
@@ -561,12 +575,12 @@ def t_make_run():
         with open(os.path.join(RUN, "mine.yaml"), "w") as f:
             f.write("name: mine\nkernel: %s\ncmdline: \"ticks ticks=600 period_ms=200\"\n"
                     "memory: 16MiB\n" % ARGS.ticks)
-        p = subprocess.Popen([ARGS.hvctl, "--run-dir", RUN, "create", "-f",
+        p = subprocess.Popen([ARGS.hvctl, "--run-dir", RUN, "--timeout", WAIT_S, "create", "-f",
                               os.path.join(RUN, "mine.yaml"), "--console"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
         got = b""
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + WAIT
         os.set_blocking(p.stdout.fileno(), False)
         while b"tick 3 " not in got and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -576,7 +590,7 @@ def t_make_run():
                 pass
         p.stdin.write(b"\x1d")  # Ctrl-] detaches
         p.stdin.close()
-        p.wait(30)
+        p.wait(WAIT)
         os.set_blocking(p.stdout.fileno(), True)
         got += p.stdout.read() or b""
         text = got.decode(errors="replace")
@@ -618,9 +632,9 @@ def t_shutdown():
     m = manifest("t1", ARGS.ticks, "cmdline: \"ticks ticks=100000 period_ms=100\"\n")
     hvctl("create", "-f", m)
     wait_state("t1", ["running"])
-    dt = timed_stop("t1", "--timeout", "20")
+    dt = timed_stop("t1", "--timeout", WAIT_S)
     print("figure: hvctl shutdown --wait of ticks: %.2f s" % dt)
-    check("shutdown --wait returned well before the 20 s timeout", dt < 5)
+    check("shutdown --wait returned before the timeout", dt < WAIT)
     check("t1 is gone (on_poweroff destroy)", "t1" not in list_names())
     req = entries_for("t1", "domain-shutdown")
     check("the request was sent to the guest", req and "asked the guest" in req[-1]["detail"])
@@ -631,10 +645,11 @@ def t_shutdown():
     # A hook (run at a safe point, not in the upcall) cleans up, then stops.
     m = manifest("e1", ARGS.echo, "cmdline: \"echo shutdown=hook\"\non_poweroff: preserve\n")
     hvctl("create", "-f", m)
-    driver("console", sock(), admin(), "e1", "echo: ready shutdown=hook", "20")
-    dt = timed_stop("e1", "--timeout", "20")
-    check("the hooked guest stopped well before the timeout", dt < 5)
-    driver("console", sock(), admin(), "e1", "echo: hook: poweroff: flushing", "20")
+    driver("console", sock(), admin(), "e1", "echo: ready shutdown=hook", WAIT_S)
+    dt = timed_stop("e1", "--timeout", WAIT_S)
+    print("figure: hvctl shutdown --wait of a guest with a hook: %.2f s" % dt)
+    check("the hooked guest stopped before the timeout", dt < WAIT)
+    driver("console", sock(), admin(), "e1", "echo: hook: poweroff: flushing", WAIT_S)
     check("preserved as shut down", info("e1")["summary"]["state"] == "shutdown")
     stop = entries_for("e1", "domain-stopped")
     check("hook: stopped as asked", stop and "stopped as asked: poweroff" in stop[-1]["detail"])
@@ -642,11 +657,11 @@ def t_shutdown():
     # A guest that ignores the request is forced at the timeout.
     m = manifest("e2", ARGS.echo, "cmdline: \"echo shutdown=ignore\"\non_poweroff: preserve\n")
     hvctl("create", "-f", m)
-    driver("console", sock(), admin(), "e2", "echo: ready shutdown=ignore", "20")
+    driver("console", sock(), admin(), "e2", "echo: ready shutdown=ignore", WAIT_S)
     dt = timed_stop("e2", "--timeout", "2")
     print("figure: hvctl shutdown --wait --timeout 2 of a guest that ignores it: %.2f s" % dt)
-    check("the stubborn guest stopped at the timeout (2 s), not before", 1.8 <= dt < 10)
-    driver("console", sock(), admin(), "e2", "echo: ignoring poweroff", "20")
+    check("the stubborn guest stopped at the timeout (2 s), not before", 1.8 <= dt < WAIT)
+    driver("console", sock(), admin(), "e2", "echo: ignoring poweroff", WAIT_S)
     stop = entries_for("e2", "domain-stopped")
     check("the log says forced at the timeout",
           stop and "forced at the shutdown timeout: poweroff" in stop[-1]["detail"])
@@ -654,7 +669,7 @@ def t_shutdown():
     hvctl("destroy", "e2")
     # Without a timeout a stubborn guest keeps running (shutting-down).
     hvctl("create", "-f", m)
-    driver("console", sock(), admin(), "e2", "echo: ready shutdown=ignore", "20")
+    driver("console", sock(), admin(), "e2", "echo: ready shutdown=ignore", WAIT_S)
     hvctl("shutdown", "e2")
     time.sleep(2)
     check("no timeout: still shutting-down", info("e2")["summary"]["state"] == "shutting-down")
@@ -665,14 +680,15 @@ def t_shutdown():
     wait_state("t2", ["running"])
     old_id = info("t2")["summary"]["id"]
     t0 = time.monotonic()
-    hvctl("reboot", "t2", "--timeout", "30")
-    while info("t2")["summary"]["id"] == old_id and time.monotonic() - t0 < 30:
+    hvctl("reboot", "t2", "--timeout", WAIT_S)
+    while info("t2")["summary"]["id"] == old_id and time.monotonic() - t0 < WAIT:
         time.sleep(0.2)
     dt = time.monotonic() - t0
     print("figure: hvctl reboot of ticks to its new incarnation: %.2f s" % dt)
+    wait_state("t2", ["running"])
     i = info("t2")["summary"]
-    check("rebooted well before the timeout: new id, running",
-          i["id"] != old_id and i["state"] == "running" and dt < 5)
+    check("rebooted before the timeout: new id, running",
+          i["id"] != old_id and i["state"] == "running" and dt < WAIT)
     rs = entries_for("t2", "domain-restart")
     check("the log says reboot as asked, policy restart",
           rs and "stopped as asked: reboot: policy restart" in rs[-1]["detail"])
@@ -683,7 +699,7 @@ def t_shutdown():
     hvctl("create", "-f", m)
     wait_state("t3", ["running"])
     hvctl("reboot", "t3")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT
     while "t3" in list_names() and time.monotonic() < deadline:
         time.sleep(0.2)
     check("on_reboot destroy: gone", "t3" not in list_names())
@@ -704,7 +720,7 @@ def vstats(name):
     return info(name)["vcpu-stats"]
 
 
-def wait_cpus(name, want, seconds=20):
+def wait_cpus(name, want, seconds=WAIT):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if [v.get("cpu") for v in vstats(name)] == want:
@@ -722,7 +738,7 @@ def t_vcpus():
     m = manifest("c2", ARGS.counter2, "cmdline: \"counter2 n=20000 vcpus=2\"\nvcpus: 2\n"
                  "on_poweroff: preserve\non_crash: preserve\n")
     hvctl("create", "-f", m)
-    driver("console", sock(), admin(), "c2", "counter2: ok", "90")
+    driver("console", sock(), admin(), "c2", "counter2: ok", WAIT_S)
     check("counter2 powered off (not crashed)", wait_state("c2", ["shutdown", "crashed"])
           == "shutdown")
     c2 = info("c2")["summary"]
@@ -743,7 +759,7 @@ def t_vcpus():
     states = []
     for k in range(6):
         hvctl("create", "-f", mg)
-        driver("console", sock(), admin(), "g2", "spin2: 2 VCPUs running", "30")
+        driver("console", sock(), admin(), "g2", "spin2: 2 VCPUs running", WAIT_S)
         time.sleep(0.3)
         states.append(info("g2")["summary"]["state"])
         hvctl("destroy", "g2")
@@ -752,18 +768,16 @@ def t_vcpus():
     # spin2: both VCPUs keep running; gang switched on live (paused).
     m = manifest("m2", ARGS.spin2, "vcpus: 2\n")
     hvctl("create", "-f", m)
-    driver("console", sock(), admin(), "m2", "spin2: 2 VCPUs running", "30")
+    driver("console", sock(), admin(), "m2", "spin2: 2 VCPUs running", WAIT_S)
     hvctl("pause", "m2")
     hvctl("sched", "m2", "--gang", "true")
     hvctl("unpause", "m2")
     i = info("m2")
     check("info: 2 VCPUs", i["summary"]["vcpus"] == 2)
     check("gang in effect", i["config"]["gang"] is True)
-    time.sleep(1)
-    vs = vstats("m2")
-    check("vcpu-stats: VCPUs 0 and 1, both online and run",
-          [v["vcpu"] for v in vs] == [0, 1]
-          and all(v["state"] != "offline" and v["run-ns"] > 0 for v in vs))
+    wait_until("vcpu-stats: VCPUs 0 and 1, both online and run",
+               lambda: [v["vcpu"] for v in vstats("m2")] == [0, 1]
+               and all(v["state"] != "offline" and v["run-ns"] > 0 for v in vstats("m2")))
     d = [d for d in json.loads(hvctl("list", "--json").strip().splitlines()[-1])["domains"]
          if d["name"] == "m2"][0]
     check("list: 2 VCPUs", d["vcpus"] == 2)
@@ -776,12 +790,12 @@ def t_vcpus():
     # spin2 sleeps 20 ms per round on each VCPU: timer VIRQs delivered to
     # it, none sent by it.
     e1 = info("m2")["summary"]
-    time.sleep(1)
+    t0 = time.monotonic()
+    wait_until("timer events keep being delivered to spin2 (20 more)",
+               lambda: info("m2")["summary"]["event-count"] - e1["event-count"] >= 20)
     e2 = info("m2")["summary"]
-    print("figure: spin2 (2 VCPUs, 20 ms sleeps) events delivered in about 1 s: %d"
-          % (e2["event-count"] - e1["event-count"]))
-    check("timer events keep being delivered to spin2",
-          e2["event-count"] - e1["event-count"] >= 20)
+    print("figure: spin2 (2 VCPUs, 20 ms sleeps): 20 more events delivered within %.2f s"
+          % (time.monotonic() - t0))
     check("spin2 sends none", e2["events-sent"] == 0)
     ctl = [d for d in json.loads(hvctl("list", "--json").strip().splitlines()[-1])["domains"]
            if d["name"] == "control"][0]
@@ -816,9 +830,10 @@ def t_vcpus():
     check("cap above 100 x 2 VCPUs is invalid", "invalid" in out)
     # Clean shutdown of a 2-VCPU guest.
     t0 = time.monotonic()
-    hvctl("shutdown", "m2", "--wait", "--timeout", "20")
-    check("the 2-VCPU guest stopped as asked, quickly",
-          time.monotonic() - t0 < 5 and "m2" not in list_names()
+    hvctl("shutdown", "m2", "--wait", "--timeout", WAIT_S)
+    print("figure: shutdown --wait of the 2-VCPU guest: %.2f s" % (time.monotonic() - t0))
+    check("the 2-VCPU guest stopped as asked, before the timeout",
+          time.monotonic() - t0 < WAIT and "m2" not in list_names()
           and "stopped as asked: poweroff" in entries_for("m2", "domain-stopped")[-1]["detail"])
     # More VCPUs than the hypervisor allows: refused by the control domain.
     m = manifest("m9", ARGS.spin2, "vcpus: 9\n")
@@ -860,14 +875,14 @@ def t_sched():
     hvctl("sched", "s1", "--weight", "0", rc=2)
     # Pinning: VCPU 0 to CPU 1, then to CPU 0: it runs there and migrates.
     hvctl("vcpu-pin", "s1", "0", "1")
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline and vcpu0("s1").get("cpu") != 1:
         time.sleep(0.3)
     v = vcpu0("s1")
     check("pinned to CPU 1: it runs there", v.get("cpu") == 1 and v["cpu-mask"] == 2)
     mig = v["migrations"]
     hvctl("vcpu-pin", "s1", "0", "0")
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline and vcpu0("s1").get("cpu") != 0:
         time.sleep(0.3)
     v = vcpu0("s1")
@@ -938,7 +953,7 @@ def t_devices():
                  "pci:\n  - id: \"1af4:1001\"\n    rights: [config, mmio]\n")
     hvctl("create", "-f", m)
     check("drv stopped", wait_state("drv", ["shutdown"]) == "shutdown")
-    out = driver("console", sock(), admin(), "drv", "iommu-driver: done", "20")
+    out = driver("console", sock(), admin(), "drv", "iommu-driver: done", WAIT_S)
     check("the domain holds the function with config rights only",
           "iommu-driver: pci %s 1af4:1001 slot 128 rights 0x3" % addr in out)
     check("and the MMIO capabilities of its BARs", "iommu-driver:   bar 1 slot 130 rights 0x3" in out
@@ -1017,7 +1032,7 @@ def main():
                 with open(disk, "wb") as f:
                     f.truncate(1 << 20)
                 extra += ["--disk", disk]
-            run([ARGS.hvctl, "--run-dir", RUN, "up", "--iso", iso, "--wait", "60"] + extra)
+            run([ARGS.hvctl, "--run-dir", RUN, "up", "--iso", iso, "--wait", WAIT_S] + extra)
             print("control_test: up in %.2f s" % (time.monotonic() - t0))
         SCENARIOS[ARGS.scenario]()
         ok = True
