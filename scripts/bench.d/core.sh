@@ -19,4 +19,6 @@ run() { # name modules...
 }
 run revoke "$build/test/guests/test_core::core test=revoke"
 run timer "$build/test/guests/test_core::core test=timer"
-run pingpong "$build/test/guests/test_pingpong::pingpong" "$build/test/guests/test_pingpong::peer"
+# BENCH_QUICK=1 (bench.sh --quick): a 1,000-message stream instead.
+count=$([ "${BENCH_QUICK:-0}" = 1 ] && echo 1000 || echo 1000000)
+run pingpong "$build/test/guests/test_pingpong::pingpong count=$count" "$build/test/guests/test_pingpong::peer"
