@@ -33,7 +33,7 @@ if(HV_WITH_TOOLS)
   # TIMEOUT only catches a hang: every wait inside ends when what it waits
   # for happens (control_test.WAIT), however busy the host.
   foreach(t up_list create_console garbage tokens lifecycle policy console_input cycles bootcfg
-          up_hello make_run sched shutdown vcpus devices)
+          up_hello make_run sched shutdown vcpus devices min_mem)
     add_test(NAME control_${t} COMMAND ${CONTROL_TEST} ${t})
     set_tests_properties(control_${t} PROPERTIES LABELS "integration;control"
         PASS_REGULAR_EXPRESSION "control_test: ${t}: passed" TIMEOUT 600)
