@@ -62,7 +62,7 @@ if(TARGET hv.elf)
         --contains "xyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuv"
         --contains "virtio-console: end\n"
         -- ${Python3_EXECUTABLE} ${HVTEST} --name ${name} --hv $<TARGET_FILE:hv.elf>
-        --mkiso ${PROJECT_SOURCE_DIR}/scripts/mkiso.sh --logdir ${HV_TEST_LOGDIR} --timeout 60
+        --mkiso ${PROJECT_SOURCE_DIR}/scripts/mkiso.sh --logdir ${HV_TEST_LOGDIR} --timeout ${HV_TEST_HANG_S}
         --module "${GK_VDRV}::virtio-drivers console_read=25"
         --qemu-arg=-device --qemu-arg=virtio-serial-pci,disable-legacy=on
         --qemu-arg=-chardev --qemu-arg=pipe,id=vc,path=${pipe}
@@ -80,8 +80,9 @@ if(TARGET hv.elf)
       list(APPEND cmd --expect ${e})
     endforeach()
     add_test(NAME ${name} COMMAND ${cmd})
+    math(EXPR ctest_hang "${HV_TEST_HANG_S} + 60")
     set_tests_properties(${name} PROPERTIES LABELS "integration;guestkit"
-        PASS_REGULAR_EXPRESSION "hvtest: finished" TIMEOUT 90)
+        PASS_REGULAR_EXPRESSION "hvtest: finished" TIMEOUT ${ctest_hang})
   endfunction()
   gk_virtio_console_test(guestkit_virtio_console)
   # Everything at once: the block device, the two network devices and the

@@ -1,8 +1,11 @@
 # SMP scheduling, MP guests and TLB shootdown in QEMU (issue 8; label smp).
 # docs/sched.md "Tests and figures" describes each test. 4 CPUs = 1 package,
-# 2 cores, 2 threads. Tests that measure shares, gangs or instruction counts
-# run under -icount shift=0,sleep=off: one QEMU thread for all CPUs (so the
-# host's load cannot skew the shares) and TSC = instructions.
+# 2 cores, 2 threads. Every test here runs under -icount shift=0,sleep=off: one
+# QEMU thread for all CPUs and TSC = instructions, so the guests' waits
+# ("within 5 s", "300 ms of samples") and the shares they measure are bounded
+# by instructions, not by how busy the host is. (Without it smp_sched_fpu
+# failed on a loaded host: its children took 9 s of host time to start; the
+# guests' spin loops execute `pause`, which hands the thread on.)
 set(SMP_SCHED $<TARGET_FILE:test_smp_sched>)
 set(SMP_TLB $<TARGET_FILE:test_smp_tlb>)
 set(SMP4 "4,sockets=1,cores=2,threads=2")
@@ -10,7 +13,7 @@ set(SMP_ICOUNT "-icount" "shift=0,sleep=off")
 set(SMP_SCHED_FORBID "FAILED" "killed" "hypervisor fault")
 
 # 1. A 4-VCPU guest runs on all CPUs at once.
-add_hv_test(smp_sched_spread LABELS smp SMP ${SMP4} TIMEOUT 90
+add_hv_test(smp_sched_spread LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
     MODULES "${SMP_SCHED}::smp test=spread"
     EXPECT "[d0] smp: spread: all 4 VCPUs were seen running at the same time"
            "[d0] smp: spread: the VCPUs ran on all 4 CPUs" "[d0] smp: spread: ok"
@@ -24,7 +27,7 @@ add_hv_test(smp_sched_weights LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_
 # 3. VCPUs queued on CPU 1 are taken by the idle CPUs 2 and 3. (This test
 #    found that an idle CPU ignored the recheck time sched_pick gives it and
 #    slept until an interrupt; fixed in 2222dc9, docs/sched.md.)
-add_hv_test(smp_sched_steal LABELS smp SMP ${SMP4} TIMEOUT 90
+add_hv_test(smp_sched_steal LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
     MODULES "${SMP_SCHED}::smp test=steal"
     EXPECT "[d0] smp: steal: VCPUs 1..3 queued on CPU 1 (one running, two waiting)"
            "[d0] smp: steal: the idle CPUs 2 and 3 took the waiting VCPUs" "[d0] smp: steal: ok"
@@ -38,12 +41,12 @@ add_hv_test(smp_sched_yield LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_IC
     FORBID ${SMP_SCHED_FORBID})
 # 4. The TLB-shootdown race, and the same without the shootdown, which the
 #    test must detect (it proves the test can fail).
-add_hv_test(smp_tlb_race LABELS smp SMP ${SMP4} TIMEOUT 90
+add_hv_test(smp_tlb_race LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
     MODULES "${SMP_TLB}::smp test=race"
     EXPECT "[d0] smp: race: the reader faulted on the old translation after the demotion"
            "[d0] smp: race: ok"
     FORBID ${SMP_SCHED_FORBID} "VIOLATION")
-add_hv_test(smp_tlb_race_no_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90
+add_hv_test(smp_tlb_race_no_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
     CMDLINE "test_no_shootdown" EXIT root_crash
     MODULES "${SMP_TLB}::smp test=race"
     EXPECT "[d0] smp: race: VIOLATION: the reader on another CPU saw the marker"
@@ -52,12 +55,12 @@ add_hv_test(smp_tlb_race_no_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90
 # 4b. The other direction: a frame still writable in another CPU's TLB
 #     becomes an L1; without the shootdown the stores reach the validated
 #     table.
-add_hv_test(smp_tlb_promote LABELS smp SMP ${SMP4} TIMEOUT 90
+add_hv_test(smp_tlb_promote LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
     MODULES "${SMP_TLB}::smp test=promote"
     EXPECT "[d0] smp: promote: the storer faulted once F became a page table"
            "[d0] smp: promote: ok"
     FORBID ${SMP_SCHED_FORBID} "VIOLATION")
-add_hv_test(smp_tlb_promote_no_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90
+add_hv_test(smp_tlb_promote_no_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
     CMDLINE "test_no_shootdown" EXIT root_crash
     MODULES "${SMP_TLB}::smp test=promote"
     EXPECT "[d0] smp: promote: VIOLATION: the storer on another CPU wrote into a validated L1"
@@ -103,7 +106,7 @@ add_hv_test(smp_sched_gang_cap LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP
 # FPU/SSE state per VCPU: two domains on one CPU, each with its own XMM,
 # MXCSR and x87 control-word pattern, yield to each other; every switch
 # must bring each its own state back.
-add_hv_test(smp_sched_fpu LABELS smp SMP ${SMP4} TIMEOUT 90
+add_hv_test(smp_sched_fpu LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
     MODULES "${SMP_SCHED}::smp test=fpu" "${SMP_SCHED}::child"
     EXPECT_RE "smp: fpu: [0-9]+ and [0-9]+ rounds, 0 and 0 with clobbered FPU/SSE state"
     EXPECT "[d0] smp: fpu: every XMM register, MXCSR and the x87 control word survived every switch"
