@@ -228,21 +228,26 @@ def t_garbage():
 
 
 def bss_backed(img, pad):
-    """An ELF64 image whose first segment without file bytes (the bss) is
-    backed by pad zero bytes appended to the file (page-aligned)."""
+    """An ELF64 image whose writable segment with a bss (memory beyond its
+    file bytes) is moved to the end of the file and given pad bytes there:
+    its data first, then zeros for the bss, so memory holds the same, but
+    the builder reads (and hvctl sends) all of them."""
     img = bytearray(img + bytes(-len(img) % 4096))
     phoff, = struct.unpack_from("<Q", img, 32)
     phentsize, phnum = struct.unpack_from("<HH", img, 54)
     for i in range(phnum):
         ph = phoff + i * phentsize
         ptype, = struct.unpack_from("<I", img, ph)
-        vaddr, = struct.unpack_from("<Q", img, ph + 16)
+        off, vaddr = struct.unpack_from("<QQ", img, ph + 8)
         filesz, memsz = struct.unpack_from("<QQ", img, ph + 32)
-        if ptype == 1 and filesz == 0 and vaddr % 4096 == 0:
-            struct.pack_into("<QQQQ", img, ph + 8, len(img), vaddr, vaddr, pad)
-            struct.pack_into("<Q", img, ph + 40, max(memsz, pad))
-            return bytes(img) + bytes(pad)
-    raise Fail("no page-aligned bss segment to back")
+        if ptype == 1 and memsz > filesz:
+            new_off = len(img) + vaddr % 4096
+            size = max(filesz, pad)
+            data = bytes(img[off:off + filesz])
+            struct.pack_into("<Q", img, ph + 8, new_off)
+            struct.pack_into("<QQ", img, ph + 32, size, max(memsz, size))
+            return bytes(img) + bytes(vaddr % 4096) + data + bytes(size - filesz)
+    raise Fail("no segment with a bss to back")
 
 
 def t_killed():

@@ -816,7 +816,7 @@ def t_vcpus():
     check("list: 2 VCPUs", d["vcpus"] == 2)
     out = hvctl("info", "m2")
     check("info shows both VCPU lines", "vcpu 0" in out and "vcpu 1" in out)
-    check("info shows events in and out", "events in:" in out and "events out:  0" in out)
+    check("info shows events in and out", "events in:" in out and "events out:" in out)
     out = hvctl("top", "--iterations", "1")
     check("top shows both VCPUs", "vcpu 0" in out and "vcpu 1" in out)
     check("top has the event columns", "EVENTS-IN" in out and "EVENTS-OUT" in out)
@@ -829,7 +829,8 @@ def t_vcpus():
     e2 = info("m2")["summary"]
     print("figure: spin2 (2 VCPUs, 20 ms sleeps): 20 more events delivered within %.2f s"
           % (time.monotonic() - t0))
-    check("spin2 sends none", e2["events-sent"] == 0)
+    # (Its bus connection sent a few when it started; spin2 itself sends none.)
+    check("spin2 sends none while it runs", e2["events-sent"] == e1["events-sent"])
     ctl = [d for d in json.loads(hvctl("list", "--json").strip().splitlines()[-1])["domains"]
            if d["name"] == "control"][0]
     check("control's own counts are reported", ctl["event-count"] > 0 and "events-sent" in ctl)
