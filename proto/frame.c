@@ -96,6 +96,8 @@ bool frame_reader_init(struct frame_reader *r, void *buf, size_t cap, uint32_t m
     r->max_payload = 0;
     r->pending_drop = 0;
     r->pending_reason = FRAME_DROP_NONE;
+    r->pause_at = 0;
+    r->pause = false;
     r->frames_count = 0;
     r->dropped_bytes_total = 0;
     if (buf == NULL || max_payload > FRAME_MAX_PAYLOAD ||
@@ -110,6 +112,8 @@ bool frame_reader_init(struct frame_reader *r, void *buf, size_t cap, uint32_t m
 static void reader_advance(struct frame_reader *r, size_t n)
 {
     r->start += n;
+    if (r->pause && r->start >= r->pause_at)
+        r->pause = false; /* the frame that was in progress at the pause is gone */
     if (r->start == r->len)
         r->start = r->len = 0;
 }
@@ -131,6 +135,8 @@ size_t frame_reader_push(struct frame_reader *r, const void *data, size_t len)
         for (size_t i = r->start; i < r->len; i++)
             r->buf[i - r->start] = r->buf[i];
         r->len -= r->start;
+        if (r->pause)
+            r->pause_at -= r->start; /* a pending pause lies after start */
         r->start = 0;
     }
     size_t room = r->cap - r->len;
@@ -175,6 +181,39 @@ static bool reader_report_drop(struct frame_reader *r, struct frame_event *ev)
     return true;
 }
 
+/* After frame_reader_mark_pause(): true if the frame in progress was cut at
+ * the pause (dropped) because a valid header begins there; false if the
+ * pause is judged a stall (forgotten) or not judged yet (kept). */
+static bool reader_cut_at_pause(struct frame_reader *r)
+{
+    if (!r->pause)
+        return false;
+    size_t after = r->len - r->pause_at;
+    const uint8_t *q = r->buf + r->pause_at;
+    size_t k = magic_prefix(q, after);
+    if (k < 4 && k < after) {
+        r->pause = false; /* not a header: the bytes continue the frame */
+        return false;
+    }
+    if (after < FRAME_HEADER_BYTES)
+        return false; /* the magic so far: wait for the rest of the header */
+    if (get_le32(q + 8) != frame_crc32c(0, q, 8)) {
+        r->pause = false;
+        return false;
+    }
+    reader_drop(r, r->pause_at - r->start, FRAME_DROP_TRUNCATED); /* clears the pause */
+    return true;
+}
+
+void frame_reader_mark_pause(struct frame_reader *r)
+{
+    reader_release(r);
+    if (r->pause || r->len == r->start)
+        return;
+    r->pause_at = r->len;
+    r->pause = true;
+}
+
 void frame_reader_next(struct frame_reader *r, struct frame_event *ev)
 {
     ev->kind = FRAME_EV_NONE;
@@ -199,11 +238,15 @@ void frame_reader_next(struct frame_reader *r, struct frame_event *ev)
         live = r->len - r->start;
         p = r->buf + r->start;
         if (live < FRAME_HEADER_BYTES) {
+            if (reader_cut_at_pause(r))
+                continue;
             reader_report_drop(r, ev);
             return; /* need more */
         }
         uint32_t plen = get_le32(p + 4);
         if (get_le32(p + 8) != frame_crc32c(0, p, 8)) {
+            if (reader_cut_at_pause(r))
+                continue;
             reader_drop(r, 1, FRAME_DROP_BAD_HEADER);
             continue;
         }
@@ -213,12 +256,16 @@ void frame_reader_next(struct frame_reader *r, struct frame_event *ev)
         }
         size_t total = FRAME_OVERHEAD_BYTES + (size_t)plen;
         if (live < total) {
+            if (reader_cut_at_pause(r))
+                continue;
             /* A valid header: report earlier drops now, then wait. */
             reader_report_drop(r, ev);
             return;
         }
         const uint8_t *payload = p + FRAME_HEADER_BYTES;
         if (get_le32(payload + plen) != frame_crc32c(0, payload, plen)) {
+            if (reader_cut_at_pause(r))
+                continue;
             reader_drop(r, 1, FRAME_DROP_BAD_CRC);
             continue;
         }

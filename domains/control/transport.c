@@ -74,10 +74,15 @@ bool transport_poll(void)
     static uint8_t chunk[256];
     bool any = false, irq = transport_irq_pending;
     transport_irq_pending = false;
+    uint64_t now = gk_now_ns();
     for (;;) {
         size_t n = uart_read(chunk, sizeof chunk);
         if (n == 0)
             break;
+        /* Bytes after a pause that begin a new frame cut a partial frame
+         * short (its writer went away); any other bytes continue it. */
+        if (!any && now - last_rx_ns > TRANSPORT_PAUSE_NS)
+            frame_reader_mark_pause(&reader);
         any = true;
         size_t taken = 0;
         while (taken < n) {
@@ -87,7 +92,7 @@ bool transport_poll(void)
     }
     if (irq)
         uart_irq_done();
-    uint64_t now = gk_now_ns();
+    now = gk_now_ns();
     if (any)
         last_rx_ns = now;
     else if (reader.len > reader.start && now - last_rx_ns > TRANSPORT_IDLE_FLUSH_NS) {

@@ -2,7 +2,9 @@
  * The control protocol's byte stream on COM2: frames in (proto's
  * resynchronising reader, hv/frame.h), catalog messages out. Garbage, bad
  * frames and oversized frames are dropped and counted; a frame left
- * incomplete for TRANSPORT_IDLE_FLUSH_NS is dropped (the writer went away).
+ * incomplete is dropped when bytes that begin a new frame follow it after a
+ * pause (TRANSPORT_PAUSE_NS; the writer went away and a new one started), or,
+ * as a hang-catcher, when nothing follows it for TRANSPORT_IDLE_FLUSH_NS.
  *
  * COM2 carries one host connection at a time and the control domain cannot
  * see connections open and close: a `hello` marks a new one (dispatch.c).
@@ -23,6 +25,9 @@
  * (QEMU moves 14 bytes per round of its main loop); 300 ms here dropped
  * chunks as "truncated" under a load average of 17. */
 #define TRANSPORT_IDLE_FLUSH_NS (10000ull * 1000 * 1000)
+/* Bytes after this much quiet may begin a new frame (frame_reader_mark_pause):
+ * a pause alone never drops anything. */
+#define TRANSPORT_PAUSE_NS (300ull * 1000 * 1000)
 /* How long a send may wait on a host that does not read. */
 #define TRANSPORT_TX_STALL_NS (2000ull * 1000 * 1000)
 

@@ -328,8 +328,6 @@ static void handle_event(struct peer *p, const struct frame_event *ev)
     mux_client_msg(M.router, p->id, M.msg);
 }
 
-static void idle_flush(struct peer *p, uint64_t now);
-
 /* Reads what is there and handles every event. false: EOF or error. */
 static bool read_peer(struct peer *p)
 {
@@ -340,14 +338,12 @@ static bool read_peer(struct peer *p)
     if (n <= 0)
         return false;
     uint64_t now = now_ms();
-    /* A client's partial frame that was idle long enough before these bytes
-     * came is dropped before they are read, however late this loop got to
-     * it (a busy host): the rule depends on the client's silence only. */
-    if (p != &M.wire) {
-        idle_flush(p, now);
-        if (p->dead)
-            return true;
-    }
+    /* Bytes after a pause: if they begin a new frame, a partial frame before
+     * them is dropped there (its writer went away); if they do not, they
+     * continue it, however long the pause was (a busy host stalls writers
+     * and this loop alike). Nothing is dropped for being slow. */
+    if (p != &M.wire && now >= p->last_byte_ms + MUX_PAUSE_MS)
+        frame_reader_mark_pause(&p->rd);
     p->last_byte_ms = now;
     p->partial = true;
     size_t off = 0;
@@ -364,10 +360,15 @@ static bool read_peer(struct peer *p)
     return true;
 }
 
-/* A partial frame idle for MUX_IDLE_FLUSH_MS is dropped (the writer died). */
+/* A hang-catcher: a partial frame after which the client sent nothing for
+ * MUX_IDLE_FLUSH_MS is dropped (a frame announced longer than what follows
+ * it would otherwise hold the next ones). Bytes waiting in the socket are
+ * not silence, however late this loop comes to them. */
 static void idle_flush(struct peer *p, uint64_t now)
 {
-    if (!p->partial || now < p->last_byte_ms + MUX_IDLE_FLUSH_MS)
+    uint8_t c;
+    if (!p->partial || now < p->last_byte_ms + MUX_IDLE_FLUSH_MS ||
+        recv(p->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
         return;
     p->partial = false;
     while (!p->dead && frame_reader_flush_partial(&p->rd)) {
@@ -381,9 +382,12 @@ static void idle_flush(struct peer *p, uint64_t now)
 
 static void close_client(uint32_t slot);
 
+/* Takes at most MUX_ACCEPT_BATCH connections: a flood of connections must
+ * not keep the loop from reading the clients it has (a client accepted
+ * while the loop accepted for 3 s met its deadline with its hello unread). */
 static void accept_clients(int lfd)
 {
-    for (;;) {
+    for (uint32_t k = 0; k < MUX_ACCEPT_BATCH; k++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;

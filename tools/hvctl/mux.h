@@ -16,7 +16,11 @@
 #define MUX_CLIENT_MAX_PAYLOAD (33u * 1024u) /* the control domain's limit (control.md) */
 #define MUX_CLIENT_OUT_MAX (1u << 20)        /* a client that lets this much pile up is closed */
 #define MUX_CLIENT_GARBAGE_MAX (1u << 20)    /* a client that sends this much garbage is closed */
-#define MUX_IDLE_FLUSH_MS 500u               /* a partial frame idle this long is dropped */
+/* Bytes after this much silence may start a new frame: a partial frame
+ * before them is then dropped (frame_reader_mark_pause). */
+#define MUX_PAUSE_MS 500u
+#define MUX_ACCEPT_BATCH 16u     /* connections taken per round of the loop */
+#define MUX_IDLE_FLUSH_MS 10000u /* a hang-catcher: a partial frame idle this long is dropped */
 
 struct mux_opts {
     const char *qemu_sock;   /* QEMU's COM2 (QEMU listens) */

@@ -241,11 +241,6 @@ enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms,
         bool partial = c->reader.len > c->reader.start + c->reader.consumed;
         if (!partial)
             c->last_byte_ms = now;
-        if (partial && now - c->last_byte_ms >= c->idle_flush_ms) {
-            frame_reader_flush_partial(&c->reader);
-            c->last_byte_ms = now;
-            continue;
-        }
         if (now >= deadline) {
             if (partial)
                 return fail(
@@ -256,12 +251,23 @@ enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms,
                         "timed out after %u ms waiting for the control domain", timeout_ms);
         }
         uint64_t wait = deadline - now;
-        if (partial && c->idle_flush_ms < wait)
-            wait = c->idle_flush_ms - (now - c->last_byte_ms) + 1;
+        if (partial) {
+            uint64_t quiet = now - c->last_byte_ms;
+            uint64_t left = quiet >= c->idle_flush_ms ? 0 : c->idle_flush_ms - quiet;
+            if (left < wait)
+                wait = left;
+        }
         struct pollfd p = {.fd = c->fd, .events = POLLIN};
         int pr = poll(&p, 1, (int)wait);
         if (pr < 0 && errno != EINTR)
             return fail(err, HVCTL_ERR_IO, "poll: %s", strerror(errno));
+        if (pr == 0 && partial && now_ms() - c->last_byte_ms >= c->idle_flush_ms) {
+            /* A hang-catcher: nothing came for idle_flush_ms and nothing
+             * waits in the socket (poll said so), however late we look. */
+            frame_reader_flush_partial(&c->reader);
+            c->last_byte_ms = now_ms();
+            continue;
+        }
         if (pr <= 0)
             continue;
         ssize_t n = recv(c->fd, c->in_buf, IN_CAP, MSG_DONTWAIT);
@@ -303,7 +309,12 @@ enum hvctl_status hvctl_recv(struct hvctl_conn *c, uint32_t timeout_ms,
         }
         c->in_off = 0;
         c->in_len = (size_t)n;
-        c->last_byte_ms = now_ms();
+        /* Bytes after a pause: a new frame there cuts a partial one short
+         * (its writer went away); other bytes continue it (hv/frame.h). */
+        now = now_ms();
+        if (now - c->last_byte_ms >= HVCTL_PAUSE_MS)
+            frame_reader_mark_pause(&c->reader);
+        c->last_byte_ms = now;
     }
 }
 

@@ -15,10 +15,14 @@
  * for the bytes it names. A reader resynchronises after garbage, a corrupt
  * header or a corrupt payload by dropping one byte and searching for the
  * next magic, so a valid frame that starts inside a bad one is still found.
- * A truncated frame (the writer died half-way) is only detectable by time:
- * the owner of the stream calls frame_reader_flush_partial() after an idle
- * timeout of its choice, which drops the partial frame and rescans what
- * followed it.
+ * A truncated frame (the writer died half-way) is found by what follows it,
+ * not by how long the stream was quiet: the owner of the stream calls
+ * frame_reader_mark_pause() when bytes arrive after a pause of its choice,
+ * and if they begin a valid frame header the frame in progress is dropped
+ * there; if they do not, they continue it, however long the pause (a busy
+ * host stalls a writer mid-frame). A frame whose writer never writes again
+ * is dropped by frame_reader_flush_partial() after an idle timeout (a
+ * hang-catcher), which drops its first byte and rescans the rest.
  *
  * Freestanding; allocation-free; the reader works in a caller-provided
  * buffer. Not thread-safe.
@@ -84,6 +88,8 @@ struct frame_reader {
     size_t consumed; /* bytes at the front already handed out, removed on next call */
     uint32_t max_payload;
     uint64_t pending_drop; /* bytes dropped not yet reported */
+    size_t pause_at;       /* the bytes from buf[pause_at] came after a pause */
+    bool pause;            /* pause_at is set and not yet judged */
     enum frame_drop_reason pending_reason;
     uint64_t frames_count;
     uint64_t dropped_bytes_total;
@@ -103,5 +109,16 @@ void frame_reader_next(struct frame_reader *r, struct frame_event *ev);
  * dropped and the rest rescanned by later frame_reader_next() calls. Returns
  * true if there was something to flush. */
 bool frame_reader_flush_partial(struct frame_reader *r);
+/* Call before pushing the first bytes that came after a pause in the
+ * stream (the owner's judgement, e.g. no byte for 300 ms). If a partial
+ * frame is buffered and the bytes pushed next begin a valid frame header
+ * (magic and header check: a writer that went away and a new one that
+ * started), the partial frame is dropped whole as FRAME_DROP_TRUNCATED and
+ * reading resumes at that header. If they do not (or they complete the
+ * partial frame with a valid checksum), they continue it: a pause alone
+ * never drops anything. Nothing happens when no partial frame is buffered;
+ * while an earlier pause is still undecided (fewer than a header's bytes
+ * followed it, all of them the magic's) that one stands. */
+void frame_reader_mark_pause(struct frame_reader *r);
 
 #endif /* HV_FRAME_H */

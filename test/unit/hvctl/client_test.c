@@ -170,6 +170,21 @@ static void test_truncated_then_whole_reply(void **state)
     stop();
 }
 
+/* A reply whose writer stalled mid-frame (a busy host) for longer than the
+ * client's pause: one frame, nothing dropped. Until 2026-12-07 the client
+ * dropped the first part after 500 ms of quiet and timed out. */
+static void test_split_reply(void **state)
+{
+    (void)state;
+    start(PROTO_MSG_DOMAIN_LIST_REQUEST, FA_SPLIT_REPLY);
+    const struct proto_msg *r;
+    struct hvctl_error e;
+    assert_int_equal(list(&r, &e, 5000), HVCTL_OK);
+    assert_int_equal(r->u.domain_list_reply.domains.count, 2);
+    assert_int_equal(g_c.dropped_bytes, 0);
+    stop();
+}
+
 static void test_timeout(void **state)
 {
     (void)state;
@@ -500,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_invalid_cbor_is_protocol_error),
         cmocka_unit_test(test_truncated_then_closed),
         cmocka_unit_test(test_truncated_then_whole_reply),
+        cmocka_unit_test(test_split_reply),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_other_request_ids_skipped),
         cmocka_unit_test(test_invalid_request_not_sent),

@@ -30,7 +30,11 @@ write_all(int fd, const void *p, size_t n)
     }
 }
 
-static void send_msg_frame(int fd, const struct proto_msg *m, size_t cut)
+/* Sends m's frame: its first cut bytes only (0: all of it); or, with
+ * pause_us, all of it in two writes, the first cut bytes and the rest, with
+ * a pause between them. */
+static void send_msg_frame_paused(int fd, const struct proto_msg *m, size_t cut,
+                                  useconds_t pause_us)
 {
     static _Thread_local uint8_t payload[65536], frame[65536 + 16];
     size_t len;
@@ -41,7 +45,17 @@ static void send_msg_frame(int fd, const struct proto_msg *m, size_t cut)
         abort();
     }
     size_t flen = frame_encode(frame, sizeof frame, payload, len);
-    write_all(fd, frame, cut && cut < flen ? cut : flen);
+    size_t first = cut && cut < flen ? cut : flen;
+    write_all(fd, frame, first);
+    if (pause_us && first < flen) {
+        usleep(pause_us);
+        write_all(fd, frame + first, flen - first);
+    }
+}
+
+static void send_msg_frame(int fd, const struct proto_msg *m, size_t cut)
+{
+    send_msg_frame_paused(fd, m, cut, 0);
 }
 
 static void summary(struct proto_domain_summary *d, uint64_t id, const char *name,
@@ -243,9 +257,10 @@ static void handle(struct fake_server *s, int fd, const uint8_t *p, uint32_t len
         break;
     case FA_TRUNCATE_THEN_REPLY:
         send_msg_frame(fd, &rep, 20);
-        usleep(700 * 1000); /* longer than the client's idle flush */
+        usleep(700 * 1000); /* longer than the client's pause */
         send_msg_frame(fd, &rep, 0);
         break;
+    case FA_SPLIT_REPLY: send_msg_frame_paused(fd, &rep, 20, 700 * 1000); break;
     case FA_SILENT: break;
     case FA_OVERSIZED_THEN_REPLY: {
         uint8_t h[12] = {'H', 'V', 'F', '1', 0, 0, 0x10, 0}; /* 1 MiB: above any reader's limit */

@@ -19,6 +19,7 @@ enum fake_action {
     FA_BAD_CBOR,             /* a valid frame whose payload is not a catalog message */
     FA_TRUNCATE_CLOSE,       /* half of the answer's frame, then close */
     FA_TRUNCATE_THEN_REPLY,  /* half a frame, pause, then the whole answer */
+    FA_SPLIT_REPLY,          /* the answer in two writes with a pause between them */
     FA_SILENT,               /* no answer at all */
     FA_WRONG_ID_FIRST,       /* an answer with another request id, then the right one */
     FA_CONTROL_CHARS,        /* error-reply whose message holds an escape sequence */

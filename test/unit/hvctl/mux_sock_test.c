@@ -5,7 +5,8 @@
  * it. Two clients at once with the same request ids; only the broker's own
  * hello reaches the control domain; garbage from the control domain is
  * dropped; an oversized frame header gets too-large; an undecodable frame gets
- * invalid; a client flooding garbage is closed while another is served; a
+ * invalid, also when written in two parts with a pause between them; a frame
+ * cut short is dropped when a new one follows it after a pause; a client flooding garbage is closed while another is served; a
  * client that never reads its answers is closed; a client that goes away
  * attached has its console detached; SIGTERM stops the broker and removes its
  * socket. Admission (issue 20 item 4): six processes holding 1,800
@@ -148,8 +149,11 @@ static void test_broker(void **state)
     expect_reply(&a, 7, PROTO_MSG_DOMAIN_LIST_REPLY);
 
     /* An oversized frame header: too-large; then an undecodable frame:
-     * invalid. The connection stays usable. */
+     * invalid. The connection stays usable. (raw authenticates first: the
+     * pauses below must not meet the deadline of an unauthenticated one.) */
     connect_ok(&raw);
+    assert_int_equal(list(&raw, 8), HVCTL_OK);
+    expect_reply(&raw, 8, PROTO_MSG_DOMAIN_LIST_REPLY);
     uint8_t h[12] = {FRAME_MAGIC0, FRAME_MAGIC1, FRAME_MAGIC2, FRAME_MAGIC3, 0, 0, 0x10, 0};
     uint32_t crc = frame_crc32c(0, h, 8);
     memcpy(h + 8, &crc, 4);
@@ -160,6 +164,18 @@ static void test_broker(void **state)
     size_t n = frame_encode(fr, sizeof fr, notcbor, sizeof notcbor);
     assert_int_equal(write(raw.fd, fr, n), (ssize_t)n);
     expect_error(&raw, PROTO_ERROR_CODE_INVALID);
+    hello_ok(&raw);
+    /* The same frame in two writes with a pause longer than the broker's
+     * between them (a client stalled by a busy host): one frame, answered.
+     * Until 2026-12-07 the broker dropped the first part as truncated. */
+    assert_int_equal(write(raw.fd, fr, 7), 7);
+    usleep((MUX_PAUSE_MS + 300) * 1000);
+    assert_int_equal(write(raw.fd, fr + 7, n - 7), (ssize_t)(n - 7));
+    expect_error(&raw, PROTO_ERROR_CODE_INVALID);
+    /* A frame cut short, a pause, a new frame: the new one is read at once
+     * (the cut one is dropped where the new one begins). */
+    assert_int_equal(write(raw.fd, fr, n - 2), (ssize_t)(n - 2));
+    usleep((MUX_PAUSE_MS + 300) * 1000);
     hello_ok(&raw);
 
     /* Garbage flood: closed after 1 MiB; a is served meanwhile. */
@@ -259,6 +275,8 @@ static void expect_notice_and_close(struct hvctl_conn *c, const char *what)
     assert_int_equal(r->u.error_reply.request_id, 0);
     char text[256];
     hvctl_str_printable(text, sizeof text, r->u.error_reply.message);
+    if (!strstr(text, what))
+        print_message("expected a notice with \"%s\", got \"%s\"\n", what, text);
     assert_non_null(strstr(text, what));
     assert_true(closed_within(c, 3000));
     /* libhvctl reports the notice with the close. */
@@ -298,44 +316,10 @@ static void test_admission(void **state)
     struct hvctl_conn a, idle, c;
     connect_ok(&a); /* the broker is up */
     hello_ok(&a);
-    pid_t flood[6];
-    for (int i = 0; i < 6; i++)
-        flood[i] = hold_connections(300);
-    usleep(500 * 1000);
-    /* A new client (the administrator's hvctl list) is served while the
-     * flood holds its connections, again and again. */
-    for (uint64_t k = 0; k < 5; k++) {
-        struct hvctl_conn l;
-        connect_ok(&l);
-        hello_ok(&l);
-        assert_int_equal(list(&l, 40 + k), HVCTL_OK);
-        expect_reply(&l, 40 + k, PROTO_MSG_DOMAIN_LIST_REPLY);
-        hvctl_close(&l);
-    }
-    /* a authenticated (its list was answered) and keeps its connection
-     * past the deadline, through the flood. */
+    /* a authenticates (its list is answered) before the flood: on a busy
+     * host the flood can take longer than the deadline to get through. */
     assert_int_equal(list(&a, 1), HVCTL_OK);
     expect_reply(&a, 1, PROTO_MSG_DOMAIN_LIST_REPLY);
-    connect_ok(&idle);
-    hello_ok(&idle);
-    usleep((MUX_AUTH_DEADLINE_MS + 700) * 1000);
-    expect_notice_and_close(&idle, "no request with an accepted token within 3 s");
-    hvctl_close(&idle);
-    assert_int_equal(list(&a, 2), HVCTL_OK);
-    expect_reply(&a, 2, PROTO_MSG_DOMAIN_LIST_REPLY);
-    /* This process: 8 unauthenticated connections are taken, the 9th is
-     * refused with the reason. */
-    struct hvctl_conn mine[MUX_PEER_UNAUTH_MAX];
-    for (uint32_t i = 0; i < MUX_PEER_UNAUTH_MAX; i++) {
-        connect_ok(&mine[i]);
-        hello_ok(&mine[i]);
-    }
-    connect_ok(&c);
-    expect_notice_and_close(&c, "this process holds the most unauthenticated connections");
-    hvctl_close(&c);
-    for (uint32_t i = 0; i < MUX_PEER_UNAUTH_MAX; i++)
-        hvctl_close(&mine[i]);
-    usleep(200 * 1000);
     /* Two requests in one write from an unauthenticated client: the first
      * is forwarded, the second answered busy. */
     connect_ok(&c);
@@ -356,6 +340,58 @@ static void test_admission(void **state)
     assert_non_null(strstr(e.message, "one request at a time"));
     expect_reply(&c, 1, PROTO_MSG_DOMAIN_LIST_REPLY);
     hvctl_close(&c);
+    /* This process: 8 unauthenticated connections are taken, the 9th is
+     * refused with the reason. (Before the flood: during it this process
+     * may hold the most unauthenticated connections and lose the oldest.) */
+    struct hvctl_conn mine[MUX_PEER_UNAUTH_MAX];
+    for (uint32_t i = 0; i < MUX_PEER_UNAUTH_MAX; i++) {
+        connect_ok(&mine[i]);
+        hello_ok(&mine[i]);
+    }
+    connect_ok(&c);
+    expect_notice_and_close(&c, "this process holds the most unauthenticated connections");
+    hvctl_close(&c);
+    for (uint32_t i = 0; i < MUX_PEER_UNAUTH_MAX; i++)
+        hvctl_close(&mine[i]);
+    /* The broker has seen them go once a new connection of this process is
+     * answered again (however long that takes on a busy host). */
+    for (int tries = 0;; tries++) {
+        char name[80];
+        uint64_t v = 0;
+        struct hvctl_error he;
+        connect_ok(&c);
+        bool ok = hvctl_hello(&c, 5000, name, sizeof name, &v, &he) == HVCTL_OK;
+        hvctl_close(&c);
+        if (ok)
+            break;
+        assert_true(tries < 1000);
+        usleep(20 * 1000);
+    }
+    pid_t flood[6];
+    for (int i = 0; i < 6; i++)
+        flood[i] = hold_connections(300);
+    usleep(500 * 1000);
+    /* A new client (the administrator's hvctl list) is served while the
+     * flood holds its connections, again and again. */
+    for (uint64_t k = 0; k < 5; k++) {
+        struct hvctl_conn l;
+        connect_ok(&l);
+        hello_ok(&l);
+        assert_int_equal(list(&l, 40 + k), HVCTL_OK);
+        expect_reply(&l, 40 + k, PROTO_MSG_DOMAIN_LIST_REPLY);
+        hvctl_close(&l);
+    }
+    /* a, authenticated, keeps its connection past the deadline, through
+     * the flood. */
+    assert_int_equal(list(&a, 3), HVCTL_OK);
+    expect_reply(&a, 3, PROTO_MSG_DOMAIN_LIST_REPLY);
+    connect_ok(&idle);
+    hello_ok(&idle);
+    usleep((MUX_AUTH_DEADLINE_MS + 700) * 1000);
+    expect_notice_and_close(&idle, "no request with an accepted token within 3 s");
+    hvctl_close(&idle);
+    assert_int_equal(list(&a, 2), HVCTL_OK);
+    expect_reply(&a, 2, PROTO_MSG_DOMAIN_LIST_REPLY);
     for (int i = 0; i < 6; i++) {
         kill(flood[i], SIGKILL);
         waitpid(flood[i], NULL, 0);

@@ -285,12 +285,161 @@ static void test_drop_reasons(void **state)
     assert_int_equal(r.frames_count, 1);
 }
 
+/* Pushes n bytes of s in chunks of 1..k bytes and collects the events. */
+struct seen {
+    uint32_t frames, drops[8];
+    uint64_t dropped[8];
+    uint8_t last[2048];
+    uint32_t last_len;
+};
+
+static void feed(struct frame_reader *r, const uint8_t *s, size_t n, size_t k, struct seen *v)
+{
+    size_t at = 0;
+    do {
+        size_t c = 1 + rnd() % k;
+        if (c > n - at)
+            c = n - at;
+        assert_int_equal(frame_reader_push(r, s + at, c), c);
+        at += c;
+        struct frame_event ev;
+        for (frame_reader_next(r, &ev); ev.kind != FRAME_EV_NONE; frame_reader_next(r, &ev)) {
+            if (ev.kind == FRAME_EV_DROPPED) {
+                v->drops[ev.reason]++;
+                v->dropped[ev.reason] += ev.dropped_bytes;
+                continue;
+            }
+            v->frames++;
+            assert_true(ev.payload_len <= sizeof v->last);
+            memcpy(v->last, ev.payload, ev.payload_len);
+            v->last_len = ev.payload_len;
+        }
+    } while (at < n);
+}
+
+/* A pause in the middle of a frame (a busy host stalls the writer) drops
+ * nothing, wherever it falls: in the header, in the payload, on payload
+ * bytes that spell the magic or a whole valid header, in the checksum. */
+static void test_pause_is_not_truncation(void **state)
+{
+    uint8_t buf[4096], p[1000], f[1100];
+    for (size_t k = 0; k < sizeof p; k++)
+        p[k] = (uint8_t)rnd();
+    /* payload bytes that look like the start of a frame: the magic alone,
+     * and the magic with a bad header check */
+    memcpy(p + 100, "HVF1", 4);
+    memcpy(p + 300, "HVF1\x10\0\0\0\0\0\0\0", 12);
+    size_t fl = frame_encode(f, sizeof f, p, sizeof p);
+    for (size_t cut = 1; cut < fl; cut++) {
+        struct frame_reader r;
+        struct seen v = {0};
+        assert_true(frame_reader_init(&r, buf, sizeof buf, 2000));
+        feed(&r, f, cut, 64, &v);
+        frame_reader_mark_pause(&r);
+        frame_reader_mark_pause(&r); /* a second pause changes nothing */
+        feed(&r, f + cut, fl - cut, 64, &v);
+        assert_int_equal(v.frames, 1);
+        assert_int_equal(v.last_len, sizeof p);
+        assert_memory_equal(v.last, p, sizeof p);
+        assert_int_equal(r.dropped_bytes_total, 0);
+        assert_false(r.pause);
+    }
+    /* A pause with nothing buffered, or right after a whole frame, is no mark. */
+    struct frame_reader r;
+    struct seen v = {0};
+    assert_true(frame_reader_init(&r, buf, sizeof buf, 2000));
+    frame_reader_mark_pause(&r);
+    assert_false(r.pause);
+    feed(&r, f, fl, 4096, &v);
+    frame_reader_mark_pause(&r);
+    assert_false(r.pause);
+    assert_int_equal(v.frames, 1);
+}
+
+/* A frame cut short (its writer went away), a pause, and a new frame: the
+ * partial frame is dropped whole as truncated as soon as the new frame's
+ * header is in, wherever the cut was, however long the partial frame said
+ * it would be; no idle flush is needed. Without the pause mark the new
+ * frame would wait inside the partial one's announced length. */
+static void test_pause_then_new_frame(void **state)
+{
+    uint8_t buf[40000], big[32768], f[32768 + FRAME_OVERHEAD_BYTES], g[64];
+    for (size_t k = 0; k < sizeof big; k++)
+        big[k] = (uint8_t)rnd();
+    size_t bl = frame_encode(f, sizeof f, big, sizeof big);
+    size_t gl = frame_encode(g, sizeof g, "list", 4);
+    for (int trial = 0; trial < 300; trial++) {
+        size_t cut = 1 + rnd() % (bl - gl - 1); /* the new frame does not complete it */
+        if (trial < 16)
+            cut = 1 + (size_t)trial; /* every cut inside the header */
+        struct frame_reader r;
+        struct seen v = {0};
+        assert_true(frame_reader_init(&r, buf, sizeof buf, sizeof big));
+        feed(&r, f, cut, 700, &v);
+        assert_int_equal(v.frames, 0);
+        frame_reader_mark_pause(&r);
+        feed(&r, g, gl, 5, &v); /* the header may come a few bytes at a time */
+        assert_int_equal(v.frames, 1);
+        assert_int_equal(v.last_len, 4);
+        assert_memory_equal(v.last, "list", 4);
+        /* a cut inside the magic is garbage; anything longer is truncated */
+        uint64_t all = v.dropped[FRAME_DROP_TRUNCATED] + v.dropped[FRAME_DROP_GARBAGE] +
+                       v.dropped[FRAME_DROP_BAD_HEADER];
+        assert_int_equal(all, cut);
+        if (cut >= FRAME_HEADER_BYTES) {
+            assert_int_equal(v.drops[FRAME_DROP_TRUNCATED], 1);
+            assert_int_equal(v.dropped[FRAME_DROP_TRUNCATED], cut);
+        }
+        assert_false(r.pause);
+    }
+    /* The same without the mark: the new frame is swallowed by the partial
+     * frame's announced 32 KiB until an idle flush. */
+    struct frame_reader r;
+    struct seen v = {0};
+    assert_true(frame_reader_init(&r, buf, sizeof buf, sizeof big));
+    feed(&r, f, 500, 700, &v);
+    feed(&r, g, gl, 5, &v);
+    assert_int_equal(v.frames, 0);
+    assert_true(frame_reader_flush_partial(&r));
+    feed(&r, g, 0, 1, &v);
+    assert_int_equal(v.frames, 1);
+}
+
+/* The bytes after a pause that start like a frame but are not one (magic,
+ * then a bad header check) continue the partial frame; so do bytes that
+ * complete it with a valid checksum. */
+static void test_pause_undecided(void **state)
+{
+    uint8_t buf[4096], f[256], junk[16] = "HVF1";
+    const char *text = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    size_t fl = frame_encode(f, sizeof f, text, 64);
+    struct frame_reader r;
+    struct seen v = {0};
+    assert_true(frame_reader_init(&r, buf, sizeof buf, 2000));
+    feed(&r, f, 20, 1, &v);
+    frame_reader_mark_pause(&r);
+    feed(&r, junk, 3, 1, &v); /* "HVF": undecided */
+    assert_true(r.pause);
+    frame_reader_mark_pause(&r); /* a later pause: the first one stands */
+    assert_int_equal(r.pause_at, 20);
+    feed(&r, junk + 3, 9, 1, &v); /* magic, bad header check: a continuation */
+    assert_false(r.pause);
+    assert_int_equal(v.frames, 0);
+    assert_int_equal(r.dropped_bytes_total, 0);
+    /* the partial frame then fails its checksum (it swallowed the junk) */
+    feed(&r, f, fl, 1, &v);
+    assert_int_equal(v.frames, 1);
+    assert_int_equal(v.drops[FRAME_DROP_TRUNCATED], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crc32c_vectors),      cmocka_unit_test(test_encode_format),
-        cmocka_unit_test(test_reader_init_bounds),  cmocka_unit_test(test_drop_reasons),
-        cmocka_unit_test(test_garbage_interleaved), cmocka_unit_test(test_truncated_frames),
+        cmocka_unit_test(test_crc32c_vectors),          cmocka_unit_test(test_encode_format),
+        cmocka_unit_test(test_reader_init_bounds),      cmocka_unit_test(test_drop_reasons),
+        cmocka_unit_test(test_garbage_interleaved),     cmocka_unit_test(test_truncated_frames),
+        cmocka_unit_test(test_pause_is_not_truncation), cmocka_unit_test(test_pause_then_new_frame),
+        cmocka_unit_test(test_pause_undecided),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,11 @@
 
 #define HVCTL_CLIENT_NAME "hvctl 0.1"
 #define HVCTL_DEFAULT_TIMEOUT_MS 10000u
-#define HVCTL_DEFAULT_IDLE_FLUSH_MS 500u
+/* A hang-catcher: a partial frame after which nothing came for this long
+ * (and nothing waits in the socket) is dropped. A frame is otherwise cut
+ * short only by a new frame after at least HVCTL_PAUSE_MS of quiet. */
+#define HVCTL_DEFAULT_IDLE_FLUSH_MS 10000u
+#define HVCTL_PAUSE_MS 500u
 
 /* Outcome of a client call. Stable: hvctl maps them to exit codes. */
 enum hvctl_status {
@@ -49,7 +53,7 @@ struct hvctl_error {
 struct hvctl_conn {
     int fd;
     uint64_t next_request_id;
-    uint32_t idle_flush_ms; /* a partial frame idle this long is dropped */
+    uint32_t idle_flush_ms; /* a partial frame idle this long is dropped (a hang-catcher) */
     struct frame_reader reader;
     uint8_t *reader_buf;
     uint8_t *in_buf; /* bytes read but not yet pushed to the reader */
