@@ -7,6 +7,11 @@
 
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
+# HV_REAP CMD...: runs a test so that nothing it starts outlives it (QEMU,
+# the hvctl broker and other daemons are stopped when the test ends or is
+# killed; scripts/reap.py). Every test that starts a daemon runs under it.
+set(HV_REAP ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/scripts/reap.py)
+
 set(HV_SANITIZE -fsanitize=address,undefined -fno-sanitize-recover=all
     -fno-omit-frame-pointer)
 

@@ -10,15 +10,18 @@ if [ "$mode" = fix ]; then
   clang-format -i "${files[@]}"
   exit 0
 fi
-bad=0
-for f in "${files[@]}"; do
-  if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
-    echo "format: $f differs from .clang-format (run 'make format')"
-    bad=$((bad + 1))
-  fi
-done
-if [ $bad -ne 0 ]; then
-  echo "format: $bad of ${#files[@]} files need formatting"
+# One clang-format for every file (a process per file took 300 s on a busy
+# host); it names each line that differs as FILE:LINE:COL: ... violations.
+out=$(clang-format --dry-run --Werror "${files[@]}" 2>&1) && rc=0 || rc=$?
+bad=$(printf '%s\n' "$out" | sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: .*clang-format-violations.*/\1/p' | sort -u)
+if [ -n "$bad" ]; then
+  printf 'format: %s differs from .clang-format (run '"'"'make format'"'"')\n' $bad
+  echo "format: $(printf '%s\n' $bad | wc -l) of ${#files[@]} files need formatting"
+  exit 1
+fi
+if [ $rc -ne 0 ]; then
+  printf '%s\n' "$out" | head -20
+  echo "format: clang-format failed (exit $rc)"
   exit 1
 fi
 echo "format: ${#files[@]} files ok"

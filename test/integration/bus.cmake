@@ -5,7 +5,7 @@
 # log. Label `bus`.
 if(HV_WITH_TOOLS)
   add_guest(bus_guest SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bus_guest.c LIBS proto_guest)
-  set(BUS_TEST ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/bus_test.py
+  set(BUS_TEST ${HV_REAP} ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/bus_test.py
       --hvctl $<TARGET_FILE:hvctl> --iso ${CMAKE_BINARY_DIR}/hv.iso
       --guest $<TARGET_FILE:bus_guest> --hello $<TARGET_FILE:hello>
       --fileserver $<TARGET_FILE:fileserver> --fileclient $<TARGET_FILE:fileclient>

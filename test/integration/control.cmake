@@ -20,7 +20,7 @@ if(HV_WITH_TOOLS)
   # (multi-VCPU domains built by the control domain).
   add_guest(control_spin2 SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/control_spin2.c)
 
-  set(CONTROL_TEST ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/control_test.py
+  set(CONTROL_TEST ${HV_REAP} ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/control_test.py
       --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
       --iso ${CMAKE_BINARY_DIR}/hv.iso --hello $<TARGET_FILE:hello>
       --ticks $<TARGET_FILE:ticks> --fault $<TARGET_FILE:test_fault>

@@ -4,7 +4,7 @@
 # list/create/destroy, a raw client sending garbage, clients killed
 # mid-stream) and stops it with `hvctl down`. Helpers from control_test.py.
 if(HV_WITH_TOOLS)
-  set(CONTROL_MUX_TEST ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/control_mux_test.py
+  set(CONTROL_MUX_TEST ${HV_REAP} ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/control_mux_test.py
       --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
       --iso ${CMAKE_BINARY_DIR}/hv.iso --hello $<TARGET_FILE:hello>
       --echo $<TARGET_FILE:control_echo> --workdir ${HV_TEST_LOGDIR})

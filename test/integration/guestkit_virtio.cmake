@@ -56,7 +56,7 @@ if(TARGET hv.elf)
   function(gk_virtio_console_test name)
     cmake_parse_arguments(V "" "" "QEMU_ARGS;EXPECT" ${ARGN})
     set(pipe ${GK_VCON_DIR}/${name})
-    set(cmd ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/guestkit_virtio_file.py
+    set(cmd ${HV_REAP} ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/guestkit_virtio_file.py
         --file ${pipe}.out --input ${pipe}.in "input-for-virtio-console\n"
         --contains "virtio-console: hello from the root domain\n"
         --contains "xyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuv"

@@ -530,17 +530,29 @@ static void test_down_with_zombies(void **state)
     snprintf(qpid, sizeof qpid, "%s/qemu.pid", g_dir);
     snprintf(mpid, sizeof mpid, "%s/mux.pid", g_dir);
     fflush(NULL);
+    pid_t test = getpid();
     pid_t keeper = g_keeper = fork();
     assert_true(keeper >= 0);
     if (keeper == 0) {
-        /* The parent of both, which never waits for them. */
+        /* The parent of both, which never waits for them. Each dies with
+         * its parent (a failed assertion or a kill leaves nothing behind). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() != test)
+            _exit(1);
+        pid_t self = getpid();
         pid_t q = fork();
         if (q == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            if (getppid() != self)
+                _exit(1);
             execlp("sleep", "qemu-system-x86_64-fake", "1000", (char *)NULL);
             _exit(127);
         }
         pid_t m = fork();
         if (m == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            if (getppid() != self)
+                _exit(1);
             prctl(PR_SET_NAME, "hvctl-mux", 0, 0, 0);
             for (;;)
                 pause();

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,6 +37,15 @@
 #include "mux.h"
 
 static struct fake_server g_srv;
+
+/* In a forked child: it dies with the test (a failed assertion or a kill
+ * must not leave a broker or a flood behind, holding ctest's output pipe). */
+static void die_with(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent)
+        _exit(1);
+}
 static char g_dir[64], g_listen[128];
 static pid_t g_mux;
 
@@ -70,9 +80,11 @@ static int setup(void **state)
     fake_server_start_socket(&g_srv, g_dir); /* "QEMU": g_dir/com2.sock */
     snprintf(g_listen, sizeof g_listen, "%s/mux.sock", g_dir);
     fflush(NULL);
+    pid_t parent = getpid();
     g_mux = fork();
     assert_true(g_mux >= 0);
     if (g_mux == 0) {
+        die_with(parent);
         struct mux_opts o = {
             .qemu_sock = g_srv.sock_path, .listen_sock = g_listen, .wait_ms = 10000, .log = stderr};
         _exit(hvctl_mux_run(&o));
@@ -289,9 +301,11 @@ static void expect_notice_and_close(struct hvctl_conn *c, const char *what)
 static pid_t hold_connections(int n)
 {
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        die_with(parent);
         for (int i = 0; i < n; i++) {
             struct hvctl_conn c;
             struct hvctl_error e;
