@@ -1,6 +1,11 @@
 # Compiler flags shared by every target, and the helpers that turn a target
 # into freestanding code (the hypervisor, guest-kit and domains).
 
+# __FILE__ relative to the source tree: assertion and panic messages do not
+# grow with the checkout's path (a 150-character checkout made
+# guestkit_libc_assert's line wrap on the console, and its check missed it).
+add_compile_options(-fmacro-prefix-map=${PROJECT_SOURCE_DIR}/=)
+
 set(HV_WARNINGS
     -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
     -Wpointer-arith -Wvla -Wno-unused-parameter)
