@@ -3,7 +3,7 @@
 # hv.iso), creates blkback from its manifest (domains/blkback/blkback.yaml)
 # and reads its console; see the script's top for the scenarios.
 if(HV_WITH_TOOLS)
-  set(BLKBACK_TEST ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/blkback_test.py
+  set(BLKBACK_TEST ${HV_REAP} ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/blkback_test.py
       --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
       --iso ${CMAKE_BINARY_DIR}/hv.iso --blkback $<TARGET_FILE:blkback>
       --manifest ${PROJECT_SOURCE_DIR}/domains/blkback/blkback.yaml
