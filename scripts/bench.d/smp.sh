@@ -21,5 +21,9 @@ run() { # name modules...
 }
 sched=$build/test/guests/test_smp_sched
 run switch "$sched::smp test=switch" "$sched::child"
+# BENCH_QUICK=1 (make check's bench_slice): the switch figure only, to prove
+# this script still runs; the suite boots the same three workloads as the
+# tests smp_fig_switch, smp_fig_shootdown and smp_fig_lhp.
+[ "${BENCH_QUICK:-0}" = 1 ] && exit 0
 run shootdown "$build/test/guests/test_smp_tlb::smp test=flushcost"
 run lhp "$sched::smp test=lhp" "$sched::child"
