@@ -56,8 +56,13 @@ void domain_objects_init(struct domain *d)
     d->uid = next_uid++;
     cap_object_init(&d->obj, HV_CAP_DOMAIN);
     cap_object_init(&d->console_obj, HV_CAP_CONSOLE);
-    for (unsigned i = 0; i < VCPU_MAX; i++)
+    /* Every VCPU knows its domain from the start, not only once it runs: a
+     * VCPU capability (HV_DOMCTL_VCPU_CAP) may name one that never ran. */
+    for (unsigned i = 0; i < VCPU_MAX; i++) {
+        d->vcpus[i].dom = d;
+        d->vcpus[i].id = i;
         cap_object_init(&d->vcpus[i].obj, HV_CAP_VCPU);
+    }
     for (unsigned i = 0; i < HV_EVTCHN_PORTS; i++)
         cap_object_init(&d->endpoint_obj[i], HV_CAP_EVTCHN);
     cap_table_init(&d->caps);

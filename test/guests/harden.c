@@ -8,7 +8,9 @@
  *     vcpus - a 2-VCPU child names VCPUs it does not have in every call
  *             that takes a VCPU number (BIND_VIRQ, BIND_IPI, BIND_VCPU,
  *             TLB_FLUSH_VCPUS, VCPU_START/PIN/INFO/CAP): HV_EINVAL each,
- *             and the same calls with its own VCPUs work.
+ *             and the same calls with its own VCPUs work, also through a
+ *             VCPU capability to a VCPU that never ran (a hypervisor fault
+ *             the hypercall fuzzer found).
  *     giveback - issue 20 item 1 on one CPU: map a fresh frame F, write it,
  *             unmap it with HC_MMU_UPDATE (no flush), give it back
  *             (HV_MEMOP_DECREASE): the next write through the old address
@@ -316,6 +318,24 @@ static void child_vcpus(void)
     expect("TLB_FLUSH_VCPUS(VCPUs 0, 1)", gk_hc_mmuext_op(HV_MMUEXT_TLB_FLUSH_VCPUS, 0x3), HV_OK);
     vi.vcpu = 1;
     expect("VCPU_INFO(vcpu 1)", gk_hc_domain_op(HV_DOMCTL_VCPU_INFO, &vi), HV_OK);
+
+    /* A VCPU capability to VCPU 1, which never ran, in dom_slot: the
+     * hypervisor finds its domain (found by the hypercall fuzzer: before
+     * the fix a VCPU that never ran had no domain and this was a
+     * hypervisor fault). */
+    struct hv_domctl_vcpu_cap vc1 = {
+        .dom_slot = HV_CAP_SLOT_SELF, .vcpu = 1, .dst_slot = 100, .rights = HV_CAP_R_VCPU_ALL};
+    expect("VCPU_CAP(vcpu 1)", gk_hc_domain_op(HV_DOMCTL_VCPU_CAP, &vc1), HV_OK);
+    struct hv_domctl_vcpu_info vi1 = {.dom_slot = 100, .vcpu = 1};
+    expect("VCPU_INFO(its VCPU capability to vcpu 1, never run)",
+           gk_hc_domain_op(HV_DOMCTL_VCPU_INFO, &vi1), HV_OK);
+    expect("VCPU 1 is offline", vi1.state, HV_VCPU_OFFLINE);
+    struct hv_domctl_vcpu_pin pin1 = {.dom_slot = 100, .vcpu = 1, .cpu_mask = 1};
+    expect("VCPU_PIN(its VCPU capability to vcpu 1)", gk_hc_domain_op(HV_DOMCTL_VCPU_PIN, &pin1),
+           HV_OK);
+    vi1.vcpu = 0;
+    expect("VCPU_INFO(its VCPU capability to vcpu 1, naming vcpu 0)",
+           gk_hc_domain_op(HV_DOMCTL_VCPU_INFO, &vi1), HV_EPERM);
     if (failures)
         gk_panic("harden: vcpus: %d checks FAILED", failures);
     gk_printf("harden: vcpus: all checks held\n");

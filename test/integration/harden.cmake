@@ -7,6 +7,9 @@ set(HARDEN_FORBID "FAILED" "hypervisor fault")
 
 # Item 3: a 2-VCPU domain names VCPUs 2..7 (and beyond) in every call that
 # takes a VCPU number: HV_EINVAL each (before the fix: HV_OK for 2..7).
+# Then it uses a VCPU capability to its VCPU 1, which never ran (found by the
+# hypercall fuzzer: before the fix that VCPU had no domain yet, a
+# hypervisor fault).
 add_hv_test(harden_vcpus LABELS core TIMEOUT 60 QEMU_ARGS ${HARDEN_ICOUNT}
     MODULES "${HARDEN}::harden test=vcpus" "${HARDEN}::child"
     EXPECT "[d1] harden: vcpus: all checks held" "[d0] harden: vcpus: ok"
