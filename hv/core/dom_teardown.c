@@ -232,8 +232,15 @@ bool domain_teardown_deferred_step(void)
 {
     static unsigned next;
     bool more = false, stepped = false;
+    /* The scan starts where the last one stepped and looks at every slot
+     * once: `next` moves when this one steps, the scan must not (it did,
+     * and skipped the slots after the one stepped: when that domain
+     * finished in the step, nothing was left to say more work waited, and
+     * the others stayed DEAD with their frames; the hypercall fuzzer found
+     * it, harden_reap). */
+    const unsigned start = next;
     for (unsigned k = 0; k < DOMAIN_MAX; k++) {
-        unsigned i = (next + k) % DOMAIN_MAX;
+        unsigned i = (start + k) % DOMAIN_MAX;
         struct domain *d = domain_at(i);
         if (!d || !((d->state == DOMAIN_DEAD && d->td_started) || d->state == DOMAIN_ZOMBIE))
             continue;

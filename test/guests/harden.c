@@ -43,6 +43,11 @@
  *             capability into every free slot and destroys the child.
  *             Prints each operation's longest stretch and the longest of
  *             all, which must stay under BOUNDED_NS.
+ *     reap - domains whose last capabilities were in a holder's table die
+ *             together when the root destroys the holder; deferred work
+ *             tears them down, and every frame must come back (found by
+ *             the hypercall fuzzer: the round-robin step skipped domains
+ *             and left them DEAD, their frames lost).
  *   child (built by the root), role=<name>: see each test.
  *
  * Every check prints a line; a failed one contains "FAILED". The root ends
@@ -350,6 +355,67 @@ static void test_vcpus(void)
     check("the 2-VCPU child ran its checks and shut down", child_wait_shutdown(&d, 5000, &info));
     expect("it powered off (no check failed)", info.shutdown_reason, HV_SHUTDOWN_POWEROFF);
     expect("destroy it", gk_domain_destroy(&d), HV_OK);
+}
+
+/* --- reap: domains torn down by deferred work all finish (hypercall fuzzer) ----- */
+
+static uint64_t frames_free_now(void)
+{
+    static struct hv_host_info host;
+    host.slot = HV_ROOT_SLOT_MEMORY;
+    if (gk_hc_domain_op(HV_DOMCTL_HOST_INFO, &host) != HV_OK)
+        gk_panic("harden: FAILED HV_DOMCTL_HOST_INFO");
+    return host.frames_free;
+}
+
+#define REAP_HOLDER_SLOT 40u
+#define REAP_DOMAINS 4u
+
+/*
+ * A holder domain H has the only capabilities to REAP_DOMAINS domains; the
+ * root destroys H, so those domains die together when H's table is
+ * cleared, and nobody owes their teardown: deferred work takes their
+ * steps, round robin. Found by the hypercall fuzzer (seed
+ * 34830356860347): when one of them finished in a step, the round-robin
+ * scan skipped the next ones and nothing stepped them again: their frames
+ * stayed DEAD for good. Every frame must come back.
+ */
+static void test_reap(void)
+{
+    uint64_t before = frames_free_now();
+    for (unsigned round = 0; round < 3; round++) {
+        struct hv_domctl_create h = {.mem_slot = HV_ROOT_SLOT_MEMORY,
+                                     .dom_slot = REAP_HOLDER_SLOT,
+                                     .console_slot = REAP_HOLDER_SLOT + 1,
+                                     .vcpus = 1,
+                                     .max_pages = 16};
+        snprintf(h.name, sizeof(h.name), "holder");
+        expect("create the holder", gk_hc_domain_op(HV_DOMCTL_CREATE, &h), HV_OK);
+        for (unsigned i = 0; i < REAP_DOMAINS; i++) {
+            uint32_t slot = REAP_HOLDER_SLOT + 2 + 2 * i;
+            struct hv_domctl_create c = {.mem_slot = HV_ROOT_SLOT_MEMORY,
+                                         .dom_slot = slot,
+                                         .console_slot = slot + 1,
+                                         .vcpus = 1,
+                                         .max_pages = 16};
+            snprintf(c.name, sizeof(c.name), "reap%u", i);
+            expect("create a domain", gk_hc_domain_op(HV_DOMCTL_CREATE, &c), HV_OK);
+            expect("give the holder its capability",
+                   gk_cap_copy(slot, REAP_HOLDER_SLOT, 10 + i, HV_CAP_R_DOM_STATE, 0, 0), HV_OK);
+            expect("delete the root's", gk_cap_delete(slot), HV_OK);
+            expect("delete the root's console capability", gk_cap_delete(slot + 1), HV_OK);
+        }
+        expect("destroy the holder", gk_domain_destroy_slot(REAP_HOLDER_SLOT), HV_OK);
+        unsigned ms = 0;
+        while (frames_free_now() != before && ms < 1000) {
+            gk_sleep_ms(1);
+            ms++;
+        }
+        gk_printf("harden: reap: round %u: %llu frames free before, %llu after %u ms\n", round,
+                  (unsigned long long)before, (unsigned long long)frames_free_now(), ms);
+        check("every frame of the domains that died with the holder came back",
+              frames_free_now() == before);
+    }
 }
 
 /* --- giveback: a frame given back is unreachable at once (issue 20 item 1) ----- */
@@ -946,6 +1012,8 @@ int main(const struct hv_start_info *si)
         test_timer();
     else if (strcmp(test, "bounded") == 0)
         test_bounded();
+    else if (strcmp(test, "reap") == 0)
+        test_reap();
     else
         gk_panic("harden: FAILED unknown test \"%s\"", test);
     if (failures)
