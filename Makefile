@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 # Default limit for a test that sets no TIMEOUT of its own (seconds).
 TEST_TIMEOUT ?= 300
 
-.PHONY: all deps configure build run check unit integration bench fuzz format format-check clean
+.PHONY: all deps configure build run check unit integration bench fuzz fuzz-hv format format-check clean
 
 all: build
 
@@ -40,8 +40,15 @@ integration: build
 bench: build
 	./scripts/bench.sh $(BUILD)
 
+# The libFuzzer campaigns over the decoders (FUZZ_SECONDS per target), then
+# the hypercall fuzzer: at least FUZZ_HV_CALLS calls (default 10 million)
+# from inside a guest, a new seed per run, the seed of any failure printed.
 fuzz: build
 	./scripts/fuzz.sh $(BUILD) $(FUZZ_SECONDS)
+	./scripts/fuzz-hv.sh $(BUILD) $(FUZZ_HV_CALLS)
+
+fuzz-hv: build
+	./scripts/fuzz-hv.sh $(BUILD) $(FUZZ_HV_CALLS)
 
 format:
 	./scripts/format.sh fix

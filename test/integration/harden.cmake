@@ -67,3 +67,20 @@ add_hv_test(harden_bounded LABELS mm core TIMEOUT 120 TEST_IMAGE QEMU_ARGS ${HAR
            "[d0] harden: bounded: ok"
     EXPECT_RE "harden: bounded: longest single hypercall: [0-9]+ instructions"
     FORBID ${HARDEN_FORBID})
+
+# The hypercall fuzzer (test/guests/fuzz.c, on the test image; docs/hardening.md):
+# a fixed-seed slice of 100,000 calls from a 3-VCPU domain whose other VCPUs
+# unmap and remap the pages its pointers point into, next to a workload
+# domain that checks its memory; the hypervisor audits its own invariants
+# before, after every 10,000 calls and after the run (HV_TEST_CHECK, which
+# must also catch an injected miscount) and every frame must come back.
+# About 20 s. `make fuzz` runs the long campaign with new seeds
+# (scripts/fuzz-hv.sh).
+set(FUZZ $<TARGET_FILE:test_fuzz>)
+add_hv_test(hv_fuzz_slice LABELS core mm fuzz SMP 2 TIMEOUT 240 TEST_IMAGE
+    QEMU_ARGS ${HARDEN_ICOUNT}
+    MODULES "${FUZZ}::fuzz test=fuzz seed=1 calls=100000" "${FUZZ}::child"
+    EXPECT "[d0] fuzz: the audit reports a reference nobody holds"
+           "[d2] fuzz: done: 100000 calls (seed 1)" "10 audits, 0 failed checks"
+           "[d0] fuzz: audit after destroying both: 0 differences" "[d0] fuzz: ok"
+    FORBID ${HARDEN_FORBID})

@@ -29,7 +29,7 @@ enum hv_test_cmd {
  */
 struct hv_test_stats {
     uint64_t reset;        /* in: non-zero clears the figures after reading them */
-    uint64_t longest_ns;   /* the longest stretch since the last reset */
+    uint64_t longest_ns;   /* the longest stretch since the last reset (not HC_TEST_OP's) */
     uint64_t longest_nr;   /* the hypercall it belonged to (~0: not a hypercall) */
     uint64_t longest_arg0; /* that hypercall's first argument (its command) */
     uint64_t stretches;    /* stretches timed */
@@ -46,7 +46,9 @@ _Static_assert(sizeof(struct hv_test_stats) == 48, "hv_test_stats layout");
  */
 struct hv_test_check {
     uint32_t errors;
-    uint32_t reserved;
+    uint32_t inject; /* in: 1 = also count one reference too many on the first
+                      * frame the caller owns: the audit must report it (a test
+                      * of the audit itself); 0 = audit only */
     uint64_t frames_checked;
     uint64_t frames_free; /* the pool's count */
     uint64_t caps_checked;
