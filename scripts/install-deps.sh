@@ -8,7 +8,7 @@ PKGS=(
   clang llvm lld libclang-rt-14-dev clang-format
   qemu-system-x86 grub-pc-bin grub-common xorriso mtools
   libcmocka-dev libcbor-dev libyaml-dev libcyaml-dev
-  gdb socat
+  gdb socat curl iproute2
 )
 
 missing=()
