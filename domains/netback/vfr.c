@@ -226,13 +226,13 @@ static void deliver_in(struct vfr *v, uint16_t from, const struct vfr_pkt *p, si
     }
     if (p->frag_offset == 0 && p->more_frags)
         frag_note(v, p, from, owner, now);
+    o->dom = owner;
     o->rule = vfr_rules_match(&d->rules, VFR_IN, p->proto, port, p->src, (uint32_t)len);
     if (o->rule != VFR_RULE_NONE && d->rules.r[o->rule].action == VFR_DENY) {
         drop(v, d, o, VFR_DROP_DENIED);
         return;
     }
     o->to = VFR_TO_DOMAIN;
-    o->dom = owner;
     d->c.rx_packets++;
     d->c.rx_bytes += len;
 }

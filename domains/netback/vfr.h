@@ -79,7 +79,7 @@ struct vfr_verdict {
     uint8_t to;    /* enum vfr_to */
     uint8_t drop;  /* enum vfr_drop when to == VFR_TO_DROP */
     uint8_t parse; /* enum vfr_pkt_status when drop == VFR_DROP_PARSE */
-    uint16_t dom;  /* VFR_TO_DOMAIN: the receiver */
+    uint16_t dom;  /* VFR_TO_DOMAIN: the receiver (also set when its inbound rules denied it) */
     int32_t rule;  /* the rule that matched (allow or deny), VFR_RULE_NONE */
     size_t reply_len;
     struct vfr_pkt pkt; /* what the parser saw */

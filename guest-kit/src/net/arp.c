@@ -166,7 +166,9 @@ void arp_input(struct gk_ip *ip, const uint8_t *p, size_t len)
         return;
     }
     bool for_us = ip->cfg.addr != 0 && tpa == ip->cfg.addr;
-    if (spa != 0 && spa != ip->cfg.addr) {
+    /* In RSIP mode the router answers for our own (shared) address: the
+     * domains holding its other ports are reached through it. */
+    if (spa != 0 && (spa != ip->cfg.addr || ip->cfg.rsip)) {
         struct arp_entry *e = find(ip, spa);
         if (e == NULL && for_us)
             e = take(ip);
