@@ -10,6 +10,7 @@
 
 #include "arch.h"
 #include "domain.h"
+#include "hypercall.h"
 #include "log.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -54,12 +55,12 @@ void console_output(struct domain *d, const char *buf, size_t n)
         evtchn_raise_virq(&w->ev, HV_VIRQ_CONSOLE, 0);
 }
 
-int64_t hc_console_op(struct domain *d, struct cpu_regs *regs)
+int64_t hc_console_op(struct domain *d, struct hypercall *c)
 {
     static char bounce[HV_CONSOLE_RING_SIZE];
-    uint64_t cmd = regs->rdi;
+    uint64_t cmd = c->arg[0];
     struct hv_console_args a;
-    if (arch_copy_from_guest(&a, gva(regs->rsi), sizeof(a)) != HV_OK)
+    if (arch_copy_from_guest(&a, gva(c->arg[1]), sizeof(a)) != HV_OK)
         return HV_EFAULT;
     if (a.reserved != 0 || cmd > HV_CONSOLE_WATCH)
         return HV_EINVAL;
@@ -71,11 +72,11 @@ int64_t hc_console_op(struct domain *d, struct cpu_regs *regs)
         t = d;
     } else {
         uint32_t right = cmd == HV_CONSOLE_WRITE ? HV_CAP_R_CON_WRITE : HV_CAP_R_CON_READ;
-        struct cap *c;
-        enum hv_status st = cap_lookup(&d->caps, a.con_slot, HV_CAP_CONSOLE, right, &c);
+        struct cap *cap;
+        enum hv_status st = cap_lookup(&d->caps, a.con_slot, HV_CAP_CONSOLE, right, &cap);
         if (st != HV_OK)
             return st;
-        t = container_of(c->obj, struct domain, console_obj);
+        t = container_of(cap->obj, struct domain, console_obj);
     }
     uint64_t len = a.len < HV_CONSOLE_RING_SIZE ? a.len : HV_CONSOLE_RING_SIZE;
 

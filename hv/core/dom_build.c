@@ -134,11 +134,8 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     if (pmm_free_count(pmm) < pages)
         return "not enough free memory";
 
-    domid_t id = d->id;
-    memset(d, 0, sizeof(*d));
-    d->id = id;
+    domain_reset(d);
     d->is_root = (spec->flags & HV_SIF_ROOT) != 0;
-    d->state = DOMAIN_BUILDING;
     d->l4 = INVALID_MFN;
     d->max_pages = MAX(spec->max_bytes / PAGE_SIZE, pages);
     d->max_vcpus = VCPU_MAX;

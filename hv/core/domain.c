@@ -13,10 +13,22 @@
 #include "domain.h"
 #include "log.h"
 #include "mm_hv.h"
-#include "regs.h"
 
 static struct domain domain_table[DOMAIN_MAX];
 static uint32_t next_domid;
+
+_Static_assert(DOMAIN_MAX *VCPU_MAX <= ARCH_VCPUS_MAX, "an arch_vcpu for every VCPU");
+
+void domain_reset(struct domain *d)
+{
+    domid_t id = d->id;
+    unsigned slot = (unsigned)(d - domain_table);
+    memset(d, 0, sizeof(*d));
+    d->id = id;
+    d->state = DOMAIN_BUILDING;
+    for (unsigned v = 0; v < VCPU_MAX; v++)
+        d->vcpus[v].arch = arch_vcpu(slot * VCPU_MAX + v);
+}
 
 struct domain *domain_alloc(void)
 {
@@ -26,9 +38,8 @@ struct domain *domain_alloc(void)
         struct domain *d = &domain_table[i];
         if (d->state != DOMAIN_FREE)
             continue;
-        memset(d, 0, sizeof(*d));
         d->id = (domid_t)next_domid++;
-        d->state = DOMAIN_BUILDING;
+        domain_reset(d);
         return d;
     }
     return NULL;

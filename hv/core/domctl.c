@@ -14,12 +14,12 @@
 #include "arch.h"
 #include "domain.h"
 #include "frame.h"
+#include "hypercall.h"
 #include "log.h"
 #include "mm_hooks.h"
 #include "mm_hv.h"
 #include "pmm.h"
 #include "pt.h"
-#include "regs.h"
 
 /* Frames moved per ASSIGN step before the call restarts itself. */
 #define ASSIGN_STEP 256u
@@ -179,7 +179,7 @@ static int64_t domctl_create(struct domain *d, uint64_t va)
     return HV_OK;
 }
 
-static int64_t domctl_assign(struct domain *d, uint64_t va, struct cpu_regs *regs)
+static int64_t domctl_assign(struct domain *d, uint64_t va, struct hypercall *c)
 {
     struct hv_domctl_assign a;
     if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
@@ -241,14 +241,12 @@ static int64_t domctl_assign(struct domain *d, uint64_t va, struct cpu_regs *reg
                            sizeof(a.done)) != HV_OK)
         return HV_EFAULT;
     if (rc == HV_EAGAIN) {
-        regs->rip -= 2; /* run again after the scheduler had a chance */
-        schedule_preempt_point();
-        return HC_DOMAIN_OP;
+        return hypercall_restart(c); /* after the scheduler had a chance */
     }
     return rc;
 }
 
-static int64_t domctl_set_base(struct domain *d, uint64_t va, struct cpu_regs *regs)
+static int64_t domctl_set_base(struct domain *d, uint64_t va, struct hypercall *c)
 {
     struct hv_domctl_set_base a;
     if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
@@ -270,9 +268,7 @@ static int64_t domctl_set_base(struct domain *d, uint64_t va, struct cpu_regs *r
         return HV_EPERM;
     int rc = mm_pin(&t->mm, mfn(a.l4_mfn), 4);
     if (rc == HV_EAGAIN) {
-        regs->rip -= 2;
-        schedule_preempt_point();
-        return HC_DOMAIN_OP;
+        return hypercall_restart(c);
     }
     if (rc != HV_OK)
         return rc;
@@ -510,13 +506,13 @@ static int64_t domctl_info(struct domain *d, uint64_t va)
     return HV_OK;
 }
 
-int64_t hc_domain_op(struct domain *d, struct cpu_regs *regs)
+int64_t hc_domain_op(struct domain *d, struct hypercall *c)
 {
-    uint64_t cmd = regs->rdi, va = regs->rsi;
+    uint64_t cmd = c->arg[0], va = c->arg[1];
     switch (cmd) {
     case HV_DOMCTL_CREATE: return domctl_create(d, va);
-    case HV_DOMCTL_ASSIGN: return domctl_assign(d, va, regs);
-    case HV_DOMCTL_SET_BASE: return domctl_set_base(d, va, regs);
+    case HV_DOMCTL_ASSIGN: return domctl_assign(d, va, c);
+    case HV_DOMCTL_SET_BASE: return domctl_set_base(d, va, c);
     case HV_DOMCTL_VCPU_START: return domctl_vcpu_start(d, va);
     case HV_DOMCTL_PAUSE:
     case HV_DOMCTL_UNPAUSE:

@@ -5,40 +5,31 @@
  * change is made.
  *
  * Continuations: a validation that exceeds its budget returns HV_EAGAIN
- * from mm_ops with its progress saved. The hypercall then rewinds the
- * guest's rip over the 2-byte `syscall` and puts the hypercall number back
- * in rax, so the guest re-enters the same call after any pending interrupt;
- * for HC_MMU_UPDATE the argument registers are advanced past the requests
- * already applied (r10 carries the running done count). Long batches are
- * also split this way every MMU_BATCH_PREEMPT requests, or sooner when
- * their requests validate or release tables (a budget of entries a call).
+ * from mm_ops with its progress saved. The hypercall then restarts itself
+ * (hypercall_restart), so the guest re-enters the same call after the
+ * scheduler had a chance and any pending interrupt; for HC_MMU_UPDATE the
+ * arguments are advanced past the requests already applied (the fourth
+ * argument carries the running done count). Long batches are also split
+ * this way every MMU_BATCH_PREEMPT requests, or sooner when their requests
+ * validate or release tables (a budget of entries a call).
  */
 #include <string.h>
 
 #include "arch.h"
 #include "domain.h"
 #include "frame.h"
+#include "hypercall.h"
 #include "log.h"
 #include "mm_hooks.h"
 #include "mm_hv.h"
 #include "pmm.h"
-#include "regs.h"
 
 #define MMU_CHUNK 32
 #define MMU_BATCH_PREEMPT 512
-#define SYSCALL_INSN_BYTES 2
-
-/* Re-executes the current hypercall when the guest resumes. */
-static int64_t continuation(struct cpu_regs *regs, uint64_t nr)
+int64_t hc_mmu_update(struct domain *d, struct hypercall *c)
 {
-    regs->rip -= SYSCALL_INSN_BYTES;
-    return (int64_t)nr;
-}
-
-int64_t hc_mmu_update(struct domain *d, struct cpu_regs *regs)
-{
-    uint64_t reqs_va = regs->rdi, count = regs->rsi, done_va = regs->rdx;
-    uint64_t done_so_far = regs->r10;
+    uint64_t reqs_va = c->arg[0], count = c->arg[1], done_va = c->arg[2];
+    uint64_t done_so_far = c->arg[3];
     struct hv_mmu_update chunk[MMU_CHUNK];
 
     if (count > HV_MMU_UPDATE_MAX || done_so_far > HV_MMU_UPDATE_MAX)
@@ -70,19 +61,19 @@ int64_t hc_mmu_update(struct domain *d, struct cpu_regs *regs)
     uint64_t total = done_so_far + done;
     if (rc == HV_EAGAIN || (rc == HV_OK && done < count)) {
         /* Preempted: continue from the first request not yet applied. */
-        regs->rdi = reqs_va + done * sizeof(chunk[0]);
-        regs->rsi = count - done;
-        regs->r10 = total;
-        return continuation(regs, HC_MMU_UPDATE);
+        c->arg[0] = reqs_va + done * sizeof(chunk[0]);
+        c->arg[1] = count - done;
+        c->arg[3] = total;
+        return hypercall_restart(c);
     }
     if (done_va && arch_copy_to_guest(gva(done_va), &total, sizeof(total)) != HV_OK)
         return HV_EFAULT;
     return rc;
 }
 
-int64_t hc_mmuext_op(struct domain *d, struct cpu_regs *regs)
+int64_t hc_mmuext_op(struct domain *d, struct hypercall *c)
 {
-    uint64_t cmd = regs->rdi, arg = regs->rsi;
+    uint64_t cmd = c->arg[0], arg = c->arg[1];
     int rc;
 
     switch (cmd) {
@@ -107,18 +98,18 @@ int64_t hc_mmuext_op(struct domain *d, struct cpu_regs *regs)
     default: return HV_EINVAL;
     }
     if (rc == HV_EAGAIN)
-        return continuation(regs, HC_MMUEXT_OP);
+        return hypercall_restart(c);
     return rc;
 }
 
-int64_t hc_update_va_mapping(struct domain *d, struct cpu_regs *regs)
+int64_t hc_update_va_mapping(struct domain *d, struct hypercall *c)
 {
-    uint64_t flags = regs->rdx;
+    uint64_t flags = c->arg[2];
     if (flags > 0xffffffffull)
         return HV_EINVAL;
-    int rc = mm_update_va_mapping(&d->mm, regs->rdi, regs->rsi, (unsigned)flags);
+    int rc = mm_update_va_mapping(&d->mm, c->arg[0], c->arg[1], (unsigned)flags);
     if (rc == HV_EAGAIN)
-        return continuation(regs, HC_UPDATE_VA_MAPPING);
+        return hypercall_restart(c);
     return rc;
 }
 
@@ -160,9 +151,9 @@ static uint64_t frame_info(const struct frame *f)
            ((uint64_t)(f->ref_count & 0x7fffff) << 40);
 }
 
-int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs)
+int64_t hc_memory_op(struct domain *d, struct hypercall *c)
 {
-    uint64_t cmd = regs->rdi, arg = regs->rsi;
+    uint64_t cmd = c->arg[0], arg = c->arg[1];
 
     switch (cmd) {
     case HV_MEMOP_INCREASE: {

@@ -3,9 +3,10 @@
  * anything changes, and a bad argument gets a status code, never a panic.
  */
 #include "arch.h"
+#include "arch_hooks.h"
 #include "domain.h"
+#include "hypercall.h"
 #include "log.h"
-#include "regs.h"
 #include "test_op.h"
 #include <hv/test_op.h>
 
@@ -23,11 +24,16 @@ static int64_t hc_console_write(struct domain *d, uint64_t buf, uint64_t len)
 }
 
 /* Gives up the CPU (see schedule_yield). */
-static int64_t hc_yield(struct cpu_regs *regs)
+static int64_t hc_yield(void)
 {
-    (void)regs;
     schedule_yield();
     return HV_OK;
+}
+
+int64_t hypercall_restart(struct hypercall *c)
+{
+    schedule_preempt_point();
+    return arch_hypercall_restart(c);
 }
 
 static int64_t hc_shutdown(struct domain *d, uint64_t reason)
@@ -42,59 +48,56 @@ static int64_t hc_shutdown(struct domain *d, uint64_t reason)
     }
 }
 
-void hypercall_entry(struct cpu_regs *regs)
+static int64_t hypercall_invoke(struct domain *d, struct hypercall *c)
+{
+    uint64_t *a = c->arg;
+    switch (c->nr) {
+    case HC_CONSOLE_WRITE: return hc_console_write(d, a[0], a[1]);
+    case HC_YIELD: return hc_yield();
+    case HC_SHUTDOWN: return hc_shutdown(d, a[0]);
+    case HC_MMU_UPDATE: return hc_mmu_update(d, c);
+    case HC_MMUEXT_OP: return hc_mmuext_op(d, c);
+    case HC_UPDATE_VA_MAPPING: return hc_update_va_mapping(d, c);
+    case HC_MEMORY_OP: return hc_memory_op(d, c);
+    case HC_SET_TRAP_TABLE: return hc_set_trap_table(d, c);
+    case HC_IRET: return hc_iret(d, c);
+    case HC_CAP_OP: return hc_cap_op(d, c);
+    case HC_EVTCHN_OP: return hc_evtchn_op(d, c);
+    case HC_GRANT_OP: return hc_grant_op(d, c);
+    case HC_SET_CALLBACK: return hc_set_callback(d, c);
+    case HC_BLOCK: return hc_block(d, c);
+    case HC_SET_TIMER: return hc_set_timer(d, c);
+    case HC_DOMAIN_OP: return hc_domain_op(d, c);
+    case HC_CONSOLE_OP: return hc_console_op(d, c);
+    case HC_IOPORT_OP: return hc_ioport_op(d, c);
+    case HC_PCI_OP: return hc_pci_op(d, c);
+    case HC_TEST_OP: return hc_test_op(d, c); /* HV_ENOSYS but in the test image */
+    default:
+        log_debug("d%u: unknown hypercall %llu", d->id, (unsigned long long)c->nr);
+        return HV_ENOSYS;
+    }
+}
+
+void hypercall_entry(struct hypercall *c)
 {
     hv_lock();
     struct domain *d = current_domain;
     int64_t ret;
 #ifdef HV_TEST_IMAGE
-    test_hypercall(regs->rax, regs->rdi);
+    test_hypercall(c->nr, c->arg[0]);
 #endif
 
     if (domain_owed_work(d)) {
         /* d destroyed a domain whose teardown is not finished: d pays for it
          * a bounded step per entry, and the call waits (dom_teardown.c). */
-        regs->rip -= 2; /* re-enter the same call, rax its number again */
-        schedule_preempt_point();
-        ret = (int64_t)regs->rax;
-        goto out;
+        ret = hypercall_restart(c);
+    } else {
+        ret = hypercall_invoke(d, c);
     }
-
-    switch (regs->rax) {
-    case HC_CONSOLE_WRITE: ret = hc_console_write(d, regs->rdi, regs->rsi); break;
-    case HC_YIELD: ret = hc_yield(regs); break;
-    case HC_SHUTDOWN: ret = hc_shutdown(d, regs->rdi); break;
-    case HC_MMU_UPDATE: ret = hc_mmu_update(d, regs); break;
-    case HC_MMUEXT_OP: ret = hc_mmuext_op(d, regs); break;
-    case HC_UPDATE_VA_MAPPING: ret = hc_update_va_mapping(d, regs); break;
-    case HC_MEMORY_OP: ret = hc_memory_op(d, regs); break;
-    case HC_SET_TRAP_TABLE: ret = hc_set_trap_table(d, regs); break;
-    case HC_IRET: ret = hc_iret(d, regs); break;
-    case HC_CAP_OP: ret = hc_cap_op(d, regs); break;
-    case HC_EVTCHN_OP: ret = hc_evtchn_op(d, regs); break;
-    case HC_GRANT_OP: ret = hc_grant_op(d, regs); break;
-    case HC_SET_CALLBACK: ret = hc_set_callback(d, regs); break;
-    case HC_BLOCK: ret = hc_block(d, regs); break;
-    case HC_SET_TIMER: ret = hc_set_timer(d, regs); break;
-    case HC_DOMAIN_OP: ret = hc_domain_op(d, regs); break;
-    case HC_CONSOLE_OP: ret = hc_console_op(d, regs); break;
-    case HC_IOPORT_OP: ret = hc_ioport_op(d, regs); break;
-    case HC_PCI_OP: ret = hc_pci_op(d, regs); break;
-    case HC_TEST_OP: ret = hc_test_op(d, regs); break; /* HV_ENOSYS but in the test image */
-    default:
-        log_debug("d%u: unknown hypercall %llu", d->id, (unsigned long long)regs->rax);
-        ret = HV_ENOSYS;
-        break;
-    }
-out:
-    regs->rax = (uint64_t)ret;
-
-    /* syscall at the very top of the lower half returns to a non-canonical
-     * address, which iretq would fault on in ring 0: treat it as the guest's
-     * fault instead. */
-    if (d->state == DOMAIN_RUNNING && regs->rip >= HV_GUEST_VA_LIMIT)
-        domain_kill(d, regs, "#GP: syscall would return to a non-canonical address");
+    const char *why = arch_hypercall_return(c, ret);
+    if (why && d->state == DOMAIN_RUNNING)
+        domain_kill(d, c->frame, why);
     domain_deferred_work();
-    schedule_exit(regs);
+    schedule_exit(c->frame);
     hv_unlock();
 }

@@ -7,8 +7,7 @@
  */
 #include "arch.h"
 #include "domain.h"
-#include "regs.h"
-#include "x86.h"
+#include "hypercall.h"
 
 /* Ports the hypervisor keeps for itself, whatever capability is shown. */
 static const struct {
@@ -32,49 +31,27 @@ static bool port_reserved(uint32_t first, uint32_t size)
     return false;
 }
 
-static uint16_t inw(uint16_t port)
-{
-    uint16_t v;
-    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static uint32_t inl(uint16_t port)
-{
-    uint32_t v;
-    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-int64_t hc_ioport_op(struct domain *d, struct cpu_regs *regs)
+int64_t hc_ioport_op(struct domain *d, struct hypercall *c)
 {
     struct hv_ioport_args a;
-    if (arch_copy_from_guest(&a, gva(regs->rdi), sizeof(a)) != HV_OK)
+    if (arch_copy_from_guest(&a, gva(c->arg[0]), sizeof(a)) != HV_OK)
         return HV_EFAULT;
     if (a.reserved != 0 || a.write > 1 || (a.size != 1 && a.size != 2 && a.size != 4) ||
         (uint32_t)a.port + a.size > 0x10000)
         return HV_EINVAL;
-    struct cap *c;
+    struct cap *cap;
     enum hv_status st =
-        cap_lookup_range(&d->caps, a.slot, HV_CAP_IOPORT, HV_CAP_R_IO_ACCESS, a.port, a.size, &c);
+        cap_lookup_range(&d->caps, a.slot, HV_CAP_IOPORT, HV_CAP_R_IO_ACCESS, a.port, a.size, &cap);
     if (st != HV_OK)
         return st;
     if (port_reserved(a.port, a.size))
         return HV_EPERM;
     if (a.write) {
-        switch (a.size) {
-        case 1: outb(a.port, (uint8_t)a.value); break;
-        case 2: outw(a.port, (uint16_t)a.value); break;
-        default: outl(a.port, a.value); break;
-        }
+        arch_port_out(a.port, a.size, a.value);
         return HV_OK;
     }
-    switch (a.size) {
-    case 1: a.value = inb(a.port); break;
-    case 2: a.value = inw(a.port); break;
-    default: a.value = inl(a.port); break;
-    }
-    if (arch_copy_to_guest(gva(regs->rdi), &a, sizeof(a)) != HV_OK)
+    a.value = arch_port_in(a.port, a.size);
+    if (arch_copy_to_guest(gva(c->arg[0]), &a, sizeof(a)) != HV_OK)
         return HV_EFAULT;
     return HV_OK;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "arch_hooks.h"
 #include "domain.h"
 #include "log.h"
 #include "mb2.h"
@@ -22,16 +23,14 @@ extern uint8_t _phys_start[], _phys_end[];
 static struct mb2_info boot_info;
 static struct pmm frame_pool;
 
-__noreturn void hv_main(uint32_t magic, uint32_t mbi_phys);
-
 static const char *mem_type_name(uint32_t t)
 {
     switch (t) {
-    case MB2_MEM_AVAILABLE: return "available";
-    case MB2_MEM_RESERVED: return "reserved";
-    case MB2_MEM_ACPI_RECLAIMABLE: return "ACPI reclaimable";
-    case MB2_MEM_NVS: return "ACPI NVS";
-    case MB2_MEM_BADRAM: return "bad RAM";
+    case MEM_AVAILABLE: return "available";
+    case MEM_RESERVED: return "reserved";
+    case MEM_ACPI_RECLAIMABLE: return "ACPI reclaimable";
+    case MEM_NVS: return "ACPI NVS";
+    case MEM_BADRAM: return "bad RAM";
     }
     return "unknown";
 }
@@ -53,16 +52,23 @@ static void set_log_level(void)
         log_warn("unknown loglvl=%s (error, warn, info, debug)", lvl);
 }
 
+/* Memory the frame allocator must never hand out: the first MiB and the
+ * hypervisor's image, then (from RESERVED_BUSY on) what the boot path still
+ * reads: the boot information and the modules. */
+#define RESERVED_BUSY 2
+static struct mem_range reserved[MB2_MODULES_MAX + 3];
+static size_t reserved_count;
+
 static void frames_init(const struct mb2_info *mbi, paddr_t mbi_phys)
 {
-    struct pmm_range reserved[MB2_MODULES_MAX + 3];
     size_t n = 0;
-    reserved[n++] = (struct pmm_range){0, 1ull << 20}; /* real-mode area, firmware */
+    reserved[n++] = (struct mem_range){0, 1ull << 20}; /* real-mode area, firmware */
     reserved[n++] =
-        (struct pmm_range){(paddr_t)(uintptr_t)_phys_start, (paddr_t)(uintptr_t)_phys_end};
-    reserved[n++] = (struct pmm_range){mbi_phys, mbi_phys + mbi->total_size_bytes};
+        (struct mem_range){(paddr_t)(uintptr_t)_phys_start, (paddr_t)(uintptr_t)_phys_end};
+    reserved[n++] = (struct mem_range){mbi_phys, mbi_phys + mbi->total_size_bytes};
     for (size_t i = 0; i < mbi->modules_count; i++)
-        reserved[n++] = (struct pmm_range){mbi->modules[i].start, mbi->modules[i].end};
+        reserved[n++] = (struct mem_range){mbi->modules[i].start, mbi->modules[i].end};
+    reserved_count = n;
 
     paddr_t bitmap_paddr;
     size_t bitmap_bytes;
@@ -76,6 +82,27 @@ static void frames_init(const struct mb2_info *mbi, paddr_t mbi_phys)
              (unsigned long long)pmm_total_count(&frame_pool),
              (unsigned long long)(pmm_total_count(&frame_pool) >> 8),
              (unsigned long long)pmm_free_count(&frame_pool));
+}
+
+static mfn_t boot_frame_alloc(void *ctx)
+{
+    return pmm_alloc(ctx);
+}
+
+/* Starts the other CPUs (their stacks come from the frame allocator). */
+static void smp_init(const struct mb2_info *mbi)
+{
+    struct arch_smp_boot b = {
+        .acpi_rsdp = mbi->acpi_rsdp,
+        .acpi_rsdp_size_bytes = mbi->acpi_rsdp_size_bytes,
+        .mmap = mbi->mmap,
+        .mmap_count = mbi->mmap_count,
+        .busy = &reserved[RESERVED_BUSY],
+        .busy_count = reserved_count - RESERVED_BUSY,
+        .alloc = boot_frame_alloc,
+        .alloc_ctx = &frame_pool,
+    };
+    arch_smp_init(&b);
 }
 
 static void boot_self_tests(void)
@@ -119,11 +146,10 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
 
     paddr_t top = 0;
     for (size_t i = 0; i < boot_info.mmap_count; i++) {
-        const struct mb2_mmap_entry *m = &boot_info.mmap[i];
+        const struct mem_map_entry *m = &boot_info.mmap[i];
         log_info("memory map: %016llx-%016llx %s", (unsigned long long)m->base,
                  (unsigned long long)(m->base + m->length - 1), mem_type_name(m->type));
-        if (m->type == MB2_MEM_AVAILABLE && m->base + m->length > top &&
-            m->base + m->length > m->base)
+        if (m->type == MEM_AVAILABLE && m->base + m->length > top && m->base + m->length > m->base)
             top = m->base + m->length;
     }
     for (size_t i = 0; i < boot_info.modules_count; i++)
@@ -139,7 +165,7 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
     mm_hv_init(&frame_pool, ALIGN_UP(top, PAGE_SIZE) >> PAGE_SHIFT);
     arch_time_init();
     arch_irq_init();
-    arch_smp_init(&boot_info);
+    smp_init(&boot_info);
     schedule_init(); /* knows the CPUs and their topology now */
     boot_self_tests();
 

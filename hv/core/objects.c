@@ -19,12 +19,12 @@
 
 #include "arch.h"
 #include "domain.h"
+#include "hypercall.h"
 #include "log.h"
 #include "mm_hooks.h"
 #include "mm_hv.h"
 #include "pci.h"
 #include "pmm.h"
-#include "regs.h"
 
 static struct evtchn_pirq_table pirq_table;
 static uint64_t next_uid = 1;
@@ -258,10 +258,17 @@ struct grant_table *grant_hook_table_of_domid(domid_t id)
     return d && d->uid != 0 ? &d->gt : NULL;
 }
 
-struct grant_table *grant_hook_table_of(struct cap_object *domain_obj)
+enum hv_status mm_cap_grant_table(struct cap_table *caps, uint32_t slot, struct grant_table **out)
 {
-    struct domain *d = domain_of_obj(domain_obj);
-    return d && domain_live(d) ? &d->gt : NULL;
+    struct cap *c;
+    enum hv_status st = cap_lookup(caps, slot, HV_CAP_DOMAIN, HV_GRANT_DOM_RIGHT, &c);
+    if (st != HV_OK)
+        return st;
+    struct domain *d = domain_of_obj(c->obj);
+    if (!d || !domain_live(d))
+        return HV_ENOENT;
+    *out = &d->gt;
+    return HV_OK;
 }
 
 void grant_hook_tlb_flush(domid_t grantee)
@@ -344,18 +351,9 @@ static int64_t copy_out(uint64_t va, const void *src, size_t n)
     return arch_copy_to_guest(gva(va), src, n);
 }
 
-/* Preemption of a long operation: run the same hypercall again after the
- * scheduler had a chance (the syscall instruction is 2 bytes). */
-static int64_t restart(struct cpu_regs *regs, uint64_t nr)
+int64_t hc_cap_op(struct domain *d, struct hypercall *c)
 {
-    regs->rip -= 2;
-    schedule_preempt_point();
-    return (int64_t)nr; /* rax holds the number again */
-}
-
-int64_t hc_cap_op(struct domain *d, struct cpu_regs *regs)
-{
-    uint64_t cmd = regs->rdi, args = regs->rsi;
+    uint64_t cmd = c->arg[0], args = c->arg[1];
     switch (cmd) {
     case HV_CAP_COPY: {
         struct hv_cap_copy_args a;
@@ -374,7 +372,7 @@ int64_t hc_cap_op(struct domain *d, struct cpu_regs *regs)
             return cap_delete(&d->caps, a.slot);
         enum hv_status st = cap_revoke(&d->caps, a.slot, CAP_REVOKE_BUDGET);
         if (st == HV_EAGAIN)
-            return restart(regs, HC_CAP_OP);
+            return hypercall_restart(c);
         return st;
     }
     case HV_CAP_IDENTIFY: {
@@ -429,9 +427,9 @@ static int64_t evtchn_notify(struct domain *d, uint64_t va)
     return HV_ENOENT;
 }
 
-int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
+int64_t hc_evtchn_op(struct domain *d, struct hypercall *c)
 {
-    uint64_t cmd = regs->rdi, args = regs->rsi;
+    uint64_t cmd = c->arg[0], args = c->arg[1];
     union {
         struct hv_evtchn_alloc_unbound au;
         struct hv_evtchn_bind_interdomain bi;
@@ -474,7 +472,7 @@ int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
             return HV_ENOENT;
         uint32_t budget = CAP_REVOKE_BUDGET;
         if (cap_object_clear_some(&d->endpoint_obj[a.pa.port], &budget) == HV_EAGAIN)
-            return restart(regs, HC_EVTCHN_OP);
+            return hypercall_restart(c);
     }
 
     enum hv_status st;
@@ -515,9 +513,9 @@ int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs)
     return st;
 }
 
-int64_t hc_grant_op(struct domain *d, struct cpu_regs *regs)
+int64_t hc_grant_op(struct domain *d, struct hypercall *c)
 {
-    uint64_t cmd = regs->rdi, args = regs->rsi;
+    uint64_t cmd = c->arg[0], args = c->arg[1];
     union {
         struct hv_grant_set_args set;
         struct hv_grant_ref_args ref;

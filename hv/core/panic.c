@@ -9,7 +9,7 @@ static int panicking;
 
 static __noreturn void panic_common(const struct cpu_regs *regs, const char *fmt, va_list ap)
 {
-    __asm__ volatile("cli");
+    arch_irqs_off();
     if (panicking++) {
         log_write("(hv) nested panic: halting\n", 27);
         arch_halt_forever();

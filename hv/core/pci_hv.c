@@ -12,10 +12,9 @@
  */
 #include "arch.h"
 #include "domain.h"
+#include "hypercall.h"
 #include "log.h"
 #include "pci.h"
-#include "regs.h"
-#include "x86.h"
 
 #define PCI_CONFIG_ADDRESS 0xcf8
 #define PCI_CONFIG_DATA 0xcfc
@@ -27,30 +26,16 @@ static uint32_t config_address(pci_bdf_t bdf, uint32_t offset)
     return 0x80000000u | (uint32_t)bdf << 8 | (offset & 0xfc);
 }
 
-static uint16_t inw_(uint16_t port)
-{
-    uint16_t v;
-    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static uint32_t inl_(uint16_t port)
-{
-    uint32_t v;
-    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
 uint32_t pci_hook_read32(pci_bdf_t bdf, uint32_t offset)
 {
-    outl(PCI_CONFIG_ADDRESS, config_address(bdf, offset));
-    return inl_(PCI_CONFIG_DATA);
+    arch_port_out(PCI_CONFIG_ADDRESS, 4, config_address(bdf, offset));
+    return arch_port_in(PCI_CONFIG_DATA, 4);
 }
 
 void pci_hook_write32(pci_bdf_t bdf, uint32_t offset, uint32_t value)
 {
-    outl(PCI_CONFIG_ADDRESS, config_address(bdf, offset));
-    outl(PCI_CONFIG_DATA, value);
+    arch_port_out(PCI_CONFIG_ADDRESS, 4, config_address(bdf, offset));
+    arch_port_out(PCI_CONFIG_DATA, 4, value);
 }
 
 /* A sized access (already checked by pci_config_check): the data port
@@ -58,23 +43,15 @@ void pci_hook_write32(pci_bdf_t bdf, uint32_t offset, uint32_t value)
 static uint32_t config_read(pci_bdf_t bdf, uint32_t offset, uint32_t size)
 {
     uint16_t port = (uint16_t)(PCI_CONFIG_DATA + (offset & 3));
-    outl(PCI_CONFIG_ADDRESS, config_address(bdf, offset));
-    switch (size) {
-    case 1: return inb(port);
-    case 2: return inw_(port);
-    default: return inl_(port);
-    }
+    arch_port_out(PCI_CONFIG_ADDRESS, 4, config_address(bdf, offset));
+    return arch_port_in(port, size);
 }
 
 static void config_write(pci_bdf_t bdf, uint32_t offset, uint32_t size, uint32_t value)
 {
     uint16_t port = (uint16_t)(PCI_CONFIG_DATA + (offset & 3));
-    outl(PCI_CONFIG_ADDRESS, config_address(bdf, offset));
-    switch (size) {
-    case 1: outb(port, (uint8_t)value); break;
-    case 2: outw(port, (uint16_t)value); break;
-    default: outl(port, value); break;
-    }
+    arch_port_out(PCI_CONFIG_ADDRESS, 4, config_address(bdf, offset));
+    arch_port_out(port, size, value);
 }
 
 static const char *bar_kind_name(uint8_t kind)
@@ -152,9 +129,9 @@ uint32_t pci_root_caps(struct cap_table *t, uint32_t first_slot)
     return slot - first_slot;
 }
 
-int64_t hc_pci_op(struct domain *d, struct cpu_regs *regs)
+int64_t hc_pci_op(struct domain *d, struct hypercall *c)
 {
-    uint64_t cmd = regs->rdi, args = regs->rsi;
+    uint64_t cmd = c->arg[0], args = c->arg[1];
     union {
         struct hv_pci_config_args cfg;
         struct hv_pci_info_args info;
@@ -168,14 +145,14 @@ int64_t hc_pci_op(struct domain *d, struct cpu_regs *regs)
     }
     if (arch_copy_from_guest(&a, gva(args), size) != HV_OK)
         return HV_EFAULT;
-    struct cap *c;
+    struct cap *cap;
     if (cmd == HV_PCI_INFO) {
         if (a.info.reserved != 0)
             return HV_EINVAL;
-        enum hv_status st = cap_lookup(&d->caps, a.info.slot, HV_CAP_PCI, 0, &c);
+        enum hv_status st = cap_lookup(&d->caps, a.info.slot, HV_CAP_PCI, 0, &cap);
         if (st != HV_OK)
             return st;
-        struct pci_func *f = pci_func_of_obj(&scan, c->obj);
+        struct pci_func *f = pci_func_of_obj(&scan, cap->obj);
         if (f == NULL)
             panic("pci: a PCI capability names no recorded function");
         pci_func_info(f, &a.info);
@@ -186,13 +163,13 @@ int64_t hc_pci_op(struct domain *d, struct cpu_regs *regs)
     bool write = cmd == HV_PCI_CONFIG_WRITE;
     if (a.cfg.reserved0 != 0 || a.cfg.reserved != 0)
         return HV_EINVAL;
-    enum hv_status st = cap_lookup(&d->caps, a.cfg.slot, HV_CAP_PCI, 0, &c);
+    enum hv_status st = cap_lookup(&d->caps, a.cfg.slot, HV_CAP_PCI, 0, &cap);
     if (st != HV_OK)
         return st;
-    struct pci_func *f = pci_func_of_obj(&scan, c->obj);
+    struct pci_func *f = pci_func_of_obj(&scan, cap->obj);
     if (f == NULL)
         panic("pci: a PCI capability names no recorded function");
-    st = pci_config_check(f, c->rights, a.cfg.offset, a.cfg.size, write, a.cfg.value);
+    st = pci_config_check(f, cap->rights, a.cfg.offset, a.cfg.size, write, a.cfg.value);
     if (st != HV_OK)
         return st;
     if (write) {

@@ -22,8 +22,9 @@
  * of its current slice; CPU 0 also keeps every VCPU's one-shot timer. With
  * nothing to run a CPU idles (sti; hlt) on the hypervisor's own tables.
  *
- * FPU/SSE state (struct cpu_fpu, FXSAVE) is switched eagerly with the
- * frame: saved whenever a VCPU's frame is, restored with it.
+ * A VCPU's registers and x87/SSE state (struct arch_vcpu, the
+ * architecture's) are switched eagerly with the frame: saved whenever a
+ * VCPU leaves the CPU, restored when it comes on (arch_vcpu_save/load).
  *
  * UNFINISHED: one lock for everything (the policy's data is per-CPU
  * already, so it can be split).
@@ -31,6 +32,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "arch_hooks.h"
 #include "domain.h"
 #include "log.h"
 #include "mm_hv.h"
@@ -76,7 +78,7 @@ void hv_lock(void)
     uint32_t t = __atomic_fetch_add(&lock_next, 1, __ATOMIC_ACQUIRE);
     while (__atomic_load_n(&lock_serving, __ATOMIC_ACQUIRE) != t) {
         arch_smp_poll();
-        __builtin_ia32_pause();
+        arch_cpu_relax();
     }
     lock_owner = (int)arch_cpu_id();
 #ifdef HV_TEST_IMAGE
@@ -136,7 +138,7 @@ static void kick(sched_cpumask_t mask)
     }
 }
 
-int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_t rdi)
+int vcpu_init(struct domain *d, unsigned id, uint64_t entry, uint64_t stack, uint64_t arg)
 {
     if (id >= VCPU_MAX)
         return HV_EINVAL;
@@ -158,14 +160,7 @@ int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_
             sched_remove_domain(&policy, d->id);
         return rc;
     }
-    memset(&v->regs, 0, sizeof(v->regs));
-    cpu_fpu_reset(&v->fpu);
-    v->regs.rip = rip;
-    v->regs.cs = SEL_USER_CS;
-    v->regs.rflags = 0x202; /* IF */
-    v->regs.rsp = rsp;
-    v->regs.ss = SEL_USER_DS;
-    v->regs.rdi = rdi;
+    arch_vcpu_init(v->arch, entry, stack, arg);
     v->dom = d;
     v->id = id;
     v->online = true;
@@ -427,8 +422,7 @@ static void switch_to(struct vcpu *next, struct cpu_regs *regs, uint64_t slice_n
 {
     struct cpu_rt *r = me();
     uint64_t now = arch_now_ns();
-    *regs = next->regs;
-    cpu_fpu_restore(&next->fpu);
+    arch_vcpu_load(next->arch, regs);
     arch_load_base(next->dom->l4);
     mm_note_local_flush();
     if (r->current && r->current != next)
@@ -452,8 +446,7 @@ static void schedule_switch(struct cpu_regs *regs)
         prev->run_start_ns = arch_now_ns();
     }
     if (prev && prev->online) {
-        prev->regs = *regs;
-        cpu_fpu_save(&prev->fpu); /* before another CPU may take it (held rule) */
+        arch_vcpu_save(prev->arch, regs); /* before another CPU may take it (held rule) */
     } else if (prev)
         r->retiring = prev; /* it stopped on this CPU */
     uint64_t slice_ns;
@@ -520,11 +513,7 @@ void smp_ap_run(void)
 
 void schedule_start(void)
 {
-    /* The first frame lives here, not at the top of the stack: an AP comes
-     * here from just below the top, which the frame would overwrite. Later
-     * entries from ring 3 put their frames at the top as usual. */
-    static struct cpu_regs first_frame[SCHED_MAX_CPUS];
-    struct cpu_regs *regs = &first_frame[arch_cpu_id()];
+    struct cpu_regs *regs = arch_first_frame();
     uint64_t slice_ns;
     hv_lock();
     me()->started = true;

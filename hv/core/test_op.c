@@ -30,10 +30,10 @@
 #include "frame.h"
 #include "grant.h"
 #include "log.h"
+#include "hypercall.h"
 #include "mm_hv.h"
 #include "pmm.h"
 #include "pt.h"
-#include "regs.h"
 #include "test_op.h"
 #include <hv/test_op.h>
 
@@ -427,17 +427,17 @@ static void audit(const struct domain *caller, uint32_t inject)
              check.errors ? "; first: " : "", check.errors ? check.first : "");
 }
 
-int64_t hc_test_op(struct domain *d, struct cpu_regs *regs)
+int64_t hc_test_op(struct domain *d, struct hypercall *c)
 {
-    switch (regs->rdi) {
+    switch (c->arg[0]) {
     case HV_TEST_STATS: {
         struct hv_test_stats a;
-        if (arch_copy_from_guest(&a, gva(regs->rsi), sizeof(a)) != HV_OK)
+        if (arch_copy_from_guest(&a, gva(c->arg[1]), sizeof(a)) != HV_OK)
             return HV_EFAULT;
         uint64_t reset = a.reset;
         a = stats;
         a.reset = reset;
-        if (arch_copy_to_guest(gva(regs->rsi), &a, sizeof(a)) != HV_OK)
+        if (arch_copy_to_guest(gva(c->arg[1]), &a, sizeof(a)) != HV_OK)
             return HV_EFAULT;
         if (reset)
             stats = (struct hv_test_stats){.longest_nr = ~0ull};
@@ -445,13 +445,13 @@ int64_t hc_test_op(struct domain *d, struct cpu_regs *regs)
     }
     case HV_TEST_CHECK: {
         struct hv_test_check probe;
-        if (arch_copy_from_guest(&probe, gva(regs->rsi), sizeof(probe)) != HV_OK ||
-            arch_copy_to_guest(gva(regs->rsi), &probe, sizeof(probe)) != HV_OK)
+        if (arch_copy_from_guest(&probe, gva(c->arg[1]), sizeof(probe)) != HV_OK ||
+            arch_copy_to_guest(gva(c->arg[1]), &probe, sizeof(probe)) != HV_OK)
             return HV_EFAULT;
         if (probe.inject > 1)
             return HV_EINVAL;
         audit(d, probe.inject);
-        return arch_copy_to_guest(gva(regs->rsi), &check, sizeof(check)) == HV_OK ? HV_OK
+        return arch_copy_to_guest(gva(c->arg[1]), &check, sizeof(check)) == HV_OK ? HV_OK
                                                                                   : HV_EFAULT;
     }
     default: return HV_EINVAL;

@@ -5,9 +5,9 @@
 #include "domain.h"
 #include "test_op.h"
 
-int64_t hc_test_op(struct domain *d, struct cpu_regs *regs)
+int64_t hc_test_op(struct domain *d, struct hypercall *c)
 {
     (void)d;
-    (void)regs;
+    (void)c;
     return HV_ENOSYS;
 }

@@ -10,6 +10,7 @@
  */
 #include "arch.h"
 #include "domain.h"
+#include "hypercall.h"
 #include "log.h"
 #include "regs.h"
 
@@ -36,9 +37,9 @@ void domain_wallclock_init(struct domain *d)
     __atomic_store_n(&s->wc_version, s->wc_version + 1, __ATOMIC_SEQ_CST);
 }
 
-int64_t hc_block(struct domain *d, struct cpu_regs *regs)
+int64_t hc_block(struct domain *d, struct hypercall *c)
 {
-    (void)regs;
+    (void)c;
     struct vcpu *v = current_vcpu;
     __atomic_store_n(&d->shared->vcpu_info[v->id].upcall_mask, 0, __ATOMIC_SEQ_CST);
     if (v->timer_fired || evtchn_vcpu_event_pending(&d->ev, v->id)) {
@@ -50,12 +51,12 @@ int64_t hc_block(struct domain *d, struct cpu_regs *regs)
     return HV_OK;
 }
 
-int64_t hc_set_timer(struct domain *d, struct cpu_regs *regs)
+int64_t hc_set_timer(struct domain *d, struct hypercall *c)
 {
     (void)d;
     struct vcpu *v = current_vcpu;
     v->timer_fired = false;
-    v->timer_deadline_ns = regs->rdi;
+    v->timer_deadline_ns = c->arg[0];
     schedule_timer_changed();
     return HV_OK;
 }

@@ -8,7 +8,22 @@
 #include "types.h"
 #include "hv/abi.h"
 
+/* The register frame an entry from ring 3 leaves at the top of the CPU's
+ * hypervisor stack, restored by the exit to ring 3. Its layout is the
+ * architecture's (hv/arch/x86_64/regs.h): the core only passes it along. */
 struct cpu_regs;
+
+/*
+ * One hypercall, decoded once by the architecture's entry code from the
+ * registers the guest ABI names (proto/include/hv/abi.h). The core reads
+ * its number and arguments here and never a register.
+ */
+#define HC_ARGS_MAX 6
+struct hypercall {
+    uint64_t nr;
+    uint64_t arg[HC_ARGS_MAX]; /* in ABI order */
+    struct cpu_regs *frame;    /* the caller's frame (opaque) */
+};
 
 /* Codes passed to arch_machine_exit(); see docs/abi.md "Exit status". */
 enum hv_exit_code {
@@ -63,6 +78,17 @@ __noreturn void arch_machine_exit(enum hv_exit_code code);
 __noreturn void arch_halt_forever(void);
 /* Enables interrupts and waits for one (used when nothing can run). */
 void arch_idle_wait(void);
+/* Disables interrupts on this CPU for good (the panic path). */
+void arch_irqs_off(void);
+/* The hint a spin-wait loop executes on every turn (it also lets the one
+ * TCG thread of an -icount run move on). */
+void arch_cpu_relax(void);
+
+/* Port I/O: `width` is 1, 2 or 4 bytes (anything else reads 0 and writes
+ * nothing); a narrower value is zero-extended / truncated. Whoever calls
+ * these has checked the caller's right to the port. */
+uint32_t arch_port_in(uint16_t port, unsigned width);
+void arch_port_out(uint16_t port, unsigned width, uint32_t value);
 
 /* Copies between hypervisor memory and the current guest's address space.
  * Returns HV_OK, or HV_EFAULT when the range is not entirely below
@@ -95,6 +121,66 @@ bool arch_guest_map(mfn_t l4, uint64_t va, mfn_t m, unsigned flags, arch_frame_a
 /* Returns to ring 3 through the register frame at regs, which must be the
  * frame at the top of this CPU's hypervisor stack. Does not return. */
 __noreturn void arch_enter_frame(struct cpu_regs *regs);
+
+/*
+ * A VCPU's architectural state (registers, x87/SSE) while it is off the
+ * CPU: opaque to the core, which holds a pointer per VCPU. The context
+ * switch moves it through the frame of the CPU's entry from ring 3.
+ */
+struct arch_vcpu;
+#define ARCH_VCPUS_MAX 256u
+/* The state of VCPU slot i < ARCH_VCPUS_MAX (the same one for good). */
+struct arch_vcpu *arch_vcpu(unsigned i);
+/* A first entry at `entry` with stack pointer `stack` and `arg` in the
+ * first argument register (the start-info ABI of proto/include/hv/abi.h);
+ * every other register zero, interrupts on, x87/SSE in their reset state. */
+void arch_vcpu_init(struct arch_vcpu *v, uint64_t entry, uint64_t stack, uint64_t arg);
+/* Saves the guest context in frame and the CPU's x87/SSE registers into v
+ * (the VCPU leaves the CPU). */
+void arch_vcpu_save(struct arch_vcpu *v, const struct cpu_regs *frame);
+/* Puts v's context in frame and its x87/SSE state in the CPU (the VCPU
+ * comes on: the exit to ring 3 restores frame). */
+void arch_vcpu_load(const struct arch_vcpu *v, struct cpu_regs *frame);
+/* This CPU's frame for its first entry to ring 3 (schedule_start), which
+ * is not made by an entry from ring 3. */
+struct cpu_regs *arch_first_frame(void);
+
+/* A fault in ring 3 as the architecture decoded it for the core. */
+struct arch_fault {
+    unsigned vector;  /* the trap-table vector (proto/include/hv/abi.h) */
+    const char *name; /* "#PF page fault" */
+    uint64_t error_code;
+    uint64_t ip;      /* where it happened */
+    uint64_t addr;    /* the faulting address, when has_addr */
+    bool has_addr;    /* a page fault: addr goes to the VCPU's shared info */
+    bool reflectable; /* a guest handler may take it (arch_vector_reflectable) */
+};
+/* May a guest register a handler for vector (HC_SET_TRAP_TABLE)? */
+bool arch_vector_reflectable(uint64_t vector);
+/* Enters handler on a bounce frame (abi.h "Trap reflection") written below
+ * the guest stack of frame, describing the interrupted context. False
+ * (frame unchanged) if the stack cannot take it. */
+bool arch_frame_bounce(struct cpu_regs *frame, uint64_t vector, uint64_t error_code,
+                       uint64_t handler);
+/* The guest stack pointer in frame (for messages). */
+uint64_t arch_frame_stack(const struct cpu_regs *frame);
+/* HC_IRET: resumes the context of the bounce frame at guest address
+ * bounce_va. Returns HV_EFAULT or HV_EINVAL with frame unchanged, else the
+ * value for the result register (the frame's). */
+int64_t arch_frame_iret(struct cpu_regs *frame, gva_t bounce_va);
+
+/*
+ * Makes the current hypercall run again when its VCPU next resumes, with
+ * the arguments now in c (a continuation may have advanced them): they are
+ * written back and the guest's instruction pointer moved back over the
+ * hypercall instruction. Returns the value the handler must return (the
+ * hypercall number, which the result register must hold again).
+ */
+int64_t arch_hypercall_restart(struct hypercall *c);
+/* Puts result in the guest's result register. Returns NULL, or why the
+ * guest cannot be resumed where the hypercall would return (the caller
+ * kills the domain). */
+const char *arch_hypercall_return(struct hypercall *c, int64_t result);
 
 /* Register dump and backtrace for panics and killed domains. */
 void arch_dump_regs(const struct cpu_regs *regs);

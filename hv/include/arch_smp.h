@@ -10,9 +10,8 @@
 #ifndef HV_ARCH_SMP_H
 #define HV_ARCH_SMP_H
 
+#include "memmap.h"
 #include "types.h"
-
-struct mb2_info;
 
 /* The fixed vector of the generic IPI; its handler calls smp_ipi_handler(). */
 #define ARCH_IPI_VECTOR 0xf0u
@@ -27,17 +26,29 @@ struct arch_cpu_topo {
     uint16_t thread_id;
 };
 
+/* What the boot path tells the SMP start-up (all of it read during the call only). */
+struct arch_smp_boot {
+    const void *acpi_rsdp; /* the boot loader's copy of the ACPI RSDP, NULL: none */
+    size_t acpi_rsdp_size_bytes;
+    const struct mem_map_entry *mmap; /* the memory map */
+    size_t mmap_count;
+    const struct mem_range *busy; /* memory that must survive (modules, boot information) */
+    size_t busy_count;
+    arch_frame_alloc_fn alloc; /* frames for the per-CPU stacks (arch.h) */
+    void *alloc_ctx;
+};
+
 /*
- * Boot CPU only, once, after arch_time_init and mm_hv_init and before any
- * domain exists: reads the ACPI MADT (RSDP from the Multiboot2 tags, else
- * the BIOS areas; a bad table is logged and ignored: one CPU), starts every
+ * Boot CPU only, once, after arch_time_init and before any domain exists:
+ * reads the ACPI MADT (RSDP from b, else the BIOS areas; a bad table is
+ * logged and ignored: one CPU), starts every
  * enabled AP (INIT-SIPI-SIPI; one that does not come up within a second is
  * logged and left out), logs the topology, and runs the `test=ipi` boot
  * self-test when the command line asks for it. `nosmp` on the command line
  * leaves the APs stopped, `maxcpus=N` starts at most N CPUs in all (MADT
  * order). APs idle (interrupts on, hlt) waiting for IPIs.
  */
-void arch_smp_init(const struct mb2_info *mbi);
+void arch_smp_init(const struct arch_smp_boot *b);
 
 /* This CPU's number; valid on any CPU once it is set up (arch_cpu_init). */
 unsigned arch_cpu_id(void);

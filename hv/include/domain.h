@@ -7,6 +7,8 @@
 #define HV_DOMAIN_H
 
 #include "types.h"
+#include "arch.h"
+#include "arch_hooks.h"
 #include "cap.h"
 #include "evtchn.h"
 #include "grant.h"
@@ -14,7 +16,6 @@
 #include "hv/domctl.h"
 #include "hv/shared_info.h"
 #include "mm_ops.h"
-#include "regs.h"
 #include "sched.h"
 struct mb2_info;
 struct pmm;
@@ -47,7 +48,7 @@ struct console_ring {
     char buf[HV_CONSOLE_RING_SIZE];
 };
 
-/* A virtual CPU. While it does not run, its ring-3 context is in `regs`. */
+/* A virtual CPU. While it does not run, its ring-3 context is in `arch`. */
 struct vcpu {
     struct domain *dom;
     unsigned id;
@@ -62,8 +63,7 @@ struct vcpu {
     uint64_t timer_deadline_ns; /* one-shot timer, 0 = none */
     uint64_t run_start_ns;      /* when it was last put on the CPU */
     uint64_t cpu_time_ns;       /* time it has run */
-    struct cpu_regs regs;
-    struct cpu_fpu fpu; /* saved x87/SSE state while not on a CPU */
+    struct arch_vcpu *arch;     /* registers and x87/SSE state while off the CPU */
 };
 
 struct domain {
@@ -117,21 +117,22 @@ struct vcpu *sched_current_vcpu(void);
 #define current_vcpu (sched_current_vcpu())
 #define current_domain (current_vcpu ? current_vcpu->dom : (struct domain *)0)
 
-/* The hypervisor lock (hv/core/schedule.c): held by every CPU doing
- * hypervisor work; see schedule.c. */
-void hv_lock(void);
-void hv_unlock(void);
+/* The hypervisor lock (hv/core/schedule.c; hv_lock and hv_unlock are in
+ * arch_hooks.h): held by every CPU doing hypervisor work; see schedule.c. */
 bool hv_lock_held(void);
 
 /* Allocates a free slot of the domain table with a fresh id (NULL if full). */
 struct domain *domain_alloc(void);
+/* Zeroes d, a slot of the table, except its id; state BUILDING; its VCPUs
+ * get their architecture state (arch_vcpu) back. */
+void domain_reset(struct domain *d);
 /* The domain with this id, or NULL. */
 struct domain *domain_by_id(domid_t id);
 
 /* --- scheduling mechanism (hv/core/schedule.c) --- */
 void schedule_init(void);
 /* Gives d VCPU `id` with an initial ring-3 context, blocked until woken. */
-int vcpu_init(struct domain *d, unsigned id, uint64_t rip, uint64_t rsp, uint64_t rdi);
+int vcpu_init(struct domain *d, unsigned id, uint64_t entry, uint64_t stack, uint64_t arg);
 void vcpu_wake(struct vcpu *v);
 /* Stops v until vcpu_wake (the current VCPU leaves the CPU on exit). */
 void vcpu_block(struct vcpu *v);
@@ -139,17 +140,12 @@ void vcpu_block(struct vcpu *v);
 void vcpu_stop(struct vcpu *v);
 /* Takes every VCPU of d off the CPU for good (its domain is dying). */
 void domain_vcpus_stop(struct domain *d);
-/* Called on every way back to ring 3 with the frame about to be restored:
- * switches to another VCPU if the policy says so (rewriting *regs). */
-void schedule_exit(struct cpu_regs *regs);
 /* The current VCPU lets the VCPUs queued on its CPU run first; if the
  * policy picks it again, it goes on after a halt of at most 50 us. */
 void schedule_yield(void);
 /* A long operation restarts itself: let the policy run something else
  * first if it wants (the current VCPU continues at once otherwise). */
 void schedule_preempt_point(void);
-/* The local timer fired (interrupts off). */
-void schedule_timer_interrupt(void);
 /* Scheduling parameters of d (applied now if d has VCPUs in the policy,
  * else when its first VCPU starts); status as sched_set_domain. */
 int schedule_set_params(struct domain *d, const struct sched_domain_params *p);
@@ -236,13 +232,6 @@ struct domain *domain_at(unsigned i);
  * logs the reason and ends the machine with HV_EXIT_BOOT_ERROR. */
 __noreturn void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm);
 
-/* A fault in ring 3: reflected to the domain's handler if it has one (see
- * hv/core/trap_reflect.c), else the domain is killed (the CPU switches away at the
- * exit to ring 3). */
-void domain_fault(struct cpu_regs *regs, unsigned vector, uint64_t cr2);
-/* HC_SET_TRAP_TABLE and HC_IRET (hv/core/traps.c). */
-int64_t hc_set_trap_table(struct domain *d, struct cpu_regs *regs);
-int64_t hc_iret(struct domain *d, struct cpu_regs *regs);
 /* Kills the current domain, logging why (used when a fault cannot be
  * reflected). */
 void domain_kill(struct domain *d, const struct cpu_regs *regs, const char *why);
@@ -253,15 +242,6 @@ void domain_shutdown(struct domain *d, enum hv_shutdown_reason reason);
 /* Appends guest console bytes to the domain's line buffer, flushing whole lines. */
 void domain_console_write(struct domain *d, const char *buf, size_t n);
 
-/* The dispatcher called by entry.S for every syscall from a guest. */
-void hypercall_entry(struct cpu_regs *regs);
-
-/* Memory-management hypercalls (hv/core/hc_mm.c). Each returns the result
- * for rax, or sets up a continuation (see hc_mm.c) and returns its rax. */
-int64_t hc_mmu_update(struct domain *d, struct cpu_regs *regs);
-int64_t hc_mmuext_op(struct domain *d, struct cpu_regs *regs);
-int64_t hc_update_va_mapping(struct domain *d, struct cpu_regs *regs);
-int64_t hc_memory_op(struct domain *d, struct cpu_regs *regs);
 /* Gives a fresh, scrubbed frame to d (frame table and reservation count). */
 mfn_t domain_alloc_frame(struct domain *d, struct pmm *pmm);
 /* Called after frames of d were released (frame_release) and before they go
@@ -290,32 +270,17 @@ void domain_deferred_work(void);
 /* Raises HV_VIRQ_DOM_STATE in every domain holding a capability to d with
  * HV_CAP_R_DOM_STATE. */
 void domain_notify_state(struct domain *d);
-/* Physical line gsi fired (already masked): to the port bound to it. */
-void domain_pirq(uint32_t gsi);
-int64_t hc_cap_op(struct domain *d, struct cpu_regs *regs);
-int64_t hc_evtchn_op(struct domain *d, struct cpu_regs *regs);
-int64_t hc_grant_op(struct domain *d, struct cpu_regs *regs);
 
 /* --- domain control (hv/core/domctl.c) --- */
-int64_t hc_domain_op(struct domain *d, struct cpu_regs *regs);
 /* Makes v runnable or not according to its domain's state, pause and
  * HC_BLOCK (the one place that decides). */
 void vcpu_update_runnable(struct vcpu *v);
 
-/* --- port I/O (hv/core/ioport.c) --- */
-int64_t hc_ioport_op(struct domain *d, struct cpu_regs *regs);
-/* --- PCI configuration and device description (hv/core/pci_hv.c) --- */
-int64_t hc_pci_op(struct domain *d, struct cpu_regs *regs);
-
 /* --- console rings (hv/core/console.c) --- */
-int64_t hc_console_op(struct domain *d, struct cpu_regs *regs);
 /* Appends guest output to d's output ring and tells its watcher. */
 void console_output(struct domain *d, const char *buf, size_t n);
 
 /* --- upcalls, blocking and time (hv/core/upcall.c) --- */
-int64_t hc_set_callback(struct domain *d, struct cpu_regs *regs);
-int64_t hc_block(struct domain *d, struct cpu_regs *regs);
-int64_t hc_set_timer(struct domain *d, struct cpu_regs *regs);
 /* On the way to ring 3 with v's frame in regs: enter its upcall if an event
  * is pending and upcalls are unmasked. */
 void upcall_deliver(struct vcpu *v, struct cpu_regs *regs);

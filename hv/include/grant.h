@@ -32,10 +32,12 @@
 #ifndef HV_GRANT_INTERNAL_H
 #define HV_GRANT_INTERNAL_H
 
-#include "cap.h"
 #include "types.h"
 #include <hv/abi.h>
+#include <hv/caps.h>
 #include <hv/grant.h>
+
+struct cap_table; /* the caller's capabilities (reached through mm_hooks.h) */
 
 #define GRANT_REFS HV_GRANT_REFS
 #define GRANT_HASH_BUCKETS 256u /* power of two */
@@ -172,12 +174,6 @@ uint32_t grant_table_reap(struct grant_table *gt);
  * down but still owning frames), or NULL if there is none.
  */
 struct grant_table *grant_hook_table_of_domid(domid_t id);
-
-/*
- * The grant table of the domain whose object is domain_obj (type
- * HV_CAP_DOMAIN), or NULL if that domain is being destroyed.
- */
-struct grant_table *grant_hook_table_of(struct cap_object *domain_obj);
 
 /*
  * Flush every TLB that may hold a translation made through the page tables

@@ -29,26 +29,12 @@
 #ifndef HV_MB2_H
 #define HV_MB2_H
 
+#include "memmap.h"
 #include "types.h"
 
 #define MB2_BOOTLOADER_MAGIC 0x36d76289u
 #define MB2_MMAP_MAX 128
 #define MB2_MODULES_MAX 16
-
-enum mb2_mem_type {
-    MB2_MEM_AVAILABLE = 1,
-    MB2_MEM_RESERVED = 2,
-    MB2_MEM_ACPI_RECLAIMABLE = 3,
-    MB2_MEM_NVS = 4,
-    MB2_MEM_BADRAM = 5,
-};
-
-/* One memory-map entry as the boot loader reported it (not validated). */
-struct mb2_mmap_entry {
-    uint64_t base;
-    uint64_t length;
-    uint32_t type; /* enum mb2_mem_type, or any other value (= not usable) */
-};
 
 /* One boot module: [start, end) in physical memory, end > start. */
 struct mb2_module {
@@ -61,7 +47,7 @@ struct mb2_module {
 struct mb2_info {
     const char *cmdline;         /* "" if absent; points into the parsed buffer */
     const char *bootloader_name; /* "" if absent */
-    struct mb2_mmap_entry mmap[MB2_MMAP_MAX];
+    struct mem_map_entry mmap[MB2_MMAP_MAX];
     size_t mmap_count; /* >= 1 after a successful parse (an empty map tag is allowed
                           by the layout but rejected as MB2_E_NO_MMAP) */
     struct mb2_module modules[MB2_MODULES_MAX];

@@ -11,6 +11,7 @@
 #define HV_MM_HOOKS_H
 
 #include "types.h"
+#include <hv/abi.h>
 
 /*
  * Returns a hypervisor pointer to the 512 64-bit entries of frame m, valid
@@ -73,6 +74,19 @@ uint32_t mm_flush_clock_now(void);
  * false and loads it when it next schedules dom.
  */
 bool mm_load_base(domid_t dom, mfn_t l4);
+
+/*
+ * Capabilities, for grants (hv/mm/grant*.c): the grant table of the domain
+ * that capability `slot` of caps names, which must be a domain capability
+ * with HV_GRANT_DOM_RIGHT. HV_OK with *out set; otherwise what the
+ * capability look-up refused (HV_EINVAL: bad slot, HV_ENOENT: empty slot,
+ * HV_EPERM: another type or the right missing), or HV_ENOENT if that
+ * domain is being destroyed. caps is the caller's table: the core's type,
+ * opaque here (mm never looks inside a capability).
+ */
+struct cap_table;
+struct grant_table;
+enum hv_status mm_cap_grant_table(struct cap_table *caps, uint32_t slot, struct grant_table **out);
 
 /*
  * An internal invariant is broken (never reachable from guest input): stop.

@@ -8,7 +8,7 @@
  *   free[]    1 = the frame is free now; invariant: free[] is a subset of usable[]
  *
  * A frame is usable iff ALL of these hold:
- *   - it lies wholly inside one MB2_MEM_AVAILABLE entry (ranges rounded inward
+ *   - it lies wholly inside one MEM_AVAILABLE entry (ranges rounded inward
  *     to whole pages; an available entry whose base + length overflows is
  *     ignored as absurd),
  *   - no byte of it is covered by any non-available entry (rounded outward;
@@ -32,14 +32,8 @@
 #ifndef HV_PMM_H
 #define HV_PMM_H
 
-#include "mb2.h"
+#include "memmap.h"
 #include "types.h"
-
-/* A physical address range [base, end). end <= base means empty. */
-struct pmm_range {
-    paddr_t base;
-    paddr_t end; /* exclusive */
-};
 
 /* Allocator state. Treat as opaque outside pmm.c. */
 struct pmm {
@@ -62,9 +56,9 @@ struct pmm {
  * leaves the outputs untouched) if there is no usable frame at all or no
  * place is big enough. Pure function of its arguments.
  */
-bool pmm_plan(const struct mb2_mmap_entry *mmap, size_t mmap_count,
-              const struct pmm_range *reserved, size_t reserved_count, paddr_t max_addr,
-              paddr_t *bitmap_paddr, size_t *bitmap_size_bytes);
+bool pmm_plan(const struct mem_map_entry *mmap, size_t mmap_count, const struct mem_range *reserved,
+              size_t reserved_count, paddr_t max_addr, paddr_t *bitmap_paddr,
+              size_t *bitmap_size_bytes);
 
 /*
  * Step 2: initialises *pmm with `bitmap_storage` (8-byte aligned, at least the
@@ -75,8 +69,8 @@ bool pmm_plan(const struct mb2_mmap_entry *mmap, size_t mmap_count,
  * not match a plan: storage too small or misaligned, or the bitmap place not
  * made of usable frames.
  */
-bool pmm_init(struct pmm *pmm, const struct mb2_mmap_entry *mmap, size_t mmap_count,
-              const struct pmm_range *reserved, size_t reserved_count, paddr_t max_addr,
+bool pmm_init(struct pmm *pmm, const struct mem_map_entry *mmap, size_t mmap_count,
+              const struct mem_range *reserved, size_t reserved_count, paddr_t max_addr,
               paddr_t bitmap_paddr, void *bitmap_storage, size_t bitmap_size_bytes);
 
 /* Allocates one free frame; INVALID_MFN when none is left. */

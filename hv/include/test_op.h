@@ -9,10 +9,10 @@
 #include "types.h"
 
 struct domain;
-struct cpu_regs;
+struct hypercall;
 
 /* HC_TEST_OP (proto/include/hv/test_op.h); HV_ENOSYS outside the test image. */
-int64_t hc_test_op(struct domain *d, struct cpu_regs *regs);
+int64_t hc_test_op(struct domain *d, struct hypercall *c);
 
 #ifdef HV_TEST_IMAGE
 /* Right after this CPU took the hypervisor lock / right before it gives it back. */

@@ -72,13 +72,12 @@ static void hash_remove(struct grant_table *gt, uint16_t ref)
 enum hv_status grant_resolve_domain(struct cap_table *caps, uint32_t slot,
                                     const struct grant_table *self, struct grant_table **out)
 {
-    struct cap *c;
     if (slot == HV_CAP_SLOT_SELF)
         return HV_EINVAL; /* a domain never grants to or uses grants of itself */
-    enum hv_status rc = cap_lookup(caps, slot, HV_CAP_DOMAIN, HV_GRANT_DOM_RIGHT, &c);
+    struct grant_table *t = NULL;
+    enum hv_status rc = mm_cap_grant_table(caps, slot, &t);
     if (rc != HV_OK)
         return rc;
-    struct grant_table *t = grant_hook_table_of(c->obj);
     if (t == NULL || t->dying)
         return HV_ENOENT;
     if (t == self)

@@ -3,7 +3,7 @@
  *
  * Design: two bitmaps of one bit per frame below limit_frames, in storage the
  * caller maps. usable[] is computed once in pmm_init by painting ranges:
- *   1. set   every sane MB2_MEM_AVAILABLE entry, rounded inward, below max_addr;
+ *   1. set   every sane MEM_AVAILABLE entry, rounded inward, below max_addr;
  *   2. clear every non-available entry, rounded outward (so any order or
  *      overlap of the map ends with "a byte any non-available entry covers is
  *      never usable");
@@ -27,10 +27,10 @@
 
 /* The page-rounded-inward extent [*s, *e) of an available entry, capped at
  * max_addr; false if the entry is absurd (end overflows) or holds no page. */
-static bool pmm_avail_extent(const struct mb2_mmap_entry *m, paddr_t max_addr, uint64_t *s,
+static bool pmm_avail_extent(const struct mem_map_entry *m, paddr_t max_addr, uint64_t *s,
                              uint64_t *e)
 {
-    if (m->type != MB2_MEM_AVAILABLE || m->length == 0)
+    if (m->type != MEM_AVAILABLE || m->length == 0)
         return false;
     if (m->base > UINT64_MAX - m->length)
         return false;
@@ -64,7 +64,7 @@ static bool pmm_overlaps(uint64_t a, uint64_t a_last, uint64_t b, uint64_t b_las
 }
 
 /* Frames [0, result) are tracked: up to the highest usable page end. */
-static uint64_t pmm_limit_frames(const struct mb2_mmap_entry *mmap, size_t mmap_count,
+static uint64_t pmm_limit_frames(const struct mem_map_entry *mmap, size_t mmap_count,
                                  paddr_t max_addr)
 {
     uint64_t lim = 0;
@@ -98,16 +98,16 @@ static uint64_t pmm_storage_bytes(uint64_t frames)
  * (rounded inward, capped at max_addr) and touching no non-available entry
  * and no reserved range.
  */
-static bool pmm_range_ok(const struct mb2_mmap_entry *mmap, size_t mmap_count,
-                         const struct pmm_range *reserved, size_t reserved_count, paddr_t max_addr,
+static bool pmm_range_ok(const struct mem_map_entry *mmap, size_t mmap_count,
+                         const struct mem_range *reserved, size_t reserved_count, paddr_t max_addr,
                          uint64_t base, uint64_t end)
 {
     bool inside = false;
     uint64_t last = end - 1;
     for (size_t i = 0; i < mmap_count; i++) {
-        const struct mb2_mmap_entry *m = &mmap[i];
+        const struct mem_map_entry *m = &mmap[i];
         uint64_t s, e;
-        if (m->type == MB2_MEM_AVAILABLE) {
+        if (m->type == MEM_AVAILABLE) {
             if (pmm_avail_extent(m, max_addr, &s, &e) && s <= base && end <= e)
                 inside = true;
         } else if (m->length != 0 &&
@@ -118,7 +118,7 @@ static bool pmm_range_ok(const struct mb2_mmap_entry *mmap, size_t mmap_count,
     if (!inside)
         return false;
     for (size_t i = 0; i < reserved_count; i++) {
-        const struct pmm_range *r = &reserved[i];
+        const struct mem_range *r = &reserved[i];
         if (r->end > r->base && pmm_overlaps(base, last, r->base, r->end - 1))
             return false;
     }
@@ -135,9 +135,9 @@ static bool pmm_after(uint64_t last, uint64_t *c)
     return true;
 }
 
-bool pmm_plan(const struct mb2_mmap_entry *mmap, size_t mmap_count,
-              const struct pmm_range *reserved, size_t reserved_count, paddr_t max_addr,
-              paddr_t *bitmap_paddr, size_t *bitmap_size_bytes)
+bool pmm_plan(const struct mem_map_entry *mmap, size_t mmap_count, const struct mem_range *reserved,
+              size_t reserved_count, paddr_t max_addr, paddr_t *bitmap_paddr,
+              size_t *bitmap_size_bytes)
 {
     if ((mmap == NULL && mmap_count != 0) || (reserved == NULL && reserved_count != 0))
         return false;
@@ -162,12 +162,12 @@ bool pmm_plan(const struct mb2_mmap_entry *mmap, size_t mmap_count,
         for (size_t j = 0; j <= mmap_count + reserved_count; j++) {
             uint64_t c = s;
             if (j < mmap_count) {
-                const struct mb2_mmap_entry *o = &mmap[j];
-                if (o->type == MB2_MEM_AVAILABLE || o->length == 0 ||
+                const struct mem_map_entry *o = &mmap[j];
+                if (o->type == MEM_AVAILABLE || o->length == 0 ||
                     !pmm_after(pmm_last_byte(o->base, o->length), &c))
                     continue;
             } else if (j < mmap_count + reserved_count) {
-                const struct pmm_range *r = &reserved[j - mmap_count];
+                const struct mem_range *r = &reserved[j - mmap_count];
                 if (r->end <= r->base || !pmm_after(r->end - 1, &c))
                     continue;
             }
@@ -230,8 +230,8 @@ static bool pmm_bit(const uint64_t *bits, uint64_t f)
     return (bits[f / PMM_BITS_PER_WORD] >> (f % PMM_BITS_PER_WORD)) & 1u;
 }
 
-bool pmm_init(struct pmm *pmm, const struct mb2_mmap_entry *mmap, size_t mmap_count,
-              const struct pmm_range *reserved, size_t reserved_count, paddr_t max_addr,
+bool pmm_init(struct pmm *pmm, const struct mem_map_entry *mmap, size_t mmap_count,
+              const struct mem_range *reserved, size_t reserved_count, paddr_t max_addr,
               paddr_t bitmap_paddr, void *bitmap_storage, size_t bitmap_size_bytes)
 {
     if (pmm == NULL)
@@ -266,12 +266,12 @@ bool pmm_init(struct pmm *pmm, const struct mb2_mmap_entry *mmap, size_t mmap_co
             pmm_paint(usable, frames, s >> PAGE_SHIFT, e >> PAGE_SHIFT, true);
     }
     for (size_t i = 0; i < mmap_count; i++) {
-        const struct mb2_mmap_entry *m = &mmap[i];
-        if (m->type != MB2_MEM_AVAILABLE && m->length != 0)
+        const struct mem_map_entry *m = &mmap[i];
+        if (m->type != MEM_AVAILABLE && m->length != 0)
             pmm_clear_bytes(usable, frames, m->base, pmm_last_byte(m->base, m->length));
     }
     for (size_t i = 0; i < reserved_count; i++) {
-        const struct pmm_range *r = &reserved[i];
+        const struct mem_range *r = &reserved[i];
         if (r->end > r->base)
             pmm_clear_bytes(usable, frames, r->base, r->end - 1);
     }

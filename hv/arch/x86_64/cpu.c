@@ -229,3 +229,33 @@ unsigned arch_cpu_id(void)
     __asm__ volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(PCPU_CPU_ID));
     return id;
 }
+
+void arch_irqs_off(void)
+{
+    irq_disable();
+}
+
+void arch_cpu_relax(void)
+{
+    cpu_relax();
+}
+
+uint32_t arch_port_in(uint16_t port, unsigned width)
+{
+    switch (width) {
+    case 1: return inb(port);
+    case 2: return inw(port);
+    case 4: return inl(port);
+    default: return 0;
+    }
+}
+
+void arch_port_out(uint16_t port, unsigned width, uint32_t value)
+{
+    switch (width) {
+    case 1: outb(port, (uint8_t)value); break;
+    case 2: outw(port, (uint16_t)value); break;
+    case 4: outl(port, value); break;
+    default: break;
+    }
+}

@@ -116,7 +116,7 @@ syscall_entry:
     PUSH_GPRS
     cld
     movq %rsp, %rdi
-    call hypercall_entry
+    call arch_syscall_entry
     /* fall through */
 
     .globl return_from_trap

@@ -25,10 +25,7 @@
 #include "arch.h"
 #include "cpu_topo.h"
 #include "log.h"
-#include "mb2.h"
-#include "mm_hv.h"
 #include "percpu.h"
-#include "pmm.h"
 #include "x86.h"
 
 /* Slot 260: per-CPU stacks, one 64 KiB window per CPU:
@@ -335,18 +332,16 @@ __attribute__((weak)) void smp_ap_run(void)
 
 /* --- boot CPU side ------------------------------------------------------------------ */
 
-static mfn_t window_alloc(void *ctx)
-{
-    return pmm_alloc(ctx);
-}
+/* Where the per-CPU stacks (and the TLB self-test's frames) come from. */
+static arch_frame_alloc_fn frame_alloc;
+static void *frame_alloc_ctx;
 
 /* Maps the stack and IST pages of CPU i's window (once). */
 static bool window_map(unsigned i)
 {
     if (window_mapped[i])
         return true;
-    struct pmm *pool = mm_hv_pool();
-    if (pool == NULL)
+    if (frame_alloc == NULL)
         return false;
     uint64_t win = SMP_STACKS_VA + (uint64_t)i * SMP_WINDOW_BYTES;
     static const struct {
@@ -357,9 +352,9 @@ static bool window_map(unsigned i)
                  {WIN_IST_MCE, HV_IST_STACK_SIZE}};
     for (size_t p = 0; p < ARRAY_SIZE(parts); p++) {
         for (uint32_t o = 0; o < parts[p].bytes; o += PAGE_SIZE) {
-            mfn_t m = pmm_alloc(pool);
+            mfn_t m = frame_alloc(frame_alloc_ctx);
             if (mfn_x(m) == mfn_x(INVALID_MFN) ||
-                !arch_hv_map(win + parts[p].off + o, m, ARCH_MAP_W, window_alloc, pool))
+                !arch_hv_map(win + parts[p].off + o, m, ARCH_MAP_W, frame_alloc, frame_alloc_ctx))
                 return false; /* frames already mapped stay mapped (boot only) */
         }
     }
@@ -372,53 +367,24 @@ static bool range_overlaps(paddr_t a0, paddr_t a1, paddr_t b0, paddr_t b1)
     return a0 < b1 && b0 < a1;
 }
 
-/* The physical address of a pointer into the boot information (direct map),
- * or 0 if it does not point there. */
-static paddr_t mbi_ptr_phys(const void *p)
-{
-    uintptr_t v = (uintptr_t)p;
-    if (v < HV_DIRECTMAP_BASE || v >= HV_DIRECTMAP_BASE + arch_directmap_limit())
-        return 0;
-    return (paddr_t)(v - HV_DIRECTMAP_BASE);
-}
-
 /*
- * A page in [0x1000, 0x9f000) for the trampoline: available RAM in the
- * memory map and clear of the boot modules and of the boot information
- * (which must survive: module command lines point into it). The boot
- * information's exact start is not kept, so the page must be clear of
- * total_size bytes on either side of every pointer into it.
+ * A page in [0x8000, 0x9f000) for the trampoline: available RAM in the
+ * memory map, clear of the memory the boot path says is in use (boot
+ * modules, the boot information: module command lines point into it).
  */
-static paddr_t tramp_page_pick(const struct mb2_info *mbi)
+static paddr_t tramp_page_pick(const struct arch_smp_boot *b)
 {
-    const void *ptrs[] = {mbi->cmdline, mbi->bootloader_name, mbi->acpi_rsdp};
     for (paddr_t t = 0x8000; t < 0x9f000; t += PAGE_SIZE) {
         paddr_t end = t + PAGE_SIZE;
         bool in_ram = false, clash = false;
-        for (size_t i = 0; i < mbi->mmap_count; i++) {
-            const struct mb2_mmap_entry *m = &mbi->mmap[i];
-            if (m->type == MB2_MEM_AVAILABLE && m->base <= t && m->base + m->length >= end &&
+        for (size_t i = 0; i < b->mmap_count; i++) {
+            const struct mem_map_entry *m = &b->mmap[i];
+            if (m->type == MEM_AVAILABLE && m->base <= t && m->base + m->length >= end &&
                 m->base + m->length > m->base)
                 in_ram = true;
         }
-        for (size_t i = 0; i < mbi->modules_count; i++)
-            clash = clash || range_overlaps(t, end, mbi->modules[i].start, mbi->modules[i].end);
-        for (size_t i = 0; i < ARRAY_SIZE(ptrs); i++) {
-            paddr_t p = mbi_ptr_phys(ptrs[i]);
-            if (p != 0)
-                clash = clash ||
-                        range_overlaps(t, end,
-                                       p > mbi->total_size_bytes ? p - mbi->total_size_bytes : 0,
-                                       p + mbi->total_size_bytes);
-        }
-        for (size_t i = 0; i < mbi->modules_count; i++) {
-            paddr_t p = mbi_ptr_phys(mbi->modules[i].cmdline);
-            if (p != 0)
-                clash = clash ||
-                        range_overlaps(t, end,
-                                       p > mbi->total_size_bytes ? p - mbi->total_size_bytes : 0,
-                                       p + mbi->total_size_bytes);
-        }
+        for (size_t i = 0; i < b->busy_count; i++)
+            clash = clash || range_overlaps(t, end, b->busy[i].base, b->busy[i].end);
         if (in_ram && !clash)
             return t;
     }
@@ -498,11 +464,11 @@ static bool ap_start(unsigned idx, uint32_t apic_id, paddr_t tramp)
     return false;
 }
 
-static void madt_read(const struct mb2_info *mbi, uint32_t bsp_apic_id)
+static void madt_read(const struct arch_smp_boot *b, uint32_t bsp_apic_id)
 {
     struct acpi_phys mem = {phys_to_virt(0), arch_directmap_limit()};
-    const uint8_t *rsdp = mbi->acpi_rsdp;
-    size_t rsdp_size = mbi->acpi_rsdp_size_bytes;
+    const uint8_t *rsdp = b->acpi_rsdp;
+    size_t rsdp_size = b->acpi_rsdp_size_bytes;
     const char *from = "Multiboot2";
     uint64_t pa;
     if (rsdp == NULL) {
@@ -665,10 +631,9 @@ static void tlb_self_test(unsigned n)
 {
     const uint64_t old_val = 0x01d01d01d01d01d0ull, new_val = 0x0e110e110e110e11ull;
     const uint64_t va = SMP_STACKS_VA + ARCH_MAX_CPUS * SMP_WINDOW_BYTES; /* after the windows */
-    struct pmm *pool = mm_hv_pool();
-    mfn_t a = pmm_alloc(pool), b = pmm_alloc(pool);
+    mfn_t a = frame_alloc(frame_alloc_ctx), b = frame_alloc(frame_alloc_ctx);
     if (mfn_x(a) == mfn_x(INVALID_MFN) || mfn_x(b) == mfn_x(INVALID_MFN) ||
-        !arch_hv_map(va, a, ARCH_MAP_W, window_alloc, pool)) {
+        !arch_hv_map(va, a, ARCH_MAP_W, frame_alloc, frame_alloc_ctx)) {
         log_err("smp: tlb self-test FAILED: no memory");
         return;
     }
@@ -680,7 +645,8 @@ static void tlb_self_test(unsigned n)
     for (unsigned c = 1; c < n; c++)
         before_ok += val[c] == old_val;
 
-    arch_hv_map(va, b, ARCH_MAP_W, window_alloc, pool); /* same table: only the PTE changes */
+    arch_hv_map(va, b, ARCH_MAP_W, frame_alloc,
+                frame_alloc_ctx); /* same table: only the PTE changes */
     invlpg((const void *)(uintptr_t)va);
     probe_all(n, va, val);
     for (unsigned c = 1; c < n; c++)
@@ -721,14 +687,16 @@ static void flush_figures(unsigned n)
              (unsigned long long)one, (unsigned long long)three);
 }
 
-void arch_smp_init(const struct mb2_info *mbi)
+void arch_smp_init(const struct arch_smp_boot *b)
 {
+    frame_alloc = b->alloc;
+    frame_alloc_ctx = b->alloc_ctx;
     struct percpu *bsp = &percpu_area[0];
     bsp->apic_id = apic_read(APIC_REG_ID) >> 24;
     topology_read(bsp);
     bsp->online = CPU_ONLINE;
 
-    madt_read(mbi, bsp->apic_id);
+    madt_read(b, bsp->apic_id);
     if (madt.cpus_dropped)
         log_warn("smp: %u enabled CPUs left out (duplicates, or more than %u)", madt.cpus_dropped,
                  ARCH_MAX_CPUS);
@@ -746,7 +714,7 @@ void arch_smp_init(const struct mb2_info *mbi)
                  madt.cpu_count - (unsigned)max_cpus, madt.cpu_count);
     }
     if (madt.cpu_count > 1 && max_cpus > 1 && !cmdline_flag("nosmp")) {
-        paddr_t tramp = tramp_page_pick(mbi);
+        paddr_t tramp = tramp_page_pick(b);
         if (tramp == 0) {
             log_warn("smp: no free page below 640 KiB for the start-up code; one CPU");
         } else {

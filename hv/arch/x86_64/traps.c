@@ -7,7 +7,7 @@
  */
 #include "arch.h"
 #include "apic.h"
-#include "domain.h"
+#include "arch_hooks.h"
 #include "log.h"
 #include "regs.h"
 #include "x86.h"
@@ -128,7 +128,14 @@ static void trap_dispatch(struct cpu_regs *regs)
 
     uint64_t cr2 = (vec == 14) ? read_cr2() : 0;
     if (regs->cs & 3) {
-        domain_fault(regs, vec, cr2);
+        struct arch_fault f = {.vector = vec,
+                               .name = exception_names[vec],
+                               .error_code = regs->error_code,
+                               .ip = regs->rip,
+                               .addr = cr2,
+                               .has_addr = vec == 14,
+                               .reflectable = arch_vector_reflectable(vec)};
+        domain_fault(regs, &f);
         schedule_exit(regs); /* if the domain was killed, run another */
         return;
     }

@@ -81,7 +81,7 @@ static size_t b_meminfo(struct blob *b, uint32_t lower, uint32_t upper)
 }
 
 /* Appends an mmap tag with `n` entries of `entry_size` bytes. */
-static size_t b_mmap_sized(struct blob *b, uint32_t entry_size, const struct mb2_mmap_entry *e,
+static size_t b_mmap_sized(struct blob *b, uint32_t entry_size, const struct mem_map_entry *e,
                            size_t n)
 {
     static uint8_t body[BLOB_MAX];
@@ -99,7 +99,7 @@ static size_t b_mmap_sized(struct blob *b, uint32_t entry_size, const struct mb2
     return b_tag(b, 6, body, 8 + n * entry_size);
 }
 
-static size_t b_mmap(struct blob *b, const struct mb2_mmap_entry *e, size_t n)
+static size_t b_mmap(struct blob *b, const struct mem_map_entry *e, size_t n)
 {
     return b_mmap_sized(b, 24, e, n);
 }
@@ -129,11 +129,11 @@ static enum mb2_error parse(const struct blob *b, struct mb2_info *out, size_t *
     return parse_avail(b, b->len, out, err_off);
 }
 
-static const struct mb2_mmap_entry q35_map[] = {
-    {0x0, 0x9fc00, MB2_MEM_AVAILABLE},       {0x9fc00, 0x400, MB2_MEM_RESERVED},
-    {0xf0000, 0x10000, MB2_MEM_RESERVED},    {0x100000, 0x7ee0000, MB2_MEM_AVAILABLE},
-    {0x7fe0000, 0x20000, MB2_MEM_RESERVED},  {0xb0000000, 0x10000000, MB2_MEM_RESERVED},
-    {0xfffc0000, 0x40000, MB2_MEM_RESERVED},
+static const struct mem_map_entry q35_map[] = {
+    {0x0, 0x9fc00, MEM_AVAILABLE},       {0x9fc00, 0x400, MEM_RESERVED},
+    {0xf0000, 0x10000, MEM_RESERVED},    {0x100000, 0x7ee0000, MEM_AVAILABLE},
+    {0x7fe0000, 0x20000, MEM_RESERVED},  {0xb0000000, 0x10000000, MEM_RESERVED},
+    {0xfffc0000, 0x40000, MEM_RESERVED},
 };
 
 static uint8_t rsdp_v1[20] = {'R', 'S', 'D', ' ', 'P', 'T', 'R', ' ', 1};
@@ -233,7 +233,7 @@ static void test_mmap_larger_entries(void **state)
     assert_int_equal(info.mmap_count, ARRAY_SIZE(q35_map));
     assert_int_equal(info.mmap[3].base, 0x100000);
     assert_int_equal(info.mmap[3].length, 0x7ee0000);
-    assert_int_equal(info.mmap[6].type, MB2_MEM_RESERVED);
+    assert_int_equal(info.mmap[6].type, MEM_RESERVED);
 }
 
 /* Expects `code` at `off`, and *out cleared. */
@@ -407,9 +407,9 @@ static void test_mmap_errors(void **state)
 {
     struct blob b;
     size_t off;
-    static struct mb2_mmap_entry many[MB2_MMAP_MAX + 1];
+    static struct mem_map_entry many[MB2_MMAP_MAX + 1];
     for (size_t i = 0; i < ARRAY_SIZE(many); i++)
-        many[i] = (struct mb2_mmap_entry){i * 0x10000, 0x10000, MB2_MEM_AVAILABLE};
+        many[i] = (struct mem_map_entry){i * 0x10000, 0x10000, MEM_AVAILABLE};
 
     /* entry_size < 24 */
     b_init(&b);

@@ -24,9 +24,9 @@
 
 /* A map + reserved list + max_addr, and the allocator built from them. */
 struct setup {
-    const struct mb2_mmap_entry *mmap;
+    const struct mem_map_entry *mmap;
     size_t mmap_count;
-    const struct pmm_range *res;
+    const struct mem_range *res;
     size_t res_count;
     paddr_t max_addr;
     paddr_t bm_paddr;
@@ -57,8 +57,8 @@ static bool oracle_usable(const struct setup *s, uint64_t f)
         return false;
     bool inside = false;
     for (size_t i = 0; i < s->mmap_count; i++) {
-        const struct mb2_mmap_entry *m = &s->mmap[i];
-        if (m->type == MB2_MEM_AVAILABLE) {
+        const struct mem_map_entry *m = &s->mmap[i];
+        if (m->type == MEM_AVAILABLE) {
             if (m->length != 0 && m->base <= UINT64_MAX - m->length && m->base <= a &&
                 a + PAGE_SIZE <= m->base + m->length)
                 inside = true;
@@ -152,14 +152,14 @@ static void exhaust_and_refill(struct setup *s)
     free(got);
 }
 
-static const struct mb2_mmap_entry q35_map[] = {
-    {0x0, 0x9fc00, MB2_MEM_AVAILABLE},       {0x9fc00, 0x400, MB2_MEM_RESERVED},
-    {0xf0000, 0x10000, MB2_MEM_RESERVED},    {0x100000, 0x7ee0000, MB2_MEM_AVAILABLE},
-    {0x7fe0000, 0x20000, MB2_MEM_RESERVED},  {0xb0000000, 0x10000000, MB2_MEM_RESERVED},
-    {0xfffc0000, 0x40000, MB2_MEM_RESERVED},
+static const struct mem_map_entry q35_map[] = {
+    {0x0, 0x9fc00, MEM_AVAILABLE},       {0x9fc00, 0x400, MEM_RESERVED},
+    {0xf0000, 0x10000, MEM_RESERVED},    {0x100000, 0x7ee0000, MEM_AVAILABLE},
+    {0x7fe0000, 0x20000, MEM_RESERVED},  {0xb0000000, 0x10000000, MEM_RESERVED},
+    {0xfffc0000, 0x40000, MEM_RESERVED},
 };
 
-static const struct pmm_range q35_res[] = {
+static const struct mem_range q35_res[] = {
     {0, 1 * MiB},                /* first MiB */
     {1 * MiB, 3 * MiB + 0x123},  /* hypervisor image, unaligned end */
     {0x800000 + 0x10, 0x800020}, /* boot information, inside one page */
@@ -184,21 +184,21 @@ static void test_q35(void **state)
 }
 
 /* Overlapping: available over reserved, unaligned holes, duplicated entries. */
-static const struct mb2_mmap_entry overlap_map[] = {
-    {0x0, 64 * MiB, MB2_MEM_AVAILABLE},
-    {8 * MiB + 100, 100, MB2_MEM_RESERVED},      /* kills one page */
-    {16 * MiB - 1, 2, MB2_MEM_ACPI_RECLAIMABLE}, /* kills two pages */
-    {20 * MiB, 1 * MiB, MB2_MEM_NVS},
-    {20 * MiB + 0x800, 4 * MiB, MB2_MEM_AVAILABLE}, /* overlaps the NVS: NVS wins */
-    {30 * MiB, 1, MB2_MEM_BADRAM},
-    {40 * MiB, 2 * MiB, 77},                /* unknown type: not usable */
-    {0x0, 64 * MiB, MB2_MEM_AVAILABLE},     /* duplicate */
-    {60 * MiB, 8 * MiB, MB2_MEM_AVAILABLE}, /* extends past the first */
+static const struct mem_map_entry overlap_map[] = {
+    {0x0, 64 * MiB, MEM_AVAILABLE},
+    {8 * MiB + 100, 100, MEM_RESERVED},      /* kills one page */
+    {16 * MiB - 1, 2, MEM_ACPI_RECLAIMABLE}, /* kills two pages */
+    {20 * MiB, 1 * MiB, MEM_NVS},
+    {20 * MiB + 0x800, 4 * MiB, MEM_AVAILABLE}, /* overlaps the NVS: NVS wins */
+    {30 * MiB, 1, MEM_BADRAM},
+    {40 * MiB, 2 * MiB, 77},            /* unknown type: not usable */
+    {0x0, 64 * MiB, MEM_AVAILABLE},     /* duplicate */
+    {60 * MiB, 8 * MiB, MEM_AVAILABLE}, /* extends past the first */
 };
 
 static void test_overlapping(void **state)
 {
-    static const struct pmm_range res[] = {{0, MiB}};
+    static const struct mem_range res[] = {{0, MiB}};
     struct setup s = SETUP(overlap_map, ARRAY_SIZE(overlap_map), res, 1, 4 * GiB);
     assert_true(setup_run(&s));
     check_against_oracle(&s, 68 * MiB / PAGE_SIZE + 64);
@@ -216,10 +216,10 @@ static void test_overlapping(void **state)
 
 static void test_unsorted(void **state)
 {
-    struct mb2_mmap_entry rev[ARRAY_SIZE(overlap_map)];
+    struct mem_map_entry rev[ARRAY_SIZE(overlap_map)];
     for (size_t i = 0; i < ARRAY_SIZE(overlap_map); i++)
         rev[i] = overlap_map[ARRAY_SIZE(overlap_map) - 1 - i];
-    static const struct pmm_range res[] = {{0x3000, 0x1000} /* empty: ignored */, {0, MiB}};
+    static const struct mem_range res[] = {{0x3000, 0x1000} /* empty: ignored */, {0, MiB}};
     struct setup a = SETUP(overlap_map, ARRAY_SIZE(overlap_map), res, 2, 4 * GiB);
     struct setup b = SETUP(rev, ARRAY_SIZE(rev), res, 2, 4 * GiB);
     assert_true(setup_run(&a));
@@ -235,15 +235,15 @@ static void test_unsorted(void **state)
 
 static void test_absurd(void **state)
 {
-    static const struct mb2_mmap_entry map[] = {
-        {0x100000, 0, MB2_MEM_AVAILABLE},                   /* length 0 */
-        {0x200000, 0, MB2_MEM_RESERVED},                    /* length 0: hides nothing */
-        {0xfffffffffffff000ull, 0x2000, MB2_MEM_AVAILABLE}, /* overflows: ignored */
-        {UINT64_MAX, UINT64_MAX, MB2_MEM_AVAILABLE},        /* overflows: ignored */
-        {0x100000, 0x1000000, MB2_MEM_AVAILABLE},           /* 1..17 MiB */
-        {0x10000000000ull, 0x100000, MB2_MEM_AVAILABLE},    /* above max_addr */
-        {0x800, 0x800, MB2_MEM_AVAILABLE},                  /* less than a page */
-        {12 * MiB, UINT64_MAX, MB2_MEM_RESERVED},           /* overflows: kills >= 12 MiB */
+    static const struct mem_map_entry map[] = {
+        {0x100000, 0, MEM_AVAILABLE},                   /* length 0 */
+        {0x200000, 0, MEM_RESERVED},                    /* length 0: hides nothing */
+        {0xfffffffffffff000ull, 0x2000, MEM_AVAILABLE}, /* overflows: ignored */
+        {UINT64_MAX, UINT64_MAX, MEM_AVAILABLE},        /* overflows: ignored */
+        {0x100000, 0x1000000, MEM_AVAILABLE},           /* 1..17 MiB */
+        {0x10000000000ull, 0x100000, MEM_AVAILABLE},    /* above max_addr */
+        {0x800, 0x800, MEM_AVAILABLE},                  /* less than a page */
+        {12 * MiB, UINT64_MAX, MEM_RESERVED},           /* overflows: kills >= 12 MiB */
     };
     struct setup s = SETUP(map, ARRAY_SIZE(map), NULL, 0, 64 * GiB);
     assert_true(setup_run(&s));
@@ -261,7 +261,7 @@ static void test_absurd(void **state)
 
 static void test_max_addr(void **state)
 {
-    static const struct pmm_range res[] = {{0, MiB}};
+    static const struct mem_range res[] = {{0, MiB}};
     /* max_addr cuts inside a page: that page is not usable */
     struct setup s = SETUP(q35_map, ARRAY_SIZE(q35_map), res, 1, 8 * MiB + 0x10);
     assert_true(setup_run(&s));
@@ -281,9 +281,9 @@ static void test_nothing_usable(void **state)
 {
     paddr_t p = 1;
     size_t sz = 1;
-    static const struct pmm_range all[] = {{0, UINT64_MAX}};
-    static const struct mb2_mmap_entry only_reserved[] = {
-        {0, 64 * MiB, MB2_MEM_RESERVED},
+    static const struct mem_range all[] = {{0, UINT64_MAX}};
+    static const struct mem_map_entry only_reserved[] = {
+        {0, 64 * MiB, MEM_RESERVED},
     };
     /* empty map */
     assert_false(pmm_plan(NULL, 0, NULL, 0, 4 * GiB, &p, &sz));
@@ -298,7 +298,7 @@ static void test_nothing_usable(void **state)
     assert_false(pmm_plan(q35_map, ARRAY_SIZE(q35_map), NULL, 3, 4 * GiB, &p, &sz));
 
     /* Room for exactly the bitmap and nothing else: plans, manages zero frames. */
-    static const struct mb2_mmap_entry one_page[] = {{0x5000, 0x1000, MB2_MEM_AVAILABLE}};
+    static const struct mem_map_entry one_page[] = {{0x5000, 0x1000, MEM_AVAILABLE}};
     struct setup s = SETUP(one_page, 1, NULL, 0, 4 * GiB);
     assert_true(setup_run(&s));
     assert_int_equal(s.bm_paddr, 0x5000);
@@ -311,13 +311,13 @@ static void test_nothing_usable(void **state)
 /* No place for the bitmap: memory too fragmented by reserved ranges. */
 static void test_no_place(void **state)
 {
-    static struct mb2_mmap_entry map[1] = {{0, 2 * GiB, MB2_MEM_AVAILABLE}};
+    static struct mem_map_entry map[1] = {{0, 2 * GiB, MEM_AVAILABLE}};
     /* 2 GiB needs 2 * 64 KiB = 32 pages of bitmap; leave only 31-page gaps
      * between 100-page reserved ranges. */
     enum { PERIOD = 131, BLOCK = 100 };
-    static struct pmm_range res[524288 / PERIOD + 1];
+    static struct mem_range res[524288 / PERIOD + 1];
     for (size_t i = 0; i < ARRAY_SIZE(res); i++)
-        res[i] = (struct pmm_range){i * PERIOD * PAGE_SIZE, (i * PERIOD + BLOCK) * PAGE_SIZE};
+        res[i] = (struct mem_range){i * PERIOD * PAGE_SIZE, (i * PERIOD + BLOCK) * PAGE_SIZE};
     paddr_t p;
     size_t sz;
     assert_false(pmm_plan(map, 1, res, ARRAY_SIZE(res), 4 * GiB, &p, &sz));
@@ -330,7 +330,7 @@ static void test_no_place(void **state)
 
 static void test_init_rejects(void **state)
 {
-    static const struct pmm_range res[] = {{0, MiB}};
+    static const struct mem_range res[] = {{0, MiB}};
     paddr_t p;
     size_t sz;
     struct pmm pmm;
@@ -385,7 +385,7 @@ static void test_free_refuses(void **state)
 
 static void test_alloc_below(void **state)
 {
-    static const struct pmm_range res[] = {{0, 0x10000}, {0x100000, 0x400000}};
+    static const struct mem_range res[] = {{0, 0x10000}, {0x100000, 0x400000}};
     struct setup s = SETUP(q35_map, ARRAY_SIZE(q35_map), res, ARRAY_SIZE(res), 4 * GiB);
     assert_true(setup_run(&s));
     uint64_t total = pmm_total_count(&s.pmm);
@@ -433,19 +433,19 @@ static void test_random_maps(void **state)
     const uint64_t span = 16 * MiB;
     int planned = 0;
     for (int iter = 0; iter < 300; iter++) {
-        struct mb2_mmap_entry map[12];
-        struct pmm_range res[6];
+        struct mem_map_entry map[12];
+        struct mem_range res[6];
         size_t n = 1 + rng() % ARRAY_SIZE(map), rn = rng() % ARRAY_SIZE(res);
         for (size_t i = 0; i < n; i++) {
             uint64_t base = rng() % span, len = rng() % (span / 2);
             if (rng() % 4)
                 base &= ~0xfffull;
-            uint32_t type = (rng() % 3) ? MB2_MEM_AVAILABLE : 1 + rng() % 6;
-            map[i] = (struct mb2_mmap_entry){base, len, type};
+            uint32_t type = (rng() % 3) ? MEM_AVAILABLE : 1 + rng() % 6;
+            map[i] = (struct mem_map_entry){base, len, type};
         }
         for (size_t i = 0; i < rn; i++) {
             uint64_t base = rng() % span;
-            res[i] = (struct pmm_range){base, base + rng() % (span / 8)};
+            res[i] = (struct mem_range){base, base + rng() % (span / 8)};
         }
         struct setup s = SETUP(map, n, res, rn, (rng() % 2) ? span + 2 * MiB : rng() % span);
         if (!setup_run(&s))
@@ -462,8 +462,8 @@ static void test_random_maps(void **state)
 /* Cost of the common case, reported in the output (4 GiB, 1M frames). */
 static void test_speed_4g(void **state)
 {
-    static const struct mb2_mmap_entry map[] = {{0, 4 * GiB, MB2_MEM_AVAILABLE}};
-    static const struct pmm_range res[] = {{0, MiB}};
+    static const struct mem_map_entry map[] = {{0, 4 * GiB, MEM_AVAILABLE}};
+    static const struct mem_range res[] = {{0, MiB}};
     struct setup s = SETUP(map, 1, res, 1, 8 * GiB);
     assert_true(setup_run(&s));
     uint64_t total = pmm_total_count(&s.pmm);

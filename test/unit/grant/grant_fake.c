@@ -115,10 +115,17 @@ struct grant_table *grant_hook_table_of_domid(domid_t id)
     return NULL;
 }
 
-struct grant_table *grant_hook_table_of(struct cap_object *domain_obj)
+enum hv_status mm_cap_grant_table(struct cap_table *caps, uint32_t slot, struct grant_table **out)
 {
-    struct fake_dom *d = dom_of_obj(domain_obj);
-    return d->dying ? NULL : &d->gt;
+    struct cap *c;
+    enum hv_status st = cap_lookup(caps, slot, HV_CAP_DOMAIN, HV_GRANT_DOM_RIGHT, &c);
+    if (st != HV_OK)
+        return st;
+    struct fake_dom *d = dom_of_obj(c->obj);
+    if (d->dying)
+        return HV_ENOENT;
+    *out = &d->gt;
+    return HV_OK;
 }
 
 void grant_hook_tlb_flush(domid_t grantee)

@@ -48,7 +48,7 @@ struct fake_dom {
     struct cap_table caps;
     struct grant_table gt;
     struct mm_domain mm;
-    bool dying; /* grant_hook_table_of / cap_domain_table return NULL */
+    bool dying; /* mm_cap_grant_table says HV_ENOENT, cap_domain_table NULL */
     bool gone;  /* grant_hook_table_of_domid returns NULL too */
 };
 

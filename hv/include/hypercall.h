@@ -1,0 +1,50 @@
+/*
+ * The hypercall handlers of the core and the one way a long hypercall
+ * restarts itself. Every handler gets the calling domain and the decoded
+ * call (arch.h, struct hypercall) and returns the value for the guest's
+ * result register: an enum hv_status or a count (proto/include/hv/abi.h).
+ * Decode, then invoke: a handler checks every argument before it changes
+ * anything, and a bad argument gets a status code, never a panic.
+ */
+#ifndef HV_HYPERCALL_H
+#define HV_HYPERCALL_H
+
+#include "arch.h"
+
+struct domain;
+
+/*
+ * A hypercall that stops part-way (a budget ran out, a batch is long)
+ * restarts: the scheduler may run something else first, then the guest
+ * re-enters the same hypercall with the arguments now in c (advanced past
+ * the work done, where the call's ABI says so). Returns what the handler
+ * must return.
+ */
+int64_t hypercall_restart(struct hypercall *c);
+
+/* hv/core/hc_mm.c: the PV-memory hypercalls, with continuations. */
+int64_t hc_mmu_update(struct domain *d, struct hypercall *c);
+int64_t hc_mmuext_op(struct domain *d, struct hypercall *c);
+int64_t hc_update_va_mapping(struct domain *d, struct hypercall *c);
+int64_t hc_memory_op(struct domain *d, struct hypercall *c);
+/* hv/core/trap_reflect.c */
+int64_t hc_set_trap_table(struct domain *d, struct hypercall *c);
+int64_t hc_iret(struct domain *d, struct hypercall *c);
+int64_t hc_set_callback(struct domain *d, struct hypercall *c);
+/* hv/core/objects.c */
+int64_t hc_cap_op(struct domain *d, struct hypercall *c);
+int64_t hc_evtchn_op(struct domain *d, struct hypercall *c);
+int64_t hc_grant_op(struct domain *d, struct hypercall *c);
+/* hv/core/domctl.c */
+int64_t hc_domain_op(struct domain *d, struct hypercall *c);
+/* hv/core/ioport.c */
+int64_t hc_ioport_op(struct domain *d, struct hypercall *c);
+/* hv/core/pci_hv.c */
+int64_t hc_pci_op(struct domain *d, struct hypercall *c);
+/* hv/core/console.c */
+int64_t hc_console_op(struct domain *d, struct hypercall *c);
+/* hv/core/vtime.c */
+int64_t hc_block(struct domain *d, struct hypercall *c);
+int64_t hc_set_timer(struct domain *d, struct hypercall *c);
+
+#endif /* HV_HYPERCALL_H */
