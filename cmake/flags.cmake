@@ -48,6 +48,16 @@ function(hv_freestanding_includes target)
       ${PROJECT_SOURCE_DIR}/proto/include)
 endfunction()
 
+# The hypervisor's include directories, one per layer. Each layer of hv/ is
+# compiled with only the ones it may use (hv/CMakeLists.txt; the allowed
+# directions are in hv/README.md). Host tests are no layer: they see all.
+set(HV_INC_COMMON ${PROJECT_SOURCE_DIR}/hv/include)
+set(HV_INC_ARCH ${PROJECT_SOURCE_DIR}/hv/arch/include)
+set(HV_INC_CORE ${PROJECT_SOURCE_DIR}/hv/core/include)
+set(HV_INC_MM ${PROJECT_SOURCE_DIR}/hv/mm/include)
+set(HV_INC_SCHED ${PROJECT_SOURCE_DIR}/hv/sched/include)
+set(HV_INC_ALL ${HV_INC_COMMON} ${HV_INC_ARCH} ${HV_INC_CORE} ${HV_INC_MM} ${HV_INC_SCHED})
+
 # hv_freestanding_objects(NAME KERNEL|GUEST SOURCES src... [INCLUDES dir...])
 #   Compiles sources with the freestanding flags of KIND into an object
 #   library. Host-tested modules use this to prove that the very files the

@@ -1,7 +1,7 @@
 /*
  * Capability tables, copy, delete and bounded revoke. The design (derivation
  * tree of circular lists, O(1) delete and O(1)-per-node revoke without a
- * saved cursor) is described at the top of hv/include/cap.h and in
+ * saved cursor) is described at the top of hv/core/include/cap.h and in
  * docs/capabilities.md.
  *
  * Every public function decodes and checks all its arguments before it

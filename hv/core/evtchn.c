@@ -1,6 +1,6 @@
 /*
  * Event channels: the port state machine and two-level pending logic. See
- * hv/include/evtchn.h for the model and docs/evtchn.md for the ABI.
+ * hv/core/include/evtchn.h for the model and docs/evtchn.md for the ABI.
  *
  * Every guest operation decodes and checks all its arguments before it
  * changes anything; the changing part cannot fail. Bits in the shared-info

@@ -1,5 +1,5 @@
 /*
- * DMA remapping policy (see hv/include/iommu.h, which states the ordering
+ * DMA remapping policy (see hv/core/include/iommu.h, which states the ordering
  * rule). Host-tested in test/unit/iommu/test_iommu.c.
  */
 #include "iommu.h"

@@ -1,7 +1,7 @@
 /*
  * The memory manager in the hypervisor: boot-time set-up of the frame table
  * and the M2P table, and the hooks hv/mm/{frame,pt,mm_ops}.c need
- * (hv/include/mm_hooks.h), implemented over the direct map and the CPU's
+ * (hv/mm/include/mm_hooks.h), implemented over the direct map and the CPU's
  * TLB instructions.
  *
  * Virtual placement (PML4 slots of the hypervisor's half):
@@ -96,7 +96,7 @@ struct pmm *mm_hv_pool(void)
     return frame_pool;
 }
 
-/* --- hooks (hv/include/mm_hooks.h) ---------------------------------------- */
+/* --- hooks (hv/mm/include/mm_hooks.h) ---------------------------------------- */
 
 uint64_t *mm_frame_map(mfn_t m)
 {

@@ -1,5 +1,5 @@
 /*
- * Message-interrupt vectors (see hv/include/msi.h). Host-tested in
+ * Message-interrupt vectors (see hv/core/include/msi.h). Host-tested in
  * test/unit/iommu/test_msi.c.
  */
 #include "msi.h"

@@ -1,6 +1,6 @@
 /*
  * PCI enumeration, BAR sizing and the configuration-access rule (see
- * hv/include/pci.h and docs/devices.md). Pure logic over the two hooks
+ * hv/core/include/pci.h and docs/devices.md). Pure logic over the two hooks
  * pci_hook_read32/pci_hook_write32: the same source is host-tested with a
  * fake configuration space (test/unit/pci).
  *

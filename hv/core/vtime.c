@@ -12,7 +12,6 @@
 #include "domain.h"
 #include "hypercall.h"
 #include "log.h"
-#include "regs.h"
 
 void domain_wallclock_init(struct domain *d)
 {

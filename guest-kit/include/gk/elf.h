@@ -2,7 +2,7 @@
  * guest-kit's ELF64 executable checker, for the domain builder (gk/builder.h).
  *
  * The same contract as the hypervisor's checker for the root domain
- * (hv/include/elf64.h, which guest-kit cannot include: it must build out of
+ * (hv/core/include/elf64.h, which guest-kit cannot include: it must build out of
  * tree), with the same accepted images and the same order of checks, so a
  * domain built by guest-kit is refused exactly when the hypervisor would
  * refuse the same image as root.

@@ -7,7 +7,7 @@
 
 struct fake_machine *fm;
 
-/* ---- mm hooks (hv/include/mm_hooks.h) ------------------------------------ */
+/* ---- mm hooks (hv/mm/include/mm_hooks.h) ------------------------------------ */
 
 uint64_t *mm_frame_map(mfn_t m)
 {
@@ -74,7 +74,7 @@ void mm_panic(const char *why)
     abort();
 }
 
-/* ---- capability hooks (hv/include/cap.h) --------------------------------- */
+/* ---- capability hooks (hv/core/include/cap.h) --------------------------------- */
 
 uint32_t cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
 {
@@ -105,7 +105,7 @@ struct cap_table *cap_domain_table(struct cap_object *domain_obj)
     return d->dying ? NULL : &d->caps;
 }
 
-/* ---- grant hooks (hv/include/grant.h) ------------------------------------ */
+/* ---- grant hooks (hv/mm/include/grant.h) ------------------------------------ */
 
 struct grant_table *grant_hook_table_of_domid(domid_t id)
 {
