@@ -125,7 +125,8 @@ static bool slot_free(const struct domain *d, uint32_t slot)
 static int64_t domctl_create(struct domain *d, uint64_t va)
 {
     struct hv_domctl_create a;
-    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK ||
+        hypercall_probe_out(va, &a, sizeof(a)) != HV_OK)
         return HV_EFAULT;
     struct cap *mem;
     enum hv_status st =
@@ -175,14 +176,16 @@ static int64_t domctl_create(struct domain *d, uint64_t va)
     a.domid = nd->id;
     a.shared_info_mfn = mfn_x(si);
     if (arch_copy_to_guest(gva(va), &a, sizeof(a)) != HV_OK)
-        return HV_EFAULT; /* created: the capabilities name it */
+        return HV_EFAULT; /* probed above: only if the probe's premise broke */
     return HV_OK;
 }
 
 static int64_t domctl_assign(struct domain *d, uint64_t va, struct hypercall *c)
 {
     struct hv_domctl_assign a;
-    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK)
+    uint64_t done_va = va + offsetof(struct hv_domctl_assign, done);
+    if (arch_copy_from_guest(&a, gva(va), sizeof(a)) != HV_OK ||
+        hypercall_probe_out(done_va, &a.done, sizeof(a.done)) != HV_OK)
         return HV_EFAULT;
     struct domain *t;
     enum hv_status st = target_of(d, a.dom_slot, HV_CAP_R_DOM_BUILD, &t);
@@ -237,9 +240,8 @@ static int64_t domctl_assign(struct domain *d, uint64_t va, struct hypercall *c)
     /* The builder's CPUs may still translate frames it gave away. */
     if (moved)
         mm_tlb_flush_cpus(schedule_cpus_running(d));
-    if (arch_copy_to_guest(gva(va + offsetof(struct hv_domctl_assign, done)), &a.done,
-                           sizeof(a.done)) != HV_OK)
-        return HV_EFAULT;
+    if (arch_copy_to_guest(gva(done_va), &a.done, sizeof(a.done)) != HV_OK)
+        return HV_EFAULT; /* probed above: only if the probe's premise broke */
     if (rc == HV_EAGAIN) {
         return hypercall_restart(c); /* after the scheduler had a chance */
     }

@@ -30,6 +30,11 @@ static int64_t hc_yield(void)
     return HV_OK;
 }
 
+int hypercall_probe_out(uint64_t va, const void *in, size_t n)
+{
+    return arch_copy_to_guest(gva(va), in, n) == HV_OK ? HV_OK : HV_EFAULT;
+}
+
 int64_t hypercall_restart(struct hypercall *c)
 {
     schedule_preempt_point();

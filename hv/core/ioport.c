@@ -50,8 +50,11 @@ int64_t hc_ioport_op(struct domain *d, struct hypercall *c)
         arch_port_out(a.port, a.size, a.value);
         return HV_OK;
     }
+    /* A read may consume what it reads (a device's data register). */
+    if (hypercall_probe_out(c->arg[0], &a, sizeof(a)) != HV_OK)
+        return HV_EFAULT;
     a.value = arch_port_in(a.port, a.size);
     if (arch_copy_to_guest(gva(c->arg[0]), &a, sizeof(a)) != HV_OK)
-        return HV_EFAULT;
+        return HV_EFAULT; /* probed above: only if the probe's premise broke */
     return HV_OK;
 }

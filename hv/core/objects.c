@@ -8,9 +8,9 @@
  * Every hypercall here copies its argument struct in, lets the logic check
  * everything before it changes anything (decode, then invoke), and copies
  * the struct back out only on success. A bad pointer is HV_EFAULT with
- * nothing changed. Output is written back after the change: if that copy
- * fails the caller gets HV_EFAULT but the operation happened (as with
- * HC_MMU_UPDATE's done count, docs/abi.md).
+ * nothing changed: a call with an output proves the struct writable first
+ * (hypercall_probe_out), so a read-only argument page gets HV_EFAULT and no
+ * port, grant or capability was made.
  *
  * Locking: one CPU runs hypercalls (the SMP issue adds the capability,
  * event and memory-manager locks these files expect).
@@ -456,6 +456,12 @@ int64_t hc_evtchn_op(struct domain *d, struct hypercall *c)
     }
     if (copy_in(&a, args, size) != HV_OK)
         return HV_EFAULT;
+    /* The binding commands return their port in the struct. */
+    bool out = cmd == HV_EVTCHN_ALLOC_UNBOUND || cmd == HV_EVTCHN_BIND_INTERDOMAIN ||
+               cmd == HV_EVTCHN_BIND_VIRQ || cmd == HV_EVTCHN_BIND_IPI ||
+               cmd == HV_EVTCHN_BIND_PIRQ;
+    if (out && hypercall_probe_out(args, &a, size) != HV_OK)
+        return HV_EFAULT;
     bool port_cmd = cmd == HV_EVTCHN_CLOSE || cmd == HV_EVTCHN_SEND || cmd == HV_EVTCHN_UNMASK ||
                     cmd == HV_EVTCHN_EOI;
     if (port_cmd && a.pa.vcpu != 0)
@@ -476,7 +482,6 @@ int64_t hc_evtchn_op(struct domain *d, struct hypercall *c)
     }
 
     enum hv_status st;
-    bool out = true;
     switch (cmd) {
     case HV_EVTCHN_ALLOC_UNBOUND:
         st = evtchn_alloc_unbound(&d->ev, a.au.remote_domain_slot, &a.au.port);
@@ -498,7 +503,6 @@ int64_t hc_evtchn_op(struct domain *d, struct hypercall *c)
         st = evtchn_bind_pirq(&d->ev, a.bq.irq_slot, a.bq.irq, &a.bq.port);
         break;
     default:
-        out = false;
         switch (cmd) {
         case HV_EVTCHN_CLOSE: st = evtchn_close(&d->ev, a.pa.port); break;
         case HV_EVTCHN_SEND: st = evtchn_send(&d->ev, a.pa.port); break;
@@ -537,22 +541,16 @@ int64_t hc_grant_op(struct domain *d, struct hypercall *c)
     }
     if (copy_in(&a, args, size) != HV_OK)
         return HV_EFAULT;
+    /* SET returns the new ref; STATUS and QUERY (pure) their answer. */
+    bool out = cmd == HV_GRANT_SET || cmd == HV_GRANT_STATUS || cmd == HV_GRANT_QUERY;
+    if (out && hypercall_probe_out(args, &a, size) != HV_OK)
+        return HV_EFAULT;
     enum hv_status st;
-    bool out = false;
     switch (cmd) {
-    case HV_GRANT_SET:
-        st = grant_set(&d->gt, &d->caps, &a.set);
-        out = true;
-        break;
+    case HV_GRANT_SET: st = grant_set(&d->gt, &d->caps, &a.set); break;
     case HV_GRANT_END: st = grant_end(&d->gt, &a.ref); break;
-    case HV_GRANT_STATUS:
-        st = grant_status(&d->gt, &a.status);
-        out = true;
-        break;
-    case HV_GRANT_QUERY:
-        st = grant_query(&d->gt, &d->caps, &a.query);
-        out = true;
-        break;
+    case HV_GRANT_STATUS: st = grant_status(&d->gt, &a.status); break;
+    case HV_GRANT_QUERY: st = grant_query(&d->gt, &d->caps, &a.query); break;
     case HV_GRANT_COPY: st = grant_copy(&d->gt, &d->caps, &a.copy); break;
     case HV_GRANT_MAP: st = grant_map(&d->gt, &d->mm, &d->caps, &a.map); break;
     default: st = grant_unmap(&d->gt, &d->mm, &a.map); break;

@@ -176,8 +176,10 @@ int64_t hc_pci_op(struct domain *d, struct hypercall *c)
         config_write(f->bdf, a.cfg.offset, a.cfg.size, a.cfg.value);
         return HV_OK;
     }
+    if (hypercall_probe_out(args, &a, size) != HV_OK)
+        return HV_EFAULT; /* before the read: a device register may change when read */
     a.cfg.value = config_read(f->bdf, a.cfg.offset, a.cfg.size);
     if (arch_copy_to_guest(gva(args), &a, size) != HV_OK)
-        return HV_EFAULT;
+        return HV_EFAULT; /* probed above: only if the probe's premise broke */
     return HV_OK;
 }

@@ -4,7 +4,8 @@
  * channels, upcalls, blocking and timers, console rings and domain control.
  * Every refusal is checked with its exact status; every check prints a
  * line, a failed one contains "FAILED". `test=AREA` picks one area
- * (caps, evtchn, timer, console, domctl, revoke) or `all`. Ends with
+ * (caps, evtchn, timer, console, domctl, revoke, irq, vcpu, probe) or
+ * `all`. Ends with
  * "core: ok (test=AREA)" and a poweroff when everything held.
  *
  * Uses only gk/hypercall.h and its own tiny upcall entry, so it tests the
@@ -835,13 +836,109 @@ static void area_vcpu(void)
     cap_slot_op(HV_CAP_DELETE, 36);
 }
 
+/*
+ * Decode, then invoke, for outputs: a hypercall that returns a result in
+ * its argument struct proves the struct writable before it acts. With the
+ * struct on a page the guest maps read-only, the call is HV_EFAULT and
+ * nothing happened: no port bound, no grant made, no domain created (the
+ * same call from a writable page gets the very port, ref and slots the
+ * refused one would have taken).
+ */
+#define PROBE_VA 0x210000000ull
+
+static void area_probe(void)
+{
+    area = "probe";
+    int64_t m = gk_hc_memory_op(HV_MEMOP_INCREASE, 0);
+    expect_true("a fresh frame", m > 0);
+    expect("map it writable", gk_map_frame(PROBE_VA, (uint64_t)m, GK_PTE_RWDATA), HV_OK);
+    union {
+        struct hv_evtchn_alloc_unbound au;
+        struct hv_evtchn_bind_virq bv;
+        struct hv_grant_set_args gs;
+        struct hv_domctl_create dc;
+    } *ro = (void *)(uintptr_t)PROBE_VA;
+
+    /* Event channels: the lowest free port is what the refused call would take. */
+    struct hv_evtchn_alloc_unbound au = {.remote_domain_slot = HV_CAP_SLOT_SELF};
+    expect("alloc unbound (writable)", evt(HV_EVTCHN_ALLOC_UNBOUND, &au), HV_OK);
+    uint32_t port = au.port;
+    expect("close it again", evt_port(HV_EVTCHN_CLOSE, port), HV_OK);
+
+    /* Grants: a domain to grant to, and a frame of mine to grant. */
+    expect("create 'grantee'", create(HV_ROOT_SLOT_MEMORY, 50, 51, 1, 8, "grantee", 0), HV_OK);
+    int64_t g = gk_hc_memory_op(HV_MEMOP_INCREASE, 0);
+    expect_true("a frame to grant", g > 0);
+    struct hv_grant_set_args gs = {.mfn = (uint64_t)g, .grantee_slot = 50};
+    expect("grant it (writable)", gk_hc_grant_op(HV_GRANT_SET, &gs), HV_OK);
+    uint32_t ref = gs.ref;
+    struct hv_grant_ref_args end = {.ref = ref};
+    expect("end the grant", gk_hc_grant_op(HV_GRANT_END, &end), HV_OK);
+
+    /* The same calls from the page, now read-only. */
+    ro->au = (struct hv_evtchn_alloc_unbound){.remote_domain_slot = HV_CAP_SLOT_SELF};
+    expect("unmap the page", gk_unmap(PROBE_VA), HV_OK);
+    expect("map it read-only", gk_map_frame(PROBE_VA, (uint64_t)m, GK_PTE_RO), HV_OK);
+    expect("alloc unbound from a read-only page", evt(HV_EVTCHN_ALLOC_UNBOUND, &ro->au), HV_EFAULT);
+    au = (struct hv_evtchn_alloc_unbound){.remote_domain_slot = HV_CAP_SLOT_SELF};
+    expect("alloc unbound (writable) again", evt(HV_EVTCHN_ALLOC_UNBOUND, &au), HV_OK);
+    expect("it got the same port: the refused call bound none", au.port, port);
+    evt_port(HV_EVTCHN_CLOSE, au.port);
+
+    expect("unmap", gk_unmap(PROBE_VA), HV_OK);
+    expect("map writable", gk_map_frame(PROBE_VA, (uint64_t)m, GK_PTE_RWDATA), HV_OK);
+    ro->bv = (struct hv_evtchn_bind_virq){.virq = HV_VIRQ_DEBUG, .vcpu = 0};
+    expect("unmap", gk_unmap(PROBE_VA), HV_OK);
+    expect("map read-only", gk_map_frame(PROBE_VA, (uint64_t)m, GK_PTE_RO), HV_OK);
+    expect("bind VIRQ_DEBUG from a read-only page", evt(HV_EVTCHN_BIND_VIRQ, &ro->bv), HV_EFAULT);
+    struct hv_evtchn_bind_virq bv = {.virq = HV_VIRQ_DEBUG, .vcpu = 0};
+    expect("bind VIRQ_DEBUG (writable): not bound already", evt(HV_EVTCHN_BIND_VIRQ, &bv), HV_OK);
+    expect("on the same port", bv.port, port);
+    evt_port(HV_EVTCHN_CLOSE, bv.port);
+
+    expect("unmap", gk_unmap(PROBE_VA), HV_OK);
+    expect("map writable", gk_map_frame(PROBE_VA, (uint64_t)m, GK_PTE_RWDATA), HV_OK);
+    ro->gs = (struct hv_grant_set_args){.mfn = (uint64_t)g, .grantee_slot = 50};
+    expect("unmap", gk_unmap(PROBE_VA), HV_OK);
+    expect("map read-only", gk_map_frame(PROBE_VA, (uint64_t)m, GK_PTE_RO), HV_OK);
+    expect("grant from a read-only page", gk_hc_grant_op(HV_GRANT_SET, &ro->gs), HV_EFAULT);
+    gs = (struct hv_grant_set_args){.mfn = (uint64_t)g, .grantee_slot = 50};
+    expect("grant (writable): the frame is not granted already", gk_hc_grant_op(HV_GRANT_SET, &gs),
+           HV_OK);
+    expect("with the same ref", gs.ref, ref);
+    end.ref = gs.ref;
+    gk_hc_grant_op(HV_GRANT_END, &end);
+
+    int64_t max0 = gk_hc_memory_op(HV_MEMOP_MAXIMUM, 0);
+    expect("unmap", gk_unmap(PROBE_VA), HV_OK);
+    expect("map writable", gk_map_frame(PROBE_VA, (uint64_t)m, GK_PTE_RWDATA), HV_OK);
+    ro->dc = (struct hv_domctl_create){.mem_slot = HV_ROOT_SLOT_MEMORY,
+                                       .dom_slot = 52,
+                                       .console_slot = 53,
+                                       .vcpus = 1,
+                                       .max_pages = 8,
+                                       .name = "probe"};
+    expect("unmap", gk_unmap(PROBE_VA), HV_OK);
+    expect("map read-only", gk_map_frame(PROBE_VA, (uint64_t)m, GK_PTE_RO), HV_OK);
+    expect("create from a read-only page", gk_hc_domain_op(HV_DOMCTL_CREATE, &ro->dc), HV_EFAULT);
+    expect("no domain capability was made", cap_info(52).type, HV_CAP_NULL);
+    expect("no console capability was made", cap_info(53).type, HV_CAP_NULL);
+    expect("no quota was taken", gk_hc_memory_op(HV_MEMOP_MAXIMUM, 0), max0);
+
+    expect("destroy 'grantee'", dom_simple(HV_DOMCTL_DESTROY, 50), HV_OK);
+    cap_slot_op(HV_CAP_DELETE, 51);
+    expect("unmap the page", gk_unmap(PROBE_VA), HV_OK);
+    expect("give the page back", gk_hc_memory_op(HV_MEMOP_DECREASE, (uint64_t)m), HV_OK);
+    expect("give the granted frame back", gk_hc_memory_op(HV_MEMOP_DECREASE, (uint64_t)g), HV_OK);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } areas[] = {
     {"vcpu", area_vcpu},     {"irq", area_irq},       {"caps", area_caps},
     {"evtchn", area_evtchn}, {"timer", area_timer},   {"console", area_console},
-    {"domctl", area_domctl}, {"revoke", area_revoke},
+    {"domctl", area_domctl}, {"revoke", area_revoke}, {"probe", area_probe},
 };
 
 int main(const struct hv_start_info *si)

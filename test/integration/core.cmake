@@ -2,7 +2,7 @@
 # test_core runs as the root domain; one test per area plus all of them in
 # one boot. Every check prints a line; a failed one contains "FAILED".
 set(CORE_GUEST $<TARGET_FILE:test_core>)
-set(CORE_AREAS caps evtchn timer console domctl revoke irq vcpu)
+set(CORE_AREAS caps evtchn timer console domctl revoke irq vcpu probe)
 # Virtual time (-icount shift=0,sleep=off): the timer test measures wake-up
 # latency in the guest's own time, deterministically.
 set(CORE_ICOUNT "-icount" "shift=0,sleep=off")

@@ -22,6 +22,17 @@ struct domain;
  */
 int64_t hypercall_restart(struct hypercall *c);
 
+/*
+ * Decode, then invoke, for a hypercall that writes a result into guest
+ * memory after acting (a port, a grant ref, a domain id, a device read):
+ * proves [va, va + n) writable before anything changes, by writing back
+ * the n argument bytes just read from there (which changes nothing the
+ * guest sees). HV_OK or HV_EFAULT. The hypervisor lock is held from here
+ * to the final copy-out, and a guest's page tables change only under it,
+ * so the final copy cannot fail. Pure queries need no probe.
+ */
+int hypercall_probe_out(uint64_t va, const void *in, size_t n);
+
 /* hv/core/hc_mm.c: the PV-memory hypercalls, with continuations. */
 int64_t hc_mmu_update(struct domain *d, struct hypercall *c);
 int64_t hc_mmuext_op(struct domain *d, struct hypercall *c);
