@@ -39,12 +39,13 @@ set(HV_GUEST_GC_LDFLAGS -Wl,--gc-sections -Wl,--compress-debug-sections=zlib)
 execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=include
     OUTPUT_VARIABLE HV_CC_INCLUDE OUTPUT_STRIP_TRAILING_WHITESPACE)
 set(HV_LIBC_INCLUDE ${PROJECT_SOURCE_DIR}/guest-kit/libc/include)
+set(HV_LIB_INCLUDE ${PROJECT_SOURCE_DIR}/lib/include)
 
 function(hv_freestanding_includes target)
   target_compile_options(${target} PRIVATE -nostdinc)
   # CMake drops implicit include dirs from include_directories(), so pass it as a flag.
   target_compile_options(${target} PRIVATE -isystem ${HV_CC_INCLUDE})
-  target_include_directories(${target} PRIVATE ${HV_LIBC_INCLUDE}
+  target_include_directories(${target} PRIVATE ${HV_LIBC_INCLUDE} ${HV_LIB_INCLUDE}
       ${PROJECT_SOURCE_DIR}/proto/include)
 endfunction()
 

@@ -35,11 +35,11 @@ static void create_one(const uint8_t *payload, uint32_t len, uint32_t index)
     memcpy(target, q->config.name.ptr, n);
     target[n] = 0;
     static char detail[256];
-    enum proto_error_code code;
+    struct ctl_error fail = {PROTO_ERROR_CODE_INTERNAL, 0};
     struct dom *d;
-    const char *why = registry_create(&q->config, q->paused, &d, detail, sizeof detail, &code);
+    const char *why = registry_create(&q->config, q->paused, &d, detail, sizeof detail, &fail);
     if (why) {
-        ctl_log_add("boot", "domain-create", target, false, code, why);
+        ctl_log_add("boot", "domain-create", target, false, fail.code, why);
         return;
     }
     snprintf(detail, sizeof detail, "id %u from the boot configuration%s", d->built.domid,

@@ -42,9 +42,11 @@ static const char *cstr(char *buf, size_t cap, struct hvcbor_str s)
     return buf;
 }
 
-static void send_error(uint64_t id, enum proto_error_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void send_error(uint64_t id, enum proto_error_code code, const char *fmt, ...)
+/* Sends an error-reply; hv_status (0: none) is the hypervisor's refusal. */
+static void send_error_hv(uint64_t id, enum proto_error_code code, int64_t hv_status,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void send_error_hv(uint64_t id, enum proto_error_code code, int64_t hv_status,
+                          const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -55,10 +57,15 @@ static void send_error(uint64_t id, enum proto_error_code code, const char *fmt,
     while (n > 0 && !hvcbor_utf8_valid((const uint8_t *)msgbuf, n))
         msgbuf[--n] = 0;
     rep.type = PROTO_MSG_ERROR_REPLY;
-    rep.u.error_reply =
-        (struct proto_error_reply){.request_id = id, .code = code, .message = str_of(msgbuf)};
+    rep.u.error_reply = (struct proto_error_reply){.request_id = id,
+                                                   .code = code,
+                                                   .message = str_of(msgbuf),
+                                                   .has_hv_status = hv_status != 0,
+                                                   .hv_status = hv_status};
     transport_send(&rep);
 }
+
+#define send_error(id, code, ...) send_error_hv(id, code, 0, __VA_ARGS__)
 
 static void send_ok(uint64_t id)
 {
@@ -95,12 +102,12 @@ static bool refuse(uint64_t id, const struct token *t, enum proto_right r, const
     return true;
 }
 
-/* Answers and logs a failure. */
+/* Answers and logs a failure (with the hypervisor's status, if it refused). */
 static void fail(uint64_t id, const struct token *t, const char *action, const char *target,
-                 enum proto_error_code code, const char *why)
+                 struct ctl_error e, const char *why)
 {
-    send_error(id, code, "%s %s: %s", action, target, why);
-    ctl_log_add(t ? t->label : "?", action, target, false, code, why);
+    send_error_hv(id, e.code, e.hv_status, "%s %s: %s", action, target, why);
+    ctl_log_add(t ? t->label : "?", action, target, false, e.code, why);
 }
 
 static void list_domains(uint64_t id, const struct token *t)
@@ -194,10 +201,10 @@ static void domain_info(uint64_t id, const struct token *t, const char *target,
 }
 
 static void done(uint64_t id, const struct token *t, const char *action, const char *target,
-                 const char *why, enum proto_error_code code, const char *detail)
+                 const char *why, struct ctl_error e, const char *detail)
 {
     if (why) {
-        fail(id, t, action, target, code, why);
+        fail(id, t, action, target, e, why);
         return;
     }
     send_ok(id);
@@ -318,7 +325,7 @@ static const char *token_create_names(const struct proto_msg *m)
 /* Answers r with code and why (prefixed with the action and target), and logs it. */
 static void req_fail(const struct request *r, enum proto_error_code code, const char *why)
 {
-    fail(r->id, r->t, r->action, r->target, code, why);
+    fail(r->id, r->t, r->action, r->target, (struct ctl_error){code, 0}, why);
 }
 
 /* --- the invokes, one per request type ------------------------------------- */
@@ -352,11 +359,11 @@ static void do_create(struct request *r)
 {
     const struct proto_domain_create_request *q = &r->m->u.domain_create_request;
     static char detail[256];
-    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    struct ctl_error err = {PROTO_ERROR_CODE_INTERNAL, 0};
     struct dom *d;
-    const char *why = registry_create(&q->config, q->paused, &d, detail, sizeof detail, &code);
+    const char *why = registry_create(&q->config, q->paused, &d, detail, sizeof detail, &err);
     if (why) {
-        req_fail(r, code, why);
+        fail(r->id, r->t, r->action, r->target, err, why);
         return;
     }
     rep.type = PROTO_MSG_DOMAIN_CREATE_REPLY;
@@ -369,55 +376,55 @@ static void do_create(struct request *r)
 
 static void do_destroy(struct request *r)
 {
-    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
-    const char *why = registry_destroy(r->d, &code);
-    done(r->id, r->t, r->action, r->target, why, code, NULL);
+    struct ctl_error err = {PROTO_ERROR_CODE_INTERNAL, 0};
+    const char *why = registry_destroy(r->d, &err);
+    done(r->id, r->t, r->action, r->target, why, err, NULL);
 }
 
 static void do_shutdown(struct request *r)
 {
     const struct proto_domain_shutdown_request *q = &r->m->u.domain_shutdown_request;
-    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
+    struct ctl_error err = {PROTO_ERROR_CODE_INTERNAL, 0};
     const char *note = NULL;
     const char *why =
-        registry_shutdown(r->d, q->kind, q->has_timeout_ns, q->timeout_ns, &note, &code);
-    done(r->id, r->t, r->action, r->target, why, code, note);
+        registry_shutdown(r->d, q->kind, q->has_timeout_ns, q->timeout_ns, &note, &err);
+    done(r->id, r->t, r->action, r->target, why, err, note);
 }
 
 static void do_pause(struct request *r)
 {
-    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
-    const char *why = registry_pause(r->d, &code);
-    done(r->id, r->t, r->action, r->target, why, code, NULL);
+    struct ctl_error err = {PROTO_ERROR_CODE_INTERNAL, 0};
+    const char *why = registry_pause(r->d, &err);
+    done(r->id, r->t, r->action, r->target, why, err, NULL);
 }
 
 static void do_unpause(struct request *r)
 {
-    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
-    const char *why = registry_unpause(r->d, &code);
-    done(r->id, r->t, r->action, r->target, why, code, NULL);
+    struct ctl_error err = {PROTO_ERROR_CODE_INTERNAL, 0};
+    const char *why = registry_unpause(r->d, &err);
+    done(r->id, r->t, r->action, r->target, why, err, NULL);
 }
 
 static void do_sched_set(struct request *r)
 {
-    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
-    const char *why = registry_sched_set(r->d, &r->m->u.sched_set_request, &code);
+    struct ctl_error err = {PROTO_ERROR_CODE_INTERNAL, 0};
+    const char *why = registry_sched_set(r->d, &r->m->u.sched_set_request, &err);
     char detail[96];
     snprintf(detail, sizeof detail, "weight %llu, cap %llu%%, gang %s",
              (unsigned long long)r->d->cfg.weight, (unsigned long long)r->d->cfg.cap_percent,
              r->d->cfg.gang ? "true" : "false");
-    done(r->id, r->t, r->action, r->target, why, code, detail);
+    done(r->id, r->t, r->action, r->target, why, err, detail);
 }
 
 static void do_vcpu_pin(struct request *r)
 {
     const struct proto_vcpu_pin_request *q = &r->m->u.vcpu_pin_request;
-    enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
-    const char *why = registry_vcpu_pin(r->d, q->vcpu, q->cpu_mask, &code);
+    struct ctl_error err = {PROTO_ERROR_CODE_INTERNAL, 0};
+    const char *why = registry_vcpu_pin(r->d, q->vcpu, q->cpu_mask, &err);
     char detail[64];
     snprintf(detail, sizeof detail, "VCPU %llu to CPUs 0x%llx", (unsigned long long)q->vcpu,
              (unsigned long long)q->cpu_mask);
-    done(r->id, r->t, r->action, r->target, why, code, detail);
+    done(r->id, r->t, r->action, r->target, why, err, detail);
 }
 
 static void do_host_info(struct request *r)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "hvlib/status.h"
 #include "consoles.h"
 #include "gk/gk.h"
 #include "log.h"
@@ -147,40 +148,36 @@ static const char *check_bus_config(const struct proto_domain_config *c)
     return NULL;
 }
 
+/* The name of a status the hypervisor answered ("HV_EBUSY"). */
 static const char *status_name(int64_t st)
 {
-    switch (st) {
-    case HV_ENOMEM: return "HV_ENOMEM";
-    case HV_EPERM: return "HV_EPERM";
-    case HV_EINVAL: return "HV_EINVAL";
-    case HV_EEXIST: return "HV_EEXIST";
-    case HV_EBUSY: return "HV_EBUSY";
-    default: return "a hypervisor error";
-    }
+    const char *n = hv_status_name(st);
+    return n ? n : "an unknown hypervisor status";
 }
 
 /* Maps a refusal of SCHED_SET / VCPU_PIN to an error code and a reason. */
-static const char *sched_refusal(int64_t st, enum proto_error_code *code)
+static const char *sched_refusal(int64_t st, struct ctl_error *err)
 {
+    err->hv_status = st;
     switch (st) {
     case HV_EBUSY:
-        *code = PROTO_ERROR_CODE_WRONG_STATE;
+        err->code = PROTO_ERROR_CODE_WRONG_STATE;
         return "gang can change only while the domain's VCPUs are not runnable (pause it first)";
     case HV_E2BIG:
-        *code = PROTO_ERROR_CODE_INVALID;
+        err->code = PROTO_ERROR_CODE_INVALID;
         return "gang needs a distinct CPU for every VCPU of the domain";
     case HV_EINVAL:
-        *code = PROTO_ERROR_CODE_INVALID;
+        err->code = PROTO_ERROR_CODE_INVALID;
         return "the hypervisor refused the value (cap is at most 100 x CPUs; a pin mask must "
                "name a CPU of the machine)";
-    default: *code = PROTO_ERROR_CODE_INTERNAL; return "the hypervisor refused it";
+    default: err->code = PROTO_ERROR_CODE_INTERNAL; return "the hypervisor refused it";
     }
 }
 
 /* Gives the built (paused) domain d its configured weight, cap and gang and
- * its VCPU pins. NULL, or a reason in detail and *code. */
+ * its VCPU pins. NULL, or a reason in detail and *err. */
 static const char *apply_sched(struct dom *d, char *detail, uint32_t detail_cap,
-                               enum proto_error_code *code)
+                               struct ctl_error *err)
 {
     struct hv_domctl_sched sp = {.dom_slot = d->built.dom_slot,
                                  .weight = (uint32_t)d->cfg.weight,
@@ -189,7 +186,7 @@ static const char *apply_sched(struct dom *d, char *detail, uint32_t detail_cap,
     int64_t st = gk_hc_domain_op(HV_DOMCTL_SCHED_SET, &sp);
     if (st != HV_OK) {
         snprintf(detail, detail_cap, "weight %u, cap %u%%, gang %s: %s", sp.weight, sp.cap_pct,
-                 sp.gang ? "true" : "false", sched_refusal(st, code));
+                 sp.gang ? "true" : "false", sched_refusal(st, err));
         return detail;
     }
     for (uint32_t v = 0; v < d->cfg.vcpus && v < DOM_VCPUS_MAX; v++) {
@@ -198,7 +195,7 @@ static const char *apply_sched(struct dom *d, char *detail, uint32_t detail_cap,
         struct hv_domctl_vcpu_pin pin = {
             .dom_slot = d->built.dom_slot, .vcpu = v, .cpu_mask = d->pin_mask[v]};
         if ((st = gk_hc_domain_op(HV_DOMCTL_VCPU_PIN, &pin)) != HV_OK) {
-            snprintf(detail, detail_cap, "pinning VCPU %u: %s", v, sched_refusal(st, code));
+            snprintf(detail, detail_cap, "pinning VCPU %u: %s", v, sched_refusal(st, err));
             return detail;
         }
     }
@@ -208,7 +205,7 @@ static const char *apply_sched(struct dom *d, char *detail, uint32_t detail_cap,
 /* Builds (paused) the hypervisor domain of d from its kept configuration,
  * watches its console and starts it unless paused. */
 static const char *build(struct dom *d, bool paused, char *detail, uint32_t detail_cap,
-                         enum proto_error_code *code)
+                         struct ctl_error *err)
 {
     char hvname[HV_DOMAIN_NAME_MAX];
     size_t n = 0;
@@ -241,12 +238,13 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
         bus_release(d); /* what bus_on_created made, if it ran */
         snprintf(detail, detail_cap, "building it failed: %s%s%s%s%s", why, why_detail ? ": " : "",
                  why_detail ? why_detail : "", st ? " -> " : "", st ? status_name(st) : "");
+        err->hv_status = st;
         if (st == HV_ENOMEM || (st == 0 && strstr(why, "memory")))
-            *code = PROTO_ERROR_CODE_NO_RESOURCES;
+            err->code = PROTO_ERROR_CODE_NO_RESOURCES;
         else if (st == 0)
-            *code = PROTO_ERROR_CODE_INVALID;
+            err->code = PROTO_ERROR_CODE_INVALID;
         else
-            *code = PROTO_ERROR_CODE_INTERNAL;
+            err->code = PROTO_ERROR_CODE_INTERNAL;
         return detail;
     }
     d->has_domain = true;
@@ -257,7 +255,7 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
         gk_cap_delete(d->built.dom_slot);
         gk_cap_delete(d->built.console_slot);
         d->has_domain = false;
-        *code = PROTO_ERROR_CODE_INTERNAL;
+        err->code = PROTO_ERROR_CODE_INTERNAL;
         return dev_why;
     }
     d->never_started = true;
@@ -269,7 +267,7 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
     d->state = PROTO_DOMAIN_STATE_PAUSED;
     /* Scheduling parameters and pins before VCPU 0 first runs: gang can
      * only be set while no VCPU of the domain is runnable. */
-    const char *sched_why = apply_sched(d, detail, detail_cap, code);
+    const char *sched_why = apply_sched(d, detail, detail_cap, err);
     if (sched_why) {
         devices_release(d);
         gk_domain_destroy(&d->built);
@@ -290,7 +288,8 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
             gk_cap_delete(d->built.console_slot);
             d->has_domain = false;
             snprintf(detail, detail_cap, "starting it failed (%s)", status_name(rc));
-            *code = PROTO_ERROR_CODE_INTERNAL;
+            err->code = PROTO_ERROR_CODE_INTERNAL;
+            err->hv_status = rc;
             return detail;
         }
         d->never_started = false;
@@ -300,9 +299,9 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
 }
 
 const char *registry_create(const struct proto_domain_config *cfg, bool paused, struct dom **out,
-                            char *detail, uint32_t detail_cap, enum proto_error_code *code)
+                            char *detail, uint32_t detail_cap, struct ctl_error *err)
 {
-    *code = PROTO_ERROR_CODE_INVALID;
+    err->code = PROTO_ERROR_CODE_INVALID;
     for (uint32_t i = 0; i < cfg->name.len; i++)
         if (cfg->name.ptr[i] < 0x20 || cfg->name.ptr[i] == 0x7f)
             return "the name has a control character";
@@ -312,7 +311,7 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
     if (cfg->cmdline.len && memchr(cfg->cmdline.ptr, 0, cfg->cmdline.len))
         return "the command line has a NUL byte";
     if (name_eq(CONTROL_NAME, cfg->name) || registry_find(cfg->name)) {
-        *code = PROTO_ERROR_CODE_CONFLICT;
+        err->code = PROTO_ERROR_CODE_CONFLICT;
         return "a domain of that name exists";
     }
     if (cfg->memory_bytes < MEM_MIN_BYTES || cfg->memory_bytes / 4096 > GK_BUILD_PAGES_MAX)
@@ -332,17 +331,17 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
         return bad;
     struct image *im = image_find(cfg->kernel);
     if (!im) {
-        *code = PROTO_ERROR_CODE_NOT_FOUND;
+        err->code = PROTO_ERROR_CODE_NOT_FOUND;
         return "no boot module or uploaded image has that kernel name";
     }
-    if (devices_check(cfg, NULL, detail, detail_cap, code))
+    if (devices_check(cfg, NULL, detail, detail_cap, &err->code))
         return detail;
     struct dom *d = NULL;
     for (uint32_t i = 0; i < DOM_MAX && !d; i++)
         if (!doms[i].used)
             d = &doms[i];
     if (!d) {
-        *code = PROTO_ERROR_CODE_NO_RESOURCES;
+        err->code = PROTO_ERROR_CODE_NO_RESOURCES;
         return "the registry is full (32 domains)";
     }
     uint32_t index = (uint32_t)(d - doms);
@@ -360,7 +359,7 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
         return "its config, services and channels are too long together";
     }
     d->image = im;
-    const char *why = build(d, paused, detail, detail_cap, code);
+    const char *why = build(d, paused, detail, detail_cap, err);
     if (why) {
         memset(d, 0, sizeof *d);
         return why;
@@ -396,34 +395,38 @@ static void forget(struct dom *d, const char *why)
     memset(d, 0, sizeof *d);
 }
 
-const char *registry_destroy(struct dom *d, enum proto_error_code *code)
+const char *registry_destroy(struct dom *d, struct ctl_error *err)
 {
-    (void)code;
+    (void)err;
     forget(d, "the domain was destroyed");
     return NULL;
 }
 
-const char *registry_pause(struct dom *d, enum proto_error_code *code)
+const char *registry_pause(struct dom *d, struct ctl_error *err)
 {
-    *code = PROTO_ERROR_CODE_WRONG_STATE;
+    err->code = PROTO_ERROR_CODE_WRONG_STATE;
     if (!d->has_domain || d->never_started || d->state != PROTO_DOMAIN_STATE_RUNNING)
         return d->state == PROTO_DOMAIN_STATE_PAUSED ? "it is paused already" : "it is not running";
     int64_t rc = gk_domain_pause(d->built.dom_slot);
-    if (rc != HV_OK)
+    if (rc != HV_OK) {
+        err->hv_status = rc;
         return "the hypervisor refused to pause it";
+    }
     d->state = PROTO_DOMAIN_STATE_PAUSED;
     return NULL;
 }
 
-const char *registry_unpause(struct dom *d, enum proto_error_code *code)
+const char *registry_unpause(struct dom *d, struct ctl_error *err)
 {
-    *code = PROTO_ERROR_CODE_WRONG_STATE;
+    err->code = PROTO_ERROR_CODE_WRONG_STATE;
     if (!d->has_domain || d->state != PROTO_DOMAIN_STATE_PAUSED)
         return "it is not paused";
     int64_t rc =
         d->never_started ? gk_domain_start(&d->built) : gk_domain_unpause(d->built.dom_slot);
-    if (rc != HV_OK)
+    if (rc != HV_OK) {
+        err->hv_status = rc;
         return "the hypervisor refused to unpause it";
+    }
     d->never_started = false;
     d->state = PROTO_DOMAIN_STATE_RUNNING;
     if (d->suspended) {
@@ -434,9 +437,9 @@ const char *registry_unpause(struct dom *d, enum proto_error_code *code)
 }
 
 const char *registry_shutdown(struct dom *d, enum proto_shutdown_kind kind, bool has_timeout,
-                              uint64_t timeout_ns, const char **note, enum proto_error_code *code)
+                              uint64_t timeout_ns, const char **note, struct ctl_error *err)
 {
-    *code = PROTO_ERROR_CODE_WRONG_STATE;
+    err->code = PROTO_ERROR_CODE_WRONG_STATE;
     *note = NULL;
     if (!d->has_domain ||
         (d->state != PROTO_DOMAIN_STATE_RUNNING && d->state != PROTO_DOMAIN_STATE_PAUSED &&
@@ -525,9 +528,9 @@ static void apply_policy(struct dom *d, uint32_t reason, bool forced)
         }
         kill_domain(d);
         char why[256];
-        enum proto_error_code code = PROTO_ERROR_CODE_INTERNAL;
-        const char *err = build(d, false, why, sizeof why, &code);
-        ctl_log_add("control", "domain-restart", name, err == NULL, code, err ? err : detail);
+        struct ctl_error e = {PROTO_ERROR_CODE_INTERNAL, 0};
+        const char *err = build(d, false, why, sizeof why, &e);
+        ctl_log_add("control", "domain-restart", name, err == NULL, e.code, err ? err : detail);
         if (err) {
             d->state = PROTO_DOMAIN_STATE_CRASHED;
             d->stop_handled = true;
@@ -647,18 +650,18 @@ void registry_self_summary(struct proto_domain_summary *out)
 }
 
 const char *registry_sched_set(struct dom *d, const struct proto_sched_set_request *q,
-                               enum proto_error_code *code)
+                               struct ctl_error *err)
 {
-    *code = PROTO_ERROR_CODE_WRONG_STATE;
+    err->code = PROTO_ERROR_CODE_WRONG_STATE;
     if (!d->has_domain)
         return "it has no running incarnation";
     if (q->has_cap_percent && q->cap_percent > 100 * d->cfg.vcpus) {
-        *code = PROTO_ERROR_CODE_INVALID;
+        err->code = PROTO_ERROR_CODE_INVALID;
         return "cap is at most 100 x its VCPUs";
     }
     struct hv_domctl_sched sp = {.dom_slot = d->built.dom_slot};
     if (gk_hc_domain_op(HV_DOMCTL_SCHED_GET, &sp) != HV_OK) {
-        *code = PROTO_ERROR_CODE_INTERNAL;
+        err->code = PROTO_ERROR_CODE_INTERNAL;
         return "the hypervisor did not report its scheduling parameters";
     }
     sp.dom_slot = d->built.dom_slot;
@@ -675,17 +678,16 @@ const char *registry_sched_set(struct dom *d, const struct proto_sched_set_reque
         sp.gang = q->gang ? 1u : 0u;
     int64_t st = gk_hc_domain_op(HV_DOMCTL_SCHED_SET, &sp);
     if (st != HV_OK)
-        return sched_refusal(st, code);
+        return sched_refusal(st, err);
     d->cfg.weight = sp.weight;
     d->cfg.cap_percent = sp.cap_pct;
     d->cfg.gang = sp.gang != 0;
     return NULL;
 }
 
-const char *registry_vcpu_pin(struct dom *d, uint64_t vcpu, uint64_t mask,
-                              enum proto_error_code *code)
+const char *registry_vcpu_pin(struct dom *d, uint64_t vcpu, uint64_t mask, struct ctl_error *err)
 {
-    *code = PROTO_ERROR_CODE_INVALID;
+    err->code = PROTO_ERROR_CODE_INVALID;
     if (vcpu >= d->cfg.vcpus || vcpu >= DOM_VCPUS_MAX)
         return "no such VCPU";
     if (d->has_domain) {
@@ -693,7 +695,7 @@ const char *registry_vcpu_pin(struct dom *d, uint64_t vcpu, uint64_t mask,
             .dom_slot = d->built.dom_slot, .vcpu = (uint32_t)vcpu, .cpu_mask = mask};
         int64_t st = gk_hc_domain_op(HV_DOMCTL_VCPU_PIN, &pin);
         if (st != HV_OK)
-            return sched_refusal(st, code);
+            return sched_refusal(st, err);
     }
     d->pin_mask[vcpu] = mask;
     return NULL;

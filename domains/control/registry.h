@@ -32,6 +32,14 @@
  * channels (at most 32 x (64 + 512) + 32 x 32 + 16 x (32 + 64) bytes). */
 #define DOM_STORE_BYTES (24u * 1024u)
 
+/* Why a request failed: the protocol's error code and, when the hypervisor
+ * refused, its status (enum hv_status, sent to the client as the
+ * error-reply's hv-status; 0 when the hypervisor was not the one). */
+struct ctl_error {
+    enum proto_error_code code;
+    int64_t hv_status;
+};
+
 struct dom {
     bool used;
     uint32_t index;
@@ -73,28 +81,27 @@ struct dom *registry_find(struct hvcbor_str name);
 struct dom *registry_at(uint32_t i);
 
 /* Builds and (unless paused) starts a domain from a validated config.
- * NULL with *out on success, else a reason (detail filled) and *code. */
+ * NULL with *out on success, else a reason (detail filled) and *err. */
 const char *registry_create(const struct proto_domain_config *cfg, bool paused, struct dom **out,
-                            char *detail, uint32_t detail_cap, enum proto_error_code *code);
+                            char *detail, uint32_t detail_cap, struct ctl_error *err);
 /* Destroys the domain and forgets the entry. */
-const char *registry_destroy(struct dom *d, enum proto_error_code *code);
-const char *registry_pause(struct dom *d, enum proto_error_code *code);
-const char *registry_unpause(struct dom *d, enum proto_error_code *code);
+const char *registry_destroy(struct dom *d, struct ctl_error *err);
+const char *registry_pause(struct dom *d, struct ctl_error *err);
+const char *registry_unpause(struct dom *d, struct ctl_error *err);
 /* Asks the guest to stop (HV_DOMCTL_SHUTDOWN_REQUEST with poweroff or
  * reboot, unless it is paused) and marks it shutting down; with a timeout
  * it is stopped by force (and its policy for that kind applied) if it has
  * not stopped by then. *note says which (for the log). */
 const char *registry_shutdown(struct dom *d, enum proto_shutdown_kind kind, bool has_timeout,
-                              uint64_t timeout_ns, const char **note, enum proto_error_code *code);
+                              uint64_t timeout_ns, const char **note, struct ctl_error *err);
 
 /* Scheduling (HV_DOMCTL_SCHED_SET): the members q has, the others kept.
  * Gang changes only while no VCPU of it is runnable (paused, or created
  * paused and not started yet): wrong-state otherwise. d->cfg follows. */
 const char *registry_sched_set(struct dom *d, const struct proto_sched_set_request *q,
-                               enum proto_error_code *code);
+                               struct ctl_error *err);
 /* Pins VCPU vcpu of d to the CPUs of mask (0: all); kept across restarts. */
-const char *registry_vcpu_pin(struct dom *d, uint64_t vcpu, uint64_t mask,
-                              enum proto_error_code *code);
+const char *registry_vcpu_pin(struct dom *d, uint64_t vcpu, uint64_t mask, struct ctl_error *err);
 /* The hypervisor's weight, cap and gang of d into cfg (d NULL: the control
  * domain itself); false (cfg unchanged) if it cannot say. */
 bool registry_sched_get(const struct dom *d, struct proto_domain_config *cfg);

@@ -20,6 +20,7 @@
  *
  * One VCPU, not reentrant (static buffers: 64 KiB for the frame list).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "gk/builder.h"
@@ -27,6 +28,7 @@
 #include "gk/gk.h"
 #include "gk/heap.h"
 #include "gk/mm.h"
+#include "hvlib/status.h"
 
 #define PAGE 4096ull
 #define CHUNK 256u     /* pass 1: frames allocated and assigned at a time */
@@ -49,35 +51,21 @@ struct build {
     const char *detail;
     int64_t status;
     struct hv_start_bus bus; /* what spec->on_created filled */
+    char detail_buf[96];     /* "HV_ENOMEM (out of memory or quota)" */
 };
 
 static uint8_t page_buf[PAGE] __attribute__((aligned(4096)));
-
-/* A static name for a status. */
-static const char *status_name(int64_t st)
-{
-    switch (st) {
-    case HV_EPERM: return "HV_EPERM (missing capability or right)";
-    case HV_ENOENT: return "HV_ENOENT (no such object)";
-    case HV_EINVAL: return "HV_EINVAL (an argument is malformed or out of range)";
-    case HV_EFAULT: return "HV_EFAULT (a pointer is not accessible)";
-    case HV_ENOMEM: return "HV_ENOMEM (out of memory or quota)";
-    case HV_EBUSY: return "HV_EBUSY (in use)";
-    case HV_ENOSYS: return "HV_ENOSYS (unknown hypercall)";
-    case HV_EAGAIN: return "HV_EAGAIN (try again)";
-    case HV_EEXIST: return "HV_EEXIST (already exists)";
-    case HV_E2BIG: return "HV_E2BIG (argument too large)";
-    case HV_ERANGE: return "HV_ERANGE (value out of range)";
-    case HV_ENOTSUP: return "HV_ENOTSUP (not supported)";
-    default: return "an unexpected status";
-    }
-}
 
 /* Records a failed hypercall; returns `why` for the caller to return. */
 static const char *hc_failed(struct build *b, const char *why, int64_t st)
 {
     b->status = st;
-    b->detail = status_name(st);
+    const char *name = hv_status_name(st), *meaning = hv_status_meaning(st);
+    if (name)
+        snprintf(b->detail_buf, sizeof b->detail_buf, "%s (%s)", name, meaning);
+    else
+        snprintf(b->detail_buf, sizeof b->detail_buf, "an unexpected status %lld", (long long)st);
+    b->detail = b->detail_buf;
     return why;
 }
 

@@ -925,6 +925,10 @@ def t_sched():
     check("run and wait time are reported", v["run-ns"] > 0 and "wait-ns" in v)
     out = hvctl("vcpu-pin", "s1", "0", "5", rc=1)
     check("a mask with no CPU of the machine is invalid", "invalid" in out)
+    check("the hypervisor's status comes with the refusal", "(hypervisor: HV_EINVAL)" in out)
+    out = hvctl("--json", "vcpu-pin", "s1", "0", "5", rc=1)
+    check("--json: the refusal as an object with the hypervisor's status",
+          '"hv-status":-3,"hv-status-name":"HV_EINVAL"' in out)
     out = hvctl("vcpu-pin", "s1", "3", "all", rc=1)
     check("a VCPU the domain does not have is invalid", "no such VCPU" in out)
     hvctl("vcpu-pin", "s1", "0", "0-1,3", rc=0)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hvctl/render.h"
+#include "hvlib/status.h"
 
 static const struct cli_command *const COMMANDS[] = {
     &cli_cmd_up,      &cli_cmd_down,    &cli_cmd_status,   &cli_cmd_list,     &cli_cmd_info,
@@ -90,8 +91,27 @@ int cli_exit_for(enum hvctl_status s)
     return HVCTL_EXIT_CONNECT;
 }
 
+/* --json: a refusal is also one JSON object on stdout, shaped like the
+ * error-reply (catalog names) with the hypervisor's status named. */
+static void print_error_json(struct cli *c, const struct hvctl_error *e)
+{
+    const char *code = proto_error_code_name(e->server_code);
+    fputs("{\"type\":\"error-reply\",\"code\":", c->out);
+    render_json_string(c->out, (const uint8_t *)(code ? code : "?"), strlen(code ? code : "?"));
+    fputs(",\"message\":", c->out);
+    render_json_string(c->out, (const uint8_t *)e->server_text, strlen(e->server_text));
+    if (e->has_hv_status) {
+        const char *name = hv_status_name(e->hv_status);
+        fprintf(c->out, ",\"hv-status\":%lld,\"hv-status-name\":", (long long)e->hv_status);
+        render_json_string(c->out, (const uint8_t *)(name ? name : "?"), strlen(name ? name : "?"));
+    }
+    fputs("}\n", c->out);
+}
+
 int cli_fail(struct cli *c, enum hvctl_status s, const struct hvctl_error *e)
 {
+    if (s == HVCTL_ERR_SERVER && c->json)
+        print_error_json(c, e);
     if (s == HVCTL_ERR_SERVER)
         return cli_error(c, HVCTL_EXIT_SERVER, "the control domain refused: %s", e->message);
     return cli_error(c, cli_exit_for(s), "%s", e->message);

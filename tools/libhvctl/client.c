@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hvlib/status.h"
+
 #define READER_CAP (FRAME_OVERHEAD_BYTES + FRAME_MAX_PAYLOAD + 4096u)
 #define IN_CAP 16384u
 #define OUT_CAP (FRAME_OVERHEAD_BYTES + FRAME_MAX_PAYLOAD)
@@ -24,6 +26,9 @@ static enum hvctl_status fail(struct hvctl_error *err, enum hvctl_status s, cons
     if (err) {
         err->status = s;
         err->server_code = 0;
+        err->has_hv_status = false;
+        err->hv_status = 0;
+        err->server_text[0] = 0;
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(err->message, sizeof err->message, fmt, ap);
@@ -337,11 +342,20 @@ enum hvctl_status hvctl_wait_reply(struct hvctl_conn *c, uint64_t request_id, ui
             continue;
         }
         if (m->type == PROTO_MSG_ERROR_REPLY) {
-            char text[600];
-            hvctl_str_printable(text, sizeof text, m->u.error_reply.message);
-            fail(err, HVCTL_ERR_SERVER, "%s: %s", proto_error_code_name(m->u.error_reply.code),
-                 text);
-            err->server_code = m->u.error_reply.code;
+            const struct proto_error_reply *er = &m->u.error_reply;
+            char text[sizeof err->server_text];
+            hvctl_str_printable(text, sizeof text, er->message);
+            bool by_hv = er->has_hv_status && er->hv_status != 0;
+            const char *hv = by_hv ? hv_status_name(er->hv_status) : NULL;
+            if (by_hv)
+                fail(err, HVCTL_ERR_SERVER, "%s: %s (hypervisor: %s)",
+                     proto_error_code_name(er->code), text, hv ? hv : "an unknown status");
+            else
+                fail(err, HVCTL_ERR_SERVER, "%s: %s", proto_error_code_name(er->code), text);
+            err->server_code = er->code;
+            err->has_hv_status = by_hv;
+            err->hv_status = by_hv ? er->hv_status : 0;
+            memcpy(err->server_text, text, sizeof text);
             return HVCTL_ERR_SERVER;
         }
         *out = m;

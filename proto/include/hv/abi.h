@@ -17,21 +17,30 @@
 /*
  * Status codes. HV_OK is zero; every error is negative so that a hypercall
  * returning a count (e.g. bytes written) can share the return register.
+ * One list, X(name, value, meaning): the enum below and every table of
+ * names (lib/status.c, hv_status_name) are made from it, so none can miss
+ * a code. Values are dense from 0 down to HV_STATUS_LAST.
  */
+#define HV_STATUS_LIST(X)                                                                          \
+    X(HV_OK, 0, "success")                                                                         \
+    X(HV_EPERM, -1, "not allowed: missing capability or right")                                    \
+    X(HV_ENOENT, -2, "no such object")                                                             \
+    X(HV_EINVAL, -3, "an argument is malformed or out of range")                                   \
+    X(HV_EFAULT, -4, "a guest pointer is not readable/writable guest memory")                      \
+    X(HV_ENOMEM, -5, "out of memory or quota")                                                     \
+    X(HV_EBUSY, -6, "object in use")                                                               \
+    X(HV_ENOSYS, -7, "unknown hypercall number")                                                   \
+    X(HV_EAGAIN, -8, "try again (e.g. a continuation)")                                            \
+    X(HV_EEXIST, -9, "object already exists")                                                      \
+    X(HV_E2BIG, -10, "argument too large")                                                         \
+    X(HV_ERANGE, -11, "value out of the permitted range")                                          \
+    X(HV_ENOTSUP, -12, "recognised but not supported")
+
 enum hv_status {
-    HV_OK = 0,
-    HV_EPERM = -1,    /* not allowed: missing capability or right */
-    HV_ENOENT = -2,   /* no such object */
-    HV_EINVAL = -3,   /* an argument is malformed or out of range */
-    HV_EFAULT = -4,   /* a guest pointer is not readable/writable guest memory */
-    HV_ENOMEM = -5,   /* out of memory or quota */
-    HV_EBUSY = -6,    /* object in use */
-    HV_ENOSYS = -7,   /* unknown hypercall number */
-    HV_EAGAIN = -8,   /* try again (e.g. a continuation) */
-    HV_EEXIST = -9,   /* object already exists */
-    HV_E2BIG = -10,   /* argument too large */
-    HV_ERANGE = -11,  /* value out of the permitted range */
-    HV_ENOTSUP = -12, /* recognised but not supported */
+#define HV_STATUS_ENUM(name, value, meaning) name = value,
+    HV_STATUS_LIST(HV_STATUS_ENUM)
+#undef HV_STATUS_ENUM
+        HV_STATUS_LAST = HV_ENOTSUP /* the most negative code */
 };
 
 /*

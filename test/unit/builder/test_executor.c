@@ -709,7 +709,7 @@ static void test_create_refused(void **state)
     int64_t st;
     assert_string_equal(gk_build_domain(&spec, &d, &detail, &st), "HV_DOMCTL_CREATE failed");
     assert_int_equal(st, HV_EEXIST);
-    assert_string_equal(detail, "HV_EEXIST (already exists)");
+    assert_string_equal(detail, "HV_EEXIST (object already exists)");
     check_all_gone();
 }
 
@@ -762,8 +762,9 @@ static void test_every_hypercall_fails(void **state)
         assert_non_null(why);
         check_all_gone();
         assert_int_equal(st, hv.fail_status);
-        assert_string_equal(detail, k & 1 ? "HV_ENOMEM (out of memory or quota)"
-                                          : "HV_EFAULT (a pointer is not accessible)");
+        assert_string_equal(
+            detail, k & 1 ? "HV_ENOMEM (out of memory or quota)"
+                          : "HV_EFAULT (a guest pointer is not readable/writable guest memory)");
         unsigned i;
         for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
             if (!strcmp(want[i].where, hv.injected_in))

@@ -204,6 +204,24 @@ static void test_info_and_error_message(void **state)
                         "hvctl info: the control domain refused: not-found: " FAKE_ERROR_TEXT "\n");
 }
 
+/* A refusal by the hypervisor: its status in the text and, with --json, as
+ * a number and a name on stdout. */
+static void test_hv_status_shown(void **state)
+{
+    (void)state;
+    g_srv.action[PROTO_MSG_DOMAIN_PAUSE_REQUEST] = FA_HV_ERROR;
+    assert_int_equal(run("pause", "web1", NULL), HVCTL_EXIT_SERVER);
+    assert_string_equal(g_err,
+                        "hvctl pause: the control domain refused: wrong-state: " FAKE_HV_ERROR_TEXT
+                        " (hypervisor: HV_EBUSY)\n");
+    assert_string_equal(g_out, "");
+    assert_int_equal(run("--json", "pause", "web1", NULL), HVCTL_EXIT_SERVER);
+    assert_string_equal(g_out, "{\"type\":\"error-reply\",\"code\":\"wrong-state\",\"message\":\""
+                               "domain-pause web1: the hypervisor refused to pause it\","
+                               "\"hv-status\":-6,\"hv-status-name\":\"HV_EBUSY\"}\n");
+    g_srv.action[PROTO_MSG_DOMAIN_PAUSE_REQUEST] = FA_REPLY;
+}
+
 static void test_simple_commands(void **state)
 {
     (void)state;
@@ -615,6 +633,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_help_for_every_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_json_and_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_and_error_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hv_status_shown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_simple_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_and_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_and_socket_problems, setup, teardown),

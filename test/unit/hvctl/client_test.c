@@ -96,6 +96,28 @@ static void test_error_reply_message(void **state)
     stop();
 }
 
+/* The hypervisor's status crosses the control boundary: the error-reply's
+ * hv-status reaches the caller as a number and is named in the message. */
+static void test_error_reply_hv_status(void **state)
+{
+    (void)state;
+    start(PROTO_MSG_DOMAIN_LIST_REQUEST, FA_HV_ERROR);
+    const struct proto_msg *r;
+    struct hvctl_error e;
+    assert_int_equal(list(&r, &e, 2000), HVCTL_ERR_SERVER);
+    assert_int_equal(e.server_code, PROTO_ERROR_CODE_WRONG_STATE);
+    assert_true(e.has_hv_status);
+    assert_int_equal(e.hv_status, HV_EBUSY);
+    assert_string_equal(e.server_text, FAKE_HV_ERROR_TEXT);
+    assert_string_equal(e.message, "wrong-state: " FAKE_HV_ERROR_TEXT " (hypervisor: HV_EBUSY)");
+    stop();
+    /* Without one, nothing is made up. */
+    start(PROTO_MSG_DOMAIN_LIST_REQUEST, FA_ERROR);
+    assert_int_equal(list(&r, &e, 2000), HVCTL_ERR_SERVER);
+    assert_false(e.has_hv_status);
+    stop();
+}
+
 static void test_error_message_is_sanitised(void **state)
 {
     (void)state;
@@ -509,6 +531,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello_and_list),
         cmocka_unit_test(test_error_reply_message),
+        cmocka_unit_test(test_error_reply_hv_status),
         cmocka_unit_test(test_error_message_is_sanitised),
         cmocka_unit_test(test_garbage_before_reply),
         cmocka_unit_test(test_oversized_frame_dropped),

@@ -222,6 +222,16 @@ static void handle(struct fake_server *s, int fd, const uint8_t *p, uint32_t len
     }
     switch (s->action[t]) {
     case FA_REPLY: send_msg_frame(fd, &rep, 0); break;
+    case FA_HV_ERROR:
+        memset(&rep, 0, sizeof rep);
+        rep.type = PROTO_MSG_ERROR_REPLY;
+        rep.u.error_reply = (struct proto_error_reply){.request_id = id,
+                                                       .code = PROTO_ERROR_CODE_WRONG_STATE,
+                                                       .message = S(FAKE_HV_ERROR_TEXT),
+                                                       .has_hv_status = true,
+                                                       .hv_status = HV_EBUSY};
+        send_msg_frame(fd, &rep, 0);
+        break;
     case FA_ERROR:
     case FA_CONTROL_CHARS:
         memset(&rep, 0, sizeof rep);

@@ -7,6 +7,7 @@
 #ifndef HVCTL_FAKE_SERVER_H
 #define HVCTL_FAKE_SERVER_H
 
+#include <hv/abi.h>
 #include <hv/proto_msgs.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -24,10 +25,12 @@ enum fake_action {
     FA_WRONG_ID_FIRST,       /* an answer with another request id, then the right one */
     FA_CONTROL_CHARS,        /* error-reply whose message holds an escape sequence */
     FA_OVERSIZED_THEN_REPLY, /* a valid header announcing 1 MiB, junk, then the answer */
+    FA_HV_ERROR,             /* error-reply wrong-state with hv-status HV_EBUSY */
 };
 
 #define FAKE_CONSOLE_HISTORY "boot: hello\r\n"
 #define FAKE_ERROR_TEXT "no domain named \"ghost\""
+#define FAKE_HV_ERROR_TEXT "domain-pause web1: the hypervisor refused to pause it"
 #define FAKE_MAX_TYPES 64
 
 struct fake_server {

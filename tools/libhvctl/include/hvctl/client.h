@@ -46,6 +46,9 @@ enum hvctl_status {
 struct hvctl_error {
     enum hvctl_status status;
     enum proto_error_code server_code; /* for HVCTL_ERR_SERVER */
+    bool has_hv_status;                /* HVCTL_ERR_SERVER: the hypervisor refused */
+    int64_t hv_status;                 /* its status (enum hv_status, hvlib/status.h names it) */
+    char server_text[600];             /* HVCTL_ERR_SERVER: the server's message, printable */
     char message[768];
 };
 
