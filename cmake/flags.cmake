@@ -38,7 +38,7 @@ set(HV_GUEST_GC_LDFLAGS -Wl,--gc-sections -Wl,--compress-debug-sections=zlib)
 # the host's glibc headers.
 execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=include
     OUTPUT_VARIABLE HV_CC_INCLUDE OUTPUT_STRIP_TRAILING_WHITESPACE)
-set(HV_LIBC_INCLUDE ${PROJECT_SOURCE_DIR}/guest-kit/libc/include)
+set(HV_LIBC_INCLUDE ${PROJECT_SOURCE_DIR}/lib/libc/include)
 set(HV_LIB_INCLUDE ${PROJECT_SOURCE_DIR}/lib/include)
 
 function(hv_freestanding_includes target)

@@ -17,6 +17,7 @@
 #include "gk/gk.h"
 #include "gk/heap.h"
 #include "gk/mm.h"
+#include "hvlib/hex.h"
 #include "images.h"
 #include "log.h"
 #include "registry.h"
@@ -52,7 +53,7 @@ static void read_admin_token(void)
     uint8_t secret[TOKEN_SECRET_BYTES];
     uint32_t len = 0;
     if (n > 0 && n <= (int64_t)sizeof hex)
-        len = token_parse_hex(hex, (uint32_t)n, secret, sizeof secret);
+        len = (uint32_t)hv_hex_decode(hex, (size_t)n, secret, sizeof secret, NULL);
     if (len == 0) {
         gk_printf("control: no admin token (fw_cfg file opt/hv/admin-token %s): every request "
                   "will be refused\n",

@@ -188,29 +188,3 @@ const char *token_revoke(const struct token *by, uint64_t id, uint32_t *count,
         }
     return NULL;
 }
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-uint32_t token_parse_hex(const char *hex, uint32_t len, uint8_t *out, uint32_t cap)
-{
-    while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r'))
-        len--;
-    if (len == 0 || len % 2 || len / 2 > cap)
-        return 0;
-    for (uint32_t i = 0; i < len / 2; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return 0;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return len / 2;
-}

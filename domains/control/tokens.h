@@ -57,8 +57,4 @@ const char *token_mint(const struct token *parent, const struct proto_token_crea
 const char *token_revoke(const struct token *by, uint64_t id, uint32_t *count,
                          enum proto_error_code *code);
 
-/* Hex of 32 or 64 digits (an optional trailing newline) to bytes; returns
- * the byte count or 0 if malformed. */
-uint32_t token_parse_hex(const char *hex, uint32_t len, uint8_t *out, uint32_t cap);
-
 #endif

@@ -5,7 +5,7 @@
 # The same file serves two builds:
 #   - in this tree (guest-kit/CMakeLists.txt): the flags come from
 #     cmake/flags.cmake (hv_freestanding) and the libraries are the targets
-#     gk_runtime and gk_libc_guest;
+#     gk_runtime and hvlibc_guest;
 #   - from the installed package (find_package(guest-kit), which sets
 #     GK_PACKAGE): the flags were recorded at install time in
 #     guest-kit-config.cmake and the libraries are the imported targets
@@ -43,6 +43,6 @@ function(add_guest name)
     target_include_directories(${name} PRIVATE ${G_INCLUDES})
     target_link_options(${name} PRIVATE -T ${GK_LINKER_SCRIPT})
     set_target_properties(${name} PROPERTIES LINK_DEPENDS ${GK_LINKER_SCRIPT})
-    target_link_libraries(${name} PRIVATE ${G_LIBS} gk_runtime gk_libc_guest)
+    target_link_libraries(${name} PRIVATE ${G_LIBS} gk_runtime hvlibc_guest)
   endif()
 endfunction()

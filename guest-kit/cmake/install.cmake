@@ -6,7 +6,7 @@
 #                                            (proto/include/hv, generated proto_msgs.h)
 #   <prefix>/include/guest-kit/libc/*.h      the libc subset (used with -nostdinc)
 #   <prefix>/include/guest-kit/hvlib/*.h     code shared with the hypervisor (lib/)
-#   <prefix>/lib/guest-kit/libgk_runtime.a, libgk_libc_guest.a, libproto_guest.a,
+#   <prefix>/lib/guest-kit/libgk_runtime.a, libhvlibc_guest.a, libproto_guest.a,
 #                                            libhvlib_guest.a, guest.ld
 #   <prefix>/lib/cmake/guest-kit/            guest-kit-config.cmake,
 #                                            guest-kit-config-version.cmake, add_guest.cmake
@@ -33,11 +33,11 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/proto/include/hv
     DESTINATION ${GK_INSTALL_INCLUDEDIR} COMPONENT guest-kit FILES_MATCHING PATTERN "*.h")
 install(FILES ${PROTO_GEN_DIR}/hv/proto_msgs.h
     DESTINATION ${GK_INSTALL_INCLUDEDIR}/hv COMPONENT guest-kit)
-install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/libc/include/
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/libc/include/
     DESTINATION ${GK_INSTALL_INCLUDEDIR}/libc COMPONENT guest-kit FILES_MATCHING PATTERN "*.h")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/include/hvlib
     DESTINATION ${GK_INSTALL_INCLUDEDIR} COMPONENT guest-kit FILES_MATCHING PATTERN "*.h")
-install(TARGETS gk_runtime gk_libc_guest proto_guest hvlib_guest
+install(TARGETS gk_runtime hvlibc_guest proto_guest hvlib_guest
     ARCHIVE DESTINATION ${GK_INSTALL_LIBDIR} COMPONENT guest-kit)
 install(FILES ${GK_LINKER_SCRIPT} DESTINATION ${GK_INSTALL_LIBDIR} COMPONENT guest-kit)
 

@@ -188,7 +188,7 @@ static const char *assign_chunk(struct build *b)
  * adds it to the chunk; assigns the chunk when it is full. */
 static const char *add_pfn(struct build *b, uint64_t pfn)
 {
-    if (pfn != b->plan.shinfo_pfn) {
+    if (pfn != b->plan.layout.shinfo_pfn) {
         int64_t m = gk_hc_memory_op(HV_MEMOP_INCREASE, 0);
         if (m < 0)
             return hc_failed(b, "could not allocate its memory (HV_MEMOP_INCREASE)", m);
@@ -208,9 +208,9 @@ static const char *add_pfn(struct build *b, uint64_t pfn)
 /* Whether pfn's contents need the mfns of other pfns (pass 2). */
 static bool depends_on_mfns(const struct gk_build_plan *p, uint64_t pfn)
 {
-    return pfn == p->si_pfn || pfn == p->shinfo_pfn ||
-           (pfn >= p->p2m_pfn && pfn < p->p2m_pfn + p->p2m_pages) ||
-           (pfn >= p->pt_pfn && pfn < p->stack_pfn);
+    return pfn == p->layout.si_pfn || pfn == p->layout.shinfo_pfn ||
+           (pfn >= p->layout.p2m_pfn && pfn < p->layout.p2m_pfn + p->layout.p2m_pages) ||
+           (pfn >= p->layout.pt_pfn && pfn < p->layout.stack_pfn);
 }
 
 static const char *fill(struct build *b)
@@ -225,7 +225,7 @@ static const char *fill(struct build *b)
     /* Pass 2: allocate all of them first (their contents refer to each
      * other), then write them in order. */
     for (uint64_t pfn = 0; pfn < p->in.pages; pfn++) {
-        if (!depends_on_mfns(p, pfn) || pfn == p->shinfo_pfn)
+        if (!depends_on_mfns(p, pfn) || pfn == p->layout.shinfo_pfn)
             continue;
         int64_t m = gk_hc_memory_op(HV_MEMOP_INCREASE, 0);
         if (m < 0)
@@ -235,8 +235,8 @@ static const char *fill(struct build *b)
         b->list[b->count].pfn = pfn;
         b->count++; /* gk_build_domain checked that pass 2 fits the list */
     }
-    b->list[b->count].mfn = b->mfns[p->shinfo_pfn];
-    b->list[b->count].pfn = p->shinfo_pfn;
+    b->list[b->count].mfn = b->mfns[p->layout.shinfo_pfn];
+    b->list[b->count].pfn = p->layout.shinfo_pfn;
     b->count++;
     for (uint32_t i = 0; i < b->count; i++)
         if ((why = write_page(b, b->list[i].pfn)) != NULL)
@@ -256,7 +256,7 @@ static void cleanup(struct build *b)
     }
     bool leaked = false;
     for (uint64_t i = b->done; i < b->count; i++) {
-        if (b->list[i].pfn == b->plan.shinfo_pfn)
+        if (b->list[i].pfn == b->plan.layout.shinfo_pfn)
             continue; /* the domain's own (gone with it) */
         if (gk_hc_memory_op(HV_MEMOP_DECREASE, b->list[i].mfn) != HV_OK)
             leaked = true;
@@ -302,7 +302,7 @@ static const char *build_domain(const struct gk_build_spec *spec, struct gk_buil
     why = gk_build_plan(&in, &b->plan, detail, NULL);
     if (why)
         return why;
-    if (1 + b->plan.p2m_pages + b->plan.pt_pages + 1 > LIST_MAX)
+    if (1 + b->plan.layout.p2m_pages + b->plan.layout.pt_pages + 1 > LIST_MAX)
         return "its p2m list and page tables are too large for one HV_DOMCTL_ASSIGN";
     b->scratch_va = spec->scratch_va ? spec->scratch_va : GK_BUILD_SCRATCH_VA_DEFAULT;
     b->mfns = spec->mfns;
@@ -328,7 +328,7 @@ static const char *build_domain(const struct gk_build_spec *spec, struct gk_buil
     b->created = true;
     b->dom_slot = spec->dom_slot;
     b->plan.in.domid = c.domid;
-    b->mfns[b->plan.shinfo_pfn] = c.shared_info_mfn;
+    b->mfns[b->plan.layout.shinfo_pfn] = c.shared_info_mfn;
     if (spec->on_created) {
         rc = spec->on_created(spec->on_created_arg, spec->dom_slot, c.domid, &b->bus);
         if (rc != HV_OK) {
@@ -342,7 +342,7 @@ static const char *build_domain(const struct gk_build_spec *spec, struct gk_buil
     if (why)
         goto fail;
 
-    uint64_t l4 = b->mfns[b->plan.pt_pfn];
+    uint64_t l4 = b->mfns[b->plan.layout.pt_pfn];
     struct hv_domctl_set_base sb = {.dom_slot = b->dom_slot, .reserved = 0, .l4_mfn = l4};
     rc = gk_hc_domain_op(HV_DOMCTL_SET_BASE, &sb);
     if (rc != HV_OK) {
@@ -356,11 +356,11 @@ static const char *build_domain(const struct gk_build_spec *spec, struct gk_buil
     out->pages = spec->pages;
     out->shared_info_mfn = c.shared_info_mfn;
     out->l4_mfn = l4;
-    out->base_va = b->plan.base_va;
-    out->entry = b->plan.entry;
-    out->stack_top_va = b->plan.stack_top_va;
-    out->start_info_va = b->plan.si_va;
-    out->first_free_va = b->plan.base_va + b->plan.used_pages * PAGE;
+    out->base_va = b->plan.layout.base_va;
+    out->entry = b->plan.layout.entry;
+    out->stack_top_va = b->plan.layout.stack_top_va;
+    out->start_info_va = b->plan.layout.si_va;
+    out->first_free_va = b->plan.layout.base_va + b->plan.layout.used_pages * PAGE;
     if (!spec->paused) {
         rc = gk_domain_start(out);
         if (rc != HV_OK) {

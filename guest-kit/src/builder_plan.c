@@ -3,11 +3,9 @@
  * and the bytes of every start-of-day page. Pure code, no hypercalls: the
  * same file is host-tested (test/unit/builder) and linked into gk_runtime.
  *
- * The layout and the page tables are those of the hypervisor's own builder
- * (hv/core/dom_build.c), frame for frame:
- *   - the tables map pfns [0, used_pages) at base_va + pfn * 4096, and
- *     their count is found by iterating to a fixed point (they map
- *     themselves);
+ * The layout is planned by lib/layout.c (hvlib/layout.h), the same code
+ * the hypervisor's own builder (hv/core/dom_build.c) uses; the page tables
+ * are those dom_build.c makes, frame for frame:
  *   - table frames are handed out in the order dom_build.c's lazy walk
  *     allocates them while it maps the layout in increasing va order: the
  *     L4 first (pt_pfn), then for each 2 MiB region in turn a new L3 (first
@@ -22,6 +20,7 @@
 #include <string.h>
 
 #include "gk/builder.h"
+#include "hvlib/layout.h"
 
 #define PAGE 4096ull
 #define PTE_P (1ull << 0)
@@ -29,11 +28,6 @@
 #define PTE_US (1ull << 2)
 #define PTE_NX (1ull << 63)
 #define PTE_TABLE (PTE_P | PTE_RW | PTE_US)
-
-static uint64_t align_up(uint64_t x)
-{
-    return (x + PAGE - 1) & ~(PAGE - 1);
-}
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
@@ -52,17 +46,6 @@ static size_t bounded_len(const char *s, size_t limit)
     while (n < limit && s[n] != '\0')
         n++;
     return n;
-}
-
-/* Page-table frames needed to map `pages` pages from `base` (plus the L4);
- * as pt_frames_for() in dom_build.c. */
-static uint64_t pt_frames_for(uint64_t base, uint64_t pages)
-{
-    uint64_t end = base + pages * PAGE - 1;
-    uint64_t l1 = (end >> 21) - (base >> 21) + 1;
-    uint64_t l2 = (end >> 30) - (base >> 30) + 1;
-    uint64_t l3 = (end >> 39) - (base >> 39) + 1;
-    return 1 + l3 + l2 + l1;
 }
 
 static const char *check_modules(const struct gk_build_input *in)
@@ -85,12 +68,12 @@ static const char *check_modules(const struct gk_build_input *in)
 }
 
 const char *gk_build_plan(const struct gk_build_input *in, struct gk_build_plan *plan,
-                          const char **detail, enum gk_elf_error *elf_error)
+                          const char **detail, enum elf64_error *elf_error)
 {
     if (detail)
         *detail = NULL;
     if (elf_error)
-        *elf_error = GK_ELF_OK;
+        *elf_error = ELF64_OK;
     if (plan == NULL || in == NULL)
         return "bad arguments (no input or no plan)";
     memset(plan, 0, sizeof(*plan));
@@ -102,65 +85,21 @@ const char *gk_build_plan(const struct gk_build_input *in, struct gk_build_plan 
     if (why)
         return why;
 
-    enum gk_elf_error e = gk_elf_check(in->image, in->image_size, HV_GUEST_VA_MIN,
-                                       HV_GUEST_VA_LIMIT, in->pages * PAGE, &plan->elf);
-    if (e != GK_ELF_OK) {
-        if (detail)
-            *detail = gk_elf_strerror(e);
+    uint64_t sizes[HV_START_MODULES_MAX];
+    for (uint32_t i = 0; i < in->modules_count; i++)
+        sizes[i] = in->modules[i].size_bytes;
+    enum elf64_error e;
+    why = hv_layout_plan(in->image, in->image_size, in->pages, sizes, in->modules_count,
+                         &plan->layout, &e);
+    if (why) {
+        if (detail && e != ELF64_OK)
+            *detail = elf64_strerror(e);
         if (elf_error)
             *elf_error = e;
         memset(plan, 0, sizeof(*plan));
-        return "not a valid ELF64 image";
+        return why;
     }
-
-    /* The layout, as dom_build.c. */
-    uint64_t base = plan->elf.va_lowest;
-    uint64_t img_pages = (plan->elf.va_end - plan->elf.va_lowest) / PAGE;
-    uint64_t si_pfn = img_pages;
-    uint64_t shinfo_pfn = si_pfn + 1;
-    uint64_t p2m_pfn = shinfo_pfn + 1;
-    uint64_t p2m_pages = align_up(in->pages * 8) / PAGE;
-    uint64_t mods_pfn = p2m_pfn + p2m_pages;
-    uint64_t mods_pages = 0;
-    for (uint32_t i = 0; i < in->modules_count; i++) {
-        plan->mod_va[i] = base + (mods_pfn + mods_pages) * PAGE;
-        mods_pages += align_up(in->modules[i].size_bytes) / PAGE;
-    }
-    uint64_t pt_pfn = mods_pfn + mods_pages;
-    uint64_t pt_pages = 0;
-    for (;;) { /* the tables map themselves: iterate to a fixed point */
-        uint64_t need = pt_frames_for(base, pt_pfn + pt_pages + GK_BUILD_STACK_PAGES);
-        if (need == pt_pages)
-            break;
-        pt_pages = need;
-    }
-    uint64_t stack_pfn = pt_pfn + pt_pages;
-    uint64_t used = stack_pfn + GK_BUILD_STACK_PAGES;
-    if (used > in->pages) {
-        memset(plan, 0, sizeof(*plan));
-        return "its image and start-of-day layout do not fit in its memory";
-    }
-    if (base + used * PAGE > HV_GUEST_VA_LIMIT) {
-        memset(plan, 0, sizeof(*plan));
-        return "its layout reaches the hypervisor's address range";
-    }
-
     plan->in = *in;
-    plan->base_va = base;
-    plan->image_pages = img_pages;
-    plan->si_pfn = si_pfn;
-    plan->shinfo_pfn = shinfo_pfn;
-    plan->p2m_pfn = p2m_pfn;
-    plan->p2m_pages = p2m_pages;
-    plan->mods_pfn = mods_pfn;
-    plan->mods_pages = mods_pages;
-    plan->pt_pfn = pt_pfn;
-    plan->pt_pages = pt_pages;
-    plan->stack_pfn = stack_pfn;
-    plan->used_pages = used;
-    plan->entry = plan->elf.entry;
-    plan->si_va = base + si_pfn * PAGE;
-    plan->stack_top_va = base + used * PAGE;
     return NULL;
 }
 
@@ -168,23 +107,8 @@ const char *gk_build_plan(const struct gk_build_input *in, struct gk_build_plan 
 
 uint64_t gk_build_leaf_pte(const struct gk_build_plan *plan, const uint64_t *mfns, uint64_t pfn)
 {
-    bool writable = true, exec = false;
-    if (pfn < plan->image_pages) {
-        uint64_t va = plan->base_va + pfn * PAGE;
-        writable = false; /* a gap between segments: read-only */
-        for (size_t i = 0; i < plan->elf.segs_count; i++) {
-            const struct gk_elf_segment *s = &plan->elf.segs[i];
-            uint64_t lo = s->vaddr & ~(PAGE - 1);
-            uint64_t hi = align_up(s->vaddr + s->memsz);
-            if (va >= lo && va < hi) {
-                writable = (s->flags & GK_ELF_PF_W) != 0;
-                exec = (s->flags & GK_ELF_PF_X) != 0;
-                break;
-            }
-        }
-    } else if (pfn >= plan->pt_pfn && pfn < plan->stack_pfn) {
-        writable = false; /* page tables are read-only to the guest */
-    }
+    uint32_t flags = hv_layout_page_flags(&plan->layout, pfn);
+    bool writable = (flags & HV_LAYOUT_W) != 0, exec = (flags & HV_LAYOUT_X) != 0;
     uint64_t pte = (mfns[pfn] << 12) | PTE_P | PTE_US;
     if (writable)
         pte |= PTE_RW;
@@ -200,7 +124,8 @@ struct regions {
 
 static struct regions layout_regions(const struct gk_build_plan *plan)
 {
-    uint64_t base = plan->base_va, end = plan->base_va + plan->used_pages * PAGE - 1;
+    uint64_t base = plan->layout.base_va,
+             end = plan->layout.base_va + plan->layout.used_pages * PAGE - 1;
     return (struct regions){base >> 21, end >> 21, base >> 30, end >> 30,
                             base >> 39, end >> 39, base >> 12, end >> 12};
 }
@@ -215,7 +140,7 @@ static uint64_t l1_index(const struct regions *r, uint64_t r1)
 
 static uint64_t table_mfn(const struct gk_build_plan *plan, const uint64_t *mfns, uint64_t index)
 {
-    return mfns[plan->pt_pfn + index];
+    return mfns[plan->layout.pt_pfn + index];
 }
 
 /* Fills table frame `index` (0 = the L4) of the layout into t. */
@@ -268,15 +193,15 @@ static void build_start_info(const struct gk_build_plan *plan, void *buf)
     si->abi_version = HV_ABI_VERSION;
     si->domid = in->domid;
     si->pages_count = in->pages;
-    si->p2m_va = plan->base_va + plan->p2m_pfn * PAGE;
-    si->pt_base_va = plan->base_va + plan->pt_pfn * PAGE;
-    si->pt_frames_count = plan->pt_pages;
-    si->stack_top_va = plan->stack_top_va;
-    si->first_free_va = plan->base_va + plan->used_pages * PAGE;
-    si->first_free_pfn = plan->used_pages;
+    si->p2m_va = plan->layout.base_va + plan->layout.p2m_pfn * PAGE;
+    si->pt_base_va = plan->layout.base_va + plan->layout.pt_pfn * PAGE;
+    si->pt_frames_count = plan->layout.pt_pages;
+    si->stack_top_va = plan->layout.stack_top_va;
+    si->first_free_va = plan->layout.base_va + plan->layout.used_pages * PAGE;
+    si->first_free_pfn = plan->layout.used_pages;
     si->tsc_hz = in->tsc_hz;
     si->m2p_entries = in->m2p_entries;
-    si->shared_info_va = plan->base_va + plan->shinfo_pfn * PAGE;
+    si->shared_info_va = plan->layout.base_va + plan->layout.shinfo_pfn * PAGE;
     si->modules_count = in->modules_count;
     si->flags = 0; /* never HV_SIF_ROOT: only the hypervisor builds the root */
     if (in->bus) {
@@ -287,7 +212,7 @@ static void build_start_info(const struct gk_build_plan *plan, void *buf)
         memcpy(si->cmdline, in->cmdline, bounded_len(in->cmdline, HV_CMDLINE_MAX - 1));
     for (uint32_t i = 0; i < in->modules_count; i++) {
         const struct gk_build_module *m = &in->modules[i];
-        si->modules[i].va = plan->mod_va[i];
+        si->modules[i].va = plan->layout.mod_va[i];
         si->modules[i].size_bytes = m->size_bytes;
         if (m->name)
             memcpy(si->modules[i].name, m->name,
@@ -310,38 +235,38 @@ enum gk_build_page_kind gk_build_page(const struct gk_build_plan *plan, const ui
                                       uint64_t pfn, void *buf)
 {
     const struct gk_build_input *in = &plan->in;
-    uint64_t va = plan->base_va + pfn * PAGE;
-    if (pfn == plan->shinfo_pfn)
+    uint64_t va = plan->layout.base_va + pfn * PAGE;
+    if (pfn == plan->layout.shinfo_pfn)
         return GK_BUILD_PAGE_SHINFO;
-    if (pfn == plan->si_pfn) {
+    if (pfn == plan->layout.si_pfn) {
         build_start_info(plan, buf);
         return GK_BUILD_PAGE_DATA;
     }
     memset(buf, 0, PAGE);
-    if (pfn < plan->image_pages) {
+    if (pfn < plan->layout.image_pages) {
         bool any = false;
         const uint8_t *img = in->image;
-        for (size_t i = 0; i < plan->elf.segs_count; i++) {
-            const struct gk_elf_segment *s = &plan->elf.segs[i];
+        for (size_t i = 0; i < plan->layout.elf.segs_count; i++) {
+            const struct elf64_segment *s = &plan->layout.elf.segs[i];
             any |= copy_overlap(va, buf, s->vaddr, img + s->file_offset, s->filesz);
         }
         return any ? GK_BUILD_PAGE_DATA : GK_BUILD_PAGE_ZERO;
     }
-    if (pfn >= plan->p2m_pfn && pfn < plan->p2m_pfn + plan->p2m_pages) {
-        uint64_t first = (pfn - plan->p2m_pfn) * (PAGE / 8);
+    if (pfn >= plan->layout.p2m_pfn && pfn < plan->layout.p2m_pfn + plan->layout.p2m_pages) {
+        uint64_t first = (pfn - plan->layout.p2m_pfn) * (PAGE / 8);
         uint64_t count = min_u64(PAGE / 8, in->pages - first);
         memcpy(buf, mfns + first, count * 8);
         return GK_BUILD_PAGE_DATA;
     }
-    if (pfn >= plan->mods_pfn && pfn < plan->pt_pfn) {
+    if (pfn >= plan->layout.mods_pfn && pfn < plan->layout.pt_pfn) {
         bool any = false;
         for (uint32_t i = 0; i < in->modules_count; i++)
-            any |= copy_overlap(va, buf, plan->mod_va[i], in->modules[i].bytes,
+            any |= copy_overlap(va, buf, plan->layout.mod_va[i], in->modules[i].bytes,
                                 in->modules[i].size_bytes);
         return any ? GK_BUILD_PAGE_DATA : GK_BUILD_PAGE_ZERO;
     }
-    if (pfn >= plan->pt_pfn && pfn < plan->stack_pfn) {
-        build_table(plan, mfns, pfn - plan->pt_pfn, buf);
+    if (pfn >= plan->layout.pt_pfn && pfn < plan->layout.stack_pfn) {
+        build_table(plan, mfns, pfn - plan->layout.pt_pfn, buf);
         return GK_BUILD_PAGE_DATA;
     }
     return GK_BUILD_PAGE_ZERO; /* the stack, and the frames after the layout */

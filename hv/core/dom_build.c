@@ -21,7 +21,7 @@
 #include "arch.h"
 #include "bootmod.h"
 #include "domain.h"
-#include "elf64.h"
+#include "hvlib/layout.h"
 #include "frame.h"
 #include "log.h"
 #include "mb2.h"
@@ -31,9 +31,8 @@
 
 #define ROOT_MEM_DEFAULT (16ull << 20)
 #define ROOT_MEM_MIN (1ull << 20)
-#define STACK_PAGES 8
 /* Bounds the builder's own bookkeeping (the list of frames): 1 GiB. */
-#define BUILD_PAGES_MAX (1ull << 18)
+#define BUILD_PAGES_MAX HV_LAYOUT_PAGES_MAX
 
 extern uint8_t _phys_start[], _phys_end[];
 
@@ -50,29 +49,6 @@ static mfn_t pt_alloc(void *opaque)
     if (ctx->next_pt_pfn == ctx->pt_end_pfn)
         return INVALID_MFN;
     return build_frames[ctx->next_pt_pfn++];
-}
-
-/* Page-table frames needed to map `pages` pages from `base` (plus the L4). */
-static uint64_t pt_frames_for(uint64_t base, uint64_t pages)
-{
-    uint64_t end = base + pages * PAGE_SIZE - 1;
-    uint64_t l1 = (end >> 21) - (base >> 21) + 1;
-    uint64_t l2 = (end >> 30) - (base >> 30) + 1;
-    uint64_t l3 = (end >> 39) - (base >> 39) + 1;
-    return 1 + l3 + l2 + l1;
-}
-
-static uint32_t page_flags(const struct elf64_image *img, uint64_t va)
-{
-    for (size_t i = 0; i < img->segs_count; i++) {
-        const struct elf64_segment *s = &img->segs[i];
-        uint64_t lo = ALIGN_DOWN(s->vaddr, PAGE_SIZE);
-        uint64_t hi = ALIGN_UP(s->vaddr + s->memsz, PAGE_SIZE);
-        if (va >= lo && va < hi)
-            return ((s->flags & ELF64_PF_W) ? ARCH_MAP_W : 0) |
-                   ((s->flags & ELF64_PF_X) ? ARCH_MAP_X : 0);
-    }
-    return 0; /* a gap between segments: read-only */
 }
 
 /* Copies bytes into the guest's pseudophysical memory at `va` of the layout. */
@@ -94,43 +70,22 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
 {
     *detail = NULL;
     uint64_t pages = spec->mem_bytes / PAGE_SIZE;
-    if (pages == 0 || pages > BUILD_PAGES_MAX)
-        return "its memory size is out of range";
 
-    struct elf64_image img;
-    enum elf64_error e = elf64_check(spec->image, spec->image_size, HV_GUEST_VA_MIN,
-                                     HV_GUEST_VA_LIMIT, spec->mem_bytes, &img);
-    if (e != ELF64_OK) {
-        *detail = elf64_strerror(e);
-        return "not a valid ELF64 image";
+    /* Plan: check the image, lay out the start of day (lib/layout.c). */
+    uint64_t sizes[HV_START_MODULES_MAX];
+    uint32_t mods_count = (uint32_t)MIN(spec->modules_count, (size_t)HV_START_MODULES_MAX);
+    for (uint32_t i = 0; i < mods_count; i++)
+        sizes[i] = spec->modules[i].size_bytes;
+    static struct hv_layout l;
+    enum elf64_error e;
+    const char *why =
+        hv_layout_plan(spec->image, spec->image_size, pages, sizes, mods_count, &l, &e);
+    if (why) {
+        if (e != ELF64_OK)
+            *detail = elf64_strerror(e);
+        return why;
     }
-
-    /* Lay out the bootstrap region. */
-    uint64_t base = img.va_lowest;
-    uint64_t img_pages = (img.va_end - img.va_lowest) >> PAGE_SHIFT;
-    uint64_t si_pfn = img_pages;
-    uint64_t shinfo_pfn = si_pfn + 1;
-    uint64_t p2m_pfn = shinfo_pfn + 1;
-    uint64_t p2m_pages = ALIGN_UP(pages * 8, PAGE_SIZE) / PAGE_SIZE;
-    uint64_t mods_pfn = p2m_pfn + p2m_pages;
-    uint64_t mods_pages = 0;
-    size_t mods_count = MIN(spec->modules_count, (size_t)HV_START_MODULES_MAX);
-    for (size_t i = 0; i < mods_count; i++)
-        mods_pages += ALIGN_UP(spec->modules[i].size_bytes, PAGE_SIZE) / PAGE_SIZE;
-    uint64_t pt_pfn = mods_pfn + mods_pages;
-    uint64_t pt_pages = 0;
-    for (;;) { /* the tables map themselves: iterate to a fixed point */
-        uint64_t need = pt_frames_for(base, pt_pfn + pt_pages + STACK_PAGES);
-        if (need == pt_pages)
-            break;
-        pt_pages = need;
-    }
-    uint64_t stack_pfn = pt_pfn + pt_pages;
-    uint64_t used = stack_pfn + STACK_PAGES;
-    if (used > pages)
-        return "its image and start-of-day layout do not fit in its memory";
-    if (base + used * PAGE_SIZE > HV_GUEST_VA_LIMIT)
-        return "its layout reaches the hypervisor's address range";
+    uint64_t base = l.base_va, used = l.used_pages;
     if (pmm_free_count(pmm) < pages)
         return "not enough free memory";
 
@@ -142,7 +97,7 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     strlcpy(d->name, spec->name, sizeof(d->name));
     mm_domain_init(&d->mm, d->id);
 
-    /* Allocate, scrub and assign every frame; record its pfn in the M2P. */
+    /* Allocate: scrub and assign every frame; record its pfn in the M2P. */
     for (uint64_t i = 0; i < pages; i++) {
         build_frames[i] = domain_alloc_frame(d, pmm);
         if (mfn_x(build_frames[i]) == mfn_x(INVALID_MFN)) {
@@ -152,30 +107,25 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
         frame_m2p_set(build_frames[i], i);
     }
 
-    /* Page tables: frames [pt_pfn, stack_pfn), the L4 first. */
-    struct build_ctx ctx = {.next_pt_pfn = pt_pfn + 1, .pt_end_pfn = stack_pfn};
-    mfn_t l4 = build_frames[pt_pfn];
+    /* Populate: page tables in frames [pt_pfn, stack_pfn), the L4 first; */
+    struct build_ctx ctx = {.next_pt_pfn = l.pt_pfn + 1, .pt_end_pfn = l.stack_pfn};
+    mfn_t l4 = build_frames[l.pt_pfn];
     for (uint64_t i = 0; i < used; i++) {
-        uint64_t va = base + i * PAGE_SIZE;
-        uint32_t flags;
-        if (i < img_pages)
-            flags = page_flags(&img, va);
-        else if (i >= pt_pfn && i < stack_pfn)
-            flags = 0; /* page tables are read-only to the guest */
-        else
-            flags = ARCH_MAP_W;
-        if (!arch_guest_map(l4, va, build_frames[i], flags, pt_alloc, &ctx))
+        uint32_t lf = hv_layout_page_flags(&l, i);
+        uint32_t flags =
+            ((lf & HV_LAYOUT_W) ? ARCH_MAP_W : 0) | ((lf & HV_LAYOUT_X) ? ARCH_MAP_X : 0);
+        if (!arch_guest_map(l4, base + i * PAGE_SIZE, build_frames[i], flags, pt_alloc, &ctx))
             panic("dom_build: page-table frames miscounted");
     }
 
-    /* Contents: ELF segments, p2m list, modules, start info. */
-    for (size_t i = 0; i < img.segs_count; i++) {
-        const struct elf64_segment *s = &img.segs[i];
+    /* then the ELF segments, the p2m list, the modules, the start info. */
+    for (size_t i = 0; i < l.elf.segs_count; i++) {
+        const struct elf64_segment *s = &l.elf.segs[i];
         copy_to_layout(base, s->vaddr, (const uint8_t *)spec->image + s->file_offset, s->filesz);
     }
     for (uint64_t i = 0; i < pages; i++) {
         uint64_t m = mfn_x(build_frames[i]);
-        copy_to_layout(base, base + p2m_pfn * PAGE_SIZE + i * 8, (const uint8_t *)&m, 8);
+        copy_to_layout(base, base + l.p2m_pfn * PAGE_SIZE + i * 8, (const uint8_t *)&m, 8);
     }
 
     static struct hv_start_info si;
@@ -184,19 +134,19 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     si.abi_version = HV_ABI_VERSION;
     si.domid = d->id;
     si.pages_count = pages;
-    si.p2m_va = base + p2m_pfn * PAGE_SIZE;
-    si.pt_base_va = base + pt_pfn * PAGE_SIZE;
-    si.pt_frames_count = pt_pages;
+    si.p2m_va = base + l.p2m_pfn * PAGE_SIZE;
+    si.pt_base_va = base + l.pt_pfn * PAGE_SIZE;
+    si.pt_frames_count = l.pt_pages;
     si.stack_top_va = base + used * PAGE_SIZE;
     si.first_free_va = base + used * PAGE_SIZE;
     si.first_free_pfn = used;
     si.tsc_hz = arch_tsc_hz();
     si.m2p_entries = mm_hv_frames_count();
-    si.shared_info_va = base + shinfo_pfn * PAGE_SIZE;
+    si.shared_info_va = base + l.shinfo_pfn * PAGE_SIZE;
     si.flags = spec->flags;
     strlcpy(si.cmdline, spec->cmdline, sizeof(si.cmdline));
-    uint64_t mva = base + mods_pfn * PAGE_SIZE;
-    for (size_t i = 0; i < mods_count; i++) {
+    uint64_t mva = base + l.mods_pfn * PAGE_SIZE;
+    for (uint32_t i = 0; i < mods_count; i++) {
         const struct domain_module *m = &spec->modules[i];
         copy_to_layout(base, mva, m->bytes, m->size_bytes);
         si.modules[i].va = mva;
@@ -204,8 +154,8 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
         strlcpy(si.modules[i].name, m->name, sizeof(si.modules[i].name));
         mva += ALIGN_UP(m->size_bytes, PAGE_SIZE);
     }
-    si.modules_count = (uint32_t)mods_count;
-    copy_to_layout(base, base + si_pfn * PAGE_SIZE, (const uint8_t *)&si, sizeof(si));
+    si.modules_count = mods_count;
+    copy_to_layout(base, base + l.si_pfn * PAGE_SIZE, (const uint8_t *)&si, sizeof(si));
 
     /* Validate: pin the L4 (the whole tree, continuing across budget-sized
      * steps) and make it the base. A refusal here is the builder's bug. */
@@ -226,7 +176,7 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
 
     /* The shared-info page: the hypervisor holds a WRITABLE type reference
      * on it, so the domain can neither give it back nor make it a table. */
-    mfn_t shinfo = build_frames[shinfo_pfn];
+    mfn_t shinfo = build_frames[l.shinfo_pfn];
     if (pt_type_get(d->id, shinfo, FRAME_TYPE_WRITABLE) != HV_OK)
         panic("dom_build: could not hold d%u's shared-info frame", d->id);
     d->shared_info_mfn = shinfo;
@@ -234,15 +184,15 @@ const char *domain_build(struct domain *d, const struct domain_spec *spec, struc
     domain_objects_init(d);
     d->state = DOMAIN_RUNNING;
 
-    out->entry = img.entry;
+    out->entry = l.elf.entry;
     out->stack_top = si.stack_top_va;
-    out->start_info_va = base + si_pfn * PAGE_SIZE;
+    out->start_info_va = base + l.si_pfn * PAGE_SIZE;
     log_info("d%u (%s): %llu KiB (max %llu KiB), image %#llx-%#llx, entry %#llx, %llu "
              "page-table frames pinned in %u validation steps, %zu modules",
              d->id, d->name, (unsigned long long)(pages << 2),
-             (unsigned long long)(d->max_pages << 2), (unsigned long long)img.va_lowest,
-             (unsigned long long)img.va_end, (unsigned long long)img.entry,
-             (unsigned long long)pt_pages, steps, mods_count);
+             (unsigned long long)(d->max_pages << 2), (unsigned long long)l.elf.va_lowest,
+             (unsigned long long)l.elf.va_end, (unsigned long long)l.elf.entry,
+             (unsigned long long)l.pt_pages, steps, (size_t)mods_count);
     return NULL;
 }
 

@@ -90,7 +90,7 @@ def main():
         for rel in ("include/guest-kit/gk/gk.h", "include/guest-kit/gk/heap.h",
                     "include/guest-kit/gk/virtqueue.h", "include/guest-kit/hv/abi.h",
                     "include/guest-kit/hv/proto_msgs.h", "include/guest-kit/libc/string.h",
-                    "lib/guest-kit/libgk_runtime.a", "lib/guest-kit/libgk_libc_guest.a",
+                    "lib/guest-kit/libgk_runtime.a", "lib/guest-kit/libhvlibc_guest.a",
                     "lib/guest-kit/libproto_guest.a", "lib/guest-kit/guest.ld",
                     "lib/cmake/guest-kit/guest-kit-config.cmake",
                     "lib/cmake/guest-kit/guest-kit-config-version.cmake",

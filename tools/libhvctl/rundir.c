@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hvlib/hex.h"
+
 static bool join(char *out, const char *dir, const char *leaf)
 {
     int n = snprintf(out, HVCTL_PATH_MAX, "%s/%s", dir, leaf);
@@ -86,17 +88,6 @@ bool rundir_token_create(const char *path, struct hvctl_token *out, char *errbuf
     return rundir_token_write(path, out, errbuf, errcap);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool rundir_token_read(const char *path, struct hvctl_token *out, char *errbuf, size_t errcap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -125,24 +116,18 @@ bool rundir_token_read(const char *path, struct hvctl_token *out, char *errbuf, 
         snprintf(errbuf, errcap, "cannot read %s: %s", path, strerror(errno));
         return false;
     }
-    size_t len = (size_t)n;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        len--;
-    if (len == 0 || len % 2 != 0 || len > 2 * HVCTL_TOKEN_MAX_BYTES) {
+    size_t bad;
+    size_t len = hv_hex_decode(buf, (size_t)n, out->bytes, HVCTL_TOKEN_MAX_BYTES, &bad);
+    if (len == 0 && bad == HV_HEX_BAD_LENGTH) {
         snprintf(errbuf, errcap, "token file %s: expected 2..%u hex digits (an even count)", path,
                  2 * HVCTL_TOKEN_MAX_BYTES);
         return false;
     }
-    for (size_t i = 0; i < len; i += 2) {
-        int hi = hexval((unsigned char)buf[i]), lo = hexval((unsigned char)buf[i + 1]);
-        if (hi < 0 || lo < 0) {
-            snprintf(errbuf, errcap, "token file %s: not a hex digit at byte %zu", path,
-                     hi < 0 ? i : i + 1);
-            return false;
-        }
-        out->bytes[i / 2] = (uint8_t)(hi << 4 | lo);
+    if (len == 0) {
+        snprintf(errbuf, errcap, "token file %s: not a hex digit at byte %zu", path, bad);
+        return false;
     }
-    out->len = (uint32_t)(len / 2);
+    out->len = (uint32_t)len;
     return true;
 }
 

@@ -26,13 +26,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gk/elf.h"
+#include "hvlib/elf64.h"
+#include "hvlib/layout.h"
 #include "hv/abi.h"
 #include "hv/domctl.h"
 
-#define GK_BUILD_STACK_PAGES 8u         /* as the hypervisor's builder */
-#define GK_BUILD_PAGES_MAX (1ull << 18) /* 1 GiB: bounds the builder's bookkeeping */
-#define GK_BUILD_MODULE_NAME_MAX 48u    /* sizeof(struct hv_start_module.name), NUL included */
+#define GK_BUILD_STACK_PAGES HV_LAYOUT_STACK_PAGES
+#define GK_BUILD_PAGES_MAX HV_LAYOUT_PAGES_MAX /* 1 GiB: bounds the builder's bookkeeping */
+#define GK_BUILD_MODULE_NAME_MAX 48u /* sizeof(struct hv_start_module.name), NUL included */
 
 /* One module passed to the new domain (copied into its memory). */
 struct gk_build_module {
@@ -62,31 +63,18 @@ struct gk_build_input {
 /* The layout: pfns are indices into the domain's pfn space. */
 struct gk_build_plan {
     struct gk_build_input in; /* a copy (the pointers are the caller's) */
-    struct gk_elf_image elf;
-    uint64_t base_va;     /* va of pfn 0: the image's lowest page */
-    uint64_t image_pages; /* pfns [0, image_pages) hold the image's span */
-    uint64_t si_pfn;      /* start info */
-    uint64_t shinfo_pfn;  /* shared info: the frame HV_DOMCTL_CREATE returned */
-    uint64_t p2m_pfn, p2m_pages;
-    uint64_t mods_pfn, mods_pages;
-    uint64_t mod_va[HV_START_MODULES_MAX];
-    uint64_t pt_pfn, pt_pages; /* the L4 is pt_pfn */
-    uint64_t stack_pfn;        /* GK_BUILD_STACK_PAGES pages */
-    uint64_t used_pages;       /* the layout: pfns [0, used_pages) are mapped */
-    uint64_t entry;            /* the ELF entry point */
-    uint64_t si_va;            /* va of the start-info page (the VCPU's rdi) */
-    uint64_t stack_top_va;     /* the VCPU's rsp */
+    struct hv_layout layout;  /* lib/layout.c, as the hypervisor's builder */
 };
 
 /*
  * Checks `in` and lays out the domain into *plan. Returns NULL on success,
  * else a static English reason (and *plan zeroed). For an image the ELF
  * checker refuses, the reason is "not a valid ELF64 image", *detail (if
- * detail != NULL) is gk_elf_strerror of the code and *elf_error (if not
- * NULL) the code; otherwise they are NULL and GK_ELF_OK.
+ * detail != NULL) is elf64_strerror of the code and *elf_error (if not
+ * NULL) the code; otherwise they are NULL and ELF64_OK.
  */
 const char *gk_build_plan(const struct gk_build_input *in, struct gk_build_plan *plan,
-                          const char **detail, enum gk_elf_error *elf_error);
+                          const char **detail, enum elf64_error *elf_error);
 
 /* What a pfn of the domain holds at start of day. */
 enum gk_build_page_kind {

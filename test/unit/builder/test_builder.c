@@ -95,8 +95,8 @@ static uint8_t file_byte(uint64_t o)
  * 0x1100 in memory: data + bss over two pages). */
 #define STD_SIZE 0x4000
 static const struct seg std_segs[] = {
-    {1, GK_ELF_PF_R | GK_ELF_PF_X, 0x1000, 0x400000, 0x1800, 0x1800},
-    {1, GK_ELF_PF_R | GK_ELF_PF_W, 0x3000, 0x403000, 0x80, 0x1100},
+    {1, ELF64_PF_R | ELF64_PF_X, 0x1000, 0x400000, 0x1800, 0x1800},
+    {1, ELF64_PF_R | ELF64_PF_W, 0x3000, 0x403000, 0x80, 0x1100},
     {0x6474e551u, 6, 0, 0, 0, 0}, /* PT_GNU_STACK: ignored */
 };
 
@@ -118,11 +118,11 @@ static uint64_t fake_mfn(uint64_t pfn)
 static uint64_t fake_pfn(const struct fake *f, uint64_t mfn)
 {
     if (mfn == SHINFO_MFN)
-        return f->plan.shinfo_pfn;
+        return f->plan.layout.shinfo_pfn;
     if (mfn < MFN_BASE || (mfn - MFN_BASE) % MFN_STRIDE)
         return UINT64_MAX;
     uint64_t pfn = (mfn - MFN_BASE) / MFN_STRIDE;
-    return pfn < f->plan.in.pages && pfn != f->plan.shinfo_pfn ? pfn : UINT64_MAX;
+    return pfn < f->plan.in.pages && pfn != f->plan.layout.shinfo_pfn ? pfn : UINT64_MAX;
 }
 
 static const uint64_t *table(const struct fake *f, uint64_t mfn)
@@ -130,7 +130,7 @@ static const uint64_t *table(const struct fake *f, uint64_t mfn)
     uint64_t pfn = fake_pfn(f, mfn);
     assert_true(pfn != UINT64_MAX);
     /* Every table the walk reaches must be one of the layout's table frames. */
-    assert_true(pfn >= f->plan.pt_pfn && pfn < f->plan.stack_pfn);
+    assert_true(pfn >= f->plan.layout.pt_pfn && pfn < f->plan.layout.stack_pfn);
     return (const uint64_t *)f->pages[pfn];
 }
 
@@ -146,7 +146,7 @@ static void fake_build(struct fake *f)
     assert_non_null(f->kinds);
     for (uint64_t i = 0; i < n; i++)
         f->mfns[i] = fake_mfn(i);
-    f->mfns[f->plan.shinfo_pfn] = SHINFO_MFN;
+    f->mfns[f->plan.layout.shinfo_pfn] = SHINFO_MFN;
     for (uint64_t i = 0; i < n; i++) {
         memset(f->pages[i], 0x5a, PAGE); /* must be overwritten unless SHINFO */
         f->kinds[i] = gk_build_page(&f->plan, f->mfns, i, f->pages[i]);
@@ -166,7 +166,7 @@ static void fake_free(struct fake *f)
  * entry on the way must be exactly a table entry. */
 static uint64_t walk(const struct fake *f, uint64_t va)
 {
-    uint64_t mfn = f->mfns[f->plan.pt_pfn];
+    uint64_t mfn = f->mfns[f->plan.layout.pt_pfn];
     for (int level = 4; level >= 1; level--) {
         const uint64_t *t = table(f, mfn);
         uint64_t e = t[(va >> (12 + 9 * (level - 1))) & 511];
@@ -183,14 +183,14 @@ static uint64_t walk(const struct fake *f, uint64_t va)
 /* Expected leaf flags of pfn for the standard image (nx on). */
 static uint64_t std_flags(const struct gk_build_plan *p, uint64_t pfn)
 {
-    uint64_t va = p->base_va + pfn * PAGE;
+    uint64_t va = p->layout.base_va + pfn * PAGE;
     if (va >= 0x400000 && va < 0x402000)
         return P | US; /* text: read-only, executable */
     if (va == 0x402000)
         return P | US | NX; /* the gap */
     if (va >= 0x403000 && va < 0x405000)
         return P | US | RW | NX; /* data + bss */
-    if (pfn >= p->pt_pfn && pfn < p->stack_pfn)
+    if (pfn >= p->layout.pt_pfn && pfn < p->layout.stack_pfn)
         return P | US | NX; /* page tables */
     return P | US | RW | NX;
 }
@@ -206,24 +206,24 @@ static void check_tables(const struct fake *f,
                          uint64_t (*flags_of)(const struct gk_build_plan *, uint64_t))
 {
     const struct gk_build_plan *p = &f->plan;
-    for (uint64_t pfn = 0; pfn < p->used_pages; pfn++) {
-        uint64_t e = walk(f, p->base_va + pfn * PAGE);
+    for (uint64_t pfn = 0; pfn < p->layout.used_pages; pfn++) {
+        uint64_t e = walk(f, p->layout.base_va + pfn * PAGE);
         assert_int_equal((e & ADDR) >> 12, f->mfns[pfn]);
         if (flags_of)
             assert_int_equal(e & ~ADDR, flags_of(p, pfn));
         assert_true(e & P);
         assert_true(e & US);
-        if (pfn >= p->pt_pfn && pfn < p->stack_pfn)
+        if (pfn >= p->layout.pt_pfn && pfn < p->layout.stack_pfn)
             assert_false(e & RW); /* page tables are read-only */
     }
-    assert_int_equal(walk(f, p->base_va + p->used_pages * PAGE), 0);
-    if (p->base_va >= PAGE)
-        assert_int_equal(walk(f, p->base_va - PAGE), 0);
+    assert_int_equal(walk(f, p->layout.base_va + p->layout.used_pages * PAGE), 0);
+    if (p->layout.base_va >= PAGE)
+        assert_int_equal(walk(f, p->layout.base_va - PAGE), 0);
 
     /* Count every present entry by level from the L4 down. */
-    const uint64_t *l4 = table(f, f->mfns[p->pt_pfn]);
+    const uint64_t *l4 = table(f, f->mfns[p->layout.pt_pfn]);
     uint64_t tables = 1, leaves = 0;
-    uint8_t *seen = calloc(p->pt_pages, 1);
+    uint8_t *seen = calloc(p->layout.pt_pages, 1);
     assert_non_null(seen);
     seen[0] = 1;
     for (unsigned i4 = 0; i4 < 512; i4++) {
@@ -251,8 +251,8 @@ static void check_tables(const struct fake *f,
                 assert_int_equal(l2[i2] & ~ADDR, P | RW | US);
                 uint64_t l1_pfn = fake_pfn(f, (l2[i2] & ADDR) >> 12);
                 const uint64_t *l1 = table(f, (l2[i2] & ADDR) >> 12);
-                assert_int_equal(seen[l1_pfn - p->pt_pfn], 0);
-                seen[l1_pfn - p->pt_pfn] = 1;
+                assert_int_equal(seen[l1_pfn - p->layout.pt_pfn], 0);
+                seen[l1_pfn - p->layout.pt_pfn] = 1;
                 tables++;
                 for (unsigned i1 = 0; i1 < 512; i1++) {
                     if (!(l1[i1] & P)) {
@@ -266,8 +266,8 @@ static void check_tables(const struct fake *f,
         }
     }
     free(seen);
-    assert_int_equal(tables, p->pt_pages);
-    assert_int_equal(leaves, p->used_pages);
+    assert_int_equal(tables, p->layout.pt_pages);
+    assert_int_equal(leaves, p->layout.used_pages);
 }
 
 /* ---- dom_build.c's walk, re-implemented on the fake frames ----------------- */
@@ -281,19 +281,19 @@ struct ref {
 static uint64_t *ref_table(struct ref *r, uint64_t mfn)
 {
     uint64_t pfn = fake_pfn(r->f, mfn);
-    assert_true(pfn >= r->f->plan.pt_pfn && pfn < r->f->plan.stack_pfn);
-    return (uint64_t *)r->tables[pfn - r->f->plan.pt_pfn];
+    assert_true(pfn >= r->f->plan.layout.pt_pfn && pfn < r->f->plan.layout.stack_pfn);
+    return (uint64_t *)r->tables[pfn - r->f->plan.layout.pt_pfn];
 }
 
 /* arch_guest_map(l4, va, m, flags, pt_alloc) of hv/arch/x86_64/paging.c. */
 static void ref_map(struct ref *r, uint64_t va, uint64_t mfn, uint64_t leaf_flags)
 {
-    uint64_t *t = ref_table(r, r->f->mfns[r->f->plan.pt_pfn]);
+    uint64_t *t = ref_table(r, r->f->mfns[r->f->plan.layout.pt_pfn]);
     for (int level = 3; level >= 1; level--) {
         unsigned idx = (va >> (12 + 9 * level)) & 511;
         if (!(t[idx] & P)) {
-            assert_true(r->next < r->f->plan.pt_pages);
-            t[idx] = (r->f->mfns[r->f->plan.pt_pfn + r->next++] << 12) | P | RW | US;
+            assert_true(r->next < r->f->plan.layout.pt_pages);
+            t[idx] = (r->f->mfns[r->f->plan.layout.pt_pfn + r->next++] << 12) | P | RW | US;
         }
         t = ref_table(r, (t[idx] & ADDR) >> 12);
     }
@@ -304,15 +304,15 @@ static void ref_map(struct ref *r, uint64_t va, uint64_t mfn, uint64_t leaf_flag
 static void check_same_as_dom_build(const struct fake *f)
 {
     const struct gk_build_plan *p = &f->plan;
-    struct ref r = {.f = f, .tables = calloc(p->pt_pages, PAGE), .next = 1};
+    struct ref r = {.f = f, .tables = calloc(p->layout.pt_pages, PAGE), .next = 1};
     assert_non_null(r.tables);
-    for (uint64_t pfn = 0; pfn < p->used_pages; pfn++) {
+    for (uint64_t pfn = 0; pfn < p->layout.used_pages; pfn++) {
         uint64_t e = gk_build_leaf_pte(p, f->mfns, pfn);
-        ref_map(&r, p->base_va + pfn * PAGE, f->mfns[pfn], e & ~ADDR);
+        ref_map(&r, p->layout.base_va + pfn * PAGE, f->mfns[pfn], e & ~ADDR);
     }
-    assert_int_equal(r.next, p->pt_pages); /* dom_build's count is exact */
-    for (uint64_t i = 0; i < p->pt_pages; i++)
-        assert_memory_equal(r.tables[i], f->pages[p->pt_pfn + i], PAGE);
+    assert_int_equal(r.next, p->layout.pt_pages); /* dom_build's count is exact */
+    for (uint64_t i = 0; i < p->layout.pt_pages; i++)
+        assert_memory_equal(r.tables[i], f->pages[p->layout.pt_pfn + i], PAGE);
     free(r.tables);
 }
 
@@ -344,31 +344,31 @@ static void test_layout(void **state)
     in.modules_count = 2;
     struct fake f;
     const char *detail = "x";
-    enum gk_elf_error ee = GK_ELF_E_BAD_ARGS;
+    enum elf64_error ee = ELF64_E_BAD_ARGS;
     assert_null(gk_build_plan(&in, &f.plan, &detail, &ee));
     assert_null(detail);
-    assert_int_equal(ee, GK_ELF_OK);
+    assert_int_equal(ee, ELF64_OK);
 
     /* image 0x400000..0x405000 | si | shinfo | p2m (1024 * 8 = 2 pages) |
      * modules (2 + 1 pages) | tables (L4 L3 L2 L1) | stack (8) */
     const struct gk_build_plan *p = &f.plan;
-    assert_int_equal(p->base_va, 0x400000);
-    assert_int_equal(p->image_pages, 5);
-    assert_int_equal(p->si_pfn, 5);
-    assert_int_equal(p->shinfo_pfn, 6);
-    assert_int_equal(p->p2m_pfn, 7);
-    assert_int_equal(p->p2m_pages, 2);
-    assert_int_equal(p->mods_pfn, 9);
-    assert_int_equal(p->mods_pages, 3);
-    assert_int_equal(p->mod_va[0], 0x409000);
-    assert_int_equal(p->mod_va[1], 0x40b000);
-    assert_int_equal(p->pt_pfn, 12);
-    assert_int_equal(p->pt_pages, 4);
-    assert_int_equal(p->stack_pfn, 16);
-    assert_int_equal(p->used_pages, 24);
-    assert_int_equal(p->entry, 0x400010);
-    assert_int_equal(p->si_va, 0x405000);
-    assert_int_equal(p->stack_top_va, 0x418000);
+    assert_int_equal(p->layout.base_va, 0x400000);
+    assert_int_equal(p->layout.image_pages, 5);
+    assert_int_equal(p->layout.si_pfn, 5);
+    assert_int_equal(p->layout.shinfo_pfn, 6);
+    assert_int_equal(p->layout.p2m_pfn, 7);
+    assert_int_equal(p->layout.p2m_pages, 2);
+    assert_int_equal(p->layout.mods_pfn, 9);
+    assert_int_equal(p->layout.mods_pages, 3);
+    assert_int_equal(p->layout.mod_va[0], 0x409000);
+    assert_int_equal(p->layout.mod_va[1], 0x40b000);
+    assert_int_equal(p->layout.pt_pfn, 12);
+    assert_int_equal(p->layout.pt_pages, 4);
+    assert_int_equal(p->layout.stack_pfn, 16);
+    assert_int_equal(p->layout.used_pages, 24);
+    assert_int_equal(p->layout.entry, 0x400010);
+    assert_int_equal(p->layout.si_va, 0x405000);
+    assert_int_equal(p->layout.stack_top_va, 0x418000);
 
     fake_build(&f);
     check_tables(&f, std_flags);
@@ -448,8 +448,8 @@ static void test_no_nx(void **state)
     struct fake f;
     assert_null(gk_build_plan(&in, &f.plan, NULL, NULL));
     fake_build(&f);
-    for (uint64_t pfn = 0; pfn < f.plan.used_pages; pfn++)
-        assert_int_equal(walk(&f, f.plan.base_va + pfn * PAGE) & NX, 0);
+    for (uint64_t pfn = 0; pfn < f.plan.layout.used_pages; pfn++)
+        assert_int_equal(walk(&f, f.plan.layout.base_va + pfn * PAGE) & NX, 0);
     check_tables(&f, NULL);
     check_same_as_dom_build(&f);
     fake_free(&f);
@@ -463,8 +463,8 @@ static void check_layout_at(uint64_t base, uint64_t pages, uint64_t mod_bytes,
                             uint64_t want_pt_pages)
 {
     const struct seg segs[] = {
-        {1, GK_ELF_PF_R | GK_ELF_PF_X, 0x1000, base, 0x100, 0x100},
-        {1, GK_ELF_PF_R | GK_ELF_PF_W, 0x2000, base + 0x1000, 0x10, 0x1000},
+        {1, ELF64_PF_R | ELF64_PF_X, 0x1000, base, 0x100, 0x100},
+        {1, ELF64_PF_R | ELF64_PF_W, 0x2000, base + 0x1000, 0x10, 0x1000},
     };
     uint8_t *img = make_image(0x2010, base, segs, 2);
     uint8_t *mod = calloc(1, mod_bytes ? mod_bytes : 1);
@@ -479,7 +479,7 @@ static void check_layout_at(uint64_t base, uint64_t pages, uint64_t mod_bytes,
     struct fake f;
     assert_null(gk_build_plan(&in, &f.plan, NULL, NULL));
     if (want_pt_pages != 0)
-        assert_int_equal(f.plan.pt_pages, want_pt_pages);
+        assert_int_equal(f.plan.layout.pt_pages, want_pt_pages);
     fake_build(&f);
     check_tables(&f, NULL);
     check_same_as_dom_build(&f);
@@ -515,7 +515,7 @@ static void test_fixed_point(void **state)
 /* ---- Errors --------------------------------------------------------------- */
 
 static const char *plan_err(const struct gk_build_input *in, const char **detail,
-                            enum gk_elf_error *ee)
+                            enum elf64_error *ee)
 {
     struct gk_build_plan plan;
     memset(&plan, 0x77, sizeof(plan));
@@ -527,15 +527,15 @@ static const char *plan_err(const struct gk_build_input *in, const char **detail
     return why;
 }
 
-static void expect_elf(const uint8_t *img, size_t size, uint64_t pages, enum gk_elf_error want)
+static void expect_elf(const uint8_t *img, size_t size, uint64_t pages, enum elf64_error want)
 {
     struct gk_build_input in = std_input(img, pages);
     in.image_size = size;
     const char *detail = NULL;
-    enum gk_elf_error ee = GK_ELF_OK;
+    enum elf64_error ee = ELF64_OK;
     assert_string_equal(plan_err(&in, &detail, &ee), "not a valid ELF64 image");
     assert_int_equal(ee, want);
-    assert_string_equal(detail, gk_elf_strerror(want));
+    assert_string_equal(detail, elf64_strerror(want));
 }
 
 static void test_bad_images(void **state)
@@ -547,10 +547,10 @@ static void test_bad_images(void **state)
     /* not ELF; truncated */
     img = make_image(STD_SIZE, 0x400010, std_segs, 3);
     img[1] = 'X';
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_BAD_MAGIC);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_BAD_MAGIC);
     img[1] = 'E';
-    expect_elf(img, 63, 1024, GK_ELF_E_TRUNCATED);
-    expect_elf(img, 64 + 56, 1024, GK_ELF_E_BAD_PHDRS); /* table cut */
+    expect_elf(img, 63, 1024, ELF64_E_TRUNCATED);
+    expect_elf(img, 64 + 56, 1024, ELF64_E_BAD_PHDRS); /* table cut */
     free(img);
 
     /* overlapping segments (sharing a page) */
@@ -558,7 +558,7 @@ static void test_bad_images(void **state)
     s[1].vaddr = 0x401000;
     s[1].offset = 0x3000;
     img = make_image(STD_SIZE, 0x400010, s, 3);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_SEG_OVERLAP);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_SEG_OVERLAP);
     free(img);
 
     /* below HV_GUEST_VA_MIN (page 0) */
@@ -566,7 +566,7 @@ static void test_bad_images(void **state)
     s[0].vaddr = 0;
     s[0].offset = 0;
     img = make_image(STD_SIZE, 0x10, s, 3);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_SEG_RANGE);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_SEG_RANGE);
     free(img);
 
     /* reaching past HV_GUEST_VA_LIMIT; wrapping */
@@ -574,61 +574,61 @@ static void test_bad_images(void **state)
     s[1].vaddr = HV_GUEST_VA_LIMIT - 0x1000;
     s[1].memsz = 0x1001;
     img = make_image(STD_SIZE, 0x400010, s, 3);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_SEG_RANGE);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_SEG_RANGE);
     free(img);
     memcpy(s, std_segs, sizeof(s));
     s[1].memsz = UINT64_MAX - 0x100;
     img = make_image(STD_SIZE, 0x400010, s, 3);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_SEG_RANGE);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_SEG_RANGE);
     free(img);
 
     /* file size > mem size */
     memcpy(s, std_segs, sizeof(s));
     s[1].filesz = 0x1200;
     img = make_image(STD_SIZE, 0x400010, s, 3);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_SEG_OUT_OF_FILE); /* past the file first */
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_SEG_OUT_OF_FILE); /* past the file first */
     s[1].filesz = 0x1000;
     s[1].memsz = 0x800;
     free(img);
     img = make_image(STD_SIZE, 0x400010, s, 3);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_SEG_FILESZ);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_SEG_FILESZ);
     free(img);
 
     /* misaligned file offset */
     memcpy(s, std_segs, sizeof(s));
     s[1].offset = 0x3008;
     img = make_image(STD_SIZE, 0x400010, s, 3);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_SEG_MISALIGNED);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_SEG_MISALIGNED);
     free(img);
 
     /* entry point in the data segment */
     img = make_image(STD_SIZE, 0x403000, std_segs, 3);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_ENTRY);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_ENTRY);
     free(img);
 
     /* dynamic */
     memcpy(s, std_segs, sizeof(s));
     s[2].type = 3; /* PT_INTERP */
     img = make_image(STD_SIZE, 0x400010, s, 3);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_DYNAMIC);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_DYNAMIC);
     free(img);
 
     /* no loadable segment */
     memcpy(s, std_segs, sizeof(s));
     s[0].type = s[1].type = 4; /* PT_NOTE */
     img = make_image(STD_SIZE, 0x400010, s, 3);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_NO_LOAD);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_NO_LOAD);
     free(img);
 
     /* ET_DYN */
     img = make_image(STD_SIZE, 0x400010, std_segs, 3);
     put(img, 16, 3, 2);
-    expect_elf(img, STD_SIZE, 1024, GK_ELF_E_NOT_EXEC);
+    expect_elf(img, STD_SIZE, 1024, ELF64_E_NOT_EXEC);
     free(img);
 
     /* too big for the memory: the image's span alone (5 pages) > 4 pages */
     img = make_image(STD_SIZE, 0x400010, std_segs, 3);
-    expect_elf(img, STD_SIZE, 4, GK_ELF_E_TOO_BIG);
+    expect_elf(img, STD_SIZE, 4, ELF64_E_TOO_BIG);
     free(img);
 }
 
@@ -638,13 +638,13 @@ static void test_bad_inputs(void **state)
     uint8_t *img = make_image(STD_SIZE, 0x400010, std_segs, 3);
     struct gk_build_input in;
     const char *detail = "x";
-    enum gk_elf_error ee = GK_ELF_E_BAD_ARGS;
+    enum elf64_error ee = ELF64_E_BAD_ARGS;
     struct gk_build_plan plan;
 
     assert_string_equal(gk_build_plan(NULL, &plan, &detail, &ee),
                         "bad arguments (no input or no plan)");
     assert_null(detail);
-    assert_int_equal(ee, GK_ELF_OK);
+    assert_int_equal(ee, ELF64_OK);
     in = std_input(img, 1024);
     assert_string_equal(gk_build_plan(&in, NULL, NULL, NULL),
                         "bad arguments (no input or no plan)");
@@ -662,11 +662,11 @@ static void test_bad_inputs(void **state)
                         "its image and start-of-day layout do not fit in its memory");
     in = std_input(img, 20);
     assert_null(gk_build_plan(&in, &plan, NULL, NULL));
-    assert_int_equal(plan.used_pages, 20);
+    assert_int_equal(plan.layout.used_pages, 20);
 
     /* a layout that would run into the hypervisor's half */
     const struct seg top[] = {
-        {1, GK_ELF_PF_R | GK_ELF_PF_X, 0x1000, HV_GUEST_VA_LIMIT - 0x2000, 0x10, 0x10}};
+        {1, ELF64_PF_R | ELF64_PF_X, 0x1000, HV_GUEST_VA_LIMIT - 0x2000, 0x10, 0x10}};
     uint8_t *img2 = make_image(0x1010, HV_GUEST_VA_LIMIT - 0x2000, top, 1);
     in = std_input(img2, 64);
     in.image_size = 0x1010;
@@ -697,7 +697,7 @@ static void test_bad_inputs(void **state)
     assert_string_equal(plan_err(&in, NULL, NULL), "too many modules (at most 8)");
     in.modules_count = HV_START_MODULES_MAX;
     assert_null(gk_build_plan(&in, &plan, NULL, NULL));
-    assert_int_equal(plan.mods_pages, HV_START_MODULES_MAX);
+    assert_int_equal(plan.layout.mods_pages, HV_START_MODULES_MAX);
     in.modules = NULL;
     assert_string_equal(plan_err(&in, NULL, NULL),
                         "modules_count is not 0 but there is no module list");

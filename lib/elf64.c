@@ -12,10 +12,21 @@
  * table order (dynamic markers, file bounds, sizes, alignment, range), then
  * the cross-segment checks (count, overlap, entry, span).
  *
- * Called by the hypervisor when it builds the first domain from a Multiboot2
- * module and by the domain builder; host-tested in test/unit/boot.
+ * One copy (lib/), called by the hypervisor when it builds the first domain
+ * from a Multiboot2 module and by guest-kit's domain builder, so a domain
+ * built by either is refused for the same reasons; host-tested in
+ * test/unit/lib (lib_elf64_test).
  */
-#include "elf64.h"
+#include <stdbool.h>
+
+#include "hvlib/elf64.h"
+
+#define PAGE_SIZE 4096ull
+#define ALIGN_DOWN(x, a) ((x) & ~((a)-1))
+#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((a)-1))
+#define IS_ALIGNED(x, a) (((x) & ((a)-1)) == 0)
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* ELF constants we need (no <elf.h> in the freestanding build). */
 #define ELF64_EHDR_BYTES 64u

@@ -1,10 +1,11 @@
 /*
- * Tests for the ELF64 checker (hv/core/elf64.c). Images are built here byte
+ * Tests for the ELF64 checker (lib/elf64.c). Images are built here byte
  * by byte (no <elf.h>); every check runs on an exact-size heap copy so ASan
  * catches any read outside [img, img + size). One test per error code, the
  * host's own /bin/true, and a fixed-seed random-mutation loop.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,8 +15,9 @@
 
 #include <cmocka.h>
 
-#include "elf64.h"
+#include "hvlib/elf64.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define VA_MIN 0x400000ull
 #define VA_LIMIT 0x800000ull
 #define MAX_BYTES 0x100000ull

@@ -2,7 +2,8 @@
  * ELF64 executable image checker.
  *
  * Called by whoever loads an untrusted ELF image: the hypervisor when it
- * builds the first domain from a Multiboot2 module, and the domain builder.
+ * builds the first domain from a Multiboot2 module, and guest-kit's domain
+ * builder (one copy in lib/, compiled for each).
  * elf64_check() only validates and describes the image; it copies nothing.
  * It reads nothing outside [img, img + size), accepts unaligned `img`, does
  * no arithmetic that can overflow, and either accepts the image with a
@@ -15,10 +16,11 @@
  * filesz bytes from file_offset to vaddr, zero the rest up to memsz.
  * The ELF structures are defined privately (no <elf.h>).
  */
-#ifndef HV_ELF64_H
-#define HV_ELF64_H
+#ifndef HVLIB_ELF64_H
+#define HVLIB_ELF64_H
 
-#include "types.h"
+#include <stddef.h>
+#include <stdint.h>
 
 #define ELF64_MAX_SEGMENTS 16
 #define ELF64_PF_X 1u
@@ -83,4 +85,4 @@ enum elf64_error elf64_check(const void *img, size_t size, uint64_t va_min, uint
 /* A short static English description of `e` (never NULL). */
 const char *elf64_strerror(enum elf64_error e);
 
-#endif /* HV_ELF64_H */
+#endif /* HVLIB_ELF64_H */

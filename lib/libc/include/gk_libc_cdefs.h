@@ -5,7 +5,7 @@
  * is x itself. When the library is compiled for the host unit tests with
  * -DGK_LIBC_PREFIX, it is gk_libc_x, so that the very same sources can be
  * linked next to glibc (which the tests use as the oracle) without a clash.
- * See guest-kit/libc/README.md, "The prefix scheme".
+ * See lib/libc/README.md, "The prefix scheme".
  *
  * Names that are not in the C library (gk_vformat, gk_strtoull_checked...)
  * already carry the gk_ prefix and are never renamed.
