@@ -18,8 +18,10 @@ set(HV_KERNEL_CFLAGS
     -fcf-protection=none -fno-asynchronous-unwind-tables)
 
 # Code that runs in a domain (ring 3). No red zone because the hypervisor may
-# push a bounce frame on the guest stack. General registers only until the
-# hypervisor saves FPU/SSE state on context switches (the SMP issue).
+# push a bounce frame on the guest stack. General registers only: domains have
+# no floating point (nor has the libc subset); the hypervisor does keep each
+# VCPU's FPU/SSE state across switches (arch_vcpu's FXSAVE image, test
+# smp_sched_fpu), so this is a choice, not a limit.
 # One section per function and object, so that a domain links only the
 # parts of the catalog codec (and of guest-kit) it uses (--gc-sections in
 # HV_GUEST_GC_LDFLAGS), and debug sections compressed: images are uploaded

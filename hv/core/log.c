@@ -1,7 +1,8 @@
 /*
  * The hypervisor log on COM1. Every line starts with "(hv) " and a level
  * letter; guest console output is written through log_write() with its own
- * prefix. Single CPU for now: no lock (the SMP issue adds one).
+ * prefix. No lock of its own: the hypervisor lock covers every line after
+ * boot (docs/smp.md).
  */
 #include <stdio.h>
 #include <string.h>

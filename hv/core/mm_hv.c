@@ -8,7 +8,7 @@
  *   slot 257  HV_M2P_VA    the M2P, read-only and user-readable (guests)
  *   slot 258  M2P_RW_VA    the same frames, writable, supervisor only
  *   slot 259  FRAMES_VA    the frame table (struct frame[frames_count])
- * Single CPU for now: the callers need no lock (the SMP issue adds one).
+ * Called under the hypervisor lock (hv_lock, docs/smp.md); no lock of its own.
  */
 #include <string.h>
 

@@ -12,8 +12,8 @@
  * (hypercall_probe_out), so a read-only argument page gets HV_EFAULT and no
  * port, grant or capability was made.
  *
- * Locking: one CPU runs hypercalls (the SMP issue adds the capability,
- * event and memory-manager locks these files expect).
+ * Locking: every hypercall runs under the hypervisor lock (hv_lock,
+ * docs/smp.md); cap.c, evtchn.c and mm take none of their own.
  */
 #include <string.h>
 

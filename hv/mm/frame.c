@@ -29,7 +29,7 @@
  *  F9  A frame whose type count drops to zero, or that is freed, records
  *      the flush clock in tlbflush_timestamp.
  *
- * Not thread-safe: callers hold the memory-manager lock.
+ * Not thread-safe: callers hold the hypervisor lock.
  */
 #include "frame.h"
 #include "mm_hooks.h"

@@ -11,9 +11,9 @@
  * manager calls for every foreign L1 entry find their grant in O(1)
  * expected time.
  *
- * Locking: the memory-manager lock is held for every call (the grant code
- * takes and drops frame references through pt.c, and pt.c calls back into
- * grant_map_get/put); capability look-ups also need the capability lock.
+ * Locking: every call is made under the hypervisor lock (hv_lock, docs/smp.md) (the
+ * grant code takes and drops frame references through pt.c, and pt.c calls
+ * back into grant_map_get/put).
  */
 #include "grant_internal.h"
 #include "frame.h"

@@ -4,7 +4,7 @@
  * See grant.h and docs/grants.md.
  *
  * Copy checks both sides completely before touching a byte, and copies
- * within one call under the memory-manager lock, so neither frame can
+ * within one call under the hypervisor lock, so neither frame can
  * change owner or type during the copy. A copy never writes a page table:
  * an own destination frame must be untyped or WRITABLE, and a granted frame
  * is WRITABLE for as long as it is granted (G1).

@@ -1,7 +1,6 @@
 /*
  * Helpers shared by the grant files (hv/mm/grant*.c); not for other callers.
- * Same locking as grant.h: the memory-manager lock (and the capability lock
- * for the capability look-ups) is held.
+ * Same locking as grant.h: the hypervisor lock is held.
  */
 #ifndef HV_MM_GRANT_INTERNAL_H
 #define HV_MM_GRANT_INTERNAL_H

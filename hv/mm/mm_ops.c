@@ -12,7 +12,7 @@
  * and it takes another type only after a local flush newer than the stamp
  * (pt.c); a freed frame is stamped for whoever allocates it next.
  *
- * Not thread-safe: the caller holds the memory-manager lock.
+ * Not thread-safe: the caller holds the hypervisor lock.
  */
 #include "mm_ops.h"
 #include "mm_hooks.h"

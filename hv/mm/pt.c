@@ -43,7 +43,7 @@
  * way. Only an L1 is devalidated at once by pt_type_put / pt_entry_put: at
  * most 512 entries, each O(1).
  *
- * Not thread-safe: the caller holds the memory-manager lock. Recursion depth
+ * Not thread-safe: the caller holds the hypervisor lock. Recursion depth
  * is bounded by the four paging levels.
  */
 #include "pt.h"

@@ -13,8 +13,8 @@
  *     deletes the first child of the revoked node (whose own children are
  *     promoted into the revoked node's list), at most `budget` per call.
  *
- * Locking: none yet. Every function here must be called with the single
- * capability lock held (to be added by the hypercall layer); the functions
+ * Locking: none of its own. Every function here is called under the
+ * hypervisor lock (hv_lock, docs/smp.md), which every hypercall takes; the functions
  * never sleep and never call back into the caller except through the hooks
  * at the end of this file.
  */

@@ -8,7 +8,7 @@
  * mm_hooks.h. docs/mm.md explains the whole design; the invariants are
  * listed at the top of hv/mm/frame.c.
  *
- * Not thread-safe: the caller holds the (future) memory-manager lock for
+ * Not thread-safe: the caller holds the hypervisor lock (hv_lock) for
  * every call. Same source for the hypervisor and the host unit tests.
  */
 #ifndef HV_FRAME_H

@@ -24,9 +24,9 @@
  *   G5  At most one live entry per (frame, grantee) pair, so the memory
  *       manager's hooks, which know only (grantee, frame), find it exactly.
  *
- * Locking: none yet. Every call is made with the memory-manager lock held
- * (the grant code calls pt_type_get/pt_type_put and is called back from
- * pt.c), and, for calls taking a capability table, the capability lock.
+ * Locking: none of its own. Every call is made under the hypervisor lock
+ * (hv_lock, docs/smp.md): the grant code calls pt_type_get/pt_type_put and
+ * is called back from pt.c.
  * Same source for the hypervisor and the host unit tests.
  */
 #ifndef HV_GRANT_INTERNAL_H

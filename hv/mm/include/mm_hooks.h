@@ -4,7 +4,7 @@
  * instructions and its flush clock; the host unit tests implement them over
  * malloc'ed fake frames and record every call (test/unit/mm/fake_hooks.c).
  *
- * All hooks are called with the memory-manager lock held and must not call
+ * All hooks are called with the hypervisor lock held and must not call
  * back into the memory manager.
  */
 #ifndef HV_MM_HOOKS_H
@@ -61,7 +61,8 @@ void mm_tlb_invlpg_local(uint64_t va);
 
 /*
  * The TLB-flush clock: a counter that the hypervisor advances on every TLB
- * flush (the SMP issue adds per-CPU flush times). Frames record it when
+ * flush (mm_hv.c keeps each CPU's last flush time, so a stale frame
+ * flushes only the CPUs that may still hold it). Frames record it when
  * they lose a type or are freed; a TLB flushed at or after a frame's stamp
  * holds no stale translation of it.
  */

@@ -17,7 +17,7 @@
  * cancels the pending one). No call does more than a budget of work
  * (pt_validate_budget() entries validated plus as many released).
  *
- * Not thread-safe: the caller holds the memory-manager lock.
+ * Not thread-safe: the caller holds the hypervisor lock.
  */
 #ifndef HV_MM_OPS_H
 #define HV_MM_OPS_H

@@ -7,7 +7,7 @@
  * reference dropping devalidates it (releasing them). The rules each entry
  * must satisfy are listed in hv/mm/pt.c and docs/mm.md.
  *
- * Not thread-safe: the caller holds the memory-manager lock. Same source for
+ * Not thread-safe: the caller holds the hypervisor lock. Same source for
  * the hypervisor and the host unit tests.
  */
 #ifndef HV_PT_H
@@ -152,8 +152,9 @@ void pt_validate_abort(mfn_t m);
  * the hook and records the flush clock; pt_tlb_note_flush records a flush
  * that happened otherwise (a CR3 load). A frame taking a different type
  * than it last had, while its stamp is not older than the last recorded
- * flush, causes a local flush first. (The SMP issue replaces this with
- * per-CPU flush times and shootdowns.)
+ * flush, causes a flush first: mm_tlb_flush_stale, which in the hypervisor
+ * keeps a flush time per CPU and shoots down only the stale ones; this
+ * one-CPU view is what the host tests' fake uses.
  */
 void pt_tlb_flush_local(void);
 /* Whether this CPU (the one-CPU view of pt_tlb_note_flush) may still hold a
