@@ -10,12 +10,17 @@ set(HV_WARNINGS
     -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
     -Wpointer-arith -Wvla -Wno-unused-parameter)
 
+# Implicit conversions that change a value or its sign are errors in the
+# hypervisor (HV_KERNEL_CFLAGS), lib/, guest-kit's runtime and the domains
+# (domains/CMakeLists.txt); test guests and examples are not held to it.
+set(HV_CONVERSION_WARNINGS -Wconversion -Wsign-conversion)
+
 # Code that runs in the hypervisor: ring 0, higher half, no SSE, no red zone.
 set(HV_KERNEL_CFLAGS
     -ffreestanding -fno-builtin -fno-stack-protector -fno-pic -fno-pie
     -fno-omit-frame-pointer -fno-strict-aliasing -fno-common
     -mcmodel=kernel -mno-red-zone -mgeneral-regs-only
-    -fcf-protection=none -fno-asynchronous-unwind-tables)
+    -fcf-protection=none -fno-asynchronous-unwind-tables ${HV_CONVERSION_WARNINGS})
 
 # Code that runs in a domain (ring 3). No red zone because the hypervisor may
 # push a bounce frame on the guest stack. General registers only: domains have

@@ -153,8 +153,8 @@ static void audit_tables(uint64_t frames)
         if ((f->type_count == 0) != (f->type == FRAME_TYPE_NONE))
             disagree("frame %#llx: type %llu with type count %llu", m, f->type, f->type_count);
         bool table = f->type >= FRAME_TYPE_L1 && f->type <= FRAME_TYPE_L4;
-        unsigned st = !!(f->flags & FRAME_F_VALIDATED) + !!(f->flags & FRAME_F_PARTIAL) +
-                      !!(f->flags & FRAME_F_DEVAL);
+        unsigned st = (unsigned)(!!(f->flags & FRAME_F_VALIDATED) + !!(f->flags & FRAME_F_PARTIAL) +
+                                 !!(f->flags & FRAME_F_DEVAL));
         if (table ? st != 1 : st != 0)
             disagree("frame %#llx: type %llu with flags %#llx", m, f->type, f->flags);
         if ((f->flags & FRAME_F_PINNED) && !(f->flags & FRAME_F_VALIDATED))
@@ -289,7 +289,7 @@ static void audit_counts(uint64_t frames)
                      (*counter(m, 0) << 32) | *counter(m, 1));
         if (*counter(m, 2) != 0)
             disagree("frame %#llx: foreign mappings and grant counts differ by %lld%.0llu", m,
-                     (long long)*counter(m, 2), 0);
+                     *counter(m, 2), 0); /* %lld: the difference may be negative */
     }
     check.frames_checked = frames;
 }
