@@ -83,7 +83,11 @@ fi
 echo "hv: admin token in $rundir/admin.token; from another terminal: build/tools/hvctl list"
 echo "hv: quit with Ctrl-A X"
 set +e
+# The machine has an IOMMU (docs/devices.md), before any PCI device; extra
+# virtio devices given after -- want disable-legacy=on,iommu_platform=on to
+# be behind it.
 qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp "$smp" -m "$mem" \
+  -device intel-iommu,intremap=on \
   -display none -no-reboot \
   -serial mon:stdio \
   -serial "unix:$qcom2,server=on,wait=off" \

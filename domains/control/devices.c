@@ -4,6 +4,7 @@
 
 #include "devices.h"
 #include "gk/cap.h"
+#include "gk/hypercall.h"
 #include "gk/pci.h"
 
 static struct gk_pci_cap_function funcs[DEV_FUNCS_MAX];
@@ -141,6 +142,15 @@ const char *devices_give(struct dom *d, char *detail, size_t detail_cap)
 
 void devices_list(struct proto_device_list_reply *r)
 {
+    static struct hv_host_info hi; /* 1 KiB: not on the stack */
+    memset(&hi, 0, sizeof hi);
+    hi.slot = HV_ROOT_SLOT_MEMORY;
+    if (gk_hc_domain_op(HV_DOMCTL_HOST_INFO, &hi) == HV_OK) {
+        static const char *const names[] = {"none", "vt-d", "off-unsafe"};
+        const char *n = hi.iommu < 3 ? names[hi.iommu] : "unknown";
+        r->has_iommu = true;
+        r->iommu = (struct hvcbor_str){(const uint8_t *)n, (uint32_t)strlen(n)};
+    }
     r->functions.count = 0;
     for (uint32_t i = 0; i < func_count && i < 64; i++) {
         const struct gk_pci_cap_function *f = &funcs[i];

@@ -13,6 +13,7 @@
 
 #include "arch.h"
 #include "domain.h"
+#include "pci.h"
 #include "frame.h"
 #include "hypercall.h"
 #include "log.h"
@@ -409,6 +410,7 @@ static int64_t domctl_host_info(struct domain *d, uint64_t va)
     a.tsc_hz = arch_tsc_hz();
     a.frames_total = mm_hv_frames_count();
     a.frames_free = pmm_free_count(mm_hv_pool());
+    a.iommu = pci_dev_iommu_kind();
     for (unsigned i = 0; i < a.cpus && i < HV_HOST_CPUS_MAX; i++) {
         const struct arch_cpu_topo *tp = arch_cpu_topology(i);
         a.cpu[i].package_id = tp->package_id;
@@ -501,6 +503,7 @@ static int64_t domctl_info(struct domain *d, uint64_t va)
     a.max_pages = t->max_pages;
     a.events_sent = __atomic_load_n(&t->ev.sent_count, __ATOMIC_RELAXED);
     a.events_delivered = __atomic_load_n(&t->ev.delivered_count, __ATOMIC_RELAXED);
+    a.dma_faults = t->iommu.faults;
     for (unsigned i = 0; i < VCPU_MAX; i++)
         a.cpu_time_ns += t->vcpus[i].cpu_time_ns;
     if (arch_copy_to_guest(gva(va), &a, sizeof(a)) != HV_OK)

@@ -137,6 +137,12 @@ static uint32_t virq_row(uint32_t virq, uint32_t vcpu)
     return HV_VIRQ_IS_PER_VCPU(virq) ? vcpu : 0;
 }
 
+/* A message-vector source (no mask, no EOI) rather than a line. */
+static bool is_msi(uint32_t pirq)
+{
+    return pirq >= EVTCHN_MSI_FIRST && pirq < EVTCHN_PIRQS;
+}
+
 /* ---- Setup and teardown ------------------------------------------------- */
 
 void evtchn_pirq_table_init(struct evtchn_pirq_table *pt)
@@ -291,7 +297,7 @@ enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot, uint
     uint32_t port;
     enum hv_status st;
 
-    if (irq >= EVTCHN_PIRQS)
+    if (irq >= EVTCHN_MSI_FIRST) /* lines only: message vectors are bound by evtchn_bind_msi */
         return HV_EINVAL;
     st = cap_lookup_range(d->caps, irq_slot, HV_CAP_IRQ, HV_CAP_R_IRQ_BIND, irq, 1, &c);
     if (st != HV_OK)
@@ -308,8 +314,34 @@ enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot, uint
     line->port = (uint16_t)port;
     line->in_flight = false;
     evtchn_pirq_unmask(irq);
+    evtchn_pirq_follow(irq, d, 0);
     *port_out = port;
     return HV_OK;
+}
+
+enum hv_status evtchn_bind_msi(struct evtchn_domain *d, uint32_t pirq, uint32_t *port_out)
+{
+    if (!is_msi(pirq))
+        return HV_EINVAL;
+    struct evtchn_pirq *line = &d->pirqs->lines[pirq];
+    if (line->d != NULL)
+        return HV_EBUSY;
+    uint32_t port = evtchn_find_free(d);
+    if (port == 0)
+        return HV_ENOMEM;
+    evtchn_port_claim(d, port, EVTCHN_PIRQ, 0, pirq);
+    line->d = d;
+    line->port = (uint16_t)port;
+    line->in_flight = false;
+    evtchn_pirq_follow(pirq, d, 0);
+    *port_out = port;
+    return HV_OK;
+}
+
+void evtchn_pirq_unbind(struct evtchn_pirq_table *pt, uint32_t pirq)
+{
+    if (pirq < EVTCHN_PIRQS && pt->lines[pirq].d != NULL)
+        evtchn_close(pt->lines[pirq].d, pt->lines[pirq].port);
 }
 
 enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
@@ -345,7 +377,8 @@ enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
         line->d = NULL;
         line->port = 0;
         line->in_flight = false;
-        evtchn_pirq_mask(p->arg);
+        if (!is_msi(p->arg))
+            evtchn_pirq_mask(p->arg);
         break;
     }
     default: EVTCHN_INVARIANT(false);
@@ -413,7 +446,7 @@ enum hv_status evtchn_pirq_eoi(struct evtchn_domain *d, uint32_t port)
         return HV_EINVAL;
     line = &d->pirqs->lines[p->arg];
     EVTCHN_INVARIANT(line->d == d && line->port == port);
-    if (!line->in_flight)
+    if (!line->in_flight || is_msi(p->arg))
         return HV_OK; /* nothing outstanding: a repeated EOI changes nothing */
     line->in_flight = false;
     evtchn_pirq_unmask(p->arg);
@@ -435,6 +468,8 @@ enum hv_status evtchn_bind_vcpu(struct evtchn_domain *d, uint32_t port, uint32_t
         return HV_EINVAL; /* tied to their VCPU: bind a new port instead */
 
     p->vcpu = (uint16_t)vcpu;
+    if (p->state == EVTCHN_PIRQ)
+        evtchn_pirq_follow(p->arg, d, vcpu);
     /* An event already pending and unmasked must not be lost on the move. */
     if (bit_test(&s->evtchn_pending[word], port_bit(port)) &&
         !bit_test(&s->evtchn_mask[word], port_bit(port)))
@@ -476,7 +511,7 @@ bool evtchn_pirq_raise(struct evtchn_pirq_table *pt, uint32_t irq)
     line = &pt->lines[irq];
     if (line->d == NULL || line->in_flight)
         return false;
-    line->in_flight = true;
+    line->in_flight = !is_msi(irq);
     evtchn_set_pending(line->d, line->port);
     return true;
 }

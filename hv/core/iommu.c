@@ -33,7 +33,7 @@ enum hv_status iommu_attach(struct iommu_dom *d, domid_t dom, uint16_t bdf)
 {
     bool created = false;
     if (d->space == NULL) {
-        d->space = iommu_hook_space_create();
+        d->space = arch_iommu_space_create();
         if (d->space == NULL)
             return HV_ENOMEM;
         created = true;
@@ -41,10 +41,10 @@ enum hv_status iommu_attach(struct iommu_dom *d, domid_t dom, uint16_t bdf)
         struct fill f = {d};
         iommu_hook_dma_frames(dom, fill_one, &f);
     }
-    enum hv_status st = iommu_hook_attach(bdf, d->space);
+    enum hv_status st = arch_iommu_attach(bdf, d->space);
     if (st != HV_OK) {
         if (created) {
-            iommu_hook_space_destroy(d->space);
+            arch_iommu_space_destroy(d->space);
             d->space = NULL;
             d->frames_mapped = 0;
         }
@@ -58,9 +58,9 @@ void iommu_detach(struct iommu_dom *d, uint16_t bdf)
 {
     if (d->space == NULL || d->funcs == 0)
         return;
-    iommu_hook_detach(bdf);
+    arch_iommu_detach(bdf);
     if (--d->funcs == 0) {
-        iommu_hook_space_destroy(d->space);
+        arch_iommu_space_destroy(d->space);
         d->space = NULL;
         d->frames_mapped = 0;
     }
@@ -71,12 +71,12 @@ void iommu_frame(struct iommu_dom *d, mfn_t m, bool usable, bool writable)
     if (d->space == NULL)
         return;
     if (usable) {
-        if (iommu_hook_map(d->space, m, writable) == HV_OK)
+        if (arch_iommu_map(d->space, m, writable) == HV_OK)
             d->frames_mapped++;
         else
             d->map_failures++; /* unreachable for DMA: safe, counted */
         return;
     }
-    if (iommu_hook_unmap(d->space, m))
+    if (arch_iommu_unmap(d->space, m))
         d->frames_mapped--;
 }

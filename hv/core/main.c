@@ -12,6 +12,7 @@
 #include "log.h"
 #include "mb2.h"
 #include "mm_hv.h"
+#include "pci.h"
 #include "pmm.h"
 
 extern uint8_t _phys_start[], _phys_end[];
@@ -105,6 +106,19 @@ static void smp_init(const struct mb2_info *mbi)
     arch_smp_init(&b);
 }
 
+/* The IOMMU (docs/devices.md): on unless the command line says
+ * `iommu=off-unsafe`, which leaves DMA unconfined for every domain given
+ * the DMA right (and says so loudly). */
+static void iommu_init(const struct mb2_info *mbi)
+{
+    char v[16];
+    bool off_unsafe = cmdline_get("iommu", v, sizeof(v)) && !strcmp(v, "off-unsafe");
+    enum arch_iommu found = ARCH_IOMMU_NONE;
+    if (!off_unsafe)
+        found = arch_iommu_init(mbi->acpi_rsdp, mbi->acpi_rsdp_size_bytes);
+    pci_dev_boot(found, off_unsafe);
+}
+
 static void boot_self_tests(void)
 {
     char test[32];
@@ -166,6 +180,7 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
     arch_time_init();
     arch_irq_init();
     smp_init(&boot_info);
+    iommu_init(&boot_info);
     schedule_init(); /* knows the CPUs and their topology now */
     boot_self_tests();
 

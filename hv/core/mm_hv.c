@@ -20,6 +20,7 @@
 #include "log.h"
 #include "mm_hooks.h"
 #include "mm_hv.h"
+#include "pci.h"
 #include "pmm.h"
 #include "pt.h"
 
@@ -141,8 +142,58 @@ static bool io_may_map(domid_t dom, mfn_t m, bool writable)
 bool mm_may_map_foreign(domid_t dom, mfn_t m, bool writable)
 {
     if (mfn_x(m) >= frames_total)
-        return io_may_map(dom, m, writable);
+        return io_may_map(dom, m, writable) && !(writable && pci_msix_frame(mfn_x(m)));
     return grant_may_map(dom, m, writable);
+}
+
+/* ---- DMA (hv/core/include/iommu.h) ---------------------------------------- */
+
+void mm_dma_frame(domid_t dom, mfn_t m, bool usable, bool writable)
+{
+    struct domain *d = dom == DOMID_HV || dom == DOMID_INVALID ? NULL : domain_by_id(dom);
+    if (d != NULL)
+        iommu_frame(&d->iommu, m, usable, writable);
+}
+
+void iommu_hook_dma_frames(domid_t dom, iommu_frame_fn fn, void *ctx)
+{
+    struct domain *d = domain_by_id(dom);
+    if (d == NULL)
+        return;
+    for (uint64_t m = 0; m < frames_total; m++) {
+        const struct frame *f = frame_get(mfn(m));
+        if (f->owner == dom && (f->type < FRAME_TYPE_L1 || f->type > FRAME_TYPE_L4))
+            fn(ctx, mfn(m), true);
+    }
+    /* Grants other domains made to it that it has mapped. */
+    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+        struct domain *g = domain_at(i);
+        if (g == NULL || g->uid == 0 || g == d)
+            continue;
+        for (uint32_t r = 0; r < GRANT_REFS; r++) {
+            const struct grant_entry *e = &g->gt.entries[r];
+            if (e->state != GRANT_FREE && e->grantee_uid == d->uid && e->map_count > 0)
+                fn(ctx, mfn(e->mfn), (e->flags & GRANT_E_WRITE) != 0);
+        }
+    }
+}
+
+mfn_t hv_frame_get(void)
+{
+    mfn_t m = pmm_alloc(mm_hv_pool());
+    if (mfn_x(m) == mfn_x(INVALID_MFN))
+        return m;
+    if (mfn_x(m) < frames_total && frame_assign(m, DOMID_HV) != HV_OK)
+        mm_panic("hv_frame_get: a free frame could not be made the hypervisor's");
+    return m;
+}
+
+void hv_frame_put(mfn_t m)
+{
+    if (mfn_x(m) < frames_total && frame_release(m, DOMID_HV) != HV_OK)
+        mm_panic("hv_frame_put: a hypervisor frame could not be released");
+    if (!pmm_free(mm_hv_pool(), m))
+        mm_panic("hv_frame_put: the frame was not allocated");
 }
 
 unsigned mm_io_unmap_uncovered(domid_t dom, uint64_t base, uint64_t count)

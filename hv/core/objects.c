@@ -81,8 +81,10 @@ void domain_objects_init(struct domain *d)
 
 void domain_ports_teardown(struct domain *d)
 {
-    if (d->uid != 0) /* a refused build never got its objects */
-        evtchn_domain_teardown(&d->ev);
+    if (d->uid == 0)
+        return;             /* a refused build never got its objects */
+    pci_dev_domain_gone(d); /* its devices stop: no DMA into frames about to be freed */
+    evtchn_domain_teardown(&d->ev);
 }
 
 /* The objects capabilities may name, in the order they are cleared:
@@ -184,6 +186,17 @@ void cap_object_unreferenced(struct cap_object *obj)
 
 uint32_t cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
 {
+    if (type == HV_CAP_PCI) {
+        /* The function's DMA and vectors go with the last right to them. */
+        for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+            struct domain *d = domain_at(i);
+            if (d && slot >= &d->caps.slots[0] && slot < &d->caps.slots[HV_CAP_SLOTS]) {
+                pci_dev_cap_removed(d, slot->obj);
+                return 0;
+            }
+        }
+        return 0;
+    }
     if (type != HV_CAP_MMIO)
         return 0;
     /* Revocation takes effect at once for device memory too: mappings the
@@ -234,6 +247,16 @@ void evtchn_pirq_unmask(uint32_t irq)
 void evtchn_pirq_mask(uint32_t irq)
 {
     arch_irq_mask(irq);
+}
+
+struct evtchn_pirq_table *domain_pirq_table(void)
+{
+    return &pirq_table;
+}
+
+struct domain *domain_of_evtchn(struct evtchn_domain *ed)
+{
+    return container_of(ed, struct domain, ev);
 }
 
 void domain_pirq(uint32_t gsi)
@@ -436,6 +459,7 @@ int64_t hc_evtchn_op(struct domain *d, struct hypercall *c)
         struct hv_evtchn_bind_virq bv;
         struct hv_evtchn_bind_ipi bp;
         struct hv_evtchn_bind_pirq bq;
+        struct hv_evtchn_bind_msi bm;
         struct hv_evtchn_port_args pa;
     } a;
     size_t size;
@@ -445,6 +469,7 @@ int64_t hc_evtchn_op(struct domain *d, struct hypercall *c)
     case HV_EVTCHN_BIND_VIRQ: size = sizeof(a.bv); break;
     case HV_EVTCHN_BIND_IPI: size = sizeof(a.bp); break;
     case HV_EVTCHN_BIND_PIRQ: size = sizeof(a.bq); break;
+    case HV_EVTCHN_BIND_MSI: size = sizeof(a.bm); break;
     case HV_EVTCHN_CLOSE:
     case HV_EVTCHN_SEND:
     case HV_EVTCHN_UNMASK:
@@ -459,7 +484,7 @@ int64_t hc_evtchn_op(struct domain *d, struct hypercall *c)
     /* The binding commands return their port in the struct. */
     bool out = cmd == HV_EVTCHN_ALLOC_UNBOUND || cmd == HV_EVTCHN_BIND_INTERDOMAIN ||
                cmd == HV_EVTCHN_BIND_VIRQ || cmd == HV_EVTCHN_BIND_IPI ||
-               cmd == HV_EVTCHN_BIND_PIRQ;
+               cmd == HV_EVTCHN_BIND_PIRQ || cmd == HV_EVTCHN_BIND_MSI;
     if (out && hypercall_probe_out(args, &a, size) != HV_OK)
         return HV_EFAULT;
     bool port_cmd = cmd == HV_EVTCHN_CLOSE || cmd == HV_EVTCHN_SEND || cmd == HV_EVTCHN_UNMASK ||
@@ -501,6 +526,11 @@ int64_t hc_evtchn_op(struct domain *d, struct hypercall *c)
         if (a.bq.reserved != 0 || a.bq.irq >= arch_irq_lines())
             return HV_EINVAL;
         st = evtchn_bind_pirq(&d->ev, a.bq.irq_slot, a.bq.irq, &a.bq.port);
+        break;
+    case HV_EVTCHN_BIND_MSI:
+        if (a.bm.reserved != 0)
+            return HV_EINVAL;
+        st = pci_msi_bind_slot(d, a.bm.pci_slot, a.bm.index, &a.bm.port);
         break;
     default:
         switch (cmd) {

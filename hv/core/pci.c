@@ -123,6 +123,7 @@ static void func_record(struct pci_scan *out, pci_bdf_t bdf, uint32_t vd, uint8_
         .header_type = (uint8_t)(header & 0x7f),
         .class_rev = pci_hook_read32(bdf, PCI_CFG_CLASS_REV),
         .root_pci_slot = HV_PCI_NO_SLOT,
+        .dma_owner = DOMID_INVALID,
     };
     for (unsigned i = 0; i < PCI_BARS_MAX; i++) {
         f->bars[i].mmio_slot = HV_PCI_NO_SLOT;

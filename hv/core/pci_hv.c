@@ -129,22 +129,61 @@ uint32_t pci_root_caps(struct cap_table *t, uint32_t first_slot)
     return slot - first_slot;
 }
 
+struct pci_scan *pci_hv_table(void)
+{
+    return &scan;
+}
+
+enum hv_status pci_msi_bind_slot(struct domain *d, uint32_t pci_slot, uint32_t index,
+                                 uint32_t *port)
+{
+    struct cap *cap;
+    enum hv_status st = cap_lookup(&d->caps, pci_slot, HV_CAP_PCI, HV_CAP_R_PCI_IRQ, &cap);
+    if (st != HV_OK)
+        return st;
+    struct pci_func *f = pci_func_of_obj(&scan, cap->obj);
+    if (f == NULL)
+        panic("pci: a PCI capability names no recorded function");
+    return pci_msi_bind(d, f, index, port);
+}
+
+/* HV_PCI_MSI_ENABLE / DISABLE (pci_dev.c does the work). */
+static int64_t msi_op(struct domain *d, uint64_t cmd, const struct hv_pci_msi_args *m)
+{
+    if (m->reserved != 0 || (cmd == HV_PCI_MSI_DISABLE && (m->kind != 0 || m->count != 0)))
+        return HV_EINVAL;
+    struct cap *cap;
+    enum hv_status st = cap_lookup(&d->caps, m->slot, HV_CAP_PCI, HV_CAP_R_PCI_IRQ, &cap);
+    if (st != HV_OK)
+        return st;
+    struct pci_func *f = pci_func_of_obj(&scan, cap->obj);
+    if (f == NULL)
+        panic("pci: a PCI capability names no recorded function");
+    return cmd == HV_PCI_MSI_ENABLE ? pci_msi_enable(d, f, m->kind, m->count)
+                                    : pci_msi_disable(d, f);
+}
+
 int64_t hc_pci_op(struct domain *d, struct hypercall *c)
 {
     uint64_t cmd = c->arg[0], args = c->arg[1];
     union {
         struct hv_pci_config_args cfg;
         struct hv_pci_info_args info;
+        struct hv_pci_msi_args msi;
     } a;
     size_t size;
     switch (cmd) {
     case HV_PCI_CONFIG_READ:
     case HV_PCI_CONFIG_WRITE: size = sizeof(a.cfg); break;
     case HV_PCI_INFO: size = sizeof(a.info); break;
+    case HV_PCI_MSI_ENABLE:
+    case HV_PCI_MSI_DISABLE: size = sizeof(a.msi); break;
     default: return HV_EINVAL;
     }
     if (arch_copy_from_guest(&a, gva(args), size) != HV_OK)
         return HV_EFAULT;
+    if (cmd == HV_PCI_MSI_ENABLE || cmd == HV_PCI_MSI_DISABLE)
+        return msi_op(d, cmd, &a.msi);
     struct cap *cap;
     if (cmd == HV_PCI_INFO) {
         if (a.info.reserved != 0)
@@ -173,7 +212,12 @@ int64_t hc_pci_op(struct domain *d, struct hypercall *c)
     if (st != HV_OK)
         return st;
     if (write) {
+        bool command = a.cfg.offset == PCI_CFG_COMMAND;
+        if (command && (st = pci_dma_before_command(d, f, a.cfg.value)) != HV_OK)
+            return st;
         config_write(f->bdf, a.cfg.offset, a.cfg.size, a.cfg.value);
+        if (command)
+            pci_dma_after_command(f, a.cfg.value);
         return HV_OK;
     }
     if (hypercall_probe_out(args, &a, size) != HV_OK)

@@ -91,6 +91,7 @@ int frame_assign(mfn_t m, domid_t owner)
     f->flags = FRAME_F_ALLOCATED;
     f->type = FRAME_TYPE_NONE;
     m2p_table[mfn_x(m)] = MM_M2P_INVALID;
+    mm_dma_frame(owner, m, true, true);
     return HV_OK;
 }
 
@@ -106,6 +107,7 @@ int frame_release(mfn_t m, domid_t owner)
         return HV_EBUSY;
     if (f->flags != FRAME_F_ALLOCATED)
         mm_panic("frame_release: untyped frame with type flags");
+    mm_dma_frame(owner, m, false, false); /* out of its devices' reach first */
     f->ref_count = 0;
     f->flags = 0;
     f->owner = DOMID_INVALID;
@@ -129,10 +131,12 @@ int frame_transfer(mfn_t m, domid_t from, domid_t to)
         return HV_EBUSY;
     if (f->flags != FRAME_F_ALLOCATED)
         mm_panic("frame_transfer: untyped frame with type flags");
+    mm_dma_frame(from, m, false, false);
     f->owner = to;
     f->type = FRAME_TYPE_NONE;
     m2p_table[mfn_x(m)] = MM_M2P_INVALID;
     frame_stamp(f); /* the old owner's TLBs may still translate it */
+    mm_dma_frame(to, m, true, true);
     return HV_OK;
 }
 

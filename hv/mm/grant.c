@@ -276,6 +276,8 @@ bool grant_map_get(domid_t dom, mfn_t m, bool writable)
         return false;
     e->map_count++;
     grantee->maps_held++;
+    if (e->map_count == 1)
+        mm_dma_frame(dom, m, true, (e->flags & GRANT_E_WRITE) != 0);
     return true;
 }
 
@@ -291,6 +293,7 @@ void grant_map_put(domid_t dom, mfn_t m, bool writable)
     e->map_count--;
     grantee->maps_held--;
     if (e->map_count == 0) {
+        mm_dma_frame(dom, m, false, false);
         e->flags |= GRANT_E_FLUSH_PENDING;
         if (e->state == GRANT_ORPHANED)
             grant_hook_orphan_idle(granter);

@@ -123,6 +123,10 @@ static int type_get_frame(struct frame *f, enum frame_type type)
          * mapping) must not survive into its new one (say, an L1). */
         if (f->last_type != type)
             mm_tlb_flush_stale(f->tlbflush_timestamp);
+        /* A page table is never a device's to write: out of reach before
+         * its validation reads it. */
+        if (type_is_table(type))
+            mm_dma_frame(f->owner, frame_mfn(f), false, false);
         f->ref_count++;
         f->type = (uint8_t)type;
         f->type_count = 1;
@@ -243,6 +247,8 @@ static int type_put_frame(struct frame *f, mfn_t m, bool defer_l1)
         f->last_type = f->type;
         f->type = FRAME_TYPE_NONE;
         frame_stamp(f);
+        if (type_is_table(f->last_type))
+            mm_dma_frame(f->owner, m, true, true);
     }
     frame_ref_put(f);
     return HV_OK;
@@ -287,6 +293,7 @@ static void untype_partial(struct frame *f)
         (uint8_t) ~(FRAME_F_PARTIAL | FRAME_F_DEVAL | FRAME_F_CHILD_PARTIAL | FRAME_F_PINNED);
     f->partial_index = 0;
     frame_stamp(f);
+    mm_dma_frame(f->owner, frame_mfn(f), true, true);
     frame_ref_put(f);
 }
 

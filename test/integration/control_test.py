@@ -978,9 +978,10 @@ def devices():
 
 
 def t_devices():
-    # hvctl up --disk: a virtio-blk function (transitional id 1af4:1001).
+    # hvctl up --disk: a virtio-blk function (modern id 1af4:1042), behind the IOMMU.
     d = devices()
-    blk = [f for f in d["functions"] if f["vendor"] == 0x1af4 and f["device"] == 0x1001]
+    check("the machine's DMA is confined by VT-d", d.get("iommu") == "vt-d")
+    blk = [f for f in d["functions"] if f["vendor"] == 0x1af4 and f["device"] == 0x1042]
     check("hvctl devices lists the virtio-blk function", len(blk) == 1)
     check("nobody holds it yet", "holder" not in blk[0])
     bdf = blk[0]["bdf"]
@@ -988,12 +989,12 @@ def t_devices():
     upload(ARGS.driver_guest)
     m = manifest("drv", ARGS.driver_guest,
                  "cmdline: \"iommu-driver config-write no-copy\"\non_poweroff: preserve\n"
-                 "pci:\n  - id: \"1af4:1001\"\n    rights: [config, mmio]\n")
+                 "pci:\n  - id: \"1af4:1042\"\n    rights: [config, mmio]\n")
     hvctl("create", "-f", m)
     check("drv stopped", wait_state("drv", ["shutdown"]) == "shutdown")
     out = driver("console", sock(), admin(), "drv", "iommu-driver: done", WAIT_S)
     check("the domain holds the function with config rights only",
-          "iommu-driver: pci %s 1af4:1001 slot 128 rights 0x3" % addr in out)
+          "iommu-driver: pci %s 1af4:1042 slot 128 rights 0x3" % addr in out)
     check("and the MMIO capabilities of its BARs", "iommu-driver:   bar 1 slot 130 rights 0x3" in out
           or "iommu-driver:   bar" in out)
     check("it may write configuration space", "config read and write: ok" in out)
@@ -1003,7 +1004,7 @@ def t_devices():
           f.get("holder") == "drv" and f.get("rights") == 3)
     cfg = info("drv")["config"]
     check("domain-info carries the pci entries", cfg.get("pci") ==
-          [{"vendor": 0x1af4, "device": 0x1001, "index": 0, "rights": 3}])
+          [{"vendor": 0x1af4, "device": 0x1042, "index": 0, "rights": 3}])
     # Given to one domain at a time.
     m2 = manifest("drv2", ARGS.driver_guest, "pci:\n  - address: \"%s\"\n" % addr)
     out = hvctl("create", "-f", m2, rc=1)

@@ -25,6 +25,23 @@ def qemu_status(name):
     return (EXIT_CODES[name] << 1) | 1
 
 
+def iommu_args(qemu_args, iommu):
+    """The machine has an IOMMU by default (issue 14): QEMU's intel-iommu
+    with interrupt remapping, before the devices (a device created before it
+    is not behind it), and every modern-only virtio PCI device
+    (disable-legacy=on) with iommu_platform=on: without it QEMU's virtio
+    devices bypass the IOMMU (transitional ones cannot have it)."""
+    if not iommu:
+        return list(qemu_args)
+    out = ["-device", "intel-iommu,intremap=on"]
+    for a in qemu_args:
+        if (a.startswith("virtio-") and "-pci" in a.split(",")[0] and "disable-legacy=on" in a
+                and "iommu_platform" not in a):
+            a += ",iommu_platform=on"
+        out.append(a)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--name", required=True)
@@ -44,6 +61,8 @@ def main():
     ap.add_argument("--mem", default="256M")
     ap.add_argument("--cpu", default="max")
     ap.add_argument("--qemu-arg", action="append", default=[])
+    ap.add_argument("--no-iommu", action="store_true",
+                    help="leave out QEMU's intel-iommu (the machine has no IOMMU)")
     args = ap.parse_args()
 
     run_dir = os.path.abspath(os.path.join(args.logdir, args.name))
@@ -59,7 +78,7 @@ def main():
             "-serial", "file:" + log,
             "-serial", "unix:com2.sock,server=on,wait=off",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-cdrom", iso] + args.qemu_arg
+            "-cdrom", iso] + iommu_args(args.qemu_arg, not args.no_iommu)
     # QEMU runs in run_dir: its socket is named relative to it, since a
     # socket path must fit in 108 bytes and run_dir's need not (the suite
     # must pass from a deep checkout). Every other path given to it is

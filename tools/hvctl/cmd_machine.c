@@ -415,21 +415,48 @@ static int run_up(struct cli *c, const struct cli_args *a)
     const char *com1 = "file:" RUN_COM1_LOG, *com2 = "unix:" RUN_QEMU_SOCK ",server=on,wait=off";
     /* The admin token reaches the control domain through fw_cfg. */
     const char *fwcfg = "name=opt/hv/admin-token,file=" RUN_TOKEN;
-    snprintf(drive, sizeof drive, "file=%s,format=raw,if=virtio", disk ? disk_abs : "");
+    snprintf(drive, sizeof drive, "file=%s,format=raw,if=none,id=disk0", disk ? disk_abs : "");
     const char *argv[40];
     int n = 0;
-    const char *fixed[] = {
-        qemu,       "-M",        "q35",     "-accel",     "tcg",
-        "-cpu",     "max",       "-smp",    smp_s,        "-m",
-        mem_s,      "-display",  "none",    "-no-reboot", "-serial",
-        com1,       "-serial",   com2,      "-device",    "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        "-cdrom",   iso_abs,     "-fw_cfg", fwcfg,        "-daemonize",
-        "-pidfile", RUN_QEMU_PID};
+    /* The machine has an IOMMU (docs/devices.md), created before any PCI
+     * device so that every one is behind it; the disk is a modern virtio-blk
+     * function whose DMA goes through it (iommu_platform). */
+    const char *fixed[] = {qemu,
+                           "-M",
+                           "q35",
+                           "-accel",
+                           "tcg",
+                           "-device",
+                           "intel-iommu,intremap=on",
+                           "-cpu",
+                           "max",
+                           "-smp",
+                           smp_s,
+                           "-m",
+                           mem_s,
+                           "-display",
+                           "none",
+                           "-no-reboot",
+                           "-serial",
+                           com1,
+                           "-serial",
+                           com2,
+                           "-device",
+                           "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                           "-cdrom",
+                           iso_abs,
+                           "-fw_cfg",
+                           fwcfg,
+                           "-daemonize",
+                           "-pidfile",
+                           RUN_QEMU_PID};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         argv[n++] = fixed[i];
     if (disk) {
         argv[n++] = "-drive";
         argv[n++] = drive;
+        argv[n++] = "-device";
+        argv[n++] = "virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on";
     }
     argv[n] = NULL;
 

@@ -68,6 +68,61 @@ void arch_irq_mask(uint32_t gsi);
 void arch_irq_unmask(uint32_t gsi);
 uint32_t arch_isa_irq_gsi(uint32_t irq);
 
+/* ---- Devices: DMA remapping and message interrupts (devirq.c, vtd.c) ---- */
+
+/* What confines DMA (arch_iommu_init). */
+enum arch_iommu {
+    ARCH_IOMMU_NONE = 0, /* no remapping unit: devices reach all memory */
+    ARCH_IOMMU_VTD = 1,  /* Intel VT-d: every function blocked until attached */
+};
+/* The vector of the IOMMU's fault events (boot CPU), and the message
+ * vectors handed to devices (the core's msi.h table, slot i = vector
+ * ARCH_MSI_VECTOR_FIRST + i on any CPU). */
+#define ARCH_IOMMU_FAULT_VECTOR 0xe0u
+#define ARCH_MSI_VECTOR_FIRST 0x50u
+#define ARCH_MSI_VECTORS 128u
+
+/* Boot, after arch_smp_init: finds the DMAR (RSDP as arch_smp_init takes
+ * it) and starts the IOMMU (DMA remapping, and interrupt remapping where
+ * offered: the I/O APIC's lines go through it from then on).
+ * arch_iommu_space_* work once it returned VTD. */
+enum arch_iommu arch_iommu_init(const void *acpi_rsdp, size_t acpi_rsdp_size_bytes);
+/* Aims I/O APIC line gsi at CPU cpu. */
+void arch_irq_set_cpu(uint32_t gsi, unsigned cpu);
+/* Whether the IOMMU translates function bdf (bus << 8 | devfn). */
+bool arch_iommu_covers(uint16_t bdf);
+
+/*
+ * Translation spaces (the core's hv/include/iommu.h decides what goes in
+ * them): a space maps DMA frame m to machine frame m. Unmap and detach
+ * return only once the unit's caches no longer translate what they removed
+ * (the invalidation has completed); map of a frame not mapped before needs
+ * no invalidation. create: NULL without memory; map, attach: HV_ENOMEM.
+ */
+struct arch_iommu_space;
+struct arch_iommu_space *arch_iommu_space_create(void);
+void arch_iommu_space_destroy(struct arch_iommu_space *s); /* after every detach */
+enum hv_status arch_iommu_map(struct arch_iommu_space *s, mfn_t m, bool writable);
+bool arch_iommu_unmap(struct arch_iommu_space *s, mfn_t m); /* false: was not mapped */
+enum hv_status arch_iommu_attach(uint16_t bdf, struct arch_iommu_space *s);
+void arch_iommu_detach(uint16_t bdf);
+/*
+ * The message (address, data) a function with source id sid must send to
+ * raise `vector` on CPU cpu, for the core's message-vector table slot
+ * `slot`. With interrupt remapping this writes the slot's remapping entry
+ * (only sid may use it) and returns a message naming it; without, the
+ * plain format. arch_msi_release clears the slot's entry.
+ */
+void arch_msi_message(unsigned slot, uint8_t vector, uint16_t sid, unsigned cpu, uint32_t *addr,
+                      uint32_t *data);
+void arch_msi_release(unsigned slot);
+/* Whether message interrupts go through interrupt remapping. */
+bool arch_msi_remapped(void);
+/* An uncached hypervisor mapping of device memory [pa, pa + len), or NULL
+ * if there is none (device memory outside the direct map's uncached
+ * window below 4 GiB). */
+void *arch_mmio_va(paddr_t pa, size_t len);
+
 /* Programs the local timer to interrupt at deadline_ns (arch_now_ns time);
  * 0 stops it. A deadline in the past fires at once. */
 void arch_timer_set_deadline(uint64_t deadline_ns);

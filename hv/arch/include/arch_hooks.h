@@ -23,6 +23,21 @@ void domain_fault(struct cpu_regs *frame, const struct arch_fault *f);
  * (hv/core/objects.c). */
 void domain_pirq(uint32_t gsi);
 
+/* Message vector `vector` fired (EOI done): to the port bound to it
+ * (hv/core/pci_dev.c). */
+void domain_msi(unsigned vector);
+
+/* The IOMMU reported a DMA or interrupt-remapping fault: the function's
+ * source id (bus << 8 | devfn), the page address, the unit's fault reason,
+ * write or read (hv/core/pci_dev.c counts and logs it). */
+void iommu_fault_report(uint16_t sid, uint64_t addr, uint8_t reason, bool write);
+
+/* A frame for the hypervisor's own use at run time (the IOMMU's tables),
+ * owned by the hypervisor, not zeroed; INVALID_MFN if none is left. And its
+ * return (hv/core/mm_hv.c). */
+mfn_t hv_frame_get(void);
+void hv_frame_put(mfn_t m);
+
 /* The hypervisor lock (hv/core/schedule.c), taken by every entry from
  * ring 3 and every interrupt, released on the way back. */
 void hv_lock(void);

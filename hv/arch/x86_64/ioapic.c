@@ -15,7 +15,9 @@
  * to the boot CPU.
  */
 #include "arch.h"
+#include "ioapic.h"
 #include "log.h"
+#include "vtd_tables.h"
 #include "x86.h"
 
 #define IOAPIC_DEFAULT_BASE 0xfec00000ull
@@ -55,6 +57,29 @@ void arch_irq_init(void)
     log_info("irq: I/O APIC at %#llx, %u lines, vectors %#x-%#x, all masked",
              (unsigned long long)IOAPIC_DEFAULT_BASE, lines, IRQ_VECTOR_BASE,
              IRQ_VECTOR_BASE + lines - 1);
+}
+
+uint8_t ioapic_id(void)
+{
+    return (uint8_t)((ioapic_read(0x00) >> 24) & 0xf);
+}
+
+void ioapic_set_remapped(uint32_t gsi, uint16_t handle)
+{
+    if (gsi >= lines)
+        return;
+    bool masked = ioapic_read(IOAPIC_REDTBL(gsi)) & RTE_MASKED;
+    uint64_t rte = vtd_ioapic_rte_remappable(handle, (uint8_t)(IRQ_VECTOR_BASE + gsi), false, true);
+    ioapic_write(IOAPIC_REDTBL(gsi) + 1, (uint32_t)(rte >> 32));
+    ioapic_write(IOAPIC_REDTBL(gsi), (uint32_t)rte | (masked ? RTE_MASKED : 0));
+    if (!masked)
+        ioapic_write(IOAPIC_REDTBL(gsi), (uint32_t)rte & ~RTE_MASKED);
+}
+
+void ioapic_set_dest(uint32_t gsi, uint8_t apic_id)
+{
+    if (gsi < lines)
+        ioapic_write(IOAPIC_REDTBL(gsi) + 1, (uint32_t)apic_id << 24);
 }
 
 uint32_t arch_irq_lines(void)

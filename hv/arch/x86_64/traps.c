@@ -10,6 +10,7 @@
 #include "arch_hooks.h"
 #include "log.h"
 #include "regs.h"
+#include "vtd.h"
 #include "x86.h"
 
 struct ex_entry {
@@ -118,6 +119,18 @@ static void trap_dispatch(struct cpu_regs *regs)
         domain_pirq(gsi);
         if (regs->cs & 3)
             schedule_exit(regs);
+        return;
+    }
+    if (vec >= ARCH_MSI_VECTOR_FIRST && vec < ARCH_MSI_VECTOR_FIRST + ARCH_MSI_VECTORS) {
+        apic_eoi(); /* an edge: nothing to mask */
+        domain_msi(vec);
+        if (regs->cs & 3)
+            schedule_exit(regs);
+        return;
+    }
+    if (vec == ARCH_IOMMU_FAULT_VECTOR) {
+        apic_eoi();
+        vtd_fault_interrupt();
         return;
     }
     if (vec >= 32) {

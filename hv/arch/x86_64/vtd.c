@@ -2,7 +2,7 @@
  * Intel VT-d, the register side (docs/devices.md, "The IOMMU"): finds the
  * remapping unit in the ACPI DMAR, turns on DMA remapping with queued
  * invalidation and, where the unit and the DMAR offer it, interrupt
- * remapping; implements the core's iommu_hook_* (translation spaces,
+ * remapping; implements arch.h's arch_iommu_* (translation spaces,
  * attach/detach, map/unmap with a completed IOTLB invalidation before
  * returning) and reports DMA faults to the core.
  *
@@ -11,7 +11,7 @@
  * the root may give them DMA (iommu.h). Memory: the root table, one
  * context table per bus in use, the invalidation queue, the interrupt
  * remapping table and every translation space's tables are hypervisor
- * frames from the frame allocator, owned by DOMID_HV.
+ * frames the core hands out (arch_hooks.h, hv_frame_get/put).
  *
  * Invalidation is always queued (VT-d 6.5.2) and waited for with an
  * invalidation-wait descriptor that writes a status word: every hook that
@@ -26,12 +26,9 @@
  */
 #include "vtd.h"
 #include "arch.h"
+#include "arch_hooks.h"
 #include "dmar.h"
 #include "log.h"
-#include "mm_hv.h"
-#include "frame.h"
-#include "iommu.h"
-#include "pmm.h"
 #include "vtd_tables.h"
 #include "x86.h"
 
@@ -86,7 +83,7 @@
 
 #define SPACES_MAX 64u
 
-struct iommu_space {
+struct arch_iommu_space {
     struct vtd_space t;
     bool used;
 };
@@ -100,13 +97,14 @@ static struct {
     uint64_t *queue;
     paddr_t queue_pa;
     uint32_t tail;
-    volatile uint32_t status;
+    volatile uint32_t *status; /* the wait descriptors' status word: a frame of its own */
+    paddr_t status_pa;
     uint32_t seq;
     struct vtd_irte *irt;
     paddr_t irt_pa;
     struct dmar_info dmar;
     int unit;
-    struct iommu_space spaces[SPACES_MAX];
+    struct arch_iommu_space spaces[SPACES_MAX];
     uint64_t invalidations;
 } vtd;
 
@@ -133,11 +131,9 @@ static void wr64(unsigned off, uint64_t v)
 /* A zeroed hypervisor frame for the unit's tables. */
 static void *frame_new(paddr_t *pa)
 {
-    mfn_t m = pmm_alloc(mm_hv_pool());
+    mfn_t m = hv_frame_get();
     if (mfn_x(m) == mfn_x(INVALID_MFN))
         return NULL;
-    if (mfn_x(m) < mm_hv_frames_count() && frame_assign(m, DOMID_HV) != HV_OK)
-        panic("vtd: a free frame could not be made the hypervisor's");
     uint64_t *p = arch_frame_va(m);
     for (unsigned i = 0; i < 512; i++)
         p[i] = 0;
@@ -156,10 +152,7 @@ void *vtd_hook_table_alloc(uint64_t *maddr)
 
 void vtd_hook_table_free(uint64_t maddr)
 {
-    mfn_t m = paddr_to_mfn(maddr);
-    if (mfn_x(m) < mm_hv_frames_count() && frame_release(m, DOMID_HV) != HV_OK)
-        panic("vtd: a table frame could not be released");
-    pmm_free(mm_hv_pool(), m);
+    hv_frame_put(paddr_to_mfn(maddr));
 }
 
 uint64_t *vtd_hook_table_va(uint64_t maddr)
@@ -201,9 +194,9 @@ static void qi_push(uint64_t lo, uint64_t hi)
 static void qi_wait(void)
 {
     uint32_t want = ++vtd.seq;
-    qi_push(QI_WAIT | QI_WAIT_SW | (uint64_t)want << 32, virt_to_phys_direct((void *)&vtd.status));
+    qi_push(QI_WAIT | QI_WAIT_SW | (uint64_t)want << 32, vtd.status_pa);
     uint64_t end = arch_now_ns() + 1000000000ull;
-    while (__atomic_load_n(&vtd.status, __ATOMIC_ACQUIRE) != want) {
+    while (__atomic_load_n(vtd.status, __ATOMIC_ACQUIRE) != want) {
         if (rd32(REG_FSTS) & FSTS_IQE)
             panic("vtd: invalidation queue error (head %#llx)", (unsigned long long)rd64(REG_IQH));
         if (arch_now_ns() > end)
@@ -220,10 +213,10 @@ static void iotlb_flush_domain(uint16_t did)
 
 /* ---- The core's hooks (iommu.h) ------------------------------------------ */
 
-struct iommu_space *iommu_hook_space_create(void)
+struct arch_iommu_space *arch_iommu_space_create(void)
 {
     for (unsigned i = 0; i < SPACES_MAX; i++) {
-        struct iommu_space *s = &vtd.spaces[i];
+        struct arch_iommu_space *s = &vtd.spaces[i];
         if (s->used)
             continue;
         /* Domain id 0 is left unused (caching mode reserves it). */
@@ -235,7 +228,7 @@ struct iommu_space *iommu_hook_space_create(void)
     return NULL;
 }
 
-void iommu_hook_space_destroy(struct iommu_space *s)
+void arch_iommu_space_destroy(struct arch_iommu_space *s)
 {
     qi_push(QI_CC | QI_GRAN_DOMAIN | (uint64_t)s->t.did << 16, 0);
     iotlb_flush_domain(s->t.did);
@@ -244,7 +237,7 @@ void iommu_hook_space_destroy(struct iommu_space *s)
     s->used = false;
 }
 
-enum hv_status iommu_hook_map(struct iommu_space *s, mfn_t m, bool writable)
+enum hv_status arch_iommu_map(struct arch_iommu_space *s, mfn_t m, bool writable)
 {
     enum hv_status st = vtd_space_map(&s->t, mfn_x(m), mfn_x(m), writable);
     if (st == HV_OK && (vtd.cap & CAP_CM)) {
@@ -255,7 +248,7 @@ enum hv_status iommu_hook_map(struct iommu_space *s, mfn_t m, bool writable)
     return st;
 }
 
-bool iommu_hook_unmap(struct iommu_space *s, mfn_t m)
+bool arch_iommu_unmap(struct arch_iommu_space *s, mfn_t m)
 {
     if (!vtd_space_unmap(&s->t, mfn_x(m)))
         return false;
@@ -268,7 +261,7 @@ bool iommu_hook_unmap(struct iommu_space *s, mfn_t m)
     return true;
 }
 
-enum hv_status iommu_hook_attach(uint16_t bdf, struct iommu_space *s)
+enum hv_status arch_iommu_attach(uint16_t bdf, struct arch_iommu_space *s)
 {
     uint16_t old;
     bool was = vtd_context_get(&vtd.root, bdf, &old, NULL);
@@ -282,7 +275,7 @@ enum hv_status iommu_hook_attach(uint16_t bdf, struct iommu_space *s)
     return HV_OK;
 }
 
-void iommu_hook_detach(uint16_t bdf)
+void arch_iommu_detach(uint16_t bdf)
 {
     uint16_t old;
     if (!vtd_context_clear(&vtd.root, bdf, &old))
@@ -403,7 +396,8 @@ bool vtd_init(const uint8_t *dmar_table, uint32_t dmar_len, bool want_ir, uint8_
         gcmd(GCMD_IRE, false);
         gcmd(GCMD_QIE, false);
     }
-    if (vtd_root_init(&vtd.root) != HV_OK || (vtd.queue = frame_new(&vtd.queue_pa)) == NULL)
+    if (vtd_root_init(&vtd.root) != HV_OK || (vtd.queue = frame_new(&vtd.queue_pa)) == NULL ||
+        (vtd.status = frame_new(&vtd.status_pa)) == NULL)
         panic("vtd: no memory for the root table and queue");
     wr64(REG_RTADDR, vtd.root.maddr);
     gcmd(GCMD_SRTP, true);

@@ -1,8 +1,8 @@
 /*
  * The VT-d unit (vtd.c), as the rest of hv/arch/x86_64 uses it: boot,
  * coverage, interrupt-remapping entries, the fault interrupt. The core
- * reaches it through iommu.h's hooks and arch.h's arch_iommu_* and
- * arch_msi_* functions.
+ * reaches it through arch.h's arch_iommu_* and arch_msi_* functions
+ * (devirq.c, vtd.c).
  */
 #ifndef HV_VTD_H
 #define HV_VTD_H
@@ -42,9 +42,5 @@ void vtd_fault_interrupt(void);
 
 /* Invalidation waits completed since boot (for the benchmarks). */
 uint64_t vtd_invalidation_count(void);
-
-/* The core's receiver of a DMA or interrupt-remapping fault: source id,
- * page address, VT-d fault reason, write (else read). */
-void iommu_fault_report(uint16_t sid, uint64_t addr, uint8_t reason, bool write);
 
 #endif /* HV_VTD_H */

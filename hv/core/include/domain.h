@@ -11,6 +11,7 @@
 #include "arch_hooks.h"
 #include "cap.h"
 #include "evtchn.h"
+#include "iommu.h"
 #include "grant.h"
 #include "hv/abi.h"
 #include "hv/domctl.h"
@@ -93,6 +94,7 @@ struct domain {
     struct cap_table caps;                           /* its capabilities */
     struct evtchn_domain ev;                         /* its event channels */
     struct grant_table gt;                           /* its grants */
+    struct iommu_dom iommu;                          /* what its devices may DMA (iommu.h) */
     struct console_ring con_out;                     /* what it wrote (HC_CONSOLE_WRITE) */
     struct console_ring con_in;                      /* what its console holder typed */
     uint64_t con_watcher_uid;                        /* gets HV_VIRQ_CONSOLE on output, 0: none */
@@ -263,6 +265,10 @@ bool domain_caps_teardown(struct domain *d, uint32_t *budget);
 void domain_root_caps(struct domain *root);
 /* The domain with this uid (live: not FREE, DEAD or ZOMBIE), or NULL. */
 struct domain *domain_by_uid(uint64_t uid);
+/* The machine's physical interrupt sources and who they go to; the domain
+ * whose event-channel state ed is. */
+struct evtchn_pirq_table *domain_pirq_table(void);
+struct domain *domain_of_evtchn(struct evtchn_domain *ed);
 /* Destroys domains whose last capability went and reaps zombies; called on
  * the way out of every hypercall (never from inside a capability or mm
  * operation). */

@@ -28,7 +28,11 @@
 #include <hv/shared_info.h>
 
 #define EVTCHN_PORTS HV_EVTCHN_PORTS
-#define EVTCHN_PIRQS 256u /* physical IRQ lines that can be bound */
+/* Physical interrupt sources that can be bound: I/O APIC lines 0..255, then
+ * the machine's message vectors (msi.h), source EVTCHN_MSI_FIRST + slot. */
+#define EVTCHN_MSI_FIRST 256u
+#define EVTCHN_MSIS 128u
+#define EVTCHN_PIRQS (EVTCHN_MSI_FIRST + EVTCHN_MSIS)
 
 enum evtchn_state {
     EVTCHN_FREE = 0,
@@ -51,7 +55,10 @@ struct evtchn_port {
     struct evtchn_domain *remote; /* INTERDOMAIN: the peer */
 };
 
-/* Binding of one physical IRQ line; d == NULL when unbound. */
+/* Binding of one physical interrupt source; d == NULL when unbound. A
+ * line is masked while in flight, until the guest's EOI; a message vector
+ * is an edge with nothing to mask: each one sets the port pending (merged
+ * into a pending port) and needs no EOI. */
 struct evtchn_pirq {
     struct evtchn_domain *d;
     uint16_t port;
@@ -110,6 +117,12 @@ enum hv_status evtchn_bind_virq(struct evtchn_domain *d, uint32_t virq, uint32_t
 enum hv_status evtchn_bind_ipi(struct evtchn_domain *d, uint32_t vcpu, uint32_t *port_out);
 enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot, uint32_t irq,
                                 uint32_t *port_out);
+/* A new port for message-vector source pirq (>= EVTCHN_MSI_FIRST); the
+ * caller has checked that d may have it (pci_hv.c). HV_EINVAL: not a
+ * message source; HV_EBUSY: bound already; HV_ENOMEM: no free port. */
+enum hv_status evtchn_bind_msi(struct evtchn_domain *d, uint32_t pirq, uint32_t *port_out);
+/* Closes the port bound to source pirq, if any (its vector is going away). */
+void evtchn_pirq_unbind(struct evtchn_pirq_table *pt, uint32_t pirq);
 enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port);
 enum hv_status evtchn_send(struct evtchn_domain *d, uint32_t port);
 enum hv_status evtchn_unmask(struct evtchn_domain *d, uint32_t port);
@@ -141,7 +154,9 @@ bool evtchn_raise_virq(struct evtchn_domain *d, uint32_t virq, uint32_t vcpu);
  * masked the line. If it is bound, mark it in flight and set its port
  * pending; the line stays masked until the guest's EOI (evtchn_pirq_unmask
  * is called then). Returns false if the line is unbound or already in
- * flight: the caller leaves it masked.
+ * flight: the caller leaves it masked. For a message-vector source
+ * (>= EVTCHN_MSI_FIRST) the port is set pending every time (nothing is in
+ * flight); false if it is unbound (the message is dropped).
  */
 bool evtchn_pirq_raise(struct evtchn_pirq_table *pt, uint32_t irq);
 
@@ -175,6 +190,10 @@ void evtchn_pirq_unmask(uint32_t irq);
 
 /* Mask physical line irq: called when its port is closed. */
 void evtchn_pirq_mask(uint32_t irq);
+
+/* Source pirq is now delivered to vcpu of d (bound, or its port moved):
+ * the hypervisor aims the interrupt at the CPU that VCPU runs on. */
+void evtchn_pirq_follow(uint32_t pirq, struct evtchn_domain *d, uint32_t vcpu);
 
 /*
  * The event-channel state of the domain whose object is domain_obj (type

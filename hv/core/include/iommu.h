@@ -19,9 +19,9 @@
  * command and a wait, and frames change use far less often than TLBs are
  * flushed.
  *
- * Pure logic (hv/core/iommu.c), host-tested (test/unit/iommu): the
- * architecture's unit (VT-d, hv/arch/x86_64/vtd.c) is reached through the
- * iommu_hook_* functions below, the memory manager through
+ * Pure logic (hv/core/iommu.c), host-tested (test/unit/iommu, with a fake
+ * unit): the architecture's unit (VT-d, hv/arch/x86_64/vtd.c) is reached
+ * through arch.h's arch_iommu_* functions, the memory manager through
  * iommu_hook_dma_frames. The caller holds the hypervisor lock.
  */
 #ifndef HV_IOMMU_H
@@ -30,15 +30,15 @@
 #include "types.h"
 #include <hv/abi.h>
 
-struct iommu_space; /* the architecture's translation space */
+#include "arch.h"
 
 /* The DMA state of one domain. Zero-initialised = nothing attached. */
 struct iommu_dom {
-    struct iommu_space *space; /* NULL: no function attached */
-    uint32_t funcs;            /* functions attached to the space */
-    uint64_t frames_mapped;    /* entries now in the space */
-    uint64_t map_failures;     /* frames that could not be mapped (no table memory) */
-    uint64_t faults;           /* DMA faults of its functions */
+    struct arch_iommu_space *space; /* NULL: no function attached */
+    uint32_t funcs;                 /* functions attached to the space */
+    uint64_t frames_mapped;         /* entries now in the space */
+    uint64_t map_failures;          /* frames that could not be mapped (no table memory) */
+    uint64_t faults;                /* DMA faults of its functions */
 };
 
 /* How the machine runs (cmdline `iommu=`, and what the firmware offers). */
@@ -78,17 +78,7 @@ void iommu_frame(struct iommu_dom *d, mfn_t m, bool usable, bool writable);
 
 /* ---- Hooks ------------------------------------------------------------- */
 
-/* The architecture (vtd.c; faked by the tests). */
-struct iommu_space *iommu_hook_space_create(void);
-void iommu_hook_space_destroy(struct iommu_space *s);
-enum hv_status iommu_hook_map(struct iommu_space *s, mfn_t m, bool writable);
-/* Removes m; returns once the IOTLB invalidation for it has completed.
- * False if m was not mapped (nothing to invalidate). */
-bool iommu_hook_unmap(struct iommu_space *s, mfn_t m);
-enum hv_status iommu_hook_attach(uint16_t bdf, struct iommu_space *s);
-/* Returns once the context-cache and IOTLB invalidation has completed. */
-void iommu_hook_detach(uint16_t bdf);
-
+/* The architecture's unit is reached through arch.h's arch_iommu_*. */
 /* The memory manager: calls fn for every frame dom may DMA now (its own
  * frames that are not page tables, and the grants it has mapped). */
 typedef void (*iommu_frame_fn)(void *ctx, mfn_t m, bool writable);

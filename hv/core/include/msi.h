@@ -17,14 +17,15 @@
 #ifndef HV_MSI_H
 #define HV_MSI_H
 
+#include "arch.h"
 #include "types.h"
 #include <hv/abi.h>
 #include <hv/domctl.h>
 
 /* Vectors MSI_VECTOR_FIRST .. + MSI_VECTORS - 1 are the machine's message
  * interrupts (the I/O APIC lines sit below, the timer and IPIs above). */
-#define MSI_VECTOR_FIRST 0x50u
-#define MSI_VECTORS 128u
+#define MSI_VECTOR_FIRST ARCH_MSI_VECTOR_FIRST
+#define MSI_VECTORS ARCH_MSI_VECTORS
 #define MSI_PER_FUNC HV_PCI_MSI_VECTORS_MAX
 
 /* One vector of the machine. */

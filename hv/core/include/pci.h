@@ -16,6 +16,7 @@
 #define HV_PCI_H
 
 #include "cap.h"
+#include "msi.h"
 #include "types.h"
 #include <hv/domctl.h>
 
@@ -74,6 +75,8 @@ struct pci_func {
     uint16_t msix_count; /* table entries */
     uint8_t msix_table_bir, msix_pba_bir;
     uint32_t msix_table_off, msix_pba_off;
+    struct msi_func msi;        /* message vectors set up on it (pci_dev.c) */
+    domid_t dma_owner;          /* the domain its DMA is attached to, DOMID_INVALID: none */
     struct cap_object pci_obj;  /* HV_CAP_PCI */
     struct cap_object mmio_obj; /* HV_CAP_MMIO, every memory BAR of it */
     uint32_t root_pci_slot;
@@ -132,6 +135,40 @@ void pci_func_info(const struct pci_func *f, struct hv_pci_info_args *out);
  * first_slot upward. Returns how many slots it filled.
  */
 uint32_t pci_root_caps(struct cap_table *t, uint32_t first_slot);
+
+/* The hypervisor's table of functions (pci_hv.c). */
+struct pci_scan *pci_hv_table(void);
+
+/* ---- DMA and message interrupts (hv/core/pci_dev.c) --------------------- */
+
+struct domain;
+
+/* Boot, after arch_iommu_init: what confines DMA (off_unsafe: the command
+ * line's `iommu=off-unsafe`), logged loudly when nothing does. */
+void pci_dev_boot(enum arch_iommu found, bool off_unsafe);
+/* enum hv_iommu_kind (HV_DOMCTL_HOST_INFO). */
+uint32_t pci_dev_iommu_kind(void);
+/* A config write of the command register with `value` by d: before it,
+ * HV_OK or why not (bus mastering needs the IOMMU's attach, iommu.h);
+ * after it, bus mastering off detaches the function's DMA. */
+enum hv_status pci_dma_before_command(struct domain *d, struct pci_func *f, uint32_t value);
+void pci_dma_after_command(struct pci_func *f, uint32_t value);
+/* HV_PCI_MSI_ENABLE / DISABLE for d on f (the capability checked). */
+enum hv_status pci_msi_enable(struct domain *d, struct pci_func *f, uint32_t kind, uint32_t count);
+enum hv_status pci_msi_disable(struct domain *d, struct pci_func *f);
+/* HV_EVTCHN_BIND_MSI for d: vector `index` of f to a new port; the _slot
+ * form looks f up from d's PCI capability (with HV_CAP_R_PCI_IRQ). */
+enum hv_status pci_msi_bind(struct domain *d, struct pci_func *f, uint32_t index, uint32_t *port);
+enum hv_status pci_msi_bind_slot(struct domain *d, uint32_t pci_slot, uint32_t index,
+                                 uint32_t *port);
+/* Whether frame mfn holds an MSI-X table or pending-bit array (never
+ * mapped writable by a domain). */
+bool pci_msix_frame(uint64_t mfn);
+/* d lost a PCI capability (obj): without the DMA right left its function's
+ * DMA is stopped and detached, without the IRQ right its vectors go. */
+void pci_dev_cap_removed(struct domain *d, const struct cap_object *obj);
+/* d is being destroyed: the same for every function it drives. */
+void pci_dev_domain_gone(struct domain *d);
 
 /* ---- Hooks: ports 0xcf8/0xcfc in the hypervisor, a fake in the tests ---- */
 

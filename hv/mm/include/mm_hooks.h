@@ -45,6 +45,20 @@ bool mm_may_map_foreign(domid_t dom, mfn_t m, bool writable);
 bool mm_foreign_map_get(domid_t dom, mfn_t m, bool writable);
 void mm_foreign_map_put(domid_t dom, mfn_t m, bool writable);
 
+/*
+ * DMA (docs/devices.md, "The IOMMU"): frame m becomes reachable by the
+ * devices domain dom drives (usable; writable unless a read-only grant), or
+ * must stop being so. Called after a frame is given to dom (frame_assign,
+ * frame_transfer's receiver) and when it stops being a page table (its type
+ * goes back to none); before it leaves dom (frame_release, frame_transfer)
+ * and before it becomes a page table (before validation reads it); and for
+ * a grant, when dom's first mapping of it appears and after its last one
+ * went. A !usable call returns only once no device of dom can reach m any
+ * more (the IOMMU's caches invalidated): the caller changes the frame's use
+ * only after it. The ordering rule, as the TLB-flush clock's for CPUs.
+ */
+void mm_dma_frame(domid_t dom, mfn_t m, bool usable, bool writable);
+
 /* Flushes every non-global TLB entry of the current CPU (reload CR3). */
 void mm_tlb_flush_local(void);
 

@@ -255,14 +255,23 @@ struct hv_host_info {
     uint64_t tsc_hz;       /* out */
     uint64_t frames_total; /* out: RAM frames the hypervisor manages */
     uint64_t frames_free;  /* out: not owned by anyone now */
+    uint32_t iommu;        /* out: enum hv_iommu_kind: what confines DMA */
+    uint32_t reserved;     /* 0 */
     struct hv_host_cpu cpu[HV_HOST_CPUS_MAX];
+};
+
+/* What confines the DMA of devices (docs/devices.md, "The IOMMU"). */
+enum hv_iommu_kind {
+    HV_IOMMU_NONE = 0,       /* none: only the root domain may turn on bus mastering */
+    HV_IOMMU_VTD = 1,        /* Intel VT-d DMA remapping */
+    HV_IOMMU_OFF_UNSAFE = 2, /* `iommu=off-unsafe`: anyone with the DMA right, unconfined */
 };
 
 _Static_assert(sizeof(struct hv_domctl_sched) == 16, "domctl sched layout");
 _Static_assert(sizeof(struct hv_domctl_vcpu_pin) == 16, "domctl pin layout");
 _Static_assert(sizeof(struct hv_domctl_vcpu_info) == 48, "domctl vcpu info layout");
 _Static_assert(sizeof(struct hv_host_cpu) == 16, "host cpu layout");
-_Static_assert(sizeof(struct hv_host_info) == 32 + 64 * 16, "host info layout");
+_Static_assert(sizeof(struct hv_host_info) == 40 + 64 * 16, "host info layout");
 _Static_assert(sizeof(struct hv_domctl_create) == 72, "domctl create layout");
 _Static_assert(offsetof(struct hv_domctl_create, name) == 40, "domctl create layout");
 _Static_assert(sizeof(struct hv_domctl_frame) == 16, "domctl frame layout");

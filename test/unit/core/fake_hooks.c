@@ -83,6 +83,16 @@ void evtchn_pirq_unmask(uint32_t irq)
     fake_log.pirq_unmask_count++;
 }
 
+void evtchn_pirq_follow(uint32_t pirq, struct evtchn_domain *d, uint32_t vcpu)
+{
+    if (fake_log.follow_count < FAKE_LOG_MAX) {
+        fake_log.follows[fake_log.follow_count].pirq = pirq;
+        fake_log.follows[fake_log.follow_count].d = d;
+        fake_log.follows[fake_log.follow_count].vcpu = vcpu;
+    }
+    fake_log.follow_count++;
+}
+
 void evtchn_pirq_mask(uint32_t irq)
 {
     if (fake_log.pirq_mask_count < FAKE_LOG_MAX)

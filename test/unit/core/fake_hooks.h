@@ -34,6 +34,12 @@ struct fake_log {
     uint32_t pirq_mask_count;
     uint32_t removed_count; /* cap_hook_removed calls */
     uint32_t removed_cost;  /* what cap_hook_removed reports for an MMIO capability */
+    struct {
+        uint32_t pirq;
+        struct evtchn_domain *d;
+        uint32_t vcpu;
+    } follows[FAKE_LOG_MAX];
+    uint32_t follow_count;
 };
 
 extern struct fake_domain *fake_doms; /* FAKE_DOMAINS of them */

@@ -489,6 +489,59 @@ static void test_pirq(void **state)
     assert_true(pending(1, port));
 }
 
+/* Message vectors: bound by evtchn_bind_msi (the rights are pci_hv.c's),
+ * every message sets the port pending (no mask, no EOI, merged while
+ * pending), the interrupt follows the port's VCPU, closing drops later
+ * messages, and unbind closes the port from the hypervisor's side. */
+static void test_msi_ports(void **state)
+{
+    uint32_t p, port = 5;
+    const uint32_t src = EVTCHN_MSI_FIRST + 7;
+
+    (void)state;
+    EXPECT_UNCHANGED(evtchn_bind_msi(EV(0), 33, &port), HV_EINVAL); /* a line */
+    EXPECT_UNCHANGED(evtchn_bind_msi(EV(0), EVTCHN_PIRQS, &port), HV_EINVAL);
+    EXPECT_UNCHANGED(evtchn_bind_pirq(EV(0), SLOT_IRQ, src, &port), HV_EINVAL);
+    assert_int_equal(port, 5);
+    assert_int_equal(evtchn_bind_msi(EV(0), src, &p), HV_OK);
+    assert_int_equal(evtchn_port_state(EV(0), p), EVTCHN_PIRQ);
+    assert_int_equal(fake_log.pirq_unmask_count, 0); /* nothing to unmask */
+    assert_int_equal(fake_log.follow_count, 1);
+    assert_int_equal(fake_log.follows[0].pirq, src);
+    assert_ptr_equal(fake_log.follows[0].d, EV(0));
+    assert_int_equal(fake_log.follows[0].vcpu, 0);
+    EXPECT_UNCHANGED(evtchn_bind_msi(EV(0), src, &port), HV_EBUSY);
+    EXPECT_UNCHANGED(evtchn_bind_msi(EV(1), src, &port), HV_EBUSY);
+
+    assert_true(evtchn_pirq_raise(&fake_pirqs, src));
+    assert_true(pending(0, p));
+    assert_false(fake_pirqs.lines[src].in_flight);
+    assert_true(evtchn_pirq_raise(&fake_pirqs, src)); /* merged into the pending port */
+    guest_ack_all(0);
+    assert_true(evtchn_pirq_raise(&fake_pirqs, src)); /* no EOI was needed */
+    assert_true(pending(0, p));
+    assert_int_equal(evtchn_pirq_eoi(EV(0), p), HV_OK); /* accepted, changes nothing */
+    assert_int_equal(fake_log.pirq_unmask_count, 0);
+    EXPECT_UNCHANGED(evtchn_send(EV(0), p), HV_EINVAL);
+
+    /* Moving the port moves the interrupt. */
+    assert_int_equal(evtchn_bind_vcpu(EV(0), p, 1), HV_OK);
+    assert_int_equal(fake_log.follow_count, 2);
+    assert_int_equal(fake_log.follows[1].vcpu, 1);
+
+    /* Closed: later messages go nowhere; nothing is masked. */
+    assert_int_equal(evtchn_close(EV(0), p), HV_OK);
+    assert_int_equal(fake_log.pirq_mask_count, 0);
+    assert_false(evtchn_pirq_raise(&fake_pirqs, src));
+    /* Bound again (by another domain), then unbound by the hypervisor. */
+    assert_int_equal(evtchn_bind_msi(EV(1), src, &port), HV_OK);
+    evtchn_pirq_unbind(&fake_pirqs, src);
+    assert_int_equal(evtchn_port_state(EV(1), port), EVTCHN_FREE);
+    assert_null(fake_pirqs.lines[src].d);
+    evtchn_pirq_unbind(&fake_pirqs, src); /* nothing bound: nothing happens */
+    evtchn_pirq_unbind(&fake_pirqs, EVTCHN_PIRQS);
+}
+
 /* evtchn_notify_unbound: the endpoint-capability path signals only an
  * UNBOUND port of its owner; anything else changes nothing. */
 static void test_notify_unbound(void **state)
@@ -666,6 +719,7 @@ int main(void)
         T(test_ipi),
         T(test_bind_vcpu),
         T(test_pirq),
+        T(test_msi_ports),
         T(test_notify_unbound),
         T(test_hostile_ports),
         T(test_port_exhaustion),

@@ -37,6 +37,36 @@ void mm_foreign_map_put(domid_t dom, mfn_t m, bool writable)
     grant_map_put(dom, m, writable);
 }
 
+/* The IOMMU's view of grants (own frames are test/unit/mm's business). */
+void mm_dma_frame(domid_t dom, mfn_t m, bool usable, bool writable)
+{
+    if (mfn_x(m) >= fm->frames_count || fm->frames[mfn_x(m)].owner == dom)
+        return;
+    for (unsigned i = 0; i < fm->dma_count; i++)
+        if (fm->dma[i].dom == dom && fm->dma[i].mfn == mfn_x(m)) {
+            assert_false(usable); /* reached once per (grantee, frame) */
+            fm->dma[i] = fm->dma[--fm->dma_count];
+            return;
+        }
+    assert_true(usable); /* a frame out of reach cannot leave it again */
+    assert_true(fm->dma_count < ARRAY_SIZE(fm->dma));
+    fm->dma[fm->dma_count].dom = dom;
+    fm->dma[fm->dma_count].mfn = mfn_x(m);
+    fm->dma[fm->dma_count].writable = writable;
+    fm->dma_count++;
+}
+
+bool fake_dma_reach(domid_t dom, uint64_t m, bool *writable)
+{
+    for (unsigned i = 0; i < fm->dma_count; i++)
+        if (fm->dma[i].dom == dom && fm->dma[i].mfn == m) {
+            if (writable)
+                *writable = fm->dma[i].writable;
+            return true;
+        }
+    return false;
+}
+
 void mm_tlb_flush_local(void)
 {
     fm->tlb_local_flushes++;

@@ -74,7 +74,18 @@ struct fake_machine {
      * refused validation, which counts and uncounts the entries it had
      * checked and so leaves a (harmless, conservative) flush pending. */
     bool snap_ignore_flush_pending;
+    /* mm_dma_frame for frames a domain does not own (grants): which are in
+     * its devices' reach now. */
+    struct {
+        domid_t dom;
+        uint64_t mfn;
+        bool writable;
+    } dma[64];
+    unsigned dma_count;
 };
+
+/* Whether dom's devices may reach foreign frame m (and write it). */
+bool fake_dma_reach(domid_t dom, uint64_t m, bool *writable);
 
 extern struct fake_machine *fm;
 

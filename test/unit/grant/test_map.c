@@ -105,7 +105,11 @@ static void test_map_rw_and_counts(void **state)
     uint64_t m = dom_frame(A, 5);
     uint32_t ref;
     assert_int_equal(do_set(A, B, m, HV_GRANT_F_WRITE, &ref), HV_OK);
+    assert_false(fake_dma_reach(D(B)->id, m, NULL)); /* granted, not mapped: out of DMA reach */
     assert_int_equal(map_pte(B, 1, leaf(m, true)), HV_OK);
+    bool w = false;
+    assert_true(fake_dma_reach(D(B)->id, m, &w)); /* the first mapping puts it in reach */
+    assert_true(w);
     assert_int_equal(map_pte(B, 2, leaf(m, false)), HV_OK);
     assert_int_equal(map_pte(B, 3, leaf(m, true)), HV_OK);
     assert_int_equal(D(A)->gt.entries[ref].map_count, 3);
@@ -122,6 +126,12 @@ static void test_map_rw_and_counts(void **state)
     assert_int_equal(do_status(A, ref, &st), HV_OK);
     assert_int_equal(st.flags, HV_GRANT_F_WRITE | HV_GRANT_F_IN_USE);
     assert_int_equal(fm->grant_flushes, 0); /* still mapped: no flush yet */
+    /* Out of DMA reach exactly when the last mapping goes. */
+    assert_int_equal(map_pte(B, 1, 0), HV_OK);
+    assert_true(fake_dma_reach(D(B)->id, m, NULL));
+    assert_int_equal(map_pte(B, 3, 0), HV_OK);
+    assert_false(fake_dma_reach(D(B)->id, m, NULL));
+    assert_int_equal(D(A)->gt.entries[ref].map_count, 0);
 }
 
 static void test_map_refusals(void **state)

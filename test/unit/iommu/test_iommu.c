@@ -20,23 +20,23 @@
 
 #define FRAMES 64u
 
-struct iommu_space {
+struct arch_iommu_space {
     bool mapped[FRAMES];
     bool writable[FRAMES];
     unsigned attached;
 };
 
-static struct iommu_space spaces[4];
+static struct arch_iommu_space spaces[4];
 static bool space_used[4];
 static int create_budget, attach_fail, map_fail_mfn;
 static unsigned unmaps, invalidations, detaches;
-static struct iommu_space *context[256];
+static struct arch_iommu_space *context[256];
 
 /* The fake domain's frames: owned (0..9, 3 being a page table) and two
  * grants (40 read-only, 41 writable). */
 static bool reported_once;
 
-struct iommu_space *iommu_hook_space_create(void)
+struct arch_iommu_space *arch_iommu_space_create(void)
 {
     if (create_budget == 0)
         return NULL;
@@ -51,13 +51,13 @@ struct iommu_space *iommu_hook_space_create(void)
     return NULL;
 }
 
-void iommu_hook_space_destroy(struct iommu_space *s)
+void arch_iommu_space_destroy(struct arch_iommu_space *s)
 {
     assert_int_equal(s->attached, 0); /* only after every function is detached */
     space_used[s - spaces] = false;
 }
 
-enum hv_status iommu_hook_map(struct iommu_space *s, mfn_t m, bool writable)
+enum hv_status arch_iommu_map(struct arch_iommu_space *s, mfn_t m, bool writable)
 {
     assert_true(mfn_x(m) < FRAMES);
     if ((int)mfn_x(m) == map_fail_mfn)
@@ -67,7 +67,7 @@ enum hv_status iommu_hook_map(struct iommu_space *s, mfn_t m, bool writable)
     return HV_OK;
 }
 
-bool iommu_hook_unmap(struct iommu_space *s, mfn_t m)
+bool arch_iommu_unmap(struct arch_iommu_space *s, mfn_t m)
 {
     unmaps++;
     bool was = s->mapped[mfn_x(m)];
@@ -76,7 +76,7 @@ bool iommu_hook_unmap(struct iommu_space *s, mfn_t m)
     return was;
 }
 
-enum hv_status iommu_hook_attach(uint16_t bdf, struct iommu_space *s)
+enum hv_status arch_iommu_attach(uint16_t bdf, struct arch_iommu_space *s)
 {
     if (attach_fail)
         return HV_ENOMEM;
@@ -86,7 +86,7 @@ enum hv_status iommu_hook_attach(uint16_t bdf, struct iommu_space *s)
     return HV_OK;
 }
 
-void iommu_hook_detach(uint16_t bdf)
+void arch_iommu_detach(uint16_t bdf)
 {
     assert_non_null(context[bdf & 0xff]);
     context[bdf & 0xff]->attached--;

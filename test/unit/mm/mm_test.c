@@ -37,6 +37,26 @@ void mm_foreign_map_put(domid_t dom, mfn_t m, bool writable)
     (void)writable;
 }
 
+/* The IOMMU's view. A frame leaving its domain's DMA reach must still be
+ * that domain's and not yet a page table being validated (the ordering
+ * rule of mm_hooks.h): anything else is a breach, counted. */
+void mm_dma_frame(domid_t dom, mfn_t m, bool usable, bool writable)
+{
+    (void)writable;
+    assert_true(mfn_x(m) < fake.frames_count);
+    const struct frame *f = &fake.frames[mfn_x(m)];
+    fake.dma_calls++;
+    if (dom == DOMID_HV || dom == DOMID_INVALID)
+        return;
+    if (usable) {
+        fake.dma_dom[mfn_x(m)] = dom;
+        return;
+    }
+    if (f->owner != dom || (f->flags & (FRAME_F_VALIDATED | FRAME_F_PARTIAL)))
+        fake.dma_order_breaches++;
+    fake.dma_dom[mfn_x(m)] = DOMID_INVALID;
+}
+
 bool mm_may_map_foreign(domid_t dom, mfn_t m, bool writable)
 {
     for (unsigned i = 0; i < fake.foreign_count; i++)
@@ -105,6 +125,10 @@ void fake_setup(uint64_t frames_count, unsigned maxphyaddr_bits, uint32_t budget
     fake.frames = calloc(frames_count, sizeof(struct frame));
     fake.m2p = calloc(frames_count, sizeof(uint64_t));
     fake.mem = calloc(frames_count * PT_ENTRIES, sizeof(uint64_t));
+    fake.dma_dom = malloc(frames_count * sizeof(domid_t));
+    assert_non_null(fake.dma_dom);
+    for (uint64_t i = 0; i < frames_count; i++)
+        fake.dma_dom[i] = DOMID_INVALID;
     assert_non_null(fake.frames);
     assert_non_null(fake.m2p);
     assert_non_null(fake.mem);
@@ -128,6 +152,7 @@ void fake_teardown(void)
     free(fake.frames);
     free(fake.m2p);
     free(fake.mem);
+    free(fake.dma_dom);
     memset(&fake, 0, sizeof(fake));
 }
 
@@ -218,6 +243,18 @@ void mm_audit(struct mm_domain *const *doms, unsigned n)
     assert_non_null(refs);
     assert_non_null(types);
 
+    /* DMA: a guest's devices reach exactly its frames that are not page
+     * tables (iommu.h), and no frame ever left their reach out of order. */
+    assert_int_equal(fake.dma_order_breaches, 0);
+    for (uint64_t i = 0; i < count; i++) {
+        const struct frame *f = &fake.frames[i];
+        bool guest = f->owner != DOMID_INVALID && f->owner != DOMID_HV;
+        bool tbl = f->type >= FRAME_TYPE_L1 && f->type <= FRAME_TYPE_L4;
+        domid_t want = guest && !tbl ? f->owner : DOMID_INVALID;
+        if (fake.dma_dom[i] != want)
+            fail_msg("frame %llu (owner %u, type %u): DMA reach of %u, should be %u",
+                     (unsigned long long)i, f->owner, f->type, fake.dma_dom[i], want);
+    }
     for (uint64_t i = 0; i < count; i++) {
         const struct frame *f = &fake.frames[i];
         if (f->owner == DOMID_INVALID) {

@@ -44,6 +44,10 @@ struct fake {
         bool writable_ok;
     } foreign[8];
     unsigned foreign_count;
+    /* mm_dma_frame's view: the domain whose devices reach each frame
+     * (DOMID_INVALID: none), and breaches of the ordering rule seen. */
+    domid_t *dma_dom;
+    unsigned dma_calls, dma_order_breaches;
 };
 extern struct fake fake;
 

@@ -342,6 +342,36 @@ static void test_io_frames_outside_the_table(void **state)
     assert_int_equal(F(20)->type_count, 0);
 }
 
+/* DMA (docs/devices.md, "The ordering rule"): a domain's devices reach
+ * exactly its frames that are not page tables, and a frame leaves their
+ * reach before it becomes a page table (before validation reads it) and
+ * before it leaves its owner. The fake mm_dma_frame counts every call made
+ * too late (owner gone, or validation begun): none may be. */
+static void test_dma_reach_follows_type_and_owner(void **state)
+{
+    (void)state;
+    assert_int_equal(fake.dma_dom[10], DOM_A);        /* given: in reach */
+    assert_int_equal(fake.dma_dom[0], DOMID_INVALID); /* the hypervisor's: never */
+    fake_frame(10)[0] = pte(20, PTE_RW);
+    assert_int_equal(mm_pin(&da, mfn(10), 1), HV_OK);
+    assert_int_equal(fake.dma_dom[10], DOMID_INVALID); /* a page table: out of reach */
+    assert_int_equal(fake.dma_dom[20], DOM_A);         /* what it maps stays */
+    assert_int_equal(fake.dma_order_breaches, 0);
+    mm_audit(doms, 2);
+    assert_int_equal(mm_unpin(&da, mfn(10)), HV_OK);
+    assert_int_equal(fake.dma_dom[10], DOM_A); /* a page table no more */
+    /* Given back: out of reach while still the domain's, then free. */
+    unsigned calls = fake.dma_calls;
+    assert_int_equal(frame_release(mfn(30), DOM_A), HV_OK);
+    assert_int_equal(fake.dma_calls, calls + 1);
+    assert_int_equal(fake.dma_dom[30], DOMID_INVALID);
+    /* Moved to another domain: out of the old one's reach, into the new's. */
+    assert_int_equal(frame_transfer(mfn(29), DOM_A, DOM_B), HV_OK);
+    assert_int_equal(fake.dma_dom[29], DOM_B);
+    assert_int_equal(fake.dma_order_breaches, 0);
+    mm_audit(doms, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +383,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_linear_page_tables_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validation_budget_bounds_work, setup, teardown),
         cmocka_unit_test_setup_teardown(test_io_frames_outside_the_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dma_reach_follows_type_and_owner, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
