@@ -385,6 +385,21 @@ int64_t gk_evtchn_bind_msi(uint32_t pci_slot, uint32_t index, uint32_t *port)
     return rc;
 }
 
+int64_t gk_evtchn_bind_pirq(uint32_t irq_slot, uint32_t irq, uint32_t *port)
+{
+    struct hv_evtchn_bind_pirq a = {.irq_slot = irq_slot, .irq = irq};
+    int64_t rc = gk_hc_evtchn_op(HV_EVTCHN_BIND_PIRQ, &a);
+    if (rc == HV_OK)
+        *port = a.port;
+    return rc;
+}
+
+int64_t gk_evtchn_eoi(uint32_t port)
+{
+    struct hv_evtchn_port_args a = {.port = port};
+    return gk_hc_evtchn_op(HV_EVTCHN_EOI, &a);
+}
+
 int64_t gk_evtchn_send(uint32_t port)
 {
     struct hv_evtchn_port_args a = {.port = port};

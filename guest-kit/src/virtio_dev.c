@@ -137,6 +137,16 @@ int gk_virtio_dev_use_vectors(struct gk_virtio_dev *d, uint16_t count)
     if (count > GK_VIRTIO_VECTORS_MAX || (count && !d->ops->wait))
         return GK_VIRTIO_EINVAL;
     d->vector_count = count;
+    d->intx = false;
+    return GK_VIRTIO_OK;
+}
+
+int gk_virtio_dev_use_intx(struct gk_virtio_dev *d, bool on)
+{
+    if (on && !d->ops->wait)
+        return GK_VIRTIO_EINVAL;
+    d->vector_count = 0;
+    d->intx = on;
     return GK_VIRTIO_OK;
 }
 
@@ -197,7 +207,7 @@ int gk_virtio_queue_setup(struct gk_virtio_dev *d, struct gk_virtio_queue *q, ui
     q->notify_offset = (uint32_t)noff;
 
     cc_write(d, CC(queue_size), 2, size);
-    q->vector = GK_VIRTIO_NO_VECTOR;
+    q->vector = d->intx ? GK_VIRTIO_INTX : GK_VIRTIO_NO_VECTOR;
     if (d->vector_count) {
         uint16_t v = index < d->vector_count ? index : (uint16_t)(d->vector_count - 1);
         cc_write(d, CC(queue_msix_vector), 2, v);

@@ -72,9 +72,10 @@ static uint64_t now_ns(void *ctx)
 static int irq_wait(void *ctx, uint16_t vector, uint64_t deadline_ns)
 {
     struct gk_virtio_pci *p = ctx;
-    if (vector >= p->vector_count)
+    bool intx = vector == GK_VIRTIO_INTX && p->intx_port != 0;
+    if (vector >= p->vector_count && !intx)
         return GK_VIRTIO_ETIMEDOUT;
-    uint32_t port = p->port[vector];
+    uint32_t port = intx ? p->intx_port : p->port[vector];
     int rc = GK_VIRTIO_OK;
     bool was = gk_events_disable();
     if (!gk_evtchn_test_and_clear(port)) {
@@ -91,11 +92,28 @@ static int irq_wait(void *ctx, uint16_t vector, uint64_t deadline_ns)
             p->wakeups++;
         } while (!gk_evtchn_test_and_clear(port));
     }
+    if (intx && rc == GK_VIRTIO_OK) {
+        /* Acknowledge (reading the ISR clears it and lowers the line),
+         * then let the line fire again. */
+        if (p->base[GK_VIRTIO_REGION_ISR] == NULL || *p->base[GK_VIRTIO_REGION_ISR] == 0)
+            p->intx_spurious++;
+        (void)gk_evtchn_eoi(port);
+    }
     gk_events_restore(was);
     return rc;
 }
 
 static const struct gk_virtio_ops pci_ops = {mmio_read, mmio_write, dma_alloc, now_ns, irq_wait};
+
+int64_t gk_virtio_pci_use_intx(struct gk_virtio_pci *p, uint32_t irq_slot, uint32_t gsi)
+{
+    uint32_t port;
+    int64_t rc = gk_evtchn_bind_pirq(irq_slot, gsi, &port);
+    if (rc != HV_OK)
+        return rc;
+    p->intx_port = port;
+    return gk_virtio_dev_use_intx(&p->dev, true) == GK_VIRTIO_OK ? HV_OK : HV_EINVAL;
+}
 
 unsigned gk_virtio_pci_device_type(const struct gk_pci_cap_function *f)
 {

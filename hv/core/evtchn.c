@@ -143,14 +143,48 @@ static bool is_msi(uint32_t pirq)
     return pirq >= EVTCHN_MSI_FIRST && pirq < EVTCHN_PIRQS;
 }
 
+/* The binding of (d, port) on a source: its index, or -1. */
+static int sharer_of(const struct evtchn_pirq *line, const struct evtchn_domain *d, uint32_t port)
+{
+    for (uint32_t k = 0; k < EVTCHN_LINE_SHARERS; k++)
+        if (line->d[k] == d && (port == 0 || line->port[k] == port))
+            return (int)k;
+    return -1;
+}
+
+static bool line_bound(const struct evtchn_pirq *line)
+{
+    for (uint32_t k = 0; k < EVTCHN_LINE_SHARERS; k++)
+        if (line->d[k] != NULL)
+            return true;
+    return false;
+}
+
+/* A free binding slot of the source, or -1 (full, or an unshareable source
+ * bound already). */
+static int sharer_free(const struct evtchn_pirq *line, uint32_t pirq)
+{
+    bool shareable = !is_msi(pirq) && evtchn_pirq_shareable(pirq);
+    int free = -1;
+    for (uint32_t k = 0; k < EVTCHN_LINE_SHARERS; k++) {
+        if (line->d[k] != NULL && !shareable)
+            return -1;
+        if (line->d[k] == NULL && free < 0)
+            free = (int)k;
+    }
+    return free;
+}
+
 /* ---- Setup and teardown ------------------------------------------------- */
 
 void evtchn_pirq_table_init(struct evtchn_pirq_table *pt)
 {
     for (uint32_t i = 0; i < EVTCHN_PIRQS; i++) {
-        pt->lines[i].d = NULL;
-        pt->lines[i].port = 0;
-        pt->lines[i].in_flight = false;
+        for (uint32_t k = 0; k < EVTCHN_LINE_SHARERS; k++) {
+            pt->lines[i].d[k] = NULL;
+            pt->lines[i].port[k] = 0;
+        }
+        pt->lines[i].waiting = 0;
     }
 }
 
@@ -303,18 +337,20 @@ enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot, uint
     if (st != HV_OK)
         return st;
     line = &d->pirqs->lines[irq];
-    if (line->d != NULL)
+    int k = sharer_free(line, irq);
+    if (k < 0 || sharer_of(line, d, 0) >= 0) /* full, unshareable, or ours already */
         return HV_EBUSY;
     port = evtchn_find_free(d);
     if (port == 0)
         return HV_ENOMEM;
 
     evtchn_port_claim(d, port, EVTCHN_PIRQ, 0, irq);
-    line->d = d;
-    line->port = (uint16_t)port;
-    line->in_flight = false;
-    evtchn_pirq_unmask(irq);
-    evtchn_pirq_follow(irq, d, 0);
+    line->d[k] = d;
+    line->port[k] = (uint16_t)port;
+    if (line->waiting == 0) /* else it is unmasked by the sharers' last EOI */
+        evtchn_pirq_unmask(irq);
+    if (k == 0) /* the line follows its first binding */
+        evtchn_pirq_follow(irq, d, 0);
     *port_out = port;
     return HV_OK;
 }
@@ -324,15 +360,14 @@ enum hv_status evtchn_bind_msi(struct evtchn_domain *d, uint32_t pirq, uint32_t 
     if (!is_msi(pirq))
         return HV_EINVAL;
     struct evtchn_pirq *line = &d->pirqs->lines[pirq];
-    if (line->d != NULL)
+    if (line->d[0] != NULL)
         return HV_EBUSY;
     uint32_t port = evtchn_find_free(d);
     if (port == 0)
         return HV_ENOMEM;
     evtchn_port_claim(d, port, EVTCHN_PIRQ, 0, pirq);
-    line->d = d;
-    line->port = (uint16_t)port;
-    line->in_flight = false;
+    line->d[0] = d;
+    line->port[0] = (uint16_t)port;
     evtchn_pirq_follow(pirq, d, 0);
     *port_out = port;
     return HV_OK;
@@ -340,8 +375,8 @@ enum hv_status evtchn_bind_msi(struct evtchn_domain *d, uint32_t pirq, uint32_t 
 
 void evtchn_pirq_unbind(struct evtchn_pirq_table *pt, uint32_t pirq)
 {
-    if (pirq < EVTCHN_PIRQS && pt->lines[pirq].d != NULL)
-        evtchn_close(pt->lines[pirq].d, pt->lines[pirq].port);
+    if (is_msi(pirq) && pt->lines[pirq].d[0] != NULL)
+        evtchn_close(pt->lines[pirq].d[0], pt->lines[pirq].port[0]);
 }
 
 enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
@@ -372,13 +407,19 @@ enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
         break;
     case EVTCHN_PIRQ: {
         struct evtchn_pirq *line = &d->pirqs->lines[p->arg];
+        int k = sharer_of(line, d, port);
 
-        EVTCHN_INVARIANT(line->d == d && line->port == port);
-        line->d = NULL;
-        line->port = 0;
-        line->in_flight = false;
-        if (!is_msi(p->arg))
+        EVTCHN_INVARIANT(k >= 0);
+        line->d[k] = NULL;
+        line->port[k] = 0;
+        bool was_waiting = line->waiting != 0;
+        line->waiting &= (uint8_t) ~(1u << k); /* closing is its EOI */
+        if (is_msi(p->arg))
+            break;
+        if (!line_bound(line))
             evtchn_pirq_mask(p->arg);
+        else if (was_waiting && line->waiting == 0)
+            evtchn_pirq_unmask(p->arg);
         break;
     }
     default: EVTCHN_INVARIANT(false);
@@ -445,11 +486,13 @@ enum hv_status evtchn_pirq_eoi(struct evtchn_domain *d, uint32_t port)
     if (p->state != EVTCHN_PIRQ)
         return HV_EINVAL;
     line = &d->pirqs->lines[p->arg];
-    EVTCHN_INVARIANT(line->d == d && line->port == port);
-    if (!line->in_flight || is_msi(p->arg))
+    int k = sharer_of(line, d, port);
+    EVTCHN_INVARIANT(k >= 0);
+    if (!(line->waiting & (1u << k)))
         return HV_OK; /* nothing outstanding: a repeated EOI changes nothing */
-    line->in_flight = false;
-    evtchn_pirq_unmask(p->arg);
+    line->waiting &= (uint8_t) ~(1u << k);
+    if (line->waiting == 0) /* the last of the sharers to acknowledge */
+        evtchn_pirq_unmask(p->arg);
     return HV_OK;
 }
 
@@ -468,7 +511,7 @@ enum hv_status evtchn_bind_vcpu(struct evtchn_domain *d, uint32_t port, uint32_t
         return HV_EINVAL; /* tied to their VCPU: bind a new port instead */
 
     p->vcpu = (uint16_t)vcpu;
-    if (p->state == EVTCHN_PIRQ)
+    if (p->state == EVTCHN_PIRQ && sharer_of(&d->pirqs->lines[p->arg], d, port) == 0)
         evtchn_pirq_follow(p->arg, d, vcpu);
     /* An event already pending and unmasked must not be lost on the move. */
     if (bit_test(&s->evtchn_pending[word], port_bit(port)) &&
@@ -509,10 +552,24 @@ bool evtchn_pirq_raise(struct evtchn_pirq_table *pt, uint32_t irq)
     if (irq >= EVTCHN_PIRQS)
         return false;
     line = &pt->lines[irq];
-    if (line->d == NULL || line->in_flight)
+    if (line->waiting != 0 || !line_bound(line))
         return false;
-    line->in_flight = !is_msi(irq);
-    evtchn_set_pending(line->d, line->port);
+    for (uint32_t k = 0; k < EVTCHN_LINE_SHARERS; k++) {
+        if (line->d[k] == NULL)
+            continue;
+        if (!is_msi(irq))
+            line->waiting |= (uint8_t)(1u << k);
+        evtchn_set_pending(line->d[k], line->port[k]);
+    }
+    return true;
+}
+
+bool evtchn_pirq_expire(struct evtchn_pirq_table *pt, uint32_t irq)
+{
+    if (irq >= EVTCHN_MSI_FIRST || pt->lines[irq].waiting == 0)
+        return false;
+    pt->lines[irq].waiting = 0;
+    evtchn_pirq_unmask(irq);
     return true;
 }
 

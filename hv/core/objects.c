@@ -249,6 +249,11 @@ void evtchn_pirq_mask(uint32_t irq)
     arch_irq_mask(irq);
 }
 
+bool evtchn_pirq_shareable(uint32_t irq)
+{
+    return arch_irq_level(irq);
+}
+
 struct evtchn_pirq_table *domain_pirq_table(void)
 {
     return &pirq_table;
@@ -259,12 +264,45 @@ struct domain *domain_of_evtchn(struct evtchn_domain *ed)
     return container_of(ed, struct domain, ev);
 }
 
+/* When each level line waiting for EOIs is released anyway (0: none). */
+static uint64_t eoi_limit_ns[ARCH_IRQ_LINES];
+
 void domain_pirq(uint32_t gsi)
 {
     /* Unbound or already in flight: the line stays masked (an unbound line
      * is unmasked again only when someone binds it). */
-    if (!evtchn_pirq_raise(&pirq_table, gsi))
+    if (!evtchn_pirq_raise(&pirq_table, gsi)) {
         log_debug("irq: GSI %u arrived with nobody to take it", gsi);
+    } else if (gsi < ARCH_IRQ_LINES && arch_irq_level(gsi)) {
+        eoi_limit_ns[gsi] = arch_now_ns() + EVTCHN_EOI_LIMIT_NS;
+        schedule_timer_changed();
+    }
+}
+
+uint64_t domain_pirq_deadline(void)
+{
+    uint64_t next = 0;
+    for (uint32_t g = 0; g < ARCH_IRQ_LINES; g++) {
+        if (eoi_limit_ns[g] && pirq_table.lines[g].waiting == 0)
+            eoi_limit_ns[g] = 0; /* every EOI came: no timer for it */
+        if (eoi_limit_ns[g] && (next == 0 || eoi_limit_ns[g] < next))
+            next = eoi_limit_ns[g];
+    }
+    return next;
+}
+
+void domain_pirq_expire(uint64_t now_ns)
+{
+    for (uint32_t g = 0; g < ARCH_IRQ_LINES; g++) {
+        if (!eoi_limit_ns[g] || eoi_limit_ns[g] > now_ns)
+            continue;
+        static uint64_t expired;
+        eoi_limit_ns[g] = 0;
+        if (evtchn_pirq_expire(&pirq_table, g) && (expired++ < 4 || expired % 1000 == 0))
+            log_warn("irq: GSI %u: a sharer did not EOI within %llu ms: line unmasked (%llu times)",
+                     g, (unsigned long long)(EVTCHN_EOI_LIMIT_NS / 1000000),
+                     (unsigned long long)expired);
+    }
 }
 
 struct evtchn_domain *evtchn_domain_of(struct cap_object *domain_obj)

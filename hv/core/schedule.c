@@ -331,7 +331,8 @@ static uint64_t next_deadline(void)
         if (v && v->timer_deadline_ns && (next == 0 || v->timer_deadline_ns < next))
             next = v->timer_deadline_ns;
     }
-    return next;
+    uint64_t line = domain_pirq_deadline(); /* shared lines waiting for EOIs */
+    return line && (next == 0 || line < next) ? line : next;
 }
 
 void schedule_timer_changed(void)
@@ -364,6 +365,7 @@ void schedule_timer_interrupt(void)
             if (v && v->timer_deadline_ns && v->timer_deadline_ns <= now)
                 vcpu_timer_fire(v);
         }
+        domain_pirq_expire(now);
     }
     if (r->current && now >= r->slice_end_ns)
         r->resched = true;

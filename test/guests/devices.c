@@ -178,7 +178,7 @@ static void check_info_refusals(void)
     struct hv_pci_info_args bad = {.slot = pci_slots[0], .reserved = 1};
     expect("info: reserved set", gk_hc_pci_op(HV_PCI_INFO, &bad), HV_EINVAL);
     expect("info: a bad pointer", gk_hc_pci_op(HV_PCI_INFO, (void *)0x10), HV_EFAULT);
-    expect("unknown PCI command", gk_hc_pci_op((enum hv_pci_cmd)3, &bad), HV_EINVAL);
+    expect("unknown PCI command", gk_hc_pci_op((enum hv_pci_cmd)5, &bad), HV_EINVAL);
 }
 
 static void check_config(uint32_t vga)

@@ -37,15 +37,25 @@
  * mastering), "expect=unconfined" (`iommu=off-unsafe`: the attacks land,
  * which this test reports as such: what the IOMMU prevents), and "polled".
  * Two more modes replace the attacks:
- *   "mode=idle": the driver opens the device and waits 10 s for it (asleep
+ *   "mode=idle": the driver opens the device and waits 12 s for it (asleep
  *     with interrupts, spinning with "polled"); the root prints the driver's
- *     CPU time over those 10 s (HV_DOMCTL_INFO).
+ *     CPU time over 10 s of them (HV_DOMCTL_INFO).
  *   "mode=bench": figures (scripts/bench.d/iommu.sh): a grant map + unmap
  *     pair before and after the driver's DMA is attached (its IOMMU space
  *     then updated on every map and unmap), the time from a virtio-blk
  *     request's doorbell to its completion seen by a polling driver and by
  *     an interrupt-driven one (woken from gk_block), and 4 KiB reads per
  *     second either way.
+ *   "mode=intx": two virtio-blk functions without MSI-X on one slot
+ *     (functions 0 and 1, so one INTx line): the root finds the line's GSI
+ *     (it binds every PCI line and sees which one a completion raises),
+ *     keeps the first function and gives the driver the second plus an IRQ
+ *     capability for that line only; both bind the line and read their
+ *     disks by interrupt at the same time (each wake-up acknowledges its own
+ *     device and EOIs; the line is unmasked after both), the root closing
+ *     and re-binding its port under the driver's load, then keeping it
+ *     bound without ever EOIing again (the line must still work for the
+ *     driver: the hypervisor's EOI limit).
  * The root ends with "iommu-attack: root: ok" or "FAILED".
  */
 #include <stdio.h>
@@ -74,6 +84,10 @@
 #define WINDOW_VA 0x300000000ull
 #define WINDOW_BYTES 0x1000000ull
 #define HV_IMAGE_PA 0x200000ull /* the hypervisor's boot stub (linker.ld) */
+#define DRV_IRQ_SLOT 140u
+#define ROOT_WINDOW_VA 0x310000000ull
+#define INTX_READS 300u
+#define IDLE_WINDOW_NS (10 * GK_NS_PER_SEC) /* mode=idle: the root's measurement */
 
 static int failures;
 static uint8_t granted[4096] __attribute__((aligned(4096)));
@@ -129,6 +143,89 @@ static uint64_t mfn_of(const void *va)
     return gk_layout_va_to_mfn((uint64_t)(uintptr_t)va);
 }
 
+static uint8_t rbuf[4096] __attribute__((aligned(4096)));
+
+/* Reads n sectors (one 4 KiB read at a time, all over the disk) and checks
+ * each holds the pattern: the count that did. */
+static unsigned read_all(struct gk_virtio_blk *b, unsigned n, uint8_t *to)
+{
+    unsigned ok = 0;
+    for (unsigned i = 0; i < n; i++) {
+        memset(to, 0, 4096);
+        ok += gk_virtio_blk_read(b, (i * 8u) % 2040u, to, 8) == GK_VIRTIO_OK &&
+              disk_pattern(to, 4096);
+    }
+    return ok;
+}
+
+/* The GSI of virtio function p's INTx: every PCI line bound, one request
+ * completed with its interrupt asked for, the port that became pending. */
+static uint32_t probe_gsi(struct gk_virtio_pci *p, struct gk_virtio_blk *b)
+{
+    uint32_t ports[8] = {0}, gsi = 0;
+    for (uint32_t g = 0; g < 8; g++)
+        (void)gk_evtchn_bind_pirq(HV_ROOT_SLOT_IRQ, 16 + g, &ports[g]);
+    struct gk_virtio_blk_req_hdr *h = b->hdr_va;
+    *h = (struct gk_virtio_blk_req_hdr){.type = GK_VIRTIO_BLK_T_IN, .sector = 0};
+    struct gk_vq_buf bufs[3] = {{b->hdr_addr, 16}, {b->data_addr[0], 512}, {b->hdr_addr + 64, 1}};
+    (void)gk_vq_enable_cb(&b->q.vq);
+    void *tok;
+    uint32_t len;
+    if (gk_vq_add(&b->q.vq, bufs, 1, 2, h) == GK_VQ_OK) {
+        gk_virtio_kick(&p->dev, &b->q);
+        (void)gk_virtio_wait_used(&p->dev, &b->q, &tok, &len, 2 * GK_NS_PER_SEC);
+    }
+    for (int tries = 0; tries < 100 && gsi == 0; tries++) {
+        for (uint32_t g = 0; g < 8 && gsi == 0; g++)
+            if (ports[g] && gk_evtchn_test_and_clear(ports[g]))
+                gsi = 16 + g;
+        gk_sleep_ms(10);
+    }
+    (void)*p->base[GK_VIRTIO_REGION_ISR]; /* acknowledge */
+    for (uint32_t g = 0; g < 8; g++)
+        if (ports[g])
+            (void)gk_evtchn_close(ports[g]);
+    return gsi;
+}
+
+static struct gk_virtio_pci rpci;
+static struct gk_virtio_blk rblk;
+
+/* mode=intx, the root's side, after the driver started: its own reads by
+ * the shared line, then closing and re-binding its port while the driver
+ * works (a port closed while told counts as its EOI). */
+static void intx_root(uint32_t gsi)
+{
+    check("root", "its INTx line bound",
+          gk_virtio_pci_use_intx(&rpci, HV_ROOT_SLOT_IRQ, gsi) == HV_OK);
+    memset(&rblk, 0, sizeof rblk);
+    check("root", "its virtio-blk init by INTx",
+          gk_virtio_blk_init(&rblk, &rpci.dev) == GK_VIRTIO_OK);
+    char line[120];
+    snprintf(line, sizeof line, "%u reads by the shared INTx line (GSI %u)", INTX_READS, gsi);
+    check("root", line, read_all(&rblk, INTX_READS, rbuf) == INTX_READS);
+    unsigned rebinds = 0;
+    for (unsigned i = 0; i < 50; i++) {
+        if (gk_evtchn_close(rpci.intx_port) != HV_OK ||
+            gk_evtchn_bind_pirq(HV_ROOT_SLOT_IRQ, gsi, &rpci.intx_port) != HV_OK)
+            break;
+        rebinds++;
+        gk_sleep_ms(2);
+    }
+    check("root", "its line port closed and re-bound 50 times under the driver's load",
+          rebinds == 50);
+    /* From here the root keeps its port bound and never EOIs again: a
+     * sharer that does not acknowledge; the hypervisor's EOI limit keeps
+     * the line going for the driver, which is told so and reads on. */
+    gk_printf("iommu-attack: root: %llu line events with its device's ISR clear (the other "
+              "device's), %llu wake-ups\n",
+              (unsigned long long)rpci.intx_spurious, (unsigned long long)rpci.wakeups);
+    static const char stop[] = "root-stops-eoi\n";
+    check("root", "tell the driver it no longer acknowledges the line",
+          gk_console_write_input(DRV_CON_SLOT, stop, sizeof stop - 1) ==
+              (int64_t)(sizeof stop - 1));
+}
+
 static int root(const struct hv_start_info *si)
 {
     const char *cmd = si->cmdline;
@@ -141,18 +238,47 @@ static int root(const struct hv_start_info *si)
         gk_panic("iommu-attack: the driver image must be module 1");
     static struct gk_pci_cap_function fns[32];
     size_t n = gk_pci_enumerate_caps(HV_ROOT_SLOT_DEVICE_FIRST, fns, 32);
-    const struct gk_pci_cap_function *blk = NULL;
+    const struct gk_pci_cap_function *blk = NULL, *mine = NULL;
+    bool intx = strstr(cmd, "mode=intx") != NULL;
     for (size_t i = 0; i < n && i < 32 && !blk; i++)
-        if (gk_virtio_pci_device_type(&fns[i]) == GK_VIRTIO_ID_BLOCK)
-            blk = &fns[i];
+        if (gk_virtio_pci_device_type(&fns[i]) == GK_VIRTIO_ID_BLOCK) {
+            if (intx && !mine)
+                mine = &fns[i]; /* mode=intx: the root keeps the first */
+            else
+                blk = &fns[i];
+        }
     if (!blk)
         gk_panic("iommu-attack: no virtio-blk function");
+    uint32_t gsi = 0;
+    if (intx) {
+        /* Both functions' line, found with the root's own DMA (so bus
+         * mastering is turned off again on the driver's before it is given). */
+        static struct gk_virtio_pci probe;
+        static struct gk_virtio_blk pb;
+        uint32_t g[2] = {0, 0};
+        const struct gk_pci_cap_function *f[2] = {mine, blk};
+        for (int i = 0; i < 2; i++) {
+            struct gk_virtio_pci *pp = i == 0 ? &rpci : &probe;
+            memset(&pb, 0, sizeof pb);
+            if (gk_virtio_pci_open(pp, f[i],
+                                   i == 0 ? ROOT_WINDOW_VA : ROOT_WINDOW_VA + WINDOW_BYTES,
+                                   WINDOW_BYTES) == HV_OK &&
+                gk_virtio_blk_init(&pb, &pp->dev) == GK_VIRTIO_OK)
+                g[i] = probe_gsi(pp, &pb);
+        }
+        uint16_t cmdreg = gk_pci_read16(&probe.cfg, blk->dev.bdf, GK_PCI_OFF_COMMAND);
+        gk_pci_write_command(&probe.cfg, blk->dev.bdf,
+                             (uint16_t)(cmdreg & ~GK_PCI_COMMAND_BUS_MASTER));
+        gk_printf("iommu-attack: root: the two functions interrupt on GSI %u and %u\n", g[0], g[1]);
+        check("root", "both functions share one PCI line", g[0] >= 16 && g[0] == g[1]);
+        gsi = g[0];
+    }
 
     static char driver_cmdline[96];
-    snprintf(driver_cmdline, sizeof driver_cmdline, "iommu-attack role=driver%s%s%s%s",
+    snprintf(driver_cmdline, sizeof driver_cmdline, "iommu-attack role=driver%s%s%s%s%s",
              !strcmp(expect, "unconfined") ? " unconfined" : "",
              strstr(cmd, "polled") ? " polled" : "", strstr(cmd, "mode=idle") ? " mode=idle" : "",
-             strstr(cmd, "mode=bench") ? " mode=bench" : "");
+             strstr(cmd, "mode=bench") ? " mode=bench" : "", intx ? " mode=intx" : "");
     bool idle = strstr(cmd, "mode=idle") != NULL;
     struct gk_build_spec spec = {
         .name = "driver",
@@ -186,6 +312,10 @@ static int root(const struct hv_start_info *si)
                          first, count);
     }
     check("root", "give the driver the virtio-blk function", rc == HV_OK);
+    if (intx)
+        check("root", "give the driver an IRQ capability for that line only",
+              gk_cap_copy(HV_ROOT_SLOT_IRQ, DRV_DOM_SLOT, DRV_IRQ_SLOT, HV_CAP_R_IRQ_BIND, gsi,
+                          1) == HV_OK);
     check("root", "give the driver a capability naming the root (grants only)",
           gk_cap_copy(HV_ROOT_SLOT_SELF, DRV_DOM_SLOT, ROOT_SLOT_IN_DRV, HV_CAP_R_DOM_GRANT, 0,
                       0) == HV_OK);
@@ -195,16 +325,18 @@ static int root(const struct hv_start_info *si)
     check("root", "grant the driver a page",
           gk_grant_page(DRV_DOM_SLOT, granted, true, &ref) == HV_OK);
     char line[160];
-    int len = snprintf(line, sizeof line, "ref=%u granted=%#llx secret=%#llx\n", ref,
+    int len = snprintf(line, sizeof line, "ref=%u granted=%#llx secret=%#llx gsi=%u\n", ref,
                        (unsigned long long)(mfn_of(granted) * 4096),
-                       (unsigned long long)(mfn_of(secret) * 4096));
+                       (unsigned long long)(mfn_of(secret) * 4096), gsi);
     check("root", "tell the driver",
           gk_console_write_input(DRV_CON_SLOT, line, (size_t)len) == len);
     check("root", "start the driver", gk_domain_start(&drv) == HV_OK);
+    if (intx)
+        intx_root(gsi);
 
     struct hv_domctl_info info = {0};
     uint64_t deadline = gk_now_ns() + 120 * GK_NS_PER_SEC;
-    uint64_t idle_from = 0, idle_t0 = 0;
+    uint64_t idle_from = 0, idle_to = 0, idle_t0 = 0, idle_t1 = 0;
     while (gk_now_ns() < deadline) {
         if (gk_domain_info(DRV_DOM_SLOT, &info) == HV_OK && info.state == HV_DOMSTATE_SHUTDOWN)
             break;
@@ -216,9 +348,15 @@ static int root(const struct hv_start_info *si)
             if (got > 0) {
                 have += (size_t)got;
                 out[have] = 0;
-                if (strstr(out, "idle from here")) {
+                if (strstr(out, "idle from here") && gk_domain_info(DRV_DOM_SLOT, &info) == HV_OK) {
+                    /* Exactly 10 s of its waiting (it waits 12). */
                     idle_from = info.cpu_time_ns;
                     idle_t0 = gk_now_ns();
+                    while (gk_now_ns() < idle_t0 + IDLE_WINDOW_NS)
+                        gk_sleep_ms(100);
+                    idle_t1 = gk_now_ns();
+                    if (gk_domain_info(DRV_DOM_SLOT, &info) == HV_OK)
+                        idle_to = info.cpu_time_ns;
                 }
                 if (have > sizeof out / 2) { /* keep the last part only */
                     memmove(out, out + have - 64, 64);
@@ -229,19 +367,19 @@ static int root(const struct hv_start_info *si)
         gk_sleep_ms(idle ? 200 : 20);
     }
     if (idle) {
-        check("root", "the driver's idle period was seen", idle_t0 != 0);
+        check("root", "the driver's idle period was seen", idle_t0 != 0 && idle_to != 0);
         gk_printf("iommu-attack: root: figure: the driver's CPU time over %llu ms of waiting "
                   "for its device (%s): %llu us\n",
-                  (unsigned long long)((gk_now_ns() - idle_t0) / GK_NS_PER_MS),
+                  (unsigned long long)((idle_t1 - idle_t0) / GK_NS_PER_MS),
                   strstr(cmd, "polled") ? "polled" : "interrupts",
-                  (unsigned long long)((info.cpu_time_ns - idle_from) / 1000));
+                  (unsigned long long)((idle_to - idle_from) / 1000));
     }
     check("root", "the driver stopped by itself", info.state == HV_DOMSTATE_SHUTDOWN);
     check("root", "the driver powered off (all its checks passed)",
           info.shutdown_reason == HV_SHUTDOWN_POWEROFF);
     gk_printf("iommu-attack: root: the driver's DMA faults: %llu\n",
               (unsigned long long)info.dma_faults);
-    if (idle || strstr(cmd, "mode=bench")) {
+    if (idle || intx || strstr(cmd, "mode=bench")) {
         /* figures only */
     } else if (!strcmp(expect, "confined")) {
         check("root", "the page it was not given is untouched", all(secret, 'S'));
@@ -487,7 +625,7 @@ static void idle_wait(const struct hv_start_info *si)
         dcheck("MSI-X vector bound to a port", gk_virtio_pci_use_interrupts(&pci, 1) == HV_OK);
     dcheck("virtio-blk init", gk_virtio_blk_init(&blk, &pci.dev) == GK_VIRTIO_OK);
     gk_printf("iommu-attack: driver: idle from here\n");
-    uint64_t deadline = gk_now_ns() + 10 * GK_NS_PER_SEC;
+    uint64_t deadline = gk_now_ns() + IDLE_WINDOW_NS + 2 * GK_NS_PER_SEC;
     unsigned wakes = 0;
     while (gk_now_ns() < deadline) {
         int rc = gk_virtio_wait_queue(&pci.dev, &blk.q, deadline);
@@ -495,8 +633,41 @@ static void idle_wait(const struct hv_start_info *si)
             break;
         wakes++;
     }
-    gk_printf("iommu-attack: driver: waited 10 s for the device (%u returns from the wait)\n",
+    gk_printf("iommu-attack: driver: waited 12 s for the device (%u returns from the wait)\n",
               wakes);
+}
+
+/* mode=intx, the driver's side: its disk by the line it shares with the
+ * root's device. */
+static void intx_driver(uint32_t gsi)
+{
+    dcheck("open the device", gk_virtio_pci_open(&pci, &fn, WINDOW_VA, WINDOW_BYTES) == HV_OK);
+    dcheck("the function has no MSI-X (INTx only)", fn.msix_count == 0);
+    dcheck("binding a line its IRQ capability does not cover is refused",
+           gk_evtchn_bind_pirq(DRV_IRQ_SLOT, gsi + 1, &(uint32_t){0}) == HV_EPERM);
+    dcheck("its INTx line bound (shared with the root)",
+           gk_virtio_pci_use_intx(&pci, DRV_IRQ_SLOT, gsi) == HV_OK);
+    dcheck("virtio-blk init by INTx", gk_virtio_blk_init(&blk, &pci.dev) == GK_VIRTIO_OK);
+    char line[120];
+    snprintf(line, sizeof line, "%u reads by the shared INTx line", INTX_READS * 2);
+    dcheck(line, read_all(&blk, INTX_READS * 2, buf) == INTX_READS * 2);
+    /* The root stops EOIing its binding of the line (and says so): every
+     * interrupt now waits for the hypervisor's limit, and still comes. */
+    char said[32];
+    size_t n = 0;
+    while (n < sizeof said - 1 && (n == 0 || said[n - 1] != '\n')) {
+        int c = gk_console_getc_blocking();
+        if (c < 0)
+            break;
+        said[n++] = (char)c;
+    }
+    said[n] = 0;
+    dcheck("told the root no longer acknowledges the line", strstr(said, "root-stops-eoi") != NULL);
+    dcheck("20 reads after the root stopped acknowledging the shared line",
+           read_all(&blk, 20, buf) == 20);
+    gk_printf("iommu-attack: driver: %llu line events with its device's ISR clear (the other "
+              "device's), %llu wake-ups\n",
+              (unsigned long long)pci.intx_spurious, (unsigned long long)pci.wakeups);
 }
 
 static int driver(const struct hv_start_info *si)
@@ -522,6 +693,10 @@ static int driver(const struct hv_start_info *si)
     }
     if (strstr(si->cmdline, "mode=idle")) {
         idle_wait(si);
+        return failures ? 1 : 0;
+    }
+    if (strstr(si->cmdline, "mode=intx")) {
+        intx_driver((uint32_t)field(line, "gsi"));
         return failures ? 1 : 0;
     }
     int64_t rc = gk_virtio_pci_open(&pci, &fn, WINDOW_VA, WINDOW_BYTES);

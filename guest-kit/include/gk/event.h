@@ -132,6 +132,16 @@ int64_t gk_evtchn_bind_ipi(uint32_t vcpu, uint32_t *port);
  * The port needs no EOI. */
 int64_t gk_evtchn_bind_msi(uint32_t pci_slot, uint32_t index, uint32_t *port);
 
+/* HV_EVTCHN_BIND_PIRQ: a port for I/O APIC line irq, through the IRQ
+ * capability irq_slot (with IRQ_BIND, covering irq). The line is masked
+ * from each delivery until gk_evtchn_eoi; a level-triggered (PCI) line may
+ * be bound by several domains, and is unmasked after the last one's EOI. */
+int64_t gk_evtchn_bind_pirq(uint32_t irq_slot, uint32_t irq, uint32_t *port);
+
+/* HV_EVTCHN_EOI: the interrupt delivered on a line's port is handled (the
+ * device acknowledged): the line may fire again. */
+int64_t gk_evtchn_eoi(uint32_t port);
+
 /* HV_EVTCHN_SEND: notify the other end of port. */
 int64_t gk_evtchn_send(uint32_t port);
 

@@ -87,6 +87,9 @@ struct gk_virtio_ops {
 
 /* "No MSI-X vector" in the common configuration (virtio 4.1.4.3). */
 #define GK_VIRTIO_NO_VECTOR 0xffffu
+/* The vector ops->wait gets in line-interrupt mode (gk_virtio_dev_use_intx):
+ * the function's INTx line, whichever queue. */
+#define GK_VIRTIO_INTX 0xfffeu
 /* The device's DMA goes through the platform's translation (an IOMMU):
  * accepted whenever offered, since guest-kit's device addresses are the
  * ones the hypervisor maps for the domain's DMA (virtio 6). */
@@ -109,6 +112,7 @@ struct gk_virtio_dev {
     uint64_t features; /* negotiated */
     uint16_t num_queues;
     uint16_t vector_count; /* MSI-X vectors the transport can wait for (0: polled) */
+    bool intx;             /* the transport waits for the INTx line instead */
     bool broken;
     const char *broken_why;
 };
@@ -171,6 +175,14 @@ int gk_virtio_queue_setup(struct gk_virtio_dev *d, struct gk_virtio_queue *q, ui
  */
 #define GK_VIRTIO_VECTORS_MAX 8u
 int gk_virtio_dev_use_vectors(struct gk_virtio_dev *d, uint16_t count);
+
+/*
+ * Line-interrupt mode (a function without MSI-X, or MSI-X left off): every
+ * queue is waited for with ops->wait(ctx, GK_VIRTIO_INTX, ..), which sleeps
+ * until the function's INTx line fired and acknowledges it (reads the ISR
+ * structure) before the line may fire again. Same rules as use_vectors.
+ */
+int gk_virtio_dev_use_intx(struct gk_virtio_dev *d, bool on);
 
 /* Sets DRIVER_OK (virtio 3.1.1 step 8) and checks the device accepted it. */
 int gk_virtio_dev_ready(struct gk_virtio_dev *d);

@@ -13,7 +13,10 @@
  * Interrupts: gk_virtio_pci_use_interrupts asks for MSI-X vectors and binds
  * each to an event channel; a wait then blocks the VCPU (gk_block, with the
  * one-shot timer armed for the deadline) until the vector's port is
- * pending. Without that call the device is polled.
+ * pending. gk_virtio_pci_use_intx does the same with the function's INTx
+ * line (a PCI line may be shared: each wake-up reads the ISR structure,
+ * which acknowledges the device, then EOIs the line's port; one that finds
+ * the ISR clear was another device's). Without either the device is polled.
  *
  * The domain must have called gk_mm_init. DMA pages are never freed
  * (unfinished: a device is set up once per domain life).
@@ -38,6 +41,8 @@ struct gk_virtio_pci {
     uint64_t dma_pages;
     uint16_t vector_count;                /* MSI-X vectors bound (0: polled) */
     uint32_t port[GK_VIRTIO_VECTORS_MAX]; /* the event channel of each */
+    uint32_t intx_port;                   /* the INTx line's (0: not used) */
+    uint64_t intx_spurious;               /* line events with the ISR clear */
     uint64_t timer_deadline;              /* last deadline armed by a wait */
     uint64_t waits, wakeups;              /* waits that blocked, and their wake-ups */
     struct gk_virtio_dev dev;
@@ -62,6 +67,14 @@ int64_t gk_virtio_pci_open(struct gk_virtio_pci *p, const struct gk_pci_cap_func
  * vectors are disabled again and the device stays polled).
  */
 int64_t gk_virtio_pci_use_interrupts(struct gk_virtio_pci *p, unsigned vectors);
+
+/*
+ * Line-interrupt mode for p (after gk_virtio_pci_open, before the driver's
+ * init): binds I/O APIC line gsi (the function's INTx, which the platform's
+ * routing decides: the caller knows it) through IRQ capability irq_slot to
+ * a new port and turns on gk_virtio_dev_use_intx. HV_OK or the bind's status.
+ */
+int64_t gk_virtio_pci_use_intx(struct gk_virtio_pci *p, uint32_t irq_slot, uint32_t gsi);
 
 /* The virtio device type of a PCI function (0x1040 + type, or a
  * transitional id with its subsystem id), 0 if it is not virtio. */

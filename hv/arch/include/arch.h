@@ -66,6 +66,9 @@ void arch_irq_init(void);
 uint32_t arch_irq_lines(void);
 void arch_irq_mask(uint32_t gsi);
 void arch_irq_unmask(uint32_t gsi);
+/* Level-triggered (and so shareable): on a PC, the PCI lines from GSI 16,
+ * active low; ISA lines 0-15 are edges. */
+bool arch_irq_level(uint32_t gsi);
 uint32_t arch_isa_irq_gsi(uint32_t irq);
 
 /* ---- Devices: DMA remapping and message interrupts (devirq.c, vtd.c) ---- */

@@ -70,8 +70,8 @@ enum arch_iommu arch_iommu_init(const void *acpi_rsdp, size_t acpi_rsdp_size_byt
         uint16_t sid = 0;
         bool check = vtd_ioapic_sid(ioapic_id(), &sid);
         for (uint32_t gsi = 0; gsi < arch_irq_lines(); gsi++) {
-            vtd_irte_set((uint16_t)gsi, (uint8_t)(IRQ_VECTOR_BASE + gsi), apic_id_of(0), false,
-                         check, sid);
+            vtd_irte_set((uint16_t)gsi, (uint8_t)(IRQ_VECTOR_BASE + gsi), apic_id_of(0),
+                         arch_irq_level(gsi), check, sid);
             ioapic_set_remapped(gsi, (uint16_t)gsi);
         }
         vtd_ir_enable();
@@ -125,8 +125,8 @@ void arch_irq_set_cpu(uint32_t gsi, unsigned cpu)
     if (ir_on) {
         uint16_t sid = 0;
         bool check = vtd_ioapic_sid(ioapic_id(), &sid);
-        vtd_irte_set((uint16_t)gsi, (uint8_t)(IRQ_VECTOR_BASE + gsi), apic_id_of(cpu), false, check,
-                     sid);
+        vtd_irte_set((uint16_t)gsi, (uint8_t)(IRQ_VECTOR_BASE + gsi), apic_id_of(cpu),
+                     arch_irq_level(gsi), check, sid);
         return;
     }
     ioapic_set_dest(gsi, apic_id_of(cpu));

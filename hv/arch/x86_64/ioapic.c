@@ -4,10 +4,14 @@
  * the IRQ capability binds it to an event channel (hv/core/evtchn.c).
  *
  * Delivery: the line is masked at the I/O APIC and the local APIC gets its
- * EOI at once; the event goes to the bound port; the line stays masked
- * until the domain's HV_EVTCHN_EOI unmasks it. ISA lines are edge
- * triggered, so an edge that arrives while the line is masked is lost: a
- * driver re-checks its device after the EOI (as it must anyway).
+ * EOI at once; the event goes to the bound ports; the line stays masked
+ * until the domains' HV_EVTCHN_EOIs unmask it. ISA lines (GSI 0-15) are
+ * edge triggered, so an edge that arrives while the line is masked is
+ * lost: a driver re-checks its device after the EOI (as it must anyway).
+ * PCI lines (GSI 16 and up) are level triggered, active low, and may be
+ * shared: the EOI broadcast of the local APIC's EOI clears the line's
+ * remote IRR while it is masked, and a line still asserted when unmasked
+ * fires again.
  *
  * UNFINISHED: the I/O APIC address and ISA overrides come from ACPI's MADT
  * once the SMP work parses it; until then the PC defaults are used
@@ -26,6 +30,9 @@
 #define IOAPIC_VER 0x01
 #define IOAPIC_REDTBL(n) (0x10 + 2 * (n))
 #define RTE_MASKED (1u << 16)
+#define RTE_LEVEL (1u << 15)
+#define RTE_ACTIVE_LOW (1u << 13)
+#define ISA_LINES 16u
 
 static volatile uint32_t *ioapic;
 static uint32_t lines;
@@ -42,6 +49,16 @@ static void ioapic_write(uint32_t reg, uint32_t v)
     ioapic[IOWIN / 4] = v;
 }
 
+bool arch_irq_level(uint32_t gsi)
+{
+    return gsi >= ISA_LINES && gsi < lines;
+}
+
+static uint32_t pin_mode(uint32_t gsi)
+{
+    return gsi >= ISA_LINES ? RTE_LEVEL | RTE_ACTIVE_LOW : 0;
+}
+
 void arch_irq_init(void)
 {
     ioapic = phys_to_virt(IOAPIC_DEFAULT_BASE);
@@ -50,9 +67,10 @@ void arch_irq_init(void)
     if (lines > ARCH_IRQ_LINES)
         lines = ARCH_IRQ_LINES;
     for (uint32_t i = 0; i < lines; i++) {
-        /* Fixed delivery to APIC id 0 (the boot CPU), edge, active high. */
+        /* Fixed delivery to APIC id 0 (the boot CPU); ISA lines edge and
+         * active high, PCI lines level and active low. */
         ioapic_write(IOAPIC_REDTBL(i) + 1, 0);
-        ioapic_write(IOAPIC_REDTBL(i), RTE_MASKED | (IRQ_VECTOR_BASE + i));
+        ioapic_write(IOAPIC_REDTBL(i), RTE_MASKED | pin_mode(i) | (IRQ_VECTOR_BASE + i));
     }
     log_info("irq: I/O APIC at %#llx, %u lines, vectors %#x-%#x, all masked",
              (unsigned long long)IOAPIC_DEFAULT_BASE, lines, IRQ_VECTOR_BASE,
@@ -69,9 +87,11 @@ void ioapic_set_remapped(uint32_t gsi, uint16_t handle)
     if (gsi >= lines)
         return;
     bool masked = ioapic_read(IOAPIC_REDTBL(gsi)) & RTE_MASKED;
-    uint64_t rte = vtd_ioapic_rte_remappable(handle, (uint8_t)(IRQ_VECTOR_BASE + gsi), false, true);
+    uint64_t rte = vtd_ioapic_rte_remappable(handle, (uint8_t)(IRQ_VECTOR_BASE + gsi),
+                                             arch_irq_level(gsi), true) |
+                   (pin_mode(gsi) & RTE_ACTIVE_LOW);
     ioapic_write(IOAPIC_REDTBL(gsi) + 1, (uint32_t)(rte >> 32));
-    ioapic_write(IOAPIC_REDTBL(gsi), (uint32_t)rte | (masked ? RTE_MASKED : 0));
+    ioapic_write(IOAPIC_REDTBL(gsi), (uint32_t)rte);
     if (!masked)
         ioapic_write(IOAPIC_REDTBL(gsi), (uint32_t)rte & ~RTE_MASKED);
 }

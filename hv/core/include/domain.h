@@ -268,6 +268,10 @@ struct domain *domain_by_uid(uint64_t uid);
 /* The machine's physical interrupt sources and who they go to; the domain
  * whose event-channel state ed is. */
 struct evtchn_pirq_table *domain_pirq_table(void);
+/* Level lines waiting for EOIs: the nearest time one's limit passes (0:
+ * none), and releasing those whose limit passed (evtchn_pirq_expire). */
+uint64_t domain_pirq_deadline(void);
+void domain_pirq_expire(uint64_t now_ns);
 struct domain *domain_of_evtchn(struct evtchn_domain *ed);
 /* Destroys domains whose last capability went and reaps zombies; called on
  * the way out of every hypercall (never from inside a capability or mm

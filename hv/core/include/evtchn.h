@@ -55,14 +55,23 @@ struct evtchn_port {
     struct evtchn_domain *remote; /* INTERDOMAIN: the peer */
 };
 
-/* Binding of one physical interrupt source; d == NULL when unbound. A
- * line is masked while in flight, until the guest's EOI; a message vector
- * is an edge with nothing to mask: each one sets the port pending (merged
- * into a pending port) and needs no EOI. */
+/*
+ * Bindings of one physical interrupt source. A line is masked from the
+ * moment it is delivered until every port it was delivered to has had its
+ * EOI. A level-triggered line (evtchn_pirq_shareable) may be bound by up to
+ * EVTCHN_LINE_SHARERS ports of different domains, each driving one of the
+ * devices sharing it: each gets the event, checks (acknowledges) its own
+ * device, and EOIs; the line is unmasked after the last EOI, and fires
+ * again at once if a device still asserts it. An edge line and a message
+ * vector have one binding (d[0]); a message vector is an edge with nothing
+ * to mask: each one sets the port pending (merged into a pending port) and
+ * needs no EOI.
+ */
+#define EVTCHN_LINE_SHARERS 4u
 struct evtchn_pirq {
-    struct evtchn_domain *d;
-    uint16_t port;
-    bool in_flight; /* delivered, line masked, waiting for the guest's EOI */
+    struct evtchn_domain *d[EVTCHN_LINE_SHARERS]; /* NULL: slot free */
+    uint16_t port[EVTCHN_LINE_SHARERS];
+    uint8_t waiting; /* bit i: d[i] was told and has not EOId (line masked) */
 };
 
 /* The machine-wide physical IRQ bindings (one instance in the hypervisor). */
@@ -151,14 +160,24 @@ bool evtchn_raise_virq(struct evtchn_domain *d, uint32_t virq, uint32_t vcpu);
 
 /*
  * A physical interrupt on line irq arrived; the interrupt code has already
- * masked the line. If it is bound, mark it in flight and set its port
- * pending; the line stays masked until the guest's EOI (evtchn_pirq_unmask
- * is called then). Returns false if the line is unbound or already in
- * flight: the caller leaves it masked. For a message-vector source
+ * masked the line. If it is bound, set every bound port pending and wait
+ * for each one's EOI; the line stays masked until the last (then
+ * evtchn_pirq_unmask is called). Returns false if the line is unbound or
+ * still waiting: the caller leaves it masked. For a message-vector source
  * (>= EVTCHN_MSI_FIRST) the port is set pending every time (nothing is in
  * flight); false if it is unbound (the message is dropped).
  */
 bool evtchn_pirq_raise(struct evtchn_pirq_table *pt, uint32_t irq);
+
+/*
+ * Line irq has waited too long for its EOIs (the hypervisor's limit,
+ * EVTCHN_EOI_LIMIT_NS after the raise): the bindings that have not EOId
+ * lose their hold and the line is unmasked, so a sharer that never EOIs can
+ * delay the others' interrupts, never stop them. Their ports stay pending.
+ * Returns whether the line was still waiting.
+ */
+#define EVTCHN_EOI_LIMIT_NS 10000000ull
+bool evtchn_pirq_expire(struct evtchn_pirq_table *pt, uint32_t irq);
 
 /*
  * Upcall entry: if vcpu has upcall_pending set and upcall_mask clear, set
@@ -188,8 +207,12 @@ void evtchn_kick_vcpu(struct evtchn_domain *d, uint32_t vcpu);
  */
 void evtchn_pirq_unmask(uint32_t irq);
 
-/* Mask physical line irq: called when its port is closed. */
+/* Mask physical line irq: called when its last port is closed. */
 void evtchn_pirq_mask(uint32_t irq);
+
+/* Whether line irq is level-triggered, so that devices may share it
+ * (several bindings); an edge line has one. */
+bool evtchn_pirq_shareable(uint32_t irq);
 
 /* Source pirq is now delivered to vcpu of d (bound, or its port moved):
  * the hypervisor aims the interrupt at the CPU that VCPU runs on. */

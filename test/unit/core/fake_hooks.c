@@ -93,6 +93,12 @@ void evtchn_pirq_follow(uint32_t pirq, struct evtchn_domain *d, uint32_t vcpu)
     fake_log.follow_count++;
 }
 
+/* The fake machine's lines: below 36 edges, from 36 level (shareable). */
+bool evtchn_pirq_shareable(uint32_t irq)
+{
+    return irq >= 36;
+}
+
 void evtchn_pirq_mask(uint32_t irq)
 {
     if (fake_log.pirq_mask_count < FAKE_LOG_MAX)

@@ -449,7 +449,7 @@ static void test_pirq(void **state)
     assert_int_equal(evtchn_port_state(EV(0), p), EVTCHN_PIRQ);
     assert_int_equal(fake_log.pirq_unmask_count, 1); /* enabled on bind */
     assert_int_equal(fake_log.pirq_unmasked[0], 33);
-    /* One holder per line, even another domain with its own capability. */
+    /* One holder per edge line, even another domain with its own capability. */
     EXPECT_UNCHANGED(evtchn_bind_pirq(EV(1), SLOT_IRQ, 33, &port), HV_EBUSY);
     EXPECT_UNCHANGED(evtchn_bind_pirq(EV(0), SLOT_IRQ, 33, &port), HV_EBUSY);
 
@@ -458,7 +458,7 @@ static void test_pirq(void **state)
     assert_false(evtchn_pirq_raise(&fake_pirqs, EVTCHN_PIRQS));
     assert_true(evtchn_pirq_raise(&fake_pirqs, 33));
     assert_true(pending(0, p));
-    assert_true(fake_pirqs.lines[33].in_flight);
+    assert_true(fake_pirqs.lines[33].waiting);
     assert_false(evtchn_pirq_raise(&fake_pirqs, 33));
     EXPECT_UNCHANGED(evtchn_send(EV(0), p), HV_EINVAL);
 
@@ -466,7 +466,7 @@ static void test_pirq(void **state)
     assert_int_equal(evtchn_pirq_eoi(EV(0), p), HV_OK);
     assert_int_equal(fake_log.pirq_unmask_count, 2);
     assert_int_equal(fake_log.pirq_unmasked[1], 33);
-    assert_false(fake_pirqs.lines[33].in_flight);
+    assert_false(fake_pirqs.lines[33].waiting);
     EXPECT_UNCHANGED(evtchn_pirq_eoi(EV(0), p), HV_OK);
     assert_true(evtchn_pirq_raise(&fake_pirqs, 33));
 
@@ -482,11 +482,113 @@ static void test_pirq(void **state)
     assert_int_equal(evtchn_close(EV(0), p), HV_OK);
     assert_int_equal(fake_log.pirq_mask_count, 1);
     assert_int_equal(fake_log.pirq_masked[0], 33);
-    assert_null(fake_pirqs.lines[33].d);
+    assert_null(fake_pirqs.lines[33].d[0]);
     assert_false(evtchn_pirq_raise(&fake_pirqs, 33));
     assert_int_equal(evtchn_bind_pirq(EV(1), SLOT_IRQ, 33, &port), HV_OK);
     assert_true(evtchn_pirq_raise(&fake_pirqs, 33));
     assert_true(pending(1, port));
+}
+
+/* A level line shared by the devices of several domains: each binding is
+ * told, the line stays masked until the last of them EOIs (in any order,
+ * repeated EOIs count once), a binding closed while told counts as its
+ * EOI, a fifth binding is refused, the line is masked when the last goes.
+ * Randomised over the order of EOIs and closes. */
+static void test_shared_level_line(void **state)
+{
+    const uint32_t line = 37;
+    uint32_t port[EVTCHN_LINE_SHARERS], extra;
+    (void)state;
+    srand(14);
+    for (uint32_t i = 0; i < EVTCHN_LINE_SHARERS; i++)
+        assert_int_equal(evtchn_bind_pirq(EV(i), SLOT_IRQ, line, &port[i]), HV_OK);
+    EXPECT_UNCHANGED(evtchn_bind_pirq(EV(0), SLOT_IRQ, line, &extra), HV_EBUSY); /* twice */
+    EXPECT_UNCHANGED(evtchn_bind_pirq(EV(FAKE_DOMAINS - 1), SLOT_IRQ, line, &extra), HV_EBUSY);
+    assert_int_equal(fake_log.follow_count, 1); /* the line follows its first binding */
+
+    for (int round = 0; round < 200; round++) {
+        uint32_t unmasks = fake_log.pirq_unmask_count;
+        for (uint32_t i = 0; i < EVTCHN_LINE_SHARERS; i++)
+            guest_ack_all(i);
+        assert_true(evtchn_pirq_raise(&fake_pirqs, line));
+        for (uint32_t i = 0; i < EVTCHN_LINE_SHARERS; i++)
+            assert_true(pending(i, port[i]));
+        assert_false(evtchn_pirq_raise(&fake_pirqs, line)); /* masked: not again */
+        /* EOIs in a random order, some repeated: unmasked only after the last. */
+        uint32_t left = (1u << EVTCHN_LINE_SHARERS) - 1;
+        while (left != 0) {
+            uint32_t i = (uint32_t)rand() % EVTCHN_LINE_SHARERS;
+            assert_int_equal(fake_log.pirq_unmask_count, unmasks);
+            assert_int_equal(evtchn_pirq_eoi(EV(i), port[i]), HV_OK);
+            left &= ~(1u << i);
+        }
+        assert_int_equal(fake_log.pirq_unmask_count, unmasks + 1);
+        assert_int_equal(fake_log.pirq_unmasked[unmasks], line);
+        assert_int_equal(fake_pirqs.lines[line].waiting, 0);
+    }
+
+    /* A sharer closes while told: that counts as its EOI; one that binds
+     * while the line waits does not unmask it and is not waited for. */
+    assert_true(evtchn_pirq_raise(&fake_pirqs, line));
+    uint32_t unmasks = fake_log.pirq_unmask_count;
+    assert_int_equal(evtchn_close(EV(2), port[2]), HV_OK);
+    assert_int_equal(evtchn_bind_pirq(EV(FAKE_DOMAINS - 1), SLOT_IRQ, line, &extra), HV_OK);
+    assert_int_equal(evtchn_pirq_eoi(EV(0), port[0]), HV_OK);
+    assert_int_equal(evtchn_pirq_eoi(EV(1), port[1]), HV_OK);
+    assert_int_equal(fake_log.pirq_unmask_count, unmasks);
+    assert_int_equal(evtchn_close(EV(3), port[3]), HV_OK); /* the last one told */
+    assert_int_equal(fake_log.pirq_unmask_count, unmasks + 1);
+    assert_int_equal(fake_log.pirq_mask_count, 0);
+
+    /* The last binding gone: the line is masked, the next raise goes nowhere. */
+    assert_int_equal(evtchn_close(EV(0), port[0]), HV_OK);
+    assert_int_equal(evtchn_close(EV(1), port[1]), HV_OK);
+    assert_int_equal(fake_log.pirq_mask_count, 0);
+    assert_int_equal(evtchn_close(EV(FAKE_DOMAINS - 1), extra), HV_OK);
+    assert_int_equal(fake_log.pirq_mask_count, 1);
+    assert_false(evtchn_pirq_raise(&fake_pirqs, line));
+}
+
+/* A sharer that never EOIs: the hypervisor's limit releases the line
+ * (evtchn_pirq_expire unmasks it once and drops every hold), the next raise
+ * reaches every binding again, the late EOI changes nothing, and expiring
+ * a line that is not waiting, an edge line's, or a message vector's does
+ * nothing. */
+static void test_shared_line_expires(void **state)
+{
+    const uint32_t line = 38;
+    uint32_t a, b;
+    (void)state;
+    assert_int_equal(evtchn_bind_pirq(EV(0), SLOT_IRQ, line, &a), HV_OK);
+    assert_int_equal(evtchn_bind_pirq(EV(1), SLOT_IRQ, line, &b), HV_OK);
+    assert_false(evtchn_pirq_expire(&fake_pirqs, line)); /* nothing waiting */
+    uint32_t unmasks = fake_log.pirq_unmask_count;
+
+    assert_true(evtchn_pirq_raise(&fake_pirqs, line));
+    assert_int_equal(evtchn_pirq_eoi(EV(0), a), HV_OK); /* b never EOIs */
+    assert_int_equal(fake_log.pirq_unmask_count, unmasks);
+    assert_false(evtchn_pirq_raise(&fake_pirqs, line));
+    assert_true(evtchn_pirq_expire(&fake_pirqs, line));
+    assert_int_equal(fake_log.pirq_unmask_count, unmasks + 1);
+    assert_int_equal(fake_log.pirq_unmasked[unmasks], line);
+    assert_int_equal(fake_pirqs.lines[line].waiting, 0);
+    assert_true(pending(1, b));                          /* its event stays pending */
+    assert_false(evtchn_pirq_expire(&fake_pirqs, line)); /* once */
+    assert_int_equal(fake_log.pirq_unmask_count, unmasks + 1);
+
+    /* The line works for the other sharer again; b's late EOI does nothing. */
+    guest_ack_all(0);
+    assert_int_equal(evtchn_pirq_eoi(EV(1), b), HV_OK);
+    assert_int_equal(fake_log.pirq_unmask_count, unmasks + 1);
+    assert_true(evtchn_pirq_raise(&fake_pirqs, line));
+    assert_true(pending(0, a));
+    assert_int_equal(fake_pirqs.lines[line].waiting, 3);
+
+    /* Only lines wait: an edge line not raised, a message vector, out of range. */
+    assert_false(evtchn_pirq_expire(&fake_pirqs, 33));
+    assert_false(evtchn_pirq_expire(&fake_pirqs, EVTCHN_MSI_FIRST));
+    assert_false(evtchn_pirq_expire(&fake_pirqs, EVTCHN_PIRQS));
+    assert_int_equal(fake_log.pirq_unmask_count, unmasks + 1);
 }
 
 /* Message vectors: bound by evtchn_bind_msi (the rights are pci_hv.c's),
@@ -515,7 +617,7 @@ static void test_msi_ports(void **state)
 
     assert_true(evtchn_pirq_raise(&fake_pirqs, src));
     assert_true(pending(0, p));
-    assert_false(fake_pirqs.lines[src].in_flight);
+    assert_int_equal(fake_pirqs.lines[src].waiting, 0);
     assert_true(evtchn_pirq_raise(&fake_pirqs, src)); /* merged into the pending port */
     guest_ack_all(0);
     assert_true(evtchn_pirq_raise(&fake_pirqs, src)); /* no EOI was needed */
@@ -537,7 +639,7 @@ static void test_msi_ports(void **state)
     assert_int_equal(evtchn_bind_msi(EV(1), src, &port), HV_OK);
     evtchn_pirq_unbind(&fake_pirqs, src);
     assert_int_equal(evtchn_port_state(EV(1), port), EVTCHN_FREE);
-    assert_null(fake_pirqs.lines[src].d);
+    assert_null(fake_pirqs.lines[src].d[0]);
     evtchn_pirq_unbind(&fake_pirqs, src); /* nothing bound: nothing happens */
     evtchn_pirq_unbind(&fake_pirqs, EVTCHN_PIRQS);
 }
@@ -644,7 +746,7 @@ static void test_teardown(void **state)
     for (uint32_t i = 1; i < EVTCHN_PORTS; i++)
         assert_int_equal(evtchn_port_state(EV(0), i), EVTCHN_FREE);
     assert_int_equal(evtchn_port_state(EV(1), p1), EVTCHN_UNBOUND);
-    assert_null(fake_pirqs.lines[35].d);
+    assert_null(fake_pirqs.lines[35].d[0]);
     assert_int_equal(fake_log.pirq_mask_count, 1);
     /* Domain 2's port for domain 0 stays unbound; nothing can bind it but
      * a domain with domain 0's uid, which is never reused. */
@@ -719,6 +821,8 @@ int main(void)
         T(test_ipi),
         T(test_bind_vcpu),
         T(test_pirq),
+        T(test_shared_level_line),
+        T(test_shared_line_expires),
         T(test_msi_ports),
         T(test_notify_unbound),
         T(test_hostile_ports),

@@ -215,9 +215,10 @@ static uint64_t sim_now(void *ctx)
 static int sim_wait(void *ctx, uint16_t vector, uint64_t deadline_ns)
 {
     struct sim_dev *s = ctx;
-    assert_true(vector < s->msix_vectors && vector < 8);
+    assert_true((vector < s->msix_vectors && vector < 8) || (vector == GK_VIRTIO_INTX && s->intx));
+    bool *pending = vector == GK_VIRTIO_INTX ? &s->intx_pending : &s->irq_pending[vector];
     s->waits++;
-    if (!s->irq_pending[vector] && s->deferred) {
+    if (!*pending && s->deferred) {
         unsigned d = s->deferred;
         s->deferred = 0;
         bool was = s->defer_until_wait;
@@ -227,12 +228,12 @@ static int sim_wait(void *ctx, uint16_t vector, uint64_t deadline_ns)
                 sim_process(s, qi);
         s->defer_until_wait = was;
     }
-    if (!s->irq_pending[vector]) {
+    if (!*pending) {
         if (s->clock_ns < deadline_ns)
             s->clock_ns = deadline_ns;
         return GK_VIRTIO_ETIMEDOUT;
     }
-    s->irq_pending[vector] = false;
+    *pending = false; /* the line: acknowledged, as the transport's ISR read */
     return GK_VIRTIO_OK;
 }
 
@@ -308,10 +309,14 @@ static void complete(struct sim_dev *s, unsigned qi, uint16_t head, uint32_t len
     q->completed++;
     /* MSI-X: unless the driver asked for no interrupt (no EVENT_IDX here). */
     const struct gk_vq_avail *avail = (const void *)(uintptr_t)q->driver;
-    if (q->vector != GK_VIRTIO_NO_VECTOR && !s->no_irq &&
+    if ((q->vector != GK_VIRTIO_NO_VECTOR || s->intx) && !s->no_irq &&
         !(__atomic_load_n(&avail->flags, __ATOMIC_ACQUIRE) & GK_VQ_AVAIL_F_NO_INTERRUPT)) {
-        assert_true(q->vector < 8);
-        s->irq_pending[q->vector] = true;
+        if (q->vector == GK_VIRTIO_NO_VECTOR) {
+            s->intx_pending = true;
+        } else {
+            assert_true(q->vector < 8);
+            s->irq_pending[q->vector] = true;
+        }
         s->irqs++;
     }
 }

@@ -74,6 +74,7 @@ struct sim_dev {
     uint16_t msix_vectors;
     uint16_t config_vector;
     bool irq_pending[8];
+    bool intx, intx_pending; /* intx: a queue without a vector raises the line */
     unsigned irqs, waits;
     bool defer_until_wait, no_irq;
     unsigned deferred; /* queues with a doorbell not yet processed (bit mask) */

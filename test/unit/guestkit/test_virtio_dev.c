@@ -386,6 +386,37 @@ static void test_irq_sleeps_until_completion(void **state)
     assert_int_equal(sim.waits, 1);
 }
 
+/* Line-interrupt mode (a function without MSI-X): every queue waits for
+ * the line; no vector is written to the device. */
+static void test_intx_sleeps_until_completion(void **state)
+{
+    (void)state;
+    sim.intx = true;
+    assert_int_equal(sim_attach_irq(&sim, &dev, 0, 0), GK_VIRTIO_OK);
+    assert_int_equal(gk_virtio_dev_use_intx(&dev, true), GK_VIRTIO_OK);
+    assert_int_equal(gk_virtio_dev_negotiate(&dev, 0, 0), GK_VIRTIO_OK);
+    assert_int_equal(gk_virtio_queue_setup(&dev, &q[0], 0, 4), GK_VIRTIO_OK);
+    assert_int_equal(gk_virtio_queue_setup(&dev, &q[1], 1, 4), GK_VIRTIO_OK);
+    assert_int_equal(gk_virtio_dev_ready(&dev), GK_VIRTIO_OK);
+    assert_int_equal(q[0].vector, GK_VIRTIO_INTX);
+    assert_int_equal(q[1].vector, GK_VIRTIO_INTX);
+    assert_int_equal(sim.q[1].vector, GK_VIRTIO_NO_VECTOR); /* nothing written */
+    assert_int_equal(sim.config_vector, GK_VIRTIO_NO_VECTOR);
+    sim.defer_until_wait = true;
+    irq_send();
+    void *t = NULL;
+    uint32_t len = 99;
+    assert_int_equal(gk_virtio_wait_used(&dev, &q[1], &t, &len, 1000000000), GK_VIRTIO_OK);
+    assert_non_null(t);
+    assert_int_equal(sim.waits, 1);
+    assert_int_equal(sim.irqs, 1);
+    /* Turning vectors on turns the line mode off; no wait op: refused. */
+    assert_int_equal(gk_virtio_dev_use_vectors(&dev, 0), GK_VIRTIO_OK);
+    assert_false(dev.intx);
+    assert_int_equal(sim_attach(&sim, &dev), GK_VIRTIO_OK);
+    assert_int_equal(gk_virtio_dev_use_intx(&dev, true), GK_VIRTIO_EINVAL);
+}
+
 static void test_irq_lost_interrupt(void **state)
 {
     (void)state;
@@ -477,6 +508,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_vectors_programmed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_sleeps_until_completion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intx_sleeps_until_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_lost_interrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_queue, setup, teardown),
