@@ -141,7 +141,7 @@ static uint32_t cap_remove(struct cap *c)
     CAP_INVARIANT(obj != NULL && obj->cap_count > 0);
     link_replace_with_list(&c->sibling, &c->children);
     cap_clear_slot(c);
-    uint32_t cost = cap_hook_removed(c, type, base, count);
+    uint32_t cost = cap_hook_removed(c, obj, type, base, count);
     obj->cap_count--;
     if (obj->cap_count == 0)
         cap_object_unreferenced(obj);

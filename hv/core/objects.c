@@ -184,14 +184,15 @@ void cap_object_unreferenced(struct cap_object *obj)
  * much as a whole revoke budget, so a revoke call removes at most one. */
 #define MMIO_REMOVAL_COST CAP_REVOKE_BUDGET
 
-uint32_t cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
+uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, uint16_t type,
+                          uint64_t base, uint64_t count)
 {
     if (type == HV_CAP_PCI) {
         /* The function's DMA and vectors go with the last right to them. */
         for (unsigned i = 0; i < DOMAIN_MAX; i++) {
             struct domain *d = domain_at(i);
             if (d && slot >= &d->caps.slots[0] && slot < &d->caps.slots[HV_CAP_SLOTS]) {
-                pci_dev_cap_removed(d, slot->obj);
+                pci_dev_cap_removed(d, obj);
                 return 0;
             }
         }

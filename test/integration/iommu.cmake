@@ -34,6 +34,7 @@ add_hv_test(iommu_attack LABELS iommu TIMEOUT 180 MEM 512M
            "iommu-attack: root: the page it was not given is untouched: ok"
            "iommu-attack: root: and not the one made after it was unmapped: ok"
            "iommu-attack: root: the faults were counted for the driver: ok"
+           "iommu-attack: root: the faulting function is stopped (bus mastering off): ok"
            "iommu-attack: root: ok" "d0 (root): shut down: poweroff"
     EXPECT_RE "iommu: DMA fault: 00:0[0-9a-f].0 write at 0x200000 .*domain 1"
     FORBID "FAILED" "hypervisor fault")

@@ -163,14 +163,16 @@ void cap_object_unreferenced(struct cap_object *obj);
 
 /*
  * The capability in `slot` (now empty) was just removed (deleted, revoked,
- * cleared); type, base and count are what it was. Runs inside a capability
+ * cleared); obj, type, base and count are what it was (the slot no longer
+ * names obj). Runs inside a capability
  * operation: must not call cap_*. The hypervisor unmaps the device frames
  * an MMIO capability no longer covers. Returns the cost of what it did, in
  * budget units beyond the removal itself (0 for a plain removal), which
  * revoke and clear charge to their budget: an expensive hook shortens the
  * call.
  */
-uint32_t cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count);
+uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, uint16_t type,
+                          uint64_t base, uint64_t count);
 
 /*
  * The capability table of the domain whose object is domain_obj (an object

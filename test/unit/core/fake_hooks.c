@@ -39,12 +39,14 @@ static struct fake_domain *fake_from_obj(struct cap_object *o)
     abort(); /* the code under test passed a non-domain object */
 }
 
-uint32_t cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
+uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, uint16_t type,
+                          uint64_t base, uint64_t count)
 {
-    (void)slot;
     (void)base;
     (void)count;
     fake_log.removed_count++;
+    fake_log.removed_obj = obj;
+    fake_log.removed_slot_empty = slot->obj == NULL;
     return type == HV_CAP_MMIO ? fake_log.removed_cost : 0;
 }
 

@@ -32,8 +32,10 @@ struct fake_log {
     uint32_t pirq_unmask_count;
     uint32_t pirq_masked[FAKE_LOG_MAX];
     uint32_t pirq_mask_count;
-    uint32_t removed_count; /* cap_hook_removed calls */
-    uint32_t removed_cost;  /* what cap_hook_removed reports for an MMIO capability */
+    uint32_t removed_count;               /* cap_hook_removed calls */
+    uint32_t removed_cost;                /* what cap_hook_removed reports for an MMIO capability */
+    const struct cap_object *removed_obj; /* the last removal's object */
+    bool removed_slot_empty;              /* its slot was empty when the hook ran */
     struct {
         uint32_t pirq;
         struct evtchn_domain *d;

@@ -838,6 +838,10 @@ static void test_removal_cost_charged(void **state)
     uint32_t before = fake_log.removed_count;
     assert_int_equal(cap_revoke(D(0), 0, 64), HV_EAGAIN);
     assert_int_equal(fake_log.removed_count - before, 7); /* 7 * 10 >= 64 */
+    /* The hook is told the object the removed capability named (its slot
+     * is empty by then): pci_dev_cap_removed needs it. */
+    assert_ptr_equal(fake_log.removed_obj, &mmio);
+    assert_true(fake_log.removed_slot_empty);
     unsigned calls = 1;
     while (cap_revoke(D(0), 0, 64) == HV_EAGAIN)
         calls++;

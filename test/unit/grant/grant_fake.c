@@ -106,8 +106,10 @@ void mm_panic(const char *why)
 
 /* ---- capability hooks (hv/core/include/cap.h) --------------------------------- */
 
-uint32_t cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
+uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, uint16_t type,
+                          uint64_t base, uint64_t count)
 {
+    (void)obj;
     (void)slot;
     (void)type;
     (void)base;

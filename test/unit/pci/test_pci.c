@@ -77,8 +77,10 @@ void pci_hook_write32(pci_bdf_t bdf, uint32_t offset, uint32_t value)
 }
 
 /* cap.c's hooks (no capability is deleted here). */
-uint32_t cap_hook_removed(const struct cap *slot, uint16_t type, uint64_t base, uint64_t count)
+uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, uint16_t type,
+                          uint64_t base, uint64_t count)
 {
+    (void)obj;
     (void)slot;
     (void)type;
     (void)base;
