@@ -41,7 +41,9 @@ if [ -z "$no_disk" ]; then
       echo "hv: disk $disk created ($disk_size)"
     fi
   fi
-  drive=(-drive "file=$disk,format=raw,if=virtio")
+  # modern-only, behind the IOMMU (a transitional device would bypass it)
+  drive=(-drive "file=$disk,format=raw,if=none,id=disk0"
+    -device virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on)
 fi
 if [ -f "$rundir/qemu.pid" ] && kill -0 "$(cat "$rundir/qemu.pid")" 2>/dev/null &&
    grep -q qemu "/proc/$(cat "$rundir/qemu.pid")/comm" 2>/dev/null; then
