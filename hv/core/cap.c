@@ -161,7 +161,7 @@ void cap_object_init(struct cap_object *obj, enum hv_cap_type type)
     link_init(&obj->roots);
     obj->cap_count = 0;
     obj->type = (uint16_t)type;
-    obj->reserved = 0;
+    obj->flags = 0;
 }
 
 void cap_table_init(struct cap_table *t)
@@ -366,6 +366,41 @@ enum hv_status cap_object_clear(struct cap_object *obj, uint32_t budget)
     if (budget == 0)
         return HV_EINVAL;
     return cap_object_clear_some(obj, &budget);
+}
+
+void cap_mark_reachable(struct cap_object *const doms[], unsigned n, unsigned nroots)
+{
+    for (unsigned i = 0; i < n; i++) {
+        CAP_INVARIANT(doms[i]->type == HV_CAP_DOMAIN);
+        doms[i]->flags = (uint16_t)(CAP_OBJ_CANDIDATE | (i < nroots ? CAP_OBJ_REACHED : 0));
+    }
+    /* Each pass looks through the tables of the domains reached and not
+     * yet looked through; a pass that reaches nothing new is the last. */
+    for (bool more = n != 0; more;) {
+        more = false;
+        for (unsigned i = 0; i < n; i++) {
+            struct cap_object *o = doms[i];
+            if ((o->flags & (CAP_OBJ_REACHED | CAP_OBJ_SCANNED)) != CAP_OBJ_REACHED)
+                continue;
+            o->flags |= CAP_OBJ_SCANNED;
+            struct cap_table *t = cap_domain_table(o);
+            if (t == NULL)
+                continue;
+            for (uint32_t s = 0; s < HV_CAP_SLOTS; s++) {
+                struct cap_object *x = t->slots[s].obj;
+                if (x == NULL || t->slots[s].type != HV_CAP_DOMAIN ||
+                    (x->flags & (CAP_OBJ_CANDIDATE | CAP_OBJ_REACHED)) != CAP_OBJ_CANDIDATE)
+                    continue;
+                x->flags |= CAP_OBJ_REACHED;
+                more = true;
+            }
+        }
+    }
+}
+
+bool cap_object_reached(const struct cap_object *obj)
+{
+    return (obj->flags & CAP_OBJ_REACHED) != 0;
 }
 
 uint32_t cap_child_count(const struct cap_table *t, uint32_t slot)

@@ -29,6 +29,7 @@
 static struct evtchn_pirq_table pirq_table;
 static uint64_t next_uid = 1;
 static bool deferred_pending; /* a domain waits for destroy or reaping */
+static bool cycles_pending;   /* a domain capability went: look for cycles nobody names */
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
@@ -187,6 +188,13 @@ void cap_object_unreferenced(struct cap_object *obj)
 uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, uint16_t type,
                           uint64_t base, uint64_t count)
 {
+    if (type == HV_CAP_DOMAIN) {
+        /* The domain may still be named, but only by itself or by domains
+         * nobody else names (a cycle): deferred work looks. */
+        cycles_pending = true;
+        deferred_pending = true;
+        return 0;
+    }
     if (type == HV_CAP_PCI) {
         /* The function's DMA and vectors go with the last right to them. */
         for (unsigned i = 0; i < DOMAIN_MAX; i++) {
@@ -366,17 +374,62 @@ void domain_destroy_later(struct domain *d)
         c->owed_teardown_uid = d->uid;
 }
 
+/*
+ * Capability cycles: a domain lives while a chain of domain capabilities
+ * leads to it from the root, each in the table of a live domain. A domain
+ * that names itself, or domains that name each other, keep their counts
+ * above zero after everyone else let go of them; here they are found
+ * (cap_mark_reachable) and destroyed like a domain whose last capability
+ * went. A domain nobody ever named (a boot test's) is not looked at, and
+ * neither is one already on its way out. Bounded: DOMAIN_MAX tables at
+ * most, once per stretch of work in which a domain capability was removed.
+ */
+static void domain_cycles_collect(void)
+{
+    struct cap_object *objs[DOMAIN_MAX];
+    struct domain *doms[DOMAIN_MAX];
+    unsigned n = 0, nroots = 0;
+    /* The roots first, then the candidates. */
+    for (unsigned pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+            struct domain *d = domain_at(i);
+            if (!d || d->uid == 0 || !domain_live(d) || d->is_root != (pass == 0))
+                continue;
+            if (!d->is_root && (d->destroy_pending || d->obj.cap_count == 0))
+                continue;
+            objs[n] = &d->obj;
+            doms[n++] = d;
+        }
+        if (pass == 0)
+            nroots = n;
+    }
+    if (nroots == 0)
+        return; /* no root yet: nothing to measure from */
+    cap_mark_reachable(objs, n, nroots);
+    for (unsigned k = nroots; k < n; k++) {
+        if (cap_object_reached(objs[k]))
+            continue;
+        log_info("d%u (%s): only capability cycles name it (%u capabilities): destroying it",
+                 doms[k]->id, doms[k]->name, doms[k]->obj.cap_count);
+        domain_destroy_later(doms[k]);
+    }
+}
+
 void domain_deferred_work(void)
 {
     if (!deferred_pending)
         return;
     deferred_pending = false;
+    if (cycles_pending) {
+        cycles_pending = false;
+        domain_cycles_collect();
+    }
     for (unsigned i = 0; i < DOMAIN_MAX; i++) {
         struct domain *d = domain_at(i);
         if (!d || !d->destroy_pending)
             continue;
         d->destroy_pending = false;
-        if (d->state != DOMAIN_DEAD)
+        if (d->state != DOMAIN_DEAD && d->obj.cap_count == 0)
             log_info("d%u (%s): its last capability was deleted: destroying it", d->id, d->name);
         domain_destroy_dead(d); /* retried later if a CPU still runs it */
     }

@@ -17,8 +17,10 @@
  * frames), the frame invariants F1..F9 of hv/mm/frame.c, every grant's
  * mapping count against the L1 entries that map it, frame owners against
  * the domains' page counts and the free pool (its frames owned by nobody,
- * its count right), and every capability (links,
- * type, the object's count, reachable from the object's roots). Slow
+ * its count right), every capability (links,
+ * type, the object's count, reachable from the object's roots), and every
+ * live domain a capability names reached from the root by a chain of
+ * domain capabilities (no capability cycle keeps one alive). Slow
  * (every table entry of the machine): a test instrument only.
  */
 #include <string.h>
@@ -402,6 +404,45 @@ static void audit_caps(void)
     }
 }
 
+static bool audit_live(const struct domain *d)
+{
+    return d && d->uid != 0 &&
+           (d->state == DOMAIN_BUILDING || d->state == DOMAIN_RUNNING ||
+            d->state == DOMAIN_SHUTDOWN);
+}
+
+/* Every live domain that a capability names is reached from the root by a
+ * chain of domain capabilities in live domains' tables, or is on its way
+ * out: no capability cycle keeps a domain nobody else names. */
+static void audit_reach(void)
+{
+    bool reached[DOMAIN_MAX] = {false}, scanned[DOMAIN_MAX] = {false};
+    for (unsigned i = 0; i < DOMAIN_MAX; i++)
+        reached[i] = audit_live(domain_at(i)) && domain_at(i)->is_root;
+    for (bool more = true; more;) {
+        more = false;
+        for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+            if (!reached[i] || scanned[i])
+                continue;
+            scanned[i] = more = true;
+            const struct domain *d = domain_at(i);
+            for (unsigned j = 0; j < DOMAIN_MAX; j++) {
+                const struct domain *e = domain_at(j);
+                if (!audit_live(e) || reached[j])
+                    continue;
+                for (unsigned k = 0; k < HV_CAP_SLOTS && !reached[j]; k++)
+                    reached[j] = d->caps.slots[k].obj == &e->obj;
+            }
+        }
+    }
+    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+        const struct domain *d = domain_at(i);
+        if (audit_live(d) && !reached[i] && d->obj.cap_count != 0 && !d->destroy_pending)
+            disagree("d%llu: only capability cycles name it (%llu capabilities)%.0llu", d->id,
+                     d->obj.cap_count, 0);
+    }
+}
+
 static void audit(const struct domain *caller, uint32_t inject)
 {
     memset(&check, 0, sizeof(check));
@@ -422,6 +463,7 @@ static void audit(const struct domain *caller, uint32_t inject)
     audit_counts(frames);
     audit_free();
     audit_caps();
+    audit_reach();
     log_info("test: audit: %u disagreements in %llu frames and %llu capabilities%s%s", check.errors,
              (unsigned long long)check.frames_checked, (unsigned long long)check.caps_checked,
              check.errors ? "; first: " : "", check.errors ? check.first : "");

@@ -48,6 +48,20 @@
  *             tears them down, and every frame must come back (found by
  *             the hypercall fuzzer: the round-robin step skipped domains
  *             and left them DEAD, their frames lost).
+ *     cycles - capability cycles: never-started domains that name
+ *             themselves, each other (pairs, a ring with a tail, four all
+ *             naming all) and their own consoles; the root deletes its
+ *             capabilities, or destroys one of them: every frame must come
+ *             back. Then a running child naming itself creates a domain
+ *             that names the child and itself, and the root lets go of
+ *             the child: both go (before the fix every one of them lived
+ *             on with its frames).
+ *     nostart - every way a never-started domain can fail to be made or
+ *             end (creation refused part-way: read-only arguments, a full
+ *             domain table, no free frame; destroyed or its last
+ *             capability deleted with frames, a VCPU capability, its own
+ *             console capability, paused, asked to shut down): nothing is
+ *             left behind (the unexplained leak of the fuzzer's campaign 1).
  *   child (built by the root), role=<name>: see each test.
  *
  * Every check prints a line; a failed one contains "FAILED". The root ends
@@ -368,6 +382,19 @@ static uint64_t frames_free_now(void)
     return host.frames_free;
 }
 
+/* HV_DOMCTL_CREATE of a domain that is never started, its domain
+ * capability in slot and its console capability in slot + 1. */
+static int64_t create_unstarted(uint32_t slot, const char *name, uint32_t vcpus, uint64_t max_pages)
+{
+    struct hv_domctl_create c = {.mem_slot = HV_ROOT_SLOT_MEMORY,
+                                 .dom_slot = slot,
+                                 .console_slot = slot + 1,
+                                 .vcpus = vcpus,
+                                 .max_pages = max_pages};
+    snprintf(c.name, sizeof(c.name), "%s", name);
+    return gk_hc_domain_op(HV_DOMCTL_CREATE, &c);
+}
+
 #define REAP_HOLDER_SLOT 40u
 #define REAP_DOMAINS 4u
 
@@ -384,22 +411,12 @@ static void test_reap(void)
 {
     uint64_t before = frames_free_now();
     for (unsigned round = 0; round < 3; round++) {
-        struct hv_domctl_create h = {.mem_slot = HV_ROOT_SLOT_MEMORY,
-                                     .dom_slot = REAP_HOLDER_SLOT,
-                                     .console_slot = REAP_HOLDER_SLOT + 1,
-                                     .vcpus = 1,
-                                     .max_pages = 16};
-        snprintf(h.name, sizeof(h.name), "holder");
-        expect("create the holder", gk_hc_domain_op(HV_DOMCTL_CREATE, &h), HV_OK);
+        expect("create the holder", create_unstarted(REAP_HOLDER_SLOT, "holder", 1, 16), HV_OK);
         for (unsigned i = 0; i < REAP_DOMAINS; i++) {
             uint32_t slot = REAP_HOLDER_SLOT + 2 + 2 * i;
-            struct hv_domctl_create c = {.mem_slot = HV_ROOT_SLOT_MEMORY,
-                                         .dom_slot = slot,
-                                         .console_slot = slot + 1,
-                                         .vcpus = 1,
-                                         .max_pages = 16};
-            snprintf(c.name, sizeof(c.name), "reap%u", i);
-            expect("create a domain", gk_hc_domain_op(HV_DOMCTL_CREATE, &c), HV_OK);
+            char name[16];
+            snprintf(name, sizeof(name), "reap%u", i);
+            expect("create a domain", create_unstarted(slot, name, 1, 16), HV_OK);
             expect("give the holder its capability",
                    gk_cap_copy(slot, REAP_HOLDER_SLOT, 10 + i, HV_CAP_R_DOM_STATE, 0, 0), HV_OK);
             expect("delete the root's", gk_cap_delete(slot), HV_OK);
@@ -415,6 +432,252 @@ static void test_reap(void)
                   (unsigned long long)before, (unsigned long long)frames_free_now(), ms);
         check("every frame of the domains that died with the holder came back",
               frames_free_now() == before);
+    }
+}
+
+/* --- cycles: capabilities that name their own holder keep nobody alive --------- */
+
+#define CYC_SLOT 60u /* the root's slots for the domains of a round: 60, 62, ... */
+#define CYC_MAX 4u
+
+/* Copies the root's capability in src into slot dst of the domain in
+ * holder's table. */
+static void cyc_give(uint32_t src, uint32_t holder, uint32_t dst)
+{
+    expect("copy a capability into a domain's table",
+           gk_cap_copy(src, holder, dst, HV_CAP_R_DOM_ALL | HV_CAP_R_GRANT, 0, 0), HV_OK);
+}
+
+/* Waits (at most 1 s of system time) until `want` frames are free. */
+static bool frames_back(uint64_t want, const char *what)
+{
+    unsigned ms = 0;
+    while (frames_free_now() != want && ms < 1000) {
+        gk_sleep_ms(1);
+        ms++;
+    }
+    gk_printf("harden: %s: %s: %llu frames free, %llu wanted, after %u ms\n", who, what,
+              (unsigned long long)frames_free_now(), (unsigned long long)want, ms);
+    return frames_free_now() == want;
+}
+
+/*
+ * One round: n never-started domains in the root's slots CYC_SLOT + 2i;
+ * edges[i] lists, for domain i, the domains j whose capability it gets
+ * (bit j), the console capability of domain i too when `console` (an
+ * object it owns). Then the root lets go of all of them, by deleting its
+ * capabilities (destroy < 0) or by destroying domain `destroy` and
+ * deleting the rest; every frame must come back.
+ */
+static void cyc_round(const char *what, unsigned n, const uint8_t edges[], bool console,
+                      int destroy)
+{
+    uint64_t before = frames_free_now();
+    char name[16];
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "cyc%u", i);
+        expect("create a domain", create_unstarted(CYC_SLOT + 2 * i, name, 1, 16), HV_OK);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        for (unsigned j = 0; j < n; j++)
+            if (edges[i] & (1u << j))
+                cyc_give(CYC_SLOT + 2 * j, CYC_SLOT + 2 * i, 10 + j);
+        if (console)
+            expect("give a domain its own console capability",
+                   gk_cap_copy(CYC_SLOT + 2 * i + 1, CYC_SLOT + 2 * i, 20, HV_CAP_R_CON_ALL, 0, 0),
+                   HV_OK);
+    }
+    /* The consoles first: a destroyed domain's go with it. */
+    for (unsigned i = 0; i < n; i++)
+        expect("delete the root's console capability", gk_cap_delete(CYC_SLOT + 2 * i + 1), HV_OK);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t slot = CYC_SLOT + 2 * i;
+        if ((int)i == destroy)
+            expect("destroy it", gk_domain_destroy_slot(slot), HV_OK);
+        else
+            expect("delete the root's domain capability", gk_cap_delete(slot), HV_OK);
+    }
+    check(what, frames_back(before, what));
+}
+
+/*
+ * A child C (started, running this image, role=cycle) holds a capability
+ * to itself and creates a domain G of its own, which it gives a capability
+ * to C and to G itself; then the root lets go of C. C and G name each
+ * other and themselves, nothing else names them: both must go.
+ */
+static void cyc_running_child(void)
+{
+    struct gk_built_domain d;
+    child_build_pinned(&d, "cycler", "cycle", 1, 0);
+    expect("give the child a capability to itself",
+           gk_cap_copy(d.dom_slot, d.dom_slot, 1, HV_CAP_R_DOM_ALL | HV_CAP_R_GRANT, 0, 0), HV_OK);
+    expect("give the child memory to create a domain",
+           gk_cap_copy(HV_ROOT_SLOT_MEMORY, d.dom_slot, 2, HV_CAP_R_MEM_CREATE_DOMAIN, 0, 0),
+           HV_OK);
+    uint32_t ref = child_share_and_start(&d);
+    for (unsigned ms = 0; page->rounds == 0 && ms < 5000; ms++)
+        gk_sleep_ms(1);
+    check("the child built its cycle", page->rounds == 1);
+    struct hv_domctl_info info;
+    expect("its state", gk_domain_info(d.dom_slot, &info), HV_OK);
+    uint64_t before = frames_free_now();
+    expect("delete the root's console capability", gk_cap_delete(d.console_slot), HV_OK);
+    expect("delete the root's capability to the child", gk_cap_delete(d.dom_slot), HV_OK);
+    int64_t rc = HV_EBUSY;
+    for (unsigned i = 0; i < 1000 && (rc = gk_grant_end(ref)) == HV_EBUSY; i++)
+        gk_sleep_ms(1);
+    expect("end the grant of the shared page (the child's mapping went with it)", rc, HV_OK);
+    /* The child's frames and G's shared-info frame. */
+    check("a running child and the domain it made, naming each other, are destroyed",
+          frames_back(before + info.pages + 1, "running child and its domain"));
+}
+
+static void child_cycle(void)
+{
+    child_map_page();
+    struct hv_domctl_create c = {
+        .mem_slot = 2, .dom_slot = 3, .console_slot = 4, .vcpus = 1, .max_pages = 4};
+    snprintf(c.name, sizeof(c.name), "cycled");
+    expect("create a domain", gk_hc_domain_op(HV_DOMCTL_CREATE, &c), HV_OK);
+    expect("give it a capability to me", gk_cap_copy(1, 3, 0, HV_CAP_R_DOM_STATE, 0, 0), HV_OK);
+    expect("give it a capability to itself", gk_cap_copy(3, 3, 1, HV_CAP_R_DOM_STATE, 0, 0), HV_OK);
+    page->rounds = failures ? 2 : 1;
+    for (;;)
+        gk_sleep_ms(1000);
+}
+
+static void test_cycles(void)
+{
+    static const uint8_t self[] = {1u << 0};
+    static const uint8_t pair[] = {1u << 1, 1u << 0};
+    /* A ring of three, the last also naming a fourth that names nothing. */
+    static const uint8_t ring[] = {1u << 1, 1u << 2, 1u << 0 | 1u << 3, 0};
+    /* Each names itself and every other one. */
+    static const uint8_t all[] = {0xf, 0xf, 0xf, 0xf};
+    cyc_round("a domain naming itself goes with the last outside capability", 1, self, false, -1);
+    cyc_round("... also holding its own console capability", 1, self, true, -1);
+    cyc_round("two domains naming each other go", 2, pair, false, -1);
+    cyc_round("a ring of three and the domain it names go", 4, ring, true, -1);
+    cyc_round("four domains naming each other and themselves go", 4, all, false, -1);
+    cyc_round("a domain naming itself goes when destroyed", 1, self, true, 0);
+    cyc_round("destroying one of two naming each other takes both", 2, pair, false, 0);
+    cyc_round("destroying one of a ring takes the ring", 4, ring, false, 1);
+    cyc_running_child();
+}
+
+/* --- nostart: every way a never-started domain ends gives its frames back ------ */
+
+/* The root's slots for this test's domains: 180, 182, ... (after the devices'). */
+#define NS_SLOT 180u
+#define NS_FRAMES_MAX 32768u
+
+static uint32_t ns_taken[NS_FRAMES_MAX];
+
+static int64_t ns_create(uint32_t slot, uint64_t max_pages)
+{
+    return create_unstarted(slot, "nostart", 2, max_pages);
+}
+
+static bool slot_empty(uint32_t slot)
+{
+    struct hv_cap_info ci;
+    return gk_cap_identify(slot, &ci) == HV_OK && ci.type == HV_CAP_NULL;
+}
+
+/*
+ * The unexplained leak of the hypercall fuzzer's campaign 1 (a domain it
+ * created, never started, outlived it with its shared-info frame): every
+ * path on which a never-started domain can fail to be made or end, tried
+ * directly. Creation refused part-way (its output not writable, no free
+ * domain slot, no free frame for its shared info) must leave nothing
+ * behind; a never-started domain (with frames assigned, a VCPU capability
+ * minted, a console capability copied into it, paused and asked to shut
+ * down, both refused or ignored) must give every frame back when destroyed and when its last
+ * capability goes; a holder dying with the only capabilities (harden_reap)
+ * and capability cycles (test=cycles) are tested on their own.
+ */
+static void test_nostart(void)
+{
+    uint64_t before = frames_free_now();
+
+    /* Refused before anything is made: the arguments are read-only. */
+    static const struct hv_domctl_create ro = {.mem_slot = HV_ROOT_SLOT_MEMORY,
+                                               .dom_slot = NS_SLOT,
+                                               .console_slot = NS_SLOT + 1,
+                                               .vcpus = 1,
+                                               .max_pages = 16,
+                                               .name = "readonly"};
+    expect("create with read-only arguments",
+           gk_hc_domain_op(HV_DOMCTL_CREATE, (void *)(uintptr_t)&ro), HV_EFAULT);
+    check("nothing was made", slot_empty(NS_SLOT) && frames_free_now() == before);
+
+    /* No free domain slot: create until the table is full. */
+    unsigned made = 0;
+    int64_t rc = HV_OK;
+    while (made < 37 && (rc = ns_create(NS_SLOT + 2 * made, 4)) == HV_OK)
+        made++;
+    gk_printf("harden: nostart: %u domains made before the table was full\n", made);
+    expect("the create that finds the table full", rc, HV_ENOMEM);
+    check("it made nothing", slot_empty(NS_SLOT + 2 * made) && frames_free_now() == before - made);
+    for (unsigned i = 0; i < made; i++)
+        expect("delete its capability", gk_cap_delete(NS_SLOT + 2 * i), HV_OK);
+    check("every one gave its shared-info frame back", frames_back(before, "a full table"));
+
+    /* Every free frame taken: the creator has no headroom left either (the
+     * root's limit is all memory; a pool empty with headroom left needs
+     * frames outside every quota, a zombie's), so the create is refused
+     * before a domain slot is taken. */
+    unsigned taken = 0;
+    int64_t m;
+    while (taken < NS_FRAMES_MAX && (m = gk_hc_memory_op(HV_MEMOP_INCREASE, 0)) >= 0)
+        ns_taken[taken++] = (uint32_t)m;
+    gk_printf("harden: nostart: took %u frames; %llu free\n", taken,
+              (unsigned long long)frames_free_now());
+    check("every free frame taken", frames_free_now() == 0);
+    expect("create with no free frame", ns_create(NS_SLOT, 4), HV_ENOMEM);
+    check("it made nothing", slot_empty(NS_SLOT) && slot_empty(NS_SLOT + 1));
+    while (taken)
+        if (gk_hc_memory_op(HV_MEMOP_DECREASE, ns_taken[--taken]) != HV_OK)
+            gk_panic("harden: FAILED to give frame %#x back", ns_taken[taken]);
+    check("every frame is back", frames_back(before, "no free frame"));
+
+    /* Never started, with frames, a VCPU capability, its console capability
+     * in its own table, paused, asked to shut down: destroyed (even) and
+     * its last capability deleted (odd). */
+    for (unsigned round = 0; round < 4; round++) {
+        expect("create", ns_create(NS_SLOT, 64), HV_OK);
+        struct hv_domctl_frame list[8];
+        for (unsigned i = 0; i < 8; i++) {
+            int64_t f = gk_hc_memory_op(HV_MEMOP_INCREASE, 0);
+            if (f < 0)
+                gk_panic("harden: FAILED HV_MEMOP_INCREASE (%lld)", (long long)f);
+            list[i] = (struct hv_domctl_frame){.mfn = (uint64_t)f, .pfn = i};
+        }
+        struct hv_domctl_assign as = {
+            .dom_slot = NS_SLOT, .count = 8, .list = (uint64_t)(uintptr_t)list};
+        expect("assign it 8 frames", gk_hc_domain_op(HV_DOMCTL_ASSIGN, &as), HV_OK);
+        struct hv_domctl_vcpu_cap vc = {
+            .dom_slot = NS_SLOT, .vcpu = 1, .dst_slot = NS_SLOT + 2, .rights = HV_CAP_R_VCPU_ALL};
+        expect("mint a capability to its VCPU 1", gk_hc_domain_op(HV_DOMCTL_VCPU_CAP, &vc), HV_OK);
+        expect("give it its console capability",
+               gk_cap_copy(NS_SLOT + 1, NS_SLOT, 5, HV_CAP_R_CON_ALL, 0, 0), HV_OK);
+        if (round & 2) {
+            expect("pause it (not running: refused)", gk_domain_pause(NS_SLOT), HV_EBUSY);
+            struct hv_domctl_shutdown_request sr = {.dom_slot = NS_SLOT,
+                                                    .reason = HV_SHUTDOWN_POWEROFF};
+            int64_t r = gk_hc_domain_op(HV_DOMCTL_SHUTDOWN_REQUEST, &sr);
+            gk_printf("harden: nostart: a shutdown request to it -> %lld\n", (long long)r);
+        }
+        if (round & 1) {
+            expect("delete the console capability", gk_cap_delete(NS_SLOT + 1), HV_OK);
+            expect("delete its last capability", gk_cap_delete(NS_SLOT), HV_OK);
+        } else {
+            expect("destroy it", gk_domain_destroy_slot(NS_SLOT), HV_OK);
+        }
+        check("its VCPU capability went with it", slot_empty(NS_SLOT + 2));
+        check("its frames and its shared-info frame came back",
+              frames_back(before, round & 1 ? "last capability deleted" : "destroyed"));
     }
 }
 
@@ -989,6 +1252,8 @@ static void child_main(const char *role)
         child_victim();
     if (strcmp(role, "tables") == 0)
         child_tables();
+    if (strcmp(role, "cycle") == 0)
+        child_cycle();
     gk_panic("harden: FAILED unknown role \"%s\"", role);
 }
 
@@ -1014,6 +1279,10 @@ int main(const struct hv_start_info *si)
         test_bounded();
     else if (strcmp(test, "reap") == 0)
         test_reap();
+    else if (strcmp(test, "cycles") == 0)
+        test_cycles();
+    else if (strcmp(test, "nostart") == 0)
+        test_nostart();
     else
         gk_panic("harden: FAILED unknown test \"%s\"", test);
     if (failures)

@@ -43,9 +43,14 @@ struct cap_link {
 struct cap_object {
     struct cap_link roots; /* capabilities made by cap_insert_root */
     uint32_t cap_count;
-    uint16_t type; /* enum hv_cap_type */
-    uint16_t reserved;
+    uint16_t type;  /* enum hv_cap_type */
+    uint16_t flags; /* CAP_OBJ_*: cap_mark_reachable's marks */
 };
+
+/* Marks of cap_mark_reachable (domain objects only). */
+#define CAP_OBJ_CANDIDATE (1u << 0) /* one of the objects it was given */
+#define CAP_OBJ_REACHED (1u << 1)   /* a chain of capabilities leads to it from a root */
+#define CAP_OBJ_SCANNED (1u << 2)   /* its table was looked through */
 
 /* Flags of a capability slot. */
 #define CAP_F_REVOKING (1u << 0) /* a revoke is in progress: no new copies */
@@ -148,6 +153,22 @@ enum hv_status cap_object_clear_some(struct cap_object *obj, uint32_t *budget);
 
 /* The rights bits that mean something for type (0 for an invalid type). */
 uint32_t cap_valid_rights(uint32_t type);
+
+/*
+ * Reachability through domain capabilities. A domain is destroyed when the
+ * last capability naming it goes; domains that name themselves or each
+ * other (a capability cycle) keep their counts above zero when nothing
+ * else names them, so the hypervisor asks this instead. doms[0..n) are
+ * domain objects (type HV_CAP_DOMAIN), the first nroots of them the roots.
+ * Afterwards cap_object_reached(doms[i]) says whether a chain of domain
+ * capabilities leads from a root to doms[i], each capability in the table
+ * of a domain of doms reached before (cap_domain_table; a domain being
+ * destroyed leads nowhere). Objects not in doms are not followed, and
+ * their marks mean nothing. Bounded work: at most n tables of HV_CAP_SLOTS slots looked
+ * through, and n + 1 passes over doms.
+ */
+void cap_mark_reachable(struct cap_object *const doms[], unsigned n, unsigned nroots);
+bool cap_object_reached(const struct cap_object *obj);
 
 /* Number of direct copies of the capability in slot (tests, debugging). */
 uint32_t cap_child_count(const struct cap_table *t, uint32_t slot);

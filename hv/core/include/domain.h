@@ -273,7 +273,8 @@ struct evtchn_pirq_table *domain_pirq_table(void);
 uint64_t domain_pirq_deadline(void);
 void domain_pirq_expire(uint64_t now_ns);
 struct domain *domain_of_evtchn(struct evtchn_domain *ed);
-/* Destroys domains whose last capability went and reaps zombies; called on
+/* Destroys domains whose last capability went or that only capability
+ * cycles name (cap_mark_reachable) and reaps zombies; called on
  * the way out of every hypercall (never from inside a capability or mm
  * operation). */
 void domain_deferred_work(void);

@@ -3,7 +3,9 @@
  * copy/narrowing, delete with re-parenting, exact transitive revocation
  * across domains, bounded revoke of a tree of 1,200 copies, the
  * unreferenced-object hook, and clearing every capability to an object
- * (cap_object_clear: every table, bounded, hostile budget).
+ * (cap_object_clear: every table, bounded, hostile budget), and which
+ * domains a chain of domain capabilities reaches from a root (capability
+ * cycles: cap_mark_reachable).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -867,6 +869,96 @@ static void test_removal_cost_charged(void **state)
     fake_log.removed_cost = 0;
 }
 
+/* ---- Reachability through domain capabilities (capability cycles) ---- */
+
+/* Domain i gets a domain capability to domain j in slot 100 + j. */
+static void name_dom(int i, int j)
+{
+    assert_int_equal(
+        cap_insert_root(D(i), 100u + (uint32_t)j, &fake_doms[j].obj, HV_CAP_R_DOM_STATE, 0, 0),
+        HV_OK);
+}
+
+/* Marks from the given roots over every fake domain (in the order given)
+ * and returns the set reached, bit i for domain i. */
+static unsigned reached_from(const int order[FAKE_DOMAINS], unsigned nroots)
+{
+    struct cap_object *objs[FAKE_DOMAINS];
+    for (int i = 0; i < FAKE_DOMAINS; i++)
+        objs[i] = &fake_doms[order[i]].obj;
+    cap_mark_reachable(objs, FAKE_DOMAINS, nroots);
+    unsigned set = 0;
+    for (int i = 0; i < FAKE_DOMAINS; i++)
+        if (cap_object_reached(&fake_doms[i].obj))
+            set |= 1u << i;
+    return set;
+}
+
+static void test_reachable_cycles(void **state)
+{
+    (void)state;
+    static const int order[FAKE_DOMAINS] = {0, 1, 2, 3, 4, 5};
+    /* 0 (the root) -> 1 -> 4; 1 names itself; 2 <-> 3 and 5 -> {0, 5}:
+     * counts above zero, nobody reachable names them. Non-domain
+     * capabilities lead nowhere (a console of 2 in the root's table). */
+    name_dom(0, 1);
+    name_dom(1, 1);
+    name_dom(1, 4);
+    name_dom(2, 3);
+    name_dom(3, 2);
+    name_dom(5, 0);
+    name_dom(5, 5);
+    struct cap_object console2;
+    cap_object_init(&console2, HV_CAP_CONSOLE);
+    assert_int_equal(cap_insert_root(D(0), 7, &console2, 0, 0, 0), HV_OK);
+    assert_int_equal(reached_from(order, 1), 0x13u);
+    assert_true(fake_doms[2].obj.cap_count == 1 && fake_doms[5].obj.cap_count == 1);
+
+    /* A domain being destroyed leads nowhere (but is itself named). */
+    fake_doms[1].dying = true;
+    assert_int_equal(reached_from(order, 1), 0x03u);
+    fake_doms[1].dying = false;
+
+    /* The root names 3: the pair comes back; every pass order gives the
+     * same answer (a chain against the order needs several passes). */
+    name_dom(0, 3);
+    assert_int_equal(reached_from(order, 1), 0x1fu);
+    static const int reverse[FAKE_DOMAINS] = {0, 5, 4, 3, 2, 1};
+    assert_int_equal(reached_from(reverse, 1), 0x1fu);
+
+    /* No root: nothing is reached. Two roots: both and what they name. */
+    assert_int_equal(reached_from(order, 0), 0u);
+    static const int two[FAKE_DOMAINS] = {0, 5, 1, 2, 3, 4};
+    assert_int_equal(reached_from(two, 2), 0x3fu);
+}
+
+static void test_reachable_only_given(void **state)
+{
+    (void)state;
+    /* 0 -> 1 -> 2, but 1 is not among the objects: 2 is not reached
+     * through it, and 1's marks are left alone. */
+    name_dom(0, 1);
+    name_dom(1, 2);
+    struct cap_object *objs[] = {&fake_doms[0].obj, &fake_doms[2].obj};
+    cap_mark_reachable(objs, 2, 1);
+    assert_true(cap_object_reached(&fake_doms[0].obj));
+    assert_false(cap_object_reached(&fake_doms[2].obj));
+    assert_int_equal(fake_doms[1].obj.flags, 0);
+    cap_mark_reachable(objs, 0, 0); /* nothing to do */
+
+    /* A long chain in the worst order: 0 -> 5 -> 4 -> 3 -> 2 -> 1 given
+     * as 0, 1, 2, 3, 4, 5: one new domain a pass. */
+    for (int i = 0; i < FAKE_DOMAINS; i++)
+        cap_table_init(D(i));
+    for (int i = 0; i < FAKE_DOMAINS; i++)
+        cap_object_init(&fake_doms[i].obj, HV_CAP_DOMAIN);
+    name_dom(0, 5);
+    for (int i = 5; i > 1; i--)
+        name_dom(i, i - 1);
+    static const int order[FAKE_DOMAINS] = {0, 1, 2, 3, 4, 5};
+    assert_int_equal(reached_from(order, 1), 0x3fu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -886,6 +978,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_object_clear_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_valid_rights, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removal_cost_charged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reachable_cycles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reachable_only_given, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
