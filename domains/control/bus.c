@@ -8,6 +8,7 @@
 #include "gk/mm.h"
 #include "gk/pages.h"
 #include "log.h"
+#include "netstart.h"
 #include "registry.h"
 #include "services.h"
 
@@ -415,6 +416,20 @@ static void serve(struct dom *d, struct bus_dom *b, const struct proto_msg *m)
         return;
     case PROTO_MSG_CONFIG_GET_REQUEST: {
         const struct proto_domain_config *c = &d->cfg;
+        static char lease[512];
+        const char *why = NULL;
+        int asked = netstart_lease(d, m->u.config_get_request.key, lease, sizeof lease, &why);
+        if (asked < 0) {
+            reply_error(d, b, id, PROTO_ERROR_CODE_NOT_FOUND, 0, why);
+            return;
+        }
+        if (asked > 0) {
+            out_msg.type = PROTO_MSG_CONFIG_GET_REPLY;
+            out_msg.u.config_get_reply = (struct proto_config_get_reply){
+                .request_id = id, .value = {(const uint8_t *)lease, (uint32_t)strlen(lease)}};
+            send_msg(d, b, &out_msg);
+            return;
+        }
         for (uint32_t i = 0; c->has_config && i < c->config.count; i++) {
             if (name_eq(c->config.items[i].key, m->u.config_get_request.key)) {
                 out_msg.type = PROTO_MSG_CONFIG_GET_REPLY;

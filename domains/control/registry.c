@@ -1,6 +1,7 @@
 /* The domains registry: build, control, supervise (see registry.h). */
 #include "registry.h"
 #include "devices.h"
+#include "netstart.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -335,6 +336,8 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
         return "no boot module or uploaded image has that kernel name";
     }
     if (devices_check(cfg, NULL, detail, detail_cap, &err->code))
+        return detail;
+    if (netstart_check_lease(cfg, detail, detail_cap, &err->code))
         return detail;
     struct dom *d = NULL;
     for (uint32_t i = 0; i < DOM_MAX && !d; i++)

@@ -21,3 +21,15 @@ if(TARGET hv.elf AND TARGET netserve)
   set_tests_properties(netback_tap_direct PROPERTIES LABELS "netback;net;integration"
       PASS_REGULAR_EXPRESSION "hvtest: finished" TIMEOUT 600 RUN_SERIAL TRUE)
 endif()
+
+# netback as a domain: `hvctl up --net tap:hvtap0` inside a namespace the test
+# creates (netback_test.py; scenarios at its top).
+if(HV_WITH_TOOLS AND TARGET netback)
+  set(NETBACK_TEST ${HV_REAP} ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/netback_test.py
+      --hvctl $<TARGET_FILE:hvctl> --iso ${CMAKE_BINARY_DIR}/hv.iso --workdir ${HV_TEST_LOGDIR})
+  foreach(t boot nonic)
+    add_test(NAME netback_${t} COMMAND ${NETBACK_TEST} ${t})
+    set_tests_properties(netback_${t} PROPERTIES LABELS "netback;net;integration"
+        PASS_REGULAR_EXPRESSION "netback_test: ${t}: passed" TIMEOUT 300)
+  endforeach()
+endif()

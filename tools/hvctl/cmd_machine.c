@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "mux.h"
+#include "up_net.h"
 
 #define UP_DEFAULT_WAIT_S 60u
 #define UP_DEFAULT_DISK_BYTES (1ull << 30) /* RUN_DIR/disk.img when up creates it */
@@ -351,6 +352,10 @@ static int run_up(struct cli *c, const struct cli_args *a)
                          "--disk-size: expected a size of at least 2M, a multiple of 512 "
                          "(e.g. 1G), for the run directory's own image, got \"%s\"",
                          v);
+    static struct up_net net;
+    char net_why[300];
+    if (!up_net_parse(cli_opt(c, a, "net"), &net, net_why, sizeof net_why))
+        return cli_error(c, HVCTL_EXIT_USAGE, "%s", net_why);
     if (access(iso, R_OK) != 0)
         return cli_error(c, HVCTL_EXIT_LOCAL, "cannot read the ISO %s (build it, or pass --iso)",
                          iso);
@@ -458,6 +463,16 @@ static int run_up(struct cli *c, const struct cli_args *a)
         argv[n++] = "-device";
         argv[n++] = "virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on";
     }
+    if (net.on) {
+        if (!up_net_write(&net, c->rd.dir, net_why, sizeof net_why))
+            return cli_error(c, HVCTL_EXIT_LOCAL, "%s", net_why);
+        const char *na[] = {"-netdev", net.netdev, "-device", net.device, "-fw_cfg", net.fwcfg};
+        for (size_t i = 0; i < sizeof na / sizeof na[0]; i++)
+            argv[n++] = na[i];
+    } else {
+        argv[n++] = "-nic"; /* no NIC: not QEMU's default one */
+        argv[n++] = "none";
+    }
     argv[n] = NULL;
 
     fflush(c->out);
@@ -545,18 +560,24 @@ static int run_up(struct cli *c, const struct cli_args *a)
 
 const struct cli_command cli_cmd_up = {
     .name = "up",
-    .usage = "[--mem SIZE] [--smp N] [--disk FILE | --disk-size SIZE | --no-disk] [--iso ISO] "
-             "[--wait S] [--keep]",
+    .usage = "[--mem SIZE] [--smp N] [--disk FILE | --disk-size SIZE | --no-disk] [--net SPEC] "
+             "[--iso ISO] [--wait S] [--keep]",
     .summary = "Start the machine (QEMU, in the background) and wait for the control domain.",
-    .details = "Creates the run directory with the admin token (mode 0600), starts QEMU with\n"
-               "COM1 to RUN_DIR/com1.log and COM2 on RUN_DIR/qemu-com2.sock, starts the broker\n"
-               "(hvctl-mux: holds COM2, serves any number of clients on RUN_DIR/com2.sock;\n"
-               "pid in RUN_DIR/mux.pid, log in RUN_DIR/mux.log), and returns once the control\n"
-               "domain answers hello. Exit 5 if it does not answer in time.\n"
-               "The machine gets a raw virtio disk: --disk FILE, else RUN_DIR/disk.img,\n"
-               "created sparse on first use (--disk-size, default 1G) and kept across\n"
-               "down and up (blkback keeps its volume table there); --no-disk for none.\n"
-               "Environment: HV_ISO, HV_QEMU, HVCTL_UP_WAIT (seconds).\n",
+    .details =
+        "Creates the run directory with the admin token (mode 0600), starts QEMU with\n"
+        "COM1 to RUN_DIR/com1.log and COM2 on RUN_DIR/qemu-com2.sock, starts the broker\n"
+        "(hvctl-mux: holds COM2, serves any number of clients on RUN_DIR/com2.sock;\n"
+        "pid in RUN_DIR/mux.pid, log in RUN_DIR/mux.log), and returns once the control\n"
+        "domain answers hello. Exit 5 if it does not answer in time.\n"
+        "The machine gets a raw virtio disk: --disk FILE, else RUN_DIR/disk.img,\n"
+        "created sparse on first use (--disk-size, default 1G) and kept across\n"
+        "down and up (blkback keeps its volume table there); --no-disk for none.\n"
+        "--net gives it a virtio-net NIC, and the control domain starts netback on\n"
+        "it: tap:IFNAME (a tap device, e.g. in a network namespace you made) or\n"
+        "user (QEMU's own network, restrict=on; fwd=PORT forwards 127.0.0.1:PORT\n"
+        "to the external address), then ,address=A.B.C.D/LEN (default\n" UP_NET_DEFAULT_ADDRESS
+        ") and ,gateway=A.B.C.D. Without it: no NIC.\n"
+        "Environment: HV_ISO, HV_QEMU, HVCTL_UP_WAIT (seconds).\n",
     .opts = {{"mem", 'm', true, "SIZE", "machine memory (default 512M, at least 74M)"},
              {"smp", 0, true, "N", "CPUs (default 1)"},
              {"disk", 0, true, "FILE",
@@ -564,6 +585,9 @@ const struct cli_command cli_cmd_up = {
              {"disk-size", 0, true, "SIZE",
               "size of RUN_DIR/disk.img when it is created (default 1G)"},
              {"no-disk", 0, false, NULL, "no disk at all"},
+             {"net", 0, true, "SPEC",
+              "a NIC for netback: none, tap:IFNAME or user[,fwd=PORT] [,address=A/LEN]"
+              "[,gateway=G]"},
              {"iso", 0, true, "ISO", "image to boot (default $HV_ISO or build/hv.iso)"},
              {"qemu", 0, true, "PATH", "QEMU binary (default $HV_QEMU or qemu-system-x86_64)"},
              {"wait", 'w', true, "S", "seconds to wait for the control domain (default 60)"},

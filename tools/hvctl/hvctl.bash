@@ -34,6 +34,7 @@ _hvctl()
     -f | --file) COMPREPLY=($(compgen -f -X '!*.@(yaml|yml)' -- "$cur") $(compgen -d -- "$cur")); return ;;
     --rights | -r) COMPREPLY=($(compgen -W "info console pause lifecycle sched log token" -- "${cur##*,}")); return ;;
     --gang) COMPREPLY=($(compgen -W "true false" -- "$cur")); return ;;
+    --net) COMPREPLY=($(compgen -W "none tap: user" -- "$cur")); return ;;
     --weight | --cap | --timeout | --wait | --interval | --iterations | --mem | --smp | --since | --label | --domains) return ;;
     esac
 
@@ -43,7 +44,7 @@ _hvctl()
     fi
     local opts
     case $cmd in
-    up) opts="--mem --smp --disk --disk-size --no-disk --iso --qemu --wait --keep" ;;
+    up) opts="--mem --smp --disk --disk-size --no-disk --net --iso --qemu --wait --keep" ;;
     top) opts="--interval --iterations --json" ;;
     log) opts="-f --follow --since --json" ;;
     list | status | devices | bus | services) opts="--json" ;;

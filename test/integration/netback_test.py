@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""QEMU tests of netback, the network driver domain (label netback).
+
+Each scenario makes its own network namespace with a tap device in it
+(192.0.2.1/24 on the Linux side), starts the machine inside it with
+`hvctl up --net tap:hvtap0` (the default hv.iso: the hypervisor, the control
+domain and netback's image as a boot module), runs its clients inside the
+namespace, and stops the machine and deletes the namespace at the end (also
+on failure). No packet leaves the namespace; documentation addresses only.
+Prints "netback_test: NAME: passed" only if every check held.
+
+  boot   the control domain starts netback at boot on the NIC (logged with
+         its address); netback answers ARP and ICMP echo for the external
+         address 192.0.2.10 (5 of 5) and nothing for 192.0.2.11; hostile
+         frames from the wire (short, bad IPv4 checksum, a bad header length,
+         truncated TCP, an unknown EtherType, 300 random frames) are counted
+         and change nothing: pings are still answered.
+  nonic  without --net the machine has no NIC and no netback; bad --net
+         specifications are refused (exit 2) and start nothing.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+ARGS = None
+RUN = None
+NS = None
+TAP = "hvtap0"
+PEER = "192.0.2.1"
+EXT = "192.0.2.10"
+
+
+class Fail(Exception):
+    pass
+
+
+def run(cmd, expect_rc=0, timeout=120, quiet=False, **kw):
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    out = p.stdout + p.stderr
+    if not quiet:
+        print("$ %s  [rc %d, %.2f s]\n%s" % (" ".join(cmd), p.returncode, time.monotonic() - t0,
+                                             out.rstrip()))
+    if expect_rc is not None and p.returncode != expect_rc:
+        raise Fail("%s: exit %d, expected %d" % (" ".join(cmd), p.returncode, expect_rc))
+    return out
+
+
+def hvctl(*a, rc=0, ns=False):
+    cmd = [ARGS.hvctl, "--run-dir", RUN] + list(a)
+    return run((["ip", "netns", "exec", NS] if ns else []) + cmd, expect_rc=rc)
+
+
+def in_ns(args, timeout=120, **kw):
+    return subprocess.run(["ip", "netns", "exec", NS] + args, timeout=timeout,
+                          capture_output=True, **kw)
+
+
+def check(what, cond, detail=""):
+    print("check: %s: %s%s" % (what, "ok" if cond else "FAILED",
+                               (" (" + detail + ")") if detail else ""), flush=True)
+    if not cond:
+        raise Fail(what)
+
+
+def com1():
+    try:
+        with open(os.path.join(RUN, "com1.log"), errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_console(text, seconds=60):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if text in com1():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def list_json():
+    return json.loads(hvctl("list", "--json").strip().splitlines()[-1])
+
+
+def make_ns():
+    global NS
+    NS = "hvnb%d" % os.getpid()
+    for cmd in (["ip", "netns", "add", NS],
+                ["ip", "-n", NS, "tuntap", "add", "dev", TAP, "mode", "tap"],
+                ["ip", "-n", NS, "addr", "add", PEER + "/24", "dev", TAP],
+                ["ip", "-n", NS, "link", "set", TAP, "up"],
+                ["ip", "-n", NS, "link", "set", "lo", "up"]):
+        run(cmd)
+
+
+def up(net="tap:" + TAP, extra=()):
+    args = ["up", "--iso", ARGS.iso, "--wait", "60", "--no-disk"] + list(extra)
+    if net:
+        args += ["--net", net]
+    return hvctl(*args, ns=True)
+
+
+def down():
+    if RUN and os.path.exists(os.path.join(RUN, "qemu.pid")):
+        run([ARGS.hvctl, "--run-dir", RUN, "down"], expect_rc=None)
+
+
+PING_PY = r'''
+import os, socket, struct, sys, time
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+dst, count, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+r.settimeout(wait)
+ok = 0
+for seq in range(count):
+    data = os.urandom(56)
+    h = struct.pack("!BBHHH", 8, 0, 0, 0x4242, seq)
+    pkt = h[:2] + struct.pack("!H", csum(h + data)) + h[4:] + data
+    t0 = time.monotonic()
+    r.sendto(pkt, (dst, 0))
+    while time.monotonic() - t0 < wait:
+        try:
+            b, _ = r.recvfrom(2000)
+        except (socket.timeout, OSError):
+            break
+        m = b[(b[0] & 15) * 4:]
+        if m[0] == 0 and struct.unpack("!HH", m[4:8]) == (0x4242, seq) and m[8:] == data:
+            ok += 1
+            break
+print(ok)
+'''
+
+
+def pings(dst, count, wait=5.0):
+    p = in_ns([sys.executable, "-c", PING_PY, dst, str(count), str(wait)],
+              timeout=count * wait + 30)
+    try:
+        return int(p.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        print(p.stderr.decode(errors="replace"))
+        return -1
+
+
+HOSTILE_PY = r'''
+import os, random, socket, struct, sys
+random.seed(int(sys.argv[1]))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[2], 0))
+mac = bytes.fromhex(sys.argv[3].replace(":", ""))
+me = s.getsockname()[4][:6]
+eth = mac + me
+def ip(proto, payload, ihl=5, csum_ok=True, total=None):
+    total = total if total is not None else 20 + len(payload)
+    h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, total, 1, 0, 64, proto, 0,
+                    socket.inet_aton("192.0.2.1"), socket.inet_aton("192.0.2.10"))
+    c = 0
+    for i in range(0, 20, 2):
+        c += (h[i] << 8) | h[i + 1]
+    while c >> 16: c = (c & 0xffff) + (c >> 16)
+    c = (~c) & 0xffff
+    if not csum_ok: c ^= 0x1234
+    return h[:10] + struct.pack("!H", c) + h[12:] + payload
+frames = [
+    eth + b"\x08\x00",                                      # IPv4 with no header at all
+    eth + b"\x08\x00" + ip(6, b"\0" * 20, csum_ok=False),  # bad IPv4 checksum
+    eth + b"\x08\x00" + ip(6, b"\0" * 20, ihl=4),          # header length 16
+    eth + b"\x08\x00" + ip(6, b"\0" * 20, total=9000),     # total length past the frame
+    eth + b"\x08\x00" + ip(6, b"\0" * 7),                  # truncated TCP
+    eth + b"\x88\xb5" + os.urandom(46),                     # an unknown EtherType
+    eth + b"\x08\x06" + os.urandom(28),                     # random ARP
+]
+for i in range(300):
+    frames.append(eth + random.choice([b"\x08\x00", b"\x08\x06", b"\x86\xdd"]) +
+                  os.urandom(random.randint(0, 1500)))
+sent = 0
+for f in frames:
+    try:
+        s.send(f[:1514])
+        sent += 1
+    except OSError as e:
+        print("not sent (%d bytes): %s" % (len(f), e), file=sys.stderr)
+print(sent)
+'''
+
+
+def netback_mac():
+    for line in com1().splitlines():
+        if "netback: nic " in line:
+            return line.split("netback: nic ")[1].split(",")[0]
+    raise Fail("netback did not say its MAC")
+
+
+def drops():
+    """The last drop line of netback's console, as {reason: count}."""
+    last = {}
+    for line in com1().splitlines():
+        if "netback: dropped:" in line:
+            w = line.split("netback: dropped:")[1].split()
+            last = {w[i]: int(w[i + 1]) for i in range(0, len(w) - 1, 2)}
+    return last
+
+
+def t_boot():
+    make_ns()
+    up(extra=[])
+    check("netback is ready on the NIC", wait_console("netback: ready 192.0.2.10/24"))
+    doms = {d["name"]: d for d in list_json()["domains"]}
+    check("hvctl list shows netback running", doms.get("netback", {}).get("state") == "running")
+    log = hvctl("log")
+    check("the control domain logged creating it at boot with its address",
+          "boot" in log and "netback" in log and "address 192.0.2.10/24" in log)
+    check("netback registered the service net", "service-register netback" in log
+          or ("service-register" in log and " net" in log))
+    n = pings(EXT, 5)
+    check("netback answers ICMP echo for the external address", n == 5, "%d of 5" % n)
+    n = pings("192.0.2.11", 2, 2.0)
+    check("nothing answers for another address", n == 0, "%d of 2" % n)
+    neigh = in_ns(["ip", "neigh", "show", EXT]).stdout.decode()
+    mac = netback_mac()
+    check("ARP for the external address gives netback's MAC", mac in neigh.lower(), neigh.strip())
+    before = sum(drops().values())
+    h = in_ns([sys.executable, "-c", HOSTILE_PY, "1", TAP, mac])
+    check("307 hostile frames sent from the wire", h.returncode == 0 and
+          h.stdout.decode().strip() == "307", h.stderr.decode(errors="replace")[-300:])
+    n = pings(EXT, 3)
+    check("pings are still answered after them", n == 3, "%d of 3" % n)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and sum(drops().values()) < before + 300:
+        time.sleep(0.5)
+    check("netback counted the bad frames as drops", sum(drops().values()) >= before + 300,
+          "drops %s" % drops())
+    check("no hypervisor fault", "hypervisor fault" not in com1() and "PANIC" not in com1())
+
+
+def t_nonic():
+    make_ns()
+    for bad in ("bogus", "tap:", "tap:a/b", "tap:hvtap0,address=192.0.2.10",
+                "tap:hvtap0,address=192.0.2.300/24", "tap:hvtap0,gateway=x",
+                "user,fwd=0", "user,fwd=70000", "tap:hvtap0,fwd=80", "tap:hvtap0,color=red"):
+        out = hvctl("up", "--iso", ARGS.iso, "--net", bad, rc=2, ns=True)
+        check("--net %s is refused before anything starts" % bad,
+              "--net" in out and not os.path.exists(os.path.join(RUN, "qemu.pid")))
+    up(net=None)
+    doms = [d["name"] for d in list_json()["domains"]]
+    check("without --net there is no netback", "netback" not in doms, str(doms))
+    d = json.loads(hvctl("devices", "--json").strip().splitlines()[-1])
+    nics = [f for f in d["functions"] if (f["class"] >> 16) == 2]
+    check("and the machine has no NIC (not QEMU's default one)", nics == [], str(nics))
+
+
+SCENARIOS = {"boot": t_boot, "nonic": t_nonic}
+
+
+def main():
+    global ARGS, RUN
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--hvctl", required=True)
+    ap.add_argument("--iso", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    ARGS = ap.parse_args()
+    RUN = os.path.join(os.path.abspath(ARGS.workdir), "netback_" + ARGS.scenario)
+    down()
+    shutil.rmtree(RUN, ignore_errors=True)
+    os.makedirs(RUN)
+    ok = False
+    try:
+        SCENARIOS[ARGS.scenario]()
+        ok = True
+    except (Fail, subprocess.TimeoutExpired) as e:
+        print("netback_test: %s: FAILED: %s" % (ARGS.scenario, e))
+    finally:
+        down()
+        if NS:
+            subprocess.run(["ip", "netns", "del", NS])
+        lines = com1().splitlines()
+        if lines:
+            print("--- last lines of com1.log ---")
+            print("\n".join(lines[-40:]))
+    if ok:
+        print("netback_test: %s: passed" % ARGS.scenario)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
