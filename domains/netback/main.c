@@ -132,11 +132,13 @@ static void print_log(void)
 {
     static const char *const types[] = {"?",        "lease-granted", "lease-released", "flow-start",
                                         "flow-end", "denied",        "spoof",          "lost"};
-    static const char *const protos[] = {"any", "tcp", "udp", "icmp"};
     struct vfr_log_rec r;
     while (vfr_log_take(&rt.log, &r)) {
         const char *t = r.type < sizeof types / sizeof types[0] ? types[r.type] : "?";
-        const char *p = r.proto < 4 ? protos[r.proto] : "?";
+        const char *p = r.proto == VFR_PROTO_TCP    ? "tcp"
+                        : r.proto == VFR_PROTO_UDP  ? "udp"
+                        : r.proto == VFR_PROTO_ICMP ? "icmp"
+                                                    : "?";
         char src[16], dst[16];
         ip_str(src, sizeof src, r.src);
         ip_str(dst, sizeof dst, r.dst);
@@ -150,10 +152,14 @@ static void print_log(void)
             gk_printf("netback: log %llu lost %llu\n", (unsigned long long)r.seq,
                       (unsigned long long)r.count);
             break;
-        case VFR_LOG_FLOW_END:
-            gk_printf("netback: log %llu flow-end %s %s %s:%u %s:%u in %llu/%llu out %llu/%llu "
-                      "(packets/bytes) %llu ms\n",
-                      (unsigned long long)r.seq, front_name(r.dom), p, src, r.sport, dst, r.dport,
+        case VFR_LOG_FLOW_START:
+            gk_printf("netback: log %llu flow-start %s %s port %u peer %s:%u\n",
+                      (unsigned long long)r.seq, front_name(r.dom), p, r.sport, dst, r.dport);
+            break;
+        case VFR_LOG_FLOW_END: /* the domain's port, the peer */
+            gk_printf("netback: log %llu flow-end %s %s port %u peer %s:%u in %llu/%llu out "
+                      "%llu/%llu (packets/bytes) %llu ms\n",
+                      (unsigned long long)r.seq, front_name(r.dom), p, r.sport, dst, r.dport,
                       (unsigned long long)r.pkts_in, (unsigned long long)r.bytes_in,
                       (unsigned long long)r.pkts_out, (unsigned long long)r.bytes_out,
                       (unsigned long long)(r.duration_ns / 1000000u));
@@ -259,6 +265,7 @@ static void leave(struct front *fr, uint64_t now)
               (unsigned long long)(fr->bad[NB_MSG_SHORT] + fr->bad[NB_MSG_TYPE] +
                                    fr->bad[NB_MSG_RESERVED] + fr->bad[NB_MSG_LENGTH]));
     nb_router_remove_domain(&rt, fr->dom, now);
+    print_log(); /* its flow ends and lease releases, while its name is known */
     gk_conn_close(fr->c);
     fr->c = NULL;
 }

@@ -47,10 +47,8 @@ static int run_validate(struct cli *c, const struct cli_args *a)
         char mem[32];
         manifest_format_size(mem, sizeof mem, m->memory_bytes);
         fprintf(c->out, "%s: ok: %s (%s, %u vcpus)\n", m->file, m->name, mem, m->vcpus);
-        if (m->has_net || m->has_disk)
-            fprintf(c->out, "%s: note: the %s%s%s section%s accepted but not used yet\n", m->file,
-                    m->has_net ? "net" : "", m->has_net && m->has_disk ? " and " : "",
-                    m->has_disk ? "disk" : "", m->has_net && m->has_disk ? "s are" : " is");
+        if (m->has_disk)
+            fprintf(c->out, "%s: note: the disk section is accepted but not used yet\n", m->file);
     }
     manifest_set_free(&set);
     return 0;

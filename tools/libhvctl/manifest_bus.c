@@ -288,5 +288,11 @@ uint64_t manifest_bus_digest(const struct proto_domain_config *c)
         h = fnv_str(fnv_str(h, c->channels.items[i].name), c->channels.items[i].peer);
         h = fnv(h, &c->channels.items[i].size_bytes, sizeof c->channels.items[i].size_bytes);
     }
+    n = c->has_net ? c->net.ports.count : 0; /* the lease (net: {ports}) */
+    h = fnv(h, &n, sizeof n);
+    for (uint32_t i = 0; i < n; i++) {
+        h = fnv(h, &c->net.ports.items[i].lo, sizeof c->net.ports.items[i].lo);
+        h = fnv(h, &c->net.ports.items[i].hi, sizeof c->net.ports.items[i].hi);
+    }
     return h;
 }

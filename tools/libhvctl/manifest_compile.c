@@ -44,6 +44,12 @@ void manifest_to_config(const struct manifest *m, struct proto_domain_config *ou
             a->index = p->index;
         }
     }
+    /* The leased ports (net: {ports}): absent when none. */
+    out->has_net = m->net_ports_count > 0;
+    out->net.ports.count = m->net_ports_count;
+    for (uint32_t i = 0; i < m->net_ports_count; i++)
+        out->net.ports.items[i] =
+            (struct proto_port_range){.lo = m->net_ports[i].lo, .hi = m->net_ports[i].hi};
     /* The bus fields (absent when empty, so older control domains see the
      * same message as before). */
     out->has_config = m->config_count > 0;

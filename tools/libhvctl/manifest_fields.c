@@ -340,8 +340,8 @@ static void f_on_crash(struct fctx *c, const struct mnode *v)
     get_policy(c, "on_crash", v, &c->m->on_crash);
 }
 
-/* net and disk: placeholders until the driver-domain work defines them. A
- * list of mappings is accepted and not interpreted (docs/manifests.md). */
+/* disk: a placeholder until the driver-domain work defines it. A list of
+ * mappings is accepted and not interpreted (docs/manifests.md). */
 static void placeholder(struct fctx *c, const char *key, const struct mnode *v, bool *flag)
 {
     char b[64];
@@ -382,7 +382,7 @@ static void f_channels(struct fctx *c, const struct mnode *v)
 
 static void f_net(struct fctx *c, const struct mnode *v)
 {
-    placeholder(c, "net", v, &c->m->has_net);
+    c->errors += manifest_net(c->file, v, c->m, c->d);
 }
 
 static void f_disk(struct fctx *c, const struct mnode *v)

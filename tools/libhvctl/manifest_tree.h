@@ -34,6 +34,9 @@ bool manifest_fields_apply(const char *file, const struct mnode *root, struct ma
 
 /* The bus fields (manifest_bus.c): each reports its own errors, returning
  * how many it found. */
+/* The net field (manifest_net.c). */
+uint32_t manifest_net(const char *file, const struct mnode *v, struct manifest *m,
+                      struct manifest_diags *d);
 uint32_t manifest_bus_config(const char *file, const struct mnode *v, struct manifest *m,
                              struct manifest_diags *d);
 uint32_t manifest_bus_services(const char *file, const char *key, const struct mnode *v,

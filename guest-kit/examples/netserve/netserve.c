@@ -16,6 +16,13 @@
  * per HTTP request, and its statistics at the end. Run by the QEMU test
  * netback_tap_direct (test/integration/net.cmake) against Linux's curl and
  * socat through a tap device in a network namespace the test creates.
+ *
+ * Given no virtio-net function (a domain the control domain builds), it is
+ * a front end behind netback instead (gk/net.h): it waits up to 30 s for
+ * its connection "net" (a channel to netback its manifest declares) and
+ * takes netback's configuration — the external address, RSIP, its lease —
+ * and ip=, mask=, gw= and polled do not apply. Its manifest must lease the
+ * ports it serves: examples/manifests/net/web.yaml (test netback_http).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,8 +30,10 @@
 #include <string.h>
 
 #include "gk/gk.h"
+#include "gk/heap.h"
 #include "gk/ipstack.h"
 #include "gk/mm.h"
+#include "gk/net.h"
 #include "gk/time.h"
 #include "gk/virtio_net.h"
 #include "gk/virtio_pci.h"
@@ -304,10 +313,31 @@ static int listen_on(int type, uint16_t port)
     return s;
 }
 
+static int serve(struct gk_ip_config *c, const struct gk_ip_driver *d, const char *how);
+
+/* Behind netback: the front end (gk/net.h) is the stack's driver. */
+static int front_end(void)
+{
+    struct gk_net *n = gk_net_open("net", gk_now_ns() + 30ull * GK_NS_PER_SEC);
+    if (!n)
+        gk_panic("netserve: no virtio-net device, and no connection \"net\" to netback within 30 s "
+                 "(or netback refused it)");
+    struct gk_ip_config c;
+    gk_net_ip_config(n, &c);
+    const struct gk_net_config *nc = gk_net_config_get(n);
+    gk_printf("netserve: behind netback, ephemeral ports %u-%u\n", nc->port_lo, nc->port_hi);
+    struct gk_ip_driver d = gk_net_driver(n);
+    return serve(&c, &d, "behind netback");
+}
+
 int main(const struct hv_start_info *si)
 {
     if (gk_mm_init(si) != 0)
         gk_panic("netserve: gk_mm_init failed");
+    /* Each TCP connection takes 128 KiB of buffers (below): the heap grows
+     * from the domain's own frames beyond the 256 KiB static arena. */
+    if (!gk_heap_global_grow_from_frames(GK_HEAP_FRAMES_VA_DEFAULT, 8u << 20))
+        gk_panic("netserve: the heap cannot grow");
     size_t n = gk_pci_enumerate_caps(HV_ROOT_SLOT_DEVICE_FIRST, fns, MAX_FUNCTIONS);
     if (n > MAX_FUNCTIONS)
         n = MAX_FUNCTIONS;
@@ -316,7 +346,7 @@ int main(const struct hv_start_info *si)
         if (gk_virtio_pci_device_type(&fns[i]) == GK_VIRTIO_ID_NET)
             f = &fns[i];
     if (!f)
-        gk_panic("netserve: no virtio-net device");
+        return front_end();
     if (gk_virtio_pci_open(&pci, f, WINDOW_VA, WINDOW_BYTES) != HV_OK)
         gk_panic("netserve: cannot open the virtio-net device");
     bool polled = strstr(si->cmdline, "polled") != NULL;
@@ -331,20 +361,25 @@ int main(const struct hv_start_info *si)
     c.addr = arg_addr(si->cmdline, "ip=", GK_IP4(192, 0, 2, 2));
     c.netmask = arg_addr(si->cmdline, "mask=", GK_IP4(255, 255, 255, 0));
     c.gateway = arg_addr(si->cmdline, "gw=", 0);
-    c.sockets_max = 64;
-    c.tcp_sndbuf = 65535;
-    c.tcp_rcvbuf = 65535;
-    c.seed = gk_now_ns();
     struct gk_ip_driver d = {NULL, drv_send, drv_recv, drv_wait, drv_now};
-    ip = gk_ip_create(&c, &d);
+    return serve(&c, &d, polled ? "polled" : "interrupts");
+}
+
+static int serve(struct gk_ip_config *c, const struct gk_ip_driver *d, const char *how)
+{
+    c->sockets_max = 64;
+    c->tcp_sndbuf = 65535;
+    c->tcp_rcvbuf = 65535;
+    c->seed = gk_now_ns();
+    ip = gk_ip_create(c, d);
     if (!ip)
         gk_panic("netserve: gk_ip_create failed");
     int http = listen_on(GK_SOCK_STREAM, 80);
     int echo = listen_on(GK_SOCK_STREAM, 7);
     int udp = listen_on(GK_SOCK_DGRAM, 7);
-    gk_printf("netserve: %u.%u.%u.%u on %02x:%02x:%02x:%02x:%02x:%02x, %s\n", c.addr >> 24,
-              (c.addr >> 16) & 255, (c.addr >> 8) & 255, c.addr & 255, c.mac[0], c.mac[1], c.mac[2],
-              c.mac[3], c.mac[4], c.mac[5], polled ? "polled" : "interrupts");
+    gk_printf("netserve: %u.%u.%u.%u on %02x:%02x:%02x:%02x:%02x:%02x, %s\n", c->addr >> 24,
+              (c->addr >> 16) & 255, (c->addr >> 8) & 255, c->addr & 255, c->mac[0], c->mac[1],
+              c->mac[2], c->mac[3], c->mac[4], c->mac[5], how);
     gk_printf("netserve: ready\n");
 
     static uint8_t dgram[65536];

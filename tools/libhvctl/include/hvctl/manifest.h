@@ -55,6 +55,7 @@ struct manifest_pci {
 #define MANIFEST_SERVICES_MAX 16u
 #define MANIFEST_SERVICE_NAME_MAX 32u
 #define MANIFEST_CHANNELS_MAX 16u
+#define MANIFEST_NET_PORTS_MAX 16u /* net: {ports: [...]}: ports and ranges */
 #define MANIFEST_CHANNEL_SIZE_MIN (32ull << 10)
 #define MANIFEST_CHANNEL_SIZE_MAX (2ull << 20)
 
@@ -62,6 +63,11 @@ struct manifest_pci {
 struct manifest_config_entry {
     char key[MANIFEST_CONFIG_KEY_MAX + 1];
     char value[MANIFEST_CONFIG_VALUE_MAX + 1];
+};
+
+/* One port or range of `net: {ports: [...]}`. */
+struct manifest_port_range {
+    uint16_t lo, hi;
 };
 
 /* One entry of `channels:`. */
@@ -89,8 +95,11 @@ struct manifest {
     enum proto_stop_policy on_poweroff; /* default destroy */
     enum proto_stop_policy on_reboot;   /* default restart */
     enum proto_stop_policy on_crash;    /* default destroy */
-    bool has_net, has_disk;             /* placeholder sections were present */
-    uint32_t pci_count;                 /* PCI functions it is given */
+    bool has_net;                       /* net: was present (manifest_net.c) */
+    uint32_t net_ports_count;           /* net: {ports: [...]}: the leased ports */
+    struct manifest_port_range net_ports[MANIFEST_NET_PORTS_MAX];
+    bool has_disk;      /* the placeholder section disk: was present */
+    uint32_t pci_count; /* PCI functions it is given */
     struct manifest_pci pci[MANIFEST_PCI_MAX];
     /* The bus (manifest_bus.c): config values, services offered and used,
      * declared channels. */
@@ -157,7 +166,7 @@ bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const
                             size_t *len_out, struct hvcbor_error *err);
 
 /* A digest of the bus fields of a domain-config (config, offers, uses,
- * channels), for comparing a manifest with a running domain: equal
+ * channels) and its lease (net), for comparing a manifest with a running domain: equal
  * configurations give equal digests. */
 uint64_t manifest_bus_digest(const struct proto_domain_config *c);
 
