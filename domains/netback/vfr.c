@@ -133,18 +133,6 @@ static size_t arp_reply(const struct vfr *v, const struct vfr_pkt *p, uint8_t *r
     return 60;
 }
 
-static uint16_t csum(const uint8_t *p, size_t len)
-{
-    uint32_t s = 0;
-    for (size_t i = 0; i + 1 < len; i += 2)
-        s += (uint32_t)p[i] << 8 | p[i + 1];
-    if (len & 1)
-        s += (uint32_t)p[len - 1] << 8;
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)~s;
-}
-
 /* An echo reply to an unfragmented echo request p (frame f). */
 static size_t echo_reply(const struct vfr *v, const uint8_t *f, const struct vfr_pkt *p, uint8_t *r)
 {
@@ -168,11 +156,11 @@ static size_t echo_reply(const struct vfr *v, const uint8_t *f, const struct vfr
     vfr_put32(ip + 12, v->ext_addr);
     vfr_put32(ip + 16, p->src);
     vfr_put16(ip + 10, 0);
-    vfr_put16(ip + 10, csum(ip, 20));
+    vfr_put16(ip + 10, vfr_csum(ip, 20));
     uint8_t *m = ip + 20;
     m[0] = 0;
     vfr_put16(m + 2, 0);
-    vfr_put16(m + 2, csum(m, tot - 20));
+    vfr_put16(m + 2, vfr_csum(m, tot - 20));
     return len;
 }
 

@@ -155,3 +155,15 @@ const char *vfr_pkt_status_name(enum vfr_pkt_status st)
     };
     return (unsigned)st < VFR_PKT_STATUS_COUNT ? names[st] : "unknown";
 }
+
+uint16_t vfr_csum(const uint8_t *p, size_t len)
+{
+    uint32_t s = 0;
+    for (size_t i = 0; i + 1 < len; i += 2)
+        s += (uint32_t)p[i] << 8 | p[i + 1];
+    if (len & 1)
+        s += (uint32_t)p[len - 1] << 8;
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)~s;
+}

@@ -85,6 +85,10 @@ enum vfr_pkt_status vfr_pkt_parse(const uint8_t *frame, size_t len, struct vfr_p
 /* A short name of a status, for logs. */
 const char *vfr_pkt_status_name(enum vfr_pkt_status st);
 
+/* The Internet checksum (RFC 1071) of p[0..len): the ones' complement of
+ * the ones' complement sum of its 16-bit words (an odd last byte padded). */
+uint16_t vfr_csum(const uint8_t *p, size_t len);
+
 /* Network-order helpers shared by netback's files. */
 static inline uint16_t vfr_get16(const uint8_t *p)
 {
