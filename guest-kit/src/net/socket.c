@@ -85,34 +85,43 @@ bool sock_port_in_use(struct gk_ip *ip, uint8_t type, uint16_t port)
     return false;
 }
 
-struct sock *sock_lookup_tcp(struct gk_ip *ip, uint32_t raddr, uint16_t lport, uint16_t rport)
-{
-    struct sock *listener = NULL;
-    for (uint32_t i = 0; i < ip->cfg.sockets_max; i++) {
-        struct sock *c = &ip->socks[i];
-        if (!c->used || c->type != GK_SOCK_STREAM || c->lport != lport)
-            continue;
-        if (c->t.state == TCP_LISTEN)
-            listener = c;
-        else if (c->t.state != TCP_CLOSED && c->raddr == raddr && c->rport == rport)
-            return c;
-    }
-    return listener;
-}
-
-struct sock *sock_lookup_udp(struct gk_ip *ip, uint32_t raddr, uint16_t lport, uint16_t rport)
+/* The socket of `type` on lport that talks to raddr:rport, else the one
+ * that takes any peer there (a TCP listener, an unconnected bound UDP
+ * socket), else NULL. */
+static struct sock *lookup(struct gk_ip *ip, uint8_t type, uint32_t raddr, uint16_t lport,
+                           uint16_t rport)
 {
     struct sock *any = NULL;
     for (uint32_t i = 0; i < ip->cfg.sockets_max; i++) {
         struct sock *c = &ip->socks[i];
-        if (!c->used || c->orphan || c->type != GK_SOCK_DGRAM || c->lport != lport || !c->bound)
+        if (!c->used || c->type != type || c->lport != lport)
             continue;
-        if (!c->connected)
+        bool takes_any, has_peer;
+        if (type == GK_SOCK_STREAM) {
+            takes_any = c->t.state == TCP_LISTEN;
+            has_peer = c->t.state != TCP_CLOSED;
+        } else {
+            if (c->orphan || !c->bound)
+                continue;
+            takes_any = !c->connected;
+            has_peer = true;
+        }
+        if (takes_any)
             any = c;
-        else if (c->raddr == raddr && c->rport == rport)
+        else if (has_peer && c->raddr == raddr && c->rport == rport)
             return c;
     }
     return any;
+}
+
+struct sock *sock_lookup_tcp(struct gk_ip *ip, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    return lookup(ip, GK_SOCK_STREAM, raddr, lport, rport);
+}
+
+struct sock *sock_lookup_udp(struct gk_ip *ip, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    return lookup(ip, GK_SOCK_DGRAM, raddr, lport, rport);
 }
 
 /* An ephemeral port of cfg.port_lo..hi not used by a socket of this type. */
