@@ -24,10 +24,11 @@ endif()
 
 # netback as a domain: `hvctl up --net tap:hvtap0` inside a namespace the test
 # creates (netback_test.py; scenarios at its top).
-if(HV_WITH_TOOLS AND TARGET netback AND TARGET netserve)
+if(HV_WITH_TOOLS AND TARGET netback AND TARGET netserve AND TARGET bus_guest)
   set(NETBACK_TEST ${HV_REAP} ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/netback_test.py
       --hvctl $<TARGET_FILE:hvctl> --iso ${CMAKE_BINARY_DIR}/hv.iso --workdir ${HV_TEST_LOGDIR}
-      --netserve $<TARGET_FILE:netserve> --manifests ${PROJECT_SOURCE_DIR}/examples/manifests/net)
+      --netserve $<TARGET_FILE:netserve> --manifests ${PROJECT_SOURCE_DIR}/examples/manifests/net
+      --busguest $<TARGET_FILE:bus_guest>)
   foreach(t boot http nonic)
     add_test(NAME netback_${t} COMMAND ${NETBACK_TEST} ${t})
     set_tests_properties(netback_${t} PROPERTIES LABELS "netback;net;integration"

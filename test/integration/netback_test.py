@@ -22,7 +22,9 @@ Prints "netback_test: NAME: passed" only if every check held.
          echo works; a connection to port 8080 (no lease) is refused (no
          answer) and counted as a no-lease drop; a second domain whose
          manifest leases port 80 is refused at create (the overlap named);
-         one with the channel but no lease is refused by netback; GET /quit
+         one with the channel but no lease is refused by netback; another
+         domain asking the control domain for httpd's lease (config-get
+         net-lease:httpd) is answered "absent"; GET /quit
          stops httpd and netback logs it leaving and its lease released.
   nonic  without --net the machine has no NIC and no netback; bad --net
          specifications are refused (exit 2) and start nothing.
@@ -362,6 +364,13 @@ def t_http():
     hvctl("create", "-f", manifest("nolease", None))
     check("a front end without a lease is refused by netback",
           wait_console("netback: front nolease refused: it has no lease", 60))
+    snoop = os.path.join(RUN, "snoop.yaml")
+    with open(snoop, "w") as f:
+        f.write("name: snoop\nkernel: %s\ncmdline: \"bus_guest role=config keys=net-lease:httpd\"\n"
+                "memory: 8MiB\non_poweroff: preserve\n" % ARGS.busguest)
+    hvctl("create", "-f", snoop)
+    check("a domain that does not offer net is not told httpd's lease",
+          wait_console("bus: config net-lease:httpd absent", 60) and "net-lease:httpd=" not in com1())
     q = in_ns(["curl", "-s", "-m", "60", "http://%s/quit" % EXT], 90)
     check("curl GET /quit", q.stdout == b"bye\n")
     check("netback saw httpd leave", wait_console("netback: front httpd left", 60))
@@ -380,6 +389,7 @@ def main():
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--netserve", required=True)
     ap.add_argument("--manifests", required=True)
+    ap.add_argument("--busguest", required=True)
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ARGS = ap.parse_args()
     RUN = os.path.join(os.path.abspath(ARGS.workdir), "netback_" + ARGS.scenario)
