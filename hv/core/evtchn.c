@@ -212,6 +212,7 @@ enum hv_status evtchn_domain_init(struct evtchn_domain *d, uint64_t uid,
     d->caps = caps;
     d->pirqs = pirqs;
     d->vcpu_count = vcpu_count;
+    d->pirq_bound = 0;
     d->sent_count = 0;
     d->delivered_count = 0;
     for (uint32_t w = 0; w < HV_EVTCHN_WORDS; w++) {
@@ -345,6 +346,7 @@ enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot, uint
         return HV_ENOMEM;
 
     evtchn_port_claim(d, port, EVTCHN_PIRQ, 0, irq);
+    d->pirq_bound++;
     line->d[k] = d;
     line->port[k] = (uint16_t)port;
     if (line->waiting == 0) /* else it is unmasked by the sharers' last EOI */
@@ -366,11 +368,21 @@ enum hv_status evtchn_bind_msi(struct evtchn_domain *d, uint32_t pirq, uint32_t 
     if (port == 0)
         return HV_ENOMEM;
     evtchn_port_claim(d, port, EVTCHN_PIRQ, 0, pirq);
+    d->pirq_bound++;
     line->d[0] = d;
     line->port[0] = (uint16_t)port;
     evtchn_pirq_follow(pirq, d, 0);
     *port_out = port;
     return HV_OK;
+}
+
+void evtchn_pirq_follow_vcpu(struct evtchn_domain *d, uint32_t vcpu)
+{
+    for (uint32_t i = 0; i < EVTCHN_PIRQS && d->pirq_bound != 0; i++) {
+        const struct evtchn_pirq *line = &d->pirqs->lines[i];
+        if (line->d[0] == d && d->ports[line->port[0]].vcpu == vcpu)
+            evtchn_pirq_follow(i, d, vcpu);
+    }
 }
 
 void evtchn_pirq_unbind(struct evtchn_pirq_table *pt, uint32_t pirq)
@@ -412,6 +424,7 @@ enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
         EVTCHN_INVARIANT(k >= 0);
         line->d[k] = NULL;
         line->port[k] = 0;
+        d->pirq_bound--;
         bool was_waiting = line->waiting != 0;
         line->waiting &= (uint8_t) ~(1u << k); /* closing is its EOI */
         if (is_msi(p->arg))

@@ -25,6 +25,7 @@
 #include "mm_hv.h"
 #include "pci.h"
 #include "pmm.h"
+#include "test_op.h"
 
 static struct evtchn_pirq_table pirq_table;
 static uint64_t next_uid = 1;
@@ -278,6 +279,9 @@ static uint64_t eoi_limit_ns[ARCH_IRQ_LINES];
 
 void domain_pirq(uint32_t gsi)
 {
+#ifdef HV_TEST_IMAGE
+    test_device_irq();
+#endif
     /* Unbound or already in flight: the line stays masked (an unbound line
      * is unmasked again only when someone binds it). */
     if (!evtchn_pirq_raise(&pirq_table, gsi)) {

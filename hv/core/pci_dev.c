@@ -29,6 +29,7 @@
 #include "log.h"
 #include "msi.h"
 #include "pci.h"
+#include "test_op.h"
 
 #define PCI_MSI_CTRL_ENABLE 0x0001u
 #define PCI_MSI_CTRL_MME 0x0070u
@@ -126,21 +127,12 @@ static volatile uint32_t *msix_table(struct pci_func *f)
     return arch_mmio_va(b->base + f->msix_table_off, MSIX_ENTRY_BYTES * f->msix_count);
 }
 
-/* The CPU the VCPU `vcpu` of the domain owning ed runs on (or last ran,
- * or may run on); 0 if it never ran. */
+/* The CPU the VCPU `vcpu` of the domain owning ed last came onto (0 if it
+ * never ran: it is re-aimed when it first runs, evtchn_pirq_follow_vcpu). */
 static unsigned cpu_of(struct evtchn_domain *ed, uint32_t vcpu)
 {
-    struct domain *d = domain_of_evtchn(ed);
-    if (!d || vcpu >= VCPU_MAX)
-        return 0;
-    struct hv_domctl_vcpu_info vi;
-    schedule_vcpu_info(&d->vcpus[vcpu], &vi);
-    if (vi.cpu != ~0u)
-        return vi.cpu;
-    for (unsigned c = 0; c < 64; c++)
-        if (vi.cpu_mask & (1ull << c))
-            return c;
-    return 0;
+    const struct vcpu *v = vcpu < VCPU_MAX ? &domain_of_evtchn(ed)->vcpus[vcpu] : NULL;
+    return v && v->last_cpu >= 0 ? (unsigned)v->last_cpu : 0;
 }
 
 /* Writes vector i's message into the device (MSI or MSI-X entry i). */
@@ -251,6 +243,9 @@ void evtchn_pirq_follow(uint32_t pirq, struct evtchn_domain *ed, uint32_t vcpu)
 
 void domain_msi(unsigned vector)
 {
+#ifdef HV_TEST_IMAGE
+    test_device_irq();
+#endif
     int s = msi_slot_of_vector(&msis, vector);
     if (s < 0 || !evtchn_pirq_raise(domain_pirq_table(), EVTCHN_MSI_FIRST + (uint32_t)s))
         log_debug("msi: vector %#x arrived with nobody to take it", vector);

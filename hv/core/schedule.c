@@ -166,6 +166,7 @@ int vcpu_init(struct domain *d, unsigned id, uint64_t entry, uint64_t stack, uin
     v->online = true;
     v->blocked = true;
     v->on_cpu = -1;
+    v->last_cpu = -1;
     v->timer_deadline_ns = 0;
     vcpu_of[v->sv] = v;
     d->vcpu_count++;
@@ -431,6 +432,10 @@ static void switch_to(struct vcpu *next, struct cpu_regs *regs, uint64_t slice_n
         r->current->on_cpu = -1;
     r->current = next;
     next->on_cpu = (int)arch_cpu_id();
+    if (next->last_cpu != next->on_cpu) { /* moved: its device interrupts come here too */
+        next->last_cpu = next->on_cpu;
+        evtchn_pirq_follow_vcpu(&next->dom->ev, next->id);
+    }
     next->run_start_ns = now;
     r->slice_end_ns = now + slice_ns;
     arch_timer_set_deadline(next_deadline());

@@ -22,6 +22,9 @@
  * live domain a capability names reached from the root by a chain of
  * domain capabilities (no capability cycle keeps one alive). Slow
  * (every table entry of the machine): a test instrument only.
+ *
+ * HV_TEST_IRQS: the device interrupts (lines and message vectors) each CPU
+ * took, counted by test_device_irq in domain_pirq and domain_msi.
  */
 #include <string.h>
 
@@ -74,6 +77,14 @@ void test_hypercall(uint64_t nr, uint64_t arg0)
     s->nr = nr;
     s->arg0 = arg0;
     stats.hypercalls++;
+}
+
+static struct hv_test_irqs irqs;
+
+void test_device_irq(void)
+{
+    if (arch_cpu_id() < HV_TEST_IRQ_CPUS)
+        irqs.taken[arch_cpu_id()]++;
 }
 
 /* --- HV_TEST_CHECK ------------------------------------------------------------ */
@@ -496,6 +507,8 @@ int64_t hc_test_op(struct domain *d, struct hypercall *c)
         return arch_copy_to_guest(gva(c->arg[1]), &check, sizeof(check)) == HV_OK ? HV_OK
                                                                                   : HV_EFAULT;
     }
+    case HV_TEST_IRQS:
+        return arch_copy_to_guest(gva(c->arg[1]), &irqs, sizeof(irqs)) == HV_OK ? HV_OK : HV_EFAULT;
     default: return HV_EINVAL;
     }
 }

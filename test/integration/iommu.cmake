@@ -113,3 +113,23 @@ add_hv_test(iommu_intx_shared LABELS iommu TIMEOUT 180 MEM 512M
            "a sharer did not EOI within 10 ms: line unmasked"
            "iommu-attack: root: ok" "d0 (root): shut down: poweroff"
     FORBID "FAILED" "hypervisor fault" "iommu: DMA fault")
+
+# Device interrupts follow the VCPU their port is bound to (test/guests/
+# iommu_smp.c): 2 CPUs under -icount, the root reads two virtio-blk
+# functions by MSI-X and the test image counts which CPU took each step's
+# interrupts (HV_TEST_IRQS): pinned, after the scheduler moved the VCPU,
+# after the port was moved to another VCPU, and two devices at once on two
+# CPUs.
+add_hv_test(iommu_smp_follow LABELS iommu smp TEST_IMAGE SMP 2 TIMEOUT 120 MEM 512M
+    MODULES "$<TARGET_FILE:test_iommu_smp>::iommu-smp"
+    QEMU_ARGS "-icount" "shift=0,sleep=off"
+              "-drive" "if=none,id=vblka,file=${IOMMU_DISK},format=raw,snapshot=on,readonly=on"
+              "-drive" "if=none,id=vblkb,file=${IOMMU_DISK},format=raw,snapshot=on,readonly=on"
+              "-device" "virtio-blk-pci,drive=vblka,disable-legacy=on"
+              "-device" "virtio-blk-pci,drive=vblkb,disable-legacy=on"
+    EXPECT_RE "iommu-smp: pinned .*: CPU 0 took [1-9][0-9]+, CPU 1 took 0 device interrupts: ok"
+              "iommu-smp: migrated .*: CPU 0 took 0, CPU 1 took [1-9][0-9]+ device interrupts: ok"
+              "iommu-smp: rebound .*: CPU 0 took [1-9][0-9]+, CPU 1 took 0 device interrupts: ok"
+              "iommu-smp: spread .*: CPU 0 took [1-9][0-9]+, CPU 1 took [1-9][0-9]+ device interrupts: ok"
+    EXPECT "[d0] iommu-smp: ok" "d0 (root): shut down: poweroff"
+    FORBID "FAILED" "hypervisor fault" "DMA fault")

@@ -1,7 +1,10 @@
 /*
- * The I/O APIC: physical interrupt lines (GSIs) routed to the boot CPU as
- * vectors IRQ_VECTOR_BASE + gsi, every line masked until a domain holding
- * the IRQ capability binds it to an event channel (hv/core/evtchn.c).
+ * The I/O APIC: physical interrupt lines (GSIs) delivered as vectors
+ * IRQ_VECTOR_BASE + gsi, first to the boot CPU, then to the CPU of the VCPU
+ * the line's port is bound to (arch_irq_set_cpu, devirq.c; through the
+ * line's remapping entry when interrupt remapping is on), every line
+ * masked until a domain holding the IRQ capability binds it to an event
+ * channel (hv/core/evtchn.c).
  *
  * Delivery: the line is masked at the I/O APIC and the local APIC gets its
  * EOI at once; the event goes to the bound ports; the line stays masked
@@ -15,8 +18,7 @@
  *
  * UNFINISHED: the I/O APIC address and ISA overrides come from ACPI's MADT
  * once the SMP work parses it; until then the PC defaults are used
- * (0xfec00000, ISA IRQ n = GSI n, except IRQ 0 = GSI 2) and every line goes
- * to the boot CPU.
+ * (0xfec00000, ISA IRQ n = GSI n, except IRQ 0 = GSI 2).
  */
 #include "arch.h"
 #include "ioapic.h"

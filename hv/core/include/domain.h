@@ -58,6 +58,7 @@ struct vcpu {
     bool waiting_event;         /* in HC_BLOCK until an event or its timer */
     bool timer_fired;           /* its timer fired since its last HC_BLOCK */
     int on_cpu;                 /* the CPU it is on (running or leaving), -1: none */
+    int last_cpu;               /* the CPU it last came onto (its device interrupts' too), -1 */
     uint64_t affinity;          /* hard affinity (HV_DOMCTL_VCPU_PIN), 0: every CPU */
     struct cap_object obj;      /* what VCPU capabilities name */
     sched_vcpu_t sv;            /* the policy's handle */

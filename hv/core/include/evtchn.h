@@ -86,6 +86,7 @@ struct evtchn_domain {
     struct cap_table *caps;          /* the domain's capability table */
     struct evtchn_pirq_table *pirqs; /* machine-wide PIRQ bindings */
     uint32_t vcpu_count;
+    uint32_t pirq_bound; /* its ports bound to physical sources (lines, vectors) */
     uint16_t virq_port[HV_SHARED_INFO_VCPUS][HV_VIRQ_COUNT]; /* 0: unbound */
     /* Counters for HV_DOMCTL_INFO (atomic, relaxed; zero at init): events
      * this domain sent (HV_EVTCHN_SEND on an inter-domain or IPI port), and
@@ -130,6 +131,10 @@ enum hv_status evtchn_bind_pirq(struct evtchn_domain *d, uint32_t irq_slot, uint
  * caller has checked that d may have it (pci_hv.c). HV_EINVAL: not a
  * message source; HV_EBUSY: bound already; HV_ENOMEM: no free port. */
 enum hv_status evtchn_bind_msi(struct evtchn_domain *d, uint32_t pirq, uint32_t *port_out);
+/* VCPU vcpu of d came onto another CPU: every source whose first binding
+ * is a port of d bound to that VCPU follows it (evtchn_pirq_follow). Costs
+ * nothing for a domain with no physical source bound. */
+void evtchn_pirq_follow_vcpu(struct evtchn_domain *d, uint32_t vcpu);
 /* Closes the port bound to source pirq, if any (its vector is going away). */
 void evtchn_pirq_unbind(struct evtchn_pirq_table *pt, uint32_t pirq);
 enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port);

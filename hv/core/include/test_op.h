@@ -20,6 +20,8 @@ void test_lock_taken(void);
 void test_lock_released(void);
 /* This CPU's stretch of work is hypercall nr with first argument arg0. */
 void test_hypercall(uint64_t nr, uint64_t arg0);
+/* This CPU took a device interrupt (a line or a message vector). */
+void test_device_irq(void);
 #endif
 
 #endif

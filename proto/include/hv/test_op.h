@@ -19,6 +19,8 @@ enum hv_test_cmd {
     HV_TEST_STATS = 0,
     /* struct hv_test_check: the hypervisor audits its own state. */
     HV_TEST_CHECK = 1,
+    /* struct hv_test_irqs: device interrupts taken, per CPU. */
+    HV_TEST_IRQS = 2,
 };
 
 /*
@@ -55,5 +57,16 @@ struct hv_test_check {
     char first[96];
 };
 _Static_assert(sizeof(struct hv_test_check) == 128, "hv_test_check layout");
+
+/*
+ * Device interrupts (I/O APIC lines and message vectors, counted as they
+ * enter the hypervisor) each CPU has taken since boot: which CPU a device's
+ * interrupts reach (docs/devices.md, "Which CPU takes a device interrupt").
+ */
+#define HV_TEST_IRQ_CPUS 8
+struct hv_test_irqs {
+    uint64_t taken[HV_TEST_IRQ_CPUS]; /* CPUs 8 and up are not counted */
+};
+_Static_assert(sizeof(struct hv_test_irqs) == 64, "hv_test_irqs layout");
 
 #endif /* HV_TEST_OP_H */

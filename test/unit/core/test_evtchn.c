@@ -644,6 +644,53 @@ static void test_msi_ports(void **state)
     evtchn_pirq_unbind(&fake_pirqs, EVTCHN_PIRQS);
 }
 
+/* A VCPU that came onto another CPU takes with it exactly the sources whose
+ * first binding is a port of its domain bound to it (evtchn_pirq_follow_vcpu,
+ * called by the scheduler): not its other VCPUs', not another domain's, not
+ * a line where it is only the second sharer; nothing once they are closed. */
+static void test_follow_vcpu(void **state)
+{
+    uint32_t pm, po, pl, p1, ps;
+    const uint32_t msi = EVTCHN_MSI_FIRST + 3, edge = 33, level = 37;
+
+    (void)state;
+    evtchn_pirq_follow_vcpu(EV(0), 1); /* nothing bound */
+    assert_int_equal(fake_log.follow_count, 0);
+    assert_int_equal(evtchn_bind_msi(EV(0), msi, &pm), HV_OK);
+    assert_int_equal(evtchn_bind_msi(EV(0), msi + 1, &po), HV_OK); /* stays on VCPU 0 */
+    assert_int_equal(evtchn_bind_pirq(EV(0), SLOT_IRQ, edge, &pl), HV_OK);
+    assert_int_equal(evtchn_bind_pirq(EV(1), SLOT_IRQ, level, &p1), HV_OK); /* first: EV(1) */
+    assert_int_equal(evtchn_bind_pirq(EV(0), SLOT_IRQ, level, &ps), HV_OK);
+    assert_int_equal(evtchn_bind_vcpu(EV(0), pm, 1), HV_OK);
+    assert_int_equal(evtchn_bind_vcpu(EV(0), pl, 1), HV_OK);
+    assert_int_equal(evtchn_bind_vcpu(EV(0), ps, 1), HV_OK);
+    assert_int_equal(evtchn_bind_vcpu(EV(1), p1, 1), HV_OK);
+
+    uint32_t n = fake_log.follow_count;
+    evtchn_pirq_follow_vcpu(EV(0), 1);
+    assert_int_equal(fake_log.follow_count, n + 2);
+    assert_int_equal(fake_log.follows[n].pirq, edge);
+    assert_int_equal(fake_log.follows[n + 1].pirq, msi);
+    for (uint32_t i = n; i < n + 2; i++) {
+        assert_ptr_equal(fake_log.follows[i].d, EV(0));
+        assert_int_equal(fake_log.follows[i].vcpu, 1);
+    }
+    n = fake_log.follow_count;
+    evtchn_pirq_follow_vcpu(EV(0), 0);
+    assert_int_equal(fake_log.follow_count, n + 1);
+    assert_int_equal(fake_log.follows[n].pirq, msi + 1);
+
+    uint32_t mine[] = {pm, po, pl, ps};
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(evtchn_close(EV(0), mine[i]), HV_OK);
+    assert_int_equal(EV(0)->pirq_bound, 0);
+    n = fake_log.follow_count;
+    evtchn_pirq_follow_vcpu(EV(0), 0);
+    evtchn_pirq_follow_vcpu(EV(0), 1);
+    assert_int_equal(fake_log.follow_count, n);
+    assert_int_equal(EV(1)->pirq_bound, 1);
+}
+
 /* evtchn_notify_unbound: the endpoint-capability path signals only an
  * UNBOUND port of its owner; anything else changes nothing. */
 static void test_notify_unbound(void **state)
@@ -824,6 +871,7 @@ int main(void)
         T(test_shared_level_line),
         T(test_shared_line_expires),
         T(test_msi_ports),
+        T(test_follow_vcpu),
         T(test_notify_unbound),
         T(test_hostile_ports),
         T(test_port_exhaustion),
