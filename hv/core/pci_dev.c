@@ -17,7 +17,9 @@
  *     address or data: config writes into the structures are refused
  *     (pci.c) and the MSI-X table's frames are never mapped writable.
  *   - DMA faults are counted for the domain the function is attached to and
- *     logged (the first 8 per domain, then every 1000th).
+ *     logged (the first 8 per domain, then every 1000th); the
+ *     IOMMU_FAULT_STOP-th since it was attached stops the function (bus
+ *     mastering off, detached).
  *
  * Locking: every entry runs under the hypervisor lock (hypercalls, the
  * interrupt entry, capability removal, domain teardown).
@@ -95,8 +97,10 @@ enum hv_status pci_dma_before_command(struct domain *d, struct pci_func *f, uint
     if (st != HV_OK || !attach)
         return st;
     st = iommu_attach(&d->iommu, d->id, f->bdf);
-    if (st == HV_OK)
+    if (st == HV_OK) {
         f->dma_owner = d->id;
+        f->dma_faults = 0;
+    }
     return st;
 }
 
@@ -288,6 +292,12 @@ void iommu_fault_report(uint16_t sid, uint64_t addr, uint8_t reason, bool write)
         log_warn("iommu: DMA fault: %02x:%02x.%u %s at %#llx (reason %#x), domain %d, %llu so far",
                  sid >> 8, (sid >> 3) & 0x1f, sid & 7, write ? "write" : "read",
                  (unsigned long long)addr, reason, d ? (int)d->id : -1, (unsigned long long)n);
+    if (d && ++f->dma_faults == IOMMU_FAULT_STOP) {
+        master_off(f);
+        detach(f); /* its later fault records count for nobody */
+        log_warn("iommu: %02x:%02x.%u stopped (bus mastering off) after %u DMA faults, domain %d",
+                 sid >> 8, (sid >> 3) & 0x1f, sid & 7, IOMMU_FAULT_STOP, (int)d->id);
+    }
 }
 
 /* Whether d still holds a PCI capability to f with all of `rights`. */

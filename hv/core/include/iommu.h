@@ -41,6 +41,12 @@ struct iommu_dom {
     uint64_t faults;                /* DMA faults of its functions */
 };
 
+/* A function whose DMA has faulted this many times since it was attached
+ * is stopped: bus mastering off, detached (hv/core/pci_dev.c). Its driver
+ * may turn bus mastering on again (a new attach, counted from 0): the stop
+ * bounds the fault work a runaway device makes, not a driver's. */
+#define IOMMU_FAULT_STOP 16u
+
 /* How the machine runs (cmdline `iommu=`, and what the firmware offers). */
 enum iommu_mode {
     IOMMU_ON = 0,         /* a remapping unit translates every DMA it covers */

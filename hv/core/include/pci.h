@@ -77,6 +77,7 @@ struct pci_func {
     uint32_t msix_table_off, msix_pba_off;
     struct msi_func msi;        /* message vectors set up on it (pci_dev.c) */
     domid_t dma_owner;          /* the domain its DMA is attached to, DOMID_INVALID: none */
+    uint32_t dma_faults;        /* since attached (IOMMU_FAULT_STOP stops it) */
     struct cap_object pci_obj;  /* HV_CAP_PCI */
     struct cap_object mmio_obj; /* HV_CAP_MMIO, every memory BAR of it */
     uint32_t root_pci_slot;
