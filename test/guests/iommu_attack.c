@@ -473,18 +473,21 @@ static void dcheck(const char *what, bool ok)
     check("driver", what, ok);
 }
 
-/* One 512-byte read of `sector` whose data goes to machine address `to`
- * (the header and status are the driver's own pages). Returns the
- * completion status, or the wait's error (a device that could not DMA is
- * marked broken by QEMU). Resets the device afterwards if it broke. */
-static int raw_read(uint64_t sector, uint64_t to)
+/* One 512-byte read of `sector` whose data goes where data[0..n) say (the
+ * header and status are the driver's own pages). Returns the completion
+ * status, or the wait's error (a device that could not DMA is marked broken
+ * by QEMU). Resets the device afterwards if it broke. */
+static int read_to(uint64_t sector, const struct gk_vq_buf *data, unsigned n)
 {
     struct gk_virtio_blk_req_hdr *h = blk.hdr_va;
     *h = (struct gk_virtio_blk_req_hdr){.type = GK_VIRTIO_BLK_T_IN, .sector = sector};
     volatile uint8_t *st = (volatile uint8_t *)blk.hdr_va + 64;
     *st = 0xff;
-    struct gk_vq_buf bufs[3] = {{blk.hdr_addr, 16}, {to, 512}, {blk.hdr_addr + 64, 1}};
-    if (gk_vq_add(&blk.q.vq, bufs, 1, 2, h) != GK_VQ_OK)
+    struct gk_vq_buf bufs[4] = {{blk.hdr_addr, 16}};
+    for (unsigned i = 0; i < n && i < 2; i++)
+        bufs[1 + i] = data[i];
+    bufs[1 + (n < 2 ? n : 2)] = (struct gk_vq_buf){blk.hdr_addr + 64, 1};
+    if (gk_vq_add(&blk.q.vq, bufs, 1, (n < 2 ? n : 2) + 1, h) != GK_VQ_OK)
         return GK_VIRTIO_EINVAL;
     gk_virtio_kick(&pci.dev, &blk.q);
     void *tok;
@@ -493,11 +496,18 @@ static int raw_read(uint64_t sector, uint64_t to)
     if (rc == GK_VIRTIO_OK && *st != GK_VIRTIO_BLK_S_OK)
         rc = GK_VIRTIO_EIO;
     if (gk_virtio_dev_is_broken(&pci.dev) || rc != GK_VIRTIO_OK) {
-        memset(&blk, 0, sizeof blk); /* pages are kept in the queue struct of pci? re-init */
+        memset(&blk, 0, sizeof blk); /* re-initialised: a reset and new queues */
         if (gk_virtio_blk_init(&blk, &pci.dev) != GK_VIRTIO_OK)
             gk_printf("iommu-attack: driver: the device did not come back after a reset\n");
     }
     return rc;
+}
+
+/* The whole sector to machine address `to`. */
+static int raw_read(uint64_t sector, uint64_t to)
+{
+    const struct gk_vq_buf data = {to, 512};
+    return read_to(sector, &data, 1);
 }
 
 /* A DMA that must not land. The device cannot tell: QEMU completes the
@@ -549,26 +559,8 @@ static void fault_storm(uint64_t secret_pa)
  * `to` and the other 508 into buf: a DMA write of one chosen dword. */
 static int dword_read(uint64_t sector, uint64_t to)
 {
-    struct gk_virtio_blk_req_hdr *h = blk.hdr_va;
-    *h = (struct gk_virtio_blk_req_hdr){.type = GK_VIRTIO_BLK_T_IN, .sector = sector};
-    volatile uint8_t *st = (volatile uint8_t *)blk.hdr_va + 64;
-    *st = 0xff;
-    struct gk_vq_buf bufs[4] = {
-        {blk.hdr_addr, 16}, {to, 4}, {mfn_of(buf) * 4096, 508}, {blk.hdr_addr + 64, 1}};
-    if (gk_vq_add(&blk.q.vq, bufs, 1, 3, h) != GK_VQ_OK)
-        return GK_VIRTIO_EINVAL;
-    gk_virtio_kick(&pci.dev, &blk.q);
-    void *tok;
-    uint32_t len;
-    int rc = gk_virtio_wait_used(&pci.dev, &blk.q, &tok, &len, 2 * GK_NS_PER_SEC);
-    if (rc == GK_VIRTIO_OK && *st != GK_VIRTIO_BLK_S_OK)
-        rc = GK_VIRTIO_EIO;
-    if (gk_virtio_dev_is_broken(&pci.dev) || rc != GK_VIRTIO_OK) {
-        memset(&blk, 0, sizeof blk);
-        if (gk_virtio_blk_init(&blk, &pci.dev) != GK_VIRTIO_OK)
-            gk_printf("iommu-attack: driver: the device did not come back after a reset\n");
-    }
-    return rc;
+    const struct gk_vq_buf data[2] = {{to, 4}, {mfn_of(buf) * 4096, 508}};
+    return read_to(sector, data, 2);
 }
 
 /* Device interrupts the hypervisor has taken on CPU 0 (the test image's
