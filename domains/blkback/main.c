@@ -1,25 +1,31 @@
 /*
- * blkback, the disk driver domain (docs/blkback.md). So far (issue 15 step
- * 2b, in progress): it takes the virtio-blk function its manifest gives it
- * (`pci:`, domains/blkback/blkback.yaml), brings it up with guest-kit's
- * driver (MSI-X completion when the hypervisor sets it up, else polled),
- * reads the volume table (vtab.c), formats the disk if it is blank, reports
- * what it found and then sleeps until it is shut down (no CPU while idle).
+ * blkback, the disk driver domain (docs/blkback.md). The control domain
+ * starts it at boot when the machine has a disk (its compiled manifest,
+ * domains/blkback/blkback.yaml, is the boot module blkback.driver). It takes
+ * the virtio-blk function its manifest gives it (`pci:`), brings it up with
+ * guest-kit's driver (MSI-X completion when the hypervisor sets it up, else
+ * polled), reads the volume table (vtab.c), formats the disk if it is blank,
+ * reports what it found, registers the service blk on its bus and then
+ * sleeps until it is shut down (no CPU while idle).
  *
- * Not yet: serving volumes to front ends (the ring protocol, gk/blk.h), the
- * `hvctl volume` requests, QoS (dsched.c is not used yet), accounting. A
- * disk that is not blank and holds no valid table is left untouched.
+ * Not yet (issue 15): serving volumes to front ends (the ring protocol,
+ * gk/blk.h), QoS (dsched.c is not used yet), accounting. A disk that is not
+ * blank and holds no valid table is left untouched.
  *
  * Console lines (the QEMU tests read them):
  *   blkback: disk 00:03.0: N sectors (M MiB), interrupts|polled
  *   blkback: formatted a blank disk (unit 1 MiB)
  *   blkback: volume table seq S (copy A|B): V volumes, F MiB free
  *   blkback: volume NAME: M MiB, id I, E extents
+ *   blkback: offering the service blk
  *   blkback: ready
- * or "blkback: FAILED ..." and an exit with status 1.
+ * or "blkback: FAILED ...": a disk it must not write (damaged, or blank and
+ * read-only) powers it off (kept stopped by its manifest); any other
+ * failure exits with status 1, a crash (restarted by its manifest).
  */
 #include <string.h>
 
+#include "gk/bus.h"
 #include "gk/event.h"
 #include "gk/gk.h"
 #include "gk/mm.h"
@@ -111,8 +117,10 @@ int main(const struct hv_start_info *si)
     disk = (struct vt_disk){&blk, blk.capacity_sectors, disk_read, disk_write, disk_flush};
     int vrc = vt_open(&tab, &disk);
     if (vrc == VT_EBLANK) {
-        if (blk.read_only)
-            return fail("a blank read-only disk cannot be formatted", vrc);
+        if (blk.read_only) {
+            fail("a blank read-only disk cannot be formatted", vrc);
+            gk_poweroff(); /* a refusal, not a crash: restarting cannot help */
+        }
         vrc = vt_format(&tab, &disk, 0);
         if (vrc != VT_OK)
             return fail(vt_strerror(vrc), vrc);
@@ -121,11 +129,16 @@ int main(const struct hv_start_info *si)
         /* Someone else's data, or a table we cannot trust: never write. */
         gk_printf("blkback: FAILED the disk holds no valid volume table and is not blank: "
                   "left untouched\n");
-        return 1;
+        gk_poweroff(); /* a refusal, not a crash: its manifest keeps it stopped */
     } else if (vrc != VT_OK) {
         return fail(vt_strerror(vrc), vrc);
     }
     report();
+    int64_t src = gk_service_register("blk");
+    if (src != HV_OK)
+        gk_printf("blkback: cannot offer the service blk (%lld)\n", (long long)src);
+    else
+        gk_printf("blkback: offering the service blk\n");
     gk_printf("blkback: ready\n");
     for (;;)
         gk_block(); /* a shutdown request ends it (the runtime's default handler) */

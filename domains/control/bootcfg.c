@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devices.h"
 #include "gk/gk.h"
 #include "log.h"
 #include "registry.h"
@@ -14,7 +15,11 @@
 static uint8_t buf[FRAME_OVERHEAD_BYTES + BOOTCFG_MAX_PAYLOAD];
 static struct proto_msg req; /* large: static */
 
-static void create_one(const uint8_t *payload, uint32_t len, uint32_t index)
+/* Creates the domain of one request. A driver's (`driver`) is created only
+ * when the machine has every PCI function its manifest names: a machine
+ * without a disk starts no blkback, and says so in the log. */
+static void create_one(const uint8_t *payload, uint32_t len, uint32_t index, const char *module,
+                       bool driver)
 {
     char target[DOM_NAME_MAX + 1];
     snprintf(target, sizeof target, "entry %u", index);
@@ -27,7 +32,7 @@ static void create_one(const uint8_t *payload, uint32_t len, uint32_t index)
                      ? "another message type"
                      : hvcbor_err_name(err.code),
                  err.offset);
-        ctl_log_add("boot", "boot-config", target, false, PROTO_ERROR_CODE_INVALID, detail);
+        ctl_log_add("boot", module, target, false, PROTO_ERROR_CODE_INVALID, detail);
         return;
     }
     const struct proto_domain_create_request *q = &req.u.domain_create_request;
@@ -36,25 +41,29 @@ static void create_one(const uint8_t *payload, uint32_t len, uint32_t index)
     target[n] = 0;
     static char detail[256];
     struct ctl_error fail = {PROTO_ERROR_CODE_INTERNAL, 0};
+    enum proto_error_code code;
+    if (driver && devices_check(&q->config, NULL, detail, sizeof detail, &code) &&
+        code == PROTO_ERROR_CODE_NOT_FOUND) {
+        gk_printf("control: %s not started: the machine has no such device (%s)\n", target, detail);
+        ctl_log_add("boot", "driver-skipped", target, true, 0, detail);
+        return;
+    }
     struct dom *d;
     const char *why = registry_create(&q->config, q->paused, &d, detail, sizeof detail, &fail);
     if (why) {
         ctl_log_add("boot", "domain-create", target, false, fail.code, why);
         return;
     }
-    snprintf(detail, sizeof detail, "id %u from the boot configuration%s", d->built.domid,
-             q->paused ? ", paused" : "");
+    snprintf(detail, sizeof detail, "id %u from %s%s", d->built.domid,
+             driver ? "its driver module" : "the boot configuration", q->paused ? ", paused" : "");
+    if (driver)
+        gk_printf("control: started the driver domain %s (%s)\n", target, detail);
     ctl_log_add("boot", "domain-create", target, true, 0, detail);
 }
 
-void bootcfg_apply(const struct hv_start_info *si)
+/* Creates the domains of one module's framed requests. */
+static void apply_module(const struct hv_start_module *m, bool driver)
 {
-    const struct hv_start_module *m = NULL;
-    for (uint32_t i = 0; i < si->modules_count; i++)
-        if (strcmp(si->modules[i].name, BOOTCFG_MODULE_NAME) == 0)
-            m = &si->modules[i];
-    if (!m)
-        return;
     struct frame_reader r;
     if (!frame_reader_init(&r, buf, sizeof buf, BOOTCFG_MAX_PAYLOAD))
         return;
@@ -70,7 +79,7 @@ void bootcfg_apply(const struct hv_start_info *si)
             if (ev.kind == FRAME_EV_DROPPED)
                 dropped += ev.dropped_bytes;
             else
-                create_one(ev.payload, ev.payload_len, index++);
+                create_one(ev.payload, ev.payload_len, index++, m->name, driver);
         }
     }
     if (frame_reader_flush_partial(&r))
@@ -78,11 +87,29 @@ void bootcfg_apply(const struct hv_start_info *si)
             if (ev.kind == FRAME_EV_DROPPED)
                 dropped += ev.dropped_bytes;
             else
-                create_one(ev.payload, ev.payload_len, index++);
+                create_one(ev.payload, ev.payload_len, index++, m->name, driver);
         }
     char detail[96];
     snprintf(detail, sizeof detail, "%u entries, %llu bytes not in a valid frame", index,
              (unsigned long long)dropped);
-    ctl_log_add("boot", "boot-config", BOOTCFG_MODULE_NAME, dropped == 0, PROTO_ERROR_CODE_INVALID,
-                detail);
+    ctl_log_add("boot", driver ? "driver-module" : "boot-config", m->name, dropped == 0,
+                PROTO_ERROR_CODE_INVALID, detail);
+}
+
+static bool is_driver_module(const char *name)
+{
+    size_t n = strlen(name), k = strlen(BOOTCFG_DRIVER_SUFFIX);
+    return n > k && strcmp(name + n - k, BOOTCFG_DRIVER_SUFFIX) == 0;
+}
+
+void bootcfg_apply(const struct hv_start_info *si)
+{
+    /* Driver domains first, in module order, so that the domains of the
+     * boot configuration find their services' providers starting. */
+    for (uint32_t i = 0; i < si->modules_count; i++)
+        if (is_driver_module(si->modules[i].name))
+            apply_module(&si->modules[i], true);
+    for (uint32_t i = 0; i < si->modules_count; i++)
+        if (strcmp(si->modules[i].name, BOOTCFG_MODULE_NAME) == 0)
+            apply_module(&si->modules[i], false);
 }

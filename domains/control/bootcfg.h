@@ -5,6 +5,14 @@
  * with the control domain's own authority (actor "boot" in the log); a
  * frame or request that does not decode, and a domain that cannot be
  * built, is logged and skipped.
+ *
+ * Driver domains (docs/control.md, "Driver domains at boot"): every boot
+ * module whose name ends in ".driver" holds the compiled manifest of one
+ * driver domain (blkback.driver: domains/blkback/blkback.yaml, with its
+ * kernel the boot module "blkback"). They are created before the boot
+ * configuration's domains, each only when the machine has every PCI
+ * function its manifest's `pci:` names (else logged `driver-skipped`):
+ * the manifest, not the control domain, says what a driver gets.
  */
 #ifndef CONTROL_BOOTCFG_H
 #define CONTROL_BOOTCFG_H
@@ -12,8 +20,10 @@
 #include "hv/abi.h"
 
 #define BOOTCFG_MODULE_NAME "boot-config"
+#define BOOTCFG_DRIVER_SUFFIX ".driver"
 
-/* Creates the domains of the boot configuration, if there is one. */
+/* Creates the driver domains whose devices the machine has, then the
+ * domains of the boot configuration, if there is one. */
 void bootcfg_apply(const struct hv_start_info *si);
 
 #endif

@@ -1,13 +1,11 @@
 # --- blkback, the disk driver domain (issue 15) --------------------------------
-# blkback_test.py starts the machine with `hvctl up --disk` (the default
-# hv.iso), creates blkback from its manifest (domains/blkback/blkback.yaml)
-# and reads its console; see the script's top for the scenarios.
+# blkback_test.py starts the machine with `hvctl up` and a disk (the default
+# hv.iso, where the control domain starts blkback at boot) and reads
+# blkback's console; see the script's top for the scenarios.
 if(HV_WITH_TOOLS)
   set(BLKBACK_TEST ${HV_REAP} ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/blkback_test.py
       --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
-      --iso ${CMAKE_BINARY_DIR}/hv.iso --blkback $<TARGET_FILE:blkback>
-      --manifest ${PROJECT_SOURCE_DIR}/domains/blkback/blkback.yaml
-      --workdir ${HV_TEST_LOGDIR})
+      --iso ${CMAKE_BINARY_DIR}/hv.iso --workdir ${HV_TEST_LOGDIR})
   foreach(t boot damaged default_disk)
     add_test(NAME blkback_${t} COMMAND ${BLKBACK_TEST} ${t})
     set_tests_properties(blkback_${t} PROPERTIES LABELS "integration;blkback"

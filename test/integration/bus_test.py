@@ -323,7 +323,7 @@ def main():
     ok = False
     try:
         t0 = time.monotonic()
-        run([ARGS.hvctl, "--run-dir", RUN, "up", "--iso", ARGS.iso, "--wait", "60"])
+        run([ARGS.hvctl, "--run-dir", RUN, "up", "--iso", ARGS.iso, "--wait", "60", "--no-disk"])
         print("bus_test: up in %.2f s" % (time.monotonic() - t0))
         SCENARIOS[ARGS.scenario]()
         ok = True

@@ -414,7 +414,8 @@ def main():
     os.makedirs(os.path.dirname(ct.RUN), exist_ok=True)
     ok = False
     try:
-        ct.run([args.hvctl, "--run-dir", ct.RUN, "up", "--iso", args.iso, "--wait", ct.WAIT_S])
+        ct.run([args.hvctl, "--run-dir", ct.RUN, "up", "--iso", args.iso, "--wait", ct.WAIT_S,
+                "--no-disk"])
         out = hvctl("status")
         check("status reports the broker", "broker:         running" in out)
         SCENARIOS[args.scenario]()
