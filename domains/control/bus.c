@@ -156,9 +156,10 @@ static void fail_pending(struct dom *d, struct bus_dom *b, const char *why)
         switch (b->pending[i].cont) {
         case BUS_CONT_HVCTL:
         case BUS_CONT_SUSPEND:
+        case BUS_CONT_RELAY:
             if (answer_fn)
                 answer_fn(b->pending[i].session, b->pending[i].arg, PROTO_ERROR_CODE_WRONG_STATE, 0,
-                          why);
+                          why, NULL);
             break;
         case BUS_CONT_CONNECT: services_connect_answer(b->pending[i].arg, d, NULL, why); break;
         default: break;
@@ -264,6 +265,23 @@ static bool live(const struct dom *d, const struct bus_dom *b)
 const char *bus_request(struct dom *d, struct proto_msg *m, enum bus_cont cont, uint64_t arg,
                         uint64_t session)
 {
+    return bus_request_timeout(d, m, cont, arg, session, BUS_REQUEST_TIMEOUT_NS);
+}
+
+/* The reply a relayed request must get (anything else is the domain's
+ * error, not passed on). */
+static enum proto_msg_type relay_reply_type(enum proto_msg_type sent)
+{
+    switch (sent) {
+    case PROTO_MSG_VOLUME_LIST_REQUEST: return PROTO_MSG_VOLUME_LIST_REPLY;
+    case PROTO_MSG_VOLUME_DELETE_REQUEST: return PROTO_MSG_OK_REPLY;
+    default: return PROTO_MSG_VOLUME_INFO_REPLY;
+    }
+}
+
+const char *bus_request_timeout(struct dom *d, struct proto_msg *m, enum bus_cont cont,
+                                uint64_t arg, uint64_t session, uint64_t timeout_ns)
+{
     struct bus_dom *b = of(d);
     if (!live(d, b))
         return "its bus is not connected";
@@ -278,6 +296,11 @@ const char *bus_request(struct dom *d, struct proto_msg *m, enum bus_cont cont, 
     case PROTO_MSG_BUS_SUSPEND_REQUEST: m->u.bus_suspend_request.request_id = id; break;
     case PROTO_MSG_BUS_MEMORY_TARGET_REQUEST: m->u.bus_memory_target_request.request_id = id; break;
     case PROTO_MSG_BUS_CONNECT_REQUEST: m->u.bus_connect_request.request_id = id; break;
+    case PROTO_MSG_VOLUME_CREATE_REQUEST: m->u.volume_create_request.request_id = id; break;
+    case PROTO_MSG_VOLUME_GROW_REQUEST: m->u.volume_grow_request.request_id = id; break;
+    case PROTO_MSG_VOLUME_DELETE_REQUEST: m->u.volume_delete_request.request_id = id; break;
+    case PROTO_MSG_VOLUME_LIST_REQUEST: m->u.volume_list_request.request_id = id; break;
+    case PROTO_MSG_VOLUME_INFO_REQUEST: m->u.volume_info_request.request_id = id; break;
     default: return "not a request the control domain sends";
     }
     if (!send_msg(d, b, m))
@@ -287,7 +310,7 @@ const char *bus_request(struct dom *d, struct proto_msg *m, enum bus_cont cont, 
     b->pending[i].id = id;
     b->pending[i].sent = m->type;
     b->pending[i].sent_ns = now;
-    b->pending[i].deadline_ns = now + BUS_REQUEST_TIMEOUT_NS;
+    b->pending[i].deadline_ns = now + timeout_ns;
     b->pending[i].cont = cont;
     b->pending[i].arg = arg;
     b->pending[i].session = session;
@@ -340,7 +363,7 @@ static void cut(struct dom *d, struct bus_dom *b, const char *why)
     services_domain_gone(d, "its bus was disconnected");
 }
 
-static void on_reply(struct dom *d, struct bus_dom *b, const struct proto_msg *m)
+static void on_reply(struct dom *d, struct bus_dom *b, struct proto_msg *m)
 {
     uint64_t id = proto_msg_request_id(m);
     uint32_t i = 0;
@@ -374,7 +397,19 @@ static void on_reply(struct dom *d, struct bus_dom *b, const struct proto_msg *m
         /* fall through */
     case BUS_CONT_HVCTL:
         if (answer_fn)
-            answer_fn(b->pending[i].session, b->pending[i].arg, code, hv_status, why);
+            answer_fn(b->pending[i].session, b->pending[i].arg, code, hv_status, why, NULL);
+        break;
+    case BUS_CONT_RELAY:
+        if (ok && m->type != relay_reply_type(b->pending[i].sent)) {
+            code = PROTO_ERROR_CODE_INTERNAL;
+            snprintf(msg, sizeof msg, "the domain answered with %s",
+                     proto_msg_name(m->type) ? proto_msg_name(m->type) : "?");
+            why = msg;
+            ctl_log_add("control", proto_msg_name(b->pending[i].sent), d->name, false, code, why);
+        }
+        if (answer_fn)
+            answer_fn(b->pending[i].session, b->pending[i].arg, code, hv_status, why,
+                      code == 0 ? m : NULL);
         break;
     case BUS_CONT_CONNECT: services_connect_answer(b->pending[i].arg, d, m, why); break;
     case BUS_CONT_NONE:
@@ -390,7 +425,7 @@ static bool name_eq(struct hvcbor_str a, struct hvcbor_str b)
     return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
 }
 
-static void serve(struct dom *d, struct bus_dom *b, const struct proto_msg *m)
+static void serve(struct dom *d, struct bus_dom *b, struct proto_msg *m)
 {
     uint64_t id = proto_msg_request_id(m);
     switch (m->type) {
@@ -450,7 +485,9 @@ static void serve(struct dom *d, struct bus_dom *b, const struct proto_msg *m)
     case PROTO_MSG_OK_REPLY:
     case PROTO_MSG_ERROR_REPLY:
     case PROTO_MSG_BUS_CONNECT_REPLY:
-    case PROTO_MSG_BUS_MEMORY_TARGET_REPLY: on_reply(d, b, m); return;
+    case PROTO_MSG_BUS_MEMORY_TARGET_REPLY:
+    case PROTO_MSG_VOLUME_INFO_REPLY:
+    case PROTO_MSG_VOLUME_LIST_REPLY: on_reply(d, b, m); return;
     default: return; /* bus_conn_next admits nothing else */
     }
 }
@@ -511,8 +548,10 @@ static void serve_round(struct dom *d, struct bus_dom *b, uint64_t now)
         switch (b->pending[i].cont) {
         case BUS_CONT_HVCTL:
         case BUS_CONT_SUSPEND:
+        case BUS_CONT_RELAY:
             if (answer_fn)
-                answer_fn(b->pending[i].session, b->pending[i].arg, PROTO_ERROR_CODE_BUSY, 0, why);
+                answer_fn(b->pending[i].session, b->pending[i].arg, PROTO_ERROR_CODE_BUSY, 0, why,
+                          NULL);
             break;
         case BUS_CONT_CONNECT: services_connect_answer(b->pending[i].arg, d, NULL, why); break;
         default: break;

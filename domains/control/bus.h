@@ -48,11 +48,14 @@ enum bus_cont {
     BUS_CONT_HVCTL = 1,   /* answer hvctl request `arg` of `session` */
     BUS_CONT_SUSPEND = 2, /* pause the domain, then answer as HVCTL */
     BUS_CONT_CONNECT = 3, /* an introduction's step (services.c, conn `arg`) */
+    BUS_CONT_RELAY = 4,   /* as HVCTL, but an answer of the expected type goes to hvctl
+                             as it is (its request id replaced): hvctl volume */
 };
 
-/* How dispatch.c answers an hvctl request later (code 0: ok-reply). */
+/* How dispatch.c answers an hvctl request later (code 0: ok-reply, or
+ * `relay` when it is not NULL: the domain's reply, sent on with the id). */
 typedef void (*bus_answer_fn)(uint64_t session, uint64_t id, enum proto_error_code code,
-                              int64_t hv_status, const char *why);
+                              int64_t hv_status, const char *why, struct proto_msg *relay);
 
 /* Binds nothing yet; remembers how to wake the loop and answer hvctl. */
 void bus_init(void (*wake)(void), bus_answer_fn answer);
@@ -78,6 +81,9 @@ enum proto_bus_state bus_state(const struct dom *d);
  * NULL, or a reason (not connected, too many pending, ...). */
 const char *bus_request(struct dom *d, struct proto_msg *m, enum bus_cont cont, uint64_t arg,
                         uint64_t session);
+/* The same with its own timeout (a volume request may zero many MiB). */
+const char *bus_request_timeout(struct dom *d, struct proto_msg *m, enum bus_cont cont,
+                                uint64_t arg, uint64_t session, uint64_t timeout_ns);
 
 /* Sends d an event (m's request id is set to the next event number). */
 void bus_event(struct dom *d, struct proto_msg *m);

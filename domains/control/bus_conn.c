@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-/* Decoding limits for bus messages: the deepest bus message is a
- * bus-connect-reply inside nothing (depth 1); none has a list. */
+/* Decoding limits for bus messages: the deepest is a volume-list-reply
+ * (a list of maps: depth 3) of at most 63 volumes. */
 static const struct hvcbor_limits bus_limits = {
     .max_depth = 4, .max_items = 64, .max_string_bytes = 1024};
 
@@ -30,7 +30,9 @@ bool bus_conn_type_allowed(enum proto_msg_type t)
     case PROTO_MSG_OK_REPLY:
     case PROTO_MSG_ERROR_REPLY:
     case PROTO_MSG_BUS_CONNECT_REPLY:
-    case PROTO_MSG_BUS_MEMORY_TARGET_REPLY: return true;
+    case PROTO_MSG_BUS_MEMORY_TARGET_REPLY:
+    case PROTO_MSG_VOLUME_INFO_REPLY:
+    case PROTO_MSG_VOLUME_LIST_REPLY: return true;
     default: return false;
     }
 }

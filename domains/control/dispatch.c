@@ -576,10 +576,22 @@ static void do_image_chunk(struct request *r)
 /* --- the bus (docs/bus.md) ---------------------------------------------------- */
 
 void dispatch_answer_later(uint64_t sess, uint64_t id, enum proto_error_code code,
-                           int64_t hv_status, const char *why)
+                           int64_t hv_status, const char *why, struct proto_msg *relay)
 {
     if (sess != session)
         return; /* the client that asked is gone */
+    if (code == 0 && relay) {
+        switch (relay->type) {
+        case PROTO_MSG_VOLUME_INFO_REPLY: relay->u.volume_info_reply.request_id = id; break;
+        case PROTO_MSG_VOLUME_LIST_REPLY: relay->u.volume_list_reply.request_id = id; break;
+        default:
+            relay->u.ok_reply.request_id = id;
+            relay->type = PROTO_MSG_OK_REPLY;
+            break;
+        }
+        transport_send(relay);
+        return;
+    }
     if (code == 0) {
         send_ok(id);
         return;
@@ -657,6 +669,54 @@ static void do_mem_target(struct request *r)
         (struct proto_bus_memory_target_request){.target_bytes = q->target_bytes};
     later(r, &m, BUS_CONT_HVCTL);
 }
+
+/* hvctl volume: relayed to the domain that provides blk (blkback), token
+ * removed, and its answer relayed back (docs/blkback.md). The token must
+ * grant info (list, info) or lifecycle (create, grow, delete) over that
+ * domain. Creating or
+ * growing zeroes the new space first, which may take a while: the request
+ * waits up to VOLUME_TIMEOUT_NS for blkback. */
+#define VOLUME_TIMEOUT_NS (120ull * 1000 * 1000 * 1000)
+static void do_volume(struct request *r)
+{
+    struct dom *p = services_provider("blk");
+    if (!p) {
+        req_fail(r, PROTO_ERROR_CODE_WRONG_STATE,
+                 "no domain provides the service blk (the machine has no disk, or blkback "
+                 "is not running)");
+        return;
+    }
+    /* Volumes are the disk domain's: the token needs its right over it. */
+    bool reads =
+        r->m->type == PROTO_MSG_VOLUME_LIST_REQUEST || r->m->type == PROTO_MSG_VOLUME_INFO_REQUEST;
+    if (refuse(r->id, r->t, reads ? PROTO_RIGHT_INFO : PROTO_RIGHT_LIFECYCLE, r->action, p->name))
+        return;
+    static struct proto_msg m;
+    m = *r->m;
+    switch (m.type) {
+    case PROTO_MSG_VOLUME_CREATE_REQUEST: m.u.volume_create_request.token.len = 0; break;
+    case PROTO_MSG_VOLUME_GROW_REQUEST: m.u.volume_grow_request.token.len = 0; break;
+    case PROTO_MSG_VOLUME_DELETE_REQUEST: m.u.volume_delete_request.token.len = 0; break;
+    case PROTO_MSG_VOLUME_LIST_REQUEST: m.u.volume_list_request.token.len = 0; break;
+    default: m.u.volume_info_request.token.len = 0; break;
+    }
+    const char *why = bus_request_timeout(p, &m, BUS_CONT_RELAY, r->id, session, VOLUME_TIMEOUT_NS);
+    if (why) {
+        req_fail(r, PROTO_ERROR_CODE_WRONG_STATE, why);
+        return;
+    }
+    ctl_log_add(r->t->label, r->action, r->target, true, 0, "asked blkback over its bus");
+}
+
+#define VOLUME_ROUTE(type, member, act, rt)                                                        \
+    [type] = {.action = act,                                                                       \
+              .token = MSG_OFF(member.token),                                                      \
+              .name = MSG_OFF(member.name),                                                        \
+              .target = TARGET_NAME,                                                               \
+              .name_field = "name",                                                                \
+              .right = RIGHT(rt),                                                                  \
+              .right_unscoped = true,                                                              \
+              .invoke = do_volume}
 
 /* Every request type the server answers, keyed by message type. A type with
  * no route (a reply sent to the server) is refused as invalid. */
@@ -786,6 +846,18 @@ static const struct route routes[] = {
                                              .name_field = "domain",
                                              .right = RIGHT(PROTO_RIGHT_LIFECYCLE),
                                              .invoke = do_mem_target},
+    VOLUME_ROUTE(PROTO_MSG_VOLUME_CREATE_REQUEST, volume_create_request, "volume-create",
+                 PROTO_RIGHT_LIFECYCLE),
+    VOLUME_ROUTE(PROTO_MSG_VOLUME_GROW_REQUEST, volume_grow_request, "volume-grow",
+                 PROTO_RIGHT_LIFECYCLE),
+    VOLUME_ROUTE(PROTO_MSG_VOLUME_DELETE_REQUEST, volume_delete_request, "volume-delete",
+                 PROTO_RIGHT_LIFECYCLE),
+    VOLUME_ROUTE(PROTO_MSG_VOLUME_INFO_REQUEST, volume_info_request, "volume-info",
+                 PROTO_RIGHT_INFO),
+    [PROTO_MSG_VOLUME_LIST_REQUEST] = {.action = "volume-list",
+                                       .token = MSG_OFF(volume_list_request.token),
+                                       .right = RIGHT(PROTO_RIGHT_INFO),
+                                       .invoke = do_volume},
 };
 
 /* The decode step for a message of a routed type: names, token, right,

@@ -30,9 +30,11 @@ void dispatch_frame(const uint8_t *payload, uint32_t len);
 void dispatch_poll(void);
 
 /* Answers a request of session `session` that had to wait for a domain
- * (bus.c: suspend, memory target): ok-reply if code is 0, else error-reply
- * with why (and hv_status if not 0). Dropped if the session has ended. */
+ * (bus.c: suspend, memory target, volume requests): ok-reply if code is 0
+ * (or `relay`, the domain's own reply, with its request id set to id),
+ * else error-reply with why (and hv_status if not 0). Dropped if the
+ * session has ended. */
 void dispatch_answer_later(uint64_t session, uint64_t id, enum proto_error_code code,
-                           int64_t hv_status, const char *why);
+                           int64_t hv_status, const char *why, struct proto_msg *relay);
 
 #endif

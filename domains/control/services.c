@@ -359,6 +359,13 @@ static uint32_t service_find(const char *name)
     return SERVICES_MAX;
 }
 
+struct dom *services_provider(const char *name)
+{
+    uint32_t s = service_find(name);
+    struct dom *p = s < SERVICES_MAX ? dom_of(services[s].provider) : NULL;
+    return p && bus_up(p) ? p : NULL;
+}
+
 /* Introduces the provider of `name` (if any, connected) to user u. */
 static void introduce_service(const char *name, struct dom *u)
 {

@@ -63,6 +63,10 @@ void services_domain_gone(struct dom *d, const char *why);
 void services_connect_answer(uint64_t conn, struct dom *from, const struct proto_msg *reply,
                              const char *why);
 
+/* The domain that registered service `name` and whose bus is up, or NULL
+ * (hvctl volume goes to the provider of blk). */
+struct dom *services_provider(const char *name);
+
 /* hvctl services; and d's part for hvctl bus. */
 void services_list(struct proto_service_list_reply *r);
 void services_dom_info(const struct dom *d, struct proto_bus_info_reply *r);

@@ -69,6 +69,7 @@ static struct {
     bool (*on_suspend)(void);
     void (*on_resume)(void);
     void (*on_mem)(uint64_t);
+    void (*on_request)(uint64_t type, uint64_t id, const uint8_t *msg, uint32_t len);
 } bus;
 
 static struct gk_spinlock lock = GK_SPINLOCK_INIT;
@@ -271,7 +272,8 @@ static void dispatch(const uint8_t *buf, uint32_t len)
     }
     if (type == PROTO_MSG_BUS_CONNECT_REQUEST || type == PROTO_MSG_BUS_GONE_EVENT ||
         type == PROTO_MSG_BUS_SUSPEND_REQUEST || type == PROTO_MSG_BUS_RESUME_EVENT ||
-        type == PROTO_MSG_BUS_MEMORY_TARGET_REQUEST) {
+        type == PROTO_MSG_BUS_MEMORY_TARGET_REQUEST ||
+        __atomic_load_n(&bus.on_request, __ATOMIC_SEQ_CST)) {
         if (bus.inbox_count == INBOX || len > INBOX_MSG_MAX) {
             bus.dropped++;
             if (type != PROTO_MSG_BUS_GONE_EVENT && type != PROTO_MSG_BUS_RESUME_EVENT) {
@@ -597,7 +599,13 @@ static void serve(const uint8_t *buf, uint32_t len)
         bus_unlock(was);
         return;
     }
-    default: return;
+    default: {
+        void (*fn)(uint64_t, uint64_t, const uint8_t *, uint32_t) =
+            __atomic_load_n(&bus.on_request, __ATOMIC_SEQ_CST);
+        if (fn)
+            fn(type, id, buf, len);
+        return;
+    }
     }
 }
 
@@ -811,6 +819,21 @@ void gk_bus_on_resume(void (*fn)(void))
 void gk_bus_on_memory_target(void (*fn)(uint64_t target_bytes))
 {
     __atomic_store_n(&bus.on_mem, fn, __ATOMIC_SEQ_CST);
+}
+
+void gk_bus_on_request(void (*fn)(uint64_t type, uint64_t id, const uint8_t *msg, uint32_t len))
+{
+    __atomic_store_n(&bus.on_request, fn, __ATOMIC_SEQ_CST);
+}
+
+int64_t gk_bus_send(const void *msg, uint32_t len)
+{
+    if (len > sizeof txbuf)
+        return HV_E2BIG;
+    bool was = bus_lock();
+    int64_t rc = send_locked(msg, len, deadline_default());
+    bus_unlock(was);
+    return rc;
 }
 
 uint64_t gk_bus_memory_target(void)

@@ -6,7 +6,7 @@ if(HV_WITH_TOOLS)
   set(BLKBACK_TEST ${HV_REAP} ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/blkback_test.py
       --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
       --iso ${CMAKE_BINARY_DIR}/hv.iso --workdir ${HV_TEST_LOGDIR})
-  foreach(t boot damaged default_disk)
+  foreach(t boot damaged default_disk volumes)
     add_test(NAME blkback_${t} COMMAND ${BLKBACK_TEST} ${t})
     set_tests_properties(blkback_${t} PROPERTIES LABELS "integration;blkback"
         PASS_REGULAR_EXPRESSION "blkback_test: ${t}: passed" TIMEOUT 240)

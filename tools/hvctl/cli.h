@@ -131,5 +131,6 @@ extern const struct cli_command cli_cmd_list, cli_cmd_info, cli_cmd_top, cli_cmd
 extern const struct cli_command cli_cmd_validate, cli_cmd_diff, cli_cmd_apply, cli_cmd_compile;
 extern const struct cli_command cli_cmd_console;
 extern const struct cli_command cli_cmd_bus, cli_cmd_services, cli_cmd_suspend, cli_cmd_mem_set;
+extern const struct cli_command cli_cmd_volume;
 
 #endif

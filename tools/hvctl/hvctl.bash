@@ -15,7 +15,7 @@ _hvctl()
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local commands="up down status list info top log create destroy shutdown reboot pause unpause
         sched vcpu-pin console token validate diff apply compile devices bus services suspend
-        mem-set"
+        mem-set volume"
     local global="--run-dir --socket --token-file --timeout --json --help"
 
     cmd=
@@ -55,6 +55,7 @@ _hvctl()
     reboot) opts="--timeout" ;;
     console) opts="--force" ;;
     token) opts="create revoke --domains --rights --label --out" ;;
+    volume) opts="create grow delete info list --json" ;;
     validate) opts="-f --file --check-files" ;;
     diff) opts="-f --file --prune" ;;
     apply) opts="-f --file --dry-run --prune" ;;

@@ -69,6 +69,13 @@ void mux_set_request_id(struct proto_msg *m, uint64_t id)
         SET(PROTO_MSG_BLK_REQUEST, blk_request)
         SET(PROTO_MSG_BLK_REPLY, blk_reply)
         SET(PROTO_MSG_BLK_DETACH_REQUEST, blk_detach_request)
+        SET(PROTO_MSG_VOLUME_CREATE_REQUEST, volume_create_request)
+        SET(PROTO_MSG_VOLUME_GROW_REQUEST, volume_grow_request)
+        SET(PROTO_MSG_VOLUME_DELETE_REQUEST, volume_delete_request)
+        SET(PROTO_MSG_VOLUME_LIST_REQUEST, volume_list_request)
+        SET(PROTO_MSG_VOLUME_LIST_REPLY, volume_list_reply)
+        SET(PROTO_MSG_VOLUME_INFO_REQUEST, volume_info_request)
+        SET(PROTO_MSG_VOLUME_INFO_REPLY, volume_info_reply)
     }
 #undef SET
 }
@@ -188,7 +195,12 @@ static bool is_request(enum proto_msg_type t)
     case PROTO_MSG_BUS_INFO_REQUEST:
     case PROTO_MSG_SERVICE_LIST_REQUEST:
     case PROTO_MSG_DOMAIN_SUSPEND_REQUEST:
-    case PROTO_MSG_DOMAIN_MEM_TARGET_REQUEST: return true;
+    case PROTO_MSG_DOMAIN_MEM_TARGET_REQUEST:
+    case PROTO_MSG_VOLUME_CREATE_REQUEST:
+    case PROTO_MSG_VOLUME_GROW_REQUEST:
+    case PROTO_MSG_VOLUME_DELETE_REQUEST:
+    case PROTO_MSG_VOLUME_LIST_REQUEST:
+    case PROTO_MSG_VOLUME_INFO_REQUEST: return true;
     /* The bus's own messages (bus-hello, ...) travel between domains,
      * never from a host client. */
     default: return false;

@@ -17,8 +17,8 @@
  * sends whenever upcalls run: replies go to their waiters; a shutdown
  * request is answered and acted on at once (or by the hook of
  * gk_on_shutdown_request, gk/event.h); everything else (introductions,
- * suspend, memory targets, connection gone) is queued and handled at the
- * next safe point: any call of this header, the return of gk_block (so
+ * suspend, memory targets, connection gone, a driver domain's own requests)
+ * is queued and handled at the next safe point: any call of this header, the return of gk_block (so
  * every gk_sleep_* and blocking wait), or gk_bus_poll. A domain that never
  * blocks and never calls gk_bus_poll (or gk_shutdown_poll) does not answer;
  * the control domain then times its requests out.
@@ -149,6 +149,19 @@ void gk_bus_on_resume(void (*fn)(void));
 void gk_bus_on_memory_target(void (*fn)(uint64_t target_bytes));
 /* The last memory target asked for (0: none). */
 uint64_t gk_bus_memory_target(void);
+
+/* Requests guest-kit does not handle itself, for a driver domain (blkback's
+ * volume requests, docs/blkback.md): once a hook is set, every other
+ * message the control domain sends is queued (up to 512 bytes; a full
+ * inbox answers busy) and fn is called with it at a safe point: its type,
+ * request id and encoded bytes (the domain decodes and checks them; they
+ * are the control domain's, not trusted further than any input). fn
+ * answers with gk_bus_send. Without a hook they are dropped. */
+void gk_bus_on_request(void (*fn)(uint64_t type, uint64_t id, const uint8_t *msg, uint32_t len));
+/* Sends one encoded catalog message (a reply) to the control domain,
+ * waiting up to GK_BUS_REPLY_TIMEOUT_NS for room. HV_OK or a status
+ * (HV_E2BIG: larger than a ring message). Not from an event handler. */
+int64_t gk_bus_send(const void *msg, uint32_t len);
 
 /* Figures for tests and debugging. */
 struct gk_bus_stats {
