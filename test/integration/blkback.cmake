@@ -5,8 +5,9 @@
 if(HV_WITH_TOOLS)
   set(BLKBACK_TEST ${HV_REAP} ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/blkback_test.py
       --hvctl $<TARGET_FILE:hvctl> --driver $<TARGET_FILE:control_driver>
-      --iso ${CMAKE_BINARY_DIR}/hv.iso --workdir ${HV_TEST_LOGDIR})
-  foreach(t boot damaged default_disk volumes)
+      --iso ${CMAKE_BINARY_DIR}/hv.iso --workdir ${HV_TEST_LOGDIR}
+      --bus-guest $<TARGET_FILE:bus_guest>)
+  foreach(t boot damaged default_disk volumes relay)
     add_test(NAME blkback_${t} COMMAND ${BLKBACK_TEST} ${t})
     set_tests_properties(blkback_${t} PROPERTIES LABELS "integration;blkback"
         PASS_REGULAR_EXPRESSION "blkback_test: ${t}: passed" TIMEOUT 240)

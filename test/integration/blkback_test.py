@@ -27,6 +27,10 @@ hvctl, checks, info, states) come from control_test.py.
            grow that shrinks, unknown volumes, bad names, a token without
            the lifecycle right) changes nothing; the volumes survive a new
            QEMU on the same image; without a disk the requests say why.
+  relay    a test guest offering blk in blkback's place answers relayed
+           volume requests with the wrong reply type (an internal error,
+           logged, not passed on), an error-reply (passed on) and a good
+           reply (relayed as it is).
 """
 import argparse
 import hashlib
@@ -239,13 +243,35 @@ def t_volumes():
     check("no disk: volume requests say why", "no domain provides the service blk" in out)
 
 
+def t_relay():
+    # No disk, so no blkback: a test guest offers blk instead and answers
+    # the relayed volume requests wrongly (bus_guest role=fakeblk).
+    up(extra=["--no-disk"])
+    m = os.path.join(ct.RUN, "fakeblk.yaml")
+    with open(m, "w") as f:
+        f.write("name: fakeblk\nkernel: %s\nmemory: 16MiB\ncmdline: \"bus_guest role=fakeblk\"\n"
+                "offers: [blk]\n" % ct.ARGS.bus_guest)
+    hvctl("create", "-f", m)
+    ct.driver("console", ct.sock(), ct.admin(), "fakeblk", "bus: fakeblk: done", ct.WAIT_S)
+    out = hvctl("volume", "create", "x", "1M", rc=1)
+    check("a reply of the wrong type is not passed on: an internal error",
+          "internal" in out and "answered with volume-list-reply" in out)
+    check("and logged", any(e["action"] == "volume-create-request" and not e["ok"]
+                            for e in log_entries()))
+    out = hvctl("volume", "delete", "x", rc=1)
+    check("the provider's error-reply reaches hvctl", "conflict" in out and "fakeblk says no" in out)
+    v = volumes_json()
+    check("a reply of the expected type is relayed as it is",
+          [x["name"] for x in v["volumes"]] == ["fake"] and v["table-seq"] == 7)
+
+
 SCENARIOS = {"boot": t_boot, "damaged": t_damaged, "default_disk": t_default_disk,
-             "volumes": t_volumes}
+             "volumes": t_volumes, "relay": t_relay}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    for a in ("hvctl", "driver", "iso", "workdir"):
+    for a in ("hvctl", "driver", "iso", "workdir", "bus-guest"):
         ap.add_argument("--" + a, required=True)
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ct.ARGS = ap.parse_args()

@@ -26,6 +26,13 @@
  *             baduse (uses one it may not use), crash (half a message, then
  *             a fault).
  *
+ *   fakeblk   registers the service blk as blkback does, and answers the
+ *             volume requests the control domain relays wrongly, in turn: a
+ *             volume-list-reply whatever was asked, then an error-reply
+ *             (conflict, "fakeblk says no"), then a good volume-list-reply
+ *             of one volume "fake" (blkback_test.py relay: only a reply of
+ *             the expected type reaches hvctl).
+ *
  * Each role prints "bus: ROLE: done" when it has nothing more to do.
  */
 #include <stdio.h>
@@ -449,6 +456,53 @@ static int run_hostile(void)
         gk_sleep_ms(100);
 }
 
+/* ---- fakeblk ------------------------------------------------------------- */
+
+static void fakeblk_request(uint64_t type, uint64_t id, const uint8_t *msg, uint32_t len)
+{
+    static uint32_t n;
+    static struct proto_msg r;
+    static uint8_t out[1024];
+    (void)msg;
+    (void)len;
+    memset(&r, 0, sizeof r);
+    switch (n++ % 3) {
+    case 0:
+    case 2:
+        r.type = PROTO_MSG_VOLUME_LIST_REPLY;
+        r.u.volume_list_reply.request_id = id;
+        r.u.volume_list_reply.volumes.count = 1;
+        r.u.volume_list_reply.volumes.items[0] =
+            (struct proto_volume_info){{(const uint8_t *)"fake", 4}, 1u << 20, 1, 1};
+        r.u.volume_list_reply.disk_bytes = 2u << 20;
+        r.u.volume_list_reply.table_seq = 7;
+        break;
+    default:
+        r.type = PROTO_MSG_ERROR_REPLY;
+        r.u.error_reply =
+            (struct proto_error_reply){.request_id = id,
+                                       .code = PROTO_ERROR_CODE_CONFLICT,
+                                       .message = {(const uint8_t *)"fakeblk says no", 15}};
+        break;
+    }
+    size_t k = 0;
+    struct hvcbor_error e;
+    if (proto_msg_encode(&r, out, sizeof out, &k, &e))
+        gk_bus_send(out, (uint32_t)k);
+    gk_printf("bus: fakeblk: answered request type %llu\n", (unsigned long long)type);
+}
+
+static int run_fakeblk(void)
+{
+    gk_bus_on_request(fakeblk_request);
+    int64_t rc = gk_service_register("blk");
+    gk_printf("bus: fakeblk: register blk: %lld\n", (long long)rc);
+    gk_printf("bus: fakeblk: done\n");
+    for (;;)
+        gk_sleep_ms(100); /* every wake-up is a safe point */
+    return 0;
+}
+
 int main(const struct hv_start_info *si)
 {
     (void)si;
@@ -468,6 +522,8 @@ int main(const struct hv_start_info *si)
         return run_chansend();
     if (!strcmp(role, "chanrecv"))
         return run_chanrecv();
+    if (!strcmp(role, "fakeblk"))
+        return run_fakeblk();
     gk_printf("bus: unknown role \"%s\"\n", role);
     return 1;
 }
