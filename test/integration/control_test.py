@@ -1024,16 +1024,16 @@ def t_devices():
 
 
 def t_min_mem():
-    # Started with --mem 74M (UP_ARGS): the smallest machine that boots the
+    # Started with --mem 75M (UP_ARGS): the smallest machine that boots the
     # default control domain; hvctl refuses anything smaller up front.
-    check("the control domain runs in a 74M machine", list_names() == ["control"])
+    check("the control domain runs in a 75M machine", list_names() == ["control"])
     check("and answers info", info("control")["summary"]["state"] == "running")
-    other = RUN + "-73M"
+    other = RUN + "-74M"
     shutil.rmtree(other, ignore_errors=True)
-    out = run([ARGS.hvctl, "--run-dir", other, "up", "--iso", ARGS.iso, "--mem", "73M"],
+    out = run([ARGS.hvctl, "--run-dir", other, "up", "--iso", ARGS.iso, "--mem", "74M"],
               expect_rc=2)
-    check("up --mem 73M is refused with the minimum in the message",
-          "73M cannot boot the default control domain: it needs at least 74M" in out)
+    check("up --mem 74M is refused with the minimum in the message",
+          "74M cannot boot the default control domain: it needs at least 75M" in out)
     check("and nothing was started", not os.path.exists(os.path.join(other, "qemu.pid")))
 
 
@@ -1046,7 +1046,7 @@ SCENARIOS = {"bootcfg": t_bootcfg, "min_mem": t_min_mem, "console_input": t_cons
 # Scenarios that start the machine themselves.
 STARTS_ITSELF = {"up_hello", "make_run"}
 # Extra arguments of `hvctl up` per scenario.
-UP_ARGS = {"sched": ["--smp", "2"], "vcpus": ["--smp", "2"], "min_mem": ["--mem", "74M"]}
+UP_ARGS = {"sched": ["--smp", "2"], "vcpus": ["--smp", "2"], "min_mem": ["--mem", "75M"]}
 # Scenarios with a disk (on an ISO of the control domain alone, no drivers).
 DISK_SCENARIOS = {"devices"}
 

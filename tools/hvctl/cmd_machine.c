@@ -19,10 +19,11 @@
 #define UP_DEFAULT_DISK_BYTES (1ull << 30) /* RUN_DIR/disk.img when up creates it */
 #define RUN_DISK "disk.img"
 /* The smallest machine the default hv.iso boots (root_mem=64M): found by
- * trying, 73M stops with "refused as root domain: not enough free memory"
- * (2026-12-07); the QEMU test control_up_min_mem boots it, so a hypervisor
- * that needs more makes it fail. */
-#define UP_MIN_MEM_MIB 74u
+ * trying (2026-12-08, with the netback and blkback boot modules: 74M stops
+ * with "boot: cannot start without a root domain"); the QEMU test
+ * control_min_mem boots it, so a hypervisor or ISO that needs more makes it
+ * fail. */
+#define UP_MIN_MEM_MIB 75u
 
 static uint64_t now_ms(void)
 {
@@ -578,7 +579,7 @@ const struct cli_command cli_cmd_up = {
         "to the external address), then ,address=A.B.C.D/LEN (default\n" UP_NET_DEFAULT_ADDRESS
         ") and ,gateway=A.B.C.D. Without it: no NIC.\n"
         "Environment: HV_ISO, HV_QEMU, HVCTL_UP_WAIT (seconds).\n",
-    .opts = {{"mem", 'm', true, "SIZE", "machine memory (default 512M, at least 74M)"},
+    .opts = {{"mem", 'm', true, "SIZE", "machine memory (default 512M, at least 75M)"},
              {"smp", 0, true, "N", "CPUs (default 1)"},
              {"disk", 0, true, "FILE",
               "raw disk image, attached as virtio (default: RUN_DIR/disk.img)"},

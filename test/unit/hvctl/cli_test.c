@@ -125,21 +125,21 @@ static void test_usage_errors(void **state)
         "log, token)\n");
     assert_int_equal(run("up", "--smp", "0", NULL), HVCTL_EXIT_USAGE);
     assert_int_equal(run("up", "--mem", "12Q", NULL), HVCTL_EXIT_USAGE);
-    /* A machine too small for the default control domain (issue 21): 73M
-     * stops the boot ("not enough free memory"); 74M is the least that
-     * boots (control_up_min_mem). Refused before anything starts. */
-    const char *small[] = {"73M", "64M", "1M", "75000K"};
+    /* A machine too small for the default control domain (issue 21): 74M
+     * stops the boot; 75M is the least that boots (control_min_mem).
+     * Refused before anything starts. */
+    const char *small[] = {"74M", "64M", "1M", "76000K"};
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
         assert_int_equal(run("up", "--mem", small[i], NULL), HVCTL_EXIT_USAGE);
         char want[256];
         snprintf(want, sizeof want,
                  "hvctl up: --mem: %s cannot boot the default control domain: it needs at least "
-                 "74M (its own 64 MiB and what the hypervisor and firmware keep)\n",
+                 "75M (its own 64 MiB and what the hypervisor and firmware keep)\n",
                  small[i]);
         assert_string_equal(g_err, want);
     }
-    /* 74M passes that check (then the missing ISO stops it). */
-    assert_int_equal(run("up", "--mem", "74M", "--iso", "/nonexistent.iso", NULL),
+    /* 75M passes that check (then the missing ISO stops it). */
+    assert_int_equal(run("up", "--mem", "75M", "--iso", "/nonexistent.iso", NULL),
                      HVCTL_EXIT_LOCAL);
     assert_non_null(strstr(g_err, "cannot read the ISO /nonexistent.iso"));
     assert_int_equal(run("create", NULL), HVCTL_EXIT_USAGE);
