@@ -12,7 +12,7 @@
 #include "gk/event.h"
 #include "gk/gk.h"
 #include "gk/vcpu.h"
-#include "gk_format.h"
+#include "libc_format.h"
 
 #define LINE_MAX 256u
 static GK_PER_VCPU(char, line)[LINE_MAX];
@@ -42,7 +42,7 @@ static void emit(void *ctx, char c)
 
 int gk_vprintf(const char *fmt, va_list ap)
 {
-    return gk_vformat(emit, NULL, fmt, ap);
+    return libc_vformat(emit, NULL, fmt, ap);
 }
 
 int gk_printf(const char *fmt, ...)

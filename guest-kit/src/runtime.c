@@ -40,7 +40,7 @@ void abort(void)
     gk_panic("abort() called");
 }
 
-void gk_assert_fail(const char *expr, const char *file, int line)
+void libc_assert_fail(const char *expr, const char *file, int line)
 {
     gk_panic("assertion failed: %s (%s:%d)", expr, file, line);
 }

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gk_format.h"
+#include "libc_format.h"
 
 #include "arch.h"
 #include "log.h"
@@ -50,7 +50,7 @@ void log_vprintf(enum log_level lvl, const char *fmt, va_list ap)
              "(hv) [%4llu.%06llu] %c: ", (unsigned long long)(ns / 1000000000ull),
              (unsigned long long)((ns / 1000ull) % 1000000ull), letters[lvl]);
     log_write(prefix, strlen(prefix));
-    gk_vformat(emit, NULL, fmt, ap);
+    libc_vformat(emit, NULL, fmt, ap);
     putc_crlf('\n');
 }
 

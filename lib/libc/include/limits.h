@@ -4,8 +4,8 @@
  * which does not exist there. The values come from the compiler's predefined
  * macros, so they are right for whatever target the file is compiled for.
  */
-#ifndef GK_LIBC_LIMITS_H
-#define GK_LIBC_LIMITS_H
+#ifndef HV_LIBC_LIMITS_H
+#define HV_LIBC_LIMITS_H
 
 #define CHAR_BIT __CHAR_BIT__
 #define MB_LEN_MAX 1
@@ -40,4 +40,4 @@
 /* POSIX, but handy and unambiguous: the largest value of a signed size. */
 #define SSIZE_MAX __PTRDIFF_MAX__
 
-#endif /* GK_LIBC_LIMITS_H */
+#endif /* HV_LIBC_LIMITS_H */

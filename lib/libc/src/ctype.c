@@ -1,5 +1,5 @@
 /* ASCII character classes (see ctype.h). Any int is a valid argument. */
-#include "gk_libc_internal.h"
+#include "libc_internal.h"
 
 #include <ctype.h>
 

@@ -1,5 +1,5 @@
 /* qsort and abs of the libc subset (see stdlib.h). */
-#include "gk_libc_internal.h"
+#include "libc_internal.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@ long long llabs(long long v)
 }
 
 /* Swaps two distinct elements of size_bytes, byte by byte. */
-static void gk_swap(unsigned char *a, unsigned char *b, size_t size_bytes)
+static void swap(unsigned char *a, unsigned char *b, size_t size_bytes)
 {
     while (size_bytes--) {
         unsigned char t = *a;
@@ -29,8 +29,8 @@ static void gk_swap(unsigned char *a, unsigned char *b, size_t size_bytes)
 
 /* Moves element root down the max-heap of count elements until it is no
  * smaller than its children. */
-static void gk_sift_down(unsigned char *base, size_t root, size_t count, size_t size_bytes,
-                         int (*compare)(const void *, const void *))
+static void sift_down(unsigned char *base, size_t root, size_t count, size_t size_bytes,
+                      int (*compare)(const void *, const void *))
 {
     for (;;) {
         size_t child = 2 * root + 1, largest = root;
@@ -41,13 +41,13 @@ static void gk_sift_down(unsigned char *base, size_t root, size_t count, size_t 
             largest = child;
         if (largest == root)
             return;
-        gk_swap(base + root * size_bytes, base + largest * size_bytes, size_bytes);
+        swap(base + root * size_bytes, base + largest * size_bytes, size_bytes);
         root = largest;
     }
 }
 
 /* Small arrays: insertion sort (by adjacent swaps) is faster than the heap. */
-#define GK_QSORT_SMALL 12
+#define QSORT_SMALL 12
 
 void qsort(void *base, size_t count, size_t size_bytes,
            int (*compare)(const void *a, const void *b))
@@ -56,17 +56,17 @@ void qsort(void *base, size_t count, size_t size_bytes,
 
     if (count < 2 || size_bytes == 0)
         return;
-    if (count <= GK_QSORT_SMALL) {
+    if (count <= QSORT_SMALL) {
         for (size_t i = 1; i < count; i++)
             for (size_t j = i; j > 0 && compare(b + (j - 1) * size_bytes, b + j * size_bytes) > 0;
                  j--)
-                gk_swap(b + (j - 1) * size_bytes, b + j * size_bytes, size_bytes);
+                swap(b + (j - 1) * size_bytes, b + j * size_bytes, size_bytes);
         return;
     }
     for (size_t i = count / 2; i-- > 0;)
-        gk_sift_down(b, i, count, size_bytes, compare);
+        sift_down(b, i, count, size_bytes, compare);
     for (size_t end = count - 1; end > 0; end--) {
-        gk_swap(b, b + end * size_bytes, size_bytes);
-        gk_sift_down(b, 0, end, size_bytes, compare);
+        swap(b, b + end * size_bytes, size_bytes);
+        sift_down(b, 0, end, size_bytes, compare);
     }
 }

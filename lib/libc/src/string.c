@@ -6,18 +6,18 @@
  * GCC may recognise the loops below as memset/memcpy and turn them into calls
  * to themselves.
  */
-#include "gk_libc_internal.h"
+#include "libc_internal.h"
 
 #include <stdint.h>
 #include <string.h>
 
 /* A word that may alias anything, for the aligned fast paths. */
-typedef uint64_t __attribute__((may_alias)) gk_word_t;
-#define GK_WORD_BYTES sizeof(gk_word_t)
+typedef uint64_t __attribute__((may_alias)) word_t;
+#define WORD_BYTES sizeof(word_t)
 
-static int gk_aligned2(const void *a, const void *b)
+static int aligned2(const void *a, const void *b)
 {
-    return (((uintptr_t)a | (uintptr_t)b) & (GK_WORD_BYTES - 1)) == 0;
+    return (((uintptr_t)a | (uintptr_t)b) & (WORD_BYTES - 1)) == 0;
 }
 
 void *memcpy(void *restrict dst, const void *restrict src, size_t n)
@@ -25,11 +25,11 @@ void *memcpy(void *restrict dst, const void *restrict src, size_t n)
     unsigned char *d = dst;
     const unsigned char *s = src;
 
-    if (gk_aligned2(d, s)) {
-        for (; n >= GK_WORD_BYTES; n -= GK_WORD_BYTES) {
-            *(gk_word_t *)(void *)d = *(const gk_word_t *)(const void *)s;
-            d += GK_WORD_BYTES;
-            s += GK_WORD_BYTES;
+    if (aligned2(d, s)) {
+        for (; n >= WORD_BYTES; n -= WORD_BYTES) {
+            *(word_t *)(void *)d = *(const word_t *)(const void *)s;
+            d += WORD_BYTES;
+            s += WORD_BYTES;
         }
     }
     while (n--)
@@ -47,11 +47,11 @@ void *memmove(void *dst, const void *src, size_t n)
     if (d == s || n == 0)
         return dst;
     if ((uintptr_t)d < (uintptr_t)s) {
-        if (gk_aligned2(d, s) && (uintptr_t)s - (uintptr_t)d >= GK_WORD_BYTES) {
-            for (; n >= GK_WORD_BYTES; n -= GK_WORD_BYTES) {
-                *(gk_word_t *)(void *)d = *(const gk_word_t *)(const void *)s;
-                d += GK_WORD_BYTES;
-                s += GK_WORD_BYTES;
+        if (aligned2(d, s) && (uintptr_t)s - (uintptr_t)d >= WORD_BYTES) {
+            for (; n >= WORD_BYTES; n -= WORD_BYTES) {
+                *(word_t *)(void *)d = *(const word_t *)(const void *)s;
+                d += WORD_BYTES;
+                s += WORD_BYTES;
             }
         }
         while (n--)
@@ -70,15 +70,15 @@ void *memset(void *dst, int c, size_t n)
     unsigned char *d = dst;
     unsigned char b = (unsigned char)c;
 
-    if (n >= 2 * GK_WORD_BYTES) {
-        gk_word_t w = (gk_word_t)b * 0x0101010101010101ull;
-        while ((uintptr_t)d & (GK_WORD_BYTES - 1)) {
+    if (n >= 2 * WORD_BYTES) {
+        word_t w = (word_t)b * 0x0101010101010101ull;
+        while ((uintptr_t)d & (WORD_BYTES - 1)) {
             *d++ = b;
             n--;
         }
-        for (; n >= GK_WORD_BYTES; n -= GK_WORD_BYTES) {
-            *(gk_word_t *)(void *)d = w;
-            d += GK_WORD_BYTES;
+        for (; n >= WORD_BYTES; n -= WORD_BYTES) {
+            *(word_t *)(void *)d = w;
+            d += WORD_BYTES;
         }
     }
     while (n--)

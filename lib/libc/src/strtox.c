@@ -3,7 +3,7 @@
  * the base, the digits and the magnitude (saturated); each public function
  * then applies the limits of its own type, exactly as C specifies.
  */
-#include "gk_libc_internal.h"
+#include "libc_internal.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 
 /* What the common parser found in one string. */
-struct gk_strto_parse {
-    enum gk_strto_status status; /* OK (digits found), NO_DIGITS or BAD_BASE */
+struct strto_parse {
+    enum libc_strto_status status; /* OK (digits found), NO_DIGITS or BAD_BASE */
     bool negative;
     bool overflow;          /* the magnitude does not fit in unsigned long long */
     unsigned long long mag; /* saturated at ULLONG_MAX when overflow */
@@ -21,7 +21,7 @@ struct gk_strto_parse {
 };
 
 /* The value of digit c, or 36 (never a valid digit) if c is not one. */
-static unsigned gk_digit_value(char c)
+static unsigned digit_value(char c)
 {
     if (c >= '0' && c <= '9')
         return (unsigned)(c - '0');
@@ -32,16 +32,16 @@ static unsigned gk_digit_value(char c)
     return 36;
 }
 
-static struct gk_strto_parse gk_strto_parse(const char *nptr, int base)
+static struct strto_parse strto_parse(const char *nptr, int base)
 {
-    struct gk_strto_parse r = {GK_STRTO_NO_DIGITS, false, false, 0, nptr};
+    struct strto_parse r = {LIBC_STRTO_NO_DIGITS, false, false, 0, nptr};
     const char *s = nptr;
     const char *digits;
     unsigned long long limit;
     unsigned ubase, last_digit;
 
     if (base < 0 || base == 1 || base > 36) {
-        r.status = GK_STRTO_BAD_BASE;
+        r.status = LIBC_STRTO_BAD_BASE;
         return r;
     }
     while (isspace((unsigned char)*s))
@@ -51,7 +51,7 @@ static struct gk_strto_parse gk_strto_parse(const char *nptr, int base)
     /* "0x" counts as a prefix only when a hex digit follows; otherwise the
    * number is the "0" and parsing stops at the 'x', as in C. */
     if ((base == 0 || base == 16) && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') &&
-        gk_digit_value(s[2]) < 16) {
+        digit_value(s[2]) < 16) {
         s += 2;
         base = 16;
     } else if (base == 0) {
@@ -62,7 +62,7 @@ static struct gk_strto_parse gk_strto_parse(const char *nptr, int base)
     last_digit = (unsigned)(ULLONG_MAX % ubase);
 
     for (digits = s;; s++) {
-        unsigned d = gk_digit_value(*s);
+        unsigned d = digit_value(*s);
         if (d >= ubase)
             break;
         if (r.overflow || r.mag > limit || (r.mag == limit && d > last_digit)) {
@@ -76,19 +76,19 @@ static struct gk_strto_parse gk_strto_parse(const char *nptr, int base)
         r.negative = false;
         return r;
     }
-    r.status = GK_STRTO_OK;
+    r.status = LIBC_STRTO_OK;
     r.end = s;
     return r;
 }
 
-static void gk_set_end(char **endptr, const char *end)
+static void set_end(char **endptr, const char *end)
 {
     if (endptr)
         *endptr = (char *)(uintptr_t)end;
 }
 
 /* C's unsigned result: clamp to max on overflow, else negate if '-'. */
-static unsigned long long gk_to_unsigned(const struct gk_strto_parse *r, unsigned long long max)
+static unsigned long long to_unsigned(const struct strto_parse *r, unsigned long long max)
 {
     if (r->overflow || r->mag > max)
         return max;
@@ -97,7 +97,7 @@ static unsigned long long gk_to_unsigned(const struct gk_strto_parse *r, unsigne
 
 /* C's signed result: clamp to [-max-1, max]; returned as the bit pattern of
  * a long long, which the caller narrows (it is in range by then). */
-static long long gk_to_signed(const struct gk_strto_parse *r, unsigned long long max)
+static long long to_signed(const struct strto_parse *r, unsigned long long max)
 {
     if (r->negative) {
         if (r->overflow || r->mag > max + 1)
@@ -111,62 +111,63 @@ static long long gk_to_signed(const struct gk_strto_parse *r, unsigned long long
 
 unsigned long long strtoull(const char *restrict nptr, char **restrict endptr, int base)
 {
-    struct gk_strto_parse r = gk_strto_parse(nptr, base);
+    struct strto_parse r = strto_parse(nptr, base);
 
-    gk_set_end(endptr, r.end);
-    return r.status == GK_STRTO_OK ? gk_to_unsigned(&r, ULLONG_MAX) : 0;
+    set_end(endptr, r.end);
+    return r.status == LIBC_STRTO_OK ? to_unsigned(&r, ULLONG_MAX) : 0;
 }
 
 unsigned long strtoul(const char *restrict nptr, char **restrict endptr, int base)
 {
-    struct gk_strto_parse r = gk_strto_parse(nptr, base);
+    struct strto_parse r = strto_parse(nptr, base);
 
-    gk_set_end(endptr, r.end);
-    return r.status == GK_STRTO_OK ? (unsigned long)gk_to_unsigned(&r, ULONG_MAX) : 0;
+    set_end(endptr, r.end);
+    return r.status == LIBC_STRTO_OK ? (unsigned long)to_unsigned(&r, ULONG_MAX) : 0;
 }
 
 long long strtoll(const char *restrict nptr, char **restrict endptr, int base)
 {
-    struct gk_strto_parse r = gk_strto_parse(nptr, base);
+    struct strto_parse r = strto_parse(nptr, base);
 
-    gk_set_end(endptr, r.end);
-    return r.status == GK_STRTO_OK ? gk_to_signed(&r, LLONG_MAX) : 0;
+    set_end(endptr, r.end);
+    return r.status == LIBC_STRTO_OK ? to_signed(&r, LLONG_MAX) : 0;
 }
 
 long strtol(const char *restrict nptr, char **restrict endptr, int base)
 {
-    struct gk_strto_parse r = gk_strto_parse(nptr, base);
+    struct strto_parse r = strto_parse(nptr, base);
 
-    gk_set_end(endptr, r.end);
-    return r.status == GK_STRTO_OK ? (long)gk_to_signed(&r, LONG_MAX) : 0;
+    set_end(endptr, r.end);
+    return r.status == LIBC_STRTO_OK ? (long)to_signed(&r, LONG_MAX) : 0;
 }
 
-enum gk_strto_status gk_strtoull_checked(const char *nptr, char **endptr, int base,
-                                         unsigned long long *value)
+enum libc_strto_status libc_strtoull_checked(const char *nptr, char **endptr, int base,
+                                             unsigned long long *value)
 {
-    struct gk_strto_parse r = gk_strto_parse(nptr, base);
+    struct strto_parse r = strto_parse(nptr, base);
 
-    gk_set_end(endptr, r.end);
+    set_end(endptr, r.end);
     *value = 0;
-    if (r.status != GK_STRTO_OK)
+    if (r.status != LIBC_STRTO_OK)
         return r.status;
     if (r.negative && r.mag != 0)
-        return GK_STRTO_OUT_OF_RANGE;
+        return LIBC_STRTO_OUT_OF_RANGE;
     *value = r.mag;
-    return r.overflow ? GK_STRTO_OUT_OF_RANGE : GK_STRTO_OK;
+    return r.overflow ? LIBC_STRTO_OUT_OF_RANGE : LIBC_STRTO_OK;
 }
 
-enum gk_strto_status gk_strtoll_checked(const char *nptr, char **endptr, int base, long long *value)
+enum libc_strto_status libc_strtoll_checked(const char *nptr, char **endptr, int base,
+                                            long long *value)
 {
-    struct gk_strto_parse r = gk_strto_parse(nptr, base);
+    struct strto_parse r = strto_parse(nptr, base);
     unsigned long long max = LLONG_MAX;
 
-    gk_set_end(endptr, r.end);
+    set_end(endptr, r.end);
     *value = 0;
-    if (r.status != GK_STRTO_OK)
+    if (r.status != LIBC_STRTO_OK)
         return r.status;
-    *value = gk_to_signed(&r, max);
+    *value = to_signed(&r, max);
     if (r.overflow || r.mag > (r.negative ? max + 1 : max))
-        return GK_STRTO_OUT_OF_RANGE;
-    return GK_STRTO_OK;
+        return LIBC_STRTO_OUT_OF_RANGE;
+    return LIBC_STRTO_OK;
 }

@@ -3,7 +3,7 @@
 
 usage: check_symbols.py NM HOST_LIB FREESTANDING_LIB...
 
-- Every global symbol that the host build defines must start with gk_: an
+- Every global symbol that the host build defines must start with libc_: an
   unprefixed definition (say memcpy) would silently replace glibc's in every
   host test that links the library.
 - A freestanding build must be self-contained: every symbol it references is
@@ -24,10 +24,10 @@ def main():
     nm, host = sys.argv[1], sys.argv[2]
     failed = False
     names = symbols(nm, host, "-g", "--defined-only")
-    bad = sorted(n for n in names if not n.startswith("gk_"))
-    print(f"{host}: {len(names)} global symbols, {len(bad)} without the gk_ prefix")
-    for required in ("gk_libc_memcpy", "gk_libc_vsnprintf", "gk_libc_strtoull",
-                     "gk_libc_qsort", "gk_libc_isdigit", "gk_vformat"):
+    bad = sorted(n for n in names if not n.startswith("libc_"))
+    print(f"{host}: {len(names)} global symbols, {len(bad)} without the libc_ prefix")
+    for required in ("libc_memcpy", "libc_vsnprintf", "libc_strtoull",
+                     "libc_qsort", "libc_isdigit", "libc_vformat"):
         if required not in names:
             print("  missing:", required)
             failed = True

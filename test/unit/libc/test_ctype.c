@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "libc/include/ctype.h" /* the project's, as gk_libc_isdigit etc. */
+#include "libc/include/ctype.h" /* the project's, as libc_isdigit etc. */
 
 /* A class function of ours next to glibc's (which may be a macro: wrap it). */
 struct class_pair {
@@ -42,7 +42,7 @@ GLIBC_WRAP(tolower)
 
 #define PAIR(f)                                                                                    \
     {                                                                                              \
-#f, gk_libc_##f, glibc_##f                                                                 \
+#f, libc_##f, glibc_##f                                                                    \
     }
 static const struct class_pair g_classes[] = {
     PAIR(isdigit), PAIR(isxdigit), PAIR(isalpha), PAIR(isalnum), PAIR(isspace), PAIR(isblank),
@@ -67,8 +67,8 @@ static void test_classes_match_glibc(void **state)
    * + 26 lower + 95 print + 94 graph + 32 punct + 33 cntrl */
     assert_int_equal(members, 460);
     for (int c = EOF; c <= 255; c++) {
-        assert_int_equal(gk_libc_toupper(c), glibc_toupper(c));
-        assert_int_equal(gk_libc_tolower(c), glibc_tolower(c));
+        assert_int_equal(libc_toupper(c), glibc_toupper(c));
+        assert_int_equal(libc_tolower(c), glibc_tolower(c));
     }
 }
 
@@ -80,13 +80,13 @@ static void test_out_of_range_values(void **state)
             continue;
         for (size_t k = 0; k < sizeof g_classes / sizeof g_classes[0]; k++)
             assert_int_equal(g_classes[k].ours(c), 0);
-        assert_int_equal(gk_libc_toupper(c), c);
-        assert_int_equal(gk_libc_tolower(c), c);
+        assert_int_equal(libc_toupper(c), c);
+        assert_int_equal(libc_tolower(c), c);
     }
     /* A plain char holding a byte above 0x7f is negative on x86: no crash, no class. */
     char high = (char)0xe9;
-    assert_int_equal(gk_libc_isalpha(high), 0);
-    assert_int_equal(gk_libc_toupper(high), high);
+    assert_int_equal(libc_isalpha(high), 0);
+    assert_int_equal(libc_toupper(high), high);
 }
 
 int main(void)

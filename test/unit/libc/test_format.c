@@ -1,5 +1,5 @@
 /*
- * gk_vformat / snprintf / vsnprintf of the libc subset, compared byte for
+ * libc_vformat / snprintf / vsnprintf of the libc subset, compared byte for
  * byte with glibc's snprintf (the oracle), at many buffer sizes so that
  * truncation, NUL termination and size 0 are checked for every case.
  */
@@ -15,7 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "libc/include/stdio.h" /* the project's, as gk_libc_snprintf etc. */
+#include "libc/include/stdio.h" /* the project's, as libc_snprintf etc. */
 
 #define BUF_BYTES 8192
 #define SENTINEL 0x5a
@@ -58,7 +58,7 @@ static void __attribute__((format(printf, 2, 3))) check_fmt(int line, const char
         want_n = vsnprintf(size ? want : NULL, size, fmt, ap2);
         va_end(ap2);
         va_copy(ap2, ap);
-        got_n = gk_libc_vsnprintf(size ? got : NULL, size, fmt, ap2);
+        got_n = libc_vsnprintf(size ? got : NULL, size, fmt, ap2);
         va_end(ap2);
         if (got_n != want_n || memcmp(got, want, sizeof want) != 0) {
             print_error("line %d: format \"%s\" size %zu: glibc %d \"%.*s\", ours %d \"%.*s\"\n",
@@ -191,7 +191,7 @@ static void test_truncation_long(void **state)
     CHECK("%4000s", "wide");
 }
 
-/* Collects everything gk_vformat emits. */
+/* Collects everything libc_vformat emits. */
 struct sink {
     char buf[BUF_BYTES];
     size_t count;
@@ -214,7 +214,7 @@ static void test_vformat_streaming(void **state)
     int n;
 
     s.count = 0;
-    n = gk_format(sink_emit, &s, "%s=%5d;%-3x|%c", "key", -12, 0xab, '!');
+    n = libc_format(sink_emit, &s, "%s=%5d;%-3x|%c", "key", -12, 0xab, '!');
     snprintf(want, sizeof want, "%s=%5d;%-3x|%c", "key", -12, 0xab, '!');
     assert_int_equal(n, (int)strlen(want));
     assert_int_equal(s.count, strlen(want));
@@ -222,7 +222,7 @@ static void test_vformat_streaming(void **state)
 
     /* Far longer than any internal buffer: 100000 characters. */
     s.count = 0;
-    n = gk_format(sink_emit, &s, "%100000d", 7);
+    n = libc_format(sink_emit, &s, "%100000d", 7);
     assert_int_equal(n, 100000);
     assert_int_equal(s.count, 100000);
     assert_int_equal(s.buf[0], ' ');
@@ -250,7 +250,7 @@ static void test_unsupported_verbatim(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         /* The format is not a literal on purpose: these are not valid C formats. */
         const char *fmt = cases[i].fmt;
-        int n = gk_libc_snprintf(buf, sizeof buf, fmt, 1);
+        int n = libc_snprintf(buf, sizeof buf, fmt, 1);
         if (strcmp(buf, cases[i].want) != 0) {
             print_error("format \"%s\": got \"%s\", want \"%s\"\n", fmt, buf, cases[i].want);
             fail();

@@ -15,7 +15,7 @@
 #include <stdarg.h>
 #include <cmocka.h>
 
-#include "libc/include/stdlib.h" /* the project's, as gk_libc_strtoul etc. */
+#include "libc/include/stdlib.h" /* the project's, as libc_strtoul etc. */
 
 static unsigned long g_compared;
 
@@ -29,53 +29,53 @@ static void check_strto(const char *s, int base)
     errno = 0;
     unsigned long long want_ull = strtoull(s, &want_end, base);
     range_error = (errno == ERANGE);
-    unsigned long long got_ull = gk_libc_strtoull(s, &got_end, base);
+    unsigned long long got_ull = libc_strtoull(s, &got_end, base);
     if (want_ull != got_ull || want_end != got_end) {
         print_error("strtoull(\"%s\", %d): glibc %llu end+%td, ours %llu end+%td\n", s, base,
                     want_ull, want_end - s, got_ull, got_end - s);
         fail();
     }
     unsigned long long checked_u;
-    enum gk_strto_status st = gk_strtoull_checked(s, &got_end, base, &checked_u);
+    enum libc_strto_status st = libc_strtoull_checked(s, &got_end, base, &checked_u);
     assert_ptr_equal(got_end, want_end);
     if (want_end == s) {
-        assert_int_equal(st, GK_STRTO_NO_DIGITS);
+        assert_int_equal(st, LIBC_STRTO_NO_DIGITS);
     } else if (range_error) {
-        assert_int_equal(st, GK_STRTO_OUT_OF_RANGE);
+        assert_int_equal(st, LIBC_STRTO_OUT_OF_RANGE);
     } else if (strchr(s, '-') != NULL && want_ull != 0 && strchr(s, '-') < want_end) {
         /* "-5": C wraps it around, the checked variant refuses it. */
-        assert_int_equal(st, GK_STRTO_OUT_OF_RANGE);
+        assert_int_equal(st, LIBC_STRTO_OUT_OF_RANGE);
         assert_true(checked_u == 0);
     } else {
-        assert_int_equal(st, GK_STRTO_OK);
+        assert_int_equal(st, LIBC_STRTO_OK);
         assert_true(checked_u == want_ull);
     }
 
-    assert_true(strtoul(s, &want_end, base) == gk_libc_strtoul(s, &got_end, base));
+    assert_true(strtoul(s, &want_end, base) == libc_strtoul(s, &got_end, base));
     assert_ptr_equal(got_end, want_end);
 
     errno = 0;
     long long want_ll = strtoll(s, &want_end, base);
     range_error = (errno == ERANGE);
-    long long got_ll = gk_libc_strtoll(s, &got_end, base);
+    long long got_ll = libc_strtoll(s, &got_end, base);
     if (want_ll != got_ll || want_end != got_end) {
         print_error("strtoll(\"%s\", %d): glibc %lld end+%td, ours %lld end+%td\n", s, base,
                     want_ll, want_end - s, got_ll, got_end - s);
         fail();
     }
     long long checked_s;
-    st = gk_strtoll_checked(s, &got_end, base, &checked_s);
+    st = libc_strtoll_checked(s, &got_end, base, &checked_s);
     assert_ptr_equal(got_end, want_end);
     assert_true(checked_s == want_ll);
-    assert_int_equal(st, want_end == s ? GK_STRTO_NO_DIGITS
-                         : range_error ? GK_STRTO_OUT_OF_RANGE
-                                       : GK_STRTO_OK);
+    assert_int_equal(st, want_end == s ? LIBC_STRTO_NO_DIGITS
+                         : range_error ? LIBC_STRTO_OUT_OF_RANGE
+                                       : LIBC_STRTO_OK);
 
-    assert_true(strtol(s, &want_end, base) == gk_libc_strtol(s, &got_end, base));
+    assert_true(strtol(s, &want_end, base) == libc_strtol(s, &got_end, base));
     assert_ptr_equal(got_end, want_end);
 
     /* endptr may be NULL. */
-    assert_true(gk_libc_strtoull(s, NULL, base) == want_ull);
+    assert_true(libc_strtoull(s, NULL, base) == want_ull);
     g_compared++;
 }
 
@@ -195,11 +195,11 @@ static void test_strto_bad_base(void **state)
         char *end = NULL;
         unsigned long long u = 7;
         long long v = 7;
-        assert_true(gk_libc_strtoul(s, &end, bad[i]) == 0);
+        assert_true(libc_strtoul(s, &end, bad[i]) == 0);
         assert_ptr_equal(end, s);
-        assert_int_equal(gk_strtoull_checked(s, &end, bad[i], &u), GK_STRTO_BAD_BASE);
+        assert_int_equal(libc_strtoull_checked(s, &end, bad[i], &u), LIBC_STRTO_BAD_BASE);
         assert_true(u == 0);
-        assert_int_equal(gk_strtoll_checked(s, &end, bad[i], &v), GK_STRTO_BAD_BASE);
+        assert_int_equal(libc_strtoll_checked(s, &end, bad[i], &v), LIBC_STRTO_BAD_BASE);
         assert_true(v == 0);
     }
 }
@@ -242,7 +242,7 @@ static void test_qsort(void **state)
             }
             memcpy(want, got, n * sizeof got[0]);
             got[n] = 0x5eed; /* guard past the end */
-            gk_libc_qsort(n ? got : NULL, n, sizeof got[0], cmp_int);
+            libc_qsort(n ? got : NULL, n, sizeof got[0], cmp_int);
             qsort(want, n, sizeof want[0], cmp_int); /* same multiset, sorted */
             /* Sorted and a permutation of the input: equal to glibc's result. */
             for (size_t i = 1; i < n; i++)
@@ -260,7 +260,7 @@ static void test_qsort(void **state)
         snprintf(recs[i].tag, sizeof recs[i].tag, "k%03u", recs[i].key);
         key_count[recs[i].key]++;
     }
-    gk_libc_qsort(recs, 200, sizeof recs[0], cmp_rec);
+    libc_qsort(recs, 200, sizeof recs[0], cmp_rec);
     for (size_t i = 0; i < 200; i++) {
         char tag[8];
         snprintf(tag, sizeof tag, "k%03u", recs[i].key);
@@ -278,12 +278,12 @@ static void test_abs(void **state)
     (void)state;
     static const int ints[] = {0, 1, -1, 5, -5, INT_MAX, -INT_MAX};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
-        assert_int_equal(gk_libc_abs(ints[i]), abs(ints[i]));
-        assert_true(gk_libc_labs((long)ints[i] * 3) == labs((long)ints[i] * 3));
+        assert_int_equal(libc_abs(ints[i]), abs(ints[i]));
+        assert_true(libc_labs((long)ints[i] * 3) == labs((long)ints[i] * 3));
     }
-    assert_true(gk_libc_labs(-LONG_MAX) == LONG_MAX);
-    assert_true(gk_libc_llabs(-LLONG_MAX) == LLONG_MAX);
-    assert_true(gk_libc_llabs(-7) == 7);
+    assert_true(libc_labs(-LONG_MAX) == LONG_MAX);
+    assert_true(libc_llabs(-LLONG_MAX) == LLONG_MAX);
+    assert_true(libc_llabs(-7) == 7);
 }
 
 int main(void)

@@ -14,7 +14,7 @@
 #include <stdarg.h>
 #include <cmocka.h>
 
-#include "libc/include/string.h" /* the project's, as gk_libc_memcpy etc. */
+#include "libc/include/string.h" /* the project's, as libc_memcpy etc. */
 
 #define AREA 96
 
@@ -42,7 +42,7 @@ static void test_memcpy_alignments(void **state)
                 memset(want, 0xee, sizeof want);
                 memset(got, 0xee, sizeof got);
                 memcpy(want + 8 + d_off, src + so, n);
-                void *r = gk_libc_memcpy(got + 8 + d_off, src + so, n);
+                void *r = libc_memcpy(got + 8 + d_off, src + so, n);
                 assert_ptr_equal(r, got + 8 + d_off);
                 assert_memory_equal(got, want, sizeof want);
             }
@@ -60,7 +60,7 @@ static void test_memmove_overlap(void **state)
                 fill_pattern(want, sizeof want, (unsigned)n);
                 fill_pattern(got, sizeof got, (unsigned)n);
                 memmove(want + to, want + from, n);
-                void *r = gk_libc_memmove(got + to, got + from, n);
+                void *r = libc_memmove(got + to, got + from, n);
                 assert_ptr_equal(r, got + to);
                 assert_memory_equal(got, want, sizeof want);
             }
@@ -78,7 +78,7 @@ static void test_memset(void **state)
                 memset(want, 0x11, sizeof want);
                 memset(got, 0x11, sizeof got);
                 memset(want + off, values[v], n);
-                assert_ptr_equal(gk_libc_memset(got + off, values[v], n), got + off);
+                assert_ptr_equal(libc_memset(got + off, values[v], n), got + off);
                 assert_memory_equal(got, want, sizeof want);
             }
 }
@@ -90,21 +90,21 @@ static void test_memcmp_memchr(void **state)
 
     fill_pattern(a, sizeof a, 3);
     memcpy(b, a, sizeof b);
-    assert_int_equal(gk_libc_memcmp(a, b, 0), 0);
-    assert_int_equal(gk_libc_memcmp(a, b, sizeof a), 0);
+    assert_int_equal(libc_memcmp(a, b, 0), 0);
+    assert_int_equal(libc_memcmp(a, b, sizeof a), 0);
     for (size_t i = 0; i < sizeof a; i++) {
         memcpy(b, a, sizeof b);
         b[i] = (unsigned char)(a[i] ^ 0x80); /* differences above 0x7f: unsigned compare */
-        assert_int_equal(sign_of(gk_libc_memcmp(a, b, sizeof a)), sign_of(memcmp(a, b, sizeof a)));
-        assert_int_equal(sign_of(gk_libc_memcmp(b, a, sizeof a)), sign_of(memcmp(b, a, sizeof a)));
-        assert_int_equal(gk_libc_memcmp(a, b, i), 0); /* stops before the difference */
+        assert_int_equal(sign_of(libc_memcmp(a, b, sizeof a)), sign_of(memcmp(a, b, sizeof a)));
+        assert_int_equal(sign_of(libc_memcmp(b, a, sizeof a)), sign_of(memcmp(b, a, sizeof a)));
+        assert_int_equal(libc_memcmp(a, b, i), 0); /* stops before the difference */
     }
     for (int c = -1; c < 256; c += 17) {
         for (size_t n = 0; n <= sizeof a; n += 3)
-            assert_ptr_equal(gk_libc_memchr(a, c, n), memchr(a, c, n));
+            assert_ptr_equal(libc_memchr(a, c, n), memchr(a, c, n));
     }
-    assert_ptr_equal(gk_libc_memchr(a, a[5], 0), NULL);
-    assert_ptr_equal(gk_libc_memchr(a, a[5] + 256, sizeof a), memchr(a, a[5], sizeof a));
+    assert_ptr_equal(libc_memchr(a, a[5], 0), NULL);
+    assert_ptr_equal(libc_memchr(a, a[5] + 256, sizeof a), memchr(a, a[5], sizeof a));
 }
 
 static const char *const g_strs[] = {
@@ -123,21 +123,21 @@ static void test_str_compare(void **state)
 {
     (void)state;
     for (size_t i = 0; i < NSTRS; i++) {
-        assert_int_equal(gk_libc_strlen(g_strs[i]), strlen(g_strs[i]));
+        assert_int_equal(libc_strlen(g_strs[i]), strlen(g_strs[i]));
         for (size_t m = 0; m < 40; m += 3)
-            assert_int_equal(gk_libc_strnlen(g_strs[i], m), strnlen(g_strs[i], m));
+            assert_int_equal(libc_strnlen(g_strs[i], m), strnlen(g_strs[i], m));
         for (size_t j = 0; j < NSTRS; j++) {
-            assert_int_equal(sign_of(gk_libc_strcmp(g_strs[i], g_strs[j])),
+            assert_int_equal(sign_of(libc_strcmp(g_strs[i], g_strs[j])),
                              sign_of(strcmp(g_strs[i], g_strs[j])));
             for (size_t n = 0; n < 14; n++)
-                assert_int_equal(sign_of(gk_libc_strncmp(g_strs[i], g_strs[j], n)),
+                assert_int_equal(sign_of(libc_strncmp(g_strs[i], g_strs[j], n)),
                                  sign_of(strncmp(g_strs[i], g_strs[j], n)));
         }
     }
     /* strnlen must not read past max_bytes of an unterminated array. */
     static const char raw[4] = {'w', 'x', 'y', 'z'};
-    assert_int_equal(gk_libc_strnlen(raw, sizeof raw), 4);
-    assert_int_equal(gk_libc_strncmp(raw, "wxyq", 3), 0);
+    assert_int_equal(libc_strnlen(raw, sizeof raw), 4);
+    assert_int_equal(libc_strncmp(raw, "wxyq", 3), 0);
 }
 
 static void test_str_search(void **state)
@@ -147,13 +147,13 @@ static void test_str_search(void **state)
     for (size_t i = 0; i < NSTRS; i++) {
         const char *s = g_strs[i];
         for (size_t c = 0; c < sizeof chars / sizeof chars[0]; c++) {
-            assert_ptr_equal(gk_libc_strchr(s, chars[c]), strchr(s, chars[c]));
-            assert_ptr_equal(gk_libc_strrchr(s, chars[c]), strrchr(s, chars[c]));
+            assert_ptr_equal(libc_strchr(s, chars[c]), strchr(s, chars[c]));
+            assert_ptr_equal(libc_strrchr(s, chars[c]), strrchr(s, chars[c]));
         }
         for (size_t j = 0; j < NSTRS; j++) {
-            assert_ptr_equal(gk_libc_strstr(s, g_strs[j]), strstr(s, g_strs[j]));
-            assert_int_equal(gk_libc_strspn(s, g_strs[j]), strspn(s, g_strs[j]));
-            assert_int_equal(gk_libc_strcspn(s, g_strs[j]), strcspn(s, g_strs[j]));
+            assert_ptr_equal(libc_strstr(s, g_strs[j]), strstr(s, g_strs[j]));
+            assert_int_equal(libc_strspn(s, g_strs[j]), strspn(s, g_strs[j]));
+            assert_int_equal(libc_strcspn(s, g_strs[j]), strcspn(s, g_strs[j]));
         }
     }
 }
@@ -171,12 +171,12 @@ static void test_strncpy_strlcpy(void **state)
             memset(want, 'Q', sizeof want);
             memset(got, 'Q', sizeof got);
             strncpy(want, s, n);
-            assert_ptr_equal(gk_libc_strncpy(got, s, n), got);
+            assert_ptr_equal(libc_strncpy(got, s, n), got);
             assert_memory_equal(got, want, sizeof want);
 
             /* strlcpy is not in glibc 2.36: its BSD contract, spelled out. */
             memset(got, 'Q', sizeof got);
-            size_t len = gk_libc_strlcpy(got, s, n);
+            size_t len = libc_strlcpy(got, s, n);
             assert_int_equal(len, strlen(s));
             if (n > 0) {
                 size_t copied = strlen(s) < n - 1 ? strlen(s) : n - 1;
@@ -190,7 +190,7 @@ static void test_strncpy_strlcpy(void **state)
             }
         }
     }
-    assert_int_equal(gk_libc_strlcpy(NULL, "abc", 0), 3); /* size 0: dst untouched */
+    assert_int_equal(libc_strlcpy(NULL, "abc", 0), 3); /* size 0: dst untouched */
 }
 
 int main(void)

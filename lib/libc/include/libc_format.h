@@ -17,15 +17,15 @@
  * Everything else matches glibc byte for byte (including "(null)" for a NULL
  * %s, "(nil)" for a NULL %p and "0x..." for other pointers).
  */
-#ifndef GK_FORMAT_H
-#define GK_FORMAT_H
+#ifndef HV_LIBC_FORMAT_H
+#define HV_LIBC_FORMAT_H
 
 #include <stdarg.h>
 
-#include "gk_libc_cdefs.h"
+#include "libc_cdefs.h"
 
 /* Receives the formatted output one character at a time, in order. */
-typedef void (*gk_emit_fn)(void *ctx, char c);
+typedef void (*libc_emit_fn)(void *ctx, char c);
 
 /*
  * Formats fmt with the arguments in ap, passing every produced character to
@@ -34,9 +34,9 @@ typedef void (*gk_emit_fn)(void *ctx, char c);
  * consumed as by vprintf. Any context may call it; it takes no lock and
  * keeps no state of its own.
  */
-int gk_vformat(gk_emit_fn emit, void *ctx, const char *fmt, va_list ap);
+int libc_vformat(libc_emit_fn emit, void *ctx, const char *fmt, va_list ap);
 
-/* gk_vformat with the arguments given directly. */
-int gk_format(gk_emit_fn emit, void *ctx, const char *fmt, ...) GK_LIBC_PRINTF(3, 4);
+/* libc_vformat with the arguments given directly. */
+int libc_format(libc_emit_fn emit, void *ctx, const char *fmt, ...) LIBC_PRINTF(3, 4);
 
-#endif /* GK_FORMAT_H */
+#endif /* HV_LIBC_FORMAT_H */
