@@ -19,15 +19,13 @@
  */
 #include <string.h>
 
+#include <hv/pte.h>
+
 #include "gk/builder.h"
 #include "hvlib/layout.h"
 
 #define PAGE 4096ull
-#define PTE_P (1ull << 0)
-#define PTE_RW (1ull << 1)
-#define PTE_US (1ull << 2)
-#define PTE_NX (1ull << 63)
-#define PTE_TABLE (PTE_P | PTE_RW | PTE_US)
+#define PTE_TABLE (HV_PTE_P | HV_PTE_RW | HV_PTE_US)
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
@@ -109,11 +107,11 @@ uint64_t gk_build_leaf_pte(const struct gk_build_plan *plan, const uint64_t *mfn
 {
     uint32_t flags = hv_layout_page_flags(&plan->layout, pfn);
     bool writable = (flags & HV_LAYOUT_W) != 0, exec = (flags & HV_LAYOUT_X) != 0;
-    uint64_t pte = (mfns[pfn] << 12) | PTE_P | PTE_US;
+    uint64_t pte = (mfns[pfn] << 12) | HV_PTE_P | HV_PTE_US;
     if (writable)
-        pte |= PTE_RW;
+        pte |= HV_PTE_RW;
     if (!exec && plan->in.nx)
-        pte |= PTE_NX;
+        pte |= HV_PTE_NX;
     return pte;
 }
 

@@ -206,14 +206,14 @@ unsigned mm_io_unmap_uncovered(domid_t dom, uint64_t base, uint64_t count)
         uint64_t *t = arch_frame_va(mfn(m));
         for (unsigned i = 0; i < 512; i++) {
             uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
-            if (!(e & PTE_P))
+            if (!(e & HV_PTE_P))
                 continue;
             uint64_t target = mfn_x(pt_entry_mfn(e));
             /* I/O frames only (outside the frame table); they hold no
              * reference, so clearing the entry is all there is to do. */
             if (target < frames_total || target < base || target - base >= count)
                 continue;
-            if (io_may_map(dom, mfn(target), (e & PTE_RW) != 0))
+            if (io_may_map(dom, mfn(target), (e & HV_PTE_RW) != 0))
                 continue; /* another capability still covers it */
             __atomic_store_n(&t[i], 0, __ATOMIC_RELEASE);
             cleared++;

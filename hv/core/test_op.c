@@ -186,7 +186,7 @@ static void audit_tables(uint64_t frames)
         const uint64_t *t = arch_frame_va(mfn(m));
         for (unsigned j = 0; j < upto && j < PT_ENTRIES; j++) {
             uint64_t e = __atomic_load_n(&t[j], __ATOMIC_RELAXED);
-            if (!(e & PTE_P))
+            if (!(e & HV_PTE_P))
                 continue;
             uint64_t target = mfn_x(pt_entry_mfn(e));
             if (target >= frames)
@@ -199,7 +199,7 @@ static void audit_tables(uint64_t frames)
                 (*counter(target, 0))++;
                 if (tf->owner != f->owner)
                     (*counter(target, 2))++;
-                if (e & PTE_RW) {
+                if (e & HV_PTE_RW) {
                     if (tf->type != FRAME_TYPE_WRITABLE)
                         disagree("frame %#llx mapped writable by %#llx but is type %llu", target, m,
                                  tf->type);

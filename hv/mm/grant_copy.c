@@ -111,7 +111,8 @@ enum hv_status grant_map(struct grant_table *gt, struct mm_domain *d, struct cap
         return rc;
     /* A user, non-executable data mapping; the validated path takes every
      * reference (and counts it on the grant) or changes nothing. */
-    uint64_t pte = mfn_to_paddr(mfn(e->mfn)) | PTE_P | PTE_US | PTE_NX | (write ? PTE_RW : 0);
+    uint64_t pte =
+        mfn_to_paddr(mfn(e->mfn)) | HV_PTE_P | HV_PTE_US | HV_PTE_NX | (write ? HV_PTE_RW : 0);
     return (enum hv_status)mm_update_va_mapping(d, a->va, pte, MM_UVM_INVLPG);
 }
 
@@ -131,7 +132,7 @@ static enum hv_status l1_entry_of(const struct mm_domain *d, uint64_t va, uint64
             *out = e;
             return HV_OK;
         }
-        if (!(e & PTE_P))
+        if (!(e & HV_PTE_P))
             return HV_ENOENT;
         table = pt_entry_mfn(e);
     }
@@ -151,7 +152,7 @@ enum hv_status grant_unmap(struct grant_table *gt, struct mm_domain *d,
     if (rc != HV_OK)
         return rc;
     /* Only a present entry mapping a frame granted to this domain. */
-    struct frame *f = (e & PTE_P) ? frame_get(pt_entry_mfn(e)) : NULL;
+    struct frame *f = (e & HV_PTE_P) ? frame_get(pt_entry_mfn(e)) : NULL;
     if (f == NULL || f->owner == gt->id || f->owner == DOMID_INVALID || f->owner == DOMID_HV)
         return HV_EINVAL;
     struct grant_table *granter = grant_hook_table_of_domid(f->owner);

@@ -361,7 +361,7 @@ int mm_update_va_mapping(struct mm_domain *d, uint64_t va, uint64_t val, unsigne
         uint64_t *t = mm_frame_map(table);
         uint64_t e = t[index];
         mm_frame_unmap(t);
-        if (!(e & PTE_P))
+        if (!(e & HV_PTE_P))
             return HV_ENOENT;
         table = pt_entry_mfn(e);
     }

@@ -68,9 +68,9 @@ bool pt_init(const struct pt_config *cfg)
     if (cfg == NULL || cfg->maxphyaddr_bits < 32 || cfg->maxphyaddr_bits > 52 ||
         cfg->hv_l4_template == NULL || cfg->validate_budget_entries < 8)
         return false;
-    uint64_t addr = ((1ull << cfg->maxphyaddr_bits) - 1) & PTE_ADDR_MASK_52;
-    pt.allowed_mask = PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_A | PTE_D | PTE_AVAIL_LOW |
-                      addr | PTE_AVAIL_HIGH | PTE_NX;
+    uint64_t addr = ((1ull << cfg->maxphyaddr_bits) - 1) & HV_PTE_ADDR_MASK;
+    pt.allowed_mask = HV_PTE_P | HV_PTE_RW | HV_PTE_US | HV_PTE_PWT | HV_PTE_PCD | HV_PTE_A |
+                      HV_PTE_D | HV_PTE_AVAIL_LOW | addr | HV_PTE_AVAIL_HIGH | HV_PTE_NX;
     pt.hv_l4_template = cfg->hv_l4_template;
     pt.budget = cfg->validate_budget_entries;
     pt.last_local_flush = 0;
@@ -161,9 +161,9 @@ int pt_type_get(domid_t dom, mfn_t m, enum frame_type type)
 
 int pt_entry_get(domid_t dom, unsigned level, uint64_t e)
 {
-    if (!(e & PTE_P))
+    if (!(e & HV_PTE_P))
         return HV_OK;
-    if ((e & ~pt.allowed_mask) != 0 || !(e & PTE_US))
+    if ((e & ~pt.allowed_mask) != 0 || !(e & HV_PTE_US))
         return HV_EINVAL;
     mfn_t m = pt_entry_mfn(e);
     struct frame *f = frame_get(m);
@@ -171,14 +171,14 @@ int pt_entry_get(domid_t dom, unsigned level, uint64_t e)
         /* R3a: an I/O frame, mapped by policy alone, counted nowhere. */
         if (level != 1 || !mm_may_map_foreign(dom, m, false))
             return HV_ERANGE;
-        if ((e & PTE_RW) && !mm_may_map_foreign(dom, m, true))
+        if ((e & HV_PTE_RW) && !mm_may_map_foreign(dom, m, true))
             return HV_EPERM;
         return HV_OK;
     }
     if (f->owner == DOMID_INVALID || f->owner == DOMID_HV)
         return HV_EPERM;
     if (level == 1) {
-        bool writable = (e & PTE_RW) != 0;
+        bool writable = (e & HV_PTE_RW) != 0;
         bool foreign = f->owner != dom;
         if (foreign && !mm_may_map_foreign(dom, m, writable))
             return HV_EPERM;
@@ -257,7 +257,7 @@ static int type_put_frame(struct frame *f, mfn_t m, bool defer_l1)
 /* pt_entry_put, deferring the devalidation of a table of any level. */
 static int entry_put(domid_t dom, unsigned level, uint64_t e, bool defer_l1)
 {
-    if (!(e & PTE_P))
+    if (!(e & HV_PTE_P))
         return HV_OK;
     mfn_t m = pt_entry_mfn(e);
     struct frame *f = frame_get(m);
@@ -267,8 +267,8 @@ static int entry_put(domid_t dom, unsigned level, uint64_t e, bool defer_l1)
         return HV_OK; /* R3a: an I/O frame holds no reference */
     }
     if (level == 1 && f->owner != dom)
-        mm_foreign_map_put(dom, m, (e & PTE_RW) != 0);
-    if (level == 1 && !(e & PTE_RW)) {
+        mm_foreign_map_put(dom, m, (e & HV_PTE_RW) != 0);
+    if (level == 1 && !(e & HV_PTE_RW)) {
         frame_ref_put(f);
         return HV_OK;
     }

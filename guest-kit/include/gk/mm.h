@@ -33,21 +33,23 @@
 
 #include "gk/hypercall.h"
 #include "hv/abi.h"
+#include "hv/pte.h"
 
-/* Page-table entry bits as a guest writes them (docs/mm.md, "Validation rules"). */
-#define GK_PTE_P (1ull << 0)
-#define GK_PTE_RW (1ull << 1)
-#define GK_PTE_US (1ull << 2) /* must be set in every present entry */
-#define GK_PTE_PWT (1ull << 3)
-#define GK_PTE_PCD (1ull << 4)
-#define GK_PTE_A (1ull << 5)
-#define GK_PTE_D (1ull << 6)
-#define GK_PTE_PS (1ull << 7) /* superpage at L2/L3, PAT at L1: always refused */
-#define GK_PTE_G (1ull << 8)  /* global: always refused */
-#define GK_PTE_AVAIL_LOW (7ull << 9)
-#define GK_PTE_AVAIL_HIGH (0x7ffull << 52)
-#define GK_PTE_NX (1ull << 63)
-#define GK_PTE_ADDR_MASK 0x000ffffffffff000ull
+/* Page-table entry bits as a guest writes them (docs/mm.md, "Validation rules"): guest-kit's
+ * names for the one definition in hv/pte.h. */
+#define GK_PTE_P HV_PTE_P
+#define GK_PTE_RW HV_PTE_RW
+#define GK_PTE_US HV_PTE_US /* must be set in every present entry */
+#define GK_PTE_PWT HV_PTE_PWT
+#define GK_PTE_PCD HV_PTE_PCD
+#define GK_PTE_A HV_PTE_A
+#define GK_PTE_D HV_PTE_D
+#define GK_PTE_PS HV_PTE_PS /* superpage at L2/L3, PAT at L1: always refused */
+#define GK_PTE_G HV_PTE_G   /* global: always refused */
+#define GK_PTE_AVAIL_LOW HV_PTE_AVAIL_LOW
+#define GK_PTE_AVAIL_HIGH HV_PTE_AVAIL_HIGH
+#define GK_PTE_NX HV_PTE_NX
+#define GK_PTE_ADDR_MASK HV_PTE_ADDR_MASK
 #define GK_PT_ENTRIES 512u
 #define GK_PT_HV_L4_FIRST 256u /* L4 slots 256..511 belong to the hypervisor */
 

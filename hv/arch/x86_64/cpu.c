@@ -15,7 +15,7 @@ struct percpu percpu_area[ARCH_MAX_CPUS];
 /* Read by entry.S: whether stac/clac may be executed. */
 uint8_t hv_smap_enabled;
 
-uint64_t hv_pte_nx; /* PTE_NX when EFER.NXE is on, else 0 */
+uint64_t hv_pte_nx; /* HV_PTE_NX when EFER.NXE is on, else 0 */
 
 static uint8_t cpu0_stack[HV_STACK_SIZE] __attribute__((aligned(16)));
 static uint8_t ist_df[HV_IST_STACK_SIZE] __attribute__((aligned(16)));
@@ -106,7 +106,7 @@ static void features_init(void)
     cpuid(0x80000001, 0, &a, &b, &c, &d);
     if (d & (1u << 20)) {
         efer |= EFER_NXE;
-        hv_pte_nx = PTE_NX;
+        hv_pte_nx = HV_PTE_NX;
     }
     efer |= EFER_SCE;
     wrmsr(MSR_EFER, efer);

@@ -47,7 +47,7 @@ static paddr_t table_phys(const uint64_t *t)
 
 static uint64_t *table_virt(uint64_t entry)
 {
-    return phys_to_virt(entry & PTE_ADDR_MASK);
+    return phys_to_virt(entry & HV_PTE_ADDR_MASK);
 }
 
 static void map_image_range(uint64_t *l4, const uint8_t *start, const uint8_t *end, uint64_t flags)
@@ -56,13 +56,14 @@ static void map_image_range(uint64_t *l4, const uint8_t *start, const uint8_t *e
         uint64_t *t = l4;
         for (int level = 3; level >= 1; level--) {
             unsigned idx = (va >> (12 + 9 * level)) & 511;
-            if (!(t[idx] & PTE_P)) {
+            if (!(t[idx] & HV_PTE_P)) {
                 uint64_t *n = pool_alloc();
-                t[idx] = table_phys(n) | PTE_P | PTE_RW;
+                t[idx] = table_phys(n) | HV_PTE_P | HV_PTE_RW;
             }
             t = table_virt(t[idx]);
         }
-        t[(va >> 12) & 511] = image_virt_to_phys((void *)(uintptr_t)va) | PTE_P | PTE_G | flags;
+        t[(va >> 12) & 511] =
+            image_virt_to_phys((void *)(uintptr_t)va) | HV_PTE_P | HV_PTE_G | flags;
     }
 }
 
@@ -80,11 +81,11 @@ void arch_paging_init(paddr_t max_paddr)
 
     hv_l4 = pool_alloc();
     uint64_t *dm_l3 = pool_alloc();
-    hv_l4[256] = table_phys(dm_l3) | PTE_P | PTE_RW;
+    hv_l4[256] = table_phys(dm_l3) | HV_PTE_P | HV_PTE_RW;
     for (uint64_t gib = 0; gib < (max_paddr >> 30); gib++) {
         uint64_t base = gib << 30;
         if (gib >= 4 && gb_pages) {
-            dm_l3[gib] = base | PTE_P | PTE_RW | PTE_PS | PTE_G | hv_pte_nx;
+            dm_l3[gib] = base | HV_PTE_P | HV_PTE_RW | HV_PTE_PS | HV_PTE_G | hv_pte_nx;
             continue;
         }
         if (gib >= 4 && pt_pool_used >= POOL_FRAMES - 8) {
@@ -94,17 +95,18 @@ void arch_paging_init(paddr_t max_paddr)
             break;
         }
         uint64_t *pd = pool_alloc();
-        dm_l3[gib] = table_phys(pd) | PTE_P | PTE_RW;
+        dm_l3[gib] = table_phys(pd) | HV_PTE_P | HV_PTE_RW;
         for (unsigned i = 0; i < 512; i++) {
             uint64_t pa = base + ((uint64_t)i << 21);
-            uint64_t attr = (pa >= 0xfe000000ull && pa < (4ull << 30)) ? (PTE_PCD | PTE_PWT) : 0;
-            pd[i] = pa | PTE_P | PTE_RW | PTE_PS | PTE_G | hv_pte_nx | attr;
+            uint64_t attr =
+                (pa >= 0xfe000000ull && pa < (4ull << 30)) ? (HV_PTE_PCD | HV_PTE_PWT) : 0;
+            pd[i] = pa | HV_PTE_P | HV_PTE_RW | HV_PTE_PS | HV_PTE_G | hv_pte_nx | attr;
         }
     }
 
     map_image_range(hv_l4, _text_start, _text_end, 0);
     map_image_range(hv_l4, _rodata_start, _rodata_end, hv_pte_nx);
-    map_image_range(hv_l4, _data_start, _data_end, PTE_RW | hv_pte_nx);
+    map_image_range(hv_l4, _data_start, _data_end, HV_PTE_RW | hv_pte_nx);
 
     write_cr3(table_phys(hv_l4));
     directmap_limit = max_paddr;
@@ -133,13 +135,13 @@ static uint64_t *guest_walk(mfn_t l4, uint64_t va, arch_frame_alloc_fn alloc, vo
     uint64_t *t = arch_frame_va(l4);
     for (int level = 3; level >= 1; level--) {
         unsigned idx = (va >> (12 + 9 * level)) & 511;
-        if (!(t[idx] & PTE_P)) {
+        if (!(t[idx] & HV_PTE_P)) {
             if (!alloc)
                 return NULL;
             mfn_t n = alloc(ctx);
             if (mfn_x(n) == mfn_x(INVALID_MFN))
                 return NULL;
-            t[idx] = mfn_to_paddr(n) | PTE_P | PTE_RW | PTE_US;
+            t[idx] = mfn_to_paddr(n) | HV_PTE_P | HV_PTE_RW | HV_PTE_US;
         }
         t = table_virt(t[idx]);
     }
@@ -154,7 +156,7 @@ bool arch_guest_map(mfn_t l4, uint64_t va, mfn_t m, unsigned flags, arch_frame_a
     uint64_t *pte = guest_walk(l4, va, alloc, ctx);
     if (!pte)
         return false;
-    *pte = mfn_to_paddr(m) | PTE_P | PTE_US | ((flags & ARCH_MAP_W) ? PTE_RW : 0) |
+    *pte = mfn_to_paddr(m) | HV_PTE_P | HV_PTE_US | ((flags & ARCH_MAP_W) ? HV_PTE_RW : 0) |
            ((flags & ARCH_MAP_X) ? 0 : hv_pte_nx);
     return true;
 }
@@ -163,22 +165,22 @@ bool arch_hv_map(uint64_t va, mfn_t m, unsigned flags, arch_frame_alloc_fn alloc
 {
     if (va < HV_DIRECTMAP_BASE + HV_DIRECTMAP_SIZE || va >= HV_IMAGE_VBASE)
         return false; /* only the slots between the direct map and the image */
-    uint64_t user = (flags & ARCH_MAP_USER) ? PTE_US : 0;
+    uint64_t user = (flags & ARCH_MAP_USER) ? HV_PTE_US : 0;
     uint64_t *t = hv_l4;
     for (int level = 3; level >= 1; level--) {
         unsigned idx = (va >> (12 + 9 * level)) & 511;
-        if (!(t[idx] & PTE_P)) {
+        if (!(t[idx] & HV_PTE_P)) {
             mfn_t n = alloc(ctx);
             if (mfn_x(n) == mfn_x(INVALID_MFN))
                 return false;
             __builtin_memset(arch_frame_va(n), 0, PAGE_SIZE);
-            t[idx] = mfn_to_paddr(n) | PTE_P | PTE_RW | user;
+            t[idx] = mfn_to_paddr(n) | HV_PTE_P | HV_PTE_RW | user;
         }
         t = table_virt(t[idx]);
     }
-    t[(va >> 12) & 511] = mfn_to_paddr(m) | PTE_P | hv_pte_nx | user |
-                          ((flags & ARCH_MAP_W) ? PTE_RW : 0) |
-                          ((flags & ARCH_MAP_USER) ? 0 : PTE_G);
+    t[(va >> 12) & 511] = mfn_to_paddr(m) | HV_PTE_P | hv_pte_nx | user |
+                          ((flags & ARCH_MAP_W) ? HV_PTE_RW : 0) |
+                          ((flags & ARCH_MAP_USER) ? 0 : HV_PTE_G);
     return true;
 }
 

@@ -115,7 +115,7 @@ __attribute__((weak)) paddr_t smp_flush_base(void)
 static void flush_all_local(void)
 {
     paddr_t base = smp_flush_base(); /* the core moved this CPU's domain to a new base */
-    if (base != 0 && base != (read_cr3() & PTE_ADDR_MASK))
+    if (base != 0 && base != (read_cr3() & HV_PTE_ADDR_MASK))
         write_cr3(base);
     uint64_t cr4 = read_cr4();
     if (cr4 & CR4_PGE) { /* toggling PGE flushes global entries too */
@@ -414,9 +414,9 @@ static void tramp_install(paddr_t t)
     patch32(dst, smp_tramp_efer, (uint32_t)((rdmsr(MSR_EFER) & (EFER_NXE | EFER_SCE)) | EFER_LME));
 
     memset(tramp_l4, 0, sizeof(tramp_l4));
-    tramp_l2[0] = 0 | PTE_P | PTE_RW | PTE_PS;
-    tramp_l3[0] = image_phys(tramp_l2) | PTE_P | PTE_RW;
-    tramp_l4[0] = image_phys(tramp_l3) | PTE_P | PTE_RW;
+    tramp_l2[0] = 0 | HV_PTE_P | HV_PTE_RW | HV_PTE_PS;
+    tramp_l3[0] = image_phys(tramp_l2) | HV_PTE_P | HV_PTE_RW;
+    tramp_l4[0] = image_phys(tramp_l3) | HV_PTE_P | HV_PTE_RW;
     memcpy(&tramp_l4[256], arch_hv_l4_slots(), 256 * sizeof(uint64_t));
 }
 

@@ -179,7 +179,7 @@ void apic_init(void)
     uint64_t base = rdmsr(MSR_APIC_BASE);
     if (!(base & (1ull << 11)))
         wrmsr(MSR_APIC_BASE, base | (1ull << 11));
-    apic_base = phys_to_virt(base & PTE_ADDR_MASK);
+    apic_base = phys_to_virt(base & HV_PTE_ADDR_MASK);
     apic_write(APIC_REG_SVR, 0x100 | APIC_SPURIOUS_VECTOR);
     apic_write(APIC_REG_TIMER_DIV, 0x3); /* divide by 16 */
     apic_write(APIC_REG_LVT_TIMER, APIC_LVT_MASKED | APIC_TIMER_VECTOR);

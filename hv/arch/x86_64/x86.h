@@ -5,6 +5,8 @@
 #ifndef HV_X86_H
 #define HV_X86_H
 
+#include <hv/pte.h>
+
 #include "asm_defs.h"
 #include "types.h"
 
@@ -38,19 +40,6 @@
 #define RFLAGS_AC (1ull << 18)
 #define RFLAGS_NT (1ull << 14)
 #define RFLAGS_IOPL (3ull << 12)
-
-/* Page-table entry bits. */
-#define PTE_P (1ull << 0)
-#define PTE_RW (1ull << 1)
-#define PTE_US (1ull << 2)
-#define PTE_PWT (1ull << 3)
-#define PTE_PCD (1ull << 4)
-#define PTE_A (1ull << 5)
-#define PTE_D (1ull << 6)
-#define PTE_PS (1ull << 7)
-#define PTE_G (1ull << 8)
-#define PTE_NX (1ull << 63)
-#define PTE_ADDR_MASK 0x000ffffffffff000ull
 
 /* Virtual layout of the hypervisor (PML4 slots 256..511 belong to it). */
 #define HV_DIRECTMAP_BASE 0xffff800000000000ull /* slot 256: all RAM */

@@ -13,22 +13,9 @@
 #ifndef HV_PT_H
 #define HV_PT_H
 
-#include "frame.h"
+#include <hv/pte.h>
 
-/* x86_64 page-table entry bits. */
-#define PTE_P (1ull << 0)
-#define PTE_RW (1ull << 1)
-#define PTE_US (1ull << 2)
-#define PTE_PWT (1ull << 3)
-#define PTE_PCD (1ull << 4)
-#define PTE_A (1ull << 5)
-#define PTE_D (1ull << 6)
-#define PTE_PS (1ull << 7) /* PAT in an L1 entry */
-#define PTE_G (1ull << 8)
-#define PTE_AVAIL_LOW (7ull << 9)       /* bits 9..11, ignored by hardware */
-#define PTE_AVAIL_HIGH (0x7ffull << 52) /* bits 52..62, ignored by hardware */
-#define PTE_NX (1ull << 63)
-#define PTE_ADDR_MASK_52 0x000ffffffffff000ull /* address bits 12..51 */
+#include "frame.h"
 
 #define PT_ENTRIES 512u
 /* The hypervisor owns L4 slots [PT_HV_L4_FIRST, 512). */
@@ -165,7 +152,7 @@ void pt_tlb_note_flush(void);
 /* The mfn an entry points to (address bits 12..51). */
 static inline mfn_t pt_entry_mfn(uint64_t e)
 {
-    return mfn((e & PTE_ADDR_MASK_52) >> PAGE_SHIFT);
+    return mfn((e & HV_PTE_ADDR_MASK) >> PAGE_SHIFT);
 }
 
 #endif /* HV_PT_H */

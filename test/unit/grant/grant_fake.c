@@ -257,7 +257,7 @@ void fake_teardown(void)
 
 uint64_t leaf(uint64_t m, bool rw)
 {
-    return (m << PAGE_SHIFT) | PTE_P | PTE_US | (rw ? PTE_RW : 0);
+    return (m << PAGE_SHIFT) | HV_PTE_P | HV_PTE_US | (rw ? HV_PTE_RW : 0);
 }
 
 void fake_build_aspace(unsigned i)
@@ -403,12 +403,12 @@ void audit(void)
         unsigned level = f->type, limit = level == 4 ? PT_HV_L4_FIRST : PT_ENTRIES;
         for (unsigned j = 0; j < limit; j++) {
             uint64_t e = frame_mem(m)[j];
-            if (!(e & PTE_P))
+            if (!(e & HV_PTE_P))
                 continue;
             uint64_t t = mfn_x(pt_entry_mfn(e));
             assert_true(t < n);
             ref[t]++;
-            if (level > 1 || (e & PTE_RW))
+            if (level > 1 || (e & HV_PTE_RW))
                 type[t]++;
             if (level == 1 && fm->frames[t].owner != f->owner) {
                 /* G2: a foreign leaf is counted on exactly one live grant. */
@@ -419,7 +419,7 @@ void audit(void)
                 struct grant_entry *g = grant_find(&granter->gt, mfn(t), grantee->gt.uid);
                 assert_non_null(g);
                 assert_int_not_equal(g->state, GRANT_FREE);
-                if (e & PTE_RW)
+                if (e & HV_PTE_RW)
                     assert_true(g->flags & GRANT_E_WRITE);
                 maps[granter - fm->doms][g - granter->gt.entries]++;
                 held[grantee - fm->doms]++;

@@ -224,10 +224,10 @@ static void test_map_helper(void **state)
     assert_int_equal(fm->invlpgs, invlpgs + 1);
     uint64_t e = frame_mem(dom_frame(B, ASPACE_L1))[5];
     assert_int_equal(mfn_x(pt_entry_mfn(e)), ro);
-    assert_true((e & (PTE_P | PTE_US | PTE_NX)) == (PTE_P | PTE_US | PTE_NX));
-    assert_false(e & PTE_RW);
+    assert_true((e & (HV_PTE_P | HV_PTE_US | HV_PTE_NX)) == (HV_PTE_P | HV_PTE_US | HV_PTE_NX));
+    assert_false(e & HV_PTE_RW);
     assert_int_equal(do_map(B, A, r2, 0x6000, HV_GRANT_MAP_WRITE), HV_OK);
-    assert_true(frame_mem(dom_frame(B, ASPACE_L1))[6] & PTE_RW);
+    assert_true(frame_mem(dom_frame(B, ASPACE_L1))[6] & HV_PTE_RW);
     assert_int_equal(D(B)->gt.maps_held, 2);
     audit();
 

@@ -139,7 +139,7 @@ void fake_setup(uint64_t frames_count, unsigned maxphyaddr_bits, uint32_t budget
     assert_int_equal(frame_assign(mfn(0), DOMID_HV), HV_OK);
     assert_int_equal(frame_assign(mfn(1), DOMID_HV), HV_OK);
     for (unsigned i = 0; i < PT_HV_L4_COUNT; i++)
-        fake.l4_template[i] = (1ull << PAGE_SHIFT) | PTE_P | PTE_RW | (uint64_t)i << 52;
+        fake.l4_template[i] = (1ull << PAGE_SHIFT) | HV_PTE_P | HV_PTE_RW | (uint64_t)i << 52;
     struct pt_config cfg = {.maxphyaddr_bits = maxphyaddr_bits,
                             .hv_l4_template = fake.l4_template,
                             .validate_budget_entries = budget};
@@ -164,7 +164,7 @@ uint64_t *fake_frame(uint64_t m)
 
 uint64_t pte(uint64_t m, uint64_t flags)
 {
-    return (m << PAGE_SHIFT) | PTE_P | PTE_US | flags;
+    return (m << PAGE_SHIFT) | HV_PTE_P | HV_PTE_US | flags;
 }
 
 void give(domid_t dom, uint64_t first, uint64_t count)
@@ -304,12 +304,12 @@ void mm_audit(struct mm_domain *const *doms, unsigned n)
         const uint64_t *t = fake_frame(i);
         for (unsigned j = 0; j < upto; j++) {
             uint64_t e = t[j];
-            if (!(e & PTE_P))
+            if (!(e & HV_PTE_P))
                 continue;
             uint64_t target = mfn_x(pt_entry_mfn(e));
             if (target >= count) {
                 /* R3a: an I/O frame, allowed by the hook, holds nothing. */
-                if (level != 1 || !mm_may_map_foreign(f->owner, mfn(target), (e & PTE_RW) != 0))
+                if (level != 1 || !mm_may_map_foreign(f->owner, mfn(target), (e & HV_PTE_RW) != 0))
                     fail_msg("table %llu maps %llu outside the frame table", (unsigned long long)i,
                              (unsigned long long)target);
                 continue;
@@ -318,15 +318,15 @@ void mm_audit(struct mm_domain *const *doms, unsigned n)
             if (tf->owner == DOMID_INVALID || tf->owner == DOMID_HV)
                 fail_msg("table %llu maps free/hypervisor frame %llu", (unsigned long long)i,
                          (unsigned long long)target);
-            if (e & (PTE_G | PTE_PS))
+            if (e & (HV_PTE_G | HV_PTE_PS))
                 fail_msg("table %llu entry %u has G/PS", (unsigned long long)i, j);
             refs[target]++;
             if (level == 1) {
                 if (tf->owner != f->owner &&
-                    !mm_may_map_foreign(f->owner, mfn(target), (e & PTE_RW) != 0))
+                    !mm_may_map_foreign(f->owner, mfn(target), (e & HV_PTE_RW) != 0))
                     fail_msg("L1 %llu maps foreign %llu", (unsigned long long)i,
                              (unsigned long long)target);
-                if (e & PTE_RW)
+                if (e & HV_PTE_RW)
                     expect_type(target, FRAME_TYPE_WRITABLE, types, "writable mapping");
             } else {
                 if (tf->owner != f->owner)

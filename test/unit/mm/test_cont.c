@@ -19,17 +19,17 @@ static struct mm_domain *const doms[] = {&da, &db};
 
 static void build_tree(void)
 {
-    fake_frame(2)[0] = pte(3, PTE_RW);
-    fake_frame(2)[1] = pte(4, PTE_RW);
+    fake_frame(2)[0] = pte(3, HV_PTE_RW);
+    fake_frame(2)[1] = pte(4, HV_PTE_RW);
     for (unsigned i = 0; i < 2; i++)
         for (unsigned j = 0; j < 2; j++)
-            fake_frame(3 + i)[j] = pte(5 + 2 * i + j, PTE_RW);
+            fake_frame(3 + i)[j] = pte(5 + 2 * i + j, HV_PTE_RW);
     for (unsigned i = 0; i < 4; i++)
         for (unsigned j = 0; j < 2; j++)
-            fake_frame(5 + i)[j] = pte(9 + 2 * i + j, PTE_RW);
+            fake_frame(5 + i)[j] = pte(9 + 2 * i + j, HV_PTE_RW);
     for (unsigned i = 0; i < 8; i++)
         for (unsigned j = 0; j < PT_ENTRIES; j++)
-            fake_frame(9 + i)[j] = pte(20 + j % 8, j % 2 ? PTE_RW : 0);
+            fake_frame(9 + i)[j] = pte(20 + j % 8, j % 2 ? HV_PTE_RW : 0);
 }
 
 static int setup(void **state)
@@ -104,7 +104,7 @@ static void test_big_tree_validates_across_calls(void **state)
 static void test_failure_late_unwinds_everything(void **state)
 {
     (void)state;
-    fake_frame(16)[500] = pte(21, PTE_G);
+    fake_frame(16)[500] = pte(21, HV_PTE_G);
     struct snap s;
     snap_take(&s);
     unsigned again = 0;
@@ -129,7 +129,7 @@ static void test_failure_late_unwinds_everything(void **state)
 static void test_failure_in_upper_level_unwinds(void **state)
 {
     (void)state;
-    fake_frame(8)[1] = pte(100, PTE_RW);
+    fake_frame(8)[1] = pte(100, HV_PTE_RW);
     struct snap s;
     snap_take(&s);
     unsigned again = 0;
@@ -176,8 +176,8 @@ static void test_pending_operation_blocks_others(void **state)
     assert_true(F(3)->flags & FRAME_F_PARTIAL);
     assert_true(F(9)->flags & FRAME_F_PARTIAL);
     REFUSED(HV_EBUSY, pt_type_get(DOM_A, mfn(3), FRAME_TYPE_L3));
-    REFUSED(HV_EBUSY, pt_entry_get(DOM_A, 2, pte(9, PTE_RW)));
-    REFUSED(HV_EBUSY, pt_entry_get(DOM_A, 1, pte(9, PTE_RW)));
+    REFUSED(HV_EBUSY, pt_entry_get(DOM_A, 2, pte(9, HV_PTE_RW)));
+    REFUSED(HV_EBUSY, pt_entry_get(DOM_A, 1, pte(9, HV_PTE_RW)));
     REFUSED(HV_EPERM, mm_pin(&db, mfn(2), 4));
     /* Operations that start no validation still work. */
     assert_int_equal(mm_flush_local(&da), HV_OK);
@@ -198,7 +198,7 @@ static void test_update_continuation(void **state)
     assert_int_equal(mm_pin(&da, mfn(60), 4), HV_OK);
     const struct mm_update_req reqs[] = {
         {(61ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 5},
-        {eaddr(60, 7), pte(3, PTE_RW)}, /* L3 3: half of the tree */
+        {eaddr(60, 7), pte(3, HV_PTE_RW)}, /* L3 3: half of the tree */
         {(62ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 6},
     };
     uint32_t done = 99;
@@ -209,7 +209,7 @@ static void test_update_continuation(void **state)
     assert_int_equal(da.cont.op, MM_CONT_UPDATE);
     mm_audit(doms, 2);
     /* A different request meanwhile: refused. */
-    REFUSED(HV_EBUSY, upd(&da, eaddr(60, 7), pte(4, PTE_RW)));
+    REFUSED(HV_EBUSY, upd(&da, eaddr(60, 7), pte(4, HV_PTE_RW)));
     /* Resubmit from the first request not applied (as the hypercall layer
      * does): the long one until it is validated; the batch then stops at a
      * request boundary once it did a budget's worth of work, and the last
@@ -225,7 +225,7 @@ static void test_update_continuation(void **state)
     assert_int_equal(rc, HV_OK);
     assert_int_equal(applied, 2);
     assert_true(again >= 6);
-    assert_int_equal(fake_frame(60)[7], pte(3, PTE_RW));
+    assert_int_equal(fake_frame(60)[7], pte(3, HV_PTE_RW));
     assert_int_equal(frame_m2p_get(mfn(62)), 6);
     assert_int_equal(F(3)->type, FRAME_TYPE_L3);
     assert_true(F(3)->flags & FRAME_F_VALIDATED);
@@ -240,11 +240,11 @@ static void test_update_continuation_table_kept(void **state)
 {
     (void)state;
     assert_int_equal(mm_pin(&da, mfn(60), 4), HV_OK);
-    assert_int_equal(upd(&da, eaddr(60, 7), pte(3, PTE_RW)), HV_EAGAIN);
-    assert_int_equal(upd(&da, eaddr(60, 7), pte(3, PTE_RW)), HV_EAGAIN);
+    assert_int_equal(upd(&da, eaddr(60, 7), pte(3, HV_PTE_RW)), HV_EAGAIN);
+    assert_int_equal(upd(&da, eaddr(60, 7), pte(3, HV_PTE_RW)), HV_EAGAIN);
     REFUSED(HV_EBUSY, mm_unpin(&da, mfn(60)));
     int rc;
-    while ((rc = upd(&da, eaddr(60, 7), pte(3, PTE_RW))) == HV_EAGAIN)
+    while ((rc = upd(&da, eaddr(60, 7), pte(3, HV_PTE_RW))) == HV_EAGAIN)
         ;
     assert_int_equal(rc, HV_OK);
     unsigned steps = 0;
@@ -279,7 +279,7 @@ static void test_full_l1_single_call_default_budget(void **state)
     fake_setup(64, 52, PT_VALIDATE_BUDGET_DEFAULT);
     give(DOM_A, 2, 40);
     for (unsigned j = 0; j < PT_ENTRIES; j++)
-        fake_frame(9)[j] = pte(20 + j % 8, j % 2 ? PTE_RW : 0);
+        fake_frame(9)[j] = pte(20 + j % 8, j % 2 ? HV_PTE_RW : 0);
     assert_int_equal(mm_pin(&da, mfn(9), 1), HV_OK);
 }
 
@@ -294,7 +294,7 @@ static void test_batch_bounded_by_work(void **state)
     for (unsigned i = 0; i < 6; i++) {
         for (unsigned j = 0; j < PT_ENTRIES; j++)
             fake_frame(30 + i)[j] = pte(20 + j % 8, 0);
-        reqs[i] = (struct mm_update_req){eaddr(50, 10 + i), pte(30 + i, PTE_RW)};
+        reqs[i] = (struct mm_update_req){eaddr(50, 10 + i), pte(30 + i, HV_PTE_RW)};
     }
     unsigned applied = 0, calls = 0;
     uint32_t done;
@@ -400,7 +400,7 @@ static void test_teardown_in_bounded_steps(void **state)
     assert_int_equal(mm_new_baseptr(&da, mfn(2)), HV_OK);
     assert_int_equal(mm_pin(&da, mfn(9), 1), HV_OK); /* an L1 of the tree, pinned too */
     fake_frame(81)[3] = pte(82, 0);
-    fake_frame(80)[0] = pte(81, PTE_RW);
+    fake_frame(80)[0] = pte(81, HV_PTE_RW);
     int rc;
     while ((rc = mm_pin(&da, mfn(80), 2)) == HV_EAGAIN)
         ;

@@ -33,17 +33,17 @@ static void test_batch_bad_entry_in_middle(void **state)
     (void)state;
     assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
     const struct mm_update_req reqs[] = {
-        {eaddr(5, 0), pte(20, PTE_RW)},
+        {eaddr(5, 0), pte(20, HV_PTE_RW)},
         {eaddr(5, 1), pte(21, 0)},
         {(22ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 7},
-        {eaddr(5, 2), pte(22, PTE_G)}, /* bad */
-        {eaddr(5, 3), pte(23, PTE_RW)},
+        {eaddr(5, 2), pte(22, HV_PTE_G)}, /* bad */
+        {eaddr(5, 3), pte(23, HV_PTE_RW)},
         {(23ull << PAGE_SHIFT) | MM_UPDATE_CMD_M2P, 8},
     };
     uint32_t done = 99;
     assert_int_equal(mm_mmu_update(&da, reqs, ARRAY_SIZE(reqs), &done), HV_EINVAL);
     assert_int_equal(done, 3);
-    assert_int_equal(fake_frame(5)[0], pte(20, PTE_RW));
+    assert_int_equal(fake_frame(5)[0], pte(20, HV_PTE_RW));
     assert_int_equal(fake_frame(5)[1], pte(21, 0));
     assert_int_equal(fake_frame(5)[2], 0);
     assert_int_equal(fake_frame(5)[3], 0);
@@ -95,10 +95,10 @@ static void test_update_moves_references(void **state)
 {
     (void)state;
     assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
-    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, PTE_RW)), HV_OK);
-    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, PTE_RW | PTE_A)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, HV_PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, HV_PTE_RW | HV_PTE_A)), HV_OK);
     assert_int_equal(F(20)->type_count, 1);
-    assert_int_equal(upd(&da, eaddr(5, 0), pte(21, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 0), pte(21, HV_PTE_RW)), HV_OK);
     assert_int_equal(F(20)->type, FRAME_TYPE_NONE);
     assert_int_equal(F(20)->ref_count, 1);
     assert_int_equal(F(21)->type, FRAME_TYPE_WRITABLE);
@@ -108,9 +108,9 @@ static void test_update_moves_references(void **state)
     /* An L2 entry validates a fresh L1 and its mappings; removing it
      * devalidates that L1 and releases them. */
     assert_int_equal(mm_pin(&da, mfn(4), 2), HV_OK);
-    fake_frame(6)[0] = pte(22, PTE_RW);
+    fake_frame(6)[0] = pte(22, HV_PTE_RW);
     fake_frame(6)[1] = pte(23, 0);
-    assert_int_equal(upd(&da, eaddr(4, 0), pte(6, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(4, 0), pte(6, HV_PTE_RW)), HV_OK);
     assert_true(F(6)->flags & FRAME_F_VALIDATED);
     assert_int_equal(F(22)->type, FRAME_TYPE_WRITABLE);
     assert_int_equal(F(23)->ref_count, 2);
@@ -123,7 +123,7 @@ static void test_update_moves_references(void **state)
     assert_int_equal(F(23)->ref_count, 1);
     /* A bad L1 behind a new L2 entry: refused, nothing left behind. */
     fake_frame(6)[200] = pte(40, 0);
-    REFUSED(HV_EPERM, upd(&da, eaddr(4, 0), pte(6, PTE_RW)));
+    REFUSED(HV_EPERM, upd(&da, eaddr(4, 0), pte(6, HV_PTE_RW)));
 }
 
 static void test_pin_unpin(void **state)
@@ -141,7 +141,7 @@ static void test_pin_unpin(void **state)
     assert_int_equal(F(5)->ref_count, 2);
     REFUSED(HV_EEXIST, mm_pin(&da, mfn(5), 1)); /* double pin */
     REFUSED(HV_EEXIST, mm_pin(&da, mfn(5), 2)); /* pinned as another type */
-    fake_frame(4)[0] = pte(5, PTE_RW);
+    fake_frame(4)[0] = pte(5, HV_PTE_RW);
     assert_int_equal(mm_pin(&da, mfn(4), 2), HV_OK); /* uses L1 5 */
     REFUSED(HV_EEXIST, mm_pin(&da, mfn(4), 2));
     REFUSED(HV_EEXIST, mm_pin(&da, mfn(4), 3)); /* pinned: whatever the type */
@@ -164,7 +164,7 @@ static void test_new_baseptr(void **state)
 {
     (void)state;
     fake.running_dom = DOM_A;
-    fake_frame(2)[0] = pte(3, PTE_RW);
+    fake_frame(2)[0] = pte(3, HV_PTE_RW);
     REFUSED(HV_ERANGE, mm_new_baseptr(&da, mfn(64)));
     REFUSED(HV_EPERM, mm_new_baseptr(&da, mfn(40)));
     assert_int_equal(mm_new_baseptr(&da, mfn(2)), HV_OK);
@@ -211,7 +211,7 @@ static void test_flush_decisions(void **state)
     /* A frame that was writable becomes an L1: its stale writable
      * translations must go first, so exactly one local flush. */
     assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
-    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, HV_PTE_RW)), HV_OK);
     assert_int_equal(upd(&da, eaddr(5, 0), 0), HV_OK);
     flushes = fake.flush_calls;
     assert_int_equal(mm_pin(&da, mfn(20), 1), HV_OK);
@@ -222,14 +222,14 @@ static void test_flush_decisions(void **state)
     assert_int_equal(fake.flush_calls, flushes + 1);
     /* A writable mapping of a frame that was writable before, after a
      * flush: none either. */
-    assert_int_equal(upd(&da, eaddr(5, 1), pte(21, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 1), pte(21, HV_PTE_RW)), HV_OK);
     assert_int_equal(upd(&da, eaddr(5, 1), 0), HV_OK);
     assert_int_equal(mm_flush_local(&da), HV_OK);
     flushes = fake.flush_calls;
-    assert_int_equal(upd(&da, eaddr(5, 1), pte(21, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 1), pte(21, HV_PTE_RW)), HV_OK);
     /* And a frame whose stamp predates the last flush changes type
      * without one. */
-    assert_int_equal(upd(&da, eaddr(5, 2), pte(22, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 2), pte(22, HV_PTE_RW)), HV_OK);
     assert_int_equal(upd(&da, eaddr(5, 2), 0), HV_OK);
     assert_int_equal(mm_flush_local(&da), HV_OK);
     flushes = fake.flush_calls;
@@ -237,7 +237,7 @@ static void test_flush_decisions(void **state)
     assert_int_equal(fake.flush_calls, flushes);
     /* A CR3 load counts as a flush. */
     fake.running_dom = DOM_A;
-    assert_int_equal(upd(&da, eaddr(5, 3), pte(23, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 3), pte(23, HV_PTE_RW)), HV_OK);
     assert_int_equal(upd(&da, eaddr(5, 3), 0), HV_OK);
     assert_int_equal(mm_new_baseptr(&da, mfn(2)), HV_OK);
     flushes = fake.flush_calls;
@@ -252,19 +252,19 @@ static void test_update_va_mapping(void **state)
     const unsigned i4 = (va >> 39) & 511, i3 = (va >> 30) & 511, i2 = (va >> 21) & 511,
                    i1 = (va >> 12) & 511;
     REFUSED(HV_ENOENT, mm_update_va_mapping(&da, va, 0, 0)); /* no base */
-    fake_frame(2)[i4] = pte(3, PTE_RW);
-    fake_frame(3)[i3] = pte(4, PTE_RW);
+    fake_frame(2)[i4] = pte(3, HV_PTE_RW);
+    fake_frame(3)[i3] = pte(4, HV_PTE_RW);
     assert_int_equal(mm_new_baseptr(&da, mfn(2)), HV_OK);
-    REFUSED(HV_ENOENT, mm_update_va_mapping(&da, va, pte(20, PTE_RW), 0)); /* no L1 */
-    assert_int_equal(upd(&da, eaddr(4, i2), pte(5, PTE_RW)), HV_OK);
-    REFUSED(HV_EINVAL, mm_update_va_mapping(&da, va + 8, pte(20, PTE_RW), 0));
-    REFUSED(HV_EINVAL, mm_update_va_mapping(&da, HV_GUEST_VA_LIMIT, pte(20, PTE_RW), 0));
-    REFUSED(HV_EINVAL, mm_update_va_mapping(&da, va, pte(20, PTE_RW), 3));
-    REFUSED(HV_EBUSY, mm_update_va_mapping(&da, va, pte(5, PTE_RW), MM_UVM_INVLPG));
+    REFUSED(HV_ENOENT, mm_update_va_mapping(&da, va, pte(20, HV_PTE_RW), 0)); /* no L1 */
+    assert_int_equal(upd(&da, eaddr(4, i2), pte(5, HV_PTE_RW)), HV_OK);
+    REFUSED(HV_EINVAL, mm_update_va_mapping(&da, va + 8, pte(20, HV_PTE_RW), 0));
+    REFUSED(HV_EINVAL, mm_update_va_mapping(&da, HV_GUEST_VA_LIMIT, pte(20, HV_PTE_RW), 0));
+    REFUSED(HV_EINVAL, mm_update_va_mapping(&da, va, pte(20, HV_PTE_RW), 3));
+    REFUSED(HV_EBUSY, mm_update_va_mapping(&da, va, pte(5, HV_PTE_RW), MM_UVM_INVLPG));
     REFUSED(HV_EPERM, mm_update_va_mapping(&da, va, pte(40, 0), MM_UVM_INVLPG));
     assert_int_equal(fake.invlpg_calls, 0);
-    assert_int_equal(mm_update_va_mapping(&da, va, pte(20, PTE_RW), MM_UVM_INVLPG), HV_OK);
-    assert_int_equal(fake_frame(5)[i1], pte(20, PTE_RW));
+    assert_int_equal(mm_update_va_mapping(&da, va, pte(20, HV_PTE_RW), MM_UVM_INVLPG), HV_OK);
+    assert_int_equal(fake_frame(5)[i1], pte(20, HV_PTE_RW));
     assert_int_equal(F(20)->type, FRAME_TYPE_WRITABLE);
     assert_int_equal(fake.invlpg_calls, 1);
     assert_int_equal(fake.last_invlpg_va, va);
@@ -327,7 +327,7 @@ static void test_frame_transfer(void **state)
      * writable (typed), a pinned table, a reference held by someone else
      * (as a grant mapping holds one). */
     assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
-    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, HV_PTE_RW)), HV_OK);
     assert_int_equal(upd(&da, eaddr(5, 1), pte(21, 0)), HV_OK);
     assert_int_equal(F(21)->ref_count, 2);
     assert_int_equal(F(21)->type_count, 0);
@@ -389,10 +389,10 @@ static void test_domain_teardown(void **state)
 {
     (void)state;
     for (unsigned i = 0; i < 8; i++)
-        fake_frame(6)[i] = pte(20 + i, i % 2 ? PTE_RW : 0);
-    fake_frame(4)[0] = pte(6, PTE_RW);
-    fake_frame(3)[0] = pte(4, PTE_RW);
-    fake_frame(2)[0] = pte(3, PTE_RW);
+        fake_frame(6)[i] = pte(20 + i, i % 2 ? HV_PTE_RW : 0);
+    fake_frame(4)[0] = pte(6, HV_PTE_RW);
+    fake_frame(3)[0] = pte(4, HV_PTE_RW);
+    fake_frame(2)[0] = pte(3, HV_PTE_RW);
     assert_int_equal(mm_pin(&da, mfn(6), 1), HV_OK);
     assert_int_equal(mm_new_baseptr(&da, mfn(2)), HV_OK);
     assert_int_equal(mm_pin(&da, mfn(2), 4), HV_OK);

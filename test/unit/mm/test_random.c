@@ -57,14 +57,14 @@ static uint64_t random_entry(const struct mm_domain *d)
     if (r < 25)
         return 0;
     if (r < 28)
-        return rnd() & ~PTE_P;
-    uint64_t e = pte(any_target(d), pick(2) ? PTE_RW : 0);
+        return rnd() & ~HV_PTE_P;
+    uint64_t e = pte(any_target(d), pick(2) ? HV_PTE_RW : 0);
     if (pick(100) < 3) {
-        static const uint64_t bad[] = {PTE_G, PTE_PS, PTE_US, 1ull << 47};
+        static const uint64_t bad[] = {HV_PTE_G, HV_PTE_PS, HV_PTE_US, 1ull << 47};
         e ^= bad[pick(4)];
     }
     if (pick(100) < 10)
-        e |= PTE_A | PTE_NX;
+        e |= HV_PTE_A | HV_PTE_NX;
     return e;
 }
 
@@ -91,7 +91,7 @@ static bool deep_tree_exists(void)
         if (f->type != FRAME_TYPE_L4 || !(f->flags & FRAME_F_VALIDATED))
             continue;
         for (unsigned i = 0; i < PT_HV_L4_FIRST; i++)
-            if (fake_frame(m)[i] & PTE_P)
+            if (fake_frame(m)[i] & HV_PTE_P)
                 return true;
     }
     return false;

@@ -32,7 +32,7 @@ static int teardown(void **state)
 static void test_type_changes_only_at_zero(void **state)
 {
     (void)state;
-    fake_frame(10)[0] = pte(20, PTE_RW);
+    fake_frame(10)[0] = pte(20, HV_PTE_RW);
     assert_int_equal(mm_pin(&da, mfn(10), 1), HV_OK);
     assert_int_equal(F(20)->type, FRAME_TYPE_WRITABLE);
     assert_int_equal(F(20)->type_count, 1);
@@ -47,7 +47,7 @@ static void test_type_changes_only_at_zero(void **state)
     assert_int_equal(F(20)->type, FRAME_TYPE_L1);
 
     /* An L2 takes an L1 type reference on each L1 it maps. */
-    fake_frame(11)[0] = pte(12, PTE_RW);
+    fake_frame(11)[0] = pte(12, HV_PTE_RW);
     fake_frame(11)[7] = pte(12, 0);
     assert_int_equal(mm_pin(&da, mfn(11), 2), HV_OK);
     assert_int_equal(F(12)->type, FRAME_TYPE_L1);
@@ -69,30 +69,30 @@ static void test_page_table_never_writable(void **state)
 {
     (void)state;
     /* A chain L4 2 -> L3 3 -> L2 4 -> L1 5, pinned at the top. */
-    fake_frame(2)[0] = pte(3, PTE_RW);
-    fake_frame(3)[0] = pte(4, PTE_RW);
-    fake_frame(4)[0] = pte(5, PTE_RW);
+    fake_frame(2)[0] = pte(3, HV_PTE_RW);
+    fake_frame(3)[0] = pte(4, HV_PTE_RW);
+    fake_frame(4)[0] = pte(5, HV_PTE_RW);
     assert_int_equal(mm_pin(&da, mfn(2), 4), HV_OK);
     for (uint64_t t = 2; t <= 5; t++) {
-        REFUSED(HV_EBUSY, upd(&da, eaddr(5, 1), pte(t, PTE_RW)));
+        REFUSED(HV_EBUSY, upd(&da, eaddr(5, 1), pte(t, HV_PTE_RW)));
         /* Read-only is fine: guests read their tables directly. */
         assert_int_equal(upd(&da, eaddr(5, 1), pte(t, 0)), HV_OK);
         assert_int_equal(upd(&da, eaddr(5, 1), 0), HV_OK);
     }
     /* The L1 mapping itself writable, through validation: refused. */
-    fake_frame(6)[3] = pte(6, PTE_RW);
+    fake_frame(6)[3] = pte(6, HV_PTE_RW);
     REFUSED(HV_EBUSY, mm_pin(&da, mfn(6), 1));
     /* An L2 whose L1 maps the L2 writable: refused, nothing left behind. */
     fake_frame(6)[3] = 0;
-    fake_frame(7)[1] = pte(6, PTE_RW);
-    fake_frame(6)[9] = pte(7, PTE_RW);
+    fake_frame(7)[1] = pte(6, HV_PTE_RW);
+    fake_frame(6)[9] = pte(7, HV_PTE_RW);
     REFUSED(HV_EBUSY, mm_pin(&da, mfn(7), 2));
     /* A writably mapped frame cannot become a table at any level, nor be
      * installed as one by an update. */
-    assert_int_equal(upd(&da, eaddr(5, 2), pte(20, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 2), pte(20, HV_PTE_RW)), HV_OK);
     for (unsigned l = 1; l <= 4; l++)
         REFUSED(HV_EBUSY, mm_pin(&da, mfn(20), l));
-    REFUSED(HV_EBUSY, upd(&da, eaddr(4, 3), pte(20, PTE_RW)));
+    REFUSED(HV_EBUSY, upd(&da, eaddr(4, 3), pte(20, HV_PTE_RW)));
     REFUSED(HV_EBUSY, mm_new_baseptr(&da, mfn(20)));
 }
 
@@ -103,15 +103,15 @@ static void test_may_map_only_permitted_frames(void **state)
     assert_int_equal(mm_pin(&da, mfn(5), 1), HV_OK);
     assert_int_equal(mm_pin(&da, mfn(4), 2), HV_OK);
     /* Own frames: yes. */
-    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 0), pte(20, HV_PTE_RW)), HV_OK);
     /* Another domain's frame: no, unless the hook allows it. */
     REFUSED(HV_EPERM, upd(&da, eaddr(5, 1), pte(32, 0)));
-    REFUSED(HV_EPERM, upd(&da, eaddr(5, 1), pte(32, PTE_RW)));
+    REFUSED(HV_EPERM, upd(&da, eaddr(5, 1), pte(32, HV_PTE_RW)));
     fake_allow_foreign(DOM_A, 32, false);
     assert_int_equal(upd(&da, eaddr(5, 1), pte(32, 0)), HV_OK);
-    REFUSED(HV_EPERM, upd(&da, eaddr(5, 2), pte(32, PTE_RW)));
+    REFUSED(HV_EPERM, upd(&da, eaddr(5, 2), pte(32, HV_PTE_RW)));
     fake_allow_foreign(DOM_A, 32, true);
-    assert_int_equal(upd(&da, eaddr(5, 2), pte(32, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 2), pte(32, HV_PTE_RW)), HV_OK);
     assert_int_equal(F(32)->type, FRAME_TYPE_WRITABLE);
     /* ... but never as a page table, even when the hook says yes. */
     fake_allow_foreign(DOM_A, 33, true);
@@ -147,30 +147,30 @@ static void test_forbidden_bits(void **state)
     fake_setup(64, 40, 4096); /* MAXPHYADDR 40: address bits 40..51 reserved */
     give(DOM_A, 2, 30);
     give(DOM_B, 32, 16);
-    fake_frame(2)[0] = pte(3, PTE_RW);
-    fake_frame(3)[0] = pte(4, PTE_RW);
-    fake_frame(4)[0] = pte(5, PTE_RW);
+    fake_frame(2)[0] = pte(3, HV_PTE_RW);
+    fake_frame(3)[0] = pte(4, HV_PTE_RW);
+    fake_frame(4)[0] = pte(5, HV_PTE_RW);
     assert_int_equal(mm_pin(&da, mfn(2), 4), HV_OK);
     /* Fresh targets for entry 1 of each level. */
     const uint64_t table_of_level[5] = {0, 5, 4, 3, 2};
     const uint64_t target_for_level[5] = {0, 20, 6, 7, 8};
     const struct bit_case cases[] = {
-        {1, PTE_PS, HV_EINVAL}, /* PAT */
-        {2, PTE_PS, HV_EINVAL}, /* 2 MiB superpage */
-        {3, PTE_PS, HV_EINVAL}, /* 1 GiB superpage */
-        {4, PTE_PS, HV_EINVAL}, /* reserved */
-        {1, PTE_G, HV_EINVAL},
-        {2, PTE_G, HV_EINVAL},
-        {3, PTE_G, HV_EINVAL},
-        {4, PTE_G, HV_EINVAL},
+        {1, HV_PTE_PS, HV_EINVAL}, /* PAT */
+        {2, HV_PTE_PS, HV_EINVAL}, /* 2 MiB superpage */
+        {3, HV_PTE_PS, HV_EINVAL}, /* 1 GiB superpage */
+        {4, HV_PTE_PS, HV_EINVAL}, /* reserved */
+        {1, HV_PTE_G, HV_EINVAL},
+        {2, HV_PTE_G, HV_EINVAL},
+        {3, HV_PTE_G, HV_EINVAL},
+        {4, HV_PTE_G, HV_EINVAL},
         {1, 1ull << 45, HV_EINVAL},
         {2, 1ull << 40, HV_EINVAL},
         {3, 1ull << 51, HV_EINVAL},
         {4, 1ull << 47, HV_EINVAL},
-        {1, PTE_NX | PTE_A | PTE_D | PTE_PWT | PTE_PCD, HV_OK},
-        {2, PTE_NX | PTE_A | PTE_PWT | PTE_PCD | PTE_AVAIL_LOW, HV_OK},
-        {3, PTE_AVAIL_HIGH | PTE_AVAIL_LOW, HV_OK},
-        {4, PTE_NX | PTE_AVAIL_HIGH, HV_OK},
+        {1, HV_PTE_NX | HV_PTE_A | HV_PTE_D | HV_PTE_PWT | HV_PTE_PCD, HV_OK},
+        {2, HV_PTE_NX | HV_PTE_A | HV_PTE_PWT | HV_PTE_PCD | HV_PTE_AVAIL_LOW, HV_OK},
+        {3, HV_PTE_AVAIL_HIGH | HV_PTE_AVAIL_LOW, HV_OK},
+        {4, HV_PTE_NX | HV_PTE_AVAIL_HIGH, HV_OK},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         const struct bit_case *c = &cases[i];
@@ -187,14 +187,14 @@ static void test_forbidden_bits(void **state)
     /* US clear (a supervisor mapping) is refused at every level. */
     for (unsigned l = 1; l <= 4; l++)
         REFUSED(HV_EINVAL,
-                upd(&da, eaddr(table_of_level[l], 1), pte(target_for_level[l], 0) & ~PTE_US));
+                upd(&da, eaddr(table_of_level[l], 1), pte(target_for_level[l], 0) & ~HV_PTE_US));
     /* Non-present entries may hold anything and take nothing. */
-    assert_int_equal(upd(&da, eaddr(5, 9), ~PTE_P), HV_OK);
-    assert_int_equal(upd(&da, eaddr(2, 9), ~PTE_P), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 9), ~HV_PTE_P), HV_OK);
+    assert_int_equal(upd(&da, eaddr(2, 9), ~HV_PTE_P), HV_OK);
     /* Validation applies the same rules. */
-    fake_frame(9)[300] = pte(21, PTE_G);
+    fake_frame(9)[300] = pte(21, HV_PTE_G);
     REFUSED(HV_EINVAL, mm_pin(&da, mfn(9), 1));
-    fake_frame(9)[300] = pte(10, PTE_PS);
+    fake_frame(9)[300] = pte(10, HV_PTE_PS);
     REFUSED(HV_EINVAL, mm_pin(&da, mfn(9), 2));
     fake_frame(9)[300] = pte(21, 0);
     assert_int_equal(mm_pin(&da, mfn(9), 1), HV_OK);
@@ -205,8 +205,8 @@ static void test_hypervisor_l4_slots(void **state)
 {
     (void)state;
     uint64_t *l4 = fake_frame(2);
-    l4[0] = pte(3, PTE_RW);
-    l4[300] = pte(20, PTE_RW); /* guest garbage in a hypervisor slot */
+    l4[0] = pte(3, HV_PTE_RW);
+    l4[300] = pte(20, HV_PTE_RW); /* guest garbage in a hypervisor slot */
     l4[511] = 0x1234;
     assert_int_equal(mm_pin(&da, mfn(2), 4), HV_OK);
     for (unsigned i = PT_HV_L4_FIRST; i < PT_ENTRIES; i++)
@@ -290,26 +290,26 @@ static void test_io_frames_outside_the_table(void **state)
     assert_int_equal(mm_pin(&da, mfn(4), 2), HV_OK);
     /* Not allowed at all: HV_ERANGE, as for a frame that does not exist. */
     REFUSED(HV_ERANGE, upd(&da, eaddr(5, 1), pte(io, 0)));
-    REFUSED(HV_ERANGE, upd(&da, eaddr(5, 1), pte(io, PTE_RW)));
+    REFUSED(HV_ERANGE, upd(&da, eaddr(5, 1), pte(io, HV_PTE_RW)));
     /* Read-only allowed: a read-only entry takes nothing; RW is HV_EPERM. */
     fake_allow_foreign(DOM_A, io, false);
     struct snap s;
     snap_take(&s);
-    assert_int_equal(upd(&da, eaddr(5, 1), pte(io, PTE_PCD | PTE_PWT)), HV_OK);
-    assert_int_equal(fake_frame(5)[1], pte(io, PTE_PCD | PTE_PWT));
+    assert_int_equal(upd(&da, eaddr(5, 1), pte(io, HV_PTE_PCD | HV_PTE_PWT)), HV_OK);
+    assert_int_equal(fake_frame(5)[1], pte(io, HV_PTE_PCD | HV_PTE_PWT));
     fake_frame(5)[1] = 0; /* everything but this entry is as before */
     snap_check_same(&s);
-    fake_frame(5)[1] = pte(io, PTE_PCD | PTE_PWT);
+    fake_frame(5)[1] = pte(io, HV_PTE_PCD | HV_PTE_PWT);
     mm_audit(doms, 2);
-    REFUSED(HV_EPERM, upd(&da, eaddr(5, 2), pte(io, PTE_RW)));
+    REFUSED(HV_EPERM, upd(&da, eaddr(5, 2), pte(io, HV_PTE_RW)));
     /* Only for the domain the hook names. */
     assert_int_equal(mm_pin(&db, mfn(33), 1), HV_OK);
     REFUSED(HV_ERANGE, upd(&db, eaddr(33, 0), pte(io, 0)));
     /* Writable allowed, also far above RAM. */
     fake_allow_foreign(DOM_A, io, true);
     fake_allow_foreign(DOM_A, high, true);
-    assert_int_equal(upd(&da, eaddr(5, 2), pte(io, PTE_RW)), HV_OK);
-    assert_int_equal(upd(&da, eaddr(5, 3), pte(high, PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 2), pte(io, HV_PTE_RW)), HV_OK);
+    assert_int_equal(upd(&da, eaddr(5, 3), pte(high, HV_PTE_RW)), HV_OK);
     mm_audit(doms, 2);
     /* Never a page table, whatever the hook says. */
     REFUSED(HV_ERANGE, upd(&da, eaddr(4, 1), pte(io, 0)));
@@ -317,7 +317,7 @@ static void test_io_frames_outside_the_table(void **state)
     /* Dropping such entries (overwrite, then devalidation) touches nothing. */
     snap_take(&s);
     assert_int_equal(upd(&da, eaddr(5, 3), 0), HV_OK);
-    fake_frame(5)[3] = pte(high, PTE_RW);
+    fake_frame(5)[3] = pte(high, HV_PTE_RW);
     snap_check_same(&s);
     fake_frame(5)[3] = 0;
     assert_int_equal(mm_unpin(&da, mfn(4)), HV_OK);
@@ -328,13 +328,13 @@ static void test_io_frames_outside_the_table(void **state)
     /* Validation applies the same rule: an L1 holding a writable entry to
      * a read-only I/O frame is refused and unwound. */
     fake_allow_foreign(DOM_A, 65, false);
-    fake_frame(6)[0] = pte(20, PTE_RW);
+    fake_frame(6)[0] = pte(20, HV_PTE_RW);
     fake_frame(6)[1] = pte(65, 0);
-    fake_frame(6)[2] = pte(65, PTE_RW);
+    fake_frame(6)[2] = pte(65, HV_PTE_RW);
     REFUSED(HV_EPERM, mm_pin(&da, mfn(6), 1));
     fake_frame(6)[2] = pte(66, 0);
     REFUSED(HV_ERANGE, mm_pin(&da, mfn(6), 1));
-    fake_frame(6)[2] = pte(io, PTE_RW);
+    fake_frame(6)[2] = pte(io, HV_PTE_RW);
     assert_int_equal(mm_pin(&da, mfn(6), 1), HV_OK);
     assert_int_equal(F(20)->type, FRAME_TYPE_WRITABLE);
     mm_audit(doms, 2);
@@ -352,7 +352,7 @@ static void test_dma_reach_follows_type_and_owner(void **state)
     (void)state;
     assert_int_equal(fake.dma_dom[10], DOM_A);        /* given: in reach */
     assert_int_equal(fake.dma_dom[0], DOMID_INVALID); /* the hypervisor's: never */
-    fake_frame(10)[0] = pte(20, PTE_RW);
+    fake_frame(10)[0] = pte(20, HV_PTE_RW);
     assert_int_equal(mm_pin(&da, mfn(10), 1), HV_OK);
     assert_int_equal(fake.dma_dom[10], DOMID_INVALID); /* a page table: out of reach */
     assert_int_equal(fake.dma_dom[20], DOM_A);         /* what it maps stays */

@@ -1,6 +1,6 @@
 /* Host stand-in for gk/mm.h (see gk.h here): the functions the builder
  * uses, implemented by the fake hypervisor of test_executor.c. The PTE
- * bits are the real ones. */
+ * bits are the real ones (hv/pte.h). */
 #ifndef FAKE_GK_MM_H
 #define FAKE_GK_MM_H
 
@@ -8,11 +8,12 @@
 
 #include "gk/hypercall.h"
 #include "hv/abi.h"
+#include "hv/pte.h"
 
-#define GK_PTE_P (1ull << 0)
-#define GK_PTE_RW (1ull << 1)
-#define GK_PTE_US (1ull << 2)
-#define GK_PTE_NX (1ull << 63)
+#define GK_PTE_P HV_PTE_P
+#define GK_PTE_RW HV_PTE_RW
+#define GK_PTE_US HV_PTE_US
+#define GK_PTE_NX HV_PTE_NX
 #define GK_PTE_RWDATA (GK_PTE_P | GK_PTE_RW | GK_PTE_US | GK_PTE_NX)
 
 int64_t gk_hc_memory_op(uint64_t cmd, uint64_t arg);
