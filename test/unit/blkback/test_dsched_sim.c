@@ -64,6 +64,12 @@ static uint32_t closed(struct sim_cfg *c, struct dsched_qos q, uint32_t bytes)
     return c->client_count++;
 }
 
+/* A closed-loop client of 4 KiB requests with only a weight. */
+static uint32_t saturating(struct sim_cfg *c, uint32_t weight)
+{
+    return closed(c, qos(weight, 0, 0, 0), 4 * KIB);
+}
+
 static uint32_t open_loop(struct sim_cfg *c, struct dsched_qos q, uint32_t bytes, double rate)
 {
     c->client[c->client_count] =
@@ -109,242 +115,205 @@ static void at_most(double got, double want, const char *what, unsigned dev)
         fail_msg("%s on %s: %.4f, want at most %.4f", what, DEV_NAMES[dev], got, want);
 }
 
-/* Two saturating clients with weights 1 and 3 get 1:3; round robin 1:1. */
-static void test_weights_1_3(void **state)
+/*
+ * PER_DEVICE(name) { ... } is a scenario run once on each device, from a
+ * fresh mClock configuration c (base()) with its result in r; it defines
+ * the cmocka test test_<name>.
+ */
+typedef void scenario_fn(struct sim_cfg *c, struct sim_result *r, unsigned d);
+
+static void each_device(scenario_fn *scenario)
 {
-    (void)state;
     for (unsigned d = 0; d < DEV_COUNT; d++) {
         struct sim_cfg c;
         struct sim_result r;
         base(&c, d, DSCHED_MCLOCK);
-        closed(&c, qos(1, 0, 0, 0), 4 * KIB);
-        closed(&c, qos(3, 0, 0, 0), 4 * KIB);
-        run(&c, &r, "weights 1:3", d);
-        within(r.c[1].cost_rate / r.c[0].cost_rate, 3.0, 0.10, "1:3 ratio", d);
-        at_least(r.busy_fraction, 0.99, "busy", d);
-        assert_int_equal(r.idle_violation_ns, 0);
-        c.policy = DSCHED_RR;
-        run(&c, &r, "weights 1:3", d);
-        within(r.c[1].cost_rate / r.c[0].cost_rate, 1.0, 0.10, "round robin ratio", d);
+        scenario(&c, &r, d);
     }
+}
+
+#define PER_DEVICE(name)                                                                           \
+    static scenario_fn name;                                                                       \
+    static void test_##name(void **state)                                                          \
+    {                                                                                              \
+        (void)state;                                                                               \
+        each_device(name);                                                                         \
+    }                                                                                              \
+    static void name(struct sim_cfg *c, struct sim_result *r, unsigned d)
+
+/* The same configuration again under plain round robin. */
+static void run_rr(struct sim_cfg *c, struct sim_result *r, const char *name, unsigned d)
+{
+    c->policy = DSCHED_RR;
+    run(c, r, name, d);
+}
+
+/* Two saturating clients with weights 1 and 3 get 1:3; round robin 1:1. */
+PER_DEVICE(weights_1_3)
+{
+    saturating(c, 1);
+    saturating(c, 3);
+    run(c, r, "weights 1:3", d);
+    within(r->c[1].cost_rate / r->c[0].cost_rate, 3.0, 0.10, "1:3 ratio", d);
+    at_least(r->busy_fraction, 0.99, "busy", d);
+    assert_int_equal(r->idle_violation_ns, 0);
+    run_rr(c, r, "weights 1:3", d);
+    within(r->c[1].cost_rate / r->c[0].cost_rate, 1.0, 0.10, "round robin ratio", d);
 }
 
 /* Weights count cost, not requests: a 64 KiB client and a 4 KiB client of
  * equal weight get equal cost; round robin gives the large one far more. */
-static void test_weights_count_size(void **state)
+PER_DEVICE(weights_count_size)
 {
-    (void)state;
-    for (unsigned d = 0; d < DEV_COUNT; d++) {
-        struct sim_cfg c;
-        struct sim_result r;
-        base(&c, d, DSCHED_MCLOCK);
-        closed(&c, qos(1, 0, 0, 0), 4 * KIB);
-        closed(&c, qos(1, 0, 0, 0), 64 * KIB);
-        run(&c, &r, "sizes", d);
-        within(r.c[1].cost_rate / r.c[0].cost_rate, 1.0, 0.10, "cost ratio", d);
-        at_most(r.c[1].iops, r.c[0].iops / 2, "64 KiB requests", d);
-        c.policy = DSCHED_RR;
-        run(&c, &r, "sizes", d);
-        within(r.c[1].iops / r.c[0].iops, 1.0, 0.10, "round robin request ratio", d);
-        at_least(r.c[1].cost_rate / r.c[0].cost_rate, 2.5, "round robin cost ratio", d);
-    }
+    saturating(c, 1);
+    closed(c, qos(1, 0, 0, 0), 64 * KIB);
+    run(c, r, "sizes", d);
+    within(r->c[1].cost_rate / r->c[0].cost_rate, 1.0, 0.10, "cost ratio", d);
+    at_most(r->c[1].iops, r->c[0].iops / 2, "64 KiB requests", d);
+    run_rr(c, r, "sizes", d);
+    within(r->c[1].iops / r->c[0].iops, 1.0, 0.10, "round robin request ratio", d);
+    at_least(r->c[1].cost_rate / r->c[0].cost_rate, 2.5, "round robin cost ratio", d);
 }
 
 /* A reservation of 40 % of the device is met (>= 90 %) while two clients of
  * ten times its weight saturate it; round robin gives it a third. */
-static void test_reservation_under_two_saturating(void **state)
+PER_DEVICE(reservation_under_two_saturating)
 {
-    (void)state;
-    for (unsigned d = 0; d < DEV_COUNT; d++) {
-        struct sim_cfg c;
-        struct sim_result r;
-        double res = 0.4 * cap4k(d);
-        base(&c, d, DSCHED_MCLOCK);
-        closed(&c, qos(1, res, 0, 0), 4 * KIB);
-        closed(&c, qos(10, 0, 0, 0), 4 * KIB);
-        closed(&c, qos(10, 0, 0, 0), 4 * KIB);
-        run(&c, &r, "reservation", d);
-        at_least(r.c[0].cost_rate, 0.9 * res, "reserved client", d);
-        at_most(r.c[0].cost_rate, 1.1 * res, "reserved client (weight 1 of 21)", d);
-        within(r.c[2].cost_rate / r.c[1].cost_rate, 1.0, 0.10, "the others' ratio", d);
-        at_least(r.busy_fraction, 0.99, "busy", d);
-        c.policy = DSCHED_RR;
-        run(&c, &r, "reservation", d);
-        at_most(r.c[0].cost_rate, 0.9 * res, "round robin misses it", d);
-    }
+    double res = 0.4 * cap4k(d);
+    closed(c, qos(1, res, 0, 0), 4 * KIB);
+    saturating(c, 10);
+    saturating(c, 10);
+    run(c, r, "reservation", d);
+    at_least(r->c[0].cost_rate, 0.9 * res, "reserved client", d);
+    at_most(r->c[0].cost_rate, 1.1 * res, "reserved client (weight 1 of 21)", d);
+    within(r->c[2].cost_rate / r->c[1].cost_rate, 1.0, 0.10, "the others' ratio", d);
+    at_least(r->busy_fraction, 0.99, "busy", d);
+    run_rr(c, r, "reservation", d);
+    at_most(r->c[0].cost_rate, 0.9 * res, "round robin misses it", d);
 }
 
 /* An open-loop client asking for exactly its reservation gets what it asks
  * for, with no drops, next to two saturating clients. */
-static void test_reservation_open_loop(void **state)
+PER_DEVICE(reservation_open_loop)
 {
-    (void)state;
-    for (unsigned d = 0; d < DEV_COUNT; d++) {
-        struct sim_cfg c;
-        struct sim_result r;
-        double res = 0.3 * cap4k(d);
-        base(&c, d, DSCHED_MCLOCK);
-        open_loop(&c, qos(1, res, 0, 0), 4 * KIB, res);
-        closed(&c, qos(10, 0, 0, 0), 4 * KIB);
-        closed(&c, qos(10, 0, 0, 0), 4 * KIB);
-        run(&c, &r, "reservation, open loop", d);
-        at_least(r.c[0].iops, 0.9 * res, "reserved open-loop client", d);
-        assert_int_equal(r.c[0].dropped, 0);
-    }
+    double res = 0.3 * cap4k(d);
+    open_loop(c, qos(1, res, 0, 0), 4 * KIB, res);
+    saturating(c, 10);
+    saturating(c, 10);
+    run(c, r, "reservation, open loop", d);
+    at_least(r->c[0].iops, 0.9 * res, "reserved open-loop client", d);
+    assert_int_equal(r->c[0].dropped, 0);
 }
 
 /* An IOPS limit holds within 10 % while the rest goes to the other client
  * (work-conserving); round robin lets it take half. */
-static void test_limit_iops(void **state)
+PER_DEVICE(limit_iops)
 {
-    (void)state;
-    for (unsigned d = 0; d < DEV_COUNT; d++) {
-        struct sim_cfg c;
-        struct sim_result r;
-        double lim = 0.2 * cap4k(d);
-        base(&c, d, DSCHED_MCLOCK);
-        closed(&c, qos(10, 0, lim, 0), 4 * KIB);
-        closed(&c, qos(1, 0, 0, 0), 4 * KIB);
-        run(&c, &r, "limit", d);
-        within(r.c[0].iops, lim, 0.10, "limited client", d);
-        at_least(r.c[1].iops, 0.7 * cap4k(d), "the other client", d);
-        at_least(r.busy_fraction, 0.99, "busy", d);
-        assert_int_equal(r.idle_violation_ns, 0);
-        at_least((double)r.c[0].throttled_ns,
-                 0.5e9 * (double)(c.duration_ns - c.window_from_ns) / 1e9, "throttled time", d);
-        c.policy = DSCHED_RR;
-        run(&c, &r, "limit", d);
-        at_least(r.c[0].iops, 0.4 * cap4k(d), "round robin ignores it", d);
-    }
+    double lim = 0.2 * cap4k(d);
+    closed(c, qos(10, 0, lim, 0), 4 * KIB);
+    saturating(c, 1);
+    run(c, r, "limit", d);
+    within(r->c[0].iops, lim, 0.10, "limited client", d);
+    at_least(r->c[1].iops, 0.7 * cap4k(d), "the other client", d);
+    at_least(r->busy_fraction, 0.99, "busy", d);
+    assert_int_equal(r->idle_violation_ns, 0);
+    at_least((double)r->c[0].throttled_ns,
+             0.5e9 * (double)(c->duration_ns - c->window_from_ns) / 1e9, "throttled time", d);
+    run_rr(c, r, "limit", d);
+    at_least(r->c[0].iops, 0.4 * cap4k(d), "round robin ignores it", d);
 }
 
 /* A bytes/s limit holds within 10 % for 64 KiB requests. */
-static void test_limit_bytes(void **state)
+PER_DEVICE(limit_bytes)
 {
-    (void)state;
-    for (unsigned d = 0; d < DEV_COUNT; d++) {
-        struct sim_cfg c;
-        struct sim_result r;
-        double lim = 0.2 * sim_capacity(&DEVS[d], 64 * KIB) * 64 * KIB;
-        base(&c, d, DSCHED_MCLOCK);
-        closed(&c, qos(10, 0, 0, lim), 64 * KIB);
-        closed(&c, qos(1, 0, 0, 0), 4 * KIB);
-        run(&c, &r, "bytes limit", d);
-        within(r.c[0].bps, lim, 0.10, "limited client bytes/s", d);
-        at_least(r.busy_fraction, 0.99, "busy", d);
-    }
+    double lim = 0.2 * sim_capacity(&DEVS[d], 64 * KIB) * 64 * KIB;
+    closed(c, qos(10, 0, 0, lim), 64 * KIB);
+    saturating(c, 1);
+    run(c, r, "bytes limit", d);
+    within(r->c[0].bps, lim, 0.10, "limited client bytes/s", d);
+    at_least(r->busy_fraction, 0.99, "busy", d);
 }
 
 /* An idle client's share goes to the others; when it comes it gets its
  * share at once but no credit for the time it was idle. */
-static void test_idle_share_redistributed(void **state)
+PER_DEVICE(idle_share_redistributed)
 {
-    (void)state;
-    for (unsigned d = 0; d < DEV_COUNT; d++) {
-        struct sim_cfg c;
-        struct sim_result r;
-        base(&c, d, DSCHED_MCLOCK);
-        uint64_t half = c.duration_ns / 2;
-        closed(&c, qos(1, 0, 0, 0), 4 * KIB);
-        closed(&c, qos(1, 0, 0, 0), 4 * KIB);
-        uint32_t late = closed(&c, qos(2, 0, 0, 0), 4 * KIB);
-        c.client[late].start_ns = half;
-        c.window_to_ns = half;
-        run(&c, &r, "idle: first half", d);
-        within(r.c[0].cost_rate + r.c[1].cost_rate, cap4k(d), 0.10, "the two take it all", d);
-        within(r.c[1].cost_rate / r.c[0].cost_rate, 1.0, 0.10, "equally", d);
-        at_least(r.busy_fraction, 0.99, "busy", d);
-        /* Right after it comes: its share (a half), no more. */
-        c.window_from_ns = half;
-        c.window_to_ns = half + c.duration_ns / 20;
-        run(&c, &r, "idle: just after", d);
-        within(r.c[late].cost_rate / (r.c[0].cost_rate + r.c[1].cost_rate + r.c[late].cost_rate),
-               0.5, 0.10, "newcomer's share at once", d);
-        c.window_from_ns = half + c.duration_ns / 10;
-        c.window_to_ns = 0;
-        run(&c, &r, "idle: second half", d);
-        within(r.c[late].cost_rate / r.c[0].cost_rate, 2.0, 0.10, "1:1:2", d);
-    }
+    uint64_t half = c->duration_ns / 2;
+    saturating(c, 1);
+    saturating(c, 1);
+    uint32_t late = saturating(c, 2);
+    c->client[late].start_ns = half;
+    c->window_to_ns = half;
+    run(c, r, "idle: first half", d);
+    within(r->c[0].cost_rate + r->c[1].cost_rate, cap4k(d), 0.10, "the two take it all", d);
+    within(r->c[1].cost_rate / r->c[0].cost_rate, 1.0, 0.10, "equally", d);
+    at_least(r->busy_fraction, 0.99, "busy", d);
+    /* Right after it comes: its share (a half), no more. */
+    c->window_from_ns = half;
+    c->window_to_ns = half + c->duration_ns / 20;
+    run(c, r, "idle: just after", d);
+    within(r->c[late].cost_rate / (r->c[0].cost_rate + r->c[1].cost_rate + r->c[late].cost_rate),
+           0.5, 0.10, "newcomer's share at once", d);
+    c->window_from_ns = half + c->duration_ns / 10;
+    c->window_to_ns = 0;
+    run(c, r, "idle: second half", d);
+    within(r->c[late].cost_rate / r->c[0].cost_rate, 2.0, 0.10, "1:1:2", d);
 }
 
 /* A client with a reservation that was idle gets no burst of it later. */
-static void test_no_reservation_credit(void **state)
+PER_DEVICE(no_reservation_credit)
 {
-    (void)state;
-    for (unsigned d = 0; d < DEV_COUNT; d++) {
-        struct sim_cfg c;
-        struct sim_result r;
-        base(&c, d, DSCHED_MCLOCK);
-        double res = 0.3 * cap4k(d);
-        uint64_t half = c.duration_ns / 2;
-        closed(&c, qos(10, 0, 0, 0), 4 * KIB);
-        uint32_t late = closed(&c, qos(1, res, 0, 0), 4 * KIB);
-        c.client[late].start_ns = half;
-        c.window_from_ns = half;
-        c.window_to_ns = half + c.duration_ns / 20;
-        run(&c, &r, "reservation after idle", d);
-        within(r.c[late].cost_rate, res, 0.10, "reservation, no burst", d);
-    }
+    double res = 0.3 * cap4k(d);
+    uint64_t half = c->duration_ns / 2;
+    saturating(c, 10);
+    uint32_t late = closed(c, qos(1, res, 0, 0), 4 * KIB);
+    c->client[late].start_ns = half;
+    c->window_from_ns = half;
+    c->window_to_ns = half + c->duration_ns / 20;
+    run(c, r, "reservation after idle", d);
+    within(r->c[late].cost_rate, res, 0.10, "reservation, no burst", d);
 }
 
 /* Reservations above the device's capacity share it in their ratio. */
-static void test_reservations_overcommitted(void **state)
+PER_DEVICE(reservations_overcommitted)
 {
-    (void)state;
-    for (unsigned d = 0; d < DEV_COUNT; d++) {
-        struct sim_cfg c;
-        struct sim_result r;
-        base(&c, d, DSCHED_MCLOCK);
-        closed(&c, qos(1, cap4k(d), 0, 0), 4 * KIB);
-        closed(&c, qos(1, cap4k(d) / 2, 0, 0), 4 * KIB);
-        run(&c, &r, "overcommitted", d);
-        within(r.c[0].cost_rate / r.c[1].cost_rate, 2.0, 0.10, "2:1 by reservation", d);
-        at_least(r.busy_fraction, 0.99, "busy", d);
-    }
+    closed(c, qos(1, cap4k(d), 0, 0), 4 * KIB);
+    closed(c, qos(1, cap4k(d) / 2, 0, 0), 4 * KIB);
+    run(c, r, "overcommitted", d);
+    within(r->c[0].cost_rate / r->c[1].cost_rate, 2.0, 0.10, "2:1 by reservation", d);
+    at_least(r->busy_fraction, 0.99, "busy", d);
 }
 
 /* QoS changed live: a weight and a limit take effect. */
-static void test_live_change(void **state)
+PER_DEVICE(live_change)
 {
-    (void)state;
-    for (unsigned d = 0; d < DEV_COUNT; d++) {
-        struct sim_cfg c;
-        struct sim_result r;
-        base(&c, d, DSCHED_MCLOCK);
-        uint64_t half = c.duration_ns / 2;
-        closed(&c, qos(1, 0, 0, 0), 4 * KIB);
-        closed(&c, qos(1, 0, 0, 0), 4 * KIB);
-        closed(&c, qos(1, 0, 0, 0), 4 * KIB);
-        c.change[0] = (struct sim_change){half, 1, qos(3, 0, 0, 0)};
-        c.change[1] = (struct sim_change){half, 2, qos(1, 0, 0.1 * cap4k(d), 0)};
-        c.change_count = 2;
-        c.window_to_ns = half;
-        run(&c, &r, "live: before", d);
-        within(r.c[1].cost_rate / r.c[0].cost_rate, 1.0, 0.10, "before", d);
-        c.window_from_ns = half + c.duration_ns / 20;
-        c.window_to_ns = 0;
-        run(&c, &r, "live: after", d);
-        within(r.c[1].cost_rate / r.c[0].cost_rate, 3.0, 0.10, "weight 3 after", d);
-        within(r.c[2].iops, 0.1 * cap4k(d), 0.10, "limit after", d);
-    }
+    uint64_t half = c->duration_ns / 2;
+    saturating(c, 1);
+    saturating(c, 1);
+    saturating(c, 1);
+    c->change[0] = (struct sim_change){half, 1, qos(3, 0, 0, 0)};
+    c->change[1] = (struct sim_change){half, 2, qos(1, 0, 0.1 * cap4k(d), 0)};
+    c->change_count = 2;
+    c->window_to_ns = half;
+    run(c, r, "live: before", d);
+    within(r->c[1].cost_rate / r->c[0].cost_rate, 1.0, 0.10, "before", d);
+    c->window_from_ns = half + c->duration_ns / 20;
+    c->window_to_ns = 0;
+    run(c, r, "live: after", d);
+    within(r->c[1].cost_rate / r->c[0].cost_rate, 3.0, 0.10, "weight 3 after", d);
+    within(r->c[2].iops, 0.1 * cap4k(d), 0.10, "limit after", d);
 }
 
 /* A light client is not queued behind floods: its 99th percentile is a few
  * service times. */
-static void test_light_client_latency(void **state)
+PER_DEVICE(light_client_latency)
 {
-    (void)state;
-    for (unsigned d = 0; d < DEV_COUNT; d++) {
-        struct sim_cfg c;
-        struct sim_result r;
-        base(&c, d, DSCHED_MCLOCK);
-        open_loop(&c, qos(1, 0, 0, 0), 4 * KIB, 0.02 * cap4k(d));
-        closed(&c, qos(1, 0, 0, 0), 64 * KIB);
-        closed(&c, qos(1, 0, 0, 0), 64 * KIB);
-        run(&c, &r, "light client", d);
-        double svc64 = (double)DEVS[d].fixed_ns + 64.0 * (double)DEVS[d].ns_per_kib;
-        at_most((double)r.c[0].lat_p99_ns, 3.0 * svc64, "light client p99", d);
-    }
+    open_loop(c, qos(1, 0, 0, 0), 4 * KIB, 0.02 * cap4k(d));
+    closed(c, qos(1, 0, 0, 0), 64 * KIB);
+    closed(c, qos(1, 0, 0, 0), 64 * KIB);
+    run(c, r, "light client", d);
+    double svc64 = (double)DEVS[d].fixed_ns + 64.0 * (double)DEVS[d].ns_per_kib;
+    at_most((double)r->c[0].lat_p99_ns, 3.0 * svc64, "light client p99", d);
 }
 
 static uint64_t rng = 88172645463325252ull;
