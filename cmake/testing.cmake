@@ -15,6 +15,10 @@ set(HV_REAP ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/scripts/reap.py)
 set(HV_SANITIZE -fsanitize=address,undefined -fno-sanitize-recover=all
     -fno-omit-frame-pointer)
 
+# HV_HOST_PANIC: the hypervisor's panic() for host tests of its sources (BUG_ON
+# and panic report through cmocka's mock_assert; test/unit/hv_panic.c).
+set(HV_HOST_PANIC ${PROJECT_SOURCE_DIR}/test/unit/hv_panic.c)
+
 function(hv_unit_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LABELS;LIBS;INCLUDES;DEFINES" ${ARGN})
   add_executable(${name} ${T_SOURCES})

@@ -8,6 +8,7 @@
  * changes anything; the changing part cannot fail.
  */
 #include "cap.h"
+#include "log.h"
 
 /* ---- Circular lists ---------------------------------------------------- */
 
@@ -60,13 +61,6 @@ static struct cap *cap_from_sibling(struct cap_link *l)
 
 /* ---- Helpers ----------------------------------------------------------- */
 
-/* Always-on check for a broken internal invariant (never guest input). */
-#define CAP_INVARIANT(c)                                                                           \
-    do {                                                                                           \
-        if (unlikely(!(c)))                                                                        \
-            __builtin_trap();                                                                      \
-    } while (0)
-
 uint32_t cap_valid_rights(uint32_t type)
 {
     uint32_t per_type;
@@ -115,7 +109,7 @@ static void cap_clear_slot(struct cap *c)
 static void cap_fill(struct cap *dst, struct cap_object *obj, uint32_t rights, uint64_t base,
                      uint64_t count)
 {
-    CAP_INVARIANT(dst->obj == NULL && obj->cap_count != UINT32_MAX);
+    BUG_ON(!(dst->obj == NULL && obj->cap_count != UINT32_MAX));
     dst->obj = obj;
     dst->type = obj->type;
     dst->rights = rights;
@@ -138,7 +132,7 @@ static uint32_t cap_remove(struct cap *c)
     uint16_t type = c->type;
     uint64_t base = c->base, count = c->count;
 
-    CAP_INVARIANT(obj != NULL && obj->cap_count > 0);
+    BUG_ON(!(obj != NULL && obj->cap_count > 0));
     link_replace_with_list(&c->sibling, &c->children);
     cap_clear_slot(c);
     uint32_t cost = cap_hook_removed(c, obj, type, base, count);
@@ -371,7 +365,7 @@ enum hv_status cap_object_clear(struct cap_object *obj, uint32_t budget)
 void cap_mark_reachable(struct cap_object *const doms[], unsigned n, unsigned nroots)
 {
     for (unsigned i = 0; i < n; i++) {
-        CAP_INVARIANT(doms[i]->type == HV_CAP_DOMAIN);
+        BUG_ON(doms[i]->type != HV_CAP_DOMAIN);
         doms[i]->flags = (uint16_t)(CAP_OBJ_CANDIDATE | (i < nroots ? CAP_OBJ_REACHED : 0));
     }
     /* Each pass looks through the tables of the domains reached and not

@@ -184,16 +184,17 @@ mfn_t hv_frame_get(void)
     if (mfn_x(m) == mfn_x(INVALID_MFN))
         return m;
     if (mfn_x(m) < frames_total && frame_assign(m, DOMID_HV) != HV_OK)
-        mm_panic("hv_frame_get: a free frame could not be made the hypervisor's");
+        panic("mm: free frame %#llx could not be made the hypervisor's",
+              (unsigned long long)mfn_x(m));
     return m;
 }
 
 void hv_frame_put(mfn_t m)
 {
     if (mfn_x(m) < frames_total && frame_release(m, DOMID_HV) != HV_OK)
-        mm_panic("hv_frame_put: a hypervisor frame could not be released");
+        panic("mm: hypervisor frame %#llx could not be released", (unsigned long long)mfn_x(m));
     if (!pmm_free(mm_hv_pool(), m))
-        mm_panic("hv_frame_put: the frame was not allocated");
+        panic("mm: hypervisor frame %#llx was not allocated", (unsigned long long)mfn_x(m));
 }
 
 unsigned mm_io_unmap_uncovered(domid_t dom, uint64_t base, uint64_t count)
@@ -288,7 +289,7 @@ void mm_tlb_flush_cpus(uint64_t mask)
     if (remote) {
         shootdown_ipis += (uint64_t)__builtin_popcountll(remote);
         if (arch_tlb_flush_cpus(remote) != 0)
-            mm_panic("TLB shootdown: a CPU did not acknowledge");
+            panic("mm: TLB shootdown: a CPU did not acknowledge");
     }
     if (mask & (1ull << self))
         arch_tlb_flush_local();
@@ -318,22 +319,16 @@ uint32_t mm_flush_clock_now(void)
 bool mm_load_base(domid_t dom, mfn_t l4)
 {
     struct domain *d = domain_by_id(dom);
-    if (!d)
-        mm_panic("mm_load_base for an unknown domain");
+    BUG_ON(!d);
     __atomic_store_n(&d->l4.v, mfn_x(l4), __ATOMIC_RELEASE);
     /* Other CPUs running this domain move to the new base before the
      * caller drops the old base's reference (the flush service loads it). */
     uint64_t others = schedule_cpus_running(d) & ~(1ull << arch_cpu_id());
     if (others && arch_tlb_flush_cpus(others) != 0)
-        mm_panic("mm_load_base: a CPU running the domain did not move to its new base");
+        panic("mm: a CPU running d%u did not move to its new base", dom);
     if (d != current_domain)
         return false; /* loaded when it is next scheduled */
     arch_load_base(l4);
     mm_note_local_flush(); /* loading CR3 flushed the non-global TLB */
     return true;
-}
-
-void mm_panic(const char *why)
-{
-    panic("mm: %s", why);
 }

@@ -22,15 +22,24 @@ void log_write(const char *buf, size_t n);
 #define log_info(...) log_printf(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_printf(LOG_DEBUG, __VA_ARGS__)
 
-/* Prints the message, the registers (if known) and a backtrace, then ends
- * the machine with HV_EXIT_PANIC. For broken internal invariants only:
- * never for anything a guest can cause. */
+/*
+ * The hypervisor stops in one of two spellings, never on anything a guest, a
+ * driver domain or the control socket can cause:
+ *  - BUG_ON(cond): an internal invariant is broken; the condition, file and
+ *    line are the report. Always on.
+ *  - panic(fmt, ...): a deliberate stop that needs words or values: boot
+ *    cannot go on (no memory, a timer or IOMMU that does not answer), or a
+ *    broken invariant whose report needs numbers (a frame, a domain).
+ * There is no debug-only assert: no invariant check here is expensive; the
+ * expensive audit of the whole state is the test image's (HC_TEST_OP).
+ * panic prints the message, the registers (if known) and a backtrace, then
+ * ends the machine with HV_EXIT_PANIC. Host tests link test/unit/hv_panic.c.
+ */
 __noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct cpu_regs;
 __noreturn void panic_regs(const struct cpu_regs *regs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Always-on check of an internal invariant. */
 #define BUG_ON(cond)                                                                               \
     do {                                                                                           \
         if (unlikely(cond))                                                                        \

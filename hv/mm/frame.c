@@ -32,6 +32,7 @@
  * Not thread-safe: callers hold the hypervisor lock.
  */
 #include "frame.h"
+#include "log.h"
 #include "mm_hooks.h"
 
 static struct frame *frame_table;
@@ -84,8 +85,7 @@ int frame_assign(mfn_t m, domid_t owner)
         return HV_EINVAL;
     if (f->owner != DOMID_INVALID)
         return HV_EBUSY;
-    if (f->ref_count != 0 || f->type_count != 0 || f->flags != 0)
-        mm_panic("frame_assign: free frame with references");
+    BUG_ON(f->ref_count != 0 || f->type_count != 0 || f->flags != 0);
     f->owner = owner;
     f->ref_count = 1;
     f->flags = FRAME_F_ALLOCATED;
@@ -105,8 +105,7 @@ int frame_release(mfn_t m, domid_t owner)
         return HV_EPERM;
     if (f->ref_count != 1 || f->type_count != 0)
         return HV_EBUSY;
-    if (f->flags != FRAME_F_ALLOCATED)
-        mm_panic("frame_release: untyped frame with type flags");
+    BUG_ON(f->flags != FRAME_F_ALLOCATED);
     mm_dma_frame(owner, m, false, false); /* out of its devices' reach first */
     f->ref_count = 0;
     f->flags = 0;
@@ -129,8 +128,7 @@ int frame_transfer(mfn_t m, domid_t from, domid_t to)
         return HV_EPERM;
     if (f->ref_count != 1 || f->type_count != 0)
         return HV_EBUSY;
-    if (f->flags != FRAME_F_ALLOCATED)
-        mm_panic("frame_transfer: untyped frame with type flags");
+    BUG_ON(f->flags != FRAME_F_ALLOCATED);
     mm_dma_frame(from, m, false, false);
     f->owner = to;
     f->type = FRAME_TYPE_NONE;
@@ -152,8 +150,7 @@ void frame_ref_put(struct frame *f)
 {
     /* The allocation reference is only dropped by frame_release, so a put
      * never frees a frame: it can only reach zero through a bug. */
-    if (f->ref_count <= ((f->flags & FRAME_F_ALLOCATED) ? 1u : 0u))
-        mm_panic("frame_ref_put: reference underflow");
+    BUG_ON(f->ref_count <= ((f->flags & FRAME_F_ALLOCATED) ? 1u : 0u));
     f->ref_count--;
 }
 
@@ -166,7 +163,6 @@ uint64_t frame_m2p_get(mfn_t m)
 
 void frame_m2p_set(mfn_t m, uint64_t value)
 {
-    if (mfn_x(m) >= frames_total)
-        mm_panic("frame_m2p_set: mfn outside the table");
+    BUG_ON(mfn_x(m) >= frames_total);
     m2p_table[mfn_x(m)] = value;
 }

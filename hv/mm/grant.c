@@ -17,6 +17,7 @@
  */
 #include "grant_internal.h"
 #include "frame.h"
+#include "log.h"
 #include "mm_hooks.h"
 #include "pt.h"
 
@@ -61,8 +62,7 @@ static void hash_remove(struct grant_table *gt, uint16_t ref)
     struct grant_entry *e = &gt->entries[ref];
     uint16_t *link = &gt->bucket[bucket_of(e->mfn, e->grantee_uid)];
     while (*link != ref) {
-        if (*link == 0)
-            mm_panic("grant: live entry missing from its hash chain");
+        BUG_ON(*link == 0);
         link = &gt->entries[*link].hash_next;
     }
     *link = e->hash_next;
@@ -117,8 +117,7 @@ static void settle_flush(struct grant_entry *e)
 static void entry_free(struct grant_table *gt, uint16_t ref)
 {
     struct grant_entry *e = &gt->entries[ref];
-    if (e->map_count != 0)
-        mm_panic("grant: freeing a mapped grant");
+    BUG_ON(e->map_count != 0);
     settle_flush(e);
     if (e->state == GRANT_ORPHANED)
         gt->orphan_count--;
@@ -161,8 +160,7 @@ enum hv_status grant_set(struct grant_table *gt, struct cap_table *caps,
      * table (or a frame being validated) is refused with HV_EBUSY. */
     int trc = pt_type_get(gt->id, m, FRAME_TYPE_WRITABLE);
     if (trc != HV_OK) {
-        if (trc == PT_STARTED)
-            mm_panic("grant: a WRITABLE type reference started a validation");
+        BUG_ON(trc == PT_STARTED);
         return (enum hv_status)trc;
     }
     gt->entries[ref] = (struct grant_entry){
@@ -284,12 +282,11 @@ bool grant_map_get(domid_t dom, mfn_t m, bool writable)
 void grant_map_put(domid_t dom, mfn_t m, bool writable)
 {
     struct grant_table *granter, *grantee;
-    if (!mapping_tables(dom, m, &granter, &grantee))
-        mm_panic("grant_map_put: no grant tables for a counted mapping");
+    bool counted = mapping_tables(dom, m, &granter, &grantee);
+    BUG_ON(!counted);
     struct grant_entry *e = grant_find(granter, m, grantee->uid);
-    if (e == NULL || e->map_count == 0 || grantee->maps_held == 0 ||
-        (writable && !(e->flags & GRANT_E_WRITE)))
-        mm_panic("grant_map_put: mapping was not counted by grant_map_get");
+    BUG_ON(e == NULL || e->map_count == 0 || grantee->maps_held == 0 ||
+           (writable && !(e->flags & GRANT_E_WRITE)));
     e->map_count--;
     grantee->maps_held--;
     if (e->map_count == 0) {
@@ -304,8 +301,7 @@ void grant_map_put(domid_t dom, mfn_t m, bool writable)
 
 uint32_t grant_table_teardown(struct grant_table *gt)
 {
-    if (gt->maps_held != 0)
-        mm_panic("grant_table_teardown: the domain still maps grants (mm teardown first)");
+    BUG_ON(gt->maps_held != 0);
     gt->dying = true;
     for (uint16_t r = 1; r < GRANT_REFS; r++) {
         struct grant_entry *e = &gt->entries[r];

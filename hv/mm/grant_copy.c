@@ -17,6 +17,7 @@
  */
 #include "grant_internal.h"
 #include "frame.h"
+#include "log.h"
 #include "mm_hooks.h"
 #include "mm_ops.h"
 
@@ -98,8 +99,7 @@ enum hv_status grant_map(struct grant_table *gt, struct mm_domain *d, struct cap
 {
     struct grant_table *granter;
     struct grant_entry *e;
-    if (d->id != gt->id)
-        mm_panic("grant_map: grant table and memory state of different domains");
+    BUG_ON(d->id != gt->id);
     if (a->reserved != 0 || (a->flags & ~HV_GRANT_MAP_WRITE) != 0 || !guest_page_va(a->va))
         return HV_EINVAL;
     bool write = (a->flags & HV_GRANT_MAP_WRITE) != 0;
@@ -142,8 +142,7 @@ static enum hv_status l1_entry_of(const struct mm_domain *d, uint64_t va, uint64
 enum hv_status grant_unmap(struct grant_table *gt, struct mm_domain *d,
                            const struct hv_grant_map_args *a)
 {
-    if (d->id != gt->id)
-        mm_panic("grant_unmap: grant table and memory state of different domains");
+    BUG_ON(d->id != gt->id);
     if (a->reserved != 0 || a->flags != 0 || a->granter_slot != 0 || a->ref != 0 ||
         !guest_page_va(a->va))
         return HV_EINVAL;

@@ -47,6 +47,7 @@
  * is bounded by the four paging levels.
  */
 #include "pt.h"
+#include "log.h"
 #include "mm_hooks.h"
 
 static struct {
@@ -228,8 +229,7 @@ static void release_l1_entries(domid_t dom, const uint64_t *t, unsigned count)
  */
 static int type_put_frame(struct frame *f, mfn_t m, bool defer_l1)
 {
-    if (f->type_count == 0 || (f->flags & (FRAME_F_PARTIAL | FRAME_F_DEVAL)))
-        mm_panic("pt_type_put: no ordinary type reference to drop");
+    BUG_ON(f->type_count == 0 || (f->flags & (FRAME_F_PARTIAL | FRAME_F_DEVAL)));
     if (f->type_count == 1 && (f->flags & FRAME_F_VALIDATED) &&
         (f->type != FRAME_TYPE_L1 || defer_l1)) {
         deval_start(f, m);
@@ -262,8 +262,7 @@ static int entry_put(domid_t dom, unsigned level, uint64_t e, bool defer_l1)
     mfn_t m = pt_entry_mfn(e);
     struct frame *f = frame_get(m);
     if (f == NULL) {
-        if (level != 1)
-            mm_panic("pt_entry_put: validated table entry outside the frame table");
+        BUG_ON(level != 1);
         return HV_OK; /* R3a: an I/O frame holds no reference */
     }
     if (level == 1 && f->owner != dom)
@@ -284,8 +283,7 @@ int pt_entry_put(domid_t dom, unsigned level, uint64_t e)
  * neither validated nor partial any more: no entry holds anything. */
 static void untype_partial(struct frame *f)
 {
-    if (f->type_count != 1)
-        mm_panic("untype_partial: a partial table has other type references");
+    BUG_ON(f->type_count != 1);
     f->type_count = 0;
     f->last_type = f->type;
     f->type = FRAME_TYPE_NONE;
@@ -301,18 +299,16 @@ void pt_type_put(mfn_t m)
 {
     struct frame *f = frame_get(m);
 
-    if (f == NULL)
-        mm_panic("pt_type_put: no ordinary type reference to drop");
-    if (type_put_frame(f, m, false) != HV_OK)
-        mm_panic("pt_type_put: the last reference of an L2..L4 needs pt_table_put");
+    BUG_ON(f == NULL);
+    int rc = type_put_frame(f, m, false);
+    BUG_ON(rc != HV_OK); /* the last reference of an L2..L4 needs pt_table_put */
 }
 
 int pt_table_put(mfn_t m)
 {
     struct frame *f = frame_get(m);
 
-    if (f == NULL)
-        mm_panic("pt_table_put: no ordinary type reference to drop");
+    BUG_ON(f == NULL);
     return type_put_frame(f, m, false);
 }
 
@@ -327,8 +323,7 @@ int pt_devalidate(mfn_t m, uint32_t *budget)
 {
     struct frame *f = frame_get(m);
 
-    if (f == NULL || !(f->flags & FRAME_F_DEVAL) || !type_is_table(f->type))
-        mm_panic("pt_devalidate: frame is not being devalidated");
+    BUG_ON(f == NULL || !(f->flags & FRAME_F_DEVAL) || !type_is_table(f->type));
     unsigned level = f->type;
     uint64_t *t = mm_frame_map(m);
     int rc = HV_OK;
@@ -382,8 +377,7 @@ int pt_validate(mfn_t m, uint32_t *budget)
 {
     struct frame *f = frame_get(m);
 
-    if (f == NULL || !(f->flags & FRAME_F_PARTIAL) || !type_is_table(f->type))
-        mm_panic("pt_validate: frame is not being validated");
+    BUG_ON(f == NULL || !(f->flags & FRAME_F_PARTIAL) || !type_is_table(f->type));
     unsigned level = f->type;
     unsigned limit = table_limit(level);
     uint64_t *t = mm_frame_map(m);
@@ -434,8 +428,7 @@ void pt_validate_abort(mfn_t m)
 {
     struct frame *f = frame_get(m);
 
-    if (f == NULL || !(f->flags & FRAME_F_PARTIAL))
-        mm_panic("pt_validate_abort: frame is not being validated");
+    BUG_ON(f == NULL || !(f->flags & FRAME_F_PARTIAL));
     uint64_t *t = mm_frame_map(m);
     partial_to_deval(f, t);
     mm_frame_unmap(t);

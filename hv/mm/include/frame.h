@@ -126,7 +126,7 @@ int frame_transfer(mfn_t m, domid_t from, domid_t to);
 /*
  * General references. frame_ref_get fails (false, nothing changed) if the
  * count would overflow; frame_ref_put requires a held reference (an
- * internal invariant: breaking it stops the hypervisor via mm_panic).
+ * internal invariant: breaking it stops the hypervisor: BUG_ON).
  */
 bool frame_ref_get(struct frame *f);
 void frame_ref_put(struct frame *f);

@@ -136,7 +136,7 @@ bool grant_map_get(domid_t dom, mfn_t m, bool writable);
  * An L1 entry of dom mapping m, counted by grant_map_get, is being dropped.
  * The grant becomes FLUSH_PENDING when its count reaches 0; an ORPHANED one
  * then calls grant_hook_orphan_idle. A put with no matching get is a broken
- * invariant: mm_panic.
+ * invariant (BUG_ON).
  */
 void grant_map_put(domid_t dom, mfn_t m, bool writable);
 
@@ -151,7 +151,7 @@ struct grant_entry *grant_find(struct grant_table *granter, mfn_t m, uint64_t gr
 /*
  * Ends every grant of gt (call after mm_domain_teardown of the same domain,
  * which has dropped every mapping it held as grantee: maps_held must be 0,
- * else mm_panic). Unmapped grants end now (flushing first if needed);
+ * else BUG_ON). Unmapped grants end now (flushing first if needed);
  * mapped ones become ORPHANED and keep their frame alive, owned and
  * WRITABLE. Returns the number of ORPHANED entries: while it is not 0 the
  * domain must stay a zombie (its table reachable through

@@ -103,9 +103,4 @@ struct cap_table;
 struct grant_table;
 enum hv_status mm_cap_grant_table(struct cap_table *caps, uint32_t slot, struct grant_table **out);
 
-/*
- * An internal invariant is broken (never reachable from guest input): stop.
- */
-__noreturn void mm_panic(const char *why);
-
 #endif /* HV_MM_HOOKS_H */

@@ -95,7 +95,7 @@ int pt_type_get(domid_t dom, mfn_t m, enum frame_type type);
  * entries hold, clears the hypervisor's L4 slots) and stamps it.
  * pt_type_put does so only where that is bounded work: for a WRITABLE frame
  * or an L1 (at most 512 entries); dropping the last reference of an L2..L4
- * with it is a bug (mm_panic). pt_table_put takes any type: for an L2..L4
+ * with it is a bug (BUG_ON). pt_table_put takes any type: for an L2..L4
  * it returns PT_DEVAL_STARTED, leaving m DEVAL with the caller holding the
  * reference, to be finished with pt_devalidate (which drops it).
  */

@@ -97,13 +97,6 @@ bool mm_load_base(domid_t dom, mfn_t l4)
     return false;
 }
 
-void mm_panic(const char *why)
-{
-    /* A test that expects a panic wraps the call in expect_assert_failure. */
-    mock_assert(0, why, __FILE__, __LINE__);
-    abort();
-}
-
 /* ---- capability hooks (hv/core/include/cap.h) --------------------------------- */
 
 uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, uint16_t type,

@@ -112,12 +112,6 @@ bool mm_load_base(domid_t dom, mfn_t l4)
     return true;
 }
 
-void mm_panic(const char *why)
-{
-    fail_msg("mm_panic: %s", why);
-    abort();
-}
-
 void fake_setup(uint64_t frames_count, unsigned maxphyaddr_bits, uint32_t budget)
 {
     memset(&fake, 0, sizeof(fake));
