@@ -14,6 +14,7 @@
 #include "mm_hv.h"
 #include "pci.h"
 #include "pmm.h"
+#include "test_op.h"
 
 extern uint8_t _phys_start[], _phys_end[];
 
@@ -119,26 +120,6 @@ static void iommu_init(const struct mb2_info *mbi)
     pci_dev_boot(found, off_unsafe);
 }
 
-static void boot_self_tests(void)
-{
-    char test[32];
-    if (!cmdline_get("test", test, sizeof(test)))
-        return;
-    if (!strcmp(test, "panic"))
-        panic("test: panic requested on the command line");
-    if (!strcmp(test, "hv_fault")) {
-        log_info("test: reading an unmapped hypervisor address");
-        volatile uint64_t *bad = (volatile uint64_t *)(uintptr_t)0xffff900000000000ull;
-        (void)*bad;
-        panic("test: the unmapped read did not fault");
-    }
-    if (!strcmp(test, "domain_cycle"))
-        return; /* run by the domain builder (dom_build.c) before the root starts */
-    if (!strcmp(test, "ipi"))
-        return; /* run by arch_smp_init */
-    log_warn("test=%s: unknown self-test, ignored", test);
-}
-
 void hv_main(uint32_t magic, uint32_t mbi_phys)
 {
     arch_serial_init();
@@ -180,9 +161,15 @@ void hv_main(uint32_t magic, uint32_t mbi_phys)
     arch_time_init();
     arch_irq_init();
     smp_init(&boot_info);
+#ifdef HV_TEST_IMAGE
+    test_boot(&frame_pool);
+#else
+    char test[32];
+    if (cmdline_get("test", test, sizeof(test)))
+        log_warn("test=%s: boot self-tests are in the test image (hv-test.elf) only", test);
+#endif
     iommu_init(&boot_info);
     schedule_init(); /* knows the CPUs and their topology now */
-    boot_self_tests();
 
     domain_build_root(&boot_info, &frame_pool);
 }

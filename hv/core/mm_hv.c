@@ -23,6 +23,7 @@
 #include "pci.h"
 #include "pmm.h"
 #include "pt.h"
+#include "test_op.h"
 
 #define M2P_RW_VA 0xffff810000000000ull
 #define FRAMES_VA 0xffff818000000000ull
@@ -257,20 +258,15 @@ void mm_tlb_flush_local(void)
     mm_note_local_flush();
 }
 
-/* `test_no_shootdown` on the command line (tests only): flush only this
- * CPU, as a one-CPU hypervisor would, so that the race test can show that
- * it fails without the shootdown. */
-static int no_shootdown = -1;
-
 void mm_tlb_flush_stale(uint32_t stamp)
 {
-    if (no_shootdown < 0)
-        no_shootdown = cmdline_flag("test_no_shootdown");
-    if (no_shootdown) {
+#ifdef HV_TEST_IMAGE
+    if (test_no_shootdown()) {
         if (pt_tlb_may_be_stale(stamp))
             mm_tlb_flush_local();
         return;
     }
+#endif
     unsigned n = schedule_cpu_count();
     uint64_t mask = 0;
     for (unsigned c = 0; c < n && c < 64; c++)

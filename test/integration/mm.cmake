@@ -35,7 +35,7 @@ add_hv_test(mm_write_table LABELS mm EXIT root_crash TIMEOUT 20
 
 # Frames of another domain (a second domain the hypervisor builds for this
 # test and never starts) can be neither mapped, typed, nor taken.
-add_hv_test(mm_attack_foreign LABELS mm TIMEOUT 20 CMDLINE "test_victim"
+add_hv_test(mm_attack_foreign LABELS mm TIMEOUT 20 TEST_IMAGE CMDLINE "test_victim"
     MODULES "${MM_ATTACK}::mm_attack test=pt victim"
     EXPECT "(victim) built and never started" "[d0] mm_attack: another domain's frame: mfn"
            "map another domain's frame writable" "[d0] mm_attack: ok (test=pt)"

@@ -40,21 +40,21 @@ add_hv_test(smp_maxcpus LABELS smp SMP "4,sockets=1,cores=2,threads=2" CMDLINE "
 # then a page remapped behind the APs' backs: QEMU's TLBs keep the old frame
 # until arch_tlb_flush_cpus (the test fails if the flush handler does not flush).
 set(SMP_TLB "still read it after the remap")
-add_hv_test(smp_ipi_1 LABELS smp SMP 1 CMDLINE "test=ipi" MODULES ${HELLO}
+add_hv_test(smp_ipi_1 LABELS smp SMP 1 TEST_IMAGE CMDLINE "test=ipi" MODULES ${HELLO}
     EXPECT "smp: ipi self-test: 0 CPUs answered" "[d0] hello: done"
            "smp: tlb self-test: 0 of 0 CPUs read the first frame" FORBID ${SMP_FORBID})
-add_hv_test(smp_ipi_4 LABELS smp SMP "4,sockets=1,cores=2,threads=2" CMDLINE "test=ipi"
+add_hv_test(smp_ipi_4 LABELS smp SMP "4,sockets=1,cores=2,threads=2" TEST_IMAGE CMDLINE "test=ipi"
     MODULES ${HELLO}
     EXPECT "smp: ipi self-test: 3 CPUs answered" "[d0] hello: done"
            "smp: tlb self-test: 3 of 3 CPUs read the first frame, 3 ${SMP_TLB}, 3 read the new frame after the flush"
     FORBID ${SMP_FORBID})
-add_hv_test(smp_ipi_8 LABELS smp SMP "8,sockets=2,cores=2,threads=2" CMDLINE "test=ipi"
+add_hv_test(smp_ipi_8 LABELS smp SMP "8,sockets=2,cores=2,threads=2" TEST_IMAGE CMDLINE "test=ipi"
     MODULES ${HELLO}
     EXPECT ${SMP_TOPO_8} "smp: ipi self-test: 7 CPUs answered" "[d0] hello: done"
            "smp: tlb self-test: 7 of 7 CPUs read the first frame, 7 ${SMP_TLB}, 7 read the new frame after the flush"
     FORBID ${SMP_FORBID})
 # One thread for all CPUs: a wait loop without `pause` would livelock here.
-add_hv_test(smp_ipi_4_icount LABELS smp SMP "4,sockets=1,cores=2,threads=2" CMDLINE "test=ipi"
+add_hv_test(smp_ipi_4_icount LABELS smp SMP "4,sockets=1,cores=2,threads=2" TEST_IMAGE CMDLINE "test=ipi"
     QEMU_ARGS "-icount" "shift=0,sleep=off" TIMEOUT 100
     MODULES ${HELLO}
     EXPECT ${SMP_TOPO_4} "smp: 4 CPUs online" "smp: ipi self-test: 3 CPUs answered"

@@ -47,7 +47,7 @@ add_hv_test(smp_tlb_race LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUN
            "[d0] smp: race: ok"
     FORBID ${SMP_SCHED_FORBID} "VIOLATION")
 add_hv_test(smp_tlb_race_no_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
-    CMDLINE "test_no_shootdown" EXIT root_crash
+    TEST_IMAGE CMDLINE "test_no_shootdown" EXIT root_crash
     MODULES "${SMP_TLB}::smp test=race"
     EXPECT "[d0] smp: race: VIOLATION: the reader on another CPU saw the marker"
            "[d0] smp: FAILED race: the reader faulted and never saw the marker"
@@ -61,7 +61,7 @@ add_hv_test(smp_tlb_promote LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_IC
            "[d0] smp: promote: ok"
     FORBID ${SMP_SCHED_FORBID} "VIOLATION")
 add_hv_test(smp_tlb_promote_no_shootdown LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
-    CMDLINE "test_no_shootdown" EXIT root_crash
+    TEST_IMAGE CMDLINE "test_no_shootdown" EXIT root_crash
     MODULES "${SMP_TLB}::smp test=promote"
     EXPECT "[d0] smp: promote: VIOLATION: the storer on another CPU wrote into a validated L1"
            "[d0] smp: FAILED promote: the storer faulted and the L1 did not change after the pin"

@@ -43,12 +43,17 @@ struct arch_smp_boot {
  * reads the ACPI MADT (RSDP from b, else the BIOS areas; a bad table is
  * logged and ignored: one CPU), starts every
  * enabled AP (INIT-SIPI-SIPI; one that does not come up within a second is
- * logged and left out), logs the topology, and runs the `test=ipi` boot
- * self-test when the command line asks for it. `nosmp` on the command line
+ * logged and left out) and logs the topology. `nosmp` on the command line
  * leaves the APs stopped, `maxcpus=N` starts at most N CPUs in all (MADT
  * order). APs idle (interrupts on, hlt) waiting for IPIs.
  */
 void arch_smp_init(const struct arch_smp_boot *b);
+/*
+ * The test image only (test/image/arch/smp_test.c; hv.elf has no such
+ * function): the `test=ipi` self-test, run by the boot CPU right after
+ * arch_smp_init (IPIs, TLB flushes, their cost; failures logged).
+ */
+void arch_smp_self_test(arch_frame_alloc_fn alloc, void *alloc_ctx);
 
 /* This CPU's number; valid on any CPU once it is set up (arch_cpu_init). */
 unsigned arch_cpu_id(void);

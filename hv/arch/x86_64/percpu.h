@@ -60,6 +60,13 @@ _Static_assert(offsetof(struct percpu, cpu_id) == PCPU_CPU_ID, "percpu layout");
 
 #define ARCH_MAX_CPUS 64u
 
+/* Slot 260: per-CPU stacks (smp.c), one 64 KiB window per CPU:
+ *   +0 guard, +4K stack (16 KiB), +20K guard, +24K #DF IST (8 KiB), +32K guard,
+ *   +36K NMI IST, +44K guard, +48K #MC IST, +56K guard (8 KiB).
+ * The test image's TLB self-test maps a page right after the last window. */
+#define SMP_STACKS_VA 0xffff820000000000ull
+#define SMP_WINDOW_BYTES 0x10000ull
+
 extern struct percpu percpu_area[ARCH_MAX_CPUS];
 
 /* This CPU's struct percpu (GS_BASE; valid after arch_cpu_init on the BSP

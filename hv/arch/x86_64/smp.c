@@ -28,11 +28,6 @@
 #include "percpu.h"
 #include "x86.h"
 
-/* Slot 260: per-CPU stacks, one 64 KiB window per CPU:
- *   +0 guard, +4K stack (16 KiB), +20K guard, +24K #DF IST (8 KiB), +32K guard,
- *   +36K NMI IST, +44K guard, +48K #MC IST, +56K guard (8 KiB). */
-#define SMP_STACKS_VA 0xffff820000000000ull
-#define SMP_WINDOW_BYTES 0x10000ull
 #define WIN_STACK 0x1000u
 #define WIN_IST_DF 0x6000u
 #define WIN_IST_NMI 0x9000u
@@ -178,7 +173,7 @@ void smp_ipi_interrupt(void)
 {
     struct percpu *pc = this_percpu();
     uint64_t va = __atomic_load_n(&pc->probe_va, __ATOMIC_ACQUIRE);
-    if (va != 0) { /* the TLB self-test: read through this CPU's translation */
+    if (va != 0) { /* the test image's TLB self-test: read through this CPU's translation */
         pc->probe_val = *(volatile const uint64_t *)(uintptr_t)va;
         __atomic_store_n(&pc->probe_va, 0, __ATOMIC_RELAXED);
     }
@@ -332,7 +327,7 @@ __attribute__((weak)) void smp_ap_run(void)
 
 /* --- boot CPU side ------------------------------------------------------------------ */
 
-/* Where the per-CPU stacks (and the TLB self-test's frames) come from. */
+/* Where the per-CPU stacks come from. */
 static arch_frame_alloc_fn frame_alloc;
 static void *frame_alloc_ctx;
 
@@ -545,148 +540,6 @@ static void topology_log(void)
              cores == 1 ? "" : "s", threads_per_core, threads_per_core == 1 ? "" : "s");
 }
 
-/* test=ipi: every AP must take a directed IPI, a broadcast IPI and a TLB
- * flush request. */
-static void ipi_self_test(void)
-{
-    unsigned n = cpus_online;
-    uint64_t before[ARCH_MAX_CPUS];
-    bool ok[ARCH_MAX_CPUS];
-    uint64_t limit = ms_to_tsc(WAIT_TIMEOUT_MS);
-
-    for (unsigned c = 1; c < n; c++) {
-        ok[c] = false;
-        before[c] = __atomic_load_n(&percpu_area[c].ipi_count, __ATOMIC_ACQUIRE);
-        if (!arch_send_ipi(c, ARCH_IPI_VECTOR))
-            continue;
-        for (uint64_t s = rdtsc(); rdtsc() - s <= limit; cpu_relax()) {
-            if (__atomic_load_n(&percpu_area[c].ipi_count, __ATOMIC_ACQUIRE) > before[c]) {
-                ok[c] = true;
-                break;
-            }
-        }
-    }
-    for (unsigned c = 1; c < n; c++)
-        before[c] = __atomic_load_n(&percpu_area[c].ipi_count, __ATOMIC_ACQUIRE);
-    bool bcast = arch_send_ipi_all_but_self(ARCH_IPI_VECTOR);
-    for (unsigned c = 1; c < n; c++) {
-        bool got = false;
-        for (uint64_t s = rdtsc(); bcast && rdtsc() - s <= limit; cpu_relax()) {
-            if (__atomic_load_n(&percpu_area[c].ipi_count, __ATOMIC_ACQUIRE) > before[c]) {
-                got = true;
-                break;
-            }
-        }
-        ok[c] = ok[c] && got;
-    }
-    uint64_t all = n == 64 ? ~0ull : (1ull << n) - 1;
-    uint64_t missed = arch_tlb_flush_cpus(all);
-    unsigned answered = 0;
-    for (unsigned c = 1; c < n; c++) {
-        if (missed & (1ull << c))
-            ok[c] = false;
-        answered += ok[c];
-        if (!ok[c])
-            log_err("smp: ipi self-test: CPU %u did not answer", c);
-    }
-    log_info("smp: ipi self-test: %u CPUs answered", answered);
-    if (answered != n - 1)
-        log_err("smp: ipi self-test FAILED: %u of %u application processors answered", answered,
-                n - 1);
-}
-
-/* Has every AP in [1, n) read va (through the generic IPI); their values
- * in val[]. Returns the number that answered. */
-static unsigned probe_all(unsigned n, uint64_t va, uint64_t *val)
-{
-    unsigned answered = 0;
-    uint64_t limit = ms_to_tsc(WAIT_TIMEOUT_MS);
-    for (unsigned c = 1; c < n; c++) {
-        struct percpu *pc = &percpu_area[c];
-        uint64_t before = __atomic_load_n(&pc->ipi_count, __ATOMIC_ACQUIRE);
-        val[c] = 0;
-        __atomic_store_n(&pc->probe_va, va, __ATOMIC_RELEASE);
-        if (!arch_send_ipi(c, ARCH_IPI_VECTOR))
-            continue;
-        for (uint64_t s = rdtsc(); rdtsc() - s <= limit; cpu_relax()) {
-            if (__atomic_load_n(&pc->ipi_count, __ATOMIC_ACQUIRE) > before) {
-                val[c] = pc->probe_val;
-                answered++;
-                break;
-            }
-        }
-        __atomic_store_n(&pc->probe_va, 0, __ATOMIC_RELEASE);
-    }
-    return answered;
-}
-
-/*
- * test=ipi, second part: every AP reads a page through a translation, the
- * boot CPU points that translation at another frame (flushing only its own
- * TLB), the APs read again (a stale TLB entry still shows the old frame),
- * then arch_tlb_flush_cpus and a third read must show the new frame on
- * every AP. Costs two frames and one page-table page, never returned.
- */
-static void tlb_self_test(unsigned n)
-{
-    const uint64_t old_val = 0x01d01d01d01d01d0ull, new_val = 0x0e110e110e110e11ull;
-    const uint64_t va = SMP_STACKS_VA + ARCH_MAX_CPUS * SMP_WINDOW_BYTES; /* after the windows */
-    mfn_t a = frame_alloc(frame_alloc_ctx), b = frame_alloc(frame_alloc_ctx);
-    if (mfn_x(a) == mfn_x(INVALID_MFN) || mfn_x(b) == mfn_x(INVALID_MFN) ||
-        !arch_hv_map(va, a, ARCH_MAP_W, frame_alloc, frame_alloc_ctx)) {
-        log_err("smp: tlb self-test FAILED: no memory");
-        return;
-    }
-    *(volatile uint64_t *)arch_frame_va(a) = old_val;
-    *(volatile uint64_t *)arch_frame_va(b) = new_val;
-    uint64_t val[ARCH_MAX_CPUS];
-    unsigned before_ok = 0, stale = 0, after_ok = 0;
-    probe_all(n, va, val);
-    for (unsigned c = 1; c < n; c++)
-        before_ok += val[c] == old_val;
-
-    arch_hv_map(va, b, ARCH_MAP_W, frame_alloc,
-                frame_alloc_ctx); /* same table: only the PTE changes */
-    invlpg((const void *)(uintptr_t)va);
-    probe_all(n, va, val);
-    for (unsigned c = 1; c < n; c++)
-        stale += val[c] == old_val;
-
-    uint64_t aps = (n == 64 ? ~0ull : (1ull << n) - 1) & ~1ull;
-    uint64_t missed = arch_tlb_flush_cpus(aps);
-    probe_all(n, va, val);
-    for (unsigned c = 1; c < n; c++)
-        after_ok += val[c] == new_val && !(missed & (1ull << c));
-    log_info("smp: tlb self-test: %u of %u CPUs read the first frame, %u still read it after "
-             "the remap, %u read the new frame after the flush",
-             before_ok, n - 1, stale, after_ok);
-    if (before_ok != n - 1 || after_ok != n - 1)
-        log_err("smp: tlb self-test FAILED");
-}
-
-/* Mean cost of arch_tlb_flush_cpus(mask) over `reps` calls, in ns of
- * system time (under -icount shift=0 one ns is one instruction). */
-static uint64_t flush_cost_ns(uint64_t mask, unsigned reps)
-{
-    uint64_t t0 = arch_now_ns();
-    for (unsigned i = 0; i < reps; i++)
-        if (arch_tlb_flush_cpus(mask) != 0)
-            return 0;
-    return (arch_now_ns() - t0) / reps;
-}
-
-/* test=ipi, third part: figures for the shootdown (docs/smp.md). */
-static void flush_figures(unsigned n)
-{
-    if (n < 2)
-        return;
-    uint64_t one = flush_cost_ns(1ull << 1, 100);
-    uint64_t three = n >= 4 ? flush_cost_ns(0xeull, 100) : 0;
-    log_info("smp: tlb flush cost (mean of 100, ns of system time): to 1 other CPU %llu, to 3 "
-             "other CPUs %llu",
-             (unsigned long long)one, (unsigned long long)three);
-}
-
 void arch_smp_init(const struct arch_smp_boot *b)
 {
     frame_alloc = b->alloc;
@@ -728,11 +581,4 @@ void arch_smp_init(const struct arch_smp_boot *b)
         }
     }
     topology_log();
-
-    char test[32];
-    if (cmdline_get("test", test, sizeof(test)) && !strcmp(test, "ipi")) {
-        ipi_self_test();
-        tlb_self_test(cpus_online);
-        flush_figures(cpus_online);
-    }
 }

@@ -1,7 +1,7 @@
 /*
  * The test-only hypercall HC_TEST_OP: present only in the hypervisor's test
  * image (build/hv/hv-test.elf, the same sources built with HV_TEST_IMAGE and
- * hv/core/test_op.c); the hypervisor users run answers HV_ENOSYS, as for any
+ * test/image/core/test_op.c); the hypervisor users run answers HV_ENOSYS, as for any
  * unknown number. Tests use it to measure the hypervisor from inside
  * (docs/mm.md, "Bounded work") and to have it check its own invariants.
  *
