@@ -8,13 +8,7 @@
  * that page concurrently.
  */
 #include "evtchn.h"
-
-/* Always-on check for a broken internal invariant (never guest input). */
-#define EVTCHN_INVARIANT(c)                                                                        \
-    do {                                                                                           \
-        if (unlikely(!(c)))                                                                        \
-            __builtin_trap();                                                                      \
-    } while (0)
+#include "log.h"
 
 /* ---- Shared-info bit operations ---------------------------------------- */
 
@@ -101,7 +95,7 @@ static struct evtchn_port *evtchn_port_claim(struct evtchn_domain *d, uint32_t p
 {
     struct evtchn_port *p = &d->ports[port];
 
-    EVTCHN_INVARIANT(p->state == EVTCHN_FREE && vcpu < d->vcpu_count);
+    BUG_ON(!(p->state == EVTCHN_FREE && vcpu < d->vcpu_count));
     evtchn_port_reset(d, port);
     p->state = (uint8_t)st;
     p->vcpu = (uint16_t)vcpu;
@@ -405,7 +399,7 @@ enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
     case EVTCHN_INTERDOMAIN: {
         struct evtchn_port *rp = &p->remote->ports[p->arg];
 
-        EVTCHN_INVARIANT(rp->state == EVTCHN_INTERDOMAIN && rp->remote == d && rp->arg == port);
+        BUG_ON(!(rp->state == EVTCHN_INTERDOMAIN && rp->remote == d && rp->arg == port));
         /* The peer waits for us again: we may re-bind to it. */
         rp->state = EVTCHN_UNBOUND;
         rp->remote = NULL;
@@ -414,14 +408,14 @@ enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
         break;
     }
     case EVTCHN_VIRQ:
-        EVTCHN_INVARIANT(d->virq_port[virq_row(p->arg, p->vcpu)][p->arg] == port);
+        BUG_ON(d->virq_port[virq_row(p->arg, p->vcpu)][p->arg] != port);
         d->virq_port[virq_row(p->arg, p->vcpu)][p->arg] = 0;
         break;
     case EVTCHN_PIRQ: {
         struct evtchn_pirq *line = &d->pirqs->lines[p->arg];
         int k = sharer_of(line, d, port);
 
-        EVTCHN_INVARIANT(k >= 0);
+        BUG_ON(k < 0);
         line->d[k] = NULL;
         line->port[k] = 0;
         d->pirq_bound--;
@@ -435,7 +429,7 @@ enum hv_status evtchn_close(struct evtchn_domain *d, uint32_t port)
             evtchn_pirq_unmask(p->arg);
         break;
     }
-    default: EVTCHN_INVARIANT(false);
+    default: BUG_ON(true);
     }
     evtchn_port_reset(d, port);
     return HV_OK;
@@ -500,7 +494,7 @@ enum hv_status evtchn_pirq_eoi(struct evtchn_domain *d, uint32_t port)
         return HV_EINVAL;
     line = &d->pirqs->lines[p->arg];
     int k = sharer_of(line, d, port);
-    EVTCHN_INVARIANT(k >= 0);
+    BUG_ON(k < 0);
     if (!(line->waiting & (1u << k)))
         return HV_OK; /* nothing outstanding: a repeated EOI changes nothing */
     line->waiting &= (uint8_t) ~(1u << k);
