@@ -11,8 +11,8 @@ set(HV_WARNINGS
     -Wpointer-arith -Wvla -Wno-unused-parameter)
 
 # Implicit conversions that change a value or its sign are errors in the
-# hypervisor (HV_KERNEL_CFLAGS), lib/, guest-kit's runtime and the domains
-# (domains/CMakeLists.txt); test guests and examples are not held to it.
+# hypervisor (HV_KERNEL_CFLAGS), lib/, guest-kit's runtime and every guest
+# this tree builds: domains, examples, test guests (add_guest).
 set(HV_CONVERSION_WARNINGS -Wconversion -Wsign-conversion)
 
 # Code that runs in the hypervisor: ring 0, higher half, no SSE, no red zone.

@@ -4,8 +4,9 @@
 #
 # The same file serves two builds:
 #   - in this tree (guest-kit/CMakeLists.txt): the flags come from
-#     cmake/flags.cmake (hv_freestanding) and the libraries are the targets
-#     gk_runtime and hvlibc_guest;
+#     cmake/flags.cmake (hv_freestanding), with -Wconversion -Wsign-conversion
+#     for every domain, example and test guest, and the libraries are the
+#     targets gk_runtime and hvlibc_guest;
 #   - from the installed package (find_package(guest-kit), which sets
 #     GK_PACKAGE): the flags were recorded at install time in
 #     guest-kit-config.cmake and the libraries are the imported targets
@@ -39,6 +40,7 @@ function(add_guest name)
     target_link_libraries(${name} PRIVATE ${G_LIBS} guest-kit::runtime guest-kit::libc gcc)
   else()
     hv_freestanding(${name} GUEST)
+    target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:C>:${HV_CONVERSION_WARNINGS}>)
     target_link_options(${name} PRIVATE ${HV_GUEST_GC_LDFLAGS})
     target_include_directories(${name} PRIVATE ${G_INCLUDES})
     target_link_options(${name} PRIVATE -T ${GK_LINKER_SCRIPT})

@@ -355,12 +355,12 @@ static void area_evtchn(void)
     expect("bind IPI", evt(HV_EVTCHN_BIND_IPI, &ipi), HV_OK);
     vi->upcall_mask = 0;
     expect("send IPI", evt_port(HV_EVTCHN_SEND, ipi.port), HV_OK);
-    expect("one upcall ran", upcalls, 1);
-    expect("its vector", upcall_vector, HV_UPCALL_VECTOR);
-    expect("upcall_mask was set on entry", mask_in_upcall, 1);
+    expect("one upcall ran", (int64_t)upcalls, 1);
+    expect("its vector", (int64_t)upcall_vector, HV_UPCALL_VECTOR);
+    expect("upcall_mask was set on entry", (int64_t)mask_in_upcall, 1);
     vi->upcall_mask = 0;
     expect("send IPI again (mask cleared by us)", evt_port(HV_EVTCHN_SEND, ipi.port), HV_OK);
-    expect("a second upcall ran", upcalls, 2);
+    expect("a second upcall ran", (int64_t)upcalls, 2);
     vi->upcall_mask = 1;
     gk_hc_set_callback(0);
     port_clear(ipi.port);
@@ -584,7 +584,7 @@ static void area_domctl(void)
     struct hv_domctl_info info;
     expect("info", dom_info(40, &info), HV_OK);
     expect("it is BUILDING", info.state, HV_DOMSTATE_BUILDING);
-    expect("it owns its shared-info frame", info.pages, 1);
+    expect("it owns its shared-info frame", (int64_t)info.pages, 1);
     expect("info of myself", dom_info(HV_CAP_SLOT_SELF, &info), HV_OK);
     expect("I am RUNNING", info.state, HV_DOMSTATE_RUNNING);
 
@@ -614,10 +614,10 @@ static void area_domctl(void)
     as.list = (uint64_t)(uintptr_t)&fr;
     as.done = 0;
     expect("assign the fresh frame", gk_hc_domain_op(HV_DOMCTL_ASSIGN, &as), HV_OK);
-    expect("done = 1", as.done, 1);
+    expect("done = 1", (int64_t)as.done, 1);
     expect("it is not mine any more", gk_frame_info((uint64_t)m), HV_EPERM);
     expect("info", dom_info(40, &info), HV_OK);
-    expect("it owns 2 frames", info.pages, 2);
+    expect("it owns 2 frames", (int64_t)info.pages, 2);
 
     /* VCPU_START needs a base; SET_BASE needs an L4 it owns. */
     struct hv_domctl_vcpu_start vs = {.dom_slot = 40, .vcpu = 0, .rip = 0x400000, .rsp = 0x500000};
@@ -782,7 +782,7 @@ static void area_vcpu(void)
         expect("start VCPU 1", gk_hc_domain_op(HV_DOMCTL_VCPU_START, &vs), HV_OK);
         for (int i = 0; i < 1000 && vcpu1_count < (uint64_t)(7 * round); i++)
             gk_hc_yield();
-        expect("VCPU 1 ran once more and stopped itself", vcpu1_count, 7 * round);
+        expect("VCPU 1 ran once more and stopped itself", (int64_t)vcpu1_count, 7 * round);
         struct hv_domctl_info info;
         gk_hc_yield();
         expect("info", dom_info(HV_CAP_SLOT_SELF, &info), HV_OK);
@@ -818,7 +818,7 @@ static void area_vcpu(void)
     expect("start VCPU 1 through its cap", gk_hc_domain_op(HV_DOMCTL_VCPU_START, &via), HV_OK);
     for (int i = 0; i < 1000 && vcpu1_count < 28; i++)
         gk_hc_yield();
-    expect("it ran", vcpu1_count, 28);
+    expect("it ran", (int64_t)vcpu1_count, 28);
     struct hv_domctl_vcpu_info vi = {.dom_slot = 37, .vcpu = 1};
     expect("info through the STATE-only cap", gk_hc_domain_op(HV_DOMCTL_VCPU_INFO, &vi), HV_OK);
     expect("it stopped itself: offline", vi.state, HV_VCPU_OFFLINE);

@@ -599,7 +599,7 @@ static void fill_plausible(uint64_t nr, uint64_t cmd)
         switch (cmd) {
         case HV_GRANT_SET:
             *(struct hv_grant_set_args *)a = (struct hv_grant_set_args){
-                .mfn = own_frame(), .grantee_slot = any_domain_slot(), .flags = pick(2)};
+                .mfn = own_frame(), .grantee_slot = any_domain_slot(), .flags = (uint32_t)pick(2)};
             break;
         case HV_GRANT_END:
         case HV_GRANT_STATUS:

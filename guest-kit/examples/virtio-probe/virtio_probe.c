@@ -139,7 +139,7 @@ static void check_refusals(const struct gk_pci_cap_function *f,
     struct gk_pci_bdf other = {f->dev.bdf.bus, (uint8_t)((f->dev.bdf.dev + 1) & 31), 0};
     expect("another function through this backend reads as absent",
            gk_pci_read16(&cfg, other, GK_PCI_OFF_VENDOR), 0xffff);
-    expect("the backend sees one function", gk_pci_enumerate(&cfg, 0, 0, &d.dev, 1),
+    expect("the backend sees one function", (int64_t)gk_pci_enumerate(&cfg, 0, 0, &d.dev, 1),
            f->dev.bdf.bus == 0 ? 1 : 0);
 
     /* A copy with the config rights but not DMA. */
