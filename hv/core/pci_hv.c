@@ -7,8 +7,9 @@
  * never go away (no hot-plug). Every capability object of a device lives
  * in it, so no capability ever names freed memory.
  *
- * Locking: one CPU runs hypercalls; the address/data port pair must be
- * used under one lock once several CPUs can reach HC_PCI_OP (SMP work).
+ * Locking: the caller holds the hypervisor lock (all hypervisor work does),
+ * or runs at boot before any domain: the address/data port pair is used by
+ * one CPU at a time.
  */
 #include "arch.h"
 #include "domain.h"
