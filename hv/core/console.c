@@ -10,6 +10,8 @@
 
 #include "arch.h"
 #include "domain.h"
+#include "objects.h"
+#include "console.h"
 #include "hypercall.h"
 #include "log.h"
 
@@ -49,8 +51,8 @@ void console_output(struct domain *d, const char *buf, size_t n)
 {
     if (n == 0 || d->uid == 0)
         return;
-    ring_put(&d->con_out, buf, n, true);
-    struct domain *w = domain_by_uid(d->con_watcher_uid);
+    ring_put(&d->con.out, buf, n, true);
+    struct domain *w = domain_by_uid(d->con.watcher_uid);
     if (w)
         evtchn_raise_virq(&w->ev, HV_VIRQ_CONSOLE, 0);
 }
@@ -84,18 +86,18 @@ int64_t hc_console_op(struct domain *d, struct hypercall *c)
     case HV_CONSOLE_WATCH:
         if (a.buf != 0 || a.len != 0)
             return HV_EINVAL;
-        t->con_watcher_uid = d->uid;
+        t->con.watcher_uid = d->uid;
         return HV_OK;
     case HV_CONSOLE_WRITE: {
         if (arch_copy_from_guest(bounce, gva(a.buf), len) != HV_OK)
             return HV_EFAULT;
-        size_t n = ring_put(&t->con_in, bounce, len, false);
+        size_t n = ring_put(&t->con.in, bounce, len, false);
         if (n)
             evtchn_raise_virq(&t->ev, HV_VIRQ_CONSOLE, 0);
         return (int64_t)n;
     }
     default: { /* READ, READ_INPUT: nothing is consumed if buf is bad */
-        struct console_ring *r = cmd == HV_CONSOLE_READ ? &t->con_out : &t->con_in;
+        struct console_ring *r = cmd == HV_CONSOLE_READ ? &t->con.out : &t->con.in;
         uint64_t tail = r->tail;
         size_t n = ring_get(r, bounce, len);
         if (arch_copy_to_guest(gva(a.buf), bounce, n) != HV_OK) {

@@ -28,6 +28,9 @@
  */
 #include "arch.h"
 #include "domain.h"
+#include "schedule.h"
+#include "dom_teardown.h"
+#include "objects.h"
 #include "frame.h"
 #include "log.h"
 #include "mm_hv.h"

@@ -11,6 +11,10 @@
 
 #include "arch.h"
 #include "domain.h"
+#include "schedule.h"
+#include "dom_teardown.h"
+#include "objects.h"
+#include "console.h"
 #include "log.h"
 #include "mm_hv.h"
 
@@ -73,14 +77,14 @@ static const char *reason_name(enum hv_shutdown_reason r)
 /* Writes the buffered line; with `newline_seen` an empty line is written too. */
 static void console_flush(struct domain *d, bool newline_seen)
 {
-    if (d->console_len == 0 && !newline_seen)
+    if (d->con.line_len == 0 && !newline_seen)
         return;
     char prefix[16];
     int n = snprintf(prefix, sizeof(prefix), "[d%u] ", d->id);
     log_write(prefix, (size_t)n);
-    log_write(d->console_line, d->console_len);
+    log_write(d->con.line, d->con.line_len);
     log_write("\n", 1);
-    d->console_len = 0;
+    d->con.line_len = 0;
 }
 
 void domain_console_write(struct domain *d, const char *buf, size_t n)
@@ -96,8 +100,8 @@ void domain_console_write(struct domain *d, const char *buf, size_t n)
         /* Keep the log readable: control characters become '?'. */
         if ((unsigned char)c < 0x20 && c != '\t')
             c = '?';
-        d->console_line[d->console_len++] = c;
-        if (d->console_len == sizeof(d->console_line))
+        d->con.line[d->con.line_len++] = c;
+        if (d->con.line_len == sizeof(d->con.line))
             console_flush(d, false);
     }
 }

@@ -13,6 +13,9 @@
 
 #include "arch.h"
 #include "domain.h"
+#include "schedule.h"
+#include "dom_teardown.h"
+#include "objects.h"
 #include "pci.h"
 #include "frame.h"
 #include "hypercall.h"

@@ -17,6 +17,7 @@
 
 #include "arch.h"
 #include "domain.h"
+#include "schedule.h"
 #include "frame.h"
 #include "hypercall.h"
 #include "log.h"

@@ -9,6 +9,8 @@
 #include "arch.h"
 #include "arch_hooks.h"
 #include "domain.h"
+#include "schedule.h"
+#include "dom_build.h"
 #include "log.h"
 #include "mb2.h"
 #include "mm_hv.h"

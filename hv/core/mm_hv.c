@@ -15,6 +15,7 @@
 #include "arch.h"
 #include "cmdline.h"
 #include "domain.h"
+#include "schedule.h"
 #include "frame.h"
 #include "grant.h"
 #include "log.h"

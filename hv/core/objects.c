@@ -19,6 +19,10 @@
 
 #include "arch.h"
 #include "domain.h"
+#include "schedule.h"
+#include "dom_teardown.h"
+#include "objects.h"
+#include "upcall.h"
 #include "hypercall.h"
 #include "log.h"
 #include "mm_hooks.h"
@@ -75,9 +79,9 @@ void domain_objects_init(struct domain *d)
         panic("d%u: event-channel state refused", d->id);
     if (grant_table_init(&d->gt, d->uid, d->id) != HV_OK)
         panic("d%u: grant table refused", d->id);
-    memset(&d->con_out, 0, sizeof(d->con_out));
-    memset(&d->con_in, 0, sizeof(d->con_in));
-    d->con_watcher_uid = 0;
+    memset(&d->con.out, 0, sizeof(d->con.out));
+    memset(&d->con.in, 0, sizeof(d->con.in));
+    d->con.watcher_uid = 0;
     domain_wallclock_init(d);
 }
 

@@ -26,6 +26,8 @@
  */
 #include "arch.h"
 #include "domain.h"
+#include "schedule.h"
+#include "objects.h"
 #include "evtchn.h"
 #include "iommu.h"
 #include "log.h"

@@ -11,6 +11,7 @@
 
 #include "arch.h"
 #include "domain.h"
+#include "upcall.h"
 #include "hypercall.h"
 #include "log.h"
 

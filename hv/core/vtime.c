@@ -10,6 +10,8 @@
  */
 #include "arch.h"
 #include "domain.h"
+#include "schedule.h"
+#include "upcall.h"
 #include "hypercall.h"
 #include "log.h"
 

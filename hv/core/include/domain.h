@@ -2,6 +2,11 @@
  * Domains and their VCPUs. The root domain is built from the first boot
  * module; further domains are created by holders of the right capability.
  * Domains live in a fixed table (DOMAIN_MAX); ids are never reused.
+ *
+ * This header has the two structures and the table (hv/core/domain.c);
+ * each area that owns a part of a domain has its own header: schedule.h
+ * (VCPUs on CPUs), dom_build.h, dom_teardown.h, objects.h (capabilities,
+ * event channels, grants), console.h, upcall.h (upcalls and virtual time).
  */
 #ifndef HV_DOMAIN_H
 #define HV_DOMAIN_H
@@ -10,6 +15,7 @@
 #include "arch.h"
 #include "arch_hooks.h"
 #include "cap.h"
+#include "console.h"
 #include "evtchn.h"
 #include "iommu.h"
 #include "grant.h"
@@ -18,7 +24,6 @@
 #include "hv/shared_info.h"
 #include "mm_ops.h"
 #include "sched.h"
-struct mb2_info;
 struct pmm;
 
 /*
@@ -40,14 +45,6 @@ enum domain_state {
 #define VCPU_MAX 8
 
 struct domain;
-
-/* A console ring (hv/core/console.c): bytes [tail, head) are unread. */
-struct console_ring {
-    uint64_t head;    /* bytes ever written */
-    uint64_t tail;    /* bytes ever read (or dropped) */
-    uint64_t dropped; /* bytes lost to a full ring */
-    char buf[HV_CONSOLE_RING_SIZE];
-};
 
 /* A virtual CPU. While it does not run, its ring-3 context is in `arch`. */
 struct vcpu {
@@ -96,15 +93,9 @@ struct domain {
     struct evtchn_domain ev;                         /* its event channels */
     struct grant_table gt;                           /* its grants */
     struct iommu_dom iommu;                          /* what its devices may DMA (iommu.h) */
-    struct console_ring con_out;                     /* what it wrote (HC_CONSOLE_WRITE) */
-    struct console_ring con_in;                      /* what its console holder typed */
-    uint64_t con_watcher_uid;                        /* gets HV_VIRQ_CONSOLE on output, 0: none */
-    /* Console output is collected per line so that lines of different
-     * domains never interleave in the log. */
-    char console_line[160];
-    size_t console_len;
-    unsigned vcpu_count; /* VCPUs known to the scheduler */
-    unsigned max_vcpus;  /* VCPUs it may start */
+    struct domain_console con;                       /* its console (console.h) */
+    unsigned vcpu_count;                             /* VCPUs known to the scheduler */
+    unsigned max_vcpus;                              /* VCPUs it may start */
     struct vcpu vcpus[VCPU_MAX];
     /* Teardown (DEAD and ZOMBIE; hv/core/dom_teardown.c). */
     uint8_t td_stage;           /* the next stage */
@@ -120,10 +111,6 @@ struct vcpu *sched_current_vcpu(void);
 #define current_vcpu (sched_current_vcpu())
 #define current_domain (current_vcpu ? current_vcpu->dom : (struct domain *)0)
 
-/* The hypervisor lock (hv/core/schedule.c; hv_lock and hv_unlock are in
- * arch_hooks.h): held by every CPU doing hypervisor work; see schedule.c. */
-bool hv_lock_held(void);
-
 /* Allocates a free slot of the domain table with a fresh id (NULL if full). */
 struct domain *domain_alloc(void);
 /* Zeroes d, a slot of the table, except its id; state BUILDING; its VCPUs
@@ -132,108 +119,8 @@ void domain_reset(struct domain *d);
 /* The domain with this id, or NULL. */
 struct domain *domain_by_id(domid_t id);
 
-/* --- scheduling mechanism (hv/core/schedule.c) --- */
-void schedule_init(void);
-/* Gives d VCPU `id` with an initial ring-3 context, blocked until woken. */
-int vcpu_init(struct domain *d, unsigned id, uint64_t entry, uint64_t stack, uint64_t arg);
-void vcpu_wake(struct vcpu *v);
-/* Stops v until vcpu_wake (the current VCPU leaves the CPU on exit). */
-void vcpu_block(struct vcpu *v);
-/* Takes v off the CPU for good (it may be started again with vcpu_init). */
-void vcpu_stop(struct vcpu *v);
-/* Takes every VCPU of d off the CPU for good (its domain is dying). */
-void domain_vcpus_stop(struct domain *d);
-/* The current VCPU lets the VCPUs queued on its CPU run first; if the
- * policy picks it again, it goes on after a halt of at most 50 us. */
-void schedule_yield(void);
-/* A long operation restarts itself: let the policy run something else
- * first if it wants (the current VCPU continues at once otherwise). */
-void schedule_preempt_point(void);
-/* Scheduling parameters of d (applied now if d has VCPUs in the policy,
- * else when its first VCPU starts); status as sched_set_domain. */
-int schedule_set_params(struct domain *d, const struct sched_domain_params *p);
-void schedule_get_params(const struct domain *d, struct sched_domain_params *out);
-/* Hard affinity of v (0: every CPU); status as sched_set_affinity. */
-int schedule_pin(struct vcpu *v, uint64_t mask);
-/* State and statistics of v. */
-void schedule_vcpu_info(struct vcpu *v, struct hv_domctl_vcpu_info *out);
-/* CPUs the scheduler runs on. */
-unsigned schedule_cpu_count(void);
-/* The CPUs currently running a VCPU of d (bit i = CPU i). */
-uint64_t schedule_cpus_running(const struct domain *d);
-/* A VCPU timer deadline changed: reprogram the local timer. */
-void schedule_timer_changed(void);
-/* Starts running VCPUs on this CPU (any CPU, once); never returns. */
-__noreturn void schedule_start(void);
-
-/* A module handed to a domain at start of day (copied into its memory). */
-struct domain_module {
-    const void *bytes;
-    uint64_t size_bytes;
-    const char *name;
-};
-
-/* What to build. The image and modules are hypervisor-readable bytes. */
-struct domain_spec {
-    const char *name;
-    const void *image;
-    size_t image_size;
-    const char *cmdline;
-    uint64_t mem_bytes; /* initial memory */
-    uint64_t max_bytes; /* reservation limit */
-    uint32_t flags;     /* HV_SIF_* for the start info */
-    const struct domain_module *modules;
-    size_t modules_count;
-};
-
-/* Where a freshly built domain starts. */
-struct domain_entry {
-    uint64_t entry;
-    uint64_t stack_top;
-    uint64_t start_info_va;
-};
-
-/* Builds d from spec: memory, validated initial page tables, start info.
- * Returns NULL on success, else why it was refused (and *detail, if not
- * NULL, says more); a refused build leaves nothing allocated. */
-const char *domain_build(struct domain *d, const struct domain_spec *spec, struct pmm *pmm,
-                         struct domain_entry *out, const char **detail);
-/* --- teardown (hv/core/dom_teardown.c), in bounded steps --- */
-/* One bounded step of releasing every object, frame and reference d
- * holds (d must not be running): true when it is done, false when more
- * steps are needed. Afterwards frames stay only if grantees still map them
- * (d must then stay a zombie until grant_table_reap ends those grants). */
-bool domain_teardown_step(struct domain *d, struct pmm *pmm);
-/* The same to completion, for boot-time callers only (the root's failed
- * build, the domain_cycle self-test): unbounded, no guest waits on it. */
-bool domain_destroy(struct domain *d, struct pmm *pmm);
-/* Kills d (it must not be the current domain): stops its VCPUs, marks it
- * DEAD and starts its teardown; steps are taken by its destroyer's next
- * hypercalls (domain_owed_work) and by deferred work. When done its quota
- * goes back to its creator and its slot is freed (or it stays a zombie
- * while grantees map its frames). */
-void domain_destroy_dead(struct domain *d);
-/* Destroys d at the next safe point (domain_deferred_work). */
-void domain_destroy_later(struct domain *d);
-/* Makes the next domain_deferred_work look for work (teardown steps). */
-void domain_deferred_kick(void);
-/* One bounded step for zombie d: ends what grants it can, frees frames;
- * frees the slot when nothing is left. */
-void domain_reap(struct domain *d);
-/* Called by hypercall_entry before it runs a call of d: if d destroyed a
- * domain whose teardown is not finished, takes one step of it and returns
- * true if the call must restart (the teardown is not finished yet); the
- * destroyer pays for what it destroyed, a bounded step per entry. */
-bool domain_owed_work(struct domain *d);
-/* One step of deferred teardown work (one domain, one bounded step);
- * true if work remains. */
-bool domain_teardown_deferred_step(void);
 /* Slot i of the domain table, or NULL if free. */
 struct domain *domain_at(unsigned i);
-
-/* Builds the root domain from boot module 0 and enters it. On a bad image
- * logs the reason and ends the machine with HV_EXIT_BOOT_ERROR. */
-__noreturn void domain_build_root(const struct mb2_info *mbi, struct pmm *pmm);
 
 /* Kills the current domain, logging why (used when a fault cannot be
  * reflected). */
@@ -242,63 +129,12 @@ void domain_kill(struct domain *d, const struct cpu_regs *regs, const char *why)
  * end stops the machine; another domain is destroyed. */
 void domain_shutdown(struct domain *d, enum hv_shutdown_reason reason);
 
-/* Appends guest console bytes to the domain's line buffer, flushing whole lines. */
-void domain_console_write(struct domain *d, const char *buf, size_t n);
-
+/* --- a domain's memory (hv/core/hc_mm.c) --- */
 /* Gives a fresh, scrubbed frame to d (frame table and reservation count). */
 mfn_t domain_alloc_frame(struct domain *d, struct pmm *pmm);
 /* Called after frames of d were released (frame_release) and before they go
  * back to the pool: flushes every CPU that may still translate them, so a
  * frame in the pool is never reachable by a guest (docs/mm.md). */
 void domain_frames_freed(struct domain *d);
-
-/* --- core objects (hv/core/objects.c) --- */
-/* Gives d (its shared page set up) a fresh uid, an empty capability table,
- * event channels and grant table, and its capability objects. */
-void domain_objects_init(struct domain *d);
-/* Closes every port of d (at most 1,023, each O(1)). */
-void domain_ports_teardown(struct domain *d);
-/* Removes capabilities naming d's objects, then d's own, charging *budget
- * (cap_object_clear_some): true when none is left. d->td_index says where
- * it is. Its grants are handled after the memory (dom_teardown.c). */
-bool domain_caps_teardown(struct domain *d, uint32_t *budget);
-/* The root's boot capabilities (proto/include/hv/domctl.h, enum hv_root_slot). */
-void domain_root_caps(struct domain *root);
-/* The domain with this uid (live: not FREE, DEAD or ZOMBIE), or NULL. */
-struct domain *domain_by_uid(uint64_t uid);
-/* The machine's physical interrupt sources and who they go to; the domain
- * whose event-channel state ed is. */
-struct evtchn_pirq_table *domain_pirq_table(void);
-/* Level lines waiting for EOIs: the nearest time one's limit passes (0:
- * none), and releasing those whose limit passed (evtchn_pirq_expire). */
-uint64_t domain_pirq_deadline(void);
-void domain_pirq_expire(uint64_t now_ns);
-struct domain *domain_of_evtchn(struct evtchn_domain *ed);
-/* Destroys domains whose last capability went or that only capability
- * cycles name (cap_mark_reachable) and reaps zombies; called on
- * the way out of every hypercall (never from inside a capability or mm
- * operation). */
-void domain_deferred_work(void);
-/* Raises HV_VIRQ_DOM_STATE in every domain holding a capability to d with
- * HV_CAP_R_DOM_STATE. */
-void domain_notify_state(struct domain *d);
-
-/* --- domain control (hv/core/domctl.c) --- */
-/* Makes v runnable or not according to its domain's state, pause and
- * HC_BLOCK (the one place that decides). */
-void vcpu_update_runnable(struct vcpu *v);
-
-/* --- console rings (hv/core/console.c) --- */
-/* Appends guest output to d's output ring and tells its watcher. */
-void console_output(struct domain *d, const char *buf, size_t n);
-
-/* --- upcalls, blocking and time (hv/core/upcall.c) --- */
-/* On the way to ring 3 with v's frame in regs: enter its upcall if an event
- * is pending and upcalls are unmasked. */
-void upcall_deliver(struct vcpu *v, struct cpu_regs *regs);
-/* v's one-shot timer expired: raise HV_VIRQ_TIMER and wake it from HC_BLOCK. */
-void vcpu_timer_fire(struct vcpu *v);
-/* Fills d's wall-clock fields in shared info. */
-void domain_wallclock_init(struct domain *d);
 
 #endif

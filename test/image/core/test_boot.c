@@ -16,6 +16,8 @@
 
 #include "arch.h"
 #include "domain.h"
+#include "dom_build.h"
+#include "dom_teardown.h"
 #include "frame.h"
 #include "log.h"
 #include "mm_hv.h"
