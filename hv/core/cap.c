@@ -230,7 +230,7 @@ enum hv_status cap_copy(struct cap_table *t, const struct hv_cap_copy_args *a)
         return HV_ENOENT;
     if ((src->rights & HV_CAP_R_GRANT) == 0)
         return HV_EPERM;
-    if (src->flags & CAP_F_REVOKING)
+    if (src->flags & (CAP_F_REVOKING | CAP_F_DYING))
         return HV_EBUSY;
     if ((a->rights & ~cap_valid_rights(src->type)) != 0)
         return HV_EINVAL;
@@ -279,6 +279,9 @@ enum hv_status cap_delete(struct cap_table *t, uint32_t slot)
         return HV_EINVAL;
     if (t->slots[slot].obj == NULL)
         return HV_ENOENT;
+    uint32_t budget = CAP_REVOKE_BUDGET;
+    if (!cap_hook_may_remove(&t->slots[slot], &budget))
+        return HV_EAGAIN;
     (void)cap_remove(&t->slots[slot]);
     return HV_OK;
 }
@@ -300,11 +303,12 @@ enum hv_status cap_revoke(struct cap_table *t, uint32_t slot, uint32_t budget)
      * no saved state: whatever is left in c's subtree is the remaining work.
      */
     while (!link_empty(&c->children)) {
-        if (budget == 0) {
+        struct cap *child = cap_from_sibling(c->children.next);
+        if (budget == 0 || !cap_hook_may_remove(child, &budget)) {
             c->flags |= CAP_F_REVOKING;
             return HV_EAGAIN;
         }
-        charge(&budget, cap_remove(cap_from_sibling(c->children.next)));
+        charge(&budget, cap_remove(child));
     }
     c->flags &= (uint16_t)~CAP_F_REVOKING;
     return HV_OK;
@@ -329,7 +333,7 @@ enum hv_status cap_table_clear_some(struct cap_table *t, uint32_t *budget)
     for (uint32_t i = 0; i < HV_CAP_SLOTS; i++) {
         if (t->slots[i].obj == NULL)
             continue;
-        if (*budget == 0)
+        if (*budget == 0 || !cap_hook_may_remove(&t->slots[i], budget))
             return HV_EAGAIN;
         charge(budget, cap_remove(&t->slots[i]));
     }
@@ -348,9 +352,10 @@ enum hv_status cap_object_clear_some(struct cap_object *obj, uint32_t *budget)
     /* Removing a root promotes its copies into the roots list, so the list
      * holds every remaining capability's ancestor until it is empty. */
     while (!link_empty(&obj->roots)) {
-        if (*budget == 0)
+        struct cap *c = cap_from_sibling(obj->roots.next);
+        if (*budget == 0 || !cap_hook_may_remove(c, budget))
             return HV_EAGAIN;
-        charge(budget, cap_remove(cap_from_sibling(obj->roots.next)));
+        charge(budget, cap_remove(c));
     }
     return HV_OK;
 }

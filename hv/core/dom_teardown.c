@@ -37,8 +37,7 @@
 #include "pmm.h"
 #include "pt.h"
 
-/* Capability removals per step (a removal whose hook scans, an MMIO
- * capability of a live holder, counts as the whole budget). */
+/* Capability removals per step (the holder is DEAD: no MMIO sweep). */
 #define TD_CAP_BUDGET CAP_REVOKE_BUDGET
 /* Frames stage: work per step, in units: looking at a frame costs 1,
  * giving one back TD_RELEASE_COST (frame table, pool). */

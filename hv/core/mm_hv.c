@@ -135,7 +135,7 @@ static bool io_may_map(domid_t dom, mfn_t m, bool writable)
     for (uint32_t s = 0; s < HV_CAP_SLOTS; s++) {
         const struct cap *c = &d->caps.slots[s];
         if (c->obj != NULL && c->type == HV_CAP_MMIO && (c->rights & need) == need &&
-            mfn_x(m) >= c->base && mfn_x(m) - c->base < c->count)
+            !(c->flags & CAP_F_DYING) && mfn_x(m) >= c->base && mfn_x(m) - c->base < c->count)
             return true;
     }
     return false;
@@ -199,15 +199,26 @@ void hv_frame_put(mfn_t m)
         panic("mm: hypervisor frame %#llx was not allocated", (unsigned long long)mfn_x(m));
 }
 
-unsigned mm_io_unmap_uncovered(domid_t dom, uint64_t base, uint64_t count)
+bool mm_io_sweep_step(domid_t dom, uint64_t base, uint64_t count, uint64_t *cursor, uint32_t budget,
+                      unsigned *cleared)
 {
-    unsigned cleared = 0;
-    for (uint64_t m = 0; m < frames_total; m++) {
+    uint32_t spent = 0;
+    while ((*cursor >> 9) < frames_total) {
+        if (spent >= budget)
+            return false;
+        uint64_t m = *cursor >> 9;
+        unsigned i = (unsigned)(*cursor & 511);
         const struct frame *f = frame_get(mfn(m));
-        if (f->owner != dom || f->type != FRAME_TYPE_L1)
+        spent++;
+        /* Looked at again on every resumption: between steps the table may
+         * have been released and the frame used otherwise. */
+        if (f->owner != dom || f->type != FRAME_TYPE_L1) {
+            *cursor = (m + 1) << 9;
             continue;
+        }
         uint64_t *t = arch_frame_va(mfn(m));
-        for (unsigned i = 0; i < 512; i++) {
+        for (; i < 512 && spent < budget; i++) {
+            spent++;
             uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
             if (!(e & HV_PTE_P))
                 continue;
@@ -216,13 +227,15 @@ unsigned mm_io_unmap_uncovered(domid_t dom, uint64_t base, uint64_t count)
              * reference, so clearing the entry is all there is to do. */
             if (target < frames_total || target < base || target - base >= count)
                 continue;
+            spent += MM_IO_SWEEP_CHECK;
             if (io_may_map(dom, mfn(target), (e & HV_PTE_RW) != 0))
                 continue; /* another capability still covers it */
             __atomic_store_n(&t[i], 0, __ATOMIC_RELEASE);
-            cleared++;
+            (*cleared)++;
         }
+        *cursor = i < 512 ? (m << 9 | i) : (m + 1) << 9;
     }
-    return cleared;
+    return true;
 }
 
 bool mm_foreign_map_get(domid_t dom, mfn_t m, bool writable)

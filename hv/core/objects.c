@@ -186,13 +186,65 @@ void cap_object_unreferenced(struct cap_object *obj)
         domain_destroy_later(d); /* nobody can name it any more */
 }
 
-/* An MMIO capability's removal scans its holder's L1 tables: that costs as
- * much as a whole revoke budget, so a revoke call removes at most one. */
-#define MMIO_REMOVAL_COST CAP_REVOKE_BUDGET
+/* The domain whose table holds the slot c, or NULL. */
+static struct domain *holder_of(const struct cap *c)
+{
+    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
+        struct domain *d = domain_at(i);
+        if (d && c >= &d->caps.slots[0] && c < &d->caps.slots[HV_CAP_SLOTS])
+            return d;
+    }
+    return NULL;
+}
+
+/*
+ * Revocation takes effect at once for device memory too: before an MMIO
+ * capability of a live holder goes, the device mappings the holder made
+ * that no other of its capabilities covers are taken out of its page tables
+ * (and the TLBs of the CPUs running it flushed). That sweep looks at the
+ * whole frame table and the holder's L1 tables, so it is done in bounded
+ * steps (mm_io_sweep_step, one a call), the call that removes the
+ * capability restarting until it is finished: the capability is marked
+ * DYING at the first step (it covers nothing and cannot be copied any
+ * more) and goes when the sweep is done. One sweep per holder at a time;
+ * a removal that finds another under way takes a step of it first.
+ */
+bool cap_hook_may_remove(struct cap *c, uint32_t *budget)
+{
+    if (c->type != HV_CAP_MMIO || (c->flags & CAP_F_SWEPT))
+        return true;
+    struct domain *h = holder_of(c);
+    if (!h || !domain_live(h))
+        return true; /* its page tables are being torn down anyway */
+    if (*budget == 0)
+        return false;
+    *budget = 0; /* a step is a call's work */
+    if (h->io_sweep == NULL) {
+        h->io_sweep = c;
+        h->io_sweep_cursor = 0;
+        c->flags |= CAP_F_DYING;
+    }
+    struct cap *s = h->io_sweep;
+    unsigned cleared = 0;
+    bool done = mm_io_sweep_step(h->id, s->base, s->count, &h->io_sweep_cursor, MM_IO_SWEEP_BUDGET,
+                                 &cleared);
+    if (cleared) {
+        mm_tlb_flush_cpus(schedule_cpus_running(h));
+        log_debug("d%u (%s): %u device mapping(s) removed with an MMIO capability", h->id, h->name,
+                  cleared);
+    }
+    if (!done)
+        return false;
+    s->flags |= CAP_F_SWEPT;
+    h->io_sweep = NULL;
+    return s == c;
+}
 
 uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, uint16_t type,
                           uint64_t base, uint64_t count)
 {
+    (void)base;
+    (void)count;
     if (type == HV_CAP_DOMAIN) {
         /* The domain may still be named, but only by itself or by domains
          * nobody else names (a cycle): deferred work looks. */
@@ -202,32 +254,9 @@ uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, 
     }
     if (type == HV_CAP_PCI) {
         /* The function's DMA and vectors go with the last right to them. */
-        for (unsigned i = 0; i < DOMAIN_MAX; i++) {
-            struct domain *d = domain_at(i);
-            if (d && slot >= &d->caps.slots[0] && slot < &d->caps.slots[HV_CAP_SLOTS]) {
-                pci_dev_cap_removed(d, obj);
-                return 0;
-            }
-        }
-        return 0;
-    }
-    if (type != HV_CAP_MMIO)
-        return 0;
-    /* Revocation takes effect at once for device memory too: mappings the
-     * holder made through this capability go (unless another covers them). */
-    for (unsigned i = 0; i < DOMAIN_MAX; i++) {
-        struct domain *d = domain_at(i);
-        if (!d || slot < &d->caps.slots[0] || slot >= &d->caps.slots[HV_CAP_SLOTS])
-            continue;
-        if (d->state == DOMAIN_DEAD || d->state == DOMAIN_ZOMBIE)
-            return 0; /* its page tables are being torn down anyway */
-        unsigned n = mm_io_unmap_uncovered(d->id, base, count);
-        if (n) {
-            mm_tlb_flush_cpus(schedule_cpus_running(d));
-            log_info("d%u (%s): %u device mapping(s) removed with an MMIO capability", d->id,
-                     d->name, n);
-        }
-        return MMIO_REMOVAL_COST;
+        struct domain *d = holder_of(slot);
+        if (d)
+            pci_dev_cap_removed(d, obj);
     }
     return 0;
 }
@@ -491,9 +520,8 @@ int64_t hc_cap_op(struct domain *d, struct hypercall *c)
             return HV_EFAULT;
         if (a.reserved != 0)
             return HV_EINVAL;
-        if (cmd == HV_CAP_DELETE)
-            return cap_delete(&d->caps, a.slot);
-        enum hv_status st = cap_revoke(&d->caps, a.slot, CAP_REVOKE_BUDGET);
+        enum hv_status st = cmd == HV_CAP_DELETE ? cap_delete(&d->caps, a.slot)
+                                                 : cap_revoke(&d->caps, a.slot, CAP_REVOKE_BUDGET);
         if (st == HV_EAGAIN)
             return hypercall_restart(c);
         return st;

@@ -54,6 +54,11 @@ struct cap_object {
 
 /* Flags of a capability slot. */
 #define CAP_F_REVOKING (1u << 0) /* a revoke is in progress: no new copies */
+/* Set by the hypervisor's cap_hook_may_remove: the capability's removal has
+ * begun and waits for work of the hypervisor (it covers nothing any more and
+ * cannot be copied), resp. that work is done and it may go. */
+#define CAP_F_DYING (1u << 1)
+#define CAP_F_SWEPT (1u << 2)
 
 /* One slot of a capability table. obj == NULL means the slot is empty. */
 struct cap {
@@ -112,7 +117,9 @@ enum hv_status cap_copy(struct cap_table *t, const struct hv_cap_copy_args *a);
 
 /*
  * Delete the capability in slot of t. Its copies stay, re-attached to its
- * parent. HV_EINVAL: bad slot; HV_ENOENT: empty.
+ * parent. HV_EINVAL: bad slot; HV_ENOENT: empty; HV_EAGAIN: the removal
+ * waits for bounded work of the hypervisor (cap_hook_may_remove), a step of
+ * which was done: call again.
  */
 enum hv_status cap_delete(struct cap_table *t, uint32_t slot);
 
@@ -181,6 +188,17 @@ uint32_t cap_child_count(const struct cap_table *t, uint32_t slot);
  * only queue the object for deferred teardown (e.g. destroy a domain later).
  */
 void cap_object_unreferenced(struct cap_object *obj);
+
+/*
+ * Whether the capability c may be removed now. Every removal (delete,
+ * revoke, clear) asks first. The hypervisor may have bounded work to do
+ * before (an MMIO capability: take the device mappings only it covered out
+ * of its holder's page tables, a step at a time): it charges that work to
+ * *budget (to 0 for a step) and returns false until the work is done; the
+ * operation then returns HV_EAGAIN. Runs inside a capability operation: must
+ * not call cap_*.
+ */
+bool cap_hook_may_remove(struct cap *c, uint32_t *budget);
 
 /*
  * The capability in `slot` (now empty) was just removed (deleted, revoked,

@@ -104,6 +104,11 @@ struct domain {
     uint32_t td_orphans;        /* grants left orphaned (frames that stay) */
     uint64_t td_cursor;         /* frames stage: the next frame to look at */
     uint64_t owed_teardown_uid; /* d destroyed it: d's hypercalls finish it first */
+    /* The removal of an MMIO capability of its table under way
+     * (cap_hook_may_remove): the capability, NULL if none, and how far the
+     * sweep of its L1 tables got (mm_io_sweep_step). */
+    struct cap *io_sweep;
+    uint64_t io_sweep_cursor;
 };
 
 /* The VCPU this CPU runs (NULL while idle) and its domain. */

@@ -18,10 +18,19 @@ struct pmm *mm_hv_pool(void);
  * load); flush the TLBs of the CPUs in mask (bit i = CPU i, this one
  * included if set) and wait for them; remote flushes sent so far. */
 void mm_note_local_flush(void);
-/* Clears every L1 entry of domain dom mapping a device frame in
- * [base, base + count) that no MMIO capability of dom covers any more (the
- * caller flushes the TLBs); returns how many. */
-unsigned mm_io_unmap_uncovered(domid_t dom, uint64_t base, uint64_t count);
+/* One bounded step (at most `budget` units; MM_IO_SWEEP_* below) of clearing
+ * every L1 entry of domain dom mapping a device frame in [base, base + count)
+ * that no MMIO capability of dom covers any more (a capability with
+ * CAP_F_DYING covers nothing), from *cursor (frame << 9 | entry; start at
+ * 0) on; adds the entries cleared to *cleared (the caller flushes the TLBs).
+ * True when every frame of the frame table was looked at. */
+bool mm_io_sweep_step(domid_t dom, uint64_t base, uint64_t count, uint64_t *cursor, uint32_t budget,
+                      unsigned *cleared);
+/* Units of mm_io_sweep_step (about 23 instructions each, measured): a frame
+ * or an entry looked at is 1, an entry in the range checked against the
+ * holder's slots MM_IO_SWEEP_CHECK; MM_IO_SWEEP_BUDGET a step. */
+#define MM_IO_SWEEP_BUDGET 4096u
+#define MM_IO_SWEEP_CHECK 256u
 void mm_tlb_flush_cpus(uint64_t mask);
 uint64_t mm_shootdown_count(void);
 

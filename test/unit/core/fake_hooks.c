@@ -39,6 +39,19 @@ static struct fake_domain *fake_from_obj(struct cap_object *o)
     abort(); /* the code under test passed a non-domain object */
 }
 
+bool cap_hook_may_remove(struct cap *c, uint32_t *budget)
+{
+    if (c->type != HV_CAP_MMIO || fake_log.may_remove_steps == 0)
+        return true;
+    if (*budget == 0)
+        return false;
+    *budget = 0;
+    if (++fake_log.may_remove_seen < fake_log.may_remove_steps)
+        return false;
+    fake_log.may_remove_seen = 0;
+    return true;
+}
+
 uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, uint16_t type,
                           uint64_t base, uint64_t count)
 {

@@ -42,6 +42,10 @@ struct fake_log {
         uint32_t vcpu;
     } follows[FAKE_LOG_MAX];
     uint32_t follow_count;
+    /* cap_hook_may_remove: an MMIO capability may go at the may_remove_steps-th
+     * call that has budget (0: at once); each such call spends the budget. */
+    uint32_t may_remove_steps;
+    uint32_t may_remove_seen;
 };
 
 extern struct fake_domain *fake_doms; /* FAKE_DOMAINS of them */

@@ -821,8 +821,7 @@ static void test_valid_rights(void **state)
                      HV_CAP_R_GRANT | HV_CAP_R_MMIO_READ | HV_CAP_R_MMIO_WRITE);
 }
 
-/* An expensive removal hook (the hypervisor's MMIO unmapping) charges its
- * cost to the budget of revoke and clear: such a call removes fewer
+/* An expensive removal hook charges its cost to the budget of revoke and clear: such a call removes fewer
  * capabilities and returns HV_EAGAIN sooner. The shared-budget clears
  * spend one budget over several objects. */
 static void test_removal_cost_charged(void **state)
@@ -867,6 +866,65 @@ static void test_removal_cost_charged(void **state)
     assert_int_equal(cap_table_clear_some(D(1), &budget), HV_OK);
     assert_int_equal(console0.cap_count, 0);
     fake_log.removed_cost = 0;
+}
+
+/* A removal that waits for the hypervisor's work (cap_hook_may_remove: an
+ * MMIO capability's mappings swept from its holder's tables in steps):
+ * delete and revoke return HV_EAGAIN, a step per call, and remove it once
+ * the hook says so; nothing else is removed meanwhile. */
+static void test_removal_waits_for_hook(void **state)
+{
+    (void)state;
+    struct cap_object mmio;
+    cap_object_init(&mmio, HV_CAP_MMIO);
+    fake_log.may_remove_steps = 3;
+    assert_int_equal(cap_insert_root(D(0), 0, &mmio, HV_CAP_R_MMIO_ALL | HV_CAP_R_GRANT, 100, 50),
+                     HV_OK);
+    struct hv_cap_copy_args a = copy_args(0, HV_CAP_SLOT_SELF, 1, HV_CAP_R_MMIO_READ, 100, 10);
+    assert_int_equal(cap_copy(D(0), &a), HV_OK);
+    assert_int_equal(cap_delete(D(0), 1), HV_EAGAIN);
+    assert_int_equal(cap_delete(D(0), 1), HV_EAGAIN);
+    assert_true(slot_full(D(0), 1));
+    assert_int_equal(mmio.cap_count, 2);
+    assert_int_equal(cap_delete(D(0), 1), HV_OK);
+    assert_false(slot_full(D(0), 1));
+    assert_int_equal(mmio.cap_count, 1);
+
+    /* Revoke of two copies in another table: three calls each, one step a
+     * call (the call that removes one has spent its budget on the step). */
+    give_domain_caps();
+    for (uint32_t s = 1; s <= 2; s++) {
+        a = copy_args(0, SLOT_DOM(1), s, HV_CAP_R_MMIO_READ, 100, 10);
+        assert_int_equal(cap_copy(D(0), &a), HV_OK);
+    }
+    unsigned again = 0;
+    enum hv_status st;
+    while ((st = cap_revoke(D(0), 0, 64)) == HV_EAGAIN)
+        again++;
+    assert_int_equal(st, HV_OK);
+    assert_int_equal(again, 5);
+    assert_int_equal(mmio.cap_count, 1);
+
+    /* A capability whose removal has begun cannot be copied. */
+    D(0)->slots[0].flags |= CAP_F_DYING;
+    a = copy_args(0, HV_CAP_SLOT_SELF, 2, HV_CAP_R_MMIO_READ, 100, 10);
+    assert_int_equal(cap_copy(D(0), &a), HV_EBUSY);
+    D(0)->slots[0].flags &= (uint16_t)~CAP_F_DYING;
+
+    /* Other types never wait; a table clear waits like the rest. */
+    assert_int_equal(cap_insert_root(D(2), 3, &console0, 0, 0, 0), HV_OK);
+    assert_int_equal(cap_delete(D(2), 3), HV_OK);
+    assert_int_equal(cap_insert_root(D(2), 4, &mmio, HV_CAP_R_MMIO_READ, 100, 1), HV_OK);
+    uint32_t budget = 64;
+    assert_int_equal(cap_table_clear_some(D(2), &budget), HV_EAGAIN);
+    budget = 64;
+    assert_int_equal(cap_table_clear_some(D(2), &budget), HV_EAGAIN);
+    budget = 64; /* the third step removes it; the step took the budget */
+    assert_int_equal(cap_table_clear_some(D(2), &budget), HV_EAGAIN);
+    assert_false(slot_full(D(2), 4));
+    budget = 64; /* the domain capabilities of give_domain_caps */
+    assert_int_equal(cap_table_clear_some(D(2), &budget), HV_OK);
+    fake_log.may_remove_steps = 0;
 }
 
 /* ---- Reachability through domain capabilities (capability cycles) ---- */
@@ -978,6 +1036,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_object_clear_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_valid_rights, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removal_cost_charged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removal_waits_for_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reachable_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reachable_only_given, setup, teardown),
     };

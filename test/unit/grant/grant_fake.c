@@ -99,6 +99,13 @@ bool mm_load_base(domid_t dom, mfn_t l4)
 
 /* ---- capability hooks (hv/core/include/cap.h) --------------------------------- */
 
+bool cap_hook_may_remove(struct cap *c, uint32_t *budget)
+{
+    (void)c;
+    (void)budget;
+    return true;
+}
+
 uint32_t cap_hook_removed(const struct cap *slot, const struct cap_object *obj, uint16_t type,
                           uint64_t base, uint64_t count)
 {
