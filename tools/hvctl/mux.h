@@ -28,6 +28,10 @@ struct mux_opts {
     long qemu_pid;           /* give up waiting for the socket if it exits (0: unknown) */
     uint32_t wait_ms;        /* for QEMU's socket and the hello-reply; 0: no limit */
     FILE *log;
+    /* Tests: the broker's clock in ms, moved only by the test (virtual time,
+     * so that no deadline falls because the host is slow); NULL: the
+     * system's monotonic clock. */
+    const volatile uint64_t *clock_ms;
 };
 
 /* Runs the broker until SIGTERM/SIGINT or QEMU closes COM2; 0 then, else 1
