@@ -14,6 +14,6 @@ if(HV_WITH_TOOLS)
   foreach(t connect services channels hostile)
     add_test(NAME bus_${t} COMMAND ${BUS_TEST} ${t})
     set_tests_properties(bus_${t} PROPERTIES LABELS "integration;bus"
-        PASS_REGULAR_EXPRESSION "bus_test: ${t}: passed" TIMEOUT 300)
+        PASS_REGULAR_EXPRESSION "bus_test: ${t}: passed" TIMEOUT 600)
   endforeach()
 endif()
