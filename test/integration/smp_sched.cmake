@@ -106,7 +106,9 @@ add_hv_test(smp_sched_gang_cap LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP
 # FPU/SSE state per VCPU: two domains on one CPU, each with its own XMM,
 # MXCSR and x87 control-word pattern, yield to each other; every switch
 # must bring each its own state back.
-add_hv_test(smp_sched_fpu LABELS smp SMP ${SMP4} TIMEOUT 90 QEMU_ARGS ${SMP_ICOUNT}
+# (The longest of these under load, 61 s of a full suite at load 11: its
+# hang limit is 600 s instead of the default 300 s.)
+add_hv_test(smp_sched_fpu LABELS smp SMP ${SMP4} TIMEOUT 600 QEMU_ARGS ${SMP_ICOUNT}
     MODULES "${SMP_SCHED}::smp test=fpu" "${SMP_SCHED}::child"
     EXPECT_RE "smp: fpu: [0-9]+ and [0-9]+ rounds, 0 and 0 with clobbered FPU/SSE state"
     EXPECT "[d0] smp: fpu: every XMM register, MXCSR and the x87 control word survived every switch"
