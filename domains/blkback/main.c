@@ -6,11 +6,9 @@
  * guest-kit's driver (MSI-X completion when the hypervisor sets it up, else
  * polled), reads the volume table (vtab.c), formats the disk if it is blank,
  * reports what it found, registers the service blk on its bus and then
- * sleeps until it is shut down (no CPU while idle).
- *
- * Not yet (issue 15): serving volumes to front ends (the ring protocol,
- * gk/blk.h), QoS (dsched.c is not used yet), accounting. A disk that is not
- * blank and holds no valid table is left untouched.
+ * serves front ends and volume requests (serve.c) until it is shut down,
+ * sleeping whenever nothing can progress (no CPU while idle). A disk that
+ * is not blank and holds no valid table is left untouched.
  *
  * Console lines (the QEMU tests read them):
  *   blkback: disk 00:03.0: N sectors (M MiB), interrupts|polled
@@ -26,13 +24,12 @@
 #include <string.h>
 
 #include "gk/bus.h"
-#include "hv/duplex.h"
 #include "gk/event.h"
 #include "gk/gk.h"
 #include "gk/mm.h"
 #include "gk/virtio_blk.h"
 #include "gk/virtio_pci.h"
-#include "volreq.h"
+#include "serve.h"
 #include "vtab.h"
 
 #define MAX_FUNCTIONS 8u
@@ -90,28 +87,6 @@ static void report(void)
     }
 }
 
-/* A volume request relayed by the control domain (hvctl volume): served at
- * a bus safe point (gk_block's return), answered over the bus. Nothing can
- * be attached yet (front ends are not served), so no delete is refused for
- * that reason here; volreq.c's check is host-tested. */
-static void on_request(uint64_t type, uint64_t id, const uint8_t *msg, uint32_t len)
-{
-    static struct proto_msg reply; /* large: static */
-    static uint8_t out[DUPLEX_INLINE_MAX];
-    static char why[160];
-    (void)type;
-    (void)id;
-    if (volreq_serve(&tab, msg, len, NULL, NULL, &reply, why, sizeof why))
-        report();
-    size_t n = 0;
-    struct hvcbor_error e;
-    int64_t rc = HV_EINVAL;
-    if (proto_msg_encode(&reply, out, sizeof out, &n, &e))
-        rc = gk_bus_send(out, (uint32_t)n);
-    if (rc != HV_OK)
-        gk_printf("blkback: cannot answer a volume request (%lld)\n", (long long)rc);
-}
-
 int main(const struct hv_start_info *si)
 {
     (void)si;
@@ -158,13 +133,11 @@ int main(const struct hv_start_info *si)
         return fail(vt_strerror(vrc), vrc);
     }
     report();
-    gk_bus_on_request(on_request);
     int64_t src = gk_service_register("blk");
     if (src != HV_OK)
         gk_printf("blkback: cannot offer the service blk (%lld)\n", (long long)src);
     else
         gk_printf("blkback: offering the service blk\n");
     gk_printf("blkback: ready\n");
-    for (;;)
-        gk_block(); /* a shutdown request ends it (the runtime's default handler) */
+    serve_run(&tab, &blk, &pci, irq); /* a shutdown request ends it (the runtime's default) */
 }

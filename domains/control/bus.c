@@ -327,6 +327,8 @@ void bus_event(struct dom *d, struct proto_msg *m)
         m->u.bus_gone_event.request_id = seq;
     else if (m->type == PROTO_MSG_BUS_RESUME_EVENT)
         m->u.bus_resume_event.request_id = seq;
+    else if (m->type == PROTO_MSG_BLK_DISKS_EVENT)
+        m->u.blk_disks_event.request_id = seq;
     send_msg(d, b, m);
 }
 

@@ -1,6 +1,7 @@
 /* Request dispatch (see dispatch.h). */
 #include "dispatch.h"
 #include "devices.h"
+#include "disks.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -691,6 +692,17 @@ static void do_volume(struct request *r)
         r->m->type == PROTO_MSG_VOLUME_LIST_REQUEST || r->m->type == PROTO_MSG_VOLUME_INFO_REQUEST;
     if (refuse(r->id, r->t, reads ? PROTO_RIGHT_INFO : PROTO_RIGHT_LIFECYCLE, r->action, p->name))
         return;
+    const struct dom *user = r->m->type == PROTO_MSG_VOLUME_DELETE_REQUEST
+                                 ? disks_user_of(r->m->u.volume_delete_request.name)
+                                 : NULL;
+    if (user) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "the volume is attached to domain %s (its manifest's disks:): destroy it first",
+                 user->name);
+        req_fail(r, PROTO_ERROR_CODE_WRONG_STATE, why);
+        return;
+    }
     static struct proto_msg m;
     m = *r->m;
     switch (m.type) {

@@ -1,6 +1,8 @@
 /* The domains registry: build, control, supervise (see registry.h). */
 #include "registry.h"
+
 #include "devices.h"
+#include "disks.h"
 #include "netstart.h"
 
 #include <stdio.h>
@@ -82,7 +84,7 @@ static bool keep(struct dom *d, uint32_t *used, struct hvcbor_str *s)
     return true;
 }
 
-/* Makes d->cfg's config, offers, uses and channels point into d->store. */
+/* Makes d->cfg's config, offers, uses, channels and disks point into d->store. */
 static bool keep_lists(struct dom *d)
 {
     uint32_t used = 0;
@@ -99,6 +101,9 @@ static bool keep_lists(struct dom *d)
     for (uint32_t i = 0; c->has_channels && i < c->channels.count; i++)
         if (!keep(d, &used, &c->channels.items[i].name) ||
             !keep(d, &used, &c->channels.items[i].peer))
+            return false;
+    for (uint32_t i = 0; c->has_disks && i < c->disks.count; i++)
+        if (!keep(d, &used, &c->disks.items[i].volume))
             return false;
     return true;
 }
@@ -338,6 +343,8 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
     if (devices_check(cfg, NULL, detail, detail_cap, &err->code))
         return detail;
     if (netstart_check_lease(cfg, detail, detail_cap, &err->code))
+        return detail;
+    if (disks_check(cfg, NULL, detail, detail_cap, &err->code))
         return detail;
     struct dom *d = NULL;
     for (uint32_t i = 0; i < DOM_MAX && !d; i++)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "disks.h"
 #include "gk/gk.h"
 #include "log.h"
 #include "registry.h"
@@ -103,7 +104,7 @@ static bool listed(const struct dom *d, bool offers, struct hvcbor_str name)
         if (s.len == name.len && memcmp(s.ptr, name.ptr, s.len) == 0)
             return true;
     }
-    return false;
+    return !offers && disks_uses(d, name); /* disks: implies uses: [blk] */
 }
 
 static bool bus_up(const struct dom *d)
@@ -371,8 +372,11 @@ static void introduce_service(const char *name, struct dom *u)
 {
     uint32_t s = service_find(name);
     struct dom *p = s < SERVICES_MAX ? dom_of(services[s].provider) : NULL;
-    if (p && p != u && bus_up(p) && bus_up(u))
+    if (p && p != u && bus_up(p) && bus_up(u)) {
+        if (strcmp(name, "blk") == 0)
+            disks_tell(p, u); /* before the introduction: what u may attach */
         introduce(PROTO_CONN_KIND_SERVICE, name, u, p, SERVICE_RING_BYTES, SERVICE_BUF_BYTES);
+    }
 }
 
 void services_register(struct dom *d, uint64_t id, struct hvcbor_str name)

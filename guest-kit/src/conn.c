@@ -323,6 +323,11 @@ const char *gk_conn_peer(const struct gk_conn *c)
     return c ? c->peer : "";
 }
 
+uint32_t gk_conn_peer_slot(const struct gk_conn *c)
+{
+    return c ? c->peer_slot : 0;
+}
+
 bool gk_conn_gone(const struct gk_conn *c)
 {
     return c == NULL || c->gone || duplex_broken(&c->d) || duplex_peer_closed(&c->d);

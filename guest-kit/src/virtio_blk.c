@@ -159,3 +159,119 @@ int gk_virtio_blk_flush(struct gk_virtio_blk *b)
         return GK_VIRTIO_ENOTSUP;
     return blk_request(b, GK_VIRTIO_BLK_T_FLUSH, 0, 0);
 }
+
+/* ---- Asynchronous requests ------------------------------------------------- */
+
+#define ASYNC_SLOT_BYTES 64u
+#define ASYNC_STATUS_OFFSET 16u
+_Static_assert(GK_VIRTIO_BLK_ASYNC_MAX *ASYNC_SLOT_BYTES <= GK_VIRTIO_PAGE_BYTES,
+               "the slots fill one DMA page");
+_Static_assert(GK_VIRTIO_BLK_ASYNC_MAX <= 64, "async_busy is a 64-bit map");
+
+int gk_virtio_blk_submit(struct gk_virtio_blk *b, uint32_t type, uint64_t sector,
+                         const struct gk_virtio_blk_seg *segs, uint32_t seg_count, uint64_t cookie)
+{
+    if (!b->dev || !b->q.ready)
+        return GK_VIRTIO_EINVAL;
+    if (b->dev->broken)
+        return GK_VIRTIO_EBROKEN;
+    uint64_t bytes = 0;
+    if (type == GK_VIRTIO_BLK_T_FLUSH) {
+        if (seg_count != 0 || !b->has_flush)
+            return GK_VIRTIO_EINVAL;
+    } else if (type == GK_VIRTIO_BLK_T_IN || type == GK_VIRTIO_BLK_T_OUT) {
+        if (!segs || seg_count == 0 || seg_count > GK_VIRTIO_BLK_SEGS_MAX)
+            return GK_VIRTIO_EINVAL;
+        for (uint32_t i = 0; i < seg_count; i++) {
+            if (segs[i].len == 0)
+                return GK_VIRTIO_EINVAL;
+            bytes += segs[i].len;
+        }
+        if (bytes % GK_VIRTIO_BLK_SECTOR_BYTES != 0 || bytes > UINT32_MAX)
+            return GK_VIRTIO_EINVAL;
+        uint64_t count = bytes / GK_VIRTIO_BLK_SECTOR_BYTES;
+        if (sector > b->capacity_sectors || count > b->capacity_sectors - sector)
+            return GK_VIRTIO_ERANGE;
+        if (type == GK_VIRTIO_BLK_T_OUT && b->read_only)
+            return GK_VIRTIO_EINVAL;
+    } else {
+        return GK_VIRTIO_EINVAL;
+    }
+    if (!b->async_va && gk_virtio_dma_page(b->dev, &b->async_va, &b->async_addr) != GK_VIRTIO_OK)
+        return GK_VIRTIO_ENOMEM;
+    if (b->async_inflight >= GK_VIRTIO_BLK_ASYNC_MAX || seg_count + 2u > b->q.size)
+        return GK_VIRTIO_EAGAIN;
+    uint32_t slot = 0;
+    while (b->async_busy & (1ull << slot))
+        slot++;
+    uint8_t *base = (uint8_t *)b->async_va + slot * ASYNC_SLOT_BYTES;
+    uint64_t addr = b->async_addr + slot * ASYNC_SLOT_BYTES;
+    *(struct gk_virtio_blk_req_hdr *)base =
+        (struct gk_virtio_blk_req_hdr){.type = type, .sector = sector};
+    base[ASYNC_STATUS_OFFSET] = STATUS_UNSET;
+    struct gk_vq_buf bufs[GK_VIRTIO_BLK_SEGS_MAX + 2];
+    unsigned n = 0;
+    bufs[n++] = (struct gk_vq_buf){addr, sizeof(struct gk_virtio_blk_req_hdr)};
+    for (uint32_t i = 0; i < seg_count; i++)
+        bufs[n++] = (struct gk_vq_buf){segs[i].addr, segs[i].len};
+    bufs[n++] = (struct gk_vq_buf){addr + ASYNC_STATUS_OFFSET, 1};
+    unsigned out_count = type == GK_VIRTIO_BLK_T_IN ? 1u : n - 1u;
+    /* The token names the slot: the address of its cookie. */
+    if (gk_vq_add(&b->q.vq, bufs, out_count, n - out_count, &b->async_cookie[slot]) != GK_VQ_OK)
+        return GK_VIRTIO_EAGAIN; /* no room for the chain now */
+    b->async_busy |= 1ull << slot;
+    b->async_inflight++;
+    b->async_cookie[slot] = cookie;
+    b->async_bytes[slot] = (uint32_t)bytes;
+    b->async_type[slot] = (uint8_t)type;
+    b->requests++;
+    return GK_VIRTIO_OK;
+}
+
+void gk_virtio_blk_kick(struct gk_virtio_blk *b)
+{
+    if (b->dev && b->q.ready && !b->dev->broken)
+        gk_virtio_kick(b->dev, &b->q);
+}
+
+int gk_virtio_blk_reap(struct gk_virtio_blk *b, uint64_t *cookie, int *result)
+{
+    if (!b->dev || !b->q.ready)
+        return GK_VIRTIO_EINVAL;
+    void *token = NULL;
+    uint32_t len = 0;
+    int rc = gk_virtio_poll_used(b->dev, &b->q, &token, &len);
+    if (rc != GK_VIRTIO_OK)
+        return rc;
+    uintptr_t t = (uintptr_t)token, first = (uintptr_t)&b->async_cookie[0];
+    uint32_t slot = (uint32_t)((t - first) / sizeof b->async_cookie[0]);
+    if (t < first || (t - first) % sizeof b->async_cookie[0] != 0 ||
+        slot >= GK_VIRTIO_BLK_ASYNC_MAX || !(b->async_busy & (1ull << slot))) {
+        gk_virtio_dev_fail(b->dev, "block completion for no request in flight");
+        return GK_VIRTIO_EBROKEN;
+    }
+    const volatile uint8_t *status =
+        (uint8_t *)b->async_va + slot * ASYNC_SLOT_BYTES + ASYNC_STATUS_OFFSET;
+    uint8_t s = *status;
+    if (s != GK_VIRTIO_BLK_S_OK && s != GK_VIRTIO_BLK_S_IOERR && s != GK_VIRTIO_BLK_S_UNSUPP) {
+        gk_virtio_dev_fail(b->dev, "block status byte not OK, IOERR or UNSUPP");
+        return GK_VIRTIO_EBROKEN;
+    }
+    if (len == 0 || (s == GK_VIRTIO_BLK_S_OK && b->async_type[slot] == GK_VIRTIO_BLK_T_IN &&
+                     len != b->async_bytes[slot] + 1u)) {
+        gk_virtio_dev_fail(b->dev, "block used length does not cover the data and status");
+        return GK_VIRTIO_EBROKEN;
+    }
+    b->async_busy &= ~(1ull << slot);
+    b->async_inflight--;
+    *cookie = b->async_cookie[slot];
+    if (s != GK_VIRTIO_BLK_S_OK)
+        b->io_errors++;
+    *result = s == GK_VIRTIO_BLK_S_OK ? GK_VIRTIO_OK : GK_VIRTIO_EIO;
+    return GK_VIRTIO_OK;
+}
+
+bool gk_virtio_blk_arm(struct gk_virtio_blk *b)
+{
+    return gk_vq_enable_cb(&b->q.vq) == false;
+}

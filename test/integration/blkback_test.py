@@ -265,13 +265,177 @@ def t_relay():
           [x["name"] for x in v["volumes"]] == ["fake"] and v["table-seq"] == 7)
 
 
+def blk_manifest(name, cmdline, disks):
+    """A manifest of blk_guest; disks: (volume, mode[, more fields])."""
+    return ct.manifest(name, ct.ARGS.blk_guest,
+                       "cmdline: \"blk_guest %s\"\ndisks:\n%s" % (
+                           cmdline, "".join("  - {volume: %s, mode: %s%s}\n" % (
+                               d[0], d[1], (", " + d[2]) if len(d) > 2 else "") for d in disks)))
+
+
+def guest_console(name, until):
+    return ct.driver("console", ct.sock(), ct.admin(), name, until, ct.WAIT_S)
+
+
+def t_data():
+    disk = os.path.join(ct.RUN, "disk.img")
+    with open(disk, "wb") as f:
+        f.truncate(64 << 20)
+    up(disk)
+    console("blkback: ready")
+    hvctl("volume", "create", "data", "8M")
+    hvctl("volume", "create", "shared", "1M")
+    # Refused before anything is built: a missing volume, one too small.
+    out = hvctl("create", "-f", blk_manifest("fe0", "role=rw", [("data", "rw"), ("nope", "ro")]),
+                rc=4)
+    check("create refuses a volume that does not exist, with file, line and column",
+          "fe0.yaml:7:5: disks[1]: volume nope does not exist" in out)
+    out = hvctl("create", "-f", blk_manifest("fe0", "role=rw", [("data", "rw", "size: 16M")]),
+                rc=4)
+    check("and a volume smaller than its size:",
+          "disks[0]: volume data is 8 MiB, smaller than size: 16 MiB" in out)
+    apply_dir = os.path.join(ct.RUN, "apply")
+    os.makedirs(apply_dir)
+    shutil.copy(blk_manifest("fe0", "role=rw", [("nope", "rw")]), apply_dir)
+    out = hvctl("apply", "-f", apply_dir, rc=4)
+    check("apply refuses it too", "volume nope does not exist" in out)
+    check("nothing was built", "fe0" not in ct.list_names())
+    hvctl("create", "-f", blk_manifest("fe1", "role=rw seed=7 rounds=4",
+                                       [("data", "rw"), ("shared", "ro")]))
+    out = guest_console("fe1", "blk: rw: done")
+    print(out)
+    check("fe1 sees its two disks from its manifest",
+          "blk: disk data rw: attached" in out and "blk: disk shared ro: attached" in out)
+    check("a write to the read-only disk is refused, a read works",
+          "blk: ro disk shared: write -4, read 0" in out)
+    check("reads and writes, sync and async with 64 in flight, checked: ok",
+          "blk: rw: ok" in out and "64 in flight at most" in out)
+    out = console("blkback: fe1 attached shared ro")
+    check("blkback attached data rw and shared ro to fe1",
+          "blkback: fe1 attached data rw" in out)
+    out = hvctl("volume", "delete", "data", rc=1)
+    check("a volume a domain's disks: name cannot be deleted", "attached to domain fe1" in out)
+    out = hvctl("create", "-f", blk_manifest("fe2", "role=verify seed=7", [("data", "rw")]), rc=1)
+    check("a second domain cannot have data read-write", "attached read-write by domain fe1" in out)
+    out = hvctl("create", "-f", blk_manifest("fe3", "role=verify seed=7", [("data", "ro")]), rc=1)
+    check("nor read-only while fe1 has it read-write", "attached read-write by domain fe1" in out)
+    hvctl("create", "-f", blk_manifest("fe3", "role=rw", [("shared", "ro")]))
+    out = guest_console("fe3", "blk: rw: done")
+    check("read-only sharing: fe3 attaches shared beside fe1", "blk: rw: ok" in out)
+    hvctl("destroy", "fe1")
+    hvctl("create", "-f", blk_manifest("fe2", "role=verify seed=7", [("data", "rw")]))
+    out = guest_console("fe2", "blk: verify: done")
+    check("another domain reads what fe1 wrote", "blk: verify: ok" in out)
+    down()
+    # The whole machine again: a new QEMU on the same image.
+    up(disk)
+    console("blkback: ready")
+    hvctl("create", "-f", blk_manifest("fe4", "role=verify seed=7", [("data", "ro")]))
+    out = guest_console("fe4", "blk: verify: done")
+    check("the data survives a reboot of the machine", "blk: verify: ok" in out)
+
+
+def kv_manifest(put=None, get=None):
+    cfg = "".join("  %s: \"%s\"\n" % kv for kv in (("put", put), ("get", get)) if kv[1])
+    path = os.path.join(ct.RUN, "kvstore.yaml")
+    with open(path, "w") as f:
+        f.write("name: kvstore\nkernel: %s\nmemory: 16MiB\non_poweroff: preserve\n"
+                "disks:\n  - {volume: kv, mode: rw}\n%s" % (
+                    ct.ARGS.kvstore, ("config:\n" + cfg) if cfg else ""))
+    return path
+
+
+def kv_run(put=None, get=None):
+    hvctl("create", "-f", kv_manifest(put, get))
+    out = guest_console("kvstore", "kvstore: done")
+    print(out)
+    check("kvstore ran without failing", "FAILED" not in out)
+    wait_state("kvstore", ("shutdown",))
+    hvctl("destroy", "kvstore")
+    return out
+
+
+def t_store():
+    disk = os.path.join(ct.RUN, "disk.img")
+    with open(disk, "wb") as f:
+        f.truncate(64 << 20)
+    up(disk)
+    console("blkback: ready")
+    out = hvctl("validate", "-f", os.path.join(ct.ARGS.examples, "kv"))
+    check("the example's manifest is valid", "ok: kvstore" in out)
+    hvctl("volume", "create", "kv", "4M")
+    keys = ",".join("k%d=v%d" % (i, i * i) for i in range(40))
+    out = kv_run(put="colour=blue,size=7," + keys, get="colour,size,k39")
+    check("an empty volume: nothing replayed", "replayed 0 records, 0 keys" in out)
+    check("42 records stored and flushed", "kvstore: stored 42 (flushed)" in out)
+    check("and read back", "get colour = blue" in out and "get k39 = v1521" in out)
+    out = kv_run(put="colour=green", get="colour,size")
+    check("a new domain replays the 42 records", "replayed 42 records, 42 keys" in out)
+    check("the newest record wins", "get colour = green" in out and "get size = 7" in out)
+    down()
+    # The whole machine again: a new QEMU on the same image.
+    up(disk)
+    console("blkback: ready")
+    out = kv_run(get="colour,size,k0,k39,missing")
+    check("after a reboot of the machine: every record replayed",
+          "replayed 43 records, 42 keys" in out)
+    check("the values survived", all(s in out for s in (
+        "get colour = green", "get size = 7", "get k0 = v0", "get k39 = v1521",
+        "get missing: absent")))
+
+
+def t_hostile():
+    disk = os.path.join(ct.RUN, "disk.img")
+    with open(disk, "wb") as f:
+        f.truncate(64 << 20)
+    up(disk)
+    console("blkback: ready")
+    for v, size in (("data", "8M"), ("shared", "1M"), ("good", "8M")):
+        hvctl("volume", "create", v, size)
+    hvctl("create", "-f", blk_manifest("good", "role=rw seed=3 rounds=40", [("good", "rw")]))
+    hvctl("create", "-f", blk_manifest("bad", "role=hostile", [("data", "rw"), ("shared", "ro")]))
+    out = guest_console("bad", "blk: hostile: done")
+    print(out)
+    for case, status in (("ungranted-ref", "not-granted"),
+                         ("read-into-read-only-grant", "not-granted"),
+                         ("pages-not-fitting-count", "invalid"), ("past-the-end", "out-of-range"),
+                         ("wrapping", "out-of-range"), ("write-to-read-only", "read-only"),
+                         ("no-such-handle", "no-volume"), ("flush-with-count", "invalid"),
+                         ("count-0", "invalid")):
+        check("blkback refuses %s: %s" % (case, status),
+              "blk: hostile: %s -> %s" % (case, status) in out)
+    check("and serves the front end after each refusal", "still served after 9 refusals" in out)
+    check("a few garbage messages are refused, it is still served",
+          "after 5 garbage messages: ok" in out)
+    check("a front end that does not read its replies is no longer read",
+          "blkback stopped reading us after" in out)
+    check("its replies were kept for it", "(0 ok)" not in out)
+    check("then more than 64 in flight: cut", "blk: hostile: cut" in out)
+    out = console("blkback: bad disconnected for misbehaving")
+    check("blkback says so, and why", "disconnected for misbehaving" in out and
+          "a message that does not decode" in out and "): busy" in out)
+    out = guest_console("good", "blk: rw: done")
+    check("the well-behaved domain was served meanwhile, every byte checked", "blk: rw: ok" in out)
+    check("blkback still runs", info("blkback")["summary"]["state"] == "running")
+    # The volume the cut domain had is free again for others (after it is gone).
+    hvctl("destroy", "bad")
+    hvctl("create", "-f", blk_manifest("after", "role=rw seed=5 rounds=1", [("data", "rw")]))
+    out = guest_console("after", "blk: rw: done")
+    check("a new front end is served after the cut one", "blk: rw: ok" in out)
+    with open(os.path.join(ct.RUN, "com1.log"), errors="replace") as f:
+        log = f.read()
+    check("no hypervisor panic or fault", "PANIC" not in log and "panic" not in log)
+
+
 SCENARIOS = {"boot": t_boot, "damaged": t_damaged, "default_disk": t_default_disk,
-             "volumes": t_volumes, "relay": t_relay}
+             "volumes": t_volumes, "relay": t_relay, "data": t_data,
+             "store": t_store, "hostile": t_hostile}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    for a in ("hvctl", "driver", "iso", "workdir", "bus-guest"):
+    for a in ("hvctl", "driver", "iso", "workdir", "bus-guest", "blk-guest", "kvstore",
+              "examples"):
         ap.add_argument("--" + a, required=True)
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ct.ARGS = ap.parse_args()
@@ -286,6 +450,13 @@ def main():
         ok = True
     except (Fail, subprocess.TimeoutExpired) as e:
         print("blkback_test: %s: FAILED: %s" % (ct.ARGS.scenario, e))
+        # What the machine looked like (best effort: it may be gone).
+        for cmd in (["list"], ["info", "blkback"], ["services"]):
+            try:
+                ct.run([ct.ARGS.hvctl, "--run-dir", ct.RUN, "--timeout", "20"] + cmd,
+                       expect_rc=None, timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
     finally:
         down()
         log = os.path.join(ct.RUN, "com1.log")

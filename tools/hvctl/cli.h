@@ -133,4 +133,11 @@ extern const struct cli_command cli_cmd_console;
 extern const struct cli_command cli_cmd_bus, cli_cmd_services, cli_cmd_suspend, cli_cmd_mem_set;
 extern const struct cli_command cli_cmd_volume;
 
+/* Before building a domain from m: every volume its disks: names exists on
+ * blkback's disk and is at least its size (asked with volume-list-request).
+ * 0, or the exit code after printing each problem as FILE:LINE:COLUMN:
+ * disks[i]: MESSAGE. A manifest without disks asks nothing. */
+int cli_check_disks(struct cli *c, struct hvctl_conn *conn, struct hvcbor_str tok,
+                    const struct manifest *m);
+
 #endif

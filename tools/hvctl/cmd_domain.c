@@ -511,6 +511,11 @@ static int run_create(struct cli *c, const struct cli_args *a)
     int rc = cli_session_open(c, &s);
     if (rc)
         return rc;
+    /* Decode, then act: the disks' volumes are checked before anything is sent. */
+    if ((rc = cli_check_disks(c, &s.conn, cli_session_token(&s), &m))) {
+        hvctl_close(&s.conn);
+        return rc;
+    }
     if (!cli_flag(c, a, "no-upload") &&
         (rc = cli_upload_kernel(c, &s.conn, cli_session_token(&s), &m, c->json ? NULL : c->err))) {
         hvctl_close(&s.conn);

@@ -47,8 +47,6 @@ static int run_validate(struct cli *c, const struct cli_args *a)
         char mem[32];
         manifest_format_size(mem, sizeof mem, m->memory_bytes);
         fprintf(c->out, "%s: ok: %s (%s, %u vcpus)\n", m->file, m->name, mem, m->vcpus);
-        if (m->has_disk)
-            fprintf(c->out, "%s: note: the disk section is accepted but not used yet\n", m->file);
     }
     manifest_set_free(&set);
     return 0;
@@ -245,6 +243,13 @@ static int run_apply(struct cli *c, const struct cli_args *a)
         rc = HVCTL_EXIT_MANIFEST;
         goto out;
     }
+    /* And every volume a new domain's disks: name exists and is large enough. */
+    for (uint32_t i = 0; i < p.count && !rc; i++)
+        if (p.items[i].kind == PLAN_CREATE)
+            rc = cli_check_disks(c, &s.conn, (struct hvcbor_str){s.tok.bytes, s.tok.len},
+                                 p.items[i].want);
+    if (rc)
+        goto out;
     uint32_t restarts = 0;
     for (uint32_t i = 0; i < p.count && !rc; i++) {
         if (p.items[i].kind == PLAN_RESTART)

@@ -110,6 +110,52 @@ static int run_volume(struct cli *c, const struct cli_args *a)
     return rc;
 }
 
+int cli_check_disks(struct cli *c, struct hvctl_conn *conn, struct hvcbor_str tok,
+                    const struct manifest *m)
+{
+    if (m->disks_count == 0)
+        return 0;
+    memset(&g_req, 0, sizeof g_req);
+    g_req.type = PROTO_MSG_VOLUME_LIST_REQUEST;
+    g_req.u.volume_list_request = (struct proto_volume_list_request){hvctl_next_id(conn), tok};
+    const struct proto_msg *r;
+    struct hvctl_error e;
+    enum hvctl_status st =
+        hvctl_call(conn, &g_req, PROTO_MSG_VOLUME_LIST_REPLY, c->timeout_ms, &r, &e);
+    if (st != HVCTL_OK)
+        return cli_error(c, st == HVCTL_ERR_SERVER ? HVCTL_EXIT_SERVER : cli_exit_for(st),
+                         "%s: disks: cannot list blkback's volumes: %s", m->file, e.message);
+    const struct proto_volume_list_reply *l = &r->u.volume_list_reply;
+    static struct manifest_diags d;
+    memset(&d, 0, sizeof d);
+    for (uint32_t i = 0; i < m->disks_count; i++) {
+        const struct manifest_disk *k = &m->disks[i];
+        const struct proto_volume_info *v = NULL;
+        for (uint32_t j = 0; j < l->volumes.count && !v; j++)
+            if (l->volumes.items[j].name.len == strlen(k->volume) &&
+                !memcmp(l->volumes.items[j].name.ptr, k->volume, strlen(k->volume)))
+                v = &l->volumes.items[j];
+        char path[32], a[32], b[32];
+        snprintf(path, sizeof path, "disks[%u]", i);
+        if (!v) {
+            manifest_diag_add(&d, m->file, k->line, k->column, path,
+                              "volume %s does not exist on blkback's disk "
+                              "(hvctl volume create %s SIZE)",
+                              k->volume, k->volume);
+        } else if (v->size_bytes < k->size_bytes) {
+            manifest_format_size(a, sizeof a, v->size_bytes);
+            manifest_format_size(b, sizeof b, k->size_bytes);
+            manifest_diag_add(&d, m->file, k->line, k->column, path,
+                              "volume %s is %s, smaller than size: %s (hvctl volume grow)",
+                              k->volume, a, b);
+        }
+    }
+    if (d.count == 0)
+        return 0;
+    cli_print_diags(c, &d);
+    return HVCTL_EXIT_MANIFEST;
+}
+
 const struct cli_command cli_cmd_volume = {
     .name = "volume",
     .usage = "create NAME SIZE | grow NAME SIZE | delete NAME | info NAME | list [--json]",

@@ -294,5 +294,17 @@ uint64_t manifest_bus_digest(const struct proto_domain_config *c)
         h = fnv(h, &c->net.ports.items[i].lo, sizeof c->net.ports.items[i].lo);
         h = fnv(h, &c->net.ports.items[i].hi, sizeof c->net.ports.items[i].hi);
     }
+    n = c->has_disks ? c->disks.count : 0; /* disks: a change needs a restart */
+    h = fnv(h, &n, sizeof n);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct proto_disk_spec *k = &c->disks.items[i];
+        uint64_t v[6] = {k->writable,
+                         k->has_size_bytes ? k->size_bytes : 0,
+                         k->has_iops_min ? k->iops_min : 0,
+                         k->has_iops_max ? k->iops_max : 0,
+                         k->has_bps_max ? k->bps_max : 0,
+                         k->has_weight ? k->weight : 1};
+        h = fnv(fnv_str(h, k->volume), v, sizeof v);
+    }
     return h;
 }

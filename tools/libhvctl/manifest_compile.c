@@ -73,6 +73,23 @@ void manifest_to_config(const struct manifest *m, struct proto_domain_config *ou
             (struct proto_channel_spec){.name = str_of(m->channels[i].name),
                                         .peer = str_of(m->channels[i].peer),
                                         .size_bytes = m->channels[i].size_bytes};
+    out->has_disks = m->disks_count > 0;
+    out->disks.count = m->disks_count;
+    for (uint32_t i = 0; i < m->disks_count; i++) {
+        const struct manifest_disk *k = &m->disks[i];
+        out->disks.items[i] = (struct proto_disk_spec){.volume = str_of(k->volume),
+                                                       .writable = k->writable,
+                                                       .has_size_bytes = k->size_bytes != 0,
+                                                       .size_bytes = k->size_bytes,
+                                                       .has_iops_min = k->iops_min != 0,
+                                                       .iops_min = k->iops_min,
+                                                       .has_iops_max = k->iops_max != 0,
+                                                       .iops_max = k->iops_max,
+                                                       .has_bps_max = k->bps_max != 0,
+                                                       .bps_max = k->bps_max,
+                                                       .has_weight = k->weight != 1,
+                                                       .weight = k->weight};
+    }
 }
 
 bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const uint8_t *token,

@@ -4,6 +4,7 @@
  * the position of the offending key or value (docs/manifests.md).
  */
 #include <errno.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -340,26 +341,6 @@ static void f_on_crash(struct fctx *c, const struct mnode *v)
     get_policy(c, "on_crash", v, &c->m->on_crash);
 }
 
-/* disk: a placeholder until the driver-domain work defines it. A list of
- * mappings is accepted and not interpreted (docs/manifests.md). */
-static void placeholder(struct fctx *c, const char *key, const struct mnode *v, bool *flag)
-{
-    char b[64];
-    if (v->kind != MNODE_SEQ) {
-        ERR(c, v, key, "expected a list, got %s", describe_value(v, b, sizeof b));
-        return;
-    }
-    for (uint32_t i = 0; i < v->kid_count; i++) {
-        if (v->kids[i]->kind != MNODE_MAP) {
-            char path[32];
-            snprintf(path, sizeof path, "%s[%u]", key, i);
-            ERR(c, v->kids[i], path, "expected a mapping, got %s",
-                describe_value(v->kids[i], b, sizeof b));
-        }
-    }
-    *flag = true;
-}
-
 static void f_config(struct fctx *c, const struct mnode *v)
 {
     c->errors += manifest_bus_config(c->file, v, c->m, c->d);
@@ -385,9 +366,101 @@ static void f_net(struct fctx *c, const struct mnode *v)
     c->errors += manifest_net(c->file, v, c->m, c->d);
 }
 
-static void f_disk(struct fctx *c, const struct mnode *v)
+/* A volume name as blkback takes it: 1..32 letters, digits, '-', '_', '.',
+ * starting with a letter or digit (domains/blkback/vtab.h). */
+static bool volume_name_ok(const char *s)
 {
-    placeholder(c, "disk", v, &c->m->has_disk);
+    size_t n = strlen(s);
+    if (n < 1 || n > MANIFEST_VOLUME_NAME_MAX || !isalnum((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+            return false;
+    return true;
+}
+
+/* One entry of disks: {volume, mode, size, iops_min, iops_max, bps_max,
+ * weight}. */
+static void disk_entry(struct fctx *c, const struct mnode *v, uint32_t i)
+{
+    char path[48], b[64];
+    snprintf(path, sizeof path, "disks[%u]", i);
+    if (v->kind != MNODE_MAP) {
+        ERR(c, v, path, "expected a mapping {volume: NAME, mode: rw|ro}, got %s",
+            describe_value(v, b, sizeof b));
+        return;
+    }
+    struct manifest_disk dk = {.writable = true, .weight = 1, .line = v->line, .column = v->column};
+    bool have_volume = false;
+    uint32_t before = c->errors;
+    for (uint32_t k = 0; k + 1 < v->kid_count; k += 2) {
+        const struct mnode *key = v->kids[k], *val = v->kids[k + 1];
+        char fp[64];
+        snprintf(fp, sizeof fp, "%s.%s", path, key->value);
+        uint64_t x = 0;
+        if (!strcmp(key->value, "volume")) {
+            if (get_string(c, fp, val, 1, MANIFEST_VOLUME_NAME_MAX, dk.volume, sizeof dk.volume)) {
+                if (!volume_name_ok(dk.volume))
+                    ERR(c, val, fp,
+                        "a volume name is 1..32 letters, digits, '-', '_' or '.', starting "
+                        "with a letter or digit");
+                have_volume = true;
+            }
+        } else if (!strcmp(key->value, "mode")) {
+            if (val->kind == MNODE_SCALAR && !strcmp(val->value, "rw"))
+                dk.writable = true;
+            else if (val->kind == MNODE_SCALAR && !strcmp(val->value, "ro"))
+                dk.writable = false;
+            else
+                ERR(c, val, fp, "expected rw or ro, got %s", describe_value(val, b, sizeof b));
+        } else if (!strcmp(key->value, "size")) {
+            if (get_size(c, fp, val, &dk.size_bytes) && dk.size_bytes == 0)
+                ERR(c, val, fp, "a size of 0 says nothing: leave it out");
+        } else if (!strcmp(key->value, "iops_min")) {
+            if (get_uint(c, fp, val, 0, MANIFEST_DISK_IOPS_MAX, &x))
+                dk.iops_min = (uint32_t)x;
+        } else if (!strcmp(key->value, "iops_max")) {
+            if (get_uint(c, fp, val, 0, MANIFEST_DISK_IOPS_MAX, &x))
+                dk.iops_max = (uint32_t)x;
+        } else if (!strcmp(key->value, "bps_max")) {
+            (void)get_size(c, fp, val, &dk.bps_max);
+            if (dk.bps_max > MANIFEST_DISK_BPS_MAX)
+                ERR(c, val, fp, "above the limit of 1 TiB per second");
+        } else if (!strcmp(key->value, "weight")) {
+            if (get_uint(c, fp, val, 1, 1000, &x))
+                dk.weight = (uint32_t)x;
+        } else {
+            ERR(c, key, fp,
+                "unknown key (known keys: volume, mode, size, iops_min, iops_max, bps_max, "
+                "weight)");
+        }
+    }
+    if (!have_volume && c->errors == before)
+        ERR(c, v, path, "volume: is required");
+    if (dk.iops_min && dk.iops_max && dk.iops_min > dk.iops_max)
+        ERR(c, v, path, "iops_min (%u) is above iops_max (%u)", dk.iops_min, dk.iops_max);
+    for (uint32_t j = 0; have_volume && j < c->m->disks_count; j++)
+        if (!strcmp(c->m->disks[j].volume, dk.volume))
+            ERR(c, v, path, "volume %s is listed twice", dk.volume);
+    if (c->errors == before)
+        c->m->disks[c->m->disks_count++] = dk;
+}
+
+/* disks: the volumes of blkback the domain may attach (docs/blkback.md). */
+static void f_disks(struct fctx *c, const struct mnode *v)
+{
+    char b[64];
+    if (v->kind != MNODE_SEQ) {
+        ERR(c, v, "disks", "expected a list of {volume: NAME, mode: rw|ro}, got %s",
+            describe_value(v, b, sizeof b));
+        return;
+    }
+    if (v->kid_count > MANIFEST_DISKS_MAX) {
+        ERR(c, v, "disks", "%u disks: at most %u", v->kid_count, MANIFEST_DISKS_MAX);
+        return;
+    }
+    for (uint32_t i = 0; i < v->kid_count; i++)
+        disk_entry(c, v->kids[i], i);
 }
 
 /* "hh:hh.h" (bus:device.function, hex) or "hhhh:hhhh" (vendor:device). */
@@ -552,7 +625,7 @@ static const struct {
     {"on_reboot", false, f_on_reboot},
     {"on_crash", false, f_on_crash},
     {"net", false, f_net},
-    {"disk", false, f_disk},
+    {"disks", false, f_disks},
     {"pci", false, f_pci},
     {"config", false, f_config},
     {"offers", false, f_offers},
@@ -627,7 +700,7 @@ bool manifest_fields_apply(const char *file, const struct mnode *root, struct ma
             ERR(&c, k, k->value,
                 "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, "
                 "weight, cap, gang, "
-                "on_poweroff, on_reboot, on_crash, net, disk, pci, config, offers, uses, "
+                "on_poweroff, on_reboot, on_crash, net, disks, pci, config, offers, uses, "
                 "channels)");
             continue;
         }

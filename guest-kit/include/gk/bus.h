@@ -88,6 +88,11 @@ struct gk_conn *gk_conn_wait(const char *name, uint64_t deadline_ns);
 /* Its name, the peer domain's name, whether this side offered the area. */
 const char *gk_conn_name(const struct gk_conn *c);
 const char *gk_conn_peer(const struct gk_conn *c);
+/* The slot of this domain's capability table naming the peer domain (grant
+ * and event-channel rights): to grant it pages (gk_grant_page) and to map
+ * its grants (gk_grant_map), as a block front end and blkback do. 0 for
+ * NULL. */
+uint32_t gk_conn_peer_slot(const struct gk_conn *c);
 /* Whether it is over: the peer closed, went away or broke the protocol.
  * What was already received can still be read. */
 bool gk_conn_gone(const struct gk_conn *c);

@@ -1,8 +1,13 @@
 /*
  * guest-kit virtio-blk driver (virtio 1.2, 5.2) on gk/virtio_dev.h: reads
  * and writes 512-byte sectors, flushes if the device offers
- * VIRTIO_BLK_F_FLUSH, capacity from the device configuration. One request
- * at a time, completion polled.
+ * VIRTIO_BLK_F_FLUSH, capacity from the device configuration. Two ways:
+ * the synchronous calls (one request at a time, through bounce pages,
+ * waiting for completion), and the asynchronous ones (gk_virtio_blk_submit,
+ * gk_virtio_blk_reap: up to GK_VIRTIO_BLK_ASYNC_MAX requests in flight,
+ * data at device addresses the caller gives, no copy; blkback's data path).
+ * The two must not be mixed: a synchronous call needs no asynchronous
+ * request in flight (it would harvest one and fail the device).
  *
  * Data goes through the driver's own DMA pages (bounce buffers): the
  * caller's buffer may be anywhere and its frames need not be
@@ -53,7 +58,18 @@ struct gk_virtio_blk {
     void *data_va[GK_VIRTIO_BLK_DATA_PAGES];
     uint64_t data_addr[GK_VIRTIO_BLK_DATA_PAGES];
     uint64_t requests, io_errors;
+    /* Asynchronous requests: header and status byte of slot i at i * 64
+     * of async_va (the status at + 16); async_busy bit i: slot i in flight. */
+    void *async_va;
+    uint64_t async_addr;
+    uint64_t async_busy;
+    uint32_t async_inflight;
+    uint64_t async_cookie[64];
+    uint32_t async_bytes[64];
+    uint8_t async_type[64];
 };
+#define GK_VIRTIO_BLK_ASYNC_MAX 64u
+#define GK_VIRTIO_BLK_SEGS_MAX 64u /* data pieces of one asynchronous request */
 
 /* Brings dev up as a block device: negotiates (RO and FLUSH if offered),
  * sets up queue 0, allocates the bounce pages, DRIVER_OK, reads the
@@ -71,5 +87,45 @@ int gk_virtio_blk_write(struct gk_virtio_blk *b, uint64_t sector, const void *bu
 
 /* Flushes the device's write cache; GK_VIRTIO_ENOTSUP if it offers no flush. */
 int gk_virtio_blk_flush(struct gk_virtio_blk *b);
+
+/* A piece of an asynchronous request's data: a device address and a length
+ * (any alignment; the pieces follow each other in the disk's order). */
+struct gk_virtio_blk_seg {
+    uint64_t addr;
+    uint32_t len;
+};
+
+/*
+ * Queues an asynchronous request without waiting: type T_IN (read into the
+ * segments), T_OUT (write from them) or T_FLUSH (no segments), at `sector`,
+ * its data the segments (1..GK_VIRTIO_BLK_SEGS_MAX, the total a multiple of
+ * 512; none for a flush); cookie comes back from gk_virtio_blk_reap. The
+ * device is not notified: call gk_virtio_blk_kick after a batch.
+ * GK_VIRTIO_OK; GK_VIRTIO_EAGAIN when GK_VIRTIO_BLK_ASYNC_MAX requests are
+ * in flight or the queue has no room for the chain (retry after a reap);
+ * GK_VIRTIO_EINVAL (bad segments, a write to a read-only device, a flush
+ * the device lacks), GK_VIRTIO_ERANGE (past the capacity),
+ * GK_VIRTIO_EBROKEN. The first call allocates the slots' DMA page
+ * (GK_VIRTIO_ENOMEM).
+ */
+int gk_virtio_blk_submit(struct gk_virtio_blk *b, uint32_t type, uint64_t sector,
+                         const struct gk_virtio_blk_seg *segs, uint32_t seg_count, uint64_t cookie);
+
+/* Notifies the device of what was queued (if it asked to be). */
+void gk_virtio_blk_kick(struct gk_virtio_blk *b);
+
+/*
+ * Takes one finished asynchronous request without waiting: GK_VIRTIO_OK
+ * with its cookie and *result (GK_VIRTIO_OK, GK_VIRTIO_EIO: the device
+ * failed it); GK_VIRTIO_EAGAIN when none has finished; GK_VIRTIO_EBROKEN
+ * when the device broke the protocol (a completion nobody asked for, a bad
+ * status byte or used length): it is marked broken, and the requests in
+ * flight are lost (their data pages may still be written until a reset).
+ */
+int gk_virtio_blk_reap(struct gk_virtio_blk *b, uint64_t *cookie, int *result);
+
+/* Asks for the queue's interrupt (interrupt mode): false if a completion is
+ * already waiting (reap before sleeping), true if the vector will fire. */
+bool gk_virtio_blk_arm(struct gk_virtio_blk *b);
 
 #endif

@@ -6,7 +6,10 @@
  * device: bad status bytes, a status never written, a short read length,
  * used ids and lengths out of range, a zero or tiny queue, a short device
  * configuration; each is an error and a broken device, never a crash, and
- * a re-init after a broken device works.
+ * a re-init after a broken device works. The asynchronous calls: requests
+ * whose data is pieces at any offset of the caller's pages, several in
+ * flight, harvested with their cookies; 64 in flight and no more; their
+ * refusals; a completion for nothing in flight and a bad status byte.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -224,6 +227,140 @@ static void test_huge_capacity(void **state)
     assert_false(dev.broken);
 }
 
+/* A DMA page of the simulated device for the asynchronous tests. */
+static uint8_t *dma_page(uint64_t *addr)
+{
+    void *va = NULL;
+    assert_int_equal(gk_virtio_dma_page(&dev, &va, addr), GK_VIRTIO_OK);
+    return va;
+}
+
+static void test_async(void **state)
+{
+    (void)state;
+    init_ok();
+    uint64_t a0, a1, a2;
+    uint8_t *p0 = dma_page(&a0), *p1 = dma_page(&a1), *p2 = dma_page(&a2);
+    for (int i = 0; i < 4096; i++) {
+        p0[i] = (uint8_t)(i * 3);
+        p1[i] = (uint8_t)(i * 5 + 1);
+    }
+    /* A write of 3 sectors from two pieces: 1000 bytes at offset 100 of
+     * page 0, then 536 bytes at the start of page 1. */
+    struct gk_virtio_blk_seg w[2] = {{a0 + 100, 1000}, {a1, 536}};
+    struct gk_virtio_blk_seg r[1] = {{a2 + 8, 1536}};
+    sim.hold = true;
+    unsigned notifies = sim.notifies;
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_OUT, 10, w, 2, 11), GK_VIRTIO_OK);
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 12),
+                     GK_VIRTIO_OK);
+    assert_int_equal(blk.async_inflight, 2);
+    assert_int_equal(sim.notifies, notifies); /* nothing told before the kick */
+    uint64_t cookie = 0;
+    int result = 1;
+    assert_int_equal(gk_virtio_blk_reap(&blk, &cookie, &result), GK_VIRTIO_EAGAIN);
+    sim.hold = false;
+    gk_virtio_blk_kick(&blk);
+    sim_process(&sim, 0);
+    uint64_t got = 0;
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(gk_virtio_blk_reap(&blk, &cookie, &result), GK_VIRTIO_OK);
+        assert_int_equal(result, GK_VIRTIO_OK);
+        assert_true(cookie == 11 || cookie == 12);
+        got |= 1ull << cookie;
+    }
+    assert_int_equal(got, (1ull << 11) | (1ull << 12));
+    assert_int_equal(gk_virtio_blk_reap(&blk, &cookie, &result), GK_VIRTIO_EAGAIN);
+    assert_memory_equal(sim.disk + 10 * 512, p0 + 100, 1000);
+    assert_memory_equal(sim.disk + 10 * 512 + 1000, p1, 536);
+    assert_int_equal(sim.flushes, 1);
+    /* Read them back into another page at offset 8. */
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_IN, 10, r, 1, 13), GK_VIRTIO_OK);
+    gk_virtio_blk_kick(&blk);
+    sim_process(&sim, 0);
+    assert_int_equal(gk_virtio_blk_reap(&blk, &cookie, &result), GK_VIRTIO_OK);
+    assert_int_equal(cookie, 13);
+    assert_memory_equal(p2 + 8, sim.disk + 10 * 512, 1536);
+    /* Refusals, before anything is queued. */
+    struct gk_virtio_blk_seg odd[1] = {{a0, 100}}, zero[1] = {{a0, 0}}, end[1] = {{a0, 1024}};
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_IN, 0, odd, 1, 0),
+                     GK_VIRTIO_EINVAL); /* not whole sectors */
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_IN, 0, zero, 1, 0),
+                     GK_VIRTIO_EINVAL);
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_IN, 0, NULL, 0, 0),
+                     GK_VIRTIO_EINVAL);
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_IN, 255, end, 1, 0),
+                     GK_VIRTIO_ERANGE); /* two sectors from the last */
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_FLUSH, 0, odd, 1, 0),
+                     GK_VIRTIO_EINVAL);
+    assert_int_equal(gk_virtio_blk_submit(&blk, 99, 0, odd, 1, 0), GK_VIRTIO_EINVAL);
+    assert_int_equal(blk.async_inflight, 0);
+    assert_false(dev.broken);
+}
+
+static void test_async_limit(void **state)
+{
+    (void)state;
+    init_ok();
+    sim.hold = true;
+    for (uint64_t i = 0; i < GK_VIRTIO_BLK_ASYNC_MAX; i++)
+        assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_FLUSH, 0, NULL, 0, i),
+                         GK_VIRTIO_OK);
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 64),
+                     GK_VIRTIO_EAGAIN);
+    sim.hold = false;
+    gk_virtio_blk_kick(&blk);
+    sim_process(&sim, 0);
+    uint64_t seen = 0, cookie;
+    int result;
+    while (gk_virtio_blk_reap(&blk, &cookie, &result) == GK_VIRTIO_OK) {
+        assert_true(cookie < 64 && !(seen & (1ull << cookie)));
+        seen |= 1ull << cookie;
+    }
+    assert_int_equal(seen, UINT64_MAX);
+    assert_int_equal(blk.async_inflight, 0);
+    assert_int_equal(sim.flushes, 64);
+}
+
+static void test_async_hostile(void **state)
+{
+    (void)state;
+    init_ok();
+    uint64_t cookie;
+    int result;
+    sim.blk_status = 7; /* not OK, IOERR or UNSUPP */
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 1),
+                     GK_VIRTIO_OK);
+    gk_virtio_blk_kick(&blk);
+    sim_process(&sim, 0);
+    assert_int_equal(gk_virtio_blk_reap(&blk, &cookie, &result), GK_VIRTIO_EBROKEN);
+    assert_true(dev.broken);
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 2),
+                     GK_VIRTIO_EBROKEN);
+    /* An I/O error is a result, not a broken device. */
+    sim_fini(&sim);
+    setup(NULL);
+    memset(&blk, 0, sizeof blk);
+    init_ok();
+    sim.blk_status = GK_VIRTIO_BLK_S_IOERR;
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 3),
+                     GK_VIRTIO_OK);
+    gk_virtio_blk_kick(&blk);
+    sim_process(&sim, 0);
+    assert_int_equal(gk_virtio_blk_reap(&blk, &cookie, &result), GK_VIRTIO_OK);
+    assert_int_equal(result, GK_VIRTIO_EIO);
+    assert_false(dev.broken);
+    /* A used id shifted to a chain nobody queued. */
+    sim.blk_status = -1;
+    sim.used_id_add = 1;
+    assert_int_equal(gk_virtio_blk_submit(&blk, GK_VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 4),
+                     GK_VIRTIO_OK);
+    gk_virtio_blk_kick(&blk);
+    sim_process(&sim, 0);
+    assert_int_equal(gk_virtio_blk_reap(&blk, &cookie, &result), GK_VIRTIO_EBROKEN);
+    assert_true(dev.broken);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +377,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_small_queues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_short_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_huge_capacity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_hostile, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,7 +43,7 @@ struct bad_case {
 #define KNOWN                                                                                      \
     "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, weight, cap, "     \
     "gang, "                                                                                       \
-    "on_poweroff, on_reboot, on_crash, net, disk, pci, config, offers, uses, channels)"
+    "on_poweroff, on_reboot, on_crash, net, disks, pci, config, offers, uses, channels)"
 
 static const struct bad_case BAD[] = {
     {"unknown key", HEAD "memory: 16M\nmemroy: 16M\n", 4, 1, "memroy", KNOWN},
@@ -116,8 +116,36 @@ static const struct bad_case BAD[] = {
      "net.ports[0]", "expected a port 1..65535 or a range \"LO-HI\" with LO <= HI"},
     {"net.ports: overlapping", HEAD "memory: 16M\nnet: {ports: [\"20000-20999\", 20500]}\n", 4, 30,
      "net.ports[1]", "20500-20500 overlaps 20000-20999 listed before it"},
-    {"disk item not a mapping", HEAD "memory: 16M\ndisk:\n  - a.img\n", 5, 5, "disk[0]",
-     "expected a mapping, got \"a.img\""},
+    {"disks not a list", HEAD "memory: 16M\ndisks: data\n", 4, 8, "disks",
+     "expected a list of {volume: NAME, mode: rw|ro}, got \"data\""},
+    {"disks item not a mapping", HEAD "memory: 16M\ndisks:\n  - a.img\n", 5, 5, "disks[0]",
+     "expected a mapping {volume: NAME, mode: rw|ro}, got \"a.img\""},
+    {"disks: no volume", HEAD "memory: 16M\ndisks:\n  - {mode: rw}\n", 5, 5, "disks[0]",
+     "volume: is required"},
+    {"disks: a bad mode", HEAD "memory: 16M\ndisks:\n  - {volume: d, mode: rx}\n", 5, 23,
+     "disks[0].mode", "expected rw or ro, got \"rx\""},
+    {"disks: a bad volume name", HEAD "memory: 16M\ndisks:\n  - {volume: \"a b\"}\n", 5, 14,
+     "disks[0].volume",
+     "a volume name is 1..32 letters, digits, '-', '_' or '.', starting with a letter or digit"},
+    {"disks: a volume name too long",
+     HEAD "memory: 16M\ndisks:\n  - {volume: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n", 5, 14,
+     "disks[0].volume", "33 bytes is out of range 1..32 bytes"},
+    {"disks: a volume twice", HEAD "memory: 16M\ndisks:\n  - {volume: d}\n  - {volume: d}\n", 6, 5,
+     "disks[1]", "volume d is listed twice"},
+    {"disks: an unknown key", HEAD "memory: 16M\ndisks:\n  - {volume: d, path: x}\n", 5, 17,
+     "disks[0].path",
+     "unknown key (known keys: volume, mode, size, iops_min, iops_max, bps_max, weight)"},
+    {"disks: size 0", HEAD "memory: 16M\ndisks:\n  - {volume: d, size: 0}\n", 5, 23,
+     "disks[0].size", "a size of 0 says nothing: leave it out"},
+    {"disks: weight 0", HEAD "memory: 16M\ndisks:\n  - {volume: d, weight: 0}\n", 5, 25,
+     "disks[0].weight", "0 is out of range 1..1000"},
+    {"disks: iops_min above iops_max",
+     HEAD "memory: 16M\ndisks:\n  - {volume: d, iops_min: 20, iops_max: 10}\n", 5, 5, "disks[0]",
+     "iops_min (20) is above iops_max (10)"},
+    {"disks: five",
+     HEAD "memory: 16M\ndisks: [{volume: a}, {volume: b}, {volume: c}, {volume: d}, "
+          "{volume: e}]\n",
+     4, 8, "disks", "5 disks: at most 4"},
     {"pci not a list", HEAD "memory: 16M\npci: 00:03.0\n", 4, 6, "pci",
      "expected a list, got \"00:03.0\""},
     {"pci item not a mapping", HEAD "memory: 16M\npci:\n  - 00:03.0\n", 5, 5, "pci[0]",
@@ -256,7 +284,9 @@ static void test_valid_full(void **state)
     assert_true(parse(
         "name: web1\nkernel: /opt/k/hello\ncmdline: \"a=b c\"\nmemory: 64MiB\nmax_memory: 1G\n"
         "vcpus: 4\nweight: 65535\ncap: 400\ngang: true\non_poweroff: preserve\non_reboot: destroy\n"
-        "on_crash: restart\nnet: {ports: [80, \"20000-20999\"]}\ndisk:\n  - {path: x}\n"));
+        "on_crash: restart\nnet: {ports: [80, \"20000-20999\"]}\ndisks:\n  - {volume: data}\n"
+        "  - {volume: logs.1, mode: ro, size: 64M, iops_min: 200, iops_max: 2000, bps_max: 8M, "
+        "weight: 3}\n"));
     assert_int_equal(g_d.count, 0);
     assert_string_equal(g_m.name, "web1");
     assert_string_equal(g_m.kernel_path, "/opt/k/hello");
@@ -270,7 +300,26 @@ static void test_valid_full(void **state)
     assert_int_equal(g_m.on_poweroff, PROTO_STOP_POLICY_PRESERVE);
     assert_int_equal(g_m.on_reboot, PROTO_STOP_POLICY_DESTROY);
     assert_int_equal(g_m.on_crash, PROTO_STOP_POLICY_RESTART);
-    assert_true(g_m.has_net && g_m.has_disk);
+    assert_true(g_m.has_net);
+    assert_int_equal(g_m.disks_count, 2);
+    assert_string_equal(g_m.disks[0].volume, "data");
+    assert_true(g_m.disks[0].writable);
+    assert_int_equal(g_m.disks[0].size_bytes, 0);
+    assert_int_equal(g_m.disks[0].weight, 1);
+    assert_string_equal(g_m.disks[1].volume, "logs.1");
+    assert_false(g_m.disks[1].writable);
+    assert_int_equal(g_m.disks[1].size_bytes, 64ull << 20);
+    assert_int_equal(g_m.disks[1].iops_min, 200);
+    assert_int_equal(g_m.disks[1].iops_max, 2000);
+    assert_int_equal(g_m.disks[1].bps_max, 8ull << 20);
+    assert_int_equal(g_m.disks[1].weight, 3);
+    struct proto_domain_config dc;
+    manifest_to_config(&g_m, &dc);
+    assert_true(dc.has_disks);
+    assert_int_equal(dc.disks.count, 2);
+    assert_false(dc.disks.items[0].has_size_bytes || dc.disks.items[0].has_weight);
+    assert_true(dc.disks.items[1].has_size_bytes && dc.disks.items[1].has_weight);
+    assert_int_equal(dc.disks.items[1].iops_min, 200);
     assert_int_equal(g_m.net_ports_count, 2);
     assert_int_equal(g_m.net_ports[0].lo, 80);
     assert_int_equal(g_m.net_ports[0].hi, 80);

@@ -70,6 +70,20 @@ struct manifest_port_range {
     uint16_t lo, hi;
 };
 
+/* One entry of `disks:` (docs/blkback.md#disks-in-manifests). */
+#define MANIFEST_DISKS_MAX 4u /* catalog bound on domain-config.disks */
+#define MANIFEST_VOLUME_NAME_MAX 32u
+#define MANIFEST_DISK_IOPS_MAX 10000000u
+#define MANIFEST_DISK_BPS_MAX (1ull << 40)
+struct manifest_disk {
+    char volume[MANIFEST_VOLUME_NAME_MAX + 1];
+    bool writable;       /* mode: rw (default) or ro */
+    uint64_t size_bytes; /* size: the least the domain needs (0: any) */
+    uint32_t iops_min, iops_max, weight;
+    uint64_t bps_max;
+    uint32_t line, column; /* of the entry, for messages */
+};
+
 /* One entry of `channels:`. */
 struct manifest_channel {
     char name[MANIFEST_SERVICE_NAME_MAX + 1];
@@ -98,7 +112,8 @@ struct manifest {
     bool has_net;                       /* net: was present (manifest_net.c) */
     uint32_t net_ports_count;           /* net: {ports: [...]}: the leased ports */
     struct manifest_port_range net_ports[MANIFEST_NET_PORTS_MAX];
-    bool has_disk;      /* the placeholder section disk: was present */
+    uint32_t disks_count; /* disks: volumes of blkback it may attach */
+    struct manifest_disk disks[MANIFEST_DISKS_MAX];
     uint32_t pci_count; /* PCI functions it is given */
     struct manifest_pci pci[MANIFEST_PCI_MAX];
     /* The bus (manifest_bus.c): config values, services offered and used,
@@ -166,7 +181,7 @@ bool manifest_encode_create(const struct manifest *m, uint64_t request_id, const
                             size_t *len_out, struct hvcbor_error *err);
 
 /* A digest of the bus fields of a domain-config (config, offers, uses,
- * channels) and its lease (net), for comparing a manifest with a running domain: equal
+ * channels), its lease (net) and its disks, for comparing a manifest with a running domain: equal
  * configurations give equal digests. */
 uint64_t manifest_bus_digest(const struct proto_domain_config *c);
 
