@@ -80,6 +80,7 @@ struct fe {
     uint32_t held_len;
     bool closing;
     uint64_t ops, bytes, not_granted;
+    struct blkstat_hist lat; /* request latency, accepted to answered (ns) */
 };
 
 static struct vtab *tab;
@@ -91,7 +92,6 @@ static struct io ios[IOS_MAX];
 static struct allow allows[ALLOW_MAX];
 static struct io *stalled;    /* dispatched, some parts not on the disk yet (queue full) */
 static struct io *flush_wait; /* a flush waiting for the disk to drain first */
-static struct blkstat_hist lat_read, lat_write;
 static struct proto_msg in_msg, out_msg; /* large: static */
 static uint8_t in_buf[BLKP_MSG_BYTES_MAX];
 static uint64_t event_seq;
@@ -287,11 +287,25 @@ static void on_attach(struct fe *f, const struct proto_blk_attach_request *q)
               h);
 }
 
+/* Accounting of one attachment, on the console when it ends (not yet in
+ * hvctl info): the scheduler's counts of its flow. */
+static void account(const struct fe *f, uint32_t h)
+{
+    const struct dsched_flow_stats *st = &f->flow[h].stats;
+    const struct vt_volume *v = volume_by_id(f->vol_id[h]);
+    gk_printf("blkback: %s detached %s: %llu requests, %llu KiB, %llu for the reservation, "
+              "throttled %llu ms\n",
+              f->peer, v ? v->name : "?", (unsigned long long)st->ops,
+              (unsigned long long)(st->bytes / 1024), (unsigned long long)st->reservation_ops,
+              (unsigned long long)(dsched_flow_throttled_ns(&f->flow[h], gk_now_ns()) / 1000000));
+}
+
 /* A detach whose requests have ended: done and answered. */
 static void finish_detach(struct fe *f, uint32_t h)
 {
     if (!f->detaching[h] || f->p.att[h].inflight)
         return;
+    account(f, h);
     (void)dsched_detach(&sched, &f->flow[h], gk_now_ns());
     blkp_detach(&f->p, h);
     f->detaching[h] = false;
@@ -359,7 +373,7 @@ static void io_end(struct io *io, enum proto_blk_status s)
         f->ops++;
         f->bytes += (uint64_t)io->count * VT_SECTOR_BYTES;
         uint64_t ns = gk_now_ns() - io->start_ns;
-        blkstat_hist_add(io->op == PROTO_BLK_OP_READ ? &lat_read : &lat_write, ns);
+        blkstat_hist_add(&f->lat, ns);
     }
     out_msg.type = PROTO_MSG_BLK_REPLY;
     out_msg.u.blk_reply = (struct proto_blk_reply){.request_id = io->id, .status = s};
@@ -641,9 +655,13 @@ static void close_fe(struct fe *f)
 {
     if (!f->closing) {
         f->closing = true;
-        gk_printf("blkback: %s %s (%llu refused, %llu accepted)\n", f->peer,
-                  f->p.cut ? "disconnected for misbehaving" : "went away",
-                  (unsigned long long)f->p.refused, (unsigned long long)f->p.accepted);
+        gk_printf("blkback: %s %s (%llu refused, %llu accepted; %llu reads and writes, "
+                  "%llu KiB, latency p50 %llu us, p99 %llu us)\n",
+                  f->peer, f->p.cut ? "disconnected for misbehaving" : "went away",
+                  (unsigned long long)f->p.refused, (unsigned long long)f->p.accepted,
+                  (unsigned long long)f->ops, (unsigned long long)(f->bytes / 1024),
+                  (unsigned long long)(blkstat_hist_quantile(&f->lat, 500) / 1000),
+                  (unsigned long long)(blkstat_hist_quantile(&f->lat, 990) / 1000));
         for (uint32_t h = 0; h < BLKP_HANDLES; h++) {
             if (!f->p.att[h].used)
                 continue;
@@ -666,8 +684,10 @@ static void close_fe(struct fe *f)
     if (f->ios)
         return; /* requests still on the disk */
     for (uint32_t h = 0; h < BLKP_HANDLES; h++)
-        if (f->p.att[h].used)
+        if (f->p.att[h].used) {
+            account(f, h);
             blkp_detach(&f->p, h);
+        }
     gk_conn_close(f->c);
     /* What the domain may attach is forgotten with its last connection:
      * a new domain of that name gets its own list from the control domain

@@ -31,7 +31,8 @@ for r in $(seq 1 "$runs"); do
   "$hvctl" --run-dir "$work/run" --timeout 200 volume create bench 64M >/dev/null
   printf 'name: bench\nkernel: %s\nmemory: 16MiB\ncmdline: "blk_guest role=bench mib=%s"\ndisks:\n  - {volume: bench, mode: rw}\n' \
     "$build/test/integration/blk_guest" "$mib" > "$work/bench.yaml"
-  "$hvctl" --run-dir "$work/run" create -f "$work/bench.yaml" >/dev/null
+  "$hvctl" --run-dir "$work/run" create -f "$work/bench.yaml" >/dev/null ||
+    { echo "run $r: create failed; COM1:"; tail -30 "$work/run/com1.log"; exit 1; }
   "$build/test/integration/control_driver" console "$work/run/com2.sock" "$work/run/admin.token" \
     bench "blk: bench: done" 900 > "$work/console.$r" ||
     { echo "run $r: no figures; console:"; tail -20 "$work/console.$r"; exit 1; }

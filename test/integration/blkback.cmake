@@ -9,7 +9,7 @@ if(HV_WITH_TOOLS)
       --iso ${CMAKE_BINARY_DIR}/hv.iso --workdir ${HV_TEST_LOGDIR}
       --bus-guest $<TARGET_FILE:bus_guest> --blk-guest $<TARGET_FILE:blk_guest>
       --kvstore $<TARGET_FILE:kvstore> --examples ${PROJECT_SOURCE_DIR}/examples/manifests)
-  foreach(t boot damaged default_disk volumes relay data store hostile)
+  foreach(t boot damaged default_disk volumes relay data store hostile qos)
     add_test(NAME blkback_${t} COMMAND ${BLKBACK_TEST} ${t})
     set_tests_properties(blkback_${t} PROPERTIES LABELS "integration;blkback"
         PASS_REGULAR_EXPRESSION "blkback_test: ${t}: passed" TIMEOUT 240)

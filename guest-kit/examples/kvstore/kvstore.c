@@ -114,8 +114,8 @@ static int replay(struct gk_blk *b, uint64_t sectors)
         while (submitted < chunk_count && submitted - taken < AHEAD) {
             uint64_t first = submitted * CHUNK;
             uint32_t n = (uint32_t)(sectors - first < CHUNK ? sectors - first : CHUNK);
-            int rc = gk_blk_submit(b, 0, GK_BLK_READ, first, n, chunks[submitted % AHEAD],
-                                   submitted);
+            int rc =
+                gk_blk_submit(b, 0, GK_BLK_READ, first, n, chunks[submitted % AHEAD], submitted);
             if (rc == GK_BLK_EAGAIN)
                 break;
             if (rc != GK_BLK_OK)
