@@ -15,6 +15,7 @@
 #define MSG_MAX 1024u
 #define SYNC_TIMEOUT_NS (120ull * 1000 * 1000 * 1000)
 #define RECHECK_NS (1000ull * 1000 * 1000)
+#define ASK_AGAIN_NS (10ull * 1000 * 1000 * 1000)
 
 enum slot_state { SLOT_FREE = 0, SLOT_SENT, SLOT_DONE, SLOT_ABANDONED };
 
@@ -226,12 +227,17 @@ static int send_msg(struct gk_blk *b, uint64_t deadline_ns)
 
 struct gk_blk *gk_blk_open(uint64_t deadline_ns)
 {
-    int64_t rc = gk_service_use("blk");
-    if (rc != HV_OK)
-        return NULL;
-    struct gk_conn *c = gk_conn_wait("blk", deadline_ns);
-    if (!c)
-        return NULL;
+    /* Asked again every ASK_AGAIN_NS: an introduction that failed (a side
+     * that did not answer the control domain within 5 s, as under the lost
+     * wake-up of wait_msg below) is not retried by the control domain. */
+    struct gk_conn *c = NULL;
+    while (!c) {
+        uint64_t now = gk_now_ns();
+        if (now >= deadline_ns || gk_service_use("blk") != HV_OK)
+            return NULL;
+        c = gk_conn_wait("blk",
+                         deadline_ns - now > ASK_AGAIN_NS ? now + ASK_AGAIN_NS : deadline_ns);
+    }
     struct gk_blk *b = calloc(1, sizeof *b);
     if (!b) {
         gk_conn_close(c);

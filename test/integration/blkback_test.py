@@ -170,16 +170,22 @@ def t_default_disk():
     check("the log says why", len(skipped) == 1 and "no PCI function 1af4:" in skipped[0]["detail"])
 
 
-def volumes_json():
-    return json.loads(hvctl("volume", "list", "--json").strip().splitlines()[-1])
-
-
-def t_volumes():
+def machine_with_disk():
+    """A machine with a blank 64 MiB image, once blkback is ready; the image's path."""
     disk = os.path.join(ct.RUN, "disk.img")
     with open(disk, "wb") as f:
         f.truncate(64 << 20)
     up(disk)
     console("blkback: ready")
+    return disk
+
+
+def volumes_json():
+    return json.loads(hvctl("volume", "list", "--json").strip().splitlines()[-1])
+
+
+def t_volumes():
+    disk = machine_with_disk()
     out = hvctl("volume", "list")
     check("an empty table: 64 MiB, 63 MiB free", "disk 64 MiB, 63 MiB free, table sequence 1" in out)
     out = hvctl("volume", "create", "data", "8M")
@@ -279,11 +285,7 @@ def guest_console(name, until):
 
 
 def t_data():
-    disk = os.path.join(ct.RUN, "disk.img")
-    with open(disk, "wb") as f:
-        f.truncate(64 << 20)
-    up(disk)
-    console("blkback: ready")
+    disk = machine_with_disk()
     hvctl("volume", "create", "data", "8M")
     hvctl("volume", "create", "shared", "1M")
     # Refused before anything is built: a missing volume, one too small.
@@ -357,11 +359,7 @@ def kv_run(put=None, get=None):
 
 
 def t_store():
-    disk = os.path.join(ct.RUN, "disk.img")
-    with open(disk, "wb") as f:
-        f.truncate(64 << 20)
-    up(disk)
-    console("blkback: ready")
+    disk = machine_with_disk()
     out = hvctl("validate", "-f", os.path.join(ct.ARGS.examples, "kv"))
     check("the example's manifest is valid", "ok: kvstore" in out)
     hvctl("volume", "create", "kv", "4M")
@@ -386,11 +384,7 @@ def t_store():
 
 
 def t_hostile():
-    disk = os.path.join(ct.RUN, "disk.img")
-    with open(disk, "wb") as f:
-        f.truncate(64 << 20)
-    up(disk)
-    console("blkback: ready")
+    machine_with_disk()
     for v, size in (("data", "8M"), ("shared", "1M"), ("good", "8M")):
         hvctl("volume", "create", v, size)
     hvctl("create", "-f", blk_manifest("good", "role=rw seed=3 rounds=40", [("good", "rw")]))
@@ -442,11 +436,7 @@ def t_qos():
     # The manifest's QoS reaches the disk scheduler: a domain limited to
     # 200 operations per second gets 200 (+-10 %); one without a limit on
     # the same disk, measured the same way, gets far more.
-    disk = os.path.join(ct.RUN, "disk.img")
-    with open(disk, "wb") as f:
-        f.truncate(64 << 20)
-    up(disk)
-    console("blkback: ready")
+    machine_with_disk()
     hvctl("volume", "create", "q1", "8M")
     hvctl("volume", "create", "q2", "8M")
     hvctl("create", "-f", blk_manifest("limited", "role=bench mib=1",

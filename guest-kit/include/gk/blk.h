@@ -4,7 +4,8 @@
  * served by blkback over a connection of the domain bus (service `blk`;
  * the manifest's `disks:` implies `uses: [blk]`).
  *
- * gk_blk_open asks for the service, waits for the connection and for
+ * gk_blk_open asks for the service (again every 10 s until its deadline,
+ * should an introduction fail), waits for the connection and for
  * blkback's first message, the list of this domain's disks
  * (blk-disks-event). gk_blk_attach attaches one (read-write if its mode is
  * rw). Requests are catalog messages (blk-request, blk-reply) over the

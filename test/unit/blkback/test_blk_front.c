@@ -53,6 +53,7 @@ struct gk_conn {
 static struct gk_conn conn;
 static uint64_t fake_now;
 static bool service_asked;
+static uint32_t service_asks, intro_failures; /* introductions that fail before one works */
 static uint32_t lose_wakeups; /* waits that sleep to their deadline although a message came */
 struct fake_grant {
     void *page;
@@ -70,6 +71,7 @@ uint64_t gk_now_ns(void)
 int64_t gk_service_use(const char *name)
 {
     service_asked = strcmp(name, "blk") == 0;
+    service_asks++;
     return HV_OK;
 }
 
@@ -86,7 +88,11 @@ static void blkback_run(void);
 
 struct gk_conn *gk_conn_wait(const char *name, uint64_t deadline_ns)
 {
-    (void)deadline_ns;
+    if (intro_failures) { /* nothing comes: time passes to the deadline */
+        intro_failures--;
+        fake_now = deadline_ns;
+        return NULL;
+    }
     return strcmp(name, "blk") == 0 ? &conn : NULL;
 }
 
@@ -320,6 +326,7 @@ static int setup(void **state)
     reverse = true;
     refuse_attach = false;
     lose_wakeups = 0;
+    service_asks = intro_failures = 0;
     flushes = max_batch = 0;
     for (uint32_t i = 0; i < VOL_SECTORS * 512; i++)
         volume[i] = (uint8_t)(i * 7 + i / 512);
@@ -548,6 +555,24 @@ static void test_lost_wakeup(void **state)
     gk_blk_close(b);
 }
 
+/* An introduction that never comes: the front end asks again after 10 s. */
+static void test_asks_again(void **state)
+{
+    (void)state;
+    intro_failures = 2;
+    uint64_t t0 = fake_now;
+    struct gk_blk *b = gk_blk_open(fake_now + 60000000000ull);
+    assert_non_null(b);
+    assert_int_equal(service_asks, 3);
+    assert_int_equal(fake_now - t0, 20000000000ull);
+    gk_blk_close(b);
+    /* And gives up at its deadline. */
+    intro_failures = 10;
+    service_asks = 0;
+    assert_null(gk_blk_open(fake_now + 15000000000ull));
+    assert_int_equal(service_asks, 2);
+}
+
 static void test_open_times_out(void **state)
 {
     (void)state;
@@ -569,6 +594,7 @@ int main(void)
         cmocka_unit_test_setup(test_blkback_refusals_passed_on, setup),
         cmocka_unit_test_setup(test_hostile_blkback, setup),
         cmocka_unit_test_setup(test_lost_wakeup, setup),
+        cmocka_unit_test_setup(test_asks_again, setup),
         cmocka_unit_test_setup(test_open_times_out, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
