@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "devices.h"
+#include "drvcfg.h"
+#include "fwcfg.h"
 #include "gk/gk.h"
 #include "log.h"
 #include "registry.h"
@@ -14,6 +16,32 @@
 
 static uint8_t buf[FRAME_OVERHEAD_BYTES + BOOTCFG_MAX_PAYLOAD];
 static struct proto_msg req; /* large: static */
+static uint32_t fwcfg_slot;
+static char host_cfg[DRVCFG_FILE_MAX + 1];
+
+/* The host's values for driver `name` (fw_cfg opt/hv/driver/NAME) applied
+ * to cfg: true if there are none or they applied (*summary says which),
+ * false (logged) if the file is malformed: the driver is then not started. */
+static bool host_values(struct proto_domain_config *cfg, const char *name, char *summary,
+                        size_t summary_cap)
+{
+    char file[DRVCFG_KEY_MAX + 16], why[128];
+    snprintf(file, sizeof file, DRVCFG_PREFIX "%s", name);
+    summary[0] = 0;
+    int64_t n = fwcfg_read_file(fwcfg_slot, file, host_cfg, sizeof host_cfg - 1);
+    if (n < 0)
+        return true; /* no fw_cfg or no such file: the manifest's values */
+    const char *bad = n > DRVCFG_FILE_MAX ? "longer than 2048 bytes"
+                                          : drvcfg_apply(cfg, host_cfg, (size_t)n, why, sizeof why,
+                                                         summary, summary_cap);
+    if (!bad)
+        return true;
+    char detail[200];
+    snprintf(detail, sizeof detail, "fw_cfg %s: %s: not started", file, bad);
+    gk_printf("control: %s not started: %s\n", name, detail);
+    ctl_log_add("boot", "domain-create", name, false, PROTO_ERROR_CODE_INVALID, detail);
+    return false;
+}
 
 /* Creates the domain of one request. A driver's (`driver`) is created only
  * when the machine has every PCI function its manifest names: a machine
@@ -48,14 +76,19 @@ static void create_one(const uint8_t *payload, uint32_t len, uint32_t index, con
         ctl_log_add("boot", "driver-skipped", target, true, 0, detail);
         return;
     }
+    static char host[160];
+    host[0] = 0;
+    if (driver && !host_values(&req.u.domain_create_request.config, target, host, sizeof host))
+        return;
     struct dom *d;
     const char *why = registry_create(&q->config, q->paused, &d, detail, sizeof detail, &fail);
     if (why) {
         ctl_log_add("boot", "domain-create", target, false, fail.code, why);
         return;
     }
-    snprintf(detail, sizeof detail, "id %u from %s%s", d->built.domid,
-             driver ? "its driver module" : "the boot configuration", q->paused ? ", paused" : "");
+    snprintf(detail, sizeof detail, "id %u from %s%s%s%s", d->built.domid,
+             driver ? "its driver module" : "the boot configuration", q->paused ? ", paused" : "",
+             host[0] ? "; from the host: " : "", host);
     if (driver)
         gk_printf("control: started the driver domain %s (%s)\n", target, detail);
     ctl_log_add("boot", "domain-create", target, true, 0, detail);
@@ -102,8 +135,9 @@ static bool is_driver_module(const char *name)
     return n > k && strcmp(name + n - k, BOOTCFG_DRIVER_SUFFIX) == 0;
 }
 
-void bootcfg_apply(const struct hv_start_info *si)
+void bootcfg_apply(const struct hv_start_info *si, uint32_t fwcfg_io_slot)
 {
+    fwcfg_slot = fwcfg_io_slot;
     /* Driver domains first, in module order, so that the domains of the
      * boot configuration find their services' providers starting. */
     for (uint32_t i = 0; i < si->modules_count; i++)

@@ -40,6 +40,10 @@ static uint32_t be32(const uint8_t *p)
 
 int64_t fwcfg_read_file(uint32_t io_slot, const char *name, void *buf, size_t bufcap)
 {
+    /* The slot is fw_cfg's alone: a copy left by an earlier call is replaced
+     * (copying onto it would fail, and every file after the first would
+     * read as "no fw_cfg"). */
+    gk_cap_delete(io_slot);
     if (gk_cap_copy(HV_ROOT_SLOT_IOPORT, HV_CAP_SLOT_SELF, io_slot, HV_CAP_R_IO_ACCESS,
                     FWCFG_PORT_SEL, 2) != HV_OK)
         return -1;

@@ -13,7 +13,8 @@
  * Reads the file `name` into buf (at most cap bytes). Returns its size
  * (which may exceed cap: only cap bytes were read), or a negative value:
  * -1 no fw_cfg device (or its ports are refused), -2 no such file.
- * io_slot receives a capability narrowed to the two ports.
+ * io_slot receives a capability narrowed to the two ports (replacing what
+ * an earlier call left there).
  */
 int64_t fwcfg_read_file(uint32_t io_slot, const char *name, void *buf, size_t cap);
 

@@ -7,8 +7,9 @@
  * Modules: uart.c (COM2), transport.c (frames), dispatch.c (requests),
  * registry.c (domains), bus.c, bus_conn.c and services.c (every domain's
  * bus, services, introductions), consoles.c, images.c, tokens.c, fwcfg.c,
- * log.c, bootcfg.c (the boot configuration module), netstart.c (netback at
- * boot when the machine has a NIC).
+ * log.c, bootcfg.c (the driver modules and the boot configuration module),
+ * drvcfg.c (a driver's values from the host), netstart.c (netback's lease
+ * questions).
  * One VCPU; event handlers only set flags, all work is done in the loop.
  */
 #include "bootcfg.h"
@@ -21,7 +22,6 @@
 #include "hvlib/hex.h"
 #include "images.h"
 #include "log.h"
-#include "netstart.h"
 #include "registry.h"
 #include "devices.h"
 #include "tokens.h"
@@ -101,8 +101,7 @@ int main(const struct hv_start_info *si)
     if (why)
         gk_panic("control: COM2: %s", why);
     ctl_log_add("control", "start", CONTROL_NAME, true, 0, "serving the control protocol on COM2");
-    bootcfg_apply(si);
-    netstart_boot(SLOT_FWCFG); /* the network driver domain, if there is a NIC */
+    bootcfg_apply(si, SLOT_FWCFG); /* driver domains (blkback, netback), then the rest */
     gk_printf("control: ready: serving the control protocol on COM2\n");
 
     for (;;) {

@@ -1,15 +1,13 @@
 /*
- * netback at boot (docs/net.md, "netback the domain"): when the machine has
- * a virtio-net function nobody holds and the boot modules include the image
- * "netback", the control domain creates the domain "netback" with that
- * function alone (config, mmio, irq, dma), the service "net" to offer, and
- * its external address and gateway from the fw_cfg file "opt/hv/net"
- * (`hvctl up --net` writes "ADDRESS/LEN [GATEWAY]"; default 192.0.2.10/24,
- * no gateway). It is restarted if it crashes.
+ * The control domain's part of netback's leases (docs/net.md, "netback the
+ * domain"). netback itself is an ordinary driver domain, started at boot
+ * from its manifest domains/netback/netback.yaml (bootcfg.c) when the
+ * machine has its virtio-net function, and rebuilt from it when it crashes.
  *
- * It also answers netback's questions about front ends' leases: the
- * config-get key "net-lease:NAME" from the domain that offers "net" is
- * answered with NAME's ports (netstart_lease).
+ * It answers netback's questions about front ends' leases: the config-get
+ * key "net-lease:NAME" from the domain that offers "net" is answered with
+ * NAME's ports (netstart_lease) — a new instance of netback asks again, so
+ * the leases it had are given back to it by the same path.
  */
 #ifndef CONTROL_NETSTART_H
 #define CONTROL_NETSTART_H
@@ -20,12 +18,6 @@
 #include <hv/cbor.h>
 
 #include "registry.h"
-
-#define NETSTART_IMAGE "netback"
-#define NETSTART_FWCFG_FILE "opt/hv/net"
-
-/* Creates netback if the machine has a NIC for it (logged either way). */
-void netstart_boot(uint32_t fwcfg_slot);
 
 /* The answer to config-get `key` from d when key is "net-lease:NAME": 1
  * with *value (NAME's ports as "P,LO-HI,..." in buf) if d offers "net" and

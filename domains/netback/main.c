@@ -2,7 +2,8 @@
  * netback, the network driver domain (docs/net.md, "netback the domain").
  *
  * The control domain starts it at boot when the machine has a virtio-net
- * function (domains/control/netstart.c): its `pci:` is that function alone
+ * function, from its manifest domains/netback/netback.yaml (the boot module
+ * netback.driver; rebuilt from it when it dies): its `pci:` is that function alone
  * (config, mmio, irq, dma), its `offers:` the service "net", its `config:`
  * the external address ("address": "192.0.2.10/24") and optionally the
  * gateway ("gateway"). It brings the NIC up with guest-kit's driver (MSI-X

@@ -4,8 +4,10 @@
  * few guest-kit calls they make (control_fakegk/): tokens (lookup, rights,
  * minting never wider than the minter, subtree revocation, the table
  * bound, hex), the log (bounds, wrap, truncation at a UTF-8 boundary,
- * control characters) and image uploads (order, bounds, CRC, sessions,
- * memory, replacement).
+ * control characters), image uploads (order, bounds, CRC, sessions,
+ * memory, replacement) and a driver's values from the host (drvcfg.c:
+ * replace, add, every malformed file refused leaving the configuration as
+ * it was).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 
 #include <hv/frame.h>
 
+#include "../../domains/control/drvcfg.h"
 #include "../../domains/control/images.h"
 #include "../../domains/control/log.h"
 #include "../../domains/control/tokens.h"
@@ -297,12 +300,64 @@ static void test_images(void **state)
     assert_null(image_upload_chunk(&ch, 1, &done, &name, &code)); /* b goes on */
 }
 
+static bool cfg_is(const struct proto_domain_config *c, const char *key, const char *value)
+{
+    for (uint32_t i = 0; c->has_config && i < c->config.count; i++)
+        if (c->config.items[i].key.len == strlen(key) &&
+            !memcmp(c->config.items[i].key.ptr, key, strlen(key)))
+            return c->config.items[i].value.len == strlen(value) &&
+                   !memcmp(c->config.items[i].value.ptr, value, strlen(value));
+    return false;
+}
+
+static void test_drvcfg(void **state)
+{
+    (void)state;
+    static struct proto_domain_config c, before;
+    char why[128], sum[128];
+    memset(&c, 0, sizeof c);
+    c.has_config = true;
+    c.config.count = 1;
+    c.config.items[0] = (struct proto_config_entry){S("address"), S("192.0.2.10/24")};
+    /* Replace one, add one; a final line without a newline; empty lines. */
+    const char *good = "address=198.51.100.7/24\n\ngateway=198.51.100.1";
+    assert_null(drvcfg_apply(&c, good, strlen(good), why, sizeof why, sum, sizeof sum));
+    assert_int_equal(c.config.count, 2);
+    assert_true(cfg_is(&c, "address", "198.51.100.7/24"));
+    assert_true(cfg_is(&c, "gateway", "198.51.100.1"));
+    assert_string_equal(sum, "address 198.51.100.7/24, gateway 198.51.100.1");
+    /* An empty file changes nothing; an empty value is a value. */
+    assert_null(drvcfg_apply(&c, "", 0, why, sizeof why, sum, sizeof sum));
+    assert_int_equal(c.config.count, 2);
+    assert_null(drvcfg_apply(&c, "x=\n", 3, why, sizeof why, sum, sizeof sum));
+    assert_true(cfg_is(&c, "x", ""));
+    /* Every malformed file is refused and leaves the configuration as it was. */
+    static char big[DRVCFG_FILE_MAX + 2], longval[DRVCFG_VALUE_MAX + 8],
+        longkey[DRVCFG_KEY_MAX + 8], many[40 * 8];
+    memset(big, 'a', sizeof big - 1);
+    big[1] = '=';
+    snprintf(longval, sizeof longval, "k=%0*d", DRVCFG_VALUE_MAX + 1, 0);
+    memset(longkey, 'k', DRVCFG_KEY_MAX + 1);
+    strcpy(longkey + DRVCFG_KEY_MAX + 1, "=v");
+    size_t n = 0;
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(many + n, sizeof many - n, "k%d=v\n", i);
+    const char *bad[] = {"address",          "=value", "a b=c", "address=x\ty", "address=\x01",
+                         "address=\xc3\xa9", longval,  longkey, many,           big};
+    before = c;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_non_null(drvcfg_apply(&c, bad[i], strlen(bad[i]), why, sizeof why, sum, sizeof sum));
+        assert_memory_equal(&c, &before, sizeof c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_log),
         cmocka_unit_test(test_images),
+        cmocka_unit_test(test_drvcfg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,7 +111,9 @@ bool up_net_write(const struct up_net *n, const char *run_dir, char *why, size_t
     char path[4200];
     snprintf(path, sizeof path, "%s/" UP_NET_FILE, run_dir);
     FILE *f = fopen(path, "w");
-    if (!f || fprintf(f, "%s%s%s\n", n->address, n->gateway[0] ? " " : "", n->gateway) < 0 ||
+    if (!f ||
+        fprintf(f, "address=%s\n%s%s%s", n->address, n->gateway[0] ? "gateway=" : "", n->gateway,
+                n->gateway[0] ? "\n" : "") < 0 ||
         fclose(f) != 0) {
         snprintf(why, why_cap, "cannot write %s: %s", path, strerror(errno));
         return false;

@@ -3,8 +3,10 @@
  * virtio-net function whose other end is a tap device (`tap:IFNAME`, e.g.
  * one in a network namespace the caller made) or QEMU user networking with
  * `restrict=on` and host port forwards on 127.0.0.1 (`user,fwd=PORT`); the
- * control domain starts netback on it with the external address and gateway
- * given here (fw_cfg file opt/hv/net). Without --net (or with `none`) the
+ * control domain starts netback on it (its driver manifest) with the
+ * external address and gateway given here (fw_cfg file
+ * opt/hv/driver/netback: lines "address=A/LEN" and "gateway=G", which
+ * replace its manifest's config values). Without --net (or with `none`) the
  * machine has no NIC at all (`-nic none`).
  */
 #ifndef HVCTL_UP_NET_H
@@ -14,7 +16,7 @@
 #include <stddef.h>
 
 #define UP_NET_DEFAULT_ADDRESS "192.0.2.10/24"
-#define UP_NET_FWCFG_NAME "opt/hv/net"
+#define UP_NET_FWCFG_NAME "opt/hv/driver/netback"
 #define UP_NET_FILE "net.cfg" /* in the run directory */
 
 struct up_net {
