@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 # Default limit for a test that sets no TIMEOUT of its own (seconds).
 TEST_TIMEOUT ?= 300
 
-.PHONY: all deps configure build run check unit integration bench fuzz fuzz-hv format format-check clean
+.PHONY: all deps configure build run check unit integration bench soak fuzz fuzz-hv format format-check clean
 
 all: build
 
@@ -39,6 +39,10 @@ integration: build
 
 bench: build
 	./scripts/bench.sh $(BUILD)
+
+# netback killed 100 times under a TCP stream (docs/restart.md); not in check.
+soak: build
+	cmake --build $(BUILD) --target soak
 
 # The libFuzzer campaigns over the decoders (FUZZ_SECONDS per target), then
 # the hypercall fuzzer: at least FUZZ_HV_CALLS calls (default 10 million)

@@ -162,6 +162,7 @@ static void fail_pending(struct dom *d, struct bus_dom *b, const char *why)
                           why, NULL);
             break;
         case BUS_CONT_CONNECT: services_connect_answer(b->pending[i].arg, d, NULL, why); break;
+        case BUS_CONT_HEARTBEAT: registry_heartbeat(d, true); break; /* gone, not hung */
         default: break;
         }
     }
@@ -296,6 +297,7 @@ const char *bus_request_timeout(struct dom *d, struct proto_msg *m, enum bus_con
     case PROTO_MSG_BUS_SUSPEND_REQUEST: m->u.bus_suspend_request.request_id = id; break;
     case PROTO_MSG_BUS_MEMORY_TARGET_REQUEST: m->u.bus_memory_target_request.request_id = id; break;
     case PROTO_MSG_BUS_CONNECT_REQUEST: m->u.bus_connect_request.request_id = id; break;
+    case PROTO_MSG_BUS_PING: m->u.bus_ping.request_id = id; break;
     case PROTO_MSG_VOLUME_CREATE_REQUEST: m->u.volume_create_request.request_id = id; break;
     case PROTO_MSG_VOLUME_GROW_REQUEST: m->u.volume_grow_request.request_id = id; break;
     case PROTO_MSG_VOLUME_DELETE_REQUEST: m->u.volume_delete_request.request_id = id; break;
@@ -337,6 +339,13 @@ bool bus_shutdown(struct dom *d, enum proto_shutdown_kind kind)
     out_msg.type = PROTO_MSG_BUS_SHUTDOWN_REQUEST;
     out_msg.u.bus_shutdown_request = (struct proto_bus_shutdown_request){.kind = kind};
     return bus_request(d, &out_msg, BUS_CONT_NONE, 0, 0) == NULL;
+}
+
+bool bus_heartbeat(struct dom *d, uint64_t timeout_ns)
+{
+    out_msg.type = PROTO_MSG_BUS_PING;
+    out_msg.u.bus_ping = (struct proto_bus_ping){.seq = of(d)->next_id + 1};
+    return bus_request_timeout(d, &out_msg, BUS_CONT_HEARTBEAT, 0, 0, timeout_ns) == NULL;
 }
 
 void bus_resumed(struct dom *d)
@@ -414,6 +423,11 @@ static void on_reply(struct dom *d, struct bus_dom *b, struct proto_msg *m)
                       code == 0 ? m : NULL);
         break;
     case BUS_CONT_CONNECT: services_connect_answer(b->pending[i].arg, d, m, why); break;
+    case BUS_CONT_HEARTBEAT:
+        if (ok && m->type != PROTO_MSG_BUS_PONG)
+            b->conn.errors++; /* answered with something else: not an answer */
+        registry_heartbeat(d, ok && m->type == PROTO_MSG_BUS_PONG);
+        break;
     case BUS_CONT_NONE:
         if (!ok)
             ctl_log_add("control", proto_msg_name(b->pending[i].sent), d->name, false,
@@ -488,6 +502,7 @@ static void serve(struct dom *d, struct bus_dom *b, struct proto_msg *m)
     case PROTO_MSG_ERROR_REPLY:
     case PROTO_MSG_BUS_CONNECT_REPLY:
     case PROTO_MSG_BUS_MEMORY_TARGET_REPLY:
+    case PROTO_MSG_BUS_PONG:
     case PROTO_MSG_VOLUME_INFO_REPLY:
     case PROTO_MSG_VOLUME_LIST_REPLY: on_reply(d, b, m); return;
     default: return; /* bus_conn_next admits nothing else */
@@ -545,6 +560,10 @@ static void serve_round(struct dom *d, struct bus_dom *b, uint64_t now)
             continue;
         b->pending[i].used = false;
         const char *why = "the domain did not answer in time";
+        if (b->pending[i].cont == BUS_CONT_HEARTBEAT) {
+            registry_heartbeat(d, false); /* logged as a hang by the registry */
+            continue;
+        }
         ctl_log_add("control", proto_msg_name(b->pending[i].sent), d->name, false,
                     PROTO_ERROR_CODE_BUSY, why);
         switch (b->pending[i].cont) {

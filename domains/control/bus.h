@@ -44,12 +44,13 @@ struct dom;
 
 /* What to do with the answer to a request the control domain sent. */
 enum bus_cont {
-    BUS_CONT_NONE = 0,    /* log it */
-    BUS_CONT_HVCTL = 1,   /* answer hvctl request `arg` of `session` */
-    BUS_CONT_SUSPEND = 2, /* pause the domain, then answer as HVCTL */
-    BUS_CONT_CONNECT = 3, /* an introduction's step (services.c, conn `arg`) */
-    BUS_CONT_RELAY = 4,   /* as HVCTL, but an answer of the expected type goes to hvctl
+    BUS_CONT_NONE = 0,      /* log it */
+    BUS_CONT_HVCTL = 1,     /* answer hvctl request `arg` of `session` */
+    BUS_CONT_SUSPEND = 2,   /* pause the domain, then answer as HVCTL */
+    BUS_CONT_CONNECT = 3,   /* an introduction's step (services.c, conn `arg`) */
+    BUS_CONT_RELAY = 4,     /* as HVCTL, but an answer of the expected type goes to hvctl
                              as it is (its request id replaced): hvctl volume */
+    BUS_CONT_HEARTBEAT = 5, /* registry_heartbeat: answered (bus-pong) or not in time */
 };
 
 /* How dispatch.c answers an hvctl request later (code 0: ok-reply, or
@@ -91,6 +92,11 @@ void bus_event(struct dom *d, struct proto_msg *m);
 /* Asks d to shut down over its bus; false if it has no connected bus (the
  * caller then uses HV_DOMCTL_SHUTDOWN_REQUEST). */
 bool bus_shutdown(struct dom *d, enum proto_shutdown_kind kind);
+
+/* Sends d a heartbeat (bus-ping) that must be answered within timeout_ns
+ * (registry_heartbeat says whether it was); false if its bus is not
+ * connected or too busy (nothing sent). */
+bool bus_heartbeat(struct dom *d, uint64_t timeout_ns);
 
 /* Tells d it was resumed (after a suspend). */
 void bus_resumed(struct dom *d);

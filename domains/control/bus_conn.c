@@ -31,6 +31,7 @@ bool bus_conn_type_allowed(enum proto_msg_type t)
     case PROTO_MSG_ERROR_REPLY:
     case PROTO_MSG_BUS_CONNECT_REPLY:
     case PROTO_MSG_BUS_MEMORY_TARGET_REPLY:
+    case PROTO_MSG_BUS_PONG:
     case PROTO_MSG_VOLUME_INFO_REPLY:
     case PROTO_MSG_VOLUME_LIST_REPLY: return true;
     default: return false;

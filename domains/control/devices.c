@@ -6,6 +6,13 @@
 #include "gk/cap.h"
 #include "gk/hypercall.h"
 #include "gk/pci.h"
+#include "gk/virtio.h"
+#include "gk/virtio_pci.h"
+
+/* Where the control domain maps a virtio function's common configuration
+ * to reset it (devices_reset); nothing else of it lives there. */
+#define RESET_VA 0x380000000ull
+#define RESET_POLLS 1000000u
 
 static struct gk_pci_cap_function funcs[DEV_FUNCS_MAX];
 static uint32_t func_count;
@@ -97,6 +104,73 @@ void devices_release(const struct dom *d)
     for (uint32_t i = 0; i < func_count; i++)
         if (holder[i] == d)
             take_back(i);
+}
+
+void devices_keep(const struct dom *d)
+{
+    for (uint32_t i = 0; i < func_count; i++)
+        if (holder[i] == d) {
+            uint8_t rights = holder_rights[i];
+            take_back(i);
+            holder[i] = d; /* kept for its next incarnation */
+            holder_rights[i] = rights;
+        }
+}
+
+/* Writes 0 to a virtio function's device status and waits until it reads
+ * 0 (virtio 1.x, 2.4 and 4.1.4.3): the device drops its queues and stops
+ * using the memory they named. NULL, or why not. */
+static const char *virtio_reset(const struct gk_pci_cap_function *f)
+{
+    struct gk_pci_cap_backend be;
+    struct gk_pci_cfg cfg;
+    struct gk_virtio_pci_caps caps;
+    struct gk_pci_mapping m;
+    if (gk_pci_cap_cfg_init(f->pci_slot, &be, &cfg) != HV_OK ||
+        gk_virtio_pci_find_caps(&cfg, f->dev.bdf, &caps) != HV_OK || !caps.has_common)
+        return "no virtio common configuration";
+    if (caps.common.length < sizeof(struct gk_virtio_pci_common_cfg) ||
+        gk_pci_map_bar(f, caps.common.bar, caps.common.offset, caps.common.length, RESET_VA, true,
+                       &m) != HV_OK)
+        return "its common configuration cannot be mapped";
+    volatile uint8_t *status =
+        (volatile uint8_t *)m.ptr + offsetof(struct gk_virtio_pci_common_cfg, device_status);
+    *status = 0;
+    bool done = false;
+    for (uint32_t i = 0; i < RESET_POLLS && !done; i++) {
+        done = *status == 0;
+        __asm__ volatile("pause");
+    }
+    gk_pci_unmap_bar(&m);
+    return done ? NULL : "the reset did not finish";
+}
+
+bool devices_reset(const struct dom *d, char *detail, size_t detail_cap)
+{
+    size_t n = 0;
+    bool ok = true;
+    detail[0] = 0;
+    for (uint32_t i = 0; i < func_count; i++) {
+        if (holder[i] != d)
+            continue;
+        const struct gk_pci_cap_function *f = &funcs[i];
+        uint32_t cmd = 0;
+        bool master = gk_pci_cap_config_read(f->pci_slot, 4, 2, &cmd) != HV_OK ||
+                      (cmd & GK_PCI_COMMAND_BUS_MASTER) != 0;
+        const char *why = master                                     ? "bus mastering is still on"
+                          : f->dev.vendor_id == GK_VIRTIO_PCI_VENDOR ? virtio_reset(f)
+                                                                     : NULL;
+        ok = ok && why == NULL;
+        if (n < detail_cap)
+            n += (size_t)snprintf(detail + n, detail_cap - n, "%s%02x:%02x.%x %s%s", n ? ", " : "",
+                                  f->dev.bdf.bus, f->dev.bdf.dev, f->dev.bdf.fn,
+                                  why ? "NOT reset: " : "bus mastering off (DMA detached), ",
+                                  why ? why
+                                  : f->dev.vendor_id == GK_VIRTIO_PCI_VENDOR
+                                      ? "virtio reset"
+                                      : "no reset for a non-virtio function");
+    }
+    return ok;
 }
 
 const char *devices_give(struct dom *d, char *detail, size_t detail_cap)

@@ -38,6 +38,17 @@ const char *devices_give(struct dom *d, char *detail, size_t detail_cap);
 
 /* Takes back every function given to d (revokes the copies). */
 void devices_release(const struct dom *d);
+/* The same, but the functions stay d's (no other domain can be given them)
+ * for its next incarnation: a restart (registry.c). */
+void devices_keep(const struct dom *d);
+
+/* Between two incarnations of d (the old one destroyed, its functions
+ * kept): checks that each has bus mastering off — the hypervisor turns it
+ * off and detaches the function from the old instance's DMA space, which
+ * it destroys, before the instance's frames are freed (docs/devices.md) —
+ * and resets it (a virtio function: device status 0, waited for). A
+ * summary per function in detail; false if a check or reset failed. */
+bool devices_reset(const struct dom *d, char *detail, size_t detail_cap);
 
 /* The device list for hvctl devices. */
 void devices_list(struct proto_device_list_reply *r);

@@ -382,6 +382,15 @@ static void do_destroy(struct request *r)
     done(r->id, r->t, r->action, r->target, why, err, NULL);
 }
 
+static void do_restart(struct request *r)
+{
+    struct ctl_error err = {PROTO_ERROR_CODE_INTERNAL, 0};
+    bool crash = r->m->u.domain_restart_request.crash;
+    const char *why = registry_restart(r->d, crash, &err);
+    done(r->id, r->t, r->action, r->target, why, err,
+         crash ? "handled as a crash (its on-crash policy)" : "rebuilt from its configuration");
+}
+
 static void do_shutdown(struct request *r)
 {
     const struct proto_domain_shutdown_request *q = &r->m->u.domain_shutdown_request;
@@ -759,6 +768,13 @@ static const struct route routes[] = {
                                           .name_field = "domain",
                                           .right = RIGHT(PROTO_RIGHT_LIFECYCLE),
                                           .invoke = do_destroy},
+    [PROTO_MSG_DOMAIN_RESTART_REQUEST] = {.action = "domain-restart-request",
+                                          .token = MSG_OFF(domain_restart_request.token),
+                                          .name = MSG_OFF(domain_restart_request.domain),
+                                          .target = TARGET_DOMAIN,
+                                          .name_field = "domain",
+                                          .right = RIGHT(PROTO_RIGHT_LIFECYCLE),
+                                          .invoke = do_restart},
     [PROTO_MSG_DOMAIN_SHUTDOWN_REQUEST] = {.action = "domain-shutdown",
                                            .token = MSG_OFF(domain_shutdown_request.token),
                                            .name = MSG_OFF(domain_shutdown_request.domain),

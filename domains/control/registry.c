@@ -13,10 +13,9 @@
 #include "consoles.h"
 #include "gk/gk.h"
 #include "log.h"
+#include "restart.h"
 #include "services.h"
 
-#define RESTART_WINDOW_NS (60ull * GK_NS_PER_SEC)
-#define RESTARTS_PER_WINDOW 5u
 #define MEM_MIN_BYTES (1ull << 20)
 
 static struct dom doms[DOM_MAX];
@@ -265,6 +264,10 @@ static const char *build(struct dom *d, bool paused, char *detail, uint32_t deta
         return dev_why;
     }
     d->never_started = true;
+    d->built_ns = gk_now_ns();
+    d->restart_at_ns = 0;
+    d->hung = false;
+    d->hb_sent_ns = 0;
     d->stop_handled = false;
     d->shutting_down = false;
     d->shutdown_asked = false;
@@ -333,6 +336,8 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
     if (cfg->vcpus < 1 || cfg->vcpus > HV_DOMAIN_VCPUS_MAX)
         return "vcpus must be 1 .. 8";
     const char *bad = check_bus_config(cfg);
+    if (!bad)
+        bad = restart_policy_check(cfg);
     if (bad)
         return bad;
     struct image *im = image_find(cfg->kernel);
@@ -380,13 +385,17 @@ const char *registry_create(const struct proto_domain_config *cfg, bool paused, 
     return NULL;
 }
 
-/* Destroys the hypervisor domain (keeping the entry). */
-static void kill_domain(struct dom *d)
+/* Destroys the hypervisor domain (keeping the entry). keep_devices: its
+ * PCI functions stay its own for the next incarnation (a restart). */
+static void kill_domain(struct dom *d, bool keep_devices)
 {
     if (!d->has_domain)
         return;
     con_pump(d);
-    devices_release(d);
+    if (keep_devices)
+        devices_keep(d);
+    else
+        devices_release(d);
     bus_domain_gone(d, "it was destroyed");
     int64_t rc = gk_domain_destroy(&d->built);
     if (rc != HV_OK)
@@ -400,7 +409,8 @@ static void kill_domain(struct dom *d)
 static void forget(struct dom *d, const char *why)
 {
     con_domain_gone(d, why);
-    kill_domain(d);
+    kill_domain(d, false);
+    devices_release(d); /* also what a restarting or left-stopped entry kept */
     image_unref(d->image);
     memset(d, 0, sizeof *d);
 }
@@ -511,6 +521,77 @@ static const char *reason_name(uint32_t reason)
                                           : "poweroff";
 }
 
+static enum proto_restart_cause cause_of(uint32_t reason)
+{
+    return reason == HV_SHUTDOWN_CRASH    ? PROTO_RESTART_CAUSE_CRASH
+           : reason == HV_SHUTDOWN_REBOOT ? PROTO_RESTART_CAUSE_REBOOT
+                                          : PROTO_RESTART_CAUSE_EXIT;
+}
+
+/* Builds d's next incarnation (its back-off is over, or there was none)
+ * and logs the restart with its cause; a failed build leaves it stopped. */
+static void rebuild(struct dom *d)
+{
+    char why[256];
+    struct ctl_error e = {PROTO_ERROR_CODE_INTERNAL, 0};
+    const char *err = build(d, false, why, sizeof why, &e);
+    d->restarts++;
+    d->has_last_cause = true;
+    d->last_cause = d->pending_cause;
+    ctl_log_add("control", "domain-restart", d->name, err == NULL, e.code,
+                err ? err : d->restart_note);
+    if (err) {
+        gk_printf("control: %s: rebuilding it failed (%s): left stopped\n", d->name, err);
+        d->state = PROTO_DOMAIN_STATE_CRASHED;
+        d->stop_handled = true;
+        d->left_stopped = true;
+    }
+}
+
+/* d is to be rebuilt (cause, detail for the log): destroys its instance at
+ * once (its functions kept for it, checked and reset), then rebuilds it
+ * now or after its back-off delay, or leaves it stopped at its limit. */
+static void restart(struct dom *d, enum proto_restart_cause cause, const char *detail)
+{
+    struct restart_policy p;
+    restart_policy_of(&d->cfg, &p);
+    uint64_t now = gk_now_ns(), delay = 0, ran = now - d->built_ns;
+    uint32_t before = d->quick;
+    bool again = restart_next(&p, d->built_ns, now, &d->quick, &delay);
+    kill_domain(d, true);
+    char dev[160];
+    bool reset_ok = devices_reset(d, dev, sizeof dev);
+    d->stop_handled = true;
+    if (!again || !reset_ok) {
+        char msg[300];
+        if (!reset_ok)
+            snprintf(msg, sizeof msg, "%s: its device could not be made safe (%s): left stopped",
+                     detail, dev);
+        else
+            snprintf(msg, sizeof msg,
+                     "%s: %u restarts in a row, each within %llu ms of its start (this one ran "
+                     "%llu ms): left stopped; hvctl restart %s starts it again",
+                     detail, before, (unsigned long long)(p.stable_ns / GK_NS_PER_MS),
+                     (unsigned long long)(ran / GK_NS_PER_MS), d->name);
+        gk_printf("control: %s: %s\n", d->name, msg);
+        ctl_log_add("control", "domain-stopped", d->name, false, PROTO_ERROR_CODE_BUSY, msg);
+        d->left_stopped = true;
+        d->state = cause == PROTO_RESTART_CAUSE_EXIT || cause == PROTO_RESTART_CAUSE_REBOOT
+                       ? PROTO_DOMAIN_STATE_SHUTDOWN
+                       : PROTO_DOMAIN_STATE_CRASHED;
+        return;
+    }
+    snprintf(d->restart_note, sizeof d->restart_note,
+             "%s; ran %llu ms; restart %u in a row%s%llu ms back-off%s%s", detail,
+             (unsigned long long)(ran / GK_NS_PER_MS), d->quick, delay ? ", after " : ", no ",
+             (unsigned long long)(delay / GK_NS_PER_MS), dev[0] ? "; " : "", dev);
+    d->pending_cause = cause;
+    d->state = PROTO_DOMAIN_STATE_RESTARTING;
+    d->restart_at_ns = now + delay;
+    if (delay == 0)
+        rebuild(d);
+}
+
 /* Applies d's policy for a stop with reason; forced says the control
  * domain stopped it (shutdown timeout). May forget d. */
 static void apply_policy(struct dom *d, uint32_t reason, bool forced)
@@ -523,33 +604,88 @@ static void apply_policy(struct dom *d, uint32_t reason, bool forced)
                                  : "",
              reason_name(reason), proto_stop_policy_name(p));
     d->shutdown_asked = false;
-    char name[DOM_NAME_MAX + 1];
-    strlcpy(name, d->name, sizeof name);
     if (p == PROTO_STOP_POLICY_RESTART) {
-        uint64_t now = gk_now_ns();
-        if (now - d->restart_window_ns > RESTART_WINDOW_NS) {
-            d->restart_window_ns = now;
-            d->restarts = 0;
-        }
-        if (++d->restarts > RESTARTS_PER_WINDOW) {
-            ctl_log_add("control", "domain-stopped", name, false, PROTO_ERROR_CODE_BUSY,
-                        "restarted 5 times within 60 s: preserved instead");
-            return;
-        }
-        kill_domain(d);
-        char why[256];
-        struct ctl_error e = {PROTO_ERROR_CODE_INTERNAL, 0};
-        const char *err = build(d, false, why, sizeof why, &e);
-        ctl_log_add("control", "domain-restart", name, err == NULL, e.code, err ? err : detail);
-        if (err) {
-            d->state = PROTO_DOMAIN_STATE_CRASHED;
-            d->stop_handled = true;
-        }
+        restart(d, cause_of(reason), detail);
         return;
     }
-    ctl_log_add("control", "domain-stopped", name, true, 0, detail);
+    ctl_log_add("control", "domain-stopped", d->name, true, 0, detail);
     if (p == PROTO_STOP_POLICY_DESTROY)
         forget(d, "the domain stopped and its policy destroyed it");
+}
+
+const char *registry_restart(struct dom *d, bool crash, struct ctl_error *err)
+{
+    err->code = PROTO_ERROR_CODE_WRONG_STATE;
+    if (crash && !d->has_domain)
+        return "it has no instance to kill";
+    if (crash) {
+        /* As a crash the hypervisor reported: the on-crash policy decides. */
+        bus_domain_gone(d, "it was killed (hvctl kill)");
+        d->shutting_down = false;
+        d->state = PROTO_DOMAIN_STATE_CRASHED;
+        enum proto_stop_policy p = d->cfg.on_crash;
+        if (p == PROTO_STOP_POLICY_RESTART) {
+            restart(d, PROTO_RESTART_CAUSE_KILLED, "killed (hvctl kill): policy restart");
+            return NULL;
+        }
+        d->stop_handled = true;
+        ctl_log_add("control", "domain-stopped", d->name, true, 0,
+                    p == PROTO_STOP_POLICY_DESTROY ? "killed (hvctl kill): policy destroy"
+                                                   : "killed (hvctl kill): policy preserve");
+        if (p == PROTO_STOP_POLICY_DESTROY)
+            forget(d, "it was killed and its policy destroyed it");
+        else
+            gk_domain_pause(d->built.dom_slot); /* kept, stopped, for inspection */
+        return NULL;
+    }
+    /* Asked for: at once, whatever the count of restarts in a row was. */
+    if (d->has_domain)
+        bus_domain_gone(d, "it is being restarted (hvctl restart)");
+    kill_domain(d, true);
+    char dev[160];
+    if (!devices_reset(d, dev, sizeof dev)) {
+        d->state = PROTO_DOMAIN_STATE_CRASHED;
+        d->stop_handled = true;
+        d->left_stopped = true;
+        err->code = PROTO_ERROR_CODE_INTERNAL;
+        snprintf(d->restart_note, sizeof d->restart_note, "its device could not be made safe: %s",
+                 dev);
+        return d->restart_note;
+    }
+    d->quick = 0;
+    d->left_stopped = false;
+    d->pending_cause = PROTO_RESTART_CAUSE_REQUESTED;
+    snprintf(d->restart_note, sizeof d->restart_note, "requested (hvctl restart)%s%s",
+             dev[0] ? "; " : "", dev);
+    rebuild(d);
+    if (!d->has_domain) {
+        err->code = PROTO_ERROR_CODE_INTERNAL;
+        return "rebuilding it failed (see the log)";
+    }
+    return NULL;
+}
+
+void registry_heartbeat(struct dom *d, bool answered)
+{
+    d->hb_sent_ns = 0;
+    if (!answered && d->has_domain && d->state == PROTO_DOMAIN_STATE_RUNNING && !d->suspended)
+        d->hung = true; /* acted on by registry_poll, outside the bus's loop */
+}
+
+/* Sends d a heartbeat when one is due (manifest restart.heartbeat): while
+ * it runs (not paused, suspended or stopping) and its bus is connected,
+ * one bus-ping at a time, a quarter of the heartbeat apart. */
+static void heartbeat(struct dom *d, uint64_t now)
+{
+    struct restart_policy p;
+    restart_policy_of(&d->cfg, &p);
+    if (p.heartbeat_ns == 0 || d->hb_sent_ns != 0 || d->state != PROTO_DOMAIN_STATE_RUNNING ||
+        d->suspended || now < d->hb_next_ns)
+        return;
+    if (bus_heartbeat(d, p.heartbeat_ns)) {
+        d->hb_sent_ns = now;
+        d->hb_next_ns = now + p.heartbeat_ns / 4;
+    }
 }
 
 void registry_poll(void)
@@ -557,8 +693,23 @@ void registry_poll(void)
     uint64_t now = gk_now_ns();
     for (uint32_t i = 0; i < DOM_MAX; i++) {
         struct dom *d = &doms[i];
+        if (d->used && !d->has_domain && d->state == PROTO_DOMAIN_STATE_RESTARTING &&
+            now >= d->restart_at_ns)
+            rebuild(d);
         if (!d->used || !d->has_domain)
             continue;
+        if (d->hung) {
+            struct restart_policy p;
+            restart_policy_of(&d->cfg, &p);
+            char detail[120];
+            snprintf(detail, sizeof detail, "hang: no answer to its heartbeat within %llu ms",
+                     (unsigned long long)(p.heartbeat_ns / GK_NS_PER_MS));
+            gk_printf("control: %s: %s: restarting it\n", d->name, detail);
+            bus_domain_gone(d, "it hung (missed its heartbeat)");
+            d->state = PROTO_DOMAIN_STATE_CRASHED;
+            restart(d, PROTO_RESTART_CAUSE_HANG, detail);
+            continue;
+        }
         con_pump(d);
         struct hv_domctl_info info;
         if (gk_domain_info(d->built.dom_slot, &info) != HV_OK)
@@ -600,9 +751,10 @@ void registry_poll(void)
         }
         if (d->stop_handled)
             continue; /* stopped by force and preserved (paused): stays shut down */
-        if (info.state == HV_DOMSTATE_RUNNING)
+        if (info.state == HV_DOMSTATE_RUNNING) {
             d->state = PROTO_DOMAIN_STATE_RUNNING;
-        else if (info.state == HV_DOMSTATE_PAUSED || info.state == HV_DOMSTATE_BUILDING)
+            heartbeat(d, now);
+        } else if (info.state == HV_DOMSTATE_PAUSED || info.state == HV_DOMSTATE_BUILDING)
             d->state = PROTO_DOMAIN_STATE_PAUSED;
     }
 }
@@ -623,6 +775,12 @@ void registry_summary(const struct dom *d, struct proto_domain_summary *out)
         .dma_faults = d->dma_faults,
         .has_bus = true,
         .bus = bus_state(d),
+        .has_restarts = true,
+        .restarts = d->restarts,
+        .has_last_restart = d->has_last_cause,
+        .last_restart = d->last_cause,
+        .has_uptime_ns = d->has_domain,
+        .uptime_ns = d->has_domain ? gk_now_ns() - d->built_ns : 0,
     };
 }
 

@@ -8,6 +8,16 @@
  * HV_CAP_R_DOM_STATE) and on the periodic poll. A domain that stopped
  * (SHUTDOWN with a reason) gets its policy applied once: destroy, restart
  * (rebuilt from the kept image and configuration) or preserve.
+ *
+ * Restarts (docs/restart.md): a restart destroys the instance at once (its
+ * devices are taken back, reset and kept for it; its DMA is detached by the
+ * hypervisor), then builds a new one from the kept configuration, at once
+ * or after the back-off delay of restart.c (state restarting meanwhile).
+ * Causes: a crash, a stop whose policy is restart, a missed heartbeat (a
+ * bus-ping the domain did not answer within restart.heartbeat), hvctl
+ * restart and hvctl kill. After restart.limit quick restarts in a row it is
+ * left stopped (no instance, state crashed or shutdown), loudly: a console
+ * line and a failed domain-stopped log entry; hvctl restart brings it back.
  */
 #ifndef CONTROL_REGISTRY_H
 #define CONTROL_REGISTRY_H
@@ -60,7 +70,18 @@ struct dom {
     enum proto_shutdown_kind shutdown_kind;
     bool suspended;                /* paused by hvctl suspend: unpause sends bus-resume-event */
     uint64_t shutdown_deadline_ns; /* 0: none */
-    uint64_t restarts, restart_window_ns;
+    uint64_t restarts;             /* times the control domain rebuilt it */
+    bool has_last_cause;           /* last_cause is valid */
+    enum proto_restart_cause last_cause; /* why it was rebuilt last */
+    uint64_t built_ns;                   /* when this incarnation was built */
+    uint32_t quick;                      /* quick restarts in a row (restart.c) */
+    uint64_t restart_at_ns;              /* state restarting: rebuild at this time */
+    enum proto_restart_cause pending_cause;
+    bool left_stopped;      /* the restart limit stopped it: nothing restarts it but hvctl */
+    bool hung;              /* its heartbeat was missed: restarted by the next registry_poll */
+    uint64_t hb_sent_ns;    /* a heartbeat (bus-ping) is out since then (0: none) */
+    uint64_t hb_next_ns;    /* the next one is due then */
+    char restart_note[320]; /* the log detail of the restart being made */
     uint64_t memory_bytes, max_memory_seen, cpu_time_ns;
     uint64_t events_sent, events_delivered; /* HV_DOMCTL_INFO, this incarnation */
     uint64_t dma_faults;                    /* HV_DOMCTL_INFO, this incarnation */
@@ -112,8 +133,17 @@ uint32_t registry_vcpu_stats(const struct dom *d, struct proto_domain_info_reply
 const char *registry_host_info(struct proto_host_info_reply *r);
 
 /* Reads every domain's state, applies stop policies and shutdown
- * deadlines. Cheap enough for every loop iteration. */
+ * deadlines, sends heartbeats, rebuilds domains whose back-off is over.
+ * Cheap enough for every loop iteration. */
 void registry_poll(void);
+
+/* hvctl restart (crash false: rebuilt at once, the restart limit's count
+ * cleared) and hvctl kill (crash true: handled as a crash: on-crash policy,
+ * back-off, limit). NULL, or why not (*err). */
+const char *registry_restart(struct dom *d, bool crash, struct ctl_error *err);
+
+/* The bus-pong to d's heartbeat came (bus.c); or it did not in time. */
+void registry_heartbeat(struct dom *d, bool answered);
 
 /* Fills a summary of d (strings point into d). */
 void registry_summary(const struct dom *d, struct proto_domain_summary *out);

@@ -272,7 +272,7 @@ static void dispatch(const uint8_t *buf, uint32_t len)
     }
     if (type == PROTO_MSG_BUS_CONNECT_REQUEST || type == PROTO_MSG_BUS_GONE_EVENT ||
         type == PROTO_MSG_BUS_SUSPEND_REQUEST || type == PROTO_MSG_BUS_RESUME_EVENT ||
-        type == PROTO_MSG_BUS_MEMORY_TARGET_REQUEST ||
+        type == PROTO_MSG_BUS_MEMORY_TARGET_REQUEST || type == PROTO_MSG_BUS_PING ||
         __atomic_load_n(&bus.on_request, __ATOMIC_SEQ_CST)) {
         if (bus.inbox_count == INBOX || len > INBOX_MSG_MAX) {
             bus.dropped++;
@@ -559,6 +559,20 @@ static void serve(const uint8_t *buf, uint32_t len)
             gk_conn_on_connect(&q);
         else
             gk_bus_reply(id, PROTO_ERROR_CODE_INVALID, 0, "undecodable bus-connect-request");
+        return;
+    }
+    case PROTO_MSG_BUS_PING: {
+        /* A heartbeat: answered here, at a safe point, so that a domain
+         * whose threads never reach one (hung) does not answer. */
+        struct proto_bus_ping q;
+        if (!proto_bus_ping_decode(&d, &q) || !hvcbor_dec_finish(&d)) {
+            gk_bus_reply(id, PROTO_ERROR_CODE_INVALID, 0, "undecodable bus-ping");
+            return;
+        }
+        struct proto_bus_pong r = {.request_id = id, .seq = q.seq};
+        bool was = bus_lock();
+        SEND_MSG(bus_pong, &r, deadline_default());
+        bus_unlock(was);
         return;
     }
     case PROTO_MSG_BUS_GONE_EVENT: {

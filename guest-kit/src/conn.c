@@ -346,7 +346,13 @@ static void notify(struct gk_conn *c, bool n)
 
 /* Waits for the peer (prepare_sleep armed by the caller said sleep) or the
  * bus, until deadline_ns; GK_CHAN_ETIMEDOUT once it passed. Upcalls are
- * masked on entry and on return. */
+ * masked on entry and on return. Work the bus brought (a bus-gone-event for
+ * this very connection, an introduction) is served here, at a safe point:
+ * skipping the block without serving it (as this did until 2026-12-08) spun
+ * until the deadline, and a caller that waits again at once — a network
+ * front end between two frames — never served its bus again: its
+ * connection's end and the next introduction went unanswered (found by
+ * restart_netback). */
 static enum gk_chan_status wait_peer(uint64_t deadline_ns)
 {
     if (deadline_ns != GK_BUS_FOREVER) {
@@ -354,10 +360,13 @@ static enum gk_chan_status wait_peer(uint64_t deadline_ns)
             return GK_CHAN_ETIMEDOUT;
         gk_timer_arm(deadline_ns);
     }
-    if (!gk_bus_work_pending()) {
-        gk_block();
-        gk_events_disable();
+    if (gk_bus_work_pending()) {
+        gk_events_enable();
+        gk_bus_safe_point();
+    } else {
+        gk_block(); /* returns with upcalls on, after its own safe point */
     }
+    gk_events_disable();
     return GK_CHAN_OK;
 }
 

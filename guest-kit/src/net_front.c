@@ -1,4 +1,9 @@
-/* The network front end (gk/net.h) over a bus connection (gk/bus.h). */
+/* The network front end (gk/net.h) over a bus connection (gk/bus.h). A
+ * connection that is gone (netback stopped, crashed or was restarted) is
+ * closed and the next one of the same name, which the control domain
+ * introduces when netback's new instance comes up, is taken instead: the
+ * stack above sees lost frames in between, never an error. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +14,9 @@
 #include "hv/netif.h"
 
 struct gk_net {
-    struct gk_conn *c;
+    struct gk_conn *c; /* NULL while netback is away */
+    char name[33];
+    uint64_t away_ns; /* when the connection was found gone (0: not away) */
     struct gk_net_config cfg;
     bool have_cfg;
     struct gk_net_stats st;
@@ -17,6 +24,30 @@ struct gk_net {
 };
 
 /* A configuration message, checked; false if it is out of range. */
+static bool take_config(struct gk_net *n, const uint8_t *m, uint32_t len);
+
+/* Whether there is a connection to use: the one there is, or — it went
+ * away — the next one introduced (without waiting). */
+static bool connected(struct gk_net *n)
+{
+    if (n->c && !gk_conn_gone(n->c))
+        return true;
+    if (n->c) {
+        gk_conn_close(n->c); /* what was received before is lost with it */
+        n->c = NULL;
+        n->away_ns = gk_now_ns();
+        if (n->away_ns == 0)
+            n->away_ns = 1;
+        n->st.losses++;
+    }
+    n->c = gk_conn_wait(n->name, 0);
+    if (n->c == NULL)
+        return false;
+    n->away_ns = 0;
+    n->st.reconnects++;
+    return true;
+}
+
 static bool take_config(struct gk_net *n, const uint8_t *m, uint32_t len)
 {
     struct netif_config c;
@@ -43,6 +74,8 @@ static bool take_config(struct gk_net *n, const uint8_t *m, uint32_t len)
  * *len) or none is left. Configuration messages are applied on the way. */
 static bool next_frame(struct gk_net *n, uint8_t *buf, size_t cap, size_t *len)
 {
+    if (!connected(n))
+        return false;
     for (;;) {
         uint32_t got = 0;
         enum gk_chan_status st = gk_conn_recv(n->c, n->msg, sizeof n->msg, &got, 0);
@@ -89,6 +122,7 @@ struct gk_net *gk_net_open(const char *name, uint64_t deadline_ns)
         return NULL;
     }
     n->c = c;
+    snprintf(n->name, sizeof n->name, "%s", name);
     /* The configuration comes first; frames before it are dropped. */
     while (!n->have_cfg) {
         uint32_t len;
@@ -136,8 +170,9 @@ static int drv_send(void *ctx, const void *frame, size_t len)
     uint8_t m[NETIF_MSG_MAX];
     memcpy(m, &h, sizeof h);
     memcpy(m + sizeof h, frame, len);
-    /* Without waiting: a full ring is a lost frame (TCP retransmits). */
-    if (gk_conn_send(n->c, m, (uint32_t)(sizeof h + len), 0) != GK_CHAN_OK) {
+    /* Without waiting: a full ring, or netback away, is a lost frame (TCP
+     * retransmits). */
+    if (!connected(n) || gk_conn_send(n->c, m, (uint32_t)(sizeof h + len), 0) != GK_CHAN_OK) {
         n->st.tx_failed++;
         return -1;
     }
@@ -156,7 +191,18 @@ static void drv_wait(void *ctx, uint64_t deadline_ns)
     struct gk_net *n = ctx;
     uint32_t len;
     const uint8_t *bulk;
-    (void)gk_conn_peek(n->c, &len, &bulk, deadline_ns); /* sleeps on the event channel */
+    if (connected(n)) {
+        (void)gk_conn_peek(n->c, &len, &bulk, deadline_ns); /* sleeps on the event channel */
+        return;
+    }
+    /* netback is away: sleep until its new instance is introduced (taken
+     * by the next call) or the stack's deadline. */
+    struct gk_conn *c = gk_conn_wait(n->name, deadline_ns);
+    if (c != NULL) {
+        n->c = c;
+        n->away_ns = 0;
+        n->st.reconnects++;
+    }
 }
 
 static uint64_t drv_now(void *ctx)
@@ -173,7 +219,14 @@ struct gk_ip_driver gk_net_driver(struct gk_net *n)
 
 bool gk_net_gone(const struct gk_net *n)
 {
-    return gk_conn_gone(n->c);
+    return n->c == NULL || gk_conn_gone(n->c);
+}
+
+uint64_t gk_net_away_ns(const struct gk_net *n)
+{
+    if (n->c != NULL && !gk_conn_gone(n->c))
+        return 0;
+    return n->away_ns ? gk_now_ns() - n->away_ns : 0;
 }
 
 void gk_net_get_stats(const struct gk_net *n, struct gk_net_stats *out)
@@ -185,6 +238,7 @@ void gk_net_close(struct gk_net *n)
 {
     if (n == NULL)
         return;
-    gk_conn_close(n->c);
+    if (n->c)
+        gk_conn_close(n->c);
     free(n);
 }

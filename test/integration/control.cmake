@@ -7,7 +7,7 @@
 set(CONTROL_SRC ${PROJECT_SOURCE_DIR}/domains/control)
 hv_unit_test(control_host_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/control_host_test.c
     ${CONTROL_SRC}/tokens.c ${CONTROL_SRC}/log.c ${CONTROL_SRC}/images.c
-    ${CONTROL_SRC}/drvcfg.c
+    ${CONTROL_SRC}/drvcfg.c ${CONTROL_SRC}/restart.c
     INCLUDES ${CMAKE_CURRENT_SOURCE_DIR}/control_fakegk LIBS proto_host LABELS control)
 
 if(HV_WITH_TOOLS)

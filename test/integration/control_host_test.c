@@ -7,7 +7,8 @@
  * control characters), image uploads (order, bounds, CRC, sessions,
  * memory, replacement) and a driver's values from the host (drvcfg.c:
  * replace, add, every malformed file refused leaving the configuration as
- * it was).
+ * it was) and the restart policy (restart.c: back-off doubling to its
+ * maximum, the limit, a stable run starting a new series, bad specs).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include "../../domains/control/drvcfg.h"
 #include "../../domains/control/images.h"
 #include "../../domains/control/log.h"
+#include "../../domains/control/restart.h"
 #include "../../domains/control/tokens.h"
 #include "gk/gk.h"
 #include "gk/heap.h"
@@ -351,13 +353,71 @@ static void test_drvcfg(void **state)
     }
 }
 
+static void test_restart_policy(void **state)
+{
+    (void)state;
+    const uint64_t ms = 1000000ull;
+    static struct proto_domain_config c;
+    memset(&c, 0, sizeof c);
+    struct restart_policy p;
+    restart_policy_of(&c, &p); /* the defaults */
+    assert_int_equal(p.heartbeat_ns, 0);
+    assert_int_equal(p.backoff_ns, 250 * ms);
+    assert_int_equal(p.limit, 5);
+    /* Quick crashes in a row: at once, then 250, 500, 1000, 2000 ms; the
+     * sixth is refused and the count is left as it was. */
+    uint32_t row = 0;
+    uint64_t delay = 1, t = 1000 * ms;
+    const uint64_t want[] = {0, 250 * ms, 500 * ms, 1000 * ms, 2000 * ms};
+    for (unsigned i = 0; i < 5; i++) {
+        assert_true(restart_next(&p, t, t + 100 * ms, &row, &delay));
+        assert_int_equal(row, i + 1);
+        assert_int_equal(delay, want[i]);
+        t += 100 * ms + delay;
+    }
+    assert_false(restart_next(&p, t, t + 100 * ms, &row, &delay));
+    assert_int_equal(row, 5);
+    /* An incarnation that ran stable_ns starts a new series. */
+    assert_true(restart_next(&p, t, t + p.stable_ns, &row, &delay));
+    assert_int_equal(row, 1);
+    assert_int_equal(delay, 0);
+    /* The delay stops doubling at its maximum. */
+    c.has_restart = true;
+    c.restart = (struct proto_restart_spec){.heartbeat_ns = 0,
+                                            .backoff_ns = 100 * ms,
+                                            .backoff_max_ns = 300 * ms,
+                                            .limit = 100,
+                                            .stable_ns = 1000 * ms};
+    assert_null(restart_policy_check(&c));
+    restart_policy_of(&c, &p);
+    row = 0;
+    for (unsigned i = 0; i < 10; i++)
+        assert_true(restart_next(&p, 0, 10 * ms, &row, &delay));
+    assert_int_equal(delay, 300 * ms);
+    /* A clock that went backwards is not a quick restart. */
+    row = 7;
+    assert_true(restart_next(&p, 50 * ms, 10 * ms, &row, &delay));
+    assert_int_equal(row, 1);
+    /* Bad specs are refused. */
+    c.restart.heartbeat_ns = 10 * ms;
+    assert_non_null(restart_policy_check(&c));
+    c.restart.heartbeat_ns = 0;
+    c.restart.backoff_max_ns = 50 * ms;
+    assert_non_null(restart_policy_check(&c));
+    c.restart.backoff_max_ns = 300 * ms;
+    c.restart.limit = 0;
+    assert_non_null(restart_policy_check(&c));
+    c.restart.limit = 5;
+    c.restart.stable_ns = 3601ull * 1000 * ms;
+    assert_non_null(restart_policy_check(&c));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tokens),
-        cmocka_unit_test(test_log),
-        cmocka_unit_test(test_images),
-        cmocka_unit_test(test_drvcfg),
+        cmocka_unit_test(test_tokens),         cmocka_unit_test(test_log),
+        cmocka_unit_test(test_images),         cmocka_unit_test(test_drvcfg),
+        cmocka_unit_test(test_restart_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

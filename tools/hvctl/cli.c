@@ -14,7 +14,7 @@ static const struct cli_command *const COMMANDS[] = {
     &cli_cmd_reboot,  &cli_cmd_pause,   &cli_cmd_unpause,  &cli_cmd_sched,    &cli_cmd_vcpu_pin,
     &cli_cmd_console, &cli_cmd_token,   &cli_cmd_validate, &cli_cmd_diff,     &cli_cmd_apply,
     &cli_cmd_compile, &cli_cmd_devices, &cli_cmd_bus,      &cli_cmd_services, &cli_cmd_suspend,
-    &cli_cmd_mem_set, &cli_cmd_volume,
+    &cli_cmd_mem_set, &cli_cmd_volume,  &cli_cmd_restart,  &cli_cmd_kill,
 };
 #define COMMAND_COUNT (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -127,7 +127,8 @@ const char *cli_bus_state_name(uint64_t state);
 extern const struct cli_command cli_cmd_up, cli_cmd_down, cli_cmd_status;
 extern const struct cli_command cli_cmd_list, cli_cmd_info, cli_cmd_top, cli_cmd_log,
     cli_cmd_create, cli_cmd_destroy, cli_cmd_shutdown, cli_cmd_reboot, cli_cmd_pause,
-    cli_cmd_unpause, cli_cmd_token, cli_cmd_sched, cli_cmd_vcpu_pin, cli_cmd_devices;
+    cli_cmd_unpause, cli_cmd_token, cli_cmd_sched, cli_cmd_vcpu_pin, cli_cmd_devices,
+    cli_cmd_restart, cli_cmd_kill;
 extern const struct cli_command cli_cmd_validate, cli_cmd_diff, cli_cmd_apply, cli_cmd_compile;
 extern const struct cli_command cli_cmd_console;
 extern const struct cli_command cli_cmd_bus, cli_cmd_services, cli_cmd_suspend, cli_cmd_mem_set;

@@ -55,12 +55,26 @@ static bool check_domain_arg(struct cli *c, const char *name, int *rc)
 
 /* ---- list ---- */
 
+/* An uptime as "42.5s", "7m03s" or "5h09m"; "-" when there is none. */
+static void uptime_short(char *out, size_t cap, bool has, uint64_t ns)
+{
+    uint64_t s = ns / 1000000000u;
+    if (!has)
+        snprintf(out, cap, "-");
+    else if (s < 60)
+        snprintf(out, cap, "%.1fs", (double)ns / 1e9);
+    else if (s < 3600)
+        snprintf(out, cap, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+    else
+        snprintf(out, cap, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s / 60 % 60);
+}
+
 static void print_list(struct cli *c, const struct proto_domain_list_reply *r,
                        const uint64_t *prev_cpu_ns, double interval_s)
 {
-    fprintf(c->out, "%5s  %-20s %-13s %8s %5s %12s %10s %10s %5s%s\n", "ID", "NAME", "STATE",
-            "MEMORY", "VCPUS", "CPU(s)", "EVENTS-IN", "EVENTS-OUT", "BUS",
-            prev_cpu_ns ? "   CPU%" : "");
+    fprintf(c->out, "%5s  %-20s %-13s %8s %5s %12s %10s %10s %5s %8s %7s%s\n", "ID", "NAME",
+            "STATE", "MEMORY", "VCPUS", "CPU(s)", "EVENTS-IN", "EVENTS-OUT", "BUS", "RESTARTS",
+            "UPTIME", prev_cpu_ns ? "   CPU%" : "");
     for (uint32_t i = 0; i < r->domains.count; i++) {
         const struct proto_domain_summary *d = &r->domains.items[i];
         char mem[24];
@@ -75,6 +89,13 @@ static void print_list(struct cli *c, const struct proto_domain_list_reply *r,
          * (absent: a server without buses, no column). */
         if (d->has_bus)
             fprintf(c->out, " %5s", cli_bus_state_name(d->bus));
+        /* Restarts and the incarnation's uptime (absent: a server that does
+         * not supervise, no columns). */
+        if (d->has_restarts) {
+            char up[24];
+            uptime_short(up, sizeof up, d->has_uptime_ns, d->uptime_ns);
+            fprintf(c->out, " %8" PRIu64 " %7s", d->restarts, up);
+        }
         if (prev_cpu_ns) {
             double pct = prev_cpu_ns[i] == UINT64_MAX || d->cpu_time_ns < prev_cpu_ns[i]
                              ? 0.0
@@ -258,6 +279,15 @@ static int run_info(struct cli *c, const struct cli_args *a)
         if (i->summary.has_dma_faults)
             fprintf(c->out, "dma faults:  %" PRIu64 " (IOMMU faults of its devices)\n",
                     i->summary.dma_faults);
+        if (i->summary.has_restarts) {
+            char up[24];
+            uptime_short(up, sizeof up, i->summary.has_uptime_ns, i->summary.uptime_ns);
+            fprintf(c->out, "uptime:      %s\nrestarts:    %" PRIu64 "%s%s%s\n", up,
+                    i->summary.restarts, i->summary.has_last_restart ? " (last: " : "",
+                    i->summary.has_last_restart ? proto_restart_cause_name(i->summary.last_restart)
+                                                : "",
+                    i->summary.has_last_restart ? ")" : "");
+        }
         if (i->has_max_observed_memory_bytes) {
             manifest_format_size(m1, sizeof m1, i->max_observed_memory_bytes);
             fprintf(c->out, "peak memory: %s\n", m1);
@@ -591,6 +621,33 @@ static int simple(struct cli *c, const struct cli_args *a, enum proto_msg_type t
     return rc;
 }
 
+static int run_restart_or_kill(struct cli *c, const struct cli_args *a, bool crash)
+{
+    int rc;
+    if (!check_domain_arg(c, a->pos[0], &rc))
+        return rc;
+    struct cli_session s;
+    if ((rc = cli_session_open(c, &s)))
+        return rc;
+    struct proto_msg *req = req_new(PROTO_MSG_DOMAIN_RESTART_REQUEST);
+    req->u.domain_restart_request = (struct proto_domain_restart_request){
+        hvctl_next_id(&s.conn), cli_session_token(&s), cli_str(a->pos[0]), crash};
+    const struct proto_msg *r;
+    rc = cli_call(c, &s, req, PROTO_MSG_OK_REPLY, &r);
+    hvctl_close(&s.conn);
+    if (!rc)
+        fprintf(c->out, "%s %s\n", crash ? "killed" : "restarted", a->pos[0]);
+    return rc;
+}
+static int run_restart(struct cli *c, const struct cli_args *a)
+{
+    return run_restart_or_kill(c, a, false);
+}
+static int run_kill(struct cli *c, const struct cli_args *a)
+{
+    return run_restart_or_kill(c, a, true);
+}
+
 static int run_destroy(struct cli *c, const struct cli_args *a)
 {
     return simple(c, a, PROTO_MSG_DOMAIN_DESTROY_REQUEST, "destroyed");
@@ -611,6 +668,20 @@ const struct cli_command cli_cmd_destroy = {
     .min_pos = 1,
     .max_pos = 1,
     .run = run_destroy};
+const struct cli_command cli_cmd_restart = {
+    .name = "restart",
+    .usage = "DOMAIN",
+    .summary = "Rebuild a domain now from its configuration, with the same devices.",
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run_restart};
+const struct cli_command cli_cmd_kill = {
+    .name = "kill",
+    .usage = "DOMAIN",
+    .summary = "Stop a domain at once as if it crashed: its on_crash policy decides.",
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run_kill};
 const struct cli_command cli_cmd_pause = {.name = "pause",
                                           .usage = "DOMAIN",
                                           .summary = "Stop scheduling a domain, keeping its state.",

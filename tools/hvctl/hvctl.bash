@@ -15,7 +15,7 @@ _hvctl()
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local commands="up down status list info top log create destroy shutdown reboot pause unpause
         sched vcpu-pin console token validate diff apply compile devices bus services suspend
-        mem-set volume"
+        mem-set volume restart kill"
     local global="--run-dir --socket --token-file --timeout --json --help"
 
     cmd=
@@ -62,7 +62,7 @@ _hvctl()
     compile) opts="-f --file -o --output --paused" ;;
     esac
     case $cmd in
-    info | destroy | shutdown | reboot | pause | unpause | console | sched | vcpu-pin | bus | suspend | mem-set)
+    info | destroy | restart | kill | shutdown | reboot | pause | unpause | console | sched | vcpu-pin | bus | suspend | mem-set)
         if [[ $cur != -* ]]; then
             COMPREPLY=($(compgen -W "$(_hvctl_domains)" -- "$cur"))
             return

@@ -77,6 +77,7 @@ void mux_set_request_id(struct proto_msg *m, uint64_t id)
         SET(PROTO_MSG_VOLUME_LIST_REPLY, volume_list_reply)
         SET(PROTO_MSG_VOLUME_INFO_REQUEST, volume_info_request)
         SET(PROTO_MSG_VOLUME_INFO_REPLY, volume_info_reply)
+        SET(PROTO_MSG_DOMAIN_RESTART_REQUEST, domain_restart_request)
     }
 #undef SET
 }
@@ -178,6 +179,7 @@ static bool is_request(enum proto_msg_type t)
     case PROTO_MSG_DOMAIN_INFO_REQUEST:
     case PROTO_MSG_DOMAIN_CREATE_REQUEST:
     case PROTO_MSG_DOMAIN_DESTROY_REQUEST:
+    case PROTO_MSG_DOMAIN_RESTART_REQUEST:
     case PROTO_MSG_DOMAIN_SHUTDOWN_REQUEST:
     case PROTO_MSG_DOMAIN_PAUSE_REQUEST:
     case PROTO_MSG_DOMAIN_UNPAUSE_REQUEST:

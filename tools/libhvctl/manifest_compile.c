@@ -28,6 +28,14 @@ void manifest_to_config(const struct manifest *m, struct proto_domain_config *ou
     out->on_poweroff = m->on_poweroff;
     out->on_reboot = m->on_reboot;
     out->on_crash = m->on_crash;
+    /* restart: absent when the manifest has none (the control domain's
+     * defaults are the same). */
+    out->has_restart = m->has_restart;
+    out->restart = (struct proto_restart_spec){.heartbeat_ns = m->restart.heartbeat_ns,
+                                               .backoff_ns = m->restart.backoff_ns,
+                                               .backoff_max_ns = m->restart.backoff_max_ns,
+                                               .limit = m->restart.limit,
+                                               .stable_ns = m->restart.stable_ns};
     out->has_pci = m->pci_count > 0;
     out->pci.count = m->pci_count;
     for (uint32_t i = 0; i < m->pci_count && i < MANIFEST_PCI_MAX; i++) {

@@ -361,6 +361,11 @@ static void f_channels(struct fctx *c, const struct mnode *v)
     c->errors += manifest_bus_channels(c->file, v, c->m, c->d);
 }
 
+static void f_restart(struct fctx *c, const struct mnode *v)
+{
+    c->errors += manifest_restart(c->file, v, c->m, c->d);
+}
+
 static void f_net(struct fctx *c, const struct mnode *v)
 {
     c->errors += manifest_net(c->file, v, c->m, c->d);
@@ -624,6 +629,7 @@ static const struct {
     {"on_poweroff", false, f_on_poweroff},
     {"on_reboot", false, f_on_reboot},
     {"on_crash", false, f_on_crash},
+    {"restart", false, f_restart},
     {"net", false, f_net},
     {"disks", false, f_disks},
     {"pci", false, f_pci},
@@ -690,6 +696,10 @@ bool manifest_fields_apply(const char *file, const struct mnode *root, struct ma
     m->on_poweroff = PROTO_STOP_POLICY_DESTROY;
     m->on_reboot = PROTO_STOP_POLICY_RESTART;
     m->on_crash = PROTO_STOP_POLICY_DESTROY;
+    m->restart = (struct manifest_restart){.backoff_ns = MANIFEST_RESTART_BACKOFF_NS,
+                                           .backoff_max_ns = MANIFEST_RESTART_BACKOFF_MAX_NS,
+                                           .limit = MANIFEST_RESTART_LIMIT,
+                                           .stable_ns = MANIFEST_RESTART_STABLE_NS};
     const struct mnode *seen[FIELD_COUNT] = {0};
     for (uint32_t i = 0; i + 1 < root->kid_count; i += 2) {
         const struct mnode *k = root->kids[i], *v = root->kids[i + 1];
@@ -700,8 +710,8 @@ bool manifest_fields_apply(const char *file, const struct mnode *root, struct ma
             ERR(&c, k, k->value,
                 "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, "
                 "weight, cap, gang, "
-                "on_poweroff, on_reboot, on_crash, net, disks, pci, config, offers, uses, "
-                "channels)");
+                "on_poweroff, on_reboot, on_crash, restart, net, disks, pci, config, offers, "
+                "uses, channels)");
             continue;
         }
         if (seen[f]) {

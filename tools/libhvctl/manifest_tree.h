@@ -37,6 +37,9 @@ bool manifest_fields_apply(const char *file, const struct mnode *root, struct ma
 /* The net field (manifest_net.c). */
 uint32_t manifest_net(const char *file, const struct mnode *v, struct manifest *m,
                       struct manifest_diags *d);
+/* The restart field (manifest_restart.c). */
+uint32_t manifest_restart(const char *file, const struct mnode *v, struct manifest *m,
+                          struct manifest_diags *d);
 uint32_t manifest_bus_config(const char *file, const struct mnode *v, struct manifest *m,
                              struct manifest_diags *d);
 uint32_t manifest_bus_services(const char *file, const char *key, const struct mnode *v,

@@ -17,7 +17,9 @@
  * sends whenever upcalls run: replies go to their waiters; a shutdown
  * request is answered and acted on at once (or by the hook of
  * gk_on_shutdown_request, gk/event.h); everything else (introductions,
- * suspend, memory targets, connection gone, a driver domain's own requests)
+ * suspend, memory targets, heartbeats (bus-ping from the control domain,
+ * answered at the safe point: a domain stuck elsewhere does not answer),
+ * connection gone, a driver domain's own requests)
  * is queued and handled at the next safe point: any call of this header, the return of gk_block (so
  * every gk_sleep_* and blocking wait), or gk_bus_poll. A domain that never
  * blocks and never calls gk_bus_poll (or gk_shutdown_poll) does not answer;

@@ -186,7 +186,7 @@ static void test_list_json_and_table(void **state)
     assert_non_null(strstr(
         g_out,
         "    3  web1                 paused             16M     1        1.500         45\n"));
-    assert_non_null(strstr(g_out, "EVENTS-IN EVENTS-OUT   BUS\n"));
+    assert_non_null(strstr(g_out, "EVENTS-IN EVENTS-OUT   BUS RESTARTS  UPTIME\n"));
     assert_int_equal(g_srv.type_count[PROTO_MSG_HELLO], 3);
 }
 

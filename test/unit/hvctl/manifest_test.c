@@ -43,7 +43,7 @@ struct bad_case {
 #define KNOWN                                                                                      \
     "unknown key (known keys: name, kernel, cmdline, memory, max_memory, vcpus, weight, cap, "     \
     "gang, "                                                                                       \
-    "on_poweroff, on_reboot, on_crash, net, disks, pci, config, offers, uses, channels)"
+    "on_poweroff, on_reboot, on_crash, restart, net, disks, pci, config, offers, uses, channels)"
 
 static const struct bad_case BAD[] = {
     {"unknown key", HEAD "memory: 16M\nmemroy: 16M\n", 4, 1, "memroy", KNOWN},
@@ -116,6 +116,28 @@ static const struct bad_case BAD[] = {
      "net.ports[0]", "expected a port 1..65535 or a range \"LO-HI\" with LO <= HI"},
     {"net.ports: overlapping", HEAD "memory: 16M\nnet: {ports: [\"20000-20999\", 20500]}\n", 4, 30,
      "net.ports[1]", "20500-20500 overlaps 20000-20999 listed before it"},
+    {"restart not a mapping", HEAD "memory: 16M\nrestart: always\n", 4, 10, "restart",
+     "expected a mapping (heartbeat, backoff, backoff_max, limit, stable)"},
+    {"restart: an unknown key", HEAD "memory: 16M\nrestart: {tries: 3}\n", 4, 11, "restart",
+     "unknown key (known keys: heartbeat, backoff, backoff_max, limit, stable)"},
+    {"restart.heartbeat without a unit", HEAD "memory: 16M\nrestart: {heartbeat: 5}\n", 4, 22,
+     "restart.heartbeat",
+     "expected a duration: a whole number and ms or s, at most 1 h (\"250ms\", \"5s\")"},
+    {"restart.heartbeat too short", HEAD "memory: 16M\nrestart: {heartbeat: 50ms}\n", 4, 22,
+     "restart.heartbeat", "a heartbeat is at least 100ms (0: none)"},
+    {"restart.backoff above an hour", HEAD "memory: 16M\nrestart: {backoff: 3601s}\n", 4, 20,
+     "restart.backoff",
+     "expected a duration: a whole number and ms or s, at most 1 h (\"250ms\", \"5s\")"},
+    {"restart.stable negative", HEAD "memory: 16M\nrestart: {stable: -5s}\n", 4, 19,
+     "restart.stable",
+     "expected a duration: a whole number and ms or s, at most 1 h (\"250ms\", \"5s\")"},
+    {"restart.limit 0", HEAD "memory: 16M\nrestart: {limit: 0}\n", 4, 18, "restart.limit",
+     "expected a whole number 1..100"},
+    {"restart.limit 101", HEAD "memory: 16M\nrestart: {limit: 101}\n", 4, 18, "restart.limit",
+     "expected a whole number 1..100"},
+    {"restart.backoff_max below backoff",
+     HEAD "memory: 16M\nrestart: {backoff: 2s, backoff_max: 1s}\n", 4, 10, "restart.backoff_max",
+     "is below restart.backoff"},
     {"disks not a list", HEAD "memory: 16M\ndisks: data\n", 4, 8, "disks",
      "expected a list of {volume: NAME, mode: rw|ro}, got \"data\""},
     {"disks item not a mapping", HEAD "memory: 16M\ndisks:\n  - a.img\n", 5, 5, "disks[0]",
@@ -327,6 +349,30 @@ static void test_valid_full(void **state)
     assert_int_equal(g_m.net_ports[1].hi, 20999);
     assert_int_equal(g_m.name_line, 1);
     assert_int_equal(g_m.name_column, 7);
+}
+
+/* restart: the values, the defaults for what is left out, and the
+ * domain-config member (absent without restart:). */
+static void test_restart(void **state)
+{
+    (void)state;
+    assert_true(parse(HEAD "memory: 16M\nrestart: {heartbeat: 2s, backoff: 100ms, limit: 3}\n"));
+    assert_int_equal(g_d.count, 0);
+    assert_true(g_m.has_restart);
+    assert_int_equal(g_m.restart.heartbeat_ns, 2000000000ull);
+    assert_int_equal(g_m.restart.backoff_ns, 100000000ull);
+    assert_int_equal(g_m.restart.backoff_max_ns, MANIFEST_RESTART_BACKOFF_MAX_NS);
+    assert_int_equal(g_m.restart.limit, 3);
+    assert_int_equal(g_m.restart.stable_ns, MANIFEST_RESTART_STABLE_NS);
+    struct proto_domain_config c;
+    manifest_to_config(&g_m, &c);
+    struct hvcbor_error e;
+    assert_true(c.has_restart && proto_domain_config_validate(&c, &e));
+    assert_int_equal(c.restart.heartbeat_ns, 2000000000ull);
+    assert_int_equal(c.restart.limit, 3);
+    assert_true(parse(HEAD "memory: 16M\n"));
+    manifest_to_config(&g_m, &c);
+    assert_false(c.has_restart);
 }
 
 static void test_valid_pci(void **state)
@@ -651,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_all_errors_reported_in_order),
         cmocka_unit_test(test_valid_full),
         cmocka_unit_test(test_valid_pci),
+        cmocka_unit_test(test_restart),
         cmocka_unit_test(test_bus_fields),
         cmocka_unit_test(test_defaults_and_relative_kernel),
         cmocka_unit_test(test_units),

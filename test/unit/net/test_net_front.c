@@ -7,8 +7,10 @@
  * messages, hostile messages from netback (short, unknown type, bad frame
  * lengths, too long for any message) counted and skipped, a full ring
  * counted as a lost frame, the driver's wait sleeping until the deadline,
- * and two stacks talking TCP through two front ends and a fake netback
- * that switches their frames.
+ * two stacks talking TCP through two front ends and a fake netback
+ * that switches their frames, and the same transfer surviving netback's
+ * restart in the middle (the connection gone, frames lost meanwhile, the
+ * new connection taken when it is introduced: docs/restart.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,8 +43,9 @@ struct gk_conn {
 };
 
 static uint64_t fake_now;
-static struct gk_conn conns[2];
-static int next_conn;
+#define CONNS 3
+static struct gk_conn conns[CONNS];
+static int next_conn, offered = 2; /* connections introduced so far */
 static uint64_t waited_until;
 
 uint64_t gk_now_ns(void)
@@ -62,7 +65,7 @@ static void fq_push(struct fq *q, const void *m, uint32_t len)
 struct gk_conn *gk_conn_wait(const char *name, uint64_t deadline_ns)
 {
     (void)deadline_ns;
-    if (strcmp(name, "net") != 0 || next_conn == 2)
+    if (strcmp(name, "net") != 0 || next_conn >= offered)
         return NULL;
     return &conns[next_conn++];
 }
@@ -164,7 +167,8 @@ static int setup(void **state)
     (void)state;
     fake_now = 1000000000ull;
     next_conn = 0;
-    for (int i = 0; i < 2; i++) {
+    offered = 2;
+    for (int i = 0; i < CONNS; i++) {
         memset(&conns[i], 0, sizeof conns[i]);
         conns[i].in.data = malloc((size_t)QMSGS * MSG_BYTES);
         conns[i].out.data = malloc((size_t)QMSGS * MSG_BYTES);
@@ -176,7 +180,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < CONNS; i++) {
         free(conns[i].in.data);
         free(conns[i].out.data);
     }
@@ -278,32 +282,61 @@ static void switch_frames(void)
     }
 }
 
-static void test_tcp_between_two_front_ends(void **state)
+/* Two stacks (192.0.2.1 and .2, no RSIP), each behind its own front end
+ * opened on conns[0] and conns[1]; b listens on port 80 and a connects. */
+struct pair {
+    struct gk_net *na, *nb;
+    struct gk_ip_driver da, db;
+    struct gk_ip *a, *b;
+    int l, s;
+};
+
+static void pair_open(struct pair *p)
 {
-    (void)state;
     send_config(&conns[0], GK_IP4(192, 0, 2, 1), 40000, 40999, 1500);
     send_config(&conns[1], GK_IP4(192, 0, 2, 2), 50000, 50999, 1500);
-    struct gk_net *na = gk_net_open("net", UINT64_MAX), *nb = gk_net_open("net", UINT64_MAX);
-    assert_non_null(na);
-    assert_non_null(nb);
+    p->na = gk_net_open("net", UINT64_MAX);
+    p->nb = gk_net_open("net", UINT64_MAX);
+    assert_non_null(p->na);
+    assert_non_null(p->nb);
     struct gk_ip_config ca, cb;
-    gk_net_ip_config(na, &ca);
-    gk_net_ip_config(nb, &cb);
+    gk_net_ip_config(p->na, &ca);
+    gk_net_ip_config(p->nb, &cb);
     ca.rsip = cb.rsip = false; /* two addresses here, no router */
     ca.mac[5] = 1;
     cb.mac[5] = 2;
-    struct gk_ip_driver da = gk_net_driver(na), db = gk_net_driver(nb);
-    struct gk_ip *a = gk_ip_create(&ca, &da), *b = gk_ip_create(&cb, &db);
-    assert_non_null(a);
-    assert_non_null(b);
-    int l = gk_sock_open(b, GK_SOCK_STREAM);
-    gk_sock_set(b, l, GK_SOCK_NONBLOCK, 1);
-    assert_int_equal(gk_sock_bind(b, l, 80), 0);
-    assert_int_equal(gk_sock_listen(b, l, 2), 0);
-    int s = gk_sock_open(a, GK_SOCK_STREAM);
-    gk_sock_set(a, s, GK_SOCK_NONBLOCK, 1);
-    struct gk_sockaddr to = {GK_IP4(192, 0, 2, 2), 80}, me;
-    assert_int_equal(gk_sock_connect(a, s, &to), GK_IP_EINPROGRESS);
+    p->da = gk_net_driver(p->na);
+    p->db = gk_net_driver(p->nb);
+    p->a = gk_ip_create(&ca, &p->da);
+    p->b = gk_ip_create(&cb, &p->db);
+    assert_non_null(p->a);
+    assert_non_null(p->b);
+    p->l = gk_sock_open(p->b, GK_SOCK_STREAM);
+    gk_sock_set(p->b, p->l, GK_SOCK_NONBLOCK, 1);
+    assert_int_equal(gk_sock_bind(p->b, p->l, 80), 0);
+    assert_int_equal(gk_sock_listen(p->b, p->l, 2), 0);
+    p->s = gk_sock_open(p->a, GK_SOCK_STREAM);
+    gk_sock_set(p->a, p->s, GK_SOCK_NONBLOCK, 1);
+    struct gk_sockaddr to = {GK_IP4(192, 0, 2, 2), 80};
+    assert_int_equal(gk_sock_connect(p->a, p->s, &to), GK_IP_EINPROGRESS);
+}
+
+static void pair_close(struct pair *p)
+{
+    gk_ip_destroy(p->a);
+    gk_ip_destroy(p->b);
+    gk_net_close(p->na);
+    gk_net_close(p->nb);
+}
+
+static void test_tcp_between_two_front_ends(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_open(&p);
+    struct gk_ip *a = p.a, *b = p.b;
+    int l = p.l, s = p.s;
+    struct gk_sockaddr me;
     assert_int_equal(gk_sock_name(a, s, &me, NULL), 0);
     assert_true(me.port >= 40000 && me.port <= 40999); /* from the lease */
     int c = -1;
@@ -329,13 +362,70 @@ static void test_tcp_between_two_front_ends(void **state)
     assert_int_equal(got, sizeof data);
     assert_memory_equal(rx, data, sizeof data);
     struct gk_net_stats st;
-    gk_net_get_stats(na, &st);
+    gk_net_get_stats(p.na, &st);
     assert_true(st.tx_frames > 100 && st.rx_frames > 50);
     assert_int_equal(st.rx_bad, 0);
-    gk_ip_destroy(a);
-    gk_ip_destroy(b);
-    gk_net_close(na);
-    gk_net_close(nb);
+    pair_close(&p);
+}
+
+/* As above, but netback restarts in the middle of the transfer: stack a's
+ * connection goes (frames both ways are lost for 50 steps), then a new one
+ * is introduced with the same configuration; the transfer completes, every
+ * byte in order. */
+static void test_tcp_survives_a_restart(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_open(&p);
+    struct gk_ip *a = p.a, *b = p.b;
+    int l = p.l, s = p.s;
+    static uint8_t data[300000], rx[300000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 13 + (i >> 10));
+    struct gk_conn *cur = &conns[0]; /* stack a's connection to the fake netback */
+    int c = -1, away = -1;
+    size_t sent = 0, got = 0;
+    for (int step = 0; step < 200000 && got < sizeof data; step++) {
+        gk_ip_poll(a);
+        gk_ip_poll(b);
+        /* The fake netback: a's frames to b, b's to a's connection if it is there. */
+        for (struct fq *o = &cur->out; o->n; o->head = (o->head + 1) % QMSGS, o->n--)
+            if (!cur->gone)
+                fq_push(&conns[1].in, o->data + (size_t)o->head * MSG_BYTES, o->len[o->head]);
+        for (struct fq *o = &conns[1].out; o->n; o->head = (o->head + 1) % QMSGS, o->n--)
+            if (!cur->gone)
+                fq_push(&cur->in, o->data + (size_t)o->head * MSG_BYTES, o->len[o->head]);
+        if (away < 0 && got > sizeof data / 3) {
+            cur->gone = true; /* netback went away */
+            away = step;
+        }
+        if (away >= 0 && step == away + 50 && offered == 2) {
+            send_config(&conns[2], GK_IP4(192, 0, 2, 1), 40000, 40999, 1500);
+            offered = 3; /* its new instance: the control domain introduces it */
+            cur = &conns[2];
+        }
+        if (c < 0 && (c = gk_sock_accept(b, l, NULL)) >= 0)
+            gk_sock_set(b, c, GK_SOCK_NONBLOCK, 1);
+        long n;
+        if (sent < sizeof data && (n = gk_sock_send(a, s, data + sent, sizeof data - sent)) > 0)
+            sent += (size_t)n;
+        if (c >= 0)
+            while ((n = gk_sock_recv(b, c, rx + got, sizeof rx - got)) > 0)
+                got += (size_t)n;
+        fake_now += 100000;
+    }
+    assert_true(away >= 0);
+    assert_int_equal(got, sizeof data);
+    assert_memory_equal(rx, data, sizeof data);
+    struct gk_net_stats st;
+    gk_net_get_stats(p.na, &st);
+    assert_int_equal(st.losses, 1);
+    assert_int_equal(st.reconnects, 1);
+    assert_true(st.tx_failed > 0); /* frames sent while it was away were lost */
+    assert_true(conns[0].closed);  /* the old connection was closed */
+    assert_false(gk_net_gone(p.na));
+    assert_int_equal(gk_net_away_ns(p.na), 0);
+    pair_close(&p);
 }
 
 int main(void)
@@ -344,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_first_and_hostile_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_connection_or_no_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_between_two_front_ends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_survives_a_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,6 +92,18 @@ struct manifest_channel {
 };
 
 /* One domain, as the manifest says (defaults filled in). */
+/* restart: (manifest_restart.c; docs/restart.md). The defaults are the
+ * control domain's (domains/control/restart.h). */
+#define MANIFEST_RESTART_BACKOFF_NS (250ull * 1000 * 1000)
+#define MANIFEST_RESTART_BACKOFF_MAX_NS (8ull * 1000 * 1000 * 1000)
+#define MANIFEST_RESTART_LIMIT 5u
+#define MANIFEST_RESTART_STABLE_NS (5ull * 1000 * 1000 * 1000)
+struct manifest_restart {
+    uint64_t heartbeat_ns; /* 0: not watched */
+    uint64_t backoff_ns, backoff_max_ns, stable_ns;
+    uint32_t limit;
+};
+
 struct manifest {
     char file[HVCTL_PATH_MAX];       /* where it came from, as given */
     uint32_t name_line, name_column; /* position of the name value */
@@ -109,6 +121,8 @@ struct manifest {
     enum proto_stop_policy on_poweroff; /* default destroy */
     enum proto_stop_policy on_reboot;   /* default restart */
     enum proto_stop_policy on_crash;    /* default destroy */
+    bool has_restart;                   /* restart: was present */
+    struct manifest_restart restart;    /* its values, the defaults filled in */
     bool has_net;                       /* net: was present (manifest_net.c) */
     uint32_t net_ports_count;           /* net: {ports: [...]}: the leased ports */
     struct manifest_port_range net_ports[MANIFEST_NET_PORTS_MAX];
