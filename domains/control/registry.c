@@ -581,10 +581,13 @@ static void restart(struct dom *d, enum proto_restart_cause cause, const char *d
                        : PROTO_DOMAIN_STATE_CRASHED;
         return;
     }
-    snprintf(d->restart_note, sizeof d->restart_note,
-             "%s; ran %llu ms; restart %u in a row%s%llu ms back-off%s%s", detail,
-             (unsigned long long)(ran / GK_NS_PER_MS), d->quick, delay ? ", after " : ", no ",
-             (unsigned long long)(delay / GK_NS_PER_MS), dev[0] ? "; " : "", dev);
+    char wait[40] = ", no back-off";
+    if (delay)
+        snprintf(wait, sizeof wait, ", after %llu ms back-off",
+                 (unsigned long long)(delay / GK_NS_PER_MS));
+    snprintf(d->restart_note, sizeof d->restart_note, "%s; ran %llu ms; restart %u in a row%s%s%s",
+             detail, (unsigned long long)(ran / GK_NS_PER_MS), d->quick, wait, dev[0] ? "; " : "",
+             dev);
     d->pending_cause = cause;
     d->state = PROTO_DOMAIN_STATE_RESTARTING;
     d->restart_at_ns = now + delay;

@@ -216,8 +216,16 @@ static bool acceptable(const struct gk_ip *ip, const struct sock *s, const struc
     uint32_t wnd = t->rcv_buf ? ip->cfg.tcp_rcvbuf - t->rcv_len : 0;
     uint32_t seg_len = g->len + ((g->flags & TCP_SYN) ? 1u : 0u) + ((g->flags & TCP_FIN) ? 1u : 0u);
     bool start_in = SEQ_LEQ(t->rcv_nxt, g->seq) && SEQ_LT(g->seq, t->rcv_nxt + wnd);
+    /* A segment without data at the window's right edge is taken for its
+     * ACK, as Linux does (RFC 9293 3.10.7.4 would drop it): a peer that
+     * filled our window with data that was then lost sends its ACKs from
+     * there, and dropping them deadlocked both sides whenever our
+     * application waited for our own data to be acknowledged before
+     * reading more (an echo server across a netback restart; found by
+     * restart_netback, test_tcp's test_ack_at_right_edge). */
     if (seg_len == 0)
-        return wnd == 0 ? g->seq == t->rcv_nxt : start_in;
+        return wnd == 0 ? g->seq == t->rcv_nxt
+                        : SEQ_LEQ(t->rcv_nxt, g->seq) && SEQ_LEQ(g->seq, t->rcv_nxt + wnd);
     if (wnd == 0)
         return false;
     uint32_t last = g->seq + seg_len - 1;

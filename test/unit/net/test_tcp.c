@@ -814,6 +814,29 @@ static void test_rfc5961_and_bad_acks(void **state)
     assert_int_equal(gk_sock_recv(b, c, buf, sizeof buf), GK_IP_ECONNRESET);
 }
 
+/* A pure ACK whose sequence number is the right edge of B's window (the
+ * peer filled the window, the data was lost) is taken for its ACK; one
+ * past the edge is not. */
+static void test_ack_at_right_edge(void **state)
+{
+    (void)state;
+    int c = peer_connect(NULL);
+    int since = cap.n;
+    assert_int_equal(gk_sock_send(b, c, "hello", 5), 5);
+    sim_advance(&sim, MS);
+    const uint8_t *d = last_from_b(since);
+    assert_non_null(d);
+    uint32_t wnd = get16(d + 14); /* B's window as it advertised it */
+    assert_true(wnd > 0);
+    assert_int_equal(S(b, c)->t.snd_una, b_seq);
+    peer_tcp(peer_seq + wnd + 1, b_seq + 5, TCP_ACK, 8192, NULL, 0); /* past the edge */
+    sim_advance(&sim, MS);
+    assert_int_equal(S(b, c)->t.snd_una, b_seq);
+    peer_tcp(peer_seq + wnd, b_seq + 5, TCP_ACK, 8192, NULL, 0); /* at the edge */
+    sim_advance(&sim, MS);
+    assert_int_equal(S(b, c)->t.snd_una, b_seq + 5);
+}
+
 static void test_out_of_order_ranges_bounded(void **state)
 {
     (void)state;
@@ -1034,6 +1057,7 @@ int main(void)
         T2(test_data_readable_after_connection_ends),
         T2(test_close_with_unread_data_resets),
         T1(test_rfc5961_and_bad_acks),
+        T1(test_ack_at_right_edge),
         T1(test_out_of_order_ranges_bounded),
         T1(test_syn_flood_bounded_by_backlog),
         cmocka_unit_test_setup_teardown(test_socket_table_and_time_wait_recycling, setup2_small,
