@@ -26,7 +26,7 @@ function(hv_unit_test name)
   target_compile_definitions(${name} PRIVATE HV_HOST_TEST=1 ${T_DEFINES})
   target_link_options(${name} PRIVATE ${HV_SANITIZE})
   target_include_directories(${name} PRIVATE ${T_INCLUDES}
-      ${PROJECT_SOURCE_DIR}/proto/include)
+      ${PROJECT_SOURCE_DIR}/proto/include ${HV_LIB_INCLUDE})
   target_link_libraries(${name} PRIVATE PkgConfig::CMOCKA ${T_LIBS})
   add_test(NAME ${name} COMMAND ${name})
   # A unit test runs in seconds; a hang fails it instead of stalling CI.

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 #include "hvlib/elf64.h"
+#include "hvlib/le.h"
 
 #define PAGE_SIZE 4096ull
 #define ALIGN_DOWN(x, a) ((x) & ~((a)-1))
@@ -63,21 +64,6 @@
 #define ELF64_PH_MEMSZ 40
 #define ELF64_PH_ALIGN 48
 
-static uint16_t elf64_rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t elf64_rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static uint64_t elf64_rd64(const uint8_t *p)
-{
-    return (uint64_t)elf64_rd32(p) | ((uint64_t)elf64_rd32(p + 4) << 32);
-}
-
 static enum elf64_error elf64_check_header(const uint8_t *b, size_t size)
 {
     if (size < ELF64_EHDR_BYTES)
@@ -89,18 +75,17 @@ static enum elf64_error elf64_check_header(const uint8_t *b, size_t size)
     if (b[ELF64_EI_DATA] != ELF64_DATA2LSB)
         return ELF64_E_NOT_LE;
     if (b[ELF64_EI_VERSION] != ELF64_EV_CURRENT ||
-        elf64_rd32(b + ELF64_EH_VERSION) != ELF64_EV_CURRENT)
+        hv_le32(b + ELF64_EH_VERSION) != ELF64_EV_CURRENT)
         return ELF64_E_BAD_VERSION;
-    if (elf64_rd16(b + ELF64_EH_TYPE) != ELF64_ET_EXEC)
+    if (hv_le16(b + ELF64_EH_TYPE) != ELF64_ET_EXEC)
         return ELF64_E_NOT_EXEC;
-    if (elf64_rd16(b + ELF64_EH_MACHINE) != ELF64_EM_X86_64)
+    if (hv_le16(b + ELF64_EH_MACHINE) != ELF64_EM_X86_64)
         return ELF64_E_NOT_X86_64;
-    if (elf64_rd16(b + ELF64_EH_EHSIZE) != ELF64_EHDR_BYTES)
+    if (hv_le16(b + ELF64_EH_EHSIZE) != ELF64_EHDR_BYTES)
         return ELF64_E_BAD_HEADER;
-    uint64_t phoff = elf64_rd64(b + ELF64_EH_PHOFF);
-    uint64_t phnum = elf64_rd16(b + ELF64_EH_PHNUM);
-    if (elf64_rd16(b + ELF64_EH_PHENTSIZE) != ELF64_PHDR_BYTES || phnum == 0 ||
-        phnum == ELF64_PN_XNUM)
+    uint64_t phoff = hv_le64(b + ELF64_EH_PHOFF);
+    uint64_t phnum = hv_le16(b + ELF64_EH_PHNUM);
+    if (hv_le16(b + ELF64_EH_PHENTSIZE) != ELF64_PHDR_BYTES || phnum == 0 || phnum == ELF64_PN_XNUM)
         return ELF64_E_BAD_PHDRS;
     /* phnum * 56 < 2^22, so only phoff can make the sum wrap. */
     if (phoff > size || phnum * ELF64_PHDR_BYTES > size - phoff)
@@ -112,11 +97,11 @@ static enum elf64_error elf64_check_header(const uint8_t *b, size_t size)
 static enum elf64_error elf64_check_load(const uint8_t *ph, size_t size, uint64_t va_min,
                                          uint64_t va_limit, struct elf64_segment *seg)
 {
-    uint64_t offset = elf64_rd64(ph + ELF64_PH_OFFSET);
-    uint64_t vaddr = elf64_rd64(ph + ELF64_PH_VADDR);
-    uint64_t filesz = elf64_rd64(ph + ELF64_PH_FILESZ);
-    uint64_t memsz = elf64_rd64(ph + ELF64_PH_MEMSZ);
-    uint64_t align = elf64_rd64(ph + ELF64_PH_ALIGN);
+    uint64_t offset = hv_le64(ph + ELF64_PH_OFFSET);
+    uint64_t vaddr = hv_le64(ph + ELF64_PH_VADDR);
+    uint64_t filesz = hv_le64(ph + ELF64_PH_FILESZ);
+    uint64_t memsz = hv_le64(ph + ELF64_PH_MEMSZ);
+    uint64_t align = hv_le64(ph + ELF64_PH_ALIGN);
 
     if (offset > size || filesz > size - offset)
         return ELF64_E_SEG_OUT_OF_FILE;
@@ -135,7 +120,7 @@ static enum elf64_error elf64_check_load(const uint8_t *ph, size_t size, uint64_
     seg->memsz = memsz;
     seg->file_offset = offset;
     seg->filesz = filesz;
-    seg->flags = elf64_rd32(ph + ELF64_PH_FLAGS) & (ELF64_PF_R | ELF64_PF_W | ELF64_PF_X);
+    seg->flags = hv_le32(ph + ELF64_PH_FLAGS) & (ELF64_PF_R | ELF64_PF_W | ELF64_PF_X);
     return ELF64_OK;
 }
 
@@ -184,13 +169,13 @@ static enum elf64_error elf64_check_inner(const uint8_t *b, size_t size, uint64_
     enum elf64_error e = elf64_check_header(b, size);
     if (e != ELF64_OK)
         return e;
-    uint64_t phoff = elf64_rd64(b + ELF64_EH_PHOFF);
-    uint64_t phnum = elf64_rd16(b + ELF64_EH_PHNUM);
-    out->entry = elf64_rd64(b + ELF64_EH_ENTRY);
+    uint64_t phoff = hv_le64(b + ELF64_EH_PHOFF);
+    uint64_t phnum = hv_le16(b + ELF64_EH_PHNUM);
+    out->entry = hv_le64(b + ELF64_EH_ENTRY);
 
     for (uint64_t i = 0; i < phnum; i++) {
         const uint8_t *ph = b + phoff + i * ELF64_PHDR_BYTES;
-        uint32_t type = elf64_rd32(ph + ELF64_PH_TYPE);
+        uint32_t type = hv_le32(ph + ELF64_PH_TYPE);
         if (type == ELF64_PT_INTERP || type == ELF64_PT_DYNAMIC)
             return ELF64_E_DYNAMIC;
         if (type != ELF64_PT_LOAD)

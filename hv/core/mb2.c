@@ -16,6 +16,7 @@
  * Called by hv main on the boot CPU, and by test/unit/boot.
  */
 #include "mb2.h"
+#include "hvlib/le.h"
 
 enum {
     MB2_TAG_END = 0,
@@ -35,16 +36,6 @@ enum {
 #define MB2_MMAP_ENTRY_MIN_BYTES 24u /* base, length, type, reserved */
 #define MB2_RSDP_V1_BYTES 20u
 #define MB2_RSDP_V2_BYTES 36u
-
-static uint32_t mb2_rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static uint64_t mb2_rd64(const uint8_t *p)
-{
-    return (uint64_t)mb2_rd32(p) | ((uint64_t)mb2_rd32(p + 4) << 32);
-}
 
 /* Resets *out to "nothing parsed". The builtin may become a call to memset,
  * which GCC requires every freestanding environment to provide anyway. */
@@ -80,8 +71,8 @@ static enum mb2_error mb2_parse_tags(const uint8_t *base, uint64_t total, struct
             return MB2_E_NO_END_TAG;
         }
         const uint8_t *tag = base + off;
-        uint32_t type = mb2_rd32(tag);
-        uint64_t size = mb2_rd32(tag + 4);
+        uint32_t type = hv_le32(tag);
+        uint64_t size = hv_le32(tag + 4);
         *err_off = off;
         if (size < MB2_TAG_HDR_BYTES)
             return MB2_E_BAD_TAG_SIZE;
@@ -127,8 +118,8 @@ static enum mb2_error mb2_parse_tags(const uint8_t *base, uint64_t total, struct
                 return MB2_E_BAD_TAG_SIZE;
             if (out->modules_count >= MB2_MODULES_MAX)
                 return MB2_E_TOO_MANY_MODULES;
-            uint32_t start = mb2_rd32(body);
-            uint32_t end = mb2_rd32(body + 4);
+            uint32_t start = hv_le32(body);
+            uint32_t end = hv_le32(body + 4);
             if (end <= start) {
                 *err_off = off + MB2_TAG_HDR_BYTES;
                 return MB2_E_BAD_MODULE;
@@ -151,8 +142,8 @@ static enum mb2_error mb2_parse_tags(const uint8_t *base, uint64_t total, struct
             if (out->have_basic_meminfo)
                 return MB2_E_DUPLICATE_TAG;
             out->have_basic_meminfo = true;
-            out->mem_lower_kib = mb2_rd32(body);
-            out->mem_upper_kib = mb2_rd32(body + 4);
+            out->mem_lower_kib = hv_le32(body);
+            out->mem_upper_kib = hv_le32(body + 4);
             break;
 
         case MB2_TAG_MMAP: {
@@ -161,7 +152,7 @@ static enum mb2_error mb2_parse_tags(const uint8_t *base, uint64_t total, struct
             if (seen_mmap)
                 return MB2_E_DUPLICATE_TAG;
             seen_mmap = true;
-            uint64_t entry_size = mb2_rd32(body);
+            uint64_t entry_size = hv_le32(body);
             uint64_t entries_bytes = size - MB2_MMAP_FIXED_BYTES;
             if (entry_size < MB2_MMAP_ENTRY_MIN_BYTES || entry_size % 8 != 0 ||
                 entries_bytes % entry_size != 0) {
@@ -175,9 +166,9 @@ static enum mb2_error mb2_parse_tags(const uint8_t *base, uint64_t total, struct
             }
             for (uint64_t i = 0; i < n; i++) {
                 const uint8_t *e = tag + MB2_MMAP_FIXED_BYTES + i * entry_size;
-                out->mmap[i].base = mb2_rd64(e);
-                out->mmap[i].length = mb2_rd64(e + 8);
-                out->mmap[i].type = mb2_rd32(e + 16);
+                out->mmap[i].base = hv_le64(e);
+                out->mmap[i].length = hv_le64(e + 8);
+                out->mmap[i].type = hv_le32(e + 16);
             }
             out->mmap_count = (size_t)n;
             break;
@@ -227,7 +218,7 @@ enum mb2_error mb2_parse(uint32_t magic, const void *info, size_t avail_bytes, s
         return MB2_E_TRUNCATED;
 
     const uint8_t *base = info;
-    uint32_t total = mb2_rd32(base);
+    uint32_t total = hv_le32(base);
     if (total < 16)
         return MB2_E_TOO_SMALL;
     if (total > avail_bytes)

@@ -8,6 +8,7 @@
  * within that length. Fields are read byte-wise (tables are unaligned).
  */
 #include "acpi.h"
+#include "hvlib/le.h"
 
 /* Standard SDT header: signature[4] length u32 revision u8 checksum u8 ... */
 #define SDT_HDR_BYTES 36u
@@ -18,21 +19,6 @@
 #define MADT_OVERRIDE 2
 #define MADT_LAPIC_ADDR 5
 #define MADT_X2APIC 9
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 static bool sig_is(const uint8_t *p, const char *sig, size_t n)
 {
@@ -72,7 +58,7 @@ enum acpi_error acpi_rsdp_check(const uint8_t *rsdp, size_t size_bytes)
         return ACPI_OK;
     if (size_bytes < ACPI_RSDP_V2_BYTES)
         return ACPI_E_RSDP_LENGTH;
-    uint32_t len = rd32(rsdp + 20);
+    uint32_t len = hv_le32(rsdp + 20);
     if (len < ACPI_RSDP_V2_BYTES || len > size_bytes)
         return ACPI_E_RSDP_LENGTH;
     if (sum8(rsdp, len) != 0)
@@ -102,7 +88,7 @@ bool acpi_rsdp_find(const struct acpi_phys *mem, uint64_t *rsdp_paddr)
         return false;
     const uint8_t *seg = phys_span(mem, 0x40e, 2);
     if (seg != NULL) {
-        uint64_t ebda = (uint64_t)rd16(seg) << 4;
+        uint64_t ebda = (uint64_t)hv_le16(seg) << 4;
         /* An EBDA lives below 640 KiB; anything else is garbage. */
         if (ebda >= 0x400 && ebda < 0xa0000 && scan_range(mem, ebda, ebda + 1024, rsdp_paddr))
             return true;
@@ -134,7 +120,7 @@ static enum acpi_error sdt_map(const struct acpi_phys *mem, uint64_t paddr, uint
     const uint8_t *h = phys_span(mem, paddr, SDT_HDR_BYTES);
     if (h == NULL)
         return e_bounds;
-    uint32_t len = rd32(h + 4);
+    uint32_t len = hv_le32(h + 4);
     if (len < min_len || len > ACPI_TABLE_MAX_BYTES)
         return e_length;
     const uint8_t *t = phys_span(mem, paddr, len);
@@ -169,8 +155,8 @@ static void add_cpu(struct acpi_madt *out, uint32_t apic_id)
 static enum acpi_error madt_entries(const uint8_t *t, uint32_t len, uint64_t paddr,
                                     struct acpi_madt *out, uint64_t *err_paddr)
 {
-    out->lapic_paddr = rd32(t + 36);
-    out->pcat_compat = rd32(t + 40) & 1;
+    out->lapic_paddr = hv_le32(t + 36);
+    out->pcat_compat = hv_le32(t + 40) & 1;
     for (uint32_t off = MADT_FIXED_BYTES; off < len;) {
         *err_paddr = paddr + off;
         if (len - off < 2)
@@ -187,14 +173,14 @@ static enum acpi_error madt_entries(const uint8_t *t, uint32_t len, uint64_t pad
             return ACPI_E_MADT_ENTRY;
         switch (type) {
         case MADT_LAPIC:
-            if (rd32(e + 4) & 1)
+            if (hv_le32(e + 4) & 1)
                 add_cpu(out, e[3]);
             else
                 out->cpus_disabled++; /* incl. online-capable (hot-plug): not started */
             break;
         case MADT_X2APIC:
-            if (rd32(e + 8) & 1)
-                add_cpu(out, rd32(e + 4));
+            if (hv_le32(e + 8) & 1)
+                add_cpu(out, hv_le32(e + 4));
             else
                 out->cpus_disabled++;
             break;
@@ -203,8 +189,8 @@ static enum acpi_error madt_entries(const uint8_t *t, uint32_t len, uint64_t pad
                 out->entries_ignored++;
                 break;
             }
-            out->ioapic[out->ioapic_count++] =
-                (struct acpi_ioapic){.id = e[2], .paddr = rd32(e + 4), .gsi_base = rd32(e + 8)};
+            out->ioapic[out->ioapic_count++] = (struct acpi_ioapic){
+                .id = e[2], .paddr = hv_le32(e + 4), .gsi_base = hv_le32(e + 8)};
             break;
         case MADT_OVERRIDE:
             if (out->override_count == ACPI_MAX_OVERRIDES) {
@@ -212,9 +198,9 @@ static enum acpi_error madt_entries(const uint8_t *t, uint32_t len, uint64_t pad
                 break;
             }
             out->override[out->override_count++] = (struct acpi_override){
-                .bus = e[2], .source = e[3], .gsi = rd32(e + 4), .flags = rd16(e + 8)};
+                .bus = e[2], .source = e[3], .gsi = hv_le32(e + 4), .flags = hv_le16(e + 8)};
             break;
-        case MADT_LAPIC_ADDR: out->lapic_paddr = rd64(e + 4); break;
+        case MADT_LAPIC_ADDR: out->lapic_paddr = hv_le64(e + 4); break;
         default: out->entries_ignored++; break;
         }
         off += elen;
@@ -242,8 +228,8 @@ static enum acpi_error root_find(const struct acpi_phys *mem, const uint8_t *rsd
     enum acpi_error e = acpi_rsdp_check(rsdp, size_bytes);
     if (e != ACPI_OK)
         return e;
-    bool xsdt = rsdp[15] >= 2 && rd64(rsdp + 24) != 0;
-    uint64_t root_paddr = xsdt ? rd64(rsdp + 24) : rd32(rsdp + 16);
+    bool xsdt = rsdp[15] >= 2 && hv_le64(rsdp + 24) != 0;
+    uint64_t root_paddr = xsdt ? hv_le64(rsdp + 24) : hv_le32(rsdp + 16);
     uint32_t entry_bytes = xsdt ? 8 : 4;
     *paddr = root_paddr;
     *from_xsdt = xsdt;
@@ -260,7 +246,7 @@ static enum acpi_error root_find(const struct acpi_phys *mem, const uint8_t *rsd
     uint32_t n = (root_len - SDT_HDR_BYTES) / entry_bytes;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *ent = root + SDT_HDR_BYTES + (size_t)i * entry_bytes;
-        uint64_t p = xsdt ? rd64(ent) : rd32(ent);
+        uint64_t p = xsdt ? hv_le64(ent) : hv_le32(ent);
         const uint8_t *h = phys_span(mem, p, SDT_HDR_BYTES);
         if (h == NULL || !sig_is(h, sig, 4))
             continue; /* tables we do not read may be anywhere */

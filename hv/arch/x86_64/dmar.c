@@ -11,6 +11,7 @@
  */
 #include "dmar.h"
 #include "acpi.h"
+#include "hvlib/le.h"
 
 #define DMAR_DRHD 0
 #define DMAR_RMRR 1
@@ -18,21 +19,6 @@
 #define RMRR_FIXED_BYTES 24u
 #define SCOPE_FIXED_BYTES 6u
 #define DRHD_F_INCLUDE_ALL 1u
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 /*
  * Checks the device scopes in [p, p + len) and records them for `owner`
@@ -75,8 +61,8 @@ static enum dmar_error scopes(const uint8_t *p, uint32_t len, uint8_t owner, str
 static enum dmar_error drhd(const uint8_t *s, uint32_t slen, struct dmar_info *out)
 {
     uint8_t flags = s[4];
-    uint16_t segment = rd16(s + 6);
-    uint64_t base = rd64(s + 8);
+    uint16_t segment = hv_le16(s + 6);
+    uint64_t base = hv_le64(s + 8);
     if (base == 0 || (base & 0xfff) != 0)
         return DMAR_E_UNIT_BASE;
     if (segment != 0 || out->unit_count == DMAR_UNITS_MAX) {
@@ -100,8 +86,8 @@ static enum dmar_error drhd(const uint8_t *s, uint32_t slen, struct dmar_info *o
 
 static enum dmar_error rmrr(const uint8_t *s, uint32_t slen, struct dmar_info *out)
 {
-    uint16_t segment = rd16(s + 6);
-    uint64_t base = rd64(s + 8), limit = rd64(s + 16);
+    uint16_t segment = hv_le16(s + 6);
+    uint64_t base = hv_le64(s + 8), limit = hv_le64(s + 16);
     if (limit < base || (base & 0xfff) != 0 || (limit & 0xfff) != 0xfff)
         return DMAR_E_RMRR_RANGE;
     if (segment != 0 || out->rmrr_count == DMAR_RMRR_MAX) {
@@ -127,7 +113,7 @@ static enum dmar_error parse(const uint8_t *t, size_t len_bytes, struct dmar_inf
         return DMAR_E_LENGTH;
     if (t[0] != 'D' || t[1] != 'M' || t[2] != 'A' || t[3] != 'R')
         return DMAR_E_SIGNATURE;
-    uint32_t len = rd32(t + 4);
+    uint32_t len = hv_le32(t + 4);
     if (len < DMAR_HDR_BYTES || len > ACPI_TABLE_MAX_BYTES || len > len_bytes)
         return DMAR_E_LENGTH;
     uint8_t sum = 0;
@@ -147,7 +133,7 @@ static enum dmar_error parse(const uint8_t *t, size_t len_bytes, struct dmar_inf
         if (len - off < 4)
             return DMAR_E_STRUCT;
         const uint8_t *s = t + off;
-        uint16_t type = rd16(s), slen = rd16(s + 2);
+        uint16_t type = hv_le16(s), slen = hv_le16(s + 2);
         uint32_t need = type == DMAR_DRHD   ? DRHD_FIXED_BYTES
                         : type == DMAR_RMRR ? RMRR_FIXED_BYTES
                                             : 4u;
