@@ -15,8 +15,6 @@
 #include "hypercall.h"
 #include "log.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
-
 static uint64_t ring_used(const struct console_ring *r)
 {
     return r->head - r->tail;
@@ -57,14 +55,12 @@ void console_output(struct domain *d, const char *buf, size_t n)
         evtchn_raise_virq(&w->ev, HV_VIRQ_CONSOLE, 0);
 }
 
-int64_t hc_console_op(struct domain *d, struct hypercall *c)
+static int64_t console_op(struct domain *d, struct hypercall *c, void *rec)
 {
     static char bounce[HV_CONSOLE_RING_SIZE];
     uint64_t cmd = c->arg[0];
-    struct hv_console_args a;
-    if (arch_copy_from_guest(&a, gva(c->arg[1]), sizeof(a)) != HV_OK)
-        return HV_EFAULT;
-    if (a.reserved != 0 || cmd > HV_CONSOLE_WATCH)
+    struct hv_console_args a = *(struct hv_console_args *)rec;
+    if (a.reserved != 0)
         return HV_EINVAL;
 
     struct domain *t;
@@ -107,4 +103,16 @@ int64_t hc_console_op(struct domain *d, struct hypercall *c)
         return (int64_t)n;
     }
     }
+}
+
+static const struct hc_cmd console_cmds[] = {
+    [HV_CONSOLE_READ] = HC_REC(console_op, struct hv_console_args, 0),
+    [HV_CONSOLE_WRITE] = HC_REC(console_op, struct hv_console_args, 0),
+    [HV_CONSOLE_READ_INPUT] = HC_REC(console_op, struct hv_console_args, 0),
+    [HV_CONSOLE_WATCH] = HC_REC(console_op, struct hv_console_args, 0),
+};
+
+int64_t hc_console_op(struct domain *d, struct hypercall *c)
+{
+    return hypercall_cmd(d, c, console_cmds, ARRAY_SIZE(console_cmds));
 }

@@ -39,6 +39,27 @@ int hypercall_probe_out(uint64_t va, const void *in, size_t n)
     return arch_copy_to_guest(gva(va), in, n) == HV_OK ? HV_OK : HV_EFAULT;
 }
 
+int64_t hypercall_cmd(struct domain *d, struct hypercall *c, const struct hc_cmd *cmds, size_t n)
+{
+    static union {
+        uint64_t align;
+        uint8_t bytes[HC_REC_MAX];
+    } rec;
+    uint64_t cmd = c->arg[0], va = c->arg[1];
+    if (cmd >= n || !cmds[cmd].fn)
+        return HV_EINVAL;
+    const struct hc_cmd *k = &cmds[cmd];
+    bool out = k->flags & HC_REC_OUT;
+    BUG_ON(k->size > sizeof(rec));
+    if (arch_copy_from_guest(&rec, gva(va), k->size) != HV_OK ||
+        (out && hypercall_probe_out(va, &rec, k->size) != HV_OK))
+        return HV_EFAULT;
+    int64_t ret = k->fn(d, c, &rec);
+    if (ret == HV_OK && out && arch_copy_to_guest(gva(va), &rec, k->size) != HV_OK)
+        return HV_EFAULT; /* probed above: only if the probe's premise broke */
+    return ret;
+}
+
 int64_t hypercall_restart(struct hypercall *c)
 {
     schedule_preempt_point();

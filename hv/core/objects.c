@@ -5,12 +5,12 @@
  * logic calls, the boot capabilities of the root, and the hypercalls
  * HC_CAP_OP, HC_EVTCHN_OP and HC_GRANT_OP.
  *
- * Every hypercall here copies its argument struct in, lets the logic check
- * everything before it changes anything (decode, then invoke), and copies
- * the struct back out only on success. A bad pointer is HV_EFAULT with
- * nothing changed: a call with an output proves the struct writable first
- * (hypercall_probe_out), so a read-only argument page gets HV_EFAULT and no
- * port, grant or capability was made.
+ * The hypercalls' argument structs are copied in, and back out on success,
+ * by hypercall_cmd (hypercall.c) from the tables here; the logic checks
+ * everything before it changes anything (decode, then invoke). A bad
+ * pointer is HV_EFAULT with nothing changed: a command with an output has
+ * its struct proven writable first, so a read-only argument page gets
+ * HV_EFAULT and no port, grant or capability was made.
  *
  * Locking: every hypercall runs under the hypervisor lock (hv_lock,
  * docs/smp.md); cap.c, evtchn.c and mm take none of their own.
@@ -36,8 +36,6 @@ static uint64_t next_uid = 1;
 static bool deferred_pending; /* a domain waits for destroy or reaping */
 static bool cycles_pending;   /* a domain capability went: look for cycles nobody names */
 
-#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
-
 static struct domain *domain_of_obj(struct cap_object *obj)
 {
     if (obj == NULL || obj->type != HV_CAP_DOMAIN)
@@ -45,8 +43,7 @@ static struct domain *domain_of_obj(struct cap_object *obj)
     return container_of(obj, struct domain, obj);
 }
 
-/* A domain that takes part in new operations (not being torn down). */
-static bool domain_live(const struct domain *d)
+bool domain_live(const struct domain *d)
 {
     return d->state == DOMAIN_BUILDING || d->state == DOMAIN_RUNNING || d->state == DOMAIN_SHUTDOWN;
 }
@@ -493,79 +490,65 @@ void domain_notify_state(struct domain *d)
 
 /* --- hypercalls ------------------------------------------------------------ */
 
-static int64_t copy_in(void *dst, uint64_t va, size_t n)
+static int64_t cap_copy_op(struct domain *d, struct hypercall *c, void *rec)
 {
-    return arch_copy_from_guest(dst, gva(va), n);
+    return cap_copy(&d->caps, rec);
 }
 
-static int64_t copy_out(uint64_t va, const void *src, size_t n)
+static int64_t cap_slot_op(struct domain *d, struct hypercall *c, void *rec)
 {
-    return arch_copy_to_guest(gva(va), src, n);
+    struct hv_cap_slot_args *a = rec;
+    if (a->reserved != 0)
+        return HV_EINVAL;
+    enum hv_status st = c->arg[0] == HV_CAP_DELETE
+                            ? cap_delete(&d->caps, a->slot)
+                            : cap_revoke(&d->caps, a->slot, CAP_REVOKE_BUDGET);
+    if (st == HV_EAGAIN)
+        return hypercall_restart(c);
+    return st;
 }
+
+static int64_t cap_identify_op(struct domain *d, struct hypercall *c, void *rec)
+{
+    struct hv_cap_identify_args *a = rec;
+    if (a->reserved != 0)
+        return HV_EINVAL;
+    return cap_identify(&d->caps, a->slot, &a->info);
+}
+
+static const struct hc_cmd cap_cmds[] = {
+    [HV_CAP_COPY] = HC_REC(cap_copy_op, struct hv_cap_copy_args, 0),
+    [HV_CAP_DELETE] = HC_REC(cap_slot_op, struct hv_cap_slot_args, 0),
+    [HV_CAP_REVOKE] = HC_REC(cap_slot_op, struct hv_cap_slot_args, 0),
+    [HV_CAP_IDENTIFY] = HC_REC(cap_identify_op, struct hv_cap_identify_args, HC_REC_OUT),
+};
 
 int64_t hc_cap_op(struct domain *d, struct hypercall *c)
 {
-    uint64_t cmd = c->arg[0], args = c->arg[1];
-    switch (cmd) {
-    case HV_CAP_COPY: {
-        struct hv_cap_copy_args a;
-        if (copy_in(&a, args, sizeof(a)) != HV_OK)
-            return HV_EFAULT;
-        return cap_copy(&d->caps, &a);
-    }
-    case HV_CAP_DELETE:
-    case HV_CAP_REVOKE: {
-        struct hv_cap_slot_args a;
-        if (copy_in(&a, args, sizeof(a)) != HV_OK)
-            return HV_EFAULT;
-        if (a.reserved != 0)
-            return HV_EINVAL;
-        enum hv_status st = cmd == HV_CAP_DELETE ? cap_delete(&d->caps, a.slot)
-                                                 : cap_revoke(&d->caps, a.slot, CAP_REVOKE_BUDGET);
-        if (st == HV_EAGAIN)
-            return hypercall_restart(c);
-        return st;
-    }
-    case HV_CAP_IDENTIFY: {
-        struct hv_cap_identify_args a;
-        if (copy_in(&a, args, sizeof(a)) != HV_OK)
-            return HV_EFAULT;
-        if (a.reserved != 0)
-            return HV_EINVAL;
-        enum hv_status st = cap_identify(&d->caps, a.slot, &a.info);
-        if (st == HV_OK && copy_out(args, &a, sizeof(a)) != HV_OK)
-            return HV_EFAULT;
-        return st;
-    }
-    default: return HV_EINVAL;
-    }
+    return hypercall_cmd(d, c, cap_cmds, ARRAY_SIZE(cap_cmds));
 }
 
 /* Endpoint capabilities: one cap_object per port of each domain. */
-static int64_t evtchn_mint_endpoint(struct domain *d, uint64_t va)
+static int64_t evtchn_mint_endpoint(struct domain *d, struct hypercall *c, void *rec)
 {
-    struct hv_evtchn_endpoint a;
-    if (copy_in(&a, va, sizeof(a)) != HV_OK)
-        return HV_EFAULT;
-    if (a.reserved != 0 || a.port == 0 || a.port >= HV_EVTCHN_PORTS || a.dst_slot >= HV_CAP_SLOTS ||
-        (a.rights & ~(HV_CAP_R_EVT_SEND | HV_CAP_R_GRANT)))
+    struct hv_evtchn_endpoint *a = rec;
+    if (a->reserved != 0 || a->port == 0 || a->port >= HV_EVTCHN_PORTS ||
+        a->dst_slot >= HV_CAP_SLOTS || (a->rights & ~(HV_CAP_R_EVT_SEND | HV_CAP_R_GRANT)))
         return HV_EINVAL;
-    if (evtchn_port_state(&d->ev, a.port) != EVTCHN_UNBOUND)
+    if (evtchn_port_state(&d->ev, a->port) != EVTCHN_UNBOUND)
         return HV_ENOENT;
-    if (d->caps.slots[a.dst_slot].obj)
+    if (d->caps.slots[a->dst_slot].obj)
         return HV_EEXIST;
-    return cap_insert_root(&d->caps, a.dst_slot, &d->endpoint_obj[a.port], a.rights, 0, 0);
+    return cap_insert_root(&d->caps, a->dst_slot, &d->endpoint_obj[a->port], a->rights, 0, 0);
 }
 
-static int64_t evtchn_notify(struct domain *d, uint64_t va)
+static int64_t evtchn_notify(struct domain *d, struct hypercall *hc, void *rec)
 {
-    struct hv_evtchn_notify a;
-    if (copy_in(&a, va, sizeof(a)) != HV_OK)
-        return HV_EFAULT;
-    if (a.reserved != 0)
+    struct hv_evtchn_notify *a = rec;
+    if (a->reserved != 0)
         return HV_EINVAL;
     struct cap *c;
-    enum hv_status st = cap_lookup(&d->caps, a.slot, HV_CAP_EVTCHN, HV_CAP_R_EVT_SEND, &c);
+    enum hv_status st = cap_lookup(&d->caps, a->slot, HV_CAP_EVTCHN, HV_CAP_R_EVT_SEND, &c);
     if (st != HV_OK)
         return st;
     for (unsigned i = 0; i < DOMAIN_MAX; i++) {
@@ -578,142 +561,131 @@ static int64_t evtchn_notify(struct domain *d, uint64_t va)
     return HV_ENOENT;
 }
 
-int64_t hc_evtchn_op(struct domain *d, struct hypercall *c)
+union evtchn_rec {
+    struct hv_evtchn_alloc_unbound au;
+    struct hv_evtchn_bind_interdomain bi;
+    struct hv_evtchn_bind_virq bv;
+    struct hv_evtchn_bind_ipi bp;
+    struct hv_evtchn_bind_pirq bq;
+    struct hv_evtchn_bind_msi bm;
+};
+
+/* The binding commands: each returns its new port in the record. */
+static int64_t evtchn_bind_op(struct domain *d, struct hypercall *c, void *rec)
 {
-    uint64_t cmd = c->arg[0], args = c->arg[1];
-    union {
-        struct hv_evtchn_alloc_unbound au;
-        struct hv_evtchn_bind_interdomain bi;
-        struct hv_evtchn_bind_virq bv;
-        struct hv_evtchn_bind_ipi bp;
-        struct hv_evtchn_bind_pirq bq;
-        struct hv_evtchn_bind_msi bm;
-        struct hv_evtchn_port_args pa;
-    } a;
-    size_t size;
-    switch (cmd) {
-    case HV_EVTCHN_ALLOC_UNBOUND: size = sizeof(a.au); break;
-    case HV_EVTCHN_BIND_INTERDOMAIN: size = sizeof(a.bi); break;
-    case HV_EVTCHN_BIND_VIRQ: size = sizeof(a.bv); break;
-    case HV_EVTCHN_BIND_IPI: size = sizeof(a.bp); break;
-    case HV_EVTCHN_BIND_PIRQ: size = sizeof(a.bq); break;
-    case HV_EVTCHN_BIND_MSI: size = sizeof(a.bm); break;
-    case HV_EVTCHN_CLOSE:
-    case HV_EVTCHN_SEND:
-    case HV_EVTCHN_UNMASK:
-    case HV_EVTCHN_EOI:
-    case HV_EVTCHN_BIND_VCPU: size = sizeof(a.pa); break;
-    case HV_EVTCHN_MINT_ENDPOINT: return evtchn_mint_endpoint(d, args);
-    case HV_EVTCHN_NOTIFY: return evtchn_notify(d, args);
-    default: return HV_EINVAL;
-    }
-    if (copy_in(&a, args, size) != HV_OK)
-        return HV_EFAULT;
-    /* The binding commands return their port in the struct. */
-    bool out = cmd == HV_EVTCHN_ALLOC_UNBOUND || cmd == HV_EVTCHN_BIND_INTERDOMAIN ||
-               cmd == HV_EVTCHN_BIND_VIRQ || cmd == HV_EVTCHN_BIND_IPI ||
-               cmd == HV_EVTCHN_BIND_PIRQ || cmd == HV_EVTCHN_BIND_MSI;
-    if (out && hypercall_probe_out(args, &a, size) != HV_OK)
-        return HV_EFAULT;
-    bool port_cmd = cmd == HV_EVTCHN_CLOSE || cmd == HV_EVTCHN_SEND || cmd == HV_EVTCHN_UNMASK ||
-                    cmd == HV_EVTCHN_EOI;
-    if (port_cmd && a.pa.vcpu != 0)
-        return HV_EINVAL;
-    /* A port that is closed stops being a mailbox: its endpoint
-     * capabilities (any number, in any table) go first, a revocation budget
-     * per call, the call restarting until none is left; then the close,
-     * which cannot fail (checked here first). (A port that was UNBOUND and
-     * got bound by its peer keeps them; they no longer reach it.) */
-    if (cmd == HV_EVTCHN_CLOSE) {
-        if (a.pa.port == 0 || a.pa.port >= HV_EVTCHN_PORTS)
+    union evtchn_rec *a = rec;
+    switch (c->arg[0]) {
+    case HV_EVTCHN_ALLOC_UNBOUND:
+        return evtchn_alloc_unbound(&d->ev, a->au.remote_domain_slot, &a->au.port);
+    case HV_EVTCHN_BIND_INTERDOMAIN:
+        if (a->bi.reserved != 0)
             return HV_EINVAL;
-        if (evtchn_port_state(&d->ev, a.pa.port) == EVTCHN_FREE)
+        return evtchn_bind_interdomain(&d->ev, a->bi.remote_domain_slot, a->bi.remote_port,
+                                       &a->bi.port);
+    case HV_EVTCHN_BIND_VIRQ:
+        if (a->bv.reserved != 0)
+            return HV_EINVAL;
+        return evtchn_bind_virq(&d->ev, a->bv.virq, a->bv.vcpu, &a->bv.port);
+    case HV_EVTCHN_BIND_IPI: return evtchn_bind_ipi(&d->ev, a->bp.vcpu, &a->bp.port);
+    case HV_EVTCHN_BIND_PIRQ:
+        if (a->bq.reserved != 0 || a->bq.irq >= arch_irq_lines())
+            return HV_EINVAL;
+        return evtchn_bind_pirq(&d->ev, a->bq.irq_slot, a->bq.irq, &a->bq.port);
+    default: /* HV_EVTCHN_BIND_MSI */
+        if (a->bm.reserved != 0)
+            return HV_EINVAL;
+        return pci_msi_bind_slot(d, a->bm.pci_slot, a->bm.index, &a->bm.port);
+    }
+}
+
+/* The commands on one port of the caller's. */
+static int64_t evtchn_port_op(struct domain *d, struct hypercall *c, void *rec)
+{
+    struct hv_evtchn_port_args *a = rec;
+    uint64_t cmd = c->arg[0];
+    if (cmd != HV_EVTCHN_BIND_VCPU && a->vcpu != 0)
+        return HV_EINVAL;
+    switch (cmd) {
+    case HV_EVTCHN_CLOSE: {
+        /* A port that is closed stops being a mailbox: its endpoint
+         * capabilities (any number, in any table) go first, a revocation
+         * budget per call, the call restarting until none is left; then
+         * the close, which cannot fail (checked here first). (A port that
+         * was UNBOUND and got bound by its peer keeps them; they no longer
+         * reach it.) */
+        if (a->port == 0 || a->port >= HV_EVTCHN_PORTS)
+            return HV_EINVAL;
+        if (evtchn_port_state(&d->ev, a->port) == EVTCHN_FREE)
             return HV_ENOENT;
         uint32_t budget = CAP_REVOKE_BUDGET;
-        if (cap_object_clear_some(&d->endpoint_obj[a.pa.port], &budget) == HV_EAGAIN)
+        if (cap_object_clear_some(&d->endpoint_obj[a->port], &budget) == HV_EAGAIN)
             return hypercall_restart(c);
+        return evtchn_close(&d->ev, a->port);
     }
-
-    enum hv_status st;
-    switch (cmd) {
-    case HV_EVTCHN_ALLOC_UNBOUND:
-        st = evtchn_alloc_unbound(&d->ev, a.au.remote_domain_slot, &a.au.port);
-        break;
-    case HV_EVTCHN_BIND_INTERDOMAIN:
-        if (a.bi.reserved != 0)
-            return HV_EINVAL;
-        st = evtchn_bind_interdomain(&d->ev, a.bi.remote_domain_slot, a.bi.remote_port, &a.bi.port);
-        break;
-    case HV_EVTCHN_BIND_VIRQ:
-        if (a.bv.reserved != 0)
-            return HV_EINVAL;
-        st = evtchn_bind_virq(&d->ev, a.bv.virq, a.bv.vcpu, &a.bv.port);
-        break;
-    case HV_EVTCHN_BIND_IPI: st = evtchn_bind_ipi(&d->ev, a.bp.vcpu, &a.bp.port); break;
-    case HV_EVTCHN_BIND_PIRQ:
-        if (a.bq.reserved != 0 || a.bq.irq >= arch_irq_lines())
-            return HV_EINVAL;
-        st = evtchn_bind_pirq(&d->ev, a.bq.irq_slot, a.bq.irq, &a.bq.port);
-        break;
-    case HV_EVTCHN_BIND_MSI:
-        if (a.bm.reserved != 0)
-            return HV_EINVAL;
-        st = pci_msi_bind_slot(d, a.bm.pci_slot, a.bm.index, &a.bm.port);
-        break;
-    default:
-        switch (cmd) {
-        case HV_EVTCHN_CLOSE: st = evtchn_close(&d->ev, a.pa.port); break;
-        case HV_EVTCHN_SEND: st = evtchn_send(&d->ev, a.pa.port); break;
-        case HV_EVTCHN_UNMASK: st = evtchn_unmask(&d->ev, a.pa.port); break;
-        case HV_EVTCHN_EOI: st = evtchn_pirq_eoi(&d->ev, a.pa.port); break;
-        default: st = evtchn_bind_vcpu(&d->ev, a.pa.port, a.pa.vcpu); break;
-        }
-        break;
+    case HV_EVTCHN_SEND: return evtchn_send(&d->ev, a->port);
+    case HV_EVTCHN_UNMASK: return evtchn_unmask(&d->ev, a->port);
+    case HV_EVTCHN_EOI: return evtchn_pirq_eoi(&d->ev, a->port);
+    default: return evtchn_bind_vcpu(&d->ev, a->port, a->vcpu);
     }
-    if (st == HV_OK && out && copy_out(args, &a, size) != HV_OK)
-        return HV_EFAULT;
-    return st;
 }
+
+static const struct hc_cmd evtchn_cmds[] = {
+    [HV_EVTCHN_ALLOC_UNBOUND] = HC_REC(evtchn_bind_op, struct hv_evtchn_alloc_unbound, HC_REC_OUT),
+    [HV_EVTCHN_BIND_INTERDOMAIN] =
+        HC_REC(evtchn_bind_op, struct hv_evtchn_bind_interdomain, HC_REC_OUT),
+    [HV_EVTCHN_BIND_VIRQ] = HC_REC(evtchn_bind_op, struct hv_evtchn_bind_virq, HC_REC_OUT),
+    [HV_EVTCHN_BIND_IPI] = HC_REC(evtchn_bind_op, struct hv_evtchn_bind_ipi, HC_REC_OUT),
+    [HV_EVTCHN_BIND_PIRQ] = HC_REC(evtchn_bind_op, struct hv_evtchn_bind_pirq, HC_REC_OUT),
+    [HV_EVTCHN_BIND_MSI] = HC_REC(evtchn_bind_op, struct hv_evtchn_bind_msi, HC_REC_OUT),
+    [HV_EVTCHN_CLOSE] = HC_REC(evtchn_port_op, struct hv_evtchn_port_args, 0),
+    [HV_EVTCHN_SEND] = HC_REC(evtchn_port_op, struct hv_evtchn_port_args, 0),
+    [HV_EVTCHN_UNMASK] = HC_REC(evtchn_port_op, struct hv_evtchn_port_args, 0),
+    [HV_EVTCHN_EOI] = HC_REC(evtchn_port_op, struct hv_evtchn_port_args, 0),
+    [HV_EVTCHN_BIND_VCPU] = HC_REC(evtchn_port_op, struct hv_evtchn_port_args, 0),
+    [HV_EVTCHN_MINT_ENDPOINT] = HC_REC(evtchn_mint_endpoint, struct hv_evtchn_endpoint, 0),
+    [HV_EVTCHN_NOTIFY] = HC_REC(evtchn_notify, struct hv_evtchn_notify, 0),
+};
+
+int64_t hc_evtchn_op(struct domain *d, struct hypercall *c)
+{
+    return hypercall_cmd(d, c, evtchn_cmds, ARRAY_SIZE(evtchn_cmds));
+}
+
+union grant_rec {
+    struct hv_grant_set_args set;
+    struct hv_grant_ref_args ref;
+    struct hv_grant_status_args status;
+    struct hv_grant_query_args query;
+    struct hv_grant_copy_args copy;
+    struct hv_grant_map_args map;
+};
+
+static int64_t grant_op(struct domain *d, struct hypercall *c, void *rec)
+{
+    union grant_rec *a = rec;
+    switch (c->arg[0]) {
+    case HV_GRANT_SET: return grant_set(&d->gt, &d->caps, &a->set);
+    case HV_GRANT_END: return grant_end(&d->gt, &a->ref);
+    case HV_GRANT_STATUS: return grant_status(&d->gt, &a->status);
+    case HV_GRANT_QUERY: return grant_query(&d->gt, &d->caps, &a->query);
+    case HV_GRANT_COPY: return grant_copy(&d->gt, &d->caps, &a->copy);
+    case HV_GRANT_MAP: return grant_map(&d->gt, &d->mm, &d->caps, &a->map);
+    default: return grant_unmap(&d->gt, &d->mm, &a->map);
+    }
+}
+
+/* SET returns the new ref; STATUS and QUERY (pure) their answer. */
+static const struct hc_cmd grant_cmds[] = {
+    [HV_GRANT_SET] = HC_REC(grant_op, struct hv_grant_set_args, HC_REC_OUT),
+    [HV_GRANT_END] = HC_REC(grant_op, struct hv_grant_ref_args, 0),
+    [HV_GRANT_STATUS] = HC_REC(grant_op, struct hv_grant_status_args, HC_REC_OUT),
+    [HV_GRANT_QUERY] = HC_REC(grant_op, struct hv_grant_query_args, HC_REC_OUT),
+    [HV_GRANT_COPY] = HC_REC(grant_op, struct hv_grant_copy_args, 0),
+    [HV_GRANT_MAP] = HC_REC(grant_op, struct hv_grant_map_args, 0),
+    [HV_GRANT_UNMAP] = HC_REC(grant_op, struct hv_grant_map_args, 0),
+};
 
 int64_t hc_grant_op(struct domain *d, struct hypercall *c)
 {
-    uint64_t cmd = c->arg[0], args = c->arg[1];
-    union {
-        struct hv_grant_set_args set;
-        struct hv_grant_ref_args ref;
-        struct hv_grant_status_args status;
-        struct hv_grant_query_args query;
-        struct hv_grant_copy_args copy;
-        struct hv_grant_map_args map;
-    } a;
-    size_t size;
-    switch (cmd) {
-    case HV_GRANT_SET: size = sizeof(a.set); break;
-    case HV_GRANT_END: size = sizeof(a.ref); break;
-    case HV_GRANT_STATUS: size = sizeof(a.status); break;
-    case HV_GRANT_QUERY: size = sizeof(a.query); break;
-    case HV_GRANT_COPY: size = sizeof(a.copy); break;
-    case HV_GRANT_MAP:
-    case HV_GRANT_UNMAP: size = sizeof(a.map); break;
-    default: return HV_EINVAL;
-    }
-    if (copy_in(&a, args, size) != HV_OK)
-        return HV_EFAULT;
-    /* SET returns the new ref; STATUS and QUERY (pure) their answer. */
-    bool out = cmd == HV_GRANT_SET || cmd == HV_GRANT_STATUS || cmd == HV_GRANT_QUERY;
-    if (out && hypercall_probe_out(args, &a, size) != HV_OK)
-        return HV_EFAULT;
-    enum hv_status st;
-    switch (cmd) {
-    case HV_GRANT_SET: st = grant_set(&d->gt, &d->caps, &a.set); break;
-    case HV_GRANT_END: st = grant_end(&d->gt, &a.ref); break;
-    case HV_GRANT_STATUS: st = grant_status(&d->gt, &a.status); break;
-    case HV_GRANT_QUERY: st = grant_query(&d->gt, &d->caps, &a.query); break;
-    case HV_GRANT_COPY: st = grant_copy(&d->gt, &d->caps, &a.copy); break;
-    case HV_GRANT_MAP: st = grant_map(&d->gt, &d->mm, &d->caps, &a.map); break;
-    default: st = grant_unmap(&d->gt, &d->mm, &a.map); break;
-    }
-    if (st == HV_OK && out && copy_out(args, &a, size) != HV_OK)
-        return HV_EFAULT;
-    return st;
+    return hypercall_cmd(d, c, grant_cmds, ARRAY_SIZE(grant_cmds));
 }

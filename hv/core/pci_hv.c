@@ -135,96 +135,96 @@ struct pci_scan *pci_hv_table(void)
     return &scan;
 }
 
+/* The recorded function a PCI capability of d's names, with rights. */
+static enum hv_status pci_func_of_slot(struct domain *d, uint32_t slot, uint32_t rights,
+                                       struct cap **cap, struct pci_func **f)
+{
+    enum hv_status st = cap_lookup(&d->caps, slot, HV_CAP_PCI, rights, cap);
+    if (st != HV_OK)
+        return st;
+    *f = pci_func_of_obj(&scan, (*cap)->obj);
+    if (*f == NULL)
+        panic("pci: a PCI capability names no recorded function");
+    return HV_OK;
+}
+
 enum hv_status pci_msi_bind_slot(struct domain *d, uint32_t pci_slot, uint32_t index,
                                  uint32_t *port)
 {
     struct cap *cap;
-    enum hv_status st = cap_lookup(&d->caps, pci_slot, HV_CAP_PCI, HV_CAP_R_PCI_IRQ, &cap);
-    if (st != HV_OK)
-        return st;
-    struct pci_func *f = pci_func_of_obj(&scan, cap->obj);
-    if (f == NULL)
-        panic("pci: a PCI capability names no recorded function");
-    return pci_msi_bind(d, f, index, port);
+    struct pci_func *f;
+    enum hv_status st = pci_func_of_slot(d, pci_slot, HV_CAP_R_PCI_IRQ, &cap, &f);
+    return st != HV_OK ? st : pci_msi_bind(d, f, index, port);
 }
 
 /* HV_PCI_MSI_ENABLE / DISABLE (pci_dev.c does the work). */
-static int64_t msi_op(struct domain *d, uint64_t cmd, const struct hv_pci_msi_args *m)
+static int64_t pci_msi_op(struct domain *d, struct hypercall *c, void *rec)
 {
+    const struct hv_pci_msi_args *m = rec;
+    uint64_t cmd = c->arg[0];
     if (m->reserved != 0 || (cmd == HV_PCI_MSI_DISABLE && (m->kind != 0 || m->count != 0)))
         return HV_EINVAL;
     struct cap *cap;
-    enum hv_status st = cap_lookup(&d->caps, m->slot, HV_CAP_PCI, HV_CAP_R_PCI_IRQ, &cap);
+    struct pci_func *f;
+    enum hv_status st = pci_func_of_slot(d, m->slot, HV_CAP_R_PCI_IRQ, &cap, &f);
     if (st != HV_OK)
         return st;
-    struct pci_func *f = pci_func_of_obj(&scan, cap->obj);
-    if (f == NULL)
-        panic("pci: a PCI capability names no recorded function");
     return cmd == HV_PCI_MSI_ENABLE ? pci_msi_enable(d, f, m->kind, m->count)
                                     : pci_msi_disable(d, f);
 }
 
+static int64_t pci_info_op(struct domain *d, struct hypercall *c, void *rec)
+{
+    struct hv_pci_info_args *a = rec;
+    if (a->reserved != 0)
+        return HV_EINVAL;
+    struct cap *cap;
+    struct pci_func *f;
+    enum hv_status st = pci_func_of_slot(d, a->slot, 0, &cap, &f);
+    if (st != HV_OK)
+        return st;
+    pci_func_info(f, a);
+    return HV_OK;
+}
+
+/* A read is written back (HC_REC_OUT: probed before the read, as a device
+ * register may change when read). */
+static int64_t pci_config_op(struct domain *d, struct hypercall *c, void *rec)
+{
+    struct hv_pci_config_args *a = rec;
+    bool write = c->arg[0] == HV_PCI_CONFIG_WRITE;
+    if (a->reserved0 != 0 || a->reserved != 0)
+        return HV_EINVAL;
+    struct cap *cap;
+    struct pci_func *f;
+    enum hv_status st = pci_func_of_slot(d, a->slot, 0, &cap, &f);
+    if (st != HV_OK)
+        return st;
+    st = pci_config_check(f, cap->rights, a->offset, a->size, write, a->value);
+    if (st != HV_OK)
+        return st;
+    if (!write) {
+        a->value = config_read(f->bdf, a->offset, a->size);
+        return HV_OK;
+    }
+    bool command = a->offset == PCI_CFG_COMMAND;
+    if (command && (st = pci_dma_before_command(d, f, a->value)) != HV_OK)
+        return st;
+    config_write(f->bdf, a->offset, a->size, a->value);
+    if (command)
+        pci_dma_after_command(f, a->value);
+    return HV_OK;
+}
+
+static const struct hc_cmd pci_cmds[] = {
+    [HV_PCI_CONFIG_READ] = HC_REC(pci_config_op, struct hv_pci_config_args, HC_REC_OUT),
+    [HV_PCI_CONFIG_WRITE] = HC_REC(pci_config_op, struct hv_pci_config_args, 0),
+    [HV_PCI_INFO] = HC_REC(pci_info_op, struct hv_pci_info_args, HC_REC_OUT),
+    [HV_PCI_MSI_ENABLE] = HC_REC(pci_msi_op, struct hv_pci_msi_args, 0),
+    [HV_PCI_MSI_DISABLE] = HC_REC(pci_msi_op, struct hv_pci_msi_args, 0),
+};
+
 int64_t hc_pci_op(struct domain *d, struct hypercall *c)
 {
-    uint64_t cmd = c->arg[0], args = c->arg[1];
-    union {
-        struct hv_pci_config_args cfg;
-        struct hv_pci_info_args info;
-        struct hv_pci_msi_args msi;
-    } a;
-    size_t size;
-    switch (cmd) {
-    case HV_PCI_CONFIG_READ:
-    case HV_PCI_CONFIG_WRITE: size = sizeof(a.cfg); break;
-    case HV_PCI_INFO: size = sizeof(a.info); break;
-    case HV_PCI_MSI_ENABLE:
-    case HV_PCI_MSI_DISABLE: size = sizeof(a.msi); break;
-    default: return HV_EINVAL;
-    }
-    if (arch_copy_from_guest(&a, gva(args), size) != HV_OK)
-        return HV_EFAULT;
-    if (cmd == HV_PCI_MSI_ENABLE || cmd == HV_PCI_MSI_DISABLE)
-        return msi_op(d, cmd, &a.msi);
-    struct cap *cap;
-    if (cmd == HV_PCI_INFO) {
-        if (a.info.reserved != 0)
-            return HV_EINVAL;
-        enum hv_status st = cap_lookup(&d->caps, a.info.slot, HV_CAP_PCI, 0, &cap);
-        if (st != HV_OK)
-            return st;
-        struct pci_func *f = pci_func_of_obj(&scan, cap->obj);
-        if (f == NULL)
-            panic("pci: a PCI capability names no recorded function");
-        pci_func_info(f, &a.info);
-        if (arch_copy_to_guest(gva(args), &a, size) != HV_OK)
-            return HV_EFAULT;
-        return HV_OK;
-    }
-    bool write = cmd == HV_PCI_CONFIG_WRITE;
-    if (a.cfg.reserved0 != 0 || a.cfg.reserved != 0)
-        return HV_EINVAL;
-    enum hv_status st = cap_lookup(&d->caps, a.cfg.slot, HV_CAP_PCI, 0, &cap);
-    if (st != HV_OK)
-        return st;
-    struct pci_func *f = pci_func_of_obj(&scan, cap->obj);
-    if (f == NULL)
-        panic("pci: a PCI capability names no recorded function");
-    st = pci_config_check(f, cap->rights, a.cfg.offset, a.cfg.size, write, a.cfg.value);
-    if (st != HV_OK)
-        return st;
-    if (write) {
-        bool command = a.cfg.offset == PCI_CFG_COMMAND;
-        if (command && (st = pci_dma_before_command(d, f, a.cfg.value)) != HV_OK)
-            return st;
-        config_write(f->bdf, a.cfg.offset, a.cfg.size, a.cfg.value);
-        if (command)
-            pci_dma_after_command(f, a.cfg.value);
-        return HV_OK;
-    }
-    if (hypercall_probe_out(args, &a, size) != HV_OK)
-        return HV_EFAULT; /* before the read: a device register may change when read */
-    a.cfg.value = config_read(f->bdf, a.cfg.offset, a.cfg.size);
-    if (arch_copy_to_guest(gva(args), &a, size) != HV_OK)
-        return HV_EFAULT; /* probed above: only if the probe's premise broke */
-    return HV_OK;
+    return hypercall_cmd(d, c, pci_cmds, ARRAY_SIZE(pci_cmds));
 }

@@ -71,6 +71,8 @@ static inline mfn_t paddr_to_mfn(paddr_t p)
 #define INVALID_MFN mfn(~0ull)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* The struct of type whose member p points at. */
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 #define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
 #define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
 #define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a)-1)) == 0)

@@ -33,6 +33,29 @@ int64_t hypercall_restart(struct hypercall *c);
  */
 int hypercall_probe_out(uint64_t va, const void *in, size_t n);
 
+/*
+ * A (command, record) hypercall: arg[0] picks a row of a table, arg[1] is
+ * the guest address of that command's argument record. hypercall_cmd()
+ * decodes it once for every such call: it refuses a command with no row
+ * (HV_EINVAL), copies the record in (HV_EFAULT if it cannot), and for a row
+ * with HC_REC_OUT proves the record writable before the handler acts and
+ * writes it back when the handler returns HV_OK. So a handler only checks
+ * the record's fields and acts. The record lives in one buffer of
+ * HC_REC_MAX bytes, used under the hypervisor lock.
+ */
+#define HC_REC_OUT 1u
+#define HC_REC_MAX 2048u
+struct hc_cmd {
+    int64_t (*fn)(struct domain *d, struct hypercall *c, void *rec);
+    uint32_t size;  /* bytes of the record */
+    uint32_t flags; /* HC_REC_OUT */
+};
+#define HC_REC(fn, type, flags)                                                                    \
+    {                                                                                              \
+        (fn), sizeof(type), (flags)                                                                \
+    }
+int64_t hypercall_cmd(struct domain *d, struct hypercall *c, const struct hc_cmd *cmds, size_t n);
+
 /* hv/core/hc_mm.c: the PV-memory hypercalls, with continuations. */
 int64_t hc_mmu_update(struct domain *d, struct hypercall *c);
 int64_t hc_mmuext_op(struct domain *d, struct hypercall *c);

@@ -19,6 +19,9 @@ void domain_ports_teardown(struct domain *d);
 bool domain_caps_teardown(struct domain *d, uint32_t *budget);
 /* The root's boot capabilities (proto/include/hv/domctl.h, enum hv_root_slot). */
 void domain_root_caps(struct domain *root);
+/* A domain that takes part in new operations (not being torn down):
+ * BUILDING, RUNNING or SHUTDOWN. */
+bool domain_live(const struct domain *d);
 /* The domain with this uid (live: not FREE, DEAD or ZOMBIE), or NULL. */
 struct domain *domain_by_uid(uint64_t uid);
 /* The machine's physical interrupt sources and who they go to; the domain
