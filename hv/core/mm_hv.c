@@ -257,7 +257,6 @@ void mm_foreign_map_put(domid_t dom, mfn_t m, bool writable)
  */
 static uint32_t cpu_flush_time[64];
 static uint64_t cpu_flushed_once; /* bit c: cpu_flush_time[c] is meaningful */
-static uint64_t shootdown_ipis;   /* remote flushes sent (statistics) */
 
 void mm_note_local_flush(void)
 {
@@ -297,7 +296,6 @@ void mm_tlb_flush_cpus(uint64_t mask)
     uint32_t tick = ++flush_clock; /* every flush below happens after this */
     uint64_t remote = mask & ~(1ull << self);
     if (remote) {
-        shootdown_ipis += (uint64_t)__builtin_popcountll(remote);
         if (arch_tlb_flush_cpus(remote) != 0)
             panic("mm: TLB shootdown: a CPU did not acknowledge");
     }
@@ -309,11 +307,6 @@ void mm_tlb_flush_cpus(uint64_t mask)
             cpu_flushed_once |= 1ull << c;
         }
     pt_tlb_note_flush();
-}
-
-uint64_t mm_shootdown_count(void)
-{
-    return shootdown_ipis;
 }
 
 void mm_tlb_invlpg_local(uint64_t va)

@@ -99,11 +99,6 @@ void hv_unlock(void)
     __atomic_store_n(&lock_serving, lock_serving + 1, __ATOMIC_RELEASE);
 }
 
-bool hv_lock_held(void)
-{
-    return __atomic_load_n(&lock_owner, __ATOMIC_RELAXED) == (int)arch_cpu_id();
-}
-
 /* Waits for an interrupt without the lock (the handler takes it). */
 static void idle_wait_unlocked(void)
 {
@@ -353,6 +348,9 @@ void schedule_timer_changed(void)
  * or CPU 0 asked to look at the VCPU timers again. */
 void smp_ipi_handler(void)
 {
+#ifdef HV_TEST_IMAGE
+    arch_smp_test_ipi();
+#endif
     if (me()->started)
         arch_timer_set_deadline(next_deadline());
 }
@@ -360,8 +358,12 @@ void smp_ipi_handler(void)
 void schedule_timer_interrupt(void)
 {
     struct cpu_rt *r = me();
-    if (!r->started)
-        return; /* the boot-time timer self-test */
+    if (!r->started) { /* before the scheduler: the test image's timer self-test */
+#ifdef HV_TEST_IMAGE
+        arch_time_test_tick();
+#endif
+        return;
+    }
     uint64_t now = arch_now_ns();
     if (arch_cpu_id() == 0) {
         for (unsigned h = 0; h < SCHED_MAX_VCPUS; h++) {

@@ -327,29 +327,6 @@ mfn_t pmm_alloc(struct pmm *pmm)
     return INVALID_MFN;
 }
 
-mfn_t pmm_alloc_below(struct pmm *pmm, paddr_t limit)
-{
-    uint64_t frames = limit >> PAGE_SHIFT; /* frame f fits iff f < frames */
-    if (frames > pmm->limit_frames)
-        frames = pmm->limit_frames;
-    if (pmm->free_count == 0 || frames == 0)
-        return INVALID_MFN;
-    uint64_t words = pmm_words_for(frames);
-    for (uint64_t w = 0; w < words; w++) {
-        uint64_t bits = pmm->free_bits[w];
-        uint64_t first = w * PMM_BITS_PER_WORD;
-        if (frames - first < PMM_BITS_PER_WORD)
-            bits &= (1ull << (frames - first)) - 1;
-        if (bits != 0) {
-            uint64_t bit = (uint64_t)__builtin_ctzll(bits);
-            pmm->free_bits[w] &= ~(1ull << bit);
-            pmm->free_count--;
-            return mfn(first + bit);
-        }
-    }
-    return INVALID_MFN;
-}
-
 bool pmm_free(struct pmm *pmm, mfn_t m)
 {
     uint64_t f = mfn_x(m);

@@ -38,7 +38,6 @@ void arch_serial_init(void);
 void arch_serial_putc(char c);
 
 void arch_cpu_init(void);
-uint64_t arch_kstack_top(void);
 
 /* Builds the hypervisor's own page tables: the image with proper permissions
  * and a direct map of physical memory [0, max_paddr). */
@@ -52,6 +51,11 @@ paddr_t arch_hv_l4(void);
 
 /* Time: TSC calibrated against the PIT at boot; the local APIC timer. */
 void arch_time_init(void);
+/* The test image only (test/image/arch/time_test.c): the timer health
+ * check, and its count of the timer interrupts taken before the scheduler
+ * starts (the core's schedule_timer_interrupt calls it). */
+void arch_time_self_test(void);
+void arch_time_test_tick(void);
 uint64_t arch_now_ns(void);
 uint64_t arch_tsc_hz(void);
 /* The constants of the guest time record (proto/include/hv/domctl.h). */
@@ -69,7 +73,6 @@ void arch_irq_unmask(uint32_t gsi);
 /* Level-triggered (and so shareable): on a PC, the PCI lines from GSI 16,
  * active low; ISA lines 0-15 are edges. */
 bool arch_irq_level(uint32_t gsi);
-uint32_t arch_isa_irq_gsi(uint32_t irq);
 
 /* ---- Devices: DMA remapping and message interrupts (devirq.c, vtd.c) ---- */
 
@@ -119,8 +122,6 @@ void arch_iommu_detach(uint16_t bdf);
 void arch_msi_message(unsigned slot, uint8_t vector, uint16_t sid, unsigned cpu, uint32_t *addr,
                       uint32_t *data);
 void arch_msi_release(unsigned slot);
-/* Whether message interrupts go through interrupt remapping. */
-bool arch_msi_remapped(void);
 /* An uncached hypervisor mapping of device memory [pa, pa + len), or NULL
  * if there is none (device memory outside the direct map's uncached
  * window below 4 GiB). */

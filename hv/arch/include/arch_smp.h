@@ -54,6 +54,9 @@ void arch_smp_init(const struct arch_smp_boot *b);
  * arch_smp_init (IPIs, TLB flushes, their cost; failures logged).
  */
 void arch_smp_self_test(arch_frame_alloc_fn alloc, void *alloc_ctx);
+/* The test image only: the self-test's part of every generic IPI (the
+ * core's smp_ipi_handler calls it): an AP reads what the test asked. */
+void arch_smp_test_ipi(void);
 
 /* This CPU's number; valid on any CPU once it is set up (arch_cpu_init). */
 unsigned arch_cpu_id(void);
@@ -84,7 +87,7 @@ uint64_t arch_tlb_flush_cpus(uint64_t cpu_mask);
 /*
  * Hook run by every remote-flush service on its CPU, before the flush: the
  * page-table base this CPU must run on (0: leave CR3 as it is). The core
- * uses it to move the CPUs running a domain to the domain's new base
+ * defines it (hv/core/schedule.c) and uses it to move the CPUs running a domain to the domain's new base
  * before the old base's reference is dropped (arch_tlb_flush_cpus waits).
  */
 paddr_t smp_flush_base(void);
@@ -96,18 +99,17 @@ void arch_smp_poll(void);
 
 /*
  * Hook run on the receiving CPU for every ARCH_IPI_VECTOR interrupt, after
- * the EOI, with interrupts off, on that CPU's hypervisor stack. The weak
- * default in smp.c does nothing; the core may define its own (rescheduling,
- * TLB-flush clock). When the interrupt came from ring 3 the arch code then
- * calls schedule_exit(), as for the timer.
+ * the EOI, with interrupts off, on that CPU's hypervisor stack; the core
+ * defines it (hv/core/schedule.c). When the interrupt came from ring 3 the
+ * arch code then calls schedule_exit(), as for the timer.
  */
 void smp_ipi_handler(void);
 
 /*
  * What an AP does once it is online (its tables, local APIC and topology
  * set up, interrupts off, on its own hypervisor stack at depth one call);
- * must not return. The weak default in smp.c idles (sti; hlt) taking IPIs;
- * the core may define its own to run the scheduler on APs. Runs on each AP
+ * must not return; the core defines it (hv/core/schedule.c: wait for the
+ * boot CPU, then run the scheduler). Runs on each AP
  * while the boot CPU is still starting the next one: it must not assume
  * that arch_cpu_count() is final.
  */

@@ -50,7 +50,6 @@ void apic_init(void);
  * (arch_timer_set_deadline works on any CPU). */
 void apic_init_ap(void);
 void apic_eoi(void);
-void apic_timer_interrupt(void);
 /* This CPU's local APIC registers (every CPU sees its own at one address). */
 uint32_t apic_read(uint32_t reg);
 void apic_write(uint32_t reg, uint32_t v);

@@ -218,11 +218,6 @@ bool cpu_init_ap(struct percpu *pc, const uint64_t ist_top[3])
     return true;
 }
 
-uint64_t arch_kstack_top(void)
-{
-    return this_percpu()->kstack_top;
-}
-
 unsigned arch_cpu_id(void)
 {
     uint32_t id;

@@ -105,11 +105,6 @@ void arch_msi_release(unsigned slot)
         vtd_irte_clear((uint16_t)(MSI_HANDLE_FIRST + slot));
 }
 
-bool arch_msi_remapped(void)
-{
-    return ir_on;
-}
-
 void *arch_mmio_va(paddr_t pa, size_t len)
 {
     /* The direct map's uncached window (paging.c): 0xfe000000 up to 4 GiB. */

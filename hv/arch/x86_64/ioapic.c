@@ -16,9 +16,9 @@
  * remote IRR while it is masked, and a line still asserted when unmasked
  * fires again.
  *
- * UNFINISHED: the I/O APIC address and ISA overrides come from ACPI's MADT
- * once the SMP work parses it; until then the PC defaults are used
- * (0xfec00000, ISA IRQ n = GSI n, except IRQ 0 = GSI 2).
+ * UNFINISHED: acpi.c parses the MADT's I/O APICs and ISA overrides, but
+ * they are not used here yet: the PC defaults are (0xfec00000, ISA IRQ n =
+ * GSI n, except IRQ 0 = GSI 2).
  */
 #include "arch.h"
 #include "ioapic.h"
@@ -122,7 +122,3 @@ void arch_irq_unmask(uint32_t gsi)
 }
 
 /* The ISA IRQ's GSI (the PC default wiring). */
-uint32_t arch_isa_irq_gsi(uint32_t irq)
-{
-    return irq == 0 ? 2 : irq;
-}

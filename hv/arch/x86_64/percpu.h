@@ -43,10 +43,6 @@ struct percpu {
     uint32_t online;
     /* shared: IPIs taken on the generic vector (counted before the hook runs). */
     uint64_t ipi_count;
-    /* shared: test=ipi only: an address the next generic IPI reads into
-     * probe_val (before ipi_count is incremented), then clears. */
-    uint64_t probe_va;
-    uint64_t probe_val;
     /* shared: TLB flush requests (requesters increment flush_req; the CPU
      * stores in flush_done the flush_req value its last full flush covered). */
     uint64_t flush_req;

@@ -15,7 +15,7 @@
  * `-icount` QEMU runs all CPUs on one thread, and `pause` is what lets the
  * other CPUs run.
  *
- * IPIs: ARCH_IPI_VECTOR (0xf0) calls smp_ipi_handler() (weak here);
+ * IPIs: ARCH_IPI_VECTOR (0xf0) calls the core's smp_ipi_handler();
  * APIC_FLUSH_VECTOR (0xf1) serves TLB-flush requests (arch_tlb_flush_cpus).
  */
 #include <string.h>
@@ -101,12 +101,6 @@ static paddr_t image_phys(const void *v)
     return (paddr_t)((uintptr_t)v - HV_IMAGE_VBASE);
 }
 
-/* Weak default of the hook of arch_smp.h: keep whatever CR3 holds. */
-__attribute__((weak)) paddr_t smp_flush_base(void)
-{
-    return 0;
-}
-
 static void flush_all_local(void)
 {
     paddr_t base = smp_flush_base(); /* the core moved this CPU's domain to a new base */
@@ -167,17 +161,9 @@ bool arch_send_ipi_all_but_self(unsigned vector)
 
 /* --- IPI handlers (called from trap_entry) ------------------------------------- */
 
-__attribute__((weak)) void smp_ipi_handler(void) {}
-
 void smp_ipi_interrupt(void)
 {
-    struct percpu *pc = this_percpu();
-    uint64_t va = __atomic_load_n(&pc->probe_va, __ATOMIC_ACQUIRE);
-    if (va != 0) { /* the test image's TLB self-test: read through this CPU's translation */
-        pc->probe_val = *(volatile const uint64_t *)(uintptr_t)va;
-        __atomic_store_n(&pc->probe_va, 0, __ATOMIC_RELAXED);
-    }
-    __atomic_fetch_add(&pc->ipi_count, 1, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&this_percpu()->ipi_count, 1, __ATOMIC_RELEASE);
     apic_eoi();
     smp_ipi_handler();
 }
@@ -316,13 +302,6 @@ void smp_ap_main(struct percpu *pc)
     __atomic_store_n(&pc->online, CPU_ONLINE, __ATOMIC_RELEASE);
     smp_ap_run();
     panic("smp: smp_ap_run returned on CPU %u", pc->cpu_id);
-}
-
-/* Until the scheduler runs on APs: take IPIs, nothing else. */
-__attribute__((weak)) void smp_ap_run(void)
-{
-    for (;;)
-        __asm__ volatile("sti; hlt; cli" ::: "memory");
 }
 
 /* --- boot CPU side ------------------------------------------------------------------ */

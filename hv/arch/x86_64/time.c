@@ -1,9 +1,10 @@
 /*
  * Time on the boot CPU: the legacy PICs are masked, the local APIC enabled,
  * and the TSC and the APIC timer are calibrated together against PIT
- * channel 2 over 10 ms. The APIC timer then ticks at HV_TICK_HZ; a short
- * self-test checks that ticks arrive at the calibrated rate. APs enable
- * their local APIC with apic_init_ap() and reuse the calibration.
+ * channel 2 over 10 ms. The APIC timer is then one-shot, programmed by the
+ * scheduler (the test image checks that it ticks: test/image/arch/
+ * time_test.c). APs enable their local APIC with apic_init_ap() and reuse
+ * the calibration.
  */
 #include "apic.h"
 #include "arch.h"
@@ -11,7 +12,6 @@
 #include "x86.h"
 
 #define APIC_LVT_MASKED (1u << 16)
-#define APIC_LVT_PERIODIC (1u << 17)
 
 #define PIT_HZ 1193182u
 #define CALIBRATE_MS 10u
@@ -20,7 +20,6 @@ static volatile uint32_t *apic_base;
 static uint64_t tsc_hz;
 static uint64_t tsc_at_boot;
 static uint32_t apic_timer_hz; /* APIC timer counts per second (divide by 16) */
-static volatile uint64_t timer_ticks;
 
 uint32_t apic_read(uint32_t reg)
 {
@@ -49,12 +48,6 @@ static void pic_disable(void)
 void apic_eoi(void)
 {
     apic_write(APIC_REG_EOI, 0);
-}
-
-void apic_timer_interrupt(void)
-{
-    timer_ticks++;
-    apic_eoi();
 }
 
 uint64_t arch_tsc_hz(void)
@@ -219,30 +212,11 @@ void arch_time_init(void)
     time_scale_init();
     uint64_t unix_sec = rtc_unix_seconds();
     wallclock_ns_at_zero = unix_sec * 1000000000ull - arch_now_ns();
-
-    /* Periodic tick. */
-    apic_write(APIC_REG_LVT_TIMER, APIC_LVT_PERIODIC | APIC_TIMER_VECTOR);
-    apic_write(APIC_REG_TIMER_INIT, apic_timer_hz / HV_TICK_HZ);
-
-    /* Self-test: two ticks must take about two tick periods. */
-    uint64_t start_ticks = timer_ticks, s0 = rdtsc();
-    irq_enable();
-    while (timer_ticks < start_ticks + 2) {
-        if (rdtsc() - s0 > tsc_hz) {
-            irq_disable();
-            panic("time: the APIC timer did not tick within one second");
-        }
-        __asm__ volatile("hlt");
-    }
-    irq_disable();
-    /* From now on the timer is one-shot, programmed by the scheduler. */
-    apic_write(APIC_REG_TIMER_INIT, 0);
+    /* One-shot from now on, stopped until the scheduler programs it. */
     apic_write(APIC_REG_LVT_TIMER, APIC_TIMER_VECTOR);
-    uint64_t took_us = (rdtsc() - s0) * 1000000ull / tsc_hz;
-    log_info("time: TSC %llu.%03llu MHz, APIC timer %u Hz (div 16), tick %u Hz; "
-             "self-test: 2 ticks in %llu us",
+    log_info("time: TSC %llu.%03llu MHz, APIC timer %u Hz (div 16)",
              (unsigned long long)(tsc_hz / 1000000), (unsigned long long)(tsc_hz / 1000 % 1000),
-             apic_timer_hz, HV_TICK_HZ, (unsigned long long)took_us);
+             apic_timer_hz);
 }
 
 void arch_timer_set_deadline(uint64_t deadline_ns)

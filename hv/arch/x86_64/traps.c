@@ -94,7 +94,7 @@ static void trap_dispatch(struct cpu_regs *regs)
     unsigned vec = (unsigned)regs->vector;
 
     if (vec == APIC_TIMER_VECTOR) {
-        apic_timer_interrupt();
+        apic_eoi();
         schedule_timer_interrupt();
         if (regs->cs & 3)
             schedule_exit(regs);

@@ -105,7 +105,6 @@ static struct {
     struct dmar_info dmar;
     int unit;
     struct arch_iommu_space spaces[SPACES_MAX];
-    uint64_t invalidations;
 } vtd;
 
 static uint32_t rd32(unsigned off)
@@ -203,7 +202,6 @@ static void qi_wait(void)
             panic("vtd: an invalidation was not acknowledged within 1 s");
         __asm__ volatile("pause");
     }
-    vtd.invalidations++;
 }
 
 static void iotlb_flush_domain(uint16_t did)
@@ -354,11 +352,6 @@ void vtd_fault_interrupt(void)
 bool vtd_covers(uint16_t bdf)
 {
     return vtd.on && dmar_unit_of(&vtd.dmar, bdf, NULL, NULL, NULL) == vtd.unit;
-}
-
-uint64_t vtd_invalidation_count(void)
-{
-    return vtd.invalidations;
 }
 
 bool vtd_init(const uint8_t *dmar_table, uint32_t dmar_len, bool want_ir, uint8_t fault_vector,

@@ -40,7 +40,4 @@ bool vtd_ioapic_sid(uint8_t ioapic_id, uint16_t *sid);
 /* The fault-event interrupt: reads, clears and reports every fault record. */
 void vtd_fault_interrupt(void);
 
-/* Invalidation waits completed since boot (for the benchmarks). */
-uint64_t vtd_invalidation_count(void);
-
 #endif /* HV_VTD_H */

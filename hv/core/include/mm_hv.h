@@ -32,6 +32,5 @@ bool mm_io_sweep_step(domid_t dom, uint64_t base, uint64_t count, uint64_t *curs
 #define MM_IO_SWEEP_BUDGET 4096u
 #define MM_IO_SWEEP_CHECK 256u
 void mm_tlb_flush_cpus(uint64_t mask);
-uint64_t mm_shootdown_count(void);
 
 #endif

@@ -8,10 +8,6 @@
 
 #include "domain.h"
 
-/* The hypervisor lock (hv/core/schedule.c; hv_lock and hv_unlock are in
- * arch_hooks.h): held by every CPU doing hypervisor work; see schedule.c. */
-bool hv_lock_held(void);
-
 void schedule_init(void);
 /* Gives d VCPU `id` with an initial ring-3 context, blocked until woken. */
 int vcpu_init(struct domain *d, unsigned id, uint64_t entry, uint64_t stack, uint64_t arg);

@@ -76,11 +76,6 @@ bool pmm_init(struct pmm *pmm, const struct mem_map_entry *mmap, size_t mmap_cou
 /* Allocates one free frame; INVALID_MFN when none is left. */
 mfn_t pmm_alloc(struct pmm *pmm);
 
-/* Allocates one free frame whose whole page lies below `limit` (for example
- * 1 MiB for AP trampolines, 4 GiB for 32-bit DMA); INVALID_MFN if none.
- * O(frames below limit / 64). */
-mfn_t pmm_alloc_below(struct pmm *pmm, paddr_t limit);
-
 /* Returns frame m to the pool. Returns false and changes nothing if m is not
  * usable or already free: that is a bug in the caller (double free). */
 bool pmm_free(struct pmm *pmm, mfn_t m);

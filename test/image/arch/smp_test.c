@@ -69,6 +69,23 @@ static void ipi_self_test(void)
                 n - 1);
 }
 
+/* Per CPU: an address its next generic IPI reads (0: none), cleared once
+ * read, and what it read there. */
+static struct {
+    uint64_t va;
+    uint64_t val;
+} probe[ARCH_MAX_CPUS];
+
+void arch_smp_test_ipi(void)
+{
+    unsigned c = arch_cpu_id();
+    uint64_t va = __atomic_load_n(&probe[c].va, __ATOMIC_ACQUIRE);
+    if (va != 0) { /* read through this CPU's own translation */
+        probe[c].val = *(volatile const uint64_t *)(uintptr_t)va;
+        __atomic_store_n(&probe[c].va, 0, __ATOMIC_RELEASE);
+    }
+}
+
 /* Has every AP in [1, n) read va (through the generic IPI); their values
  * in val[]. Returns the number that answered. */
 static unsigned probe_all(unsigned n, uint64_t va, uint64_t *val)
@@ -76,20 +93,18 @@ static unsigned probe_all(unsigned n, uint64_t va, uint64_t *val)
     unsigned answered = 0;
     uint64_t limit = WAIT_NS;
     for (unsigned c = 1; c < n; c++) {
-        struct percpu *pc = &percpu_area[c];
-        uint64_t before = __atomic_load_n(&pc->ipi_count, __ATOMIC_ACQUIRE);
         val[c] = 0;
-        __atomic_store_n(&pc->probe_va, va, __ATOMIC_RELEASE);
+        __atomic_store_n(&probe[c].va, va, __ATOMIC_RELEASE);
         if (!arch_send_ipi(c, ARCH_IPI_VECTOR))
             continue;
         for (uint64_t s = arch_now_ns(); arch_now_ns() - s <= limit; arch_cpu_relax()) {
-            if (__atomic_load_n(&pc->ipi_count, __ATOMIC_ACQUIRE) > before) {
-                val[c] = pc->probe_val;
+            if (__atomic_load_n(&probe[c].va, __ATOMIC_ACQUIRE) == 0) {
+                val[c] = probe[c].val;
                 answered++;
                 break;
             }
         }
-        __atomic_store_n(&pc->probe_va, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&probe[c].va, 0, __ATOMIC_RELEASE);
     }
     return answered;
 }

@@ -1,6 +1,7 @@
 /*
  * The test image's boot self-tests (hv-test.elf only; hv.elf logs that it
- * has none). Chosen on the hypervisor's command line:
+ * has none). The timer health check (test/image/arch/time_test.c) runs on
+ * every boot; the others are chosen on the hypervisor's command line:
  *   test=panic         the panic path (the test expects HV_EXIT_PANIC);
  *   test=hv_fault      a read of an unmapped hypervisor address: the fault
  *                      handler must panic;
@@ -31,6 +32,7 @@ static mfn_t boot_frame_alloc(void *ctx)
 
 void test_boot(struct pmm *pmm)
 {
+    arch_time_self_test(); /* every boot of the test image */
     char test[32];
     if (!cmdline_get("test", test, sizeof(test)))
         return;

@@ -141,7 +141,6 @@ static void exhaust_and_refill(struct setup *s)
         assert_int_equal(pmm_free_count(&s->pmm), total - i - 1);
     }
     assert_int_equal(mfn_x(pmm_alloc(&s->pmm)), mfn_x(INVALID_MFN));
-    assert_int_equal(mfn_x(pmm_alloc_below(&s->pmm, UINT64_MAX)), mfn_x(INVALID_MFN));
     for (uint64_t i = 0; i < total; i++)
         assert_true(pmm_free(&s->pmm, got[i]));
     assert_int_equal(pmm_free_count(&s->pmm), total);
@@ -383,40 +382,6 @@ static void test_free_refuses(void **state)
     setup_done(&s);
 }
 
-static void test_alloc_below(void **state)
-{
-    static const struct mem_range res[] = {{0, 0x10000}, {0x100000, 0x400000}};
-    struct setup s = SETUP(q35_map, ARRAY_SIZE(q35_map), res, ARRAY_SIZE(res), 4 * GiB);
-    assert_true(setup_run(&s));
-    uint64_t total = pmm_total_count(&s.pmm);
-    /* below 1 MiB: frames 0x10..0x9e are usable (0x9f touches the EBDA),
-     * and the bitmap took the lowest of them */
-    assert_int_equal(s.bm_paddr, 0x10000);
-    uint64_t bm_pages = s.bm_size / PAGE_SIZE;
-    uint64_t n = 0;
-    for (;;) {
-        mfn_t m = pmm_alloc_below(&s.pmm, MiB);
-        if (mfn_x(m) == mfn_x(INVALID_MFN))
-            break;
-        assert_true(mfn_x(m) >= 0x10 + bm_pages && mfn_x(m) < 0x9f);
-        n++;
-    }
-    assert_int_equal(n, 0x9f - 0x10 - bm_pages);
-    assert_int_equal(pmm_free_count(&s.pmm), total - n);
-    /* limit inside a page: only frames whose whole page is below */
-    assert_int_equal(mfn_x(pmm_alloc_below(&s.pmm, 0x400fff)), mfn_x(INVALID_MFN));
-    mfn_t m = pmm_alloc_below(&s.pmm, 0x401000);
-    assert_int_equal(mfn_x(m), 0x400);
-    /* frame 0x401 is free and in the same bitmap word, but its page ends above */
-    assert_true(pmm_is_free(&s.pmm, mfn(0x401)));
-    assert_int_equal(mfn_x(pmm_alloc_below(&s.pmm, 0x401fff)), mfn_x(INVALID_MFN));
-    assert_int_equal(mfn_x(pmm_alloc_below(&s.pmm, 0)), mfn_x(INVALID_MFN));
-    /* general allocation still works and never returns an allocated frame */
-    mfn_t g = pmm_alloc(&s.pmm);
-    assert_true(mfn_x(g) > 0x400 && mfn_x(g) < 0x7fe0);
-    setup_done(&s);
-}
-
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static uint64_t rng(void)
 {
@@ -496,8 +461,8 @@ int main(void)
         cmocka_unit_test(test_unsorted),     cmocka_unit_test(test_absurd),
         cmocka_unit_test(test_max_addr),     cmocka_unit_test(test_nothing_usable),
         cmocka_unit_test(test_no_place),     cmocka_unit_test(test_init_rejects),
-        cmocka_unit_test(test_free_refuses), cmocka_unit_test(test_alloc_below),
-        cmocka_unit_test(test_random_maps),  cmocka_unit_test(test_speed_4g),
+        cmocka_unit_test(test_free_refuses), cmocka_unit_test(test_random_maps),
+        cmocka_unit_test(test_speed_4g),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
