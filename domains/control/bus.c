@@ -8,6 +8,7 @@
 #include "gk/mm.h"
 #include "gk/pages.h"
 #include "log.h"
+#include "netpolicy.h"
 #include "netstart.h"
 #include "registry.h"
 #include "services.h"
@@ -470,6 +471,8 @@ static void serve(struct dom *d, struct bus_dom *b, struct proto_msg *m)
         static char lease[512];
         const char *why = NULL;
         int asked = netstart_lease(d, m->u.config_get_request.key, lease, sizeof lease, &why);
+        if (asked == 0) /* netback's other questions: rules and classes */
+            asked = netpolicy_answer(d, m->u.config_get_request.key, lease, sizeof lease, &why);
         if (asked < 0) {
             reply_error(d, b, id, PROTO_ERROR_CODE_NOT_FOUND, 0, why);
             return;

@@ -35,9 +35,15 @@
  * "netback: front NAME left", each log record ("netback: log ..."), and a
  * line of drop counts whenever they changed (at most once a second).
  *
+ * It also asks for the peer's traffic classes ("net-class:NAME") and
+ * firewall rules ("net-rules:NAME", domains/control/netpolicy.h), both
+ * from the manifest's `net:`; absent ones mean unlimited and no rules; ones
+ * that do not parse or are invalid refuse the front end.
+ *
  * Not done yet (issue 16): the log records go to the console, not to the
- * control domain; rules and scheduler classes from manifests; hvctl net;
- * leases kept across a restart are the control domain's (it answers again).
+ * control domain; hvctl net; changing rules and classes of a running domain
+ * (hvctl apply); leases kept across a restart are the control domain's (it
+ * answers again).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,11 +228,37 @@ static void join(struct gk_conn *c, uint64_t now)
                         : "it has no lease (its manifest has no net: {ports: [...]})");
         return;
     }
-    struct nsched_class tx;
+    /* Its classes and rules (absent: unlimited, no rules). */
+    struct nsched_class tx, rx;
     memset(&tx, 0, sizeof tx);
     tx.weight = 1;
-    if (!nb_router_add_domain(&rt, dom, &tx, now)) {
-        refuse(c, peer, "the router has no room or memory for it");
+    rx = tx;
+    static char policy[512];
+    snprintf(key, sizeof key, "net-class:%s", peer);
+    got = gk_config_get(key, policy, sizeof policy);
+    if (got < 0 || (got == 1 && !nb_parse_classes(policy, &tx, &rx))) {
+        refuse(c, peer,
+               got < 0 ? "the control domain did not answer for its classes"
+                       : "its classes (net: {tx:, rx:}) do not parse");
+        return;
+    }
+    static struct vfr_rule rules[VFR_RULES_MAX];
+    int32_t nrules = 0;
+    snprintf(key, sizeof key, "net-rules:%s", peer);
+    got = gk_config_get(key, policy, sizeof policy);
+    if (got < 0 || (got == 1 && (nrules = nb_parse_rules(policy, rules, VFR_RULES_MAX)) < 0)) {
+        refuse(c, peer,
+               got < 0 ? "the control domain did not answer for its rules"
+                       : "its rules (net: {rules: [...]}) do not parse");
+        return;
+    }
+    if (!nb_router_add_domain(&rt, dom, &tx, &rx, now)) {
+        refuse(c, peer, "the router has no room or memory for it, or its classes are invalid");
+        return;
+    }
+    if (nb_router_set_rules(&rt, dom, rules, (uint32_t)nrules) != VFR_RULE_NONE) {
+        nb_router_remove_domain(&rt, dom, now);
+        refuse(c, peer, "a rule is invalid (a prefix with host bits, or a port range 0-N)");
         return;
     }
     struct vfr_lease conflict;
@@ -254,7 +286,10 @@ static void join(struct gk_conn *c, uint64_t now)
     cfg.port_hi = l[0].hi;
     cfg.flags = NETIF_F_RSIP;
     gk_conn_send(c, &cfg, sizeof cfg, gk_now_ns() + 1000000000ull);
-    gk_printf("netback: front %s joined (domain %u, ports %s)\n", fr->name, dom, val);
+    gk_printf("netback: front %s joined (domain %u, ports %s, rules %d, rx %llu B/s, tx %llu "
+              "B/s)\n",
+              fr->name, dom, val, (int)nrules, (unsigned long long)rx.rate_bps,
+              (unsigned long long)tx.rate_bps);
 }
 
 static void leave(struct front *fr, uint64_t now)

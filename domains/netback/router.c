@@ -21,31 +21,52 @@ void nb_router_init(struct nb_router *r, uint32_t ext_addr, const uint8_t mac[6]
     vfr_log_init(&r->log, log_rate, log_burst, now_ns);
     vfr_flows_init(&r->flows);
     nsched_init(&r->tx);
+    nsched_init(&r->rx);
     for (uint32_t i = 0; i < VFR_DOMS_MAX; i++) {
         struct nb_txq zero = {0};
         r->q[i] = zero;
+        r->rq[i] = zero;
     }
     r->out = *out;
     r->to_wire = r->to_domains = 0;
 }
 
+static void queue_free(struct nb_txq *q)
+{
+    free(q->buf);
+    q->buf = NULL;
+    q->head = q->count = 0;
+}
+
 bool nb_router_add_domain(struct nb_router *r, uint16_t dom, const struct nsched_class *tx,
-                          uint64_t now_ns)
+                          const struct nsched_class *rx, uint64_t now_ns)
 {
     if (!vfr_dom_add(&r->vfr, dom))
         return false;
     int32_t i = dom_index(r, dom);
-    struct nb_txq *q = &r->q[i];
+    struct nb_txq *q = &r->q[i], *rq = &r->rq[i];
     q->buf = malloc((size_t)NB_TXQ_MAX * VFR_ETH_MAX);
-    if (q->buf == NULL || !nsched_set_class(&r->tx, (uint32_t)i, tx, now_ns)) {
-        free(q->buf);
-        q->buf = NULL;
+    rq->buf = malloc((size_t)NB_TXQ_MAX * VFR_ETH_MAX);
+    if (q->buf == NULL || rq->buf == NULL || !nsched_set_class(&r->tx, (uint32_t)i, tx, now_ns) ||
+        !nsched_set_class(&r->rx, (uint32_t)i, rx, now_ns)) {
+        queue_free(q);
+        queue_free(rq);
+        nsched_remove(&r->tx, (uint32_t)i);
         vfr_dom_remove(&r->vfr, dom);
         return false;
     }
-    q->head = q->count = 0;
-    q->dropped = 0;
+    q->head = q->count = rq->head = rq->count = 0;
+    q->dropped = rq->dropped = 0;
     return true;
+}
+
+int32_t nb_router_set_rules(struct nb_router *r, uint16_t dom, const struct vfr_rule *rules,
+                            uint32_t n)
+{
+    struct vfr_dom *d = vfr_dom_get(&r->vfr, dom);
+    if (d == NULL)
+        return 0;
+    return vfr_rules_replace(&d->rules, rules, n);
 }
 
 static void log_leases(struct nb_router *r, uint16_t dom, uint8_t type, uint64_t now)
@@ -90,9 +111,9 @@ void nb_router_remove_domain(struct nb_router *r, uint16_t dom, uint64_t now_ns)
     vfr_flows_end_dom(&r->flows, &r->log, dom, now_ns);
     log_leases(r, dom, VFR_LOG_LEASE_RELEASED, now_ns);
     nsched_remove(&r->tx, (uint32_t)i);
-    free(r->q[i].buf);
-    r->q[i].buf = NULL;
-    r->q[i].count = 0;
+    nsched_remove(&r->rx, (uint32_t)i);
+    queue_free(&r->q[i]);
+    queue_free(&r->rq[i]);
     vfr_dom_remove(&r->vfr, dom);
 }
 
@@ -136,10 +157,30 @@ static void log_drop(struct nb_router *r, uint16_t dom, const struct vfr_verdict
     vfr_log_put(&r->log, &rec, now);
 }
 
-static void to_domain(struct nb_router *r, uint16_t dom, const uint8_t *f, size_t len)
+/* Queues a frame on q (the domain's at index i) for scheduler s: false,
+ * counted in q->dropped, when the queue or the scheduler's is full. */
+static bool enqueue(struct nsched *s, struct nb_txq *q, int32_t i, const uint8_t *f, size_t len,
+                    uint64_t now)
 {
-    r->to_domains++;
-    r->out.domain(r->out.ctx, dom, f, len);
+    if (q->count == NB_TXQ_MAX || !nsched_enqueue(s, (uint32_t)i, (uint32_t)len, now)) {
+        q->dropped++;
+        return false;
+    }
+    uint32_t at = (q->head + q->count) % NB_TXQ_MAX;
+    uint8_t *dst = q->buf + (size_t)at * VFR_ETH_MAX;
+    for (size_t k = 0; k < len; k++)
+        dst[k] = f[k];
+    q->len[at] = (uint16_t)len;
+    q->count++;
+    return true;
+}
+
+/* Towards a domain: through its receive queue and class. */
+static void to_domain(struct nb_router *r, uint16_t dom, const uint8_t *f, size_t len, uint64_t now)
+{
+    int32_t i = dom_index(r, dom);
+    if (i >= 0)
+        enqueue(&r->rx, &r->rq[i], i, f, len, now);
 }
 
 void nb_router_from_wire(struct nb_router *r, const uint8_t *frame, size_t len, uint64_t now_ns)
@@ -149,12 +190,12 @@ void nb_router_from_wire(struct nb_router *r, const uint8_t *frame, size_t len, 
     switch (v.to) {
     case VFR_TO_DOMAIN:
         note_flow(r, v.dom, &v.pkt, true, len, now_ns);
-        to_domain(r, v.dom, frame, len);
+        to_domain(r, v.dom, frame, len, now_ns);
         break;
     case VFR_TO_ALL_DOMAINS:
         for (uint32_t i = 0; i < VFR_DOMS_MAX; i++)
             if (r->vfr.doms[i].used)
-                to_domain(r, r->vfr.doms[i].id, frame, len);
+                to_domain(r, r->vfr.doms[i].id, frame, len, now_ns);
         break;
     case VFR_TO_REPLY:
         r->to_wire++;
@@ -167,23 +208,6 @@ void nb_router_from_wire(struct nb_router *r, const uint8_t *frame, size_t len, 
     }
 }
 
-static void enqueue_wire(struct nb_router *r, uint16_t dom, const uint8_t *f, size_t len,
-                         uint64_t now)
-{
-    int32_t i = dom_index(r, dom);
-    struct nb_txq *q = &r->q[i];
-    if (q->count == NB_TXQ_MAX || !nsched_enqueue(&r->tx, (uint32_t)i, (uint32_t)len, now)) {
-        q->dropped++;
-        return;
-    }
-    uint32_t at = (q->head + q->count) % NB_TXQ_MAX;
-    uint8_t *dst = q->buf + (size_t)at * VFR_ETH_MAX;
-    for (size_t k = 0; k < len; k++)
-        dst[k] = f[k];
-    q->len[at] = (uint16_t)len;
-    q->count++;
-}
-
 void nb_router_from_domain(struct nb_router *r, uint16_t dom, const uint8_t *frame, size_t len,
                            uint64_t now_ns)
 {
@@ -192,14 +216,15 @@ void nb_router_from_domain(struct nb_router *r, uint16_t dom, const uint8_t *fra
     switch (v.to) {
     case VFR_TO_WIRE:
         note_flow(r, dom, &v.pkt, false, len, now_ns);
-        enqueue_wire(r, dom, frame, len, now_ns);
+        if (dom_index(r, dom) >= 0)
+            enqueue(&r->tx, &r->q[dom_index(r, dom)], dom_index(r, dom), frame, len, now_ns);
         break;
     case VFR_TO_DOMAIN: /* domain to domain */
         note_flow(r, dom, &v.pkt, false, len, now_ns);
         note_flow(r, v.dom, &v.pkt, true, len, now_ns);
-        to_domain(r, v.dom, frame, len);
+        to_domain(r, v.dom, frame, len, now_ns);
         break;
-    case VFR_TO_REPLY: to_domain(r, dom, r->reply, v.reply_len); break;
+    case VFR_TO_REPLY: to_domain(r, dom, r->reply, v.reply_len, now_ns); break;
     default:
         /* A denial of a domain-to-domain packet by the receiver's rules is
          * logged for the receiver (v.dom), anything else for the sender. */
@@ -208,22 +233,37 @@ void nb_router_from_domain(struct nb_router *r, uint16_t dom, const uint8_t *fra
     }
 }
 
-uint64_t nb_router_poll(struct nb_router *r, uint64_t now_ns, uint32_t budget)
+/* Up to budget frames the scheduler s lets go now, from queues qs; returns
+ * when it wants to run again. */
+static uint64_t drain(struct nb_router *r, struct nsched *s, struct nb_txq *qs, bool wire,
+                      uint64_t now_ns, uint32_t budget)
 {
     uint64_t wake = UINT64_MAX;
     for (uint32_t n = 0; n < budget; n++) {
         uint32_t len;
-        int32_t i = nsched_dispatch(&r->tx, now_ns, &len, &wake);
+        int32_t i = nsched_dispatch(s, now_ns, &len, &wake);
         if (i == NSCHED_NONE)
             break;
-        struct nb_txq *q = &r->q[i];
+        struct nb_txq *q = &qs[i];
         const uint8_t *f = q->buf + (size_t)q->head * VFR_ETH_MAX;
         q->head = (q->head + 1) % NB_TXQ_MAX;
         q->count--;
-        r->to_wire++;
-        r->out.wire(r->out.ctx, f, len);
+        if (wire) {
+            r->to_wire++;
+            r->out.wire(r->out.ctx, f, len);
+        } else {
+            r->to_domains++;
+            r->out.domain(r->out.ctx, r->vfr.doms[i].id, f, len);
+        }
         wake = now_ns;
     }
-    vfr_flows_expire(&r->flows, &r->log, now_ns, 64);
     return wake;
+}
+
+uint64_t nb_router_poll(struct nb_router *r, uint64_t now_ns, uint32_t budget)
+{
+    uint64_t wake = drain(r, &r->tx, r->q, true, now_ns, budget);
+    uint64_t wake_rx = drain(r, &r->rx, r->rq, false, now_ns, budget);
+    vfr_flows_expire(&r->flows, &r->log, now_ns, 64);
+    return wake_rx < wake ? wake_rx : wake;
 }

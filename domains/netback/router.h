@@ -9,19 +9,20 @@
  * (test/unit/netback/test_router.c).
  *
  * Per domain: its leases (nb_router_set_leases, logged as granted and
- * released), rules (in the VFR), a transmit class, and a queue of at most
- * NB_TXQ_MAX frames bound for the wire, drained by nsched in
- * nb_router_poll (a frame that finds the queue full is dropped and
- * counted: TCP backs off). Frames to domains — from the wire, from another
- * domain, ARP replies netback builds — are handed over at once; the
- * receive direction is not rate-limited yet.
+ * released), rules (nb_router_set_rules, in the VFR), a transmit and a
+ * receive class, and two queues of at most NB_TXQ_MAX frames each: one
+ * bound for the wire (drained by the transmit scheduler `tx`), one bound
+ * for the domain — from the wire, from another domain, ARP replies netback
+ * builds — (drained by the receive scheduler `rx`), both in nb_router_poll.
+ * A frame that finds its queue full is dropped and counted (TCP backs off):
+ * that is how a rate limit towards a domain holds.
  *
  * Logged: lease changes; flow start and end (TCP, UDP, ICMP echo; not
  * later fragments, which have no ports); rule denials; spoofing drops.
  * Other drops are only counted (vfr.drops, per domain).
  *
- * Memory: one transmit queue of NB_TXQ_MAX * 1514 bytes per domain,
- * allocated when the domain joins.
+ * Memory: two queues of NB_TXQ_MAX * 1514 bytes per domain, allocated when
+ * the domain joins.
  */
 #ifndef NETBACK_ROUTER_H
 #define NETBACK_ROUTER_H
@@ -53,8 +54,9 @@ struct nb_router {
     struct vfr vfr;
     struct vfr_log log;
     struct vfr_flows flows;
-    struct nsched tx;
-    struct nb_txq q[VFR_DOMS_MAX]; /* by the domain's index in vfr.doms */
+    struct nsched tx, rx;           /* to the wire; towards the domains */
+    struct nb_txq q[VFR_DOMS_MAX];  /* to the wire, by the domain's index in vfr.doms */
+    struct nb_txq rq[VFR_DOMS_MAX]; /* towards the domain, by the same index */
     struct nb_out out;
     uint8_t reply[VFR_ETH_MAX];
     uint64_t to_wire, to_domains;
@@ -63,10 +65,15 @@ struct nb_router {
 void nb_router_init(struct nb_router *r, uint32_t ext_addr, const uint8_t mac[6],
                     const struct nb_out *out, uint64_t log_rate, uint64_t log_burst,
                     uint64_t now_ns);
-/* A domain joins with its transmit class; false if the tables are full,
- * the class is invalid, the id is there already, or memory is short. */
+/* A domain joins with its transmit and receive classes; false if the
+ * tables are full, a class is invalid, the id is there already, or memory
+ * is short. */
 bool nb_router_add_domain(struct nb_router *r, uint16_t dom, const struct nsched_class *tx,
-                          uint64_t now_ns);
+                          const struct nsched_class *rx, uint64_t now_ns);
+/* Replaces dom's rules whole (vfr_rules_replace: -1 done, else the index
+ * of the first invalid rule and nothing changed; 0 for an unknown dom). */
+int32_t nb_router_set_rules(struct nb_router *r, uint16_t dom, const struct vfr_rule *rules,
+                            uint32_t n);
 /* It leaves: its flows end (logged), its leases are released (logged), its
  * queue is dropped. */
 void nb_router_remove_domain(struct nb_router *r, uint16_t dom, uint64_t now_ns);

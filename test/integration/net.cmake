@@ -29,7 +29,7 @@ if(HV_WITH_TOOLS AND TARGET netback AND TARGET netserve AND TARGET bus_guest)
       --hvctl $<TARGET_FILE:hvctl> --iso ${CMAKE_BINARY_DIR}/hv.iso --workdir ${HV_TEST_LOGDIR}
       --netserve $<TARGET_FILE:netserve> --manifests ${PROJECT_SOURCE_DIR}/examples/manifests/net
       --busguest $<TARGET_FILE:bus_guest>)
-  foreach(t boot http nonic)
+  foreach(t boot http nonic policy)
     add_test(NAME netback_${t} COMMAND ${NETBACK_TEST} ${t})
     set_tests_properties(netback_${t} PROPERTIES LABELS "netback;net;integration"
         PASS_REGULAR_EXPRESSION "netback_test: ${t}: passed" TIMEOUT 300)

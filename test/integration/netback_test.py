@@ -28,6 +28,13 @@ Prints "netback_test: NAME: passed" only if every check held.
          stops httpd and netback logs it leaving and its lease released.
   nonic  without --net the machine has no NIC and no netback; bad --net
          specifications are refused (exit 2) and start nothing.
+  policy rules and traffic classes from the manifest's net: field: rxd (two
+         rules, a receive limit of 100000 B/s): UDP echo denied by a rule and
+         logged, HTTP from a peer outside the other rule's prefix allowed, a
+         256 KiB TCP echo whose inbound flow netback records at the limit;
+         then txd (a transmit limit of 200000 B/s): a 1 MiB download whose
+         outbound flow is at the limit. A rate is (bytes - burst) / duration
+         from netback's flow-end record, in netback's clock, +-10 %.
 """
 import argparse
 import json
@@ -274,9 +281,10 @@ def t_nonic():
     check("and the machine has no NIC (not QEMU's default one)", nics == [], str(nics))
 
 
-def manifest(name, ports, src=None):
+def manifest(name, ports, src=None, net_extra=""):
     """httpd's manifest (examples/manifests/net/httpd.yaml) with this build's
-    kernel, another name and other ports (None: no net field)."""
+    kernel, another name and other ports (None: no net field), and net_extra
+    (more lines of the net field: rules, tx, rx)."""
     with open(src or os.path.join(ARGS.manifests, "httpd.yaml")) as f:
         lines = f.read().splitlines()
     out, skip = [], False
@@ -288,7 +296,7 @@ def manifest(name, ports, src=None):
         elif line.startswith("net:"):
             skip = True
             if ports is not None:
-                out.append("net:\n  ports: %s" % json.dumps(ports))
+                out.append("net:\n  ports: %s%s" % (json.dumps(ports), net_extra))
             continue
         elif skip and line.startswith("  "):
             continue
@@ -326,7 +334,8 @@ def t_http():
     out = hvctl("create", "-f", manifest("httpd", ["20000-20099", 80, 7]))
     check("httpd is created", "created httpd" in out)
     check("netback gave httpd its lease",
-          wait_console("netback: front httpd joined (domain 1, ports 20000-20099,80,7)", 60))
+          wait_console("netback: front httpd joined (domain 1, ports 20000-20099,80,7, rules 0, "
+                       "rx 0 B/s, tx 0 B/s)", 60))
     check("httpd serves behind netback", wait_console("netserve: ready", 60))
     check("it took netback's configuration",
           "netserve: 192.0.2.10 on 52:54:00:12:34:56, behind netback" in com1())
@@ -378,7 +387,116 @@ def t_http():
     check("no hypervisor fault", "hypervisor fault" not in com1() and "PANIC" not in com1())
 
 
-SCENARIOS = {"boot": t_boot, "http": t_http, "nonic": t_nonic}
+ECHO_PY = r'''
+import os, socket, sys, threading
+n = int(sys.argv[2])
+data = os.urandom(n)
+s = socket.create_connection((sys.argv[1], 7), timeout=120)
+t = threading.Thread(target=lambda: s.sendall(data))
+t.start()
+got = b""
+while len(got) < n:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+t.join()
+s.shutdown(socket.SHUT_WR)
+s.recv(1)
+s.close()
+print("echoed" if got == data else "differs %d of %d" % (len(got), n))
+'''
+
+
+def flow_ends(name, port):
+    """netback's flow-end records of domain name's TCP port: [(bytes in, bytes out, ms)]."""
+    out = []
+    for line in com1().splitlines():
+        if "flow-end %s tcp port %d " % (name, port) in line:
+            w = line.split()
+            i = w.index("in")
+            out.append((int(w[i + 1].split("/")[1]), int(w[i + 3].split("/")[1]),
+                        int(w[w.index("ms") - 1])))
+    return out
+
+
+def flow_rate(name, port, what, limit, burst, direction):
+    """The one flow of name's port that carried more than `what` bytes in
+    direction (0 in, 1 out), checked at limit bytes/s +-10 % in netback's
+    clock: (bytes - the bucket's burst) over the flow's duration, from its
+    record (a token bucket lets burst + limit * t bytes through in t)."""
+    flows = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not flows:
+        flows = [f for f in flow_ends(name, port) if f[direction] > what]
+        time.sleep(0.5)
+    check("netback logged the flow end of %s port %d" % (name, port), len(flows) == 1,
+          str(flow_ends(name, port)))
+    n, ms = flows[0][direction], flows[0][2]
+    rate = (n - burst) * 1000 / ms
+    check("%s's flow on port %d went at its %s limit, %d B/s +-10 %%" %
+          (name, port, ("receive", "transmit")[direction], limit),
+          0.9 * limit <= rate <= 1.1 * limit,
+          "%d bytes %s (burst %d) in %d ms of netback's clock: %.0f B/s" %
+          (n, ("in", "out")[direction], burst, ms, rate))
+
+
+def t_policy():
+    """Rules and classes from the manifest, in two domains one after the
+    other (each netserve serves ports 80 and 7): rxd with two rules and a
+    receive limit (UDP echo denied and logged, HTTP allowed, a TCP echo at
+    the limit), then txd with a transmit limit (a 1 MiB download at it). A
+    rate is netback's own flow record: bytes over the flow's duration in
+    netback's clock, within 10 % of the limit."""
+    make_ns()
+    up()
+    check("netback is ready", wait_console("netback: ready 192.0.2.10/24"))
+    rx_rate, tx_rate = 100000, 200000
+    extra = ("\n  rules:\n"
+             "    - {deny: in, proto: tcp, port: 80, peer: \"192.0.2.128/25\"}\n"
+             "    - {deny: in, proto: udp, port: 7}\n"
+             "  rx: {rate_bps: %d, burst_bytes: 16384}" % rx_rate)
+    out = hvctl("create", "-f", manifest("rxd", ["20000-20099", 80, 7], net_extra=extra))
+    check("rxd is created", "created rxd" in out)
+    check("netback gave rxd its lease, two rules and its receive class",
+          wait_console("netback: front rxd joined (domain 1, ports 20000-20099,80,7, rules 2, "
+                       "rx %d B/s, tx 0 B/s)" % rx_rate, 60))
+    check("rxd serves behind netback", wait_console("netserve: ready", 60))
+    u = in_ns([sys.executable, "-c", UDP_PY, EXT], 60)
+    check("UDP echo is denied by the second rule: no answer", u.stdout.strip() == b"0",
+          u.stdout.decode().strip())
+    check("the denial is logged with the peer", wait_console("denied rxd udp 192.0.2.1:", 30))
+    page = in_ns(["curl", "-sS", "-m", "60", "http://%s/" % EXT], 90)
+    check("HTTP from 192.0.2.1 is not denied (the first rule is for 192.0.2.128/25)",
+          page.returncode == 0 and b"hv netserve" in page.stdout)
+    n = 256 << 10
+    e = in_ns([sys.executable, "-c", ECHO_PY, EXT, str(n)], 180)
+    check("a %d-byte TCP echo through the receive limit comes back equal" % n,
+          e.stdout.strip() == b"echoed", e.stdout.decode().strip() + e.stderr.decode()[-300:])
+    flow_rate("rxd", 7, n, rx_rate, 16384, 0)
+    q = in_ns(["curl", "-s", "-m", "60", "http://%s/quit" % EXT], 90)
+    check("rxd quits", q.stdout == b"bye\n" and wait_console("netback: front rxd left", 60))
+    hvctl("destroy", "rxd")
+    out = hvctl("create", "-f", manifest("txd", ["20000-20099", 80, 7],
+                                         net_extra="\n  tx: {rate_bps: %d, burst_bytes: 16384}"
+                                         % tx_rate))
+    check("txd is created with the same ports", "created txd" in out)
+    check("netback gave txd its transmit class, no rules",
+          wait_console("netback: front txd joined (domain 1, ports 20000-20099,80,7, rules 0, "
+                       "rx 0 B/s, tx %d B/s)" % tx_rate, 60))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and com1().count("netserve: ready") < 2:
+        time.sleep(0.2)
+    check("txd serves", com1().count("netserve: ready") == 2)
+    big = 1 << 20
+    got = in_ns(["sh", "-c", "curl -s -m 120 http://%s/big/%d | sha256sum" % (EXT, big)], 180)
+    check("curl GET /big/%d through the transmit limit: SHA-256 equal" % big,
+          got.returncode == 0 and got.stdout.split()[:1] == [pattern_sha256(big).encode()])
+    flow_rate("txd", 80, big, tx_rate, 16384, 1)
+    check("no hypervisor fault", "hypervisor fault" not in com1() and "PANIC" not in com1())
+
+
+SCENARIOS = {"boot": t_boot, "http": t_http, "nonic": t_nonic, "policy": t_policy}
 
 
 def main():

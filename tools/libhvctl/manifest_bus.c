@@ -294,6 +294,13 @@ uint64_t manifest_bus_digest(const struct proto_domain_config *c)
         h = fnv(h, &c->net.ports.items[i].lo, sizeof c->net.ports.items[i].lo);
         h = fnv(h, &c->net.ports.items[i].hi, sizeof c->net.ports.items[i].hi);
     }
+    n = c->has_net && c->net.has_rules ? c->net.rules.count : 0; /* its rules and classes */
+    h = fnv(h, &n, sizeof n);
+    for (uint32_t i = 0; i < n; i++)
+        h = fnv(h, &c->net.rules.items[i], sizeof c->net.rules.items[i]);
+    struct proto_net_class none = {0};
+    h = fnv(h, c->has_net && c->net.has_tx ? &c->net.tx : &none, sizeof none);
+    h = fnv(h, c->has_net && c->net.has_rx ? &c->net.rx : &none, sizeof none);
     n = c->has_disks ? c->disks.count : 0; /* disks: a change needs a restart */
     h = fnv(h, &n, sizeof n);
     for (uint32_t i = 0; i < n; i++) {

@@ -58,6 +58,14 @@ void manifest_to_config(const struct manifest *m, struct proto_domain_config *ou
     for (uint32_t i = 0; i < m->net_ports_count; i++)
         out->net.ports.items[i] =
             (struct proto_port_range){.lo = m->net_ports[i].lo, .hi = m->net_ports[i].hi};
+    out->net.has_rules = m->net_rules_count > 0;
+    out->net.rules.count = m->net_rules_count;
+    for (uint32_t i = 0; i < m->net_rules_count; i++)
+        out->net.rules.items[i] = m->net_rules[i];
+    out->net.has_tx = m->has_net_tx;
+    out->net.tx = m->net_tx;
+    out->net.has_rx = m->has_net_rx;
+    out->net.rx = m->net_rx;
     /* The bus fields (absent when empty, so older control domains see the
      * same message as before). */
     out->has_config = m->config_count > 0;

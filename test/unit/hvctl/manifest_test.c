@@ -96,7 +96,7 @@ static const struct bad_case BAD[] = {
     {"net not a mapping", HEAD "memory: 16M\nnet: br0\n", 4, 6, "net",
      "expected a mapping {ports: [...]}"},
     {"net: an unknown key", HEAD "memory: 16M\nnet: {bridge: br0}\n", 4, 7, "net",
-     "unknown key (known keys: ports)"},
+     "unknown key (known keys: ports, rules, tx, rx)"},
     {"net.ports not a list", HEAD "memory: 16M\nnet: {ports: 80}\n", 4, 14, "net.ports",
      "expected a list of ports and \"LO-HI\" ranges"},
     {"net.ports auto (not done)", HEAD "memory: 16M\nnet: {ports: {auto: 100}}\n", 4, 14,
@@ -168,6 +168,48 @@ static const struct bad_case BAD[] = {
      HEAD "memory: 16M\ndisks: [{volume: a}, {volume: b}, {volume: c}, {volume: d}, "
           "{volume: e}]\n",
      4, 8, "disks", "5 disks: at most 4"},
+#define NETP HEAD "memory: 16M\nnet:\n  ports: [80]\n"
+    {"net: an unknown key after ports", HEAD "memory: 16M\nnet: {ports: [80], qos: 1}\n", 4, 20,
+     "net", "unknown key (known keys: ports, rules, tx, rx)"},
+    {"net.rules not a list", NETP "  rules: {allow: in}\n", 6, 10, "net.rules",
+     "expected a list of rules"},
+    {"net.rules: neither allow nor deny", NETP "  rules: [{proto: tcp}]\n", 6, 11, "net.rules[0]",
+     "a rule needs allow: or deny: (in, out or both)"},
+    {"net.rules: allow and deny", NETP "  rules: [{allow: in, deny: out}]\n", 6, 23, "net.rules[0]",
+     "a rule has one of allow and deny, once"},
+    {"net.rules: a bad direction", NETP "  rules: [{allow: up}]\n", 6, 19, "net.rules[0]",
+     "expected in, out or both"},
+    {"net.rules: a bad protocol", NETP "  rules: [{deny: in, proto: sctp}]\n", 6, 29,
+     "net.rules[0]", "expected tcp, udp, icmp or any"},
+    {"net.rules: a bad port", NETP "  rules: [{deny: in, port: 0}]\n", 6, 28, "net.rules[0]",
+     "expected a port 1..65535, a range \"LO-HI\" with LO <= HI, or any"},
+    {"net.rules: host bits in the peer", NETP "  rules: [{deny: in, peer: \"192.0.2.1/24\"}]\n", 6,
+     28, "net.rules[0]", "expected \"A.B.C.D/LEN\" with no bits set past LEN, or any"},
+    {"net.rules: a peer without a length", NETP "  rules: [{deny: in, peer: \"192.0.2.1\"}]\n", 6,
+     28, "net.rules[0]", "expected \"A.B.C.D/LEN\" with no bits set past LEN, or any"},
+    {"net.rules: an unknown key", NETP "  rules: [{deny: in, log: yes}]\n", 6, 22, "net.rules[0]",
+     "unknown key (known keys: allow, deny, proto, port, peer)"},
+    {"net.rules: nine",
+     NETP "  rules: [{deny: in}, {deny: in}, {deny: in}, {deny: in}, {deny: in},"
+          " {deny: in}, {deny: in}, {deny: in}, {deny: in}]\n",
+     6, 107, "net.rules[8]", "more than 8 rules"},
+    {"net.rx not a mapping", NETP "  rx: 100\n", 6, 7, "net.rx",
+     "expected a mapping {rate_bps: ..., burst_bytes: ...}"},
+    {"net.rx: an unknown key", NETP "  rx: {rate: 100}\n", 6, 8, "net.rx",
+     "unknown key (known keys: rate_bps, burst_bytes, rate_pps, burst_pkts, floor_bps, weight)"},
+    {"net.rx: a rate without a burst", NETP "  rx: {rate_bps: 100000}\n", 6, 7, "net.rx",
+     "rate_bps needs burst_bytes of at least 1514 (one frame)"},
+    {"net.tx: packets without a burst", NETP "  tx: {rate_pps: 100}\n", 6, 7, "net.tx",
+     "rate_pps needs burst_pkts of at least 1"},
+    {"net.tx: a floor above the rate",
+     NETP "  tx: {rate_bps: 100000, burst_bytes: 16384, floor_bps: 200000}\n", 6, 7, "net.tx",
+     "floor_bps is above rate_bps"},
+    {"net.tx: weight 0", NETP "  tx: {weight: 0}\n", 6, 16, "net.tx",
+     "weight: expected an integer 1..1000"},
+    {"net.tx: a quoted rate", NETP "  tx: {rate_bps: \"1M\", burst_bytes: 2000}\n", 6, 18, "net.tx",
+     "rate_bps: expected an integer 0..100000000000"},
+    {"net.rx without ports", HEAD "memory: 16M\nnet: {rx: {weight: 2}}\n", 4, 6, "net",
+     "rules, tx and rx need ports: (a lease) to apply to"},
     {"pci not a list", HEAD "memory: 16M\npci: 00:03.0\n", 4, 6, "pci",
      "expected a list, got \"00:03.0\""},
     {"pci item not a mapping", HEAD "memory: 16M\npci:\n  - 00:03.0\n", 5, 5, "pci[0]",
@@ -373,6 +415,44 @@ static void test_restart(void **state)
     assert_true(parse(HEAD "memory: 16M\n"));
     manifest_to_config(&g_m, &c);
     assert_false(c.has_restart);
+}
+
+static void test_valid_net_policy(void **state)
+{
+    (void)state;
+    assert_true(
+        parse(HEAD "memory: 16M\nnet:\n  ports: [80]\n  rules:\n"
+                   "    - {deny: in, proto: tcp, port: \"8080-8089\", peer: \"198.51.100.0/24\"}\n"
+                   "    - {allow: both, proto: any, port: any, peer: any}\n"
+                   "  rx: {rate_bps: 200000, burst_bytes: 16384}\n"
+                   "  tx: {rate_pps: 100, burst_pkts: 10, weight: 7}\n"));
+    assert_int_equal(g_d.count, 0);
+    assert_int_equal(g_m.net_rules_count, 2);
+    const struct proto_net_rule *r = &g_m.net_rules[0];
+    assert_int_equal(r->action, 2);
+    assert_int_equal(r->dir, 1);
+    assert_int_equal(r->proto, 6);
+    assert_int_equal(r->port_lo, 8080);
+    assert_int_equal(r->port_hi, 8089);
+    assert_int_equal(r->peer, 0xc6336400);
+    assert_int_equal(r->peer_len, 24);
+    assert_int_equal(g_m.net_rules[1].action, 1);
+    assert_int_equal(g_m.net_rules[1].dir, 3);
+    assert_int_equal(g_m.net_rules[1].peer_len, 0);
+    assert_true(g_m.has_net_rx && g_m.has_net_tx);
+    assert_int_equal(g_m.net_rx.rate_bps, 200000);
+    assert_int_equal(g_m.net_rx.burst_bytes, 16384);
+    assert_int_equal(g_m.net_rx.weight, 1);
+    assert_int_equal(g_m.net_tx.rate_pps, 100);
+    assert_int_equal(g_m.net_tx.weight, 7);
+    struct proto_domain_config c;
+    manifest_to_config(&g_m, &c);
+    assert_true(c.has_net && c.net.has_rules && c.net.has_rx && c.net.has_tx);
+    assert_int_equal(c.net.rules.count, 2);
+    assert_int_equal(c.net.rules.items[0].port_hi, 8089);
+    assert_int_equal(c.net.rx.rate_bps, 200000);
+    struct hvcbor_error e;
+    assert_true(proto_net_spec_validate(&c.net, &e));
 }
 
 static void test_valid_pci(void **state)
@@ -696,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_each_mistake),
         cmocka_unit_test(test_all_errors_reported_in_order),
         cmocka_unit_test(test_valid_full),
+        cmocka_unit_test(test_valid_net_policy),
         cmocka_unit_test(test_valid_pci),
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_bus_fields),

@@ -1,7 +1,8 @@
 /*
  * Host tests of netback's text and message inputs (domains/netback/nbcfg.c):
  * the external address and gateway from its configuration, a front end's
- * lease string from the control domain, and a front end's messages — good
+ * lease string, rules and classes from the control domain, and a front
+ * end's messages — good
  * values parsed exactly, every malformed one refused with nothing written.
  */
 #include <setjmp.h>
@@ -102,6 +103,88 @@ static size_t msg_of(uint8_t *buf, uint16_t type, uint16_t reserved, size_t fram
     return sizeof h + frame_len;
 }
 
+static void test_rules(void **state)
+{
+    (void)state;
+    struct vfr_rule r[3];
+    memset(r, 0x5a, sizeof r);
+    assert_int_equal(nb_parse_rules("", r, 3), 0);
+    assert_int_equal(
+        nb_parse_rules("deny in 6 8081-8081 198.51.100.0/24;allow both 0 0-0 0.0.0.0/0", r, 3), 2);
+    assert_int_equal(r[0].action, VFR_DENY);
+    assert_int_equal(r[0].dir, VFR_IN);
+    assert_int_equal(r[0].proto, 6);
+    assert_int_equal(r[0].port_lo, 8081);
+    assert_int_equal(r[0].port_hi, 8081);
+    assert_int_equal(r[0].peer, 0xc6336400);
+    assert_int_equal(r[0].peer_len, 24);
+    assert_int_equal(r[1].action, VFR_ALLOW);
+    assert_int_equal(r[1].dir, VFR_BOTH);
+    assert_int_equal(r[1].peer_len, 0);
+    assert_int_equal(nb_parse_rules("allow out 17 53-53 192.0.2.1/32", r, 3), 1);
+    assert_int_equal(r[0].dir, VFR_OUT);
+    /* Each malformed: refused (-1). */
+    static const char *const bad[] = {
+        "permit in 6 1-1 0.0.0.0/0",    /* action */
+        "allow up 6 1-1 0.0.0.0/0",     /* direction */
+        "allow in 256 1-1 0.0.0.0/0",   /* protocol */
+        "allow in 6 1 0.0.0.0/0",       /* range without '-' */
+        "allow in 6 1-65536 0.0.0.0/0", /* port */
+        "allow in 6 1-1 0.0.0/0",       /* three parts */
+        "allow in 6 1-1 0.0.0.256/0",   /* a part above 255 */
+        "allow in 6 1-1 0.0.0.0/33",    /* prefix length */
+        "allow in 6 1-1 0.0.0.0",       /* no length */
+        "allow in 6 1-1 0.0.0.0/0;",    /* trailing ';' */
+        "allow in 6 1-1 0.0.0.0/0 ",    /* trailing space */
+        "allow  in 6 1-1 0.0.0.0/0",    /* two spaces */
+        "allow in -6 1-1 0.0.0.0/0",    /* a sign */
+        "allow in 6 1-1 0.0.0.0/0;x",   /* junk after */
+        "allow in 6 1-1 0.0.0.0/0;allow in 6 1-1 0.0.0.0/0;allow in 6 1-1 0.0.0.0/0;"
+        "allow in 6 1-1 0.0.0.0/0", /* more than max */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(nb_parse_rules(bad[i], r, 3), -1);
+    assert_int_equal(nb_parse_rules(NULL, r, 3), -1);
+}
+
+static void test_classes(void **state)
+{
+    (void)state;
+    struct nsched_class tx = {0}, rx = {0};
+    tx.weight = rx.weight = 1;
+    assert_true(nb_parse_classes("rx 200000 16384 0 0 0 1", &tx, &rx));
+    assert_int_equal(rx.rate_bps, 200000);
+    assert_int_equal(rx.burst_bytes, 16384);
+    assert_int_equal(tx.rate_bps, 0); /* not named: unchanged */
+    assert_true(
+        nb_parse_classes("tx 100000000000 4294967296 1000 64 5000 1000;rx 1 2 3 4 5 6", &tx, &rx));
+    assert_int_equal(tx.rate_bps, 100000000000ull);
+    assert_int_equal(tx.burst_bytes, 4294967296ull);
+    assert_int_equal(tx.rate_pps, 1000);
+    assert_int_equal(tx.burst_pkts, 64);
+    assert_int_equal(tx.floor_bps, 5000);
+    assert_int_equal(tx.weight, 1000);
+    assert_int_equal(rx.weight, 6);
+    struct nsched_class t0 = tx, r0 = rx;
+    static const char *const bad[] = {
+        "",                              /* empty */
+        "tx 1 2 3 4 5",                  /* five values */
+        "tx 1 2 3 4 5 6 7",              /* seven */
+        "up 1 2 3 4 5 6",                /* direction */
+        "tx 1 2 3 4 5 6;tx 1 2 3 4 5 6", /* twice */
+        "tx 1 2 3 4 5 6;",               /* trailing ';' */
+        "tx 1000000000000 2 3 4 5 6",    /* 13 digits */
+        "tx 1 2 3 4 5 4294967296",       /* weight beyond 32 bits */
+        "tx 1 2 3 4 5 -6",               /* a sign */
+        "rx 1 2 3 4 5 6;tx 1 2 3 4 5 x", /* the second one bad: nothing changes */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(nb_parse_classes(bad[i], &tx, &rx));
+        assert_memory_equal(&tx, &t0, sizeof tx);
+        assert_memory_equal(&rx, &r0, sizeof rx);
+    }
+}
+
 static void test_front_messages(void **state)
 {
     (void)state;
@@ -142,8 +225,8 @@ static void test_front_messages(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_addresses),
-        cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_addresses),      cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_rules),          cmocka_unit_test(test_classes),
         cmocka_unit_test(test_front_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,6 +56,7 @@ struct manifest_pci {
 #define MANIFEST_SERVICE_NAME_MAX 32u
 #define MANIFEST_CHANNELS_MAX 16u
 #define MANIFEST_NET_PORTS_MAX 16u /* net: {ports: [...]}: ports and ranges */
+#define MANIFEST_NET_RULES_MAX 8u  /* net: {rules: [...]} */
 #define MANIFEST_CHANNEL_SIZE_MIN (32ull << 10)
 #define MANIFEST_CHANNEL_SIZE_MAX (2ull << 20)
 
@@ -126,6 +127,10 @@ struct manifest {
     bool has_net;                       /* net: was present (manifest_net.c) */
     uint32_t net_ports_count;           /* net: {ports: [...]}: the leased ports */
     struct manifest_port_range net_ports[MANIFEST_NET_PORTS_MAX];
+    uint32_t net_rules_count; /* net: {rules: [...]}: firewall rules, in order */
+    struct proto_net_rule net_rules[MANIFEST_NET_RULES_MAX];
+    bool has_net_tx, has_net_rx; /* net: {tx: {...}, rx: {...}}: traffic classes */
+    struct proto_net_class net_tx, net_rx;
     uint32_t disks_count; /* disks: volumes of blkback it may attach */
     struct manifest_disk disks[MANIFEST_DISKS_MAX];
     uint32_t pci_count; /* PCI functions it is given */
